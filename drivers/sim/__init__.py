@@ -1,0 +1,1 @@
+"""The simulated probe: firmware, transports and the virtual patient it images."""

@@ -1,0 +1,1 @@
+"""Scan protocol checklists: data files and their Qt-free runner."""

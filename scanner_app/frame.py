@@ -1,0 +1,95 @@
+"""Frame: one image from a probe, as a frozen value with its calibration and the settings it was made with."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+
+class DataFormat(enum.IntEnum):
+    """PLP/1 frame data formats (spec section 3)."""
+
+    BMODE_U8 = 1
+    ENVELOPE_U16 = 2
+    RF_I16 = 3
+
+    @property
+    def dtype(self) -> np.dtype[np.generic]:
+        return np.dtype({1: np.uint8, 2: np.uint16, 3: np.int16}[int(self)]).newbyteorder("<")
+
+
+class Geometry(enum.IntEnum):
+    """Array geometry (spec section 3)."""
+
+    LINEAR = 0
+    CONVEX = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingSettings:
+    """The imaging settings a frame was made with, as the probe applied them."""
+
+    depth_mm: float
+    gain_db: float
+    frequency_mhz: float
+    focus_mm: float
+    dynamic_range_db: float
+    settings_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeIdentity:
+    """Who made a frame: enough to label a capture and tell probes apart."""
+
+    vendor: str
+    model: str
+    serial: str
+    firmware: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame in the host: pixels (read-only), calibration in mm, timing, settings and probe.
+
+    `pixels` rows run shallow to deep, columns in the probe's marker-to-far order. For display frames
+    (BMODE_U8) the spacing is the size of one pixel; for ENVELOPE/RF beam data it is the sample
+    spacing along the beam and the line spacing across.
+    """
+
+    seq: int
+    device_time_us: int
+    host_time_ns: int
+    pixels: npt.NDArray[np.generic]
+    spacing_mm: tuple[float, float]  # (axial, lateral) size of one pixel
+    data_format: DataFormat
+    settings: ImagingSettings
+    probe: ProbeIdentity
+    geometry: Geometry = Geometry.LINEAR
+    # Extra beam geometry for ENVELOPE/RF frames: fov_deg, radius_mm, sampling_mhz, width_mm.
+    beam: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pixels.flags.writeable:
+            # Hand out read-only arrays: a frame is a value shared between threads.
+            view = self.pixels.view()
+            view.flags.writeable = False
+            object.__setattr__(self, "pixels", view)
+
+    @property
+    def rows(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def cols(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height_mm(self) -> float:
+        return self.rows * self.spacing_mm[0]
+
+    @property
+    def width_mm(self) -> float:
+        return self.cols * self.spacing_mm[1]
