@@ -75,7 +75,13 @@ class SpeckleLayersRenderer:
         speckle = self._speckle[r0][:, shift : shift + cols]
         atten_db = -2 * 0.5 * params.frequency_mhz * depth / 10.0
         tgc = np.interp(depth[:, 0], np.linspace(0, params.depth_mm, 8), params.tgc_db)[:, None]
-        env_db = 20 * np.log10(echo * speckle + 1e-3) + atten_db + tgc + params.gain_db + 2 * 0.5 * params.frequency_mhz * depth / 10.0
+        env_db = (
+            20 * np.log10(echo * speckle + 1e-3)
+            + atten_db
+            + tgc
+            + params.gain_db
+            + 2 * 0.5 * params.frequency_mhz * depth / 10.0
+        )
         if params.data_format == DataFormat.BMODE_U8:
             dr = max(params.dynamic_range_db, 1.0)
             img = np.clip((env_db + dr - 30) / dr * 255.0, 0, 255).astype(np.uint8)

@@ -1,0 +1,120 @@
+"""DirectSimProbe: the simulated probe as a transport-less driver, paced by deadlines on an injectable clock.
+
+Used where the byte path does not matter: core tests, benchmarks, and trainees' renderers. The
+simulated probe behind real transports (USB backend, pseudo-terminal) is `drivers/sim/firmware`.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+
+from drivers.base import BaseProbeDriver
+from drivers.sim.renderer import FrameRenderer, SpeckleLayersRenderer
+from drivers.sim.settings import SimSettings, sim_descriptor
+from scanner_app.frame import DataFormat, Frame, ImagingSettings
+from scanner_app.probe import ProbeDescriptor, ProbeEvent, ProbeEventKind, SettingKey
+
+
+class DirectSimProbe(BaseProbeDriver):
+    """A simulated probe that renders frames on its own deadlines (`next_t += period`).
+
+    `clock` returns seconds (monotonic); with `paced=False` frames come as fast as they render, for
+    tests and throughput benchmarks.
+    """
+
+    def __init__(
+        self,
+        renderer: FrameRenderer | None = None,
+        settings: SimSettings | None = None,
+        *,
+        paced: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__("simulated probe (direct)")
+        self._renderer = renderer or SpeckleLayersRenderer()
+        self.sim_settings = settings or SimSettings()
+        self._paced = paced
+        self._clock = clock
+        self._next_deadline = 0.0
+        self._t0 = 0.0
+        self._seq = 0
+        self._events: collections.deque[ProbeEvent] = collections.deque()
+        self._wake = threading.Event()
+
+    def press_button(self, kind: ProbeEventKind) -> None:
+        """Simulate a button on the probe (freeze or save); callable from any thread."""
+        self._events.append(ProbeEvent(kind))
+
+    def _do_connect(self) -> ProbeDescriptor:
+        return sim_descriptor()
+
+    def _do_start(self) -> None:
+        self._seq = 0
+        self._t0 = self._clock()
+        self._next_deadline = self._t0
+
+    def _do_stop(self) -> None:
+        pass
+
+    def _do_close(self) -> None:
+        pass
+
+    def _do_interrupt(self) -> None:
+        self._wake.set()
+
+    def _do_read_frame(self, timeout_s: float) -> Frame | None:
+        if self._paced:
+            wait_s = self._next_deadline - self._clock()
+            if wait_s > timeout_s:
+                self._wake.wait(timeout_s)
+                self._wake.clear()
+                return None
+            if wait_s > 0 and self._wake.wait(wait_s):
+                self._wake.clear()
+                return None
+        acquired_at = self._next_deadline if self._paced else self._clock()
+        self._next_deadline += 1.0 / self.sim_settings.frame_rate_hz
+        if self._next_deadline < self._clock() - 1.0:
+            self._next_deadline = self._clock()  # fell far behind (debugger, suspend): don't burst
+        params = self.sim_settings.params
+        rendered = self._renderer.render(params, acquired_at - self._t0)
+        descriptor = self._descriptor
+        assert descriptor is not None
+        pixels = rendered.pixels
+        frame = Frame(
+            seq=self._seq,
+            device_time_us=int(acquired_at * 1e6),
+            host_time_ns=time.monotonic_ns(),
+            pixels=pixels,
+            spacing_mm=(rendered.depth_mm / pixels.shape[0], rendered.width_mm / pixels.shape[1]),
+            data_format=params.data_format,
+            settings=ImagingSettings(
+                depth_mm=params.depth_mm,
+                gain_db=params.gain_db,
+                frequency_mhz=params.frequency_mhz,
+                focus_mm=params.focus_mm,
+                dynamic_range_db=params.dynamic_range_db
+                if params.data_format == DataFormat.BMODE_U8
+                else 0.0,
+                settings_id=self.sim_settings.settings_id,
+            ),
+            probe=descriptor.identity,
+        )
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        self._counts["frames"] += 1
+        return frame
+
+    def _do_set(self, key: SettingKey, value: float) -> float:
+        return self.sim_settings.set(key, value)
+
+    def _do_get(self, key: SettingKey) -> float:
+        return self.sim_settings.get(key)
+
+    def _do_poll_events(self) -> list[ProbeEvent]:
+        out: list[ProbeEvent] = []
+        while self._events:
+            out.append(self._events.popleft())
+        return out

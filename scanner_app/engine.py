@@ -1,0 +1,377 @@
+"""AcquisitionEngine: owns a probe driver on a plain thread, fills the cine ring and publishes status.
+
+Everything the engine says goes out as plain Python events to subscribed callbacks, called on the
+acquisition thread; the UI's bridge turns them into Qt signals. Settings requests are queued and
+applied on the acquisition thread, so a driver is only ever called from one thread.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from scanner_app.frame import Frame
+from scanner_app.probe import (
+    LinkFault,
+    ProbeDescriptor,
+    ProbeDisconnected,
+    ProbeDriver,
+    ProbeError,
+    ProbeEvent,
+    ProbeNotFound,
+    ProbeRefused,
+    SettingKey,
+)
+from scanner_app.ring import FrameRing
+from scanner_app.timing import ClockOffsetEstimator, RollingStats
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT_S = 0.1  # bounds how long stop() can wait on a driver that honours its timeout
+STALL_AFTER_S = 1.0  # spec 7: streaming with no frame for over 1 s is a stall
+RECONNECT_EVERY_S = 0.5  # spec 7: look for an unplugged probe again about every 500 ms
+STATUS_EVERY_S = 0.5
+
+
+class EngineState(enum.Enum):
+    """Where the link to the probe stands."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    STALLED = "stalled"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    state: EngineState
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeConnected:
+    descriptor: ProbeDescriptor
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReady:
+    """A frame is in the ring (sent on every push; the display coalesces)."""
+
+    ring_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettingApplied:
+    """A setting request reached the probe: what was asked and what the probe applied (readback)."""
+
+    key: SettingKey
+    requested: float
+    applied: float
+
+
+@dataclass(frozen=True, slots=True)
+class SettingFailed:
+    key: SettingKey
+    requested: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEventReceived:
+    event: ProbeEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """Acquisition health, about twice a second."""
+
+    state: EngineState
+    frames_received: int
+    frame_rate_hz: float
+    frames_dropped: int
+    errors: int
+    reconnects: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+EngineEvent = (
+    StateChanged
+    | ProbeConnected
+    | FrameReady
+    | SettingApplied
+    | SettingFailed
+    | ProbeEventReceived
+    | StatusReport
+)
+Listener = Callable[[EngineEvent], None]
+
+
+class AcquisitionEngine:
+    """Runs the acquisition loop: connect, (re)apply settings, read frames into the ring, report.
+
+    Use `start()`/`stop()` for the threaded loop, or `step()` to run one iteration in the caller's
+    thread (tests). `processor` turns driver frames into display frames (ENVELOPE/RF to B-mode) on
+    the acquisition thread, before the ring.
+    """
+
+    def __init__(
+        self,
+        driver: ProbeDriver,
+        ring: FrameRing,
+        *,
+        processor: Callable[[Frame], Frame] | None = None,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.driver = driver
+        self.ring = ring
+        self._processor = processor
+        self._clock_ns = clock_ns
+        self._listeners: list[Listener] = []
+        self._state = EngineState.DISCONNECTED
+        self._reason = ""
+        self._requests: queue.SimpleQueue[tuple[SettingKey, float]] = queue.SimpleQueue()
+        self._in_force: dict[SettingKey, float] = {}  # readbacks, re-applied after a reconnect
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._offset = ClockOffsetEstimator()
+        self._stats = RollingStats()
+        self._frames_received = 0
+        self._errors = 0
+        self._reconnects = 0
+        self._has_connected = False
+        self._last_frame_ns = 0
+        self._last_status_ns = 0
+        self._next_connect_ns = 0
+        self._last_device_seq: int | None = None
+        self._seq_gaps = 0
+
+    # -- subscription and state -------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Add a callback for engine events; it runs on the acquisition thread and must be quick."""
+        self._listeners.append(listener)
+
+    @property
+    def state(self) -> EngineState:
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def settings_in_force(self) -> dict[SettingKey, float]:
+        return dict(self._in_force)
+
+    def status(self) -> StatusReport:
+        p50, p99 = self._stats.latency_percentiles_ms()
+        counters = self.driver.counters()
+        return StatusReport(
+            state=self._state,
+            frames_received=self._frames_received,
+            frame_rate_hz=self._stats.frame_rate_hz(self._clock_ns()),
+            frames_dropped=counters.get("frames_dropped", self._seq_gaps),
+            errors=self._errors + sum(counters.get(k, 0) for k in ("crc_errors", "malformed")),
+            reconnects=self._reconnects,
+            latency_p50_ms=p50,
+            latency_p99_ms=p99,
+            counters=counters,
+        )
+
+    def _emit(self, event: EngineEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                # A faulty listener must not take acquisition down with it.
+                log.exception("engine listener failed on %r", type(event).__name__)
+
+    def _set_state(self, state: EngineState, reason: str = "") -> None:
+        if state != self._state or reason != self._reason:
+            self._state, self._reason = state, reason
+            if state == EngineState.ERROR:
+                log.error("acquisition error: %s", reason)
+            self._emit(StateChanged(state, reason))
+
+    # -- commands (any thread) --------------------------------------------------------------
+
+    def request_setting(self, key: SettingKey, value: float) -> None:
+        """Queue a setting for the probe; a SettingApplied event reports the readback."""
+        self._requests.put((SettingKey(key), float(value)))
+        if not self.running:
+            return
+        # Wake a driver blocked in a read so the setting applies promptly.
+        self.driver.interrupt()
+
+    def start(self) -> None:
+        """Start the acquisition thread (idempotent)."""
+        if self.running:
+            return
+        self._stop.clear()
+        if self._state == EngineState.ERROR:
+            self._set_state(EngineState.DISCONNECTED, "restarting after error")
+        self._thread = threading.Thread(target=self._run, name="acquisition", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 1.0) -> None:
+        """Stop acquisition and join the thread; returns within about `timeout_s`."""
+        thread = self._thread
+        self._stop.set()
+        self.driver.interrupt()
+        if thread is not None:
+            thread.join(timeout_s)
+            if thread.is_alive():
+                log.error("acquisition thread did not stop within %.1f s (driver blocked)", timeout_s)
+            else:
+                self._thread = None
+
+    def close(self) -> None:
+        """Stop and release the probe."""
+        self.stop()
+        if self._thread is None:
+            self._safe_close_driver()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set() and self._state != EngineState.ERROR:
+                self.step()
+                if self._state == EngineState.DISCONNECTED:
+                    self._stop.wait(max(0, self._next_connect_ns - self._clock_ns()) / 1e9)
+        finally:
+            self._safe_close_driver()
+            if self._state != EngineState.ERROR:
+                self._set_state(EngineState.DISCONNECTED, "stopped")
+
+    def step(self) -> None:
+        """One iteration: connect if needed, apply queued settings, read one frame, report."""
+        if self._state == EngineState.ERROR:
+            return
+        try:
+            if self._state in (EngineState.DISCONNECTED, EngineState.CONNECTING):
+                if self._clock_ns() < self._next_connect_ns:
+                    return
+                self._connect()
+                return
+            self._apply_requests()
+            self._read_one()
+            self._poll_events()
+        except (ProbeDisconnected, ProbeNotFound, LinkFault) as exc:
+            self._errors += isinstance(exc, LinkFault)
+            self._lost_probe(str(exc))
+        except ProbeRefused as exc:
+            self._safe_close_driver()
+            self._set_state(EngineState.ERROR, str(exc))
+        except Exception as exc:  # a driver bug must not take the app down
+            log.exception("driver raised")
+            self._errors += 1
+            self._safe_close_driver()
+            self._set_state(EngineState.ERROR, f"{type(exc).__name__}: {exc}")
+        self._maybe_report()
+
+    def _connect(self) -> None:
+        self._set_state(EngineState.CONNECTING, self.driver.display_name)
+        try:
+            descriptor = self.driver.connect()
+            for key, value in self._in_force.items():
+                self.driver.set_setting(key, value)
+            self._apply_requests()
+            self.driver.start()
+        except (ProbeDisconnected, ProbeNotFound, LinkFault) as exc:
+            self._safe_close_driver()
+            self._next_connect_ns = self._clock_ns() + int(RECONNECT_EVERY_S * 1e9)
+            self._set_state(EngineState.DISCONNECTED, str(exc))
+            return
+        if self._has_connected:
+            self._reconnects += 1
+        self._has_connected = True
+        self._last_device_seq = None
+        self._last_frame_ns = self._clock_ns()
+        self._emit(ProbeConnected(descriptor))
+        self._set_state(EngineState.STREAMING)
+
+    def _lost_probe(self, reason: str) -> None:
+        self._safe_close_driver()
+        self._next_connect_ns = self._clock_ns() + int(RECONNECT_EVERY_S * 1e9)
+        self._set_state(EngineState.DISCONNECTED, reason)
+
+    def _apply_requests(self) -> None:
+        while True:
+            try:
+                key, value = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            if self.driver.descriptor is None:
+                # Not connected: keep it as the setting in force; it is applied on connect.
+                self._in_force[key] = value
+                continue
+            try:
+                applied = self.driver.set_setting(key, value)
+            except (ProbeDisconnected, LinkFault):
+                self._in_force[key] = value
+                raise
+            except ProbeError as exc:
+                self._emit(SettingFailed(key, value, str(exc)))
+                continue
+            self._in_force[key] = applied
+            self._emit(SettingApplied(key, value, applied))
+
+    def _read_one(self) -> None:
+        frame = self.driver.read_frame(READ_TIMEOUT_S)
+        now_ns = self._clock_ns()
+        if frame is None:
+            if now_ns - self._last_frame_ns > STALL_AFTER_S * 1e9:
+                self._recover_stall()
+            return
+        self._last_frame_ns = now_ns
+        if self._state == EngineState.STALLED:
+            self._set_state(EngineState.STREAMING)
+        if self._last_device_seq is not None:
+            self._seq_gaps += (frame.seq - self._last_device_seq - 1) & 0xFFFFFFFF
+        self._last_device_seq = frame.seq
+        if self._processor is not None:
+            frame = self._processor(frame)
+        ring_seq = self.ring.push(frame)
+        self._frames_received += 1
+        acquired_ns = self._offset.update(frame.device_time_us, frame.host_time_ns)
+        done_ns = time.monotonic_ns()
+        self._stats.add(done_ns, (done_ns - acquired_ns) / 1e6)
+        self._emit(FrameReady(ring_seq))
+
+    def _recover_stall(self) -> None:
+        """Spec 7: STOP, reset, HELLO, START. The driver's connect does the reset and HELLO."""
+        self._set_state(EngineState.STALLED, f"no frame for over {STALL_AFTER_S:.0f} s")
+        self.driver.stop()
+        self.driver.connect()
+        for key, value in self._in_force.items():
+            self.driver.set_setting(key, value)
+        self.driver.start()
+        self._last_frame_ns = self._clock_ns()
+
+    def _poll_events(self) -> None:
+        for event in self.driver.poll_events():
+            self._emit(ProbeEventReceived(event))
+
+    def _maybe_report(self) -> None:
+        now = self._clock_ns()
+        if now - self._last_status_ns >= STATUS_EVERY_S * 1e9:
+            self._last_status_ns = now
+            self._emit(self.status())
+
+    def _safe_close_driver(self) -> None:
+        try:
+            self.driver.close()
+        except Exception:
+            log.exception("closing the driver failed")

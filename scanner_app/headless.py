@@ -1,0 +1,72 @@
+"""Headless acquisition: run the engine with no window for a while and summarise what came in."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+from scanner_app.engine import AcquisitionEngine, EngineState, ProbeConnected, StateChanged
+from scanner_app.probe import ProbeDescriptor
+
+
+def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
+    """Acquire for `seconds` (or until the engine errors) and return the summary."""
+    failed = threading.Event()
+    descriptors: list[ProbeDescriptor] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, StateChanged) and event.state == EngineState.ERROR:
+            failed.set()
+        elif isinstance(event, ProbeConnected):
+            descriptors.append(event.descriptor)
+
+    engine.subscribe(on_event)
+    engine.start()
+    try:
+        failed.wait(seconds)
+        status = engine.status()
+    finally:
+        engine.close()
+    summary: dict[str, Any] = {
+        "seconds": seconds,
+        "probe": engine.driver.display_name,
+        "state": engine.state.value,
+        "error": engine.reason if engine.state == EngineState.ERROR else None,
+        "frames_received": status.frames_received,
+        "frame_rate_hz": round(status.frames_received / seconds, 2) if seconds > 0 else 0.0,
+        "frames_dropped": status.frames_dropped,
+        "errors": status.errors,
+        "reconnects": status.reconnects,
+        "latency_ms": {"p50": _finite(status.latency_p50_ms), "p99": _finite(status.latency_p99_ms)},
+        "counters": status.counters,
+    }
+    if descriptors:
+        summary["descriptor"] = descriptors[-1].to_json_dict()
+    return summary
+
+
+def _finite(x: float) -> float | None:
+    return round(x, 3) if math.isfinite(x) else None
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A few human lines for the terminal."""
+    lat = summary["latency_ms"]
+    lines = [
+        f"probe: {summary['probe']} ({summary['state']})",
+        f"frames received: {summary['frames_received']} in {summary['seconds']} s "
+        f"({summary['frame_rate_hz']} frames/s)",
+        f"frames dropped: {summary['frames_dropped']}, errors: {summary['errors']}, "
+        f"reconnects: {summary['reconnects']}",
+        f"latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms",
+    ]
+    if summary.get("error"):
+        lines.append(f"error: {summary['error']}")
+    return "\n".join(lines)
+
+
+def write_stats_json(summary: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
