@@ -69,6 +69,9 @@ class ProbeDescriptor:
             "vendor", "model", "serial", "firmware", "protocol", "geometry", "elements",
             "frequencies_mhz", "depth_mm", "formats", "max_frame_rate_hz", "buttons", "radius_mm",
         }  # fmt: skip
+        missing = [k for k in ("vendor", "model", "serial", "protocol", "depth_mm") if k not in d]
+        if missing:
+            raise ValueError(f"probe descriptor lacks {', '.join(missing)}")
         try:
             depth = d["depth_mm"]
             return cls(

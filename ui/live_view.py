@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, QTimer
 from PyQt6.QtGui import QGuiApplication
@@ -15,8 +14,6 @@ from scanner_app.frame import Frame
 from scanner_app.ring import FrameRing, RingFrame
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-
-GREY_LUT = np.arange(256, dtype=np.uint8)
 
 
 class _TimedImageItem(pg.ImageItem):  # type: ignore[misc]
@@ -36,10 +33,11 @@ class _TimedImageItem(pg.ImageItem):  # type: ignore[misc]
 class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
     """Shows frames at their true aspect with a depth scale in mm.
 
-    `frame_available()` is connected to the bridge's coalesced signal. A frame is drawn as soon as it
-    is there unless the last draw was less than one display period ago; then one single-shot timer
-    draws the newest frame when the period is up. So it never draws more often than the display
-    refreshes and never adds a fixed timer's wait.
+    `frame_available()` is connected to the bridge's coalesced signal. Time is cut into display
+    periods; a frame is drawn as soon as it is there if nothing was drawn yet in the current period,
+    otherwise one single-shot timer draws the newest frame at the start of the next period. So it
+    never draws more often than the display refreshes and adds no wait to a frame that is on time.
+    (Spacing draws a whole period after the last one would delay every slightly early frame.)
     """
 
     def __init__(
@@ -62,12 +60,11 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.plot.hideAxis("bottom")
         self.plot.getAxis("right").setLabel("depth", units="mm")
         self.image = _TimedImageItem()
-        self.image.setLookupTable(GREY_LUT)
         self.image.on_painted = self._painted
         self.plot.addItem(self.image)
         self.current: RingFrame | None = None
         self._shown_geometry: tuple[float, float] | None = None
-        self._last_draw_s = 0.0
+        self._last_draw_period = -1
         screen = QGuiApplication.primaryScreen()
         refresh_hz = screen.refreshRate() if screen is not None else 60.0
         self.display_period_s = 1.0 / (refresh_hz if refresh_hz and refresh_hz >= 20 else 60.0)
@@ -82,11 +79,12 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
     def frame_available(self) -> None:
         if self.frozen or self._timer.isActive():
             return
-        wait_s = self._last_draw_s + self.display_period_s - time.perf_counter()
-        if wait_s <= 0:
+        now_s = time.perf_counter()
+        if int(now_s / self.display_period_s) > self._last_draw_period:
             self._draw_newest()
         else:
-            self._timer.start(max(1, int(wait_s * 1000)))
+            next_period_s = (self._last_draw_period + 1) * self.display_period_s
+            self._timer.start(max(0, round((next_period_s - now_s) * 1000)))
 
     def _draw_newest(self) -> None:
         self._take_notice()
@@ -100,7 +98,7 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         """Draw one frame (the newest when live; any cine frame when frozen)."""
         frame = ring_frame.frame
         self.current = ring_frame
-        self._last_draw_s = time.perf_counter()
+        self._last_draw_period = int(time.perf_counter() / self.display_period_s)
         self.draws += 1
         self.image.frame = frame
         self.image.setImage(frame.pixels, autoLevels=False, levels=(0, 255))

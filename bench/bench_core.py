@@ -1,0 +1,203 @@
+"""Acquisition-core benchmarks (run by hand): ring copy-in, acquisition-to-paint latency, memory.
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_core.py ring
+    QT_QPA_PLATFORM=offscreen python bench/bench_core.py latency [--seconds 10]
+    QT_QPA_PLATFORM=offscreen python bench/bench_core.py memory [--minutes 10]
+
+Each prints its figures beside a baseline measured in the same run, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from drivers.sim.direct import DirectSimProbe
+from scanner_app.engine import AcquisitionEngine, FrameReady
+from scanner_app.frame import DataFormat, Frame, ImagingSettings, ProbeIdentity
+from scanner_app.probe import SettingKey
+from scanner_app.ring import FrameRing
+
+SIDE = 512
+
+
+def bench_ring(n: int = 20000) -> None:
+    """Ring push rate against a plain numpy copy into a preallocated array of the same size."""
+    pixels = np.random.default_rng(0).integers(0, 256, (SIDE, SIDE), dtype=np.uint8)
+    frame = Frame(
+        0,
+        0,
+        0,
+        pixels,
+        (0.1, 0.1),
+        DataFormat.BMODE_U8,
+        ImagingSettings(40, 0, 10, 20, 60),
+        ProbeIdentity("b", "b", "b"),
+    )
+    capacity = 64
+    plain = np.empty((capacity, SIDE * SIDE), np.uint8)
+    flat = pixels.reshape(-1)
+    t0 = time.perf_counter()
+    for i in range(n):
+        np.copyto(plain[i % capacity], flat)
+    plain_s = time.perf_counter() - t0
+    ring = FrameRing(capacity, SIDE * SIDE)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        ring.push(frame)
+    ring_s = time.perf_counter() - t0
+    plain_fps, ring_fps = n / plain_s, n / ring_s
+    mb = SIDE * SIDE / 1e6
+    print(f"plain numpy copy : {plain_fps:9.0f} frames/s  {plain_fps * mb:7.0f} MB/s")
+    print(f"FrameRing.push   : {ring_fps:9.0f} frames/s  {ring_fps * mb:7.0f} MB/s")
+    print(f"ratio ring/plain : {ring_fps / plain_fps:.2f}  (target >= 0.6)")
+
+
+def run_event_loop(seconds: float) -> None:
+    """Run the Qt event loop for a while, as the app would (no busy polling)."""
+    from PyQt6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def _percentiles(xs: list[float]) -> tuple[float, float]:
+    if not xs:
+        return float("nan"), float("nan")
+    p50, p99 = np.percentile(xs, [50, 99])
+    return float(p50), float(p99)
+
+
+def bench_latency(seconds: float) -> None:
+    """Acquisition-to-paint latency, coalesced live view versus a naive one-setImage-per-frame window."""
+    from PyQt6.QtCore import QObject, pyqtSignal
+    from PyQt6.QtWidgets import QApplication
+
+    from ui.live_view import LiveImageView
+    from ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+
+    class NaiveBridge(QObject):
+        frame = pyqtSignal(object)
+
+    def run(rate_hz: float, naive: bool) -> dict[str, float]:
+        driver = DirectSimProbe()
+        engine = AcquisitionEngine(driver, FrameRing(64, SIDE * SIDE))
+        engine.request_setting(SettingKey.FRAME_RATE_HZ, rate_hz)
+        if naive:
+            view = LiveImageView(engine.ring)
+            bridge = NaiveBridge()
+
+            def per_frame(event: object) -> None:
+                if isinstance(event, FrameReady):
+                    got = engine.ring.get(event.ring_seq)
+                    if got is not None:
+                        bridge.frame.emit(got)
+
+            engine.subscribe(per_frame)
+            bridge.frame.connect(view.show_frame)
+            widget = view
+        else:
+            window = MainWindow(engine)
+            view = window.live_view
+            widget = window
+        widget.resize(800, 800)
+        widget.show()
+        app.processEvents()
+        engine.start()
+        run_event_loop(1.0)  # warm up
+        view.paint_latencies_ms.clear()
+        draws0, seq0 = view.draws, engine.ring.newest_seq
+        cpu0 = time.thread_time()
+        t0 = time.perf_counter()
+        run_event_loop(seconds)
+        wall = time.perf_counter() - t0
+        cpu = time.thread_time() - cpu0
+        frames = engine.ring.newest_seq - seq0
+        draws = view.draws - draws0
+        lat = list(view.paint_latencies_ms)
+        engine.close()
+        widget.close()
+        p50, p99 = _percentiles(lat)
+        return {
+            "frames_per_s": frames / wall,
+            "draws_per_s": draws / wall,
+            "p50": p50,
+            "p99": p99,
+            "gui_cpu_ms_per_s": cpu / wall * 1000,
+        }
+
+    print(
+        f"{'window':<10}{'rate':>6}{'frames/s':>10}{'draws/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'GUI CPU ms/s':>14}"
+    )
+    for rate in (60.0, 240.0):
+        for naive in (False, True):
+            r = run(rate, naive)
+            name = "naive" if naive else "coalesced"
+            print(
+                f"{name:<10}{rate:>6.0f}{r['frames_per_s']:>10.1f}{r['draws_per_s']:>9.1f}"
+                f"{r['p50']:>8.2f}{r['p99']:>8.2f}{r['gui_cpu_ms_per_s']:>14.1f}"
+            )
+    print("targets (coalesced): p50 <= 5 ms, p99 <= 17 ms, draws/s <= 60")
+
+
+def bench_memory(minutes: float) -> None:
+    """Resident memory of the full window at 60 frames/s with a 10 s cine, against the ring's own size."""
+    import psutil
+    from PyQt6.QtWidgets import QApplication
+
+    from ui.main_window import MainWindow
+
+    proc = psutil.Process()
+    app = QApplication.instance() or QApplication([])
+    base_rss = proc.memory_info().rss
+    ring = FrameRing.for_seconds(10.0, 60.0, SIDE * SIDE)
+    engine = AcquisitionEngine(DirectSimProbe(), ring)
+    engine.request_setting(SettingKey.FRAME_RATE_HZ, 60.0)
+    window = MainWindow(engine)
+    window.show()
+    engine.start()
+    t0 = time.perf_counter()
+    samples: list[tuple[float, float]] = []
+    while time.perf_counter() - t0 < minutes * 60:
+        run_event_loop(10.0)
+        samples.append((time.perf_counter() - t0, proc.memory_info().rss / 1e6))
+    frames = ring.newest_seq + 1
+    engine.close()
+    window.close()
+    ring_mb = ring.nbytes / 1e6
+    print(f"ring (10 s cine at 60 frames/s, {SIDE}x{SIDE}): {ring_mb:.0f} MB; frames acquired: {frames}")
+    print(f"RSS before the app: {base_rss / 1e6:.0f} MB")
+    for t, rss in samples[:: max(1, len(samples) // 12)]:
+        print(f"  t={t:6.0f} s  RSS {rss:7.1f} MB  rest (RSS - ring) {rss - ring_mb:7.1f} MB")
+    warm = [rss for t, rss in samples if t >= 60] or [rss for _, rss in samples]
+    print(f"rest after the run: {samples[-1][1] - ring_mb:.1f} MB (target <= 300 MB)")
+    print(f"growth after the first minute: {warm[-1] - warm[0]:+.1f} MB (target: none)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["ring", "latency", "memory"])
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--minutes", type=float, default=10.0)
+    args = p.parse_args()
+    if args.what == "ring":
+        bench_ring()
+    elif args.what == "latency":
+        bench_latency(args.seconds)
+    else:
+        bench_memory(args.minutes)
+
+
+if __name__ == "__main__":
+    main()

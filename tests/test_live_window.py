@@ -1,0 +1,86 @@
+import threading
+
+from pytestqt.qtbot import QtBot
+
+from drivers.sim.direct import DirectSimProbe
+from scanner_app.engine import AcquisitionEngine
+from scanner_app.probe import SettingKey
+from scanner_app.ring import FrameRing
+from tests.fake_driver import ScriptedDriver
+from ui.main_window import MainWindow
+
+
+def _window(qtbot: QtBot, driver) -> MainWindow:
+    engine = AcquisitionEngine(driver, FrameRing(32, 512 * 512))
+    window = MainWindow(engine)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def test_frames_appear_and_status_bar_follows_engine(qtbot: QtBot) -> None:
+    window = _window(qtbot, DirectSimProbe())
+    window.engine.start()
+    try:
+        qtbot.waitUntil(lambda: window.live_view.current is not None, timeout=5000)
+        qtbot.waitUntil(lambda: window.state_label.text() == "streaming", timeout=5000)
+        qtbot.waitUntil(lambda: window.rate_label.text() != "— frames/s", timeout=5000)
+        frame = window.live_view.current.frame
+        assert window.live_view.image.image.shape == frame.pixels.shape
+        # The image sits in mm: its rectangle is the frame's physical size.
+        rect = window.live_view.image.mapRectToParent(window.live_view.image.boundingRect())
+        assert abs(rect.height() - frame.height_mm) < 1e-6
+        assert abs(rect.width() - frame.width_mm) < 1e-6
+    finally:
+        window.close()
+    assert not window.engine.running
+
+
+def test_closing_the_window_stops_the_engine_and_joins_its_thread(qtbot: QtBot) -> None:
+    window = _window(qtbot, DirectSimProbe())
+    window.engine.start()
+    qtbot.waitUntil(lambda: window.live_view.draws > 0, timeout=5000)
+    window.close()
+    assert not window.engine.running
+    assert not any(t.name == "acquisition" for t in threading.enumerate())
+
+
+def test_fast_probe_is_drawn_no_more_often_than_the_display_refreshes(qtbot: QtBot) -> None:
+    driver = DirectSimProbe(paced=False)  # as fast as it renders: hundreds of frames a second
+    window = _window(qtbot, driver)
+    view = window.live_view
+    window.engine.start()
+    try:
+        qtbot.waitUntil(lambda: window.engine.ring.newest_seq > 100, timeout=10000)
+        start_draws, start_seq = view.draws, window.engine.ring.newest_seq
+        qtbot.waitUntil(lambda: window.engine.ring.newest_seq > start_seq + 150, timeout=10000)
+    finally:
+        window.close()
+    frames = window.engine.ring.newest_seq - start_seq
+    draws = view.draws - start_draws
+    assert draws >= 1
+    assert draws < frames  # coalesced, not one draw per frame
+
+
+def test_state_label_shows_error_reason(qtbot: QtBot) -> None:
+    driver = ScriptedDriver()
+    driver.raise_on_read = RuntimeError("broken firmware")
+    window = _window(qtbot, driver)
+    window.engine.start()
+    try:
+        qtbot.waitUntil(lambda: "broken firmware" in window.state_label.text(), timeout=5000)
+        assert window.state_label.text().startswith("error")
+    finally:
+        window.close()
+
+
+def test_setting_request_reaches_probe_from_window_engine(qtbot: QtBot) -> None:
+    driver = DirectSimProbe()
+    window = _window(qtbot, driver)
+    with qtbot.waitSignal(window.bridge.setting_applied, timeout=5000) as blocker:
+        window.engine.request_setting(SettingKey.DEPTH_MM, 25.0)
+        window.engine.start()
+    try:
+        assert blocker.args[0].applied == 25.0
+    finally:
+        window.close()
