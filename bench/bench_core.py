@@ -137,8 +137,9 @@ def bench_latency(seconds: float) -> None:
             "gui_cpu_ms_per_s": cpu / wall * 1000,
         }
 
+    header = ("window", "rate", "frames/s", "draws/s", "p50 ms", "p99 ms", "GUI CPU ms/s")
     print(
-        f"{'window':<10}{'rate':>6}{'frames/s':>10}{'draws/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'GUI CPU ms/s':>14}"
+        f"{header[0]:<10}{header[1]:>6}{header[2]:>10}{header[3]:>9}{header[4]:>8}{header[5]:>8}{header[6]:>14}"
     )
     for rate in (60.0, 240.0):
         for naive in (False, True):
@@ -159,7 +160,7 @@ def bench_memory(minutes: float) -> None:
     from ui.main_window import MainWindow
 
     proc = psutil.Process()
-    app = QApplication.instance() or QApplication([])
+    QApplication.instance() or QApplication([])
     base_rss = proc.memory_info().rss
     ring = FrameRing.for_seconds(10.0, 60.0, SIDE * SIDE)
     engine = AcquisitionEngine(DirectSimProbe(), ring)

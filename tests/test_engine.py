@@ -120,7 +120,7 @@ def test_refused_probe_is_an_error_not_retried() -> None:
 def test_unplug_then_replug_reconnects_with_settings_in_force() -> None:
     clock = FakeClock()
     driver = ScriptedDriver()
-    engine, events = make_engine(driver, clock)
+    engine, _events = make_engine(driver, clock)
     engine.step()
     engine.request_setting(SettingKey.DEPTH_MM, 30.0)
     engine.step()
@@ -191,7 +191,7 @@ def test_threaded_run_with_direct_sim_reports_status() -> None:
 
 
 def test_a_failing_listener_does_not_stop_acquisition() -> None:
-    engine, events = make_engine(ScriptedDriver())
+    engine, _events = make_engine(ScriptedDriver())
 
     def bad(_: EngineEvent) -> None:
         raise ValueError("listener bug")
