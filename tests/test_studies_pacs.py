@@ -202,3 +202,9 @@ def test_destination_config_is_checked(tmp_path: Path) -> None:
     path.write_text('[{"name": "main"}]')
     with pytest.raises(StudyError, match="malformed"):
         load_destinations(path)
+
+
+def test_missing_orthanc_fails_instead_of_skipping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nowhere to find Orthanc
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y orthanc"):
+        OrthancServer(tmp_path / "orthanc")
