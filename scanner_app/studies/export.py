@@ -82,7 +82,7 @@ _UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 _DATES = ("StudyDate", "ContentDate")
 _DATETIMES = ("AcquisitionDateTime",)
 # Type 2 attributes the IOD needs present; they stay empty.
-_EMPTY = ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "StudyID", "AccessionNumber")
+_EMPTY = ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "AccessionNumber")
 
 DEIDENTIFICATION_METHOD = (
     "scanner-app allowlist export: DICOM PS3.15 Basic Application Level Confidentiality Profile, "
@@ -154,8 +154,9 @@ def deidentify_dataset(
                     region[keyword] = item[keyword]
             regions.append(region)
         ds.SequenceOfUltrasoundRegions = DicomSequence(regions)
-    ds.PatientName = pseudonym
+    ds.PatientName = f"{pseudonym}^TEACHING"  # family^given: a one-part name is the retired form
     ds.PatientID = pseudonym
+    ds.StudyID = "1"  # a value, not empty, so the copy can go on media with a DICOMDIR
     for keyword in _EMPTY:
         setattr(ds, keyword, "")
     if comment:
