@@ -49,11 +49,11 @@ TEMP_SUFFIX = ".tmp"
 WriteBytes = Callable[[BinaryIO, bytes], None]
 
 
-def _default_write_bytes(fh: BinaryIO, payload: bytes) -> None:
+def plain_write(fh: BinaryIO, payload: bytes) -> None:
     fh.write(payload)
 
 
-def write_file_atomic(path: Path, payload: bytes, write_bytes: WriteBytes = _default_write_bytes) -> None:
+def write_file_atomic(path: Path, payload: bytes, write_bytes: WriteBytes = plain_write) -> None:
     """Write `payload` to `path` so that `path` is either absent or complete, even after a crash.
 
     Temp file in the same directory, flush + fsync, rename over the final name, fsync the directory.

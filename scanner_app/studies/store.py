@@ -33,9 +33,9 @@ from scanner_app.frame import Frame
 from scanner_app.studies.dicom_writer import (
     TEMP_SUFFIX,
     WriteBytes,
-    _default_write_bytes,
     build_dataset,
     encode_dataset,
+    plain_write,
     read_capture_json,
     write_file_atomic,
 )
@@ -143,7 +143,7 @@ class StudyStore:
         self,
         root: Path,
         *,
-        write_bytes: WriteBytes = _default_write_bytes,
+        write_bytes: WriteBytes = plain_write,
         now: Callable[[], datetime] = _now,
     ) -> None:
         self.root = Path(root)
@@ -288,17 +288,14 @@ class StudyStore:
         if study.ended_at is not None:
             raise StudyError(f"study {study.study_uid} has ended; start a new study to capture more")
         with self._lock:
+            known = self._conn.execute(
+                "SELECT 1 FROM studies WHERE study_uid = ?", (study.study_uid,)
+            ).fetchone()
+            if known is None:
+                raise StudyError(f"study {study.study_uid} is not in this store ({self.root})")
             row = self._conn.execute(
                 "SELECT max(instance_number) FROM captures WHERE study_uid = ?", (study.study_uid,)
             ).fetchone()
-            if (
-                row is None
-                or self._conn.execute(
-                    "SELECT 1 FROM studies WHERE study_uid = ?", (study.study_uid,)
-                ).fetchone()
-                is None
-            ):
-                raise StudyError(f"study {study.study_uid} is not in this store ({self.root})")
             instance_number = (row[0] or 0) + 1
             series_uid, series_number = self._series_for(study, kind, labels)
             taken_at = self._now()
