@@ -1,0 +1,248 @@
+"""De-identified teaching/QA copy of a study (DICOM Basic Application Level Confidentiality Profile).
+
+The copy is built by allowlist, not by deleting known identifiers: each exported dataset is a new one
+holding only the image, its calibration, the labels the protocol gave it and the equipment model.
+Everything else (names, IDs, serial numbers, free text, private tags) is simply never copied.
+UIDs are replaced by hashes under a per-export secret (consistent within the export, unlinkable
+outside it); dates are shifted by a whole number of days (intervals kept), times kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
+
+from scanner_app.studies.dicom_writer import encode_dataset, write_file_atomic
+from scanner_app.studies.model import CaptureRecord, JsonDict, StudyError
+from scanner_app.studies.store import StudyStore
+
+# Attributes copied as they are: image pixels and their description, frame timing, equipment model,
+# body part and side. None of these identifies a person.
+_KEEP = (
+    "SpecificCharacterSet",
+    "ImageType",
+    "SOPClassUID",
+    "StudyTime",
+    "ContentTime",
+    "Modality",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "SeriesNumber",
+    "SeriesDescription",
+    "BodyPartExamined",
+    "Laterality",
+    "ImageLaterality",
+    "InstanceNumber",
+    "PatientOrientation",
+    "BurnedInAnnotation",
+    "LossyImageCompression",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "NumberOfFrames",
+    "FrameIncrementPointer",
+    "FrameTime",
+    "CineRate",
+    "RecommendedDisplayFrameRate",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "DepthOfScanField",
+    "PixelData",
+)
+_REGION_KEEP = (
+    "RegionSpatialFormat",
+    "RegionDataType",
+    "RegionFlags",
+    "RegionLocationMinX0",
+    "RegionLocationMinY0",
+    "RegionLocationMaxX1",
+    "RegionLocationMaxY1",
+    "ReferencePixelX0",
+    "ReferencePixelY0",
+    "PhysicalUnitsXDirection",
+    "PhysicalUnitsYDirection",
+    "ReferencePixelPhysicalValueX",
+    "ReferencePixelPhysicalValueY",
+    "PhysicalDeltaX",
+    "PhysicalDeltaY",
+    "TransducerFrequency",
+)
+_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+_DATES = ("StudyDate", "ContentDate")
+_DATETIMES = ("AcquisitionDateTime",)
+# Type 2 attributes the IOD needs present; they stay empty.
+_EMPTY = ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "AccessionNumber")
+
+DEIDENTIFICATION_METHOD = (
+    "scanner-app allowlist export: DICOM PS3.15 Basic Application Level Confidentiality Profile, "
+    "Retain Longitudinal Temporal Information with Modified Dates Option; UIDs replaced; private tags removed"
+)
+
+
+class UidReplacer:
+    """Maps each original UID to a new 2.25 UID, the same one every time within an export."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def __call__(self, uid: str) -> str:
+        digest = hashlib.sha256(self._secret + uid.encode("ascii")).digest()
+        return f"2.25.{int.from_bytes(digest[:16], 'big')}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeidentifiedExport:
+    """What an export produced: its folder, files, the subject's pseudonym and the date shift used."""
+
+    directory: Path
+    files: tuple[Path, ...]
+    manifest: Path
+    pseudonym: str
+    date_shift_days: int
+
+
+def _shift_date(value: str, days: int) -> str:
+    if not value:
+        return ""
+    return (datetime.strptime(value[:8], "%Y%m%d") + timedelta(days=days)).strftime("%Y%m%d")
+
+
+def _shift_datetime(value: str, days: int) -> str:
+    if not value:
+        return ""
+    return _shift_date(value[:8], days) + value[8:]
+
+
+def deidentify_dataset(
+    source: Dataset,
+    *,
+    pseudonym: str,
+    date_shift_days: int,
+    replace_uid: UidReplacer,
+    comment: str = "",
+) -> Dataset:
+    """A new dataset with the allowlisted content of `source`, dates shifted and UIDs replaced."""
+    ds = Dataset()
+    for keyword in _KEEP:
+        if keyword in source:
+            ds[keyword] = source[keyword]
+    for keyword in _UIDS:
+        setattr(ds, keyword, replace_uid(str(source[keyword].value)))
+    for keyword in _DATES:
+        if keyword in source:
+            setattr(ds, keyword, _shift_date(str(source[keyword].value), date_shift_days))
+    for keyword in _DATETIMES:
+        if keyword in source:
+            setattr(ds, keyword, _shift_datetime(str(source[keyword].value), date_shift_days))
+    if "SequenceOfUltrasoundRegions" in source:
+        regions = []
+        for item in source.SequenceOfUltrasoundRegions:
+            region = Dataset()
+            for keyword in _REGION_KEEP:
+                if keyword in item:
+                    region[keyword] = item[keyword]
+            regions.append(region)
+        ds.SequenceOfUltrasoundRegions = DicomSequence(regions)
+    ds.PatientName = f"{pseudonym}^TEACHING"  # family^given: a one-part name is the retired form
+    ds.PatientID = pseudonym
+    ds.StudyID = "1"  # a value, not empty, so the copy can go on media with a DICOMDIR
+    for keyword in _EMPTY:
+        setattr(ds, keyword, "")
+    if comment:
+        ds.ImageComments = comment
+    ds.PatientIdentityRemoved = "YES"
+    ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    ds.DeidentificationMethod = DEIDENTIFICATION_METHOD[:64]
+    ds.DeidentificationMethodCodeSequence = DicomSequence(
+        [
+            _code("113100", "Basic Application Confidentiality Profile"),
+            _code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+        ]
+    )
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(str(ds.SOPClassUID))
+    meta.MediaStorageSOPInstanceUID = UID(str(ds.SOPInstanceUID))
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds.file_meta = meta
+    return ds
+
+
+def _code(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = meaning
+    return item
+
+
+def export_deidentified(
+    store: StudyStore,
+    study_uid: str,
+    out_dir: Path,
+    *,
+    pseudonym: str | None = None,
+    date_shift_days: int | None = None,
+    secret: bytes | None = None,
+) -> DeidentifiedExport:
+    """Write a de-identified copy of a study's captures to `out_dir` with a manifest.json.
+
+    The manifest lists each file with its protocol labels and the app's measurements (numbers and
+    protocol labels only; the study's free-text findings are not copied).
+    """
+    study = store.get_study(study_uid)
+    if not study.captures:
+        raise StudyError(f"study {study_uid} has no captures to export")
+    pseudonym = pseudonym or f"ANON-{secrets.token_hex(4).upper()}"
+    if date_shift_days is None:
+        date_shift_days = -secrets.randbelow(3650) - 1
+    replace_uid = UidReplacer(secret if secret is not None else secrets.token_bytes(32))
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StudyError(f"cannot create export folder {out_dir}: {exc}") from exc
+    files: list[Path] = []
+    entries: list[JsonDict] = []
+    for record in study.captures:
+        clean = deidentify_dataset(
+            store.read_dataset(record),
+            pseudonym=pseudonym,
+            date_shift_days=date_shift_days,
+            replace_uid=replace_uid,
+            comment=record.labels.describe(),
+        )
+        path = out_dir / f"{record.instance_number:04d}-{record.kind.value}.dcm"
+        write_file_atomic(path, encode_dataset(clean))
+        files.append(path)
+        entries.append(_manifest_entry(record, path, str(clean.SOPInstanceUID)))
+    manifest = out_dir / "manifest.json"
+    body = {"pseudonym": pseudonym, "protocol_id": study.protocol_id, "captures": entries}
+    write_file_atomic(manifest, json.dumps(body, indent=2).encode("utf-8"))
+    return DeidentifiedExport(out_dir, tuple(files), manifest, pseudonym, date_shift_days)
+
+
+def _manifest_entry(record: CaptureRecord, path: Path, new_uid: str) -> JsonDict:
+    labels = record.labels.to_json()
+    measurements = [
+        {k: v for k, v in a.items() if isinstance(v, (int, float, list)) or k in ("kind", "label", "unit")}
+        for a in record.annotations
+    ]
+    return {
+        "file": path.name,
+        "sop_instance_uid": new_uid,
+        "kind": record.kind.value,
+        "labels": labels,
+        "measurements": measurements,
+    }

@@ -1,0 +1,574 @@
+"""StudyStore: captures written as DICOM when taken, and a SQLite index that can be rebuilt from them.
+
+Layout under the root:
+    index.sqlite                      the index (studies, series, captures, PACS send state)
+    studies/<study_uid>/study.json    study-level facts and, at the end, the protocol run record
+    studies/<study_uid>/0001-still.dcm, 0002-clip.dcm, ...
+
+A capture is durable when its save call returns: the file is renamed into place and the directory
+synced before the index row is committed. On opening, the store deletes temp files left by a crash
+and adds any complete file the index does not know yet, so the index always agrees with the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from scanner_app.frame import Frame
+from scanner_app.studies.dicom_writer import (
+    TEMP_SUFFIX,
+    WriteBytes,
+    build_dataset,
+    encode_dataset,
+    plain_write,
+    read_capture_json,
+    write_file_atomic,
+)
+from scanner_app.studies.model import (
+    CaptureError,
+    CaptureKind,
+    CaptureLabels,
+    CaptureRecord,
+    JsonDict,
+    Patient,
+    Study,
+    StudyError,
+    check_json,
+)
+
+log = logging.getLogger(__name__)
+
+INDEX_NAME = "index.sqlite"
+STUDIES_DIR = "studies"
+STUDY_JSON = "study.json"
+_CAPTURE_NAME = re.compile(r"^(\d{4,})-(still|clip)\.dcm$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    study_uid TEXT PRIMARY KEY,
+    directory TEXT NOT NULL,
+    study_json TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE TABLE IF NOT EXISTS series (
+    series_uid TEXT PRIMARY KEY,
+    study_uid TEXT NOT NULL REFERENCES studies(study_uid),
+    series_number INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body_part TEXT NOT NULL,
+    laterality TEXT NOT NULL,
+    UNIQUE (study_uid, kind, body_part, laterality)
+);
+CREATE TABLE IF NOT EXISTS captures (
+    sop_instance_uid TEXT PRIMARY KEY,
+    study_uid TEXT NOT NULL REFERENCES studies(study_uid),
+    series_uid TEXT NOT NULL REFERENCES series(series_uid),
+    kind TEXT NOT NULL,
+    instance_number INTEGER NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    number_of_frames INTEGER NOT NULL,
+    taken_at TEXT NOT NULL,
+    labels_json TEXT NOT NULL,
+    annotations_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sends (
+    sop_instance_uid TEXT NOT NULL REFERENCES captures(sop_instance_uid),
+    destination TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (sop_instance_uid, destination)
+);
+"""
+
+
+def connect_index(path: Path) -> sqlite3.Connection:
+    """Open the index with settings that make each committed transaction survive a crash."""
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What opening the store had to repair after a crash or a lost index."""
+
+    temp_files_removed: tuple[str, ...]
+    captures_added: tuple[str, ...]
+    captures_missing: tuple[str, ...]
+    index_rebuilt: bool
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class StudyStore:
+    """Owns the study folders and their index; every capture is on disk before its call returns."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        write_bytes: WriteBytes = plain_write,
+        now: Callable[[], datetime] = _now,
+    ) -> None:
+        self.root = Path(root)
+        self.studies_dir = self.root / STUDIES_DIR
+        self.studies_dir.mkdir(parents=True, exist_ok=True)
+        self.index_path = self.root / INDEX_NAME
+        self._write_bytes = write_bytes
+        self._now = now
+        self._lock = threading.RLock()
+        rebuilt = False
+        try:
+            self._conn = connect_index(self.index_path)
+            self._conn.execute("SELECT count(*) FROM captures").fetchone()
+        except sqlite3.DatabaseError as exc:
+            log.error("study index %s is unreadable (%s); rebuilding it from the files", self.index_path, exc)
+            self._discard_index()
+            self._conn = connect_index(self.index_path)
+            rebuilt = True
+        report = self._reconcile()
+        self.last_reconcile = ReconcileReport(
+            report.temp_files_removed, report.captures_added, report.captures_missing, rebuilt
+        )
+
+    # ----- lifecycle -----
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> StudyStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- studies -----
+
+    def start_study(
+        self,
+        patient: Patient,
+        operator: str,
+        *,
+        trainee: str = "",
+        supervisor: str = "",
+        protocol_id: str = "",
+        description: str = "",
+        accession_number: str = "",
+    ) -> Study:
+        """Create the study folder and its study.json; the study is then ready for captures."""
+        if not operator.strip():
+            raise StudyError("operator must not be empty (DICOM Operators' Name)")
+        study_uid = generate_uid()
+        started = self._now()
+        study = Study(
+            study_uid=study_uid,
+            study_id=started.strftime("%y%m%d%H%M%S")[:16],
+            patient=patient,
+            operator=operator,
+            trainee=trainee,
+            supervisor=supervisor,
+            protocol_id=protocol_id,
+            description=description,
+            accession_number=accession_number,
+            started_at=started,
+            directory=f"{STUDIES_DIR}/{study_uid}",
+        )
+        study_dir = self.root / study.directory
+        with self._lock:
+            try:
+                study_dir.mkdir()
+            except OSError as exc:
+                raise CaptureError(f"could not create study folder {study_dir}: {exc}") from exc
+            self._write_study_json(study)
+            self._index_study(self._conn, study)
+        return study
+
+    def end_study(self, study: Study, protocol_record: Mapping[str, Any] | None = None) -> None:
+        """Record the protocol runner's record (findings, measurements) and the end time."""
+        record = dict(protocol_record) if protocol_record is not None else None
+        check_json(record, "protocol_record")
+        with self._lock:
+            # Change the caller's study only once the new study.json is safely on disk.
+            ended = dataclasses.replace(study, protocol_record=record, ended_at=self._now())
+            self._write_study_json(ended)
+            self._index_study(self._conn, ended)
+            study.protocol_record = ended.protocol_record
+            study.ended_at = ended.ended_at
+
+    def _write_study_json(self, study: Study) -> None:
+        payload = json.dumps(study.to_json(), indent=2, ensure_ascii=False).encode("utf-8")
+        write_file_atomic(self.root / study.directory / STUDY_JSON, payload, self._write_bytes)
+
+    @staticmethod
+    def _index_study(conn: sqlite3.Connection, study: Study) -> None:
+        with transaction(conn):
+            conn.execute(
+                "INSERT INTO studies (study_uid, directory, study_json, started_at, ended_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(study_uid) DO UPDATE SET "
+                "study_json = excluded.study_json, ended_at = excluded.ended_at",
+                (
+                    study.study_uid,
+                    study.directory,
+                    json.dumps(study.to_json()),
+                    study.started_at.isoformat(),
+                    study.ended_at.isoformat() if study.ended_at else None,
+                ),
+            )
+
+    # ----- captures -----
+
+    def save_still(
+        self,
+        study: Study,
+        frame: Frame,
+        labels: CaptureLabels | Mapping[str, Any] | None = None,
+        annotations: Sequence[JsonDict] = (),
+    ) -> CaptureRecord:
+        """Save one frame as an Ultrasound Image; returns only once it is safely on disk."""
+        return self._save(study, [frame], CaptureKind.STILL, labels, annotations)
+
+    def save_clip(
+        self,
+        study: Study,
+        frames: Sequence[Frame],
+        labels: CaptureLabels | Mapping[str, Any] | None = None,
+        annotations: Sequence[JsonDict] = (),
+    ) -> CaptureRecord:
+        """Save frames as an Ultrasound Multi-frame Image; returns only once it is safely on disk."""
+        return self._save(study, list(frames), CaptureKind.CLIP, labels, annotations)
+
+    def _save(
+        self,
+        study: Study,
+        frames: list[Frame],
+        kind: CaptureKind,
+        labels_in: CaptureLabels | Mapping[str, Any] | None,
+        annotations_in: Sequence[JsonDict],
+    ) -> CaptureRecord:
+        labels = CaptureLabels.from_mapping(labels_in)
+        annotations = tuple(dict(a) for a in annotations_in)
+        check_json(list(annotations), "annotations")
+        if study.ended_at is not None:
+            raise StudyError(f"study {study.study_uid} has ended; start a new study to capture more")
+        with self._lock:
+            known = self._conn.execute(
+                "SELECT 1 FROM studies WHERE study_uid = ?", (study.study_uid,)
+            ).fetchone()
+            if known is None:
+                raise StudyError(f"study {study.study_uid} is not in this store ({self.root})")
+            row = self._conn.execute(
+                "SELECT max(instance_number) FROM captures WHERE study_uid = ?", (study.study_uid,)
+            ).fetchone()
+            instance_number = (row[0] or 0) + 1
+            series_uid, series_number = self._series_for(study, kind, labels)
+            taken_at = self._now()
+            sop_uid = generate_uid()
+            ds = build_dataset(
+                study,
+                frames,
+                kind=kind,
+                sop_instance_uid=sop_uid,
+                series_uid=series_uid,
+                series_number=series_number,
+                instance_number=instance_number,
+                labels=labels,
+                annotations=annotations,
+                taken_at=taken_at,
+            )
+            rel_path = f"{study.directory}/{instance_number:04d}-{kind.value}.dcm"
+            path = self.root / rel_path
+            write_file_atomic(path, encode_dataset(ds), self._write_bytes)
+            record = CaptureRecord(
+                sop_instance_uid=sop_uid,
+                study_uid=study.study_uid,
+                series_uid=series_uid,
+                kind=kind,
+                instance_number=instance_number,
+                path=rel_path,
+                number_of_frames=len(frames),
+                taken_at=taken_at,
+                labels=labels,
+                annotations=annotations,
+            )
+            try:
+                self._index_capture(self._conn, record, series_number)
+            except sqlite3.Error as exc:
+                # Keep the index and the files in agreement: the capture failed, so its file goes.
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                raise CaptureError(f"could not record {path} in the index {self.index_path}: {exc}") from exc
+            study.captures.append(record)
+            return record
+
+    def _series_for(self, study: Study, kind: CaptureKind, labels: CaptureLabels) -> tuple[str, int]:
+        """One series per (kind, body part, side) in a study, so each series has one laterality."""
+        row = self._conn.execute(
+            "SELECT series_uid, series_number FROM series "
+            "WHERE study_uid = ? AND kind = ? AND body_part = ? AND laterality = ?",
+            (study.study_uid, kind.value, labels.body_part, labels.laterality),
+        ).fetchone()
+        if row is not None:
+            return str(row[0]), int(row[1])
+        top = self._conn.execute(
+            "SELECT max(series_number) FROM series WHERE study_uid = ?", (study.study_uid,)
+        ).fetchone()
+        # Not inserted yet: the series row is written with its first capture, in one transaction.
+        return generate_uid(), int((top[0] if top else 0) or 0) + 1
+
+    @staticmethod
+    def _index_capture(conn: sqlite3.Connection, record: CaptureRecord, series_number: int) -> None:
+        with transaction(conn):
+            conn.execute(
+                "INSERT OR IGNORE INTO series (series_uid, study_uid, series_number, kind, body_part, "
+                "laterality) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record.series_uid,
+                    record.study_uid,
+                    series_number,
+                    record.kind.value,
+                    record.labels.body_part,
+                    record.labels.laterality,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO captures (sop_instance_uid, study_uid, series_uid, kind, instance_number, "
+                "path, number_of_frames, taken_at, labels_json, annotations_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.sop_instance_uid,
+                    record.study_uid,
+                    record.series_uid,
+                    record.kind.value,
+                    record.instance_number,
+                    record.path,
+                    record.number_of_frames,
+                    record.taken_at.isoformat(),
+                    json.dumps(record.labels.to_json()),
+                    json.dumps(list(record.annotations)),
+                ),
+            )
+
+    # ----- reading -----
+
+    def list_studies(self) -> list[Study]:
+        """Every study in the index, oldest first, with its captures."""
+        with self._lock:
+            rows = self._conn.execute("SELECT study_json FROM studies ORDER BY started_at").fetchall()
+            studies = [Study.from_json(json.loads(r[0])) for r in rows]
+            for study in studies:
+                study.captures = self._captures_of(study.study_uid)
+            return studies
+
+    def get_study(self, study_uid: str) -> Study:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT study_json FROM studies WHERE study_uid = ?", (study_uid,)
+            ).fetchone()
+            if row is None:
+                raise StudyError(f"no study {study_uid} in {self.root}")
+            study = Study.from_json(json.loads(row[0]))
+            study.captures = self._captures_of(study_uid)
+            return study
+
+    def list_captures(self, study_uid: str | None = None) -> list[CaptureRecord]:
+        with self._lock:
+            return self._captures_of(study_uid)
+
+    def _captures_of(self, study_uid: str | None) -> list[CaptureRecord]:
+        sql = (
+            "SELECT sop_instance_uid, study_uid, series_uid, kind, instance_number, path, "
+            "number_of_frames, taken_at, labels_json, annotations_json FROM captures"
+        )
+        params: tuple[str, ...] = ()
+        if study_uid is not None:
+            sql += " WHERE study_uid = ?"
+            params = (study_uid,)
+        rows = self._conn.execute(sql + " ORDER BY study_uid, instance_number", params).fetchall()
+        return [
+            CaptureRecord(
+                sop_instance_uid=r[0],
+                study_uid=r[1],
+                series_uid=r[2],
+                kind=CaptureKind(r[3]),
+                instance_number=int(r[4]),
+                path=r[5],
+                number_of_frames=int(r[6]),
+                taken_at=datetime.fromisoformat(r[7]),
+                labels=CaptureLabels.from_mapping(json.loads(r[8])),
+                annotations=tuple(json.loads(r[9])),
+            )
+            for r in rows
+        ]
+
+    def capture_path(self, record: CaptureRecord) -> Path:
+        return self.root / record.path
+
+    def read_dataset(self, record: CaptureRecord) -> Dataset:
+        """The capture's DICOM dataset, read back from its file."""
+        return pydicom.dcmread(self.capture_path(record))
+
+    # ----- crash recovery -----
+
+    def _discard_index(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / (INDEX_NAME + suffix)).unlink()
+
+    def _reconcile(self) -> ReconcileReport:
+        """Remove crash leftovers and make the index list exactly the complete files on disk."""
+        removed: list[str] = []
+        for tmp in sorted(self.studies_dir.glob(f"*/.*{TEMP_SUFFIX}")):
+            tmp.unlink()
+            removed.append(str(tmp.relative_to(self.root)))
+            log.warning("removed %s, a file left half-written by an interrupted capture", tmp)
+        added: list[str] = []
+        with self._lock:
+            known_studies = {r[0] for r in self._conn.execute("SELECT directory FROM studies")}
+            known_files = {r[0] for r in self._conn.execute("SELECT path FROM captures")}
+            for study_dir in sorted(p for p in self.studies_dir.iterdir() if p.is_dir()):
+                rel_dir = f"{STUDIES_DIR}/{study_dir.name}"
+                files = sorted(p for p in study_dir.iterdir() if _CAPTURE_NAME.match(p.name))
+                if rel_dir not in known_studies:
+                    study = self._study_from_disk(study_dir, files)
+                    if study is None:
+                        continue
+                    self._index_study(self._conn, study)
+                for path in files:
+                    rel = f"{rel_dir}/{path.name}"
+                    if rel in known_files:
+                        continue
+                    record, series_number = self._record_from_file(rel, path)
+                    if record is None:
+                        continue
+                    self._index_capture(self._conn, record, series_number)
+                    added.append(rel)
+            missing = sorted(
+                known_files
+                - {f"{STUDIES_DIR}/{p.parent.name}/{p.name}" for p in self.studies_dir.glob("*/*.dcm")}
+            )
+            for rel in missing:
+                # A file someone deleted by hand: say so loudly and drop it from the index.
+                log.error("indexed capture %s is missing on disk; removing it from the index", rel)
+                with transaction(self._conn):
+                    self._conn.execute(
+                        "DELETE FROM sends WHERE sop_instance_uid IN "
+                        "(SELECT sop_instance_uid FROM captures WHERE path = ?)",
+                        (rel,),
+                    )
+                    self._conn.execute("DELETE FROM captures WHERE path = ?", (rel,))
+        return ReconcileReport(tuple(removed), tuple(added), tuple(missing), False)
+
+    def _study_from_disk(self, study_dir: Path, files: list[Path]) -> Study | None:
+        rel_dir = f"{STUDIES_DIR}/{study_dir.name}"
+        json_path = study_dir / STUDY_JSON
+        if json_path.exists():
+            try:
+                study = Study.from_json(json.loads(json_path.read_text(encoding="utf-8")))
+                study.directory = rel_dir
+                return study
+            except (ValueError, KeyError, StudyError) as exc:
+                log.error("%s is unreadable (%s); rebuilding the study from its images", json_path, exc)
+        for path in files:
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True)
+            except Exception as exc:  # any unreadable file is reported, not fatal
+                log.error("cannot read %s: %s", path, exc)
+                continue
+            ctx = (read_capture_json(ds) or {}).get("study", {})
+            started = (
+                ctx.get("started_at")
+                or datetime.strptime(f"{ds.StudyDate}{str(ds.StudyTime)[:6]}", "%Y%m%d%H%M%S").isoformat()
+            )
+            patient = ctx.get("patient") or {"patient_id": str(ds.PatientID), "name": str(ds.PatientName)}
+            return Study.from_json(
+                {
+                    "study_uid": str(ds.StudyInstanceUID),
+                    "study_id": ctx.get("study_id", str(ds.get("StudyID", ""))),
+                    "patient": patient,
+                    "operator": ctx.get("operator", str(ds.get("OperatorsName", ""))),
+                    "trainee": ctx.get("trainee", ""),
+                    "supervisor": ctx.get("supervisor", ""),
+                    "protocol_id": ctx.get("protocol_id", ""),
+                    "description": ctx.get("description", ""),
+                    "accession_number": ctx.get("accession_number", ""),
+                    "started_at": started,
+                    "directory": rel_dir,
+                }
+            )
+        log.error("study folder %s has neither study.json nor readable images; skipped", study_dir)
+        return None
+
+    def _record_from_file(self, rel: str, path: Path) -> tuple[CaptureRecord | None, int]:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            own = read_capture_json(ds) or {}
+            kind = CaptureKind(own.get("kind") or ("clip" if "NumberOfFrames" in ds else "still"))
+            taken = (
+                datetime.fromisoformat(own["taken_at"])
+                if "taken_at" in own
+                else datetime.strptime(str(ds.AcquisitionDateTime), "%Y%m%d%H%M%S.%f")
+            )
+            record = CaptureRecord(
+                sop_instance_uid=str(ds.SOPInstanceUID),
+                study_uid=str(ds.StudyInstanceUID),
+                series_uid=str(ds.SeriesInstanceUID),
+                kind=kind,
+                instance_number=int(ds.InstanceNumber),
+                path=rel,
+                number_of_frames=int(ds.get("NumberOfFrames", 1)),
+                taken_at=taken,
+                labels=CaptureLabels.from_mapping(own.get("labels") or {}),
+                annotations=tuple(own.get("annotations") or ()),
+            )
+            return record, int(ds.SeriesNumber)
+        except Exception as exc:  # one bad file must not stop the others
+            log.error("cannot index %s: %s", path, exc)
+            return None, 0
+
+
+def rebuild_index(study_root: Path) -> ReconcileReport:
+    """Throw the index away and rebuild it from the study folders (PACS send state starts afresh)."""
+    root = Path(study_root)
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            (root / (INDEX_NAME + suffix)).unlink()
+    with StudyStore(root) as store:
+        report = store.last_reconcile
+    return ReconcileReport(report.temp_files_removed, report.captures_added, report.captures_missing, True)

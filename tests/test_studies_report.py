@@ -1,0 +1,88 @@
+"""Exam report: steps, findings, measurements and key images in HTML and PDF."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+from PIL import Image
+
+from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies.report import build_report, write_html_report, write_pdf_report
+from tests.studies_support import make_frame
+
+RECORD = {
+    "title": "Knee, anterior <quadrant>",
+    "steps": [
+        {"id": "1", "title": "Quadriceps tendon", "status": "done"},
+        {"id": "2", "title": "Suprapatellar recess", "status": "done", "note": "effusion"},
+        {"id": "3", "title": "Patellar tendon", "status": "skipped", "note": "dressing"},
+    ],
+    "findings": ["Small suprapatellar effusion", {"text": "Quadriceps tendon normal"}],
+    "measurements": [{"label": "Patellar tendon thickness", "value": 4.1, "unit": "mm"}],
+    "runner_version": 3,
+}
+
+
+def _study(tmp_path: Path) -> tuple[StudyStore, str]:
+    store = StudyStore(tmp_path / "store")
+    study = store.start_study(Patient("P-1", "Doe^Jane"), "Smith^Olivia", protocol_id="knee-anterior")
+    # spacing 0.2 mm axial x 0.3 mm lateral: 48 x 32 pixels is 9.6 mm x 9.6 mm, a square picture
+    store.save_still(
+        study,
+        make_frame(1),
+        {"step_id": "2", "plane": "long axis", "laterality": "R"},
+        [{"kind": "distance", "label": "Effusion depth", "value_mm": 4.3}],
+    )
+    store.save_still(study, make_frame(2), {"step_id": "1"})
+    store.save_clip(study, [make_frame(i) for i in range(3, 6)], {"step_id": "3"})
+    store.end_study(study, RECORD)
+    return store, study.study_uid
+
+
+def test_html_report(tmp_path: Path) -> None:
+    store, uid = _study(tmp_path)
+    content = build_report(store, uid)
+    assert [s[1] for s in content.steps] == ["Quadriceps tendon", "Suprapatellar recess", "Patellar tendon"]
+    assert ("Effusion depth", "4.3 mm", "image #1") in content.measurements
+    page = write_html_report(store, uid, tmp_path / "report.html").read_text()
+    assert "Knee, anterior &lt;quadrant&gt;" in page
+    for text in (
+        "Suprapatellar recess",
+        "skipped",
+        "Small suprapatellar effusion",
+        "Quadriceps tendon normal",
+        "Patellar tendon thickness",
+        "4.1 mm",
+        "Effusion depth",
+        "Smith, Olivia",
+        "runner_version",
+    ):
+        assert text in page, text
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 2  # no key image flagged: every still
+    picture = Image.open(io.BytesIO(base64.b64decode(images[0])))
+    assert picture.size == (48, 48)  # resampled to square pixels: true shape
+    store.close()
+
+
+def test_pdf_report(tmp_path: Path) -> None:
+    store, uid = _study(tmp_path)
+    pdf = write_pdf_report(store, uid, tmp_path / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    assert pdf.count(b"/Subtype /Image") == 2
+    assert b"/Title (Knee, anterior <quadrant>)" in pdf
+    store.close()
+
+
+def test_flagged_key_images_win(tmp_path: Path) -> None:
+    store = StudyStore(tmp_path / "store")
+    study = store.start_study(Patient.practice(), "Op^One")
+    store.save_still(study, make_frame(1))
+    store.save_clip(study, [make_frame(i) for i in range(2, 5)], {"key_image": True})
+    content = build_report(store, study.study_uid)
+    assert len(content.key_images) == 1 and "clip" in content.key_images[0].caption
+    assert content.header[0] == ("Patient", "Practice subject")
+    store.close()
