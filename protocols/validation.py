@@ -239,6 +239,26 @@ def _capture(r: _Reader, node: yaml.Node, what: str) -> CaptureRequirement | Non
     return CaptureRequirement(kind, plane, count, mode, side, note)
 
 
+def _captures(r: _Reader, node: yaml.Node, what: str) -> tuple[CaptureRequirement, ...]:
+    """A list of capture requirements; two asking for the same kind/plane/mode/side must be merged."""
+    out: list[CaptureRequirement] = []
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for i, item in enumerate(r.items(node, what)):
+        req = _capture(r, item, f"{what} item {i + 1}")
+        if req is None:
+            continue
+        key = (req.kind.value, req.plane.value, req.mode.value, req.side.value)
+        if key in seen:
+            r.error(
+                item,
+                f"{what} item {i + 1} repeats item {seen[key]} (same kind, plane, mode, side): use count",
+            )
+            continue
+        seen[key] = i + 1
+        out.append(req)
+    return tuple(out)
+
+
 def _measurement(r: _Reader, node: yaml.Node, what: str) -> MeasurementSpec | None:
     m = r.mapping(node, what, ("id", "title", "unit"), ())
     if m is None or len(m) < 3:
@@ -311,9 +331,7 @@ def _follow_up(r: _Reader, node: yaml.Node, what: str) -> tuple[FollowUp, yaml.N
     title = r.text(m["title"], f"{what} title")
     ident = r.identifier(m["id"], f"{what} id") if "id" in m else (when and f"{when}_follow_up")
     instructions = r.text(m["instructions"], f"{what} instructions") if "instructions" in m else ""
-    captures = (
-        r.each(m["captures"], f"{what} captures", lambda n, w: _capture(r, n, w)) if "captures" in m else ()
-    )
+    captures = _captures(r, m["captures"], f"{what} captures") if "captures" in m else ()
     measurements = (
         r.each(m["measurements"], f"{what} measurements", lambda n, w: _measurement(r, n, w))
         if "measurements" in m
@@ -369,9 +387,7 @@ def _step(r: _Reader, node: yaml.Node, what: str) -> Step | None:
         plane = r.choice(m["plane"], f"{what} plane", Plane)
         ok = ok and plane is not None
     structures = r.texts(m["structures"], f"{what} structures") if "structures" in m else ()
-    captures = (
-        r.each(m["captures"], f"{what} captures", lambda n, w: _capture(r, n, w)) if "captures" in m else ()
-    )
+    captures = _captures(r, m["captures"], f"{what} captures") if "captures" in m else ()
     findings = (
         r.each(m["findings"], f"{what} findings", lambda n, w: _finding(r, n, w)) if "findings" in m else ()
     )
