@@ -342,6 +342,7 @@ class ChecklistRunner:
 
     def next(self) -> bool:
         """Go to the next step; False (and no change) at the last step."""
+        self._require_running()
         if self._index + 1 >= len(self.steps):
             return False
         self.go_to(self._index + 1)
@@ -349,6 +350,7 @@ class ChecklistRunner:
 
     def back(self) -> bool:
         """Go to the previous step; False (and no change) at the first step."""
+        self._require_running()
         if self._index == 0:
             return False
         self.go_to(self._index - 1)
