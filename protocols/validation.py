@@ -125,6 +125,9 @@ class _Reader:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(allowed)}"
+                if node.flow_style and value_node.tag == _NULL_TAG:
+                    # `{title: Compressible, phasic}` reads 'phasic' as a key: the usual cause.
+                    hint += " (a comma inside { } splits text: put text with commas in quotes)"
                 self.error(key_node, f"{what}: unknown key '{key}'{hint}")
                 continue
             out[key] = value_node
