@@ -533,7 +533,10 @@ def parse_protocol(text: str, path: str = "<text>") -> tuple[Protocol | None, li
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else 1
-        reader.error(line, f"not valid YAML: {exc.problem or exc}")
+        started = ""
+        if exc.context_mark is not None and exc.context and exc.context_mark.line + 1 != line:
+            started = f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
+        reader.error(line, f"not valid YAML: {exc.problem or exc}{started}")
         return None, reader.errors
     except yaml.YAMLError as exc:
         reader.error(1, f"not valid YAML: {exc}")
