@@ -114,6 +114,7 @@ class MissingItem:
     description: str
     follow_up_id: str = ""
     remaining: int = 1
+    measurement_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,7 +562,9 @@ class ChecklistRunner:
             for spec in fu.measurements:
                 if spec.id not in done:
                     desc = f"{spec.title} ({spec.unit})"
-                    out.append(MissingItem(step.id, step.title, "measurement", desc, fu.id))
+                    out.append(
+                        MissingItem(step.id, step.title, "measurement", desc, fu.id, measurement_id=spec.id)
+                    )
         if step.mark_area_of_pain and self._area_of_pain is None:
             out.append(MissingItem(step.id, step.title, "area_of_pain", "mark the area of pain"))
         return out
