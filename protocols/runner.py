@@ -451,6 +451,11 @@ class ChecklistRunner:
             return self._side
         return "right" if self._side == "left" else "left"
 
+    def capture_progress(self, step_id: str | None = None) -> list[tuple[str, CaptureRequirement, int]]:
+        """(follow_up_id or '', requirement, captures taken toward it) for a step and its open follow-ups."""
+        step = self._step(step_id or self.current_step.id)
+        return [(fu_id, req, self._taken(step.id, fu_id, req)) for fu_id, req in self._requirements(step)]
+
     def record_capture(
         self,
         kind: str,
