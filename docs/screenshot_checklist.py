@@ -1,4 +1,4 @@
-"""Renders the checklist panel in the middle of a DVT study, at the area-of-symptoms step, to docs/checklist-dvt.png.
+"""Renders the checklist panel mid DVT study, at the area-of-symptoms step, to docs/checklist-dvt.png.
 
 Run from the repository root: `QT_QPA_PLATFORM=offscreen python docs/screenshot_checklist.py [OUT.png]`.
 """

@@ -64,6 +64,7 @@ def _clear_layout(layout: QGridLayout | QVBoxLayout) -> None:
         item = layout.takeAt(0)
         if item is not None and (w := item.widget()) is not None:
             w.hide()
+            w.setParent(None)  # out of findChildren at once; deleted when control returns to Qt
             w.deleteLater()
 
 
@@ -446,6 +447,7 @@ class ChecklistPanel(QWidget):
 
     def _fill_captures(self, step: Step) -> None:
         _clear_layout(self.captures_layout)
+        self.capture_rows: list[tuple[QPushButton, bool]] = []  # (button, requirement met)
         captured = self.runner.captures(step.id)
         progress = self.runner.capture_progress(step.id)
         row = 0
@@ -477,6 +479,7 @@ class ChecklistPanel(QWidget):
             self.captures_layout.addWidget(mark, row, 0)
             self.captures_layout.addWidget(text, row, 1)
             self.captures_layout.addWidget(button, row, 2)
+            self.capture_rows.append((button, done))
             row += 1
         extras = [c for c in captured if c.extra]
         if extras:
