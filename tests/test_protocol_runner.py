@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -420,3 +421,19 @@ def test_fixed_side_protocol_refuses_another_side(protocol: Protocol, clock: Fak
         ChecklistRunner(fixed, side="left", clock=clock)
     with pytest.raises(RunnerError, match="fixed side"):
         r.choose_side("left")
+
+
+def test_protocol_package_does_not_import_qt() -> None:
+    """The runner and the validation stay Qt-free (the import-linter contract, checked directly)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, protocols.runner, protocols.validation, protocols.model;"
+        "bad = [m for m in sys.modules if m.startswith(('PyQt6', 'pyqtgraph', 'ui'))];"
+        "assert not bad, bad"
+    )
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-c", code]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
