@@ -197,7 +197,8 @@ def test_area_of_pain_marked_on_the_body_diagram(qtbot: QtBot) -> None:
 
 
 def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: Protocol) -> None:
-    runner = ChecklistRunner(knee, side="left", practice=True, clock=lambda: 0.0)
+    clock = [0.0]
+    runner = ChecklistRunner(knee, side="left", practice=True, clock=lambda: clock[0])
     panel = ChecklistPanel(runner)
     qtbot.addWidget(panel)
     panel.show()
@@ -214,6 +215,11 @@ def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: Protocol) 
         _click(qtbot, panel.next_button)
     assert again.args[1] == "effusion"
     assert "Find the view" in panel.practice_label.text()
+    clock[0] = 125.0
+    _click(qtbot, panel.end_button)
+    assert panel.practice_summary.text() == (
+        "Practice: 0 of 9 steps done in 2 min 05 s; 1 of 7 target views found"
+    )
 
 
 def test_no_practice_row_outside_practice_mode(qtbot: QtBot, knee: Protocol) -> None:

@@ -320,6 +320,9 @@ class ChecklistPanel(QWidget):
         self.review_title.setFont(title_font)
         self.review_title.setWordWrap(True)
         rl.addWidget(self.review_title)
+        self.practice_summary = QLabel()
+        self.practice_summary.setWordWrap(True)
+        rl.addWidget(self.practice_summary)
         rl.addWidget(QLabel("Click an item to go back to its step."))
         self.review_list = QListWidget()
         self.review_list.setWordWrap(True)
@@ -595,6 +598,14 @@ class ChecklistPanel(QWidget):
             item.setForeground(QColor(MUTED_COLOUR))
             item.setData(Qt.ItemDataRole.UserRole, index_of[step_id])
             self.review_list.addItem(item)
+        self.practice_summary.setVisible(self.runner.practice)
+        if self.runner.practice:
+            ps = self.runner.practice_summary()
+            minutes, seconds = divmod(round(ps.time_taken_s), 60)
+            self.practice_summary.setText(
+                f"Practice: {ps.steps_done} of {ps.steps_total} steps done in {minutes} min {seconds:02d} s; "
+                f"{len(ps.views_found)} of {ps.views_total} target views found"
+            )
         if c.complete:
             self.review_title.setText("All mandatory items done")
             self.finish_button.setText("Finish exam")
