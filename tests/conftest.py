@@ -13,9 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--probe-usb", default=None, help="run hardware tests on the USB probe VID:PID")
-    parser.addoption(
-        "--probe-port", default=None, help="run hardware tests on the serial probe at PORT[@BAUD]"
-    )
+    parser.addoption("--probe-port", default=None, help="run hardware tests on the serial probe at PORT[@BAUD]")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
