@@ -1,0 +1,207 @@
+"""The protocol vocabulary: frozen values a validated protocol file becomes, and their allowed words."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Side(enum.StrEnum):
+    """Which side a protocol examines; ASK means the operator chooses when the exam starts."""
+
+    LEFT = "left"
+    RIGHT = "right"
+    BILATERAL = "bilateral"
+    ASK = "ask"
+
+
+class ProtocolKind(enum.StrEnum):
+    """What sort of exam a protocol guides."""
+
+    NORMAL_ANATOMY = "normal_anatomy"
+    AREA_OF_PAIN = "area_of_pain"
+    VENOUS_WITH_AREA_OF_PAIN = "venous_with_area_of_pain"
+    PROCEDURE = "procedure"
+
+
+class Plane(enum.StrEnum):
+    """Scan plane of a step or a capture, relative to the structure or to the body."""
+
+    LONG_AXIS = "long_axis"
+    SHORT_AXIS = "short_axis"
+    CORONAL = "coronal"
+    SAGITTAL = "sagittal"
+    TRANSVERSE = "transverse"
+    OBLIQUE = "oblique"
+
+
+class CaptureKind(enum.StrEnum):
+    """A capture is a single still image or a cine clip."""
+
+    STILL = "still"
+    CLIP = "clip"
+
+
+class ImagingMode(enum.StrEnum):
+    """The imaging mode a capture must be taken in."""
+
+    BMODE = "bmode"
+    COLOR_DOPPLER = "color_doppler"
+    POWER_DOPPLER = "power_doppler"
+    SPECTRAL_DOPPLER = "spectral_doppler"
+
+
+class CaptureSide(enum.StrEnum):
+    """Side of a capture relative to the exam: the examined side or the opposite one, for comparison."""
+
+    EXAM = "exam"
+    CONTRALATERAL = "contralateral"
+
+
+SCENE_IDS: tuple[str, ...] = (
+    "qa_phantom",
+    "shoulder",
+    "elbow",
+    "wrist",
+    "hip",
+    "knee",
+    "ankle",
+    "groin",
+    "thigh",
+    "popliteal",
+    "calf",
+)
+"""Scenes the simulator can render; a practice target must name one of these."""
+
+POSE_KEYS: tuple[str, ...] = ("position_mm", "slide_mm", "rotation_deg", "tilt_deg")
+"""Probe pose coordinates of a practice target, in the simulator's scene frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRequirement:
+    """Captures a step needs: `count` stills or clips in one plane, mode and side."""
+
+    kind: CaptureKind
+    plane: Plane
+    count: int = 1
+    mode: ImagingMode = ImagingMode.BMODE
+    side: CaptureSide = CaptureSide.EXAM
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementSpec:
+    """A measurement a follow-up asks for, with its unit."""
+
+    id: str
+    title: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """Imaging settings to apply when a step starts."""
+
+    depth_mm: float
+    frequency_mhz: float
+    focus_mm: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"depth_mm": self.depth_mm, "frequency_mhz": self.frequency_mhz, "focus_mm": self.focus_mm}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One finding a step can show, with a one-line appearance to recognise it."""
+
+    id: str
+    title: str
+    appearance: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Extra captures and measurements that become required when a finding is chosen."""
+
+    id: str
+    when: str  # finding id that opens this follow-up
+    title: str
+    instructions: str = ""
+    captures: tuple[CaptureRequirement, ...] = ()
+    measurements: tuple[MeasurementSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeTarget:
+    """A view to find in the simulator: scene, variant and probe pose, each coordinate with a tolerance."""
+
+    scene: str
+    variant: str
+    pose: dict[str, float]
+    tolerance: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a protocol: how to position and scan, what to see, what to capture and record."""
+
+    id: str
+    title: str
+    position: str
+    probe: str
+    plane: Plane | None
+    structures: tuple[str, ...]
+    captures: tuple[CaptureRequirement, ...]
+    findings: tuple[Finding, ...]
+    mandatory: bool = True
+    manoeuvre: str = ""
+    instructions: str = ""
+    preset: Preset | None = None
+    follow_ups: tuple[FollowUp, ...] = ()
+    mark_area_of_pain: bool = False
+    practice: PracticeTarget | None = None
+    line: int = 0  # line of the step in its file, for messages
+
+    def finding(self, finding_id: str) -> Finding:
+        for f in self.findings:
+            if f.id == finding_id:
+                return f
+        raise KeyError(f"step {self.id!r} has no finding {finding_id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Quadrant:
+    """A focused subset of a protocol's steps (the ESSR 'area of the complaint' exam)."""
+
+    id: str
+    title: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """A validated scan protocol: identity, sources and ordered steps, with optional focused quadrants."""
+
+    id: str
+    title: str
+    version: int
+    region: str
+    side: Side
+    kind: ProtocolKind
+    sources: tuple[str, ...]
+    steps: tuple[Step, ...]
+    description: str = ""
+    quadrants: tuple[Quadrant, ...] = ()
+    path: str = ""
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(f"protocol {self.id!r} has no step {step_id!r}")
+
+    def quadrant(self, quadrant_id: str) -> Quadrant:
+        for q in self.quadrants:
+            if q.id == quadrant_id:
+                return q
+        raise KeyError(f"protocol {self.id!r} has no quadrant {quadrant_id!r}")

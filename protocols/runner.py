@@ -1,0 +1,687 @@
+"""Runs one protocol as an exam checklist: the current step, captures, findings, skips, timing, completeness.
+
+Qt-free: the UI calls its verbs and listens through plain callbacks (`subscribe`). Time comes from an
+injectable clock so tests can control it. Nothing recorded is ever dropped: a capture that matches no
+requirement is kept as an extra capture of the step it was taken in.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from protocols.model import (
+    POSE_KEYS,
+    CaptureKind,
+    CaptureRequirement,
+    CaptureSide,
+    FollowUp,
+    ImagingMode,
+    Plane,
+    Protocol,
+    Side,
+    Step,
+)
+
+Clock = Callable[[], float]
+
+
+class StepStatus(enum.StrEnum):
+    """Where a step stands: not reached, being scanned, done, left with items missing, or skipped."""
+
+    PENDING = "pending"
+    CURRENT = "current"
+    DONE = "done"
+    INCOMPLETE = "incomplete"
+    SKIPPED = "skipped"
+
+
+class EventKind(enum.StrEnum):
+    """What changed in the runner; subscribers get a `RunnerEvent` of one of these kinds."""
+
+    STEP_CHANGED = "step_changed"
+    STEP_SKIPPED = "step_skipped"
+    CAPTURE_RECORDED = "capture_recorded"
+    FINDING_CHANGED = "finding_changed"
+    FOLLOW_UP_OPENED = "follow_up_opened"
+    FOLLOW_UP_CLOSED = "follow_up_closed"
+    MEASUREMENT_RECORDED = "measurement_recorded"
+    AREA_OF_PAIN_MARKED = "area_of_pain_marked"
+    SIDE_CHOSEN = "side_chosen"
+    VIEW_FOUND = "view_found"
+    EXAM_ENDED = "exam_ended"
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerEvent:
+    """A change in the runner: its kind, the step it concerns and kind-specific details."""
+
+    kind: EventKind
+    step_id: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class RunnerError(ValueError):
+    """A runner verb was called with something the protocol or the exam state does not allow."""
+
+
+@dataclass(slots=True)
+class CaptureRecord:
+    """A capture taken during a step, with the labels attached to it."""
+
+    capture_id: str
+    step_id: str
+    kind: str
+    plane: str
+    side: str
+    mode: str
+    follow_up_id: str = ""  # the follow-up whose requirement it satisfied, if any
+    extra: bool = False  # matched no requirement; kept anyway
+
+
+@dataclass(slots=True)
+class MeasurementRecord:
+    """A measurement recorded during a step."""
+
+    measurement_id: str
+    step_id: str
+    value: float
+    unit: str
+    follow_up_id: str = ""
+
+
+@dataclass(slots=True)
+class AreaOfPain:
+    """Where the patient hurts: region, side and a point on the body diagram (0..1 in x and y)."""
+
+    region: str
+    side: str
+    x: float
+    y: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MissingItem:
+    """Something mandatory not yet done: a capture (with how many more) or a measurement or the pain mark."""
+
+    step_id: str
+    step_title: str
+    what: str  # "capture", "measurement" or "area_of_pain"
+    description: str
+    follow_up_id: str = ""
+    remaining: int = 1
+    measurement_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Completeness:
+    """What is still missing before the exam is complete, and what was skipped and why."""
+
+    missing: tuple[MissingItem, ...]
+    skipped: tuple[tuple[str, str], ...]  # (step_id, reason)
+    steps_without_finding: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """The result of one step: status, findings, captures, measurements, time and practice view."""
+
+    step_id: str
+    title: str
+    mandatory: bool
+    status: str
+    skip_reason: str
+    findings: list[dict[str, str]]
+    follow_ups_opened: list[str]
+    captures: list[CaptureRecord]
+    measurements: list[MeasurementRecord]
+    time_spent_s: float
+    view_found: bool
+
+
+@dataclass(slots=True)
+class ExamRecord:
+    """The structured result of a protocol exam, for the study store and the report."""
+
+    protocol_id: str
+    protocol_version: int
+    protocol_title: str
+    side: str
+    quadrant: str
+    practice: bool
+    duration_s: float
+    steps: list[StepRecord]
+    area_of_pain: AreaOfPain | None
+    complete: bool
+    missing: list[MissingItem]
+    ended: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (strings, numbers, bools, lists, dicts)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeSummary:
+    """Practice-mode result: steps done, time taken and which target views were found."""
+
+    steps_done: int
+    steps_total: int
+    time_taken_s: float
+    views_found: tuple[str, ...]
+    views_total: int
+
+
+@dataclass(slots=True)
+class _StepState:
+    """Mutable progress of one step."""
+
+    visited: bool = False
+    skip_reason: str = ""
+    findings: list[str] = field(default_factory=list)
+    captures: list[CaptureRecord] = field(default_factory=list)
+    measurements: list[MeasurementRecord] = field(default_factory=list)
+    time_spent_s: float = 0.0
+    view_found: bool = False
+
+
+def _describe(req: CaptureRequirement, remaining: int) -> str:
+    """'2 stills, long_axis, spectral doppler, contralateral side' — what is still to capture."""
+    parts = [f"{remaining} {req.kind.value}{'s' if remaining > 1 else ''}", req.plane.value.replace("_", " ")]
+    if req.mode is not ImagingMode.BMODE:
+        parts.append(req.mode.value.replace("_", " "))
+    if req.side is CaptureSide.CONTRALATERAL:
+        parts.append("other side")
+    return ", ".join(parts)
+
+
+def _angle_diff_deg(a: float, b: float) -> float:
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+class ChecklistRunner:
+    """Steps an operator through one protocol and records what was captured, found and measured."""
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        *,
+        side: str | None = None,
+        quadrant: str | None = None,
+        practice: bool = False,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.protocol = protocol
+        self.practice = practice
+        self._clock = clock
+        self._listeners: list[Callable[[RunnerEvent], None]] = []
+        if quadrant is not None:
+            try:
+                chosen = protocol.quadrant(quadrant).steps
+            except KeyError as exc:
+                raise RunnerError(str(exc.args[0])) from exc
+            self.steps: tuple[Step, ...] = tuple(s for s in protocol.steps if s.id in chosen)
+        else:
+            self.steps = protocol.steps
+        self.quadrant = quadrant or ""
+        self._side = ""
+        if protocol.side is Side.ASK:
+            if side is not None:
+                self._side = self._check_side(side)
+        else:
+            if side is not None and side != protocol.side.value:
+                raise RunnerError(
+                    f"protocol {protocol.id!r} is for side {protocol.side.value!r}, not {side!r}"
+                )
+            self._side = protocol.side.value
+        self._state = {s.id: _StepState() for s in self.steps}
+        self._index = 0
+        self._started_s = clock()
+        self._entered_s = self._started_s
+        self._ended_s: float | None = None
+        self._area_of_pain: AreaOfPain | None = None
+        self._state[self.steps[0].id].visited = True
+
+    # --- listeners -------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[RunnerEvent], None]) -> None:
+        """Call `callback(event)` after every change."""
+        self._listeners.append(callback)
+
+    def unsubscribe(self, callback: Callable[[RunnerEvent], None]) -> None:
+        self._listeners.remove(callback)
+
+    def _emit(self, kind: EventKind, step_id: str, **detail: Any) -> None:
+        event = RunnerEvent(kind, step_id, detail)
+        for callback in list(self._listeners):
+            callback(event)
+
+    # --- where we are ----------------------------------------------------------------------------
+
+    @property
+    def side(self) -> str:
+        """The examined side ('left', 'right', 'bilateral'), or '' while an ASK protocol awaits it."""
+        return self._side
+
+    def _check_side(self, side: str) -> str:
+        if side not in ("left", "right", "bilateral"):
+            raise RunnerError(f"side must be 'left', 'right' or 'bilateral', not {side!r}")
+        return side
+
+    def choose_side(self, side: str) -> None:
+        """Set the examined side of an ASK protocol (the symptomatic side for a venous study)."""
+        if self.protocol.side is not Side.ASK:
+            raise RunnerError(f"protocol {self.protocol.id!r} has a fixed side ({self.protocol.side.value})")
+        self._side = self._check_side(side)
+        self._emit(EventKind.SIDE_CHOSEN, self.current_step.id, side=side)
+
+    @property
+    def index(self) -> int:
+        return self._index
+
+    @property
+    def current_step(self) -> Step:
+        return self.steps[self._index]
+
+    @property
+    def ended(self) -> bool:
+        return self._ended_s is not None
+
+    def _require_running(self) -> None:
+        if self._ended_s is not None:
+            raise RunnerError("the exam has ended")
+
+    def step_status(self, step_id: str) -> StepStatus:
+        state = self._state_of(step_id)
+        if step_id == self.current_step.id and not self.ended:
+            return StepStatus.CURRENT
+        if state.skip_reason:
+            return StepStatus.SKIPPED
+        if not state.visited:
+            return StepStatus.PENDING
+        return StepStatus.INCOMPLETE if self.missing_for_step(step_id) else StepStatus.DONE
+
+    def _state_of(self, step_id: str) -> _StepState:
+        try:
+            return self._state[step_id]
+        except KeyError:
+            raise RunnerError(f"no step {step_id!r} in this exam") from None
+
+    def _step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise RunnerError(f"no step {step_id!r} in this exam")
+
+    # --- moving ----------------------------------------------------------------------------------
+
+    def _account_time(self) -> None:
+        now = self._clock()
+        self._state[self.current_step.id].time_spent_s += now - self._entered_s
+        self._entered_s = now
+
+    def go_to(self, index: int) -> None:
+        """Make step `index` current (0-based)."""
+        self._require_running()
+        if not 0 <= index < len(self.steps):
+            raise RunnerError(f"step index {index} is outside 0..{len(self.steps) - 1}")
+        if index == self._index:
+            return
+        self._account_time()
+        previous = self.current_step.id
+        self._index = index
+        self._state[self.current_step.id].visited = True
+        self._emit(EventKind.STEP_CHANGED, self.current_step.id, previous=previous, index=index)
+
+    def next(self) -> bool:
+        """Go to the next step; False (and no change) at the last step."""
+        self._require_running()
+        if self._index + 1 >= len(self.steps):
+            return False
+        self.go_to(self._index + 1)
+        return True
+
+    def back(self) -> bool:
+        """Go to the previous step; False (and no change) at the first step."""
+        self._require_running()
+        if self._index == 0:
+            return False
+        self.go_to(self._index - 1)
+        return True
+
+    def skip(self, reason: str) -> None:
+        """Skip the current step with a reason (required), then move on if there is a next step."""
+        self._require_running()
+        reason = reason.strip()
+        if not reason:
+            raise RunnerError("skipping a step needs a reason")
+        step = self.current_step
+        self._state[step.id].skip_reason = reason
+        self._emit(EventKind.STEP_SKIPPED, step.id, reason=reason)
+        self.next()
+
+    def unskip(self, step_id: str) -> None:
+        """Withdraw a skip, so the step counts again."""
+        self._require_running()
+        self._state_of(step_id).skip_reason = ""
+        self._emit(EventKind.STEP_SKIPPED, step_id, reason="")
+
+    # --- findings and follow-ups -----------------------------------------------------------------
+
+    def findings(self, step_id: str | None = None) -> list[str]:
+        return list(self._state_of(step_id or self.current_step.id).findings)
+
+    def open_follow_ups(self, step_id: str | None = None) -> list[FollowUp]:
+        """Follow-ups opened by the findings chosen so far in a step."""
+        step = self._step(step_id or self.current_step.id)
+        chosen = self._state[step.id].findings
+        return [fu for fu in step.follow_ups if fu.when in chosen]
+
+    def choose_finding(self, finding_id: str) -> list[FollowUp]:
+        """Add a finding to the current step; 'normal' and pathologies exclude each other.
+
+        Returns the follow-ups this finding opened.
+        """
+        self._require_running()
+        step = self.current_step
+        try:
+            step.finding(finding_id)
+        except KeyError as exc:
+            raise RunnerError(str(exc.args[0])) from None
+        state = self._state[step.id]
+        if finding_id in state.findings:
+            return []
+        # A step is either normal or shows pathology: choosing one side clears the other.
+        drop = [f for f in state.findings if (f == "normal") != (finding_id == "normal")]
+        for f in drop:
+            self.clear_finding(f)
+        state.findings.append(finding_id)
+        self._emit(EventKind.FINDING_CHANGED, step.id, finding_id=finding_id, chosen=True)
+        opened = [fu for fu in step.follow_ups if fu.when == finding_id]
+        for fu in opened:
+            self._emit(EventKind.FOLLOW_UP_OPENED, step.id, follow_up_id=fu.id, title=fu.title)
+        return opened
+
+    def clear_finding(self, finding_id: str) -> None:
+        """Remove a finding from the current step; its follow-ups close (captures taken are kept)."""
+        self._require_running()
+        step = self.current_step
+        state = self._state[step.id]
+        if finding_id not in state.findings:
+            return
+        state.findings.remove(finding_id)
+        self._emit(EventKind.FINDING_CHANGED, step.id, finding_id=finding_id, chosen=False)
+        for fu in step.follow_ups:
+            if fu.when == finding_id:
+                self._emit(EventKind.FOLLOW_UP_CLOSED, step.id, follow_up_id=fu.id)
+
+    # --- captures and measurements ---------------------------------------------------------------
+
+    def _requirements(self, step: Step) -> list[tuple[str, CaptureRequirement]]:
+        """(follow_up_id or '', requirement) for the step and its open follow-ups, in order."""
+        reqs = [("", r) for r in step.captures]
+        for fu in self.open_follow_ups(step.id):
+            reqs.extend((fu.id, r) for r in fu.captures)
+        return reqs
+
+    def _taken(self, step_id: str, follow_up_id: str, req: CaptureRequirement) -> int:
+        # Requirements with identical (kind, plane, mode, side) share their captures in order, so
+        # count only captures assigned to this very requirement slot.
+        return sum(
+            1
+            for c in self._state[step_id].captures
+            if not c.extra
+            and c.follow_up_id == follow_up_id
+            and (c.kind, c.plane, c.mode, c.side) == self._label_key(req)
+        )
+
+    def _label_key(self, req: CaptureRequirement) -> tuple[str, str, str, str]:
+        return (req.kind.value, req.plane.value, req.mode.value, self._side_label(req.side))
+
+    def _side_label(self, capture_side: CaptureSide) -> str:
+        if capture_side is CaptureSide.EXAM or self._side in ("", "bilateral"):
+            return self._side
+        return "right" if self._side == "left" else "left"
+
+    def capture_progress(self, step_id: str | None = None) -> list[tuple[str, CaptureRequirement, int]]:
+        """(follow_up_id or '', requirement, captures taken toward it) for a step and its open follow-ups."""
+        step = self._step(step_id or self.current_step.id)
+        return [(fu_id, req, self._taken(step.id, fu_id, req)) for fu_id, req in self._requirements(step)]
+
+    def record_capture(
+        self,
+        kind: str,
+        plane: str,
+        capture_id: str,
+        *,
+        mode: str = "bmode",
+        contralateral: bool = False,
+    ) -> dict[str, str]:
+        """Label a capture for the current step and count it toward the step's requirements.
+
+        Returns the labels to attach to the stored capture: protocol_id, step_id, plane, side (and mode,
+        follow_up_id). A capture that matches no outstanding requirement is kept as an extra.
+        """
+        self._require_running()
+        try:
+            kind_v, plane_v, mode_v = CaptureKind(kind), Plane(plane), ImagingMode(mode)
+        except ValueError as exc:
+            raise RunnerError(f"bad capture label: {exc}") from None
+        if self.protocol.side is Side.ASK and not self._side:
+            raise RunnerError("choose the side before capturing")
+        step = self.current_step
+        side = self._side_label(CaptureSide.CONTRALATERAL if contralateral else CaptureSide.EXAM)
+        key = (kind_v.value, plane_v.value, mode_v.value, side)
+        follow_up_id, extra = "", True
+        for fu_id, req in self._requirements(step):
+            if self._label_key(req) == key and self._taken(step.id, fu_id, req) < req.count:
+                follow_up_id, extra = fu_id, False
+                break
+        record = CaptureRecord(
+            capture_id, step.id, kind_v.value, plane_v.value, side, mode_v.value, follow_up_id, extra
+        )
+        self._state[step.id].captures.append(record)
+        labels = {
+            "protocol_id": self.protocol.id,
+            "step_id": step.id,
+            "plane": plane_v.value,
+            "side": side,
+            "mode": mode_v.value,
+            "follow_up_id": follow_up_id,
+        }
+        self._emit(EventKind.CAPTURE_RECORDED, step.id, capture_id=capture_id, extra=extra, labels=labels)
+        return labels
+
+    def record_measurement(self, measurement_id: str, value: float, unit: str | None = None) -> None:
+        """Record a measurement in the current step (a follow-up's, or a free one with its unit)."""
+        self._require_running()
+        step = self.current_step
+        follow_up_id, spec_unit = "", None
+        for fu in self.open_follow_ups(step.id):
+            for spec in fu.measurements:
+                if spec.id == measurement_id:
+                    follow_up_id, spec_unit = fu.id, spec.unit
+        if spec_unit is None and unit is None:
+            raise RunnerError(f"measurement {measurement_id!r} is not asked for here, so give its unit")
+        if spec_unit is not None and unit is not None and unit != spec_unit:
+            raise RunnerError(f"measurement {measurement_id!r} is in {spec_unit}, not {unit}")
+        record = MeasurementRecord(
+            measurement_id, step.id, float(value), spec_unit or unit or "", follow_up_id
+        )
+        self._state[step.id].measurements.append(record)
+        self._emit(EventKind.MEASUREMENT_RECORDED, step.id, measurement_id=measurement_id, value=float(value))
+
+    def captures(self, step_id: str | None = None) -> list[CaptureRecord]:
+        return list(self._state_of(step_id or self.current_step.id).captures)
+
+    def measurements(self, step_id: str | None = None) -> list[MeasurementRecord]:
+        return list(self._state_of(step_id or self.current_step.id).measurements)
+
+    # --- area of pain ----------------------------------------------------------------------------
+
+    def mark_area_of_pain(self, region: str, side: str, x: float, y: float, note: str = "") -> None:
+        """Mark where it hurts: body region, side, and a point on the body diagram in 0..1 coordinates."""
+        self._require_running()
+        if not region.strip():
+            raise RunnerError("area of pain needs a region")
+        if side not in ("left", "right", "midline"):
+            raise RunnerError(f"area of pain side must be 'left', 'right' or 'midline', not {side!r}")
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise RunnerError(f"body-diagram point must be within 0..1, got ({x}, {y})")
+        self._area_of_pain = AreaOfPain(region.strip(), side, float(x), float(y), note)
+        self._emit(EventKind.AREA_OF_PAIN_MARKED, self.current_step.id, region=region, side=side, x=x, y=y)
+
+    @property
+    def area_of_pain(self) -> AreaOfPain | None:
+        return self._area_of_pain
+
+    # --- completeness ----------------------------------------------------------------------------
+
+    def missing_for_step(self, step_id: str) -> list[MissingItem]:
+        """Items still required in a step: its captures if mandatory, open follow-ups, the pain mark.
+
+        A skipped step requires nothing; an optional step requires only what its chosen findings opened.
+        """
+        step = self._step(step_id)
+        state = self._state[step_id]
+        if state.skip_reason:
+            return []
+        reqs = [(fu_id, r) for fu_id, r in self._requirements(step) if fu_id or step.mandatory]
+        out: list[MissingItem] = []
+        for fu_id, req in reqs:
+            remaining = req.count - self._taken(step_id, fu_id, req)
+            if remaining > 0:
+                out.append(
+                    MissingItem(step.id, step.title, "capture", _describe(req, remaining), fu_id, remaining)
+                )
+        done = {m.measurement_id for m in state.measurements}
+        for fu in self.open_follow_ups(step_id):
+            for spec in fu.measurements:
+                if spec.id not in done:
+                    desc = f"{spec.title} ({spec.unit})"
+                    out.append(
+                        MissingItem(step.id, step.title, "measurement", desc, fu.id, measurement_id=spec.id)
+                    )
+        if step.mark_area_of_pain and self._area_of_pain is None:
+            out.append(MissingItem(step.id, step.title, "area_of_pain", "mark the area of pain"))
+        return out
+
+    def completeness(self) -> Completeness:
+        """What is still required across the exam, the skips with reasons, and steps lacking a finding."""
+        missing = [item for s in self.steps for item in self.missing_for_step(s.id)]
+        skipped = tuple(
+            (s.id, self._state[s.id].skip_reason) for s in self.steps if self._state[s.id].skip_reason
+        )
+        no_finding = tuple(
+            s.id
+            for s in self.steps
+            if s.findings and not self._state[s.id].skip_reason and not self._state[s.id].findings
+        )
+        return Completeness(tuple(missing), skipped, no_finding)
+
+    # --- practice --------------------------------------------------------------------------------
+
+    def check_practice_view(self, scene_id: str, pose: dict[str, float]) -> bool:
+        """True if `pose` in `scene_id` is within the current step's target tolerance; marks it found."""
+        step = self.current_step
+        target = step.practice
+        if target is None or scene_id != target.scene:
+            return False
+        missing = [k for k in POSE_KEYS if k not in pose]
+        if missing:
+            raise RunnerError(f"pose lacks {', '.join(missing)}")
+        for key in POSE_KEYS:
+            diff = (
+                _angle_diff_deg(pose[key], target.pose[key])
+                if key.endswith("_deg")
+                else abs(pose[key] - target.pose[key])
+            )
+            if diff > target.tolerance[key]:
+                return False
+        state = self._state[step.id]
+        if not state.view_found:
+            state.view_found = True
+            self._emit(EventKind.VIEW_FOUND, step.id, scene=scene_id)
+        return True
+
+    def view_found(self, step_id: str | None = None) -> bool:
+        return self._state_of(step_id or self.current_step.id).view_found
+
+    def practice_summary(self) -> PracticeSummary:
+        """Steps done (nothing mandatory missing, not skipped), time taken and views found so far."""
+        done = sum(
+            1
+            for s in self.steps
+            if self._state[s.id].visited
+            and not self._state[s.id].skip_reason
+            and not self.missing_for_step(s.id)
+        )
+        found = tuple(s.id for s in self.steps if self._state[s.id].view_found)
+        total = sum(1 for s in self.steps if s.practice is not None)
+        return PracticeSummary(done, len(self.steps), self.elapsed_s(), found, total)
+
+    # --- time and result -------------------------------------------------------------------------
+
+    def elapsed_s(self) -> float:
+        end = self._ended_s if self._ended_s is not None else self._clock()
+        return end - self._started_s
+
+    def time_spent_s(self, step_id: str) -> float:
+        """Time spent on a step so far, including the running time if it is current."""
+        spent = self._state_of(step_id).time_spent_s
+        if step_id == self.current_step.id and self._ended_s is None:
+            spent += self._clock() - self._entered_s
+        return spent
+
+    def end_exam(self) -> ExamRecord:
+        """End the exam (timing stops; further changes are refused) and return its record."""
+        self._require_running()
+        self._account_time()
+        self._ended_s = self._entered_s
+        record = self.record()
+        self._emit(EventKind.EXAM_ENDED, self.current_step.id, complete=record.complete)
+        return record
+
+    def record(self) -> ExamRecord:
+        """The exam as a structured record, usable before or after it ends."""
+        steps = []
+        for s in self.steps:
+            state = self._state[s.id]
+            steps.append(
+                StepRecord(
+                    step_id=s.id,
+                    title=s.title,
+                    mandatory=s.mandatory,
+                    status=self.step_status(s.id).value,
+                    skip_reason=state.skip_reason,
+                    findings=[{"id": f, "title": s.finding(f).title} for f in state.findings],
+                    follow_ups_opened=[fu.id for fu in self.open_follow_ups(s.id)],
+                    captures=list(state.captures),
+                    measurements=list(state.measurements),
+                    time_spent_s=self.time_spent_s(s.id),
+                    view_found=state.view_found,
+                )
+            )
+        completeness = self.completeness()
+        return ExamRecord(
+            protocol_id=self.protocol.id,
+            protocol_version=self.protocol.version,
+            protocol_title=self.protocol.title,
+            side=self._side,
+            quadrant=self.quadrant,
+            practice=self.practice,
+            duration_s=self.elapsed_s(),
+            steps=steps,
+            area_of_pain=self._area_of_pain,
+            complete=completeness.complete,
+            missing=list(completeness.missing),
+            ended=self.ended,
+        )

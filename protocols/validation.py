@@ -1,0 +1,615 @@
+"""Reads protocol YAML files into `Protocol` values, naming the file and line of every problem found.
+
+The YAML is composed into a node tree (not constructed straight to dicts) so that every value keeps
+its start mark; each check reports `path:line: what is wrong`. A file is read completely and all of
+its problems are listed, so a radiologist editing one can fix them in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+from protocols.model import (
+    POSE_KEYS,
+    SCENE_IDS,
+    CaptureKind,
+    CaptureRequirement,
+    CaptureSide,
+    Finding,
+    FollowUp,
+    ImagingMode,
+    MeasurementSpec,
+    Plane,
+    PracticeTarget,
+    Preset,
+    Protocol,
+    ProtocolKind,
+    Quadrant,
+    Side,
+    Step,
+)
+
+LIBRARY_DIR = Path(__file__).resolve().parent / "library"
+"""The protocols shipped with the app."""
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    """One problem in one protocol file, at a 1-based line."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class ProtocolFileError(Exception):
+    """Raised by `load_protocol` when a file has problems; `errors` lists every one."""
+
+    def __init__(self, errors: Sequence[ProtocolError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = tuple(errors)
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping (key: value lines)"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return {
+        _STR_TAG: "text",
+        _INT_TAG: "a whole number",
+        _FLOAT_TAG: "a number",
+        _BOOL_TAG: "true/false",
+        _NULL_TAG: "nothing (empty)",
+    }.get(node.tag, f"a value tagged {node.tag}")
+
+
+class _Reader:
+    """Walks one file's node tree, converting values and collecting errors with line numbers."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.errors: list[ProtocolError] = []
+        self._loader = yaml.SafeLoader("")
+
+    def error(self, node_or_line: yaml.Node | int, message: str) -> None:
+        line = node_or_line if isinstance(node_or_line, int) else _line(node_or_line)
+        self.errors.append(ProtocolError(self.path, line, message))
+
+    def _scalar(self, node: yaml.ScalarNode) -> object:
+        return self._loader.construct_object(node, deep=True)
+
+    def mapping(
+        self, node: yaml.Node, what: str, required: Sequence[str], optional: Sequence[str]
+    ) -> dict[str, yaml.Node] | None:
+        """Key -> value node of a mapping; reports unknown, duplicate and missing keys."""
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, f"{what} must be a mapping (key: value lines), not {_describe(node)}")
+            return None
+        allowed = [*required, *optional]
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str) or key_node.tag != _STR_TAG:
+                self.error(key_node, f"{what}: keys must be words, not {_describe(key_node)}")
+                continue
+            if key in out:
+                self.error(key_node, f"{what}: key '{key}' appears twice (first at line {_line(out[key])})")
+                continue
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(allowed)}"
+                if node.flow_style and value_node.tag == _NULL_TAG:
+                    # `{title: Compressible, phasic}` reads 'phasic' as a key: the usual cause.
+                    hint += " (a comma inside { } splits text: put text with commas in quotes)"
+                self.error(key_node, f"{what}: unknown key '{key}'{hint}")
+                continue
+            out[key] = value_node
+        for key in required:
+            if key not in out:
+                self.error(node, f"{what}: missing required key '{key}'")
+        return out
+
+    def text(self, node: yaml.Node, what: str, allow_empty: bool = False) -> str | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _STR_TAG:
+            self.error(node, f"{what} must be text, not {_describe(node)}")
+            return None
+        value = str(node.value).strip()
+        if not value and not allow_empty:
+            self.error(node, f"{what} must not be empty")
+            return None
+        return value
+
+    def identifier(self, node: yaml.Node, what: str) -> str | None:
+        value = self.text(node, what)
+        if value is not None and not _ID_RE.match(value):
+            self.error(node, f"{what} '{value}' must be lower-case letters, digits and underscores")
+            return None
+        return value
+
+    def integer(self, node: yaml.Node, what: str, minimum: int) -> int | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _INT_TAG:
+            self.error(node, f"{what} must be a whole number, not {_describe(node)}")
+            return None
+        value = self._scalar(node)
+        assert isinstance(value, int)
+        if value < minimum:
+            self.error(node, f"{what} must be at least {minimum}, got {value}")
+            return None
+        return value
+
+    def number(self, node: yaml.Node, what: str, positive: bool = False) -> float | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in (_INT_TAG, _FLOAT_TAG):
+            self.error(node, f"{what} must be a number, not {_describe(node)}")
+            return None
+        value = self._scalar(node)
+        assert isinstance(value, int | float)
+        if positive and not value > 0:
+            self.error(node, f"{what} must be greater than 0, got {value}")
+            return None
+        return float(value)
+
+    def boolean(self, node: yaml.Node, what: str) -> bool | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _BOOL_TAG:
+            self.error(node, f"{what} must be true or false, not {_describe(node)}")
+            return None
+        return bool(self._scalar(node))
+
+    def choice(self, node: yaml.Node, what: str, enum_type: type[E]) -> E | None:
+        value = self.text(node, what)
+        if value is None:
+            return None
+        allowed = [str(m.value) for m in enum_type]
+        if value not in allowed:
+            self.error(node, f"{what} '{value}' is not one of: {', '.join(allowed)}")
+            return None
+        return enum_type(value)
+
+    def items(self, node: yaml.Node, what: str, allow_empty: bool = True) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, f"{what} must be a list, not {_describe(node)}")
+            return []
+        if not node.value and not allow_empty:
+            self.error(node, f"{what} must not be empty")
+        return list(node.value)
+
+    def texts(self, node: yaml.Node, what: str, allow_empty: bool = True) -> tuple[str, ...]:
+        out = []
+        for i, item in enumerate(self.items(node, what, allow_empty)):
+            value = self.text(item, f"{what} item {i + 1}")
+            if value is not None:
+                out.append(value)
+        return tuple(out)
+
+    def each(
+        self, node: yaml.Node, what: str, read: Callable[[yaml.Node, str], T | None], allow_empty: bool = True
+    ) -> tuple[T, ...]:
+        out = []
+        for i, item in enumerate(self.items(node, what, allow_empty)):
+            value = read(item, f"{what} item {i + 1}")
+            if value is not None:
+                out.append(value)
+        return tuple(out)
+
+
+def _unique(reader: _Reader, nodes: Iterable[tuple[str, yaml.Node]], what: str) -> None:
+    seen: dict[str, int] = {}
+    for ident, node in nodes:
+        if ident in seen:
+            reader.error(node, f"duplicate {what} '{ident}' (first at line {seen[ident]})")
+        else:
+            seen[ident] = _line(node)
+
+
+def _capture(r: _Reader, node: yaml.Node, what: str) -> CaptureRequirement | None:
+    m = r.mapping(node, what, ("kind", "plane"), ("count", "mode", "side", "note"))
+    if m is None:
+        return None
+    kind = r.choice(m["kind"], f"{what} kind", CaptureKind) if "kind" in m else None
+    plane = r.choice(m["plane"], f"{what} plane", Plane) if "plane" in m else None
+    count = r.integer(m["count"], f"{what} count", 1) if "count" in m else 1
+    mode = r.choice(m["mode"], f"{what} mode", ImagingMode) if "mode" in m else ImagingMode.BMODE
+    side = r.choice(m["side"], f"{what} side", CaptureSide) if "side" in m else CaptureSide.EXAM
+    note = r.text(m["note"], f"{what} note") if "note" in m else ""
+    if kind is None or plane is None or count is None or mode is None or side is None or note is None:
+        return None
+    return CaptureRequirement(kind, plane, count, mode, side, note)
+
+
+def _captures(r: _Reader, node: yaml.Node, what: str) -> tuple[CaptureRequirement, ...]:
+    """A list of capture requirements; two asking for the same kind/plane/mode/side must be merged."""
+    out: list[CaptureRequirement] = []
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for i, item in enumerate(r.items(node, what)):
+        req = _capture(r, item, f"{what} item {i + 1}")
+        if req is None:
+            continue
+        key = (req.kind.value, req.plane.value, req.mode.value, req.side.value)
+        if key in seen:
+            r.error(
+                item,
+                f"{what} item {i + 1} repeats item {seen[key]} (same kind, plane, mode, side): use count",
+            )
+            continue
+        seen[key] = i + 1
+        out.append(req)
+    return tuple(out)
+
+
+def _measurement(r: _Reader, node: yaml.Node, what: str) -> MeasurementSpec | None:
+    m = r.mapping(node, what, ("id", "title", "unit"), ())
+    if m is None or len(m) < 3:
+        return None
+    ident, title, unit = r.identifier(m["id"], f"{what} id"), r.text(m["title"], f"{what} title"), None
+    unit = r.text(m["unit"], f"{what} unit")
+    if ident is None or title is None or unit is None:
+        return None
+    return MeasurementSpec(ident, title, unit)
+
+
+def _finding(r: _Reader, node: yaml.Node, what: str) -> Finding | None:
+    m = r.mapping(node, what, ("id", "title", "appearance"), ())
+    if m is None or len(m) < 3:
+        return None
+    ident = r.identifier(m["id"], f"{what} id")
+    title = r.text(m["title"], f"{what} title")
+    appearance = r.text(m["appearance"], f"{what} appearance")
+    if ident is None or title is None or appearance is None:
+        return None
+    return Finding(ident, title, appearance)
+
+
+def _preset(r: _Reader, node: yaml.Node, what: str) -> Preset | None:
+    m = r.mapping(node, what, ("depth_mm", "frequency_mhz", "focus_mm"), ())
+    if m is None or len(m) < 3:
+        return None
+    depth = r.number(m["depth_mm"], f"{what} depth_mm", positive=True)
+    freq = r.number(m["frequency_mhz"], f"{what} frequency_mhz", positive=True)
+    focus = r.number(m["focus_mm"], f"{what} focus_mm", positive=True)
+    if depth is None or freq is None or focus is None:
+        return None
+    if focus > depth:
+        r.error(m["focus_mm"], f"{what} focus_mm ({focus:g}) is deeper than depth_mm ({depth:g})")
+        return None
+    return Preset(depth, freq, focus)
+
+
+def _pose(r: _Reader, node: yaml.Node, what: str, positive: bool) -> dict[str, float] | None:
+    m = r.mapping(node, what, POSE_KEYS, ())
+    if m is None or len(m) < len(POSE_KEYS):
+        return None
+    out = {k: r.number(m[k], f"{what} {k}", positive=positive) for k in POSE_KEYS}
+    if any(v is None for v in out.values()):
+        return None
+    return {k: float(v) for k, v in out.items() if v is not None}
+
+
+def _practice(r: _Reader, node: yaml.Node, what: str) -> PracticeTarget | None:
+    m = r.mapping(node, what, ("scene", "variant", "pose", "tolerance"), ())
+    if m is None or len(m) < 4:
+        return None
+    scene = r.text(m["scene"], f"{what} scene")
+    if scene is not None and scene not in SCENE_IDS:
+        r.error(m["scene"], f"{what} scene '{scene}' is not one of: {', '.join(SCENE_IDS)}")
+        scene = None
+    variant = r.text(m["variant"], f"{what} variant")
+    pose = _pose(r, m["pose"], f"{what} pose", positive=False)
+    tolerance = _pose(r, m["tolerance"], f"{what} tolerance", positive=True)
+    if scene is None or variant is None or pose is None or tolerance is None:
+        return None
+    return PracticeTarget(scene, variant, pose, tolerance)
+
+
+def _follow_up(r: _Reader, node: yaml.Node, what: str) -> tuple[FollowUp, yaml.Node] | None:
+    m = r.mapping(node, what, ("when", "title"), ("id", "instructions", "captures", "measurements"))
+    if m is None or "when" not in m or "title" not in m:
+        return None
+    when = r.identifier(m["when"], f"{what} when")
+    title = r.text(m["title"], f"{what} title")
+    ident = r.identifier(m["id"], f"{what} id") if "id" in m else (when and f"{when}_follow_up")
+    instructions = r.text(m["instructions"], f"{what} instructions") if "instructions" in m else ""
+    captures = _captures(r, m["captures"], f"{what} captures") if "captures" in m else ()
+    measurements = (
+        r.each(m["measurements"], f"{what} measurements", lambda n, w: _measurement(r, n, w))
+        if "measurements" in m
+        else ()
+    )
+    if not captures and not measurements and not instructions:
+        r.error(node, f"{what} asks for nothing: give captures, measurements or instructions")
+        return None
+    if when is None or title is None or ident is None or instructions is None:
+        return None
+    return FollowUp(ident, when, title, instructions, captures, measurements), m["when"]
+
+
+_STEP_REQUIRED = ("id", "title", "position", "probe", "plane", "structures", "captures", "findings")
+_STEP_OPTIONAL = (
+    "mandatory",
+    "manoeuvre",
+    "instructions",
+    "preset",
+    "follow_ups",
+    "mark_area_of_pain",
+    "practice",
+)
+
+
+def _peek_id(node: yaml.Node) -> str | None:
+    """The id a mapping declares, if it has a plain one, so messages can name it before it is checked."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if getattr(k, "value", None) == "id" and isinstance(v, yaml.ScalarNode) and v.value:
+                return str(v.value)
+    return None
+
+
+def _step(r: _Reader, node: yaml.Node, what: str) -> Step | None:
+    peeked = _peek_id(node)
+    if peeked is not None:
+        what = f"{what} (step '{peeked}')"
+    m = r.mapping(node, what, _STEP_REQUIRED, _STEP_OPTIONAL)
+    if m is None:
+        return None
+    ok = all(k in m for k in _STEP_REQUIRED)
+    ident = r.identifier(m["id"], f"{what} id") if "id" in m else None
+    if ident is not None:
+        what = f"step '{ident}'"
+    else:
+        ok = False
+    title = r.text(m["title"], f"{what} title") if "title" in m else None
+    position = r.text(m["position"], f"{what} position") if "position" in m else None
+    probe = r.text(m["probe"], f"{what} probe") if "probe" in m else None
+    plane: Plane | None = None
+    if "plane" in m and m["plane"].tag != _NULL_TAG:
+        plane = r.choice(m["plane"], f"{what} plane", Plane)
+        ok = ok and plane is not None
+    structures = r.texts(m["structures"], f"{what} structures") if "structures" in m else ()
+    captures = _captures(r, m["captures"], f"{what} captures") if "captures" in m else ()
+    findings = (
+        r.each(m["findings"], f"{what} findings", lambda n, w: _finding(r, n, w)) if "findings" in m else ()
+    )
+    if "findings" in m:
+        _unique(
+            r,
+            ((str(n.value), n) for n in _finding_id_nodes(m["findings"]) if isinstance(n, yaml.ScalarNode)),
+            f"{what} finding id",
+        )
+    mandatory = r.boolean(m["mandatory"], f"{what} mandatory") if "mandatory" in m else True
+    manoeuvre = r.text(m["manoeuvre"], f"{what} manoeuvre") if "manoeuvre" in m else ""
+    instructions = r.text(m["instructions"], f"{what} instructions") if "instructions" in m else ""
+    preset = _preset(r, m["preset"], f"{what} preset") if "preset" in m else None
+    if "preset" in m and preset is None:
+        ok = False
+    if captures and "preset" not in m:
+        r.error(node, f"{what} takes captures, so it needs a preset (depth_mm, frequency_mhz, focus_mm)")
+        ok = False
+    mark_pain = (
+        r.boolean(m["mark_area_of_pain"], f"{what} mark_area_of_pain") if "mark_area_of_pain" in m else False
+    )
+    practice = _practice(r, m["practice"], f"{what} practice") if "practice" in m else None
+    if "practice" in m and practice is None:
+        ok = False
+    follow_ups: list[FollowUp] = []
+    if "follow_ups" in m:
+        finding_ids = {f.id for f in findings}
+        for fu, when_node in r.each(m["follow_ups"], f"{what} follow_ups", lambda n, w: _follow_up(r, n, w)):
+            if fu.when not in finding_ids:
+                known = ", ".join(sorted(finding_ids)) or "none"
+                r.error(
+                    when_node,
+                    f"{what} follow-up '{fu.id}' opens on unknown finding '{fu.when}' (findings: {known})",
+                )
+                ok = False
+            follow_ups.append(fu)
+        _unique(r, ((fu.id, node) for fu in follow_ups), f"{what} follow-up id")
+    if not ok or None in (ident, title, position, probe, mandatory, manoeuvre, instructions, mark_pain):
+        return None
+    assert ident is not None and title is not None and position is not None and probe is not None
+    assert (
+        mandatory is not None and manoeuvre is not None and instructions is not None and mark_pain is not None
+    )
+    return Step(
+        id=ident,
+        title=title,
+        position=position,
+        probe=probe,
+        plane=plane,
+        structures=structures,
+        captures=captures,
+        findings=findings,
+        mandatory=mandatory,
+        manoeuvre=manoeuvre,
+        instructions=instructions,
+        preset=preset,
+        follow_ups=tuple(follow_ups),
+        mark_area_of_pain=mark_pain,
+        practice=practice,
+        line=_line(node),
+    )
+
+
+def _finding_id_nodes(node: yaml.Node) -> list[yaml.Node]:
+    """The `id` value node of each finding mapping, to point duplicate-id errors at the right line."""
+    out: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            if isinstance(item, yaml.MappingNode):
+                out.extend(v for k, v in item.value if getattr(k, "value", None) == "id")
+    return out
+
+
+def _quadrant(r: _Reader, node: yaml.Node, what: str) -> tuple[Quadrant, yaml.Node] | None:
+    m = r.mapping(node, what, ("id", "title", "steps"), ())
+    if m is None or len(m) < 3:
+        return None
+    ident = r.identifier(m["id"], f"{what} id")
+    title = r.text(m["title"], f"{what} title")
+    steps = r.texts(m["steps"], f"{what} steps", allow_empty=False)
+    if ident is None or title is None or not steps:
+        return None
+    return Quadrant(ident, title, steps), m["steps"]
+
+
+_PROTOCOL_REQUIRED = ("id", "title", "version", "region", "side", "kind", "sources", "steps")
+_PROTOCOL_OPTIONAL = ("description", "quadrants")
+
+
+def _protocol(r: _Reader, root: yaml.Node) -> Protocol | None:
+    m = r.mapping(root, "protocol", _PROTOCOL_REQUIRED, _PROTOCOL_OPTIONAL)
+    if m is None:
+        return None
+    ident = r.identifier(m["id"], "protocol id") if "id" in m else None
+    title = r.text(m["title"], "title") if "title" in m else None
+    version = r.integer(m["version"], "version", 1) if "version" in m else None
+    region = r.text(m["region"], "region") if "region" in m else None
+    side = r.choice(m["side"], "side", Side) if "side" in m else None
+    kind = r.choice(m["kind"], "kind", ProtocolKind) if "kind" in m else None
+    sources = r.texts(m["sources"], "sources", allow_empty=False) if "sources" in m else ()
+    description = r.text(m["description"], "description") if "description" in m else ""
+    steps: tuple[Step, ...] = ()
+    if "steps" in m:
+        steps = r.each(m["steps"], "steps", lambda n, w: _step(r, n, w), allow_empty=False)
+        id_nodes = [(_peek_id(item), item) for item in r.items(m["steps"], "steps")]
+        _unique(r, ((i, n) for i, n in id_nodes if i is not None), "step id")
+    quadrants: list[Quadrant] = []
+    if "quadrants" in m:
+        step_ids = {s.id for s in steps}
+        for q, steps_node in r.each(m["quadrants"], "quadrants", lambda n, w: _quadrant(r, n, w)):
+            for sid in q.steps:
+                if sid not in step_ids:
+                    r.error(steps_node, f"quadrant '{q.id}' lists unknown step '{sid}'")
+            quadrants.append(q)
+        _unique(r, ((q.id, m["quadrants"]) for q in quadrants), "quadrant id")
+    if r.errors or None in (ident, title, version, region, side, kind, description):
+        return None
+    assert ident is not None and title is not None and version is not None and region is not None
+    assert side is not None and kind is not None and description is not None
+    return Protocol(
+        id=ident,
+        title=title,
+        version=version,
+        region=region,
+        side=side,
+        kind=kind,
+        sources=sources,
+        steps=steps,
+        description=description,
+        quadrants=tuple(quadrants),
+        path=r.path,
+    )
+
+
+def parse_protocol(text: str, path: str = "<text>") -> tuple[Protocol | None, list[ProtocolError]]:
+    """Validate protocol YAML text; return the protocol (None if any error) and every error found."""
+    reader = _Reader(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = int(mark.line) + 1 if mark is not None else 1
+        started = ""
+        if exc.context_mark is not None and exc.context and exc.context_mark.line + 1 != line:
+            started = f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
+        reader.error(line, f"not valid YAML: {exc.problem or exc}{started}")
+        return None, reader.errors
+    except yaml.YAMLError as exc:
+        reader.error(1, f"not valid YAML: {exc}")
+        return None, reader.errors
+    if root is None:
+        reader.error(1, "file is empty")
+        return None, reader.errors
+    protocol = _protocol(reader, root)
+    errors = sorted(reader.errors, key=lambda e: e.line)
+    return (protocol if not errors else None), errors
+
+
+def load_protocol(path: str | Path) -> Protocol:
+    """Read and validate one protocol file; raise `ProtocolFileError` listing every problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProtocolFileError([ProtocolError(str(p), 0, f"cannot read file: {exc}")]) from exc
+    protocol, errors = parse_protocol(text, str(p))
+    if protocol is None:
+        raise ProtocolFileError(errors)
+    return protocol
+
+
+def library_paths(paths: Iterable[str | Path] | None = None) -> list[Path]:
+    """Protocol files in `paths` (files, or directories of *.yaml); default: the shipped library."""
+    if paths is None:
+        paths = [LIBRARY_DIR]
+    out: list[Path] = []
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            out.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]))
+        else:
+            out.append(p)
+    return out
+
+
+def load_library(
+    paths: Iterable[str | Path] | None = None,
+) -> tuple[list[Protocol], list[ProtocolError]]:
+    """Load every good protocol from `paths` (default: the shipped library) and list the broken files."""
+    protocols: list[Protocol] = []
+    errors: list[ProtocolError] = []
+    seen: dict[str, str] = {}
+    files = library_paths(paths)
+    for p in files:
+        try:
+            protocol = load_protocol(p)
+        except ProtocolFileError as exc:
+            errors.extend(exc.errors)
+            continue
+        if protocol.id in seen:
+            errors.append(
+                ProtocolError(
+                    str(p), 1, f"protocol id '{protocol.id}' is already used by {seen[protocol.id]}"
+                )
+            )
+            continue
+        seen[protocol.id] = str(p)
+        protocols.append(protocol)
+    if not files:
+        errors.append(ProtocolError(", ".join(str(p) for p in (paths or [])), 0, "no protocol files found"))
+    return protocols, errors
+
+
+def check_protocols(paths: list[str] | None = None) -> int:
+    """`main.py --check-protocols [PATH ...]`: print OK or each error; exit status 0 only if all good."""
+    protocols, errors = load_library(paths or None)
+    for protocol in protocols:
+        print(f"OK    {protocol.path}: {protocol.id} v{protocol.version} ({len(protocol.steps)} steps)")
+    for error in errors:
+        print(f"ERROR {error}", file=sys.stderr)
+    print(f"{len(protocols)} protocol(s) valid, {len(errors)} error(s)")
+    return 1 if errors else 0
