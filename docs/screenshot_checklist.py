@@ -46,7 +46,7 @@ def dvt_in_progress() -> ChecklistRunner:
     protocol = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml")
     t = [0.0]
     runner = ChecklistRunner(protocol, side="left", clock=lambda: t[0])
-    runner.mark_area_of_pain("left calf, posteromedial", "left", 0.44, 0.78, note="swollen, tender")
+    runner.mark_area_of_pain("left calf, posteromedial", "left", 0.58, 0.78, note="swollen, tender")
     n = 0
     while runner.current_step.id != "area_of_symptoms":
         step = runner.current_step

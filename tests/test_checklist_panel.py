@@ -182,12 +182,18 @@ def test_area_of_pain_marked_on_the_body_diagram(qtbot: QtBot) -> None:
     _click(qtbot, panel.pain_button)  # no point yet
     assert "click the body diagram" in panel.error_label.text()
     diagram = panel.body_diagram
+    # Anatomical position: the viewer's left half is the patient's right, and the click says so.
+    qtbot.mouseClick(
+        diagram, Qt.MouseButton.LeftButton, pos=QPoint(diagram.width() * 4 // 10, diagram.height() // 2)
+    )
+    assert panel.pain_side.currentText() == "right"
     with qtbot.waitSignal(diagram.point_picked, timeout=1000) as picked:
         qtbot.mouseClick(
-            diagram, Qt.MouseButton.LeftButton, pos=QPoint(diagram.width() // 2, diagram.height() // 2)
+            diagram, Qt.MouseButton.LeftButton, pos=QPoint(diagram.width() * 6 // 10, diagram.height() // 2)
         )
     x, y = picked.args
-    assert 0.4 < x < 0.6 and 0.4 < y < 0.6
+    assert 0.55 < x < 0.7 and 0.4 < y < 0.6
+    assert panel.pain_side.currentText() == "left"
     qtbot.keyClicks(panel.pain_region, "left calf")
     _click(qtbot, panel.pain_button)
     aop = runner.area_of_pain

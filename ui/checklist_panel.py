@@ -241,6 +241,9 @@ class ChecklistPanel(QWidget):
         self.pain_region.setPlaceholderText("Region, e.g. left calf")
         self.pain_side = QComboBox()
         self.pain_side.addItems(["left", "right", "midline"])
+        # The diagram is in anatomical position, so a click also says the side; a wrong side on a
+        # pain mark would send the sonographer to the other leg.
+        self.body_diagram.point_picked.connect(self._side_from_diagram)
         self.pain_button = QPushButton("Mark area of pain")
         self.pain_button.clicked.connect(self._mark_pain)
         self.pain_status = QLabel()
@@ -566,6 +569,10 @@ class ChecklistPanel(QWidget):
             return
         value = self.measure_value.value()
         self._guard("Measurement", lambda: self.runner.record_measurement(str(measurement_id), value))
+
+    def _side_from_diagram(self, x: float, _y: float) -> None:
+        side = "right" if x < 0.47 else "left" if x > 0.53 else "midline"
+        self.pain_side.setCurrentText(side)
 
     def _mark_pain(self) -> None:
         point = self.body_diagram.point()
