@@ -160,7 +160,7 @@ def bench_memory(minutes: float) -> None:
     from ui.main_window import MainWindow
 
     proc = psutil.Process()
-    QApplication.instance() or QApplication([])
+    app = QApplication.instance() or QApplication([])  # kept: the window needs it alive
     base_rss = proc.memory_info().rss
     ring = FrameRing.for_seconds(10.0, 60.0, SIDE * SIDE)
     engine = AcquisitionEngine(DirectSimProbe(), ring)
@@ -176,6 +176,7 @@ def bench_memory(minutes: float) -> None:
     frames = ring.newest_seq + 1
     engine.close()
     window.close()
+    app.processEvents()
     ring_mb = ring.nbytes / 1e6
     print(f"ring (10 s cine at 60 frames/s, {SIDE}x{SIDE}): {ring_mb:.0f} MB; frames acquired: {frames}")
     print(f"RSS before the app: {base_rss / 1e6:.0f} MB")
