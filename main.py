@@ -10,9 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
-
-from typing import Any
+from typing import Any, NoReturn
 
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.probe import ProbeDriver, ProbeError, SettingKey

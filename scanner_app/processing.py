@@ -1,4 +1,4 @@
-"""Host-side processing: ENVELOPE_U16 and RF_I16 beam data become display BMODE_U8 frames with their mm-per-pixel.
+"""Host-side processing: ENVELOPE_U16 and RF_I16 beam data become display BMODE_U8 frames, with mm/pixel.
 
 Envelope detection (RF), log compression to the frame's dynamic range, and scan conversion with
 index/weight maps precomputed once per geometry. Runs on the acquisition thread; never imports Qt.
