@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--usb-backend",
         metavar="MODULE:ATTR",
-        help="pyusb backend for --probe usb: a backend object or a factory, e.g. usb.backend.libusb1:get_backend",
+        help="pyusb backend for --probe usb: an object or a factory (usb.backend.libusb1:get_backend)",
     )
     p.add_argument("--list-probes", action="store_true", help="list USB probes and serial ports, then exit")
     p.add_argument("--headless", action="store_true", help="acquire with no window and print a summary")

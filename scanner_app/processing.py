@@ -47,10 +47,11 @@ def log_compress_lut(
 
 def envelope_of_rf(rf: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
     """Envelope of RF lines (samples along axis 0) as the magnitude of the analytic signal."""
-    return np.abs(hilbert(rf.astype(np.float32), axis=0)).astype(np.float32)
+    env: npt.NDArray[np.float32] = np.abs(hilbert(rf.astype(np.float32), axis=0)).astype(np.float32)
+    return env
 
 
-def _convex_map(
+def _convex_map(  # noqa: PLR0917
     rows: int, cols: int, depth_mm: float, fov_deg: float, radius_mm: float, out: int
 ) -> _ScanMap:
     fov = math.radians(fov_deg)
@@ -169,7 +170,8 @@ class DisplayProcessor:
         fmt = frame.data_format
         full = _FULL_SCALE[fmt]
         if fmt == DataFormat.ENVELOPE_U16:
-            return self._lut(dr, full)[frame.pixels]
+            out: npt.NDArray[np.uint8] = self._lut(dr, full)[frame.pixels]
+            return out
         env = envelope_of_rf(frame.pixels.astype(np.int16, copy=False))
         db = 20.0 * np.log10(np.maximum(env, 1e-3) / full)
         return np.clip((db + dr) * (255.0 / dr), 0, 255).astype(np.uint8)
