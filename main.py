@@ -150,15 +150,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         driver = make_driver(args.probe, args.usb_backend)
+    except ValueError as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, driver)
+    finally:
+        _release_sim_device(driver)
+
+
+def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
+    try:
         # Fail fast on what the user can fix (no such port, not a probe, busy, no permission),
         # rather than retrying in the background forever.
         driver.connect()
-    except (ValueError, ProbeError) as exc:
+    except ProbeError as exc:
         print(f"scanner-app: error: {exc}", file=sys.stderr)
         return 2
     finally:
-        if "driver" in locals():
-            driver.close()
+        driver.close()
     ring = FrameRing.for_seconds(args.cine_seconds, args.frame_rate, DISPLAY_FRAME_BYTES)
     processor = DisplayProcessor()
     engine = AcquisitionEngine(driver, ring, processor=processor)
@@ -182,7 +192,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(engine)
     window.show()
     engine.start()
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        engine.close()
+
+
+def _release_sim_device(driver: ProbeDriver) -> None:
+    """The simulated serial probe owns a pty and a directory: give them back when the app ends."""
+    close = getattr(getattr(driver, "device", None), "close", None)
+    if callable(close):
+        close()
 
 
 if __name__ == "__main__":

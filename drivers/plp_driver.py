@@ -89,6 +89,11 @@ class PlpProbeDriver(BaseProbeDriver):
         self.last_status: dict[str, object] = {}
 
     @property
+    def device(self) -> PoweredDevice | None:
+        """The in-process device this driver powers, if any (the simulated probe)."""
+        return self._device
+
+    @property
     def setpoints(self) -> dict[SettingKey, float]:
         """What the host last asked for, by key (compare `applied_settings`, the probe's readback)."""
         return dict(self._setpoints)

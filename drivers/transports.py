@@ -276,6 +276,10 @@ class SerialTransport:
             return ProbeNotFound(
                 f"serial port {self.port} does not exist: check the cable, or list ports with --list-probes"
             )
+        if code == errno.ENOTTY or "(25," in text or "Inappropriate ioctl" in text:
+            return ProbeNotFound(
+                f"{self.port} is not a serial port: give the probe's port (see --list-probes)"
+            )
         if code == errno.EACCES or "[Errno 13]" in text:
             return ProbeError(
                 f"no permission to open {self.port}: add your user to the dialout group "

@@ -155,7 +155,7 @@ def test_large_frame_in_64k_reads() -> None:
 packets_st = st.lists(
     st.one_of(
         st.integers(0, 2**32 - 1).map(frame_packet),
-        st.builds(lambda s, o: encode_command(s, o), st.integers(0, 2**32 - 1), st.integers(0, 255)),
+        st.builds(encode_command, st.integers(0, 2**32 - 1), st.integers(0, 255)),
         st.builds(
             lambda s, b: encode_packet(PacketKind.STATUS, s, 0, b), st.integers(0, 99), st.binary(max_size=40)
         ),

@@ -140,9 +140,8 @@ def test_hello_from_another_protocol_version_is_refused_naming_both() -> None:
     with protocol([(cmd(1, Opcode.HELLO, b"\x01"), ok(1, Opcode.HELLO, descriptor, version=2))]) as (
         driver,
         _,
-    ):
-        with pytest.raises(ProbeRefused, match=r"PLP/2.*PLP/1"):
-            driver.connect()
+    ), pytest.raises(ProbeRefused, match=r"PLP/2.*PLP/1"):
+        driver.connect()
 
 
 def test_hello_unanswered_twice_means_no_probe() -> None:
@@ -192,7 +191,7 @@ def test_get_and_ping() -> None:
 
 def test_lost_reply_is_retried_once_with_the_same_seq() -> None:
     ping = cmd(2, Opcode.PING)
-    with protocol([HELLO, (ping, SILENCE), (ping, ok(2, Opcode.PING))]) as (driver, t):
+    with protocol([HELLO, (ping, SILENCE), (ping, ok(2, Opcode.PING))]) as (driver, _t):
         driver.connect()
         driver.ping()
     assert driver.counters()["link_faults"] == 0
