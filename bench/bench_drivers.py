@@ -15,15 +15,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drivers.plp_driver import PlpProbeDriver  # noqa: E402
-from drivers.sim.firmware import SimFirmware, small_params  # noqa: E402
-from drivers.sim.pty_link import SimSerialDevice  # noqa: E402
-from drivers.sim.renderer import RenderedFrame, RenderParams  # noqa: E402
-from drivers.sim.usb_backend import SimUsbBackend  # noqa: E402
-from drivers.transports import SerialTransport, UsbTransport  # noqa: E402
-from scanner_app.frame import DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity  # noqa: E402
-from scanner_app.processing import DisplayProcessor  # noqa: E402
-from scanner_app.ring import FrameRing  # noqa: E402
+from drivers.plp_driver import PlpProbeDriver
+from drivers.sim.firmware import SimFirmware, small_params
+from drivers.sim.pty_link import SimSerialDevice
+from drivers.sim.renderer import RenderedFrame, RenderParams
+from drivers.sim.usb_backend import SimUsbBackend
+from drivers.transports import SerialTransport, UsbTransport
+from scanner_app.frame import DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
+from scanner_app.processing import DisplayProcessor
+from scanner_app.ring import FrameRing
 
 
 class FixedRenderer:
@@ -113,10 +113,10 @@ def bench_display(repeats: int = 100) -> None:
     for _ in range(repeats):
         proc(frame)
     per_ms = (time.perf_counter() - t0) / repeats * 1e3
-    base = np.zeros((512, 512), np.uint8)
+    np.zeros((512, 512), np.uint8)
     t1 = time.perf_counter()
     for _ in range(repeats):
-        base = px.astype(np.float32)[:512, :128].astype(np.uint8)
+        px.astype(np.float32)[:512, :128].astype(np.uint8)
     base_ms = (time.perf_counter() - t1) / repeats * 1e3
     print(
         f"ENVELOPE_U16 1024x128 convex -> 512x512 display: {per_ms:.2f} ms/frame (target <= 5 ms); "

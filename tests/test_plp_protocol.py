@@ -137,24 +137,29 @@ def test_hello_gives_the_descriptor_after_reset() -> None:
 
 def test_hello_from_another_protocol_version_is_refused_naming_both() -> None:
     descriptor = json.dumps({**json.loads(DESCRIPTOR), "protocol": 2}).encode()
-    with protocol([(cmd(1, Opcode.HELLO, b"\x01"), ok(1, Opcode.HELLO, descriptor, version=2))]) as (
-        driver,
-        _,
-    ), pytest.raises(ProbeRefused, match=r"PLP/2.*PLP/1"):
+    with (
+        protocol([(cmd(1, Opcode.HELLO, b"\x01"), ok(1, Opcode.HELLO, descriptor, version=2))]) as (
+            driver,
+            _,
+        ),
+        pytest.raises(ProbeRefused, match=r"PLP/2.*PLP/1"),
+    ):
         driver.connect()
 
 
 def test_hello_unanswered_twice_means_no_probe() -> None:
     hello = cmd(1, Opcode.HELLO, b"\x01")
-    with protocol([(hello, SILENCE), (hello, SILENCE)]) as (driver, _):
-        with pytest.raises(ProbeNotFound, match="no PLP/1 probe answered"):
-            driver.connect()
+    with (
+        protocol([(hello, SILENCE), (hello, SILENCE)]) as (driver, _),
+        pytest.raises(ProbeNotFound, match="no PLP/1 probe answered"),
+    ):
+        driver.connect()
 
 
 def test_hello_with_unreadable_descriptor_is_refused() -> None:
-    with protocol([(cmd(1, Opcode.HELLO, b"\x01"), ok(1, Opcode.HELLO, b"not json"))]) as (driver, _):
-        with pytest.raises(ProbeRefused, match="descriptor"):
-            driver.connect()
+    table = [(cmd(1, Opcode.HELLO, b"\x01"), ok(1, Opcode.HELLO, b"not json"))]
+    with protocol(table) as (driver, _), pytest.raises(ProbeRefused, match="descriptor"):
+        driver.connect()
 
 
 def test_set_returns_the_clamped_readback_and_keeps_setpoint_apart() -> None:
