@@ -10,10 +10,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.probe import ProbeDriver, ProbeError, SettingKey
+from scanner_app.processing import DisplayProcessor
 from scanner_app.ring import FrameRing
 
 DISPLAY_FRAME_BYTES = 512 * 512  # ring slot size: one display frame (grows if a probe sends larger)
@@ -28,7 +29,18 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="scanner-app", description="Scanner-side ultrasound app.")
-    p.add_argument("--probe", default="sim", help="probe to use: sim (default)")
+    p.add_argument(
+        "--probe",
+        default="sim",
+        help="probe to use: sim (default; the simulated probe on a simulated USB bus), sim-serial "
+        "(the simulated probe on a pseudo-terminal), usb[:VID:PID], serial:PORT[@BAUD]",
+    )
+    p.add_argument(
+        "--usb-backend",
+        metavar="MODULE:ATTR",
+        help="pyusb backend for --probe usb: an object or a factory (usb.backend.libusb1:get_backend)",
+    )
+    p.add_argument("--list-probes", action="store_true", help="list USB probes and serial ports, then exit")
     p.add_argument("--headless", action="store_true", help="acquire with no window and print a summary")
     p.add_argument("--seconds", type=float, default=10.0, help="headless: how long to acquire")
     p.add_argument("--stats-json", type=Path, help="headless: also write the summary as JSON here")
@@ -38,13 +50,88 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def make_driver(spec: str) -> ProbeDriver:
-    """The driver for a --probe value; raises ValueError naming what is wrong."""
-    if spec == "sim":
-        from drivers.sim.direct import DirectSimProbe
+def load_usb_backend(spec: str | None) -> Any:
+    """The backend named by --usb-backend MODULE:ATTR (an object, or a factory called with no arguments)."""
+    if spec is None:
+        return None
+    import importlib
 
-        return DirectSimProbe()
-    raise ValueError(f"unknown probe {spec!r}; expected sim")
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"bad --usb-backend {spec!r}: expected MODULE:ATTR")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load --usb-backend {spec!r}: {exc}") from None
+    import usb.backend
+
+    if not isinstance(obj, usb.backend.IBackend) and callable(obj):
+        obj = obj()
+    if obj is None:
+        raise ValueError(f"--usb-backend {spec!r} gave no backend (is its library installed?)")
+    return obj
+
+
+def make_driver(spec: str, usb_backend: str | None = None) -> ProbeDriver:
+    """The driver for a --probe value; raises ValueError naming what is wrong."""
+    from drivers.plp_driver import PlpProbeDriver
+    from drivers.transports import PLP_USB_IDS, SerialTransport, UsbTransport, parse_usb_id
+
+    if spec == "sim":
+        from drivers.sim.firmware import SimFirmware
+        from drivers.sim.usb_backend import SimUsbBackend
+
+        firmware = SimFirmware(events_on_interrupt=True)
+        transport = UsbTransport(backend=SimUsbBackend(firmware))
+        return PlpProbeDriver(transport, device=firmware)
+    if spec == "sim-serial":
+        from drivers.sim.firmware import SimFirmware, small_params
+        from drivers.sim.pty_link import SimSerialDevice
+
+        device = SimSerialDevice(SimFirmware(params=small_params(128, 256)), baud=921600)
+        return PlpProbeDriver(SerialTransport(device.port, device.baud), device=device)
+    if spec == "usb" or spec.startswith("usb:"):
+        ids = (parse_usb_id(spec[4:]),) if spec.startswith("usb:") else PLP_USB_IDS
+        backend = load_usb_backend(usb_backend)
+        firmware = getattr(backend, "firmware", None)  # a simulated bus: power its probe with the link
+        return PlpProbeDriver(UsbTransport(ids, backend=backend), device=firmware)
+    if spec.startswith("serial:"):
+        port, _, baud_text = spec[len("serial:") :].partition("@")
+        if not port:
+            raise ValueError("--probe serial:PORT[@BAUD] needs a port, e.g. serial:/dev/ttyUSB0@921600")
+        try:
+            baud = int(baud_text) if baud_text else 921600
+            if baud <= 0:
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"bad baud rate {baud_text!r} in --probe {spec}: give a positive integer"
+            ) from None
+        return PlpProbeDriver(SerialTransport(port, baud))
+    raise ValueError(f"unknown probe {spec!r}; expected sim, sim-serial, usb[:VID:PID] or serial:PORT[@BAUD]")
+
+
+def list_probes(usb_backend: str | None) -> str:
+    """USB probes with a known VID:PID, and every serial port, one a line."""
+    from serial.tools import list_ports
+
+    from drivers.transports import PLP_USB_IDS, UsbTransport, format_usb_id
+
+    lines = []
+    try:
+        for dev in UsbTransport(PLP_USB_IDS, backend=load_usb_backend(usb_backend)).find_devices():
+            lines.append(
+                f"usb:{format_usb_id(dev.idVendor, dev.idProduct)}  bus {dev.bus} address {dev.address}"
+            )
+    except ProbeError as exc:
+        lines.append(f"(USB not searched: {exc})")
+    if not any(line.startswith("usb:") for line in lines):
+        lines.append("(no USB probe found)")
+    ports = sorted(list_ports.comports(), key=lambda p: p.device)
+    lines.extend(f"serial:{p.device}  {p.description}" for p in ports)
+    if not ports:
+        lines.append("(no serial ports found)")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,12 +142,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.seconds <= 0 or args.frame_rate <= 0 or args.cine_seconds <= 0:
         parser.error("--seconds, --frame-rate and --cine-seconds must be positive")
+    if args.list_probes:
+        try:
+            print(list_probes(args.usb_backend))
+        except ValueError as exc:
+            parser.error(str(exc))
+        return 0
     try:
-        driver = make_driver(args.probe)
-    except (ValueError, ProbeError) as exc:
-        parser.error(str(exc))
+        driver = make_driver(args.probe, args.usb_backend)
+    except ValueError as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, driver)
+    finally:
+        _release_sim_device(driver)
+
+
+def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
+    try:
+        # Fail fast on what the user can fix (no such port, not a probe, busy, no permission),
+        # rather than retrying in the background forever.
+        driver.connect()
+    except ProbeError as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        driver.close()
     ring = FrameRing.for_seconds(args.cine_seconds, args.frame_rate, DISPLAY_FRAME_BYTES)
-    engine = AcquisitionEngine(driver, ring)
+    processor = DisplayProcessor()
+    engine = AcquisitionEngine(driver, ring, processor=processor)
+    processor.dynamic_range_source = lambda: engine.settings_in_force().get(SettingKey.DYNAMIC_RANGE_DB)
     engine.request_setting(SettingKey.FRAME_RATE_HZ, args.frame_rate)
 
     if args.headless:
@@ -80,7 +192,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(engine)
     window.show()
     engine.start()
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        engine.close()
+
+
+def _release_sim_device(driver: ProbeDriver) -> None:
+    """The simulated serial probe owns a pty and a directory: give them back when the app ends."""
+    close = getattr(getattr(driver, "device", None), "close", None)
+    if callable(close):
+        close()
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
         "latency_ms": {"p50": _finite(status.latency_p50_ms), "p99": _finite(status.latency_p99_ms)},
         "counters": status.counters,
     }
+    # The link counters a reader looks for first, at top level (spec 1 receiver rules).
+    for key in ("crc_errors", "resyncs", "malformed", "unknown_packets", "link_faults"):
+        summary[key] = status.counters.get(key, 0)
     if descriptors:
         summary["descriptor"] = descriptors[-1].to_json_dict()
     return summary

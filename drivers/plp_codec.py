@@ -1,0 +1,371 @@
+"""PLP/1 codec: packet and payload encoding, and the streaming parser both host and firmware use.
+
+The parser applies the receiver rules of spec section 1 and counts what it skipped, in a shared
+`Counter` so a driver's counters and its parser's are one and the same object:
+
+| key | meaning |
+|---|---|
+| `resyncs` | a sync word whose header failed its CRC (or declared N > 16 MiB): skipped one byte |
+| `bytes_discarded` | bytes that were not part of any packet (noise, false syncs) |
+| `crc_errors` | packets with a good header but a bad payload CRC (dropped) |
+| `unknown_packets` | packets of a kind this receiver does not know (skipped) |
+| `malformed` | FRAME packets whose payload length does not match their header (dropped) |
+| `frames_dropped` | FRAME sequence numbers missing from the stream |
+
+Sequence gaps only mean something within one stream (seq is 0 at each START), so a driver feeds
+FRAME seqs to `note_frame_seq` itself, in order, while it streams; with `count_frame_gaps=True` the
+parser does it for every FRAME it sees (tests, benchmarks). Damaged FRAMEs (bad payload CRC or
+malformed) come out as packets with `damaged=True` and no payload, so their seq still counts.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from scanner_app.frame import DataFormat, Geometry
+
+SYNC = b"USPL"
+PROTOCOL_VERSION = 1
+HEADER_SIZE = 28
+TRAILER_SIZE = 4
+MAX_PAYLOAD = 16 * 1024 * 1024
+FRAME_HEADER_SIZE = 48
+
+_HEADER = struct.Struct("<4sBBHIQI")  # sync, version, kind, reserved, seq, device time, N
+_CRC = struct.Struct("<I")
+_FRAME_HEADER = struct.Struct("<BBHHHffffffffff")
+_SET_ARGS = struct.Struct("<Bf")
+_F32 = struct.Struct("<f")
+_ELEMENT_SIZE = {1: 1, 2: 2, 3: 2}
+
+
+class PacketKind(enum.IntEnum):
+    """Packet kinds (spec section 1)."""
+
+    FRAME = 0x01
+    REPLY = 0x02
+    EVENT = 0x03
+    STATUS = 0x04
+    COMMAND = 0x10
+
+
+class Opcode(enum.IntEnum):
+    """Command opcodes (spec section 2), with the simulated probe's extensions (drivers/sim/firmware)."""
+
+    HELLO = 0x01
+    START = 0x02
+    STOP = 0x03
+    SET = 0x04
+    GET = 0x05
+    PING = 0x06
+    SIM_SET_POSE = 0x80
+    SIM_SET_SCENE = 0x81
+
+
+class ReplyStatus(enum.IntEnum):
+    """REPLY status codes (spec section 2)."""
+
+    OK = 0
+    UNKNOWN_OPCODE = 1
+    BAD_ARGUMENT = 2
+    BUSY = 3
+    NOT_STREAMING = 4
+    HARDWARE_FAULT = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One packet that passed both CRCs; `payload` is a private copy."""
+
+    kind: int
+    seq: int
+    device_time_us: int
+    payload: bytes
+    version: int = PROTOCOL_VERSION
+    damaged: bool = False  # a FRAME whose payload failed its CRC or layout check (already counted)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameHeader:
+    """The 48-byte FRAME payload header (spec section 3)."""
+
+    data_format: int
+    geometry: int
+    rows: int
+    cols: int
+    settings_id: int
+    depth_mm: float
+    width_mm: float
+    fov_deg: float = 0.0
+    radius_mm: float = 0.0
+    frequency_mhz: float = 0.0
+    sampling_mhz: float = 0.0
+    gain_db: float = 0.0
+    focus_mm: float = 0.0
+    dynamic_range_db: float = 0.0
+
+    def pack(self) -> bytes:
+        return _FRAME_HEADER.pack(
+            self.data_format, self.geometry, self.rows, self.cols, self.settings_id,
+            self.depth_mm, self.width_mm, self.fov_deg, self.radius_mm, self.frequency_mhz,
+            self.sampling_mhz, self.gain_db, self.focus_mm, self.dynamic_range_db, 0.0,
+        )  # fmt: skip
+
+    @classmethod
+    def unpack(cls, payload: bytes | memoryview) -> FrameHeader:
+        f = _FRAME_HEADER.unpack_from(payload, 0)
+        return cls(*f[:14])
+
+    @property
+    def data_bytes(self) -> int:
+        return self.rows * self.cols * _ELEMENT_SIZE.get(self.data_format, 0)
+
+
+class MalformedPayload(ValueError):
+    """A payload that passed its CRC but does not have the layout its kind requires."""
+
+
+# -- packets ---------------------------------------------------------------------------------
+
+
+def encode_header(
+    kind: int, seq: int, device_time_us: int, length: int, version: int = PROTOCOL_VERSION
+) -> bytes:
+    """The 28-byte packet header with its CRC."""
+    head = _HEADER.pack(SYNC, version, kind, 0, seq & 0xFFFFFFFF, device_time_us & 0xFFFFFFFFFFFFFFFF, length)
+    return head + _CRC.pack(zlib.crc32(head))
+
+
+def encode_packet_parts(
+    kind: int, seq: int, device_time_us: int, payload: bytes | memoryview, version: int = PROTOCOL_VERSION
+) -> tuple[bytes, bytes | memoryview, bytes]:
+    """Header, payload and trailer, so a large payload can be sent without a concatenating copy."""
+    return (
+        encode_header(kind, seq, device_time_us, len(payload), version),
+        payload,
+        _CRC.pack(zlib.crc32(payload)),
+    )
+
+
+def encode_packet(
+    kind: int,
+    seq: int,
+    device_time_us: int,
+    payload: bytes | memoryview = b"",
+    version: int = PROTOCOL_VERSION,
+) -> bytes:
+    return b"".join(encode_packet_parts(kind, seq, device_time_us, payload, version))
+
+
+def encode_command(seq: int, opcode: int, args: bytes = b"", device_time_us: int = 0) -> bytes:
+    return encode_packet(PacketKind.COMMAND, seq, device_time_us, bytes([opcode]) + args)
+
+
+def encode_reply(  # noqa: PLR0917
+    seq: int,
+    opcode: int,
+    status: int,
+    data: bytes = b"",
+    device_time_us: int = 0,
+    version: int = PROTOCOL_VERSION,
+) -> bytes:
+    return encode_packet(PacketKind.REPLY, seq, device_time_us, bytes([opcode, status]) + data, version)
+
+
+def encode_event(
+    seq: int, code: int, text: str = "", device_time_us: int = 0, version: int = PROTOCOL_VERSION
+) -> bytes:
+    return encode_packet(PacketKind.EVENT, seq, device_time_us, bytes([code]) + text.encode("utf-8"), version)
+
+
+def set_args(key: int, value: float) -> bytes:
+    return _SET_ARGS.pack(key, value)
+
+
+def f32(value: float) -> bytes:
+    return _F32.pack(value)
+
+
+def decode_f32(data: bytes) -> float:
+    if len(data) != 4:
+        raise MalformedPayload(f"expected a 4-byte f32, got {len(data)} bytes")
+    return float(_F32.unpack(data)[0])
+
+
+def decode_set_args(args: bytes) -> tuple[int, float]:
+    if len(args) != _SET_ARGS.size:
+        raise MalformedPayload(f"SET takes 5 argument bytes, got {len(args)}")
+    key, value = _SET_ARGS.unpack(args)
+    return int(key), float(value)
+
+
+def decode_command(payload: bytes) -> tuple[int, bytes]:
+    """(opcode, argument bytes)."""
+    if not payload:
+        raise MalformedPayload("empty COMMAND payload")
+    return payload[0], payload[1:]
+
+
+def decode_reply(payload: bytes) -> tuple[int, int, bytes]:
+    """(opcode, status, data)."""
+    if len(payload) < 2:
+        raise MalformedPayload(f"REPLY payload of {len(payload)} bytes; at least 2 expected")
+    return payload[0], payload[1], payload[2:]
+
+
+def decode_event(payload: bytes) -> tuple[int, str]:
+    """(code, text); undecodable text is replaced, not an error."""
+    if not payload:
+        raise MalformedPayload("empty EVENT payload")
+    return payload[0], payload[1:].decode("utf-8", errors="replace")
+
+
+# -- frames ----------------------------------------------------------------------------------
+
+
+def encode_frame_payload(header: FrameHeader, data: npt.NDArray[np.generic]) -> bytes:
+    """Frame header then the data in C order, little-endian."""
+    dtype = DataFormat(header.data_format).dtype
+    arr = np.ascontiguousarray(data, dtype=dtype)
+    if arr.shape != (header.rows, header.cols):
+        raise ValueError(f"frame data shape {arr.shape} does not match header {header.rows}x{header.cols}")
+    return header.pack() + arr.tobytes()
+
+
+def frame_payload_ok(payload: bytes | memoryview) -> bool:
+    """True if a FRAME payload has a known format and geometry and exactly the length its header implies."""
+    if len(payload) < FRAME_HEADER_SIZE:
+        return False
+    fmt, geometry, rows, cols = payload[0], payload[1], *struct.unpack_from("<HH", payload, 2)
+    size = _ELEMENT_SIZE.get(fmt)
+    return size is not None and geometry in (0, 1) and len(payload) == FRAME_HEADER_SIZE + rows * cols * size
+
+
+def decode_frame_payload(payload: bytes) -> tuple[FrameHeader, npt.NDArray[np.generic]]:
+    """Header and a read-only rows x cols array viewing `payload` (no copy)."""
+    if not frame_payload_ok(payload):
+        raise MalformedPayload("FRAME payload length does not match its header (or unknown format/geometry)")
+    header = FrameHeader.unpack(payload)
+    dtype = DataFormat(header.data_format).dtype
+    pixels = np.frombuffer(payload, dtype=dtype, offset=FRAME_HEADER_SIZE).reshape(header.rows, header.cols)
+    return header, pixels
+
+
+def geometry_of(header: FrameHeader) -> Geometry:
+    return Geometry(header.geometry)
+
+
+# -- the streaming parser --------------------------------------------------------------------
+
+_KNOWN_KINDS = frozenset(int(k) for k in PacketKind)
+
+
+class PacketParser:
+    """Turns bytes, as they come, into packets; never raises on its input and never waits for more
+    than one declared packet length.
+
+    `feed()` returns the complete packets now available. FRAME packets are checked for a well-formed
+    payload here (spec 3) and their sequence gaps counted, so every receiver counts alike.
+    """
+
+    def __init__(self, counts: Counter[str] | None = None, *, count_frame_gaps: bool = False) -> None:
+        self.counts: Counter[str] = counts if counts is not None else Counter()
+        self._count_frame_gaps = count_frame_gaps
+        self._buf = bytearray()
+        self._pos = 0
+        self._next_frame_seq: int | None = None
+
+    def reset(self) -> None:
+        """Forget buffered bytes (after a reconnect or a stream reset); counters are kept."""
+        self._buf = bytearray()
+        self._pos = 0
+        self._next_frame_seq = None
+
+    def expect_frame_seq(self, seq: int | None) -> None:
+        """The seq the next FRAME should have (0 after START); None takes the next one as it comes."""
+        self._next_frame_seq = seq
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf) - self._pos
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]:
+        buf = self._buf
+        if self._pos and self._pos >= len(buf) // 2:
+            del buf[: self._pos]  # compact once in a while: amortised O(1) per byte
+            self._pos = 0
+        buf += data
+        out: list[Packet] = []
+        pos = self._pos
+        counts = self.counts
+        while True:
+            start = buf.find(SYNC, pos)
+            if start < 0:
+                # Keep a tail that may be the start of a sync word split across reads.
+                keep = 0
+                for k in (3, 2, 1):
+                    if len(buf) - pos >= k and buf.endswith(SYNC[:k]):
+                        keep = k
+                        break
+                counts["bytes_discarded"] += len(buf) - pos - keep
+                pos = len(buf) - keep
+                break
+            if start > pos:
+                counts["bytes_discarded"] += start - pos
+                pos = start
+            if len(buf) - pos < HEADER_SIZE:
+                break
+            (_, version, kind, _, seq, dev_us, length) = _HEADER.unpack_from(buf, pos)
+            (hcrc,) = _CRC.unpack_from(buf, pos + 24)
+            if length > MAX_PAYLOAD or zlib.crc32(buf[pos : pos + 24]) != hcrc:
+                counts["resyncs"] += 1
+                counts["bytes_discarded"] += 1
+                pos += 1
+                continue
+            end = pos + HEADER_SIZE + length + TRAILER_SIZE
+            if len(buf) < end:
+                break
+            (pcrc,) = _CRC.unpack_from(buf, end - TRAILER_SIZE)
+            with memoryview(buf) as view, view[pos + HEADER_SIZE : end - TRAILER_SIZE] as payload_view:
+                crc_ok = zlib.crc32(payload_view) == pcrc
+                payload = bytes(payload_view) if crc_ok else b""
+            pos = end
+            damaged = False
+            if not crc_ok:
+                counts["crc_errors"] += 1
+                damaged = True
+            elif kind not in _KNOWN_KINDS:
+                counts["unknown_packets"] += 1
+                continue
+            elif kind == PacketKind.FRAME and version == PROTOCOL_VERSION and not frame_payload_ok(payload):
+                counts["malformed"] += 1
+                damaged = True
+            if damaged and kind != PacketKind.FRAME:
+                continue
+            if kind == PacketKind.FRAME and self._count_frame_gaps:
+                self.note_frame_seq(seq)
+            counts["packets"] += not damaged
+            out.append(Packet(kind, seq, dev_us, b"" if damaged else payload, version, damaged))
+        self._pos = pos
+        if pos == len(buf):
+            buf.clear()
+            self._pos = 0
+        return out
+
+    def note_frame_seq(self, seq: int) -> None:
+        """Count the FRAME seqs missing before `seq` in the current stream."""
+        # A FRAME with a good header has a trustworthy seq even when its payload is bad, so a
+        # CRC error or malformed frame is counted as that, not also as a dropped frame.
+        expected = self._next_frame_seq
+        if expected is not None:
+            gap = (seq - expected) & 0xFFFFFFFF
+            if gap < 0x80000000:  # a seq going backwards means the probe restarted its count
+                self.counts["frames_dropped"] += gap
+        self._next_frame_seq = (seq + 1) & 0xFFFFFFFF

@@ -1,0 +1,361 @@
+"""PlpProbeDriver: the Probe Link Protocol (PLP/1) over any transport: handshake, commands, frames."""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from drivers.base import BaseProbeDriver
+from drivers.plp_codec import (
+    PROTOCOL_VERSION,
+    MalformedPayload,
+    Opcode,
+    Packet,
+    PacketKind,
+    PacketParser,
+    ReplyStatus,
+    decode_event,
+    decode_f32,
+    decode_frame_payload,
+    decode_reply,
+    encode_command,
+    set_args,
+)
+from drivers.transports import Transport
+from scanner_app.frame import DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
+from scanner_app.probe import (
+    LinkFault,
+    ProbeDescriptor,
+    ProbeError,
+    ProbeEvent,
+    ProbeEventKind,
+    ProbeNotFound,
+    ProbeRefused,
+    SettingKey,
+)
+
+REPLY_TIMEOUT_S = 0.2  # spec 2: every command is answered within 200 ms
+COMMAND_ATTEMPTS = 2  # spec 2: a lost command is retried once
+MAX_PENDING_FRAMES = 8
+COUNTER_KEYS = (
+    "frames", "frames_dropped", "crc_errors", "resyncs", "malformed", "unknown_packets", "link_faults",
+)  # fmt: skip  # frames that arrive while waiting for a reply, kept for read_frame
+
+
+class PoweredDevice(Protocol):
+    """Something the driver powers with its link: the in-process simulated probe."""
+
+    def power_on(self) -> None: ...
+
+    def power_off(self) -> None: ...
+
+
+class PlpProbeDriver(BaseProbeDriver):
+    """Speaks PLP/1 over a `Transport`; frames come out as `Frame` values with their calibration.
+
+    `device`, when given, is powered on at connect and off at close (the simulated probe, so it lives
+    and dies with the link). `clock` gives seconds for reply deadlines (tests inject a fake one).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        device: PoweredDevice | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        host_time_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        super().__init__(transport.name)
+        self.transport = transport
+        self._device = device
+        self._clock = clock
+        self._host_time_ns = host_time_ns
+        for key in COUNTER_KEYS:
+            self._counts[key] = 0  # present from the start, so reports always show them
+        self._parser = PacketParser(self._counts)
+        self._event_parser = PacketParser(self._counts)
+        self._cmd_seq = 0
+        self._frames: collections.deque[Frame] = collections.deque()
+        self._events: collections.deque[ProbeEvent] = collections.deque()
+        self._setpoints: dict[SettingKey, float] = {}
+        self._wake = threading.Event()
+        self._accepting = False  # frames belong to the current stream: from START's reply to STOP
+        self._identity = ProbeIdentity("", "", "")
+        self.last_status: dict[str, object] = {}
+
+    @property
+    def device(self) -> PoweredDevice | None:
+        """The in-process device this driver powers, if any (the simulated probe)."""
+        return self._device
+
+    @property
+    def setpoints(self) -> dict[SettingKey, float]:
+        """What the host last asked for, by key (compare `applied_settings`, the probe's readback)."""
+        return dict(self._setpoints)
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def _do_connect(self) -> ProbeDescriptor:
+        if self._device is not None:
+            self._device.power_on()
+        self.transport.open()
+        # Spec 7: RESET_STREAM before HELLO (on serial this only discards input, spec 6).
+        self.transport.reset_stream()
+        self.transport.discard_input()
+        self._parser.reset()
+        self._event_parser.reset()
+        self._frames.clear()
+        self._accepting = False
+        reply = self._hello()
+        if reply.version != PROTOCOL_VERSION:
+            raise self._refused_version(reply.version)
+        _, status, data = decode_reply(reply.payload)
+        if status != ReplyStatus.OK:
+            raise ProbeRefused(f"{self.display_name} refused HELLO ({_status_name(status)})")
+        try:
+            fields = json.loads(data.decode("utf-8"))
+            if not isinstance(fields, dict):
+                raise ValueError("not a JSON object")
+            descriptor = ProbeDescriptor.from_json_dict(fields)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProbeRefused(f"{self.display_name} sent an unreadable descriptor at HELLO: {exc}") from None
+        if descriptor.protocol != PROTOCOL_VERSION:
+            raise self._refused_version(descriptor.protocol)
+        self._identity = descriptor.identity
+        return descriptor
+
+    def _refused_version(self, version: int) -> ProbeRefused:
+        return ProbeRefused(
+            f"{self.display_name} speaks PLP/{version} but this app speaks PLP/{PROTOCOL_VERSION}: "
+            "update the probe firmware or the app so both speak the same version"
+        )
+
+    def _hello(self) -> Packet:
+        t = self.transport
+        try:
+            return self._command_packet(
+                Opcode.HELLO, bytes([PROTOCOL_VERSION]), t.hello_timeout_s, t.hello_attempts, any_version=True
+            )
+        except LinkFault:
+            raise ProbeNotFound(
+                f"no PLP/{PROTOCOL_VERSION} probe answered on {t.name}: "
+                "check it is a PLP probe, powered, and on this port or id"
+            ) from None
+
+    def _do_start(self) -> None:
+        self._frames.clear()
+        self._accepting = False
+        self._command(Opcode.START)  # _handle starts accepting frames at the START reply
+
+    def _do_stop(self) -> None:
+        self._accepting = False  # frames still in flight belong to the stream we stop
+        self._command(Opcode.STOP)
+        self._frames.clear()
+
+    def _do_close(self) -> None:
+        try:
+            self.transport.close()
+        finally:
+            self._frames.clear()
+            if self._device is not None:
+                self._device.power_off()
+
+    def _do_interrupt(self) -> None:
+        self._wake.set()
+
+    def _do_set(self, key: SettingKey, value: float) -> float:
+        self._setpoints[key] = value
+        return decode_f32(self._command(Opcode.SET, set_args(key, value), what=f"SET {key.name}={value:g}"))
+
+    def _do_get(self, key: SettingKey) -> float:
+        return decode_f32(self._command(Opcode.GET, bytes([key]), what=f"GET {key.name}"))
+
+    def ping(self) -> None:
+        """Keep-alive: raises LinkFault if the probe does not answer."""
+        self._command(Opcode.PING)
+
+    def send_command(self, opcode: int, args: bytes = b"") -> tuple[int, bytes]:
+        """Send any command (vendor or simulator extension) and return (status, reply data)."""
+        _, status, data = decode_reply(self._command_packet(opcode, args).payload)
+        return status, data
+
+    def _do_poll_events(self) -> list[ProbeEvent]:
+        data = self.transport.read_events()
+        if data:
+            self._handle(self._event_parser.feed(data), None, None)
+        out = list(self._events)
+        self._events.clear()
+        return out
+
+    def _do_read_frame(self, timeout_s: float) -> Frame | None:
+        if self._frames:
+            return self._frames.popleft()
+        deadline = self._clock() + timeout_s
+        while not self._wake.is_set():
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                break
+            data = self.transport.read(min(remaining, 0.1))
+            if data:
+                self._handle(self._parser.feed(data), None, None)
+                if self._frames:
+                    return self._frames.popleft()
+        self._wake.clear()
+        return None
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def _command(self, opcode: Opcode, args: bytes = b"", what: str = "") -> bytes:
+        _, status, data = decode_reply(self._command_packet(opcode, args).payload)
+        if status != ReplyStatus.OK:
+            raise ProbeError(f"{self.display_name} refused {what or opcode.name}: {_status_name(status)}")
+        return data
+
+    def _command_packet(
+        self,
+        opcode: int,
+        args: bytes = b"",
+        timeout_s: float = REPLY_TIMEOUT_S,
+        attempts: int = COMMAND_ATTEMPTS,
+        *,
+        any_version: bool = False,
+    ) -> Packet:
+        """Send a command and wait for its REPLY (matched by seq and opcode), retrying on silence."""
+        self._cmd_seq = (self._cmd_seq + 1) & 0xFFFFFFFF
+        seq = self._cmd_seq
+        packet = encode_command(seq, opcode, args)
+        name = Opcode(opcode).name if opcode in Opcode._value2member_map_ else f"opcode 0x{opcode:02x}"
+        for _ in range(attempts):
+            self.transport.write(packet)
+            deadline = self._clock() + timeout_s
+            while True:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    break
+                data = self.transport.read(min(remaining, 0.1))
+                if not data:
+                    continue
+                reply = self._handle(self._parser.feed(data), seq, opcode, any_version=any_version)
+                if reply is not None:
+                    return reply
+        self._counts["link_faults"] += 1
+        raise LinkFault(
+            f"{self.display_name}: no reply to {name} within {timeout_s * 1000:.0f} ms "
+            f"({attempts} attempts): check the cable and that the probe is powered"
+        )
+
+    # -- incoming packets ---------------------------------------------------------------------
+
+    def _handle(
+        self, packets: list[Packet], seq: int | None, opcode: int | None, *, any_version: bool = False
+    ) -> Packet | None:
+        """Sort packets into frames, events and replies; returns the awaited reply if among them."""
+        found: Packet | None = None
+        for p in packets:
+            if p.version != PROTOCOL_VERSION and not (any_version and p.kind == PacketKind.REPLY):
+                self._counts["unknown_packets"] += 1  # another protocol's packets: skip, never fail
+                continue
+            kind = p.kind
+            if kind == PacketKind.FRAME:
+                self._on_frame(p)
+            elif kind == PacketKind.REPLY:
+                if found is None and p.seq == seq and len(p.payload) >= 2 and p.payload[0] == opcode:
+                    found = p
+                    if opcode == Opcode.START and p.payload[1] == ReplyStatus.OK:
+                        # Frames right behind the reply, maybe in this very batch, are the new stream.
+                        self._accepting = True
+                        self._parser.expect_frame_seq(0)  # spec 1: FRAME seq is 0 at each START
+                else:
+                    self._counts["stale_replies"] += 1  # a late answer to an earlier attempt
+            elif kind == PacketKind.EVENT:
+                self._on_event(p)
+            elif kind == PacketKind.STATUS:
+                self._on_status(p)
+            else:
+                self._counts["unknown_packets"] += 1  # a COMMAND has no business coming to the host
+        return found
+
+    def _on_frame(self, p: Packet) -> None:
+        if not self._accepting:
+            return  # a frame in flight after STOP, or before START's reply
+        self._parser.note_frame_seq(p.seq)
+        if p.damaged:
+            return  # already counted as a CRC error or malformed
+        try:
+            h, pixels = decode_frame_payload(p.payload)
+        except MalformedPayload:
+            self._counts["malformed"] += 1
+            return
+        fmt = DataFormat(h.data_format)
+        geometry = Geometry(h.geometry)
+        axial = h.depth_mm / h.rows if h.rows else 0.0
+        beam: dict[str, float] = {}
+        if fmt == DataFormat.BMODE_U8 or geometry == Geometry.LINEAR:
+            lateral = h.width_mm / h.cols if h.cols else 0.0
+        else:
+            lateral = h.radius_mm * math.radians(h.fov_deg) / h.cols if h.cols else 0.0
+        if fmt != DataFormat.BMODE_U8:
+            beam = {
+                "fov_deg": h.fov_deg,
+                "radius_mm": h.radius_mm,
+                "sampling_mhz": h.sampling_mhz,
+                "width_mm": h.width_mm,
+            }
+        frame = Frame(
+            seq=p.seq,
+            device_time_us=p.device_time_us,
+            host_time_ns=self._host_time_ns(),
+            pixels=pixels,
+            spacing_mm=(axial, lateral),
+            data_format=fmt,
+            settings=ImagingSettings(
+                depth_mm=h.depth_mm,
+                gain_db=h.gain_db,
+                frequency_mhz=h.frequency_mhz,
+                focus_mm=h.focus_mm,
+                dynamic_range_db=h.dynamic_range_db,
+                settings_id=h.settings_id,
+            ),
+            probe=self._identity,
+            geometry=geometry,
+            beam=beam,
+        )
+        self._counts["frames"] += 1
+        if len(self._frames) >= MAX_PENDING_FRAMES:
+            self._frames.popleft()
+            self._counts["frames_overrun"] += 1  # the host fell behind the probe
+        self._frames.append(frame)
+
+    def _on_event(self, p: Packet) -> None:
+        try:
+            code, text = decode_event(p.payload)
+            kind = ProbeEventKind(code)
+        except (MalformedPayload, ValueError):
+            self._counts["unknown_packets"] += 1
+            return
+        self._counts["events"] += 1
+        self._events.append(ProbeEvent(kind, text))
+
+    def _on_status(self, p: Packet) -> None:
+        try:
+            status = json.loads(p.payload.decode("utf-8"))
+            if not isinstance(status, dict):
+                raise ValueError("not a JSON object")
+        except (UnicodeDecodeError, ValueError):
+            self._counts["bad_status"] += 1
+            return
+        self._counts["status_reports"] += 1
+        self.last_status = status
+        self._events.append(ProbeEvent(None, status=status))
+
+
+def _status_name(status: int) -> str:
+    try:
+        return ReplyStatus(status).name
+    except ValueError:
+        return f"status {status}"

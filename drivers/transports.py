@@ -1,0 +1,339 @@
+"""Transports: move PLP bytes to and from a probe over USB (pyusb) or a serial line (pyserial), nothing else.
+
+Every failure a user can cause or fix becomes a `ProbeError` subclass with one line that says what
+to do; an unplugged device becomes `ProbeDisconnected`.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from scanner_app.probe import LinkFault, ProbeDisconnected, ProbeError, ProbeNotFound
+
+PLP_USB_IDS: tuple[tuple[int, int], ...] = ((0x1209, 0x0001),)
+EP_BULK_OUT = 0x01
+EP_BULK_IN = 0x81
+EP_INTR_IN = 0x82
+REQ_GET_PLP_VERSION = 0x01
+REQ_RESET_STREAM = 0x02
+_VENDOR_IN = 0xC0  # device-to-host | vendor | device
+_VENDOR_OUT = 0x40
+USB_READ_BYTES = 256 * 1024  # spec 7: large transfers, 64 KiB or more
+USB_TIMEOUT_MS = 100
+
+
+class Transport(Protocol):
+    """A byte pipe to one probe. `read` returns b"" on a timeout with no data."""
+
+    @property
+    def name(self) -> str: ...
+
+    # Spec 6/7: how long to wait for the HELLO reply and how many times to send it.
+    hello_timeout_s: float
+    hello_attempts: int
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, timeout_s: float) -> bytes | memoryview: ...
+
+    def read_events(self) -> bytes | memoryview: ...
+
+    def reset_stream(self) -> None: ...
+
+    def discard_input(self) -> None: ...
+
+
+def format_usb_id(vid: int, pid: int) -> str:
+    return f"{vid:04x}:{pid:04x}"
+
+
+def parse_usb_id(text: str) -> tuple[int, int]:
+    """'1209:0001' -> (0x1209, 0x0001); ValueError naming the bad text."""
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        vid, pid = int(parts[0], 16), int(parts[1], 16)
+        if not (0 <= vid <= 0xFFFF and 0 <= pid <= 0xFFFF):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"bad USB id {text!r}: expected VID:PID in hex, for example 1209:0001") from None
+    return vid, pid
+
+
+def _usb_errno(exc: BaseException) -> int | None:
+    return getattr(exc, "errno", None)
+
+
+class UsbTransport:
+    """PLP over USB bulk endpoints (spec 7) via pyusb; `backend` picks libusb or the simulated bus."""
+
+    hello_timeout_s = 0.2
+    hello_attempts = 2
+
+    def __init__(
+        self,
+        ids: Sequence[tuple[int, int]] = PLP_USB_IDS,
+        *,
+        backend: Any = None,
+        read_bytes: int = USB_READ_BYTES,
+        timeout_ms: int = USB_TIMEOUT_MS,
+    ) -> None:
+        self.ids = tuple(ids)
+        self._backend = backend
+        self._timeout_ms = timeout_ms
+        self._buf = array.array("B", bytes(read_bytes))
+        self._ibuf = array.array("B", bytes(4096))
+        self._dev: Any = None
+        self._where = ", ".join(format_usb_id(v, p) for v, p in self.ids)
+
+    @property
+    def name(self) -> str:
+        return f"USB probe {self._where}"
+
+    def find_devices(self) -> list[Any]:
+        """Every attached device with one of our VID:PIDs."""
+        import usb.core
+
+        try:
+            found = usb.core.find(
+                find_all=True,
+                backend=self._backend,
+                custom_match=lambda d: (d.idVendor, d.idProduct) in self.ids,
+            )
+            return list(found) if found is not None else []
+        except usb.core.NoBackendError:
+            raise ProbeError(
+                "no USB backend found: install libusb-1.0 (apt install libusb-1.0-0) or give --usb-backend"
+            ) from None
+
+    def open(self) -> None:
+        import usb.core
+        import usb.util
+
+        if self._dev is not None:
+            return
+        devices = self.find_devices()
+        if not devices:
+            raise ProbeNotFound(
+                f"no USB probe {self._where} found: plug it in, or give its id with --probe usb:VID:PID"
+            )
+        dev = devices[0]
+        where = (
+            f"USB device {format_usb_id(dev.idVendor, dev.idProduct)} (bus {dev.bus}, address {dev.address})"
+        )
+        try:
+            try:
+                cfg = dev.get_active_configuration()
+            except usb.core.USBError:
+                dev.set_configuration()
+                cfg = dev.get_active_configuration()
+            intf = usb.util.find_descriptor(cfg, bInterfaceNumber=0, bAlternateSetting=0)
+            eps = {e.bEndpointAddress for e in intf} if intf is not None else set()
+            if intf is None or intf.bInterfaceClass != 0xFF or not {EP_BULK_OUT, EP_BULK_IN} <= eps:
+                raise ProbeNotFound(
+                    f"{where} is not a PLP probe (no vendor interface 0 with bulk endpoints 0x01/0x81): "
+                    "check the VID:PID given to --probe usb"
+                )
+            usb.util.claim_interface(dev, 0)
+        except usb.core.USBError as exc:
+            usb.util.dispose_resources(dev)
+            code = _usb_errno(exc)
+            if code == errno.EACCES:
+                raise ProbeError(
+                    f"no permission to open {where}: add a udev rule granting your user access "
+                    f'(SUBSYSTEM=="usb", ATTR{{idVendor}}=="{dev.idVendor:04x}", MODE="0666") and replug it'
+                ) from None
+            if code == errno.EBUSY:
+                raise ProbeError(
+                    f"{where} is busy: another program has claimed it; close that program"
+                ) from None
+            if code == errno.ENODEV:
+                raise ProbeDisconnected(f"{where} went away while opening; plug it back in") from None
+            raise ProbeError(f"{where} could not be opened: {exc}") from None
+        self._dev = dev
+        self._where = f"{format_usb_id(dev.idVendor, dev.idProduct)}"
+
+    def close(self) -> None:
+        import usb.util
+
+        dev, self._dev = self._dev, None
+        if dev is not None:
+            try:
+                usb.util.release_interface(dev, 0)
+            except Exception:
+                pass  # the device may already be gone: nothing to release
+            usb.util.dispose_resources(dev)
+
+    def _device(self) -> Any:
+        if self._dev is None:
+            raise ProbeDisconnected(f"{self.name} is not open")
+        return self._dev
+
+    def _fail(self, exc: Exception, doing: str) -> ProbeError:
+        if _usb_errno(exc) in (errno.ENODEV, errno.EIO, errno.ENOENT):
+            return ProbeDisconnected(f"{self.name} disconnected ({doing}: {exc})")
+        return LinkFault(f"{self.name}: {doing} failed: {exc}")
+
+    def write(self, data: bytes) -> None:
+        import usb.core
+
+        try:
+            self._device().write(EP_BULK_OUT, data, self._timeout_ms * 5)
+        except usb.core.USBError as exc:
+            raise self._fail(exc, "bulk write") from None
+
+    def read(self, timeout_s: float) -> bytes | memoryview:
+        import usb.core
+
+        timeout_ms = max(1, min(self._timeout_ms, round(timeout_s * 1000)))
+        try:
+            n = self._device().read(EP_BULK_IN, self._buf, timeout_ms)
+        except usb.core.USBTimeoutError:
+            return b""  # spec 7: a timeout with no data is normal
+        except usb.core.USBError as exc:
+            raise self._fail(exc, "bulk read") from None
+        return memoryview(self._buf)[:n]
+
+    def read_events(self) -> bytes | memoryview:
+        """Whatever the interrupt endpoint has now (EVENT packets), or b""."""
+        import usb.core
+
+        try:
+            n = self._device().read(EP_INTR_IN, self._ibuf, 1)
+        except usb.core.USBTimeoutError:
+            return b""
+        except usb.core.USBError as exc:
+            raise self._fail(exc, "interrupt read") from None
+        return memoryview(self._ibuf)[:n]
+
+    def protocol_version(self) -> int:
+        """GET_PLP_VERSION vendor request."""
+        import usb.core
+
+        try:
+            data = self._device().ctrl_transfer(_VENDOR_IN, REQ_GET_PLP_VERSION, 0, 0, 1, self._timeout_ms)
+        except usb.core.USBError as exc:
+            raise self._fail(exc, "GET_PLP_VERSION") from None
+        return int(data[0]) if len(data) else -1
+
+    def reset_stream(self) -> None:
+        """RESET_STREAM vendor request: the probe stops streaming and drops what it had queued."""
+        import usb.core
+
+        try:
+            self._device().ctrl_transfer(_VENDOR_OUT, REQ_RESET_STREAM, 0, 0, None, self._timeout_ms)
+        except usb.core.USBError as exc:
+            raise self._fail(exc, "RESET_STREAM") from None
+
+    def discard_input(self) -> None:
+        # Bytes already on their way to us are read and thrown away, a bounded number of times.
+        for _ in range(64):
+            if not self.read(0.005):
+                return
+
+
+class SerialTransport:
+    """PLP over a serial line (spec 6), through pyserial: 8N1, no flow control."""
+
+    hello_timeout_s = 0.5
+    hello_attempts = 4  # spec 6: the HELLO and up to 3 retries
+
+    def __init__(self, port: str, baud: int = 921600) -> None:
+        self.port = port
+        self.baud = baud
+        self._ser: Any = None
+        self._timeout: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"serial probe on {self.port}"
+
+    def open(self) -> None:
+        import serial
+
+        if self._ser is not None:
+            return
+        try:
+            self._ser = serial.Serial(self.port, self.baud, timeout=0.05, exclusive=True)
+            self._timeout = 0.05
+        except serial.SerialException as exc:
+            raise self._open_error(exc) from None
+        except OSError as exc:
+            raise self._open_error(exc) from None
+
+    def _open_error(self, exc: Exception) -> ProbeError:
+        code = getattr(exc, "errno", None)
+        text = str(exc)
+        if code == errno.ENOENT or "[Errno 2]" in text or "No such file" in text:
+            return ProbeNotFound(
+                f"serial port {self.port} does not exist: check the cable, or list ports with --list-probes"
+            )
+        if code == errno.ENOTTY or "(25," in text or "Inappropriate ioctl" in text:
+            return ProbeNotFound(
+                f"{self.port} is not a serial port: give the probe's port (see --list-probes)"
+            )
+        if code == errno.EACCES or "[Errno 13]" in text:
+            return ProbeError(
+                f"no permission to open {self.port}: add your user to the dialout group "
+                "(sudo usermod -aG dialout $USER) and log in again"
+            )
+        if code in (errno.EBUSY, errno.EAGAIN) or "exclusively lock" in text or "[Errno 16]" in text:
+            return ProbeError(f"serial port {self.port} is busy: another program has it open; close it")
+        return ProbeError(f"could not open serial port {self.port}: {text}")
+
+    def close(self) -> None:
+        ser, self._ser = self._ser, None
+        if ser is not None:
+            try:
+                ser.close()
+            except Exception:
+                pass  # a port whose device vanished may fail to close; it is released anyway
+
+    def _port(self) -> Any:
+        if self._ser is None:
+            raise ProbeDisconnected(f"{self.name} is not open")
+        return self._ser
+
+    def write(self, data: bytes) -> None:
+        import serial
+
+        try:
+            self._port().write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise ProbeDisconnected(f"{self.name} disconnected (write: {exc})") from None
+
+    def read(self, timeout_s: float) -> bytes | memoryview:
+        import serial
+
+        ser = self._port()
+        try:
+            if self._timeout != timeout_s:
+                ser.timeout = timeout_s  # reconfigures the port: only when it changes
+                self._timeout = timeout_s
+            waiting = ser.in_waiting
+            return bytes(ser.read(max(1, waiting)))
+        except (serial.SerialException, OSError) as exc:
+            raise ProbeDisconnected(f"{self.name} disconnected (read: {exc})") from None
+
+    def read_events(self) -> bytes | memoryview:
+        return b""  # events come in the one serial stream
+
+    def reset_stream(self) -> None:
+        """No RESET_STREAM on serial (spec 6): discarding input is all there is."""
+        self.discard_input()
+
+    def discard_input(self) -> None:
+        import serial
+
+        try:
+            self._port().reset_input_buffer()
+        except (serial.SerialException, OSError) as exc:
+            raise ProbeDisconnected(f"{self.name} disconnected ({exc})") from None

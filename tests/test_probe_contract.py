@@ -1,0 +1,182 @@
+"""One contract for every PLP probe: the simulated probe over the USB backend and over a pty, and real
+hardware when --probe-usb or --probe-port names it."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from drivers.plp_driver import PlpProbeDriver
+from drivers.sim.firmware import SimFirmware, small_params
+from drivers.sim.pty_link import SimSerialDevice
+from drivers.sim.usb_backend import SimUsbBackend
+from drivers.transports import SerialTransport, UsbTransport, parse_usb_id
+from scanner_app.engine import AcquisitionEngine, EngineState, StateChanged
+from scanner_app.frame import DataFormat
+from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
+from scanner_app.ring import FrameRing
+
+TEST_BAUD = 3_000_000  # fast line for tests; the baud-pacing check runs slower on purpose
+
+
+@dataclass
+class Rig:
+    driver: PlpProbeDriver
+    firmware: SimFirmware | None  # None on real hardware
+
+
+@pytest.fixture
+def sim_usb() -> Iterator[Rig]:
+    fw = SimFirmware(params=small_params(), frame_rate_hz=100.0, events_on_interrupt=True)
+    backend = SimUsbBackend(fw)
+    driver = PlpProbeDriver(UsbTransport(backend=backend), device=fw)
+    yield Rig(driver, fw)
+    driver.close()
+
+
+@pytest.fixture
+def sim_pty() -> Iterator[Rig]:
+    fw = SimFirmware(params=small_params(), frame_rate_hz=100.0)
+    device = SimSerialDevice(fw, baud=TEST_BAUD)
+    driver = PlpProbeDriver(SerialTransport(device.port, TEST_BAUD), device=device)
+    yield Rig(driver, fw)
+    driver.close()
+    device.close()
+
+
+@pytest.fixture
+def hardware(request: pytest.FixtureRequest) -> Iterator[Rig]:
+    usb_id = request.config.getoption("--probe-usb")
+    port = request.config.getoption("--probe-port")
+    if usb_id:
+        transport: UsbTransport | SerialTransport = UsbTransport((parse_usb_id(usb_id),))
+    else:
+        name, _, baud = str(port).partition("@")
+        transport = SerialTransport(name, int(baud or 921600))
+    driver = PlpProbeDriver(transport)
+    yield Rig(driver, None)
+    driver.close()
+
+
+@pytest.fixture(params=["sim_usb", "sim_pty", pytest.param("hardware", marks=pytest.mark.hardware)])
+def rig(request: pytest.FixtureRequest) -> Rig:
+    rig: Rig = request.getfixturevalue(request.param)
+    return rig
+
+
+def frames(driver: PlpProbeDriver, n: int, timeout_s: float = 2.0) -> list:
+    out = []
+    for _ in range(n * 10):
+        f = driver.read_frame(timeout_s / 10)
+        if f is not None:
+            out.append(f)
+            if len(out) == n:
+                break
+    assert len(out) == n, f"got {len(out)} of {n} frames"
+    return out
+
+
+def test_connect_gives_a_plp1_descriptor(rig: Rig) -> None:
+    d = rig.driver.connect()
+    assert isinstance(d, ProbeDescriptor) and d.protocol == 1
+    assert d.geometry in ("linear", "convex") and d.formats and d.depth_range_mm[0] < d.depth_range_mm[1]
+
+
+def test_set_clamps_and_readback_matches_get(rig: Rig) -> None:
+    d = rig.driver.connect()
+    applied = rig.driver.set_setting(SettingKey.DEPTH_MM, d.depth_range_mm[1] + 1000)
+    assert applied == pytest.approx(d.depth_range_mm[1])
+    assert rig.driver.get_setting(SettingKey.DEPTH_MM) == pytest.approx(applied)
+    assert rig.driver.setpoints[SettingKey.DEPTH_MM] == d.depth_range_mm[1] + 1000
+
+
+def test_stream_frames_in_order_with_their_settings(rig: Rig) -> None:
+    rig.driver.connect()
+    depth = rig.driver.set_setting(SettingKey.DEPTH_MM, 30.0)
+    rig.driver.start()
+    got = frames(rig.driver, 5)
+    rig.driver.stop()
+    seqs = [f.seq for f in got]
+    assert seqs == sorted(seqs) and seqs[0] == 0
+    f = got[-1]
+    assert f.settings.depth_mm == pytest.approx(depth)
+    assert f.rows * f.spacing_mm[0] == pytest.approx(depth)
+    assert f.host_time_ns > 0 and f.device_time_us >= got[0].device_time_us
+    assert rig.driver.counters()["crc_errors"] == 0
+
+
+def test_setting_change_while_streaming_shows_in_frames(rig: Rig) -> None:
+    rig.driver.connect()
+    rig.driver.start()
+    frames(rig.driver, 1)
+    gain = rig.driver.set_setting(SettingKey.GAIN_DB, 12.0)
+    later = frames(rig.driver, 10)
+    assert later[-1].settings.gain_db == pytest.approx(gain)
+    rig.driver.stop()
+
+
+@pytest.mark.parametrize("fmt", [DataFormat.ENVELOPE_U16, DataFormat.RF_I16])
+def test_beam_formats(rig: Rig, fmt: DataFormat) -> None:
+    d = rig.driver.connect()
+    if int(fmt) not in d.formats:
+        pytest.skip(f"probe does not offer {fmt.name}")
+    rig.driver.set_setting(SettingKey.FORMAT, float(fmt))
+    rig.driver.start()
+    f = frames(rig.driver, 3)[-1]
+    rig.driver.stop()
+    assert f.data_format == fmt and f.pixels.dtype.itemsize == 2
+    assert {"fov_deg", "radius_mm", "sampling_mhz", "width_mm"} <= set(f.beam)
+
+
+def test_ping_and_reconnect(rig: Rig) -> None:
+    rig.driver.connect()
+    rig.driver.ping()
+    rig.driver.close()
+    assert rig.driver.connect().protocol == 1
+
+
+def test_button_events(rig: Rig) -> None:
+    if rig.firmware is None:
+        pytest.skip("needs a finger on the hardware button")
+    rig.driver.connect()
+    rig.driver.start()
+    rig.firmware.press_button(ProbeEventKind.BUTTON_FREEZE)
+    events = []
+    for _ in range(50):
+        frames(rig.driver, 1)
+        events += [e for e in rig.driver.poll_events() if e.kind is not None]
+        if events:
+            break
+    rig.driver.stop()
+    assert events[0].kind == ProbeEventKind.BUTTON_FREEZE
+
+
+def test_through_the_engine(rig: Rig) -> None:
+    states: queue.Queue[EngineState] = queue.Queue()
+    engine = AcquisitionEngine(rig.driver, FrameRing(8, 64 * 1024))
+    engine.subscribe(lambda e: states.put(e.state) if isinstance(e, StateChanged) else None)
+    engine.start()
+    try:
+        assert _wait_state(states, EngineState.STREAMING, 3.0)
+        assert engine.ring.wait_for_frame_after(2, 3.0)
+    finally:
+        engine.close()
+    assert not engine.running
+    assert threading.active_count() >= 1
+
+
+def _wait_state(states: queue.Queue[EngineState], want: EngineState, timeout_s: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            if states.get(timeout=left) == want:
+                return True
+        except queue.Empty:
+            return False
+    return False
