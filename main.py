@@ -44,6 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="acquire with no window and print a summary")
     p.add_argument("--seconds", type=float, default=10.0, help="headless: how long to acquire")
     p.add_argument("--stats-json", type=Path, help="headless: also write the summary as JSON here")
+    p.add_argument("--protocol", metavar="ID", help="headless: walk this protocol with scripted captures")
+    p.add_argument(
+        "--capture-every", type=float, default=2.0, metavar="S", help="headless: capture every S s"
+    )
+    p.add_argument("--study-dir", type=Path, default=Path("studies"), help="where studies are kept (DICOM)")
+    p.add_argument(
+        "--check-protocols",
+        nargs="*",
+        metavar="PATH",
+        help="check protocol files (default: the shipped library) and exit non-zero on errors",
+    )
     p.add_argument("--frame-rate", type=float, default=30.0, help="frame rate to ask of the probe (Hz)")
     p.add_argument("--cine-seconds", type=float, default=10.0, help="length of the cine buffer (s)")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -142,6 +153,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.seconds <= 0 or args.frame_rate <= 0 or args.cine_seconds <= 0:
         parser.error("--seconds, --frame-rate and --cine-seconds must be positive")
+    if args.check_protocols is not None:
+        from protocols.validation import check_protocols
+
+        return check_protocols(args.check_protocols)
+    if args.protocol is not None and not args.headless:
+        parser.error(
+            "--protocol runs a scripted exam and needs --headless (in the window, pick it in the checklist)"
+        )
+    if args.capture_every <= 0:
+        parser.error("--capture-every must be positive")
+    protocol = None
+    if args.protocol is not None:
+        protocol = _find_protocol(args.protocol)
+        if protocol is None:
+            parser.error(f"unknown protocol {args.protocol!r} (see --check-protocols for the library)")
     if args.list_probes:
         try:
             print(list_probes(args.usb_backend))
@@ -175,6 +201,8 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     processor.dynamic_range_source = lambda: engine.settings_in_force().get(SettingKey.DYNAMIC_RANGE_DB)
     engine.request_setting(SettingKey.FRAME_RATE_HZ, args.frame_rate)
 
+    if args.headless and args.protocol is not None:
+        return _run_scripted_exam(args, engine)
     if args.headless:
         from scanner_app.headless import format_summary, run_headless, write_stats_json
 
@@ -196,6 +224,54 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         return int(app.exec())
     finally:
         engine.close()
+
+
+def _find_protocol(protocol_id: str) -> Any:
+    from protocols.validation import load_library
+
+    protocols, _ = load_library()
+    return next((p for p in protocols if p.id == protocol_id), None)
+
+
+def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> int:
+    """--headless --protocol: walk the protocol with scripted captures into a study."""
+    from protocols.scripted_exam import run_scripted_exam
+    from scanner_app.engine import EngineState
+    from scanner_app.studies.model import StudyError
+    from scanner_app.studies.store import StudyStore
+
+    cursor = engine.ring.cursor()
+
+    def next_frame() -> Any:
+        # Frames in order from the ring; None when acquisition has failed or gone quiet.
+        while engine.state != EngineState.ERROR:
+            drained = cursor.drain(max_frames=1)
+            if drained.frames:
+                return drained.frames[0].frame
+            if not engine.ring.wait_for_frame_after(cursor.next_seq - 1, timeout_s=5.0):
+                return None
+        return None
+
+    protocol = _find_protocol(args.protocol)
+    engine.start()
+    try:
+        with StudyStore(args.study_dir) as store:
+            result = run_scripted_exam(
+                next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every
+            )
+    except (StudyError, OSError) as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.close()
+    record = result.record
+    captures, frames = len(result.captures), result.frames_seen
+    print(f"study {result.study_uid} in {args.study_dir}: {captures} captures, {frames} frames")
+    print(f"protocol {protocol.id}: {'complete' if record.get('complete') else 'incomplete'}")
+    if engine.state == EngineState.ERROR:
+        print(f"scanner-app: error: acquisition failed: {engine.reason}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _release_sim_device(driver: ProbeDriver) -> None:

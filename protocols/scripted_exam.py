@@ -1,0 +1,111 @@
+"""A protocol walked without a screen: scripted captures for each step into a study (developers, tests).
+
+Each capture tick takes what the current step still needs (a still, or a clip of the last second),
+labels it through the checklist runner and stores it; a step with nothing left moves on. Time is the
+frames' own host timestamps, so the result does not depend on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from protocols.capture_labels import study_labels
+from protocols.model import CaptureKind, Protocol, Side
+from protocols.runner import ChecklistRunner
+from scanner_app.frame import DataFormat, Frame
+from scanner_app.studies.model import CaptureRecord, Patient, StudyError
+from scanner_app.studies.store import StudyStore
+
+CLIP_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedExamResult:
+    """What a scripted exam kept: the study, its captures, the runner's record and frames seen."""
+
+    study_uid: str
+    captures: tuple[CaptureRecord, ...]
+    record: dict[str, Any]
+    frames_seen: int
+
+
+def run_scripted_exam(
+    next_frame: Callable[[], Frame | None],
+    protocol: Protocol,
+    store: StudyStore,
+    *,
+    seconds: float,
+    capture_every_s: float,
+    side: str = "left",
+    operator: str = "HEADLESS^SCRIPT",
+    patient: Patient | None = None,
+) -> ScriptedExamResult:
+    """Walk `protocol` for `seconds` of frame time, capturing every `capture_every_s`.
+
+    `next_frame` blocks until the next frame and returns None when the source has ended. The study is
+    ended with the runner's exam record whatever happens, so what was captured stays complete.
+    """
+    if seconds <= 0 or capture_every_s <= 0:
+        raise StudyError(f"seconds and capture_every_s must be positive (got {seconds}, {capture_every_s})")
+    runner = ChecklistRunner(protocol, side=side if protocol.side is Side.ASK else None)
+    study = store.start_study(patient or Patient.practice("HEADLESS"), operator, protocol_id=protocol.id)
+    captures: list[CaptureRecord] = []
+    recent: collections.deque[Frame] = collections.deque()
+    seen = 0
+    start_ns: int | None = None
+    next_capture_s = 0.0
+    try:
+        while not runner.ended and (frame := next_frame()) is not None:
+            if frame.data_format is not DataFormat.BMODE_U8:
+                continue
+            seen += 1
+            start_ns = frame.host_time_ns if start_ns is None else start_ns
+            elapsed_s = (frame.host_time_ns - start_ns) / 1e9
+            if elapsed_s >= seconds:
+                break
+            recent.append(frame)
+            while (frame.host_time_ns - recent[0].host_time_ns) / 1e9 > CLIP_SECONDS:
+                recent.popleft()
+            if elapsed_s < next_capture_s:
+                continue
+            next_capture_s = elapsed_s + capture_every_s
+            record = _capture_next_requirement(runner, protocol, store, study, list(recent))
+            if record is not None:
+                captures.append(record)
+    finally:
+        exam = runner.end_exam() if not runner.ended else runner.record()
+        store.end_study(study, exam.to_dict())
+    return ScriptedExamResult(study.study_uid, tuple(captures), exam.to_dict(), seen)
+
+
+def _capture_next_requirement(
+    runner: ChecklistRunner, protocol: Protocol, store: StudyStore, study: Any, recent: list[Frame]
+) -> CaptureRecord | None:
+    """Take one capture the current step still needs; move on (and return None) when it needs none."""
+    step = runner.current_step
+    if step.mark_area_of_pain and runner.area_of_pain is None:
+        runner.mark_area_of_pain(
+            f"{runner.side} {protocol.region}".strip(), runner.side or "midline", 0.6, 0.75
+        )
+    outstanding = [(fu, req) for fu, req, taken in runner.capture_progress() if taken < req.count]
+    if not outstanding:
+        if "normal" in {f.id for f in step.findings} and not runner.findings():
+            runner.choose_finding("normal")
+        if not runner.next():
+            runner.end_exam()  # the last step is done: the exam is complete
+        return None
+    _, req = outstanding[0]
+    capture_id = f"scripted-{len(runner.captures()) + 1}"
+    labels = runner.record_capture(
+        req.kind.value,
+        req.plane.value,
+        capture_id,
+        mode=req.mode.value,
+        contralateral=req.side.value == "contralateral",
+    )
+    if req.kind is CaptureKind.CLIP:
+        return store.save_clip(study, recent, study_labels(protocol, labels))
+    return store.save_still(study, recent[-1], study_labels(protocol, labels))

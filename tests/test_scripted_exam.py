@@ -1,0 +1,110 @@
+"""Scripted exams: a protocol walked without a screen, every capture labelled and kept as DICOM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from protocols.scripted_exam import run_scripted_exam
+from protocols.validation import LIBRARY_DIR, load_protocol
+from scanner_app.studies import StudyStore
+from tests.studies_support import dciodvfy, make_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _source(count: int):
+    frames = iter([make_frame(i) for i in range(count)])  # 25 frames/s of host time
+    return lambda: next(frames, None)
+
+
+def test_knee_walked_to_completion_with_every_capture_labelled(tmp_path: Path) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    with StudyStore(tmp_path) as store:
+        result = run_scripted_exam(_source(2000), knee, store, seconds=80, capture_every_s=0.2, side="right")
+        assert result.record["complete"] is True
+        study = store.get_study(result.study_uid)
+        assert study.ended_at is not None and study.protocol_record == result.record
+        step_ids = {s.id for s in knee.steps}
+        assert len(study.captures) == len(result.captures) > len(knee.steps)
+        for capture in study.captures:
+            ds = store.read_dataset(capture)
+            assert ds.ImageLaterality == "R" and ds.BodyPartExamined == "KNEE"
+            assert any(f"step {sid} " in ds.ImageComments for sid in step_ids)
+        # Every mandatory step got its captures.
+        for step in knee.steps:
+            if step.mandatory and step.captures:
+                assert any(f"step {step.id} " in store.read_dataset(c).ImageComments for c in study.captures)
+
+
+def test_clip_requirements_become_multiframe_clips(tmp_path: Path) -> None:
+    dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml")
+    assert any(r.kind.value == "clip" for s in dvt.steps for r in s.captures)
+    with StudyStore(tmp_path) as store:
+        result = run_scripted_exam(_source(3000), dvt, store, seconds=120, capture_every_s=0.5, side="left")
+        clips = [c for c in result.captures if c.kind == "clip"]
+        assert clips
+        ds = store.read_dataset(clips[0])
+        assert int(ds.NumberOfFrames) > 1 and ds.BodyPartExamined == "LEG"
+        errors, _ = dciodvfy(store.capture_path(clips[0]))
+        assert errors == []
+        assert result.record["area_of_pain"] is not None
+
+
+def test_source_that_ends_early_keeps_what_was_captured(tmp_path: Path) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    with StudyStore(tmp_path) as store:
+        result = run_scripted_exam(_source(30), knee, store, seconds=60, capture_every_s=0.2)
+        assert 0 < len(result.captures) < 10
+        assert result.record["complete"] is False
+        study = store.get_study(result.study_uid)
+        assert study.ended_at is not None and len(study.captures) == len(result.captures)
+
+
+def test_headless_protocol_run_from_the_command_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "main.py", "--headless", "--probe", "sim", "--protocol", "knee", "--seconds", "3",
+         "--capture-every", "0.5", "--study-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "captures" in proc.stdout
+    files = sorted(tmp_path.rglob("*.dcm"))
+    assert len(files) >= 4
+    errors, _ = dciodvfy(files[0])
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--headless", "--protocol", "no-such"], "unknown protocol 'no-such'"),
+        (["--protocol", "knee"], "needs --headless"),
+        (["--headless", "--protocol", "knee", "--capture-every", "0"], "--capture-every must be positive"),
+    ],
+)
+def test_bad_protocol_options(args: list[str], needle: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "main.py", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert proc.returncode == 2 and needle in proc.stderr
+
+
+def test_check_protocols_from_the_command_line(tmp_path: Path) -> None:
+    ok = subprocess.run(
+        [sys.executable, "main.py", "--check-protocols"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert ok.returncode == 0 and "knee.yaml" in ok.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: x\ntitle: [unclosed\n")
+    bad = subprocess.run(
+        [sys.executable, "main.py", "--check-protocols", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert bad.returncode != 0 and "broken.yaml:" in bad.stderr
