@@ -34,6 +34,12 @@ class RenderParams:
     fov_deg: float = 60.0  # convex
     radius_mm: float = 40.0  # convex
     sampling_mhz: float = 40.0  # RF
+    # Beam and receive model used by the virtual patient (drivers/sim/patient.py).
+    bandwidth_frac: float = 0.6  # -6 dB fractional bandwidth of the pulse
+    f_number: float = 2.0  # receive/transmit F-number: lateral FWHM = wavelength * F# at the focus
+    # Depth gain ramp the machine applies before the TGC sliders (assumed tissue attenuation);
+    # 0 means a flat TGC, so the image falls off with depth at the true two-way attenuation.
+    tgc_compensation_db_cm_mhz: float = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +81,13 @@ class SpeckleLayersRenderer:
         speckle = self._speckle[r0][:, shift : shift + cols]
         atten_db = -2 * 0.5 * params.frequency_mhz * depth / 10.0
         tgc = np.interp(depth[:, 0], np.linspace(0, params.depth_mm, 8), params.tgc_db)[:, None]
-        env_db = 20 * np.log10(echo * speckle + 1e-3) + atten_db + tgc + params.gain_db + 2 * 0.5 * params.frequency_mhz * depth / 10.0
+        env_db = (
+            20 * np.log10(echo * speckle + 1e-3)
+            + atten_db
+            + tgc
+            + params.gain_db
+            + 2 * 0.5 * params.frequency_mhz * depth / 10.0
+        )
         if params.data_format == DataFormat.BMODE_U8:
             dr = max(params.dynamic_range_db, 1.0)
             img = np.clip((env_db + dr - 30) / dr * 255.0, 0, 255).astype(np.uint8)

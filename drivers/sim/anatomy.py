@@ -1,0 +1,151 @@
+"""The virtual patient's structure map: named structures painted into a label field, and vein compression.
+
+A scene is an ordered list of named structures; later ones paint over earlier ones. Compression
+by the probe is a displacement of the *sampling* coordinates around each vessel, so labels and the
+patient-fixed speckle deform together instead of re-randomising.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.sim.pose import ProbePose
+from drivers.sim.shapes import Array, Bounds, Shape, Tube
+from drivers.sim.tissues import TISSUES, Label
+
+
+class VesselKind(enum.Enum):
+    """How a vessel responds to probe pressure."""
+
+    VEIN = "vein"  # collapses completely at gentle pressure
+    THROMBOSED_VEIN = "thrombosed vein"  # keeps its lumen
+    ARTERY = "artery"  # barely changes at normal pressure
+
+
+# Pressure (0..1 of firm compression) at which a patent vein's walls touch: "gentle pressure".
+VEIN_COLLAPSE_PRESSURE = 0.6
+MIN_LUMEN_FRACTION = 0.02  # walls touching still leave a sliver the sampling grid cannot see
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """One named structure: a tissue label filling a shape."""
+
+    name: str
+    label: Label
+    shape: Shape
+    fibre_dir: tuple[float, float, float] = (1.0, 0.0, 0.0)  # (s, t, d), used by anisotropic tissue
+    vessel: VesselKind | None = None
+    point_target: bool = False  # a wire: rendered as a coherent point where the plane crosses it
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """A virtual patient region, possibly with a pathology variant switched on."""
+
+    scene_id: str
+    title: str
+    structures: tuple[Structure, ...]
+    views: dict[str, ProbePose] = field(default_factory=dict)
+    depth_mm: float = 40.0
+    variant: str | None = None
+    variant_title: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.structures) > 254:
+            raise ValueError(f"scene {self.scene_id}: at most 254 structures, got {len(self.structures)}")
+
+    @property
+    def default_pose(self) -> ProbePose:
+        return next(iter(self.views.values()), ProbePose())
+
+
+def lumen_fraction(kind: VesselKind, pressure: float) -> float:
+    """Remaining fraction of a vessel's lumen height at the given probe pressure."""
+    if kind is VesselKind.VEIN:
+        return max(MIN_LUMEN_FRACTION, 1.0 - pressure / VEIN_COLLAPSE_PRESSURE)
+    if kind is VesselKind.THROMBOSED_VEIN:
+        return 1.0 - 0.12 * pressure
+    return 1.0 - 0.05 * pressure
+
+
+def _overlaps(b: Bounds, view: Bounds) -> bool:
+    return (
+        b[0] <= view[1]
+        and b[1] >= view[0]
+        and b[2] <= view[3]
+        and b[3] >= view[2]
+        and b[4] <= view[5]
+        and b[5] >= view[4]
+    )
+
+
+def view_bounds(s: Array, t: Array, d: Array, margin_mm: float = 1.0) -> Bounds:
+    return (
+        float(s.min()) - margin_mm,
+        float(s.max()) + margin_mm,
+        float(t.min()) - margin_mm,
+        float(t.max()) + margin_mm,
+        float(d.min()) - margin_mm,
+        float(d.max()) + margin_mm,
+    )
+
+
+def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
+    """Depth coordinates warped so each vessel's lumen is squashed vertically by probe pressure.
+
+    Maps deformed (imaged) depth to undeformed (patient) depth: the squashed lumen band |e| <= a
+    stretches back to the full radius r, and tissue out to 2.5 r is pulled in to fill the space.
+    """
+    if pressure <= 0.0:
+        return d
+    view = view_bounds(s, t, d, margin_mm=10.0)
+    for st in scene.structures:
+        if st.vessel is None or not isinstance(st.shape, Tube) or not _overlaps(st.shape.bounds, view):
+            continue
+        f = lumen_fraction(st.vessel, pressure)
+        if f >= 0.999:
+            continue
+        tc, dc = st.shape.centre(s)
+        rt, rd = st.shape.radii(s)
+        r = rd + 0.6  # include the wall
+        a = r * f
+        r_out = 2.5 * r
+        e = d - dc
+        ae = np.abs(e)
+        inner = ae * (r / a)
+        outer = r + (ae - a) * (r_out - r) / (r_out - a)
+        u = np.where(ae <= a, inner, np.where(ae <= r_out, outer, ae)) * np.sign(e)
+        dt = np.abs(t - tc) / (rt + 0.6)
+        w = np.clip((1.5 - dt) / 0.5, 0.0, 1.0)
+        d = (d + w * (u - e)).astype(np.float32)
+    return d
+
+
+def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
+    """Structure index (1-based; 0 = outside the body) of every sample."""
+    shape = np.broadcast_shapes(s.shape, t.shape, d.shape)
+    index = np.zeros(shape, dtype=np.uint8)
+    view = view_bounds(s, t, d)
+    for i, st in enumerate(scene.structures, start=1):
+        if st.point_target or not _overlaps(st.shape.bounds, view):
+            continue
+        np.putmask(index, np.broadcast_to(st.shape.mask(s, t, d), shape), np.uint8(i))
+    np.putmask(index, np.broadcast_to(d < 0.0, shape), np.uint8(0))
+    return index
+
+
+def structure_labels(scene: Scene) -> npt.NDArray[np.uint8]:
+    """Tissue label of each structure index (index 0 is coupling gel)."""
+    return np.asarray([Label.GEL] + [st.label for st in scene.structures], dtype=np.uint8)
+
+
+def structure_names(scene: Scene) -> tuple[str, ...]:
+    return ("coupling gel", *(st.name for st in scene.structures))
+
+
+assert TISSUES[Label.GEL].name == "coupling gel"
