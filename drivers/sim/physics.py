@@ -30,7 +30,7 @@ C_MM_PER_US = 1.54  # speed of sound assumed by the beamformer
 LATTICE_MM = 0.04  # scatterer lattice pitch; beam sampling finer than this repeats scatterers
 TABLE_BITS = 20
 PHASE_LUT_SIZE = 1024
-TOP_DB = 34.0  # echo power (dB re muscle-like tissue at 0 dB) that saturates the display
+MID_GREY_DB = 4.0  # echo power (dB re muscle-like tissue at 0 dB) shown mid-grey; DR widens around it
 NOISE_DB = -75.0  # electronic noise power before gain and TGC
 ENVELOPE_SCALE = 1000.0  # ENVELOPE_U16 count of a 0 dB echo
 RF_SCALE = 300.0  # RF_I16 amplitude of a 0 dB echo
@@ -378,7 +378,7 @@ def grey_lut(dynamic_range_db: float) -> npt.NDArray[np.uint8]:
         power = bits.view(np.float32).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         db = 10.0 * np.log10(power)
-    grey = (db - (TOP_DB - dynamic_range_db)) * (255.0 / dynamic_range_db)
+    grey = (db - (MID_GREY_DB - dynamic_range_db / 2.0)) * (255.0 / dynamic_range_db)
     grey = np.nan_to_num(grey, nan=255.0, posinf=255.0, neginf=0.0)
     return np.clip(np.round(grey), 0, 255).astype(np.uint8)
 

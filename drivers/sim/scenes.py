@@ -478,7 +478,7 @@ def groin(variant: str | None) -> Items:
     else:
         items += lymph_node((5.0, 27.0, 7.0), (7.0, 4.0, 2.5), hilum=0.6)
     if variant == "abscess":
-        items += abscess((30.0, 22.0, 7.5), (11.0, 9.0, 4.5))
+        items += abscess((8.0, -15.0, 7.5), (12.0, 8.0, 4.5))
     return items
 
 
