@@ -28,7 +28,7 @@ from scanner_app.frame import Geometry
 
 C_MM_PER_US = 1.54  # speed of sound assumed by the beamformer
 LATTICE_MM = 0.04  # scatterer lattice pitch; beam sampling finer than this repeats scatterers
-TABLE_BITS = 20
+TABLE_BITS = 16  # 512 KiB of complex64: stays in cache; a good hash hides the reuse
 PHASE_LUT_SIZE = 1024
 MID_GREY_DB = 4.0  # echo power (dB re muscle-like tissue at 0 dB) shown mid-grey; DR widens around it
 NOISE_DB = -75.0  # electronic noise power before gain and TGC
@@ -39,6 +39,7 @@ SPECULAR_SIGMA_DEG = 30.0  # angular lobe of a specular reflection (PLUS UsSimul
 ANISOTROPY_THETA0_DEG = 3.5  # Crass 1988 calibration: isoechoic to muscle at about 4.5 degrees
 ANISOTROPY_MIN = 0.16  # tendon amplitude far off perpendicular, relative to perpendicular
 N_LATERAL_BANDS = 8
+MAX_DEPTH_GAIN_DB = 50.0  # ceiling of the automatic depth-gain ramp
 AMP_LUT_MIN_DB = -160.0
 AMP_LUT_STEP_DB = 0.05
 
@@ -204,6 +205,16 @@ def _lattice_index(x: Array) -> npt.NDArray[np.int32]:
     return result
 
 
+def _mix(x: npt.NDArray[np.int32]) -> npt.NDArray[np.uint16]:
+    """A 32-bit integer mix (murmur-style finaliser) reduced to a table index."""
+    h = x.view(np.uint32)
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x45D9F3B)
+    h = h ^ (h >> np.uint32(16))
+    out: npt.NDArray[np.uint16] = (h & np.uint32((1 << TABLE_BITS) - 1)).astype(np.uint16)
+    return out
+
+
 def scatterers(coords: PlaneCoords, frequency_mhz: float, seed: int) -> npt.NDArray[np.complex64]:
     """Complex scatterer amplitude of every beam sample: nearest patient-fixed lattice point.
 
@@ -212,12 +223,10 @@ def scatterers(coords: PlaneCoords, frequency_mhz: float, seed: int) -> npt.NDAr
     """
     table = scatterer_table(seed)
     ix, iy, iz = _lattice_index(coords.s), _lattice_index(coords.t), _lattice_index(coords.d)
-    h = (ix * np.int32(73856093)) ^ (iy * np.int32(19349663))
-    h = (h ^ (iz * np.int32(83492791))).view(np.uint32)
-    h = h ^ (h >> np.uint32(15))
-    h = h * np.uint32(0x2C1B3C6D)
-    h = h ^ (h >> np.uint32(12))
-    amp = table[h & np.uint32((1 << TABLE_BITS) - 1)]
+    # Mix the across-beam and along-beam lattice indices separately (cheap when the plane is aligned and
+    # they are vectors), then XOR: every sample still gets an independent-looking table entry.
+    h = _mix(ix * np.int32(73856093) ^ iy * np.int32(19349663)) ^ _mix(iz * np.int32(83492791) + np.int32(7))
+    amp = table[h]
     # Beam-frame depth of the lattice point = sample range + (lattice point - sample) . beam direction.
     lat = np.float32(LATTICE_MM)
     z_lat: Array = coords.range_mm
@@ -302,16 +311,19 @@ def convolve_axial(
 
 
 def _convolve_rows(x: npt.NDArray[np.complex64], k: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
+    # Real taps on the interleaved float32 view: half the multiplies of complex arithmetic.
     half = k.size // 2
     n = x.shape[0] - 2 * half
-    out: npt.NDArray[np.complex64] = x[half : half + n] * k[half]
+    xf = x.view(np.float32)
+    out = np.multiply(xf[half : half + n], k[half])
     if half:
         tmp = np.empty_like(out)
         for j in range(1, half + 1):
-            np.add(x[half - j : half - j + n], x[half + j : half + j + n], out=tmp)
+            np.add(xf[half - j : half - j + n], xf[half + j : half + j + n], out=tmp)
             tmp *= k[half + j]
             out += tmp
-    return out
+    result: npt.NDArray[np.complex64] = out.view(np.complex64)
+    return result
 
 
 def convolve_lateral(
@@ -319,8 +331,10 @@ def convolve_lateral(
 ) -> npt.NDArray[np.complex64]:
     """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped."""
     rows, cols = field.shape[0], field.shape[1] - 2 * pad_lines
-    out = np.empty((rows, cols), dtype=np.complex64)
+    out = np.empty((rows, 2 * cols), dtype=np.float32)
+    xf = field.view(np.float32)  # (rows, 2 * lines): I and Q interleaved, so a line step is 2 floats
     edges = np.linspace(0, rows, len(kernels) + 1).round().astype(int)
+    tmp_all = np.empty_like(out)
     for band, k in enumerate(kernels):
         r0, r1 = edges[band], edges[band + 1]
         if r1 <= r0:
@@ -328,16 +342,16 @@ def convolve_lateral(
         half = k.size // 2
         if half > pad_lines:
             raise ValueError(f"lateral kernel half-width {half} exceeds the line padding {pad_lines}")
-        x = field[r0:r1]
-        c0 = pad_lines
-        o = out[r0:r1]
-        np.multiply(x[:, c0 : c0 + cols], k[half], out=o)
-        tmp = np.empty_like(o)
+        x = xf[r0:r1]
+        c0, n = 2 * pad_lines, 2 * cols
+        o, tmp = out[r0:r1], tmp_all[r0:r1]
+        np.multiply(x[:, c0 : c0 + n], k[half], out=o)
         for j in range(1, half + 1):
-            np.add(x[:, c0 - j : c0 - j + cols], x[:, c0 + j : c0 + j + cols], out=tmp)
+            np.add(x[:, c0 - 2 * j : c0 - 2 * j + n], x[:, c0 + 2 * j : c0 + 2 * j + n], out=tmp)
             tmp *= k[half + j]
             o += tmp
-    return out
+    result: npt.NDArray[np.complex64] = out.view(np.complex64)
+    return result
 
 
 def lateral_kernels(psf: Psf, grid: BeamGrid) -> list[npt.NDArray[np.float32]]:
@@ -366,7 +380,8 @@ def tgc_row_db(
         raise ValueError("tgc_db needs at least one band")
     centres = (np.arange(len(tgc_db)) + 0.5) * depth_mm / len(tgc_db)
     tgc = np.interp(z_mm, centres, np.asarray(tgc_db, dtype=np.float64))
-    ramp = 2.0 * compensation_db_cm_mhz * frequency_mhz * z_mm / 10.0
+    # A receiver's depth-gain range is finite; beyond it deep echoes sink into the noise, as on scanners.
+    ramp = np.minimum(2.0 * compensation_db_cm_mhz * frequency_mhz * z_mm / 10.0, MAX_DEPTH_GAIN_DB)
     return (gain_db + tgc + ramp).astype(np.float32)
 
 

@@ -566,13 +566,10 @@ def calf(variant: str | None) -> Items:
     ]
     if variant == "gastrocnemius_tear":
         items += [
-            layer(
+            st(
                 "hematoma between medial gastrocnemius and soleus",
                 L.HEMATOMA,
-                along_s([(110, 17.0), (150, 13.5), (185, 7.5)]),
-                along_s([(110, 19.2), (150, 20.0), (185, 8.6)]),
-                s=(110, 185),
-                t=(5, 40),
+                tube([(105, 22, 18.5), (150, 22, 17.0), (188, 22, 8.0)], [6.0, 14.0, 6.0], [0.4, 3.2, 0.6]),
             ),
             st(
                 "torn medial gastrocnemius myotendinous junction",
@@ -582,13 +579,10 @@ def calf(variant: str | None) -> Items:
         ]
     if variant == "ruptured_bakers_cyst":
         items.append(
-            layer(
+            st(
                 "fluid dissecting from ruptured Baker's cyst",
                 L.FLUID,
-                gastroc,
-                along_s([(40, 26.0), (110, 24.0), (170, 19.0)]),
-                s=(40, 170),
-                t=(8, 40),
+                tube([(40, 24, 23.5), (110, 24, 20.5), (172, 24, 15.0)], [12.0, 14.0, 5.0], [2.5, 2.0, 0.3]),
             )
         )
     return items
