@@ -382,7 +382,8 @@ def tgc_row_db(
     tgc = np.interp(z_mm, centres, np.asarray(tgc_db, dtype=np.float64))
     # A receiver's depth-gain range is finite; beyond it deep echoes sink into the noise, as on scanners.
     ramp = np.minimum(2.0 * compensation_db_cm_mhz * frequency_mhz * z_mm / 10.0, MAX_DEPTH_GAIN_DB)
-    return (gain_db + tgc + ramp).astype(np.float32)
+    out: npt.NDArray[np.float32] = (gain_db + tgc + ramp).astype(np.float32)
+    return out
 
 
 @lru_cache(maxsize=16)
