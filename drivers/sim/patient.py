@@ -278,8 +278,7 @@ def _decimate(a: npt.NDArray[np.float32], rs: int, cs: int) -> npt.NDArray[np.fl
 def _upsample(a: npt.NDArray[ScalarT], rs: int, cs: int, shape: tuple[int, int]) -> npt.NDArray[ScalarT]:
     if rs == 1 and cs == 1:
         return a
-    h, w = a.shape
-    big = np.broadcast_to(a[:, None, :, None], (h, rs, w, cs)).reshape(h * rs, w * cs)
+    big = np.repeat(np.repeat(a, rs, axis=0), cs, axis=1)  # faster than a 4-D broadcast copy
     return np.ascontiguousarray(big[: shape[0], : shape[1]])
 
 
@@ -287,12 +286,40 @@ def _scale_blocks(field: npt.NDArray[np.complex64], amp: npt.NDArray[np.float32]
     """field *= amp upsampled by (rs, cs) blocks, without building the upsampled array."""
     h, w = field.shape
     h2, w2 = (h // rs) * rs, (w // cs) * cs
-    body = field[:h2, :w2].reshape(h2 // rs, rs, w2 // cs, cs)
-    body *= amp[: h2 // rs, None, : w2 // cs, None]
+    # Widen along lines first (small), then broadcast over the rs rows of each block (3-D, fast).
+    wide = np.repeat(amp[: h2 // rs, : w2 // cs], cs, axis=1) if cs > 1 else amp[: h2 // rs, : w2 // cs]
+    body = field[:h2, :w2].reshape(h2 // rs, rs, w2)
+    body *= wide[:, None, :]
     if h2 < h:
         field[h2:, :] *= _upsample(amp[-1:], 1, cs, (1, w))
     if w2 < w:
         field[:h2, w2:] *= _upsample(amp[: h2 // rs, -1:], rs, 1, (h2, 1))
+
+
+TEXTURE_OF_LABEL = np.asarray([t.texture for t in TISSUES], dtype=np.uint8)
+
+
+def _add_textures(
+    echo_db: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.uint8],
+    s: npt.NDArray[np.float32],
+    t: npt.NDArray[np.float32],
+    d: npt.NDArray[np.float32],
+) -> None:
+    """Add each tissue's texture (dB) where it is, computing it only over the rows it occupies."""
+    kinds = TEXTURE_OF_LABEL[labels]
+    for kind in np.flatnonzero(np.bincount(kinds.ravel(), minlength=len(Texture))):
+        if kind == Texture.NONE:
+            continue
+        in_kind = kinds == kind
+        rows = np.flatnonzero(in_kind.any(axis=1))
+        band = slice(int(rows[0]), int(rows[-1]) + 1)
+
+        def rows_of(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+            return a[band] if a.shape[0] > 1 else a
+
+        tex = texture_db(Texture(kind), rows_of(s), rows_of(t), rows_of(d))
+        echo_db[band] += np.where(in_kind[band], tex, np.float32(0.0))
 
 
 def build_anatomy(
@@ -318,10 +345,7 @@ def build_anatomy(
         echo_db = np.empty(small, dtype=np.float32)
         for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
             np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
-    present = np.bincount(labels_.ravel(), minlength=len(TISSUES)) > 0
-    for kind in {TISSUES[lab].texture for lab in np.flatnonzero(present)} - {Texture.NONE}:
-        in_kind = np.isin(labels_, [t.label for t in TISSUES if t.texture is kind])
-        echo_db += np.where(in_kind, texture_db(kind, s_, t_, d_), np.float32(0.0))
+    _add_textures(echo_db, labels_, s_, t_, d_)
     loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
     index = _upsample(index_, rs, cs, shape)
     field = ph.scatterers(coords, frequency_mhz, seed)

