@@ -315,10 +315,7 @@ def _add_textures(
         rows = np.flatnonzero(in_kind.any(axis=1))
         band = slice(int(rows[0]), int(rows[-1]) + 1)
 
-        def rows_of(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-            return a[band] if a.shape[0] > 1 else a
-
-        tex = texture_db(Texture(kind), rows_of(s), rows_of(t), rows_of(d))
+        tex = texture_db(Texture(int(kind)), *(a[band] if a.shape[0] > 1 else a for a in (s, t, d)))
         echo_db[band] += np.where(in_kind[band], tex, np.float32(0.0))
 
 
