@@ -19,7 +19,7 @@ from PyQt6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter
 
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
-from drivers.sim.scenes import SCENES, list_scenes
+from drivers.sim.scenes import build_scene, list_scenes
 from scanner_app.frame import Geometry
 
 TILE = 300
@@ -33,11 +33,9 @@ def _frequencies(scene_id: str) -> tuple[float, float]:
 def render_tiles(all_views: bool) -> list[tuple[str, np.ndarray]]:
     tiles: list[tuple[str, np.ndarray]] = []
     for info in list_scenes():
-        views = list(SCENES[info.scene_id].views.items())
-        if not all_views:
-            views = views[:1]
         for variant in [None, *info.variants]:
-            for view_name, pose in views if variant is None else views[:1]:
+            views = list(build_scene(info.scene_id, variant).views.items())
+            for view_name, pose in views if all_views and variant is None else views[:1]:
                 renderer = PatientRenderer(info.scene_id, variant, seed=1)
                 renderer.set_pose(pose)
                 for f in _frequencies(info.scene_id):

@@ -138,13 +138,11 @@ def knee(variant: str | None) -> Items:
     items = skin_and_fat(5.0, deep="vastus medialis / lateralis muscle")
     ant = (-30.0, 30.0)
     items += [
-        layer(
+        # Flat ovals in short axis: quadriceps tendon ~7 mm thick (clinical.md: 6-8 mm).
+        st(
             "quadriceps tendon",
             L.TENDON,
-            along_s([(-90, 5.5), (0, 5.2)]),
-            along_s([(-90, 11.0), (-40, 12.0), (0, 12.0)]),
-            s=(-75, 3),
-            t=(-14, 14),
+            tube([(-75, 0, 8.3), (-40, 0, 8.6), (3, 0, 8.6)], 14.0, [2.8, 3.4, 3.4]),
         ),
         layer("suprapatellar (quadriceps) fat pad", L.FAT, 12.0, 16.0, s=(-50, 0), t=(-20, 20)),
         layer("prefemoral fat pad", L.FAT, 16.8, femur, s=(-65, 5), t=(-22, 22)),
@@ -179,14 +177,12 @@ def knee(variant: str | None) -> Items:
             s=(-2, 46),
             t=(-22, 22),
         ),
-        layer(
+        # Patellar tendon ~5 mm thick proximally (clinical.md §3.2), rising slightly to the tibial tuberosity.
+        st(
             "patellar tendon",
             L.TENDON,
-            along_s([(44, 5.5), (100, 6.2)]),
-            along_s([(44, 10.5), (100, 11.2)]),
-            s=(44, 100),
-            t=(-13, 13),
-            fibre=(1.0, 0.0, 0.013),
+            tube([(44, 0, 8.0), (100, 0, 8.7)], 13.0, 2.5),
+            fibre_dir=(1.0, 0.0, 0.013),
         ),
         layer(
             "infrapatellar (Hoffa) fat pad",
@@ -408,29 +404,22 @@ def ankle(variant: str | None) -> Items:
     items = skin_and_fat(3.0, deep="flexor hallucis longus / soleus muscle")
     post = (-30.0, 30.0)
     calcaneus = along_s([(-8, 25.0), (-3, 14.0), (0, 10.5), (8, 10.0), (30, 10.0)])
+    # Flat-oval in short axis, 5.6 mm AP (clinical.md: 5-6 mm), inserting on the calcaneus at s = 0.
+    achilles = tube([(-100, 0, 5.9), (-10, 0, 6.0), (5, 0, 7.0)], [7.0, 7.5, 8.5], [2.8, 2.8, 3.0])
     items += [
         layer("Kager fat pad", L.FAT, 8.8, 22.0, s=(-60, -2), t=(-15, 15)),
         layer("calcaneus", L.BONE, calcaneus, INF, s=(-8, INF), t=post),
         st("retrocalcaneal bursa", L.FLUID, Ellipsoid((-3.5, 0.0, 11.3), (2.5, 6.0, 1.0))),
-        layer("paratenon", L.FASCIA, 2.95, 3.2, s=(-100, 2), t=(-9, 9)),
-        layer(
-            "Achilles tendon",
-            L.TENDON,
-            along_s([(-100, 3.2), (-10, 3.2), (5, 4.0)]),
-            along_s([(-100, 8.6), (-10, 8.8), (5, 10.0)]),
-            s=(-100, 6),
-            t=(-8, 8),
-        ),
+        st("paratenon", L.FASCIA, achilles.grown(0.3)),
+        st("Achilles tendon", L.TENDON, achilles),
     ]
     if variant == "achilles_tendinosis":
+        # Fusiform, hypoechoic, with a convex deep margin (AP ~10 mm against a normal 5-6 mm).
         items.append(
-            layer(
+            st(
                 "Achilles tendinosis (fusiform, hypoechoic)",
                 L.TENDINOSIS,
-                along_s([(-62, 3.2), (-40, 2.6), (-18, 3.2)]),
-                along_s([(-62, 8.6), (-40, 12.5), (-18, 8.8)]),
-                s=(-62, -18),
-                t=(-9, 9),
+                tube([(-64, 0, 5.9), (-40, 0, 7.6), (-16, 0, 5.9)], [7.0, 8.5, 7.0], [2.7, 5.0, 2.7]),
             )
         )
     ant = (55.0, 120.0)
@@ -602,6 +591,15 @@ class SceneSpec:
     variants: dict[str, str]
 
 
+# The view that best shows each pathology; switching a scene to a variant starts there.
+VARIANT_VIEWS: dict[tuple[str, str], str] = {
+    ("popliteal", "bakers_cyst"): "posteromedial short axis",
+    ("popliteal", "ruptured_bakers_cyst"): "posteromedial short axis",
+    ("calf", "gastrocnemius_tear"): "medial gastrocnemius long axis",
+    ("calf", "ruptured_bakers_cyst"): "medial gastrocnemius long axis",
+    ("groin", "lymph_node"): "saphenofemoral junction short axis",
+}
+
 VARIANT_TITLES = {
     "effusion": "knee joint effusion",
     "gout_double_contour": "gout: double-contour sign",
@@ -750,6 +748,13 @@ def list_scenes() -> list[SceneInfo]:
     return [SceneInfo(k, v.title, dict(v.variants), tuple(v.views), v.depth_mm) for k, v in SCENES.items()]
 
 
+def _views_for(scene_id: str, variant: str | None, views: dict[str, ProbePose]) -> dict[str, ProbePose]:
+    first = VARIANT_VIEWS.get((scene_id, variant or ""))
+    if first is None:
+        return dict(views)
+    return {first: views[first], **{k: v for k, v in views.items() if k != first}}
+
+
 def build_scene(scene_id: str, variant: str | None = None) -> Scene:
     """The scene `scene_id` with pathology `variant` switched on (None = normal)."""
     spec = SCENES.get(scene_id)
@@ -762,7 +767,7 @@ def build_scene(scene_id: str, variant: str | None = None) -> Scene:
         scene_id,
         spec.title,
         tuple(spec.build(variant)),
-        dict(spec.views),
+        _views_for(scene_id, variant, spec.views),
         spec.depth_mm,
         variant,
         spec.variants.get(variant) if variant else None,

@@ -25,10 +25,13 @@ def cell_random(i: Array, j: Array, k: Array, salt: int) -> Array:
 
 def _fat(s: Array, t: Array, d: Array) -> Array:
     # Thin echogenic septa roughly parallel to the skin, separating hypoechoic lobules.
-    u = d + 0.7 * np.sin(s / 4.0 + t / 5.0) + 0.4 * np.sin(t / 3.1 - s / 6.3)
-    phase = (u / 2.2) % 1.0
-    lobule = cell_random(np.floor(s / 3.0), np.floor(t / 3.0), np.floor(u / 2.2), 11)
-    return np.where(phase < 0.07, np.float32(9.0), -3.0 + 3.0 * lobule).astype(np.float32)
+    # Lobule layers of uneven height; a septum is drawn only on some lobules, so lines break up.
+    u = d + 0.7 * np.sin(s / 4.3 + t / 5.0) + 0.5 * np.sin(t / 3.1 - s / 7.7) + 0.3 * np.sin(s / 1.9)
+    layer_idx = np.floor(u / 1.9)
+    phase = (u / 1.9) % 1.0
+    lobule = cell_random(np.floor(s / 4.0 + 0.5 * layer_idx), np.floor(t / 4.0), layer_idx, 11)
+    septum = (phase < 0.08) & (lobule > 0.35)
+    return np.where(septum, np.float32(7.0), -3.0 + 3.0 * lobule).astype(np.float32)
 
 
 def _muscle(s: Array, t: Array, d: Array) -> Array:

@@ -91,7 +91,7 @@ TISSUES: tuple[Tissue, ...] = (
     Tissue(Label.COMPLEX_FLUID, "complex fluid", 0.05, 1.55, -30.0, Texture.DEBRIS),
     Tissue(Label.NODE_CORTEX, "lymph node cortex", 0.6, 1.62, -16.0),
     Tissue(Label.NODE_HILUM, "lymph node hilum", 0.63, 1.45, 4.0, Texture.FAT),
-    Tissue(Label.TENDINOSIS, "tendinosis", 1.2, 1.70, -9.0),
+    Tissue(Label.TENDINOSIS, "tendinosis", 0.6, 1.70, -9.0),
     Tissue(Label.URATE, "urate deposit", 1.5, 1.90, 18.0),
     Tissue(Label.HEMATOMA, "hematoma", 0.2, 1.60, -24.0, Texture.DEBRIS),
     Tissue(Label.FASCIA, "fascia", 1.57, 1.75, 10.0),
