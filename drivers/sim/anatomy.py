@@ -131,10 +131,23 @@ def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
     shape = np.broadcast_shapes(s.shape, t.shape, d.shape)
     index = np.zeros(shape, dtype=np.uint8)
     view = view_bounds(s, t, d)
+    # An aligned plane has one depth per row (d is a column vector, increasing): evaluate each shape
+    # only over the rows its depth bounds cover.
+    by_rows = d.ndim == 2 and d.shape[1] == 1 and shape[0] > 1 and bool(np.all(np.diff(d[:, 0]) >= 0))
     for i, st in enumerate(scene.structures, start=1):
-        if st.point_target or not _overlaps(st.shape.bounds, view):
+        bounds = st.shape.bounds
+        if st.point_target or not _overlaps(bounds, view):
             continue
-        np.putmask(index, np.broadcast_to(st.shape.mask(s, t, d), shape), np.uint8(i))
+        if by_rows:
+            r0 = int(np.searchsorted(d[:, 0], bounds[4], side="left"))
+            r1 = int(np.searchsorted(d[:, 0], bounds[5], side="right"))
+            if r1 <= r0:
+                continue
+            rows = slice(r0, r1)
+            sub = (s[rows] if s.shape[0] > 1 else s, t[rows] if t.shape[0] > 1 else t, d[rows])
+            np.putmask(index[rows], np.broadcast_to(st.shape.mask(*sub), index[rows].shape), np.uint8(i))
+        else:
+            np.putmask(index, np.broadcast_to(st.shape.mask(s, t, d), shape), np.uint8(i))
     np.putmask(index, np.broadcast_to(d < 0.0, shape), np.uint8(0))
     return index
 

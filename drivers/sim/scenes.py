@@ -49,7 +49,13 @@ def layer(
 ) -> Structure:
     top_fn = constant(top) if isinstance(top, int | float) else top
     bottom_fn = constant(bottom) if isinstance(bottom, int | float) else bottom
-    return Structure(name, label, Slab(top_fn, bottom_fn, s, t), fibre_dir=fibre)
+    # Constant surfaces give tight depth bounds, so the painter can skip rows outside them.
+    d_range = (
+        (float(top), float(bottom))
+        if isinstance(top, int | float) and isinstance(bottom, int | float)
+        else (0.0, INF)
+    )
+    return Structure(name, label, Slab(top_fn, bottom_fn, s, t, d_range), fibre_dir=fibre)
 
 
 def offset(fn: DepthFn, by_mm: float) -> DepthFn:
