@@ -24,7 +24,7 @@ from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
 from drivers.sim.shapes import CrossTube
 from drivers.sim.texture import texture_db
-from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture
+from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
 from scanner_app.frame import DataFormat, Geometry
 
 Key = tuple[object, ...]
@@ -80,6 +80,11 @@ class PatientRenderer:
         self._pose = self._scene.default_pose
         self._anatomy: tuple[Key, _Anatomy] | None = None
         self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
+
+    @staticmethod
+    def label_names() -> dict[int, str]:
+        """The tissue label -> name table for RenderedFrame.labels."""
+        return label_names()
 
     @property
     def pose(self) -> ProbePose:

@@ -15,6 +15,7 @@ Pipeline, each stage cached by the inputs it depends on (drivers/sim/patient.py 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -74,11 +75,14 @@ def gaussian_kernel(fwhm_samples: float) -> npt.NDArray[np.float32]:
     """Gaussian taps with the given FWHM (in samples), normalised to unit energy so speckle power is kept."""
     sigma = fwhm_samples / 2.3548
     if sigma < 0.25:
-        return np.ones(1, dtype=np.float32)
+        taps = np.ones(1, dtype=np.float32)
+        taps.flags.writeable = False  # cached and shared
+        return taps
     half = max(1, math.ceil(2.2 * sigma))  # the tail beyond 2.2 sigma holds ~1% of the energy
     x = np.arange(-half, half + 1, dtype=np.float64)
     k = np.exp(-0.5 * (x / sigma) ** 2)
     result: npt.NDArray[np.float32] = (k / np.sqrt(np.sum(k**2))).astype(np.float32)
+    result.flags.writeable = False  # cached and shared
     return result
 
 
@@ -327,7 +331,7 @@ def _convolve_rows(x: npt.NDArray[np.complex64], k: npt.NDArray[np.float32]) -> 
 
 
 def convolve_lateral(
-    field: npt.NDArray[np.complex64], kernels: list[npt.NDArray[np.float32]], pad_lines: int
+    field: npt.NDArray[np.complex64], kernels: Sequence[npt.NDArray[np.float32]], pad_lines: int
 ) -> npt.NDArray[np.complex64]:
     """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped."""
     rows, cols = field.shape[0], field.shape[1] - 2 * pad_lines
@@ -354,14 +358,16 @@ def convolve_lateral(
     return result
 
 
-def lateral_kernels(psf: Psf, grid: BeamGrid) -> list[npt.NDArray[np.float32]]:
+@lru_cache(maxsize=32)
+def lateral_kernels(psf: Psf, grid: BeamGrid) -> tuple[npt.NDArray[np.float32], ...]:
     """One lateral kernel per depth band, from the beam width at the band's centre depth."""
     centres = (np.arange(N_LATERAL_BANDS) + 0.5) * grid.depth_mm / N_LATERAL_BANDS
     fwhm_mm = psf.lateral_fwhm_mm(centres)
     pitch = grid.lateral_pitch_mm(centres)
-    return [gaussian_kernel(float(f / p)) for f, p in zip(fwhm_mm, pitch, strict=True)]
+    return tuple(gaussian_kernel(float(f / p)) for f, p in zip(fwhm_mm, pitch, strict=True))
 
 
+@lru_cache(maxsize=32)
 def axial_kernel(psf: Psf, dz_mm: float) -> npt.NDArray[np.float32]:
     return gaussian_kernel(psf.axial_fwhm_mm / dz_mm)
 
