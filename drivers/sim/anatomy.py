@@ -98,31 +98,53 @@ def view_bounds(s: Array, t: Array, d: Array, margin_mm: float = 1.0) -> Bounds:
 def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
     """Depth coordinates warped so each vessel's lumen is squashed vertically by probe pressure.
 
-    Maps deformed (imaged) depth to undeformed (patient) depth: the squashed lumen band |e| <= a
-    stretches back to the full radius r, and tissue out to 2.5 r is pulled in to fill the space.
+    Maps deformed (imaged) depth to undeformed (patient) depth. The probe presses from above, so the
+    vessel's deep wall stays put: the squashed lumen (height a = f H above the deep wall) stretches
+    back to its full height H, the tissue between the skin (held by the probe) and the top wall is
+    stretched to follow it, and everything deeper than the vessel is untouched. Arteries are stiff:
+    samples inside an artery keep their place.
     """
     if pressure <= 0.0:
         return d
     view = view_bounds(s, t, d, margin_mm=10.0)
-    for st in scene.structures:
-        if st.vessel is None or not isinstance(st.shape, Tube) or not _overlaps(st.shape.bounds, view):
+    original = d
+    # Deepest vessel first: each map undoes one vessel's squash, and a deeper vessel's map also moves
+    # the tissue above it, so the shallower vessels are undone afterwards in (nearly) patient depth.
+    vessels = [st for st in scene.structures if st.vessel is not None and isinstance(st.shape, Tube)]
+    for st in sorted(vessels, key=lambda v: -v.shape.bounds[5]):
+        if not isinstance(st.shape, Tube) or st.vessel is None or not _overlaps(st.shape.bounds, view):
             continue
         f = lumen_fraction(st.vessel, pressure)
         if f >= 0.999:
             continue
         tc, dc = st.shape.centre(s)
         rt, rd = st.shape.radii(s)
-        r = rd + 0.6  # include the wall
-        a = r * f
-        r_out = 2.5 * r
-        e = d - dc
-        ae = np.abs(e)
-        inner = ae * (r / a)
-        outer = r + (ae - a) * (r_out - r) / (r_out - a)
-        u = np.where(ae <= a, inner, np.where(ae <= r_out, outer, ae)) * np.sign(e)
-        dt = np.abs(t - tc) / (rt + 0.6)
-        w = np.clip((1.5 - dt) / 0.5, 0.0, 1.0)
-        d = (d + w * (u - e)).astype(np.float32)
+        height = 2.0 * (rd + 0.6)  # lumen and walls
+        a = height * f
+        deep_wall = dc + rd + 0.6
+        reach = np.maximum(deep_wall, 1.05 * height)  # up to the skin
+        y = d - deep_wall  # depth relative to the deep wall; negative above it
+        # Above the lumen the displacement grows as q^p from the skin (q = 0) to the top wall (q = 1):
+        # the skin under the probe stays put; p <= (reach - a) / (height - a) keeps the map monotonic.
+        q = np.clip((y + reach) / (reach - a), 0.0, 1.0)
+        p = np.clip(0.9 * (reach - a) / (height - a), 1.0, 2.0)
+        above = y + (a - height) * q**p
+        u = np.where(y > 0, y, np.where(y >= -a, y * (height / a), np.where(y >= -reach, above, y)))
+        # Full squash across the vessel, easing to none within ~1.5 mm beside it (smoothstep), so a
+        # neighbouring artery is barely touched and tissue lines bend instead of kinking.
+        half_width = rt + 0.6
+        ramp = np.maximum(1.5, 0.25 * half_width)
+        x = np.clip((half_width + ramp - np.abs(t - tc)) / ramp, 0.0, 1.0)
+        w = x * x * (3.0 - 2.0 * x)
+        d = (d + w * (u - y)).astype(np.float32)
+    if d is not original:
+        for st in scene.structures:
+            if (
+                st.vessel is VesselKind.ARTERY
+                and isinstance(st.shape, Tube)
+                and _overlaps(st.shape.bounds, view)
+            ):
+                d = np.where(st.shape.grown(1.2).mask(s, t, original), original, d).astype(np.float32)
     return d
 
 
