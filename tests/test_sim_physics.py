@@ -324,3 +324,19 @@ def test_bad_params_are_rejected_with_the_field_named() -> None:
         r.render(RenderParams(frequency_mhz=0.0), 0.0)
     with pytest.raises(ValueError, match="tgc_db"):
         r.render(RenderParams(tgc_db=(0.0,) * 3), 0.0)
+
+
+def test_compression_keeps_the_artery_and_the_skin() -> None:
+    def labels_at(pressure: float) -> npt.NDArray[np.uint8]:
+        r = PatientRenderer("groin", seed=5)
+        r.set_pose(ProbePose(position_mm=0.0, lateral_mm=4.0, rotation_deg=90.0, pressure=pressure))
+        frame = r.render(RenderParams(rows=200, cols=160, depth_mm=40.0), 0.0)
+        assert frame.labels is not None
+        return frame.labels
+
+    relaxed, pressed = labels_at(0.0), labels_at(1.0)
+    artery = int(np.count_nonzero(relaxed == Label.ARTERY_LUMEN))
+    assert artery > 200
+    assert np.count_nonzero(pressed == Label.ARTERY_LUMEN) >= 0.9 * artery
+    skin_rows = slice(0, 8)  # 1.6 mm: inside the 1.8 mm skin
+    assert np.array_equal(relaxed[skin_rows], pressed[skin_rows])
