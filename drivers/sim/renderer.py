@@ -34,6 +34,12 @@ class RenderParams:
     fov_deg: float = 60.0  # convex
     radius_mm: float = 40.0  # convex
     sampling_mhz: float = 40.0  # RF
+    # Beam and receive model used by the virtual patient (drivers/sim/patient.py).
+    bandwidth_frac: float = 0.6  # -6 dB fractional bandwidth of the pulse
+    f_number: float = 2.0  # receive/transmit F-number: lateral FWHM = wavelength * F# at the focus
+    # Depth gain ramp the machine applies before the TGC sliders (assumed tissue attenuation);
+    # 0 means a flat TGC, so the image falls off with depth at the true two-way attenuation.
+    tgc_compensation_db_cm_mhz: float = 0.7
 
 
 @dataclass(frozen=True, slots=True)

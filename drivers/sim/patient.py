@@ -1,0 +1,415 @@
+"""The virtual patient renderer: scene + probe pose + physics -> frames with ground truth.
+
+Implements the `FrameRenderer` protocol the simulated firmware calls. Pose and scene may be changed
+from another thread (keyboard, UI, a test) between renders; each render works on a snapshot.
+Work is cached in two stages so a held probe costs only the per-frame stage (noise, envelope, gain,
+log compression): anatomy (labels, echo, scatterers; keyed by scene, pose, grid, frequency) and the
+PSF-convolved IQ image (keyed additionally by focus, bandwidth and F#).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.sim import physics as ph
+from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels, structure_names
+from drivers.sim.pose import ProbePose
+from drivers.sim.renderer import RenderedFrame, RenderParams
+from drivers.sim.scenes import build_scene
+from drivers.sim.shapes import CrossTube
+from drivers.sim.texture import texture_db
+from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
+from scanner_app.frame import DataFormat, Geometry
+
+Key = tuple[object, ...]
+ScalarT = TypeVar("ScalarT", bound=np.generic)
+
+
+@dataclass(frozen=True, slots=True)
+class _Anatomy:
+    """Everything that depends on scene, pose, grid and frequency, but not on focus or gains."""
+
+    index: npt.NDArray[np.uint8]  # structure index per sample (unpadded)
+    labels: npt.NDArray[np.uint8]  # tissue label per sample (unpadded)
+    field: npt.NDArray[np.complex64]  # attenuated, echo-weighted scatterers incl. specular (padded)
+
+
+def check_params(params: RenderParams) -> None:
+    """Reject settings the physics cannot render, naming the field and the value."""
+    problems = []
+    if not 8 <= params.rows <= 4096:
+        problems.append(f"rows={params.rows} (8..4096)")
+    if not 8 <= params.cols <= 4096:
+        problems.append(f"cols={params.cols} (8..4096)")
+    if not 1.0 <= params.depth_mm <= 300.0:
+        problems.append(f"depth_mm={params.depth_mm} (1..300)")
+    if not 1.0 <= params.frequency_mhz <= 30.0:
+        problems.append(f"frequency_mhz={params.frequency_mhz} (1..30)")
+    if not 0.1 <= params.bandwidth_frac <= 1.5:
+        problems.append(f"bandwidth_frac={params.bandwidth_frac} (0.1..1.5)")
+    if not 0.5 <= params.f_number <= 10.0:
+        problems.append(f"f_number={params.f_number} (0.5..10)")
+    if not 1.0 <= params.dynamic_range_db <= 120.0:
+        problems.append(f"dynamic_range_db={params.dynamic_range_db} (1..120)")
+    if len(params.tgc_db) != 8:
+        problems.append(f"tgc_db has {len(params.tgc_db)} bands (8)")
+    if params.data_format == DataFormat.RF_I16 and params.sampling_mhz < 2.0 * params.frequency_mhz:
+        problems.append(f"sampling_mhz={params.sampling_mhz} (at least twice frequency_mhz)")
+    if params.geometry == Geometry.LINEAR and params.width_mm <= 0:
+        problems.append(f"width_mm={params.width_mm} (> 0)")
+    if params.geometry == Geometry.CONVEX and (not 1.0 <= params.fov_deg <= 150.0 or params.radius_mm <= 0):
+        problems.append(f"fov_deg={params.fov_deg} (1..150) / radius_mm={params.radius_mm} (> 0)")
+    if problems:
+        raise ValueError("RenderParams out of range: " + ", ".join(problems))
+
+
+class PatientRenderer:
+    """Renders the virtual patient under the virtual probe, in any PLP format and geometry."""
+
+    def __init__(self, scene_id: str = "knee", variant: str | None = None, seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
+        self._seed = int(seed)
+        self._scene = build_scene(scene_id, variant)
+        self._pose = self._scene.default_pose
+        self._anatomy: tuple[Key, _Anatomy] | None = None
+        self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
+
+    @staticmethod
+    def label_names() -> dict[int, str]:
+        """The tissue label -> name table for RenderedFrame.labels."""
+        return label_names()
+
+    @property
+    def pose(self) -> ProbePose:
+        with self._lock:
+            return self._pose
+
+    def set_pose(self, pose: ProbePose) -> None:
+        if not isinstance(pose, ProbePose):
+            raise TypeError(f"set_pose needs a ProbePose, got {type(pose).__name__}")
+        with self._lock:
+            self._pose = pose
+
+    @property
+    def scene(self) -> Scene:
+        with self._lock:
+            return self._scene
+
+    def set_scene(self, scene_id: str, variant: str | None = None, pose: ProbePose | None = None) -> None:
+        """Switch scene (and variant); the pose moves to the scene's first view unless one is given."""
+        scene = build_scene(scene_id, variant)
+        with self._lock:
+            self._scene = scene
+            self._pose = pose if pose is not None else scene.default_pose
+
+    def render(self, params: RenderParams, time_s: float) -> RenderedFrame:
+        check_params(params)
+        with self._lock:
+            scene, pose = self._scene, self._pose
+        with self._render_lock:
+            if params.data_format == DataFormat.RF_I16:
+                return self._render_rf(scene, pose, params, time_s)
+            return self._render_image(scene, pose, params, time_s)
+
+    # -- stages ------------------------------------------------------------------------------
+
+    def _psf(self, params: RenderParams) -> ph.Psf:
+        return ph.Psf(params.frequency_mhz, params.focus_mm, params.bandwidth_frac, params.f_number)
+
+    def _grid(self, params: RenderParams, rows: int, lines: int, depth_mm: float) -> tuple[ph.BeamGrid, Key]:
+        psf = self._psf(params)
+        bare = ph.BeamGrid(
+            params.geometry, rows, lines, depth_mm, params.width_mm, params.fov_deg, params.radius_mm, 0, 0
+        )
+        pad_rows = ph.axial_kernel(psf, bare.dz_mm).size // 2
+        pad_lines = max(k.size // 2 for k in ph.lateral_kernels(psf, bare))
+        grid = replace(bare, pad_rows=pad_rows, pad_lines=pad_lines)
+        return grid, (grid, psf)
+
+    def _anatomy_for(
+        self, scene: Scene, pose: ProbePose, grid: ph.BeamGrid, frequency_mhz: float
+    ) -> _Anatomy:
+        key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid, frequency_mhz, self._seed)
+        if self._anatomy is not None and self._anatomy[0] == key:
+            return self._anatomy[1]
+        anatomy = build_anatomy(scene, pose, grid, frequency_mhz, self._seed)
+        self._anatomy = (key, anatomy)
+        return anatomy
+
+    def _iq_for(
+        self, scene: Scene, pose: ProbePose, params: RenderParams, *, rows: int, lines: int, depth_mm: float
+    ) -> tuple[npt.NDArray[np.complex64], _Anatomy, ph.BeamGrid]:
+        grid, grid_key = self._grid(params, rows, lines, depth_mm)
+        anatomy = self._anatomy_for(scene, pose, grid, params.frequency_mhz)
+        key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid_key, self._seed)
+        if self._iq is not None and self._iq[0] == key:
+            return self._iq[1], anatomy, grid
+        psf = self._psf(params)
+        iq = ph.convolve_axial(anatomy.field, ph.axial_kernel(psf, grid.dz_mm))
+        iq = ph.convolve_lateral(iq, ph.lateral_kernels(psf, grid), grid.pad_lines)
+        self._iq = (key, iq)
+        return iq, anatomy, grid
+
+    def _render_image(
+        self, scene: Scene, pose: ProbePose, params: RenderParams, time_s: float
+    ) -> RenderedFrame:
+        iq, anatomy, grid = self._iq_for(
+            scene, pose, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
+        )
+        noisy = iq + ph.frame_noise(iq.shape, self._seed, time_s)
+        v = noisy.view(np.float32)
+        power = v[:, 0::2] * v[:, 0::2]
+        power += v[:, 1::2] * v[:, 1::2]
+        z = grid.z_mm()[grid.pad_rows : grid.pad_rows + grid.rows]
+        row_db = _row_gain_db(params, z, params.depth_mm)
+        power *= (10.0 ** (row_db / 10.0)).astype(np.float32)[:, None]
+        convex = params.geometry == Geometry.CONVEX
+        index, labels = anatomy.index, anatomy.labels
+        if params.data_format == DataFormat.BMODE_U8:
+            grey = ph.power_to_grey(power, params.dynamic_range_db)
+            width_mm = params.width_mm
+            if convex:
+                conv = ph.scan_conversion(grid, params.rows, params.cols)
+                grey = ph.scan_convert(grey.astype(np.float32), conv).round().astype(np.uint8)
+                index = ph.scan_convert_nearest(index, conv)
+                labels = structure_labels(scene)[index]
+                width_mm = conv.width_mm
+            return RenderedFrame(
+                grey, params.depth_mm, width_mm, labels=labels, structures_in_view=_in_view(scene, index)
+            )
+        env = np.sqrt(power) * np.float32(ph.ENVELOPE_SCALE)
+        np.clip(env, 0.0, 65535.0, out=env)
+        return RenderedFrame(
+            env.astype(np.uint16),
+            params.depth_mm,
+            params.width_mm,
+            fov_deg=params.fov_deg if convex else 0.0,
+            radius_mm=params.radius_mm if convex else 0.0,
+            labels=labels,
+            structures_in_view=_in_view(scene, index),
+        )
+
+    def _render_rf(self, scene: Scene, pose: ProbePose, params: RenderParams, time_s: float) -> RenderedFrame:
+        # RF rows are samples at sampling_mhz, so the frame reaches rows * c / (2 fs) deep. The physics
+        # runs on a grid no finer than the scatterer lattice and the IQ is interpolated up to the RF grid.
+        dz_rf = ph.C_MM_PER_US / (2.0 * params.sampling_mhz)
+        depth_mm = params.rows * dz_rf
+        step = max(1, math.ceil(ph.LATTICE_MM / dz_rf))
+        coarse_rows = max(8, math.ceil(params.rows / step) + 1)
+        iq, anatomy, grid = self._iq_for(
+            scene, pose, params, rows=coarse_rows, lines=params.cols, depth_mm=coarse_rows * step * dz_rf
+        )
+        z_rf = (np.arange(params.rows, dtype=np.float64) + 1.0) * dz_rf
+        pos = z_rf / grid.dz_mm - 1.0
+        r0 = np.clip(np.floor(pos).astype(np.intp), 0, grid.rows - 2)
+        w = np.clip(pos - r0, 0.0, 1.0).astype(np.float32)[:, None]
+        fine = iq[r0] * (1.0 - w) + iq[r0 + 1] * w
+        fine = fine + ph.frame_noise(fine.shape, self._seed, time_s)
+        row_db = _row_gain_db(params, z_rf.astype(np.float32), depth_mm)
+        gain = (10.0 ** (row_db / 20.0) * ph.RF_SCALE).astype(np.float32)[:, None]
+        carrier = np.exp(2j * np.pi * params.frequency_mhz * (2.0 * z_rf / ph.C_MM_PER_US)).astype(
+            np.complex64
+        )
+        rf = (np.conj(fine) * carrier[:, None]).real * gain
+        np.clip(rf, -32768.0, 32767.0, out=rf)
+        near = np.clip(np.rint(pos).astype(np.intp), 0, grid.rows - 1)
+        index = anatomy.index[near]
+        convex = params.geometry == Geometry.CONVEX
+        return RenderedFrame(
+            rf.astype(np.int16),
+            depth_mm,
+            params.width_mm,
+            fov_deg=params.fov_deg if convex else 0.0,
+            radius_mm=params.radius_mm if convex else 0.0,
+            sampling_mhz=params.sampling_mhz,
+            labels=anatomy.labels[near],
+            structures_in_view=_in_view(scene, index),
+        )
+
+
+def _row_gain_db(
+    params: RenderParams, z_mm: npt.NDArray[np.float32], depth_mm: float
+) -> npt.NDArray[np.float32]:
+    return ph.tgc_row_db(
+        z_mm,
+        depth_mm,
+        gain_db=params.gain_db,
+        tgc_db=params.tgc_db,
+        compensation_db_cm_mhz=params.tgc_compensation_db_cm_mhz,
+        frequency_mhz=params.frequency_mhz,
+    )
+
+
+def _in_view(scene: Scene, index: npt.NDArray[np.uint8]) -> tuple[str, ...]:
+    names = structure_names(scene)
+    present = np.flatnonzero(np.bincount(index.ravel(), minlength=len(names)))
+    return tuple(dict.fromkeys(names[i] for i in present if i > 0))
+
+
+def _structure_echo_db(scene: Scene, beam_dir: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
+    """Mean echo (dB) of each structure index, with anisotropy for the current beam direction(s)."""
+    out = [np.full((1, 1), ECHO_DB[Label.GEL], dtype=np.float32)]
+    for st in scene.structures:
+        echo = np.full((1, 1), ECHO_DB[st.label], dtype=np.float32)
+        if TISSUES[st.label].anisotropic:
+            echo = echo + ph.anisotropy_db(st.fibre_dir, beam_dir)
+        out.append(echo)
+    return out
+
+
+def anatomy_steps(grid: ph.BeamGrid) -> tuple[int, int]:
+    """Decimation of the label/echo map in rows and lines, keeping its pixels finer than ~0.16 mm.
+
+    Tissue boundaries and textures do not need the speckle's sampling: the PSF already blurs them over
+    several samples, and painting shapes at half resolution in each direction quarters the work.
+    """
+    fine_mm = 0.16
+    row_step = 2 if 2.0 * grid.dz_mm <= fine_mm else 1
+    col_step = 2 if 2.0 * float(grid.lateral_pitch_mm(grid.depth_mm / 2.0)) <= fine_mm else 1
+    return row_step, col_step
+
+
+def _decimate(a: npt.NDArray[np.float32], rs: int, cs: int) -> npt.NDArray[np.float32]:
+    return a[:: rs if a.shape[0] > 1 else 1, :: cs if a.shape[1] > 1 else 1]
+
+
+def _upsample(a: npt.NDArray[ScalarT], rs: int, cs: int, shape: tuple[int, int]) -> npt.NDArray[ScalarT]:
+    if rs == 1 and cs == 1:
+        return a
+    big = np.repeat(np.repeat(a, rs, axis=0), cs, axis=1)  # faster than a 4-D broadcast copy
+    return np.ascontiguousarray(big[: shape[0], : shape[1]])
+
+
+def _scale_blocks(field: npt.NDArray[np.complex64], amp: npt.NDArray[np.float32], rs: int, cs: int) -> None:
+    """field *= amp upsampled by (rs, cs) blocks, without building the upsampled array."""
+    h, w = field.shape
+    h2, w2 = (h // rs) * rs, (w // cs) * cs
+    # Widen along lines first (small), then broadcast over the rs rows of each block (3-D, fast).
+    wide = np.repeat(amp[: h2 // rs, : w2 // cs], cs, axis=1) if cs > 1 else amp[: h2 // rs, : w2 // cs]
+    body = field[:h2, :w2].reshape(h2 // rs, rs, w2)
+    body *= wide[:, None, :]
+    if h2 < h:
+        field[h2:, :] *= _upsample(amp[-1:], 1, cs, (1, w))
+    if w2 < w:
+        field[:h2, w2:] *= _upsample(amp[: h2 // rs, -1:], rs, 1, (h2, 1))
+
+
+TEXTURE_OF_LABEL = np.asarray([t.texture for t in TISSUES], dtype=np.uint8)
+
+
+def _add_textures(
+    echo_db: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.uint8],
+    s: npt.NDArray[np.float32],
+    t: npt.NDArray[np.float32],
+    d: npt.NDArray[np.float32],
+) -> None:
+    """Add each tissue's texture (dB) where it is, computing it only over the rows it occupies."""
+    kinds = TEXTURE_OF_LABEL[labels]
+    for kind in np.flatnonzero(np.bincount(kinds.ravel(), minlength=len(Texture))):
+        if kind == Texture.NONE:
+            continue
+        in_kind = kinds == kind
+        rows = np.flatnonzero(in_kind.any(axis=1))
+        band = slice(int(rows[0]), int(rows[-1]) + 1)
+
+        tex = texture_db(Texture(int(kind)), *(a[band] if a.shape[0] > 1 else a for a in (s, t, d)))
+        echo_db[band] += np.where(in_kind[band], tex, np.float32(0.0))
+
+
+def build_anatomy(
+    scene: Scene, pose: ProbePose, grid: ph.BeamGrid, frequency_mhz: float, seed: int
+) -> _Anatomy:
+    """Labels, echo, attenuation and scatterers for one pose: the physics before the PSF."""
+    coords = ph.plane_coords(grid, pose)
+    d = compress_vessels(scene, pose.pressure, coords.s, coords.t, coords.d)
+    coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
+    shape = (grid.rows + 2 * grid.pad_rows, grid.lines + 2 * grid.pad_lines)
+
+    # The structure map, echo and attenuation on a (possibly) decimated grid.
+    rs, cs = anatomy_steps(grid)
+    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
+    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+    index_ = paint(scene, s_, t_, d_)
+    small = index_.shape
+    labels_ = structure_labels(scene)[index_]
+    per_structure = _structure_echo_db(scene, beam_)
+    if all(e.size == 1 for e in per_structure):
+        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32)[index_]
+    else:  # convex: anisotropy differs line by line
+        echo_db = np.empty(small, dtype=np.float32)
+        for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
+            np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
+    _add_textures(echo_db, labels_, s_, t_, d_)
+    loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
+    index = _upsample(index_, rs, cs, shape)
+    field = ph.scatterers(coords, frequency_mhz, seed)
+    _scale_blocks(field, ph.db_to_amplitude(echo_db - loss_db), rs, cs)
+
+    # Specular interface echoes: coherent along the interface (same carrier phase at the same depth).
+    rr, cc = np.nonzero(reflection > 0.02)
+    if rr.size:
+        angle = np.broadcast_to(ph.specular_gain(beam_), (1, small[1]))[0, cc]
+        amp = reflection[rr, cc] * np.float32(ph.SPECULAR_GAIN) * angle
+        amp = amp * ph.db_to_amplitude(-before_db[rr, cc])  # loss on the way to the interface
+        rows = rr * rs
+        z = grid.z_mm()[rows]
+        echo = (amp * np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)).astype(np.complex64)
+        for k in range(cs):
+            cols = cc * cs + k
+            ok = cols < shape[1]
+            field[rows[ok], cols[ok]] += echo[ok]
+    _add_point_targets(
+        scene, pose, grid, frequency_mhz, field=field, index=index, loss_db=loss_db, steps=(rs, cs)
+    )
+    labels = structure_labels(scene)[index]
+
+    crop = (
+        slice(grid.pad_rows, grid.pad_rows + grid.rows),
+        slice(grid.pad_lines, grid.pad_lines + grid.lines),
+    )
+    return _Anatomy(np.ascontiguousarray(index[crop]), np.ascontiguousarray(labels[crop]), field)
+
+
+def _add_point_targets(
+    scene: Scene,
+    pose: ProbePose,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    *,
+    field: npt.NDArray[np.complex64],
+    index: npt.NDArray[np.uint8],
+    loss_db: npt.NDArray[np.float32],
+    steps: tuple[int, int],
+) -> None:
+    """Wires across the limb, imaged where they cross the plane, as coherent point reflectors."""
+    a, b = ph.probe_axes(pose)
+    for i, st in enumerate(scene.structures, start=1):
+        if not (st.point_target and isinstance(st.shape, CrossTube)):
+            continue
+        w = st.shape
+        # Solve C + pa*a + pb*b = (s_w, *, d_w) for pa, pb (t free along the wire).
+        m = np.array([[a[0], b[0]], [a[2], b[2]]])
+        if abs(np.linalg.det(m)) < 1e-6 or not (w.t_range[0] <= pose.lateral_mm < w.t_range[1]):
+            continue
+        pa, pb = np.linalg.solve(m, np.array([w.s_mm - pose.position_mm, w.d_mm]))
+        if grid.geometry == Geometry.LINEAR:
+            rng, lat = pb, pa / grid.line_pitch
+        else:
+            rng = math.hypot(pa, pb + grid.radius_mm) - grid.radius_mm
+            lat = math.atan2(pa, pb + grid.radius_mm) / grid.line_pitch
+        row = round(rng / grid.dz_mm - 1.0) + grid.pad_rows
+        col = round(lat + grid.lines / 2.0 - 0.5) + grid.pad_lines
+        if not (0 <= row < field.shape[0] and 0 <= col < field.shape[1]):
+            continue
+        amp = 10.0 ** ((ECHO_DB[st.label] - loss_db[row // steps[0], col // steps[1]]) / 20.0)
+        phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * rng)
+        field[row, col] += np.complex64(amp * phase)
+        index[row, col] = i

@@ -1,0 +1,492 @@
+"""Convolution-model ultrasound physics in beam coordinates (reference/simulation.md §2).
+
+Pipeline, each stage cached by the inputs it depends on (drivers/sim/patient.py does the caching):
+1. `BeamGrid` + pose -> patient coordinates of every beam sample.
+2. A complex scatterer field fixed in patient coordinates (hashed lattice) with the carrier phase of
+   each lattice point's beam-frame depth from a phase LUT.
+3. Echo amplitude per sample: tissue backscatter + texture + anisotropy, minus the two-way
+   attenuation accumulated down each scan line (shadowing and enhancement come from this), plus
+   specular interface echoes and point targets.
+4. Separable PSF: real axial Gaussian (from bandwidth), banded lateral Gaussian (from F# and focus).
+5. Per frame: electronic noise, envelope power, gain + TGC as a per-row factor, and a LUT straight
+   from the float32 power's bits to grey (no full-image log or power-of-ten).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.sim.pose import ProbePose
+from drivers.sim.shapes import Array
+from drivers.sim.tissues import ALPHA_DB_CM_MHZ, IMPEDANCE_MRAYL, N_LABELS
+from scanner_app.frame import Geometry
+
+C_MM_PER_US = 1.54  # speed of sound assumed by the beamformer
+LATTICE_MM = 0.04  # scatterer lattice pitch; beam sampling finer than this repeats scatterers
+TABLE_BITS = 16  # 512 KiB of complex64: stays in cache; a good hash hides the reuse
+PHASE_LUT_SIZE = 1024
+MID_GREY_DB = 4.0  # echo power (dB re muscle-like tissue at 0 dB) shown mid-grey; DR widens around it
+NOISE_DB = -75.0  # electronic noise power before gain and TGC
+ENVELOPE_SCALE = 1000.0  # ENVELOPE_U16 count of a 0 dB echo
+RF_SCALE = 300.0  # RF_I16 amplitude of a 0 dB echo
+SPECULAR_GAIN = 12.0  # amplitude of a perfect specular reflector relative to 0 dB speckle
+SPECULAR_SIGMA_DEG = 30.0  # angular lobe of a specular reflection (PLUS UsSimulator)
+ANISOTROPY_THETA0_DEG = 3.5  # Crass 1988 calibration: isoechoic to muscle at about 4.5 degrees
+ANISOTROPY_MIN = 0.16  # tendon amplitude far off perpendicular, relative to perpendicular
+N_LATERAL_BANDS = 8
+MAX_DEPTH_GAIN_DB = 50.0  # ceiling of the automatic depth-gain ramp
+AMP_LUT_MIN_DB = -160.0
+AMP_LUT_STEP_DB = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Psf:
+    """Point-spread function of the imaging system for one set of beam settings."""
+
+    frequency_mhz: float
+    focus_mm: float
+    bandwidth_frac: float = 0.6
+    f_number: float = 2.0
+
+    @property
+    def wavelength_mm(self) -> float:
+        return C_MM_PER_US / self.frequency_mhz
+
+    @property
+    def axial_fwhm_mm(self) -> float:
+        """Pulse-echo axial resolution c / (2 B)."""
+        return C_MM_PER_US / (2.0 * self.frequency_mhz * self.bandwidth_frac)
+
+    def lateral_fwhm_mm(self, depth_mm: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Two-way beam width: lambda * F# at the focus, growing outside a depth of field ~14 lambda F#^2."""
+        at_focus = self.wavelength_mm * self.f_number
+        dof_mm = 14.2 * self.wavelength_mm * self.f_number**2
+        growth = np.sqrt(1.0 + ((np.asarray(depth_mm, dtype=np.float64) - self.focus_mm) / dof_mm) ** 2)
+        return at_focus * np.minimum(growth, 3.0)
+
+
+def gaussian_kernel(fwhm_samples: float) -> npt.NDArray[np.float32]:
+    """Gaussian taps with the given FWHM (in samples), normalised to unit energy so speckle power is kept."""
+    sigma = fwhm_samples / 2.3548
+    if sigma < 0.25:
+        taps = np.ones(1, dtype=np.float32)
+        taps.flags.writeable = False  # cached and shared
+        return taps
+    half = max(1, math.ceil(2.2 * sigma))  # the tail beyond 2.2 sigma holds ~1% of the energy
+    x = np.arange(-half, half + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    result: npt.NDArray[np.float32] = (k / np.sqrt(np.sum(k**2))).astype(np.float32)
+    result.flags.writeable = False  # cached and shared
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class BeamGrid:
+    """Where the beam samples are: rows along each beam, lines across, with convolution margins."""
+
+    geometry: Geometry
+    rows: int
+    lines: int
+    depth_mm: float
+    width_mm: float  # linear aperture
+    fov_deg: float  # convex
+    radius_mm: float  # convex
+    pad_rows: int
+    pad_lines: int
+
+    def __post_init__(self) -> None:
+        if self.rows < 8 or self.lines < 8:
+            raise ValueError(f"beam grid needs at least 8 rows and 8 lines, got {self.rows} x {self.lines}")
+        if self.depth_mm <= 0 or self.width_mm <= 0 or self.radius_mm <= 0 or not 0 < self.fov_deg < 180:
+            raise ValueError(f"beam grid has a non-positive size: {self}")
+
+    @property
+    def dz_mm(self) -> float:
+        return self.depth_mm / self.rows
+
+    @property
+    def line_pitch(self) -> float:
+        """mm between linear lines, radians between convex lines."""
+        if self.geometry == Geometry.LINEAR:
+            return self.width_mm / self.lines
+        return math.radians(self.fov_deg) / self.lines
+
+    def z_mm(self) -> npt.NDArray[np.float32]:
+        """Range of each padded row; the last unpadded row is at depth_mm."""
+        i = np.arange(-self.pad_rows, self.rows + self.pad_rows, dtype=np.float32)
+        return ((i + 1.0) * self.dz_mm).astype(np.float32)
+
+    def line_pos(self) -> npt.NDArray[np.float32]:
+        """Lateral position (mm, linear) or steering angle (rad, convex) of each padded line."""
+        j = np.arange(-self.pad_lines, self.lines + self.pad_lines, dtype=np.float32)
+        return ((j + 0.5 - self.lines / 2.0) * self.line_pitch).astype(np.float32)
+
+    def lateral_pitch_mm(self, z_mm: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Distance between neighbouring lines at range z."""
+        z = np.asarray(z_mm, dtype=np.float64)
+        if self.geometry == Geometry.LINEAR:
+            return np.full_like(z, self.line_pitch)
+        return (self.radius_mm + np.maximum(z, 0.0)) * self.line_pitch
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneCoords:
+    """Patient coordinates of every padded beam sample, and each line's beam direction."""
+
+    s: Array
+    t: Array
+    d: Array
+    range_mm: Array  # (rows, 1): distance of each row from the array along its beam
+    beam_dir: npt.NDArray[np.float32]  # (3, 1, lines) or (3, 1, 1): unit (s, t, d) of each line
+
+
+def probe_axes(pose: ProbePose) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """In-plane lateral axis `a` and beam axis `b` of the probe in patient (s, t, d) coordinates."""
+    rot, tilt = math.radians(pose.rotation_deg), math.radians(pose.tilt_deg)
+    us, ut = math.cos(rot), math.sin(rot)
+    a = np.array([math.cos(tilt) * us, math.cos(tilt) * ut, -math.sin(tilt)])
+    b = np.array([math.sin(tilt) * us, math.sin(tilt) * ut, math.cos(tilt)])
+    return a, b
+
+
+def _combine(c0: float, ca: float, pa: Array, cb: float, pb: Array) -> Array:
+    """c0 + ca*pa + cb*pb, skipping zero terms so aligned planes keep row/column-vector shapes."""
+    out: Array = np.full((1, 1), c0, dtype=np.float32)
+    if abs(ca) > 1e-12:
+        out = out + np.float32(ca) * pa
+    if abs(cb) > 1e-12:
+        out = out + np.float32(cb) * pb
+    return out.astype(np.float32, copy=False)
+
+
+def plane_coords(grid: BeamGrid, pose: ProbePose) -> PlaneCoords:
+    """Patient coordinates of the beam samples for a probe at `pose`."""
+    a, b = probe_axes(pose)
+    z = grid.z_mm()[:, None]
+    pos = grid.line_pos()[None, :]
+    if grid.geometry == Geometry.LINEAR:
+        pa, pb = pos, z
+        beam = b.astype(np.float32).reshape(3, 1, 1)
+    else:
+        r = np.float32(grid.radius_mm)
+        pa = ((r + z) * np.sin(pos)).astype(np.float32)
+        pb = ((r + z) * np.cos(pos) - r).astype(np.float32)
+        beam = (np.sin(pos)[None] * a.reshape(3, 1, 1) + np.cos(pos)[None] * b.reshape(3, 1, 1)).astype(
+            np.float32
+        )
+    s = _combine(pose.position_mm, a[0], pa, b[0], pb)
+    t = _combine(pose.lateral_mm, a[1], pa, b[1], pb)
+    d = _combine(0.0, a[2], pa, b[2], pb)
+    return PlaneCoords(s, t, d, z, beam)
+
+
+@lru_cache(maxsize=8)
+def scatterer_table(seed: int) -> npt.NDArray[np.complex64]:
+    """Circular complex Gaussian amplitudes, unit mean power, one per hash bucket (the patient's tissue)."""
+    rng = np.random.default_rng(seed)
+    n = 1 << TABLE_BITS
+    return (
+        (rng.standard_normal(n, dtype=np.float32) + 1j * rng.standard_normal(n, dtype=np.float32))
+        / np.float32(math.sqrt(2.0))
+    ).astype(np.complex64)
+
+
+@lru_cache(maxsize=1)
+def phase_lut() -> npt.NDArray[np.complex64]:
+    k = np.arange(PHASE_LUT_SIZE, dtype=np.float64) * (2.0 * math.pi / PHASE_LUT_SIZE)
+    result: npt.NDArray[np.complex64] = np.exp(1j * k).astype(np.complex64)
+    return result
+
+
+def _lattice_index(x: Array) -> npt.NDArray[np.int32]:
+    result: npt.NDArray[np.int32] = np.floor(x * np.float32(1.0 / LATTICE_MM)).astype(np.int32)
+    return result
+
+
+def _mix(x: npt.NDArray[np.int32]) -> npt.NDArray[np.uint16]:
+    """A 32-bit integer mix (murmur-style finaliser) reduced to a table index."""
+    h = x.view(np.uint32)
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x45D9F3B)
+    h = h ^ (h >> np.uint32(16))
+    out: npt.NDArray[np.uint16] = (h & np.uint32((1 << TABLE_BITS) - 1)).astype(np.uint16)
+    return out
+
+
+def scatterers(coords: PlaneCoords, frequency_mhz: float, seed: int) -> npt.NDArray[np.complex64]:
+    """Complex scatterer amplitude of every beam sample: nearest patient-fixed lattice point.
+
+    The carrier phase exp(j 2k z) uses the beam-frame depth z of the lattice point itself, so a
+    translation of the probe shifts the speckle and an axial shift only adds a global phase.
+    """
+    table = scatterer_table(seed)
+    ix, iy, iz = _lattice_index(coords.s), _lattice_index(coords.t), _lattice_index(coords.d)
+    # Mix the across-beam and along-beam lattice indices separately (cheap when the plane is aligned and
+    # they are vectors), then XOR: every sample still gets an independent-looking table entry.
+    h = _mix(ix * np.int32(73856093) ^ iy * np.int32(19349663)) ^ _mix(iz * np.int32(83492791) + np.int32(7))
+    amp = table.take(h.astype(np.intp))  # take with intp indices: ~2x faster than uint16 fancy indexing
+    # Beam-frame depth of the lattice point = sample range + (lattice point - sample) . beam direction.
+    lat = np.float32(LATTICE_MM)
+    z_lat: Array = coords.range_mm
+    for comp, idx, coord in ((0, ix, coords.s), (1, iy, coords.t), (2, iz, coords.d)):
+        bc = coords.beam_dir[comp]
+        if np.any(np.abs(bc) > 1e-9):
+            z_lat = z_lat + bc * ((idx.astype(np.float32) + np.float32(0.5)) * lat - coord)
+    cycles_per_mm = 2.0 * frequency_mhz / C_MM_PER_US
+    phase_idx = (z_lat * np.float32(cycles_per_mm * PHASE_LUT_SIZE)).astype(np.int32) & (PHASE_LUT_SIZE - 1)
+    out: npt.NDArray[np.complex64] = amp * phase_lut()[phase_idx]
+    return out
+
+
+@lru_cache(maxsize=1)
+def amplitude_lut() -> npt.NDArray[np.float32]:
+    """dB -> linear amplitude, AMP_LUT_STEP_DB apart from AMP_LUT_MIN_DB up to +60 dB."""
+    db = AMP_LUT_MIN_DB + np.arange(int((60.0 - AMP_LUT_MIN_DB) / AMP_LUT_STEP_DB) + 1) * AMP_LUT_STEP_DB
+    return (10.0 ** (db / 20.0)).astype(np.float32)
+
+
+def db_to_amplitude(db: Array) -> Array:
+    lut = amplitude_lut()
+    idx = ((db - np.float32(AMP_LUT_MIN_DB)) * np.float32(1.0 / AMP_LUT_STEP_DB) + np.float32(0.5)).astype(
+        np.int32
+    )
+    np.clip(idx, 0, lut.size - 1, out=idx)
+    out: Array = lut[idx]
+    return out
+
+
+@lru_cache(maxsize=1)
+def interface_tables() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Per (deeper label, shallower label) pair: two-way transmission loss (dB) and amplitude reflection."""
+    z = IMPEDANCE_MRAYL.astype(np.float64)
+    r = ((z[:, None] - z[None, :]) / (z[:, None] + z[None, :])) ** 2  # intensity reflection
+    loss_db = -20.0 * np.log10(1.0 - r)  # two-way: 1 - R each way
+    return loss_db.astype(np.float32).ravel(), np.sqrt(r).astype(np.float32).ravel()
+
+
+def attenuation_db(
+    labels: npt.NDArray[np.uint8], frequency_mhz: float, dz_mm: float
+) -> tuple[Array, Array, Array]:
+    """Two-way loss reaching each sample, down each line (axis 0); and each sample's interface reflection.
+
+    Returns (loss_db, loss_before_interface_db, reflection_amplitude).
+    """
+    per_sample = ALPHA_DB_CM_MHZ * np.float32(2.0 * frequency_mhz * dz_mm / 10.0)
+    alpha = per_sample[labels]
+    loss_tab, refl_tab = interface_tables()
+    pair = np.zeros(labels.shape, dtype=np.intp)
+    pair[1:] = labels[1:].astype(np.intp) * N_LABELS + labels[:-1]
+    pair[0] = labels[0].astype(np.intp) * (N_LABELS + 1)
+    iface = loss_tab[pair]
+    total = np.cumsum(alpha + iface, axis=0, dtype=np.float32)
+    before = total - iface - np.float32(0.5) * alpha
+    return total - np.float32(0.5) * alpha, before, refl_tab[pair]
+
+
+def anisotropy_db(fibre_dir: tuple[float, float, float], beam_dir: npt.NDArray[np.float32]) -> Array:
+    """Echo change (dB) of an anisotropic tissue: brightest with the beam perpendicular to its fibres."""
+    f = np.asarray(fibre_dir, dtype=np.float32)
+    f = f / np.float32(np.linalg.norm(f))
+    cos_to_fibre = np.abs(np.tensordot(f, beam_dir, axes=(0, 0)))  # = sin(angle off perpendicular)
+    theta_deg = np.degrees(np.arcsin(np.clip(cos_to_fibre, 0.0, 1.0)))
+    rel = ANISOTROPY_MIN + (1.0 - ANISOTROPY_MIN) * np.exp(-((theta_deg / ANISOTROPY_THETA0_DEG) ** 2))
+    result: Array = (20.0 * np.log10(rel)).astype(np.float32)
+    return result
+
+
+def specular_gain(beam_dir: npt.NDArray[np.float32]) -> Array:
+    """Angle factor of a specular echo from an interface parallel to the skin (normal = depth axis)."""
+    angle = np.degrees(np.arccos(np.clip(np.abs(beam_dir[2]), 0.0, 1.0)))
+    result: Array = np.exp(-0.5 * (angle / SPECULAR_SIGMA_DEG) ** 2).astype(np.float32)
+    return result
+
+
+def convolve_axial(
+    field: npt.NDArray[np.complex64], kernel: npt.NDArray[np.float32]
+) -> npt.NDArray[np.complex64]:
+    """Axial PSF along rows; the output loses len(kernel)//2 rows at each end (the padding)."""
+    return _convolve_rows(field, kernel)
+
+
+def _convolve_rows(x: npt.NDArray[np.complex64], k: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
+    # Real taps on the interleaved float32 view: half the multiplies of complex arithmetic.
+    half = k.size // 2
+    n = x.shape[0] - 2 * half
+    xf = x.view(np.float32)
+    out = np.multiply(xf[half : half + n], k[half])
+    if half:
+        tmp = np.empty_like(out)
+        for j in range(1, half + 1):
+            np.add(xf[half - j : half - j + n], xf[half + j : half + j + n], out=tmp)
+            tmp *= k[half + j]
+            out += tmp
+    result: npt.NDArray[np.complex64] = out.view(np.complex64)
+    return result
+
+
+def convolve_lateral(
+    field: npt.NDArray[np.complex64], kernels: Sequence[npt.NDArray[np.float32]], pad_lines: int
+) -> npt.NDArray[np.complex64]:
+    """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped."""
+    rows, cols = field.shape[0], field.shape[1] - 2 * pad_lines
+    out = np.empty((rows, 2 * cols), dtype=np.float32)
+    xf = field.view(np.float32)  # (rows, 2 * lines): I and Q interleaved, so a line step is 2 floats
+    edges = np.linspace(0, rows, len(kernels) + 1).round().astype(int)
+    tmp_all = np.empty_like(out)
+    for band, k in enumerate(kernels):
+        r0, r1 = edges[band], edges[band + 1]
+        if r1 <= r0:
+            continue
+        half = k.size // 2
+        if half > pad_lines:
+            raise ValueError(f"lateral kernel half-width {half} exceeds the line padding {pad_lines}")
+        x = xf[r0:r1]
+        c0, n = 2 * pad_lines, 2 * cols
+        o, tmp = out[r0:r1], tmp_all[r0:r1]
+        np.multiply(x[:, c0 : c0 + n], k[half], out=o)
+        for j in range(1, half + 1):
+            np.add(x[:, c0 - 2 * j : c0 - 2 * j + n], x[:, c0 + 2 * j : c0 + 2 * j + n], out=tmp)
+            tmp *= k[half + j]
+            o += tmp
+    result: npt.NDArray[np.complex64] = out.view(np.complex64)
+    return result
+
+
+@lru_cache(maxsize=32)
+def lateral_kernels(psf: Psf, grid: BeamGrid) -> tuple[npt.NDArray[np.float32], ...]:
+    """One lateral kernel per depth band, from the beam width at the band's centre depth."""
+    centres = (np.arange(N_LATERAL_BANDS) + 0.5) * grid.depth_mm / N_LATERAL_BANDS
+    fwhm_mm = psf.lateral_fwhm_mm(centres)
+    pitch = grid.lateral_pitch_mm(centres)
+    return tuple(gaussian_kernel(float(f / p)) for f, p in zip(fwhm_mm, pitch, strict=True))
+
+
+@lru_cache(maxsize=32)
+def axial_kernel(psf: Psf, dz_mm: float) -> npt.NDArray[np.float32]:
+    return gaussian_kernel(psf.axial_fwhm_mm / dz_mm)
+
+
+def tgc_row_db(
+    z_mm: npt.NDArray[np.float32],
+    depth_mm: float,
+    *,
+    gain_db: float,
+    tgc_db: tuple[float, ...],
+    compensation_db_cm_mhz: float,
+    frequency_mhz: float,
+) -> npt.NDArray[np.float32]:
+    """Receive gain of each row: gain + TGC sliders interpolated over depth + assumed-attenuation ramp."""
+    if len(tgc_db) < 1:
+        raise ValueError("tgc_db needs at least one band")
+    centres = (np.arange(len(tgc_db)) + 0.5) * depth_mm / len(tgc_db)
+    tgc = np.interp(z_mm, centres, np.asarray(tgc_db, dtype=np.float64))
+    # A receiver's depth-gain range is finite; beyond it deep echoes sink into the noise, as on scanners.
+    ramp = np.minimum(2.0 * compensation_db_cm_mhz * frequency_mhz * z_mm / 10.0, MAX_DEPTH_GAIN_DB)
+    out: npt.NDArray[np.float32] = (gain_db + tgc + ramp).astype(np.float32)
+    return out
+
+
+@lru_cache(maxsize=16)
+def grey_lut(dynamic_range_db: float) -> npt.NDArray[np.uint8]:
+    """Grey level for every float32 power value, indexed by the power's top 17 bits (0.02 dB steps)."""
+    bits = (np.arange(1 << 17, dtype=np.uint32) << np.uint32(15)) | np.uint32(1 << 14)
+    with np.errstate(invalid="ignore"):
+        power = bits.view(np.float32).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        db = 10.0 * np.log10(power)
+    grey = (db - (MID_GREY_DB - dynamic_range_db / 2.0)) * (255.0 / dynamic_range_db)
+    grey = np.nan_to_num(grey, nan=255.0, posinf=255.0, neginf=0.0)
+    return np.clip(np.round(grey), 0, 255).astype(np.uint8)
+
+
+def power_to_grey(power: Array, dynamic_range_db: float) -> npt.NDArray[np.uint8]:
+    """Log compression and dynamic-range window in one table lookup."""
+    idx = power.view(np.uint32) >> np.uint32(15)
+    out: npt.NDArray[np.uint8] = grey_lut(round(float(dynamic_range_db), 3))[idx]
+    return out
+
+
+@lru_cache(maxsize=8)
+def noise_bank(shape: tuple[int, int], seed: int) -> npt.NDArray[np.complex64]:
+    """Electronic noise larger than a frame; each frame takes a window at a time-dependent offset."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    scale = np.float32(math.sqrt(10.0 ** (NOISE_DB / 10.0) / 2.0))
+    re = rng.standard_normal(shape, dtype=np.float32)
+    im = rng.standard_normal(shape, dtype=np.float32)
+    return ((re + 1j * im) * scale).astype(np.complex64)
+
+
+def frame_noise(shape: tuple[int, int], seed: int, time_s: float) -> npt.NDArray[np.complex64]:
+    """A noise window for the frame at `time_s` (deterministic for seed and time)."""
+    margin = 64
+    bank = noise_bank((shape[0] + margin, shape[1] + margin), seed)
+    tick = round(time_s * 1000.0)
+    rng = np.random.default_rng([seed, tick & 0xFFFFFFFF])
+    r0, c0 = (int(v) for v in rng.integers(0, margin, size=2))
+    return bank[r0 : r0 + shape[0], c0 : c0 + shape[1]]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanConversion:
+    """Precomputed convex polar-to-Cartesian map: four source indices and weights per display pixel."""
+
+    index: npt.NDArray[np.intp]  # (4, rows*cols) flat indices into the beam image (+1 sentinel)
+    weight: npt.NDArray[np.float32]  # (4, rows*cols)
+    nearest: npt.NDArray[np.intp]  # (rows*cols,) flat index of the nearest beam sample or sentinel
+    rows: int
+    cols: int
+    width_mm: float
+
+
+@lru_cache(maxsize=8)
+def scan_conversion(grid: BeamGrid, rows: int, cols: int) -> ScanConversion:
+    """Map a convex beam image (grid.rows x grid.lines) onto a rows x cols image 0..depth deep."""
+    r, half = grid.radius_mm, math.radians(grid.fov_deg) / 2.0
+    width_mm = 2.0 * (r + grid.depth_mm) * math.sin(half)
+    y = (np.arange(rows) + 1.0) * grid.depth_mm / rows
+    x = (np.arange(cols) + 0.5 - cols / 2.0) * width_mm / cols
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    rng = np.hypot(xx, yy + r) - r
+    ang = np.arctan2(xx, yy + r)
+    fr = rng / grid.dz_mm - 1.0
+    fc = ang / grid.line_pitch + grid.lines / 2.0 - 0.5
+    valid = (fr >= 0) & (fr <= grid.rows - 1) & (fc >= 0) & (fc <= grid.lines - 1)
+    r0 = np.clip(np.floor(fr), 0, grid.rows - 2).astype(np.intp)
+    c0 = np.clip(np.floor(fc), 0, grid.lines - 2).astype(np.intp)
+    wr, wc = np.clip(fr - r0, 0, 1), np.clip(fc - c0, 0, 1)
+    sentinel = grid.rows * grid.lines
+    idx = np.stack(
+        [
+            r0 * grid.lines + c0,
+            r0 * grid.lines + c0 + 1,
+            (r0 + 1) * grid.lines + c0,
+            (r0 + 1) * grid.lines + c0 + 1,
+        ]
+    )
+    w = np.stack([(1 - wr) * (1 - wc), (1 - wr) * wc, wr * (1 - wc), wr * wc]).astype(np.float32)
+    idx = np.where(valid[None], idx, sentinel).reshape(4, -1)
+    near = np.where(valid, np.rint(fr).astype(np.intp) * grid.lines + np.rint(fc).astype(np.intp), sentinel)
+    return ScanConversion(idx, w.reshape(4, -1), near.ravel(), rows, cols, width_mm)
+
+
+def scan_convert(beam_image: Array, conv: ScanConversion, fill: float = 0.0) -> Array:
+    flat = np.append(beam_image.ravel(), np.float32(fill))
+    out: Array = flat[conv.index[0]] * conv.weight[0]
+    for k in range(1, 4):
+        out += flat[conv.index[k]] * conv.weight[k]
+    result: Array = out.reshape(conv.rows, conv.cols)
+    return result
+
+
+def scan_convert_nearest(
+    beam_image: npt.NDArray[np.uint8], conv: ScanConversion, fill: int = 0
+) -> npt.NDArray[np.uint8]:
+    flat = np.append(beam_image.ravel(), np.uint8(fill))
+    out: npt.NDArray[np.uint8] = flat[conv.nearest].reshape(conv.rows, conv.cols)
+    return out

@@ -1,0 +1,227 @@
+"""The scene catalogue, ground truth, probe pose and the renderer's public contract."""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+
+import numpy as np
+import pytest
+
+from drivers.sim.patient import PatientRenderer
+from drivers.sim.pose import ProbePose
+from drivers.sim.renderer import FrameRenderer, RenderParams
+from drivers.sim.scenes import SCENES, build_scene, list_scenes
+from drivers.sim.tissues import TISSUES, Label, label_names
+from scanner_app.frame import DataFormat, Geometry
+
+ALL = [(info.scene_id, v) for info in list_scenes() for v in [None, *info.variants]]
+
+
+def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
+    ids = {info.scene_id for info in list_scenes()}
+    assert {"qa_phantom", "shoulder", "elbow", "wrist", "hip", "knee", "ankle"} <= ids
+    assert {"groin", "thigh", "popliteal", "calf"} <= ids
+    variants = {v for info in list_scenes() for v in info.variants}
+    assert variants == {
+        "effusion",
+        "bakers_cyst",
+        "ruptured_bakers_cyst",
+        "gastrocnemius_tear",
+        "thrombosed_vein",
+        "achilles_tendinosis",
+        "gout_double_contour",
+        "abscess",
+        "lymph_node",
+    }
+    for info in list_scenes():
+        assert info.title and info.views and all(info.variants.values())
+
+
+@pytest.mark.parametrize(("scene_id", "variant"), ALL)
+def test_every_scene_and_variant_renders_in_every_format_and_geometry(
+    scene_id: str, variant: str | None
+) -> None:
+    r = PatientRenderer(scene_id, variant, seed=1)
+    depth = SCENES[scene_id].depth_mm
+    for geometry in Geometry:
+        for fmt in DataFormat:
+            rows = 200 if fmt == DataFormat.RF_I16 else 48
+            params = RenderParams(
+                rows=rows,
+                cols=40,
+                depth_mm=depth,
+                data_format=fmt,
+                geometry=geometry,
+                frequency_mhz=7.5,
+                sampling_mhz=30.0,
+            )
+            frame = r.render(params, 0.0)
+            assert frame.pixels.dtype == fmt.dtype
+            assert frame.labels is not None and frame.labels.shape == frame.pixels.shape
+            assert int(frame.labels.max()) < len(TISSUES)
+            assert frame.structures_in_view
+
+
+KEY_STRUCTURES = {
+    ("knee", "suprapatellar long axis"): {
+        "quadriceps tendon",
+        "suprapatellar recess",
+        "femur",
+        "femoral trochlear cartilage",
+        "prefemoral fat pad",
+    },
+    ("knee", "patellar tendon long axis"): {"patellar tendon", "infrapatellar (Hoffa) fat pad"},
+    ("knee", "MCL coronal"): {"medial collateral ligament", "medial meniscus"},
+    ("shoulder", "supraspinatus long axis"): {
+        "supraspinatus tendon",
+        "subacromial-subdeltoid bursa",
+        "humeral head / greater tuberosity",
+        "deltoid muscle",
+    },
+    ("shoulder", "long head of biceps short axis"): {"long head of biceps tendon"},
+    ("elbow", "anterior short axis"): {"distal biceps tendon", "brachial artery", "median nerve"},
+    ("elbow", "common extensor long axis"): {"common extensor tendon", "radial head"},
+    ("wrist", "carpal tunnel short axis"): {
+        "median nerve",
+        "flexor retinaculum",
+        "flexor digitorum profundus tendons",
+    },
+    ("hip", "anterior oblique long axis"): {
+        "anterior synovial recess",
+        "femoral head and neck / acetabulum",
+        "anterosuperior labrum",
+    },
+    ("ankle", "Achilles long axis"): {"Achilles tendon", "Kager fat pad"},
+    ("groin", "CFV short axis"): {"common femoral vein", "common femoral artery"},
+    ("groin", "saphenofemoral junction short axis"): {"great saphenous vein", "common femoral vein"},
+    ("thigh", "femoral vein short axis"): {"femoral vein", "superficial femoral artery"},
+    ("popliteal", "popliteal short axis"): {"popliteal vein", "popliteal artery", "tibial nerve"},
+    ("calf", "posterior tibial veins short axis"): {"posterior tibial veins", "soleal vein"},
+}
+
+
+@pytest.mark.parametrize(("scene_id", "view"), list(KEY_STRUCTURES))
+def test_views_show_their_key_structures(scene_id: str, view: str) -> None:
+    r = PatientRenderer(scene_id, seed=1)
+    r.set_pose(SCENES[scene_id].views[view])
+    geometry = Geometry.CONVEX if scene_id == "hip" else Geometry.LINEAR
+    params = RenderParams(rows=120, cols=100, depth_mm=SCENES[scene_id].depth_mm, geometry=geometry)
+    in_view = set(r.render(params, 0.0).structures_in_view)
+    assert KEY_STRUCTURES[(scene_id, view)] <= in_view, KEY_STRUCTURES[(scene_id, view)] - in_view
+
+
+@pytest.mark.parametrize(
+    ("scene_id", "variant", "view", "structure"),
+    [
+        ("knee", "effusion", "suprapatellar long axis", "suprapatellar recess (effusion)"),
+        ("knee", "gout_double_contour", "suprapatellar long axis", "urate on cartilage (double contour)"),
+        ("popliteal", "bakers_cyst", "posteromedial short axis", "Baker's cyst"),
+        (
+            "calf",
+            "ruptured_bakers_cyst",
+            "medial gastrocnemius long axis",
+            "fluid dissecting from ruptured Baker's cyst",
+        ),
+        (
+            "calf",
+            "gastrocnemius_tear",
+            "medial gastrocnemius long axis",
+            "hematoma between medial gastrocnemius and soleus",
+        ),
+        ("ankle", "achilles_tendinosis", "Achilles long axis", "Achilles tendinosis (fusiform, hypoechoic)"),
+        ("groin", "abscess", "CFV short axis", "abscess"),
+        ("groin", "lymph_node", "saphenofemoral junction short axis", "inguinal lymph node"),
+    ],
+)
+def test_pathology_variants_appear_in_their_view(
+    scene_id: str, variant: str, view: str, structure: str
+) -> None:
+    r = PatientRenderer(scene_id, variant, seed=1)
+    r.set_pose(SCENES[scene_id].views[view])
+    frame = r.render(RenderParams(rows=120, cols=100, depth_mm=SCENES[scene_id].depth_mm), 0.0)
+    assert structure in frame.structures_in_view
+    normal = PatientRenderer(scene_id, seed=1)
+    normal.set_pose(SCENES[scene_id].views[view])
+    assert structure not in normal.render(RenderParams(rows=120, cols=100), 0.0).structures_in_view
+
+
+def test_effusion_is_anechoic_fluid_in_ground_truth_and_image() -> None:
+    r = PatientRenderer("knee", "effusion", seed=1)
+    r.set_pose(SCENES["knee"].views["suprapatellar long axis"])
+    frame = r.render(RenderParams(rows=140, cols=120, depth_mm=35.0), 0.0)
+    assert frame.labels is not None
+    fluid = frame.labels == Label.FLUID
+    fat = frame.labels == Label.FAT
+    assert fluid.sum() > 500
+    assert frame.pixels[fluid].mean() < 0.3 * frame.pixels[fat].mean()
+
+
+def test_label_table_names_every_label() -> None:
+    names = label_names()
+    assert set(names) == {int(label) for label in Label}
+    assert names[Label.BONE] == "bone" and names[Label.VEIN_LUMEN] == "venous blood"
+
+
+def test_unknown_scene_or_variant_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown scene 'liver'"):
+        build_scene("liver")
+    with pytest.raises(ValueError, match=r"no variant 'effusion'.*thrombosed_vein"):
+        PatientRenderer("groin", "effusion")
+
+
+def test_pose_nudges_and_clamps() -> None:
+    pose = ProbePose().nudged(
+        position_mm=2.0, lateral_mm=-1.0, rotation_deg=450.0, tilt_deg=60.0, pressure=2.0
+    )
+    assert pose == ProbePose(2.0, -1.0, 90.0, 45.0, 1.0)
+    assert pose.nudged(pressure=-5.0).pressure == 0.0
+    with pytest.raises(ValueError, match="pressure"):
+        ProbePose(pressure=1.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pose.tilt_deg = 0.0  # type: ignore[misc]
+
+
+def test_renderer_satisfies_the_frame_renderer_protocol_and_switches_scene() -> None:
+    r: FrameRenderer = PatientRenderer()
+    assert isinstance(r, PatientRenderer)
+    assert r.scene.scene_id == "knee" and r.pose == SCENES["knee"].views["suprapatellar long axis"]
+    r.set_scene("groin", "thrombosed_vein")
+    assert r.scene.variant == "thrombosed_vein" and r.pose == build_scene("groin").default_pose
+    frame = r.render(RenderParams(rows=64, cols=64, depth_mm=40.0), 0.0)
+    assert "common femoral vein" in frame.structures_in_view
+
+
+def test_pose_can_change_from_another_thread_between_renders() -> None:
+    r = PatientRenderer("qa_phantom", seed=2)
+    params = RenderParams(rows=48, cols=48, depth_mm=20.0)
+    done: queue.Queue[ProbePose] = queue.Queue()
+
+    def driver() -> None:
+        pose = r.pose
+        for _ in range(20):
+            pose = pose.nudged(position_mm=0.5)
+            r.set_pose(pose)
+        done.put(pose)
+
+    t = threading.Thread(target=driver, name="pose-driver")
+    t.start()
+    for k in range(10):
+        r.render(params, k / 30.0)
+    final = done.get(timeout=10.0)
+    t.join(timeout=10.0)
+    assert r.pose == final
+    moved = r.render(params, 1.0)
+    fresh = PatientRenderer("qa_phantom", seed=2)
+    fresh.set_pose(final)
+    assert np.array_equal(moved.pixels, fresh.render(params, 1.0).pixels)
+
+
+def test_frames_vary_with_time_only_through_noise() -> None:
+    r = PatientRenderer("qa_phantom", seed=2)
+    params = RenderParams(rows=64, cols=64, depth_mm=20.0, data_format=DataFormat.ENVELOPE_U16)
+    a = r.render(params, 0.0).pixels.astype(float)
+    b = r.render(params, 0.5).pixels.astype(float)
+    assert not np.array_equal(a, b)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
