@@ -73,7 +73,7 @@ SCENE_IDS: tuple[str, ...] = (
 )
 """Scenes the simulator can render; a practice target must name one of these."""
 
-POSE_KEYS: tuple[str, ...] = ("position_mm", "slide_mm", "rotation_deg", "tilt_deg")
+POSE_KEYS: tuple[str, ...] = ("position_mm", "lateral_mm", "rotation_deg", "tilt_deg")
 """Probe pose coordinates of a practice target, in the simulator's scene frame."""
 
 

@@ -212,10 +212,10 @@ def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: Protocol) 
         panel.start()
     scene, variant, pose = target.args
     assert (scene, variant) == ("knee", "normal")
-    assert pose == {"position_mm": 40.0, "slide_mm": 0.0, "rotation_deg": 0.0, "tilt_deg": 0.0}
+    assert pose == {"position_mm": 40.0, "lateral_mm": 0.0, "rotation_deg": 0.0, "tilt_deg": 0.0}
     assert panel.practice_row.isVisible()
     assert "Find the view" in panel.practice_label.text()
-    assert runner.check_practice_view("knee", {**pose, "slide_mm": 3.0})
+    assert runner.check_practice_view("knee", {**pose, "lateral_mm": 3.0})
     assert "View found" in panel.practice_label.text()
     with qtbot.waitSignal(panel.practice_target_requested, timeout=1000) as again:
         _click(qtbot, panel.next_button)

@@ -44,8 +44,8 @@ steps:
     practice:
       scene: knee
       variant: effusion
-      pose: {position_mm: 30, slide_mm: 0, rotation_deg: 0, tilt_deg: 0}
-      tolerance: {position_mm: 5, slide_mm: 5, rotation_deg: 10, tilt_deg: 5}
+      pose: {position_mm: 30, lateral_mm: 0, rotation_deg: 0, tilt_deg: 0}
+      tolerance: {position_mm: 5, lateral_mm: 5, rotation_deg: 10, tilt_deg: 5}
   - id: second
     title: Second
     position: prone
@@ -386,10 +386,10 @@ def test_practice_view_within_tolerance_is_found(protocol: Protocol, clock: Fake
     r = ChecklistRunner(protocol, side="left", practice=True, clock=clock)
     got: list[RunnerEvent] = []
     r.subscribe(got.append)
-    far = {"position_mm": 40, "slide_mm": 0, "rotation_deg": 0, "tilt_deg": 0}
+    far = {"position_mm": 40, "lateral_mm": 0, "rotation_deg": 0, "tilt_deg": 0}
     assert not r.check_practice_view("knee", far)
     assert not r.view_found()
-    near = {"position_mm": 33, "slide_mm": -4, "rotation_deg": 355, "tilt_deg": 4}  # 355° is 5° off
+    near = {"position_mm": 33, "lateral_mm": -4, "rotation_deg": 355, "tilt_deg": 4}  # 355° is 5° off
     assert not r.check_practice_view("ankle", near)  # wrong scene
     assert r.check_practice_view("knee", near)
     assert r.view_found()
@@ -402,7 +402,7 @@ def test_practice_view_within_tolerance_is_found(protocol: Protocol, clock: Fake
 
 def test_practice_summary(protocol: Protocol, clock: FakeClock) -> None:
     r = ChecklistRunner(protocol, side="left", practice=True, clock=clock)
-    r.check_practice_view("knee", {"position_mm": 30, "slide_mm": 0, "rotation_deg": 0, "tilt_deg": 0})
+    r.check_practice_view("knee", {"position_mm": 30, "lateral_mm": 0, "rotation_deg": 0, "tilt_deg": 0})
     r.record_capture(kind="still", plane="long_axis", capture_id="1")
     r.record_capture(kind="still", plane="short_axis", capture_id="2")
     clock.now += 42
