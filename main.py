@@ -86,20 +86,21 @@ def load_usb_backend(spec: str | None) -> Any:
 def make_driver(spec: str, usb_backend: str | None = None) -> ProbeDriver:
     """The driver for a --probe value; raises ValueError naming what is wrong."""
     from drivers.plp_driver import PlpProbeDriver
+    from drivers.sim.patient import PatientRenderer
     from drivers.transports import PLP_USB_IDS, SerialTransport, UsbTransport, parse_usb_id
 
     if spec == "sim":
         from drivers.sim.firmware import SimFirmware
         from drivers.sim.usb_backend import SimUsbBackend
 
-        firmware = SimFirmware(events_on_interrupt=True)
+        firmware = SimFirmware(PatientRenderer(), events_on_interrupt=True)
         transport = UsbTransport(backend=SimUsbBackend(firmware))
         return PlpProbeDriver(transport, device=firmware)
     if spec == "sim-serial":
         from drivers.sim.firmware import SimFirmware, small_params
         from drivers.sim.pty_link import SimSerialDevice
 
-        device = SimSerialDevice(SimFirmware(params=small_params(128, 256)), baud=921600)
+        device = SimSerialDevice(SimFirmware(PatientRenderer(), small_params(128, 256)), baud=921600)
         return PlpProbeDriver(SerialTransport(device.port, device.baud), device=device)
     if spec == "usb" or spec.startswith("usb:"):
         ids = (parse_usb_id(spec[4:]),) if spec.startswith("usb:") else PLP_USB_IDS

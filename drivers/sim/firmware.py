@@ -10,11 +10,12 @@ Simulator extension commands (spec 2 allows `0x80`-`0xFF`):
 
 | opcode | name | arguments | reply data |
 |---|---|---|---|
-| `0x80` | SIM_SET_POSE | UTF-8 JSON object: the probe pose, e.g. `{"x_mm": 0, "angle_deg": 0}` | none |
+| `0x80` | SIM_SET_POSE | UTF-8 JSON, pose fields to change: `{"position_mm": 10, "pressure": 0.5}` | none |
 | `0x81` | SIM_SET_SCENE | UTF-8 JSON object `{"scene": str, "variant": str}` | none |
 
 Both answer BAD_ARGUMENT to a payload that is not a JSON object (or, for SET_SCENE, lacks a string
-`scene`). If the renderer has `set_pose(dict)` / `set_scene(scene, variant)`, it is told.
+`scene`), or that the renderer rejects (an unknown pose field or scene). If the renderer has
+`set_pose(mapping)` / `set_scene(scene, variant)`, it is told.
 """
 
 from __future__ import annotations
@@ -198,6 +199,7 @@ class SimFirmware:
         self.faults = FaultSwitches()
         self.injected: collections.Counter[str] = collections.Counter()
         self.pose: dict[str, object] = {}
+        self.renderer = self._renderer  # the composition root hands it to the simulator panel
         self.scene: tuple[str, str] = ("default", "")
         self._rng = np.random.default_rng(seed)
         self._lock = threading.RLock()
@@ -509,10 +511,13 @@ class SimFirmware:
             pose = _json_object(args)
             if pose is None:
                 return bad, b""
-            self.pose = pose
             set_pose = getattr(self._renderer, "set_pose", None)
             if callable(set_pose):
-                set_pose(pose)
+                try:
+                    set_pose(pose)
+                except (TypeError, ValueError):
+                    return bad, b""  # an unknown field or an out-of-range value
+            self.pose = pose
             return ok, b""
         if opcode == Opcode.SIM_SET_SCENE:
             req = _json_object(args)
@@ -520,10 +525,13 @@ class SimFirmware:
                 return bad, b""
             variant = str(req.get("variant", ""))
             scene = str(req["scene"])
-            self.scene = (scene, variant)
             set_scene = getattr(self._renderer, "set_scene", None)
             if callable(set_scene):
-                set_scene(scene, variant)
+                try:
+                    set_scene(scene, variant or None)
+                except (KeyError, ValueError):
+                    return bad, b""  # no such scene, or a variant the scene does not have
+            self.scene = (scene, variant)
             return ok, b""
         return ReplyStatus.UNKNOWN_OPCODE, b""
 

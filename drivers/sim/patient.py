@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -91,11 +92,15 @@ class PatientRenderer:
         with self._lock:
             return self._pose
 
-    def set_pose(self, pose: ProbePose) -> None:
-        if not isinstance(pose, ProbePose):
-            raise TypeError(f"set_pose needs a ProbePose, got {type(pose).__name__}")
+    def set_pose(self, pose: ProbePose | Mapping[str, object]) -> None:
+        """Move the probe; a mapping (from the wire or a UI) changes only the fields it names."""
         with self._lock:
-            self._pose = pose
+            if isinstance(pose, ProbePose):
+                self._pose = pose
+            elif isinstance(pose, Mapping):
+                self._pose = ProbePose.from_mapping(pose, base=self._pose)
+            else:
+                raise TypeError(f"set_pose needs a ProbePose or a mapping, got {type(pose).__name__}")
 
     @property
     def scene(self) -> Scene:

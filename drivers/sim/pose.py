@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,26 @@ class ProbePose:
             raise ValueError(f"ProbePose.pressure must be within 0..1, got {self.pressure}")
         if not -45.0 <= self.tilt_deg <= 45.0:
             raise ValueError(f"ProbePose.tilt_deg must be within -45..45 degrees, got {self.tilt_deg}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object], base: ProbePose | None = None) -> ProbePose:
+        """A pose from wire or UI values (the field names above), missing fields taken from `base`.
+
+        Raises ValueError naming an unknown field or a value that is not a number.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown pose field(s) {unknown}; expected {sorted(known)}")
+        start = asdict(base) if base is not None else {}
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"pose field {key} must be a number, got {value!r}")
+            start[key] = float(value)
+        return cls(**start)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
 
     def nudged(
         self,
