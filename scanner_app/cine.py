@@ -23,6 +23,7 @@ class CineModel:
         self.position = -1
         self.playing = False
         self.loop = True
+        self._period_s = 1.0 / 30.0
         self._listeners: list[Callable[[], None]] = []
 
     def subscribe(self, listener: Callable[[], None]) -> None:
@@ -50,6 +51,7 @@ class CineModel:
         self.first_seq = self.ring.oldest_seq
         self.last_seq = self.ring.newest_seq
         self.position = self.last_seq
+        self._period_s = self._measure_period_s()
         self._changed()
 
     def unfreeze(self) -> None:
@@ -114,6 +116,9 @@ class CineModel:
 
     def frame_period_s(self) -> float:
         """Mean interval between cine frames, for real-time playback (1/30 s when unknown)."""
+        return self._period_s
+
+    def _measure_period_s(self) -> float:
         first, last = self.ring.get(self.first_seq), self.ring.get(self.last_seq)
         if first is None or last is None or self.length < 2:
             return 1.0 / 30.0

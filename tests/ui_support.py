@@ -1,0 +1,66 @@
+"""Shared pieces for the UI tests: a real engine over the direct simulated probe, and the window around it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from drivers.sim.direct import DirectSimProbe
+from drivers.sim.renderer import RenderParams
+from drivers.sim.settings import SimSettings
+from scanner_app.capture import CaptureSink, FolderCaptureSink
+from scanner_app.engine import AcquisitionEngine
+from scanner_app.preferences import Preferences
+from scanner_app.probe import ProbeDriver
+from scanner_app.ring import FrameRing
+from ui.main_window import MainWindow
+from ui.sim_panel import SimulatorControl
+
+ROWS, COLS = 128, 96
+
+
+def make_engine(driver: ProbeDriver | None = None, capacity: int = 90) -> AcquisitionEngine:
+    """A real engine over a small, paced simulated probe (30 frames/s, 128 x 96 pixels)."""
+    if driver is None:
+        driver = DirectSimProbe(settings=SimSettings(RenderParams(rows=ROWS, cols=COLS), frame_rate_hz=30.0))
+    return AcquisitionEngine(driver, FrameRing(capacity, ROWS * COLS))
+
+
+def open_window(
+    qtbot: QtBot,
+    tmp_path: Path,
+    engine: AcquisitionEngine | None = None,
+    *,
+    sink: CaptureSink | None = None,
+    sim: SimulatorControl | None = None,
+    start: bool = True,
+) -> MainWindow:
+    engine = engine or make_engine()
+    window = MainWindow(
+        engine,
+        preferences=Preferences(tmp_path / "config" / "preferences.json"),
+        sink=sink or FolderCaptureSink(tmp_path / "captures"),
+        sim=sim,
+        switch_probe=lambda spec: None,
+    )
+    qtbot.addWidget(window)
+    window.resize(1200, 900)
+    window.show()
+    if start:
+        engine.start()
+    return window
+
+
+def wait_streaming(qtbot: QtBot, window: MainWindow) -> None:
+    """Wait until the window shows live frames."""
+    qtbot.waitUntil(lambda: window.view.current is not None and window.view.draws >= 2, timeout=5000)
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    w = open_window(qtbot, tmp_path)
+    yield w
+    w.close()
