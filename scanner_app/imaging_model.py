@@ -89,6 +89,7 @@ class ImagingModel:
         self._request_setting = request_setting
         self.requested: dict[SettingKey, float] = dict(DEFAULT_SETTINGS)
         self.applied: dict[SettingKey, float] = {}
+        self._awaiting: set[SettingKey] = set()  # requested, readback not back yet
         self.grey_map = "Linear"
         self.preset_name = ""
         self._listeners: list[Listener] = []
@@ -112,12 +113,16 @@ class ImagingModel:
         if not np.isfinite(value):
             raise ValueError(f"setting {key.name} needs a finite number, got {value!r}")
         self.requested[key] = value
+        self._awaiting.add(key)
         self._request_setting(key, value)
         self._notify(SettingChange(key, value, applied=False, requested=value))
 
     def step(self, key: SettingKey, delta: float) -> None:
-        """Change a setting relative to its current (applied) value."""
-        self.request(key, self.value(key) + delta)
+        """Change a setting relative to where it is going: the last request while its readback is still
+        on the way (so quick repeated presses add up), else the applied value (so a clamped setting
+        steps back from what the probe really does)."""
+        base = self.requested[key] if key in self._awaiting else self.value(key)
+        self.request(key, base + delta)
 
     def push_all(self) -> None:
         """Send every requested setting to the probe (start-up, after a probe switch)."""
@@ -128,6 +133,8 @@ class ImagingModel:
         """A readback from the probe (SettingApplied)."""
         key = SettingKey(key)
         self.applied[key] = applied
+        if requested == self.requested.get(key):
+            self._awaiting.discard(key)
         self._notify(SettingChange(key, applied, applied=True, requested=requested))
 
     def set_grey_map(self, name: str) -> None:
