@@ -3,8 +3,10 @@ playing, looping, unfreezing to live, and a probe that goes away while frozen.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtGui import QWheelEvent
 from PyQt6.QtWidgets import QApplication, QToolButton
@@ -13,8 +15,13 @@ from pytestqt.qtbot import QtBot
 from drivers.sim.direct import DirectSimProbe
 from scanner_app.engine import EngineState
 from scanner_app.probe import ProbeEventKind
-from tests.ui_support import UnpluggableSimProbe, make_engine, open_window, wait_streaming, window  # noqa: F401
+from tests.ui_support import UnpluggableSimProbe, make_engine, open_window, wait_streaming, window_fixture
 from ui.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    yield from window_fixture(qtbot, tmp_path)
 
 
 def _frames_made(w: MainWindow) -> int:
@@ -126,7 +133,7 @@ def test_disconnect_while_frozen_keeps_the_cine_usable(qtbot: QtBot, tmp_path: P
     qtbot.keyClick(w, Qt.Key.Key_F)
     driver.unplugged.set()
     qtbot.waitUntil(lambda: w.engine.state == EngineState.DISCONNECTED, timeout=3000)
-    qtbot.waitUntil(lambda: w.view.banner.isVisible(), timeout=3000)
+    qtbot.waitUntil(w.view.banner.isVisible, timeout=3000)
     assert "DISCONNECTED" in w.view.banner.text()
     assert w.probe_panel.state_label.text() == "● disconnected"
     # the cine still works while the probe is gone

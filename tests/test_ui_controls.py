@@ -1,8 +1,9 @@
-"""Imaging controls in both directions: model -> widget, widget -> model -> probe, and the probe's readback."""
+"""Imaging controls both ways: model -> widget, widget -> model -> probe, and the probe's readback."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -10,8 +11,14 @@ from pytestqt.qtbot import QtBot
 from drivers.sim.direct import DirectSimProbe
 from scanner_app.imaging_model import PRESETS, grey_maps
 from scanner_app.probe import SettingKey
-from tests.ui_support import wait_streaming, window  # noqa: F401  (fixture)
+from tests.ui_support import wait_streaming, window_fixture
 from ui.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    yield from window_fixture(qtbot, tmp_path)
+
 
 # key, how to read the control's shown value, how to move the widget to a value, a value to move it to,
 # a request outside the simulated probe's range and what the probe clamps it to.

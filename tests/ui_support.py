@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from pytestqt.qtbot import QtBot
 
 from drivers.sim.direct import DirectSimProbe
@@ -50,7 +49,10 @@ def open_window(
     )
     qtbot.addWidget(window)
     window.resize(1200, 900)
-    window.show()
+    with qtbot.waitExposed(window):
+        window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)  # window shortcuts need an active window
     if start:
         engine.start()
     return window
@@ -61,8 +63,8 @@ def wait_streaming(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: window.view.current is not None and window.view.draws >= 2, timeout=5000)
 
 
-@pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+def window_fixture(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    """Body of each test file's `window` fixture: a started window, closed (engine joined) afterwards."""
     w = open_window(qtbot, tmp_path)
     yield w
     w.close()
