@@ -233,7 +233,9 @@ class MainWindow(QMainWindow):
             name: str, keys: Sequence[str], text: str, slot: Callable[[], object], toolbar_text: str = ""
         ) -> QAction:
             action = QAction(toolbar_text or text, self)
-            action.setShortcuts([QKeySequence(k) for k in keys])
+            # Symbols typed with Shift ("?", "+") arrive with the Shift modifier on some keyboards.
+            also = [f"Shift+{k}" for k in keys if k in ("?", "+")]
+            action.setShortcuts([QKeySequence(k) for k in [*keys, *also]])
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.triggered.connect(lambda _=False: slot())
             self.addAction(action)
