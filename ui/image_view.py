@@ -280,7 +280,8 @@ class ScannerImageView(LiveImageView):
             return  # pyqtgraph resizes during its own __init__, before our overlays exist
         w, h = self.width(), self.height()
         self.info_label.move(10, 8)
-        self.frozen_label.move((w - self.frozen_label.width()) // 2, 10)
+        # under the text block, beside the image, where the eye already looks for the state
+        self.frozen_label.move(10, self.info_label.y() + self.info_label.height() + 12)
         self.banner.move((w - self.banner.width()) // 2, h // 3)
         self.mode_label.move((w - self.mode_label.width()) // 2, h - self.mode_label.height() - 12)
         self.body_marker.move(10, h - self.body_marker.height() - 10)

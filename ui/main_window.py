@@ -390,7 +390,8 @@ class MainWindow(QMainWindow):
             )
         else:
             self.strip.add_capture(outcome)
-            self._message(f"{outcome.kind.capitalize()} saved ({outcome.record.frame_count} frame(s))")
+            n = outcome.record.frame_count
+            self._message(f"{outcome.kind.capitalize()} saved ({n} frame{'' if n == 1 else 's'})")
         self.capture_finished.emit(outcome)
 
     def _message(self, text: str, error: bool = False) -> None:
@@ -450,6 +451,10 @@ class MainWindow(QMainWindow):
             text += f": {event.reason}"
         self.state_label.setText(text)
         self.probe_panel.on_state(event)
+        if event.state != EngineState.STREAMING:
+            self.rate_label.setText("0.0 frames/s")
+            self.status = None  # no status comes while reconnecting: show no stale frame rate
+            self._update_info()
         self.view.set_banner(banner_text(event.state, event.reason))
 
     def _on_status(self, status: StatusReport) -> None:

@@ -108,6 +108,9 @@ class ProbePanel(QWidget):
         self.state_label.setText(f"● {event.state.value}")
         self.state_label.setStyleSheet(f"font-size: 20px; font-weight: 700; color: {colour};")
         self.reason_label.setText(event.reason if event.state != EngineState.STREAMING else "")
+        if event.state != EngineState.STREAMING:
+            # the engine sends no status while it waits to reconnect: don't leave a stale rate up
+            self.counters["rate"].setText("0.0 /s")
 
     def on_connected(self, descriptor: ProbeDescriptor) -> None:
         d = descriptor
