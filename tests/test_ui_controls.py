@@ -126,10 +126,15 @@ def test_grey_map_both_directions_changes_only_the_view(qtbot: QtBot, window: Ma
     combo = window.controls.grey_map
     combo.setCurrentText("Contrast")
     assert window.imaging.grey_map == "Contrast"
-    assert (window.view.image.lut == grey_maps()["Contrast"]).all()
+    assert (window.view.image.display_lut == grey_maps()["Contrast"]).all()
     window.imaging.set_grey_map("Sepia")
     assert combo.currentText() == "Sepia"
-    assert window.view.image.lut.shape == (256, 3)
+    assert window.view.image.display_lut.shape == (256, 3)
+    qtbot.waitUntil(lambda: window.view.image.qimage is not None and not window.view.image._renderRequired)
+    # the painted image really uses the map: pixel value v shows as the map's colour for v
+    frame = window.view.image.image
+    r, g, b, _ = window.view.image.qimage.pixelColor(0, 0).getRgb()
+    assert (r, g, b) == tuple(grey_maps()["Sepia"][frame[0, 0]])
     with pytest.raises(ValueError, match="unknown grey map"):
         window.imaging.set_grey_map("Rainbow")
 

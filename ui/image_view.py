@@ -12,8 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QResizeEvent, QWheelEvent
-from PyQt6.QtWidgets import QLabel, QWidget
+from PyQt6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPixmap, QResizeEvent, QWheelEvent
+from PyQt6.QtWidgets import QGraphicsItem, QLabel, QWidget
 
 from scanner_app.annotations import AnnotationSet, BodyMarker
 from scanner_app.measurements import MeasurementSet, snap_to_pixel_centre
@@ -31,15 +31,26 @@ class BodyMarkerWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.marker = BodyMarker()
+        self._pixmap: QPixmap | None = None
         self.setFixedSize(120, 150)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
 
     def set_marker(self, marker: BodyMarker) -> None:
         self.marker = marker
+        self._pixmap = None
         self.update()
 
     def paintEvent(self, event: object) -> None:
+        # It sits over the live image, so it repaints with every frame: draw it once into a pixmap.
+        if self._pixmap is None:
+            self._pixmap = QPixmap(self.size())
+            self._pixmap.fill(Qt.GlobalColor.transparent)
+            self._draw(QPainter(self._pixmap))
         p = QPainter(self)
+        p.drawPixmap(0, 0, self._pixmap)
+        p.end()
+
+    def _draw(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor(20, 22, 26, 200))
         p.setPen(QPen(QColor("#8a9099"), 2))
@@ -83,6 +94,12 @@ class BodyMarkerWidget(QWidget):
         p.end()
 
 
+def _cross(xs: list[float], ys: list[float], x: float, y: float, arm: float) -> None:
+    """Append a "+" at (x, y) as two segments (for a connect="pairs" curve)."""
+    xs += [x - arm, x + arm, x, x]
+    ys += [y, y, y - arm, y + arm]
+
+
 def _overlay_label(parent: QWidget, style: str) -> QLabel:
     label = QLabel(parent)
     label.setStyleSheet(style)
@@ -120,9 +137,9 @@ class ScannerImageView(LiveImageView):
         axis.setStyle(tickFont=tick_font, tickLength=-8)
         axis.setWidth(56)
         # focus: a triangle at the right edge of the image pointing at the focal depth
-        self.focus_marker = pg.ScatterPlotItem(
-            size=16, symbol="t3", brush=pg.mkBrush(ACCENT), pen=pg.mkPen(None), pxMode=True
-        )
+        self.focus_marker = pg.ArrowItem(
+            angle=0, headLen=16, tipAngle=50, tailLen=0, brush=pg.mkBrush(ACCENT), pen=pg.mkPen(None)
+        )  # angle 0 points left, at the image from the right edge
         self.plot.addItem(self.focus_marker)
         # orientation: the probe marker side is column 0 (Frame's convention), top left
         self.orientation_marker = pg.TextItem("◆", color=ACCENT, anchor=(0.0, 0.0))
@@ -171,9 +188,9 @@ class ScannerImageView(LiveImageView):
         if focus != self._focus_shown:
             self._focus_shown = focus
             in_view = 0.0 <= frame.settings.focus_mm <= frame.height_mm
-            self.focus_marker.setData(
-                [frame.width_mm - 0.8] if in_view else [], [frame.settings.focus_mm] if in_view else []
-            )
+            self.focus_marker.setVisible(in_view)
+            px_w, _ = self.plot.vb.viewPixelSize()
+            self.focus_marker.setPos(frame.width_mm - 18 * px_w, frame.settings.focus_mm)
             self.orientation_marker.setPos(0.4, 0.2)
 
     def fit_image(self) -> None:
@@ -196,7 +213,7 @@ class ScannerImageView(LiveImageView):
         self.plot.getAxis("right").setTicks([ticks, minor])
 
     def set_lut(self, lut: npt.NDArray[np.uint8]) -> None:
-        self.image.setLookupTable(lut)
+        self.image.set_display_lut(lut)
 
     # -- overlays ----------------------------------------------------------------------------
 
@@ -205,28 +222,43 @@ class ScannerImageView(LiveImageView):
         self.redraw_overlays()
 
     def redraw_overlays(self) -> None:
-        """Rebuild calipers and text annotations (on change only)."""
+        """Rebuild calipers and text annotations (on change only).
+
+        Every caliper line goes into one dashed curve and every end cross into one solid curve
+        (connect="pairs"), and labels are cached as pixmaps: the per-frame repaint then costs a couple
+        of path draws and blits however many measurements there are.
+        """
         for item in self._overlay_items:
             self.plot.removeItem(item)
         self._overlay_items = []
+        line_x: list[float] = []
+        line_y: list[float] = []
+        cross_x: list[float] = []
+        cross_y: list[float] = []
         for m in self.measurements.items:
             pts = m.points
             for i in range(0, len(pts), 2):
-                a, b = pts[i], pts[i + 1]
-                line = pg.PlotDataItem(
-                    [a[0], b[0]], [a[1], b[1]],
-                    pen=pg.mkPen(CALIPER_COLOUR, width=1.5, style=Qt.PenStyle.DashLine),
-                    symbol="+", symbolSize=16, symbolPen=pg.mkPen(CALIPER_COLOUR, width=2), symbolBrush=None,
-                )  # fmt: skip
-                self._add(line)
+                (ax, ay), (bx, by) = pts[i], pts[i + 1]
+                line_x += [ax, bx]
+                line_y += [ay, by]
+            for x, y in pts:
+                _cross(cross_x, cross_y, x, y, self._cross_arm_mm())
             label = pg.TextItem(m.label, color=CALIPER_COLOUR, anchor=(-0.3, 0.5))
             label.setFont(QFont("DejaVu Sans", 13, QFont.Weight.Bold))
             label.setPos(pts[1][0], pts[1][1])
             self._add(label)
-        if self.measurements.pending_points:
-            xs = [p[0] for p in self.measurements.pending_points]
-            ys = [p[1] for p in self.measurements.pending_points]
-            self._add(pg.ScatterPlotItem(xs, ys, symbol="+", size=18, pen=pg.mkPen(PENDING_COLOUR, width=2)))
+        pending_x: list[float] = []
+        pending_y: list[float] = []
+        for x, y in self.measurements.pending_points:
+            _cross(pending_x, pending_y, x, y, self._cross_arm_mm())
+        dashed = pg.mkPen(CALIPER_COLOUR, width=1.5, style=Qt.PenStyle.DashLine)
+        for xs, ys, pen in (
+            (line_x, line_y, dashed),
+            (cross_x, cross_y, pg.mkPen(CALIPER_COLOUR, width=2)),
+            (pending_x, pending_y, pg.mkPen(PENDING_COLOUR, width=2)),
+        ):
+            if xs:
+                self._add(pg.PlotCurveItem(np.array(xs), np.array(ys), pen=pen, connect="pairs"))
         for t in self.annotations.texts:
             item = pg.TextItem(t.text, color="#ffffff", anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 120))
             item.setFont(QFont("DejaVu Sans", 14, QFont.Weight.Bold))
@@ -234,7 +266,14 @@ class ScannerImageView(LiveImageView):
             self._add(item)
         self._update_mode_label()
 
+    def _cross_arm_mm(self) -> float:
+        """Half the size of a caliper cross: about 8 screen pixels at the current scale."""
+        px_w, _ = self.plot.vb.viewPixelSize()
+        return max(0.2, 8.0 * px_w)
+
     def _add(self, item: pg.GraphicsObject) -> None:
+        if isinstance(item, pg.TextItem):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(item)
         self._overlay_items.append(item)
 

@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, QTimer
-from PyQt6.QtGui import QGuiApplication
+from PyQt6.QtGui import QGuiApplication, QImage
 from PyQt6.QtWidgets import QWidget
 
 from scanner_app.frame import Frame
@@ -19,13 +20,52 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 GREY_LUT = np.arange(256, dtype=np.uint8)
 
 
+def rgb32_lut(lut: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
+    """A 256-entry grey (256,) or colour (256, 3) LUT as opaque 0xFFRRGGBB words."""
+    rgb = lut.astype(np.uint32)
+    if rgb.ndim == 1:
+        rgb = np.stack([rgb, rgb, rgb], axis=1)
+    return np.asarray(0xFF000000 | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2], dtype=np.uint32)
+
+
 class _TimedImageItem(pg.ImageItem):  # type: ignore[misc]
-    """An ImageItem that tells when the frame it shows was actually painted (for latency figures)."""
+    """An ImageItem that tells when the frame it shows was actually painted (for latency figures).
+
+    For uint8 frames it renders through a 32-bit LUT into an RGB32 image: Qt scales RGB32 about four
+    times faster than pyqtgraph's Indexed8 image (measured 0.9 ms against 3.9 ms for 512 x 512 drawn
+    at 820 x 860), and the scaled draw is most of the per-frame GUI cost.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.frame: Frame | None = None
         self.on_painted: Callable[[Frame], None] | None = None
+        self.display_lut: npt.NDArray[np.uint8] = GREY_LUT
+        self._lut32 = rgb32_lut(GREY_LUT)
+        self._rgb32: npt.NDArray[np.uint32] | None = None
+
+    def set_display_lut(self, lut: npt.NDArray[np.uint8]) -> None:
+        """The grey map (view only): 256 grey levels or 256 x 3 colours."""
+        if lut.shape not in ((256,), (256, 3)) or lut.dtype != np.uint8:
+            raise ValueError(f"a display LUT is 256 or 256x3 uint8 entries, got {lut.shape} {lut.dtype}")
+        self.display_lut = lut
+        self._lut32 = rgb32_lut(lut)
+        self._renderRequired = True
+        self.update()
+
+    def render(self) -> None:
+        image = self.image
+        if image is None or image.dtype != np.uint8 or image.ndim != 2:
+            super().render()
+            return
+        rows, cols = image.shape
+        if self._rgb32 is None or self._rgb32.shape != (rows, cols):
+            self._rgb32 = np.empty((rows, cols), np.uint32)
+        # The QImage borrows this buffer; it is rewritten only by the next render, which replaces it.
+        np.take(self._lut32, image, out=self._rgb32)
+        self.qimage = QImage(self._rgb32.data, cols, rows, cols * 4, QImage.Format.Format_RGB32)
+        self._renderRequired = False
+        self._unrenderable = False
 
     def paint(self, painter, *args) -> None:  # type: ignore[no-untyped-def]
         super().paint(painter, *args)
@@ -62,7 +102,6 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.plot.hideAxis("bottom")
         self.plot.getAxis("right").setLabel("depth", units="mm")
         self.image = _TimedImageItem()
-        self.image.setLookupTable(GREY_LUT)
         self.image.on_painted = self._painted
         self.plot.addItem(self.image)
         self.current: RingFrame | None = None
