@@ -57,7 +57,13 @@ class DemoSimulator:
     """A stand-in SimulatorControl (the lead adapts the physics simulator to the same protocol)."""
 
     def __init__(self) -> None:
-        self.pose = {"position_mm": 140.0, "slide_mm": -6.0, "rotation_deg": 90.0, "tilt_deg": 4.0, "pressure": 0.35}
+        self.pose = {
+            "position_mm": 140.0,
+            "slide_mm": -6.0,
+            "rotation_deg": 90.0,
+            "tilt_deg": 4.0,
+            "pressure": 0.35,
+        }
 
     def list_scenes(self) -> list[tuple[str, str, list[str]]]:
         return [
@@ -112,7 +118,7 @@ def main() -> int:
     try:
         wait_until(lambda: window.status is not None and window.view.draws > 10)
         window.apply_preset({"name": "Knee", "depth_mm": 40.0, "frequency_mhz": 10.0, "focus_mm": 18.0})
-        wait_until(lambda: window.controls.focus.shown_value == 18.0)
+        wait_until(lambda: window.controls.focus_control.shown_value == 18.0)
         window.capture_still()
         window.capture_still()
         wait_until(lambda: window.strip.count() == 2)

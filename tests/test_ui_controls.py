@@ -38,7 +38,7 @@ def _slider(name: str) -> tuple[Shown, Move]:
 
 
 def _freq_move(w: MainWindow, v: float) -> None:
-    w.controls.frequency.combo.setCurrentIndex(w.controls.frequency.combo.findData(v))
+    w.controls.frequency_control.combo.setCurrentIndex(w.controls.frequency_control.combo.findData(v))
 
 
 def _tgc(band: int) -> tuple[Shown, Move]:
@@ -52,11 +52,18 @@ def _tgc(band: int) -> tuple[Shown, Move]:
 
 
 CONTROLS = [
-    (SettingKey.DEPTH_MM, *_slider("depth"), 60.0, 200.0, 80.0),
-    (SettingKey.GAIN_DB, *_slider("gain"), 12.0, 100.0, 40.0),
-    (SettingKey.FOCUS_MM, *_slider("focus"), 31.0, 500.0, 80.0),
-    (SettingKey.DYNAMIC_RANGE_DB, *_slider("dynamic_range"), 72.0, 10.0, 30.0),
-    (SettingKey.FREQUENCY_MHZ, lambda w: w.controls.frequency.shown_value, _freq_move, 15.0, 30.0, 18.0),
+    (SettingKey.DEPTH_MM, *_slider("depth_control"), 60.0, 200.0, 80.0),
+    (SettingKey.GAIN_DB, *_slider("gain_control"), 12.0, 100.0, 40.0),
+    (SettingKey.FOCUS_MM, *_slider("focus_control"), 31.0, 500.0, 80.0),
+    (SettingKey.DYNAMIC_RANGE_DB, *_slider("dynamic_range_control"), 72.0, 10.0, 30.0),
+    (
+        SettingKey.FREQUENCY_MHZ,
+        lambda w: w.controls.frequency_control.shown_value,
+        _freq_move,
+        15.0,
+        30.0,
+        18.0,
+    ),
     (SettingKey.TGC_0, *_tgc(0), 7.0, 50.0, 20.0),
     (SettingKey.TGC_5, *_tgc(5), -9.0, -60.0, -20.0),
 ]
@@ -101,7 +108,7 @@ def test_model_moves_widget_and_readback_shows_clamped_value(
 
 def test_clamped_depth_shows_what_was_asked_and_moves_the_slider(qtbot: QtBot, window: MainWindow) -> None:
     wait_streaming(qtbot, window)
-    depth = window.controls.depth
+    depth = window.controls.depth_control
     window.imaging.request(SettingKey.DEPTH_MM, 200.0)
     qtbot.waitUntil(lambda: depth.shown_value == 80.0, timeout=3000)
     assert depth.hint.text() == "asked 200"
@@ -112,7 +119,7 @@ def test_clamped_depth_shows_what_was_asked_and_moves_the_slider(qtbot: QtBot, w
 
 def test_plus_minus_buttons_step_from_the_applied_value(qtbot: QtBot, window: MainWindow) -> None:
     wait_streaming(qtbot, window)
-    gain = window.controls.gain
+    gain = window.controls.gain_control
     qtbot.waitUntil(lambda: SettingKey.GAIN_DB in window.imaging.applied, timeout=3000)
     gain.plus.click()
     gain.plus.click()
@@ -144,12 +151,12 @@ def test_preset_button_and_apply_preset_reach_the_probe(qtbot: QtBot, window: Ma
     window.controls.preset_buttons["Wrist / hand"].click()
     wrist = PRESETS["Wrist / hand"]
     qtbot.waitUntil(lambda: _probe_value(window, SettingKey.DEPTH_MM) == wrist["depth_mm"], timeout=3000)
-    qtbot.waitUntil(lambda: window.controls.focus.shown_value == wrist["focus_mm"], timeout=3000)
+    qtbot.waitUntil(lambda: window.controls.focus_control.shown_value == wrist["focus_mm"], timeout=3000)
     assert window.annotations.body_marker.region == "Wrist / hand"
     # the checklist's entry point
     window.apply_preset({"name": "Hip", "depth_mm": 70.0, "frequency_mhz": 7.5, "focus_mm": 40.0})
-    qtbot.waitUntil(lambda: window.controls.depth.shown_value == 70.0, timeout=3000)
-    qtbot.waitUntil(lambda: window.controls.frequency.shown_value == 7.5, timeout=3000)
+    qtbot.waitUntil(lambda: window.controls.depth_control.shown_value == 70.0, timeout=3000)
+    qtbot.waitUntil(lambda: window.controls.frequency_control.shown_value == 7.5, timeout=3000)
     assert window.controls.preset_buttons["Hip"].isChecked()
     assert window.annotations.body_marker.region == "Hip"
     with pytest.raises(ValueError, match="unknown preset key 'depth'"):
@@ -159,7 +166,7 @@ def test_preset_button_and_apply_preset_reach_the_probe(qtbot: QtBot, window: Ma
 def test_probe_descriptor_sets_control_ranges(qtbot: QtBot, window: MainWindow) -> None:
     wait_streaming(qtbot, window)
     qtbot.waitUntil(lambda: window.descriptor is not None, timeout=3000)
-    depth = window.controls.depth
+    depth = window.controls.depth_control
     assert depth.slider.maximum() * depth.step == 80.0
-    combo = window.controls.frequency.combo
+    combo = window.controls.frequency_control.combo
     assert [combo.itemData(i) for i in range(combo.count())] == [5.0, 7.5, 10.0, 12.0, 15.0, 18.0]

@@ -35,12 +35,12 @@ def test_depth_and_gain_keys_reach_the_probe(qtbot: QtBot, window: MainWindow) -
     qtbot.keyClick(window, Qt.Key.Key_Down)
     qtbot.waitUntil(lambda: _probe(window, SettingKey.DEPTH_MM) == 50.0, timeout=3000)
     qtbot.keyClick(window, Qt.Key.Key_Up)
-    qtbot.waitUntil(lambda: window.controls.depth.shown_value == 45.0, timeout=3000)
+    qtbot.waitUntil(lambda: window.controls.depth_control.shown_value == 45.0, timeout=3000)
     qtbot.keyClick(window, Qt.Key.Key_Plus)
     qtbot.keyClick(window, Qt.Key.Key_Equal)
     qtbot.waitUntil(lambda: _probe(window, SettingKey.GAIN_DB) == 2.0, timeout=3000)
     qtbot.keyClick(window, Qt.Key.Key_Minus)
-    qtbot.waitUntil(lambda: window.controls.gain.shown_value == 1.0, timeout=3000)
+    qtbot.waitUntil(lambda: window.controls.gain_control.shown_value == 1.0, timeout=3000)
 
 
 def test_preset_and_body_marker_keys(qtbot: QtBot, window: MainWindow) -> None:

@@ -190,13 +190,16 @@ class TgcControl(QFrame):
             self.values.append(value)
         self.reset = QPushButton("Flat")
         self.reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.reset.clicked.connect(
-            lambda: [self.model.request(SettingKey.tgc(b), 0.0) for b in range(TGC_BANDS)]
-        )
+        self.reset.clicked.connect(self.flatten)
         grid.addWidget(self.reset, 3, 0, 1, TGC_BANDS)
         model.subscribe(self._on_model)
         for b in range(TGC_BANDS):
             self._show(b, model.value(SettingKey.tgc(b)))
+
+    def flatten(self) -> None:
+        """All bands back to 0 dB."""
+        for band in range(TGC_BANDS):
+            self.model.request(SettingKey.tgc(band), 0.0)
 
     def _on_model(self, change: SettingChange) -> None:
         if SettingKey.TGC_0 <= change.key <= SettingKey.TGC_7:
@@ -236,14 +239,26 @@ class ImagingControls(QWidget):
             presets.addWidget(b, i // 2, i % 2)
             self.preset_buttons[name] = b
         lay.addLayout(presets)
-        self.depth = SettingControl(model, SettingKey.DEPTH_MM, "Depth", unit="mm", lo=10, hi=120, step=5)
-        self.gain = SettingControl(model, SettingKey.GAIN_DB, "Gain", unit="dB", lo=-20, hi=40, step=1)
-        self.frequency = FrequencyControl(model)
-        self.focus = SettingControl(model, SettingKey.FOCUS_MM, "Focus", unit="mm", lo=2, hi=120, step=1)
-        self.dynamic_range = SettingControl(
+        self.depth_control = SettingControl(
+            model, SettingKey.DEPTH_MM, "Depth", unit="mm", lo=10, hi=120, step=5
+        )
+        self.gain_control = SettingControl(
+            model, SettingKey.GAIN_DB, "Gain", unit="dB", lo=-20, hi=40, step=1
+        )
+        self.frequency_control = FrequencyControl(model)
+        self.focus_control = SettingControl(
+            model, SettingKey.FOCUS_MM, "Focus", unit="mm", lo=2, hi=120, step=1
+        )
+        self.dynamic_range_control = SettingControl(
             model, SettingKey.DYNAMIC_RANGE_DB, "Dynamic range", unit="dB", lo=30, hi=90, step=3
         )
-        for w in (self.depth, self.gain, self.frequency, self.focus, self.dynamic_range):
+        for w in (
+            self.depth_control,
+            self.gain_control,
+            self.frequency_control,
+            self.focus_control,
+            self.dynamic_range_control,
+        ):
             lay.addWidget(w)
         grey = QHBoxLayout()
         grey.addWidget(_label("Grey map", "title"))
@@ -263,11 +278,11 @@ class ImagingControls(QWidget):
     def set_probe(self, descriptor: ProbeDescriptor) -> None:
         """Limit depth and focus to what the probe can do and list its frequencies."""
         lo, hi = descriptor.depth_range_mm
-        self.depth.set_range(lo, hi)
-        self.focus.set_range(min(2.0, lo), hi)
+        self.depth_control.set_range(lo, hi)
+        self.focus_control.set_range(min(2.0, lo), hi)
         if descriptor.frequencies_mhz:
-            self.frequency.set_frequencies(descriptor.frequencies_mhz)
-        for c in (self.depth, self.focus):
+            self.frequency_control.set_frequencies(descriptor.frequencies_mhz)
+        for c in (self.depth_control, self.focus_control):
             c._show(self.model.value(c.key), None)
 
     def _on_view_state(self) -> None:

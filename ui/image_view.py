@@ -269,7 +269,7 @@ class ScannerImageView(LiveImageView):
     def _cross_arm_mm(self) -> float:
         """Half the size of a caliper cross: about 8 screen pixels at the current scale."""
         px_w, _ = self.plot.vb.viewPixelSize()
-        return max(0.2, 8.0 * px_w)
+        return max(0.2, 8.0 * float(px_w))
 
     def _add(self, item: pg.GraphicsObject) -> None:
         if isinstance(item, pg.TextItem):
@@ -344,7 +344,8 @@ class ScannerImageView(LiveImageView):
     def widget_pos_of_mm(self, x_mm: float, y_mm: float) -> QPointF:
         """Where a point of the image is on this widget (for tests and tools)."""
         scene = self.plot.vb.mapViewToScene(QPointF(x_mm, y_mm))
-        return self.mapFromScene(scene).toPointF()
+        point: QPointF = self.mapFromScene(scene).toPointF()
+        return point
 
     def _on_scene_click(self, ev: object) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]

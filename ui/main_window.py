@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         capture_dir = self.prefs.get("capture_dir") or str(default_capture_dir())
         self.sink: CaptureSink = sink or FolderCaptureSink(Path(capture_dir))
         self._switch_probe = switch_probe
+        self._has_sim = sim is not None
         self.extra_labels: dict[str, str] = {}  # e.g. the protocol step; stored with every capture
         self.descriptor: ProbeDescriptor | None = None
         self.status: StatusReport | None = None
@@ -275,8 +276,13 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, n=name: self.apply_preset({**PRESETS[n], "name": n}))
             self.addAction(action)
             self.actions_by_name[f"preset_{i + 1}"] = action
-        self.shortcut_table.append(("Ctrl+1…8", "Presets: " + ", ".join(PRESETS)))
+        self.shortcut_table.append(("Ctrl+1…8", "Presets, in the order of the Imaging tab"))
         add("cancel", ["Esc"], "Cancel measurement / close help", self.cancel)
+        if self._has_sim:
+            # keys of the simulator's limb picture (when it has the focus), listed here for the help
+            self.shortcut_table.append(("Sim: arrows", "Move the virtual probe (click the limb picture)"))
+            self.shortcut_table.append(("Sim: Q/E W/S", "Rotate / tilt the virtual probe"))
+            self.shortcut_table.append(("Sim: PgUp/PgDn", "Press harder / lighter"))
         toolbar.addSeparator()
         add("help", ["F1", "?"], "Show / hide this help", self.help_toggle, "Help (F1)")
 
