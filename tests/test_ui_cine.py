@@ -135,6 +135,7 @@ def test_disconnect_while_frozen_keeps_the_cine_usable(qtbot: QtBot, tmp_path: P
     qtbot.waitUntil(lambda: w.engine.state == EngineState.DISCONNECTED, timeout=3000)
     qtbot.waitUntil(w.view.banner.isVisible, timeout=3000)
     assert "DISCONNECTED" in w.view.banner.text()
+    assert w.view.image.opacity() < 0.5  # the stale image is dimmed
     assert w.probe_panel.state_label.text() == "● disconnected"
     # the cine still works while the probe is gone
     before = w.view.current.ring_seq
@@ -148,6 +149,7 @@ def test_disconnect_while_frozen_keeps_the_cine_usable(qtbot: QtBot, tmp_path: P
     driver.unplugged.clear()
     qtbot.waitUntil(lambda: w.engine.state == EngineState.STREAMING, timeout=5000)
     qtbot.waitUntil(lambda: not w.view.banner.isVisible(), timeout=3000)
+    assert w.view.image.opacity() == 1.0
     last = w.cine.last_seq
     qtbot.keyClick(w, Qt.Key.Key_F)
     qtbot.waitUntil(lambda: w.view.current.ring_seq > last, timeout=3000)

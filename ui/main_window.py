@@ -462,6 +462,8 @@ class MainWindow(QMainWindow):
             self.status = None  # no status comes while reconnecting: show no stale frame rate
             self._update_info()
         self.view.set_banner(banner_text(event.state, event.reason))
+        # a stale live image must not pass for a live one: dim it until frames flow again
+        self.view.image.setOpacity(1.0 if event.state == EngineState.STREAMING else 0.35)
 
     def _on_status(self, status: StatusReport) -> None:
         self.status = status
