@@ -83,6 +83,8 @@ def test_preferences_survive_a_restart_in_the_given_folder(qtbot: QtBot, tmp_pat
     w.imaging.request(SettingKey.DEPTH_MM, 55.0)
     w.controls.preset_buttons["Knee"].click()
     w.body_side.setCurrentText("L")
+    w.imaging.request(SettingKey.GAIN_DB, 99.0)
+    qtbot.waitUntil(lambda: w.imaging.applied.get(SettingKey.GAIN_DB) == 40.0, timeout=3000)
     w.close()
     path = tmp_path / "config" / "preferences.json"
     assert path.exists()
@@ -91,6 +93,7 @@ def test_preferences_survive_a_restart_in_the_given_folder(qtbot: QtBot, tmp_pat
     assert w2.imaging.grey_map == "Soft" and w2.controls.grey_map.currentText() == "Soft"
     assert w2.imaging.requested[SettingKey.DEPTH_MM] == PRESETS["Knee"]["depth_mm"]
     assert w2.imaging.preset_name == "Knee"
+    assert w2.imaging.requested[SettingKey.GAIN_DB] == 40.0  # the applied value, not the clamped request
     assert w2.annotations.body_marker.side == "L"
     w2.close()
 

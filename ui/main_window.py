@@ -531,6 +531,7 @@ class MainWindow(QMainWindow):
     def _switch(self, spec: str) -> None:
         assert self._switch_probe is not None
         self.cine.unfreeze()
+        self.view.setFocus()  # give the keys back to the scanner shortcuts
         self._switch_probe(spec)  # raises ValueError for an unknown spec; the panel shows it
         self.prefs.set("probe_spec", spec)
         self.imaging.push_all()
@@ -558,7 +559,8 @@ class MainWindow(QMainWindow):
         p = self.prefs
         p.set("grey_map", self.imaging.grey_map)
         p.set("preset", self.imaging.preset_name)
-        p.set("settings", {k.name: v for k, v in self.imaging.requested.items()})
+        # what the probe applied (a clamped request is not worth repeating at the next start)
+        p.set("settings", {k.name: self.imaging.value(k) for k in self.imaging.requested})
         p.set("body_marker_region", self.annotations.body_marker.region)
         p.set("body_marker_side", self.annotations.body_marker.side)
         p.set("window_geometry", bytes(self.saveGeometry().toBase64().data()).decode())
