@@ -215,10 +215,28 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
 
     from PyQt6.QtWidgets import QApplication
 
-    from ui.main_window import MainWindow
+    from ui.main_window import DEFAULT_PROBE_SPECS, MainWindow
+    from ui.theme import apply_dark_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow(engine)
+    assert isinstance(app, QApplication)
+    app.setOrganizationName("scanner-app")
+    app.setApplicationName("scanner-app")  # names the configuration folder for preferences
+    apply_dark_theme(app)
+
+    def switch_probe(spec: str) -> None:
+        """The probe picker's choice: build the new driver first, so a bad spec leaves the old one running."""
+        try:
+            new_driver = make_driver(spec)
+        except ProbeError as exc:
+            raise ValueError(str(exc)) from exc
+        engine.close()
+        engine.driver = new_driver
+        engine.start()
+
+    window = MainWindow(
+        engine, probe_specs=DEFAULT_PROBE_SPECS, switch_probe=switch_probe, current_probe=args.probe
+    )
     window.show()
     engine.start()
     try:

@@ -152,6 +152,7 @@ class AcquisitionEngine:
         self._next_connect_ns = 0
         self._last_device_seq: int | None = None
         self._seq_gaps = 0
+        self._ring_held = False
 
     # -- subscription and state -------------------------------------------------------------
 
@@ -213,6 +214,15 @@ class AcquisitionEngine:
             return
         # Wake a driver blocked in a read so the setting applies promptly.
         self.driver.interrupt()
+
+    def hold_ring(self, held: bool) -> None:
+        """Freeze support: while held, frames are still read (link kept alive, stalls detected) but not
+        pushed, so the ring (the cine) stays exactly as it was at freeze. Callable from any thread."""
+        self._ring_held = held
+
+    @property
+    def ring_held(self) -> bool:
+        return self._ring_held
 
     def start(self) -> None:
         """Start the acquisition thread (idempotent)."""
@@ -341,6 +351,8 @@ class AcquisitionEngine:
         if self._last_device_seq is not None:
             self._seq_gaps += (frame.seq - self._last_device_seq - 1) & 0xFFFFFFFF
         self._last_device_seq = frame.seq
+        if self._ring_held:
+            return
         if self._processor is not None:
             frame = self._processor(frame)
         ring_seq = self.ring.push(frame)

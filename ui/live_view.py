@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import numpy as np
+import numpy.typing as npt
 import pyqtgraph as pg
-from PyQt6.QtCore import QRectF, QTimer
-from PyQt6.QtGui import QGuiApplication
+from PyQt6.QtCore import QRectF, Qt, QTimer
+from PyQt6.QtGui import QGuiApplication, QImage
 from PyQt6.QtWidgets import QWidget
 
 from scanner_app.frame import Frame
@@ -15,14 +17,59 @@ from scanner_app.ring import FrameRing, RingFrame
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
+GREY_LUT = np.arange(256, dtype=np.uint8)
+
+
+def rgb32_lut(lut: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
+    """A 256-entry grey (256,) or colour (256, 3) LUT as opaque 0xFFRRGGBB words."""
+    rgb = lut.astype(np.uint32)
+    if rgb.ndim == 1:
+        rgb = np.stack([rgb, rgb, rgb], axis=1)
+    return np.asarray(0xFF000000 | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2], dtype=np.uint32)
+
 
 class _TimedImageItem(pg.ImageItem):  # type: ignore[misc]
-    """An ImageItem that tells when the frame it shows was actually painted (for latency figures)."""
+    """An ImageItem that tells when the frame it shows was actually painted (for latency figures).
+
+    For uint8 frames it hands Qt an RGB32 image: Qt scales RGB32 about four times faster than
+    pyqtgraph's Indexed8 image (measured 0.9 ms against 3.9 ms for 512 x 512 drawn at 820 x 860), and
+    the scaled draw is most of the per-frame GUI cost. The grey map is applied by Qt's own conversion
+    (Grayscale8 or Indexed8 to RGB32: 0.1-0.2 ms, against 0.4 ms for numpy's take).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.frame: Frame | None = None
         self.on_painted: Callable[[Frame], None] | None = None
+        self.display_lut: npt.NDArray[np.uint8] = GREY_LUT
+        self._colour_table: list[int] | None = None  # None: the identity grey map
+
+    def set_display_lut(self, lut: npt.NDArray[np.uint8]) -> None:
+        """The grey map (view only): 256 grey levels or 256 x 3 colours."""
+        if lut.shape not in ((256,), (256, 3)) or lut.dtype != np.uint8:
+            raise ValueError(f"a display LUT is 256 or 256x3 uint8 entries, got {lut.shape} {lut.dtype}")
+        self.display_lut = lut
+        identity = lut.ndim == 1 and bool((lut == GREY_LUT).all())
+        self._colour_table = None if identity else [int(v) for v in rgb32_lut(lut)]
+        self._renderRequired = True
+        self.update()
+
+    def render(self) -> None:
+        image = self.image
+        if image is None or image.dtype != np.uint8 or image.ndim != 2:
+            super().render()
+            return
+        rows, cols = image.shape
+        image = np.ascontiguousarray(image)
+        if self._colour_table is None:
+            source = QImage(image.data, cols, rows, cols, QImage.Format.Format_Grayscale8)
+        else:
+            source = QImage(image.data, cols, rows, cols, QImage.Format.Format_Indexed8)
+            source.setColorTable(self._colour_table)
+        # convertToFormat makes a new image that owns its pixels, so `image` may go away after this
+        self.qimage = source.convertToFormat(QImage.Format.Format_RGB32)
+        self._renderRequired = False
+        self._unrenderable = False
 
     def paint(self, painter, *args) -> None:  # type: ignore[no-untyped-def]
         super().paint(painter, *args)
@@ -37,7 +84,8 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
     periods; a frame is drawn as soon as it is there if nothing was drawn yet in the current period,
     otherwise one single-shot timer draws the newest frame at the start of the next period. So it
     never draws more often than the display refreshes and adds no wait to a frame that is on time.
-    (Spacing draws a whole period after the last one would delay every slightly early frame.)
+    (Spacing draws a whole period after the last one delays every slightly early frame: measured,
+    42 of 60 frames/s drawn at 13 ms acquisition-to-paint p50.)
     """
 
     def __init__(
@@ -69,6 +117,7 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         refresh_hz = screen.refreshRate() if screen is not None else 60.0
         self.display_period_s = 1.0 / (refresh_hz if refresh_hz and refresh_hz >= 20 else 60.0)
         self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._draw_newest)
         self.frozen = False

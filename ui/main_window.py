@@ -1,47 +1,581 @@
-"""MainWindow: the live scanner window: image, status bar, and the engine's lifetime tied to the window."""
+"""MainWindow: the scanner screen: image, imaging controls, cine, captures, measurements, probe and simulator.
+
+Composition only: widgets change the Qt-free models (ImagingModel, CineModel, MeasurementSet,
+AnnotationSet); models drive the engine; the bridge brings the engine's events back. Closing the window
+saves preferences, finishes pending captures and stops the engine's thread.
+"""
 
 from __future__ import annotations
 
-from PyQt6.QtGui import QCloseEvent
-from PyQt6.QtWidgets import QLabel, QMainWindow, QWidget
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from scanner_app.engine import AcquisitionEngine, EngineState, StateChanged, StatusReport
+from PyQt6.QtCore import QByteArray, QStandardPaths, Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QSlider,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from scanner_app.annotations import BODY_MARKERS, AnnotationSet, BodyMarker
+from scanner_app.capture import CaptureSink, FolderCaptureSink
+from scanner_app.cine import CineModel
+from scanner_app.engine import (
+    AcquisitionEngine,
+    EngineState,
+    ProbeConnected,
+    ProbeEventReceived,
+    SettingApplied,
+    SettingFailed,
+    StateChanged,
+    StatusReport,
+)
+from scanner_app.frame import Frame
+from scanner_app.imaging_model import PRESETS, ImagingModel, SettingChange, grey_maps
+from scanner_app.measurements import MeasurementSet
+from scanner_app.preferences import Preferences
+from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
 from ui.bridge import EngineBridge
-from ui.live_view import LiveImageView
+from ui.capture_strip import CaptureOutcome, CaptureStrip, CaptureWorker, thumbnail_of
+from ui.cine_bar import CineBar
+from ui.controls import ImagingControls
+from ui.help_overlay import HelpOverlay
+from ui.image_view import ScannerImageView
+from ui.measure_panel import MeasurePanel
+from ui.probe_panel import ProbePanel, banner_text
+from ui.sim_panel import SimPanel, SimulatorControl
+from ui.theme import ALARM, OK
+
+DEFAULT_PROBE_SPECS = ("sim", "sim-serial", "usb", "serial:/dev/ttyUSB0")
+DEPTH_STEP_MM = 5.0
+GAIN_STEP_DB = 1.0
+
+
+def default_preferences_path() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
+    return Path(base or Path.home() / ".config" / "scanner-app") / "preferences.json"
+
+
+def default_capture_dir() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".local" / "share" / "scanner-app") / "captures"
 
 
 class MainWindow(QMainWindow):
     """The scanner's main window; closing it stops acquisition and joins the engine's thread."""
 
-    def __init__(self, engine: AcquisitionEngine, parent: QWidget | None = None) -> None:
+    capture_finished = pyqtSignal(object)  # CaptureOutcome, after the strip and messages are updated
+
+    def __init__(
+        self,
+        engine: AcquisitionEngine,
+        *,
+        preferences: Preferences | None = None,
+        sink: CaptureSink | None = None,
+        probe_specs: Sequence[str] = DEFAULT_PROBE_SPECS,
+        switch_probe: Callable[[str], None] | None = None,
+        current_probe: str = "sim",
+        sim: SimulatorControl | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.engine = engine
-        self.setWindowTitle("Scanner — live")
+        self.prefs = preferences or Preferences(default_preferences_path())
+        capture_dir = self.prefs.get("capture_dir") or str(default_capture_dir())
+        self.sink: CaptureSink = sink or FolderCaptureSink(Path(capture_dir))
+        self._switch_probe = switch_probe
+        self._has_sim = sim is not None
+        self.extra_labels: dict[str, str] = {}  # e.g. the protocol step; stored with every capture
+        self.descriptor: ProbeDescriptor | None = None
+        self.status: StatusReport | None = None
+        self._clip_start_ns: int | None = None
+        self._closed = False
+        self.setWindowTitle("Scanner")
+
+        # models
+        self.imaging = ImagingModel(engine.request_setting)
+        self.cine = CineModel(engine.ring, engine.hold_ring)
+        self.measurements = MeasurementSet()
+        self.annotations = AnnotationSet()
+        self._load_preferences()
+
+        # engine side
         self.bridge = EngineBridge(engine, self)
-        self.live_view = LiveImageView(engine.ring, self.bridge.take_frame_notice, self)
-        self.setCentralWidget(self.live_view)
+        self.view = ScannerImageView(
+            engine.ring, self.bridge.take_frame_notice, self.measurements, self.annotations, self
+        )
+        self.live_view = self.view  # the seed window's name
+        self.cine_bar = CineBar(self.cine)
+        self.strip = CaptureStrip()
+        self.worker = CaptureWorker(self)
+
+        # side panels
+        self.controls = ImagingControls(self.imaging)
+        self.measure_panel = MeasurePanel(self.measurements)
+        self.probe_panel = ProbePanel(probe_specs, self._switch if switch_probe else None, current_probe)
+        self.sim_panel = SimPanel(sim) if sim is not None else None
+        self.tabs = QTabWidget()
+        self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.tabs.addTab(self.controls, "Imaging")
+        self.tabs.addTab(self._annotate_tab(), "Measure")
+        self.tabs.addTab(self.probe_panel, "Probe")
+        if self.sim_panel is not None:
+            self.tabs.addTab(self.sim_panel, "Simulator")
+        self.tabs.setFixedWidth(400)
+
+        central = QWidget()
+        left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
+        left.setSpacing(2)
+        left.addWidget(self.view, 1)
+        left.addWidget(self.cine_bar)
+        left.addWidget(self.strip)
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addLayout(left, 1)
+        row.addWidget(self.tabs)
+        self.setCentralWidget(central)
+
+        self.annotation_edit = QLineEdit(self.view)
+        self.annotation_edit.setPlaceholderText("annotation text, Enter to place")
+        self.annotation_edit.setFixedWidth(320)
+        self.annotation_edit.hide()
+        self.annotation_edit.returnPressed.connect(self._place_annotation)
+        self._annotation_at: tuple[float, float] | None = None
+        self._last_click_mm: tuple[float, float] | None = None
+
+        # status bar
         self.state_label = QLabel("disconnected")
         self.rate_label = QLabel("— frames/s")
         self.drops_label = QLabel("drops 0")
+        self.message_label = QLabel("")
         bar = self.statusBar()
         assert bar is not None
+        bar.addWidget(self.message_label, 1)
         for w in (self.state_label, self.rate_label, self.drops_label):
             bar.addPermanentWidget(w)
-        self.bridge.frame_available.connect(self.live_view.frame_available)
+
+        self.shortcut_table: list[tuple[str, str]] = []
+        self.actions_by_name: dict[str, QAction] = {}
+        self._build_actions()
+        self.help = HelpOverlay(self.shortcut_table, central)
+
+        # wiring
+        self.bridge.frame_available.connect(self.view.frame_available)
         self.bridge.state_changed.connect(self._on_state)
         self.bridge.status_reported.connect(self._on_status)
-        self.resize(900, 900)
+        self.bridge.probe_connected.connect(self._on_connected)
+        self.bridge.setting_applied.connect(self._on_setting_applied)
+        self.bridge.setting_failed.connect(self._on_setting_failed)
+        self.bridge.probe_event.connect(self._on_probe_event)
+        self.worker.finished.connect(self._on_capture_done)
+        self.view.clicked_mm.connect(self._on_image_click)
+        self.view.wheel_steps.connect(self._cine_step)
+        self.imaging.subscribe(self._on_setting_change)
+        self.imaging.subscribe_view(self._on_view_state)
+        self.cine.subscribe(self._on_cine)
+        self._on_view_state()
+        self._update_info()
+        self.view.set_banner(banner_text(engine.state, engine.reason))
+        self.resize(1500, 950)
+        geometry = self.prefs.get("window_geometry")
+        if geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+        self.imaging.push_all()
+
+    # -- construction helpers ----------------------------------------------------------------
+
+    def _annotate_tab(self) -> QWidget:
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.measure_panel, 1)
+        form = QFormLayout()
+        self.body_region = QComboBox()
+        self.body_region.addItems(BODY_MARKERS)
+        self.body_side = QComboBox()
+        self.body_side.addItems(["R", "L"])
+        self.body_probe_along = QSlider(Qt.Orientation.Horizontal)
+        self.body_probe_along.setRange(0, 100)
+        self.body_probe_angle = QSlider(Qt.Orientation.Horizontal)
+        self.body_probe_angle.setRange(-90, 90)
+        for w in (self.body_region, self.body_side, self.body_probe_along, self.body_probe_angle):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        form.addRow("Body marker", self.body_region)
+        form.addRow("Side", self.body_side)
+        form.addRow("Probe along", self.body_probe_along)
+        form.addRow("Probe angle", self.body_probe_angle)
+        lay.addLayout(form)
+        self._show_body_marker()
+        for signal in (self.body_region.currentTextChanged, self.body_side.currentTextChanged):
+            signal.connect(lambda _: self._body_marker_from_widgets())
+        for slider in (self.body_probe_along, self.body_probe_angle):
+            slider.valueChanged.connect(lambda _: self._body_marker_from_widgets())
+        self.annotations.subscribe(self._show_body_marker)
+        return tab
+
+    def _build_actions(self) -> None:
+        toolbar = QToolBar("Scanner")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+
+        def add(
+            name: str, keys: Sequence[str], text: str, slot: Callable[[], object], toolbar_text: str = ""
+        ) -> QAction:
+            action = QAction(toolbar_text or text, self)
+            # Symbols typed with Shift ("?", "+") arrive with the Shift modifier on some keyboards.
+            also = [f"Shift+{k}" for k in keys if k in ("?", "+")]
+            action.setShortcuts([QKeySequence(k) for k in [*keys, *also]])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False: slot())
+            self.addAction(action)
+            if toolbar_text:
+                toolbar.addAction(action)
+            self.actions_by_name[name] = action
+            self.shortcut_table.append((" / ".join(k if k != " " else "Space" for k in keys), text))
+            return action
+
+        depth, gain = SettingKey.DEPTH_MM, SettingKey.GAIN_DB
+        add("freeze", ["F", "Space"], "Freeze / unfreeze", self.toggle_freeze, "❄ Freeze")
+        add("still", ["S"], "Save still image", self.capture_still, "Still")
+        add("clip", ["C"], "Save clip (last seconds)", self.capture_clip, "Clip")
+        self.record_action = add("record", ["Shift+C"], "Start / stop clip recording",
+                                 self.toggle_clip_recording, "● Rec")  # fmt: skip
+        self.record_action.setCheckable(True)
+        add("distance", ["D"], "Distance caliper", lambda: self.measurements.begin("distance"), "Distance")
+        add("two_axis", ["A"], "Length × depth, ellipse area",
+            lambda: self.measurements.begin("two_axis"), "L×D")  # fmt: skip
+        add("text", ["T"], "Text annotation", self.begin_annotation, "Text")
+        add("delete", ["Del", "Backspace"], "Delete last measurement", self.measurements.remove_last)
+        add("depth_less", ["Up"], "Depth: shallower", lambda: self.imaging.step(depth, -DEPTH_STEP_MM))
+        add("depth_more", ["Down"], "Depth: deeper", lambda: self.imaging.step(depth, DEPTH_STEP_MM))
+        add("gain_up", ["+", "="], "Gain up", lambda: self.imaging.step(gain, GAIN_STEP_DB))
+        add("gain_down", ["-"], "Gain down", lambda: self.imaging.step(gain, -GAIN_STEP_DB))
+        add("cine_back", ["Left", ","], "Cine: previous frame (freezes)", lambda: self._cine_step(-1))
+        add("cine_fwd", ["Right", "."], "Cine: next frame", lambda: self._cine_step(1))
+        add("cine_first", ["Home"], "Cine: first frame", lambda: self.cine.seek(self.cine.first_seq))
+        add("cine_last", ["End"], "Cine: last frame", lambda: self.cine.seek(self.cine.last_seq))
+        add("play", ["P"], "Cine: play / pause", lambda: self.cine.set_playing(not self.cine.playing))
+        add("loop", ["L"], "Cine: loop on / off", lambda: self.cine.set_loop(not self.cine.loop))
+        add("body_marker", ["B"], "Next body marker", self._next_body_marker)
+        for i, name in enumerate(PRESETS):
+            action = QAction(name, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False, n=name: self.apply_preset({**PRESETS[n], "name": n}))
+            self.addAction(action)
+            self.actions_by_name[f"preset_{i + 1}"] = action
+        self.shortcut_table.append(("Ctrl+1…8", "Presets, in the order of the Imaging tab"))
+        add("cancel", ["Esc"], "Cancel measurement / close help", self.cancel)
+        if self._has_sim:
+            # keys of the simulator's limb picture (when it has the focus), listed here for the help
+            self.shortcut_table.append(("Sim: arrows", "Move the virtual probe (click the limb picture)"))
+            self.shortcut_table.append(("Sim: Q/E W/S", "Rotate / tilt the virtual probe"))
+            self.shortcut_table.append(("Sim: PgUp/PgDn", "Press harder / lighter"))
+        toolbar.addSeparator()
+        add("help", ["F1", "?"], "Show / hide this help", self.help_toggle, "Help (F1)")
+
+    # -- public API (checklist, main.py) -----------------------------------------------------
+
+    def apply_preset(self, preset: dict[str, object]) -> None:
+        """Apply an imaging preset: depth_mm, frequency_mhz, focus_mm (gain_db, dynamic_range_db,
+        tgc_db optional) and an optional "name"; a name that is a body region also sets the marker."""
+        self.imaging.apply_preset(preset, str(preset.get("name", "")))
+
+    def toggle_freeze(self) -> None:
+        self.cine.toggle_freeze()
+
+    def capture_still(self) -> None:
+        """Store the frame on screen (the cine frame when frozen) with its annotations and measurements."""
+        ring_frame = self.cine.current() if self.cine.frozen else self.view.current
+        if ring_frame is None:
+            self._message("Nothing to capture yet: no image", error=True)
+            return
+        frame = ring_frame.frame
+        labels, ann, meas = self._capture_context()
+        self.worker.submit(
+            "still",
+            lambda: self.sink.save_still(frame, labels, ann, meas),
+            thumbnail_of(frame.pixels),
+            ann,
+            meas,
+        )
+
+    def capture_clip(self, seconds: float | None = None) -> None:
+        """Store the last `seconds` (preferences' clip length by default): up to now when live, up to the
+        shown cine frame when frozen."""
+        seconds = float(seconds if seconds is not None else self.prefs.get("clip_seconds"))
+        if self.cine.frozen:
+            current = self.cine.current()
+            end_ns = current.frame.host_time_ns if current is not None else time.monotonic_ns()
+        else:
+            end_ns = time.monotonic_ns()
+        self._submit_clip(end_ns - int(seconds * 1e9), end_ns)
+
+    def toggle_clip_recording(self) -> None:
+        """Start a clip now; the second press stores everything since (as far back as the cine holds)."""
+        if self._clip_start_ns is None:
+            self._clip_start_ns = time.monotonic_ns()
+            self.record_action.setChecked(True)
+            self._message("● Recording clip… (Shift+C to stop)")
+        else:
+            start, self._clip_start_ns = self._clip_start_ns, None
+            self.record_action.setChecked(False)
+            self._submit_clip(start, time.monotonic_ns())
+
+    def begin_annotation(self) -> None:
+        """Open the text field; Enter places the text where the image was last clicked (else the centre)."""
+        frame = self.view.current.frame if self.view.current is not None else None
+        if self._last_click_mm is not None:
+            self._annotation_at = self._last_click_mm
+        elif frame is not None:
+            self._annotation_at = (frame.width_mm / 2, frame.height_mm / 2)
+        else:
+            self._annotation_at = (10.0, 10.0)
+        self.annotation_edit.clear()
+        self.annotation_edit.move(max(0, (self.view.width() - 320) // 2), 50)
+        self.annotation_edit.show()
+        self.annotation_edit.setFocus()
+
+    def help_toggle(self) -> None:
+        self.help.toggle()
+
+    def cancel(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        elif self.annotation_edit.isVisible():
+            self.annotation_edit.hide()
+        else:
+            self.measurements.cancel()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _capture_context(self) -> tuple[dict[str, str], dict[str, object], list[dict[str, object]]]:
+        marker = self.annotations.body_marker
+        labels = {
+            "preset": self.imaging.preset_name,
+            "body_region": marker.region,
+            "side": marker.side,
+            "grey_map": self.imaging.grey_map,
+            **self.extra_labels,
+        }
+        if self.descriptor is not None:
+            labels["probe"] = f"{self.descriptor.vendor} {self.descriptor.model} {self.descriptor.serial}"
+        return labels, dict(self.annotations.to_json()), list(self.measurements.to_json())
+
+    def _submit_clip(self, start_ns: int, end_ns: int) -> None:
+        frames: list[Frame] = [rf.frame for rf in self.engine.ring.frames_between(start_ns, end_ns)]
+        if not frames:
+            self._message("Clip not saved: no frames in that time span", error=True)
+            return
+        labels, ann, meas = self._capture_context()
+        self.worker.submit(
+            "clip",
+            lambda: self.sink.save_clip(frames, labels, ann, meas),
+            thumbnail_of(frames[-1].pixels),
+            ann,
+            meas,
+        )
+
+    def _on_capture_done(self, outcome: CaptureOutcome) -> None:
+        self.worker.job_done()
+        if outcome.record is None:
+            self._message(
+                f"{outcome.kind.capitalize()} NOT saved: {outcome.error} — live imaging continues", error=True
+            )
+        else:
+            self.strip.add_capture(outcome)
+            n = outcome.record.frame_count
+            self._message(f"{outcome.kind.capitalize()} saved ({n} frame{'' if n == 1 else 's'})")
+        self.capture_finished.emit(outcome)
+
+    def _message(self, text: str, error: bool = False) -> None:
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet(f"color: {ALARM if error else OK}; font-weight: 600;")
+
+    def _place_annotation(self) -> None:
+        text = self.annotation_edit.text().strip()
+        self.annotation_edit.hide()
+        self.view.setFocus()
+        if text and self._annotation_at is not None:
+            self.annotations.add_text(text, *self._annotation_at)
+
+    def _on_image_click(self, x_mm: float, y_mm: float) -> None:
+        self._last_click_mm = (x_mm, y_mm)
+
+    def _cine_step(self, frames: int) -> None:
+        if not self.cine.frozen:
+            self.cine.freeze()
+        self.cine.step(frames)
+
+    def _on_cine(self) -> None:
+        c = self.cine
+        if c.frozen:
+            self.view.frozen = True
+            current = c.current()
+            if current is not None and (
+                self.view.current is None or self.view.current.ring_seq != current.ring_seq
+            ):
+                self.view.show_frame(current)
+            self.view.set_frozen_text(f"❄ FROZEN   {c.index + 1}/{c.length}")
+            self.actions_by_name["freeze"].setText("▶ Live")
+        else:
+            self.view.frozen = False
+            self.view.set_frozen_text(None)
+            self.actions_by_name["freeze"].setText("❄ Freeze")
+            self.view.frame_available()
+
+    def _on_setting_applied(self, event: SettingApplied) -> None:
+        self.imaging.on_applied(event.key, event.requested, event.applied)
+
+    def _on_setting_failed(self, event: SettingFailed) -> None:
+        self._message(f"{event.key.name} not applied: {event.reason}", error=True)
+
+    def _on_probe_event(self, event: ProbeEventReceived) -> None:
+        kind = event.event.kind
+        if kind == ProbeEventKind.BUTTON_FREEZE:
+            self.toggle_freeze()
+        elif kind == ProbeEventKind.BUTTON_SAVE:
+            self.capture_still()
+        elif kind in (ProbeEventKind.OVERHEAT, ProbeEventKind.FAULT, ProbeEventKind.SHUTTING_DOWN):
+            self._message(f"Probe reports {kind.name.lower()}: {event.event.text}", error=True)
 
     def _on_state(self, event: StateChanged) -> None:
         text = event.state.value
         if event.reason and event.state != EngineState.STREAMING:
             text += f": {event.reason}"
         self.state_label.setText(text)
+        self.probe_panel.on_state(event)
+        if event.state != EngineState.STREAMING:
+            self.rate_label.setText("0.0 frames/s")
+            self.status = None  # no status comes while reconnecting: show no stale frame rate
+            self._update_info()
+        self.view.set_banner(banner_text(event.state, event.reason))
+        # a stale live image must not pass for a live one: dim it until frames flow again
+        self.view.image.setOpacity(1.0 if event.state == EngineState.STREAMING else 0.35)
 
     def _on_status(self, status: StatusReport) -> None:
+        self.status = status
         self.rate_label.setText(f"{status.frame_rate_hz:.1f} frames/s")
         self.drops_label.setText(f"drops {status.frames_dropped}")
+        self.probe_panel.on_status(status)
+        self._update_info()
+
+    def _on_connected(self, event: ProbeConnected) -> None:
+        self.descriptor = event.descriptor
+        self.probe_panel.on_connected(event.descriptor)
+        self.controls.set_probe(event.descriptor)
+        self._update_info()
+
+    def _on_setting_change(self, change: SettingChange) -> None:
+        if change.applied:
+            self._update_info()
+
+    def _on_view_state(self) -> None:
+        self.view.set_lut(grey_maps()[self.imaging.grey_map])
+        name = self.imaging.preset_name
+        if name in BODY_MARKERS and name != self.annotations.body_marker.region:
+            m = self.annotations.body_marker
+            self.annotations.set_body_marker(BodyMarker(name, m.side, m.probe_along, m.probe_angle_deg))
+        self._update_info()
+
+    def _update_info(self) -> None:
+        v = self.imaging.value
+        probe = self.descriptor.model if self.descriptor is not None else "no probe"
+        fps = f"{self.status.frame_rate_hz:.0f} fps" if self.status is not None else ""
+        self.view.set_info(
+            f"{probe}   {self.imaging.preset_name or ''}\n"
+            f"D {v(SettingKey.DEPTH_MM):.0f} mm   G {v(SettingKey.GAIN_DB):+.0f} dB\n"
+            f"F {v(SettingKey.FREQUENCY_MHZ):g} MHz  DR {v(SettingKey.DYNAMIC_RANGE_DB):.0f} dB\n"
+            f"Focus {v(SettingKey.FOCUS_MM):.0f} mm   {fps}"
+        )
+
+    def _show_body_marker(self) -> None:
+        m = self.annotations.body_marker
+        widgets = (self.body_region, self.body_side, self.body_probe_along, self.body_probe_angle)
+        for w in widgets:
+            w.blockSignals(True)
+        self.body_region.setCurrentText(m.region)
+        self.body_side.setCurrentText(m.side)
+        self.body_probe_along.setValue(round(m.probe_along * 100))
+        self.body_probe_angle.setValue(round(m.probe_angle_deg))
+        for w in widgets:
+            w.blockSignals(False)
+
+    def _body_marker_from_widgets(self) -> None:
+        self.annotations.set_body_marker(
+            BodyMarker(
+                self.body_region.currentText(),
+                self.body_side.currentText(),
+                self.body_probe_along.value() / 100.0,
+                float(self.body_probe_angle.value()),
+            )
+        )
+
+    def _next_body_marker(self) -> None:
+        m = self.annotations.body_marker
+        region = BODY_MARKERS[(BODY_MARKERS.index(m.region) + 1) % len(BODY_MARKERS)]
+        self.annotations.set_body_marker(BodyMarker(region, m.side, m.probe_along, m.probe_angle_deg))
+
+    def _switch(self, spec: str) -> None:
+        assert self._switch_probe is not None
+        self.cine.unfreeze()
+        self.view.setFocus()  # give the keys back to the scanner shortcuts
+        self._switch_probe(spec)  # raises ValueError for an unknown spec; the panel shows it
+        self.prefs.set("probe_spec", spec)
+        self.imaging.push_all()
+
+    # -- preferences -------------------------------------------------------------------------
+
+    def _load_preferences(self) -> None:
+        p = self.prefs
+        for name, value in dict(p.get("settings")).items():
+            if name in SettingKey.__members__ and isinstance(value, int | float):
+                self.imaging.requested[SettingKey[name]] = float(value)
+        try:
+            self.imaging.set_grey_map(str(p.get("grey_map")))
+        except ValueError:
+            pass
+        self.imaging.preset_name = str(p.get("preset"))
+        try:
+            self.annotations.set_body_marker(
+                BodyMarker(str(p.get("body_marker_region")), str(p.get("body_marker_side")))
+            )
+        except ValueError:
+            pass
+
+    def save_preferences(self) -> None:
+        p = self.prefs
+        p.set("grey_map", self.imaging.grey_map)
+        p.set("preset", self.imaging.preset_name)
+        # what the probe applied (a clamped request is not worth repeating at the next start)
+        p.set("settings", {k.name: self.imaging.value(k) for k in self.imaging.requested})
+        p.set("body_marker_region", self.annotations.body_marker.region)
+        p.set("body_marker_side", self.annotations.body_marker.side)
+        p.set("window_geometry", bytes(self.saveGeometry().toBase64().data()).decode())
+        p.save()
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        if self.help.isVisible():
+            self.help.place()
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
-        self.engine.close()
+        if not self._closed:
+            self._closed = True
+            self.cine_bar.timer.stop()
+            self.save_preferences()
+            self.engine.close()
+            self.worker.shutdown()  # pending captures finish; nothing already taken is lost
         super().closeEvent(event)

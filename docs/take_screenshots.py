@@ -1,0 +1,165 @@
+"""Screenshots of the scanner screen's main states, for the docs.
+
+Run under Xvfb:  xvfb-run -a -s "-screen 0 1600x1000x24" python docs/take_screenshots.py
+Writes docs/screenshots/{live,frozen_calipers,disconnected,simulator,help}.png. Preferences and
+captures go to a temporary folder, never the user's own.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PyQt6.QtTest import QTest  # noqa: E402
+from PyQt6.QtWidgets import QApplication  # noqa: E402
+
+from drivers.sim.direct import DirectSimProbe  # noqa: E402
+from drivers.sim.renderer import RenderParams  # noqa: E402
+from drivers.sim.settings import SimSettings  # noqa: E402
+from scanner_app.capture import FolderCaptureSink  # noqa: E402
+from scanner_app.engine import AcquisitionEngine, EngineState  # noqa: E402
+from scanner_app.frame import Frame  # noqa: E402
+from scanner_app.measurements import pixel_centre_mm  # noqa: E402
+from scanner_app.preferences import Preferences  # noqa: E402
+from scanner_app.probe import ProbeDescriptor, ProbeDisconnected, ProbeNotFound  # noqa: E402
+from scanner_app.ring import FrameRing  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+from ui.theme import apply_dark_theme  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+class CablePulledProbe(DirectSimProbe):
+    """The simulated probe with a cable that can be pulled (to show the disconnected state)."""
+
+    def __init__(self) -> None:
+        super().__init__(settings=SimSettings(RenderParams(rows=512, cols=512), frame_rate_hz=30.0))
+        self.unplugged = threading.Event()
+
+    def _do_connect(self) -> ProbeDescriptor:
+        if self.unplugged.is_set():
+            raise ProbeNotFound("no probe on the USB bus")
+        return super()._do_connect()
+
+    def _do_read_frame(self, timeout_s: float) -> Frame | None:
+        if self.unplugged.is_set():
+            raise ProbeDisconnected("USB device went away (cable pulled?)")
+        return super()._do_read_frame(timeout_s)
+
+
+class DemoSimulator:
+    """A stand-in SimulatorControl (the lead adapts the physics simulator to the same protocol)."""
+
+    def __init__(self) -> None:
+        self.pose = {
+            "position_mm": 140.0,
+            "slide_mm": -6.0,
+            "rotation_deg": 90.0,
+            "tilt_deg": 4.0,
+            "pressure": 0.35,
+        }
+
+    def list_scenes(self) -> list[tuple[str, str, list[str]]]:
+        return [
+            ("knee_anterior", "Knee, anterior (suprapatellar)", ["normal", "effusion", "bakers_cyst"]),
+            ("calf_veins", "Calf veins", ["normal", "dvt_popliteal"]),
+            ("shoulder_supraspinatus", "Shoulder, supraspinatus", ["normal", "full_thickness_tear"]),
+        ]
+
+    def set_scene(self, scene_id: str, variant: str | None) -> None:
+        pass
+
+    def get_pose(self) -> dict[str, float]:
+        return dict(self.pose)
+
+    def set_pose(self, **changes: float) -> None:
+        self.pose.update(changes)
+
+
+def wait_until(cond: Callable[[], bool], timeout_ms: int = 5000) -> None:
+    waited = 0
+    while not cond():
+        if waited > timeout_ms:
+            raise TimeoutError("screenshot state not reached")
+        QTest.qWait(20)
+        waited += 20
+
+
+def save(window: MainWindow, name: str) -> None:
+    QTest.qWait(150)  # let overlays and the status report settle
+    path = OUT / f"{name}.png"
+    window.grab().save(str(path))
+    print(f"wrote {path}")
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    app = QApplication(sys.argv[:1])
+    apply_dark_theme(app)
+    tmp = Path(tempfile.mkdtemp(prefix="scanner-shots-"))
+    driver = CablePulledProbe()
+    engine = AcquisitionEngine(driver, FrameRing(300, 512 * 512))
+    window = MainWindow(
+        engine,
+        preferences=Preferences(tmp / "preferences.json"),
+        sink=FolderCaptureSink(tmp / "captures"),
+        sim=DemoSimulator(),
+        switch_probe=lambda spec: None,
+    )
+    window.resize(1600, 1000)
+    window.show()
+    engine.start()
+    try:
+        wait_until(lambda: window.status is not None and window.view.draws > 10)
+        window.apply_preset({"name": "Knee", "depth_mm": 40.0, "frequency_mhz": 10.0, "focus_mm": 18.0})
+        wait_until(lambda: window.controls.focus_control.shown_value == 18.0)
+        window.capture_still()
+        window.capture_still()
+        wait_until(lambda: window.strip.count() == 2)
+        wait_until(lambda: engine.ring.newest_seq > 90)
+        save(window, "live")
+
+        window.toggle_freeze()
+        window.cine.step(-12)
+        window.tabs.setCurrentIndex(1)
+        frame = window.view.current.frame
+        sp = frame.spacing_mm
+        window.measurements.add_distance(pixel_centre_mm(60, 120, sp), pixel_centre_mm(60, 380, sp))
+        window.measurements.add_two_axis(
+            pixel_centre_mm(250, 150, sp), pixel_centre_mm(250, 330, sp),
+            pixel_centre_mm(200, 240, sp), pixel_centre_mm(300, 240, sp),
+        )  # fmt: skip
+        window.annotations.add_text("SUPRAPATELLAR", *pixel_centre_mm(120, 256, sp))
+        save(window, "frozen_calipers")
+
+        window.toggle_freeze()
+        window.measurements.clear()
+        window.annotations.clear()
+        window.tabs.setCurrentIndex(2)
+        driver.unplugged.set()
+        wait_until(lambda: engine.state == EngineState.DISCONNECTED)
+        save(window, "disconnected")
+        driver.unplugged.clear()
+        wait_until(lambda: engine.state == EngineState.STREAMING)
+
+        assert window.sim_panel is not None
+        window.tabs.setCurrentWidget(window.sim_panel)
+        window.sim_panel.picture.setFocus()
+        save(window, "simulator")
+
+        window.tabs.setCurrentIndex(0)
+        window.help_toggle()
+        save(window, "help")
+    finally:
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

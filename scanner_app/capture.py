@@ -1,0 +1,202 @@
+"""Captures: the `CaptureSink` interface every store implements, and a folder sink (.npy + PNG + JSON).
+
+The DICOM study store plugs into the same interface. A sink writes each capture completely or not at
+all (temporary names, then rename), and raises `CaptureError` with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import struct
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from scanner_app.frame import Frame
+
+
+class CaptureError(Exception):
+    """A capture could not be stored (disk full, folder missing, not writable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRecord:
+    """What a sink stored: kind ("still" or "clip"), where, and how many frames."""
+
+    kind: str
+    location: str
+    frame_count: int
+    capture_id: str
+
+
+class CaptureSink(Protocol):
+    """Where captures go. `annotations` and `measurements` are JSON-ready dicts/lists."""
+
+    def save_still(
+        self,
+        frame: Frame,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord: ...
+
+    def save_clip(
+        self,
+        frames: Sequence[Frame],
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord: ...
+
+
+def frame_metadata(frame: Frame) -> dict[str, Any]:
+    s = frame.settings
+    return {
+        "seq": frame.seq,
+        "device_time_us": frame.device_time_us,
+        "spacing_mm": list(frame.spacing_mm),
+        "rows": frame.rows,
+        "cols": frame.cols,
+        "data_format": frame.data_format.name,
+        "geometry": frame.geometry.name,
+        "settings": {"depth_mm": s.depth_mm, "gain_db": s.gain_db, "frequency_mhz": s.frequency_mhz,
+                     "focus_mm": s.focus_mm, "dynamic_range_db": s.dynamic_range_db},
+        "probe": {"vendor": frame.probe.vendor, "model": frame.probe.model, "serial": frame.probe.serial},
+    }  # fmt: skip
+
+
+def encode_png(pixels: npt.NDArray[np.uint8]) -> bytes:
+    """A PNG of an 8-bit grey (rows x cols) or RGB (rows x cols x 3) image, using only zlib."""
+    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3):
+        raise ValueError(f"PNG needs uint8 grey or RGB pixels, got {pixels.dtype} {pixels.shape}")
+    rows, cols = pixels.shape[:2]
+    colour_type = 0 if pixels.ndim == 2 else 2
+    raw = np.ascontiguousarray(pixels).reshape(rows, -1)
+    scanlines = np.hstack([np.zeros((rows, 1), np.uint8), raw]).tobytes()  # filter byte 0 per row
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", cols, rows, 8, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(scanlines, 6))
+        + (chunk(b"IEND", b""))
+    )
+
+
+def _display_u8(frame: Frame) -> npt.NDArray[np.uint8]:
+    px = frame.pixels
+    if px.dtype == np.uint8:
+        return np.asarray(px, dtype=np.uint8)
+    a = np.abs(px.astype(np.float32))
+    top = float(a.max()) or 1.0
+    return (a / top * 255).astype(np.uint8)
+
+
+class FolderCaptureSink:
+    """Writes each capture into a folder: NAME.npy (pixels), NAME.png (first frame), NAME.json (all else)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._counter = itertools.count(1)
+
+    def _name(self, kind: str) -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        while True:
+            name = f"{kind}-{stamp}-{next(self._counter):04d}"
+            if not (self.folder / f"{name}.json").exists():
+                return name
+
+    def save_still(
+        self,
+        frame: Frame,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord:
+        return self._save("still", [frame], labels, annotations, measurements)
+
+    def save_clip(
+        self,
+        frames: Sequence[Frame],
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord:
+        if not frames:
+            raise CaptureError("the clip is empty: no frames in the chosen time span")
+        return self._save("clip", list(frames), labels, annotations, measurements)
+
+    def _save(
+        self,
+        kind: str,
+        frames: list[Frame],
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = self._name(kind)
+            if kind == "still":
+                pixels: npt.NDArray[np.generic] = frames[0].pixels
+            else:
+                shapes = {f.pixels.shape for f in frames}
+                if len(shapes) > 1:
+                    # Depth changed mid-clip: keep the frames of the most recent shape, whole.
+                    last = frames[-1].pixels.shape
+                    frames = [f for f in frames if f.pixels.shape == last]
+                pixels = np.stack([f.pixels for f in frames])
+            meta = {
+                "kind": kind,
+                "labels": dict(labels),
+                "annotations": dict(annotations),
+                "measurements": [dict(m) for m in measurements],
+                "frame_count": len(frames),
+                "frames": [frame_metadata(f) for f in frames],
+                "duration_s": (frames[-1].host_time_ns - frames[0].host_time_ns) / 1e9,
+                "pixels_file": f"{name}.npy",
+                "preview_file": f"{name}.png",
+            }
+            written: list[Path] = []
+            try:
+                for suffix, data in (
+                    (".npy", _npy_bytes(pixels)),
+                    (".png", encode_png(_display_u8(frames[0]))),
+                    (".json", json.dumps(meta, indent=1).encode()),  # last: its presence marks completeness
+                ):
+                    target = self.folder / f"{name}{suffix}"
+                    tmp = target.with_suffix(suffix + ".part")
+                    with open(tmp, "wb") as fh:
+                        fh.write(data)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    os.replace(tmp, target)
+                    written.append(target)
+            except BaseException:
+                for p in written:
+                    p.unlink(missing_ok=True)
+                for suffix in (".npy", ".png", ".json"):
+                    (self.folder / f"{name}{suffix}.part").unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise CaptureError(f"could not save the {kind} in {self.folder}: {exc.strerror or exc}") from exc
+        return CaptureRecord(kind, str(self.folder / f"{name}.json"), len(frames), name)
+
+
+def _npy_bytes(pixels: npt.NDArray[np.generic]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(pixels))
+    return buf.getvalue()

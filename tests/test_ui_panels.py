@@ -1,0 +1,164 @@
+"""Probe panel (state, descriptor, counters, picker) and simulator panel (scene, variant, pose by keys,
+mouse and sliders) against a fake SimulatorControl."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import QPoint, QPointF, Qt
+from PyQt6.QtGui import QWheelEvent
+from PyQt6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from scanner_app.engine import EngineState
+from scanner_app.preferences import Preferences
+from scanner_app.probe import SettingKey
+from tests.ui_support import make_engine, open_window, wait_streaming, window_fixture
+from ui.main_window import MainWindow
+from ui.sim_panel import SimulatorControl
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    yield from window_fixture(qtbot, tmp_path)
+
+
+class FakeSim:
+    """A SimulatorControl that records calls and clamps pressure as a physics model would."""
+
+    def __init__(self) -> None:
+        self.scene: tuple[str, str | None] = ("knee", None)
+        self.pose = {
+            "position_mm": 100.0,
+            "slide_mm": 0.0,
+            "rotation_deg": 0.0,
+            "tilt_deg": 0.0,
+            "pressure": 0.2,
+        }
+        self.calls: list[tuple[str, object]] = []
+
+    def list_scenes(self) -> list[tuple[str, str, list[str]]]:
+        return [("knee", "Knee, anterior", ["normal", "effusion"]), ("calf", "Calf veins", ["normal", "dvt"])]
+
+    def set_scene(self, scene_id: str, variant: str | None) -> None:
+        self.calls.append(("scene", (scene_id, variant)))
+        self.scene = (scene_id, variant)
+
+    def get_pose(self) -> dict[str, float]:
+        return dict(self.pose)
+
+    def set_pose(self, **changes: float) -> None:
+        self.calls.append(("pose", changes))
+        for k, v in changes.items():
+            self.pose[k] = min(v, 0.9) if k == "pressure" else v
+
+
+def test_probe_panel_shows_descriptor_counters_and_state(qtbot: QtBot, window: MainWindow) -> None:
+    wait_streaming(qtbot, window)
+    panel = window.probe_panel
+    qtbot.waitUntil(lambda: "SimProbe L12-5" in panel.descriptor_label.text(), timeout=3000)
+    assert "SIM-0001" in panel.descriptor_label.text()
+    assert panel.state_label.text() == "● streaming"
+    qtbot.waitUntil(lambda: panel.counters["received"].text() not in ("—", "0"), timeout=3000)
+    qtbot.waitUntil(lambda: panel.counters["rate"].text().endswith("/s"), timeout=3000)
+    assert panel.counters["dropped"].text() == "0" and panel.counters["reconnects"].text() == "0"
+    assert not window.view.banner.isVisible()
+
+
+def test_banner_while_not_streaming(qtbot: QtBot, tmp_path: Path) -> None:
+    w = open_window(qtbot, tmp_path, start=False)
+    assert w.view.banner.isVisible() and "DISCONNECTED" in w.view.banner.text()
+    w.engine.start()
+    qtbot.waitUntil(lambda: not w.view.banner.isVisible(), timeout=3000)
+    assert w.engine.state == EngineState.STREAMING
+    w.close()
+
+
+def test_probe_picker_calls_switch_probe_and_shows_its_error(qtbot: QtBot, tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def switch(spec: str) -> None:
+        asked.append(spec)
+        if spec == "usb":
+            raise ValueError("no USB probe found (VID:PID 1209:0001)")
+
+    w = MainWindow(make_engine(), preferences=Preferences(tmp_path / "p.json"), switch_probe=switch,
+                   probe_specs=["sim", "usb", "serial:/dev/ttyUSB0"])  # fmt: skip
+    qtbot.addWidget(w)
+    panel = w.probe_panel
+    panel.picker.setCurrentText("serial:/dev/ttyUSB0")
+    panel.connect_button.click()
+    assert asked == ["serial:/dev/ttyUSB0"] and panel.switch_error.text() == ""
+    assert w.prefs.get("probe_spec") == "serial:/dev/ttyUSB0"
+    panel.picker.setCurrentText("usb")
+    panel.connect_button.click()
+    assert "no USB probe found" in panel.switch_error.text()
+    w.close()
+
+
+def test_no_simulator_tab_with_a_real_probe(window: MainWindow) -> None:
+    assert window.sim_panel is None
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Imaging", "Measure", "Probe"]
+
+
+def _sim_window(qtbot: QtBot, tmp_path: Path) -> tuple[MainWindow, FakeSim]:
+    sim = FakeSim()
+    sim_control: SimulatorControl = sim
+    w = open_window(qtbot, tmp_path, sim=sim_control, start=False)
+    assert w.sim_panel is not None
+    w.tabs.setCurrentWidget(w.sim_panel)
+    return w, sim
+
+
+def test_sim_panel_scene_and_variant(qtbot: QtBot, tmp_path: Path) -> None:
+    w, sim = _sim_window(qtbot, tmp_path)
+    panel = w.sim_panel
+    assert panel is not None
+    panel.scene_combo.setCurrentIndex(1)
+    assert sim.scene == ("calf", None)
+    assert [panel.variant_combo.itemText(i) for i in range(panel.variant_combo.count())] == ["normal", "dvt"]
+    panel.variant_combo.setCurrentIndex(1)
+    assert sim.scene == ("calf", "dvt")
+    w.close()
+
+
+def test_sim_pose_by_keyboard_mouse_wheel_and_sliders(qtbot: QtBot, tmp_path: Path) -> None:
+    w, sim = _sim_window(qtbot, tmp_path)
+    panel = w.sim_panel
+    assert panel is not None
+    pic = panel.picture
+    pic.setFocus()
+    qtbot.waitUntil(pic.hasFocus, timeout=2000)
+    depth_before = w.imaging.requested[SettingKey.DEPTH_MM]
+    qtbot.keyClick(pic, Qt.Key.Key_Up)  # the picture takes the arrow, not the depth shortcut
+    assert sim.pose["position_mm"] == 95.0
+    assert w.imaging.requested[SettingKey.DEPTH_MM] == depth_before
+    qtbot.keyClick(pic, Qt.Key.Key_Right)
+    assert sim.pose["slide_mm"] == 2.0
+    qtbot.keyClick(pic, Qt.Key.Key_E)
+    assert sim.pose["rotation_deg"] == 5.0
+    qtbot.keyClick(pic, Qt.Key.Key_W)
+    assert sim.pose["tilt_deg"] == 2.0
+    for _ in range(20):
+        qtbot.keyClick(pic, Qt.Key.Key_PageUp)
+    assert sim.pose["pressure"] == 0.9  # the simulator's own limit, read back
+    assert panel.sliders["pressure"].value() == 90
+    # mouse: a click puts the probe there
+    target = pic.mm_to_widget(150.0, -20.0).toPoint()
+    qtbot.mouseClick(pic, Qt.MouseButton.LeftButton, pos=target)
+    assert abs(sim.pose["position_mm"] - 150.0) <= 2.0 and abs(sim.pose["slide_mm"] + 20.0) <= 1.0
+    wheel = QWheelEvent(
+        QPointF(10, 10), QPointF(10, 10), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )  # fmt: skip
+    QApplication.sendEvent(pic, wheel)
+    assert sim.pose["rotation_deg"] == 15.0
+    # slider -> simulator, simulator -> slider
+    panel.sliders["tilt_deg"].setValue(-12)
+    assert sim.pose["tilt_deg"] == -12.0
+    sim.pose["rotation_deg"] = 90.0
+    panel.refresh()
+    assert panel.sliders["rotation_deg"].value() == 90
+    w.close()

@@ -1,0 +1,89 @@
+"""Shared pieces for the UI tests: a real engine over the direct simulated probe, and the window around it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from drivers.sim.direct import DirectSimProbe
+from drivers.sim.renderer import RenderParams
+from drivers.sim.settings import SimSettings
+from scanner_app.capture import CaptureSink, FolderCaptureSink
+from scanner_app.engine import AcquisitionEngine
+from scanner_app.frame import Frame
+from scanner_app.preferences import Preferences
+from scanner_app.probe import ProbeDescriptor, ProbeDisconnected, ProbeDriver, ProbeNotFound
+from scanner_app.ring import FrameRing
+from ui.main_window import MainWindow
+from ui.sim_panel import SimulatorControl
+
+ROWS, COLS = 128, 96
+
+
+def make_engine(driver: ProbeDriver | None = None, capacity: int = 90) -> AcquisitionEngine:
+    """A real engine over a small, paced simulated probe (30 frames/s, 128 x 96 pixels)."""
+    if driver is None:
+        driver = DirectSimProbe(settings=SimSettings(RenderParams(rows=ROWS, cols=COLS), frame_rate_hz=30.0))
+    return AcquisitionEngine(driver, FrameRing(capacity, ROWS * COLS))
+
+
+def open_window(
+    qtbot: QtBot,
+    tmp_path: Path,
+    engine: AcquisitionEngine | None = None,
+    *,
+    sink: CaptureSink | None = None,
+    sim: SimulatorControl | None = None,
+    start: bool = True,
+) -> MainWindow:
+    engine = engine or make_engine()
+    window = MainWindow(
+        engine,
+        preferences=Preferences(tmp_path / "config" / "preferences.json"),
+        sink=sink or FolderCaptureSink(tmp_path / "captures"),
+        sim=sim,
+        switch_probe=lambda spec: None,
+    )
+    qtbot.addWidget(window)
+    window.resize(1200, 900)
+    with qtbot.waitExposed(window):
+        window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)  # window shortcuts need an active window
+    if start:
+        engine.start()
+    return window
+
+
+def wait_streaming(qtbot: QtBot, window: MainWindow) -> None:
+    """Wait until the window shows live frames."""
+    qtbot.waitUntil(lambda: window.view.current is not None and window.view.draws >= 2, timeout=5000)
+
+
+def window_fixture(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    """Body of each test file's `window` fixture: a started window, closed (engine joined) afterwards."""
+    w = open_window(qtbot, tmp_path)
+    yield w
+    w.close()
+
+
+class UnpluggableSimProbe(DirectSimProbe):
+    """The direct simulated probe with a cable a test can pull: reads raise ProbeDisconnected, and
+    connecting fails with ProbeNotFound, until it is plugged back in."""
+
+    def __init__(self) -> None:
+        super().__init__(settings=SimSettings(RenderParams(rows=ROWS, cols=COLS), frame_rate_hz=30.0))
+        self.unplugged = threading.Event()
+
+    def _do_connect(self) -> ProbeDescriptor:
+        if self.unplugged.is_set():
+            raise ProbeNotFound("simulated probe unplugged")
+        return super()._do_connect()
+
+    def _do_read_frame(self, timeout_s: float) -> Frame | None:
+        if self.unplugged.is_set():
+            raise ProbeDisconnected("simulated probe unplugged mid-stream")
+        return super()._do_read_frame(timeout_s)

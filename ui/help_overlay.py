@@ -1,0 +1,55 @@
+"""HelpOverlay: the keyboard shortcuts, drawn over the window from the same table that binds them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QGridLayout, QLabel, QWidget
+
+from ui.theme import ACCENT
+
+
+class HelpOverlay(QWidget):
+    """A translucent panel listing (keys, what they do); F1 or ? shows and hides it, Esc closes it."""
+
+    def __init__(self, entries: Sequence[tuple[str, str]], parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(
+            f"HelpOverlay {{ background: rgba(8,10,12,235); border: 2px solid {ACCENT};"
+            " border-radius: 12px; }"
+            " QLabel { background: transparent; font-size: 16px; }"
+        )
+        grid = QGridLayout(self)
+        grid.setContentsMargins(28, 20, 28, 20)
+        grid.setHorizontalSpacing(24)
+        title = QLabel("Keyboard shortcuts")
+        title.setStyleSheet("font-size: 22px; font-weight: 700;")
+        grid.addWidget(title, 0, 0, 1, 4)
+        half = (len(entries) + 1) // 2
+        for i, (keys, text) in enumerate(entries):
+            col = 0 if i < half else 2
+            row = 1 + (i if i < half else i - half)
+            k = QLabel(keys)
+            k.setStyleSheet(f"color: {ACCENT}; font-weight: 700; font-family: monospace; font-size: 16px;")
+            grid.addWidget(k, row, col)
+            grid.addWidget(QLabel(text), row, col + 1)
+        close = QLabel("F1, ? or Esc closes this")
+        close.setStyleSheet("color: #9aa0a6; font-size: 13px;")
+        grid.addWidget(close, half + 1, 0, 1, 4)
+        self.hide()
+
+    def toggle(self) -> None:
+        if self.isVisible():
+            self.hide()
+        else:
+            self.place()
+            self.show()
+            self.raise_()
+
+    def place(self) -> None:
+        parent = self.parentWidget()
+        assert parent is not None
+        self.adjustSize()
+        self.move((parent.width() - self.width()) // 2, max(0, (parent.height() - self.height()) // 2))

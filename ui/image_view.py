@@ -1,0 +1,369 @@
+"""ScannerImageView: the live image with what a sonographer reads off it: scale, focus, markers, calipers.
+
+Overlays change only when their model changes (settings readback, measurements, annotations, freeze),
+never per frame, so the per-frame path stays the seed view's `setImage` and nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPixmap, QResizeEvent, QWheelEvent
+from PyQt6.QtWidgets import QGraphicsItem, QLabel, QWidget
+
+from scanner_app.annotations import AnnotationSet, BodyMarker
+from scanner_app.measurements import MeasurementSet, snap_to_pixel_centre
+from scanner_app.ring import FrameRing, RingFrame
+from ui.live_view import LiveImageView
+from ui.theme import ACCENT, ALARM, WARN
+
+CALIPER_COLOUR = "#ffe14d"
+PENDING_COLOUR = "#7fdcff"
+
+
+class BodyMarkerWidget(QWidget):
+    """The body-marker pictogram: the limb or region outline and a bar where the probe sits on it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.marker = BodyMarker()
+        self._pixmap: QPixmap | None = None
+        self.setFixedSize(120, 150)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def set_marker(self, marker: BodyMarker) -> None:
+        self.marker = marker
+        self._pixmap = None
+        self.update()
+
+    def paintEvent(self, event: object) -> None:
+        # It sits over the live image, so it repaints with every frame: draw it once into a pixmap.
+        if self._pixmap is None:
+            self._pixmap = QPixmap(self.size())
+            self._pixmap.fill(Qt.GlobalColor.transparent)
+            self._draw(QPainter(self._pixmap))
+        p = QPainter(self)
+        p.drawPixmap(0, 0, self._pixmap)
+        p.end()
+
+    def _draw(self, p: QPainter) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QColor(20, 22, 26, 200))
+        p.setPen(QPen(QColor("#8a9099"), 2))
+        w, h = self.width(), self.height()
+        region = self.marker.region
+        cx = w / 2
+        top, bottom = 14.0, h - 24.0
+        path = QPainterPath()
+        if region in ("Hip", "DVT groin / thigh"):
+            # pelvis and upper thigh
+            path.addRoundedRect(QRectF(cx - 40, top, 80, 34), 14, 14)
+            path.addRoundedRect(QRectF(cx - 16, top + 28, 32, bottom - top - 28), 12, 12)
+        elif region == "Shoulder":
+            path.addEllipse(QRectF(cx - 14, top, 28, 28))  # head
+            path.addRoundedRect(QRectF(cx - 44, top + 32, 88, 30), 12, 12)  # shoulders
+            path.addRoundedRect(QRectF(cx + 26, top + 40, 18, bottom - top - 40), 8, 8)  # arm
+        elif region in ("Wrist / hand", "Ankle / foot"):
+            path.addRoundedRect(QRectF(cx - 12, top, 24, (bottom - top) * 0.55), 8, 8)
+            path.addRoundedRect(
+                QRectF(cx - 20, top + (bottom - top) * 0.55, 40, (bottom - top) * 0.45), 12, 12
+            )
+        else:  # Knee, Elbow, DVT calf: a limb with a joint in the middle
+            path.addRoundedRect(QRectF(cx - 16, top, 32, bottom - top), 14, 14)
+            path.addEllipse(QRectF(cx - 20, (top + bottom) / 2 - 16, 40, 32))
+        p.drawPath(path)
+        # the probe: a short bar across the outline with its marker dot
+        y = top + self.marker.probe_along * (bottom - top)
+        p.save()
+        p.translate(cx, y)
+        p.rotate(self.marker.probe_angle_deg)
+        p.setPen(QPen(QColor(ACCENT), 5, cap=Qt.PenCapStyle.RoundCap))
+        p.drawLine(QPointF(-22, 0), QPointF(22, 0))
+        p.setBrush(QColor(ACCENT))
+        p.drawEllipse(QPointF(-26, 0), 3.5, 3.5)
+        p.restore()
+        p.setPen(QColor("#d0d4da"))
+        f = p.font()
+        f.setPointSize(8)
+        p.setFont(f)
+        p.drawText(QRectF(0, h - 20, w, 18), Qt.AlignmentFlag.AlignCenter, f"{self.marker.side}  {region}")
+        p.end()
+
+
+def _cross(xs: list[float], ys: list[float], x: float, y: float, arm: float) -> None:
+    """Append a "+" at (x, y) as two segments (for a connect="pairs" curve)."""
+    xs += [x - arm, x + arm, x, x]
+    ys += [y, y, y - arm, y + arm]
+
+
+def _overlay_label(parent: QWidget, style: str) -> QLabel:
+    label = QLabel(parent)
+    label.setStyleSheet(style)
+    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    label.hide()
+    return label
+
+
+class ScannerImageView(LiveImageView):
+    """LiveImageView plus focus and orientation markers, calipers, annotations, body marker and banners."""
+
+    clicked_mm = pyqtSignal(float, float)
+    wheel_steps = pyqtSignal(int)
+
+    def __init__(
+        self,
+        ring: FrameRing,
+        take_notice: Callable[[], None],
+        measurements: MeasurementSet,
+        annotations: AnnotationSet,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(ring, take_notice, parent)
+        self.measurements = measurements
+        self.annotations = annotations
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.vb.setMenuEnabled(False)
+        axis = self.plot.getAxis("right")
+        axis.enableAutoSIPrefix(False)
+        axis.setLabel("depth (mm)")
+        axis.setTextPen(pg.mkPen("#c8ccd2"))
+        axis.setPen(pg.mkPen("#6b7078"))
+        tick_font = QFont()
+        tick_font.setPointSize(11)
+        axis.setStyle(tickFont=tick_font, tickLength=-8)
+        axis.setWidth(56)
+        # focus: a triangle at the right edge of the image pointing at the focal depth
+        self.focus_marker = pg.ArrowItem(
+            angle=0, headLen=16, tipAngle=50, tailLen=0, brush=pg.mkBrush(ACCENT), pen=pg.mkPen(None)
+        )  # angle 0 points left, at the image from the right edge
+        self.plot.addItem(self.focus_marker)
+        # orientation: the probe marker side is column 0 (Frame's convention), top left
+        self.orientation_marker = pg.TextItem("◆", color=ACCENT, anchor=(0.0, 0.0))
+        self.orientation_marker.setFont(QFont("DejaVu Sans", 14))
+        self.plot.addItem(self.orientation_marker)
+        self._overlay_items: list[pg.GraphicsObject] = []
+        self._focus_shown: tuple[float, float] | None = None
+        self._fitted_geometry: tuple[float, float] | None = None
+        self.info_label = _overlay_label(
+            self, "background: transparent; color: #d8dce2; font-size: 14px; font-family: monospace;"
+        )
+        self.info_label.show()
+        self.frozen_label = _overlay_label(
+            self,
+            f"background: rgba(12,40,70,210); color: white; font-size: 18px; font-weight: 700;"
+            f" border: 2px solid {ACCENT}; border-radius: 6px; padding: 4px 14px;",
+        )
+        self.banner = _overlay_label(
+            self,
+            f"background: rgba(90,10,14,230); color: white; font-size: 20px; font-weight: 700;"
+            f" border: 2px solid {ALARM}; border-radius: 8px; padding: 10px 20px;",
+        )
+        self.mode_label = _overlay_label(
+            self,
+            f"background: rgba(40,34,6,220); color: {WARN}; font-size: 14px;"
+            " border-radius: 4px; padding: 3px 8px;",
+        )
+        self.body_marker = BodyMarkerWidget(self)
+        self.body_marker.set_marker(annotations.body_marker)
+        self.body_marker.show()
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
+        self.plot.vb.sigResized.connect(lambda _vb: self.fit_image())
+        measurements.subscribe(self.redraw_overlays)
+        annotations.subscribe(self._on_annotations)
+
+    # -- per frame: only the focus marker, and only when the frame's settings changed -----------
+
+    def show_frame(self, ring_frame: RingFrame) -> None:
+        super().show_frame(ring_frame)
+        frame = ring_frame.frame
+        geometry = (frame.width_mm, frame.height_mm)
+        if geometry != self._fitted_geometry:
+            self._fitted_geometry = geometry
+            self.fit_image()
+        focus = (frame.settings.focus_mm, frame.width_mm)
+        if focus != self._focus_shown:
+            self._focus_shown = focus
+            in_view = 0.0 <= frame.settings.focus_mm <= frame.height_mm
+            self.focus_marker.setVisible(in_view)
+            px_w, _ = self.plot.vb.viewPixelSize()
+            self.focus_marker.setPos(frame.width_mm - 18 * px_w, frame.settings.focus_mm)
+            self.orientation_marker.setPos(0.4, 0.2)
+
+    def fit_image(self) -> None:
+        """Skin line at the top, image as large as fits, depth ticks only over the image."""
+        if self._fitted_geometry is None:
+            return
+        width_mm, height_mm = self._fitted_geometry
+        vb = self.plot.vb
+        w_px, h_px = max(vb.width(), 1.0), max(vb.height(), 1.0)
+        if h_px / w_px > height_mm / width_mm:
+            # taller than the image: pin the skin line to the top, empty space below
+            self.plot.setRange(xRange=(0, width_mm), yRange=(0, width_mm * h_px / w_px), padding=0.0)
+        else:
+            extra = height_mm * w_px / h_px - width_mm
+            # space on the left (for the text block); the depth scale stays against the image
+            self.plot.setRange(xRange=(-extra, width_mm), yRange=(0, height_mm), padding=0.0)
+        major = 10.0 if height_mm > 30 else 5.0
+        ticks = [(float(v), f"{v:g}") for v in np.arange(0.0, height_mm + 1e-6, major)]
+        minor = [(float(v), "") for v in np.arange(0.0, height_mm + 1e-6, major / 2)]
+        self.plot.getAxis("right").setTicks([ticks, minor])
+
+    def set_lut(self, lut: npt.NDArray[np.uint8]) -> None:
+        self.image.set_display_lut(lut)
+
+    # -- overlays ----------------------------------------------------------------------------
+
+    def _on_annotations(self) -> None:
+        self.body_marker.set_marker(self.annotations.body_marker)
+        self.redraw_overlays()
+
+    def redraw_overlays(self) -> None:
+        """Rebuild calipers and text annotations (on change only).
+
+        Every caliper line goes into one dashed curve and every end cross into one solid curve
+        (connect="pairs"), and labels are cached as pixmaps: the per-frame repaint then costs a couple
+        of path draws and blits however many measurements there are.
+        """
+        for item in self._overlay_items:
+            self.plot.removeItem(item)
+        self._overlay_items = []
+        line_x: list[float] = []
+        line_y: list[float] = []
+        cross_x: list[float] = []
+        cross_y: list[float] = []
+        for m in self.measurements.items:
+            pts = m.points
+            for i in range(0, len(pts), 2):
+                (ax, ay), (bx, by) = pts[i], pts[i + 1]
+                line_x += [ax, bx]
+                line_y += [ay, by]
+            for x, y in pts:
+                _cross(cross_x, cross_y, x, y, self._cross_arm_mm())
+            label = pg.TextItem(m.label, color=CALIPER_COLOUR, anchor=(-0.3, 0.5))
+            label.setFont(QFont("DejaVu Sans", 13, QFont.Weight.Bold))
+            label.setPos(pts[1][0], pts[1][1])
+            self._add(label)
+        pending_x: list[float] = []
+        pending_y: list[float] = []
+        for x, y in self.measurements.pending_points:
+            _cross(pending_x, pending_y, x, y, self._cross_arm_mm())
+        dashed = pg.mkPen(CALIPER_COLOUR, width=1.5, style=Qt.PenStyle.DashLine)
+        for xs, ys, pen in (
+            (line_x, line_y, dashed),
+            (cross_x, cross_y, pg.mkPen(CALIPER_COLOUR, width=2)),
+            (pending_x, pending_y, pg.mkPen(PENDING_COLOUR, width=2)),
+        ):
+            if xs:
+                self._add(pg.PlotCurveItem(np.array(xs), np.array(ys), pen=pen, connect="pairs"))
+        for t in self.annotations.texts:
+            item = pg.TextItem(t.text, color="#ffffff", anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 120))
+            item.setFont(QFont("DejaVu Sans", 14, QFont.Weight.Bold))
+            item.setPos(t.x_mm, t.y_mm)
+            self._add(item)
+        self._update_mode_label()
+
+    def _cross_arm_mm(self) -> float:
+        """Half the size of a caliper cross: about 8 screen pixels at the current scale."""
+        px_w, _ = self.plot.vb.viewPixelSize()
+        return max(0.2, 8.0 * float(px_w))
+
+    def _add(self, item: pg.GraphicsObject) -> None:
+        if isinstance(item, pg.TextItem):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.plot.addItem(item)
+        self._overlay_items.append(item)
+
+    def _update_mode_label(self) -> None:
+        kind = self.measurements.pending_kind
+        if kind is None:
+            self.mode_label.hide()
+            return
+        need = {
+            "distance": ["start", "end"],
+            "two_axis": ["length start", "length end", "depth start", "depth end"],
+        }
+        step = need[kind][len(self.measurements.pending_points)]
+        self.mode_label.setText(f"{'Distance' if kind == 'distance' else 'Length x depth'}: click the {step}")
+        self.mode_label.adjustSize()
+        self.mode_label.show()
+        self._place_overlays()
+
+    def set_info(self, text: str) -> None:
+        self.info_label.setText(text)
+        self.info_label.adjustSize()
+
+    def set_frozen_text(self, text: str | None) -> None:
+        if text is None:
+            self.frozen_label.hide()
+        else:
+            self.frozen_label.setText(text)
+            self.frozen_label.adjustSize()
+            self.frozen_label.show()
+            self._place_overlays()
+
+    def set_banner(self, text: str | None) -> None:
+        if text is None:
+            self.banner.hide()
+        else:
+            self.banner.setText(text)
+            self.banner.adjustSize()
+            self.banner.show()
+            self._place_overlays()
+
+    def _place_overlays(self) -> None:
+        if not hasattr(self, "body_marker"):
+            return  # pyqtgraph resizes during its own __init__, before our overlays exist
+        w, h = self.width(), self.height()
+        self.info_label.move(10, 8)
+        # under the text block, beside the image, where the eye already looks for the state
+        self.frozen_label.move(10, self.info_label.y() + self.info_label.height() + 12)
+        self.banner.move((w - self.banner.width()) // 2, h // 3)
+        self.mode_label.move((w - self.mode_label.width()) // 2, h - self.mode_label.height() - 12)
+        self.body_marker.move(10, h - self.body_marker.height() - 10)
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._place_overlays()
+
+    # -- input -------------------------------------------------------------------------------
+
+    def mm_at_scene(self, scene_pos: QPointF) -> tuple[float, float] | None:
+        """The image point (x_mm, y_mm) under a scene position, or None outside the image."""
+        if self.current is None:
+            return None
+        p = self.plot.vb.mapSceneToView(scene_pos)
+        frame = self.current.frame
+        if not (0.0 <= p.x() < frame.width_mm and 0.0 <= p.y() < frame.height_mm):
+            return None
+        return (p.x(), p.y())
+
+    def widget_pos_of_mm(self, x_mm: float, y_mm: float) -> QPointF:
+        """Where a point of the image is on this widget (for tests and tools)."""
+        scene = self.plot.vb.mapViewToScene(QPointF(x_mm, y_mm))
+        point: QPointF = self.mapFromScene(scene).toPointF()
+        return point
+
+    def _on_scene_click(self, ev: object) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return
+        point = self.mm_at_scene(ev.scenePos())  # type: ignore[attr-defined]
+        if point is None or self.current is None:
+            return
+        point = snap_to_pixel_centre(point, self.current.frame.spacing_mm)
+        ev.accept()  # type: ignore[attr-defined]
+        if self.measurements.placing:
+            self.measurements.add_point(point)
+        self.clicked_mm.emit(point[0], point[1])
+
+    def wheelEvent(self, event: QWheelEvent | None) -> None:
+        # The wheel steps the cine (frame by frame) instead of zooming.
+        if event is None:
+            return
+        delta = event.angleDelta().y()
+        if delta:
+            self.wheel_steps.emit(-1 if delta > 0 else 1)
+        event.accept()
