@@ -133,12 +133,17 @@ class FollowUp:
 
 @dataclass(frozen=True, slots=True)
 class PracticeTarget:
-    """A view to find in the simulator: scene, variant and probe pose, each coordinate with a tolerance."""
+    """A view to find in the simulator: scene, variant and probe pose, each coordinate with a tolerance.
+
+    `view` optionally names the simulator view the pose copies (e.g. "patellar tendon long axis"), so
+    the target can be shown by name; `pose` stays the numeric target the runner checks against.
+    """
 
     scene: str
     variant: str
     pose: dict[str, float]
     tolerance: dict[str, float]
+    view: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -311,8 +311,9 @@ def _pose(r: _Reader, node: yaml.Node, what: str, positive: bool) -> dict[str, f
 
 
 def _practice(r: _Reader, node: yaml.Node, what: str) -> PracticeTarget | None:
-    m = r.mapping(node, what, ("scene", "variant", "pose", "tolerance"), ())
-    if m is None or len(m) < 4:
+    required = ("scene", "variant", "pose", "tolerance")
+    m = r.mapping(node, what, required, ("view",))
+    if m is None or not all(k in m for k in required):
         return None
     scene = r.text(m["scene"], f"{what} scene")
     if scene is not None and scene not in SCENE_IDS:
@@ -321,9 +322,10 @@ def _practice(r: _Reader, node: yaml.Node, what: str) -> PracticeTarget | None:
     variant = r.text(m["variant"], f"{what} variant")
     pose = _pose(r, m["pose"], f"{what} pose", positive=False)
     tolerance = _pose(r, m["tolerance"], f"{what} tolerance", positive=True)
-    if scene is None or variant is None or pose is None or tolerance is None:
+    view = r.text(m["view"], f"{what} view") if "view" in m else ""
+    if scene is None or variant is None or pose is None or tolerance is None or view is None:
         return None
-    return PracticeTarget(scene, variant, pose, tolerance)
+    return PracticeTarget(scene, variant, pose, tolerance, view)
 
 
 def _follow_up(r: _Reader, node: yaml.Node, what: str) -> tuple[FollowUp, yaml.Node] | None:

@@ -212,7 +212,7 @@ def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: Protocol) 
         panel.start()
     scene, variant, pose = target.args
     assert (scene, variant) == ("knee", "normal")
-    assert pose == {"position_mm": 40.0, "lateral_mm": 0.0, "rotation_deg": 0.0, "tilt_deg": 0.0}
+    assert pose == {"position_mm": -25.0, "lateral_mm": 0.0, "rotation_deg": 0.0, "tilt_deg": 0.0}
     assert panel.practice_row.isVisible()
     assert "Find the view" in panel.practice_label.text()
     assert runner.check_practice_view("knee", {**pose, "lateral_mm": 3.0})
@@ -224,7 +224,7 @@ def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: Protocol) 
     clock[0] = 125.0
     _click(qtbot, panel.end_button)
     assert panel.practice_summary.text() == (
-        "Practice: 0 of 9 steps done in 2 min 05 s; 1 of 7 target views found"
+        "Practice: 0 of 9 steps done in 2 min 05 s; 1 of 8 target views found"
     )
 
 

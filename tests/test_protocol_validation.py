@@ -33,6 +33,7 @@ EXPECTED = {
     "structures_not_list.yaml": (14, "structures must be a list, not text"),
     "unknown_follow_up.yaml": (22, "opens on unknown finding 'baker_cyst' (findings: effusion, normal)"),
     "unknown_key.yaml": (21, "unknown key 'structurs'; did you mean 'structures'?"),
+    "unknown_practice_key.yaml": (24, "practice: unknown key 'veiw'; did you mean 'view'?"),
     "unknown_scene.yaml": (22, "practice scene 'brain' is not one of"),
     "unquoted_comma.yaml": (19, "put text with commas in quotes"),
     "wrong_type.yaml": (3, "version must be a whole number, not text"),
@@ -101,6 +102,26 @@ def test_repeated_capture_requirement_must_use_count() -> None:
     protocol, errors = parse_protocol(text, "x.yaml")
     assert protocol is None
     assert [(e.line, "repeats item 1" in e.message) for e in errors] == [(17, True)]
+
+
+def test_practice_view_name_is_read_with_the_pose() -> None:
+    text = (BROKEN / "unknown_practice_key.yaml").read_text().replace("veiw:", "view:")
+    protocol, errors = parse_protocol(text, "x.yaml")
+    assert errors == [] and protocol is not None
+    target = protocol.step("a").practice
+    assert target is not None
+    assert target.view == "suprapatellar long axis"
+    assert target.pose == {"position_mm": -25.0, "lateral_mm": 0.0, "rotation_deg": 0.0, "tilt_deg": 0.0}
+
+
+def test_practice_view_is_optional_and_must_be_text() -> None:
+    text = (BROKEN / "unknown_practice_key.yaml").read_text()
+    without, errors = parse_protocol(text.replace("      veiw: suprapatellar long axis\n", ""), "x.yaml")
+    assert errors == [] and without is not None
+    target = without.step("a").practice
+    assert target is not None and target.view == ""
+    _, errors = parse_protocol(text.replace("veiw: suprapatellar long axis", "view: [a, b]"), "x.yaml")
+    assert [(e.line, e.message) for e in errors] == [(24, "step 'a' practice view must be text, not a list")]
 
 
 def test_check_protocols_prints_ok_for_the_shipped_library(capsys: pytest.CaptureFixture[str]) -> None:
