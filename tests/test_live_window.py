@@ -77,7 +77,10 @@ def test_state_label_shows_error_reason(qtbot: QtBot) -> None:
 def test_setting_request_reaches_probe_from_window_engine(qtbot: QtBot) -> None:
     driver = DirectSimProbe()
     window = _window(qtbot, driver)
-    with qtbot.waitSignal(window.bridge.setting_applied, timeout=5000) as blocker:
+    # The window may apply its own settings too (preferences); wait for the depth readback.
+    with qtbot.waitSignal(
+        window.bridge.setting_applied, timeout=5000, check_params_cb=lambda e: e.key == SettingKey.DEPTH_MM
+    ) as blocker:
         window.engine.request_setting(SettingKey.DEPTH_MM, 25.0)
         window.engine.start()
     try:
