@@ -226,16 +226,19 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
 
     def switch_probe(spec: str) -> None:
         """The probe picker's choice: build the new driver first, so a bad spec leaves the old one running."""
-        try:
-            new_driver = make_driver(spec)
-        except ProbeError as exc:
-            raise ValueError(str(exc)) from exc
+        new_driver = make_driver(spec)  # ValueError for a bad spec: the picker shows it
         engine.close()
+        _release_sim_device(engine.driver)
         engine.driver = new_driver
+        window.set_simulator(sim_control(new_driver))
         engine.start()
 
     window = MainWindow(
-        engine, probe_specs=DEFAULT_PROBE_SPECS, switch_probe=switch_probe, current_probe=args.probe
+        engine,
+        probe_specs=DEFAULT_PROBE_SPECS,
+        switch_probe=switch_probe,
+        current_probe=args.probe,
+        sim=sim_control(driver),
     )
     window.show()
     engine.start()
@@ -243,6 +246,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         return int(app.exec())
     finally:
         engine.close()
+        _release_sim_device(engine.driver)  # the one in use now, after any switch
 
 
 def _find_protocol(protocol_id: str) -> Any:
@@ -291,6 +295,17 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
         print(f"scanner-app: error: acquisition failed: {engine.reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def sim_control(driver: ProbeDriver) -> Any:
+    """The simulator panel's handle when the probe is the simulated one, else None."""
+    from drivers.sim.control import SimulatorControl
+    from drivers.sim.patient import PatientRenderer
+
+    device = getattr(driver, "device", None)
+    firmware = getattr(device, "firmware", device)  # the serial device wraps its firmware
+    renderer = getattr(firmware, "renderer", None)
+    return SimulatorControl(renderer) if isinstance(renderer, PatientRenderer) else None
 
 
 def _release_sim_device(driver: ProbeDriver) -> None:

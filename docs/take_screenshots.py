@@ -19,7 +19,9 @@ sys.path.insert(0, str(ROOT))
 from PyQt6.QtTest import QTest  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
+from drivers.sim.control import SimulatorControl  # noqa: E402
 from drivers.sim.direct import DirectSimProbe  # noqa: E402
+from drivers.sim.patient import PatientRenderer  # noqa: E402
 from drivers.sim.renderer import RenderParams  # noqa: E402
 from drivers.sim.settings import SimSettings  # noqa: E402
 from scanner_app.capture import FolderCaptureSink  # noqa: E402
@@ -38,8 +40,8 @@ OUT = ROOT / "docs" / "screenshots"
 class CablePulledProbe(DirectSimProbe):
     """The simulated probe with a cable that can be pulled (to show the disconnected state)."""
 
-    def __init__(self) -> None:
-        super().__init__(settings=SimSettings(RenderParams(rows=512, cols=512), frame_rate_hz=30.0))
+    def __init__(self, renderer: PatientRenderer) -> None:
+        super().__init__(renderer, SimSettings(RenderParams(rows=512, cols=512), frame_rate_hz=30.0))
         self.unplugged = threading.Event()
 
     def _do_connect(self) -> ProbeDescriptor:
@@ -51,35 +53,6 @@ class CablePulledProbe(DirectSimProbe):
         if self.unplugged.is_set():
             raise ProbeDisconnected("USB device went away (cable pulled?)")
         return super()._do_read_frame(timeout_s)
-
-
-class DemoSimulator:
-    """A stand-in SimulatorControl (the lead adapts the physics simulator to the same protocol)."""
-
-    def __init__(self) -> None:
-        self.pose = {
-            "position_mm": 140.0,
-            "slide_mm": -6.0,
-            "rotation_deg": 90.0,
-            "tilt_deg": 4.0,
-            "pressure": 0.35,
-        }
-
-    def list_scenes(self) -> list[tuple[str, str, list[str]]]:
-        return [
-            ("knee_anterior", "Knee, anterior (suprapatellar)", ["normal", "effusion", "bakers_cyst"]),
-            ("calf_veins", "Calf veins", ["normal", "dvt_popliteal"]),
-            ("shoulder_supraspinatus", "Shoulder, supraspinatus", ["normal", "full_thickness_tear"]),
-        ]
-
-    def set_scene(self, scene_id: str, variant: str | None) -> None:
-        pass
-
-    def get_pose(self) -> dict[str, float]:
-        return dict(self.pose)
-
-    def set_pose(self, **changes: float) -> None:
-        self.pose.update(changes)
 
 
 def wait_until(cond: Callable[[], bool], timeout_ms: int = 5000) -> None:
@@ -103,13 +76,14 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     apply_dark_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="scanner-shots-"))
-    driver = CablePulledProbe()
+    renderer = PatientRenderer("knee", "effusion")
+    driver = CablePulledProbe(renderer)
     engine = AcquisitionEngine(driver, FrameRing(300, 512 * 512))
     window = MainWindow(
         engine,
         preferences=Preferences(tmp / "preferences.json"),
         sink=FolderCaptureSink(tmp / "captures"),
-        sim=DemoSimulator(),
+        sim=SimulatorControl(renderer),
         switch_probe=lambda spec: None,
     )
     window.resize(1600, 1000)
@@ -149,6 +123,9 @@ def main() -> int:
         wait_until(lambda: engine.state == EngineState.STREAMING)
 
         assert window.sim_panel is not None
+        window.sim_panel.sim.set_scene("popliteal", "bakers_cyst")
+        window.sim_panel.refresh()
+        wait_until(lambda: engine.ring.newest_seq > 200)
         window.tabs.setCurrentWidget(window.sim_panel)
         window.sim_panel.picture.setFocus()
         save(window, "simulator")

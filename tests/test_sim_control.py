@@ -22,7 +22,7 @@ def test_control_lists_scenes_and_moves_the_probe() -> None:
     scenes = {sid: variants for sid, _title, variants in control.list_scenes()}
     assert "popliteal" in scenes and "bakers_cyst" in scenes["popliteal"]
     control.set_scene("popliteal", "bakers_cyst")
-    assert control.scene() == ("popliteal", "bakers_cyst")
+    assert control.current_scene() == ("popliteal", "bakers_cyst")
     control.set_pose(lateral_mm=5.0, pressure=2.0)  # pressure beyond full is clamped
     pose = control.get_pose()
     assert pose["lateral_mm"] == 5.0 and pose["pressure"] == 1.0

@@ -32,7 +32,7 @@ class FakeSim:
         self.scene: tuple[str, str | None] = ("knee", None)
         self.pose = {
             "position_mm": 100.0,
-            "slide_mm": 0.0,
+            "lateral_mm": 0.0,
             "rotation_deg": 0.0,
             "tilt_deg": 0.0,
             "pressure": 0.2,
@@ -41,6 +41,9 @@ class FakeSim:
 
     def list_scenes(self) -> list[tuple[str, str, list[str]]]:
         return [("knee", "Knee, anterior", ["normal", "effusion"]), ("calf", "Calf veins", ["normal", "dvt"])]
+
+    def current_scene(self) -> tuple[str, str | None]:
+        return self.scene
 
     def set_scene(self, scene_id: str, variant: str | None) -> None:
         self.calls.append(("scene", (scene_id, variant)))
@@ -136,7 +139,7 @@ def test_sim_pose_by_keyboard_mouse_wheel_and_sliders(qtbot: QtBot, tmp_path: Pa
     assert sim.pose["position_mm"] == 95.0
     assert w.imaging.requested[SettingKey.DEPTH_MM] == depth_before
     qtbot.keyClick(pic, Qt.Key.Key_Right)
-    assert sim.pose["slide_mm"] == 2.0
+    assert sim.pose["lateral_mm"] == 2.0
     qtbot.keyClick(pic, Qt.Key.Key_E)
     assert sim.pose["rotation_deg"] == 5.0
     qtbot.keyClick(pic, Qt.Key.Key_W)
@@ -148,7 +151,7 @@ def test_sim_pose_by_keyboard_mouse_wheel_and_sliders(qtbot: QtBot, tmp_path: Pa
     # mouse: a click puts the probe there
     target = pic.mm_to_widget(150.0, -20.0).toPoint()
     qtbot.mouseClick(pic, Qt.MouseButton.LeftButton, pos=target)
-    assert abs(sim.pose["position_mm"] - 150.0) <= 2.0 and abs(sim.pose["slide_mm"] + 20.0) <= 1.0
+    assert abs(sim.pose["position_mm"] - 150.0) <= 2.0 and abs(sim.pose["lateral_mm"] + 20.0) <= 1.0
     wheel = QWheelEvent(
         QPointF(10, 10), QPointF(10, 10), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
         Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,

@@ -288,6 +288,15 @@ class MainWindow(QMainWindow):
 
     # -- public API (checklist, main.py) -----------------------------------------------------
 
+    def set_simulator(self, sim: SimulatorControl | None) -> None:
+        """Show the simulator tab for a simulated probe (after a probe switch), or remove it."""
+        if self.sim_panel is not None:
+            self.tabs.removeTab(self.tabs.indexOf(self.sim_panel))
+            self.sim_panel.deleteLater()
+        self.sim_panel = SimPanel(sim) if sim is not None else None
+        if self.sim_panel is not None:
+            self.tabs.addTab(self.sim_panel, "Simulator")
+
     def apply_preset(self, preset: dict[str, object]) -> None:
         """Apply an imaging preset: depth_mm, frequency_mhz, focus_mm (gain_db, dynamic_range_db,
         tgc_db optional) and an optional "name"; a name that is a body region also sets the marker."""

@@ -23,10 +23,14 @@ class SimulatorControl(Protocol):
         """(scene id, title, variant ids) for every scene."""
         ...
 
+    def current_scene(self) -> tuple[str, str | None]:
+        """(scene id, variant id or None) now shown."""
+        ...
+
     def set_scene(self, scene_id: str, variant: str | None) -> None: ...
 
     def get_pose(self) -> dict[str, float]:
-        """position_mm, slide_mm, rotation_deg, tilt_deg, pressure (0..1)."""
+        """position_mm, lateral_mm, rotation_deg, tilt_deg, pressure (0..1)."""
         ...
 
     def set_pose(self, **changes: float) -> None: ...
@@ -34,8 +38,8 @@ class SimulatorControl(Protocol):
 
 # (key, title, min, max, slider steps per unit, keyboard step)
 POSE_AXES: tuple[tuple[str, str, float, float, float, float], ...] = (
-    ("position_mm", "Along limb (mm)", 0.0, 300.0, 1.0, 5.0),
-    ("slide_mm", "Across (mm)", -40.0, 40.0, 1.0, 2.0),
+    ("position_mm", "Along limb (mm)", -150.0, 300.0, 1.0, 5.0),
+    ("lateral_mm", "Across (mm)", -90.0, 90.0, 1.0, 2.0),
     ("rotation_deg", "Rotation (°)", -180.0, 180.0, 1.0, 5.0),
     ("tilt_deg", "Tilt (°)", -30.0, 30.0, 1.0, 2.0),
     ("pressure", "Pressure", 0.0, 1.0, 100.0, 0.05),
@@ -46,8 +50,8 @@ AXIS_LIMITS = {key: (lo, hi) for key, _, lo, hi, _, _ in POSE_AXES}
 POSE_KEYS: dict[int, tuple[str, float]] = {
     Qt.Key.Key_Up: ("position_mm", -1.0),
     Qt.Key.Key_Down: ("position_mm", 1.0),
-    Qt.Key.Key_Left: ("slide_mm", -1.0),
-    Qt.Key.Key_Right: ("slide_mm", 1.0),
+    Qt.Key.Key_Left: ("lateral_mm", -1.0),
+    Qt.Key.Key_Right: ("lateral_mm", 1.0),
     Qt.Key.Key_Q: ("rotation_deg", -1.0),
     Qt.Key.Key_E: ("rotation_deg", 1.0),
     Qt.Key.Key_W: ("tilt_deg", 1.0),
@@ -80,17 +84,17 @@ class LimbPicture(QWidget):
     def _pose_at(self, pos: QPointF) -> tuple[float, float]:
         r = self._limb_rect()
         lo_p, hi_p = AXIS_LIMITS["position_mm"]
-        lo_s, hi_s = AXIS_LIMITS["slide_mm"]
+        lo_s, hi_s = AXIS_LIMITS["lateral_mm"]
         position = lo_p + (pos.y() - r.top()) / r.height() * (hi_p - lo_p)
         slide = lo_s + (pos.x() - r.left()) / r.width() * (hi_s - lo_s)
-        return clamp_pose("position_mm", position), clamp_pose("slide_mm", slide)
+        return clamp_pose("position_mm", position), clamp_pose("lateral_mm", slide)
 
-    def mm_to_widget(self, position_mm: float, slide_mm: float) -> QPointF:
+    def mm_to_widget(self, position_mm: float, lateral_mm: float) -> QPointF:
         r = self._limb_rect()
         lo_p, hi_p = AXIS_LIMITS["position_mm"]
-        lo_s, hi_s = AXIS_LIMITS["slide_mm"]
+        lo_s, hi_s = AXIS_LIMITS["lateral_mm"]
         return QPointF(
-            r.left() + (slide_mm - lo_s) / (hi_s - lo_s) * r.width(),
+            r.left() + (lateral_mm - lo_s) / (hi_s - lo_s) * r.width(),
             r.top() + (position_mm - lo_p) / (hi_p - lo_p) * r.height(),
         )
 
@@ -105,7 +109,7 @@ class LimbPicture(QWidget):
         p.drawRoundedRect(r, r.width() / 2.5, r.width() / 2.5)
         p.setPen(QPen(QColor(MUTED), 1, Qt.PenStyle.DotLine))
         p.drawLine(QPointF(r.center().x(), r.top()), QPointF(r.center().x(), r.bottom()))
-        centre = self.mm_to_widget(pose.get("position_mm", 0.0), pose.get("slide_mm", 0.0))
+        centre = self.mm_to_widget(pose.get("position_mm", 0.0), pose.get("lateral_mm", 0.0))
         pressure = pose.get("pressure", 0.0)
         p.translate(centre)
         p.rotate(pose.get("rotation_deg", 0.0))
@@ -134,7 +138,7 @@ class LimbPicture(QWidget):
 
     def _move_to(self, pos: QPointF) -> None:
         position, slide = self._pose_at(pos)
-        self.panel.change_pose(position_mm=position, slide_mm=slide)
+        self.panel.change_pose(position_mm=position, lateral_mm=slide)
 
     def wheelEvent(self, event: QWheelEvent | None) -> None:
         if event is None:
@@ -199,10 +203,9 @@ class SimPanel(QWidget):
         lay.addLayout(form)
         lay.addWidget(self.picture, 1)
         lay.addWidget(self.error_label)
-        self._fill_variants()
         self.scene_combo.currentIndexChanged.connect(self._scene_chosen)
         self.variant_combo.currentIndexChanged.connect(self._variant_chosen)
-        self._show_pose()
+        self.refresh()
 
     def _fill_variants(self) -> None:
         self.variant_combo.blockSignals(True)
@@ -244,7 +247,14 @@ class SimPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Read the pose back from the simulator (it may have constrained it) and redraw."""
+        """Read scene and pose back from the simulator (moved elsewhere, or constrained) and redraw."""
+        scene_id, variant = self.sim.current_scene()
+        for combo, data in ((self.scene_combo, scene_id), (self.variant_combo, variant)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(0, combo.findData(data)))
+            combo.blockSignals(False)
+            if combo is self.scene_combo:
+                self._fill_variants()
         self.pose = dict(self.sim.get_pose())
         self._show_pose()
 

@@ -21,7 +21,7 @@ class SimulatorControl:
         """(scene id, title, variant ids) for every scene."""
         return [(s.scene_id, s.title, list(s.variants)) for s in list_scenes()]
 
-    def scene(self) -> tuple[str, str | None]:
+    def current_scene(self) -> tuple[str, str | None]:
         s = self._renderer.scene
         return s.scene_id, s.variant
 
@@ -29,8 +29,10 @@ class SimulatorControl:
         self._renderer.set_scene(scene_id, variant or None)
 
     def get_pose(self) -> dict[str, float]:
-        """position_mm, lateral_mm, rotation_deg, tilt_deg, pressure (0..1)."""
-        return self._renderer.pose.to_dict()
+        """position_mm, lateral_mm, rotation_deg (-180..180), tilt_deg, pressure (0..1)."""
+        pose = self._renderer.pose.to_dict()
+        pose["rotation_deg"] = (pose["rotation_deg"] + 180.0) % 360.0 - 180.0
+        return pose
 
     def set_pose(self, **changes: float) -> None:
         """Change the named pose fields; the others stay. Out-of-range tilt or pressure is clamped."""
