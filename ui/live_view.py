@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable
 
@@ -122,7 +123,9 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self._timer.timeout.connect(self._draw_newest)
         self.frozen = False
         self.draws = 0
-        self.paint_latencies_ms: list[float] = []  # acquisition-to-paint, for benchmarks and the status bar
+        # Acquisition-to-paint of the recent frames, for benchmarks; bounded so a day's scanning
+        # does not grow it.
+        self.paint_latencies_ms: collections.deque[float] = collections.deque(maxlen=10_000)
         self.painted_frame: Callable[[Frame], None] | None = None
 
     def frame_available(self) -> None:
@@ -159,7 +162,6 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
 
     def _painted(self, frame: Frame) -> None:
         latency_ms = (time.monotonic_ns() - frame.host_time_ns) / 1e6
-        if len(self.paint_latencies_ms) < 100_000:
-            self.paint_latencies_ms.append(latency_ms)
+        self.paint_latencies_ms.append(latency_ms)
         if self.painted_frame is not None:
             self.painted_frame(frame)
