@@ -271,13 +271,12 @@ class AcquisitionEngine:
             return
         try:
             if self._state in (EngineState.DISCONNECTED, EngineState.CONNECTING):
-                if self._clock_ns() < self._next_connect_ns:
-                    return
-                self._connect()
-                return
-            self._apply_requests()
-            self._read_one()
-            self._poll_events()
+                if self._clock_ns() >= self._next_connect_ns:
+                    self._connect()
+            else:
+                self._apply_requests()
+                self._read_one()
+                self._poll_events()
         except (ProbeDisconnected, ProbeNotFound, LinkFault) as exc:
             self._errors += isinstance(exc, LinkFault)
             self._lost_probe(str(exc))

@@ -217,3 +217,19 @@ def test_paced_direct_sim_keeps_its_rate(rate_hz: float) -> None:
     finally:
         engine.close()
     assert report.frame_rate_hz == pytest.approx(rate_hz, rel=0.2)
+
+
+def test_status_reports_continue_while_waiting_to_reconnect() -> None:
+    clock = FakeClock()
+    driver = ScriptedDriver()
+    engine, events = make_engine(driver, clock)
+    engine.step()
+    driver.unplug()
+    engine.step()
+    events.clear()
+    for _ in range(3):
+        clock.advance(0.5)
+        engine.step()  # the probe is still away: look again, and report
+    reports = [e for e in events if isinstance(e, StatusReport)]
+    assert len(reports) == 3 and all(r.state == EngineState.DISCONNECTED for r in reports)
+    assert reports[-1].frame_rate_hz == 0.0
