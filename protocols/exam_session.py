@@ -121,9 +121,8 @@ class ExamSession:
         of_kind = [req for req in outstanding if req.kind == CaptureKind(kind)]
         wanted_side = CaptureSide.CONTRALATERAL if contralateral else CaptureSide.EXAM
         exact = [req for req in of_kind if req.mode.value == mode and req.side is wanted_side]
-        chosen = (exact or of_kind or [None])[0]
-        if chosen is not None:
-            return chosen.plane.value
+        if exact or of_kind:
+            return (exact or of_kind)[0].plane.value
         step_plane = runner.current_step.plane
         return (step_plane or FALLBACK_PLANE).value
 
