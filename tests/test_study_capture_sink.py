@@ -105,6 +105,8 @@ def test_store_errors_become_capture_errors_with_the_stores_message(store: Study
 def test_clip_across_a_depth_change_keeps_the_latest_size(store: StudyStore) -> None:
     study = store.start_study(Patient.practice(), "Op^One")
     sink = StudyCaptureSink(store, lambda: study)
-    frames = [make_frame(1, rows=40), make_frame(2), make_frame(3)]
+    frames = [make_frame(1, rows=40), make_frame(2), make_frame(3, spacing_mm=(0.25, 0.3))]
+    frames += [make_frame(4), make_frame(5)]
     record = sink.save_clip(frames, {}, {}, [])
     assert record.frame_count == 2
+    assert int(pydicom.dcmread(record.location).NumberOfFrames) == 2  # frames 4 and 5, after the change

@@ -91,7 +91,7 @@ class StudyCaptureSink:
         try:
             study = self._current_study()
             if kind == "clip":
-                frames = _same_shape(frames)
+                frames = _latest_calibration(frames)
                 record = self.store.save_clip(study, frames, dicom_labels, entries)
             else:
                 record = self.store.save_still(study, frames[0], dicom_labels, entries)
@@ -102,10 +102,17 @@ class StudyCaptureSink:
         return _ui_record(self.store, record)
 
 
-def _same_shape(frames: list[Frame]) -> list[Frame]:
-    """Depth changed mid-clip: keep the frames of the most recent shape, whole (as the folder sink does)."""
-    last = frames[-1].pixels.shape
-    return [f for f in frames if f.pixels.shape == last]
+def _latest_calibration(frames: list[Frame]) -> list[Frame]:
+    """Depth changed mid-clip (a preset, a knob): keep the frames since, which share one image size and
+    one mm-per-pixel calibration, as a DICOM multi-frame image must."""
+    last = frames[-1]
+    start = len(frames) - 1
+    while start > 0 and (
+        frames[start - 1].pixels.shape == last.pixels.shape
+        and frames[start - 1].spacing_mm == last.spacing_mm
+    ):
+        start -= 1
+    return frames[start:]
 
 
 def _ui_record(store: StudyStore, record: StudyCaptureRecord) -> CaptureRecord:
