@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRACTICE_CHECK_MS = 200  # 5 Hz: often enough to feel immediate, cheap next to rendering
-DOCK_WIDTH = 540
+DOCK_WIDTH = 520  # with the 400 px tabs, leaves the live image ~680 px of a 1600 px screen
+STEPS_LIST_WIDTH = (150, 185)  # narrower than the panel's own, so step details fit beside it
 PRACTICE_OPERATOR = "PRACTICE^OPERATOR"
 
 
@@ -159,7 +161,7 @@ class ExamController(QObject):
         self.panel_area.addWidget(self.placeholder)
         layout.addLayout(self.panel_area, 1)
         self.dock.setWidget(body)
-        self.dock.setMinimumWidth(DOCK_WIDTH)
+        self.dock.setMinimumWidth(DOCK_WIDTH - 80)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
 
         def action(text: str, keys: str, slot: Callable[[], object], tip: str) -> QAction:
@@ -323,12 +325,18 @@ class ExamController(QObject):
             self._target = None
             if session is not None and session.runner is not None:
                 panel = ChecklistPanel(session.runner)
+                panel.steps_list.setMinimumWidth(STEPS_LIST_WIDTH[0])
+                panel.steps_list.setMaximumWidth(STEPS_LIST_WIDTH[1])
+                panel.practice_label.setWordWrap(True)
+                for area in panel.findChildren(QScrollArea):  # wrap step details instead of side-scrolling
+                    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
                 panel.preset_requested.connect(self.window.apply_preset)
                 panel.capture_requested.connect(self.capture_for_step)
                 panel.practice_target_requested.connect(self.load_practice_target)
                 panel.exam_finished.connect(lambda _record: self.end_exam())
                 self.panel = panel
                 self.panel_area.addWidget(panel)
+                self.window.resizeDocks([self.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
                 panel.start()
                 if session.runner.practice and self.window.sim is not None:
                     self.practice_timer.start()
