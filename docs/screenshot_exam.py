@@ -1,4 +1,6 @@
-"""The full main window during a DVT practice study at the area-of-symptoms step, to docs/screenshots/dvt_exam.png.
+"""The full main window during a DVT practice study at the area-of-symptoms step (docs/screenshots).
+
+Saved as docs/screenshots/dvt_exam.png.
 
 Every earlier step is walked through the window for real: the checklist loads the step's simulator scene,
 the probe is put on the target view, each required still or clip is captured into a study store in a
@@ -15,24 +17,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PyQt6.QtTest import QTest  # noqa: E402
-from PyQt6.QtWidgets import QApplication  # noqa: E402
+from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QApplication
 
-from drivers.sim.control import SimulatorControl  # noqa: E402
-from drivers.sim.direct import DirectSimProbe  # noqa: E402
-from drivers.sim.patient import PatientRenderer  # noqa: E402
-from drivers.sim.renderer import RenderParams  # noqa: E402
-from drivers.sim.settings import SimSettings  # noqa: E402
-from protocols.validation import LIBRARY_DIR, load_library, load_protocol  # noqa: E402
-from scanner_app.engine import AcquisitionEngine  # noqa: E402
-from scanner_app.preferences import Preferences  # noqa: E402
-from scanner_app.ring import FrameRing  # noqa: E402
-from scanner_app.studies import Patient, StudyStore  # noqa: E402
-from scanner_app.studies.capture_sink import StudyCaptureSink  # noqa: E402
-from ui.exam_dialog import ExamRequest  # noqa: E402
-from ui.exam_dock import ExamController  # noqa: E402
-from ui.main_window import MainWindow  # noqa: E402
-from ui.theme import apply_dark_theme  # noqa: E402
+from drivers.sim.control import SimulatorControl
+from drivers.sim.direct import DirectSimProbe
+from drivers.sim.patient import PatientRenderer
+from drivers.sim.renderer import RenderParams
+from drivers.sim.settings import SimSettings
+from protocols.validation import LIBRARY_DIR, load_library, load_protocol
+from scanner_app.engine import AcquisitionEngine
+from scanner_app.preferences import Preferences
+from scanner_app.ring import FrameRing
+from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies.capture_sink import StudyCaptureSink
+from ui.exam_dialog import ExamRequest
+from ui.exam_dock import ExamController
+from ui.main_window import MainWindow
+from ui.theme import apply_dark_theme
 
 OUT = Path(__file__).resolve().parent / "screenshots" / "dvt_exam.png"
 
