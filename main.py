@@ -48,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--capture-every", type=float, default=2.0, metavar="S", help="headless: capture every S s"
     )
-    p.add_argument("--study-dir", type=Path, default=Path("studies"), help="where studies are kept (DICOM)")
+    p.add_argument(
+        "--study-dir",
+        type=Path,
+        default=None,
+        help="where studies are kept as DICOM (default: a 'studies' folder in the user's data location, "
+        "e.g. ~/.local/share/scanner-app/studies)",
+    )
     p.add_argument(
         "--check-protocols",
         nargs="*",
@@ -233,13 +239,29 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         window.set_simulator(sim_control(new_driver))
         engine.start()
 
+    store = _open_study_store(args.study_dir or default_study_dir())
+    exams = None
+    sink = None
+    if store is not None:
+        from protocols.validation import load_library
+        from scanner_app.studies.capture_sink import StudyCaptureSink
+        from ui.exam_dock import ExamController
+
+        protocols, _errors = load_library()  # broken files are reported by --check-protocols
+        exams = ExamController(store, protocols)
+        sink = StudyCaptureSink(store, exams.current_study)
     window = MainWindow(
         engine,
+        sink=sink,  # None: the folder sink, only when the study store cannot be opened
         probe_specs=DEFAULT_PROBE_SPECS,
         switch_probe=switch_probe,
         current_probe=args.probe,
         sim=sim_control(driver),
     )
+    if store is not None and exams is not None:
+        _add_exam_workflow(window, store, exams)
+    else:
+        window.show_message("Study store unavailable: captures are saved as files (see the console)", True)
     window.show()
     engine.start()
     try:
@@ -247,6 +269,52 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     finally:
         engine.close()
         _release_sim_device(engine.driver)  # the one in use now, after any switch
+        if store is not None:
+            store.close()
+
+
+def default_study_dir() -> Path:
+    """'studies' in the user's data location (QStandardPaths AppDataLocation for scanner-app)."""
+    from PyQt6.QtCore import QCoreApplication, QStandardPaths
+
+    QCoreApplication.setOrganizationName("scanner-app")
+    QCoreApplication.setApplicationName("scanner-app")
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".local" / "share" / "scanner-app") / "studies"
+
+
+def _open_study_store(study_dir: Path) -> Any:
+    """The study store, or None (with a message saying why) when it cannot be opened."""
+    import sqlite3
+
+    from scanner_app.studies.model import StudyError
+    from scanner_app.studies.store import StudyStore
+
+    try:
+        return StudyStore(study_dir)
+    except (OSError, StudyError, sqlite3.Error) as exc:
+        print(
+            f"scanner-app: warning: cannot open the study store at {study_dir} ({exc}); captures will be "
+            "saved as plain files in the capture folder instead (no DICOM, no exams, no PACS)",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _add_exam_workflow(window: Any, store: Any, exams: Any) -> None:
+    """The exam dock, the PACS tab, and their shutdown when the window closes."""
+    from ui.pacs_panel import PacsPanel
+
+    exams.attach(window)
+
+    def current_uid() -> str | None:
+        return exams.last_study.study_uid if exams.last_study is not None else None
+
+    pacs = PacsPanel(store, current_study_uid=current_uid)
+    window.tabs.addTab(pacs, "PACS")
+    exams.session_changed.connect(pacs.refresh_studies)
+    exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
+    window.on_close.append(pacs.shutdown)
 
 
 def _find_protocol(protocol_id: str) -> Any:
@@ -278,7 +346,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     protocol = _find_protocol(args.protocol)
     engine.start()
     try:
-        with StudyStore(args.study_dir) as store:
+        with StudyStore(args.study_dir or default_study_dir()) as store:
             result = run_scripted_exam(
                 next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every
             )
@@ -289,7 +357,8 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
         engine.close()
     record = result.record
     captures, frames = len(result.captures), result.frames_seen
-    print(f"study {result.study_uid} in {args.study_dir}: {captures} captures, {frames} frames")
+    where = args.study_dir or default_study_dir()
+    print(f"study {result.study_uid} in {where}: {captures} captures, {frames} frames")
     print(f"protocol {protocol.id}: {'complete' if record.get('complete') else 'incomplete'}")
     if engine.state == EngineState.ERROR:
         print(f"scanner-app: error: acquisition failed: {engine.reason}", file=sys.stderr)

@@ -45,6 +45,7 @@ class EventKind(enum.StrEnum):
     STEP_CHANGED = "step_changed"
     STEP_SKIPPED = "step_skipped"
     CAPTURE_RECORDED = "capture_recorded"
+    CAPTURE_DISCARDED = "capture_discarded"
     FINDING_CHANGED = "finding_changed"
     FOLLOW_UP_OPENED = "follow_up_opened"
     FOLLOW_UP_CLOSED = "follow_up_closed"
@@ -499,6 +500,19 @@ class ChecklistRunner:
         }
         self._emit(EventKind.CAPTURE_RECORDED, step.id, capture_id=capture_id, extra=extra, labels=labels)
         return labels
+
+    def discard_capture(self, capture_id: str) -> bool:
+        """Forget a capture the store could not keep, so it no longer counts; False if it is unknown.
+
+        Allowed after the exam ended too: a save that fails late must not leave a phantom image.
+        """
+        for step_id, state in self._state.items():
+            for i, c in enumerate(state.captures):
+                if c.capture_id == capture_id:
+                    del state.captures[i]
+                    self._emit(EventKind.CAPTURE_DISCARDED, step_id, capture_id=capture_id)
+                    return True
+        return False
 
     def record_measurement(self, measurement_id: str, value: float, unit: str | None = None) -> None:
         """Record a measurement in the current step (a follow-up's, or a free one with its unit)."""

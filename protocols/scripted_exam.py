@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from protocols.capture_labels import study_labels
-from protocols.model import CaptureKind, Protocol, Side
-from protocols.runner import ChecklistRunner
+from protocols.exam_session import ExamSession
+from protocols.model import CaptureKind, Protocol
 from scanner_app.frame import DataFormat, Frame
 from scanner_app.studies.model import CaptureRecord, Patient, StudyError
 from scanner_app.studies.store import StudyStore
@@ -50,8 +49,11 @@ def run_scripted_exam(
     """
     if seconds <= 0 or capture_every_s <= 0:
         raise StudyError(f"seconds and capture_every_s must be positive (got {seconds}, {capture_every_s})")
-    runner = ChecklistRunner(protocol, side=side if protocol.side is Side.ASK else None)
-    study = store.start_study(patient or Patient.practice("HEADLESS"), operator, protocol_id=protocol.id)
+    session = ExamSession.start(
+        store, patient or Patient.practice("HEADLESS"), operator, protocol=protocol, side=side
+    )
+    runner = session.runner
+    assert runner is not None
     captures: list[CaptureRecord] = []
     recent: collections.deque[Frame] = collections.deque()
     seen = 0
@@ -72,19 +74,18 @@ def run_scripted_exam(
             if elapsed_s < next_capture_s:
                 continue
             next_capture_s = elapsed_s + capture_every_s
-            record = _capture_next_requirement(runner, protocol, store, study, list(recent))
+            record = _capture_next_requirement(session, list(recent))
             if record is not None:
                 captures.append(record)
     finally:
-        exam = runner.end_exam() if not runner.ended else runner.record()
-        store.end_study(study, exam.to_dict())
-    return ScriptedExamResult(study.study_uid, tuple(captures), exam.to_dict(), seen)
+        exam = session.end()
+    return ScriptedExamResult(session.study.study_uid, tuple(captures), exam, seen)
 
 
-def _capture_next_requirement(
-    runner: ChecklistRunner, protocol: Protocol, store: StudyStore, study: Any, recent: list[Frame]
-) -> CaptureRecord | None:
+def _capture_next_requirement(session: ExamSession, recent: list[Frame]) -> CaptureRecord | None:
     """Take one capture the current step still needs; move on (and return None) when it needs none."""
+    runner, protocol = session.runner, session.protocol
+    assert runner is not None and protocol is not None
     step = runner.current_step
     if step.mark_area_of_pain and runner.area_of_pain is None:
         runner.mark_area_of_pain(
@@ -98,14 +99,13 @@ def _capture_next_requirement(
             runner.end_exam()  # the last step is done: the exam is complete
         return None
     _, req = outstanding[0]
-    capture_id = f"scripted-{len(runner.captures()) + 1}"
-    labels = runner.record_capture(
-        req.kind.value,
-        req.plane.value,
-        capture_id,
-        mode=req.mode.value,
-        contralateral=req.side.value == "contralateral",
+    capture_id, labels = session.label_capture(
+        req.kind.value, req.plane.value, mode=req.mode.value, contralateral=req.side.value == "contralateral"
     )
-    if req.kind is CaptureKind.CLIP:
-        return store.save_clip(study, recent, study_labels(protocol, labels))
-    return store.save_still(study, recent[-1], study_labels(protocol, labels))
+    try:
+        if req.kind is CaptureKind.CLIP:
+            return session.store.save_clip(session.study, recent, labels)
+        return session.store.save_still(session.study, recent[-1], labels)
+    except StudyError:
+        session.discard_capture(capture_id)  # not on disk, so it must not count toward the step
+        raise

@@ -170,6 +170,19 @@ def test_record_capture_returns_labels_and_counts_toward_requirement(
     assert [m.description for m in missing] == ["1 still, short axis"]
 
 
+def test_discarded_capture_no_longer_counts_and_emits(runner: ChecklistRunner, events: Events) -> None:
+    runner.record_capture(kind="still", plane="long_axis", capture_id="kept")
+    runner.record_capture(kind="still", plane="short_axis", capture_id="lost")
+    assert runner.missing_for_step("first") == []
+    assert runner.discard_capture("lost") is True
+    assert events[-1].kind is EventKind.CAPTURE_DISCARDED
+    assert events[-1].detail == {"capture_id": "lost"} and events[-1].step_id == "first"
+    assert [c.capture_id for c in runner.captures("first")] == ["kept"]
+    assert [m.description for m in runner.missing_for_step("first")] == ["1 still, short axis"]
+    assert runner.discard_capture("lost") is False  # unknown now: nothing changes, no event
+    assert events[-1].detail == {"capture_id": "lost"} and len(runner.captures("first")) == 1
+
+
 def test_capture_matching_no_requirement_is_kept_as_extra(runner: ChecklistRunner) -> None:
     runner.record_capture(kind="still", plane="long_axis", capture_id="a")
     runner.record_capture(kind="still", plane="long_axis", capture_id="b")  # one more than asked

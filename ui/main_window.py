@@ -7,9 +7,11 @@ saves preferences, finishes pending captures and stops the engine's thread.
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from PyQt6.QtCore import QByteArray, QStandardPaths, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
@@ -61,6 +63,18 @@ DEPTH_STEP_MM = 5.0
 GAIN_STEP_DB = 1.0
 
 
+class CaptureLabeller(Protocol):
+    """Labels each capture on the GUI thread before it is stored (the exam), and hears of failed ones."""
+
+    def label(self, kind: str) -> tuple[str, dict[str, str]]:
+        """(an id to hand back to `discard` if the store fails, or "", labels merged into the capture's)."""
+        ...
+
+    def discard(self, capture_id: str) -> None:
+        """The capture labelled with this id was not stored."""
+        ...
+
+
 def default_preferences_path() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
     return Path(base or Path.home() / ".config" / "scanner-app") / "preferences.json"
@@ -75,6 +89,7 @@ class MainWindow(QMainWindow):
     """The scanner's main window; closing it stops acquisition and joins the engine's thread."""
 
     capture_finished = pyqtSignal(object)  # CaptureOutcome, after the strip and messages are updated
+    simulator_changed = pyqtSignal()  # after a probe switch added or removed the simulator
 
     def __init__(
         self,
@@ -95,7 +110,12 @@ class MainWindow(QMainWindow):
         self.sink: CaptureSink = sink or FolderCaptureSink(Path(capture_dir))
         self._switch_probe = switch_probe
         self._has_sim = sim is not None
+        self.sim = sim
         self.extra_labels: dict[str, str] = {}  # e.g. the protocol step; stored with every capture
+        self.capture_labeller: CaptureLabeller | None = None  # the exam: labels every capture for its step
+        # ids from the labeller, in submission order: the worker's single thread finishes jobs in order
+        self._labelled_ids: collections.deque[str] = collections.deque()
+        self.on_close: list[Callable[[], None]] = []  # run after pending captures are stored (exam, PACS)
         self.descriptor: ProbeDescriptor | None = None
         self.status: StatusReport | None = None
         self._clip_start_ns: int | None = None
@@ -225,7 +245,7 @@ class MainWindow(QMainWindow):
         return tab
 
     def _build_actions(self) -> None:
-        toolbar = QToolBar("Scanner")
+        toolbar = self.toolbar = QToolBar("Scanner")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
@@ -293,14 +313,20 @@ class MainWindow(QMainWindow):
         if self.sim_panel is not None:
             self.tabs.removeTab(self.tabs.indexOf(self.sim_panel))
             self.sim_panel.deleteLater()
+        self.sim = sim
         self.sim_panel = SimPanel(sim) if sim is not None else None
         if self.sim_panel is not None:
             self.tabs.addTab(self.sim_panel, "Simulator")
+        self.simulator_changed.emit()
 
     def apply_preset(self, preset: dict[str, object]) -> None:
         """Apply an imaging preset: depth_mm, frequency_mhz, focus_mm (gain_db, dynamic_range_db,
         tgc_db optional) and an optional "name"; a name that is a body region also sets the marker."""
         self.imaging.apply_preset(preset, str(preset.get("name", "")))
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        """A line in the status bar (red for errors)."""
+        self._message(text, error)
 
     def toggle_freeze(self) -> None:
         self.cine.toggle_freeze()
@@ -312,7 +338,7 @@ class MainWindow(QMainWindow):
             self._message("Nothing to capture yet: no image", error=True)
             return
         frame = ring_frame.frame
-        labels, ann, meas = self._capture_context()
+        labels, ann, meas = self._capture_context("still")
         self.worker.submit(
             "still",
             lambda: self.sink.save_still(frame, labels, ann, meas),
@@ -370,7 +396,10 @@ class MainWindow(QMainWindow):
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _capture_context(self) -> tuple[dict[str, str], dict[str, object], list[dict[str, object]]]:
+    def _capture_context(
+        self, kind: str
+    ) -> tuple[dict[str, str], dict[str, object], list[dict[str, object]]]:
+        """Labels, annotations and measurements of a capture about to be submitted (exactly once each)."""
         marker = self.annotations.body_marker
         labels = {
             "preset": self.imaging.preset_name,
@@ -381,6 +410,11 @@ class MainWindow(QMainWindow):
         }
         if self.descriptor is not None:
             labels["probe"] = f"{self.descriptor.vendor} {self.descriptor.model} {self.descriptor.serial}"
+        capture_id = ""
+        if self.capture_labeller is not None:
+            capture_id, step_labels = self.capture_labeller.label(kind)
+            labels.update(step_labels)
+        self._labelled_ids.append(capture_id)
         return labels, dict(self.annotations.to_json()), list(self.measurements.to_json())
 
     def _submit_clip(self, start_ns: int, end_ns: int) -> None:
@@ -388,7 +422,7 @@ class MainWindow(QMainWindow):
         if not frames:
             self._message("Clip not saved: no frames in that time span", error=True)
             return
-        labels, ann, meas = self._capture_context()
+        labels, ann, meas = self._capture_context("clip")
         self.worker.submit(
             "clip",
             lambda: self.sink.save_clip(frames, labels, ann, meas),
@@ -399,6 +433,9 @@ class MainWindow(QMainWindow):
 
     def _on_capture_done(self, outcome: CaptureOutcome) -> None:
         self.worker.job_done()
+        capture_id = self._labelled_ids.popleft() if self._labelled_ids else ""
+        if outcome.record is None and capture_id and self.capture_labeller is not None:
+            self.capture_labeller.discard(capture_id)  # not on disk: it must not count for its step
         if outcome.record is None:
             self._message(
                 f"{outcome.kind.capitalize()} NOT saved: {outcome.error} — live imaging continues", error=True
@@ -587,4 +624,6 @@ class MainWindow(QMainWindow):
             self.save_preferences()
             self.engine.close()
             self.worker.shutdown()  # pending captures finish; nothing already taken is lost
+            for close in self.on_close:
+                close()
         super().closeEvent(event)

@@ -1,0 +1,119 @@
+"""The full main window during a DVT practice study at the area-of-symptoms step (docs/screenshots).
+
+Saved as docs/screenshots/dvt_exam.png.
+
+Every earlier step is walked through the window for real: the checklist loads the step's simulator scene,
+the probe is put on the target view, each required still or clip is captured into a study store in a
+temporary folder (DICOM), and "normal" is chosen. Run from the repository root, under a display:
+`xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshot_exam.py [OUT.png]`.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QApplication
+
+from drivers.sim.control import SimulatorControl
+from drivers.sim.direct import DirectSimProbe
+from drivers.sim.patient import PatientRenderer
+from drivers.sim.renderer import RenderParams
+from drivers.sim.settings import SimSettings
+from protocols.validation import LIBRARY_DIR, load_library, load_protocol
+from scanner_app.engine import AcquisitionEngine
+from scanner_app.preferences import Preferences
+from scanner_app.ring import FrameRing
+from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies.capture_sink import StudyCaptureSink
+from ui.exam_dialog import ExamRequest
+from ui.exam_dock import ExamController
+from ui.main_window import MainWindow
+from ui.theme import apply_dark_theme
+
+OUT = Path(__file__).resolve().parent / "screenshots" / "dvt_exam.png"
+
+
+def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
+    waited = 0
+    while not cond():
+        if waited > timeout_ms:
+            raise TimeoutError("screenshot state not reached")
+        QTest.qWait(20)
+        waited += 20
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    apply_dark_theme(app)
+    tmp = Path(tempfile.mkdtemp(prefix="scanner-exam-shot-"))
+    renderer = PatientRenderer("groin")
+    probe = DirectSimProbe(renderer, SimSettings(RenderParams(rows=512, cols=384), frame_rate_hz=25.0))
+    engine = AcquisitionEngine(probe, FrameRing(120, 512 * 384))
+    store = StudyStore(tmp / "studies")
+    exams = ExamController(store, load_library()[0], operator="Sono^Sam")
+    window = MainWindow(
+        engine,
+        preferences=Preferences(tmp / "preferences.json"),
+        sink=StudyCaptureSink(store, exams.current_study),
+        sim=SimulatorControl(renderer),
+        switch_probe=lambda spec: None,
+    )
+    exams.attach(window)
+    window.resize(1600, 1000)
+    window.show()
+    engine.start()
+    try:
+        wait_until(lambda: window.view.draws > 5)
+        dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml")
+        exams.start_exam(
+            ExamRequest(
+                patient=Patient("DVT-0042", "Doe^Jane", "19580412", "F"),
+                operator="Sono^Sam",
+                trainee="Trainee^Tess",
+                supervisor="",
+                protocol=dvt,
+                quadrant=None,
+                side="left",
+                practice=True,
+            )
+        )
+        session, panel = exams.session, exams.panel
+        assert session is not None and session.runner is not None and panel is not None
+        runner = session.runner
+        runner.mark_area_of_pain("left calf, posteromedial", "left", 0.58, 0.78, note="swollen, tender")
+        while True:
+            exams.go_to_target()
+            wait_until(lambda: runner.view_found() or runner.current_step.practice is None)
+            if runner.current_step.id == "area_of_symptoms":
+                break
+            if "normal" in panel.finding_boxes:
+                panel.finding_boxes["normal"].click()
+            while buttons := [b for b, done in panel.capture_rows if not done]:
+                taken = window.strip.count()
+                buttons[0].click()
+                wait_until(lambda n=taken: window.strip.count() > n and window.worker.pending == 0)
+            runner.next()
+            wait_until(lambda: window.view.draws > 5)
+        panel.finding_boxes["ruptured_baker_cyst"].click()
+        taken = window.strip.count()
+        panel.capture_rows[0][0].click()
+        wait_until(lambda: window.strip.count() > taken and window.worker.pending == 0)
+        QTest.qWait(400)  # a few fresh frames of the target view
+        out.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(out))
+        print(f"saved {out} ({window.width()}x{window.height()}); study in {tmp}")
+    finally:
+        window.close()
+        store.close()
+
+
+if __name__ == "__main__":
+    main()

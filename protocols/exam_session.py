@@ -1,0 +1,147 @@
+"""ExamSession: one exam = one study in the store, and optionally the protocol checklist it follows.
+
+Qt-free. The window (or a script) asks it to label each capture before the capture is stored; the
+labels count the capture toward the current step and become the study store's DICOM labels. A capture
+the store then fails to keep is discarded again, so the checklist never counts an image that is not
+on disk. Ending the session ends the checklist and writes its record into the study.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from protocols.capture_labels import LATERALITY_BY_SIDE, study_labels
+from protocols.model import CaptureKind, CaptureSide, Plane, Protocol, Side
+from protocols.runner import ChecklistRunner, Clock
+from scanner_app.studies.model import Patient, Study
+from scanner_app.studies.store import StudyStore
+
+# The protocol vocabulary has no "unspecified plane"; a capture in a step that names no plane at all
+# (rare: free-hand steps) is recorded as oblique rather than refused, so it is never lost.
+FALLBACK_PLANE = Plane.OBLIQUE
+
+
+class ExamSession:
+    """A study being captured into, with the checklist runner (and protocol) it follows, if any."""
+
+    def __init__(
+        self,
+        store: StudyStore,
+        study: Study,
+        runner: ChecklistRunner | None = None,
+        *,
+        side: str = "",
+    ) -> None:
+        self.store = store
+        self.study = study
+        self.runner = runner
+        self.side = runner.side if runner is not None and runner.side else side
+        self._ids = itertools.count(1)
+        self._record: dict[str, Any] | None = None
+
+    @classmethod
+    def start(
+        cls,
+        store: StudyStore,
+        patient: Patient,
+        operator: str,
+        *,
+        protocol: Protocol | None = None,
+        side: str | None = None,
+        quadrant: str | None = None,
+        practice: bool = False,
+        trainee: str = "",
+        supervisor: str = "",
+        clock: Clock = time.monotonic,
+    ) -> ExamSession:
+        """Start a study (and the protocol's checklist, if one is given); raises StudyError/RunnerError.
+
+        The runner is built first, so a bad side or quadrant leaves no empty study behind.
+        """
+        runner = None
+        if protocol is not None:
+            runner_side = side if protocol.side is Side.ASK or side == protocol.side.value else None
+            runner = ChecklistRunner(
+                protocol, side=runner_side, quadrant=quadrant or None, practice=practice, clock=clock
+            )
+        description = protocol.title if protocol is not None else ("Practice" if practice else "")
+        study = store.start_study(
+            patient,
+            operator,
+            trainee=trainee,
+            supervisor=supervisor,
+            protocol_id=protocol.id if protocol is not None else "",
+            description=description,
+        )
+        return cls(store, study, runner, side=side or "")
+
+    @property
+    def protocol(self) -> Protocol | None:
+        return self.runner.protocol if self.runner is not None else None
+
+    @property
+    def ended(self) -> bool:
+        return self.study.ended_at is not None
+
+    @property
+    def following_protocol(self) -> bool:
+        """True while captures are counted toward a checklist step."""
+        return self.runner is not None and not self.runner.ended
+
+    def label_capture(
+        self,
+        kind: str,
+        plane: str | None = None,
+        *,
+        mode: str = "bmode",
+        contralateral: bool = False,
+    ) -> tuple[str, dict[str, Any]]:
+        """Record a capture for the current step; return (capture_id, labels for the study store).
+
+        With no `plane`, the capture is for the first outstanding requirement of this kind in the
+        current step (the one matching `mode` and side if there is one), else the step's plane. With
+        no checklist running, capture_id is "" and the labels carry only the examined side.
+        Raises RunnerError when the checklist refuses (an ASK protocol whose side is not chosen yet).
+        """
+        runner = self.runner
+        if runner is None or runner.ended:
+            laterality = LATERALITY_BY_SIDE.get(self.side, "")
+            return "", ({"laterality": laterality} if laterality else {})
+        if plane is None:
+            plane = self._default_plane(runner, kind, mode, contralateral)
+        capture_id = f"{self.study.study_id}-{next(self._ids):04d}"
+        labels = runner.record_capture(kind, plane, capture_id, mode=mode, contralateral=contralateral)
+        return capture_id, study_labels(runner.protocol, labels)
+
+    @staticmethod
+    def _default_plane(runner: ChecklistRunner, kind: str, mode: str, contralateral: bool) -> str:
+        outstanding = [req for _, req, taken in runner.capture_progress() if taken < req.count]
+        of_kind = [req for req in outstanding if req.kind == CaptureKind(kind)]
+        wanted_side = CaptureSide.CONTRALATERAL if contralateral else CaptureSide.EXAM
+        exact = [req for req in of_kind if req.mode.value == mode and req.side is wanted_side]
+        if exact or of_kind:
+            return (exact or of_kind)[0].plane.value
+        step_plane = runner.current_step.plane
+        return (step_plane or FALLBACK_PLANE).value
+
+    def discard_capture(self, capture_id: str) -> None:
+        """The store could not keep this capture: it no longer counts toward its step."""
+        if capture_id and self.runner is not None:
+            self.runner.discard_capture(capture_id)
+
+    def end(self) -> dict[str, Any]:
+        """End the checklist (if any) and the study with the checklist's record; return the record.
+
+        Calling it again returns the same record.
+        """
+        if self._record is not None:
+            return self._record
+        record: dict[str, Any] = {}
+        if self.runner is not None:
+            exam = self.runner.record() if self.runner.ended else self.runner.end_exam()
+            record = exam.to_dict()
+        self.store.end_study(self.study, record or None)
+        self._record = record
+        return record

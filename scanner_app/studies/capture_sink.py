@@ -1,0 +1,124 @@
+"""StudyCaptureSink: the window's CaptureSink over the DICOM study store, capturing into the current study.
+
+Runs on the capture worker thread; the store serialises its writes with its own lock. Labels the store
+knows (CaptureLabels keys: laterality, body part, protocol step, plane) go into the DICOM attributes;
+the window's other labels (preset, grey map, probe...), its annotations and its measurements are kept
+in the capture's annotations JSON. Any store failure becomes `scanner_app.capture.CaptureError` with
+the store's own message, so the window shows it and imaging goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from scanner_app.capture import CaptureError, CaptureRecord
+from scanner_app.frame import Frame
+from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyError
+from scanner_app.studies.model import CaptureRecord as StudyCaptureRecord
+from scanner_app.studies.store import StudyStore
+
+LABEL_KEYS = frozenset(CaptureLabels.__dataclass_fields__)
+
+
+def split_labels(labels: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(labels the study store takes, the rest) — the rest is kept in the annotations JSON."""
+    dicom = {k: v for k, v in labels.items() if k in LABEL_KEYS and v not in ("", None)}
+    other = {k: v for k, v in labels.items() if k not in LABEL_KEYS}
+    return dicom, other
+
+
+def annotation_entries(
+    ui_labels: Mapping[str, Any],
+    annotations: Mapping[str, Any],
+    measurements: Sequence[Mapping[str, Any]],
+) -> list[JsonDict]:
+    """The capture's annotations JSON: one entry for the UI state, one for annotations, one per measurement.
+
+    Measurements get a `value_mm` (distance) or `value` text (two-axis), which reports show as numbers.
+    """
+    entries: list[JsonDict] = [{"type": "ui_labels", **ui_labels}]
+    if annotations:
+        entries.append({"type": "annotations", **annotations})
+    for m in measurements:
+        entry: JsonDict = {"type": "measurement", **m}
+        if "distance_mm" in m:
+            entry["value_mm"] = m["distance_mm"]
+        elif "length_mm" in m and "depth_mm" in m:
+            entry["value"] = f"{float(m['length_mm']):.1f} × {float(m['depth_mm']):.1f}"
+            entry["unit"] = "mm"
+        entries.append(entry)
+    return entries
+
+
+class StudyCaptureSink:
+    """Saves the window's stills and clips as DICOM into whichever study `current_study()` returns."""
+
+    def __init__(self, store: StudyStore, current_study: Callable[[], Study]) -> None:
+        self.store = store
+        self._current_study = current_study
+
+    def save_still(
+        self,
+        frame: Frame,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord:
+        return self._save("still", [frame], labels, annotations, measurements)
+
+    def save_clip(
+        self,
+        frames: Sequence[Frame],
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord:
+        if not frames:
+            raise CaptureError("the clip is empty: no frames in the chosen time span")
+        return self._save("clip", list(frames), labels, annotations, measurements)
+
+    def _save(
+        self,
+        kind: str,
+        frames: list[Frame],
+        labels: Mapping[str, Any],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord:
+        dicom_labels, ui_labels = split_labels(labels)
+        entries = annotation_entries(ui_labels, annotations, measurements)
+        try:
+            study = self._current_study()
+            if kind == "clip":
+                frames = _latest_calibration(frames)
+                record = self.store.save_clip(study, frames, dicom_labels, entries)
+            else:
+                record = self.store.save_still(study, frames[0], dicom_labels, entries)
+        except StudyError as exc:  # CaptureError of the store is a StudyError too
+            raise CaptureError(str(exc)) from exc
+        except OSError as exc:
+            raise CaptureError(f"could not save the {kind} in {self.store.root}: {exc}") from exc
+        return _ui_record(self.store, record)
+
+
+def _latest_calibration(frames: list[Frame]) -> list[Frame]:
+    """Depth changed mid-clip (a preset, a knob): keep the frames since, which share one image size and
+    one mm-per-pixel calibration, as a DICOM multi-frame image must."""
+    last = frames[-1]
+    start = len(frames) - 1
+    while start > 0 and (
+        frames[start - 1].pixels.shape == last.pixels.shape
+        and frames[start - 1].spacing_mm == last.spacing_mm
+    ):
+        start -= 1
+    return frames[start:]
+
+
+def _ui_record(store: StudyStore, record: StudyCaptureRecord) -> CaptureRecord:
+    return CaptureRecord(
+        kind=record.kind.value,
+        location=str(store.capture_path(record)),
+        frame_count=record.number_of_frames,
+        capture_id=record.sop_instance_uid,
+    )

@@ -1,0 +1,254 @@
+"""The exam workflow in the main window: a whole knee protocol on the simulated probe into DICOM, practice
+mode on the virtual patient, captures with no exam, failed captures, and the new-exam dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+from pytestqt.qtbot import QtBot
+
+from drivers.sim.control import SimulatorControl
+from drivers.sim.direct import DirectSimProbe
+from drivers.sim.patient import PatientRenderer
+from drivers.sim.renderer import RenderParams
+from drivers.sim.settings import SimSettings
+from protocols.model import Protocol
+from protocols.validation import LIBRARY_DIR, load_library, load_protocol
+from scanner_app.capture import CaptureError, CaptureRecord
+from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies.capture_sink import StudyCaptureSink
+from tests.ui_support import make_engine, open_window, wait_streaming
+from ui.exam_dialog import ExamDialog, ExamRequest
+from ui.exam_dock import ExamController
+from ui.main_window import MainWindow
+
+CAPTURE_TIMEOUT_MS = 10000
+
+
+class ExamRig:
+    """A main window on the simulated patient with a study store, an exam controller and its sink."""
+
+    def __init__(self, window: MainWindow, store: StudyStore, exams: ExamController, sim: SimulatorControl):
+        self.window, self.store, self.exams, self.sim = window, store, exams, sim
+
+
+@pytest.fixture
+def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[ExamRig]:
+    renderer = PatientRenderer("knee")
+    sim = SimulatorControl(renderer)
+    probe = DirectSimProbe(renderer, SimSettings(RenderParams(rows=128, cols=96), frame_rate_hz=30.0))
+    store = StudyStore(tmp_path / "studies")
+    protocols, _ = load_library()
+    exams = ExamController(store, protocols, operator="Op^One")
+    window = open_window(
+        qtbot, tmp_path, make_engine(probe), sink=StudyCaptureSink(store, exams.current_study), sim=sim
+    )
+    exams.attach(window)
+    wait_streaming(qtbot, window)
+    yield ExamRig(window, store, exams, sim)
+    window.close()
+    store.close()
+
+
+def _request(protocol: Protocol | None, *, side: str = "right", practice: bool = False) -> ExamRequest:
+    return ExamRequest(
+        patient=Patient("KNEE-001", "Doe^Jane", "19700203", "F"),
+        operator="Op^One",
+        trainee="Trainee^Tim",
+        supervisor="Super^Sue",
+        protocol=protocol,
+        quadrant=None,
+        side=side,
+        practice=practice,
+    )
+
+
+def _take(qtbot: QtBot, window: MainWindow, capture: object) -> object:
+    """Run `capture()` and wait until the window has stored (or failed to store) it."""
+    with qtbot.waitSignal(window.capture_finished, timeout=CAPTURE_TIMEOUT_MS) as blocker:
+        assert callable(capture)
+        capture()
+    return blocker.args[0]
+
+
+def test_whole_knee_exam_in_the_main_window_every_capture_labelled(qtbot: QtBot, rig: ExamRig) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    window, exams = rig.window, rig.exams
+    exams.start_exam(_request(knee))
+    session = exams.session
+    assert session is not None and session.runner is not None and exams.panel is not None
+    runner, panel = session.runner, exams.panel
+    assert "Doe, Jane (KNEE-001)" in window.windowTitle() and knee.title in window.windowTitle()
+    # The first step's preset reached the imaging model.
+    assert window.imaging.requested[next(iter(window.imaging.requested))] is not None
+    first = True
+    while True:
+        step = runner.current_step
+        # A full tear on the first step opens a follow-up with a clip and a measurement.
+        panel.finding_boxes["full_tear" if first else "normal"].click()
+        while panel.measure_box.isVisibleTo(panel):
+            panel.measure_value.setValue(8.0)
+            panel.measure_button.click()
+        if first:
+            # The keyboard/toolbar still is labelled for the step too: the first outstanding still.
+            outcome = _take(qtbot, window, window.actions_by_name["still"].trigger)
+            assert outcome.record is not None
+            assert runner.captures()[-1].extra is False
+            first = False
+        while buttons := [b for b, done in panel.capture_rows if not done]:
+            outcome = _take(qtbot, window, buttons[0].click)
+            assert outcome.record is not None, outcome.error
+        assert runner.missing_for_step(step.id) == [], step.id
+        if not runner.next():
+            break
+    panel.show_review()
+    assert panel.review_title.text() == "All mandatory items done"
+    with qtbot.waitSignal(exams.exam_ended, timeout=CAPTURE_TIMEOUT_MS) as ended:
+        panel.finish_button.click()
+    record = ended.args[0]
+    assert record["complete"] is True and record["ended"] is True
+
+    study = rig.store.get_study(session.study.study_uid)
+    assert study.ended_at is not None and study.protocol_record == record
+    assert study.trainee == "Trainee^Tim" and study.patient.patient_id == "KNEE-001"
+    counted = sum(len(s["captures"]) for s in record["steps"])
+    assert len(study.captures) == counted > len(knee.steps)
+    assert {c.kind.value for c in study.captures} == {"still", "clip"}
+    step_ids = {s.id for s in knee.steps}
+    for capture in study.captures:
+        ds = pydicom.dcmread(rig.store.capture_path(capture))
+        assert ds.ImageLaterality == "R" and ds.BodyPartExamined == "KNEE"
+        assert ds.PatientID == "KNEE-001"
+        assert "Protocol knee" in ds.ImageComments and "plane " in ds.ImageComments
+        assert capture.labels.step_id in step_ids and capture.labels.plane
+    for step in knee.steps:
+        if step.mandatory and step.captures:
+            assert any(c.labels.step_id == step.id for c in study.captures), step.id
+    # The exam is over: report and teaching copy of it.
+    assert exams.last_study is not None and exams.last_study.study_uid == study.study_uid
+
+
+def test_report_and_teaching_copy_of_the_finished_exam(qtbot: QtBot, rig: ExamRig, tmp_path: Path) -> None:
+    rig.exams.start_exam(_request(None, side="left"))
+    _take(qtbot, rig.window, rig.window.capture_still)
+    rig.exams.end_exam()
+    paths = rig.exams.write_report(tmp_path / "report")
+    assert paths is not None, rig.window.message_label.text()
+    assert "<html" in paths[0].read_text().lower() and paths[1].read_bytes().startswith(b"%PDF")
+    export = rig.exams.export_teaching_copy(tmp_path / "teaching")
+    assert export is not None and len(export.files) == 1
+    ds = pydicom.dcmread(export.files[0])
+    assert ds.PatientID != "KNEE-001" and ds.ImageLaterality == "L"
+
+
+def test_capture_with_no_exam_goes_to_a_practice_study(qtbot: QtBot, rig: ExamRig) -> None:
+    assert rig.store.list_studies() == []
+    outcome = _take(qtbot, rig.window, rig.window.capture_still)
+    assert outcome.record is not None
+    studies = rig.store.list_studies()
+    assert len(studies) == 1 and studies[0].patient.practice_subject
+    assert len(studies[0].captures) == 1
+    assert "practice subject" in rig.window.windowTitle()
+    # Starting an exam ends the automatic study; the next capture goes to the exam.
+    rig.exams.start_exam(_request(None))
+    _take(qtbot, rig.window, rig.window.capture_clip)
+    studies = rig.store.list_studies()
+    assert studies[0].ended_at is not None and len(studies) == 2
+    assert [c.kind.value for c in studies[1].captures] == ["clip"]
+    assert studies[1].captures[0].labels.laterality == "R"
+
+
+class _FailingSink:
+    """A sink whose disk is full."""
+
+    def save_still(self, *args: object) -> CaptureRecord:
+        raise CaptureError("no space left on device")
+
+    save_clip = save_still
+
+
+def test_a_capture_the_store_fails_to_keep_no_longer_counts(qtbot: QtBot, rig: ExamRig) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    rig.exams.start_exam(_request(knee))
+    runner = rig.exams.session.runner if rig.exams.session else None
+    assert runner is not None
+    good_sink = rig.window.sink
+    rig.window.sink = _FailingSink()
+    outcome = _take(qtbot, rig.window, rig.window.capture_still)
+    assert outcome.record is None and "no space" in outcome.error
+    assert runner.captures() == []
+    assert "NOT saved" in rig.window.message_label.text()
+    rig.window.sink = good_sink
+    assert _take(qtbot, rig.window, rig.window.capture_still).record is not None
+    assert len(runner.captures()) == 1
+
+
+def test_practice_mode_loads_the_step_scene_and_finds_the_view(qtbot: QtBot, rig: ExamRig) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    target = knee.steps[0].practice
+    assert target is not None
+    rig.sim.set_scene("shoulder", None)
+    rig.exams.start_exam(_request(knee, practice=True))
+    runner = rig.exams.session.runner if rig.exams.session else None
+    panel = rig.exams.panel
+    assert runner is not None and panel is not None and runner.practice
+    # The step's scene is loaded, but the probe is not put on the view: the trainee finds it.
+    assert rig.sim.current_scene() == (target.scene, None if target.variant == "normal" else target.variant)
+    assert rig.exams.practice_timer.isActive()
+    assert "Find the view" in panel.practice_label.text()
+    assert rig.exams.target_button.isVisible()
+    rig.exams.target_button.click()  # the trainee asks to see the target
+    qtbot.waitUntil(runner.view_found, timeout=3000)
+    qtbot.waitUntil(lambda: "View found" in panel.practice_label.text(), timeout=3000)
+    rig.exams.end_exam()
+    assert "1/" in rig.exams.finished_text and "views found" in rig.exams.finished_text
+    assert not rig.exams.practice_timer.isActive()
+
+
+def test_new_exam_dialog_checks_the_patient_and_offers_quadrants_and_practice(qtbot: QtBot) -> None:
+    protocols, _ = load_library()
+    dialog = ExamDialog(protocols, has_simulator=False, operator="Op^One")
+    qtbot.addWidget(dialog)
+    assert not dialog.practice.isVisibleTo(dialog)
+    dialog.accept()
+    assert dialog.request is None and "patient_id must not be empty" in dialog.error_label.text()
+    dialog.patient_id.setText("X" * 70)
+    dialog.accept()
+    assert "longer than 64" in dialog.error_label.text()
+    dialog.patient_id.setText("P-77")
+    dialog.patient_name.setText("Roe^Rita")
+    dialog.sex.setCurrentIndex(1)
+    dialog.select_protocol("knee")
+    assert dialog.quadrant.isVisibleTo(dialog) and dialog.quadrant.count() > 1
+    dialog.quadrant.setCurrentIndex(1)
+    dialog.side.setCurrentText("left")
+    dialog.accept()
+    request = dialog.request
+    assert request is not None and request.patient.patient_id == "P-77" and request.patient.sex == "F"
+    assert request.protocol is not None and request.protocol.id == "knee"
+    assert request.quadrant == "anterior" and request.side == "left" and request.practice is False
+
+    sim_dialog = ExamDialog(protocols, has_simulator=True)
+    qtbot.addWidget(sim_dialog)
+    sim_dialog.practice_subject.setChecked(True)
+    sim_dialog.practice.setChecked(True)
+    sim_dialog.accept()
+    assert sim_dialog.request is None and "operator" in sim_dialog.error_label.text()
+    sim_dialog.operator.setText("Op^Two")
+    sim_dialog.accept()
+    assert sim_dialog.request is not None and sim_dialog.request.patient.practice_subject
+    assert sim_dialog.request.practice and sim_dialog.request.protocol is None
+
+
+def test_the_window_fits_1600_by_1000_with_the_image_largest(qtbot: QtBot, rig: ExamRig) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    rig.exams.start_exam(_request(knee))
+    rig.window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: rig.window.width() <= 1600 and rig.window.height() <= 1000, timeout=2000)
+    assert rig.window.minimumSizeHint().width() <= 1600 and rig.window.minimumSizeHint().height() <= 1000
+    view = rig.window.view
+    qtbot.waitUntil(lambda: view.width() >= rig.exams.dock.width(), timeout=2000)
+    assert view.width() * view.height() > rig.exams.dock.width() * rig.exams.dock.height() * 0.6

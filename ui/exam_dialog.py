@@ -1,0 +1,184 @@
+"""ExamDialog: "New exam…": who is scanned (or an anonymous practice subject), by whom, and which protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PyQt6.QtCore import QDate
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from protocols.model import Protocol, Side
+from scanner_app.studies.model import Patient, StudyError
+from ui.theme import ALARM
+
+SEXES = (("", "not given"), ("F", "female"), ("M", "male"), ("O", "other"))
+
+
+@dataclass(frozen=True, slots=True)
+class ExamRequest:
+    """What the dialog asked for: enough to start an ExamSession."""
+
+    patient: Patient
+    operator: str
+    trainee: str
+    supervisor: str
+    protocol: Protocol | None
+    quadrant: str | None
+    side: str
+    practice: bool
+
+
+class ExamDialog(QDialog):
+    """Asks for the patient (or practice subject), the people, the protocol, quadrant and side."""
+
+    def __init__(
+        self,
+        protocols: Sequence[Protocol],
+        *,
+        has_simulator: bool,
+        operator: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New exam")
+        self.protocols = list(protocols)
+        self.request: ExamRequest | None = None
+        form = QFormLayout()
+        self.practice_subject = QCheckBox("Practice subject (anonymous: phantom, volunteer, simulator)")
+        self.patient_id = QLineEdit()
+        self.patient_name = QLineEdit()
+        self.patient_name.setPlaceholderText("Family^Given")
+        self.birth_date = QDateEdit()
+        self.birth_date.setDisplayFormat("yyyy-MM-dd")
+        self.birth_date.setCalendarPopup(True)
+        self.birth_date.setMinimumDate(QDate(1900, 1, 1))
+        self.birth_date.setSpecialValueText("not given")  # the minimum date means "no birth date"
+        self.birth_date.setDate(self.birth_date.minimumDate())
+        self.sex = QComboBox()
+        for code, text in SEXES:
+            self.sex.addItem(text, code)
+        self.operator = QLineEdit(operator)
+        self.operator.setPlaceholderText("Family^Given (required)")
+        self.trainee = QLineEdit()
+        self.supervisor = QLineEdit()
+        self.protocol = QComboBox()
+        self.protocol.addItem("(no protocol: free scanning)", None)
+        for p in self.protocols:
+            self.protocol.addItem(p.title, p.id)
+        self.quadrant = QComboBox()
+        self.side = QComboBox()
+        self.side.addItems(["left", "right", "bilateral"])
+        self.practice = QCheckBox("Practice with the simulator")
+        self.practice.setVisible(has_simulator)
+        self.practice.setEnabled(has_simulator)
+        form.addRow(self.practice_subject)
+        form.addRow("Patient ID", self.patient_id)
+        form.addRow("Name", self.patient_name)
+        form.addRow("Birth date", self.birth_date)
+        form.addRow("Sex", self.sex)
+        form.addRow("Operator", self.operator)
+        form.addRow("Trainee", self.trainee)
+        form.addRow("Supervisor", self.supervisor)
+        form.addRow("Protocol", self.protocol)
+        self.quadrant_label = QLabel("Quadrant")
+        form.addRow(self.quadrant_label, self.quadrant)
+        self.side_label = QLabel("Side")
+        form.addRow(self.side_label, self.side)
+        if has_simulator:
+            form.addRow(self.practice)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        assert self.ok_button is not None
+        self.ok_button.setText("Start exam")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(buttons)
+        self.practice_subject.toggled.connect(self._subject_changed)
+        self.protocol.currentIndexChanged.connect(lambda _: self._protocol_changed())
+        self._protocol_changed()
+        self._subject_changed(False)
+
+    def chosen_protocol(self) -> Protocol | None:
+        pid = self.protocol.currentData()
+        return next((p for p in self.protocols if p.id == pid), None)
+
+    def select_protocol(self, protocol_id: str) -> None:
+        index = self.protocol.findData(protocol_id)
+        if index < 0:
+            raise ValueError(f"no protocol {protocol_id!r} in the list")
+        self.protocol.setCurrentIndex(index)
+
+    def _subject_changed(self, practice_subject: bool) -> None:
+        for w in (self.patient_id, self.patient_name, self.birth_date, self.sex):
+            w.setEnabled(not practice_subject)
+
+    def _protocol_changed(self) -> None:
+        protocol = self.chosen_protocol()
+        self.quadrant.clear()
+        quadrants = protocol.quadrants if protocol is not None else ()
+        if quadrants:
+            self.quadrant.addItem("complete exam (all steps)", None)
+            for q in quadrants:
+                self.quadrant.addItem(q.title, q.id)
+        self.quadrant.setVisible(bool(quadrants))
+        self.quadrant_label.setVisible(bool(quadrants))
+        fixed = protocol is not None and protocol.side is not Side.ASK
+        if fixed and protocol is not None:
+            self.side.setCurrentText(protocol.side.value)
+        self.side.setEnabled(not fixed)
+
+    def _build_request(self) -> ExamRequest:
+        """The request, or StudyError saying what to correct."""
+        if self.practice_subject.isChecked():
+            patient = Patient.practice()
+        else:
+            date = self.birth_date.date()
+            birth = "" if date == self.birth_date.minimumDate() else date.toString("yyyyMMdd")
+            patient = Patient(
+                patient_id=self.patient_id.text().strip(),
+                name=self.patient_name.text().strip(),
+                birth_date=birth,
+                sex=str(self.sex.currentData()),
+            )
+        operator = self.operator.text().strip()
+        if not operator:
+            raise StudyError("operator must not be empty (DICOM Operators' Name)")
+        return ExamRequest(
+            patient=patient,
+            operator=operator,
+            trainee=self.trainee.text().strip(),
+            supervisor=self.supervisor.text().strip(),
+            protocol=self.chosen_protocol(),
+            quadrant=self.quadrant.currentData() if self.quadrant.isVisibleTo(self) else None,
+            side=self.side.currentText(),
+            practice=self.practice.isEnabled() and self.practice.isChecked(),
+        )
+
+    def accept(self) -> None:
+        try:
+            self.request = self._build_request()
+        except StudyError as exc:
+            self.error_label.setText(str(exc))
+            return
+        self.error_label.clear()
+        super().accept()

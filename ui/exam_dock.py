@@ -1,0 +1,498 @@
+"""ExamController and its dock: the exam in the main window, from "New exam…" to the report.
+
+One exam is an `ExamSession` (a study, and the protocol checklist it follows). Every capture the window
+takes, by checklist button, key or toolbar, is labelled on the GUI thread for the current step before
+it is submitted; a capture the store then fails to keep is discarded from the step. With no exam
+started, captures go to an automatic anonymous practice study: a scanner never loses a capture.
+In practice mode the step's simulator scene is loaded, the trainee finds the view, and a 5 Hz check
+tells the checklist when the probe is on target.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from protocols.exam_session import ExamSession
+from protocols.model import Protocol
+from protocols.runner import RunnerError
+from scanner_app.studies.export import export_deidentified
+from scanner_app.studies.model import Patient, Study, StudyError
+from scanner_app.studies.report import write_html_report, write_pdf_report
+from scanner_app.studies.store import StudyStore
+from ui.checklist_panel import ChecklistPanel
+from ui.exam_dialog import ExamDialog, ExamRequest
+from ui.theme import MUTED, OK
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+PRACTICE_CHECK_MS = 200  # 5 Hz: often enough to feel immediate, cheap next to rendering
+DOCK_WIDTH = 520  # with the 400 px tabs, leaves the live image ~680 px of a 1600 px screen
+STEPS_LIST_WIDTH = (150, 185)  # narrower than the panel's own, so step details fit beside it
+PRACTICE_OPERATOR = "PRACTICE^OPERATOR"
+
+
+def subject_text(patient: Patient) -> str:
+    if patient.practice_subject:
+        return f"practice subject {patient.patient_id}"
+    name = patient.name.replace("^", ", ") if patient.name else ""
+    return f"{name} ({patient.patient_id})" if name else patient.patient_id
+
+
+class ExamController(QObject):
+    """Owns the current exam session and the checklist dock; labels every capture the window takes."""
+
+    session_changed = pyqtSignal()  # a new exam (or the automatic practice study) began
+    exam_ended = pyqtSignal(dict)  # the runner's record ({} without a protocol), once the study is ended
+    _session_started_elsewhere = pyqtSignal()  # the worker thread opened the practice study
+
+    def __init__(
+        self,
+        store: StudyStore,
+        protocols: Sequence[Protocol] = (),
+        *,
+        operator: str = "",
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.protocols = list(protocols)
+        self.operator = operator
+        self.session: ExamSession | None = None
+        self.last_study: Study | None = None  # the study report/export act on: the last exam started
+        self.automatic = False  # the session is the automatic practice study (no exam started)
+        self.finished_text = ""
+        self.window: MainWindow | None = None
+        self.panel: ChecklistPanel | None = None
+        self._lock = threading.Lock()
+        self._explicit: tuple[str, str, str, bool] | None = None
+        self._target: tuple[str, str, dict[str, float]] | None = None
+        self.practice_timer = QTimer(self)
+        self.practice_timer.setInterval(PRACTICE_CHECK_MS)
+        self.practice_timer.timeout.connect(self.check_practice_view)
+        self._session_started_elsewhere.connect(self._on_session_changed)
+
+    # --- the study captures go to (any thread) ---------------------------------------------------
+
+    def current_study(self) -> Study:
+        """The study being captured into; opens an anonymous practice study when there is no exam."""
+        return self._ensure_session().study
+
+    def _ensure_session(self) -> ExamSession:
+        with self._lock:
+            session = self.session
+            if session is not None and not session.ended:
+                return session
+            session = ExamSession.start(
+                self.store, Patient.practice(), self.operator or PRACTICE_OPERATOR, practice=True
+            )
+            self.session = session
+            self.automatic = True
+            if self.last_study is None:
+                self.last_study = session.study
+        if threading.current_thread() is threading.main_thread():
+            self._on_session_changed()
+        else:
+            self._session_started_elsewhere.emit()
+        return session
+
+    # --- the window ------------------------------------------------------------------------------
+
+    def attach(self, window: MainWindow) -> None:
+        """Put the checklist dock and the exam actions into the window and label its captures."""
+        self.window = window
+        window.capture_labeller = self
+        window.on_close.append(self.close)
+        window.simulator_changed.connect(self._on_simulator_changed)
+        self.dock = QDockWidget("Exam", window)
+        self.dock.setObjectName("examDock")
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.dock.setAllowedAreas(
+            Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.exam_label = QLabel()
+        self.exam_label.setWordWrap(True)
+        self.exam_label.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.exam_label)
+        row = QHBoxLayout()
+        self.new_button = QPushButton("New exam…")
+        self.new_button.clicked.connect(self.new_exam_dialog)
+        self.target_button = QPushButton("Go to target view")
+        self.target_button.setToolTip("Move the simulated probe onto this step's target view")
+        self.target_button.clicked.connect(self.go_to_target)
+        self.report_button = QPushButton("Report…")
+        self.report_button.setToolTip("Report (HTML + PDF) of the exam")
+        self.report_button.clicked.connect(lambda _=False: self.write_report())
+        self.export_button = QPushButton("Teaching copy…")
+        self.export_button.setToolTip("Export a de-identified teaching copy of the exam")
+        self.export_button.clicked.connect(lambda _=False: self.export_teaching_copy())
+        for b in (self.new_button, self.target_button, self.report_button, self.export_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.panel_area = QVBoxLayout()
+        self.placeholder = QLabel(
+            "No exam started: captures go to an anonymous practice study.\nStart one with New exam… (Ctrl+N)."
+        )
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet(f"color: {MUTED};")
+        self.panel_area.addWidget(self.placeholder)
+        layout.addLayout(self.panel_area, 1)
+        self.dock.setWidget(body)
+        self.dock.setMinimumWidth(DOCK_WIDTH - 80)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+        def action(text: str, keys: str, slot: Callable[[], object], tip: str) -> QAction:
+            a = QAction(text, window)
+            if keys:
+                a.setShortcut(QKeySequence(keys))
+                a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+                window.shortcut_table.append((keys, tip))
+            a.setToolTip(tip)
+            a.triggered.connect(lambda _=False: slot())
+            window.addAction(a)
+            return a
+
+        window.toolbar.addSeparator()
+        self.new_action = action("New exam…", "Ctrl+N", self.new_exam_dialog, "New exam (patient, protocol)")
+        self.end_action = action("End exam", "", self.end_exam, "End the exam and keep its study")
+        self.report_action = action("Report (HTML + PDF)…", "", self.write_report, "Report of the exam")
+        self.export_action = action(
+            "Export teaching copy…", "", self.export_teaching_copy, "De-identified copy of the exam"
+        )
+        for a in (self.new_action, self.end_action):
+            window.toolbar.addAction(a)
+        window.actions_by_name["new_exam"] = self.new_action
+        window.actions_by_name["end_exam"] = self.end_action
+        window.actions_by_name["report"] = self.report_action
+        window.actions_by_name["export_teaching"] = self.export_action
+        self._refresh()
+
+    # --- CaptureLabeller (GUI thread) ------------------------------------------------------------
+
+    def label(self, kind: str) -> tuple[str, dict[str, str]]:
+        """Label a capture about to be stored: for the checklist's current step when an exam runs."""
+        session = self._ensure_session()
+        explicit, self._explicit = self._explicit, None
+        try:
+            if explicit is not None:
+                capture_id, labels = session.label_capture(
+                    explicit[0], explicit[1], mode=explicit[2], contralateral=explicit[3]
+                )
+            else:
+                capture_id, labels = session.label_capture(kind)
+        except RunnerError as exc:
+            # The image is still stored (never lost); it just does not count toward the step.
+            self._say(f"Capture kept, not counted for the step: {exc}", error=True)
+            return "", {}
+        return capture_id, {k: str(v) for k, v in labels.items()}
+
+    def discard(self, capture_id: str) -> None:
+        session = self.session
+        if session is not None:
+            session.discard_capture(capture_id)
+
+    # --- exams -----------------------------------------------------------------------------------
+
+    def new_exam_dialog(self) -> None:
+        """Ask for the patient and protocol, then start the exam (ending the one before)."""
+        window = self.window
+        dialog = ExamDialog(
+            self.protocols,
+            has_simulator=window is not None and window.sim is not None,
+            operator=self.operator,
+            parent=window,
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.request is not None:
+            self.start_exam(dialog.request)
+
+    def start_exam(self, request: ExamRequest) -> None:
+        """End the current exam (once its captures are stored), then start the requested one."""
+        self._when_captures_stored(lambda: self._start(request))
+
+    def _start(self, request: ExamRequest) -> None:
+        self._end_session()
+        self.operator = request.operator
+        try:
+            session = ExamSession.start(
+                self.store,
+                request.patient,
+                request.operator,
+                protocol=request.protocol,
+                side=request.side,
+                quadrant=request.quadrant,
+                practice=request.practice,
+                trainee=request.trainee,
+                supervisor=request.supervisor,
+            )
+        except (StudyError, RunnerError) as exc:
+            self._say(f"Exam not started: {exc}", error=True)
+            return
+        with self._lock:
+            self.session = session
+            self.automatic = False
+            self.last_study = session.study
+        self._on_session_changed()
+
+    def end_exam(self) -> None:
+        """End the current exam (after its pending captures are stored); its study is kept."""
+        self._when_captures_stored(self._end_session)
+
+    def _end_session(self) -> None:
+        session = self.session
+        if session is None or session.ended:
+            return
+        practice_summary = (
+            session.runner.practice_summary()
+            if session.runner is not None and session.runner.practice
+            else None
+        )
+        try:
+            record = session.end()
+        except StudyError as exc:
+            self._say(f"Exam record not saved: {exc}", error=True)
+            return
+        self.practice_timer.stop()
+        if not self.automatic:
+            self.last_study = session.study
+        text = f"Exam ended: {subject_text(session.study.patient)}"
+        if record:
+            text += " — complete" if record.get("complete") else " — items missing"
+        if practice_summary is not None:
+            minutes, seconds = divmod(round(practice_summary.time_taken_s), 60)
+            text += (
+                f" — practice: {practice_summary.steps_done}/{practice_summary.steps_total} steps in "
+                f"{minutes} min {seconds:02d} s, {len(practice_summary.views_found)}/"
+                f"{practice_summary.views_total} views found"
+            )
+        self.finished_text = text
+        self._say(text + ". Report or teaching copy from the Exam dock.")
+        self._refresh()
+        self.exam_ended.emit(record)
+
+    def _when_captures_stored(self, fn: Callable[[], None]) -> None:
+        """Run `fn` now, or once the captures already taken are stored (they belong to this exam)."""
+        window = self.window
+        if window is None or window.worker.pending == 0:
+            fn()
+            return
+
+        def check(_outcome: object) -> None:
+            if window.worker.pending == 0:
+                window.capture_finished.disconnect(check)
+                fn()
+
+        window.capture_finished.connect(check)
+
+    def close(self) -> None:
+        """The window closes (its captures are stored): end the exam so its record is kept."""
+        self.practice_timer.stop()
+        self._end_session()
+
+    # --- the checklist ---------------------------------------------------------------------------
+
+    def _on_session_changed(self) -> None:
+        session = self.session
+        self.finished_text = ""
+        if self.window is not None:
+            if self.panel is not None:
+                self.panel_area.removeWidget(self.panel)
+                self.panel.hide()
+                self.panel.deleteLater()
+                self.panel = None
+            self._target = None
+            if session is not None and session.runner is not None:
+                panel = ChecklistPanel(session.runner)
+                panel.steps_list.setMinimumWidth(STEPS_LIST_WIDTH[0])
+                panel.steps_list.setMaximumWidth(STEPS_LIST_WIDTH[1])
+                panel.practice_label.setWordWrap(True)
+                for area in panel.findChildren(QScrollArea):  # wrap step details instead of side-scrolling
+                    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+                panel.preset_requested.connect(self.window.apply_preset)
+                panel.capture_requested.connect(self.capture_for_step)
+                panel.practice_target_requested.connect(self.load_practice_target)
+                panel.exam_finished.connect(lambda _record: self.end_exam())
+                self.panel = panel
+                self.panel_area.addWidget(panel)
+                self.window.resizeDocks([self.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+                panel.start()
+                if session.runner.practice and self.window.sim is not None:
+                    self.practice_timer.start()
+            else:
+                self.practice_timer.stop()
+            self.placeholder.setVisible(self.panel is None)
+            self._refresh()
+        self.session_changed.emit()
+
+    def capture_for_step(self, kind: str, plane: str, mode: str, contralateral: bool) -> None:
+        """A checklist capture button: take the capture, labelled for exactly that requirement."""
+        assert self.window is not None
+        self._explicit = (kind, plane, mode, contralateral)
+        try:
+            if kind == "clip":
+                self.window.capture_clip()
+            else:
+                self.window.capture_still()
+        finally:
+            self._explicit = None  # not consumed when there was nothing to capture
+
+    # --- practice --------------------------------------------------------------------------------
+
+    def load_practice_target(self, scene_id: str, variant: str, pose: dict[str, float]) -> None:
+        """A practice step began: load its scene and variant, and let the trainee find the view."""
+        self._target = (scene_id, variant, dict(pose))
+        sim = self.window.sim if self.window is not None else None
+        if sim is None:
+            return
+        wanted = (scene_id, None if variant == "normal" else variant)
+        if tuple(sim.current_scene()) != wanted:
+            sim.set_scene(*wanted)
+            self._refresh_sim_panel()
+        self._refresh()
+
+    def go_to_target(self) -> None:
+        """The trainee asked to see the target: move the virtual probe onto it."""
+        sim = self.window.sim if self.window is not None else None
+        if sim is None or self._target is None:
+            return
+        scene_id, variant, pose = self._target
+        if sim.current_scene()[0] != scene_id:
+            sim.set_scene(scene_id, None if variant == "normal" else variant)
+        sim.set_pose(**pose)
+        self._refresh_sim_panel()
+
+    def check_practice_view(self) -> None:
+        """Timer tick in practice mode: is the virtual probe on the current step's target view?"""
+        session = self.session
+        sim = self.window.sim if self.window is not None else None
+        if session is None or session.runner is None or session.runner.ended or sim is None:
+            return
+        try:
+            session.runner.check_practice_view(sim.current_scene()[0], sim.get_pose())
+        except RunnerError as exc:
+            log.warning("practice view check failed: %s", exc)
+
+    def _refresh_sim_panel(self) -> None:
+        if self.window is not None and self.window.sim_panel is not None:
+            self.window.sim_panel.refresh()
+
+    def _on_simulator_changed(self) -> None:
+        session = self.session
+        practice = session is not None and session.runner is not None and session.runner.practice
+        if practice and self.window is not None and self.window.sim is not None:
+            self.practice_timer.start()
+        else:
+            self.practice_timer.stop()
+        self._refresh()
+
+    # --- report and export -----------------------------------------------------------------------
+
+    def _study_for_actions(self) -> Study | None:
+        return self.last_study
+
+    def write_report(self, folder: Path | None = None) -> tuple[Path, Path] | None:
+        """Write the exam's report as HTML and PDF into `folder` (asked for when None)."""
+        study = self._study_for_actions()
+        if study is None:
+            self._say("No study to report yet", error=True)
+            return None
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self.window, "Folder for the report")
+            if not chosen:
+                return None
+            folder = Path(chosen)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            html = write_html_report(self.store, study.study_uid, folder / f"report-{study.study_id}.html")
+            pdf = write_pdf_report(self.store, study.study_uid, folder / f"report-{study.study_id}.pdf")
+        except (StudyError, OSError) as exc:
+            self._say(f"Report not written: {exc}", error=True)
+            return None
+        self._say(f"Report written: {html} and {pdf.name}")
+        return html, pdf
+
+    def export_teaching_copy(self, folder: Path | None = None) -> Any:
+        """Export a de-identified copy of the exam's captures into `folder` (asked for when None)."""
+        study = self._study_for_actions()
+        if study is None:
+            self._say("No study to export yet", error=True)
+            return None
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self.window, "Empty folder for the teaching copy")
+            if not chosen:
+                return None
+            folder = Path(chosen)
+        try:
+            export = export_deidentified(self.store, study.study_uid, folder)
+        except (StudyError, OSError) as exc:
+            self._say(f"Teaching copy not exported: {exc}", error=True)
+            return None
+        self._say(f"Teaching copy ({len(export.files)} images, {export.pseudonym}) in {folder}")
+        return export
+
+    # --- display ---------------------------------------------------------------------------------
+
+    def _say(self, text: str, error: bool = False) -> None:
+        if self.window is not None:
+            self.window.show_message(text, error)
+
+    def _refresh(self) -> None:
+        window = self.window
+        if window is None:
+            return
+        session = self.session
+        practice_mode = (
+            session is not None
+            and session.runner is not None
+            and session.runner.practice
+            and not session.runner.ended
+        )
+        self.target_button.setVisible(practice_mode and window.sim is not None)
+        self.target_button.setEnabled(self._target is not None)
+        has_study = self.last_study is not None
+        for w in (self.report_button, self.export_button):
+            w.setEnabled(has_study)
+        self.report_action.setEnabled(has_study)
+        self.export_action.setEnabled(has_study)
+        self.end_action.setEnabled(session is not None and not session.ended)
+        if session is None:
+            title, line = "Scanner — no exam", "<b>No exam</b>"
+        else:
+            who = subject_text(session.study.patient)
+            protocol = session.protocol
+            what = protocol.title if protocol is not None else "no protocol"
+            if self.automatic:
+                what = "automatic practice study (no exam started)"
+            mode = " · PRACTICE" if practice_mode else ""
+            title = f"Scanner — {who} — {what}{mode}"
+            state = "ended" if session.ended else "capturing"
+            line = (
+                f"<b>{who}</b><br><span style='color:{MUTED}'>{what}{mode} · study "
+                f"{session.study.study_id} · {state}</span>"
+            )
+        if self.finished_text:
+            line += f"<br><span style='color:{OK}'>{self.finished_text}</span>"
+        window.setWindowTitle(title)
+        self.exam_label.setText(line)
