@@ -184,11 +184,12 @@ class ChecklistPanel(QWidget):
         side_layout.addStretch(1)
         layout.addWidget(self.side_row)
 
-        body = QHBoxLayout()
+        # Steps above, the current step below: the panel lives beside the image in a narrow dock,
+        # and the step's instructions and capture buttons need the whole width.
+        body = QVBoxLayout()
         layout.addLayout(body, 1)
         self.steps_list = QListWidget()
-        self.steps_list.setMinimumWidth(230)
-        self.steps_list.setMaximumWidth(320)
+        self.steps_list.setMaximumHeight(120)
         self.steps_list.setWordWrap(True)
         self.steps_list.itemClicked.connect(self._step_clicked)
         body.addWidget(self.steps_list)
@@ -196,6 +197,7 @@ class ChecklistPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         detail = QWidget()
         self.detail_layout = QVBoxLayout(detail)
         self.detail_layout.setContentsMargins(4, 0, 4, 0)
@@ -210,6 +212,11 @@ class ChecklistPanel(QWidget):
         self.step_title.setWordWrap(True)
         self.detail_layout.addWidget(self.step_title)
 
+        # What to capture first: it is what the sonographer acts on; the how-to follows.
+        self.captures_box = QGroupBox("To capture")
+        self.captures_layout = QGridLayout(self.captures_box)
+        self.captures_layout.setColumnStretch(1, 1)
+        self.detail_layout.addWidget(self.captures_box)
         self.instructions = QLabel()
         self.instructions.setWordWrap(True)
         self.instructions.setTextFormat(Qt.TextFormat.RichText)
@@ -226,15 +233,10 @@ class ChecklistPanel(QWidget):
         pr.addWidget(self.practice_button)
         self.detail_layout.addWidget(self.practice_row)
 
-        self.captures_box = QGroupBox("To capture")
-        self.captures_layout = QGridLayout(self.captures_box)
-        self.captures_layout.setColumnStretch(1, 1)
-        self.detail_layout.addWidget(self.captures_box)
-
         self.pain_box = QGroupBox("Area of pain")
         pain = QHBoxLayout(self.pain_box)
         self.body_diagram = BodyDiagram()
-        self.body_diagram.setFixedWidth(130)
+        self.body_diagram.setFixedWidth(110)
         pain.addWidget(self.body_diagram)
         pain_form = QVBoxLayout()
         self.pain_region = QLineEdit()
@@ -248,7 +250,9 @@ class ChecklistPanel(QWidget):
         self.pain_button.clicked.connect(self._mark_pain)
         self.pain_status = QLabel()
         self.pain_status.setWordWrap(True)
-        for w in (QLabel("Click the diagram, then name the region:"), self.pain_region, self.pain_side):
+        pain_hint = QLabel("Click the diagram, then name the region:")
+        pain_hint.setWordWrap(True)  # the panel sits in a narrow dock
+        for w in (pain_hint, self.pain_region, self.pain_side):
             pain_form.addWidget(w)
         pain_form.addWidget(self.pain_button)
         pain_form.addWidget(self.pain_status)
@@ -273,16 +277,20 @@ class ChecklistPanel(QWidget):
         self.detail_layout.addWidget(self.findings_box)
 
         self.measure_box = QGroupBox("Measurements")
-        ml = QHBoxLayout(self.measure_box)
+        ml = QGridLayout(self.measure_box)  # the measurement's name on its own row: names are long
         self.measure_choice = QComboBox()
+        self.measure_choice.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.measure_choice.setMinimumContentsLength(16)
         self.measure_value = QDoubleSpinBox()
         self.measure_value.setRange(0.0, 10000.0)
         self.measure_value.setDecimals(1)
         self.measure_button = QPushButton("Record")
         self.measure_button.clicked.connect(self._record_measurement)
-        ml.addWidget(self.measure_choice, 1)
-        ml.addWidget(self.measure_value)
-        ml.addWidget(self.measure_button)
+        ml.addWidget(self.measure_choice, 0, 0, 1, 2)
+        ml.addWidget(self.measure_value, 1, 0)
+        ml.addWidget(self.measure_button, 1, 1)
         self.detail_layout.addWidget(self.measure_box)
         self.detail_layout.addStretch(1)
 

@@ -22,17 +22,17 @@ from PyQt6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from protocols.exam_session import ExamSession
 from protocols.model import Protocol
-from protocols.runner import RunnerError
+from protocols.runner import EventKind, RunnerError
+from scanner_app.annotations import BodyMarker
 from scanner_app.studies.export import export_deidentified
 from scanner_app.studies.model import Patient, Study, StudyError
 from scanner_app.studies.report import write_html_report, write_pdf_report
@@ -47,8 +47,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRACTICE_CHECK_MS = 200  # 5 Hz: often enough to feel immediate, cheap next to rendering
-DOCK_WIDTH = 520  # with the 400 px tabs, leaves the live image ~680 px of a 1600 px screen
-STEPS_LIST_WIDTH = (150, 185)  # narrower than the panel's own, so step details fit beside it
+# Protocol regions to the body-marker pictograms.
+BODY_MARKER_BY_REGION = {
+    "shoulder": "Shoulder",
+    "elbow": "Elbow",
+    "wrist": "Wrist / hand",
+    "hip": "Hip",
+    "knee": "Knee",
+    "ankle": "Ankle / foot",
+    "lower limb": "DVT groin / thigh",
+}
+DOCK_WIDTH = 470  # with the 400 px tabs, leaves the live image ~730 px of a 1600 px screen
 PRACTICE_OPERATOR = "PRACTICE^OPERATOR"
 
 
@@ -136,7 +145,7 @@ class ExamController(QObject):
         self.exam_label.setWordWrap(True)
         self.exam_label.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.exam_label)
-        row = QHBoxLayout()
+        row = QGridLayout()  # two by two: four buttons in a row would set the dock's width
         self.new_button = QPushButton("New exam…")
         self.new_button.clicked.connect(self.new_exam_dialog)
         self.target_button = QPushButton("Go to target view")
@@ -148,9 +157,8 @@ class ExamController(QObject):
         self.export_button = QPushButton("Teaching copy…")
         self.export_button.setToolTip("Export a de-identified teaching copy of the exam")
         self.export_button.clicked.connect(lambda _=False: self.export_teaching_copy())
-        for b in (self.new_button, self.target_button, self.report_button, self.export_button):
-            row.addWidget(b)
-        row.addStretch(1)
+        for i, b in enumerate((self.new_button, self.target_button, self.report_button, self.export_button)):
+            row.addWidget(b, i // 2, i % 2)
         layout.addLayout(row)
         self.panel_area = QVBoxLayout()
         self.placeholder = QLabel(
@@ -313,6 +321,19 @@ class ExamController(QObject):
 
     # --- the checklist ---------------------------------------------------------------------------
 
+    def _mark_body(self, session: ExamSession) -> None:
+        """Put the exam's region and side on the body marker, so every image shows where it is from."""
+        assert self.window is not None and session.runner is not None
+        region = BODY_MARKER_BY_REGION.get(session.runner.protocol.region)
+        side = {"left": "L", "right": "R"}.get(session.runner.side)
+        marker = self.window.annotations.body_marker
+        if region is not None or side is not None:
+            self.window.annotations.set_body_marker(
+                BodyMarker(
+                    region or marker.region, side or marker.side, marker.probe_along, marker.probe_angle_deg
+                )
+            )
+
     def _on_session_changed(self) -> None:
         session = self.session
         self.finished_text = ""
@@ -325,17 +346,17 @@ class ExamController(QObject):
             self._target = None
             if session is not None and session.runner is not None:
                 panel = ChecklistPanel(session.runner)
-                panel.steps_list.setMinimumWidth(STEPS_LIST_WIDTH[0])
-                panel.steps_list.setMaximumWidth(STEPS_LIST_WIDTH[1])
                 panel.practice_label.setWordWrap(True)
-                for area in panel.findChildren(QScrollArea):  # wrap step details instead of side-scrolling
-                    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
                 panel.preset_requested.connect(self.window.apply_preset)
                 panel.capture_requested.connect(self.capture_for_step)
                 panel.practice_target_requested.connect(self.load_practice_target)
                 panel.exam_finished.connect(lambda _record: self.end_exam())
                 self.panel = panel
                 self.panel_area.addWidget(panel)
+                self._mark_body(session)
+                session.runner.subscribe(
+                    lambda e, s=session: self._mark_body(s) if e.kind is EventKind.SIDE_CHOSEN else None
+                )
                 self.window.resizeDocks([self.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
                 panel.start()
                 if session.runner.practice and self.window.sim is not None:
