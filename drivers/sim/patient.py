@@ -13,6 +13,7 @@ import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TypeVar
 
 import numpy as np
@@ -39,6 +40,7 @@ class _Anatomy:
     index: npt.NDArray[np.uint8]  # structure index per sample (unpadded)
     labels: npt.NDArray[np.uint8]  # tissue label per sample (unpadded)
     field: npt.NDArray[np.complex64]  # attenuated, echo-weighted scatterers incl. specular (padded)
+    in_view: tuple[str, ...]  # names of the structures in `index`
 
 
 def check_params(params: RenderParams) -> None:
@@ -168,13 +170,11 @@ class PatientRenderer:
         iq, anatomy, grid = self._iq_for(
             scene, pose, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
         )
-        noisy = iq + ph.frame_noise(iq.shape, self._seed, time_s)
+        noisy = np.add(iq, ph.frame_noise(iq.shape, self._seed, time_s))
         v = noisy.view(np.float32)
-        power = v[:, 0::2] * v[:, 0::2]
-        power += v[:, 1::2] * v[:, 1::2]
-        z = grid.z_mm()[grid.pad_rows : grid.pad_rows + grid.rows]
-        row_db = _row_gain_db(params, z, params.depth_mm)
-        power *= (10.0 ** (row_db / 10.0)).astype(np.float32)[:, None]
+        np.multiply(v, v, out=v)  # squares in place on the contiguous I/Q pairs, then one strided add
+        power = np.add(v[:, 0::2], v[:, 1::2])
+        power *= _row_gain_power(params, grid)[:, None]
         convex = params.geometry == Geometry.CONVEX
         index, labels = anatomy.index, anatomy.labels
         if params.data_format == DataFormat.BMODE_U8:
@@ -186,9 +186,8 @@ class PatientRenderer:
                 index = ph.scan_convert_nearest(index, conv)
                 labels = structure_labels(scene)[index]
                 width_mm = conv.width_mm
-            return RenderedFrame(
-                grey, params.depth_mm, width_mm, labels=labels, structures_in_view=_in_view(scene, index)
-            )
+            in_view = _in_view(scene, index) if convex else anatomy.in_view
+            return RenderedFrame(grey, params.depth_mm, width_mm, labels=labels, structures_in_view=in_view)
         env = np.sqrt(power) * np.float32(ph.ENVELOPE_SCALE)
         np.clip(env, 0.0, 65535.0, out=env)
         return RenderedFrame(
@@ -198,7 +197,7 @@ class PatientRenderer:
             fov_deg=params.fov_deg if convex else 0.0,
             radius_mm=params.radius_mm if convex else 0.0,
             labels=labels,
-            structures_in_view=_in_view(scene, index),
+            structures_in_view=anatomy.in_view,
         )
 
     def _render_rf(self, scene: Scene, pose: ProbePose, params: RenderParams, time_s: float) -> RenderedFrame:
@@ -239,6 +238,42 @@ class PatientRenderer:
         )
 
 
+def _row_gain_power(params: RenderParams, grid: ph.BeamGrid) -> npt.NDArray[np.float32]:
+    """Per-row power gain of a B-mode/envelope frame; cached, as it depends only on settings."""
+    return _row_gain_power_cached(
+        grid,
+        depth_mm=params.depth_mm,
+        gain_db=params.gain_db,
+        tgc_db=tuple(params.tgc_db),
+        compensation_db_cm_mhz=params.tgc_compensation_db_cm_mhz,
+        frequency_mhz=params.frequency_mhz,
+    )
+
+
+@lru_cache(maxsize=16)
+def _row_gain_power_cached(
+    grid: ph.BeamGrid,
+    *,
+    depth_mm: float,
+    gain_db: float,
+    tgc_db: tuple[float, ...],
+    compensation_db_cm_mhz: float,
+    frequency_mhz: float,
+) -> npt.NDArray[np.float32]:
+    z = grid.z_mm()[grid.pad_rows : grid.pad_rows + grid.rows]
+    row_db = ph.tgc_row_db(
+        z,
+        depth_mm,
+        gain_db=gain_db,
+        tgc_db=tgc_db,
+        compensation_db_cm_mhz=compensation_db_cm_mhz,
+        frequency_mhz=frequency_mhz,
+    )
+    gain: npt.NDArray[np.float32] = (10.0 ** (row_db / 10.0)).astype(np.float32)
+    gain.flags.writeable = False  # cached and shared
+    return gain
+
+
 def _row_gain_db(
     params: RenderParams, z_mm: npt.NDArray[np.float32], depth_mm: float
 ) -> npt.NDArray[np.float32]:
@@ -260,13 +295,31 @@ def _in_view(scene: Scene, index: npt.NDArray[np.uint8]) -> tuple[str, ...]:
 
 def _structure_echo_db(scene: Scene, beam_dir: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
     """Mean echo (dB) of each structure index, with anisotropy for the current beam direction(s)."""
+    one_beam = beam_dir.size == 3  # linear: one direction for all lines, so the values can be cached
     out = [np.full((1, 1), ECHO_DB[Label.GEL], dtype=np.float32)]
     for st in scene.structures:
-        echo = np.full((1, 1), ECHO_DB[st.label], dtype=np.float32)
-        if TISSUES[st.label].anisotropic:
-            echo = echo + ph.anisotropy_db(st.fibre_dir, beam_dir)
-        out.append(echo)
+        if not TISSUES[st.label].anisotropic:
+            out.append(np.full((1, 1), ECHO_DB[st.label], dtype=np.float32))
+        elif one_beam:
+            out.append(_anisotropic_echo_db(st.label, st.fibre_dir, beam_dir.tobytes()))
+        else:
+            out.append(
+                np.full((1, 1), ECHO_DB[st.label], dtype=np.float32)
+                + ph.anisotropy_db(st.fibre_dir, beam_dir)
+            )
     return out
+
+
+@lru_cache(maxsize=256)
+def _anisotropic_echo_db(
+    label: Label, fibre_dir: tuple[float, float, float], beam: bytes
+) -> npt.NDArray[np.float32]:
+    beam_dir = np.frombuffer(beam, dtype=np.float32).reshape(3, 1, 1)
+    echo: npt.NDArray[np.float32] = np.full((1, 1), ECHO_DB[label], dtype=np.float32) + ph.anisotropy_db(
+        fibre_dir, beam_dir
+    )
+    echo.flags.writeable = False  # cached and shared
+    return echo
 
 
 def anatomy_steps(grid: ph.BeamGrid) -> tuple[int, int]:
@@ -371,16 +424,24 @@ def build_anatomy(
             cols = cc * cs + k
             ok = cols < shape[1]
             field[rows[ok], cols[ok]] += echo[ok]
-    _add_point_targets(
+    points_in_crop = _add_point_targets(
         scene, pose, grid, frequency_mhz, field=field, index=index, loss_db=loss_db, steps=(rs, cs)
     )
-    labels = structure_labels(scene)[index]
-
     crop = (
         slice(grid.pad_rows, grid.pad_rows + grid.rows),
         slice(grid.pad_lines, grid.pad_lines + grid.lines),
     )
-    return _Anatomy(np.ascontiguousarray(index[crop]), np.ascontiguousarray(labels[crop]), field)
+    index = np.ascontiguousarray(index[crop])
+    labels = structure_labels(scene).take(index)
+    if points_in_crop:
+        in_view = _in_view(scene, index)
+    else:  # every full-resolution pixel copies one decimated cell: count the cells the crop touches
+        block = index_[
+            grid.pad_rows // rs : (grid.pad_rows + grid.rows - 1) // rs + 1,
+            grid.pad_lines // cs : (grid.pad_lines + grid.lines - 1) // cs + 1,
+        ]
+        in_view = _in_view(scene, block)
+    return _Anatomy(index, labels, field, in_view)
 
 
 def _add_point_targets(
@@ -393,9 +454,13 @@ def _add_point_targets(
     index: npt.NDArray[np.uint8],
     loss_db: npt.NDArray[np.float32],
     steps: tuple[int, int],
-) -> None:
-    """Wires across the limb, imaged where they cross the plane, as coherent point reflectors."""
+) -> bool:
+    """Wires across the limb, imaged where they cross the plane, as coherent point reflectors.
+
+    Returns whether any wire landed inside the unpadded image (it then owns that pixel of `index`).
+    """
     a, b = ph.probe_axes(pose)
+    in_crop = False
     for i, st in enumerate(scene.structures, start=1):
         if not (st.point_target and isinstance(st.shape, CrossTube)):
             continue
@@ -418,3 +483,8 @@ def _add_point_targets(
         phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * rng)
         field[row, col] += np.complex64(amp * phase)
         index[row, col] = i
+        in_crop |= (
+            grid.pad_rows <= row < grid.pad_rows + grid.rows
+            and grid.pad_lines <= col < grid.pad_lines + grid.lines
+        )
+    return in_crop
