@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.sim.pose import ProbePose
-from drivers.sim.shapes import Array, Bounds, Shape, Tube
+from drivers.sim.shapes import Array, Bounds, Shape, Slab, Tube
 from drivers.sim.tissues import TISSUES, Label
 
 
@@ -163,6 +163,12 @@ def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
         if by_rows:
             r0 = int(np.searchsorted(d[:, 0], bounds[4], side="left"))
             r1 = int(np.searchsorted(d[:, 0], bounds[5], side="right"))
+            if isinstance(st.shape, Slab):
+                # A slab's depth bounds are loose; its surfaces over this plane give the rows exactly:
+                # nothing above the shallowest top or at/below the deepest bottom is inside.
+                top, bottom = st.shape.top(s, t), st.shape.bottom(s, t)
+                r0 = max(r0, int(np.searchsorted(d[:, 0], float(np.min(top)), side="left")))
+                r1 = min(r1, int(np.searchsorted(d[:, 0], float(np.max(bottom)), side="left")))
             if r1 <= r0:
                 continue
             rows = slice(r0, r1)

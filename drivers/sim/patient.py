@@ -370,16 +370,21 @@ def _add_textures(
     d: npt.NDArray[np.float32],
 ) -> None:
     """Add each tissue's texture (dB) where it is, computing it only over the rows it occupies."""
-    kinds = TEXTURE_OF_LABEL[labels]
+    kinds = TEXTURE_OF_LABEL.take(labels)
     for kind in np.flatnonzero(np.bincount(kinds.ravel(), minlength=len(Texture))):
         if kind == Texture.NONE:
             continue
         in_kind = kinds == kind
         rows = np.flatnonzero(in_kind.any(axis=1))
-        band = slice(int(rows[0]), int(rows[-1]) + 1)
-
-        tex = texture_db(Texture(int(kind)), *(a[band] if a.shape[0] > 1 else a for a in (s, t, d)))
-        echo_db[band] += np.where(in_kind[band], tex, np.float32(0.0))
+        r = slice(int(rows[0]), int(rows[-1]) + 1)
+        cols = np.flatnonzero(in_kind[r].any(axis=0))
+        c = slice(int(cols[0]), int(cols[-1]) + 1)
+        # Textures are pointwise in patient coordinates: evaluate them only over the kind's bounding box.
+        sub = (
+            a[r if a.shape[0] > 1 else slice(None), c if a.shape[1] > 1 else slice(None)] for a in (s, t, d)
+        )
+        tex = texture_db(Texture(int(kind)), *sub)
+        echo_db[r, c] += np.where(in_kind[r, c], tex, np.float32(0.0))
 
 
 def build_anatomy(

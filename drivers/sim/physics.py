@@ -229,8 +229,10 @@ def scatterers(coords: PlaneCoords, frequency_mhz: float, seed: int) -> npt.NDAr
     ix, iy, iz = _lattice_index(coords.s), _lattice_index(coords.t), _lattice_index(coords.d)
     # Mix the across-beam and along-beam lattice indices separately (cheap when the plane is aligned and
     # they are vectors), then XOR: every sample still gets an independent-looking table entry.
-    h = _mix(ix * np.int32(73856093) ^ iy * np.int32(19349663)) ^ _mix(iz * np.int32(83492791) + np.int32(7))
-    amp = table.take(h.astype(np.intp))  # take with intp indices: ~2x faster than uint16 fancy indexing
+    h_across = _mix(ix * np.int32(73856093) ^ iy * np.int32(19349663)).astype(np.intp)
+    h_along = _mix(iz * np.int32(83492791) + np.int32(7)).astype(np.intp)
+    # XOR straight into intp (one pass when the two are vectors), then take: ~2x faster than uint16 indexing.
+    amp = table.take(np.bitwise_xor(h_across, h_along))
     # Beam-frame depth of the lattice point = sample range + (lattice point - sample) . beam direction.
     lat = np.float32(LATTICE_MM)
     z_lat: Array = coords.range_mm
@@ -240,7 +242,11 @@ def scatterers(coords: PlaneCoords, frequency_mhz: float, seed: int) -> npt.NDAr
             z_lat = z_lat + bc * ((idx.astype(np.float32) + np.float32(0.5)) * lat - coord)
     cycles_per_mm = 2.0 * frequency_mhz / C_MM_PER_US
     phase_idx = (z_lat * np.float32(cycles_per_mm * PHASE_LUT_SIZE)).astype(np.int32) & (PHASE_LUT_SIZE - 1)
-    out: npt.NDArray[np.complex64] = amp * phase_lut()[phase_idx]
+    phase = phase_lut()[phase_idx]
+    if np.broadcast_shapes(amp.shape, phase.shape) == amp.shape:  # in place: no second 2-D array
+        amp *= phase
+        return amp
+    out: npt.NDArray[np.complex64] = amp * phase
     return out
 
 
