@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,13 +23,12 @@ from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
-from drivers.sim.shapes import CrossTube
+from drivers.sim.shapes import Array, CrossTube
 from drivers.sim.texture import texture_db
 from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
 from scanner_app.frame import DataFormat, Geometry
 
 Key = tuple[object, ...]
-ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,25 +336,90 @@ def _decimate(a: npt.NDArray[np.float32], rs: int, cs: int) -> npt.NDArray[np.fl
     return a[:: rs if a.shape[0] > 1 else 1, :: cs if a.shape[1] > 1 else 1]
 
 
-def _upsample(a: npt.NDArray[ScalarT], rs: int, cs: int, shape: tuple[int, int]) -> npt.NDArray[ScalarT]:
-    if rs == 1 and cs == 1:
-        return a
-    big = np.repeat(np.repeat(a, rs, axis=0), cs, axis=1)  # faster than a 4-D broadcast copy
-    return np.ascontiguousarray(big[: shape[0], : shape[1]])
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """The anatomy on coarse cells: rows decimated by `rs`, one column per cell column.
+
+    Every value is pointwise in patient coordinates or accumulated down its own column, so a column's
+    cells do not depend on which other columns were computed with it (the lattice cache relies on this).
+    """
+
+    index: npt.NDArray[np.uint8]  # structure index
+    amp: npt.NDArray[np.float32]  # echo amplitude after the two-way loss down the line
+    loss_db: npt.NDArray[np.float32]  # two-way loss reaching the cell
+    specular: npt.NDArray[np.complex64]  # coherent interface echo, added at the cell's first row
+
+    def columns(self, c0: int, c1: int) -> _Cells:
+        return _Cells(
+            self.index[:, c0:c1], self.amp[:, c0:c1], self.loss_db[:, c0:c1], self.specular[:, c0:c1]
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[_Cells]) -> _Cells:
+        if len(parts) == 1:
+            return parts[0]
+        return _Cells(
+            np.concatenate([p.index for p in parts], axis=1),
+            np.concatenate([p.amp for p in parts], axis=1),
+            np.concatenate([p.loss_db for p in parts], axis=1),
+            np.concatenate([p.specular for p in parts], axis=1),
+        )
 
 
-def _scale_blocks(field: npt.NDArray[np.complex64], amp: npt.NDArray[np.float32], rs: int, cs: int) -> None:
-    """field *= amp upsampled by (rs, cs) blocks, without building the upsampled array."""
+def _cells(
+    scene: Scene,
+    coords: tuple[Array, Array, Array],
+    beam_dir: npt.NDArray[np.float32],
+    *,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    rs: int,
+) -> _Cells:
+    """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d)."""
+    s_, t_, d_ = coords
+    index_ = paint(scene, s_, t_, d_)
+    small = index_.shape
+    labels_ = structure_labels(scene)[index_]
+    per_structure = _structure_echo_db(scene, beam_dir)
+    if all(e.size == 1 for e in per_structure):
+        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32)[index_]
+    else:  # convex: anisotropy differs line by line
+        echo_db = np.empty(small, dtype=np.float32)
+        for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
+            np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
+    _add_textures(echo_db, labels_, s_, t_, d_)
+    loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
+    amp = ph.db_to_amplitude(echo_db - loss_db)
+
+    # Specular interface echoes: coherent along the interface (same carrier phase at the same depth).
+    specular = np.zeros(small, dtype=np.complex64)
+    rr, cc = np.nonzero(reflection > 0.02)
+    if rr.size:
+        angle = np.broadcast_to(ph.specular_gain(beam_dir), (1, small[1]))[0, cc]
+        echo_amp = reflection[rr, cc] * np.float32(ph.SPECULAR_GAIN) * angle
+        echo_amp = echo_amp * ph.db_to_amplitude(-before_db[rr, cc])  # loss on the way to the interface
+        z = grid.z_mm()[rr * rs]
+        phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)
+        specular[rr, cc] = (echo_amp * phase).astype(np.complex64)
+    return _Cells(index_, amp, loss_db, specular)
+
+
+def _apply_cells(
+    field: npt.NDArray[np.complex64], cells: _Cells, col_of_line: npt.NDArray[np.intp], rs: int
+) -> npt.NDArray[np.uint8]:
+    """Weight the scatterers by their cell's amplitude, add specular echoes; return the full index map."""
     h, w = field.shape
-    h2, w2 = (h // rs) * rs, (w // cs) * cs
-    # Widen along lines first (small), then broadcast over the rs rows of each block (3-D, fast).
-    wide = np.repeat(amp[: h2 // rs, : w2 // cs], cs, axis=1) if cs > 1 else amp[: h2 // rs, : w2 // cs]
-    body = field[:h2, :w2].reshape(h2 // rs, rs, w2)
-    body *= wide[:, None, :]
+    amp = cells.amp.take(col_of_line, axis=1)  # (cell rows, lines)
+    h2 = (h // rs) * rs
+    body = field[:h2].reshape(h2 // rs, rs, w)  # broadcast over the rs rows of each cell (3-D, fast)
+    body *= amp[: h2 // rs, None, :]
     if h2 < h:
-        field[h2:, :] *= _upsample(amp[-1:], 1, cs, (1, w))
-    if w2 < w:
-        field[:h2, w2:] *= _upsample(amp[: h2 // rs, -1:], rs, 1, (h2, 1))
+        field[h2:] *= amp[-1:]
+    field[::rs] += cells.specular.take(col_of_line, axis=1)
+    index = cells.index.take(col_of_line, axis=1)
+    if rs > 1:
+        index = np.repeat(index, rs, axis=0)[:h]
+    return np.ascontiguousarray(index)
 
 
 TEXTURE_OF_LABEL = np.asarray([t.texture for t in TISSUES], dtype=np.uint8)
@@ -394,43 +457,27 @@ def build_anatomy(
     coords = ph.plane_coords(grid, pose)
     d = compress_vessels(scene, pose.pressure, coords.s, coords.t, coords.d)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
-    shape = (grid.rows + 2 * grid.pad_rows, grid.lines + 2 * grid.pad_lines)
+    lines = grid.lines + 2 * grid.pad_lines
 
     # The structure map, echo and attenuation on a (possibly) decimated grid.
     rs, cs = anatomy_steps(grid)
     s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
     beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
-    index_ = paint(scene, s_, t_, d_)
-    small = index_.shape
-    labels_ = structure_labels(scene)[index_]
-    per_structure = _structure_echo_db(scene, beam_)
-    if all(e.size == 1 for e in per_structure):
-        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32)[index_]
-    else:  # convex: anisotropy differs line by line
-        echo_db = np.empty(small, dtype=np.float32)
-        for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
-            np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
-    _add_textures(echo_db, labels_, s_, t_, d_)
-    loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
-    index = _upsample(index_, rs, cs, shape)
-    field = ph.scatterers(coords, frequency_mhz, seed)
-    _scale_blocks(field, ph.db_to_amplitude(echo_db - loss_db), rs, cs)
+    cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+    col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
 
-    # Specular interface echoes: coherent along the interface (same carrier phase at the same depth).
-    rr, cc = np.nonzero(reflection > 0.02)
-    if rr.size:
-        angle = np.broadcast_to(ph.specular_gain(beam_), (1, small[1]))[0, cc]
-        amp = reflection[rr, cc] * np.float32(ph.SPECULAR_GAIN) * angle
-        amp = amp * ph.db_to_amplitude(-before_db[rr, cc])  # loss on the way to the interface
-        rows = rr * rs
-        z = grid.z_mm()[rows]
-        echo = (amp * np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)).astype(np.complex64)
-        for k in range(cs):
-            cols = cc * cs + k
-            ok = cols < shape[1]
-            field[rows[ok], cols[ok]] += echo[ok]
+    field = ph.scatterers(coords, frequency_mhz, seed)
+    index = _apply_cells(field, cells, col_of_line, rs)
     points_in_crop = _add_point_targets(
-        scene, pose, grid, frequency_mhz, field=field, index=index, loss_db=loss_db, steps=(rs, cs)
+        scene,
+        pose,
+        grid,
+        frequency_mhz,
+        field=field,
+        index=index,
+        loss_db=cells.loss_db,
+        col_of_line=col_of_line,
+        rs=rs,
     )
     crop = (
         slice(grid.pad_rows, grid.pad_rows + grid.rows),
@@ -440,12 +487,9 @@ def build_anatomy(
     labels = structure_labels(scene).take(index)
     if points_in_crop:
         in_view = _in_view(scene, index)
-    else:  # every full-resolution pixel copies one decimated cell: count the cells the crop touches
-        block = index_[
-            grid.pad_rows // rs : (grid.pad_rows + grid.rows - 1) // rs + 1,
-            grid.pad_lines // cs : (grid.pad_lines + grid.lines - 1) // cs + 1,
-        ]
-        in_view = _in_view(scene, block)
+    else:  # every full-resolution pixel copies one cell: count the cells the crop touches
+        rows = slice(grid.pad_rows // rs, (grid.pad_rows + grid.rows - 1) // rs + 1)
+        in_view = _in_view(scene, cells.index[rows].take(np.unique(col_of_line[crop[1]]), axis=1))
     return _Anatomy(index, labels, field, in_view)
 
 
@@ -458,7 +502,8 @@ def _add_point_targets(
     field: npt.NDArray[np.complex64],
     index: npt.NDArray[np.uint8],
     loss_db: npt.NDArray[np.float32],
-    steps: tuple[int, int],
+    col_of_line: npt.NDArray[np.intp],
+    rs: int,
 ) -> bool:
     """Wires across the limb, imaged where they cross the plane, as coherent point reflectors.
 
@@ -484,7 +529,7 @@ def _add_point_targets(
         col = round(lat + grid.lines / 2.0 - 0.5) + grid.pad_lines
         if not (0 <= row < field.shape[0] and 0 <= col < field.shape[1]):
             continue
-        amp = 10.0 ** ((ECHO_DB[st.label] - loss_db[row // steps[0], col // steps[1]]) / 20.0)
+        amp = 10.0 ** ((ECHO_DB[st.label] - loss_db[row // rs, col_of_line[col]]) / 20.0)
         phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * rng)
         field[row, col] += np.complex64(amp * phase)
         index[row, col] = i
