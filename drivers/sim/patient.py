@@ -81,6 +81,7 @@ class PatientRenderer:
         self._pose = self._scene.default_pose
         self._anatomy: tuple[Key, _Anatomy] | None = None
         self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
+        self._cells = CellCache()
 
     @staticmethod
     def label_names() -> dict[int, str]:
@@ -144,7 +145,7 @@ class PatientRenderer:
         key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid, frequency_mhz, self._seed)
         if self._anatomy is not None and self._anatomy[0] == key:
             return self._anatomy[1]
-        anatomy = build_anatomy(scene, pose, grid, frequency_mhz, self._seed)
+        anatomy = build_anatomy(scene, pose, grid, frequency_mhz, self._seed, cache=self._cells)
         self._anatomy = (key, anatomy)
         return anatomy
 
@@ -422,6 +423,78 @@ def _apply_cells(
     return np.ascontiguousarray(index)
 
 
+class CellCache:
+    """The last frame's cells on patient-fixed lattice columns, reused while the probe slides in plane.
+
+    A column's cells depend only on its patient coordinates (see `_Cells`), so reusing them gives the
+    same bits as computing them afresh: frames do not depend on the path the probe took.
+    """
+
+    def __init__(self) -> None:
+        self.key: Key | None = None
+        self.k0 = 0  # lattice number of the first cached column
+        self.cells: _Cells | None = None
+
+
+def _lattice_cells(
+    scene: Scene,
+    pose: ProbePose,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    *,
+    rs: int,
+    cs: int,
+    d_rows: Array,
+    cache: CellCache | None,
+) -> tuple[_Cells, npt.NDArray[np.intp]]:
+    """Cells of a linear, untilted probe on columns fixed in the patient, and each line's column.
+
+    The columns lie along the image plane `cs` line pitches apart, at whole multiples of that pitch
+    from the plane's origin; each line takes the nearest. A probe sliding in plane (along the limb in
+    long axis, across it in short axis) then finds most of its columns already computed.
+    """
+    rot = math.radians(pose.rotation_deg)
+    cos_r, sin_r = math.cos(rot), math.sin(rot)
+    pitch = cs * grid.line_pitch
+    u_probe = pose.position_mm * cos_r + pose.lateral_mm * sin_r  # in-plane position of the probe centre
+    n_plane = -pose.position_mm * sin_r + pose.lateral_mm * cos_r  # out-of-plane offset of the plane
+    k = np.floor((u_probe + grid.line_pos().astype(np.float64)) / pitch + 0.5).astype(np.intp)
+    lo, hi = int(k[0]), int(k[-1]) + 1
+    beam = ph.plane_coords_beam(pose)
+
+    def compute(k0: int, k1: int) -> _Cells:
+        u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
+        s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
+        d_ = compress_vessels(scene, pose.pressure, s_, t_, d_rows)
+        return _cells(scene, (s_, t_, d_), beam, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+
+    # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
+    key: Key = (id(scene), scene.scene_id, scene.variant, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
+    key += (pose.rotation_deg, n_plane, frequency_mhz)
+    if cache is None or pose.pressure > 0.0:
+        return compute(lo, hi), k - lo
+    cached = cache.cells if cache.key == key else None
+    c0 = cache.k0
+    c1 = c0 + cached.index.shape[1] if cached is not None else c0
+    if cached is not None and lo < c1 and hi > c0:
+        parts = [compute(lo, c0)] if lo < c0 else []
+        parts.append(cached.columns(max(lo, c0) - c0, min(hi, c1) - c0))
+        if hi > c1:
+            parts.append(compute(c1, hi))
+        cells = _Cells.concat(parts)
+    else:
+        cells = compute(lo, hi)
+    cache.key, cache.k0, cache.cells = key, lo, cells
+    return cells, k - lo
+
+
+def _along(c0: float, c: float, u: Array) -> Array:
+    """c0 + c u, or the constant alone when c is zero so an aligned coordinate stays a scalar."""
+    if abs(c) <= 1e-12:
+        return np.full((1, 1), c0, dtype=np.float32)
+    return (np.float32(c0) + np.float32(c) * u).astype(np.float32)
+
+
 TEXTURE_OF_LABEL = np.asarray([t.texture for t in TISSUES], dtype=np.uint8)
 
 
@@ -451,20 +524,35 @@ def _add_textures(
 
 
 def build_anatomy(
-    scene: Scene, pose: ProbePose, grid: ph.BeamGrid, frequency_mhz: float, seed: int
+    scene: Scene,
+    pose: ProbePose,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    seed: int,
+    *,
+    cache: CellCache | None = None,
 ) -> _Anatomy:
-    """Labels, echo, attenuation and scatterers for one pose: the physics before the PSF."""
+    """Labels, echo, attenuation and scatterers for one pose: the physics before the PSF.
+
+    A `cache` keeps the last frame's lattice cells (linear, untilted probe) for the next call.
+    """
     coords = ph.plane_coords(grid, pose)
-    d = compress_vessels(scene, pose.pressure, coords.s, coords.t, coords.d)
+    d_skin = coords.d  # undeformed: the lattice cells apply the compression themselves
+    d = compress_vessels(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     lines = grid.lines + 2 * grid.pad_lines
 
-    # The structure map, echo and attenuation on a (possibly) decimated grid.
+    # The structure map, echo and attenuation on coarse cells.
     rs, cs = anatomy_steps(grid)
-    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
-    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
-    cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
-    col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
+    if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0:
+        cells, col_of_line = _lattice_cells(
+            scene, pose, grid, frequency_mhz, rs=rs, cs=cs, d_rows=_decimate(d_skin, rs, 1), cache=cache
+        )
+    else:  # convex or tilted: cells on the beam grid itself, decimated
+        s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
+        beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+        cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+        col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
 
     field = ph.scatterers(coords, frequency_mhz, seed)
     index = _apply_cells(field, cells, col_of_line, rs)

@@ -165,6 +165,11 @@ def _combine(c0: float, ca: float, pa: Array, cb: float, pb: Array) -> Array:
     return out.astype(np.float32, copy=False)
 
 
+def plane_coords_beam(pose: ProbePose) -> npt.NDArray[np.float32]:
+    """The beam direction (3, 1, 1) shared by every line of a linear probe at `pose`."""
+    return probe_axes(pose)[1].astype(np.float32).reshape(3, 1, 1)
+
+
 def plane_coords(grid: BeamGrid, pose: ProbePose) -> PlaneCoords:
     """Patient coordinates of the beam samples for a probe at `pose`."""
     a, b = probe_axes(pose)
