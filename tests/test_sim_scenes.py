@@ -253,8 +253,8 @@ def test_sliding_probe_reuses_anatomy_columns_without_changing_a_bit(
         sliding.set_pose(pose)
         computed.clear()
         got = sliding.render(params, 0.1 * i)
-        if i in (1, 2, 3, 8, 9):  # small in-plane slides: only the newly uncovered columns are computed
-            assert sum(computed) < params.cols // 4
+        if i in (1, 2, 3, 8, 9):  # small in-plane slides: only uncovered columns (and a margin) are computed
+            assert sum(computed) <= patient_module.LATTICE_PREFETCH + 6 < params.cols // 2
         fresh = PatientRenderer("groin", seed=4)
         fresh.set_pose(pose)
         want = fresh.render(params, 0.1 * i)

@@ -423,6 +423,9 @@ def _apply_cells(
     return np.ascontiguousarray(index)
 
 
+LATTICE_PREFETCH = 24  # lattice columns computed beyond the frame's edge when the probe slides past it
+
+
 class CellCache:
     """The last frame's cells on patient-fixed lattice columns, reused while the probe slides in plane.
 
@@ -477,15 +480,18 @@ def _lattice_cells(
     c0 = cache.k0
     c1 = c0 + cached.index.shape[1] if cached is not None else c0
     if cached is not None and lo < c1 and hi > c0:
-        parts = [compute(lo, c0)] if lo < c0 else []
-        parts.append(cached.columns(max(lo, c0) - c0, min(hi, c1) - c0))
-        if hi > c1:
-            parts.append(compute(c1, hi))
+        # Compute uncovered columns with a margin ahead, so a slow slide pays the per-call cost rarely.
+        b0 = lo - LATTICE_PREFETCH if lo < c0 else max(c0, lo - 2 * LATTICE_PREFETCH)
+        b1 = hi + LATTICE_PREFETCH if hi > c1 else min(c1, hi + 2 * LATTICE_PREFETCH)
+        parts = [compute(b0, c0)] if b0 < c0 else []
+        parts.append(cached.columns(max(b0, c0) - c0, min(b1, c1) - c0))
+        if b1 > c1:
+            parts.append(compute(c1, b1))
         cells = _Cells.concat(parts)
     else:
-        cells = compute(lo, hi)
-    cache.key, cache.k0, cache.cells = key, lo, cells
-    return cells, k - lo
+        b0, cells = lo, compute(lo, hi)
+    cache.key, cache.k0, cache.cells = key, b0, cells
+    return cells, k - b0
 
 
 def _along(c0: float, c: float, u: Array) -> Array:
