@@ -286,6 +286,12 @@ def _row_gain_db(
     )
 
 
+def _in_view_cells(scene: Scene, cells: _Cells, columns: npt.NDArray[np.intp]) -> tuple[str, ...]:
+    names = structure_names(scene)
+    present = np.flatnonzero(cells.present.take(columns, axis=1).any(axis=1))
+    return tuple(dict.fromkeys(names[i] for i in present if i > 0))
+
+
 def _in_view(scene: Scene, index: npt.NDArray[np.uint8]) -> tuple[str, ...]:
     names = structure_names(scene)
     present = np.flatnonzero(np.bincount(index.ravel(), minlength=len(names)))
@@ -346,13 +352,21 @@ class _Cells:
     """
 
     index: npt.NDArray[np.uint8]  # structure index
+    labels: npt.NDArray[np.uint8]  # tissue label
     amp: npt.NDArray[np.float32]  # echo amplitude after the two-way loss down the line
     loss_db: npt.NDArray[np.float32]  # two-way loss reaching the cell
     specular: npt.NDArray[np.complex64]  # coherent interface echo, added at the cell's first row
+    present: npt.NDArray[np.bool_]  # (structures + 1, columns): structure index seen in the image rows
 
     def columns(self, c0: int, c1: int) -> _Cells:
+        cols = slice(c0, c1)
         return _Cells(
-            self.index[:, c0:c1], self.amp[:, c0:c1], self.loss_db[:, c0:c1], self.specular[:, c0:c1]
+            self.index[:, cols],
+            self.labels[:, cols],
+            self.amp[:, cols],
+            self.loss_db[:, cols],
+            self.specular[:, cols],
+            self.present[:, cols],
         )
 
     @staticmethod
@@ -361,9 +375,11 @@ class _Cells:
             return parts[0]
         return _Cells(
             np.concatenate([p.index for p in parts], axis=1),
+            np.concatenate([p.labels for p in parts], axis=1),
             np.concatenate([p.amp for p in parts], axis=1),
             np.concatenate([p.loss_db for p in parts], axis=1),
             np.concatenate([p.specular for p in parts], axis=1),
+            np.concatenate([p.present for p in parts], axis=1),
         )
 
 
@@ -376,7 +392,10 @@ def _cells(
     frequency_mhz: float,
     rs: int,
 ) -> _Cells:
-    """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d)."""
+    """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d).
+
+    `present` covers the cell rows of the unpadded image (rows `grid.pad_rows` .. `+ grid.rows`).
+    """
     s_, t_, d_ = coords
     index_ = paint(scene, s_, t_, d_)
     small = index_.shape
@@ -402,13 +421,16 @@ def _cells(
         z = grid.z_mm()[rr * rs]
         phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)
         specular[rr, cc] = (echo_amp * phase).astype(np.complex64)
-    return _Cells(index_, amp, loss_db, specular)
+    present = np.zeros((len(scene.structures) + 1, small[1]), dtype=np.bool_)
+    image_rows = index_[grid.pad_rows // rs : (grid.pad_rows + grid.rows - 1) // rs + 1]
+    present[image_rows, np.arange(small[1])[None, :]] = True
+    return _Cells(index_, labels_, amp, loss_db, specular, present)
 
 
 def _apply_cells(
     field: npt.NDArray[np.complex64], cells: _Cells, col_of_line: npt.NDArray[np.intp], rs: int
-) -> npt.NDArray[np.uint8]:
-    """Weight the scatterers by their cell's amplitude, add specular echoes; return the full index map."""
+) -> None:
+    """Weight the scatterers by their cell's amplitude and add the specular echoes."""
     h, w = field.shape
     amp = cells.amp.take(col_of_line, axis=1)  # (cell rows, lines)
     h2 = (h // rs) * rs
@@ -417,10 +439,6 @@ def _apply_cells(
     if h2 < h:
         field[h2:] *= amp[-1:]
     field[::rs] += cells.specular.take(col_of_line, axis=1)
-    index = cells.index.take(col_of_line, axis=1)
-    if rs > 1:
-        index = np.repeat(index, rs, axis=0)[:h]
-    return np.ascontiguousarray(index)
 
 
 LATTICE_PREFETCH = 24  # lattice columns computed beyond the frame's edge when the probe slides past it
@@ -561,29 +579,26 @@ def build_anatomy(
         col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
 
     field = ph.scatterers(coords, frequency_mhz, seed)
-    index = _apply_cells(field, cells, col_of_line, rs)
-    points_in_crop = _add_point_targets(
-        scene,
-        pose,
-        grid,
-        frequency_mhz,
-        field=field,
-        index=index,
-        loss_db=cells.loss_db,
-        col_of_line=col_of_line,
-        rs=rs,
+    _apply_cells(field, cells, col_of_line, rs)
+    points = _add_point_targets(
+        scene, pose, grid, frequency_mhz, field=field, loss_db=cells.loss_db, col_of_line=col_of_line, rs=rs
     )
-    crop = (
-        slice(grid.pad_rows, grid.pad_rows + grid.rows),
-        slice(grid.pad_lines, grid.pad_lines + grid.lines),
-    )
-    index = np.ascontiguousarray(index[crop])
-    labels = structure_labels(scene).take(index)
-    if points_in_crop:
+    # Index and labels of the unpadded image straight from the cells (each pixel copies its cell).
+    c0 = grid.pad_rows // rs
+    c1 = (grid.pad_rows + grid.rows - 1) // rs + 1
+    lines_col = col_of_line[grid.pad_lines : grid.pad_lines + grid.lines]
+    index, labels = cells.index[c0:c1].take(lines_col, axis=1), cells.labels[c0:c1].take(lines_col, axis=1)
+    if rs > 1:
+        first = grid.pad_rows - c0 * rs
+        index = np.repeat(index, rs, axis=0)[first : first + grid.rows]
+        labels = np.repeat(labels, rs, axis=0)[first : first + grid.rows]
+    if points:
+        for row, line, i in points:
+            index[row, line] = i
+        labels = structure_labels(scene).take(index)
         in_view = _in_view(scene, index)
-    else:  # every full-resolution pixel copies one cell: count the cells the crop touches
-        rows = slice(grid.pad_rows // rs, (grid.pad_rows + grid.rows - 1) // rs + 1)
-        in_view = _in_view(scene, cells.index[rows].take(np.unique(col_of_line[crop[1]]), axis=1))
+    else:  # the structures present in the cells the image touches
+        in_view = _in_view_cells(scene, cells, np.unique(lines_col))
     return _Anatomy(index, labels, field, in_view)
 
 
@@ -594,17 +609,16 @@ def _add_point_targets(
     frequency_mhz: float,
     *,
     field: npt.NDArray[np.complex64],
-    index: npt.NDArray[np.uint8],
     loss_db: npt.NDArray[np.float32],
     col_of_line: npt.NDArray[np.intp],
     rs: int,
-) -> bool:
+) -> list[tuple[int, int, int]]:
     """Wires across the limb, imaged where they cross the plane, as coherent point reflectors.
 
-    Returns whether any wire landed inside the unpadded image (it then owns that pixel of `index`).
+    Returns (row, line, structure index) of each wire inside the unpadded image: it owns that pixel.
     """
     a, b = ph.probe_axes(pose)
-    in_crop = False
+    placed = []
     for i, st in enumerate(scene.structures, start=1):
         if not (st.point_target and isinstance(st.shape, CrossTube)):
             continue
@@ -626,9 +640,9 @@ def _add_point_targets(
         amp = 10.0 ** ((ECHO_DB[st.label] - loss_db[row // rs, col_of_line[col]]) / 20.0)
         phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * rng)
         field[row, col] += np.complex64(amp * phase)
-        index[row, col] = i
-        in_crop |= (
+        if (
             grid.pad_rows <= row < grid.pad_rows + grid.rows
             and grid.pad_lines <= col < grid.pad_lines + grid.lines
-        )
-    return in_crop
+        ):
+            placed.append((row - grid.pad_rows, col - grid.pad_lines, i))
+    return placed
