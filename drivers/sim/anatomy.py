@@ -176,7 +176,9 @@ def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
             np.putmask(index[rows], np.broadcast_to(st.shape.mask(*sub), index[rows].shape), np.uint8(i))
         else:
             np.putmask(index, np.broadcast_to(st.shape.mask(s, t, d), shape), np.uint8(i))
-    np.putmask(index, np.broadcast_to(d < 0.0, shape), np.uint8(0))
+    above_skin = d < 0.0
+    if above_skin.any():
+        np.putmask(index, np.broadcast_to(above_skin, shape), np.uint8(0))
     return index
 
 

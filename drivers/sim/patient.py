@@ -399,10 +399,10 @@ def _cells(
     s_, t_, d_ = coords
     index_ = paint(scene, s_, t_, d_)
     small = index_.shape
-    labels_ = structure_labels(scene)[index_]
+    labels_ = structure_labels(scene).take(index_)
     per_structure = _structure_echo_db(scene, beam_dir)
     if all(e.size == 1 for e in per_structure):
-        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32)[index_]
+        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32).take(index_)
     else:  # convex: anisotropy differs line by line
         echo_db = np.empty(small, dtype=np.float32)
         for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
@@ -421,9 +421,11 @@ def _cells(
         z = grid.z_mm()[rr * rs]
         phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)
         specular[rr, cc] = (echo_amp * phase).astype(np.complex64)
-    present = np.zeros((len(scene.structures) + 1, small[1]), dtype=np.bool_)
     image_rows = index_[grid.pad_rows // rs : (grid.pad_rows + grid.rows - 1) // rs + 1]
-    present[image_rows, np.arange(small[1])[None, :]] = True
+    n = len(scene.structures) + 1
+    flat = np.multiply(image_rows, small[1], dtype=np.intp)  # (index, column) pairs
+    flat += np.arange(small[1])
+    present = np.bincount(flat.ravel(), minlength=n * small[1]).reshape(n, small[1]) > 0
     return _Cells(index_, labels_, amp, loss_db, specular, present)
 
 
@@ -544,7 +546,8 @@ def _add_textures(
             a[r if a.shape[0] > 1 else slice(None), c if a.shape[1] > 1 else slice(None)] for a in (s, t, d)
         )
         tex = texture_db(Texture(int(kind)), *sub)
-        echo_db[r, c] += np.where(in_kind[r, c], tex, np.float32(0.0))
+        box = echo_db[r, c]
+        np.add(box, tex, out=box, where=in_kind[r, c])
 
 
 def build_anatomy(

@@ -268,7 +268,7 @@ def db_to_amplitude(db: Array) -> Array:
         np.int32
     )
     np.clip(idx, 0, lut.size - 1, out=idx)
-    out: Array = lut[idx]
+    out: Array = lut.take(idx)
     return out
 
 
@@ -289,15 +289,19 @@ def attenuation_db(
     Returns (loss_db, loss_before_interface_db, reflection_amplitude).
     """
     per_sample = ALPHA_DB_CM_MHZ * np.float32(2.0 * frequency_mhz * dz_mm / 10.0)
-    alpha = per_sample[labels]
+    alpha = per_sample.take(labels)
     loss_tab, refl_tab = interface_tables()
-    pair = np.zeros(labels.shape, dtype=np.intp)
-    pair[1:] = labels[1:].astype(np.intp) * N_LABELS + labels[:-1]
-    pair[0] = labels[0].astype(np.intp) * (N_LABELS + 1)
-    iface = loss_tab[pair]
+    pair = np.empty(labels.shape, dtype=np.intp)
+    np.multiply(labels[1:], N_LABELS, out=pair[1:], dtype=np.intp)
+    pair[1:] += labels[:-1]
+    np.multiply(labels[0], N_LABELS + 1, out=pair[0], dtype=np.intp)
+    iface = loss_tab.take(pair)
     total = np.cumsum(alpha + iface, axis=0, dtype=np.float32)
-    before = total - iface - np.float32(0.5) * alpha
-    return total - np.float32(0.5) * alpha, before, refl_tab[pair]
+    half_alpha = np.float32(0.5) * alpha
+    before = total - iface
+    before -= half_alpha
+    total -= half_alpha
+    return total, before, refl_tab.take(pair)
 
 
 def anisotropy_db(fibre_dir: tuple[float, float, float], beam_dir: npt.NDArray[np.float32]) -> Array:
