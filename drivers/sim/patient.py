@@ -418,9 +418,9 @@ def _cells(
         angle = np.broadcast_to(ph.specular_gain(beam_dir), (1, small[1]))[0, cc]
         echo_amp = reflection[rr, cc] * np.float32(ph.SPECULAR_GAIN) * angle
         echo_amp = echo_amp * ph.db_to_amplitude(-before_db[rr, cc])  # loss on the way to the interface
-        z = grid.z_mm()[rr * rs]
+        z = grid.z_mm()[::rs][: small[0]]  # the carrier phase depends only on the row: once per row
         phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)
-        specular[rr, cc] = (echo_amp * phase).astype(np.complex64)
+        specular[rr, cc] = (echo_amp * phase.take(rr)).astype(np.complex64)
     image_rows = index_[grid.pad_rows // rs : (grid.pad_rows + grid.rows - 1) // rs + 1]
     n = len(scene.structures) + 1
     flat = np.multiply(image_rows, small[1], dtype=np.intp)  # (index, column) pairs
