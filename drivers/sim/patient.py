@@ -4,7 +4,9 @@ Implements the `FrameRenderer` protocol the simulated firmware calls. Pose and s
 from another thread (keyboard, UI, a test) between renders; each render works on a snapshot.
 Work is cached in two stages so a held probe costs only the per-frame stage (noise, envelope, gain,
 log compression): anatomy (labels, echo, scatterers; keyed by scene, pose, grid, frequency) and the
-PSF-convolved IQ image (keyed additionally by focus, bandwidth and F#).
+PSF-convolved IQ image (keyed additionally by focus, bandwidth and F#). Under the anatomy, the coarse
+label/echo/loss cells of a linear, untilted probe sit on columns fixed in the patient and are kept
+between frames, so a probe sliding in plane computes only the columns it newly uncovers.
 """
 
 from __future__ import annotations
