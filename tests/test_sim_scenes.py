@@ -218,6 +218,52 @@ def test_pose_can_change_from_another_thread_between_renders() -> None:
     assert np.array_equal(moved.pixels, fresh.render(params, 1.0).pixels)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        RenderParams(rows=96, cols=80, depth_mm=30.0),  # one anatomy column per line
+        RenderParams(rows=128, cols=80, depth_mm=10.0, width_mm=6.0),  # columns two lines wide
+    ],
+)
+def test_sliding_probe_reuses_anatomy_columns_without_changing_a_bit(
+    params: RenderParams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import drivers.sim.patient as patient_module
+
+    computed: list[int] = []
+    real_cells = patient_module._cells
+
+    def counting_cells(*args: object, **kwargs: object) -> object:
+        cells = real_cells(*args, **kwargs)  # type: ignore[arg-type]
+        computed.append(cells.index.shape[1])
+        return cells
+
+    monkeypatch.setattr(patient_module, "_cells", counting_cells)
+    sliding = PatientRenderer("groin", seed=4)
+    start = dataclasses.replace(sliding.pose, rotation_deg=0.0)  # long axis: position moves in plane
+    pitch = params.width_mm / params.cols
+    # In plane both ways (long axis along the limb, short axis across it), with jumps, pressure and turns.
+    moves: list[dict[str, float]] = [{}, {"position_mm": 0.3 * pitch}, {"position_mm": 2.6 * pitch}]
+    moves += [{"position_mm": -5.0 * pitch}, {"position_mm": 30.0}, {"pressure": 0.4}, {"pressure": -0.4}]
+    moves += [{"rotation_deg": 90.0}, {"lateral_mm": 1.3 * pitch}, {"lateral_mm": -4.1 * pitch}]
+    moves += [{"rotation_deg": 30.0}, {"position_mm": 0.5}]
+    pose = start
+    for i, move in enumerate(moves):
+        pose = pose.nudged(**move)
+        sliding.set_pose(pose)
+        computed.clear()
+        got = sliding.render(params, 0.1 * i)
+        if i in (1, 2, 3, 8, 9):  # small in-plane slides: only uncovered columns (and a margin) are computed
+            assert sum(computed) <= patient_module.LATTICE_PREFETCH + 6 < params.cols // 2
+        fresh = PatientRenderer("groin", seed=4)
+        fresh.set_pose(pose)
+        want = fresh.render(params, 0.1 * i)
+        assert np.array_equal(got.pixels, want.pixels), move
+        assert got.labels is not None and want.labels is not None
+        assert np.array_equal(got.labels, want.labels), move
+        assert got.structures_in_view == want.structures_in_view
+
+
 def test_frames_vary_with_time_only_through_noise() -> None:
     r = PatientRenderer("qa_phantom", seed=2)
     params = RenderParams(rows=64, cols=64, depth_mm=20.0, data_format=DataFormat.ENVELOPE_U16)

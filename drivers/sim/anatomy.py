@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.sim.pose import ProbePose
-from drivers.sim.shapes import Array, Bounds, Shape, Tube
+from drivers.sim.shapes import Array, Bounds, Shape, Slab, Tube
 from drivers.sim.tissues import TISSUES, Label
 
 
@@ -153,16 +153,25 @@ def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
     shape = np.broadcast_shapes(s.shape, t.shape, d.shape)
     index = np.zeros(shape, dtype=np.uint8)
     view = view_bounds(s, t, d)
-    # An aligned plane has one depth per row (d is a column vector, increasing): evaluate each shape
-    # only over the rows its depth bounds cover.
-    by_rows = d.ndim == 2 and d.shape[1] == 1 and shape[0] > 1 and bool(np.all(np.diff(d[:, 0]) >= 0))
+    # Depth grows down every column (any untilted or tilted linear plane, compressed or not): evaluate
+    # each shape only over the rows where some column reaches its depth bounds.
+    by_rows = d.ndim == 2 and shape[0] > 1 and d.shape[0] > 1 and bool(np.all(np.diff(d, axis=0) >= 0))
+    if by_rows:
+        d_hi, d_lo = (d[:, 0], d[:, 0]) if d.shape[1] == 1 else (d.max(axis=1), d.min(axis=1))
+    vectors = s.shape[0] == 1 and t.shape[0] == 1  # the coordinates along a row are cheap to evaluate
     for i, st in enumerate(scene.structures, start=1):
         bounds = st.shape.bounds
         if st.point_target or not _overlaps(bounds, view):
             continue
         if by_rows:
-            r0 = int(np.searchsorted(d[:, 0], bounds[4], side="left"))
-            r1 = int(np.searchsorted(d[:, 0], bounds[5], side="right"))
+            r0 = int(np.searchsorted(d_hi, bounds[4], side="left"))
+            r1 = int(np.searchsorted(d_lo, bounds[5], side="right"))
+            if isinstance(st.shape, Slab) and vectors:
+                # A slab's depth bounds are loose; its surfaces over this plane give the rows exactly:
+                # nothing above the shallowest top or at/below the deepest bottom is inside.
+                top, bottom = st.shape.top(s, t), st.shape.bottom(s, t)
+                r0 = max(r0, int(np.searchsorted(d_hi, float(np.min(top)), side="left")))
+                r1 = min(r1, int(np.searchsorted(d_lo, float(np.max(bottom)), side="left")))
             if r1 <= r0:
                 continue
             rows = slice(r0, r1)
@@ -170,7 +179,9 @@ def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
             np.putmask(index[rows], np.broadcast_to(st.shape.mask(*sub), index[rows].shape), np.uint8(i))
         else:
             np.putmask(index, np.broadcast_to(st.shape.mask(s, t, d), shape), np.uint8(i))
-    np.putmask(index, np.broadcast_to(d < 0.0, shape), np.uint8(0))
+    above_skin = d < 0.0
+    if above_skin.any():
+        np.putmask(index, np.broadcast_to(above_skin, shape), np.uint8(0))
     return index
 
 

@@ -4,16 +4,18 @@ Implements the `FrameRenderer` protocol the simulated firmware calls. Pose and s
 from another thread (keyboard, UI, a test) between renders; each render works on a snapshot.
 Work is cached in two stages so a held probe costs only the per-frame stage (noise, envelope, gain,
 log compression): anatomy (labels, echo, scatterers; keyed by scene, pose, grid, frequency) and the
-PSF-convolved IQ image (keyed additionally by focus, bandwidth and F#).
+PSF-convolved IQ image (keyed additionally by focus, bandwidth and F#). Under the anatomy, the coarse
+label/echo/loss cells of a linear, untilted probe sit on columns fixed in the patient and are kept
+between frames, so a probe sliding in plane computes only the columns it newly uncovers.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -23,13 +25,12 @@ from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
-from drivers.sim.shapes import CrossTube
+from drivers.sim.shapes import Array, CrossTube
 from drivers.sim.texture import texture_db
 from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
 from scanner_app.frame import DataFormat, Geometry
 
 Key = tuple[object, ...]
-ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class _Anatomy:
     index: npt.NDArray[np.uint8]  # structure index per sample (unpadded)
     labels: npt.NDArray[np.uint8]  # tissue label per sample (unpadded)
     field: npt.NDArray[np.complex64]  # attenuated, echo-weighted scatterers incl. specular (padded)
+    in_view: tuple[str, ...]  # names of the structures in `index`
 
 
 def check_params(params: RenderParams) -> None:
@@ -81,6 +83,7 @@ class PatientRenderer:
         self._pose = self._scene.default_pose
         self._anatomy: tuple[Key, _Anatomy] | None = None
         self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
+        self._cells = CellCache()
 
     @staticmethod
     def label_names() -> dict[int, str]:
@@ -144,7 +147,7 @@ class PatientRenderer:
         key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid, frequency_mhz, self._seed)
         if self._anatomy is not None and self._anatomy[0] == key:
             return self._anatomy[1]
-        anatomy = build_anatomy(scene, pose, grid, frequency_mhz, self._seed)
+        anatomy = build_anatomy(scene, pose, grid, frequency_mhz, self._seed, cache=self._cells)
         self._anatomy = (key, anatomy)
         return anatomy
 
@@ -168,13 +171,11 @@ class PatientRenderer:
         iq, anatomy, grid = self._iq_for(
             scene, pose, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
         )
-        noisy = iq + ph.frame_noise(iq.shape, self._seed, time_s)
+        noisy = np.add(iq, ph.frame_noise(iq.shape, self._seed, time_s))
         v = noisy.view(np.float32)
-        power = v[:, 0::2] * v[:, 0::2]
-        power += v[:, 1::2] * v[:, 1::2]
-        z = grid.z_mm()[grid.pad_rows : grid.pad_rows + grid.rows]
-        row_db = _row_gain_db(params, z, params.depth_mm)
-        power *= (10.0 ** (row_db / 10.0)).astype(np.float32)[:, None]
+        np.multiply(v, v, out=v)  # squares in place on the contiguous I/Q pairs, then one strided add
+        power = np.add(v[:, 0::2], v[:, 1::2])
+        power *= _row_gain_power(params, grid)[:, None]
         convex = params.geometry == Geometry.CONVEX
         index, labels = anatomy.index, anatomy.labels
         if params.data_format == DataFormat.BMODE_U8:
@@ -186,9 +187,8 @@ class PatientRenderer:
                 index = ph.scan_convert_nearest(index, conv)
                 labels = structure_labels(scene)[index]
                 width_mm = conv.width_mm
-            return RenderedFrame(
-                grey, params.depth_mm, width_mm, labels=labels, structures_in_view=_in_view(scene, index)
-            )
+            in_view = _in_view(scene, index) if convex else anatomy.in_view
+            return RenderedFrame(grey, params.depth_mm, width_mm, labels=labels, structures_in_view=in_view)
         env = np.sqrt(power) * np.float32(ph.ENVELOPE_SCALE)
         np.clip(env, 0.0, 65535.0, out=env)
         return RenderedFrame(
@@ -198,7 +198,7 @@ class PatientRenderer:
             fov_deg=params.fov_deg if convex else 0.0,
             radius_mm=params.radius_mm if convex else 0.0,
             labels=labels,
-            structures_in_view=_in_view(scene, index),
+            structures_in_view=anatomy.in_view,
         )
 
     def _render_rf(self, scene: Scene, pose: ProbePose, params: RenderParams, time_s: float) -> RenderedFrame:
@@ -239,6 +239,42 @@ class PatientRenderer:
         )
 
 
+def _row_gain_power(params: RenderParams, grid: ph.BeamGrid) -> npt.NDArray[np.float32]:
+    """Per-row power gain of a B-mode/envelope frame; cached, as it depends only on settings."""
+    return _row_gain_power_cached(
+        grid,
+        depth_mm=params.depth_mm,
+        gain_db=params.gain_db,
+        tgc_db=tuple(params.tgc_db),
+        compensation_db_cm_mhz=params.tgc_compensation_db_cm_mhz,
+        frequency_mhz=params.frequency_mhz,
+    )
+
+
+@lru_cache(maxsize=16)
+def _row_gain_power_cached(
+    grid: ph.BeamGrid,
+    *,
+    depth_mm: float,
+    gain_db: float,
+    tgc_db: tuple[float, ...],
+    compensation_db_cm_mhz: float,
+    frequency_mhz: float,
+) -> npt.NDArray[np.float32]:
+    z = grid.z_mm()[grid.pad_rows : grid.pad_rows + grid.rows]
+    row_db = ph.tgc_row_db(
+        z,
+        depth_mm,
+        gain_db=gain_db,
+        tgc_db=tgc_db,
+        compensation_db_cm_mhz=compensation_db_cm_mhz,
+        frequency_mhz=frequency_mhz,
+    )
+    gain: npt.NDArray[np.float32] = (10.0 ** (row_db / 10.0)).astype(np.float32)
+    gain.flags.writeable = False  # cached and shared
+    return gain
+
+
 def _row_gain_db(
     params: RenderParams, z_mm: npt.NDArray[np.float32], depth_mm: float
 ) -> npt.NDArray[np.float32]:
@@ -252,6 +288,12 @@ def _row_gain_db(
     )
 
 
+def _in_view_cells(scene: Scene, cells: _Cells, columns: npt.NDArray[np.intp]) -> tuple[str, ...]:
+    names = structure_names(scene)
+    present = np.flatnonzero(cells.present.take(columns, axis=1).any(axis=1))
+    return tuple(dict.fromkeys(names[i] for i in present if i > 0))
+
+
 def _in_view(scene: Scene, index: npt.NDArray[np.uint8]) -> tuple[str, ...]:
     names = structure_names(scene)
     present = np.flatnonzero(np.bincount(index.ravel(), minlength=len(names)))
@@ -260,13 +302,31 @@ def _in_view(scene: Scene, index: npt.NDArray[np.uint8]) -> tuple[str, ...]:
 
 def _structure_echo_db(scene: Scene, beam_dir: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
     """Mean echo (dB) of each structure index, with anisotropy for the current beam direction(s)."""
+    one_beam = beam_dir.size == 3  # linear: one direction for all lines, so the values can be cached
     out = [np.full((1, 1), ECHO_DB[Label.GEL], dtype=np.float32)]
     for st in scene.structures:
-        echo = np.full((1, 1), ECHO_DB[st.label], dtype=np.float32)
-        if TISSUES[st.label].anisotropic:
-            echo = echo + ph.anisotropy_db(st.fibre_dir, beam_dir)
-        out.append(echo)
+        if not TISSUES[st.label].anisotropic:
+            out.append(np.full((1, 1), ECHO_DB[st.label], dtype=np.float32))
+        elif one_beam:
+            out.append(_anisotropic_echo_db(st.label, st.fibre_dir, beam_dir.tobytes()))
+        else:
+            out.append(
+                np.full((1, 1), ECHO_DB[st.label], dtype=np.float32)
+                + ph.anisotropy_db(st.fibre_dir, beam_dir)
+            )
     return out
+
+
+@lru_cache(maxsize=256)
+def _anisotropic_echo_db(
+    label: Label, fibre_dir: tuple[float, float, float], beam: bytes
+) -> npt.NDArray[np.float32]:
+    beam_dir = np.frombuffer(beam, dtype=np.float32).reshape(3, 1, 1)
+    echo: npt.NDArray[np.float32] = np.full((1, 1), ECHO_DB[label], dtype=np.float32) + ph.anisotropy_db(
+        fibre_dir, beam_dir
+    )
+    echo.flags.writeable = False  # cached and shared
+    return echo
 
 
 def anatomy_steps(grid: ph.BeamGrid) -> tuple[int, int]:
@@ -285,25 +345,182 @@ def _decimate(a: npt.NDArray[np.float32], rs: int, cs: int) -> npt.NDArray[np.fl
     return a[:: rs if a.shape[0] > 1 else 1, :: cs if a.shape[1] > 1 else 1]
 
 
-def _upsample(a: npt.NDArray[ScalarT], rs: int, cs: int, shape: tuple[int, int]) -> npt.NDArray[ScalarT]:
-    if rs == 1 and cs == 1:
-        return a
-    big = np.repeat(np.repeat(a, rs, axis=0), cs, axis=1)  # faster than a 4-D broadcast copy
-    return np.ascontiguousarray(big[: shape[0], : shape[1]])
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """The anatomy on coarse cells: rows decimated by `rs`, one column per cell column.
+
+    Every value is pointwise in patient coordinates or accumulated down its own column, so a column's
+    cells do not depend on which other columns were computed with it (the lattice cache relies on this).
+    """
+
+    index: npt.NDArray[np.uint8]  # structure index
+    labels: npt.NDArray[np.uint8]  # tissue label
+    amp: npt.NDArray[np.float32]  # echo amplitude after the two-way loss down the line
+    loss_db: npt.NDArray[np.float32]  # two-way loss reaching the cell
+    specular: npt.NDArray[np.complex64]  # coherent interface echo, added at the cell's first row
+    present: npt.NDArray[np.bool_]  # (structures + 1, columns): structure index seen in the image rows
+
+    def columns(self, c0: int, c1: int) -> _Cells:
+        cols = slice(c0, c1)
+        return _Cells(
+            self.index[:, cols],
+            self.labels[:, cols],
+            self.amp[:, cols],
+            self.loss_db[:, cols],
+            self.specular[:, cols],
+            self.present[:, cols],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[_Cells]) -> _Cells:
+        if len(parts) == 1:
+            return parts[0]
+        return _Cells(
+            np.concatenate([p.index for p in parts], axis=1),
+            np.concatenate([p.labels for p in parts], axis=1),
+            np.concatenate([p.amp for p in parts], axis=1),
+            np.concatenate([p.loss_db for p in parts], axis=1),
+            np.concatenate([p.specular for p in parts], axis=1),
+            np.concatenate([p.present for p in parts], axis=1),
+        )
 
 
-def _scale_blocks(field: npt.NDArray[np.complex64], amp: npt.NDArray[np.float32], rs: int, cs: int) -> None:
-    """field *= amp upsampled by (rs, cs) blocks, without building the upsampled array."""
+def _cells(
+    scene: Scene,
+    coords: tuple[Array, Array, Array],
+    beam_dir: npt.NDArray[np.float32],
+    *,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    rs: int,
+) -> _Cells:
+    """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d).
+
+    `present` covers the cell rows of the unpadded image (rows `grid.pad_rows` .. `+ grid.rows`).
+    """
+    s_, t_, d_ = coords
+    index_ = paint(scene, s_, t_, d_)
+    small = index_.shape
+    labels_ = structure_labels(scene).take(index_)
+    per_structure = _structure_echo_db(scene, beam_dir)
+    if all(e.size == 1 for e in per_structure):
+        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32).take(index_)
+    else:  # convex: anisotropy differs line by line
+        echo_db = np.empty(small, dtype=np.float32)
+        for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
+            np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
+    _add_textures(echo_db, labels_, s_, t_, d_)
+    loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
+    amp = ph.db_to_amplitude(echo_db - loss_db)
+
+    # Specular interface echoes: coherent along the interface (same carrier phase at the same depth).
+    specular = np.zeros(small, dtype=np.complex64)
+    rr, cc = np.nonzero(reflection > 0.02)
+    if rr.size:
+        angle = np.broadcast_to(ph.specular_gain(beam_dir), (1, small[1]))[0, cc]
+        echo_amp = reflection[rr, cc] * np.float32(ph.SPECULAR_GAIN) * angle
+        echo_amp = echo_amp * ph.db_to_amplitude(-before_db[rr, cc])  # loss on the way to the interface
+        z = grid.z_mm()[::rs][: small[0]]  # the carrier phase depends only on the row: once per row
+        phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)
+        specular[rr, cc] = (echo_amp * phase.take(rr)).astype(np.complex64)
+    image_rows = index_[grid.pad_rows // rs : (grid.pad_rows + grid.rows - 1) // rs + 1]
+    n = len(scene.structures) + 1
+    flat = np.multiply(image_rows, small[1], dtype=np.intp)  # (index, column) pairs
+    flat += np.arange(small[1])
+    present = np.bincount(flat.ravel(), minlength=n * small[1]).reshape(n, small[1]) > 0
+    return _Cells(index_, labels_, amp, loss_db, specular, present)
+
+
+def _apply_cells(
+    field: npt.NDArray[np.complex64], cells: _Cells, col_of_line: npt.NDArray[np.intp], rs: int
+) -> None:
+    """Weight the scatterers by their cell's amplitude and add the specular echoes."""
     h, w = field.shape
-    h2, w2 = (h // rs) * rs, (w // cs) * cs
-    # Widen along lines first (small), then broadcast over the rs rows of each block (3-D, fast).
-    wide = np.repeat(amp[: h2 // rs, : w2 // cs], cs, axis=1) if cs > 1 else amp[: h2 // rs, : w2 // cs]
-    body = field[:h2, :w2].reshape(h2 // rs, rs, w2)
-    body *= wide[:, None, :]
+    amp = cells.amp.take(col_of_line, axis=1)  # (cell rows, lines)
+    h2 = (h // rs) * rs
+    body = field[:h2].reshape(h2 // rs, rs, w)  # broadcast over the rs rows of each cell (3-D, fast)
+    body *= amp[: h2 // rs, None, :]
     if h2 < h:
-        field[h2:, :] *= _upsample(amp[-1:], 1, cs, (1, w))
-    if w2 < w:
-        field[:h2, w2:] *= _upsample(amp[: h2 // rs, -1:], rs, 1, (h2, 1))
+        field[h2:] *= amp[-1:]
+    field[::rs] += cells.specular.take(col_of_line, axis=1)
+
+
+LATTICE_PREFETCH = 24  # lattice columns computed beyond the frame's edge when the probe slides past it
+
+
+class CellCache:
+    """The last frame's cells on patient-fixed lattice columns, reused while the probe slides in plane.
+
+    A column's cells depend only on its patient coordinates (see `_Cells`), so reusing them gives the
+    same bits as computing them afresh: frames do not depend on the path the probe took.
+    """
+
+    def __init__(self) -> None:
+        self.key: Key | None = None
+        self.k0 = 0  # lattice number of the first cached column
+        self.cells: _Cells | None = None
+
+
+def _lattice_cells(
+    scene: Scene,
+    pose: ProbePose,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    *,
+    rs: int,
+    cs: int,
+    d_rows: Array,
+    cache: CellCache | None,
+) -> tuple[_Cells, npt.NDArray[np.intp]]:
+    """Cells of a linear, untilted probe on columns fixed in the patient, and each line's column.
+
+    The columns lie along the image plane `cs` line pitches apart, at whole multiples of that pitch
+    from the plane's origin; each line takes the nearest. A probe sliding in plane (along the limb in
+    long axis, across it in short axis) then finds most of its columns already computed.
+    """
+    rot = math.radians(pose.rotation_deg)
+    cos_r, sin_r = math.cos(rot), math.sin(rot)
+    pitch = cs * grid.line_pitch
+    u_probe = pose.position_mm * cos_r + pose.lateral_mm * sin_r  # in-plane position of the probe centre
+    n_plane = -pose.position_mm * sin_r + pose.lateral_mm * cos_r  # out-of-plane offset of the plane
+    k = np.floor((u_probe + grid.line_pos().astype(np.float64)) / pitch + 0.5).astype(np.intp)
+    lo, hi = int(k[0]), int(k[-1]) + 1
+    beam = ph.plane_coords_beam(pose)
+
+    def compute(k0: int, k1: int) -> _Cells:
+        u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
+        s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
+        d_ = compress_vessels(scene, pose.pressure, s_, t_, d_rows)
+        return _cells(scene, (s_, t_, d_), beam, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+
+    # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
+    key: Key = (id(scene), scene.scene_id, scene.variant, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
+    key += (pose.rotation_deg, n_plane, frequency_mhz)
+    if cache is None or pose.pressure > 0.0:
+        return compute(lo, hi), k - lo
+    cached = cache.cells if cache.key == key else None
+    c0 = cache.k0
+    c1 = c0 + cached.index.shape[1] if cached is not None else c0
+    if cached is not None and lo < c1 and hi > c0:
+        # Compute uncovered columns with a margin ahead, so a slow slide pays the per-call cost rarely.
+        b0 = lo - LATTICE_PREFETCH if lo < c0 else max(c0, lo - 2 * LATTICE_PREFETCH)
+        b1 = hi + LATTICE_PREFETCH if hi > c1 else min(c1, hi + 2 * LATTICE_PREFETCH)
+        parts = [compute(b0, c0)] if b0 < c0 else []
+        parts.append(cached.columns(max(b0, c0) - c0, min(b1, c1) - c0))
+        if b1 > c1:
+            parts.append(compute(c1, b1))
+        cells = _Cells.concat(parts)
+    else:
+        b0, cells = lo, compute(lo, hi)
+    cache.key, cache.k0, cache.cells = key, b0, cells
+    return cells, k - b0
+
+
+def _along(c0: float, c: float, u: Array) -> Array:
+    """c0 + c u, or the constant alone when c is zero so an aligned coordinate stays a scalar."""
+    if abs(c) <= 1e-12:
+        return np.full((1, 1), c0, dtype=np.float32)
+    return (np.float32(c0) + np.float32(c) * u).astype(np.float32)
 
 
 TEXTURE_OF_LABEL = np.asarray([t.texture for t in TISSUES], dtype=np.uint8)
@@ -317,70 +534,77 @@ def _add_textures(
     d: npt.NDArray[np.float32],
 ) -> None:
     """Add each tissue's texture (dB) where it is, computing it only over the rows it occupies."""
-    kinds = TEXTURE_OF_LABEL[labels]
+    kinds = TEXTURE_OF_LABEL.take(labels)
     for kind in np.flatnonzero(np.bincount(kinds.ravel(), minlength=len(Texture))):
         if kind == Texture.NONE:
             continue
         in_kind = kinds == kind
         rows = np.flatnonzero(in_kind.any(axis=1))
-        band = slice(int(rows[0]), int(rows[-1]) + 1)
-
-        tex = texture_db(Texture(int(kind)), *(a[band] if a.shape[0] > 1 else a for a in (s, t, d)))
-        echo_db[band] += np.where(in_kind[band], tex, np.float32(0.0))
+        r = slice(int(rows[0]), int(rows[-1]) + 1)
+        cols = np.flatnonzero(in_kind[r].any(axis=0))
+        c = slice(int(cols[0]), int(cols[-1]) + 1)
+        # Textures are pointwise in patient coordinates: evaluate them only over the kind's bounding box.
+        sub = (
+            a[r if a.shape[0] > 1 else slice(None), c if a.shape[1] > 1 else slice(None)] for a in (s, t, d)
+        )
+        tex = texture_db(Texture(int(kind)), *sub)
+        box = echo_db[r, c]
+        np.add(box, tex, out=box, where=in_kind[r, c])
 
 
 def build_anatomy(
-    scene: Scene, pose: ProbePose, grid: ph.BeamGrid, frequency_mhz: float, seed: int
+    scene: Scene,
+    pose: ProbePose,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    seed: int,
+    *,
+    cache: CellCache | None = None,
 ) -> _Anatomy:
-    """Labels, echo, attenuation and scatterers for one pose: the physics before the PSF."""
+    """Labels, echo, attenuation and scatterers for one pose: the physics before the PSF.
+
+    A `cache` keeps the last frame's lattice cells (linear, untilted probe) for the next call.
+    """
     coords = ph.plane_coords(grid, pose)
-    d = compress_vessels(scene, pose.pressure, coords.s, coords.t, coords.d)
+    d_skin = coords.d  # undeformed: the lattice cells apply the compression themselves
+    d = compress_vessels(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
-    shape = (grid.rows + 2 * grid.pad_rows, grid.lines + 2 * grid.pad_lines)
+    lines = grid.lines + 2 * grid.pad_lines
 
-    # The structure map, echo and attenuation on a (possibly) decimated grid.
+    # The structure map, echo and attenuation on coarse cells.
     rs, cs = anatomy_steps(grid)
-    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
-    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
-    index_ = paint(scene, s_, t_, d_)
-    small = index_.shape
-    labels_ = structure_labels(scene)[index_]
-    per_structure = _structure_echo_db(scene, beam_)
-    if all(e.size == 1 for e in per_structure):
-        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32)[index_]
-    else:  # convex: anisotropy differs line by line
-        echo_db = np.empty(small, dtype=np.float32)
-        for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
-            np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
-    _add_textures(echo_db, labels_, s_, t_, d_)
-    loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
-    index = _upsample(index_, rs, cs, shape)
+    if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0:
+        cells, col_of_line = _lattice_cells(
+            scene, pose, grid, frequency_mhz, rs=rs, cs=cs, d_rows=_decimate(d_skin, rs, 1), cache=cache
+        )
+    else:  # convex or tilted: cells on the beam grid itself, decimated
+        s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
+        beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+        cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+        col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
+
     field = ph.scatterers(coords, frequency_mhz, seed)
-    _scale_blocks(field, ph.db_to_amplitude(echo_db - loss_db), rs, cs)
-
-    # Specular interface echoes: coherent along the interface (same carrier phase at the same depth).
-    rr, cc = np.nonzero(reflection > 0.02)
-    if rr.size:
-        angle = np.broadcast_to(ph.specular_gain(beam_), (1, small[1]))[0, cc]
-        amp = reflection[rr, cc] * np.float32(ph.SPECULAR_GAIN) * angle
-        amp = amp * ph.db_to_amplitude(-before_db[rr, cc])  # loss on the way to the interface
-        rows = rr * rs
-        z = grid.z_mm()[rows]
-        echo = (amp * np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)).astype(np.complex64)
-        for k in range(cs):
-            cols = cc * cs + k
-            ok = cols < shape[1]
-            field[rows[ok], cols[ok]] += echo[ok]
-    _add_point_targets(
-        scene, pose, grid, frequency_mhz, field=field, index=index, loss_db=loss_db, steps=(rs, cs)
+    _apply_cells(field, cells, col_of_line, rs)
+    points = _add_point_targets(
+        scene, pose, grid, frequency_mhz, field=field, loss_db=cells.loss_db, col_of_line=col_of_line, rs=rs
     )
-    labels = structure_labels(scene)[index]
-
-    crop = (
-        slice(grid.pad_rows, grid.pad_rows + grid.rows),
-        slice(grid.pad_lines, grid.pad_lines + grid.lines),
-    )
-    return _Anatomy(np.ascontiguousarray(index[crop]), np.ascontiguousarray(labels[crop]), field)
+    # Index and labels of the unpadded image straight from the cells (each pixel copies its cell).
+    c0 = grid.pad_rows // rs
+    c1 = (grid.pad_rows + grid.rows - 1) // rs + 1
+    lines_col = col_of_line[grid.pad_lines : grid.pad_lines + grid.lines]
+    index, labels = cells.index[c0:c1].take(lines_col, axis=1), cells.labels[c0:c1].take(lines_col, axis=1)
+    if rs > 1:
+        first = grid.pad_rows - c0 * rs
+        index = np.repeat(index, rs, axis=0)[first : first + grid.rows]
+        labels = np.repeat(labels, rs, axis=0)[first : first + grid.rows]
+    if points:
+        for row, line, i in points:
+            index[row, line] = i
+        labels = structure_labels(scene).take(index)
+        in_view = _in_view(scene, index)
+    else:  # the structures present in the cells the image touches
+        in_view = _in_view_cells(scene, cells, np.unique(lines_col))
+    return _Anatomy(index, labels, field, in_view)
 
 
 def _add_point_targets(
@@ -390,12 +614,16 @@ def _add_point_targets(
     frequency_mhz: float,
     *,
     field: npt.NDArray[np.complex64],
-    index: npt.NDArray[np.uint8],
     loss_db: npt.NDArray[np.float32],
-    steps: tuple[int, int],
-) -> None:
-    """Wires across the limb, imaged where they cross the plane, as coherent point reflectors."""
+    col_of_line: npt.NDArray[np.intp],
+    rs: int,
+) -> list[tuple[int, int, int]]:
+    """Wires across the limb, imaged where they cross the plane, as coherent point reflectors.
+
+    Returns (row, line, structure index) of each wire inside the unpadded image: it owns that pixel.
+    """
     a, b = ph.probe_axes(pose)
+    placed = []
     for i, st in enumerate(scene.structures, start=1):
         if not (st.point_target and isinstance(st.shape, CrossTube)):
             continue
@@ -414,7 +642,12 @@ def _add_point_targets(
         col = round(lat + grid.lines / 2.0 - 0.5) + grid.pad_lines
         if not (0 <= row < field.shape[0] and 0 <= col < field.shape[1]):
             continue
-        amp = 10.0 ** ((ECHO_DB[st.label] - loss_db[row // steps[0], col // steps[1]]) / 20.0)
+        amp = 10.0 ** ((ECHO_DB[st.label] - loss_db[row // rs, col_of_line[col]]) / 20.0)
         phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * rng)
         field[row, col] += np.complex64(amp * phase)
-        index[row, col] = i
+        if (
+            grid.pad_rows <= row < grid.pad_rows + grid.rows
+            and grid.pad_lines <= col < grid.pad_lines + grid.lines
+        ):
+            placed.append((row - grid.pad_rows, col - grid.pad_lines, i))
+    return placed

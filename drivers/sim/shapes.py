@@ -49,6 +49,14 @@ def groove(base: DepthFn, t0_mm: float, width_mm: float, dip_mm: float) -> Depth
     return depth
 
 
+def _and_small(mask: Mask, cond: Mask) -> Mask:
+    """mask & cond, where cond is usually a row/column vector: combined once, skipped when all true."""
+    if np.broadcast_shapes(mask.shape, cond.shape) == mask.shape and bool(np.all(cond)):
+        return mask
+    out: Mask = mask & cond
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Slab:
     """The tissue between two surfaces, optionally limited along and across the limb."""
@@ -62,9 +70,9 @@ class Slab:
     def mask(self, s: Array, t: Array, d: Array) -> Mask:
         m: Mask = (d >= self.top(s, t)) & (d < self.bottom(s, t))
         if self.s_range != (-INF, INF):
-            m = m & (s >= self.s_range[0]) & (s < self.s_range[1])
+            m = _and_small(m, (s >= self.s_range[0]) & (s < self.s_range[1]))
         if self.t_range != (-INF, INF):
-            m = m & (t >= self.t_range[0]) & (t < self.t_range[1])
+            m = _and_small(m, (t >= self.t_range[0]) & (t < self.t_range[1]))
         return m
 
     @property
@@ -98,7 +106,7 @@ class Tube:
         tc, dc = self.centre(s)
         rt, rd = self.radii(s)
         inside: Mask = ((t - tc) / rt) ** 2 + ((d - dc) / rd) ** 2 <= 1.0
-        return inside & (s >= self.s_pts[0]) & (s <= self.s_pts[-1])
+        return _and_small(inside, (s >= self.s_pts[0]) & (s <= self.s_pts[-1]))
 
     def grown(self, by_mm: float) -> Tube:
         """The same tube with both radii larger by `by_mm` (a wall around a lumen)."""
@@ -178,7 +186,7 @@ class CrossTube:
     def mask(self, s: Array, t: Array, d: Array) -> Mask:
         m: Mask = (s - self.s_mm) ** 2 + (d - self.d_mm) ** 2 <= self.radius_mm**2
         if self.t_range != (-INF, INF):
-            m = m & (t >= self.t_range[0]) & (t < self.t_range[1])
+            m = _and_small(m, (t >= self.t_range[0]) & (t < self.t_range[1]))
         return m
 
     @property

@@ -20,18 +20,19 @@ def cell_random(i: Array, j: Array, k: Array, salt: int) -> Array:
     u = u ^ (u >> np.uint32(13))
     u = u * np.uint32(0x5BD1E995)
     u = u ^ (u >> np.uint32(15))
-    return ((u & np.uint32(0xFFFF)).astype(np.float32) / np.float32(65536.0)).astype(np.float32)
+    return (u & np.uint32(0xFFFF)).astype(np.float32) / np.float32(65536.0)
 
 
 def _fat(s: Array, t: Array, d: Array) -> Array:
     # Thin echogenic septa roughly parallel to the skin, separating hypoechoic lobules.
     # Lobule layers of uneven height; a septum is drawn only on some lobules, so lines break up.
     u = d + 0.7 * np.sin(s / 4.3 + t / 5.0) + 0.5 * np.sin(t / 3.1 - s / 7.7) + 0.3 * np.sin(s / 1.9)
-    layer_idx = np.floor(u / 1.9)
-    phase = (u / 1.9) % 1.0
+    layers = u / 1.9
+    layer_idx = np.floor(layers)
+    phase = layers - layer_idx  # == layers % 1.0 bit for bit in float32, without the slow remainder
     lobule = cell_random(np.floor(s / 4.0 + 0.5 * layer_idx), np.floor(t / 4.0), layer_idx, 11)
     septum = (phase < 0.08) & (lobule > 0.35)
-    return np.where(septum, np.float32(7.0), -3.0 + 3.0 * lobule).astype(np.float32)
+    return np.where(septum, np.float32(7.0), -3.0 + 3.0 * lobule).astype(np.float32, copy=False)
 
 
 def _muscle(s: Array, t: Array, d: Array) -> Array:
