@@ -127,6 +127,8 @@ def bench_latency(seconds: float) -> None:
         draws = view.draws - draws0
         lat = list(view.paint_latencies_ms)
         engine.close()
+        if naive:
+            bridge.frame.disconnect()  # frames still queued must not reach the closed view
         widget.close()
         p50, p99 = _percentiles(lat)
         return {

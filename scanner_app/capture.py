@@ -12,6 +12,7 @@ import os
 import struct
 import time
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,19 +104,8 @@ def _display_u8(frame: Frame) -> npt.NDArray[np.uint8]:
     return (a / top * 255).astype(np.uint8)
 
 
-class FolderCaptureSink:
-    """Writes each capture into a folder: NAME.npy (pixels), NAME.png (first frame), NAME.json (all else)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self._counter = itertools.count(1)
-
-    def _name(self, kind: str) -> str:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        while True:
-            name = f"{kind}-{stamp}-{next(self._counter):04d}"
-            if not (self.folder / f"{name}.json").exists():
-                return name
+class SinkBase(ABC):
+    """The two public verbs written once; a sink implements `_save(kind, frames, ...)`."""
 
     def save_still(
         self,
@@ -136,6 +126,31 @@ class FolderCaptureSink:
         if not frames:
             raise CaptureError("the clip is empty: no frames in the chosen time span")
         return self._save("clip", list(frames), labels, annotations, measurements)
+
+    @abstractmethod
+    def _save(
+        self,
+        kind: str,
+        frames: list[Frame],
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> CaptureRecord: ...
+
+
+class FolderCaptureSink(SinkBase):
+    """Writes each capture into a folder: NAME.npy (pixels), NAME.png (first frame), NAME.json (all else)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._counter = itertools.count(1)
+
+    def _name(self, kind: str) -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        while True:
+            name = f"{kind}-{stamp}-{next(self._counter):04d}"
+            if not (self.folder / f"{name}.json").exists():
+                return name
 
     def _save(
         self,

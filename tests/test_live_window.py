@@ -1,4 +1,5 @@
 import threading
+import time
 
 from pytestqt.qtbot import QtBot
 
@@ -52,14 +53,16 @@ def test_fast_probe_is_drawn_no_more_often_than_the_display_refreshes(qtbot: QtB
     window.engine.start()
     try:
         qtbot.waitUntil(lambda: window.engine.ring.newest_seq > 100, timeout=10000)
-        start_draws, start_seq = view.draws, window.engine.ring.newest_seq
+        start_draws, start_seq, start_s = view.draws, window.engine.ring.newest_seq, time.perf_counter()
         qtbot.waitUntil(lambda: window.engine.ring.newest_seq > start_seq + 150, timeout=10000)
+        draws, elapsed_s = view.draws - start_draws, time.perf_counter() - start_s
     finally:
         window.close()
     frames = window.engine.ring.newest_seq - start_seq
-    draws = view.draws - start_draws
     assert draws >= 1
     assert draws < frames  # coalesced, not one draw per frame
+    # At most one draw per display period (the periods the interval touches).
+    assert draws <= elapsed_s / view.display_period_s + 2
 
 
 def test_state_label_shows_error_reason(qtbot: QtBot) -> None:

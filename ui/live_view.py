@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import math
 import time
 from collections.abc import Callable
 
@@ -120,7 +121,9 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._draw_newest)
+        # The timer goes back through the gate: a timer may fire a little early, and a draw then
+        # would be a second one in the same period.
+        self._timer.timeout.connect(self.frame_available)
         self.frozen = False
         self.draws = 0
         # Acquisition-to-paint of the recent frames, for benchmarks; bounded so a day's scanning
@@ -136,7 +139,7 @@ class LiveImageView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             self._draw_newest()
         else:
             next_period_s = (self._last_draw_period + 1) * self.display_period_s
-            self._timer.start(max(0, round((next_period_s - now_s) * 1000)))
+            self._timer.start(max(1, math.ceil((next_period_s - now_s) * 1000)))
 
     def _draw_newest(self) -> None:
         self._take_notice()

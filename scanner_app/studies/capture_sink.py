@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from scanner_app.capture import CaptureError, CaptureRecord
+from scanner_app.capture import CaptureError, CaptureRecord, SinkBase
 from scanner_app.frame import Frame
 from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyError
 from scanner_app.studies.model import CaptureRecord as StudyCaptureRecord
@@ -51,38 +51,18 @@ def annotation_entries(
     return entries
 
 
-class StudyCaptureSink:
+class StudyCaptureSink(SinkBase):
     """Saves the window's stills and clips as DICOM into whichever study `current_study()` returns."""
 
     def __init__(self, store: StudyStore, current_study: Callable[[], Study]) -> None:
         self.store = store
         self._current_study = current_study
 
-    def save_still(
-        self,
-        frame: Frame,
-        labels: Mapping[str, str],
-        annotations: Mapping[str, Any],
-        measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord:
-        return self._save("still", [frame], labels, annotations, measurements)
-
-    def save_clip(
-        self,
-        frames: Sequence[Frame],
-        labels: Mapping[str, str],
-        annotations: Mapping[str, Any],
-        measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord:
-        if not frames:
-            raise CaptureError("the clip is empty: no frames in the chosen time span")
-        return self._save("clip", list(frames), labels, annotations, measurements)
-
     def _save(
         self,
         kind: str,
         frames: list[Frame],
-        labels: Mapping[str, Any],
+        labels: Mapping[str, str],
         annotations: Mapping[str, Any],
         measurements: Sequence[Mapping[str, Any]],
     ) -> CaptureRecord:
