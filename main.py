@@ -168,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(
             "--protocol runs a scripted exam and needs --headless (in the window, pick it in the checklist)"
         )
+    if args.usb_backend and not (args.probe.startswith("usb") or args.list_probes):
+        parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
     if args.capture_every <= 0:
         parser.error("--capture-every must be positive")
     protocol = None
@@ -344,9 +346,15 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
         return None
 
     protocol = _find_protocol(args.protocol)
+    study_dir = args.study_dir or default_study_dir()
+    try:
+        store = StudyStore(study_dir)
+    except (StudyError, OSError) as exc:
+        print(f"scanner-app: error: cannot open the study folder {study_dir}: {exc}", file=sys.stderr)
+        return 2
     engine.start()
     try:
-        with StudyStore(args.study_dir or default_study_dir()) as store:
+        with store:
             result = run_scripted_exam(
                 next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every
             )
