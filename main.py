@@ -365,8 +365,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
         engine.close()
     record = result.record
     captures, frames = len(result.captures), result.frames_seen
-    where = args.study_dir or default_study_dir()
-    print(f"study {result.study_uid} in {where}: {captures} captures, {frames} frames")
+    print(f"study {result.study_uid} in {study_dir}: {captures} captures, {frames} frames")
     print(f"protocol {protocol.id}: {'complete' if record.get('complete') else 'incomplete'}")
     if engine.state == EngineState.ERROR:
         print(f"scanner-app: error: acquisition failed: {engine.reason}", file=sys.stderr)
