@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,15 +32,13 @@ import pyqtgraph as pg  # noqa: E402
 from PyQt6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
-from drivers.base import BaseProbeDriver  # noqa: E402
-from drivers.sim.renderer import RenderParams, SpeckleLayersRenderer  # noqa: E402
-from drivers.sim.settings import sim_descriptor  # noqa: E402
+from drivers.sim.direct import DirectSimProbe  # noqa: E402
+from drivers.sim.renderer import RenderedFrame, RenderParams, SpeckleLayersRenderer  # noqa: E402
+from drivers.sim.settings import SimSettings  # noqa: E402
 from scanner_app.capture import FolderCaptureSink  # noqa: E402
 from scanner_app.engine import AcquisitionEngine  # noqa: E402
-from scanner_app.frame import DataFormat, Frame, ImagingSettings  # noqa: E402
 from scanner_app.measurements import pixel_centre_mm  # noqa: E402
 from scanner_app.preferences import Preferences  # noqa: E402
-from scanner_app.probe import ProbeDescriptor, SettingKey  # noqa: E402
 from scanner_app.ring import FrameRing  # noqa: E402
 from ui.bridge import EngineBridge  # noqa: E402
 from ui.live_view import LiveImageView  # noqa: E402
@@ -61,66 +58,16 @@ SIZE = 512
 RATE_HZ = 60.0
 
 
-class ReplayProbe(BaseProbeDriver):
-    """Serves pre-rendered frames on deadlines (`next += period`) at a fixed rate."""
+class ReplayRenderer:
+    """Hands the simulated probe pre-rendered frames, so rendering costs the bench nothing."""
 
-    def __init__(self, frames: list[np.ndarray], rate_hz: float) -> None:
-        super().__init__("bench replay probe")
+    def __init__(self, frames: list[np.ndarray]) -> None:
         self._frames = frames
-        self._period = 1.0 / rate_hz
-        self._next = 0.0
-        self._seq = 0
-        self._wake = threading.Event()
-        self._settings: dict[SettingKey, float] = {}
+        self._n = 0
 
-    def _do_connect(self) -> ProbeDescriptor:
-        return sim_descriptor()
-
-    def _do_start(self) -> None:
-        self._next = time.monotonic()
-
-    def _do_stop(self) -> None:
-        pass
-
-    def _do_close(self) -> None:
-        pass
-
-    def _do_interrupt(self) -> None:
-        self._wake.set()
-
-    def _do_read_frame(self, timeout_s: float) -> Frame | None:
-        wait = self._next - time.monotonic()
-        if wait > timeout_s:
-            self._wake.wait(timeout_s)
-            self._wake.clear()
-            return None
-        if wait > 0 and self._wake.wait(wait):
-            self._wake.clear()
-            return None
-        acquired = self._next
-        self._next += self._period
-        if self._next < time.monotonic() - 1.0:
-            self._next = time.monotonic()
-        pixels = self._frames[self._seq % len(self._frames)]
-        frame = Frame(
-            seq=self._seq,
-            device_time_us=int(acquired * 1e6),
-            host_time_ns=time.monotonic_ns(),
-            pixels=pixels,
-            spacing_mm=(40.0 / SIZE, 38.0 / SIZE),
-            data_format=DataFormat.BMODE_U8,
-            settings=ImagingSettings(40.0, 0.0, 10.0, 20.0, 60.0),
-            probe=sim_descriptor().identity,
-        )
-        self._seq += 1
-        return frame
-
-    def _do_set(self, key: SettingKey, value: float) -> float:
-        self._settings[key] = value
-        return value
-
-    def _do_get(self, key: SettingKey) -> float:
-        return self._settings.get(key, 0.0)
+    def render(self, params: RenderParams, time_s: float) -> RenderedFrame:
+        self._n += 1
+        return RenderedFrame(self._frames[self._n % len(self._frames)], depth_mm=40.0, width_mm=38.0)
 
 
 class GuiTimer:
@@ -155,7 +102,8 @@ class GuiTimer:
 
 
 def make_engine(frames: list[np.ndarray]) -> AcquisitionEngine:
-    return AcquisitionEngine(ReplayProbe(frames, RATE_HZ), FrameRing(int(RATE_HZ * 10), SIZE * SIZE))
+    probe = DirectSimProbe(ReplayRenderer(frames), SimSettings(frame_rate_hz=RATE_HZ))
+    return AcquisitionEngine(probe, FrameRing(int(RATE_HZ * 10), SIZE * SIZE))
 
 
 def run_phase(
