@@ -35,11 +35,12 @@ python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-extras="test"
-[ "$what" = "test" ] && extras="test,dev"
-stamp=".venv/.installed-$extras"
+target="."
+[ "$what" = "test" ] && target=".[test,dev]"
+stamp=".venv/.installed-$what"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[$extras]"
+  # The editable install's build notes (it is one) go to a log, not the user's terminal.
+  .venv/bin/python -m pip install -q -e "$target" > .venv/install.log 2>&1 || { cat .venv/install.log; exit 1; }
   touch "$stamp"
 fi
