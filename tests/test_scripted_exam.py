@@ -85,7 +85,7 @@ def test_headless_protocol_run_from_the_command_line(tmp_path: Path) -> None:
         (["--protocol", "knee"], "needs --headless"),
         (["--headless", "--protocol", "knee", "--capture-every", "0"], "--capture-every must be positive"),
         (["--headless", "--usb-backend", "x:y"], "--usb-backend goes with --probe usb"),
-        (["--headless", "--protocol", "knee", "--study-dir", "/proc/no-such"], "cannot open the study folder"),
+        (["--headless", "--protocol", "knee", "--study-dir", "/proc/none"], "cannot open the study folder"),
     ],
 )
 def test_bad_protocol_options(args: list[str], needle: str) -> None:
