@@ -252,3 +252,17 @@ def test_the_window_fits_1600_by_1000_with_the_image_largest(qtbot: QtBot, rig: 
     view = rig.window.view
     qtbot.waitUntil(lambda: view.width() >= rig.exams.dock.width(), timeout=2000)
     assert view.width() * view.height() > rig.exams.dock.width() * rig.exams.dock.height() * 0.6
+
+
+def test_capture_failing_as_the_window_closes_is_not_counted(qtbot: QtBot, rig: ExamRig) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    rig.exams.start_exam(_request(knee))
+    session = rig.exams.session
+    assert session is not None
+    rig.window.sink = _FailingSink()
+    rig.window.capture_still()  # fails on the worker; its outcome is still queued when we close
+    rig.window.close()
+    study = rig.store.get_study(session.study.study_uid)
+    assert study.protocol_record is not None
+    counted = sum(len(s["captures"]) for s in study.protocol_record["steps"])
+    assert counted == len(study.captures) == 0

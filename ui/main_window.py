@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from PyQt6.QtCore import QByteArray, QStandardPaths, Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, QStandardPaths, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -624,6 +624,9 @@ class MainWindow(QMainWindow):
             self.save_preferences()
             self.engine.close()
             self.worker.shutdown()  # pending captures finish; nothing already taken is lost
+            # Their outcomes are queued signals: deliver them now, so a capture that failed is
+            # un-counted (and one that worked is listed) before the exam is ended below.
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.MetaCall.value)
             for close in self.on_close:
                 close()
         super().closeEvent(event)
