@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,18 @@ def test_export_contains_no_identifier_anywhere(tmp_path: Path) -> None:
     }
     originals = [
         store.save_still(
-            study, make_frame(1), labels, [{"kind": "distance", "label": "depth", "value_mm": 3.5}]
+            study,
+            make_frame(1),
+            labels,
+            [
+                # free text typed on the image or as a label may name the patient
+                {
+                    "type": "annotations",
+                    "texts": [{"text": "Zebedee MRN-7734521 knee", "x_mm": 1, "y_mm": 2}],
+                },
+                {"type": "measurement", "kind": "distance", "label": "Quintessa cyst", "value_mm": 3.5},
+                {"type": "measurement", "kind": "distance", "label": "A", "distance_mm": 4.25},
+            ],
         ),
         store.save_clip(study, [make_frame(i) for i in range(2, 6)], labels),
     ]
@@ -106,6 +118,11 @@ def test_export_contains_no_identifier_anywhere(tmp_path: Path) -> None:
     manifest = result.manifest.read_text()
     for needle in forbidden:
         assert needle not in manifest
+    kept = json.loads(manifest)["captures"][0]["measurements"]
+    assert kept == [
+        {"kind": "distance", "value_mm": 3.5},
+        {"kind": "distance", "distance_mm": 4.25, "label": "A"},
+    ]
     store.close()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -233,12 +234,25 @@ def export_deidentified(
     return DeidentifiedExport(out_dir, tuple(files), manifest, pseudonym, date_shift_days)
 
 
+# What a teaching copy keeps of a measurement: its kind and numbers. Free text (on-image notes, a
+# label someone typed) may name the patient, so it is left out by allowlist.
+_MEASUREMENT_KEYS = (
+    "kind", "unit", "points_mm", "distance_mm", "length_mm", "depth_mm", "area_mm2", "value_mm",
+)  # fmt: skip
+_CALIPER_LABEL = re.compile(r"[A-Z]{1,3}")  # the app's own caliper names: A, B, ... AA
+
+
 def _manifest_entry(record: CaptureRecord, path: Path, new_uid: str) -> JsonDict:
     labels = record.labels.to_json()
-    measurements = [
-        {k: v for k, v in a.items() if isinstance(v, (int, float, list)) or k in ("kind", "label", "unit")}
-        for a in record.annotations
-    ]
+    measurements = []
+    for entry in record.annotations:
+        if entry.get("type") != "measurement":
+            continue
+        kept = {k: entry[k] for k in _MEASUREMENT_KEYS if k in entry}
+        label = entry.get("label")
+        if isinstance(label, str) and _CALIPER_LABEL.fullmatch(label):
+            kept["label"] = label
+        measurements.append(kept)
     return {
         "file": path.name,
         "sop_instance_uid": new_uid,
