@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import queue
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -208,3 +209,44 @@ def test_missing_orthanc_fails_instead_of_skipping(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("PATH", str(tmp_path))  # nowhere to find Orthanc
     with pytest.raises(pytest.fail.Exception, match="apt-get install -y orthanc"):
         OrthancServer(tmp_path / "orthanc")
+
+
+def test_a_pacs_that_does_not_take_clips_marks_them_failed_not_queued_forever(tmp_path: Path) -> None:
+    """A receiver that accepts only still images: the clip needs a person, not endless retries."""
+    import socket
+
+    from pynetdicom import AE, evt
+
+    from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    scp = AE(ae_title="ONLYSTILL")
+    scp.network_timeout = scp.acse_timeout = 2  # its association threads end soon after the sender lets go
+    scp.add_supported_context(US_IMAGE_STORAGE)
+    server = scp.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, lambda e: 0x0000)]
+    )
+    try:
+        store = StudyStore(tmp_path)
+        study = store.start_study(Patient("P1", "A^B"), "Op")
+        still = store.save_still(study, make_frame(1))
+        clip_record = store.save_clip(study, [make_frame(i) for i in range(3)])
+        sender = PacsSender(
+            tmp_path, PacsDestination("still-only", "127.0.0.1", port, "ONLYSTILL"), timeout_s=5
+        )
+        sender.enqueue_study(store.get_study(study.study_uid))
+        sender.send_due()
+        by_uid = {s.sop_instance_uid: s for s in sender.states()}
+        assert by_uid[still.sop_instance_uid].status == SendStatus.SENT
+        clip = by_uid[clip_record.sop_instance_uid]
+        assert clip.status == SendStatus.FAILED
+        assert "does not accept" in clip.last_error and "Multi-frame" in clip.last_error
+        sender.close()
+        store.close()
+    finally:
+        server.shutdown()
+        for thread in threading.enumerate():
+            if thread.name.startswith("AcceptorThread"):
+                thread.join(10)

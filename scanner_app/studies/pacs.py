@@ -312,6 +312,14 @@ class PacsSender:
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
             self._set(sop_uid, SendStatus.FAILED, attempts + 1, f"cannot read {path}: {exc}", 0.0)
             return
+        accepted = {cx.abstract_syntax for cx in assoc.accepted_contexts}
+        if ds.SOPClassUID not in accepted:
+            # The PACS turned this kind of image down when the association was made: asking again
+            # gets the same answer, so it needs a person (or another destination), not a retry.
+            kind = getattr(ds.SOPClassUID, "name", str(ds.SOPClassUID))
+            reason = f"{self.destination.describe()} does not accept {kind} (no presentation context)"
+            self._set(sop_uid, SendStatus.FAILED, attempts + 1, reason, 0.0)
+            return
         try:
             status = assoc.send_c_store(ds)
         except (OSError, RuntimeError, ValueError) as exc:
