@@ -309,3 +309,20 @@ def test_index_matches_files_exactly(tmp_path: Path) -> None:
     with StudyStore(tmp_path) as again:
         assert again.last_reconcile.captures_missing == (sorted(indexed)[0],)
         assert len(again.list_captures()) == 2
+
+
+def test_a_damaged_file_the_index_dropped_is_never_overwritten(tmp_path: Path) -> None:
+    store = StudyStore(tmp_path)
+    study = store.start_study(Patient("P1", "A^B"), "Op^One")
+    store.save_still(study, make_frame(1))
+    second = store.save_still(study, make_frame(2))
+    store.close()
+    damaged = tmp_path / second.path
+    data = bytearray(damaged.read_bytes())
+    data[128:132] = b"XXXX"  # not DICOM any more: reconciling drops it from the index
+    damaged.write_bytes(bytes(data))
+    rebuild_index(tmp_path)
+    with StudyStore(tmp_path) as store:
+        third = store.save_still(store.get_study(study.study_uid), make_frame(3))
+        assert third.instance_number == 3 and third.path != second.path
+    assert damaged.read_bytes() == bytes(data)  # kept as it was, for a person to look at

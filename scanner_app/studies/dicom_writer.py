@@ -53,12 +53,16 @@ def plain_write(fh: BinaryIO, payload: bytes) -> None:
     fh.write(payload)
 
 
-def write_file_atomic(path: Path, payload: bytes, write_bytes: WriteBytes = plain_write) -> None:
+def write_file_atomic(
+    path: Path, payload: bytes, write_bytes: WriteBytes = plain_write, *, overwrite: bool = True
+) -> None:
     """Write `payload` to `path` so that `path` is either absent or complete, even after a crash.
 
     Temp file in the same directory, flush + fsync, rename over the final name, fsync the directory.
     Any OSError (a full disk, a pulled stick) raises CaptureError naming the path and the reason and
     leaves no temp file behind; an existing file at `path` is never touched unless the rename succeeds.
+    With `overwrite=False` an existing file is never replaced (a capture's file is never written twice):
+    the temp file is hard-linked to the final name, which fails if the name is taken.
     """
     directory = path.parent
     tmp = directory / f".{path.name}.{os.getpid()}{TEMP_SUFFIX}"
@@ -67,7 +71,11 @@ def write_file_atomic(path: Path, payload: bytes, write_bytes: WriteBytes = plai
             write_bytes(fh, payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            tmp.unlink()
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -296,7 +296,8 @@ class StudyStore:
             row = self._conn.execute(
                 "SELECT max(instance_number) FROM captures WHERE study_uid = ?", (study.study_uid,)
             ).fetchone()
-            instance_number = (row[0] or 0) + 1
+            # Files the index does not know (a damaged one it could not read back) keep their numbers.
+            instance_number = max(row[0] or 0, self._highest_file_number(study)) + 1
             series_uid, series_number = self._series_for(study, kind, labels)
             taken_at = self._now()
             sop_uid = generate_uid()
@@ -314,7 +315,7 @@ class StudyStore:
             )
             rel_path = f"{study.directory}/{instance_number:04d}-{kind.value}.dcm"
             path = self.root / rel_path
-            write_file_atomic(path, encode_dataset(ds), self._write_bytes)
+            write_file_atomic(path, encode_dataset(ds), self._write_bytes, overwrite=False)
             record = CaptureRecord(
                 sop_instance_uid=sop_uid,
                 study_uid=study.study_uid,
@@ -336,6 +337,13 @@ class StudyStore:
                 raise CaptureError(f"could not record {path} in the index {self.index_path}: {exc}") from exc
             study.captures.append(record)
             return record
+
+    def _highest_file_number(self, study: Study) -> int:
+        """The highest NNNN of the NNNN-kind.dcm files in the study's folder (0 if none)."""
+        numbers = [
+            int(p.name[:4]) for p in (self.root / study.directory).glob("[0-9][0-9][0-9][0-9]-*.dcm")
+        ]
+        return max(numbers, default=0)
 
     def _series_for(self, study: Study, kind: CaptureKind, labels: CaptureLabels) -> tuple[str, int]:
         """One series per (kind, body part, side) in a study, so each series has one laterality."""
