@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from protocols.model import (
@@ -481,11 +481,7 @@ class ChecklistRunner:
         step = self.current_step
         side = self._side_label(CaptureSide.CONTRALATERAL if contralateral else CaptureSide.EXAM)
         key = (kind_v.value, plane_v.value, mode_v.value, side)
-        follow_up_id, extra = "", True
-        for fu_id, req in self._requirements(step):
-            if self._label_key(req) == key and self._taken(step.id, fu_id, req) < req.count:
-                follow_up_id, extra = fu_id, False
-                break
+        follow_up_id, extra = self._slot_for(step, key)
         record = CaptureRecord(
             capture_id, step.id, kind_v.value, plane_v.value, side, mode_v.value, follow_up_id, extra
         )
@@ -501,17 +497,31 @@ class ChecklistRunner:
         self._emit(EventKind.CAPTURE_RECORDED, step.id, capture_id=capture_id, extra=extra, labels=labels)
         return labels
 
+    def _slot_for(self, step: Step, key: tuple[str, str, str, str]) -> tuple[str, bool]:
+        """(follow_up_id, extra) for a new capture with labels `key`: the first requirement it still fills."""
+        for fu_id, req in self._requirements(step):
+            if self._label_key(req) == key and self._taken(step.id, fu_id, req) < req.count:
+                return fu_id, False
+        return "", True
+
     def discard_capture(self, capture_id: str) -> bool:
         """Forget a capture the store could not keep, so it no longer counts; False if it is unknown.
 
-        Allowed after the exam ended too: a save that fails late must not leave a phantom image.
+        Allowed after the exam ended too: a save that fails late must not leave a phantom image. The
+        step's other captures are matched to its requirements again, in order, so one kept as an extra
+        takes the place the discarded one held.
         """
         for step_id, state in self._state.items():
-            for i, c in enumerate(state.captures):
-                if c.capture_id == capture_id:
-                    del state.captures[i]
-                    self._emit(EventKind.CAPTURE_DISCARDED, step_id, capture_id=capture_id)
-                    return True
+            if not any(c.capture_id == capture_id for c in state.captures):
+                continue
+            kept = [c for c in state.captures if c.capture_id != capture_id]
+            state.captures.clear()
+            step = self._step(step_id)
+            for c in kept:
+                follow_up_id, extra = self._slot_for(step, (c.kind, c.plane, c.mode, c.side))
+                state.captures.append(replace(c, follow_up_id=follow_up_id, extra=extra))
+            self._emit(EventKind.CAPTURE_DISCARDED, step_id, capture_id=capture_id)
+            return True
         return False
 
     def record_measurement(self, measurement_id: str, value: float, unit: str | None = None) -> None:

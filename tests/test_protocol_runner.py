@@ -183,6 +183,15 @@ def test_discarded_capture_no_longer_counts_and_emits(runner: ChecklistRunner, e
     assert events[-1].detail == {"capture_id": "lost"} and len(runner.captures("first")) == 1
 
 
+def test_an_extra_capture_takes_the_place_of_a_discarded_one(runner: ChecklistRunner) -> None:
+    runner.record_capture(kind="still", plane="long_axis", capture_id="a")
+    runner.record_capture(kind="still", plane="long_axis", capture_id="b")  # an extra: "a" filled it
+    runner.record_capture(kind="still", plane="short_axis", capture_id="c")
+    assert runner.discard_capture("a")  # "a" could not be stored
+    assert runner.missing_for_step("first") == []  # "b" is stored and fills the requirement
+    assert [(c.capture_id, c.extra) for c in runner.captures("first")] == [("b", False), ("c", False)]
+
+
 def test_capture_matching_no_requirement_is_kept_as_extra(runner: ChecklistRunner) -> None:
     runner.record_capture(kind="still", plane="long_axis", capture_id="a")
     runner.record_capture(kind="still", plane="long_axis", capture_id="b")  # one more than asked
