@@ -21,6 +21,7 @@ malformed) come out as packets with `damaged=True` and no payload, so their seq 
 from __future__ import annotations
 
 import enum
+import math
 import struct
 import zlib
 from collections import Counter
@@ -240,12 +241,23 @@ def encode_frame_payload(header: FrameHeader, data: npt.NDArray[np.generic]) -> 
 
 
 def frame_payload_ok(payload: bytes | memoryview) -> bool:
-    """True if a FRAME payload has a known format and geometry and exactly the length its header implies."""
+    """True if a FRAME payload has a known format and geometry, exactly the length its header implies,
+    and a size the host can calibrate: at least one row and column, a positive finite depth, a
+    positive finite width where the format uses it, and a sector angle for convex beam data.
+    (Spec 3 names the length; an empty or uncalibrated image is malformed for the same reason.)
+    """
     if len(payload) < FRAME_HEADER_SIZE:
         return False
     fmt, geometry, rows, cols = payload[0], payload[1], *struct.unpack_from("<HH", payload, 2)
     size = _ELEMENT_SIZE.get(fmt)
-    return size is not None and geometry in (0, 1) and len(payload) == FRAME_HEADER_SIZE + rows * cols * size
+    if size is None or geometry not in (0, 1) or len(payload) != FRAME_HEADER_SIZE + rows * cols * size:
+        return False
+    depth_mm, width_mm, fov_deg, radius_mm = struct.unpack_from("<4f", payload, 8)
+    if rows == 0 or cols == 0 or not (math.isfinite(depth_mm) and depth_mm > 0):
+        return False
+    if geometry == 1 and fmt != 1:  # convex beam lines: scan-converted by the host
+        return math.isfinite(fov_deg) and 0 < fov_deg <= 180 and math.isfinite(radius_mm) and radius_mm >= 0
+    return math.isfinite(width_mm) and width_mm > 0
 
 
 def decode_frame_payload(payload: bytes) -> tuple[FrameHeader, npt.NDArray[np.generic]]:

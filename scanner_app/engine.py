@@ -353,7 +353,14 @@ class AcquisitionEngine:
         if self._ring_held:
             return
         if self._processor is not None:
-            frame = self._processor(frame)
+            try:
+                frame = self._processor(frame)
+            except Exception:
+                # One frame the host cannot turn into an image is dropped and counted; the
+                # stream goes on (spec 1: no byte sequence may stop the receiver).
+                self._errors += 1
+                log.warning("dropped frame %d: processing failed", frame.seq, exc_info=True)
+                return
         ring_seq = self.ring.push(frame)
         self._frames_received += 1
         acquired_ns = self._offset.update(frame.device_time_us, frame.host_time_ns)

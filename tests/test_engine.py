@@ -233,3 +233,21 @@ def test_status_reports_continue_while_waiting_to_reconnect() -> None:
     reports = [e for e in events if isinstance(e, StatusReport)]
     assert len(reports) == 3 and all(r.state == EngineState.DISCONNECTED for r in reports)
     assert reports[-1].frame_rate_hz == 0.0
+
+
+def test_a_frame_processing_cannot_handle_is_dropped_and_counted_not_fatal() -> None:
+    calls = []
+
+    def processor(frame):
+        calls.append(frame.seq)
+        if frame.seq == 1:
+            raise ZeroDivisionError("an image with no rows")
+        return frame
+
+    engine = AcquisitionEngine(ScriptedDriver(), FrameRing(8, 64 * 48), processor=processor)
+    for _ in range(4):
+        engine.step()
+    assert engine.state == EngineState.STREAMING
+    assert calls == [0, 1, 2]
+    assert [engine.ring.get(i).frame.seq for i in range(2)] == [0, 2]
+    assert engine.status().errors == 1

@@ -130,6 +130,23 @@ def test_malformed_frame_and_unknown_kind() -> None:
     assert parser.counts["frames_dropped"] == 0
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        FrameHeader(2, 0, 0, 0, 0, 40.0, 38.0),  # no rows, no columns
+        FrameHeader(2, 0, 4, 4, 0, 0.0, 38.0),  # no depth
+        FrameHeader(1, 0, 4, 4, 0, 40.0, float("nan")),  # no width
+        FrameHeader(2, 1, 4, 4, 0, 40.0, 0.0, fov_deg=0.0, radius_mm=40.0),  # convex without a sector
+    ],
+)
+def test_frames_that_cannot_be_calibrated_are_malformed(header: FrameHeader) -> None:
+    data = bytes(header.rows * header.cols * (1 if header.data_format == 1 else 2))
+    parser = PacketParser()
+    got = parser.feed(encode_packet(PacketKind.FRAME, 0, 0, header.pack() + data) + frame_packet(1))
+    assert [(p.seq, p.damaged) for p in got] == [(0, True), (1, False)]
+    assert parser.counts["malformed"] == 1
+
+
 def test_other_protocol_version_passes_through_for_the_driver_to_judge() -> None:
     packet = encode_reply(1, Opcode.HELLO, 0, b"{}", version=2)
     (p,) = PacketParser().feed(packet)

@@ -340,9 +340,7 @@ class StudyStore:
 
     def _highest_file_number(self, study: Study) -> int:
         """The highest NNNN of the NNNN-kind.dcm files in the study's folder (0 if none)."""
-        numbers = [
-            int(p.name[:4]) for p in (self.root / study.directory).glob("[0-9][0-9][0-9][0-9]-*.dcm")
-        ]
+        numbers = [int(p.name[:4]) for p in (self.root / study.directory).glob("[0-9][0-9][0-9][0-9]-*.dcm")]
         return max(numbers, default=0)
 
     def _series_for(self, study: Study, kind: CaptureKind, labels: CaptureLabels) -> tuple[str, int]:
