@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from scanner_app.processing import DisplayProcessor
 from scanner_app.ring import FrameRing
 
 DISPLAY_FRAME_BYTES = 512 * 512  # ring slot size: one display frame (grows if a probe sends larger)
+MAX_CINE_BYTES = 4 * 10**9  # the cine ring is preallocated: refuse what the machine cannot hold
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -83,9 +85,14 @@ def load_usb_backend(spec: str | None) -> Any:
     import usb.backend
 
     if not isinstance(obj, usb.backend.IBackend) and callable(obj):
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise ValueError(f"--usb-backend {spec!r} failed to make a backend: {exc}") from None
     if obj is None:
         raise ValueError(f"--usb-backend {spec!r} gave no backend (is its library installed?)")
+    if not isinstance(obj, usb.backend.IBackend):
+        raise ValueError(f"--usb-backend {spec!r} is a {type(obj).__name__}, not a pyusb backend")
     return obj
 
 
@@ -158,8 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    if args.seconds <= 0 or args.frame_rate <= 0 or args.cine_seconds <= 0:
-        parser.error("--seconds, --frame-rate and --cine-seconds must be positive")
+    if not all(math.isfinite(x) and x > 0 for x in (args.seconds, args.frame_rate, args.cine_seconds)):
+        parser.error("--seconds, --frame-rate and --cine-seconds must be positive numbers")
+    cine_bytes = args.cine_seconds * args.frame_rate * DISPLAY_FRAME_BYTES
+    if cine_bytes > MAX_CINE_BYTES:
+        parser.error(
+            f"a {args.cine_seconds:g} s cine at {args.frame_rate:g} frames/s needs "
+            f"{cine_bytes / 1e9:.1f} GB; keep it under {MAX_CINE_BYTES / 1e9:.0f} GB (shorter --cine-seconds)"
+        )
     if args.check_protocols is not None:
         from protocols.validation import check_protocols
 
@@ -170,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.usb_backend and not (args.probe.startswith("usb") or args.list_probes):
         parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
-    if args.capture_every <= 0:
+    if not (math.isfinite(args.capture_every) and args.capture_every > 0):
         parser.error("--capture-every must be positive")
     protocol = None
     if args.protocol is not None:
@@ -235,9 +248,13 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     def switch_probe(spec: str) -> None:
         """The probe picker's choice: build the new driver first, so a bad spec leaves the old one running."""
         new_driver = make_driver(spec)  # ValueError for a bad spec: the picker shows it
-        engine.close()
-        _release_sim_device(engine.driver)
-        engine.driver = new_driver
+        old_driver = engine.driver
+        try:
+            engine.replace_driver(new_driver)
+        except ProbeError as exc:
+            _release_sim_device(new_driver)
+            raise ValueError(str(exc)) from exc
+        _release_sim_device(old_driver)
         window.set_simulator(sim_control(new_driver))
         engine.start()
 

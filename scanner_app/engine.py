@@ -246,6 +246,30 @@ class AcquisitionEngine:
             else:
                 self._thread = None
 
+    def replace_driver(self, driver: ProbeDriver, timeout_s: float = 5.0) -> None:
+        """Use another probe (the probe picker): stop, wait until the old driver has let go, swap.
+
+        `stop()` returns within about a second even if the driver is stuck in a command (a serial
+        HELLO retries for 2 s); swapping under a thread still running would hand it the new driver.
+        Raises ProbeError, keeping the old driver, if it does not let go within `timeout_s`.
+        """
+        self.stop()
+        thread = self._thread
+        if thread is not None:
+            self.driver.interrupt()
+            thread.join(timeout_s)
+            if thread.is_alive():
+                raise ProbeError(
+                    f"{self.driver.display_name} did not let go within {timeout_s:.0f} s; try again"
+                )
+            self._thread = None
+        self._safe_close_driver()
+        self.driver = driver
+        self._last_device_seq = None
+        self._offset = ClockOffsetEstimator()
+        self._next_connect_ns = 0
+        self._set_state(EngineState.DISCONNECTED, "probe changed")
+
     def close(self) -> None:
         """Stop and release the probe."""
         self.stop()
@@ -376,6 +400,7 @@ class AcquisitionEngine:
         for key, value in self._in_force.items():
             self.driver.set_setting(key, value)
         self.driver.start()
+        self._last_device_seq = None  # the restarted stream counts from 0 again
         self._last_frame_ns = self._clock_ns()
 
     def _poll_events(self) -> None:

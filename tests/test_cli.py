@@ -31,6 +31,10 @@ def test_headless_run_writes_summary(tmp_path: Path, capsys: pytest.CaptureFixtu
         (["--probe", "nonsense", "--headless"], "unknown probe 'nonsense'"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["--headless", "--seconds", "-1"], "must be positive"),
+        (["--headless", "--seconds", "inf"], "must be positive"),
+        (["--headless", "--cine-seconds", "nan"], "must be positive"),
+        (["--headless", "--cine-seconds", "1e9"], "shorter --cine-seconds"),
+        (["--headless", "--probe", "usb", "--usb-backend", "os:getcwd"], "not a pyusb backend"),
     ],
 )
 def test_bad_command_line_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

@@ -251,3 +251,43 @@ def test_a_frame_processing_cannot_handle_is_dropped_and_counted_not_fatal() -> 
     assert calls == [0, 1, 2]
     assert [engine.ring.get(i).frame.seq for i in range(2)] == [0, 2]
     assert engine.status().errors == 1
+
+
+class _StuckDriver(ScriptedDriver):
+    """A driver stuck in a command that ignores interrupt() until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.closed = 0
+
+    def _do_read_frame(self, timeout_s: float):
+        self.reading.set()
+        self.release.wait(10)
+        return None
+
+    def _do_close(self) -> None:
+        self.closed += 1
+
+
+def test_replacing_a_stuck_driver_waits_for_it_and_never_hands_its_thread_the_new_one() -> None:
+    old, new = _StuckDriver(), ScriptedDriver()
+    engine = AcquisitionEngine(old, FrameRing(8, 64 * 48))
+    engine.start()
+    assert old.reading.wait(5)
+    swapped = threading.Event()
+    replacer = threading.Thread(target=lambda: (engine.replace_driver(new), swapped.set()), name="replacer")
+    replacer.start()
+    assert not swapped.wait(1.5)  # stop() gave up after 1 s, but the swap waits for the old thread
+    assert engine.driver is old
+    old.release.set()
+    assert swapped.wait(5)
+    replacer.join(5)
+    assert engine.driver is new and old.closed >= 1 and new.connects == 0
+    got = queue.Queue()
+    engine.subscribe(lambda e: got.put(e) if isinstance(e, FrameReady) else None)
+    engine.start()
+    try:
+        assert isinstance(got.get(timeout=5), FrameReady)
+    finally:
+        engine.close()
