@@ -138,6 +138,7 @@ class UsbTransport:
             intf = usb.util.find_descriptor(cfg, bInterfaceNumber=0, bAlternateSetting=0)
             eps = {e.bEndpointAddress for e in intf} if intf is not None else set()
             if intf is None or intf.bInterfaceClass != 0xFF or not {EP_BULK_OUT, EP_BULK_IN} <= eps:
+                usb.util.dispose_resources(dev)  # the engine asks again every 500 ms: leak nothing
                 raise ProbeNotFound(
                     f"{where} is not a PLP probe (no vendor interface 0 with bulk endpoints 0x01/0x81): "
                     "check the VID:PID given to --probe usb"
