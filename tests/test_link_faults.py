@@ -181,3 +181,26 @@ def test_unplug_while_streaming_then_replug_restores_settings(usb) -> None:
     finally:
         engine.close()
     assert not fw.running
+
+
+def test_serial_unplug_stays_disconnected_until_replug() -> None:
+    fw = SimFirmware(params=small_params(32, 48), frame_rate_hz=20.0)
+    device = SimSerialDevice(fw, baud=3_000_000)
+    driver = PlpProbeDriver(SerialTransport(device.port, device.baud), device=device)
+    engine = AcquisitionEngine(driver, FrameRing(8, 64 * 1024))
+    q = states_of(engine)
+    engine.start()
+    try:
+        wait_state(q, EngineState.STREAMING, 5.0)
+        device.unplug()
+        wait_state(q, EngineState.DISCONNECTED, 2.0)
+        # The engine keeps looking every 500 ms; with the cable out, nothing it does brings it back.
+        with pytest.raises(AssertionError, match="not streaming"):
+            wait_state(q, EngineState.STREAMING, 2.0)
+        assert engine.state in (EngineState.DISCONNECTED, EngineState.CONNECTING)
+        device.replug()
+        wait_state(q, EngineState.STREAMING, 5.0)
+        assert engine.status().reconnects == 1
+    finally:
+        engine.close()
+        device.close()

@@ -40,6 +40,7 @@ class SimSerialDevice:
         self.port = str(Path(self._dir.name) / "probe")
         self._master = -1
         self._slave = -1
+        self._unplugged = False  # unplug() until replug(): powering on does not bring it back
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.bytes_sent = 0
@@ -70,6 +71,8 @@ class SimSerialDevice:
         return self._thread is not None and self._thread.is_alive()
 
     def power_on(self) -> None:
+        if self._unplugged:
+            return  # the cable is out: the host's reconnect attempts find no port until replug()
         if self._master < 0:
             self._open_pty()
         self.firmware.start()
@@ -92,11 +95,13 @@ class SimSerialDevice:
         self._dir.cleanup()
 
     def unplug(self) -> None:
+        self._unplugged = True
         self.firmware.injected["unplugs"] += 1
         self.power_off()
         self._close_pty()
 
     def replug(self) -> None:
+        self._unplugged = False
         self.firmware.power_cycle()
         self._open_pty()
 
