@@ -495,16 +495,18 @@ def _protocol(r: _Reader, root: yaml.Node) -> Protocol | None:
     sources = r.texts(m["sources"], "sources", allow_empty=False) if "sources" in m else ()
     description = r.text(m["description"], "description") if "description" in m else ""
     steps: tuple[Step, ...] = ()
+    written_step_ids: set[str] = set()  # every step's id as written, valid step or not
     if "steps" in m:
         steps = r.each(m["steps"], "steps", lambda n, w: _step(r, n, w), allow_empty=False)
         id_nodes = [(_peek_id(item), item) for item in r.items(m["steps"], "steps")]
         _unique(r, ((i, n) for i, n in id_nodes if i is not None), "step id")
+        written_step_ids = {i for i, _ in id_nodes if i is not None}
     quadrants: list[Quadrant] = []
     if "quadrants" in m:
-        step_ids = {s.id for s in steps}
         for q, steps_node in r.each(m["quadrants"], "quadrants", lambda n, w: _quadrant(r, n, w)):
             for sid in q.steps:
-                if sid not in step_ids:
+                # A step with its own error is reported there, not again as unknown here.
+                if sid not in written_step_ids:
                     r.error(steps_node, f"quadrant '{q.id}' lists unknown step '{sid}'")
             quadrants.append(q)
         _unique(r, ((q.id, m["quadrants"]) for q in quadrants), "quadrant id")

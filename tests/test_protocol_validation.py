@@ -22,6 +22,8 @@ BROKEN = Path(__file__).parent / "data" / "protocols_broken"
 EXPECTED = {
     "bad_plane.yaml": (13, "plane 'diagonal' is not one of: long_axis, short_axis"),
     "bad_quadrant.yaml": (9, "quadrant 'front' lists unknown step 'zz'"),
+    # a step with an error of its own is not also reported as unknown to its quadrant
+    "broken_step_in_quadrant.yaml": (24, "opens on unknown finding 'baker_cyst'"),
     "bad_side.yaml": (5, "side 'both' is not one of: left, right, bilateral, ask"),
     "bad_yaml.yaml": (22, "not valid YAML: expected ',' or ']'"),
     "duplicate_key.yaml": (21, "key 'title' appears twice (first at line 10)"),
