@@ -107,7 +107,8 @@ class ExamSession:
         """
         runner = self.runner
         if runner is None or runner.ended:
-            laterality = LATERALITY_BY_SIDE.get(self.side, "")
+            # The side may have been chosen in the checklist after the exam started.
+            laterality = LATERALITY_BY_SIDE.get((runner.side if runner else "") or self.side, "")
             return "", ({"laterality": laterality} if laterality else {})
         if plane is None:
             plane = self._default_plane(runner, kind, mode, contralateral)

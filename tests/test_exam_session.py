@@ -81,6 +81,8 @@ def test_ask_protocol_without_a_side_refuses_to_label(store: StudyStore, knee: P
     assert session.runner is not None
     session.runner.choose_side("right")
     assert session.label_capture("still")[1]["laterality"] == "R"
+    session.runner.end_exam()  # checklist finished, study still open: the chosen side still applies
+    assert session.label_capture("still") == ("", {"laterality": "R"})
 
 
 def test_no_protocol_labels_only_the_side_and_ends_without_a_record(store: StudyStore) -> None:
