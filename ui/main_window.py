@@ -150,8 +150,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._annotate_tab(), "Measure")
         self.tabs.addTab(self.probe_panel, "Probe")
         if self.sim_panel is not None:
-            self.tabs.addTab(self.sim_panel, "Simulator")
+            self.tabs.addTab(self.sim_panel, "Sim")
         self.tabs.setFixedWidth(400)
+        # Every tab in view at once (five of them with PACS): no scroll arrows hiding "Imaging".
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.tabBar().setExpanding(True)
 
         central = QWidget()
         left = QVBoxLayout()
@@ -316,7 +319,7 @@ class MainWindow(QMainWindow):
         self.sim = sim
         self.sim_panel = SimPanel(sim) if sim is not None else None
         if self.sim_panel is not None:
-            self.tabs.addTab(self.sim_panel, "Simulator")
+            self.tabs.addTab(self.sim_panel, "Sim")
         self.simulator_changed.emit()
 
     def apply_preset(self, preset: dict[str, object]) -> None:

@@ -25,7 +25,7 @@ QPushButton {{ background: #24272c; border: 1px solid #33373d; border-radius: 6p
 QPushButton:checked {{ background: {ACCENT}; color: #0b0c0d; }}
 QPushButton:hover {{ background: #2d3137; }}
 QTabWidget::pane {{ border: 1px solid #2a2d32; top: -1px; }}
-QTabBar::tab {{ background: #1d2024; padding: 8px 14px; min-width: 60px; border: 1px solid #2a2d32;
+QTabBar::tab {{ background: #1d2024; padding: 8px 8px; min-width: 50px; border: 1px solid #2a2d32;
     border-bottom: none; }}
 QTabBar::tab:selected {{ background: #2a2e34; color: white; }}
 QComboBox {{ background: #24272c; border: 1px solid #33373d; border-radius: 6px; padding: 4px 8px;
