@@ -266,7 +266,8 @@ def _measurement(r: _Reader, node: yaml.Node, what: str) -> MeasurementSpec | No
     m = r.mapping(node, what, ("id", "title", "unit"), ())
     if m is None or len(m) < 3:
         return None
-    ident, title, unit = r.identifier(m["id"], f"{what} id"), r.text(m["title"], f"{what} title"), None
+    ident = r.identifier(m["id"], f"{what} id")
+    title = r.text(m["title"], f"{what} title")
     unit = r.text(m["unit"], f"{what} unit")
     if ident is None or title is None or unit is None:
         return None

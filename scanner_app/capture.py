@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,26 +36,6 @@ class CaptureRecord:
     location: str
     frame_count: int
     capture_id: str
-
-
-class CaptureSink(Protocol):
-    """Where captures go. `annotations` and `measurements` are JSON-ready dicts/lists."""
-
-    def save_still(
-        self,
-        frame: Frame,
-        labels: Mapping[str, str],
-        annotations: Mapping[str, Any],
-        measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord: ...
-
-    def save_clip(
-        self,
-        frames: Sequence[Frame],
-        labels: Mapping[str, str],
-        annotations: Mapping[str, Any],
-        measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord: ...
 
 
 def frame_metadata(frame: Frame) -> dict[str, Any]:
@@ -104,8 +84,11 @@ def _display_u8(frame: Frame) -> npt.NDArray[np.uint8]:
     return (a / top * 255).astype(np.uint8)
 
 
-class SinkBase(ABC):
-    """The two public verbs written once; a sink implements `_save(kind, frames, ...)`."""
+class CaptureSink(ABC):
+    """Where captures go: the two verbs written once; a store implements `_save(kind, frames, ...)`.
+
+    `annotations` and `measurements` are JSON-ready dicts/lists.
+    """
 
     def save_still(
         self,
@@ -138,7 +121,7 @@ class SinkBase(ABC):
     ) -> CaptureRecord: ...
 
 
-class FolderCaptureSink(SinkBase):
+class FolderCaptureSink(CaptureSink):
     """Writes each capture into a folder: NAME.npy (pixels), NAME.png (first frame), NAME.json (all else)."""
 
     def __init__(self, folder: Path) -> None:

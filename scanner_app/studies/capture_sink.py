@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from scanner_app.capture import CaptureError, CaptureRecord, SinkBase
+from scanner_app.capture import CaptureError, CaptureRecord, CaptureSink
 from scanner_app.frame import Frame
 from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyError
 from scanner_app.studies.model import CaptureRecord as StudyCaptureRecord
@@ -51,7 +51,7 @@ def annotation_entries(
     return entries
 
 
-class StudyCaptureSink(SinkBase):
+class StudyCaptureSink(CaptureSink):
     """Saves the window's stills and clips as DICOM into whichever study `current_study()` returns."""
 
     def __init__(self, store: StudyStore, current_study: Callable[[], Study]) -> None:
