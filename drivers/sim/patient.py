@@ -43,23 +43,24 @@ class _Anatomy:
     in_view: tuple[str, ...]  # names of the structures in `index`
 
 
+_PARAM_RANGES = (  # (RenderParams field, lowest, highest) the physics can render
+    ("rows", 8, 4096),
+    ("cols", 8, 4096),
+    ("depth_mm", 1.0, 300.0),
+    ("frequency_mhz", 1.0, 30.0),
+    ("bandwidth_frac", 0.1, 1.5),
+    ("f_number", 0.5, 10.0),
+    ("dynamic_range_db", 1.0, 120.0),
+)
+
+
 def check_params(params: RenderParams) -> None:
     """Reject settings the physics cannot render, naming the field and the value."""
-    problems = []
-    if not 8 <= params.rows <= 4096:
-        problems.append(f"rows={params.rows} (8..4096)")
-    if not 8 <= params.cols <= 4096:
-        problems.append(f"cols={params.cols} (8..4096)")
-    if not 1.0 <= params.depth_mm <= 300.0:
-        problems.append(f"depth_mm={params.depth_mm} (1..300)")
-    if not 1.0 <= params.frequency_mhz <= 30.0:
-        problems.append(f"frequency_mhz={params.frequency_mhz} (1..30)")
-    if not 0.1 <= params.bandwidth_frac <= 1.5:
-        problems.append(f"bandwidth_frac={params.bandwidth_frac} (0.1..1.5)")
-    if not 0.5 <= params.f_number <= 10.0:
-        problems.append(f"f_number={params.f_number} (0.5..10)")
-    if not 1.0 <= params.dynamic_range_db <= 120.0:
-        problems.append(f"dynamic_range_db={params.dynamic_range_db} (1..120)")
+    problems = [
+        f"{name}={getattr(params, name)} ({lo:g}..{hi:g})"
+        for name, lo, hi in _PARAM_RANGES
+        if not lo <= getattr(params, name) <= hi
+    ]
     if len(params.tgc_db) != 8:
         problems.append(f"tgc_db has {len(params.tgc_db)} bands (8)")
     if params.data_format == DataFormat.RF_I16 and params.sampling_mhz < 2.0 * params.frequency_mhz:
