@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from scanner_app.observable import Observable
 
 # Body-marker pictograms the UI can draw, by region.
 BODY_MARKERS: tuple[str, ...] = (
@@ -38,20 +39,13 @@ class BodyMarker:
                 "probe_angle_deg": round(self.probe_angle_deg, 1)}  # fmt: skip
 
 
-class AnnotationSet:
+class AnnotationSet(Observable):
     """The text annotations and body marker on the current image."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.texts: list[TextAnnotation] = []
         self.body_marker = BodyMarker()
-        self._listeners: list[Callable[[], None]] = []
-
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
-
-    def _changed(self) -> None:
-        for listener in list(self._listeners):
-            listener()
 
     def add_text(self, text: str, x_mm: float, y_mm: float) -> TextAnnotation:
         text = text.strip()

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from scanner_app.observable import Observable
 from scanner_app.ring import FrameRing, RingFrame
 
 
-class CineModel:
+class CineModel(Observable):
     """Frozen or live; when frozen, the cine range, the current position and play/loop state."""
 
     def __init__(self, ring: FrameRing, hold_ring: Callable[[bool], None] = lambda held: None) -> None:
+        super().__init__()
         self.ring = ring
         self._hold_ring = hold_ring
         self.frozen = False
@@ -24,14 +26,6 @@ class CineModel:
         self.playing = False
         self.loop = True
         self._period_s = 1.0 / 30.0
-        self._listeners: list[Callable[[], None]] = []
-
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
-
-    def _changed(self) -> None:
-        for listener in list(self._listeners):
-            listener()
 
     @property
     def length(self) -> int:

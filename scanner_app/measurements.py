@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from scanner_app.observable import Observable
 
 PointMm = tuple[float, float]
 
@@ -116,22 +117,15 @@ def _label(n: int) -> str:
     return letters[n % 26] + (str(n // 26) if n >= 26 else "")
 
 
-class MeasurementSet:
+class MeasurementSet(Observable):
     """The measurements on the current image, labelled A, B, C... in order, plus one being placed."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.items: list[Measurement] = []
         self.pending_kind: str | None = None
         self.pending_points: list[PointMm] = []
         self._count = 0
-        self._listeners: list[Callable[[], None]] = []
-
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
-
-    def _changed(self) -> None:
-        for listener in list(self._listeners):
-            listener()
 
     def begin(self, kind: str) -> None:
         """Start placing a measurement; the next points clicked belong to it."""
