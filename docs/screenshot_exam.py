@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication
+from take_screenshots import wait_until
 
 from drivers.sim.control import SimulatorControl
 from drivers.sim.direct import DirectSimProbe
@@ -37,15 +38,6 @@ from ui.main_window import MainWindow
 from ui.theme import apply_dark_theme
 
 OUT = Path(__file__).resolve().parent / "screenshots" / "dvt_exam.png"
-
-
-def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
-    waited = 0
-    while not cond():
-        if waited > timeout_ms:
-            raise TimeoutError("screenshot state not reached")
-        QTest.qWait(20)
-        waited += 20
 
 
 def main() -> None:

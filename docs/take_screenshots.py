@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,10 +25,8 @@ from drivers.sim.renderer import RenderParams  # noqa: E402
 from drivers.sim.settings import SimSettings  # noqa: E402
 from scanner_app.capture import FolderCaptureSink  # noqa: E402
 from scanner_app.engine import AcquisitionEngine, EngineState  # noqa: E402
-from scanner_app.frame import Frame  # noqa: E402
 from scanner_app.measurements import pixel_centre_mm  # noqa: E402
 from scanner_app.preferences import Preferences  # noqa: E402
-from scanner_app.probe import ProbeDescriptor, ProbeDisconnected, ProbeNotFound  # noqa: E402
 from scanner_app.ring import FrameRing  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 from ui.theme import apply_dark_theme  # noqa: E402
@@ -37,25 +34,7 @@ from ui.theme import apply_dark_theme  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
-class CablePulledProbe(DirectSimProbe):
-    """The simulated probe with a cable that can be pulled (to show the disconnected state)."""
-
-    def __init__(self, renderer: PatientRenderer) -> None:
-        super().__init__(renderer, SimSettings(RenderParams(rows=512, cols=512), frame_rate_hz=30.0))
-        self.unplugged = threading.Event()
-
-    def _do_connect(self) -> ProbeDescriptor:
-        if self.unplugged.is_set():
-            raise ProbeNotFound("no probe on the USB bus")
-        return super()._do_connect()
-
-    def _do_read_frame(self, timeout_s: float) -> Frame | None:
-        if self.unplugged.is_set():
-            raise ProbeDisconnected("USB device went away (cable pulled?)")
-        return super()._do_read_frame(timeout_s)
-
-
-def wait_until(cond: Callable[[], bool], timeout_ms: int = 5000) -> None:
+def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
     waited = 0
     while not cond():
         if waited > timeout_ms:
@@ -77,7 +56,7 @@ def main() -> int:
     apply_dark_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="scanner-shots-"))
     renderer = PatientRenderer("knee", "effusion")
-    driver = CablePulledProbe(renderer)
+    driver = DirectSimProbe(renderer, SimSettings(RenderParams(rows=512, cols=512), frame_rate_hz=30.0))
     engine = AcquisitionEngine(driver, FrameRing(300, 512 * 512))
     window = MainWindow(
         engine,
@@ -116,10 +95,10 @@ def main() -> int:
         window.measurements.clear()
         window.annotations.clear()
         window.tabs.setCurrentIndex(2)
-        driver.unplugged.set()
+        driver.unplug()
         wait_until(lambda: engine.state == EngineState.DISCONNECTED)
         save(window, "disconnected")
-        driver.unplugged.clear()
+        driver.replug()
         wait_until(lambda: engine.state == EngineState.STREAMING)
 
         assert window.sim_panel is not None

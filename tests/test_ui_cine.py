@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from drivers.sim.direct import DirectSimProbe
 from scanner_app.engine import EngineState
 from scanner_app.probe import ProbeEventKind
-from tests.ui_support import UnpluggableSimProbe, make_engine, open_window, wait_streaming, window_fixture
+from tests.ui_support import make_engine, open_window, small_sim_probe, wait_streaming, window_fixture
 from ui.main_window import MainWindow
 
 
@@ -126,12 +126,12 @@ def test_play_loops_and_stops_at_the_end_without_loop(qtbot: QtBot, window: Main
 
 
 def test_disconnect_while_frozen_keeps_the_cine_usable(qtbot: QtBot, tmp_path: Path) -> None:
-    driver = UnpluggableSimProbe()
+    driver = small_sim_probe()
     w = open_window(qtbot, tmp_path, make_engine(driver))
     wait_streaming(qtbot, w)
     _wait_cine(qtbot, w, 10)
     qtbot.keyClick(w, Qt.Key.Key_F)
-    driver.unplugged.set()
+    driver.unplug()
     qtbot.waitUntil(lambda: w.engine.state == EngineState.DISCONNECTED, timeout=3000)
     qtbot.waitUntil(w.view.banner.isVisible, timeout=3000)
     assert "DISCONNECTED" in w.view.banner.text()
@@ -146,7 +146,7 @@ def test_disconnect_while_frozen_keeps_the_cine_usable(qtbot: QtBot, tmp_path: P
     assert w.view.current.ring_seq == w.cine.first_seq
     assert w.cine.current() is not None
     # plugged back in: it reconnects by itself; unfreezing goes live again
-    driver.unplugged.clear()
+    driver.replug()
     qtbot.waitUntil(lambda: w.engine.state == EngineState.STREAMING, timeout=5000)
     qtbot.waitUntil(lambda: not w.view.banner.isVisible(), timeout=3000)
     assert w.view.image.opacity() == 1.0

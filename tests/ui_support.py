@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +12,8 @@ from drivers.sim.renderer import RenderParams
 from drivers.sim.settings import SimSettings
 from scanner_app.capture import CaptureSink, FolderCaptureSink
 from scanner_app.engine import AcquisitionEngine
-from scanner_app.frame import Frame
 from scanner_app.preferences import Preferences
-from scanner_app.probe import ProbeDescriptor, ProbeDisconnected, ProbeDriver, ProbeNotFound
+from scanner_app.probe import ProbeDriver
 from scanner_app.ring import FrameRing
 from ui.main_window import MainWindow
 from ui.sim_panel import SimulatorControl
@@ -70,20 +68,6 @@ def window_fixture(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     w.close()
 
 
-class UnpluggableSimProbe(DirectSimProbe):
-    """The direct simulated probe with a cable a test can pull: reads raise ProbeDisconnected, and
-    connecting fails with ProbeNotFound, until it is plugged back in."""
-
-    def __init__(self) -> None:
-        super().__init__(settings=SimSettings(RenderParams(rows=ROWS, cols=COLS), frame_rate_hz=30.0))
-        self.unplugged = threading.Event()
-
-    def _do_connect(self) -> ProbeDescriptor:
-        if self.unplugged.is_set():
-            raise ProbeNotFound("simulated probe unplugged")
-        return super()._do_connect()
-
-    def _do_read_frame(self, timeout_s: float) -> Frame | None:
-        if self.unplugged.is_set():
-            raise ProbeDisconnected("simulated probe unplugged mid-stream")
-        return super()._do_read_frame(timeout_s)
+def small_sim_probe() -> DirectSimProbe:
+    """The direct simulated probe at the tests' frame size (it has a cable: unplug()/replug())."""
+    return DirectSimProbe(settings=SimSettings(RenderParams(rows=ROWS, cols=COLS), frame_rate_hz=30.0))

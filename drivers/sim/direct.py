@@ -15,7 +15,14 @@ from drivers.base import BaseProbeDriver
 from drivers.sim.renderer import FrameRenderer, SpeckleLayersRenderer
 from drivers.sim.settings import SimSettings, sim_descriptor
 from scanner_app.frame import DataFormat, Frame, ImagingSettings
-from scanner_app.probe import ProbeDescriptor, ProbeEvent, ProbeEventKind, SettingKey
+from scanner_app.probe import (
+    ProbeDescriptor,
+    ProbeDisconnected,
+    ProbeEvent,
+    ProbeEventKind,
+    ProbeNotFound,
+    SettingKey,
+)
 
 
 class DirectSimProbe(BaseProbeDriver):
@@ -43,12 +50,23 @@ class DirectSimProbe(BaseProbeDriver):
         self._seq = 0
         self._events: collections.deque[ProbeEvent] = collections.deque()
         self._wake = threading.Event()
+        self.unplugged = threading.Event()  # the cable, for tests and demos: set() pulls it
+
+    def unplug(self) -> None:
+        """Pull the cable: reads raise ProbeDisconnected and connecting fails until replug()."""
+        self.unplugged.set()
+        self._wake.set()
+
+    def replug(self) -> None:
+        self.unplugged.clear()
 
     def press_button(self, kind: ProbeEventKind) -> None:
         """Simulate a button on the probe (freeze or save); callable from any thread."""
         self._events.append(ProbeEvent(kind))
 
     def _do_connect(self) -> ProbeDescriptor:
+        if self.unplugged.is_set():
+            raise ProbeNotFound("simulated probe unplugged")
         return sim_descriptor()
 
     def _do_start(self) -> None:
@@ -66,6 +84,8 @@ class DirectSimProbe(BaseProbeDriver):
         self._wake.set()
 
     def _do_read_frame(self, timeout_s: float) -> Frame | None:
+        if self.unplugged.is_set():
+            raise ProbeDisconnected("simulated probe unplugged mid-stream")
         if self._paced:
             wait_s = self._next_deadline - self._clock()
             if wait_s > timeout_s:
