@@ -109,7 +109,7 @@ def bench_latency(seconds: float) -> None:
             widget = view
         else:
             window = MainWindow(engine)
-            view = window.live_view
+            view = window.view
             widget = window
         widget.resize(800, 800)
         widget.show()

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from scanner_app.frame import DataFormat, Geometry
+from scanner_app.frame import DataFormat
 
 SYNC = b"USPL"
 PROTOCOL_VERSION = 1
@@ -123,10 +123,6 @@ class FrameHeader:
     def unpack(cls, payload: bytes | memoryview) -> FrameHeader:
         f = _FRAME_HEADER.unpack_from(payload, 0)
         return cls(*f[:14])
-
-    @property
-    def data_bytes(self) -> int:
-        return self.rows * self.cols * _ELEMENT_SIZE.get(self.data_format, 0)
 
 
 class MalformedPayload(ValueError):
@@ -268,10 +264,6 @@ def decode_frame_payload(payload: bytes) -> tuple[FrameHeader, npt.NDArray[np.ge
     dtype = DataFormat(header.data_format).dtype
     pixels = np.frombuffer(payload, dtype=dtype, offset=FRAME_HEADER_SIZE).reshape(header.rows, header.cols)
     return header, pixels
-
-
-def geometry_of(header: FrameHeader) -> Geometry:
-    return Geometry(header.geometry)
 
 
 # -- the streaming parser --------------------------------------------------------------------

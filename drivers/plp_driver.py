@@ -86,7 +86,6 @@ class PlpProbeDriver(BaseProbeDriver):
         self._wake = threading.Event()
         self._accepting = False  # frames belong to the current stream: from START's reply to STOP
         self._identity = ProbeIdentity("", "", "")
-        self.last_status: dict[str, object] = {}
 
     @property
     def device(self) -> PoweredDevice | None:
@@ -350,7 +349,6 @@ class PlpProbeDriver(BaseProbeDriver):
             self._counts["bad_status"] += 1
             return
         self._counts["status_reports"] += 1
-        self.last_status = status
         self._events.append(ProbeEvent(None, status=status))
 
 

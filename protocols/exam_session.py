@@ -85,11 +85,6 @@ class ExamSession:
     def ended(self) -> bool:
         return self.study.ended_at is not None
 
-    @property
-    def following_protocol(self) -> bool:
-        """True while captures are counted toward a checklist step."""
-        return self.runner is not None and not self.runner.ended
-
     def label_capture(
         self,
         kind: str,

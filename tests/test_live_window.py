@@ -23,13 +23,13 @@ def test_frames_appear_and_status_bar_follows_engine(qtbot: QtBot) -> None:
     window = _window(qtbot, DirectSimProbe())
     window.engine.start()
     try:
-        qtbot.waitUntil(lambda: window.live_view.current is not None, timeout=5000)
+        qtbot.waitUntil(lambda: window.view.current is not None, timeout=5000)
         qtbot.waitUntil(lambda: window.state_label.text() == "streaming", timeout=5000)
         qtbot.waitUntil(lambda: window.rate_label.text() != "— frames/s", timeout=5000)
-        frame = window.live_view.current.frame
-        assert window.live_view.image.image.shape == frame.pixels.shape
+        frame = window.view.current.frame
+        assert window.view.image.image.shape == frame.pixels.shape
         # The image sits in mm: its rectangle is the frame's physical size.
-        rect = window.live_view.image.mapRectToParent(window.live_view.image.boundingRect())
+        rect = window.view.image.mapRectToParent(window.view.image.boundingRect())
         assert abs(rect.height() - frame.height_mm) < 1e-6
         assert abs(rect.width() - frame.width_mm) < 1e-6
     finally:
@@ -40,7 +40,7 @@ def test_frames_appear_and_status_bar_follows_engine(qtbot: QtBot) -> None:
 def test_closing_the_window_stops_the_engine_and_joins_its_thread(qtbot: QtBot) -> None:
     window = _window(qtbot, DirectSimProbe())
     window.engine.start()
-    qtbot.waitUntil(lambda: window.live_view.draws > 0, timeout=5000)
+    qtbot.waitUntil(lambda: window.view.draws > 0, timeout=5000)
     window.close()
     assert not window.engine.running
     assert not any(t.name == "acquisition" for t in threading.enumerate())
@@ -49,7 +49,7 @@ def test_closing_the_window_stops_the_engine_and_joins_its_thread(qtbot: QtBot) 
 def test_fast_probe_is_drawn_no_more_often_than_the_display_refreshes(qtbot: QtBot) -> None:
     driver = DirectSimProbe(paced=False)  # as fast as it renders: hundreds of frames a second
     window = _window(qtbot, driver)
-    view = window.live_view
+    view = window.view
     window.engine.start()
     try:
         qtbot.waitUntil(lambda: window.engine.ring.newest_seq > 100, timeout=10000)

@@ -134,7 +134,6 @@ class MainWindow(QMainWindow):
         self.view = ScannerImageView(
             engine.ring, self.bridge.take_frame_notice, self.measurements, self.annotations, self
         )
-        self.live_view = self.view  # the seed window's name
         self.cine_bar = CineBar(self.cine)
         self.strip = CaptureStrip()
         self.worker = CaptureWorker(self)

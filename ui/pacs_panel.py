@@ -298,13 +298,6 @@ class PacsPanel(QWidget):
                 self.study_combo.setCurrentIndex(index)
                 break
 
-    def select_study(self, study_uid: str) -> None:
-        self.refresh_studies()
-        index = self.study_combo.findData(study_uid)
-        if index < 0:
-            raise ValueError(f"no study {study_uid} in the list")
-        self.study_combo.setCurrentIndex(index)
-
     def send_selected_study(self) -> int:
         """Queue the chosen study's captures for the selected destination; returns how many were added."""
         dest = self.selected_destination()

@@ -43,7 +43,6 @@ class SimSerialDevice:
         self._unplugged = False  # unplug() until replug(): powering on does not bring it back
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.bytes_sent = 0
         # Keep at most about one frame queued: the line is the bottleneck, and a probe sends a
         # fresh frame rather than a backlog (frames it cannot send count as tx_dropped).
         firmware.out.capacity_bytes = 1
@@ -143,5 +142,4 @@ class SimSerialDevice:
                 except OSError:
                     return
                 pending = pending[n:]
-                self.bytes_sent += n
                 next_t += n / bytes_per_s

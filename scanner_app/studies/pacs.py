@@ -200,7 +200,6 @@ class PacsSender:
         self._on_status = on_status
         self._base_delay_s = base_delay_s
         self._max_delay_s = max_delay_s
-        self._timeout_s = timeout_s
         self._clock = clock
         self._lock = threading.Lock()
         self._conn = connect_index(self.root / INDEX_NAME)
@@ -234,17 +233,6 @@ class PacsSender:
 
     def enqueue_study(self, study: Study) -> int:
         return self.enqueue(study.captures)
-
-    def retry_failed(self) -> int:
-        """Put captures the PACS refused back in the queue (after someone fixed the cause)."""
-        with self._lock, transaction(self._conn):
-            cur = self._conn.execute(
-                "UPDATE sends SET status = ?, next_attempt_at = 0, updated_at = ? "
-                "WHERE destination = ? AND status = ?",
-                (SendStatus.QUEUED.value, _now_iso(), self.destination.name, SendStatus.FAILED.value),
-            )
-        self._wake.set()
-        return cur.rowcount
 
     def retry_now(self) -> None:
         """Forget the back-off and try every queued capture at once (e.g. the PACS is back)."""
