@@ -21,7 +21,7 @@ from drivers.sim.pty_link import SimSerialDevice
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import SerialTransport, UsbTransport
-from scanner_app.frame import DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
+from scanner_app.frame import BeamGeometry, DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
 from scanner_app.processing import DisplayProcessor
 from scanner_app.ring import FrameRing
 
@@ -104,8 +104,7 @@ def bench_display(repeats: int = 100) -> None:
     px = np.random.default_rng(0).rayleigh(3000, (1024, 128)).clip(0, 65535).astype(np.uint16)
     frame = Frame(
         0, 0, 0, px, (0.1, 0.5), DataFormat.ENVELOPE_U16, ImagingSettings(100, 0, 3.5, 50, 0),
-        ProbeIdentity("b", "b", "b"), Geometry.CONVEX,
-        {"fov_deg": 60.0, "radius_mm": 40.0, "sampling_mhz": 0.0, "width_mm": 0.0},
+        ProbeIdentity("b", "b", "b"), BeamGeometry(Geometry.CONVEX, field_of_view_deg=60.0, radius_mm=40.0),
     )  # fmt: skip
     proc = DisplayProcessor(512)
     proc(frame)  # build the map once, as on the first frame of a geometry

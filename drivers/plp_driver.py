@@ -27,7 +27,7 @@ from drivers.plp_codec import (
     set_args,
 )
 from drivers.transports import Transport
-from scanner_app.frame import DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
+from scanner_app.frame import BeamGeometry, DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
 from scanner_app.probe import (
     LinkFault,
     ProbeDescriptor,
@@ -293,18 +293,10 @@ class PlpProbeDriver(BaseProbeDriver):
         fmt = DataFormat(h.data_format)
         geometry = Geometry(h.geometry)
         axial = h.depth_mm / h.rows if h.rows else 0.0
-        beam: dict[str, float] = {}
         if fmt == DataFormat.BMODE_U8 or geometry == Geometry.LINEAR:
             lateral = h.width_mm / h.cols if h.cols else 0.0
         else:
             lateral = h.radius_mm * math.radians(h.fov_deg) / h.cols if h.cols else 0.0
-        if fmt != DataFormat.BMODE_U8:
-            beam = {
-                "fov_deg": h.fov_deg,
-                "radius_mm": h.radius_mm,
-                "sampling_mhz": h.sampling_mhz,
-                "width_mm": h.width_mm,
-            }
         frame = Frame(
             seq=p.seq,
             device_time_us=p.device_time_us,
@@ -321,8 +313,13 @@ class PlpProbeDriver(BaseProbeDriver):
                 settings_id=h.settings_id,
             ),
             probe=self._identity,
-            geometry=geometry,
-            beam=beam,
+            beam=BeamGeometry(
+                geometry=geometry,
+                width_mm=h.width_mm,
+                field_of_view_deg=h.fov_deg,
+                radius_mm=h.radius_mm,
+                sampling_mhz=h.sampling_mhz,
+            ),
         )
         self._counts["frames"] += 1
         if len(self._frames) >= MAX_PENDING_FRAMES:

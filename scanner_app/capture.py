@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scanner_app.frame import Frame
+from scanner_app.probe import SETTING_FIELDS
 
 
 class CaptureError(Exception):
@@ -47,9 +48,8 @@ def frame_metadata(frame: Frame) -> dict[str, Any]:
         "rows": frame.rows,
         "cols": frame.cols,
         "data_format": frame.data_format.name,
-        "geometry": frame.geometry.name,
-        "settings": {"depth_mm": s.depth_mm, "gain_db": s.gain_db, "frequency_mhz": s.frequency_mhz,
-                     "focus_mm": s.focus_mm, "dynamic_range_db": s.dynamic_range_db},
+        "geometry": frame.beam.geometry.name,
+        "settings": {name: getattr(s, name) for name in SETTING_FIELDS.values()},
         "probe": {"vendor": frame.probe.vendor, "model": frame.probe.model, "serial": frame.probe.serial},
     }  # fmt: skip
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,34 @@ class Geometry(enum.IntEnum):
 
     LINEAR = 0
     CONVEX = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BeamGeometry:
+    """Where a frame's lines lie in the body, as the FRAME header gives it (spec sections 3 and 10).
+
+    Linear: the columns span `width_mm` side by side. Convex: the lines fan out over
+    `field_of_view_deg` from an apex `radius_mm` behind the centre of the array face.
+    """
+
+    geometry: Geometry = Geometry.LINEAR
+    width_mm: float = 0.0  # linear: lateral extent of the columns; BMODE_U8: width of the image
+    field_of_view_deg: float = 0.0  # convex ENVELOPE/RF: angle spanned by the lines; otherwise 0
+    radius_mm: float = 0.0  # convex: radius of curvature of the array; linear 0
+    sampling_mhz: float = 0.0  # RF: sampling rate; otherwise 0
+    # Positive steers toward the last column. PLP/1 B-mode frames are unsteered (0); Doppler IQ
+    # packets carry their angle (spec section 10).
+    steering_deg: float = 0.0
+
+    @property
+    def apex_mm(self) -> tuple[float, float] | None:
+        """(axial, lateral) mm of the point convex lines fan out from, from the centre of the array face.
+
+        None for a linear array, whose lines are parallel.
+        """
+        if self.geometry != Geometry.CONVEX:
+            return None
+        return (-self.radius_mm, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +95,10 @@ class Frame:
     data_format: DataFormat
     settings: ImagingSettings
     probe: ProbeIdentity
-    geometry: Geometry = Geometry.LINEAR
-    # Extra beam geometry for ENVELOPE/RF frames: fov_deg, radius_mm, sampling_mhz, width_mm.
-    beam: dict[str, float] = field(default_factory=dict)
+    beam: BeamGeometry = BeamGeometry()
+    # The format the probe sent, when host processing made this frame from it (beam data turned
+    # into a display image); None when the frame is as the probe sent it.
+    source_format: DataFormat | None = None
 
     def __post_init__(self) -> None:
         if self.pixels.flags.writeable:

@@ -13,18 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from scanner_app.probe import SettingKey
+from scanner_app.probe import SETTING_FIELDS, SettingKey
 
 TGC_BANDS = 8
 
 # The settings a preset may carry, by the names a protocol file uses.
-PRESET_KEYS: dict[str, SettingKey] = {
-    "depth_mm": SettingKey.DEPTH_MM,
-    "gain_db": SettingKey.GAIN_DB,
-    "frequency_mhz": SettingKey.FREQUENCY_MHZ,
-    "focus_mm": SettingKey.FOCUS_MM,
-    "dynamic_range_db": SettingKey.DYNAMIC_RANGE_DB,
-}
+PRESET_KEYS: dict[str, SettingKey] = {name: key for key, name in SETTING_FIELDS.items()}
 
 # Musculoskeletal and vascular starting points for a linear probe (depth, frequency, focus).
 PRESETS: dict[str, dict[str, float]] = {

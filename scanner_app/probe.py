@@ -39,6 +39,19 @@ class SettingKey(enum.IntEnum):
         return cls(cls.TGC_0 + band)
 
 
+# The imaging settings that are one number each, by the one name every layer gives them: the field of
+# a frame's `ImagingSettings`, a preset or protocol file key, the simulator's render parameter. TGC
+# bands are a list (`SettingKey.tgc(band)`, preset key "tgc_db"); frame rate and format are settings
+# of the stream, not of the image.
+SETTING_FIELDS: dict[SettingKey, str] = {
+    SettingKey.DEPTH_MM: "depth_mm",
+    SettingKey.GAIN_DB: "gain_db",
+    SettingKey.FREQUENCY_MHZ: "frequency_mhz",
+    SettingKey.FOCUS_MM: "focus_mm",
+    SettingKey.DYNAMIC_RANGE_DB: "dynamic_range_db",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeDescriptor:
     """What a probe says about itself at HELLO (spec section 4)."""

@@ -155,15 +155,13 @@ class DisplayProcessor:
         scan_map = self._map_for(frame)
         pixels = _apply_map(scan_map, compressed)
         s = scan_map.spacing_mm
-        beam = dict(frame.beam)
-        beam["source_format"] = float(frame.data_format)
         return dataclasses.replace(
             frame,
             pixels=pixels,
             spacing_mm=(s, s),
             data_format=DataFormat.BMODE_U8,
             settings=dataclasses.replace(frame.settings, dynamic_range_db=dr),
-            beam=beam,
+            source_format=frame.data_format,
         )
 
     def _log_compress(self, frame: Frame, dr: float) -> npt.NDArray[np.uint8]:
@@ -190,23 +188,17 @@ class DisplayProcessor:
         rows, cols = frame.rows, frame.cols
         depth = frame.settings.depth_mm
         out = self.display_size_px
-        if frame.geometry == Geometry.CONVEX:
-            key: tuple[object, ...] = (
-                "convex",
-                rows,
-                cols,
-                depth,
-                frame.beam["fov_deg"],
-                frame.beam["radius_mm"],
-                out,
-            )
+        beam = frame.beam
+        fov, radius = beam.field_of_view_deg, beam.radius_mm
+        if beam.geometry == Geometry.CONVEX:
+            key: tuple[object, ...] = ("convex", rows, cols, depth, fov, radius, out)
         else:
-            width = frame.beam.get("width_mm") or frame.cols * frame.spacing_mm[1]
+            width = beam.width_mm or frame.cols * frame.spacing_mm[1]
             key = ("linear", rows, cols, depth, width, out)
         m = self._maps.get(key)
         if m is None:
-            if frame.geometry == Geometry.CONVEX:
-                m = _convex_map(rows, cols, depth, frame.beam["fov_deg"], frame.beam["radius_mm"], out)
+            if beam.geometry == Geometry.CONVEX:
+                m = _convex_map(rows, cols, depth, fov, radius, out)
             else:
                 m = _linear_map(rows, cols, depth, float(width), out)
             self._maps[key] = m

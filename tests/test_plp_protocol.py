@@ -241,7 +241,7 @@ def test_start_frames_stop() -> None:
         f = got[0]
         assert f is not None and f.pixels.shape == (4, 2) and f.spacing_mm == (10.0, 10.0)
         assert f.settings.gain_db == 6.0 and f.settings.settings_id == 3 and f.device_time_us == 5000
-        assert f.data_format == DataFormat.BMODE_U8 and f.geometry == Geometry.LINEAR
+        assert f.data_format == DataFormat.BMODE_U8 and f.beam.geometry == Geometry.LINEAR
         assert f.probe.model == "SimProbe L12-5"
         driver.stop()
     counts = driver.counters()

@@ -16,7 +16,7 @@ from drivers.sim.pty_link import SimSerialDevice
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import SerialTransport, UsbTransport, parse_usb_id
 from scanner_app.engine import AcquisitionEngine, EngineState, StateChanged
-from scanner_app.frame import DataFormat
+from scanner_app.frame import DataFormat, Geometry
 from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
 from scanner_app.ring import FrameRing
 
@@ -129,7 +129,11 @@ def test_beam_formats(rig: Rig, fmt: DataFormat) -> None:
     f = frames(rig.driver, 3)[-1]
     rig.driver.stop()
     assert f.data_format == fmt and f.pixels.dtype.itemsize == 2
-    assert {"fov_deg", "radius_mm", "sampling_mhz", "width_mm"} <= set(f.beam)
+    if f.beam.geometry == Geometry.CONVEX:
+        assert f.beam.field_of_view_deg > 0 and f.beam.radius_mm > 0
+    else:
+        assert f.beam.width_mm > 0
+    assert (f.beam.sampling_mhz > 0) == (fmt == DataFormat.RF_I16)
 
 
 def test_ping_and_reconnect(rig: Rig) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from scanner_app.frame import DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
+from scanner_app.frame import BeamGeometry, DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
 from scanner_app.processing import DisplayProcessor, envelope_of_rf
 
 PROBE = ProbeIdentity("v", "m", "s")
@@ -16,10 +17,9 @@ PROBE = ProbeIdentity("v", "m", "s")
 def beam_frame(
     pixels: np.ndarray, fmt: DataFormat, geometry: Geometry, depth_mm: float, **beam: float
 ) -> Frame:
-    full = {"fov_deg": 0.0, "radius_mm": 0.0, "sampling_mhz": 0.0, "width_mm": 0.0, **beam}
     return Frame(
         0, 0, 0, pixels, (depth_mm / pixels.shape[0], 1.0), fmt,
-        ImagingSettings(depth_mm, 0.0, 5.0, 20.0, 0.0), PROBE, geometry, full,
+        ImagingSettings(depth_mm, 0.0, 5.0, 20.0, 0.0), PROBE, BeamGeometry(geometry, **beam),
     )  # fmt: skip
 
 
@@ -31,7 +31,9 @@ def test_convex_point_lands_at_its_millimetre_position() -> None:
     c_idx = int((15.0 + fov / 2) / (fov / cols))
     env[r_idx - 1 : r_idx + 2, c_idx - 1 : c_idx + 2] = 65535
     out = DisplayProcessor(256)(
-        beam_frame(env, DataFormat.ENVELOPE_U16, Geometry.CONVEX, depth, fov_deg=fov, radius_mm=radius)
+        beam_frame(
+            env, DataFormat.ENVELOPE_U16, Geometry.CONVEX, depth, field_of_view_deg=fov, radius_mm=radius
+        )
     )
     assert out.data_format == DataFormat.BMODE_U8 and out.pixels.shape == (256, 256)
     s = out.spacing_mm[0]
@@ -76,9 +78,22 @@ def test_bmode_passes_through_and_maps_are_cached() -> None:
         DataFormat.ENVELOPE_U16,
         Geometry.CONVEX,
         50.0,
-        fov_deg=50.0,
+        field_of_view_deg=50.0,
         radius_mm=30.0,
     )
     proc(f)
     proc(f)
     assert len(proc._maps) == 1
+
+
+def test_processing_returns_a_new_frame_with_its_source_format_and_leaves_the_input_alone() -> None:
+    env = np.full((40, 16), 1000, np.uint16)
+    beam = BeamGeometry(Geometry.CONVEX, field_of_view_deg=50.0, radius_mm=30.0)
+    sent = dataclasses.replace(beam_frame(env, DataFormat.ENVELOPE_U16, Geometry.LINEAR, 50.0), beam=beam)
+    out = DisplayProcessor(64)(sent)
+    assert out is not sent
+    assert out.data_format is DataFormat.BMODE_U8 and out.source_format is DataFormat.ENVELOPE_U16
+    assert out.beam == beam and out.beam.apex_mm == (-30.0, 0.0)  # the sector it was made from
+    # The frame the probe sent is untouched: same format, no source format, same geometry.
+    assert sent.data_format is DataFormat.ENVELOPE_U16 and sent.source_format is None
+    assert sent.beam == beam and sent.pixels.dtype == np.uint16

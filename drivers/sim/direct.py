@@ -14,7 +14,7 @@ from collections.abc import Callable
 from drivers.base import BaseProbeDriver
 from drivers.sim.renderer import FrameRenderer, SpeckleLayersRenderer
 from drivers.sim.settings import SimSettings, sim_descriptor
-from scanner_app.frame import DataFormat, Frame, ImagingSettings
+from scanner_app.frame import BeamGeometry, DataFormat, Frame, ImagingSettings
 from scanner_app.probe import (
     ProbeDescriptor,
     ProbeDisconnected,
@@ -122,6 +122,13 @@ class DirectSimProbe(BaseProbeDriver):
                 settings_id=self.sim_settings.settings_id,
             ),
             probe=descriptor.identity,
+            beam=BeamGeometry(
+                geometry=params.geometry,
+                width_mm=rendered.width_mm,
+                field_of_view_deg=rendered.fov_deg,
+                radius_mm=rendered.radius_mm,
+                sampling_mhz=rendered.sampling_mhz,
+            ),
         )
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         self._counts["frames"] += 1

@@ -7,7 +7,7 @@ import threading
 
 from drivers.sim.renderer import RenderParams
 from scanner_app.frame import DataFormat, Geometry
-from scanner_app.probe import ProbeDescriptor, SettingKey
+from scanner_app.probe import SETTING_FIELDS, ProbeDescriptor, SettingKey
 
 # (min, max) the simulated probe accepts for each key; it clamps anything outside.
 SETTING_RANGES: dict[SettingKey, tuple[float, float]] = {
@@ -77,14 +77,7 @@ class SimSettings:
                 tgc[key - SettingKey.TGC_0] = applied
                 self._params = dataclasses.replace(p, tgc_db=tuple(tgc))
             else:
-                field = {
-                    SettingKey.DEPTH_MM: "depth_mm",
-                    SettingKey.GAIN_DB: "gain_db",
-                    SettingKey.FREQUENCY_MHZ: "frequency_mhz",
-                    SettingKey.FOCUS_MM: "focus_mm",
-                    SettingKey.DYNAMIC_RANGE_DB: "dynamic_range_db",
-                }[key]
-                self._params = dataclasses.replace(p, **{field: applied})  # type: ignore[arg-type]
+                self._params = dataclasses.replace(p, **{SETTING_FIELDS[key]: applied})  # type: ignore[arg-type]
             self.settings_id = (self.settings_id + 1) & 0xFFFF
         return applied
 
@@ -97,12 +90,4 @@ class SimSettings:
                 return float(p.data_format)
             if key >= SettingKey.TGC_0:
                 return p.tgc_db[key - SettingKey.TGC_0]
-            return float(
-                {
-                    SettingKey.DEPTH_MM: p.depth_mm,
-                    SettingKey.GAIN_DB: p.gain_db,
-                    SettingKey.FREQUENCY_MHZ: p.frequency_mhz,
-                    SettingKey.FOCUS_MM: p.focus_mm,
-                    SettingKey.DYNAMIC_RANGE_DB: p.dynamic_range_db,
-                }[key]
-            )
+            return float(getattr(p, SETTING_FIELDS[key]))
