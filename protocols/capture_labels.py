@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocols.model import Protocol
+from protocols.model import ScanProtocol
 
 # DICOM Body Part Examined (PS3.16 CID 4031 code meanings' CS values) for each protocol region.
 BODY_PART_BY_REGION = {
@@ -22,7 +22,7 @@ BODY_PART_BY_REGION = {
 LATERALITY_BY_SIDE = {"left": "L", "right": "R", "bilateral": "B"}
 
 
-def study_labels(protocol: Protocol, runner_labels: dict[str, str]) -> dict[str, Any]:
+def study_labels(protocol: ScanProtocol, runner_labels: dict[str, str]) -> dict[str, Any]:
     """Labels for `StudyStore.save_still/save_clip` from what `ChecklistRunner.record_capture` returned."""
     step = protocol.step(runner_labels["step_id"])
     return {

@@ -13,8 +13,9 @@ import time
 from typing import Any
 
 from protocols.capture_labels import LATERALITY_BY_SIDE, study_labels
-from protocols.model import CaptureKind, CaptureSide, Plane, Protocol, Side
+from protocols.model import CaptureSide, Plane, ScanProtocol, Side
 from protocols.runner import ChecklistRunner, Clock
+from scanner_app.capture import CaptureKind
 from scanner_app.studies.model import Patient, Study
 from scanner_app.studies.store import StudyStore
 
@@ -48,7 +49,7 @@ class ExamSession:
         patient: Patient,
         operator: str,
         *,
-        protocol: Protocol | None = None,
+        protocol: ScanProtocol | None = None,
         side: str | None = None,
         quadrant: str | None = None,
         practice: bool = False,
@@ -78,7 +79,7 @@ class ExamSession:
         return cls(store, study, runner, side=side or "")
 
     @property
-    def protocol(self) -> Protocol | None:
+    def protocol(self) -> ScanProtocol | None:
         return self.runner.protocol if self.runner is not None else None
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from scanner_app.capture import CaptureKind
+
 
 class Side(enum.StrEnum):
     """Which side a protocol examines; ASK means the operator chooses when the exam starts."""
@@ -33,13 +35,6 @@ class Plane(enum.StrEnum):
     SAGITTAL = "sagittal"
     TRANSVERSE = "transverse"
     OBLIQUE = "oblique"
-
-
-class CaptureKind(enum.StrEnum):
-    """A capture is a single still image or a cine clip."""
-
-    STILL = "still"
-    CLIP = "clip"
 
 
 class ImagingMode(enum.StrEnum):
@@ -184,7 +179,7 @@ class Quadrant:
 
 
 @dataclass(frozen=True, slots=True)
-class Protocol:
+class ScanProtocol:
     """A validated scan protocol: identity, sources and ordered steps, with optional focused quadrants."""
 
     id: str

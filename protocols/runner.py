@@ -15,16 +15,16 @@ from typing import Any
 
 from protocols.model import (
     POSE_KEYS,
-    CaptureKind,
     CaptureRequirement,
     CaptureSide,
     FollowUp,
     ImagingMode,
     Plane,
-    Protocol,
+    ScanProtocol,
     Side,
     Step,
 )
+from scanner_app.capture import CaptureKind
 
 Clock = Callable[[], float]
 
@@ -70,7 +70,7 @@ class RunnerError(ValueError):
 
 
 @dataclass(slots=True)
-class CaptureRecord:
+class StepCapture:
     """A capture taken during a step, with the labels attached to it."""
 
     capture_id: str
@@ -142,7 +142,7 @@ class StepRecord:
     skip_reason: str
     findings: list[dict[str, str]]
     follow_ups_opened: list[str]
-    captures: list[CaptureRecord]
+    captures: list[StepCapture]
     measurements: list[MeasurementRecord]
     time_spent_s: float
     view_found: bool
@@ -188,7 +188,7 @@ class _StepState:
     visited: bool = False
     skip_reason: str = ""
     findings: list[str] = field(default_factory=list)
-    captures: list[CaptureRecord] = field(default_factory=list)
+    captures: list[StepCapture] = field(default_factory=list)
     measurements: list[MeasurementRecord] = field(default_factory=list)
     time_spent_s: float = 0.0
     view_found: bool = False
@@ -213,7 +213,7 @@ class ChecklistRunner:
 
     def __init__(
         self,
-        protocol: Protocol,
+        protocol: ScanProtocol,
         *,
         side: str | None = None,
         quadrant: str | None = None,
@@ -482,7 +482,7 @@ class ChecklistRunner:
         side = self._side_label(CaptureSide.CONTRALATERAL if contralateral else CaptureSide.EXAM)
         key = (kind_v.value, plane_v.value, mode_v.value, side)
         follow_up_id, extra = self._slot_for(step, key)
-        record = CaptureRecord(
+        record = StepCapture(
             capture_id, step.id, kind_v.value, plane_v.value, side, mode_v.value, follow_up_id, extra
         )
         self._state[step.id].captures.append(record)
@@ -543,7 +543,7 @@ class ChecklistRunner:
         self._state[step.id].measurements.append(record)
         self._emit(EventKind.MEASUREMENT_RECORDED, step.id, measurement_id=measurement_id, value=float(value))
 
-    def captures(self, step_id: str | None = None) -> list[CaptureRecord]:
+    def captures(self, step_id: str | None = None) -> list[StepCapture]:
         return list(self._state_of(step_id or self.current_step.id).captures)
 
     def measurements(self, step_id: str | None = None) -> list[MeasurementRecord]:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocols.exam_session import ExamSession
-from protocols.model import CaptureKind, Protocol
+from protocols.model import ScanProtocol
+from scanner_app.capture import CaptureKind
 from scanner_app.frame import DataFormat, Frame
-from scanner_app.studies.model import CaptureRecord, Patient, StudyError
+from scanner_app.studies.model import Patient, StudyCapture, StudyError
 from scanner_app.studies.store import StudyStore
 
 CLIP_SECONDS = 1.0
@@ -26,14 +27,14 @@ class ScriptedExamResult:
     """What a scripted exam kept: the study, its captures, the runner's record and frames seen."""
 
     study_uid: str
-    captures: tuple[CaptureRecord, ...]
+    captures: tuple[StudyCapture, ...]
     record: dict[str, Any]
     frames_seen: int
 
 
 def run_scripted_exam(
     next_frame: Callable[[], Frame | None],
-    protocol: Protocol,
+    protocol: ScanProtocol,
     store: StudyStore,
     *,
     seconds: float,
@@ -54,7 +55,7 @@ def run_scripted_exam(
     )
     runner = session.runner
     assert runner is not None
-    captures: list[CaptureRecord] = []
+    captures: list[StudyCapture] = []
     recent: collections.deque[Frame] = collections.deque()
     seen = 0
     start_ns: int | None = None
@@ -82,7 +83,7 @@ def run_scripted_exam(
     return ScriptedExamResult(session.study.study_uid, tuple(captures), exam, seen)
 
 
-def _capture_next_requirement(session: ExamSession, recent: list[Frame]) -> CaptureRecord | None:
+def _capture_next_requirement(session: ExamSession, recent: list[Frame]) -> StudyCapture | None:
     """Take one capture the current step still needs; move on (and return None) when it needs none."""
     runner, protocol = session.runner, session.protocol
     assert runner is not None and protocol is not None

@@ -1,4 +1,4 @@
-"""Reads protocol YAML files into `Protocol` values, naming the file and line of every problem found.
+"""Reads protocol YAML files into `ScanProtocol` values, naming the file and line of every problem found.
 
 The YAML is composed into a node tree (not constructed straight to dicts) so that every value keeps
 its start mark; each check reports `path:line: what is wrong`. A file is read completely and all of
@@ -21,7 +21,6 @@ import yaml
 from protocols.model import (
     POSE_KEYS,
     SCENE_IDS,
-    CaptureKind,
     CaptureRequirement,
     CaptureSide,
     Finding,
@@ -31,12 +30,13 @@ from protocols.model import (
     Plane,
     PracticeTarget,
     Preset,
-    Protocol,
     ProtocolKind,
     Quadrant,
+    ScanProtocol,
     Side,
     Step,
 )
+from scanner_app.capture import CaptureKind
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 """The protocols shipped with the app."""
@@ -483,7 +483,7 @@ _PROTOCOL_REQUIRED = ("id", "title", "version", "region", "side", "kind", "sourc
 _PROTOCOL_OPTIONAL = ("description", "quadrants")
 
 
-def _protocol(r: _Reader, root: yaml.Node) -> Protocol | None:
+def _protocol(r: _Reader, root: yaml.Node) -> ScanProtocol | None:
     m = r.mapping(root, "protocol", _PROTOCOL_REQUIRED, _PROTOCOL_OPTIONAL)
     if m is None:
         return None
@@ -515,7 +515,7 @@ def _protocol(r: _Reader, root: yaml.Node) -> Protocol | None:
         return None
     assert ident is not None and title is not None and version is not None and region is not None
     assert side is not None and kind is not None and description is not None
-    return Protocol(
+    return ScanProtocol(
         id=ident,
         title=title,
         version=version,
@@ -530,7 +530,7 @@ def _protocol(r: _Reader, root: yaml.Node) -> Protocol | None:
     )
 
 
-def parse_protocol(text: str, path: str = "<text>") -> tuple[Protocol | None, list[ProtocolError]]:
+def parse_protocol(text: str, path: str = "<text>") -> tuple[ScanProtocol | None, list[ProtocolError]]:
     """Validate protocol YAML text; return the protocol (None if any error) and every error found."""
     reader = _Reader(path)
     try:
@@ -554,7 +554,7 @@ def parse_protocol(text: str, path: str = "<text>") -> tuple[Protocol | None, li
     return (protocol if not errors else None), errors
 
 
-def load_protocol(path: str | Path) -> Protocol:
+def load_protocol(path: str | Path) -> ScanProtocol:
     """Read and validate one protocol file; raise `ProtocolFileError` listing every problem."""
     p = Path(path)
     try:
@@ -583,9 +583,9 @@ def library_paths(paths: Iterable[str | Path] | None = None) -> list[Path]:
 
 def load_library(
     paths: Iterable[str | Path] | None = None,
-) -> tuple[list[Protocol], list[ProtocolError]]:
+) -> tuple[list[ScanProtocol], list[ProtocolError]]:
     """Load every good protocol from `paths` (default: the shipped library) and list the broken files."""
-    protocols: list[Protocol] = []
+    protocols: list[ScanProtocol] = []
     errors: list[ProtocolError] = []
     seen: dict[str, str] = {}
     files = library_paths(paths)

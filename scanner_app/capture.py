@@ -1,11 +1,12 @@
 """Captures: the `CaptureSink` interface every store implements, and a folder sink (.npy + PNG + JSON).
 
 The DICOM study store plugs into the same interface. A sink writes each capture completely or not at
-all (temporary names, then rename), and raises `CaptureError` with a message a user can act on.
+all (temporary names, then rename), and raises `CaptureSinkError` with a message a user can act on.
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
 import json
 import os
@@ -25,15 +26,23 @@ from scanner_app.frame import Frame
 from scanner_app.probe import SETTING_FIELDS
 
 
-class CaptureError(Exception):
+class CaptureKind(enum.StrEnum):
+    """A capture is one still image or one multi-frame clip: the same two words for the sinks, the
+    study store and the protocol checklists."""
+
+    STILL = "still"
+    CLIP = "clip"
+
+
+class CaptureSinkError(Exception):
     """A capture could not be stored (disk full, folder missing, not writable)."""
 
 
 @dataclass(frozen=True, slots=True)
-class CaptureRecord:
-    """What a sink stored: kind ("still" or "clip"), where, and how many frames."""
+class StoredCapture:
+    """What a sink stored: still or clip, where, and how many frames."""
 
-    kind: str
+    kind: CaptureKind
     location: str
     frame_count: int
     capture_id: str
@@ -96,8 +105,8 @@ class CaptureSink(ABC):
         labels: Mapping[str, str],
         annotations: Mapping[str, Any],
         measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord:
-        return self._save("still", [frame], labels, annotations, measurements)
+    ) -> StoredCapture:
+        return self._save(CaptureKind.STILL, [frame], labels, annotations, measurements)
 
     def save_clip(
         self,
@@ -105,20 +114,20 @@ class CaptureSink(ABC):
         labels: Mapping[str, str],
         annotations: Mapping[str, Any],
         measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord:
+    ) -> StoredCapture:
         if not frames:
-            raise CaptureError("the clip is empty: no frames in the chosen time span")
-        return self._save("clip", list(frames), labels, annotations, measurements)
+            raise CaptureSinkError("the clip is empty: no frames in the chosen time span")
+        return self._save(CaptureKind.CLIP, list(frames), labels, annotations, measurements)
 
     @abstractmethod
     def _save(
         self,
-        kind: str,
+        kind: CaptureKind,
         frames: list[Frame],
         labels: Mapping[str, str],
         annotations: Mapping[str, Any],
         measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord: ...
+    ) -> StoredCapture: ...
 
 
 class FolderCaptureSink(CaptureSink):
@@ -128,7 +137,7 @@ class FolderCaptureSink(CaptureSink):
         self.folder = Path(folder)
         self._counter = itertools.count(1)
 
-    def _name(self, kind: str) -> str:
+    def _name(self, kind: CaptureKind) -> str:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         while True:
             name = f"{kind}-{stamp}-{next(self._counter):04d}"
@@ -137,16 +146,16 @@ class FolderCaptureSink(CaptureSink):
 
     def _save(
         self,
-        kind: str,
+        kind: CaptureKind,
         frames: list[Frame],
         labels: Mapping[str, str],
         annotations: Mapping[str, Any],
         measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord:
+    ) -> StoredCapture:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             name = self._name(kind)
-            if kind == "still":
+            if kind is CaptureKind.STILL:
                 pixels: npt.NDArray[np.generic] = frames[0].pixels
             else:
                 shapes = {f.pixels.shape for f in frames}
@@ -188,8 +197,10 @@ class FolderCaptureSink(CaptureSink):
                     (self.folder / f"{name}{suffix}.part").unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise CaptureError(f"could not save the {kind} in {self.folder}: {exc.strerror or exc}") from exc
-        return CaptureRecord(kind, str(self.folder / f"{name}.json"), len(frames), name)
+            raise CaptureSinkError(
+                f"could not save the {kind} in {self.folder}: {exc.strerror or exc}"
+            ) from exc
+        return StoredCapture(kind, str(self.folder / f"{name}.json"), len(frames), name)
 
 
 def _npy_bytes(pixels: npt.NDArray[np.generic]) -> bytes:

@@ -9,7 +9,7 @@ from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtWidgets import QCheckBox, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
-from protocols.model import Protocol
+from protocols.model import ScanProtocol
 from protocols.runner import ChecklistRunner, StepStatus
 from protocols.validation import LIBRARY_DIR, load_protocol
 from ui.checklist_panel import ChecklistPanel
@@ -31,7 +31,7 @@ class FakeWindow:
 
 
 @pytest.fixture
-def knee() -> Protocol:
+def knee() -> ScanProtocol:
     return load_protocol(LIBRARY_DIR / "knee.yaml")
 
 
@@ -49,7 +49,7 @@ def _click(qtbot: QtBot, widget: QPushButton | QCheckBox) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
 
 
-def test_walk_a_whole_knee_exam_through_the_panel(qtbot: QtBot, knee: Protocol) -> None:
+def test_walk_a_whole_knee_exam_through_the_panel(qtbot: QtBot, knee: ScanProtocol) -> None:
     clock = [0.0]
     runner = ChecklistRunner(knee, side="right", clock=lambda: clock[0])
     panel = ChecklistPanel(runner)
@@ -109,7 +109,7 @@ def test_walk_a_whole_knee_exam_through_the_panel(qtbot: QtBot, knee: Protocol) 
     assert record["steps"][0]["time_spent_s"] == pytest.approx(60.0)
 
 
-def test_review_lists_missing_mandatory_captures_and_skips(qtbot: QtBot, knee: Protocol) -> None:
+def test_review_lists_missing_mandatory_captures_and_skips(qtbot: QtBot, knee: ScanProtocol) -> None:
     runner = ChecklistRunner(knee, side="left", quadrant="anterior", clock=lambda: 0.0)
     panel = ChecklistPanel(runner)
     qtbot.addWidget(panel)
@@ -134,7 +134,7 @@ def test_review_lists_missing_mandatory_captures_and_skips(qtbot: QtBot, knee: P
     assert runner.current_step.id == "patellar_tendon"
 
 
-def test_panel_follows_changes_made_through_the_runner(qtbot: QtBot, knee: Protocol) -> None:
+def test_panel_follows_changes_made_through_the_runner(qtbot: QtBot, knee: ScanProtocol) -> None:
     runner = ChecklistRunner(knee, side="left", clock=lambda: 0.0)
     panel = ChecklistPanel(runner)
     qtbot.addWidget(panel)
@@ -147,7 +147,7 @@ def test_panel_follows_changes_made_through_the_runner(qtbot: QtBot, knee: Proto
     assert panel.steps_list.currentRow() == 1
 
 
-def test_side_must_be_chosen_before_capturing(qtbot: QtBot, knee: Protocol) -> None:
+def test_side_must_be_chosen_before_capturing(qtbot: QtBot, knee: ScanProtocol) -> None:
     runner = ChecklistRunner(knee, clock=lambda: 0.0)
     panel = ChecklistPanel(runner)
     qtbot.addWidget(panel)
@@ -160,7 +160,7 @@ def test_side_must_be_chosen_before_capturing(qtbot: QtBot, knee: Protocol) -> N
     assert all(b.isEnabled() for b in _capture_buttons(panel))
 
 
-def test_refused_finding_is_shown_not_raised(qtbot: QtBot, knee: Protocol) -> None:
+def test_refused_finding_is_shown_not_raised(qtbot: QtBot, knee: ScanProtocol) -> None:
     runner = ChecklistRunner(knee, side="left", clock=lambda: 0.0)
     panel = ChecklistPanel(runner)
     qtbot.addWidget(panel)
@@ -202,7 +202,7 @@ def test_area_of_pain_marked_on_the_body_diagram(qtbot: QtBot) -> None:
     assert "Marked: left calf" in panel.pain_status.text()
 
 
-def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: Protocol) -> None:
+def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: ScanProtocol) -> None:
     clock = [0.0]
     runner = ChecklistRunner(knee, side="left", practice=True, clock=lambda: clock[0])
     panel = ChecklistPanel(runner)
@@ -228,7 +228,7 @@ def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: Protocol) 
     )
 
 
-def test_no_practice_row_outside_practice_mode(qtbot: QtBot, knee: Protocol) -> None:
+def test_no_practice_row_outside_practice_mode(qtbot: QtBot, knee: ScanProtocol) -> None:
     runner = ChecklistRunner(knee, side="left", clock=lambda: 0.0)
     panel = ChecklistPanel(runner)
     qtbot.addWidget(panel)
@@ -239,7 +239,7 @@ def test_no_practice_row_outside_practice_mode(qtbot: QtBot, knee: Protocol) -> 
     assert got == [] and not panel.practice_row.isVisible()
 
 
-def test_closing_the_panel_stops_runner_callbacks(qtbot: QtBot, knee: Protocol) -> None:
+def test_closing_the_panel_stops_runner_callbacks(qtbot: QtBot, knee: ScanProtocol) -> None:
     runner = ChecklistRunner(knee, side="left", clock=lambda: 0.0)
     panel = ChecklistPanel(runner)
     with qtbot.waitSignal(panel.destroyed, timeout=1000):

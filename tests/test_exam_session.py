@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from protocols.exam_session import ExamSession
-from protocols.model import Protocol
+from protocols.model import ScanProtocol
 from protocols.runner import EventKind, RunnerError, RunnerEvent
 from protocols.validation import LIBRARY_DIR, load_protocol
 from scanner_app.studies import Patient, StudyError, StudyStore
@@ -15,7 +15,7 @@ from tests.studies_support import make_frame
 
 
 @pytest.fixture
-def knee() -> Protocol:
+def knee() -> ScanProtocol:
     return load_protocol(LIBRARY_DIR / "knee.yaml")
 
 
@@ -26,7 +26,7 @@ def store(tmp_path: Path):
 
 
 def test_label_defaults_to_the_first_outstanding_requirement_of_that_kind(
-    store: StudyStore, knee: Protocol
+    store: StudyStore, knee: ScanProtocol
 ) -> None:
     session = ExamSession.start(store, Patient("P-1", "Doe^Jane"), "Op^One", protocol=knee, side="right")
     assert session.runner is not None and session.runner.current_step.id == "quadriceps_tendon"
@@ -52,7 +52,7 @@ def test_label_defaults_to_the_first_outstanding_requirement_of_that_kind(
     assert store.read_dataset(record).ImageLaterality == "R"
 
 
-def test_explicit_plane_mode_and_other_side(store: StudyStore, knee: Protocol) -> None:
+def test_explicit_plane_mode_and_other_side(store: StudyStore, knee: ScanProtocol) -> None:
     session = ExamSession.start(store, Patient.practice(), "Op^One", protocol=knee, side="left")
     _, labels = session.label_capture("clip", "short_axis", mode="power_doppler", contralateral=True)
     assert labels["plane"] == "short axis" and labels["laterality"] == "R"
@@ -60,7 +60,7 @@ def test_explicit_plane_mode_and_other_side(store: StudyStore, knee: Protocol) -
     assert session.runner.captures()[-1].mode == "power_doppler"
 
 
-def test_discard_removes_the_capture_from_its_step(store: StudyStore, knee: Protocol) -> None:
+def test_discard_removes_the_capture_from_its_step(store: StudyStore, knee: ScanProtocol) -> None:
     session = ExamSession.start(store, Patient.practice(), "Op^One", protocol=knee, side="left")
     assert session.runner is not None
     events: list[RunnerEvent] = []
@@ -74,7 +74,7 @@ def test_discard_removes_the_capture_from_its_step(store: StudyStore, knee: Prot
     assert labels["plane"] == "long axis"
 
 
-def test_ask_protocol_without_a_side_refuses_to_label(store: StudyStore, knee: Protocol) -> None:
+def test_ask_protocol_without_a_side_refuses_to_label(store: StudyStore, knee: ScanProtocol) -> None:
     session = ExamSession.start(store, Patient.practice(), "Op^One", protocol=knee)
     with pytest.raises(RunnerError, match="choose the side"):
         session.label_capture("still")
@@ -94,7 +94,7 @@ def test_no_protocol_labels_only_the_side_and_ends_without_a_record(store: Study
     assert session.ended
 
 
-def test_end_writes_the_runner_record_into_the_study_once(store: StudyStore, knee: Protocol) -> None:
+def test_end_writes_the_runner_record_into_the_study_once(store: StudyStore, knee: ScanProtocol) -> None:
     session = ExamSession.start(
         store,
         Patient("P-2", "Roe^Rick", "19800101", "M"),
@@ -119,7 +119,7 @@ def test_end_writes_the_runner_record_into_the_study_once(store: StudyStore, kne
         store.save_still(session.study, make_frame(3), {})
 
 
-def test_a_bad_quadrant_leaves_no_empty_study(store: StudyStore, knee: Protocol) -> None:
+def test_a_bad_quadrant_leaves_no_empty_study(store: StudyStore, knee: ScanProtocol) -> None:
     with pytest.raises(RunnerError, match="quadrant"):
         ExamSession.start(store, Patient.practice(), "Op^One", protocol=knee, quadrant="nowhere")
     assert store.list_studies() == []

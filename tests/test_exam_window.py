@@ -15,9 +15,9 @@ from drivers.sim.direct import DirectSimProbe
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
 from drivers.sim.settings import SimSettings
-from protocols.model import Protocol
+from protocols.model import ScanProtocol
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
-from scanner_app.capture import CaptureError, CaptureRecord
+from scanner_app.capture import CaptureSinkError, StoredCapture
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from tests.ui_support import make_engine, open_window, wait_streaming
@@ -53,7 +53,7 @@ def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[ExamRig]:
     store.close()
 
 
-def _request(protocol: Protocol | None, *, side: str = "right", practice: bool = False) -> ExamRequest:
+def _request(protocol: ScanProtocol | None, *, side: str = "right", practice: bool = False) -> ExamRequest:
     return ExamRequest(
         patient=Patient("KNEE-001", "Doe^Jane", "19700203", "F"),
         operator="Op^One",
@@ -164,8 +164,8 @@ def test_capture_with_no_exam_goes_to_a_practice_study(qtbot: QtBot, rig: ExamRi
 class _FailingSink:
     """A sink whose disk is full."""
 
-    def save_still(self, *args: object) -> CaptureRecord:
-        raise CaptureError("no space left on device")
+    def save_still(self, *args: object) -> StoredCapture:
+        raise CaptureSinkError("no space left on device")
 
     save_clip = save_still
 

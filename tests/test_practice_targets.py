@@ -11,12 +11,12 @@ from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderParams
 from drivers.sim.scenes import build_scene, list_scenes
-from protocols.model import PracticeTarget, Protocol, Step
+from protocols.model import PracticeTarget, ScanProtocol, Step
 from protocols.runner import ChecklistRunner
 from protocols.validation import load_library
 
 PROTOCOLS, LOAD_ERRORS = load_library()
-TARGETS: list[tuple[Protocol, Step, PracticeTarget]] = [
+TARGETS: list[tuple[ScanProtocol, Step, PracticeTarget]] = [
     (p, s, s.practice) for p in PROTOCOLS for s in p.steps if s.practice is not None
 ]
 SCENES = {info.scene_id: info for info in list_scenes()}
@@ -65,7 +65,7 @@ def test_the_library_loads_and_has_practice_targets() -> None:
 
 
 @pytest.mark.parametrize(("protocol", "step", "target"), TARGETS, ids=_ids())
-def test_scene_and_variant_exist(protocol: Protocol, step: Step, target: PracticeTarget) -> None:
+def test_scene_and_variant_exist(protocol: ScanProtocol, step: Step, target: PracticeTarget) -> None:
     assert target.scene in SCENES, f"{protocol.id}/{step.id}: unknown scene {target.scene!r}"
     variant = _variant(target)
     assert variant is None or variant in SCENES[target.scene].variants, (
@@ -77,7 +77,7 @@ def test_scene_and_variant_exist(protocol: Protocol, step: Step, target: Practic
 
 @pytest.mark.parametrize(("protocol", "step", "target"), TARGETS, ids=_ids())
 def test_target_is_the_named_view_and_only_that_view(
-    protocol: Protocol, step: Step, target: PracticeTarget
+    protocol: ScanProtocol, step: Step, target: PracticeTarget
 ) -> None:
     views = build_scene(target.scene, _variant(target)).views
     assert target.view in views, f"{protocol.id}/{step.id}: view {target.view!r} not in {list(views)}"
@@ -97,7 +97,9 @@ def test_target_is_the_named_view_and_only_that_view(
 
 
 @pytest.mark.parametrize(("protocol", "step", "target"), TARGETS, ids=_ids())
-def test_target_pose_shows_the_steps_anatomy(protocol: Protocol, step: Step, target: PracticeTarget) -> None:
+def test_target_pose_shows_the_steps_anatomy(
+    protocol: ScanProtocol, step: Step, target: PracticeTarget
+) -> None:
     in_view = _render_in_view(target)
     assert in_view, f"{protocol.id}/{step.id}: nothing in view"
     listed = [name for name in in_view if any(_same_structure(name, s) for s in step.structures)]

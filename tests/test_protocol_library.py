@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from protocols.model import CaptureKind, CaptureSide, ImagingMode, Plane, Protocol, ProtocolKind
+from protocols.model import CaptureSide, ImagingMode, Plane, ProtocolKind, ScanProtocol
 from protocols.runner import ChecklistRunner
 from protocols.validation import LIBRARY_DIR, load_library
+from scanner_app.capture import CaptureKind
 
 PROTOCOLS, ERRORS = load_library()
 BY_ID = {p.id: p for p in PROTOCOLS}
@@ -226,7 +227,7 @@ def test_normal_anatomy_protocol_has_focused_quadrants_covering_every_step(proto
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.id)
-def test_each_protocol_cites_sources_and_scanning_steps_carry_presets(protocol: Protocol) -> None:
+def test_each_protocol_cites_sources_and_scanning_steps_carry_presets(protocol: ScanProtocol) -> None:
     assert protocol.sources and all(("http" in s) for s in protocol.sources)
     for step in protocol.steps:
         if step.captures:
@@ -263,13 +264,13 @@ def _satisfy(runner: ChecklistRunner, finding_index: int) -> None:
     assert runner.missing_for_step(step.id) == [], step.id
 
 
-def protocol_region(protocol: Protocol) -> str:
+def protocol_region(protocol: ScanProtocol) -> str:
     return protocol.region if protocol.region != "any" else "thigh"
 
 
 @pytest.mark.parametrize("finding_index", [0, -1], ids=["first_finding", "last_finding"])
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.id)
-def test_each_protocol_can_be_walked_to_a_complete_exam(protocol: Protocol, finding_index: int) -> None:
+def test_each_protocol_can_be_walked_to_a_complete_exam(protocol: ScanProtocol, finding_index: int) -> None:
     """Choosing the first (normal) or the last (a pathology, opening its follow-ups) finding everywhere."""
     runner = ChecklistRunner(protocol, side="left", clock=lambda: 0.0)
     while True:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from protocols.model import Protocol
+from protocols.model import ScanProtocol
 from protocols.runner import ChecklistRunner, EventKind, RunnerError, RunnerEvent, StepStatus
 from protocols.validation import parse_protocol
 
@@ -94,7 +94,7 @@ class FakeClock:
 
 
 @pytest.fixture
-def protocol() -> Protocol:
+def protocol() -> ScanProtocol:
     p, errors = parse_protocol(PROTOCOL_YAML, "mini.yaml")
     assert not errors, errors
     assert p is not None
@@ -107,7 +107,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def runner(protocol: Protocol, clock: FakeClock) -> ChecklistRunner:
+def runner(protocol: ScanProtocol, clock: FakeClock) -> ChecklistRunner:
     return ChecklistRunner(protocol, side="left", clock=clock)
 
 
@@ -226,7 +226,7 @@ def test_bad_capture_labels_are_refused(runner: ChecklistRunner) -> None:
     assert runner.captures() == []
 
 
-def test_ask_protocol_needs_a_side_before_capturing(protocol: Protocol, clock: FakeClock) -> None:
+def test_ask_protocol_needs_a_side_before_capturing(protocol: ScanProtocol, clock: FakeClock) -> None:
     r = ChecklistRunner(protocol, clock=clock)
     assert r.side == ""
     with pytest.raises(RunnerError, match="choose the side"):
@@ -396,7 +396,7 @@ def test_ending_an_incomplete_exam_keeps_what_is_missing(runner: ChecklistRunner
     assert len(record.missing) == 5  # the six of a fresh exam less the still just taken
 
 
-def test_quadrant_restricts_steps(protocol: Protocol, clock: FakeClock) -> None:
+def test_quadrant_restricts_steps(protocol: ScanProtocol, clock: FakeClock) -> None:
     r = ChecklistRunner(protocol, side="right", quadrant="back", clock=clock)
     assert [s.id for s in r.steps] == ["second", "third"]
     assert r.record().quadrant == "back"
@@ -404,7 +404,7 @@ def test_quadrant_restricts_steps(protocol: Protocol, clock: FakeClock) -> None:
         ChecklistRunner(protocol, side="right", quadrant="front", clock=clock)
 
 
-def test_practice_view_within_tolerance_is_found(protocol: Protocol, clock: FakeClock) -> None:
+def test_practice_view_within_tolerance_is_found(protocol: ScanProtocol, clock: FakeClock) -> None:
     r = ChecklistRunner(protocol, side="left", practice=True, clock=clock)
     got: list[RunnerEvent] = []
     r.subscribe(got.append)
@@ -422,7 +422,7 @@ def test_practice_view_within_tolerance_is_found(protocol: Protocol, clock: Fake
     assert not r.check_practice_view("knee", near)  # step 2 has no target
 
 
-def test_practice_summary(protocol: Protocol, clock: FakeClock) -> None:
+def test_practice_summary(protocol: ScanProtocol, clock: FakeClock) -> None:
     r = ChecklistRunner(protocol, side="left", practice=True, clock=clock)
     r.check_practice_view("knee", {"position_mm": 30, "lateral_mm": 0, "rotation_deg": 0, "tilt_deg": 0})
     r.record_capture(kind="still", plane="long_axis", capture_id="1")
@@ -434,7 +434,7 @@ def test_practice_summary(protocol: Protocol, clock: FakeClock) -> None:
     assert s.time_taken_s == pytest.approx(42)
 
 
-def test_fixed_side_protocol_refuses_another_side(protocol: Protocol, clock: FakeClock) -> None:
+def test_fixed_side_protocol_refuses_another_side(protocol: ScanProtocol, clock: FakeClock) -> None:
     fixed, errors = parse_protocol(PROTOCOL_YAML.replace("side: ask", "side: bilateral"), "b.yaml")
     assert fixed is not None, errors
     r = ChecklistRunner(fixed, clock=clock)

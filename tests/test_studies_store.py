@@ -14,7 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from scanner_app.studies import CaptureError, Patient, StudyError, StudyStore, rebuild_index
+from scanner_app.studies import Patient, StudyCaptureError, StudyError, StudyStore, rebuild_index
 from scanner_app.studies.dicom_writer import (
     PRIVATE_CREATOR,
     US_IMAGE_STORAGE,
@@ -189,14 +189,14 @@ def test_full_disk_fails_clearly_and_damages_nothing(tmp_path: Path) -> None:
     hashes = _file_hashes(tmp_path)
 
     writer.full = True
-    with pytest.raises(CaptureError) as err:
+    with pytest.raises(StudyCaptureError) as err:
         store.save_clip(study, [make_frame(i) for i in range(5)], KNEE_LABELS)
     message = str(err.value)
     assert "0004-clip.dcm" in message and "disk is full" in message
     assert _temp_files(tmp_path) == []
     assert _file_hashes(tmp_path) == hashes
     assert store.list_captures() == kept
-    with pytest.raises(CaptureError, match=r"study\.json.*disk is full"):
+    with pytest.raises(StudyCaptureError, match=r"study\.json.*disk is full"):
         store.end_study(study, {"findings": []})
     assert _file_hashes(tmp_path) == hashes
 
@@ -230,13 +230,13 @@ def test_real_full_filesystem(tmp_path: Path, side_px: int, expected: str) -> No
         store = StudyStore(mount_dir)
         study = store.start_study(_patient(), "Op^One")
         saved = []
-        error: CaptureError | None = None
+        error: StudyCaptureError | None = None
         for i in range(200):
             try:
                 saved.append(
                     store.save_clip(study, [make_frame(i * 10 + k, side_px, side_px) for k in range(3)])
                 )
-            except CaptureError as exc:
+            except StudyCaptureError as exc:
                 error = exc
                 break
         assert error is not None, "the 256 kB filesystem never filled up"
@@ -266,7 +266,7 @@ def test_bad_input_is_refused_with_a_clear_message(tmp_path: Path) -> None:
         store.save_still(study, make_frame(1), {"side": "R"})
     with pytest.raises(StudyError, match="laterality"):
         store.save_still(study, make_frame(1), {"laterality": "left"})
-    with pytest.raises(CaptureError, match=r"frame 1 \(seq 2\).*one image size"):
+    with pytest.raises(StudyCaptureError, match=r"frame 1 \(seq 2\).*one image size"):
         store.save_clip(study, [make_frame(1), make_frame(2, rows=50)])
     with pytest.raises(StudyError, match="annotations is not JSON"):
         store.save_still(study, make_frame(1), annotations=[{"x": object()}])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from scanner_app.capture import CaptureError
+from scanner_app.capture import CaptureSinkError
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from scanner_app.studies.dicom_writer import read_capture_json
@@ -91,13 +91,13 @@ def test_store_errors_become_capture_errors_with_the_stores_message(store: Study
     study = store.start_study(Patient.practice(), "Op^One")
     store.end_study(study)
     sink = StudyCaptureSink(store, lambda: study)
-    with pytest.raises(CaptureError, match="has ended"):
+    with pytest.raises(CaptureSinkError, match="has ended"):
         sink.save_still(make_frame(1), {}, {}, [])
-    with pytest.raises(CaptureError, match="laterality 'X'"):
+    with pytest.raises(CaptureSinkError, match="laterality 'X'"):
         StudyCaptureSink(store, lambda: store.start_study(Patient.practice(), "Op")).save_still(
             make_frame(1), {"laterality": "X"}, {}, []
         )
-    with pytest.raises(CaptureError, match="empty"):
+    with pytest.raises(CaptureSinkError, match="empty"):
         sink.save_clip([], {}, {}, [])
     assert store.list_captures() == []
 

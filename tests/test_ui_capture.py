@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import QToolButton
 from pytestqt.qtbot import QtBot
 
 from drivers.sim.direct import DirectSimProbe
-from scanner_app.capture import CaptureError, CaptureRecord
+from scanner_app.capture import CaptureSinkError, StoredCapture
 from scanner_app.frame import Frame
 from scanner_app.probe import ProbeEventKind
 from tests.ui_support import open_window, wait_streaming, window_fixture
@@ -126,14 +126,14 @@ class FullDiskSink:
         self.calls = 0
 
     def save_still(self, frame: Frame, labels: Mapping[str, str], annotations: Mapping[str, Any],
-                   measurements: Sequence[Mapping[str, Any]]) -> CaptureRecord:  # fmt: skip
+                   measurements: Sequence[Mapping[str, Any]]) -> StoredCapture:  # fmt: skip
         self.calls += 1
-        raise CaptureError("could not save the still in /media/usb: No space left on device")
+        raise CaptureSinkError("could not save the still in /media/usb: No space left on device")
 
     def save_clip(self, frames: Sequence[Frame], labels: Mapping[str, str], annotations: Mapping[str, Any],
-                  measurements: Sequence[Mapping[str, Any]]) -> CaptureRecord:  # fmt: skip
+                  measurements: Sequence[Mapping[str, Any]]) -> StoredCapture:  # fmt: skip
         self.calls += 1
-        raise CaptureError("could not save the clip in /media/usb: No space left on device")
+        raise CaptureSinkError("could not save the clip in /media/usb: No space left on device")
 
 
 def test_failed_capture_says_so_and_live_imaging_goes_on(qtbot: QtBot, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from scanner_app.annotations import AnnotationSet, BodyMarker
-from scanner_app.capture import CaptureError, FolderCaptureSink, encode_png
+from scanner_app.capture import CaptureSinkError, FolderCaptureSink, encode_png
 from scanner_app.cine import CineModel
 from scanner_app.frame import DataFormat, Frame, ImagingSettings, ProbeIdentity
 from scanner_app.imaging_model import ImagingModel
@@ -113,14 +113,14 @@ def test_folder_sink_writes_complete_captures(tmp_path: Path) -> None:
     clip = sink.save_clip([_frame(i, i * 10**7) for i in range(4)], {}, {}, [])
     assert clip.frame_count == 4
     assert np.load(Path(clip.location).with_suffix(".npy")).shape == (4, 8, 6)
-    with pytest.raises(CaptureError, match="empty"):
+    with pytest.raises(CaptureSinkError, match="empty"):
         sink.save_clip([], {}, {}, [])
 
 
 def test_folder_sink_failure_is_a_capture_error_and_leaves_nothing(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    with pytest.raises(CaptureError, match="could not save the still"):
+    with pytest.raises(CaptureSinkError, match="could not save the still"):
         FolderCaptureSink(blocker / "caps").save_still(_frame(1, 0), {}, {}, [])
 
 

@@ -13,7 +13,7 @@ from PyQt6.QtCore import QObject, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QIcon, QImage, QPixmap
 from PyQt6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
-from scanner_app.capture import CaptureRecord
+from scanner_app.capture import StoredCapture
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class CaptureOutcome:
     """A finished capture job: the record on success, or the error text; and the thumbnail pixels."""
 
     kind: str
-    record: CaptureRecord | None
+    record: StoredCapture | None
     error: str
     thumbnail: npt.NDArray[np.uint8]
     annotations: dict[str, object]
@@ -45,7 +45,7 @@ class CaptureWorker(QObject):
     def submit(
         self,
         kind: str,
-        job: Callable[[], CaptureRecord],
+        job: Callable[[], StoredCapture],
         thumbnail: npt.NDArray[np.uint8],
         annotations: dict[str, object],
         measurements: list[dict[str, object]],
@@ -54,7 +54,7 @@ class CaptureWorker(QObject):
 
         def run() -> None:
             try:
-                record: CaptureRecord | None = job()
+                record: StoredCapture | None = job()
                 error = ""
             except Exception as exc:  # any failure is reported to the user; imaging goes on
                 log.error("%s capture failed: %s", kind, exc)

@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from protocols.model import Protocol, Side
+from protocols.model import ScanProtocol, Side
 from scanner_app.studies.model import Patient, StudyError
 from ui.theme import ALARM
 
@@ -34,7 +34,7 @@ class ExamRequest:
     operator: str
     trainee: str
     supervisor: str
-    protocol: Protocol | None
+    protocol: ScanProtocol | None
     quadrant: str | None
     side: str
     practice: bool
@@ -45,7 +45,7 @@ class ExamDialog(QDialog):
 
     def __init__(
         self,
-        protocols: Sequence[Protocol],
+        protocols: Sequence[ScanProtocol],
         *,
         has_simulator: bool,
         operator: str = "",
@@ -118,7 +118,7 @@ class ExamDialog(QDialog):
         self._protocol_changed()
         self._subject_changed(False)
 
-    def chosen_protocol(self) -> Protocol | None:
+    def chosen_protocol(self) -> ScanProtocol | None:
         pid = self.protocol.currentData()
         return next((p for p in self.protocols if p.id == pid), None)
 

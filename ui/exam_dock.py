@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
 )
 
 from protocols.exam_session import ExamSession
-from protocols.model import Protocol
+from protocols.model import ScanProtocol
 from protocols.runner import EventKind, RunnerError
 from scanner_app.annotations import BodyMarker
 from scanner_app.studies.export import export_deidentified
@@ -78,7 +78,7 @@ class ExamController(QObject):
     def __init__(
         self,
         store: StudyStore,
-        protocols: Sequence[Protocol] = (),
+        protocols: Sequence[ScanProtocol] = (),
         *,
         operator: str = "",
     ) -> None:

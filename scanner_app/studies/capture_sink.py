@@ -3,7 +3,7 @@
 Runs on the capture worker thread; the store serialises its writes with its own lock. Labels the store
 knows (CaptureLabels keys: laterality, body part, protocol step, plane) go into the DICOM attributes;
 the window's other labels (preset, grey map, probe...), its annotations and its measurements are kept
-in the capture's annotations JSON. Any store failure becomes `scanner_app.capture.CaptureError` with
+in the capture's annotations JSON. Any store failure becomes `scanner_app.capture.CaptureSinkError` with
 the store's own message, so the window shows it and imaging goes on.
 """
 
@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from scanner_app.capture import CaptureError, CaptureRecord, CaptureSink
+from scanner_app.capture import CaptureKind, CaptureSink, CaptureSinkError, StoredCapture
 from scanner_app.frame import Frame
-from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyError
-from scanner_app.studies.model import CaptureRecord as StudyCaptureRecord
+from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyCapture, StudyError
 from scanner_app.studies.store import StudyStore
 
 LABEL_KEYS = frozenset(CaptureLabels.__dataclass_fields__)
@@ -60,25 +59,25 @@ class StudyCaptureSink(CaptureSink):
 
     def _save(
         self,
-        kind: str,
+        kind: CaptureKind,
         frames: list[Frame],
         labels: Mapping[str, str],
         annotations: Mapping[str, Any],
         measurements: Sequence[Mapping[str, Any]],
-    ) -> CaptureRecord:
+    ) -> StoredCapture:
         dicom_labels, ui_labels = split_labels(labels)
         entries = annotation_entries(ui_labels, annotations, measurements)
         try:
             study = self._current_study()
-            if kind == "clip":
+            if kind is CaptureKind.CLIP:
                 frames = _latest_calibration(frames)
                 record = self.store.save_clip(study, frames, dicom_labels, entries)
             else:
                 record = self.store.save_still(study, frames[0], dicom_labels, entries)
-        except StudyError as exc:  # CaptureError of the store is a StudyError too
-            raise CaptureError(str(exc)) from exc
+        except StudyError as exc:  # StudyCaptureError is a StudyError too
+            raise CaptureSinkError(str(exc)) from exc
         except OSError as exc:
-            raise CaptureError(f"could not save the {kind} in {self.store.root}: {exc}") from exc
+            raise CaptureSinkError(f"could not save the {kind} in {self.store.root}: {exc}") from exc
         return _ui_record(self.store, record)
 
 
@@ -95,9 +94,9 @@ def _latest_calibration(frames: list[Frame]) -> list[Frame]:
     return frames[start:]
 
 
-def _ui_record(store: StudyStore, record: StudyCaptureRecord) -> CaptureRecord:
-    return CaptureRecord(
-        kind=record.kind.value,
+def _ui_record(store: StudyStore, record: StudyCapture) -> StoredCapture:
+    return StoredCapture(
+        kind=record.kind,
         location=str(store.capture_path(record)),
         frame_count=record.number_of_frames,
         capture_id=record.sop_instance_uid,

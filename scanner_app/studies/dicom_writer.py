@@ -25,8 +25,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
+from scanner_app.capture import CaptureKind
 from scanner_app.frame import DataFormat, Frame
-from scanner_app.studies.model import CaptureError, CaptureKind, CaptureLabels, JsonDict, Study
+from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyCaptureError
 
 US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
 US_MULTIFRAME_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
@@ -59,7 +60,7 @@ def write_file_atomic(
     """Write `payload` to `path` so that `path` is either absent or complete, even after a crash.
 
     Temp file in the same directory, flush + fsync, rename over the final name, fsync the directory.
-    Any OSError (a full disk, a pulled stick) raises CaptureError naming the path and the reason and
+    Any OSError (a full disk, a pulled stick) raises StudyCaptureError naming the path and the reason and
     leaves no temp file behind; an existing file at `path` is never touched unless the rename succeeds.
     With `overwrite=False` an existing file is never replaced (a capture's file is never written twice):
     the temp file is hard-linked to the final name, which fails if the name is taken.
@@ -79,7 +80,7 @@ def write_file_atomic(
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise CaptureError(f"could not write {path}: {_reason(exc)}") from exc
+        raise StudyCaptureError(f"could not write {path}: {_reason(exc)}") from exc
     fsync_directory(directory)
 
 
@@ -120,16 +121,16 @@ def _tz_offset(value: datetime) -> str:
 
 def _check_frame(frame: Frame, where: str) -> None:
     if frame.data_format is not DataFormat.BMODE_U8:
-        raise CaptureError(
+        raise StudyCaptureError(
             f"{where}: only BMODE_U8 display frames can be saved, got {frame.data_format.name}"
         )
     if frame.pixels.ndim != 2 or frame.pixels.dtype != np.uint8:
-        raise CaptureError(
+        raise StudyCaptureError(
             f"{where}: pixels must be a 2-D uint8 array, got shape {frame.pixels.shape} {frame.pixels.dtype}"
         )
     axial_mm, lateral_mm = frame.spacing_mm
     if not (axial_mm > 0 and lateral_mm > 0):
-        raise CaptureError(f"{where}: spacing_mm must be positive, got {frame.spacing_mm}")
+        raise StudyCaptureError(f"{where}: spacing_mm must be positive, got {frame.spacing_mm}")
 
 
 def _region(frame: Frame) -> Dataset:
@@ -171,20 +172,20 @@ def build_dataset(
 ) -> Dataset:
     """Make an Ultrasound Image (still) or Ultrasound Multi-frame Image (clip) dataset."""
     if not frames:
-        raise CaptureError("a capture needs at least one frame")
+        raise StudyCaptureError("a capture needs at least one frame")
     if kind is CaptureKind.STILL and len(frames) != 1:
-        raise CaptureError(f"a still has exactly one frame, got {len(frames)}")
+        raise StudyCaptureError(f"a still has exactly one frame, got {len(frames)}")
     for i, frame in enumerate(frames):
         _check_frame(frame, f"frame {i} (seq {frame.seq})")
     first = frames[0]
     for i, frame in enumerate(frames[1:], start=1):
         if frame.pixels.shape != first.pixels.shape:
-            raise CaptureError(
+            raise StudyCaptureError(
                 f"frame {i} (seq {frame.seq}) is {frame.pixels.shape}, but the clip started at "
                 f"{first.pixels.shape}: a clip must keep one image size"
             )
         if frame.spacing_mm != first.spacing_mm:
-            raise CaptureError(
+            raise StudyCaptureError(
                 f"frame {i} (seq {frame.seq}) has spacing {frame.spacing_mm} mm, but the clip started "
                 f"at {first.spacing_mm} mm: a clip must keep one calibration"
             )

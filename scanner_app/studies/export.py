@@ -22,7 +22,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from scanner_app.studies.dicom_writer import encode_dataset, write_file_atomic
-from scanner_app.studies.model import CaptureRecord, JsonDict, StudyError
+from scanner_app.studies.model import JsonDict, StudyCapture, StudyError
 from scanner_app.studies.store import StudyStore
 
 # Attributes copied as they are: image pixels and their description, frame timing, equipment model,
@@ -242,7 +242,7 @@ _MEASUREMENT_KEYS = (
 _CALIPER_LABEL = re.compile(r"[A-Z]{1,3}")  # the app's own caliper names: A, B, ... AA
 
 
-def _manifest_entry(record: CaptureRecord, path: Path, new_uid: str) -> JsonDict:
+def _manifest_entry(record: StudyCapture, path: Path, new_uid: str) -> JsonDict:
     labels = record.labels.to_json()
     measurements = []
     for entry in record.annotations:

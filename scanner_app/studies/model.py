@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 import uuid
@@ -10,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from scanner_app.capture import CaptureKind
 
 JsonDict = dict[str, Any]
 
@@ -20,15 +21,8 @@ class StudyError(Exception):
     """A study operation was given bad input or could not be carried out."""
 
 
-class CaptureError(StudyError):
-    """A capture could not be saved; nothing already captured was changed."""
-
-
-class CaptureKind(enum.StrEnum):
-    """A capture is one still image or one multi-frame clip."""
-
-    STILL = "still"
-    CLIP = "clip"
+class StudyCaptureError(StudyError):
+    """The study store could not save a capture; nothing already captured was changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +144,7 @@ def check_json(value: object, what: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class CaptureRecord:
+class StudyCapture:
     """One saved still or clip: where its DICOM file is and what it shows."""
 
     sop_instance_uid: str
@@ -182,7 +176,7 @@ class Study:
     accession_number: str = ""
     ended_at: datetime | None = None
     protocol_record: JsonDict | None = None
-    captures: list[CaptureRecord] = field(default_factory=list)
+    captures: list[StudyCapture] = field(default_factory=list)
 
     def to_json(self) -> JsonDict:
         """The study-level facts kept in study.json (captures live in their DICOM files)."""

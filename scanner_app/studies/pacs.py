@@ -28,7 +28,7 @@ from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE
-from scanner_app.studies.model import CaptureRecord, Study, StudyError
+from scanner_app.studies.model import Study, StudyCapture, StudyError
 from scanner_app.studies.store import INDEX_NAME, connect_index, transaction
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ class PacsSender:
 
     # ----- queue -----
 
-    def enqueue(self, captures: Iterable[CaptureRecord]) -> int:
+    def enqueue(self, captures: Iterable[StudyCapture]) -> int:
         """Queue captures for this destination; ones already queued, sent or failed are left alone."""
         added: list[SendState] = []
         with self._lock, transaction(self._conn):

@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from scanner_app.capture import CaptureKind
 from scanner_app.studies.dicom_writer import write_file_atomic
-from scanner_app.studies.model import CaptureKind, CaptureRecord, Study
+from scanner_app.studies.model import Study, StudyCapture
 from scanner_app.studies.store import StudyStore
 
 _KNOWN_RECORD_KEYS = ("title", "steps", "findings", "measurements", "protocol_id")
@@ -65,7 +66,7 @@ def _png_square_pixels(pixels: npt.NDArray[np.uint8], spacing_mm: tuple[float, f
     return KeyImage(buffer.getvalue(), "", image.width, image.height)
 
 
-def _key_image(store: StudyStore, record: CaptureRecord) -> KeyImage:
+def _key_image(store: StudyStore, record: StudyCapture) -> KeyImage:
     ds = store.read_dataset(record)
     pixels = ds.pixel_array
     if record.kind is CaptureKind.CLIP:

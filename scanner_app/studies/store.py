@@ -29,6 +29,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
+from scanner_app.capture import CaptureKind
 from scanner_app.frame import Frame
 from scanner_app.studies.dicom_writer import (
     TEMP_SUFFIX,
@@ -40,13 +41,12 @@ from scanner_app.studies.dicom_writer import (
     write_file_atomic,
 )
 from scanner_app.studies.model import (
-    CaptureError,
-    CaptureKind,
     CaptureLabels,
-    CaptureRecord,
     JsonDict,
     Patient,
     Study,
+    StudyCapture,
+    StudyCaptureError,
     StudyError,
     check_json,
 )
@@ -215,7 +215,7 @@ class StudyStore:
             try:
                 study_dir.mkdir()
             except OSError as exc:
-                raise CaptureError(f"could not create study folder {study_dir}: {exc}") from exc
+                raise StudyCaptureError(f"could not create study folder {study_dir}: {exc}") from exc
             self._write_study_json(study)
             self._index_study(self._conn, study)
         return study
@@ -260,7 +260,7 @@ class StudyStore:
         frame: Frame,
         labels: CaptureLabels | Mapping[str, Any] | None = None,
         annotations: Sequence[JsonDict] = (),
-    ) -> CaptureRecord:
+    ) -> StudyCapture:
         """Save one frame as an Ultrasound Image; returns only once it is safely on disk."""
         return self._save(study, [frame], CaptureKind.STILL, labels, annotations)
 
@@ -270,7 +270,7 @@ class StudyStore:
         frames: Sequence[Frame],
         labels: CaptureLabels | Mapping[str, Any] | None = None,
         annotations: Sequence[JsonDict] = (),
-    ) -> CaptureRecord:
+    ) -> StudyCapture:
         """Save frames as an Ultrasound Multi-frame Image; returns only once it is safely on disk."""
         return self._save(study, list(frames), CaptureKind.CLIP, labels, annotations)
 
@@ -281,7 +281,7 @@ class StudyStore:
         kind: CaptureKind,
         labels_in: CaptureLabels | Mapping[str, Any] | None,
         annotations_in: Sequence[JsonDict],
-    ) -> CaptureRecord:
+    ) -> StudyCapture:
         labels = CaptureLabels.from_mapping(labels_in)
         annotations = tuple(dict(a) for a in annotations_in)
         check_json(list(annotations), "annotations")
@@ -316,7 +316,7 @@ class StudyStore:
             rel_path = f"{study.directory}/{instance_number:04d}-{kind.value}.dcm"
             path = self.root / rel_path
             write_file_atomic(path, encode_dataset(ds), self._write_bytes, overwrite=False)
-            record = CaptureRecord(
+            record = StudyCapture(
                 sop_instance_uid=sop_uid,
                 study_uid=study.study_uid,
                 series_uid=series_uid,
@@ -334,7 +334,9 @@ class StudyStore:
                 # Keep the index and the files in agreement: the capture failed, so its file goes.
                 with contextlib.suppress(OSError):
                     path.unlink()
-                raise CaptureError(f"could not record {path} in the index {self.index_path}: {exc}") from exc
+                raise StudyCaptureError(
+                    f"could not record {path} in the index {self.index_path}: {exc}"
+                ) from exc
             study.captures.append(record)
             return record
 
@@ -359,7 +361,7 @@ class StudyStore:
         return generate_uid(), int((top[0] if top else 0) or 0) + 1
 
     @staticmethod
-    def _index_capture(conn: sqlite3.Connection, record: CaptureRecord, series_number: int) -> None:
+    def _index_capture(conn: sqlite3.Connection, record: StudyCapture, series_number: int) -> None:
         with transaction(conn):
             conn.execute(
                 "INSERT OR IGNORE INTO series (series_uid, study_uid, series_number, kind, body_part, "
@@ -413,11 +415,11 @@ class StudyStore:
             study.captures = self._captures_of(study_uid)
             return study
 
-    def list_captures(self, study_uid: str | None = None) -> list[CaptureRecord]:
+    def list_captures(self, study_uid: str | None = None) -> list[StudyCapture]:
         with self._lock:
             return self._captures_of(study_uid)
 
-    def _captures_of(self, study_uid: str | None) -> list[CaptureRecord]:
+    def _captures_of(self, study_uid: str | None) -> list[StudyCapture]:
         sql = (
             "SELECT sop_instance_uid, study_uid, series_uid, kind, instance_number, path, "
             "number_of_frames, taken_at, labels_json, annotations_json FROM captures"
@@ -428,7 +430,7 @@ class StudyStore:
             params = (study_uid,)
         rows = self._conn.execute(sql + " ORDER BY study_uid, instance_number", params).fetchall()
         return [
-            CaptureRecord(
+            StudyCapture(
                 sop_instance_uid=r[0],
                 study_uid=r[1],
                 series_uid=r[2],
@@ -443,10 +445,10 @@ class StudyStore:
             for r in rows
         ]
 
-    def capture_path(self, record: CaptureRecord) -> Path:
+    def capture_path(self, record: StudyCapture) -> Path:
         return self.root / record.path
 
-    def read_dataset(self, record: CaptureRecord) -> Dataset:
+    def read_dataset(self, record: StudyCapture) -> Dataset:
         """The capture's DICOM dataset, read back from its file."""
         return pydicom.dcmread(self.capture_path(record))
 
@@ -541,7 +543,7 @@ class StudyStore:
         log.error("study folder %s has neither study.json nor readable images; skipped", study_dir)
         return None
 
-    def _record_from_file(self, rel: str, path: Path) -> tuple[CaptureRecord | None, int]:
+    def _record_from_file(self, rel: str, path: Path) -> tuple[StudyCapture | None, int]:
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
             own = read_capture_json(ds) or {}
@@ -551,7 +553,7 @@ class StudyStore:
                 if "taken_at" in own
                 else datetime.strptime(str(ds.AcquisitionDateTime), "%Y%m%d%H%M%S.%f")
             )
-            record = CaptureRecord(
+            record = StudyCapture(
                 sop_instance_uid=str(ds.SOPInstanceUID),
                 study_uid=str(ds.StudyInstanceUID),
                 series_uid=str(ds.SeriesInstanceUID),
