@@ -98,13 +98,12 @@ def bench_latency(seconds: float) -> None:
             view = LiveImageView(engine.ring)
             bridge = NaiveBridge()
 
-            def per_frame(event: object) -> None:
-                if isinstance(event, FrameReady):
-                    got = engine.ring.get(event.ring_seq)
-                    if got is not None:
-                        bridge.frame.emit(got)
+            def per_frame(event: FrameReady) -> None:
+                got = engine.ring.get(event.ring_seq)
+                if got is not None:
+                    bridge.frame.emit(got)
 
-            engine.subscribe(per_frame)
+            engine.frame_ready.connect(per_frame)
             bridge.frame.connect(view.show_frame)
             widget = view
         else:

@@ -1,8 +1,8 @@
 """Runs one protocol as an exam checklist: the current step, captures, findings, skips, timing, completeness.
 
-Qt-free: the UI calls its verbs and listens through plain callbacks (`subscribe`). Time comes from an
-injectable clock so tests can control it. Nothing recorded is ever dropped: a capture that matches no
-requirement is kept as an extra capture of the step it was taken in.
+Qt-free: the UI calls its verbs and listens to its `changed` signal (psygnal), emitted after every
+change. Time comes from an injectable clock so tests can control it. Nothing recorded is ever dropped:
+a capture that matches no requirement is kept as an extra capture of the step it was taken in.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from psygnal import Signal
 
 from protocols.model import (
     POSE_KEYS,
@@ -40,7 +42,7 @@ class StepStatus(enum.StrEnum):
 
 
 class EventKind(enum.StrEnum):
-    """What changed in the runner; subscribers get a `RunnerEvent` of one of these kinds."""
+    """What changed in the runner; `changed` carries a `RunnerEvent` of one of these kinds."""
 
     STEP_CHANGED = "step_changed"
     STEP_SKIPPED = "step_skipped"
@@ -209,7 +211,12 @@ def _angle_diff_deg(a: float, b: float) -> float:
 
 
 class ChecklistRunner:
-    """Steps an operator through one protocol and records what was captured, found and measured."""
+    """Steps an operator through one protocol and records what was captured, found and measured.
+
+    `changed` is emitted after every change, on the thread that called the verb (the GUI thread).
+    """
+
+    changed = Signal(RunnerEvent)
 
     def __init__(
         self,
@@ -223,7 +230,6 @@ class ChecklistRunner:
         self.protocol = protocol
         self.practice = practice
         self._clock = clock
-        self._listeners: list[Callable[[RunnerEvent], None]] = []
         if quadrant is not None:
             try:
                 chosen = protocol.quadrant(quadrant).steps
@@ -251,19 +257,10 @@ class ChecklistRunner:
         self._area_of_pain: AreaOfPain | None = None
         self._state[self.steps[0].id].visited = True
 
-    # --- listeners -------------------------------------------------------------------------------
-
-    def subscribe(self, callback: Callable[[RunnerEvent], None]) -> None:
-        """Call `callback(event)` after every change."""
-        self._listeners.append(callback)
-
-    def unsubscribe(self, callback: Callable[[RunnerEvent], None]) -> None:
-        self._listeners.remove(callback)
+    # --- events ----------------------------------------------------------------------------------
 
     def _emit(self, kind: EventKind, step_id: str, **detail: Any) -> None:
-        event = RunnerEvent(kind, step_id, detail)
-        for callback in list(self._listeners):
-            callback(event)
+        self.changed.emit(RunnerEvent(kind, step_id, detail))
 
     # --- where we are ----------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scanner_app.observable import Observable
+from psygnal import Signal
 
 # Body-marker pictograms the UI can draw, by region.
 BODY_MARKERS: tuple[str, ...] = (
@@ -39,11 +39,12 @@ class BodyMarker:
                 "probe_angle_deg": round(self.probe_angle_deg, 1)}  # fmt: skip
 
 
-class AnnotationSet(Observable):
+class AnnotationSet:
     """The text annotations and body marker on the current image."""
 
+    changed = Signal()  # on the GUI thread; listeners read the new state themselves
+
     def __init__(self) -> None:
-        super().__init__()
         self.texts: list[TextAnnotation] = []
         self.body_marker = BodyMarker()
 
@@ -53,17 +54,17 @@ class AnnotationSet(Observable):
             raise ValueError("an annotation needs some text")
         a = TextAnnotation(text, float(x_mm), float(y_mm))
         self.texts.append(a)
-        self._changed()
+        self.changed.emit()
         return a
 
     def remove_last(self) -> None:
         if self.texts:
             self.texts.pop()
-            self._changed()
+            self.changed.emit()
 
     def clear(self) -> None:
         self.texts = []
-        self._changed()
+        self.changed.emit()
 
     def set_body_marker(self, marker: BodyMarker) -> None:
         if marker.region not in BODY_MARKERS:
@@ -72,7 +73,7 @@ class AnnotationSet(Observable):
         if marker.side not in ("L", "R"):
             raise ValueError(f"body marker side must be 'L' or 'R', got {marker.side!r}")
         self.body_marker = marker
-        self._changed()
+        self.changed.emit()
 
     def to_json(self) -> dict[str, Any]:
         return {"texts": [t.to_json() for t in self.texts], "body_marker": self.body_marker.to_json()}

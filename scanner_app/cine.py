@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scanner_app.observable import Observable
+from psygnal import Signal
+
 from scanner_app.ring import FrameRing, RingFrame
 
 
-class CineModel(Observable):
+class CineModel:
     """Frozen or live; when frozen, the cine range, the current position and play/loop state."""
 
+    changed = Signal()  # on the GUI thread; listeners read the new state themselves
+
     def __init__(self, ring: FrameRing, hold_ring: Callable[[bool], None] = lambda held: None) -> None:
-        super().__init__()
         self.ring = ring
         self._hold_ring = hold_ring
         self.frozen = False
@@ -46,7 +48,7 @@ class CineModel(Observable):
         self.last_seq = self.ring.newest_seq
         self.position = self.last_seq
         self._period_s = self._measure_period_s()
-        self._changed()
+        self.changed.emit()
 
     def unfreeze(self) -> None:
         if not self.frozen:
@@ -54,7 +56,7 @@ class CineModel(Observable):
         self.frozen = False
         self.playing = False
         self._hold_ring(False)
-        self._changed()
+        self.changed.emit()
 
     def toggle_freeze(self) -> None:
         if self.frozen:
@@ -69,7 +71,7 @@ class CineModel(Observable):
         position = min(max(ring_seq, self.first_seq), self.last_seq)
         if position != self.position:
             self.position = position
-            self._changed()
+            self.changed.emit()
 
     def seek_index(self, index: int) -> None:
         self.seek(self.first_seq + index)
@@ -84,11 +86,11 @@ class CineModel(Observable):
             self.position = self.first_seq  # play again from the start
         if playing != self.playing:
             self.playing = playing
-            self._changed()
+            self.changed.emit()
 
     def set_loop(self, loop: bool) -> None:
         self.loop = loop
-        self._changed()
+        self.changed.emit()
 
     def advance(self) -> None:
         """One playback tick: the next frame, wrapping when looping, stopping at the end otherwise."""
@@ -100,7 +102,7 @@ class CineModel(Observable):
             self.position = self.first_seq
         else:
             self.playing = False
-        self._changed()
+        self.changed.emit()
 
     def current(self) -> RingFrame | None:
         """The frame at the cine position (None when live or if the ring no longer holds it)."""

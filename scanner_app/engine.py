@@ -1,7 +1,8 @@
 """AcquisitionEngine: owns a probe driver on a plain thread, fills the cine ring and publishes status.
 
-Everything the engine says goes out as plain Python events to subscribed callbacks, called on the
-acquisition thread; the UI's bridge turns them into Qt signals. Settings requests are queued and
+Everything the engine says goes out as typed psygnal signals, one per kind of event, emitted on the
+acquisition thread; a listener that raises is logged and never stops acquisition (`worker_signal`).
+The UI's bridge turns them into Qt signals. Settings requests are queued and
 applied on the acquisition thread, so a driver is only ever called from one thread.
 """
 
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from scanner_app.events import worker_signal
 from scanner_app.frame import Frame
 from scanner_app.probe import (
     LinkFault,
@@ -102,25 +104,23 @@ class StatusReport:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-EngineEvent = (
-    StateChanged
-    | ProbeConnected
-    | FrameReady
-    | SettingApplied
-    | SettingFailed
-    | ProbeEventReceived
-    | StatusReport
-)
-Listener = Callable[[EngineEvent], None]
-
-
 class AcquisitionEngine:
     """Runs the acquisition loop: connect, (re)apply settings, read frames into the ring, report.
 
     Use `start()`/`stop()` for the threaded loop, or `step()` to run one iteration in the caller's
     thread (tests). `processor` turns driver frames into display frames (ENVELOPE/RF to B-mode) on
     the acquisition thread, before the ring.
+
+    Its signals are emitted on the acquisition thread: listeners must be quick and must not touch Qt.
     """
+
+    state_changed = worker_signal(StateChanged)
+    probe_connected = worker_signal(ProbeConnected)
+    frame_ready = worker_signal(FrameReady)
+    setting_applied = worker_signal(SettingApplied)
+    setting_failed = worker_signal(SettingFailed)
+    probe_event = worker_signal(ProbeEventReceived)
+    status_reported = worker_signal(StatusReport)  # about twice a second
 
     def __init__(
         self,
@@ -134,7 +134,6 @@ class AcquisitionEngine:
         self.ring = ring
         self._processor = processor
         self._clock_ns = clock_ns
-        self._listeners: list[Listener] = []
         self._state = EngineState.DISCONNECTED
         self._reason = ""
         self._requests: queue.SimpleQueue[tuple[SettingKey, float]] = queue.SimpleQueue()
@@ -154,11 +153,7 @@ class AcquisitionEngine:
         self._seq_gaps = 0
         self._ring_held = False
 
-    # -- subscription and state -------------------------------------------------------------
-
-    def subscribe(self, listener: Listener) -> None:
-        """Add a callback for engine events; it runs on the acquisition thread and must be quick."""
-        self._listeners.append(listener)
+    # -- state ------------------------------------------------------------------------------
 
     @property
     def state(self) -> EngineState:
@@ -190,20 +185,12 @@ class AcquisitionEngine:
             counters=counters,
         )
 
-    def _emit(self, event: EngineEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                # A faulty listener must not take acquisition down with it.
-                log.exception("engine listener failed on %r", type(event).__name__)
-
     def _set_state(self, state: EngineState, reason: str = "") -> None:
         if state != self._state or reason != self._reason:
             self._state, self._reason = state, reason
             if state == EngineState.ERROR:
                 log.error("acquisition error: %s", reason)
-            self._emit(StateChanged(state, reason))
+            self.state_changed.emit(StateChanged(state, reason))
 
     # -- commands (any thread) --------------------------------------------------------------
 
@@ -332,7 +319,7 @@ class AcquisitionEngine:
         self._has_connected = True
         self._last_device_seq = None
         self._last_frame_ns = self._clock_ns()
-        self._emit(ProbeConnected(descriptor))
+        self.probe_connected.emit(ProbeConnected(descriptor))
         self._set_state(EngineState.STREAMING)
 
     def _lost_probe(self, reason: str) -> None:
@@ -356,10 +343,10 @@ class AcquisitionEngine:
                 self._in_force[key] = value
                 raise
             except ProbeError as exc:
-                self._emit(SettingFailed(key, value, str(exc)))
+                self.setting_failed.emit(SettingFailed(key, value, str(exc)))
                 continue
             self._in_force[key] = applied
-            self._emit(SettingApplied(key, value, applied))
+            self.setting_applied.emit(SettingApplied(key, value, applied))
 
     def _read_one(self) -> None:
         frame = self.driver.read_frame(READ_TIMEOUT_S)
@@ -390,7 +377,7 @@ class AcquisitionEngine:
         acquired_ns = self._offset.update(frame.device_time_us, frame.host_time_ns)
         done_ns = time.monotonic_ns()
         self._stats.add(done_ns, (done_ns - acquired_ns) / 1e6)
-        self._emit(FrameReady(ring_seq))
+        self.frame_ready.emit(FrameReady(ring_seq))
 
     def _recover_stall(self) -> None:
         """Spec 7: STOP, reset, HELLO, START. The driver's connect does the reset and HELLO."""
@@ -405,13 +392,13 @@ class AcquisitionEngine:
 
     def _poll_events(self) -> None:
         for event in self.driver.poll_events():
-            self._emit(ProbeEventReceived(event))
+            self.probe_event.emit(ProbeEventReceived(event))
 
     def _maybe_report(self) -> None:
         now = self._clock_ns()
         if now - self._last_status_ns >= STATUS_EVERY_S * 1e9:
             self._last_status_ns = now
-            self._emit(self.status())
+            self.status_reported.emit(self.status())
 
     def _safe_close_driver(self) -> None:
         try:

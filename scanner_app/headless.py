@@ -17,13 +17,15 @@ def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
     failed = threading.Event()
     descriptors: list[ProbeDescriptor] = []
 
-    def on_event(event: object) -> None:
-        if isinstance(event, StateChanged) and event.state == EngineState.ERROR:
+    def on_state(event: StateChanged) -> None:
+        if event.state == EngineState.ERROR:
             failed.set()
-        elif isinstance(event, ProbeConnected):
-            descriptors.append(event.descriptor)
 
-    engine.subscribe(on_event)
+    def on_connected(event: ProbeConnected) -> None:
+        descriptors.append(event.descriptor)
+
+    engine.state_changed.connect(on_state)
+    engine.probe_connected.connect(on_connected)
     engine.start()
     try:
         failed.wait(seconds)

@@ -1,7 +1,7 @@
 """ImagingModel: the imaging settings the user asked for and the probe applied; it drives the engine.
 
-Widgets call `request`; the model forwards to the engine (`engine.request_setting`) and tells its
-listeners. The bridge feeds `SettingApplied` readbacks back in through `on_applied`, so every control
+Widgets call `request`; the model forwards to the engine (`engine.request_setting`) and emits
+`setting_changed`. The bridge feeds `SettingApplied` readbacks back in through `on_applied`, so every control
 can show what the probe really applied (which may be clamped), not only what was asked for.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from psygnal import Signal
 
 from scanner_app.probe import SETTING_FIELDS, SettingKey
 
@@ -73,11 +74,16 @@ class SettingChange:
     requested: float
 
 
-Listener = Callable[[SettingChange], None]
-
-
 class ImagingModel:
-    """Requested and applied imaging settings, the grey map and the active preset (no Qt)."""
+    """Requested and applied imaging settings, the grey map and the active preset (no Qt).
+
+    Its signals are emitted on the thread that changed it (the GUI thread; readbacks come through the
+    bridge): `setting_changed` for every request and readback, `view_changed` for view-only state
+    (grey map, preset name).
+    """
+
+    setting_changed = Signal(SettingChange)
+    view_changed = Signal()
 
     def __init__(self, request_setting: Callable[[SettingKey, float], None]) -> None:
         self._request_setting = request_setting
@@ -86,22 +92,13 @@ class ImagingModel:
         self._awaiting: set[SettingKey] = set()  # requested, readback not back yet
         self.grey_map = "Linear"
         self.preset_name = ""
-        self._listeners: list[Listener] = []
-        self._view_listeners: list[Callable[[], None]] = []
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def subscribe_view(self, listener: Callable[[], None]) -> None:
-        """For view-only state (grey map, preset name)."""
-        self._view_listeners.append(listener)
 
     def value(self, key: SettingKey) -> float:
         """The probe's readback when there is one, else what was asked."""
         return self.applied.get(key, self.requested[key])
 
     def request(self, key: SettingKey, value: float) -> None:
-        """Ask the probe for a setting; listeners hear the request now and the readback later."""
+        """Ask the probe for a setting; `setting_changed` tells the request now and the readback later."""
         key = SettingKey(key)
         value = float(value)
         if not np.isfinite(value):
@@ -109,7 +106,7 @@ class ImagingModel:
         self.requested[key] = value
         self._awaiting.add(key)
         self._request_setting(key, value)
-        self._notify(SettingChange(key, value, applied=False, requested=value))
+        self.setting_changed.emit(SettingChange(key, value, applied=False, requested=value))
 
     def step(self, key: SettingKey, delta: float) -> None:
         """Change a setting relative to where it is going: the last request while its readback is still
@@ -129,14 +126,13 @@ class ImagingModel:
         self.applied[key] = applied
         if requested == self.requested.get(key):
             self._awaiting.discard(key)
-        self._notify(SettingChange(key, applied, applied=True, requested=requested))
+        self.setting_changed.emit(SettingChange(key, applied, applied=True, requested=requested))
 
     def set_grey_map(self, name: str) -> None:
         if name not in GREY_MAP_NAMES:
             raise ValueError(f"unknown grey map {name!r}; expected one of {', '.join(GREY_MAP_NAMES)}")
         self.grey_map = name
-        for listener in list(self._view_listeners):
-            listener()
+        self.view_changed.emit()
 
     def apply_preset(self, preset: Mapping[str, object], name: str = "") -> None:
         """Apply a preset: keys from PRESET_KEYS, plus optional "tgc_db" (8 numbers) and "name".
@@ -158,12 +154,7 @@ class ImagingModel:
         for key, value in changes:
             self.request(key, value)
         self.preset_name = name or str(preset.get("name", ""))
-        for listener in list(self._view_listeners):
-            listener()
-
-    def _notify(self, change: SettingChange) -> None:
-        for listener in list(self._listeners):
-            listener(change)
+        self.view_changed.emit()
 
 
 def _number(name: str, v: object) -> float:

@@ -11,7 +11,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from scanner_app.observable import Observable
+from psygnal import Signal
 
 PointMm = tuple[float, float]
 
@@ -117,11 +117,12 @@ def _label(n: int) -> str:
     return letters[n % 26] + (str(n // 26) if n >= 26 else "")
 
 
-class MeasurementSet(Observable):
+class MeasurementSet:
     """The measurements on the current image, labelled A, B, C... in order, plus one being placed."""
 
+    changed = Signal()  # on the GUI thread; listeners read the new state themselves
+
     def __init__(self) -> None:
-        super().__init__()
         self.items: list[Measurement] = []
         self.pending_kind: str | None = None
         self.pending_points: list[PointMm] = []
@@ -133,12 +134,12 @@ class MeasurementSet(Observable):
             raise ValueError(f"unknown measurement kind {kind!r}; expected {', '.join(POINTS_NEEDED)}")
         self.pending_kind = kind
         self.pending_points = []
-        self._changed()
+        self.changed.emit()
 
     def cancel(self) -> None:
         self.pending_kind = None
         self.pending_points = []
-        self._changed()
+        self.changed.emit()
 
     @property
     def placing(self) -> bool:
@@ -161,7 +162,7 @@ class MeasurementSet(Observable):
             self.items.append(done)
             self.pending_kind = None
             self.pending_points = []
-        self._changed()
+        self.changed.emit()
         return done
 
     def add_distance(self, a: PointMm, b: PointMm) -> DistanceMeasurement:
@@ -184,14 +185,14 @@ class MeasurementSet(Observable):
             self.cancel()
         elif self.items:
             self.items.pop()
-            self._changed()
+            self.changed.emit()
 
     def clear(self) -> None:
         self.items = []
         self.pending_kind = None
         self.pending_points = []
         self._count = 0
-        self._changed()
+        self.changed.emit()
 
     def to_json(self) -> list[dict[str, Any]]:
         return [m.to_json() for m in self.items]

@@ -244,5 +244,6 @@ def test_closing_the_panel_stops_runner_callbacks(qtbot: QtBot, knee: ScanProtoc
     panel = ChecklistPanel(runner)
     with qtbot.waitSignal(panel.destroyed, timeout=1000):
         panel.deleteLater()
-    runner.next()  # would raise if the deleted panel were still subscribed
+    assert len(runner.changed) == 0  # the panel's Python wrapper is still alive here: it disconnected itself
+    runner.next()  # would raise if the deleted panel were still connected
     assert runner.current_step.id == "suprapatellar_recess"

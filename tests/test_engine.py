@@ -6,7 +6,6 @@ import pytest
 from drivers.sim.direct import DirectSimProbe
 from scanner_app.engine import (
     AcquisitionEngine,
-    EngineEvent,
     EngineState,
     FrameReady,
     ProbeConnected,
@@ -31,11 +30,21 @@ class FakeClock:
         self.now_ns += int(seconds * 1e9)
 
 
-def make_engine(driver, clock=None) -> tuple[AcquisitionEngine, list[EngineEvent]]:
-    events: list[EngineEvent] = []
+def make_engine(driver, clock=None) -> tuple[AcquisitionEngine, list[object]]:
+    """An engine and the list of everything it emits, in order."""
+    events: list[object] = []
     kwargs = {"clock_ns": clock} if clock is not None else {}
     engine = AcquisitionEngine(driver, FrameRing(16, 64 * 48), **kwargs)
-    engine.subscribe(events.append)
+    for signal in (
+        engine.state_changed,
+        engine.probe_connected,
+        engine.frame_ready,
+        engine.setting_applied,
+        engine.setting_failed,
+        engine.probe_event,
+        engine.status_reported,
+    ):
+        signal.connect(events.append)
     return engine, events
 
 
@@ -94,9 +103,7 @@ def test_driver_that_raises_puts_engine_in_error_with_reason() -> None:
     driver.raise_on_read = RuntimeError("firmware exploded")
     engine, _ = make_engine(driver)
     waiter = threading.Event()
-    engine.subscribe(
-        lambda e: waiter.set() if isinstance(e, StateChanged) and e.state == EngineState.ERROR else None
-    )
+    engine.state_changed.connect(lambda e: waiter.set() if e.state == EngineState.ERROR else None)
     engine.start()
     try:
         assert waiter.wait(5)
@@ -176,9 +183,7 @@ def test_threaded_run_with_direct_sim_reports_status() -> None:
     driver = DirectSimProbe(paced=False)
     engine = AcquisitionEngine(driver, FrameRing(8, 512 * 512))
     reports: queue.Queue[StatusReport] = queue.Queue()
-    engine.subscribe(
-        lambda e: reports.put(e) if isinstance(e, StatusReport) and e.frames_received > 5 else None
-    )
+    engine.status_reported.connect(lambda e: reports.put(e) if e.frames_received > 5 else None)
     engine.start()
     try:
         report = reports.get(timeout=10)
@@ -193,10 +198,11 @@ def test_threaded_run_with_direct_sim_reports_status() -> None:
 def test_a_failing_listener_does_not_stop_acquisition() -> None:
     engine, _events = make_engine(ScriptedDriver())
 
-    def bad(_: EngineEvent) -> None:
+    def bad(_: object) -> None:
         raise ValueError("listener bug")
 
-    engine.subscribe(bad)
+    engine.state_changed.connect(bad)
+    engine.frame_ready.connect(bad)
     engine.step()
     engine.step()
     assert engine.state == EngineState.STREAMING
@@ -208,9 +214,7 @@ def test_paced_direct_sim_keeps_its_rate(rate_hz: float) -> None:
     engine = AcquisitionEngine(driver, FrameRing(8, 512 * 512))
     engine.request_setting(SettingKey.FRAME_RATE_HZ, rate_hz)
     got: queue.Queue[StatusReport] = queue.Queue()
-    engine.subscribe(
-        lambda e: got.put(e) if isinstance(e, StatusReport) and e.frames_received >= 30 else None
-    )
+    engine.status_reported.connect(lambda e: got.put(e) if e.frames_received >= 30 else None)
     engine.start()
     try:
         report = got.get(timeout=10)
@@ -285,7 +289,7 @@ def test_replacing_a_stuck_driver_waits_for_it_and_never_hands_its_thread_the_ne
     replacer.join(5)
     assert engine.driver is new and old.closed >= 1 and new.connects == 0
     got = queue.Queue()
-    engine.subscribe(lambda e: got.put(e) if isinstance(e, FrameReady) else None)
+    engine.frame_ready.connect(got.put)
     engine.start()
     try:
         assert isinstance(got.get(timeout=5), FrameReady)

@@ -64,7 +64,7 @@ def test_discard_removes_the_capture_from_its_step(store: StudyStore, knee: Scan
     session = ExamSession.start(store, Patient.practice(), "Op^One", protocol=knee, side="left")
     assert session.runner is not None
     events: list[RunnerEvent] = []
-    session.runner.subscribe(events.append)
+    session.runner.changed.connect(events.append)
     capture_id, _ = session.label_capture("still")
     session.discard_capture(capture_id)
     assert session.runner.captures() == []

@@ -14,7 +14,7 @@ from drivers.sim.firmware import SimFirmware, small_params
 from drivers.sim.pty_link import SimSerialDevice
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import SerialTransport, UsbTransport
-from scanner_app.engine import AcquisitionEngine, EngineState, StateChanged
+from scanner_app.engine import AcquisitionEngine, EngineState
 from scanner_app.probe import LinkFault, ProbeRefused, SettingKey
 from scanner_app.ring import FrameRing
 
@@ -124,7 +124,7 @@ def test_another_protocol_version_is_refused_at_hello(usb) -> None:
 
 def states_of(engine: AcquisitionEngine) -> queue.Queue[EngineState]:
     q: queue.Queue[EngineState] = queue.Queue()
-    engine.subscribe(lambda e: q.put(e.state) if isinstance(e, StateChanged) else None)
+    engine.state_changed.connect(lambda e: q.put(e.state))
     return q
 
 

@@ -15,7 +15,7 @@ from drivers.sim.firmware import SimFirmware, small_params
 from drivers.sim.pty_link import SimSerialDevice
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import SerialTransport, UsbTransport, parse_usb_id
-from scanner_app.engine import AcquisitionEngine, EngineState, StateChanged
+from scanner_app.engine import AcquisitionEngine, EngineState
 from scanner_app.frame import DataFormat, Geometry
 from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
 from scanner_app.ring import FrameRing
@@ -162,7 +162,7 @@ def test_button_events(rig: Rig) -> None:
 def test_through_the_engine(rig: Rig) -> None:
     states: queue.Queue[EngineState] = queue.Queue()
     engine = AcquisitionEngine(rig.driver, FrameRing(8, 64 * 1024))
-    engine.subscribe(lambda e: states.put(e.state) if isinstance(e, StateChanged) else None)
+    engine.state_changed.connect(lambda e: states.put(e.state))
     engine.start()
     try:
         assert _wait_state(states, EngineState.STREAMING, 3.0)

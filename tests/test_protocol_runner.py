@@ -114,7 +114,7 @@ def runner(protocol: ScanProtocol, clock: FakeClock) -> ChecklistRunner:
 @pytest.fixture
 def events(runner: ChecklistRunner) -> list[RunnerEvent]:
     got: list[RunnerEvent] = []
-    runner.subscribe(got.append)
+    runner.changed.connect(got.append)
     return got
 
 
@@ -232,7 +232,7 @@ def test_ask_protocol_needs_a_side_before_capturing(protocol: ScanProtocol, cloc
     with pytest.raises(RunnerError, match="choose the side"):
         r.record_capture(kind="still", plane="long_axis", capture_id="x")
     got: list[RunnerEvent] = []
-    r.subscribe(got.append)
+    r.changed.connect(got.append)
     r.choose_side("right")
     assert got[-1].kind is EventKind.SIDE_CHOSEN
     assert r.record_capture(kind="still", plane="long_axis", capture_id="x")["side"] == "right"
@@ -374,7 +374,7 @@ def test_complete_exam_record_is_json_serialisable(runner: ChecklistRunner, cloc
     assert runner.completeness().complete
     clock.now += 30
     got: list[RunnerEvent] = []
-    runner.subscribe(got.append)
+    runner.changed.connect(got.append)
     record = runner.end_exam()
     assert got[-1].kind is EventKind.EXAM_ENDED and got[-1].detail["complete"] is True
     assert record.complete and record.ended
@@ -407,7 +407,7 @@ def test_quadrant_restricts_steps(protocol: ScanProtocol, clock: FakeClock) -> N
 def test_practice_view_within_tolerance_is_found(protocol: ScanProtocol, clock: FakeClock) -> None:
     r = ChecklistRunner(protocol, side="left", practice=True, clock=clock)
     got: list[RunnerEvent] = []
-    r.subscribe(got.append)
+    r.changed.connect(got.append)
     far = {"position_mm": 40, "lateral_mm": 0, "rotation_deg": 0, "tilt_deg": 0}
     assert not r.check_practice_view("knee", far)
     assert not r.view_found()

@@ -42,7 +42,7 @@ def _study_with_captures(root: Path, stills: int = 2) -> tuple[StudyStore, list[
 
 
 class _Events:
-    """Collects status callbacks from the sender thread; tests wait on it with a timeout."""
+    """Collects `status_changed` from the sender thread; tests wait on it with a timeout."""
 
     def __init__(self) -> None:
         self.queue: queue.Queue[SendState] = queue.Queue()
@@ -95,7 +95,8 @@ def test_echo_to_nothing_fails_clearly() -> None:
 def test_study_arrives_in_orthanc_with_the_same_pixels(orthanc: OrthancServer, tmp_path: Path) -> None:  # noqa: F811
     store, uids = _study_with_captures(tmp_path / "store")
     events = _Events()
-    sender = PacsSender(store.root, _dest(orthanc), on_status=events, base_delay_s=0.05)
+    sender = PacsSender(store.root, _dest(orthanc), base_delay_s=0.05)
+    sender.status_changed.connect(events)
     sender.start()
     try:
         assert sender.enqueue(store.list_captures()) == len(uids)
@@ -138,9 +139,8 @@ def test_queue_waits_for_a_stopped_pacs_and_delivers_exactly_once_after_restart(
     orthanc.stop()
 
     events = _Events()
-    sender = PacsSender(
-        root, _dest(orthanc), on_status=events, base_delay_s=0.05, max_delay_s=0.2, timeout_s=2.0
-    )
+    sender = PacsSender(root, _dest(orthanc), base_delay_s=0.05, max_delay_s=0.2, timeout_s=2.0)
+    sender.status_changed.connect(events)
     sender.start()
     try:
         sender.enqueue(store.list_captures())
@@ -156,7 +156,8 @@ def test_queue_waits_for_a_stopped_pacs_and_delivers_exactly_once_after_restart(
     orthanc.start()
     store = StudyStore(root)
     events = _Events()
-    sender = PacsSender(root, _dest(orthanc), on_status=events, base_delay_s=0.05)
+    sender = PacsSender(root, _dest(orthanc), base_delay_s=0.05)
+    sender.status_changed.connect(events)
     sender.start()
     try:
         sender.retry_now()

@@ -33,7 +33,7 @@ def test_imaging_model_requests_and_readback() -> None:
     sent: list[tuple[SettingKey, float]] = []
     m = ImagingModel(lambda k, v: sent.append((k, v)))
     heard = []
-    m.subscribe(heard.append)
+    m.setting_changed.connect(heard.append)
     m.request(SettingKey.DEPTH_MM, 200)
     assert sent == [(SettingKey.DEPTH_MM, 200.0)] and m.value(SettingKey.DEPTH_MM) == 200.0
     m.step(SettingKey.DEPTH_MM, 5)  # readback not back yet: steps from the request

@@ -1,4 +1,12 @@
-"""EngineBridge: the one place engine events become Qt signals; nothing else in ui/ touches a driver."""
+"""Bridges: the one place where signals emitted on worker threads become Qt signals on the GUI thread.
+
+The rule for ui/: the acquisition engine and the PACS senders emit their psygnal signals on their own
+threads, so widgets never connect to them; they connect to the queued Qt signals here. The models
+driven on the GUI thread (ImagingModel, CineModel, MeasurementSet, AnnotationSet, ChecklistRunner)
+emit on the GUI thread, so widgets connect to their signals directly. A widget that lives shorter
+than the model it listens to disconnects when it is destroyed (psygnal holds bound methods weakly
+but lambdas strongly). Nothing else in ui/ touches a driver.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,6 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from scanner_app.engine import (
     AcquisitionEngine,
-    EngineEvent,
     FrameReady,
     ProbeConnected,
     ProbeEventReceived,
@@ -15,10 +22,11 @@ from scanner_app.engine import (
     StateChanged,
     StatusReport,
 )
+from scanner_app.studies.pacs import PacsSender, SendState
 
 
 class EngineBridge(QObject):
-    """Re-emits engine events (from the acquisition thread) as queued Qt signals on the GUI thread.
+    """Re-emits the engine's signals (from the acquisition thread) as queued Qt signals on the GUI thread.
 
     Frame notifications are coalesced: while one `frame_available` is waiting to be handled, further
     frames raise no new signal, so a slow GUI never builds a backlog; the handler reads the newest frame.
@@ -36,27 +44,53 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self.engine = engine
         self._frame_pending = False
-        engine.subscribe(self._on_engine_event)
+        # Bound methods of this bridge: psygnal holds them weakly, so a dropped bridge stops listening.
+        engine.frame_ready.connect(self._on_frame_ready)
+        engine.status_reported.connect(self._on_status_reported)
+        engine.state_changed.connect(self._on_state_changed)
+        engine.probe_connected.connect(self._on_probe_connected)
+        engine.setting_applied.connect(self._on_setting_applied)
+        engine.setting_failed.connect(self._on_setting_failed)
+        engine.probe_event.connect(self._on_probe_event)
 
     def take_frame_notice(self) -> None:
         """Called by the frame handler before it reads the ring, so the next frame signals again."""
         self._frame_pending = False
 
-    def _on_engine_event(self, event: EngineEvent) -> None:
-        # Runs on the acquisition thread: only emit, never touch widgets.
-        if isinstance(event, FrameReady):
-            if not self._frame_pending:
-                self._frame_pending = True
-                self.frame_available.emit()
-        elif isinstance(event, StatusReport):
-            self.status_reported.emit(event)
-        elif isinstance(event, StateChanged):
-            self.state_changed.emit(event)
-        elif isinstance(event, ProbeConnected):
-            self.probe_connected.emit(event)
-        elif isinstance(event, SettingApplied):
-            self.setting_applied.emit(event)
-        elif isinstance(event, SettingFailed):
-            self.setting_failed.emit(event)
-        elif isinstance(event, ProbeEventReceived):
-            self.probe_event.emit(event)
+    # These run on the acquisition thread: only emit, never touch widgets.
+
+    def _on_frame_ready(self, _event: FrameReady) -> None:
+        if not self._frame_pending:
+            self._frame_pending = True
+            self.frame_available.emit()
+
+    def _on_status_reported(self, event: StatusReport) -> None:
+        self.status_reported.emit(event)
+
+    def _on_state_changed(self, event: StateChanged) -> None:
+        self.state_changed.emit(event)
+
+    def _on_probe_connected(self, event: ProbeConnected) -> None:
+        self.probe_connected.emit(event)
+
+    def _on_setting_applied(self, event: SettingApplied) -> None:
+        self.setting_applied.emit(event)
+
+    def _on_setting_failed(self, event: SettingFailed) -> None:
+        self.setting_failed.emit(event)
+
+    def _on_probe_event(self, event: ProbeEventReceived) -> None:
+        self.probe_event.emit(event)
+
+
+class SendStatusBridge(QObject):
+    """Re-emits PACS senders' `status_changed` (from their threads) as one queued Qt signal."""
+
+    status_changed = pyqtSignal(object)  # SendState
+
+    def watch(self, sender: PacsSender) -> None:
+        sender.status_changed.connect(self._on_status)
+
+    def _on_status(self, state: SendState) -> None:
+        # On the sender's thread: only emit.
+        self.status_changed.emit(state)

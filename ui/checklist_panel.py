@@ -150,9 +150,10 @@ class ChecklistPanel(QWidget):
         self.setFont(font)
         self._build()
         callback = self._on_runner_event
-        runner.subscribe(callback)
-        # The runner may outlive the panel: stop listening when the panel goes.
-        self.destroyed.connect(lambda _=None, r=runner, cb=callback: r.unsubscribe(cb))
+        runner.changed.connect(callback)
+        # The runner may outlive the panel: stop listening when the panel goes (psygnal's weak reference
+        # to the bound method is not enough: the Python wrapper can outlive the deleted widget).
+        self.destroyed.connect(lambda _=None, r=runner, cb=callback: r.changed.disconnect(cb))
         self.refresh()
 
     # --- construction ----------------------------------------------------------------------------

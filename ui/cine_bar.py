@@ -35,7 +35,7 @@ class CineBar(QWidget):
         self.slider.valueChanged.connect(cine.seek_index)
         self.play.toggled.connect(cine.set_playing)
         self.loop.toggled.connect(cine.set_loop)
-        cine.subscribe(self.refresh)
+        cine.changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:

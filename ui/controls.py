@@ -81,7 +81,7 @@ class SettingControl(QFrame):
         self.slider.valueChanged.connect(self._slider_moved)
         self.minus.clicked.connect(lambda: self.model.step(self.key, -self.step))
         self.plus.clicked.connect(lambda: self.model.step(self.key, self.step))
-        model.subscribe(self._on_model)
+        model.setting_changed.connect(self._on_model)
         self._show(model.value(key), None)
 
     def set_range(self, lo: float, hi: float) -> None:
@@ -128,7 +128,7 @@ class FrequencyControl(QFrame):
         lay.addWidget(self.value_label)
         self.set_frequencies((5.0, 7.5, 10.0, 12.0, 15.0, 18.0))
         self.combo.currentIndexChanged.connect(self._chosen)
-        model.subscribe(self._on_model)
+        model.setting_changed.connect(self._on_model)
         self._show(model.value(SettingKey.FREQUENCY_MHZ))
 
     def set_frequencies(self, freqs: tuple[float, ...]) -> None:
@@ -192,7 +192,7 @@ class TgcControl(QFrame):
         self.reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.reset.clicked.connect(self.flatten)
         grid.addWidget(self.reset, 3, 0, 1, TGC_BANDS)
-        model.subscribe(self._on_model)
+        model.setting_changed.connect(self._on_model)
         for b in range(TGC_BANDS):
             self._show(b, model.value(SettingKey.tgc(b)))
 
@@ -272,7 +272,7 @@ class ImagingControls(QWidget):
         self.tgc = TgcControl(model)
         lay.addWidget(self.tgc)
         lay.addStretch(1)
-        model.subscribe_view(self._on_view_state)
+        model.view_changed.connect(self._on_view_state)
         self._on_view_state()
 
     def set_probe(self, descriptor: ProbeDescriptor) -> None:

@@ -354,7 +354,7 @@ class ExamController(QObject):
                 self.panel = panel
                 self.panel_area.addWidget(panel)
                 self._mark_body(session)
-                session.runner.subscribe(
+                session.runner.changed.connect(
                     lambda e, s=session: self._mark_body(s) if e.kind is EventKind.SIDE_CHOSEN else None
                 )
                 self.window.resizeDocks([self.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)

@@ -172,8 +172,8 @@ class ScannerImageView(LiveImageView):
         self.body_marker.show()
         self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
         self.plot.vb.sigResized.connect(lambda _vb: self.fit_image())
-        measurements.subscribe(self.redraw_overlays)
-        annotations.subscribe(self._on_annotations)
+        measurements.changed.connect(self.redraw_overlays)
+        annotations.changed.connect(self._on_annotations)
 
     # -- per frame: only the focus marker, and only when the frame's settings changed -----------
 

@@ -203,9 +203,9 @@ class MainWindow(QMainWindow):
         self.worker.finished.connect(self._on_capture_done)
         self.view.clicked_mm.connect(self._on_image_click)
         self.view.wheel_steps.connect(self._cine_step)
-        self.imaging.subscribe(self._on_setting_change)
-        self.imaging.subscribe_view(self._on_view_state)
-        self.cine.subscribe(self._on_cine)
+        self.imaging.setting_changed.connect(self._on_setting_change)
+        self.imaging.view_changed.connect(self._on_view_state)
+        self.cine.changed.connect(self._on_cine)
         self._on_view_state()
         self._update_info()
         self.view.set_banner(banner_text(engine.state, engine.reason))
@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
             signal.connect(lambda _: self._body_marker_from_widgets())
         for slider in (self.body_probe_along, self.body_probe_angle):
             slider.valueChanged.connect(lambda _: self._body_marker_from_widgets())
-        self.annotations.subscribe(self._show_body_marker)
+        self.annotations.changed.connect(self._show_body_marker)
         return tab
 
     def _build_actions(self) -> None:

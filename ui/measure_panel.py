@@ -40,7 +40,7 @@ class MeasurePanel(QWidget):
         self.two_axis.clicked.connect(lambda: measurements.begin("two_axis"))
         self.delete.clicked.connect(measurements.remove_last)
         self.clear.clicked.connect(measurements.clear)
-        measurements.subscribe(self.refresh)
+        measurements.changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:

@@ -1,8 +1,9 @@
 """PacsPanel: PACS destinations (edited here, kept as JSON in the config folder), C-ECHO, and study sending.
 
 Each destination has a PacsSender thread, started with the panel and stopped and joined by `shutdown()`
-(the window calls it on close). Its status callbacks arrive on the sender's thread and reach the list
-through a queued signal. C-ECHO runs on a worker thread so the window never waits on the network.
+(the window calls it on close). Their `status_changed` is emitted on the sender's thread and reaches
+the list through a SendStatusBridge (ui/bridge.py). C-ECHO runs on a worker thread so the window never
+waits on the network.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from scanner_app.studies.pacs import (
     verify,
 )
 from scanner_app.studies.store import StudyStore
+from ui.bridge import SendStatusBridge
 from ui.theme import ALARM, MUTED, OK, WARN
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,6 @@ def save_destinations(path: Path, destinations: list[PacsDestination]) -> None:
 class PacsPanel(QWidget):
     """Edit destinations, verify them, send a study, and follow each capture's send status."""
 
-    status_changed = pyqtSignal(object)  # SendState, emitted from sender threads
     echo_finished = pyqtSignal(str, object)  # destination name, EchoResult
 
     def __init__(
@@ -89,7 +90,8 @@ class PacsPanel(QWidget):
         self._capture_names: dict[str, str] = {}
         self._closed = False
         self._build()
-        self.status_changed.connect(self._show_state)
+        self._status_bridge = SendStatusBridge(self)
+        self._status_bridge.status_changed.connect(self._show_state)
         self.echo_finished.connect(self._show_echo)
         if self.config_path.exists():
             try:
@@ -240,7 +242,8 @@ class PacsPanel(QWidget):
         self._fill_destinations()
 
     def _start_sender(self, dest: PacsDestination) -> None:
-        sender = PacsSender(self.store.root, dest, on_status=self.status_changed.emit)
+        sender = PacsSender(self.store.root, dest)
+        self._status_bridge.watch(sender)
         sender.start()
         self.senders[dest.name] = sender
         for state in sender.states():

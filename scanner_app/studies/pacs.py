@@ -27,6 +27,7 @@ from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+from scanner_app.events import worker_signal
 from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE
 from scanner_app.studies.model import Study, StudyCapture, StudyError
 from scanner_app.studies.store import INDEX_NAME, connect_index, transaction
@@ -170,9 +171,6 @@ class SendState:
     next_attempt_at: float
 
 
-StatusCallback = Callable[[SendState], None]
-
-
 def _now_iso() -> str:
     return datetime.now().astimezone().isoformat()
 
@@ -180,16 +178,18 @@ def _now_iso() -> str:
 class PacsSender:
     """Sends queued captures of a study store to one destination, in its own thread, with back-off.
 
-    Callbacks run in the sender's thread (or the caller's, for enqueue); a UI bridge turns them into
-    signals. Use `send_due()` to run one pass without the thread.
+    `status_changed` is emitted in the sender's thread (or the caller's, for enqueue); a listener that
+    raises is logged and never stops the queue. A UI bridge turns it into a Qt signal. Use `send_due()`
+    to run one pass without the thread.
     """
+
+    status_changed = worker_signal(SendState)
 
     def __init__(
         self,
         store_root: Path,
         destination: PacsDestination,
         *,
-        on_status: StatusCallback | None = None,
         base_delay_s: float = 2.0,
         max_delay_s: float = 300.0,
         timeout_s: float = 10.0,
@@ -197,7 +197,6 @@ class PacsSender:
     ) -> None:
         self.root = Path(store_root)
         self.destination = destination
-        self._on_status = on_status
         self._base_delay_s = base_delay_s
         self._max_delay_s = max_delay_s
         self._clock = clock
@@ -227,7 +226,7 @@ class PacsSender:
                         SendState(record.sop_instance_uid, self.destination.name, SendStatus.QUEUED, 0, "", 0)
                     )
         for state in added:
-            self._notify(state)
+            self.status_changed.emit(state)
         self._wake.set()
         return len(added)
 
@@ -355,16 +354,8 @@ class PacsSender:
         if cur.rowcount:
             if error:
                 log.warning("PACS %s, %s: %s", self.destination.name, sop_uid, error)
-            self._notify(SendState(sop_uid, self.destination.name, status, attempts, error, next_at))
-
-    def _notify(self, state: SendState) -> None:
-        if self._on_status is None:
-            return
-        try:
-            self._on_status(state)
-        except Exception:
-            # A broken listener must not stop the queue; say so loudly instead.
-            log.exception("PACS status callback failed for %s", state.sop_instance_uid)
+            state = SendState(sop_uid, self.destination.name, status, attempts, error, next_at)
+            self.status_changed.emit(state)
 
     # ----- thread -----
 
