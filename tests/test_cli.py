@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import main
+from tests.cli_support import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,15 +27,6 @@ def test_headless_run_writes_summary(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "frames received" in printed and "latency" in printed
 
 
-def exit_status_and_stderr(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """Run the program in this process: argument errors exit (argparse), probe errors return 2."""
-    try:
-        code = main.main(args)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    return code, capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -50,9 +42,9 @@ def exit_status_and_stderr(args: list[str], capsys: pytest.CaptureFixture[str]) 
 def test_bad_command_line_is_one_line_and_exit_2(
     args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, stderr = exit_status_and_stderr(args, capsys)
-    assert code == 2
-    lines = stderr.strip().splitlines()
+    run = run_main(args, capsys)
+    assert run.code == 2
+    lines = run.err.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
 
 
