@@ -18,6 +18,7 @@ def make_frame(
     host_time_ns: int = 0,
     shape: tuple[int, int] = (64, 48),
     spacing_mm: tuple[float, float] = (0.1, 0.2),
+    settings: ImagingSettings = SETTINGS,
 ) -> Frame:
     if pixels is None:
         pixels = np.full(shape, seq % 256, dtype=np.uint8)
@@ -28,6 +29,6 @@ def make_frame(
         pixels=pixels,
         spacing_mm=spacing_mm,
         data_format=DataFormat.BMODE_U8,
-        settings=SETTINGS,
+        settings=settings,
         probe=PROBE,
     )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 
 from drivers.base import BaseProbeDriver
 from drivers.sim.settings import SimSettings, sim_descriptor
-from scanner_app.frame import Frame
+from scanner_app.frame import DataFormat, Frame, ImagingSettings
 from scanner_app.probe import ProbeDescriptor, ProbeDisconnected, ProbeEvent, ProbeNotFound, SettingKey
 from tests.factories import make_frame
+
+ROWS = 64  # make_frame's shape: 64 x 48 B-mode pixels
 
 
 class ScriptedDriver(BaseProbeDriver):
@@ -36,7 +40,8 @@ class ScriptedDriver(BaseProbeDriver):
         if not self.plugged:
             raise ProbeNotFound("scripted probe is unplugged")
         self.connects += 1
-        return sim_descriptor()
+        # Its frames are B-mode only, so it offers no beam formats (the contract skips those).
+        return dataclasses.replace(sim_descriptor(), formats=(int(DataFormat.BMODE_U8),))
 
     def _do_start(self) -> None:
         pass
@@ -65,9 +70,24 @@ class ScriptedDriver(BaseProbeDriver):
             self._wake.wait(timeout_s)
             self._wake.clear()
             return None
-        frame = make_frame(self.seq)
+        frame = self._frame(self.seq)
         self.seq += 1
         return frame
+
+    def _frame(self, seq: int) -> Frame:
+        """A frame made with the settings in force, as a probe's would be (the driver contract)."""
+        p = self.settings.params
+        settings = ImagingSettings(
+            depth_mm=p.depth_mm,
+            gain_db=p.gain_db,
+            frequency_mhz=p.frequency_mhz,
+            focus_mm=p.focus_mm,
+            dynamic_range_db=p.dynamic_range_db,
+            settings_id=self.settings.settings_id,
+        )
+        return make_frame(
+            seq, host_time_ns=time.monotonic_ns(), spacing_mm=(p.depth_mm / ROWS, 0.2), settings=settings
+        )
 
     def _do_set(self, key: SettingKey, value: float) -> float:
         if not self.plugged:

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import main
+from tests.cli_support import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,10 +39,24 @@ def test_headless_run_writes_summary(tmp_path: Path, capsys: pytest.CaptureFixtu
         (["--headless", "--probe", "usb", "--usb-backend", "os:getcwd"], "not a pyusb backend"),
     ],
 )
-def test_bad_command_line_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
+def test_bad_command_line_is_one_line_and_exit_2(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = run_main(args, capsys)
+    assert run.code == 2
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]
+
+
+def test_the_console_entry_exits_2_with_one_line() -> None:
+    """The one subprocess: the installed `scanner-app` script (or `python main.py`) really exits 2."""
+    script = Path(sys.executable).with_name("scanner-app")
+    command = [str(script)] if script.exists() else [sys.executable, str(ROOT / "main.py")]
+    # This worktree's main first: an editable install may point the script at another checkout.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True, timeout=30, cwd=ROOT
+        [*command, "--frobnicate"], capture_output=True, text=True, timeout=30, cwd=ROOT, env=env
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0]
+    assert lines == ["scanner-app: error: unrecognized arguments: --frobnicate (see --help)"]

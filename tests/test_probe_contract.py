@@ -1,32 +1,38 @@
-"""One contract for every PLP probe: the simulated probe over the USB backend and over a pty, and real
-hardware when --probe-usb or --probe-port names it."""
+"""One contract for every probe driver, run against each: the PLP driver over the simulated probe's USB
+backend and over a pty, the direct simulated probe, the scripted test driver, and real hardware when
+--probe-usb or --probe-port names it (python-microscope's one-suite-for-every-device habit)."""
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from drivers.base import BaseProbeDriver
 from drivers.plp_driver import PlpProbeDriver
+from drivers.sim.direct import DirectSimProbe
 from drivers.sim.firmware import SimFirmware, small_params
 from drivers.sim.pty_link import SimSerialDevice
+from drivers.sim.settings import SimSettings
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import SerialTransport, UsbTransport, parse_usb_id
 from scanner_app.engine import AcquisitionEngine, EngineState
 from scanner_app.frame import DataFormat, Geometry
-from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
+from scanner_app.probe import ProbeDescriptor, ProbeEvent, ProbeEventKind, SettingKey
 from scanner_app.ring import FrameRing
+from tests.fake_driver import ScriptedDriver
 
 TEST_BAUD = 3_000_000  # fast line for tests; the baud-pacing check runs slower on purpose
 
 
 @dataclass
 class Rig:
-    driver: PlpProbeDriver
-    firmware: SimFirmware | None  # None on real hardware
+    driver: BaseProbeDriver
+    press_button: Callable[[ProbeEventKind], None] | None  # None on real hardware: needs a finger
 
 
 @pytest.fixture
@@ -34,7 +40,7 @@ def sim_usb() -> Iterator[Rig]:
     fw = SimFirmware(params=small_params(), frame_rate_hz=100.0, events_on_interrupt=True)
     backend = SimUsbBackend(fw)
     driver = PlpProbeDriver(UsbTransport(backend=backend), device=fw)
-    yield Rig(driver, fw)
+    yield Rig(driver, fw.press_button)
     driver.close()
 
 
@@ -43,9 +49,23 @@ def sim_pty() -> Iterator[Rig]:
     fw = SimFirmware(params=small_params(), frame_rate_hz=100.0)
     device = SimSerialDevice(fw, baud=TEST_BAUD)
     driver = PlpProbeDriver(SerialTransport(device.port, TEST_BAUD), device=device)
-    yield Rig(driver, fw)
+    yield Rig(driver, fw.press_button)
     driver.close()
     device.close()
+
+
+@pytest.fixture
+def direct_sim() -> Iterator[Rig]:
+    driver = DirectSimProbe(settings=SimSettings(small_params(), frame_rate_hz=100.0))
+    yield Rig(driver, driver.press_button)
+    driver.close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Rig]:
+    driver = ScriptedDriver()
+    yield Rig(driver, lambda kind: driver.events.append(ProbeEvent(kind)))
+    driver.close()
 
 
 @pytest.fixture
@@ -62,13 +82,21 @@ def hardware(request: pytest.FixtureRequest) -> Iterator[Rig]:
     driver.close()
 
 
-@pytest.fixture(params=["sim_usb", "sim_pty", pytest.param("hardware", marks=pytest.mark.hardware)])
+@pytest.fixture(
+    params=[
+        "sim_usb",
+        "sim_pty",
+        "direct_sim",
+        "scripted",
+        pytest.param("hardware", marks=pytest.mark.hardware),
+    ]
+)
 def rig(request: pytest.FixtureRequest) -> Rig:
     rig: Rig = request.getfixturevalue(request.param)
     return rig
 
 
-def frames(driver: PlpProbeDriver, n: int, timeout_s: float = 2.0) -> list:
+def frames(driver: BaseProbeDriver, n: int, timeout_s: float = 2.0) -> list:
     out = []
     for _ in range(n * 10):
         f = driver.read_frame(timeout_s / 10)
@@ -91,7 +119,9 @@ def test_set_clamps_and_readback_matches_get(rig: Rig) -> None:
     applied = rig.driver.set_setting(SettingKey.DEPTH_MM, d.depth_range_mm[1] + 1000)
     assert applied == pytest.approx(d.depth_range_mm[1])
     assert rig.driver.get_setting(SettingKey.DEPTH_MM) == pytest.approx(applied)
-    assert rig.driver.setpoints[SettingKey.DEPTH_MM] == d.depth_range_mm[1] + 1000
+    assert rig.driver.applied_settings[SettingKey.DEPTH_MM] == pytest.approx(applied)
+    if isinstance(rig.driver, PlpProbeDriver):
+        assert rig.driver.setpoints[SettingKey.DEPTH_MM] == d.depth_range_mm[1] + 1000
 
 
 def test_stream_frames_in_order_with_their_settings(rig: Rig) -> None:
@@ -106,7 +136,10 @@ def test_stream_frames_in_order_with_their_settings(rig: Rig) -> None:
     assert f.settings.depth_mm == pytest.approx(depth)
     assert f.rows * f.spacing_mm[0] == pytest.approx(depth)
     assert f.host_time_ns > 0 and f.device_time_us >= got[0].device_time_us
-    assert rig.driver.counters()["crc_errors"] == 0
+    counters = rig.driver.counters()
+    assert all(isinstance(n, int) and n >= 0 for n in counters.values())
+    if isinstance(rig.driver, PlpProbeDriver):  # a link: its counters include CRC errors
+        assert counters["crc_errors"] == 0
 
 
 def test_setting_change_while_streaming_shows_in_frames(rig: Rig) -> None:
@@ -136,19 +169,21 @@ def test_beam_formats(rig: Rig, fmt: DataFormat) -> None:
     assert (f.beam.sampling_mhz > 0) == (fmt == DataFormat.RF_I16)
 
 
-def test_ping_and_reconnect(rig: Rig) -> None:
+def test_close_then_connect_again(rig: Rig) -> None:
     rig.driver.connect()
-    rig.driver.ping()
+    if isinstance(rig.driver, PlpProbeDriver):
+        rig.driver.ping()
     rig.driver.close()
+    assert rig.driver.descriptor is None and not rig.driver.streaming
     assert rig.driver.connect().protocol == 1
 
 
 def test_button_events(rig: Rig) -> None:
-    if rig.firmware is None:
+    if rig.press_button is None:
         pytest.skip("needs a finger on the hardware button")
     rig.driver.connect()
     rig.driver.start()
-    rig.firmware.press_button(ProbeEventKind.BUTTON_FREEZE)
+    rig.press_button(ProbeEventKind.BUTTON_FREEZE)
     events = []
     for _ in range(50):
         frames(rig.driver, 1)
@@ -184,3 +219,29 @@ def _wait_state(states: queue.Queue[EngineState], want: EngineState, timeout_s: 
         except queue.Empty:
             return False
     return False
+
+
+@pytest.mark.parametrize("fmt", [DataFormat.ENVELOPE_U16, DataFormat.RF_I16])
+def test_direct_sim_calibrates_convex_beam_data_as_the_firmware_does(fmt: DataFormat) -> None:
+    """The direct probe and the PLP driver over the simulated firmware give the same geometry in mm."""
+    params = dataclasses.replace(small_params(data_format=fmt), geometry=Geometry.CONVEX)
+    fw = SimFirmware(params=params, frame_rate_hz=100.0)
+    plp = PlpProbeDriver(UsbTransport(backend=SimUsbBackend(fw)), device=fw)
+    direct = DirectSimProbe(settings=SimSettings(params, frame_rate_hz=100.0))
+    got = []
+    try:
+        for driver in (plp, direct):
+            assert driver.connect().geometry == "convex"
+            driver.start()
+            got.append(frames(driver, 1)[0])
+            driver.stop()
+    finally:
+        plp.close()
+        direct.close()
+    over_the_link, direct_frame = got
+    assert direct_frame.beam.geometry == over_the_link.beam.geometry == Geometry.CONVEX
+    assert direct_frame.spacing_mm == pytest.approx(over_the_link.spacing_mm, rel=1e-5)
+    assert dataclasses.astuple(direct_frame.beam) == pytest.approx(
+        dataclasses.astuple(over_the_link.beam), rel=1e-5
+    )
+    assert direct_frame.beam.field_of_view_deg > 0 and direct_frame.beam.width_mm == 0.0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +9,8 @@ import pytest
 from protocols.scripted_exam import run_scripted_exam
 from protocols.validation import LIBRARY_DIR, load_protocol
 from scanner_app.studies import StudyStore
+from tests.cli_support import run_main
 from tests.studies_support import dciodvfy, make_frame
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _source(count: int):
@@ -64,14 +61,17 @@ def test_source_that_ends_early_keeps_what_was_captured(tmp_path: Path) -> None:
         assert study.ended_at is not None and len(study.captures) == len(result.captures)
 
 
-def test_headless_protocol_run_from_the_command_line(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "main.py", "--headless", "--probe", "sim", "--protocol", "knee", "--seconds", "3",
+@pytest.mark.slow  # three seconds of simulated scanning
+def test_headless_protocol_run_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = run_main(
+        ["--headless", "--probe", "sim", "--protocol", "knee", "--seconds", "3",
          "--capture-every", "0.5", "--study-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        capsys,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert "captures" in proc.stdout
+    assert run.code == 0, run.err
+    assert "captures" in run.out
     files = sorted(tmp_path.rglob("*.dcm"))
     assert len(files) >= 4
     errors, _ = dciodvfy(files[0])
@@ -88,25 +88,15 @@ def test_headless_protocol_run_from_the_command_line(tmp_path: Path) -> None:
         (["--headless", "--protocol", "knee", "--study-dir", "/proc/none"], "cannot open the study folder"),
     ],
 )
-def test_bad_protocol_options(args: list[str], needle: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "main.py", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
-    )
-    assert proc.returncode == 2 and needle in proc.stderr
+def test_bad_protocol_options(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_main(args, capsys)
+    assert run.code == 2 and needle in run.err
 
 
-def test_check_protocols_from_the_command_line(tmp_path: Path) -> None:
-    ok = subprocess.run(
-        [sys.executable, "main.py", "--check-protocols"], capture_output=True, text=True, timeout=60, cwd=ROOT
-    )
-    assert ok.returncode == 0 and "knee.yaml" in ok.stdout
+def test_check_protocols_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ok = run_main(["--check-protocols"], capsys)
+    assert ok.code == 0 and "knee.yaml" in ok.out
     broken = tmp_path / "broken.yaml"
     broken.write_text("id: x\ntitle: [unclosed\n")
-    bad = subprocess.run(
-        [sys.executable, "main.py", "--check-protocols", str(broken)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert bad.returncode != 0 and "broken.yaml:" in bad.stderr
+    bad = run_main(["--check-protocols", str(broken)], capsys)
+    assert bad.code != 0 and "broken.yaml:" in bad.err

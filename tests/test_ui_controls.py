@@ -9,6 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from drivers.sim.direct import DirectSimProbe
+from scanner_app.frame import Frame
 from scanner_app.imaging_model import PRESETS, grey_maps
 from scanner_app.probe import SettingKey
 from tests.ui_support import wait_streaming, window_fixture
@@ -137,11 +138,19 @@ def test_grey_map_both_directions_changes_only_the_view(qtbot: QtBot, window: Ma
     window.imaging.set_grey_map("Sepia")
     assert combo.currentText() == "Sepia"
     assert window.view.image.display_lut.shape == (256, 3)
-    qtbot.waitUntil(lambda: window.view.image.qimage is not None and not window.view.image._renderRequired)
+    # Sample what each paint from here on drew, at paint time (frames keep arriving meanwhile).
+    painted: list[tuple[int, tuple[int, int, int]]] = []
+
+    def sample_paint(_frame: Frame) -> None:
+        item = window.view.image
+        r, g, b, _ = item.qimage.pixelColor(0, 0).getRgb()
+        painted.append((int(item.image[0, 0]), (r, g, b)))
+
+    window.view.painted_frame = sample_paint
+    qtbot.waitUntil(lambda: len(painted) > 0, timeout=3000)
     # the painted image really uses the map: pixel value v shows as the map's colour for v
-    frame = window.view.image.image
-    r, g, b, _ = window.view.image.qimage.pixelColor(0, 0).getRgb()
-    assert (r, g, b) == tuple(grey_maps()["Sepia"][frame[0, 0]])
+    value, rgb = painted[0]
+    assert rgb == tuple(grey_maps()["Sepia"][value])
     with pytest.raises(ValueError, match="unknown grey map"):
         window.imaging.set_grey_map("Rainbow")
 

@@ -7,6 +7,7 @@ simulated probe behind real transports (USB backend, pseudo-terminal) is `driver
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from drivers.base import BaseProbeDriver
 from drivers.sim.renderer import FrameRenderer, SpeckleLayersRenderer
 from drivers.sim.settings import SimSettings, sim_descriptor
-from scanner_app.frame import BeamGeometry, DataFormat, Frame, ImagingSettings
+from scanner_app.frame import BeamGeometry, DataFormat, Frame, Geometry, ImagingSettings
 from scanner_app.probe import (
     ProbeDescriptor,
     ProbeDisconnected,
@@ -67,7 +68,7 @@ class DirectSimProbe(BaseProbeDriver):
     def _do_connect(self) -> ProbeDescriptor:
         if self.unplugged.is_set():
             raise ProbeNotFound("simulated probe unplugged")
-        return sim_descriptor()
+        return sim_descriptor(self.sim_settings.params.geometry)
 
     def _do_start(self) -> None:
         self._seq = 0
@@ -104,12 +105,28 @@ class DirectSimProbe(BaseProbeDriver):
         descriptor = self._descriptor
         assert descriptor is not None
         pixels = rendered.pixels
+        rows, cols = pixels.shape[:2]
+        # Beam data carries its geometry as the PLP driver reads it from a frame header (spec 6), so
+        # processing treats frames from this probe and from the firmware alike.
+        beam_data = params.data_format != DataFormat.BMODE_U8
+        convex = params.geometry == Geometry.CONVEX
+        if beam_data and convex:
+            lateral_mm = rendered.radius_mm * math.radians(rendered.fov_deg) / cols
+        else:
+            lateral_mm = rendered.width_mm / cols
+        beam = BeamGeometry(
+            geometry=params.geometry,
+            width_mm=0.0 if beam_data and convex else rendered.width_mm,
+            field_of_view_deg=rendered.fov_deg if beam_data and convex else 0.0,
+            radius_mm=rendered.radius_mm if convex else 0.0,
+            sampling_mhz=rendered.sampling_mhz if params.data_format == DataFormat.RF_I16 else 0.0,
+        )
         frame = Frame(
             seq=self._seq,
             device_time_us=int(acquired_at * 1e6),
             host_time_ns=time.monotonic_ns(),
             pixels=pixels,
-            spacing_mm=(rendered.depth_mm / pixels.shape[0], rendered.width_mm / pixels.shape[1]),
+            spacing_mm=(rendered.depth_mm / rows, lateral_mm),
             data_format=params.data_format,
             settings=ImagingSettings(
                 depth_mm=params.depth_mm,
@@ -122,13 +139,7 @@ class DirectSimProbe(BaseProbeDriver):
                 settings_id=self.sim_settings.settings_id,
             ),
             probe=descriptor.identity,
-            beam=BeamGeometry(
-                geometry=params.geometry,
-                width_mm=rendered.width_mm,
-                field_of_view_deg=rendered.fov_deg,
-                radius_mm=rendered.radius_mm,
-                sampling_mhz=rendered.sampling_mhz,
-            ),
+            beam=beam,
         )
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         self._counts["frames"] += 1
