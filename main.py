@@ -174,9 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{cine_bytes / 1e9:.1f} GB; keep it under {MAX_CINE_BYTES / 1e9:.0f} GB (shorter --cine-seconds)"
         )
     if args.check_protocols is not None:
+        from drivers.sim.scenes import named_views
         from protocols.validation import check_protocols
 
-        return check_protocols(args.check_protocols)
+        return check_protocols(args.check_protocols, named_views())
     if args.protocol is not None and not args.headless:
         parser.error(
             "--protocol runs a scripted exam and needs --headless (in the window, pick it in the checklist)"
@@ -262,11 +263,13 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     exams = None
     sink = None
     if store is not None:
+        from drivers.sim.scenes import named_views
         from protocols.validation import load_library
         from scanner_app.studies.capture_sink import StudyCaptureSink
         from ui.exam_dock import ExamController
 
-        protocols, _errors = load_library()  # broken files are reported by --check-protocols
+        # Practice targets name simulator views; the simulator's catalogue gives their poses.
+        protocols, _errors = load_library(views=named_views())  # broken files: see --check-protocols
         exams = ExamController(store, protocols)
         sink = StudyCaptureSink(store, exams.current_study)
     window = MainWindow(

@@ -25,6 +25,7 @@ from drivers.sim.control import SimulatorControl
 from drivers.sim.direct import DirectSimProbe
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
+from drivers.sim.scenes import named_views
 from drivers.sim.settings import SimSettings
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
 from scanner_app.engine import AcquisitionEngine
@@ -50,7 +51,7 @@ def main() -> None:
     probe = DirectSimProbe(renderer, SimSettings(RenderParams(rows=512, cols=384), frame_rate_hz=25.0))
     engine = AcquisitionEngine(probe, FrameRing(120, 512 * 384))
     store = StudyStore(tmp / "studies")
-    exams = ExamController(store, load_library()[0], operator="Sono^Sam")
+    exams = ExamController(store, load_library(views=named_views())[0], operator="Sono^Sam")
     window = MainWindow(
         engine,
         preferences=Preferences(tmp / "preferences.json"),
@@ -64,7 +65,7 @@ def main() -> None:
     engine.start()
     try:
         wait_until(lambda: window.view.draws > 5)
-        dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml")
+        dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml", views=named_views())
         exams.start_exam(
             ExamRequest(
                 patient=Patient("DVT-0042", "Doe^Jane", "19580412", "F"),

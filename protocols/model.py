@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from scanner_app.capture import CaptureKind
 
@@ -53,23 +54,16 @@ class CaptureSide(enum.StrEnum):
     CONTRALATERAL = "contralateral"
 
 
-SCENE_IDS: tuple[str, ...] = (
-    "qa_phantom",
-    "shoulder",
-    "elbow",
-    "wrist",
-    "hip",
-    "knee",
-    "ankle",
-    "groin",
-    "thigh",
-    "popliteal",
-    "calf",
-)
-"""Scenes the simulator can render; a practice target must name one of these."""
-
 POSE_KEYS: tuple[str, ...] = ("position_mm", "lateral_mm", "rotation_deg", "tilt_deg")
 """Probe pose coordinates of a practice target, in the simulator's scene frame."""
+
+ViewCatalogue = Mapping[str, Mapping[str, Mapping[str, float]]]
+"""The simulator's named views: scene id -> view name -> probe pose (at least the POSE_KEYS).
+
+Protocols never import the simulator; whoever loads protocols for practice (the composition root,
+`main.py`) passes the simulator's catalogue in, and validation checks each target's scene and view
+against it and takes the view's pose from it.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,17 +122,18 @@ class FollowUp:
 
 @dataclass(frozen=True, slots=True)
 class PracticeTarget:
-    """A view to find in the simulator: scene, variant and probe pose, each coordinate with a tolerance.
+    """A view to find in the simulator: scene, variant and the simulator's name for the view.
 
-    `view` optionally names the simulator view the pose copies (e.g. "patellar tendon long axis"), so
-    the target can be shown by name; `pose` stays the numeric target the runner checks against.
+    The protocol file names the view (e.g. "patellar tendon long axis") and a tolerance per pose
+    coordinate; the simulator owns the view's pose. `pose` is that pose, filled in when the protocol
+    is loaded with the simulator's `ViewCatalogue` and empty otherwise (no practice without one).
     """
 
     scene: str
     variant: str
-    pose: dict[str, float]
+    view: str
     tolerance: dict[str, float]
-    view: str = ""
+    pose: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,6 +239,12 @@ class ChecklistRunner:
         else:
             self.steps = protocol.steps
         self.quadrant = quadrant or ""
+        unresolved = [s.id for s in self.steps if practice and s.practice is not None and not s.practice.pose]
+        if unresolved:
+            raise RunnerError(
+                f"practice targets of {', '.join(unresolved)} have no pose: load protocol "
+                f"{protocol.id!r} with the simulator's views (validation.load_protocol(..., views=...))"
+            )
         self._side = ""
         if protocol.side is Side.ASK:
             if side is not None:

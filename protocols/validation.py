@@ -3,6 +3,10 @@
 The YAML is composed into a node tree (not constructed straight to dicts) so that every value keeps
 its start mark; each check reports `path:line: what is wrong`. A file is read completely and all of
 its problems are listed, so a radiologist editing one can fix them in one pass.
+
+Practice targets name a simulator view; given the simulator's `ViewCatalogue` (the composition root
+passes it: protocols never import the simulator), each target's scene and view are checked against it
+and the view's pose is taken from it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import yaml
 
 from protocols.model import (
     POSE_KEYS,
-    SCENE_IDS,
     CaptureRequirement,
     CaptureSide,
     Finding,
@@ -35,6 +38,7 @@ from protocols.model import (
     ScanProtocol,
     Side,
     Step,
+    ViewCatalogue,
 )
 from scanner_app.capture import CaptureKind
 
@@ -93,8 +97,9 @@ def _describe(node: yaml.Node) -> str:
 class _Reader:
     """Walks one file's node tree, converting values and collecting errors with line numbers."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, views: ViewCatalogue | None) -> None:
         self.path = path
+        self.views = views  # the simulator's named views, to check and resolve practice targets against
         self.errors: list[ProtocolError] = []
         self._loader = yaml.SafeLoader("")
 
@@ -114,6 +119,7 @@ class _Reader:
             return None
         allowed = [*required, *optional]
         out: dict[str, yaml.Node] = {}
+        suggested: set[str] = set()  # a misspelt key is reported once, not again as a missing one
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str) or key_node.tag != _STR_TAG:
@@ -125,6 +131,7 @@ class _Reader:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(allowed)}"
+                suggested.update(close)
                 if node.flow_style and value_node.tag == _NULL_TAG:
                     # `{title: Compressible, phasic}` reads 'phasic' as a key: the usual cause.
                     hint += " (a comma inside { } splits text: put text with commas in quotes)"
@@ -132,7 +139,7 @@ class _Reader:
                 continue
             out[key] = value_node
         for key in required:
-            if key not in out:
+            if key not in out and key not in suggested:
                 self.error(node, f"{what}: missing required key '{key}'")
         return out
 
@@ -312,21 +319,40 @@ def _pose(r: _Reader, node: yaml.Node, what: str, positive: bool) -> dict[str, f
 
 
 def _practice(r: _Reader, node: yaml.Node, what: str) -> PracticeTarget | None:
-    required = ("scene", "variant", "pose", "tolerance")
-    m = r.mapping(node, what, required, ("view",))
+    required = ("scene", "variant", "view", "tolerance")
+    m = r.mapping(node, what, required, ())
     if m is None or not all(k in m for k in required):
         return None
     scene = r.text(m["scene"], f"{what} scene")
-    if scene is not None and scene not in SCENE_IDS:
-        r.error(m["scene"], f"{what} scene '{scene}' is not one of: {', '.join(SCENE_IDS)}")
-        scene = None
     variant = r.text(m["variant"], f"{what} variant")
-    pose = _pose(r, m["pose"], f"{what} pose", positive=False)
+    view = r.text(m["view"], f"{what} view")
     tolerance = _pose(r, m["tolerance"], f"{what} tolerance", positive=True)
-    view = r.text(m["view"], f"{what} view") if "view" in m else ""
-    if scene is None or variant is None or pose is None or tolerance is None or view is None:
+    if scene is None or variant is None or view is None or tolerance is None:
         return None
-    return PracticeTarget(scene, variant, pose, tolerance, view)
+    if r.views is None:  # loaded without the simulator: the target stays a name, with no pose
+        return PracticeTarget(scene, variant, view, tolerance)
+    pose = _view_pose(r, r.views, m, what, scene=scene, view=view)
+    if pose is None:
+        return None
+    return PracticeTarget(scene, variant, view, tolerance, pose)
+
+
+def _view_pose(
+    r: _Reader, views: ViewCatalogue, m: dict[str, yaml.Node], what: str, *, scene: str, view: str
+) -> dict[str, float] | None:
+    """The pose the simulator gives `view` of `scene`; None after reporting an unknown scene or view."""
+    scene_views = views.get(scene)
+    if scene_views is None:
+        r.error(m["scene"], f"{what} scene '{scene}' is not one of: {', '.join(views)}")
+        return None
+    pose = scene_views.get(view)
+    if pose is None:
+        close = difflib.get_close_matches(view, list(scene_views), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        known = ", ".join(scene_views) or "none"
+        r.error(m["view"], f"{what} view '{view}' is not a view of scene '{scene}' ({known}){hint}")
+        return None
+    return {k: float(pose[k]) for k in POSE_KEYS}
 
 
 def _follow_up(r: _Reader, node: yaml.Node, what: str) -> tuple[FollowUp, yaml.Node] | None:
@@ -530,9 +556,14 @@ def _protocol(r: _Reader, root: yaml.Node) -> ScanProtocol | None:
     )
 
 
-def parse_protocol(text: str, path: str = "<text>") -> tuple[ScanProtocol | None, list[ProtocolError]]:
-    """Validate protocol YAML text; return the protocol (None if any error) and every error found."""
-    reader = _Reader(path)
+def parse_protocol(
+    text: str, path: str = "<text>", *, views: ViewCatalogue | None = None
+) -> tuple[ScanProtocol | None, list[ProtocolError]]:
+    """Validate protocol YAML text; return the protocol (None if any error) and every error found.
+
+    With the simulator's `views`, practice targets are checked against them and get their poses.
+    """
+    reader = _Reader(path, views)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -554,14 +585,17 @@ def parse_protocol(text: str, path: str = "<text>") -> tuple[ScanProtocol | None
     return (protocol if not errors else None), errors
 
 
-def load_protocol(path: str | Path) -> ScanProtocol:
-    """Read and validate one protocol file; raise `ProtocolFileError` listing every problem."""
+def load_protocol(path: str | Path, *, views: ViewCatalogue | None = None) -> ScanProtocol:
+    """Read and validate one protocol file; raise `ProtocolFileError` listing every problem.
+
+    With the simulator's `views`, practice targets are checked against them and get their poses.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProtocolFileError([ProtocolError(str(p), 0, f"cannot read file: {exc}")]) from exc
-    protocol, errors = parse_protocol(text, str(p))
+    protocol, errors = parse_protocol(text, str(p), views=views)
     if protocol is None:
         raise ProtocolFileError(errors)
     return protocol
@@ -582,16 +616,19 @@ def library_paths(paths: Iterable[str | Path] | None = None) -> list[Path]:
 
 
 def load_library(
-    paths: Iterable[str | Path] | None = None,
+    paths: Iterable[str | Path] | None = None, *, views: ViewCatalogue | None = None
 ) -> tuple[list[ScanProtocol], list[ProtocolError]]:
-    """Load every good protocol from `paths` (default: the shipped library) and list the broken files."""
+    """Load every good protocol from `paths` (default: the shipped library) and list the broken files.
+
+    With the simulator's `views`, practice targets are checked against them and get their poses.
+    """
     protocols: list[ScanProtocol] = []
     errors: list[ProtocolError] = []
     seen: dict[str, str] = {}
     files = library_paths(paths)
     for p in files:
         try:
-            protocol = load_protocol(p)
+            protocol = load_protocol(p, views=views)
         except ProtocolFileError as exc:
             errors.extend(exc.errors)
             continue
@@ -609,9 +646,12 @@ def load_library(
     return protocols, errors
 
 
-def check_protocols(paths: list[str] | None = None) -> int:
-    """`main.py --check-protocols [PATH ...]`: print OK or each error; exit status 0 only if all good."""
-    protocols, errors = load_library(paths or None)
+def check_protocols(paths: list[str] | None, views: ViewCatalogue) -> int:
+    """`main.py --check-protocols [PATH ...]`: print OK or each error; exit status 0 only if all good.
+
+    `views` is the simulator's catalogue, so an unknown practice scene or view is an error here.
+    """
+    protocols, errors = load_library(paths or None, views=views)
     for protocol in protocols:
         print(f"OK    {protocol.path}: {protocol.id} v{protocol.version} ({len(protocol.steps)} steps)")
     for error in errors:

@@ -9,6 +9,7 @@ from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtWidgets import QCheckBox, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
+from drivers.sim.scenes import named_views
 from protocols.model import ScanProtocol
 from protocols.runner import ChecklistRunner, StepStatus
 from protocols.validation import LIBRARY_DIR, load_protocol
@@ -32,7 +33,7 @@ class FakeWindow:
 
 @pytest.fixture
 def knee() -> ScanProtocol:
-    return load_protocol(LIBRARY_DIR / "knee.yaml")
+    return load_protocol(LIBRARY_DIR / "knee.yaml", views=named_views())  # practice targets need poses
 
 
 def _capture_buttons(panel: ChecklistPanel, *, missing_only: bool = False) -> list[QPushButton]:

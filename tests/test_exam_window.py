@@ -14,6 +14,7 @@ from drivers.sim.control import SimulatorControl
 from drivers.sim.direct import DirectSimProbe
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
+from drivers.sim.scenes import named_views
 from drivers.sim.settings import SimSettings
 from protocols.model import ScanProtocol
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
@@ -187,7 +188,7 @@ def test_a_capture_the_store_fails_to_keep_no_longer_counts(qtbot: QtBot, rig: E
 
 
 def test_practice_mode_loads_the_step_scene_and_finds_the_view(qtbot: QtBot, rig: ExamRig) -> None:
-    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml", views=named_views())  # as main.py loads it
     target = knee.steps[0].practice
     assert target is not None
     rig.sim.set_scene("shoulder", None)

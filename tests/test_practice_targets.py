@@ -10,12 +10,12 @@ import pytest
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderParams
-from drivers.sim.scenes import build_scene, list_scenes
+from drivers.sim.scenes import build_scene, list_scenes, named_views
 from protocols.model import PracticeTarget, ScanProtocol, Step
 from protocols.runner import ChecklistRunner
 from protocols.validation import load_library
 
-PROTOCOLS, LOAD_ERRORS = load_library()
+PROTOCOLS, LOAD_ERRORS = load_library(views=named_views())
 TARGETS: list[tuple[ScanProtocol, Step, PracticeTarget]] = [
     (p, s, s.practice) for p in PROTOCOLS for s in p.steps if s.practice is not None
 ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.sim.scenes import named_views
 from protocols.model import CaptureSide, ImagingMode, Plane, ProtocolKind, ScanProtocol
 from protocols.runner import ChecklistRunner
 from protocols.validation import LIBRARY_DIR, load_library
 from scanner_app.capture import CaptureKind
 
-PROTOCOLS, ERRORS = load_library()
+PROTOCOLS, ERRORS = load_library(views=named_views())  # as main.py loads it
 BY_ID = {p.id: p for p in PROTOCOLS}
 
 # Structures each ESSR joint table lists (reference/clinical.md sections 1.1-1.6), in the words the

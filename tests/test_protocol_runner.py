@@ -11,6 +11,11 @@ from protocols.model import ScanProtocol
 from protocols.runner import ChecklistRunner, EventKind, RunnerError, RunnerEvent, StepStatus
 from protocols.validation import parse_protocol
 
+# A stand-in for the simulator's catalogue: the runner knows views only through what it is given.
+VIEWS = {
+    "knee": {"test view": {"position_mm": 30.0, "lateral_mm": 0.0, "rotation_deg": 0.0, "tilt_deg": 0.0}}
+}
+
 PROTOCOL_YAML = """
 id: mini
 title: Mini protocol
@@ -44,7 +49,7 @@ steps:
     practice:
       scene: knee
       variant: effusion
-      pose: {position_mm: 30, lateral_mm: 0, rotation_deg: 0, tilt_deg: 0}
+      view: test view
       tolerance: {position_mm: 5, lateral_mm: 5, rotation_deg: 10, tilt_deg: 5}
   - id: second
     title: Second
@@ -95,7 +100,7 @@ class FakeClock:
 
 @pytest.fixture
 def protocol() -> ScanProtocol:
-    p, errors = parse_protocol(PROTOCOL_YAML, "mini.yaml")
+    p, errors = parse_protocol(PROTOCOL_YAML, "mini.yaml", views=VIEWS)
     assert not errors, errors
     assert p is not None
     return p
@@ -432,6 +437,14 @@ def test_practice_summary(protocol: ScanProtocol, clock: FakeClock) -> None:
     s = r.practice_summary()
     assert (s.steps_done, s.steps_total, s.views_found, s.views_total) == (1, 3, ("first",), 1)
     assert s.time_taken_s == pytest.approx(42)
+
+
+def test_practice_needs_targets_resolved_against_the_simulators_views(clock: FakeClock) -> None:
+    unresolved, errors = parse_protocol(PROTOCOL_YAML, "mini.yaml")  # no views: targets have no pose
+    assert unresolved is not None, errors
+    ChecklistRunner(unresolved, side="left", clock=clock)  # an exam without practice is fine
+    with pytest.raises(RunnerError, match="practice targets of first have no pose"):
+        ChecklistRunner(unresolved, side="left", practice=True, clock=clock)
 
 
 def test_fixed_side_protocol_refuses_another_side(protocol: ScanProtocol, clock: FakeClock) -> None:

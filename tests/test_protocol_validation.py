@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.sim.scenes import named_views
 from protocols.validation import (
     LIBRARY_DIR,
     ProtocolFileError,
@@ -17,6 +18,7 @@ from protocols.validation import (
 )
 
 BROKEN = Path(__file__).parent / "data" / "protocols_broken"
+VIEWS = named_views()  # the simulator's catalogue, as main.py hands it to validation
 
 # file -> (line, text the message must contain). Lines are those of the fixture files.
 EXPECTED = {
@@ -37,6 +39,12 @@ EXPECTED = {
     "unknown_key.yaml": (21, "unknown key 'structurs'; did you mean 'structures'?"),
     "unknown_practice_key.yaml": (24, "practice: unknown key 'veiw'; did you mean 'view'?"),
     "unknown_scene.yaml": (22, "practice scene 'brain' is not one of"),
+    "unknown_view.yaml": (
+        24,
+        "practice view 'suprapatellar long axes' is not a view of scene 'knee' (suprapatellar long axis, "
+        "patellar tendon long axis, suprapatellar short axis, MCL coronal, iliotibial band); "
+        "did you mean 'suprapatellar long axis'?",
+    ),
     "unquoted_comma.yaml": (19, "put text with commas in quotes"),
     "wrong_type.yaml": (3, "version must be a whole number, not text"),
 }
@@ -51,7 +59,7 @@ def test_broken_file_error_names_file_line_and_problem(name: str) -> None:
     line, text = EXPECTED[name]
     path = BROKEN / name
     with pytest.raises(ProtocolFileError) as info:
-        load_protocol(path)
+        load_protocol(path, views=VIEWS)
     errors = info.value.errors
     assert len(errors) == 1, [str(e) for e in errors]
     error = errors[0]
@@ -106,9 +114,9 @@ def test_repeated_capture_requirement_must_use_count() -> None:
     assert [(e.line, "repeats item 1" in e.message) for e in errors] == [(17, True)]
 
 
-def test_practice_view_name_is_read_with_the_pose() -> None:
+def test_practice_view_takes_its_pose_from_the_simulators_views() -> None:
     text = (BROKEN / "unknown_practice_key.yaml").read_text().replace("veiw:", "view:")
-    protocol, errors = parse_protocol(text, "x.yaml")
+    protocol, errors = parse_protocol(text, "x.yaml", views=VIEWS)
     assert errors == [] and protocol is not None
     target = protocol.step("a").practice
     assert target is not None
@@ -116,24 +124,43 @@ def test_practice_view_name_is_read_with_the_pose() -> None:
     assert target.pose == {"position_mm": -25.0, "lateral_mm": 0.0, "rotation_deg": 0.0, "tilt_deg": 0.0}
 
 
-def test_practice_view_is_optional_and_must_be_text() -> None:
+def test_without_the_simulators_views_a_target_is_a_name_with_no_pose() -> None:
+    text = (BROKEN / "unknown_scene.yaml").read_text()
+    protocol, errors = parse_protocol(text, "x.yaml")  # the scene 'brain' cannot be checked
+    assert errors == [] and protocol is not None
+    target = protocol.step("a").practice
+    assert target is not None
+    assert (target.scene, target.view, target.pose) == ("brain", "suprapatellar long axis", {})
+
+
+def test_practice_view_is_required_and_must_be_text() -> None:
     text = (BROKEN / "unknown_practice_key.yaml").read_text()
-    without, errors = parse_protocol(text.replace("      veiw: suprapatellar long axis\n", ""), "x.yaml")
-    assert errors == [] and without is not None
-    target = without.step("a").practice
-    assert target is not None and target.view == ""
+    _, errors = parse_protocol(
+        text.replace("      veiw: suprapatellar long axis\n", ""), "x.yaml", views=VIEWS
+    )
+    assert [(e.line, e.message) for e in errors] == [(22, "step 'a' practice: missing required key 'view'")]
     _, errors = parse_protocol(text.replace("veiw: suprapatellar long axis", "view: [a, b]"), "x.yaml")
     assert [(e.line, e.message) for e in errors] == [(24, "step 'a' practice view must be text, not a list")]
 
 
+def test_a_pose_in_a_protocol_file_is_refused() -> None:
+    text = (BROKEN / "unknown_practice_key.yaml").read_text().replace("veiw:", "view:")
+    text = text.replace(
+        "      tolerance:",
+        "      pose: {position_mm: -25, lateral_mm: 0, rotation_deg: 0, tilt_deg: 0}\n      tolerance:",
+    )
+    _, errors = parse_protocol(text, "x.yaml", views=VIEWS)
+    assert [(e.line, "unknown key 'pose'" in e.message) for e in errors] == [(25, True)]
+
+
 def test_check_protocols_prints_ok_for_the_shipped_library(capsys: pytest.CaptureFixture[str]) -> None:
-    assert check_protocols([]) == 0  # no paths: the shipped library
+    assert check_protocols([], VIEWS) == 0  # no paths: the shipped library
     out = capsys.readouterr().out
     assert "OK    " in out and "knee v1" in out and ", 0 error(s)" in out
 
 
 def test_check_protocols_fails_and_prints_each_error(capsys: pytest.CaptureFixture[str]) -> None:
-    status = check_protocols([str(BROKEN / "bad_side.yaml"), str(LIBRARY_DIR / "knee.yaml")])
+    status = check_protocols([str(BROKEN / "bad_side.yaml"), str(LIBRARY_DIR / "knee.yaml")], VIEWS)
     assert status == 1
     captured = capsys.readouterr()
     assert f"ERROR {BROKEN / 'bad_side.yaml'}:5: side 'both'" in captured.err

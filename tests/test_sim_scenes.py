@@ -11,8 +11,9 @@ import pytest
 
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
+from drivers.sim.regions import ankle, elbow, hip, knee, leg_veins, phantom, shoulder, wrist
 from drivers.sim.renderer import FrameRenderer, RenderParams
-from drivers.sim.scenes import SCENES, build_scene, list_scenes
+from drivers.sim.scenes import SCENES, build_scene, list_scenes, named_views
 from drivers.sim.tissues import TISSUES, Label, label_names
 from scanner_app.frame import DataFormat, Geometry
 
@@ -37,6 +38,31 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
     }
     for info in list_scenes():
         assert info.title and info.views and all(info.variants.values())
+
+
+def test_each_region_module_adds_its_own_scenes_and_no_scene_twice() -> None:
+    regions = (phantom, shoulder, elbow, wrist, hip, knee, ankle, leg_veins)
+    assert sum(len(region.SCENES) for region in regions) == len(SCENES)  # a repeated id would be lost
+    assert set(leg_veins.SCENES) == {"groin", "thigh", "popliteal", "calf"}
+    for scene_id, spec in SCENES.items():
+        assert set(spec.variant_views) <= set(spec.variants), scene_id
+        assert set(spec.variant_views.values()) <= set(spec.views), scene_id
+
+
+def test_named_views_give_each_views_pose_as_plain_data() -> None:
+    views = named_views()
+    assert list(views) == [info.scene_id for info in list_scenes()]
+    assert views["knee"]["patellar tendon long axis"] == {
+        "position_mm": 72.0,
+        "lateral_mm": 0.0,
+        "rotation_deg": 0.0,
+        "tilt_deg": 0.0,
+        "pressure": 0.0,
+    }
+    for info in list_scenes():
+        assert tuple(views[info.scene_id]) == info.views
+        for name, pose in views[info.scene_id].items():
+            assert ProbePose.from_mapping(pose) == build_scene(info.scene_id).views[name]
 
 
 @pytest.mark.parametrize(("scene_id", "variant"), ALL)

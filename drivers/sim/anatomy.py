@@ -8,6 +8,7 @@ patient-fixed speckle deform together instead of re-randomising.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +63,18 @@ class Scene:
     @property
     def default_pose(self) -> ProbePose:
         return next(iter(self.views.values()), ProbePose())
+
+
+@dataclass(frozen=True, slots=True)
+class SceneSpec:
+    """A region's scene as data: its structures (built for a variant), named views, depth and variants."""
+
+    title: str
+    build: Callable[[str | None], list[Structure]]
+    views: dict[str, ProbePose]
+    depth_mm: float
+    variants: dict[str, str]  # variant id -> title
+    variant_views: dict[str, str] = field(default_factory=dict)  # variant -> the view that best shows it
 
 
 def lumen_fraction(kind: VesselKind, pressure: float) -> float:

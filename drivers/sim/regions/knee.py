@@ -1,0 +1,124 @@
+"""Knee: quadriceps and patellar tendons, suprapatellar recess, menisci, MCL, ITB; effusion and gout."""
+
+from __future__ import annotations
+
+from drivers.sim.anatomy import SceneSpec
+from drivers.sim.pose import ProbePose as P
+from drivers.sim.regions.parts import Items, L, layer, offset, skin_and_fat, st
+from drivers.sim.regions.variants import variants
+from drivers.sim.shapes import INF, Ellipsoid, along_s, tube
+
+
+def knee(variant: str | None) -> Items:
+    femur = along_s([(-150, 24.0), (-20, 24.0), (10, 28.0), (40, 38.0)])
+    items = skin_and_fat(5.0, deep="vastus medialis / lateralis muscle")
+    ant = (-30.0, 30.0)
+    items += [
+        # Flat ovals in short axis: quadriceps tendon ~7 mm thick (clinical.md: 6-8 mm).
+        st(
+            "quadriceps tendon",
+            L.TENDON,
+            tube([(-75, 0, 8.3), (-40, 0, 8.6), (3, 0, 8.6)], 14.0, [2.8, 3.4, 3.4]),
+        ),
+        layer("suprapatellar (quadriceps) fat pad", L.FAT, 12.0, 16.0, s=(-50, 0), t=(-20, 20)),
+        layer("prefemoral fat pad", L.FAT, 16.8, femur, s=(-65, 5), t=(-22, 22)),
+        layer("vastus intermedius muscle", L.MUSCLE, 16.8, femur, s=(-150, -65), t=ant),
+        layer("femur", L.BONE, femur, INF, t=ant),
+        layer("femoral trochlear cartilage", L.CARTILAGE, offset(femur, -2.5), femur, s=(-25, 40), t=ant),
+    ]
+    if variant == "effusion":
+        recess_bottom = along_s([(-62, 16.8), (-50, 22.0), (-15, 24.5), (-2, 21.0), (3, 16.8)])
+        items.append(
+            layer("suprapatellar recess (effusion)", L.FLUID, 16.0, recess_bottom, s=(-62, 3), t=(-20, 20))
+        )
+    else:
+        items.append(layer("suprapatellar recess", L.FLUID, 16.0, 16.8, s=(-45, -2), t=(-18, 18)))
+    if variant == "gout_double_contour":
+        items.append(
+            layer(
+                "urate on cartilage (double contour)",
+                L.URATE,
+                offset(femur, -2.9),
+                offset(femur, -2.4),
+                s=(-20, 35),
+                t=(-16, 16),
+            )
+        )
+    items += [
+        layer(
+            "patella",
+            L.BONE,
+            along_s([(-2, 9.0), (3, 5.6), (40, 5.6), (46, 9.0)]),
+            INF,
+            s=(-2, 46),
+            t=(-22, 22),
+        ),
+        # Patellar tendon ~5 mm thick proximally (clinical.md §3.2), rising slightly to the tibial tuberosity.
+        st(
+            "patellar tendon",
+            L.TENDON,
+            tube([(44, 0, 8.0), (100, 0, 8.7)], 13.0, 2.5),
+            fibre_dir=(1.0, 0.0, 0.013),
+        ),
+        layer(
+            "infrapatellar (Hoffa) fat pad",
+            L.FAT,
+            11.2,
+            along_s([(44, 16), (60, 25), (90, 22)]),
+            s=(44, 95),
+            t=(-25, 25),
+        ),
+        layer(
+            "tibia",
+            L.BONE,
+            along_s([(80, 30.0), (95, 15.0), (100, 11.3), (150, 11.3)]),
+            INF,
+            s=(80, INF),
+            t=ant,
+        ),
+    ]
+    for side, t0, name in ((1.0, 30.0, "medial"), (-1.0, -30.0, "lateral")):
+        tr = (t0, t0 + 60.0) if side > 0 else (t0 - 60.0, t0)
+        tm = t0 + side * 27.0
+        items += [
+            layer(
+                f"{name} femoral condyle",
+                L.BONE,
+                along_s([(-150, 12.0), (-8, 9.5), (-1, 11.0)]),
+                INF,
+                s=(-INF, -1),
+                t=tr,
+            ),
+            layer(
+                f"{name} tibial plateau",
+                L.BONE,
+                along_s([(1, 11.0), (6, 9.5), (150, 10.0)]),
+                INF,
+                s=(1, INF),
+                t=tr,
+            ),
+            st(f"{name} meniscus", L.FIBROCARTILAGE, Ellipsoid((0.0, tm, 8.7), (6.0, 25.0, 2.6))),
+        ]
+    items += [
+        layer("medial collateral ligament", L.LIGAMENT, 4.2, 6.6, s=(-35, 35), t=(42, 72)),
+        st("pes anserinus tendons", L.TENDON, tube([(40, 50, 5.0), (95, 45, 5.5)], 6.0, 1.0)),
+        layer("iliotibial band", L.LIGAMENT, 3.4, 5.4, s=(-70, 22), t=(-78, -42)),
+    ]
+    return items
+
+
+SCENES = {
+    "knee": SceneSpec(
+        "Knee: quadriceps and patellar tendons, suprapatellar recess, MCL, ITB",
+        knee,
+        {
+            "suprapatellar long axis": P(-25.0, 0.0),
+            "patellar tendon long axis": P(72.0, 0.0),
+            "suprapatellar short axis": P(-25.0, 0.0, 90.0),
+            "MCL coronal": P(0.0, 57.0),
+            "iliotibial band": P(-20.0, -60.0),
+        },
+        35.0,
+        variants("effusion", "gout_double_contour"),
+    ),
+}

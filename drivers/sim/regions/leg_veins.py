@@ -1,0 +1,199 @@
+"""The DVT path down the leg: groin, thigh, popliteal fossa and calf, with their pathology variants."""
+
+from __future__ import annotations
+
+from drivers.sim.anatomy import SceneSpec
+from drivers.sim.pose import ProbePose as P
+from drivers.sim.regions.parts import (
+    Items,
+    L,
+    abscess,
+    artery,
+    layer,
+    lymph_node,
+    offset,
+    skin_and_fat,
+    st,
+    vein,
+)
+from drivers.sim.regions.variants import variants
+from drivers.sim.shapes import INF, Ellipsoid, along_s, tube
+
+
+def groin(variant: str | None) -> Items:
+    clot = variant == "thrombosed_vein"
+    items = skin_and_fat(12.0, skin_mm=1.8, deep="sartorius / adductor muscles")
+    items += [
+        layer("fascia lata", L.FASCIA, 12.0, 12.5),
+        layer("femoral head / pubic bone", L.BONE, 40.0, INF, t=(-35, 25)),
+        st("femoral nerve", L.NERVE, tube([(-40, -14, 20.0), (80, -14, 22.0)], 4.0, 1.4)),
+        *artery("common femoral artery", tube([(-40, -2, 20.0), (40, -2, 21.5)], 3.8, 3.8)),
+        *artery("superficial femoral artery", tube([(40, -2, 21.5), (150, 0, 24.0)], 3.2, 3.2)),
+        *artery("deep femoral (profunda) artery", tube([(40, -4, 24.0), (150, -12, 36.0)], 2.5, 2.5)),
+        *vein("common femoral vein", tube([(-40, 9, 22.0), (45, 9, 23.0)], 5.5, 5.5), clot),
+        *vein("femoral vein", tube([(45, 8, 24.0), (150, 6, 28.0)], 4.5, 4.5), clot),
+        *vein("deep femoral (profunda) vein", tube([(45, 3, 28.0), (150, -6, 38.0)], 3.2, 3.2)),
+        *vein("great saphenous vein", tube([(14, 10, 15.5), (25, 16, 9.0), (150, 30, 6.0)], 2.5, 2.5)),
+    ]
+    if variant == "lymph_node":
+        items += lymph_node((5.0, 27.0, 10.0), (16.0, 9.0, 6.5), hilum=0.25)
+    else:
+        items += lymph_node((5.0, 27.0, 7.0), (7.0, 4.0, 2.5), hilum=0.6)
+    if variant == "abscess":
+        items += abscess((8.0, -15.0, 7.5), (12.0, 8.0, 4.5))
+    return items
+
+
+def thigh(variant: str | None) -> Items:
+    clot = variant == "thrombosed_vein"
+    items = skin_and_fat(10.0, skin_mm=1.8, deep="vastus medialis / adductor muscles")
+    items += [
+        layer("sartorius muscle", L.MUSCLE, 10.0, 22.0, t=(-15, 25)),
+        layer("fascia (sartorius sheath)", L.FASCIA, 21.6, 22.2, t=(-15, 25)),
+        layer("femur", L.BONE, 42.0, INF, t=(-60, -8)),
+        *artery("superficial femoral artery", tube([(-150, -1, 28.0), (150, 1, 31.0)], 3.2, 3.2)),
+        *vein("femoral vein", tube([(-150, 3, 34.0), (150, 4, 37.0)], 4.5, 4.5), clot),
+        *vein("great saphenous vein", tube([(-150, 30, 6.0), (150, 35, 6.0)], 2.0, 2.0)),
+    ]
+    if variant == "abscess":
+        items += abscess((10.0, 15.0, 7.0), (12.0, 9.0, 4.0))
+    return items
+
+
+def popliteal(variant: str | None) -> Items:
+    clot = variant == "thrombosed_vein"
+    items = skin_and_fat(7.0, deep="hamstring / gastrocnemius muscle")
+    items += [
+        layer("popliteal fossa fat", L.FAT, 7.0, 32.0, t=(-12, 12)),
+        layer("medial head of gastrocnemius", L.MUSCLE, 7.0, INF, s=(-20, INF), t=(12, 45)),
+        layer("lateral head of gastrocnemius", L.MUSCLE, 7.0, INF, s=(-20, INF), t=(-45, -12)),
+        st("semimembranosus tendon", L.TENDON, tube([(-80, 30, 10.0), (5, 28, 14.0)], 3.0, 2.5)),
+        layer(
+            "femoral condyles",
+            L.BONE,
+            along_s([(-80, 38.0), (-10, 36.0), (0, 38.0), (4, 41.0)]),
+            INF,
+            s=(-INF, 4),
+        ),
+        layer("tibia", L.BONE, along_s([(6, 41.0), (12, 39.0), (100, 40.0)]), INF, s=(6, INF)),
+        st("tibial nerve", L.NERVE, tube([(-80, 5, 12.0), (60, 4, 13.0)], 2.5, 1.5)),
+        *artery("popliteal artery", tube([(-80, -2, 25.0), (60, -1, 27.0)], 3.2, 3.2)),
+        *vein("popliteal vein", tube([(-80, 2, 18.5), (60, 0, 20.0)], 4.5, 4.5), clot),
+    ]
+    if variant in ("bakers_cyst", "ruptured_bakers_cyst"):
+        items += [
+            st("Baker's cyst", L.FLUID, Ellipsoid((-5.0, 30.0, 16.0), (22.0, 10.0, 7.0))),
+            st("Baker's cyst neck", L.FLUID, Ellipsoid((-3.0, 24.0, 26.0), (4.0, 2.5, 7.0))),
+        ]
+    if variant == "ruptured_bakers_cyst":
+        items.append(
+            layer(
+                "fluid dissecting from ruptured Baker's cyst",
+                L.FLUID,
+                along_s([(10, 16.0), (90, 19.0)]),
+                along_s([(10, 22.0), (50, 22.0), (90, 19.3)]),
+                s=(10, 90),
+                t=(15, 40),
+            )
+        )
+    return items
+
+
+def calf(variant: str | None) -> Items:
+    clot = variant == "thrombosed_vein"
+    gastroc = along_s([(40, 22.0), (150, 18.0), (190, 7.0)])
+    items = skin_and_fat(6.0, deep="soleus muscle")
+    items += [
+        layer("medial gastrocnemius", L.MUSCLE, 6.0, gastroc, s=(-INF, 190), t=(0, 50)),
+        layer("lateral gastrocnemius", L.MUSCLE, 6.0, gastroc, s=(-INF, 180), t=(-40, 0)),
+        layer(
+            "gastrocnemius-soleus aponeurosis",
+            L.FASCIA,
+            gastroc,
+            offset(gastroc, 0.7),
+            s=(-INF, 195),
+            t=(-40, 50),
+        ),
+        layer("deep fascia (deep posterior compartment)", L.FASCIA, 35.0, 35.6, t=(-40, 40)),
+        layer("tibia", L.BONE, 48.0, INF, t=(-5, 35)),
+        layer("fibula", L.BONE, 46.0, INF, t=(-40, -24)),
+        *vein("medial gastrocnemius vein", tube([(60, 20, 12.0), (180, 22, 11.0)], 2.0, 2.0), clot),
+        *vein("soleal vein", tube([(60, 5, 28.0), (220, 6, 30.0)], 2.5, 2.5), clot),
+        *vein("posterior tibial veins", tube([(60, -2, 40.0), (250, 0, 38.0)], 1.8, 1.8), clot),
+        *vein("posterior tibial veins", tube([(60, 5, 40.0), (250, 7, 38.0)], 1.8, 1.8), clot),
+        *artery("posterior tibial artery", tube([(60, 1.5, 40.5), (250, 3.5, 38.5)], 1.1, 1.1)),
+        *vein("peroneal veins", tube([(60, -17, 43.0), (250, -15, 42.0)], 1.7, 1.7)),
+        *vein("peroneal veins", tube([(60, -10, 43.0), (250, -8, 42.0)], 1.7, 1.7)),
+        *artery("peroneal artery", tube([(60, -13.5, 43.5), (250, -11.5, 42.5)], 1.0, 1.0)),
+    ]
+    if variant == "gastrocnemius_tear":
+        items += [
+            st(
+                "hematoma between medial gastrocnemius and soleus",
+                L.HEMATOMA,
+                tube([(105, 22, 18.5), (150, 22, 17.0), (188, 22, 8.0)], [6.0, 14.0, 6.0], [0.4, 3.2, 0.6]),
+            ),
+            st(
+                "torn medial gastrocnemius myotendinous junction",
+                L.HEMATOMA,
+                Ellipsoid((165.0, 22.0, 12.0), (9.0, 12.0, 3.0), wobble=0.3),
+            ),
+        ]
+    if variant == "ruptured_bakers_cyst":
+        items.append(
+            st(
+                "fluid dissecting from ruptured Baker's cyst",
+                L.FLUID,
+                tube([(40, 24, 23.5), (110, 24, 20.5), (172, 24, 15.0)], [12.0, 14.0, 5.0], [2.5, 2.0, 0.3]),
+            )
+        )
+    return items
+
+
+SCENES = {
+    "groin": SceneSpec(
+        "Groin (DVT): CFV, CFA, saphenofemoral junction, inguinal node",
+        groin,
+        {
+            "CFV short axis": P(0.0, 4.0, 90.0),
+            "saphenofemoral junction short axis": P(15.0, 8.0, 90.0),
+            "CFV long axis": P(10.0, 9.0),
+        },
+        40.0,
+        variants("thrombosed_vein", "lymph_node", "abscess"),
+        {"lymph_node": "saphenofemoral junction short axis"},
+    ),
+    "thigh": SceneSpec(
+        "Thigh (DVT): femoral vein and artery",
+        thigh,
+        {"femoral vein short axis": P(0.0, 2.0, 90.0), "femoral vein long axis": P(0.0, 3.5)},
+        45.0,
+        variants("thrombosed_vein", "abscess"),
+    ),
+    "popliteal": SceneSpec(
+        "Popliteal fossa (DVT): popliteal vein and artery, Baker's cyst",
+        popliteal,
+        {
+            "popliteal short axis": P(0.0, 0.0, 90.0),
+            "popliteal vein long axis": P(0.0, 1.0),
+            "posteromedial short axis": P(-5.0, 26.0, 90.0),
+        },
+        40.0,
+        variants("thrombosed_vein", "bakers_cyst", "ruptured_bakers_cyst"),
+        {"bakers_cyst": "posteromedial short axis", "ruptured_bakers_cyst": "posteromedial short axis"},
+    ),
+    "calf": SceneSpec(
+        "Calf (DVT): posterior tibial, peroneal, gastrocnemius and soleal veins",
+        calf,
+        {
+            "posterior tibial veins short axis": P(120.0, 1.0, 90.0),
+            "medial gastrocnemius long axis": P(150.0, 20.0),
+        },
+        48.0,
+        variants("thrombosed_vein", "gastrocnemius_tear", "ruptured_bakers_cyst"),
+        {
+            "gastrocnemius_tear": "medial gastrocnemius long axis",
+            "ruptured_bakers_cyst": "medial gastrocnemius long axis",
+        },
+    ),
+}

@@ -1,0 +1,88 @@
+"""Building blocks the regions assemble their scenes from: layers, vessels, nodes, collections."""
+
+from __future__ import annotations
+
+from drivers.sim.anatomy import Structure, VesselKind
+from drivers.sim.shapes import INF, DepthFn, Ellipsoid, Shape, Slab, Tube, constant
+from drivers.sim.tissues import Label
+
+L = Label
+Items = list[Structure]
+
+
+def st(name: str, label: Label, shape: Shape, **kw: object) -> Structure:
+    return Structure(name, label, shape, **kw)  # type: ignore[arg-type]
+
+
+def layer(
+    name: str,
+    label: Label,
+    top: float | DepthFn,
+    bottom: float | DepthFn,
+    *,
+    s: tuple[float, float] = (-INF, INF),
+    t: tuple[float, float] = (-INF, INF),
+    fibre: tuple[float, float, float] = (1.0, 0.0, 0.0),
+) -> Structure:
+    top_fn = constant(top) if isinstance(top, int | float) else top
+    bottom_fn = constant(bottom) if isinstance(bottom, int | float) else bottom
+    # Constant surfaces give tight depth bounds, so the painter can skip rows outside them.
+    d_range = (
+        (float(top), float(bottom))
+        if isinstance(top, int | float) and isinstance(bottom, int | float)
+        else (0.0, INF)
+    )
+    return Structure(name, label, Slab(top_fn, bottom_fn, s, t, d_range), fibre_dir=fibre)
+
+
+def offset(fn: DepthFn, by_mm: float) -> DepthFn:
+    """The surface `fn` moved `by_mm` deeper (negative: shallower)."""
+    return lambda s, t: fn(s, t) + by_mm
+
+
+def skin_and_fat(fat_bottom_mm: float, skin_mm: float = 1.5, deep: str = "muscle") -> Items:
+    return [
+        layer(deep, L.MUSCLE, fat_bottom_mm, INF),
+        layer("skin", L.SKIN, 0.0, skin_mm),
+        layer("subcutaneous fat", L.FAT, skin_mm, fat_bottom_mm),
+    ]
+
+
+def vessel(name: str, lumen: Tube, kind: VesselKind) -> Items:
+    """Wall then lumen; only the lumen carries the compression behaviour (the warp moves the wall too)."""
+    wall_mm = 0.9 if kind is VesselKind.ARTERY else 0.45
+    label = (
+        L.THROMBUS
+        if kind is VesselKind.THROMBOSED_VEIN
+        else (L.ARTERY_LUMEN if kind is VesselKind.ARTERY else L.VEIN_LUMEN)
+    )
+    return [st(name, L.VESSEL_WALL, lumen.grown(wall_mm)), st(name, label, lumen, vessel=kind)]
+
+
+def vein(name: str, lumen: Tube, thrombosed: bool = False) -> Items:
+    return vessel(name, lumen, VesselKind.THROMBOSED_VEIN if thrombosed else VesselKind.VEIN)
+
+
+def artery(name: str, lumen: Tube) -> Items:
+    return vessel(name, lumen, VesselKind.ARTERY)
+
+
+def lymph_node(centre: tuple[float, float, float], radii: tuple[float, float, float], hilum: float) -> Items:
+    s, t, d = centre
+    a, b, c = radii
+    return [
+        st("inguinal lymph node", L.NODE_CORTEX, Ellipsoid(centre, radii)),
+        st(
+            "inguinal lymph node",
+            L.NODE_HILUM,
+            Ellipsoid((s, t, d + 0.1 * c), (a * hilum, b * hilum, c * hilum)),
+        ),
+    ]
+
+
+def abscess(centre: tuple[float, float, float], radii: tuple[float, float, float]) -> Items:
+    grown = tuple(r + 1.5 for r in radii)
+    return [
+        st("abscess wall (hyperaemic rim)", L.INFLAMED, Ellipsoid(centre, grown, wobble=0.18)),  # type: ignore[arg-type]
+        st("abscess", L.COMPLEX_FLUID, Ellipsoid(centre, radii, wobble=0.22)),
+    ]

@@ -1,0 +1,20 @@
+"""The pathology variants a scene can switch on: one title per variant id, shared across regions."""
+
+from __future__ import annotations
+
+VARIANT_TITLES = {
+    "effusion": "knee joint effusion",
+    "gout_double_contour": "gout: double-contour sign",
+    "bakers_cyst": "Baker's cyst",
+    "ruptured_bakers_cyst": "ruptured (dissecting) Baker's cyst",
+    "gastrocnemius_tear": "medial gastrocnemius tear (tennis leg)",
+    "thrombosed_vein": "deep vein thrombosis (non-compressible vein)",
+    "achilles_tendinosis": "Achilles tendinosis",
+    "abscess": "soft-tissue abscess",
+    "lymph_node": "enlarged inguinal lymph node",
+}
+
+
+def variants(*ids: str) -> dict[str, str]:
+    """The variant id -> title table of a scene that supports `ids`."""
+    return {i: VARIANT_TITLES[i] for i in ids}
