@@ -352,10 +352,9 @@ def _add_exam_workflow(
         return exams.last_study.study_uid if exams.last_study is not None else None
 
     pacs = PacsPanel(store, current_study_uid=current_uid)
-    window.add_side_tab(pacs, "PACS")
+    pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
-    window.finishing.connect(pacs.shutdown)  # after the exam has ended (connected first)
 
 
 def _find_protocol(protocol_id: str) -> Any:

@@ -12,8 +12,16 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QDockWidget, QLabel, QToolButton
 from pytestqt.qtbot import QtBot
 
+from drivers.sim.control import SimulatorControl
+from drivers.sim.patient import PatientRenderer
+from scanner_app.studies import StudyStore
+from scanner_app.studies.capture_sink import StudyCaptureSink
+from scanner_app.studies.pacs import PacsDestination
 from tests.ui_support import open_window, wait_streaming, window_fixture
+from ui.exam_dock import ExamController
 from ui.main_window import MainWindow
+from ui.pacs_panel import PacsPanel, save_destinations
+from ui.sim_panel import SimulatorTab
 from ui.window_api import CloseRequest, ScannerWindow
 
 
@@ -87,3 +95,31 @@ def test_a_closing_veto_keeps_the_window_open_and_streaming(qtbot: QtBot, tmp_pa
     assert w.close() is True
     assert finished == [0] and w.strip.count() == 1
     assert not w.isVisible() and not w.engine.running
+
+
+def test_the_app_features_plug_in_and_finish_when_the_window_closes(qtbot: QtBot, tmp_path: Path) -> None:
+    """The exam, PACS and simulator features wired as main.py wires them, on one window."""
+    store = StudyStore(tmp_path / "studies")
+    config = tmp_path / "config" / "pacs_destinations.json"
+    save_destinations(config, [PacsDestination("nowhere", "127.0.0.1", 9, "NOWHERE")])
+    exams = ExamController(store, operator="Op^One")
+    w = open_window(qtbot, tmp_path, sink=StudyCaptureSink(store, exams.current_study))
+    sim: SimulatorControl = SimulatorControl(PatientRenderer("knee"))
+    exams.attach(w, SimulatorTab(w, sim))
+    pacs = PacsPanel(store, config)
+    pacs.attach(w)
+    try:
+        assert w.side_tab_titles() == ["Imaging", "Measure", "Probe", "Sim", "PACS"]
+        assert list(pacs.senders) == ["nowhere"]  # a sender thread runs until the window closes
+        assert ("Ctrl+N", "New exam (patient, protocol)") in w.shortcut_table
+        assert exams.dock.widget() is not None and "no exam" in w.windowTitle()
+        wait_streaming(qtbot, w)
+        with qtbot.waitSignal(w.capture_finished, timeout=10000):
+            w.capture_still()  # to the automatic practice study, labelled by the exam
+        assert exams.session is not None and not exams.session.ended
+        session = exams.session
+        w.close()
+        assert session.ended and pacs.senders == {}  # the exam ended, the senders were joined
+        assert store.get_study(session.study.study_uid).ended_at is not None
+    finally:
+        store.close()
