@@ -11,12 +11,19 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.probe import ProbeDriver, ProbeError, SettingKey
 from scanner_app.processing import DisplayProcessor
 from scanner_app.ring import FrameRing
+from scanner_app.sim_control import SimulatorControl
+
+if TYPE_CHECKING:
+    from scanner_app.studies.store import StudyStore
+    from ui.exam_dock import ExamController
+    from ui.sim_panel import SimulatorTab
+    from ui.window_api import ScannerWindow
 
 DISPLAY_FRAME_BYTES = 512 * 512  # ring slot size: one display frame (grows if a probe sends larger)
 MAX_CINE_BYTES = 4 * 10**9  # the cine ring is preallocated: refuse what the machine cannot hold
@@ -118,8 +125,8 @@ def make_driver(spec: str, usb_backend: str | None = None) -> ProbeDriver:
     if spec == "usb" or spec.startswith("usb:"):
         ids = (parse_usb_id(spec[4:]),) if spec.startswith("usb:") else PLP_USB_IDS
         backend = load_usb_backend(usb_backend)
-        firmware = getattr(backend, "firmware", None)  # a simulated bus: power its probe with the link
-        return PlpProbeDriver(UsbTransport(ids, backend=backend), device=firmware)
+        bus_firmware = getattr(backend, "firmware", None)  # a simulated bus: power its probe with the link
+        return PlpProbeDriver(UsbTransport(ids, backend=backend), device=bus_firmware)
     if spec.startswith("serial:"):
         port, _, baud_text = spec[len("serial:") :].partition("@")
         if not port:
@@ -237,7 +244,16 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
 
     from PyQt6.QtWidgets import QApplication
 
-    from ui.main_window import DEFAULT_PROBE_SPECS, MainWindow
+    from scanner_app.capture import CaptureSink, FolderCaptureSink
+    from scanner_app.preferences import Preferences
+    from ui.main_window import (
+        DEFAULT_PROBE_SPECS,
+        MainWindow,
+        ScannerModels,
+        default_capture_dir,
+        default_preferences_path,
+    )
+    from ui.sim_panel import SimulatorTab
     from ui.theme import apply_dark_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -256,12 +272,13 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
             _release_sim_device(new_driver)
             raise ValueError(str(exc)) from exc
         _release_sim_device(old_driver)
-        window.set_simulator(sim_control(new_driver))
+        simulator.set_control(sim_control(new_driver))
         engine.start()
 
+    preferences = Preferences(default_preferences_path())
     store = _open_study_store(args.study_dir or default_study_dir())
     exams = None
-    sink = None
+    sink: CaptureSink
     if store is not None:
         from drivers.sim.scenes import named_views
         from protocols.validation import load_library
@@ -272,16 +289,19 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         protocols, _errors = load_library(views=named_views())  # broken files: see --check-protocols
         exams = ExamController(store, protocols)
         sink = StudyCaptureSink(store, exams.current_study)
+    else:  # plain files, only when the study store cannot be opened
+        sink = FolderCaptureSink(Path(preferences.get("capture_dir") or default_capture_dir()))
+    models = ScannerModels.for_engine(engine, preferences, sink)
     window = MainWindow(
         engine,
-        sink=sink,  # None: the folder sink, only when the study store cannot be opened
+        models,
         probe_specs=DEFAULT_PROBE_SPECS,
         switch_probe=switch_probe,
         current_probe=args.probe,
-        sim=sim_control(driver),
     )
+    simulator = SimulatorTab(window, sim_control(driver))
     if store is not None and exams is not None:
-        _add_exam_workflow(window, store, exams)
+        _add_exam_workflow(window, store, exams, simulator)
     else:
         window.show_message("Study store unavailable: captures are saved as files (see the console)", True)
     window.show()
@@ -305,7 +325,7 @@ def default_study_dir() -> Path:
     return Path(base or Path.home() / ".local" / "share" / "scanner-app") / "studies"
 
 
-def _open_study_store(study_dir: Path) -> Any:
+def _open_study_store(study_dir: Path) -> StudyStore | None:
     """The study store, or None (with a message saying why) when it cannot be opened."""
     import sqlite3
 
@@ -323,20 +343,21 @@ def _open_study_store(study_dir: Path) -> Any:
         return None
 
 
-def _add_exam_workflow(window: Any, store: Any, exams: Any) -> None:
+def _add_exam_workflow(
+    window: ScannerWindow, store: StudyStore, exams: ExamController, simulator: SimulatorTab
+) -> None:
     """The exam dock, the PACS tab, and their shutdown when the window closes."""
     from ui.pacs_panel import PacsPanel
 
-    exams.attach(window)
+    exams.attach(window, simulator)
 
     def current_uid() -> str | None:
         return exams.last_study.study_uid if exams.last_study is not None else None
 
     pacs = PacsPanel(store, current_study_uid=current_uid)
-    window.tabs.addTab(pacs, "PACS")
+    pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
-    window.on_close.append(pacs.shutdown)
 
 
 def _find_protocol(protocol_id: str) -> Any:
@@ -393,7 +414,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     return 0
 
 
-def sim_control(driver: ProbeDriver) -> Any:
+def sim_control(driver: ProbeDriver) -> SimulatorControl | None:
     """The simulator panel's handle when the probe is the simulated one, else None."""
     from drivers.sim.control import SimulatorControl
     from drivers.sim.patient import PatientRenderer

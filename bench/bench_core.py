@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,13 +78,25 @@ def _percentiles(xs: list[float]) -> tuple[float, float]:
     return float(p50), float(p99)
 
 
+def _scanner_window(engine: AcquisitionEngine) -> Any:
+    """The app's MainWindow with its preferences and captures in a temporary folder."""
+    import tempfile
+
+    from scanner_app.capture import FolderCaptureSink
+    from scanner_app.preferences import Preferences
+    from ui.main_window import MainWindow, ScannerModels
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-core-"))
+    models = ScannerModels.for_engine(engine, Preferences(tmp / "p.json"), FolderCaptureSink(tmp / "c"))
+    return MainWindow(engine, models)
+
+
 def bench_latency(seconds: float) -> None:
     """Acquisition-to-paint latency, coalesced live view versus a naive one-setImage-per-frame window."""
     from PyQt6.QtCore import QObject, pyqtSignal
     from PyQt6.QtWidgets import QApplication
 
     from ui.live_view import LiveImageView
-    from ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
 
@@ -107,7 +120,7 @@ def bench_latency(seconds: float) -> None:
             bridge.frame.connect(view.show_frame)
             widget = view
         else:
-            window = MainWindow(engine)
+            window = _scanner_window(engine)
             view = window.view
             widget = window
         widget.resize(800, 800)
@@ -159,15 +172,13 @@ def bench_memory(minutes: float) -> None:
     import psutil
     from PyQt6.QtWidgets import QApplication
 
-    from ui.main_window import MainWindow
-
     proc = psutil.Process()
     app = QApplication.instance() or QApplication([])  # kept: the window needs it alive
     base_rss = proc.memory_info().rss
     ring = FrameRing.for_seconds(10.0, 60.0, SIDE * SIDE)
     engine = AcquisitionEngine(DirectSimProbe(), ring)
     engine.request_setting(SettingKey.FRAME_RATE_HZ, 60.0)
-    window = MainWindow(engine)
+    window = _scanner_window(engine)
     window.show()
     engine.start()
     t0 = time.perf_counter()

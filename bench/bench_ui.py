@@ -42,7 +42,7 @@ from scanner_app.preferences import Preferences  # noqa: E402
 from scanner_app.ring import FrameRing  # noqa: E402
 from ui.bridge import EngineBridge  # noqa: E402
 from ui.live_view import LiveImageView  # noqa: E402
-from ui.main_window import MainWindow  # noqa: E402
+from ui.main_window import MainWindow, ScannerModels  # noqa: E402
 from ui.theme import apply_dark_theme  # noqa: E402
 
 
@@ -182,7 +182,8 @@ def main() -> int:
     # phase 2: the full scanner window with overlays
     tmp = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     engine = make_engine(frames)
-    window = MainWindow(engine, preferences=Preferences(tmp / "p.json"), sink=FolderCaptureSink(tmp / "c"))
+    models = ScannerModels.for_engine(engine, Preferences(tmp / "p.json"), FolderCaptureSink(tmp / "c"))
+    window = MainWindow(engine, models)
     window.resize(1600, 1000)
     window.show()
     sp = (40.0 / SIZE, 38.0 / SIZE)

@@ -35,7 +35,8 @@ from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from ui.exam_dialog import ExamRequest
 from ui.exam_dock import ExamController
-from ui.main_window import MainWindow
+from ui.main_window import MainWindow, ScannerModels
+from ui.sim_panel import SimulatorTab
 from ui.theme import apply_dark_theme
 
 OUT = Path(__file__).resolve().parent / "screenshots" / "dvt_exam.png"
@@ -52,14 +53,11 @@ def main() -> None:
     engine = AcquisitionEngine(probe, FrameRing(120, 512 * 384))
     store = StudyStore(tmp / "studies")
     exams = ExamController(store, load_library(views=named_views())[0], operator="Sono^Sam")
-    window = MainWindow(
-        engine,
-        preferences=Preferences(tmp / "preferences.json"),
-        sink=StudyCaptureSink(store, exams.current_study),
-        sim=SimulatorControl(renderer),
-        switch_probe=lambda spec: None,
+    models = ScannerModels.for_engine(
+        engine, Preferences(tmp / "preferences.json"), StudyCaptureSink(store, exams.current_study)
     )
-    exams.attach(window)
+    window = MainWindow(engine, models, switch_probe=lambda spec: None)
+    exams.attach(window, SimulatorTab(window, SimulatorControl(renderer)))
     window.resize(1600, 1000)
     window.show()
     engine.start()
@@ -92,13 +90,13 @@ def main() -> None:
             while buttons := [b for b, done in panel.capture_rows if not done]:
                 taken = window.strip.count()
                 buttons[0].click()
-                wait_until(lambda n=taken: window.strip.count() > n and window.worker.pending == 0)
+                wait_until(lambda n=taken: window.strip.count() > n and window.pending_captures == 0)
             runner.next()
             wait_until(lambda: window.view.draws > 5)
         panel.finding_boxes["ruptured_baker_cyst"].click()
         taken = window.strip.count()
         panel.capture_rows[0][0].click()
-        wait_until(lambda: window.strip.count() > taken and window.worker.pending == 0)
+        wait_until(lambda: window.strip.count() > taken and window.pending_captures == 0)
         QTest.qWait(400)  # a few fresh frames of the target view
         out.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(out))

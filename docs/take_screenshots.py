@@ -28,7 +28,8 @@ from scanner_app.engine import AcquisitionEngine, EngineState  # noqa: E402
 from scanner_app.measurements import pixel_centre_mm  # noqa: E402
 from scanner_app.preferences import Preferences  # noqa: E402
 from scanner_app.ring import FrameRing  # noqa: E402
-from ui.main_window import MainWindow  # noqa: E402
+from ui.main_window import MainWindow, ScannerModels  # noqa: E402
+from ui.sim_panel import SimulatorTab  # noqa: E402
 from ui.theme import apply_dark_theme  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -58,13 +59,11 @@ def main() -> int:
     renderer = PatientRenderer("knee", "effusion")
     driver = DirectSimProbe(renderer, SimSettings(RenderParams(rows=512, cols=512), frame_rate_hz=30.0))
     engine = AcquisitionEngine(driver, FrameRing(300, 512 * 512))
-    window = MainWindow(
-        engine,
-        preferences=Preferences(tmp / "preferences.json"),
-        sink=FolderCaptureSink(tmp / "captures"),
-        sim=SimulatorControl(renderer),
-        switch_probe=lambda spec: None,
+    models = ScannerModels.for_engine(
+        engine, Preferences(tmp / "preferences.json"), FolderCaptureSink(tmp / "captures")
     )
+    window = MainWindow(engine, models, switch_probe=lambda spec: None)
+    simulator = SimulatorTab(window, SimulatorControl(renderer))
     window.resize(1600, 1000)
     window.show()
     engine.start()
@@ -101,12 +100,13 @@ def main() -> int:
         driver.replug()
         wait_until(lambda: engine.state == EngineState.STREAMING)
 
-        assert window.sim_panel is not None
-        window.sim_panel.sim.set_scene("popliteal", "bakers_cyst")
-        window.sim_panel.refresh()
+        sim_panel = simulator.panel
+        assert sim_panel is not None
+        sim_panel.sim.set_scene("popliteal", "bakers_cyst")
+        sim_panel.refresh()
         wait_until(lambda: engine.ring.newest_seq > 200)
-        window.tabs.setCurrentWidget(window.sim_panel)
-        window.sim_panel.picture.setFocus()
+        window.show_side_tab(sim_panel)
+        sim_panel.picture.setFocus()
         save(window, "simulator")
 
         window.tabs.setCurrentIndex(0)

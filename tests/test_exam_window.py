@@ -3,8 +3,9 @@ mode on the virtual patient, captures with no exam, failed captures, and the new
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -18,22 +19,53 @@ from drivers.sim.scenes import named_views
 from drivers.sim.settings import SimSettings
 from protocols.model import ScanProtocol
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
-from scanner_app.capture import CaptureSinkError, StoredCapture
+from scanner_app.capture import CaptureKind, CaptureSink, CaptureSinkError, StoredCapture
+from scanner_app.frame import Frame
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from tests.ui_support import make_engine, open_window, wait_streaming
 from ui.exam_dialog import ExamDialog, ExamRequest
 from ui.exam_dock import ExamController
 from ui.main_window import MainWindow
+from ui.sim_panel import SimulatorTab
 
 CAPTURE_TIMEOUT_MS = 10000
+
+
+class DiskThatCanFill(CaptureSink):
+    """The study's sink, until the test sets `full`: then every capture fails as on a full disk."""
+
+    def __init__(self, study_sink: CaptureSink) -> None:
+        self.study_sink = study_sink
+        self.full = False
+
+    def _save(
+        self,
+        kind: CaptureKind,
+        frames: list[Frame],
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        if self.full:
+            raise CaptureSinkError("no space left on device")
+        if kind == CaptureKind.STILL:
+            return self.study_sink.save_still(frames[0], labels, annotations, measurements)
+        return self.study_sink.save_clip(frames, labels, annotations, measurements)
 
 
 class ExamRig:
     """A main window on the simulated patient with a study store, an exam controller and its sink."""
 
-    def __init__(self, window: MainWindow, store: StudyStore, exams: ExamController, sim: SimulatorControl):
-        self.window, self.store, self.exams, self.sim = window, store, exams, sim
+    def __init__(
+        self,
+        window: MainWindow,
+        store: StudyStore,
+        exams: ExamController,
+        sim: SimulatorControl,
+        disk: DiskThatCanFill,
+    ) -> None:
+        self.window, self.store, self.exams, self.sim, self.disk = window, store, exams, sim, disk
 
 
 @pytest.fixture
@@ -44,12 +76,11 @@ def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[ExamRig]:
     store = StudyStore(tmp_path / "studies")
     protocols, _ = load_library()
     exams = ExamController(store, protocols, operator="Op^One")
-    window = open_window(
-        qtbot, tmp_path, make_engine(probe), sink=StudyCaptureSink(store, exams.current_study), sim=sim
-    )
-    exams.attach(window)
+    disk = DiskThatCanFill(StudyCaptureSink(store, exams.current_study))
+    window = open_window(qtbot, tmp_path, make_engine(probe), sink=disk)
+    exams.attach(window, SimulatorTab(window, sim))
     wait_streaming(qtbot, window)
-    yield ExamRig(window, store, exams, sim)
+    yield ExamRig(window, store, exams, sim, disk)
     window.close()
     store.close()
 
@@ -162,27 +193,17 @@ def test_capture_with_no_exam_goes_to_a_practice_study(qtbot: QtBot, rig: ExamRi
     assert studies[1].captures[0].labels.laterality == "R"
 
 
-class _FailingSink:
-    """A sink whose disk is full."""
-
-    def save_still(self, *args: object) -> StoredCapture:
-        raise CaptureSinkError("no space left on device")
-
-    save_clip = save_still
-
-
 def test_a_capture_the_store_fails_to_keep_no_longer_counts(qtbot: QtBot, rig: ExamRig) -> None:
     knee = load_protocol(LIBRARY_DIR / "knee.yaml")
     rig.exams.start_exam(_request(knee))
     runner = rig.exams.session.runner if rig.exams.session else None
     assert runner is not None
-    good_sink = rig.window.sink
-    rig.window.sink = _FailingSink()
+    rig.disk.full = True
     outcome = _take(qtbot, rig.window, rig.window.capture_still)
     assert outcome.record is None and "no space" in outcome.error
     assert runner.captures() == []
     assert "NOT saved" in rig.window.message_label.text()
-    rig.window.sink = good_sink
+    rig.disk.full = False
     assert _take(qtbot, rig.window, rig.window.capture_still).record is not None
     assert len(runner.captures()) == 1
 
@@ -260,7 +281,7 @@ def test_capture_failing_as_the_window_closes_is_not_counted(qtbot: QtBot, rig: 
     rig.exams.start_exam(_request(knee))
     session = rig.exams.session
     assert session is not None
-    rig.window.sink = _FailingSink()
+    rig.disk.full = True
     rig.window.capture_still()  # fails on the worker; its outcome is still queued when we close
     rig.window.close()
     study = rig.store.get_study(session.study.study_uid)

@@ -1,5 +1,6 @@
 import threading
 import time
+from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
@@ -8,19 +9,20 @@ from scanner_app.engine import AcquisitionEngine
 from scanner_app.probe import SettingKey
 from scanner_app.ring import FrameRing
 from tests.fake_driver import ScriptedDriver
+from tests.ui_support import window_models
 from ui.main_window import MainWindow
 
 
-def _window(qtbot: QtBot, driver) -> MainWindow:
+def _window(qtbot: QtBot, driver, tmp_path: Path) -> MainWindow:
     engine = AcquisitionEngine(driver, FrameRing(32, 512 * 512))
-    window = MainWindow(engine)
+    window = MainWindow(engine, window_models(engine, tmp_path))
     qtbot.addWidget(window)
     window.show()
     return window
 
 
-def test_frames_appear_and_status_bar_follows_engine(qtbot: QtBot) -> None:
-    window = _window(qtbot, DirectSimProbe())
+def test_frames_appear_and_status_bar_follows_engine(qtbot: QtBot, tmp_path: Path) -> None:
+    window = _window(qtbot, DirectSimProbe(), tmp_path)
     window.engine.start()
     try:
         qtbot.waitUntil(lambda: window.view.current is not None, timeout=5000)
@@ -37,8 +39,8 @@ def test_frames_appear_and_status_bar_follows_engine(qtbot: QtBot) -> None:
     assert not window.engine.running
 
 
-def test_closing_the_window_stops_the_engine_and_joins_its_thread(qtbot: QtBot) -> None:
-    window = _window(qtbot, DirectSimProbe())
+def test_closing_the_window_stops_the_engine_and_joins_its_thread(qtbot: QtBot, tmp_path: Path) -> None:
+    window = _window(qtbot, DirectSimProbe(), tmp_path)
     window.engine.start()
     qtbot.waitUntil(lambda: window.view.draws > 0, timeout=5000)
     window.close()
@@ -46,9 +48,9 @@ def test_closing_the_window_stops_the_engine_and_joins_its_thread(qtbot: QtBot) 
     assert not any(t.name == "acquisition" for t in threading.enumerate())
 
 
-def test_fast_probe_is_drawn_no_more_often_than_the_display_refreshes(qtbot: QtBot) -> None:
+def test_fast_probe_is_drawn_no_more_often_than_the_display_refreshes(qtbot: QtBot, tmp_path: Path) -> None:
     driver = DirectSimProbe(paced=False)  # as fast as it renders: hundreds of frames a second
-    window = _window(qtbot, driver)
+    window = _window(qtbot, driver, tmp_path)
     view = window.view
     window.engine.start()
     try:
@@ -65,10 +67,10 @@ def test_fast_probe_is_drawn_no_more_often_than_the_display_refreshes(qtbot: QtB
     assert draws <= elapsed_s / view.display_period_s + 2
 
 
-def test_state_label_shows_error_reason(qtbot: QtBot) -> None:
+def test_state_label_shows_error_reason(qtbot: QtBot, tmp_path: Path) -> None:
     driver = ScriptedDriver()
     driver.raise_on_read = RuntimeError("broken firmware")
-    window = _window(qtbot, driver)
+    window = _window(qtbot, driver, tmp_path)
     window.engine.start()
     try:
         qtbot.waitUntil(lambda: "broken firmware" in window.state_label.text(), timeout=5000)
@@ -77,12 +79,14 @@ def test_state_label_shows_error_reason(qtbot: QtBot) -> None:
         window.close()
 
 
-def test_setting_request_reaches_probe_from_window_engine(qtbot: QtBot) -> None:
+def test_setting_request_reaches_probe_from_window_engine(qtbot: QtBot, tmp_path: Path) -> None:
     driver = DirectSimProbe()
-    window = _window(qtbot, driver)
-    # The window may apply its own settings too (preferences); wait for the depth readback.
+    window = _window(qtbot, driver, tmp_path)
+    # The window applies its own settings too (preferences, defaults): wait for this request's readback.
     with qtbot.waitSignal(
-        window.bridge.setting_applied, timeout=5000, check_params_cb=lambda e: e.key == SettingKey.DEPTH_MM
+        window.bridge.setting_applied,
+        timeout=5000,
+        check_params_cb=lambda e: e.key == SettingKey.DEPTH_MM and e.requested == 25.0,
     ) as blocker:
         window.engine.request_setting(SettingKey.DEPTH_MM, 25.0)
         window.engine.start()

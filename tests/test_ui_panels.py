@@ -13,11 +13,10 @@ from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from scanner_app.engine import EngineState
-from scanner_app.preferences import Preferences
 from scanner_app.probe import SettingKey
-from tests.ui_support import make_engine, open_window, wait_streaming, window_fixture
+from tests.ui_support import make_engine, open_window, wait_streaming, window_fixture, window_models
 from ui.main_window import MainWindow
-from ui.sim_panel import SimulatorControl
+from ui.sim_panel import SimPanel, SimulatorControl, SimulatorTab
 
 
 @pytest.fixture
@@ -87,7 +86,8 @@ def test_probe_picker_calls_switch_probe_and_shows_its_error(qtbot: QtBot, tmp_p
         if spec == "usb":
             raise ValueError("no USB probe found (VID:PID 1209:0001)")
 
-    w = MainWindow(make_engine(), preferences=Preferences(tmp_path / "p.json"), switch_probe=switch,
+    engine = make_engine()
+    w = MainWindow(engine, window_models(engine, tmp_path), switch_probe=switch,
                    probe_specs=["sim", "usb", "serial:/dev/ttyUSB0"])  # fmt: skip
     qtbot.addWidget(w)
     panel = w.probe_panel
@@ -101,24 +101,35 @@ def test_probe_picker_calls_switch_probe_and_shows_its_error(qtbot: QtBot, tmp_p
     w.close()
 
 
-def test_no_simulator_tab_with_a_real_probe(window: MainWindow) -> None:
-    assert window.sim_panel is None
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Imaging", "Measure", "Probe"]
+def test_no_simulator_tab_with_a_real_probe_until_a_switch(qtbot: QtBot, window: MainWindow) -> None:
+    simulator = SimulatorTab(window, None)
+    assert simulator.panel is None
+    assert window.side_tab_titles() == ["Imaging", "Measure", "Probe"]
+    assert not any(keys.startswith("Sim:") for keys, _ in window.shortcut_table)
+    sim: SimulatorControl = FakeSim()
+    with qtbot.waitSignal(simulator.changed, timeout=1000):
+        simulator.set_control(sim)  # the probe picker switched to the simulated probe
+    assert window.side_tab_titles() == ["Imaging", "Measure", "Probe", "Sim"]
+    assert simulator.control is sim and isinstance(simulator.panel, SimPanel)
+    assert sum(keys.startswith("Sim:") for keys, _ in window.shortcut_table) == 3
+    with qtbot.waitSignal(simulator.changed, timeout=1000):
+        simulator.set_control(None)  # and back to a real probe
+    assert window.side_tab_titles() == ["Imaging", "Measure", "Probe"]
+    assert simulator.control is None and simulator.panel is None
 
 
-def _sim_window(qtbot: QtBot, tmp_path: Path) -> tuple[MainWindow, FakeSim]:
+def _sim_window(qtbot: QtBot, tmp_path: Path) -> tuple[MainWindow, FakeSim, SimPanel]:
     sim = FakeSim()
     sim_control: SimulatorControl = sim
-    w = open_window(qtbot, tmp_path, sim=sim_control, start=False)
-    assert w.sim_panel is not None
-    w.tabs.setCurrentWidget(w.sim_panel)
-    return w, sim
+    w = open_window(qtbot, tmp_path, start=False)
+    panel = SimulatorTab(w, sim_control).panel
+    assert panel is not None
+    w.show_side_tab(panel)
+    return w, sim, panel
 
 
 def test_sim_panel_scene_and_variant(qtbot: QtBot, tmp_path: Path) -> None:
-    w, sim = _sim_window(qtbot, tmp_path)
-    panel = w.sim_panel
-    assert panel is not None
+    w, sim, panel = _sim_window(qtbot, tmp_path)
     panel.scene_combo.setCurrentIndex(1)
     assert sim.scene == ("calf", None)
     assert [panel.variant_combo.itemText(i) for i in range(panel.variant_combo.count())] == ["normal", "dvt"]
@@ -128,9 +139,7 @@ def test_sim_panel_scene_and_variant(qtbot: QtBot, tmp_path: Path) -> None:
 
 
 def test_sim_pose_by_keyboard_mouse_wheel_and_sliders(qtbot: QtBot, tmp_path: Path) -> None:
-    w, sim = _sim_window(qtbot, tmp_path)
-    panel = w.sim_panel
-    assert panel is not None
+    w, sim, panel = _sim_window(qtbot, tmp_path)
     pic = panel.picture
     pic.setFocus()
     qtbot.waitUntil(pic.hasFocus, timeout=2000)

@@ -13,7 +13,7 @@ from drivers.sim.direct import DirectSimProbe
 from scanner_app.imaging_model import PRESETS
 from scanner_app.preferences import Preferences
 from scanner_app.probe import SettingKey
-from tests.ui_support import make_engine, open_window, wait_streaming, window_fixture
+from tests.ui_support import make_engine, open_window, wait_streaming, window_fixture, window_models
 from ui.main_window import MainWindow
 
 
@@ -88,7 +88,8 @@ def test_preferences_survive_a_restart_in_the_given_folder(qtbot: QtBot, tmp_pat
     w.close()
     path = tmp_path / "config" / "preferences.json"
     assert path.exists()
-    w2 = MainWindow(make_engine(), preferences=Preferences(path))
+    engine2 = make_engine()
+    w2 = MainWindow(engine2, window_models(engine2, tmp_path))  # the same preferences file
     qtbot.addWidget(w2)
     assert w2.imaging.grey_map == "Soft" and w2.controls.grey_map.currentText() == "Soft"
     assert w2.imaging.requested[SettingKey.DEPTH_MM] == PRESETS["Knee"]["depth_mm"]

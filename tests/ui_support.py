@@ -15,8 +15,7 @@ from scanner_app.engine import AcquisitionEngine
 from scanner_app.preferences import Preferences
 from scanner_app.probe import ProbeDriver
 from scanner_app.ring import FrameRing
-from ui.main_window import MainWindow
-from ui.sim_panel import SimulatorControl
+from ui.main_window import MainWindow, ScannerModels
 
 ROWS, COLS = 128, 96
 
@@ -28,23 +27,27 @@ def make_engine(driver: ProbeDriver | None = None, capacity: int = 90) -> Acquis
     return AcquisitionEngine(driver, FrameRing(capacity, ROWS * COLS))
 
 
+def window_models(
+    engine: AcquisitionEngine, tmp_path: Path, sink: CaptureSink | None = None
+) -> ScannerModels:
+    """The window's models as main.py wires them, with preferences and captures under `tmp_path`."""
+    return ScannerModels.for_engine(
+        engine,
+        Preferences(tmp_path / "config" / "preferences.json"),
+        sink or FolderCaptureSink(tmp_path / "captures"),
+    )
+
+
 def open_window(
     qtbot: QtBot,
     tmp_path: Path,
     engine: AcquisitionEngine | None = None,
     *,
     sink: CaptureSink | None = None,
-    sim: SimulatorControl | None = None,
     start: bool = True,
 ) -> MainWindow:
     engine = engine or make_engine()
-    window = MainWindow(
-        engine,
-        preferences=Preferences(tmp_path / "config" / "preferences.json"),
-        sink=sink or FolderCaptureSink(tmp_path / "captures"),
-        sim=sim,
-        switch_probe=lambda spec: None,
-    )
+    window = MainWindow(engine, window_models(engine, tmp_path, sink), switch_probe=lambda spec: None)
     qtbot.addWidget(window)
     window.resize(1200, 900)
     with qtbot.waitExposed(window):

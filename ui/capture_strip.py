@@ -99,7 +99,8 @@ class CaptureStrip(QListWidget):
 
     def add_capture(self, outcome: CaptureOutcome) -> None:
         t = outcome.thumbnail
-        image = QImage(t.data, t.shape[1], t.shape[0], t.strides[0], QImage.Format.Format_Grayscale8).copy()
+        # The stubs want bytes; QImage takes any buffer (copied into the image right away).
+        image = QImage(t.data, t.shape[1], t.shape[0], t.strides[0], QImage.Format.Format_Grayscale8).copy()  # type: ignore[call-overload]
         n = len(self.outcomes) + 1
         assert outcome.record is not None
         text = f"{n} {outcome.kind}" + (f" ({outcome.record.frame_count})" if outcome.kind == "clip" else "")

@@ -14,13 +14,11 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QDialog,
-    QDockWidget,
     QFileDialog,
     QGridLayout,
     QLabel,
@@ -31,18 +29,18 @@ from PyQt6.QtWidgets import (
 
 from protocols.exam_session import ExamSession
 from protocols.model import ScanProtocol
-from protocols.runner import EventKind, RunnerError
+from protocols.runner import EventKind, RunnerError, RunnerEvent
 from scanner_app.annotations import BodyMarker
+from scanner_app.sim_control import SimulatorControl
 from scanner_app.studies.export import export_deidentified
 from scanner_app.studies.model import Patient, Study, StudyError
 from scanner_app.studies.report import write_html_report, write_pdf_report
 from scanner_app.studies.store import StudyStore
 from ui.checklist_panel import ChecklistPanel
 from ui.exam_dialog import ExamDialog, ExamRequest
+from ui.sim_panel import SimulatorTab
 from ui.theme import MUTED, OK
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+from ui.window_api import ScannerWindow
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +88,8 @@ class ExamController(QObject):
         self.last_study: Study | None = None  # the study report/export act on: the last exam started
         self.automatic = False  # the session is the automatic practice study (no exam started)
         self.finished_text = ""
-        self.window: MainWindow | None = None
+        self.window: ScannerWindow | None = None
+        self.simulator: SimulatorTab | None = None  # the simulated patient, for practice mode
         self.panel: ChecklistPanel | None = None
         self._lock = threading.Lock()
         self._explicit: tuple[str, str, str, bool] | None = None
@@ -126,18 +125,15 @@ class ExamController(QObject):
 
     # --- the window ------------------------------------------------------------------------------
 
-    def attach(self, window: MainWindow) -> None:
-        """Put the checklist dock and the exam actions into the window and label its captures."""
+    def attach(self, window: ScannerWindow, simulator: SimulatorTab | None = None) -> None:
+        """Put the checklist dock and the exam actions into the window and label its captures; with
+        `simulator`, practice exams load each step's scene on the simulated patient."""
         self.window = window
-        window.capture_labeller = self
-        window.on_close.append(self.close)
-        window.simulator_changed.connect(self._on_simulator_changed)
-        self.dock = QDockWidget("Exam", window)
-        self.dock.setObjectName("examDock")
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.dock.setAllowedAreas(
-            Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
-        )
+        self.simulator = simulator
+        window.set_capture_labeller(self)
+        window.finishing.connect(self.close)
+        if simulator is not None:
+            simulator.changed.connect(self._on_simulator_changed)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -168,34 +164,22 @@ class ExamController(QObject):
         self.placeholder.setStyleSheet(f"color: {MUTED};")
         self.panel_area.addWidget(self.placeholder)
         layout.addLayout(self.panel_area, 1)
-        self.dock.setWidget(body)
+        self.dock = window.add_dock(body, "Exam")
         self.dock.setMinimumWidth(DOCK_WIDTH - 80)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
 
-        def action(text: str, keys: str, slot: Callable[[], object], tip: str) -> QAction:
-            a = QAction(text, window)
-            if keys:
-                a.setShortcut(QKeySequence(keys))
-                a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-                window.shortcut_table.append((keys, tip))
-            a.setToolTip(tip)
-            a.triggered.connect(lambda _=False: slot())
-            window.addAction(a)
-            return a
-
-        window.toolbar.addSeparator()
-        self.new_action = action("New exam…", "Ctrl+N", self.new_exam_dialog, "New exam (patient, protocol)")
-        self.end_action = action("End exam", "", self.end_exam, "End the exam and keep its study")
-        self.report_action = action("Report (HTML + PDF)…", "", self.write_report, "Report of the exam")
-        self.export_action = action(
-            "Export teaching copy…", "", self.export_teaching_copy, "De-identified copy of the exam"
+        window.add_toolbar_separator()
+        self.new_action = window.add_action(
+            "new_exam", ["Ctrl+N"], "New exam (patient, protocol)", self.new_exam_dialog, "New exam…"
         )
-        for a in (self.new_action, self.end_action):
-            window.toolbar.addAction(a)
-        window.actions_by_name["new_exam"] = self.new_action
-        window.actions_by_name["end_exam"] = self.end_action
-        window.actions_by_name["report"] = self.report_action
-        window.actions_by_name["export_teaching"] = self.export_action
+        self.end_action = window.add_action(
+            "end_exam", [], "End the exam and keep its study", self.end_exam, "End exam"
+        )
+        self.report_action = window.add_action(
+            "report", [], "Report of the exam (HTML + PDF)…", self.write_report
+        )
+        self.export_action = window.add_action(
+            "export_teaching", [], "De-identified teaching copy of the exam…", self.export_teaching_copy
+        )
         self._refresh()
 
     # --- CaptureLabeller (GUI thread) ------------------------------------------------------------
@@ -229,9 +213,9 @@ class ExamController(QObject):
         window = self.window
         dialog = ExamDialog(
             self.protocols,
-            has_simulator=window is not None and window.sim is not None,
+            has_simulator=self._sim() is not None,
             operator=self.operator,
-            parent=window,
+            parent=window.dialog_parent() if window is not None else None,
         )
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.request is not None:
             self.start_exam(dialog.request)
@@ -303,12 +287,12 @@ class ExamController(QObject):
     def _when_captures_stored(self, fn: Callable[[], None]) -> None:
         """Run `fn` now, or once the captures already taken are stored (they belong to this exam)."""
         window = self.window
-        if window is None or window.worker.pending == 0:
+        if window is None or window.pending_captures == 0:
             fn()
             return
 
         def check(_outcome: object) -> None:
-            if window.worker.pending == 0:
+            if window.pending_captures == 0:
                 window.capture_finished.disconnect(check)
                 fn()
 
@@ -326,9 +310,10 @@ class ExamController(QObject):
         assert self.window is not None and session.runner is not None
         region = BODY_MARKER_BY_REGION.get(session.runner.protocol.region)
         side = {"left": "L", "right": "R"}.get(session.runner.side)
-        marker = self.window.annotations.body_marker
+        annotations = self.window.models.annotations
+        marker = annotations.body_marker
         if region is not None or side is not None:
-            self.window.annotations.set_body_marker(
+            annotations.set_body_marker(
                 BodyMarker(
                     region or marker.region, side or marker.side, marker.probe_along, marker.probe_angle_deg
                 )
@@ -354,12 +339,15 @@ class ExamController(QObject):
                 self.panel = panel
                 self.panel_area.addWidget(panel)
                 self._mark_body(session)
-                session.runner.changed.connect(
-                    lambda e, s=session: self._mark_body(s) if e.kind is EventKind.SIDE_CHOSEN else None
-                )
-                self.window.resizeDocks([self.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+                def mark_side(event: RunnerEvent, s: ExamSession = session) -> None:
+                    if event.kind is EventKind.SIDE_CHOSEN:
+                        self._mark_body(s)
+
+                session.runner.changed.connect(mark_side)
+                self.window.resize_dock(self.dock, DOCK_WIDTH)
                 panel.start()
-                if session.runner.practice and self.window.sim is not None:
+                if session.runner.practice and self._sim() is not None:
                     self.practice_timer.start()
             else:
                 self.practice_timer.stop()
@@ -384,7 +372,7 @@ class ExamController(QObject):
     def load_practice_target(self, scene_id: str, variant: str, pose: dict[str, float]) -> None:
         """A practice step began: load its scene and variant, and let the trainee find the view."""
         self._target = (scene_id, variant, dict(pose))
-        sim = self.window.sim if self.window is not None else None
+        sim = self._sim()
         if sim is None:
             return
         wanted = (scene_id, None if variant == "normal" else variant)
@@ -395,7 +383,7 @@ class ExamController(QObject):
 
     def go_to_target(self) -> None:
         """The trainee asked to see the target: move the virtual probe onto it."""
-        sim = self.window.sim if self.window is not None else None
+        sim = self._sim()
         if sim is None or self._target is None:
             return
         scene_id, variant, pose = self._target
@@ -407,7 +395,7 @@ class ExamController(QObject):
     def check_practice_view(self) -> None:
         """Timer tick in practice mode: is the virtual probe on the current step's target view?"""
         session = self.session
-        sim = self.window.sim if self.window is not None else None
+        sim = self._sim()
         if session is None or session.runner is None or session.runner.ended or sim is None:
             return
         try:
@@ -415,14 +403,17 @@ class ExamController(QObject):
         except RunnerError as exc:
             log.warning("practice view check failed: %s", exc)
 
+    def _sim(self) -> SimulatorControl | None:
+        return self.simulator.control if self.simulator is not None else None
+
     def _refresh_sim_panel(self) -> None:
-        if self.window is not None and self.window.sim_panel is not None:
-            self.window.sim_panel.refresh()
+        if self.simulator is not None:
+            self.simulator.refresh()
 
     def _on_simulator_changed(self) -> None:
         session = self.session
         practice = session is not None and session.runner is not None and session.runner.practice
-        if practice and self.window is not None and self.window.sim is not None:
+        if practice and self._sim() is not None:
             self.practice_timer.start()
         else:
             self.practice_timer.stop()
@@ -440,7 +431,7 @@ class ExamController(QObject):
             self._say("No study to report yet", error=True)
             return None
         if folder is None:
-            chosen = QFileDialog.getExistingDirectory(self.window, "Folder for the report")
+            chosen = QFileDialog.getExistingDirectory(self._dialog_parent(), "Folder for the report")
             if not chosen:
                 return None
             folder = Path(chosen)
@@ -461,7 +452,9 @@ class ExamController(QObject):
             self._say("No study to export yet", error=True)
             return None
         if folder is None:
-            chosen = QFileDialog.getExistingDirectory(self.window, "Empty folder for the teaching copy")
+            chosen = QFileDialog.getExistingDirectory(
+                self._dialog_parent(), "Empty folder for the teaching copy"
+            )
             if not chosen:
                 return None
             folder = Path(chosen)
@@ -474,6 +467,9 @@ class ExamController(QObject):
         return export
 
     # --- display ---------------------------------------------------------------------------------
+
+    def _dialog_parent(self) -> QWidget | None:
+        return self.window.dialog_parent() if self.window is not None else None
 
     def _say(self, text: str, error: bool = False) -> None:
         if self.window is not None:
@@ -490,7 +486,7 @@ class ExamController(QObject):
             and session.runner.practice
             and not session.runner.ended
         )
-        self.target_button.setVisible(practice_mode and window.sim is not None)
+        self.target_button.setVisible(practice_mode and self._sim() is not None)
         self.target_button.setEnabled(self._target is not None)
         has_study = self.last_study is not None
         for w in (self.report_button, self.export_button):
@@ -499,7 +495,7 @@ class ExamController(QObject):
         self.export_action.setEnabled(has_study)
         self.end_action.setEnabled(session is not None and not session.ended)
         if session is None:
-            title, line = "Scanner — no exam", "<b>No exam</b>"
+            title, line = "no exam", "<b>No exam</b>"
         else:
             who = subject_text(session.study.patient)
             protocol = session.protocol
@@ -507,7 +503,7 @@ class ExamController(QObject):
             if self.automatic:
                 what = "automatic practice study (no exam started)"
             mode = " · PRACTICE" if practice_mode else ""
-            title = f"Scanner — {who} — {what}{mode}"
+            title = f"{who} — {what}{mode}"
             state = "ended" if session.ended else "capturing"
             line = (
                 f"<b>{who}</b><br><span style='color:{MUTED}'>{what}{mode} · study "
@@ -515,5 +511,5 @@ class ExamController(QObject):
             )
         if self.finished_text:
             line += f"<br><span style='color:{OK}'>{self.finished_text}</span>"
-        window.setWindowTitle(title)
+        window.set_context_title(title)
         self.exam_label.setText(line)

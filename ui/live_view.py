@@ -63,10 +63,11 @@ class _TimedImageItem(pg.ImageItem):  # type: ignore[misc]
             return
         rows, cols = image.shape
         image = np.ascontiguousarray(image)
+        # The stubs want bytes; QImage takes any buffer, and a memoryview spares a copy per frame.
         if self._colour_table is None:
-            source = QImage(image.data, cols, rows, cols, QImage.Format.Format_Grayscale8)
+            source = QImage(image.data, cols, rows, cols, QImage.Format.Format_Grayscale8)  # type: ignore[call-overload]
         else:
-            source = QImage(image.data, cols, rows, cols, QImage.Format.Format_Indexed8)
+            source = QImage(image.data, cols, rows, cols, QImage.Format.Format_Indexed8)  # type: ignore[call-overload]
             source.setColorTable(self._colour_table)
         # convertToFormat makes a new image that owns its pixels, so `image` may go away after this
         self.qimage = source.convertToFormat(QImage.Format.Format_RGB32)

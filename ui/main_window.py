@@ -1,22 +1,24 @@
-"""MainWindow: the scanner screen: image, imaging controls, cine, captures, measurements, probe and simulator.
+"""MainWindow: the scanner screen: image, imaging controls, cine, captures, measurements and probe.
 
-Composition only: widgets change the Qt-free models (ImagingModel, CineModel, MeasurementSet,
-AnnotationSet); models drive the engine; the bridge brings the engine's events back. Closing the window
-saves preferences, finishes pending captures and stops the engine's thread.
+Composition only: widgets change the Qt-free models (`ScannerModels`, built by main.py); models drive
+the engine; the bridge brings the engine's events back. Features (exam, PACS, simulator, ...) attach
+through the extension points listed in `ui.window_api.ScannerWindow` and touch nothing else. Closing
+the window asks features (`closing`, which they may veto), saves preferences, finishes pending
+captures, stops the engine's thread, then lets features finish (`finishing`).
 """
 
 from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, QStandardPaths, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -29,9 +31,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from scanner_app.annotations import BODY_MARKERS, AnnotationSet, BodyMarker
-from scanner_app.capture import CaptureSink, FolderCaptureSink
-from scanner_app.cine import CineModel
+from scanner_app.annotations import BODY_MARKERS, BodyMarker
+from scanner_app.capture import CaptureSink
 from scanner_app.engine import (
     AcquisitionEngine,
     EngineState,
@@ -43,9 +44,7 @@ from scanner_app.engine import (
     StatusReport,
 )
 from scanner_app.frame import Frame
-from scanner_app.imaging_model import PRESETS, ImagingModel, SettingChange, grey_maps
-from scanner_app.measurements import MeasurementSet
-from scanner_app.preferences import Preferences
+from scanner_app.imaging_model import PRESETS, SettingChange, grey_maps
 from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
 from ui.bridge import EngineBridge
 from ui.capture_strip import CaptureOutcome, CaptureStrip, CaptureWorker, thumbnail_of
@@ -55,24 +54,15 @@ from ui.help_overlay import HelpOverlay
 from ui.image_view import ScannerImageView
 from ui.measure_panel import MeasurePanel
 from ui.probe_panel import ProbePanel, banner_text
-from ui.sim_panel import SimPanel, SimulatorControl
 from ui.theme import ALARM, OK
+from ui.window_api import CaptureLabeller, CloseRequest, ScannerModels
+
+__all__ = ["CaptureLabeller", "CloseRequest", "MainWindow", "ScannerModels"]
 
 DEFAULT_PROBE_SPECS = ("sim", "sim-serial", "usb", "serial:/dev/ttyUSB0")
+WINDOW_TITLE = "Scanner"
 DEPTH_STEP_MM = 5.0
 GAIN_STEP_DB = 1.0
-
-
-class CaptureLabeller(Protocol):
-    """Labels each capture on the GUI thread before it is stored (the exam), and hears of failed ones."""
-
-    def label(self, kind: str) -> tuple[str, dict[str, str]]:
-        """(an id to hand back to `discard` if the store fails, or "", labels merged into the capture's)."""
-        ...
-
-    def discard(self, capture_id: str) -> None:
-        """The capture labelled with this id was not stored."""
-        ...
 
 
 def default_preferences_path() -> Path:
@@ -86,47 +76,43 @@ def default_capture_dir() -> Path:
 
 
 class MainWindow(QMainWindow):
-    """The scanner's main window; closing it stops acquisition and joins the engine's thread."""
+    """The scanner's main window (a `ScannerWindow` for features); closing it stops acquisition and
+    joins the engine's thread."""
 
     capture_finished = pyqtSignal(object)  # CaptureOutcome, after the strip and messages are updated
-    simulator_changed = pyqtSignal()  # after a probe switch added or removed the simulator
+    closing = pyqtSignal(object)  # CloseRequest: the user asks to close; a feature may veto
+    finishing = pyqtSignal()  # the close goes ahead and captures are stored: features finish now
 
     def __init__(
         self,
         engine: AcquisitionEngine,
+        models: ScannerModels,
         *,
-        preferences: Preferences | None = None,
-        sink: CaptureSink | None = None,
         probe_specs: Sequence[str] = DEFAULT_PROBE_SPECS,
         switch_probe: Callable[[str], None] | None = None,
         current_probe: str = "sim",
-        sim: SimulatorControl | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.engine = engine
-        self.prefs = preferences or Preferences(default_preferences_path())
-        capture_dir = self.prefs.get("capture_dir") or str(default_capture_dir())
-        self.sink: CaptureSink = sink or FolderCaptureSink(Path(capture_dir))
+        self._models = models
+        self.prefs = models.preferences
         self._switch_probe = switch_probe
-        self._has_sim = sim is not None
-        self.sim = sim
         self.extra_labels: dict[str, str] = {}  # e.g. the protocol step; stored with every capture
-        self.capture_labeller: CaptureLabeller | None = None  # the exam: labels every capture for its step
+        self._capture_labeller: CaptureLabeller | None = None  # the exam: labels every capture for its step
         # ids from the labeller, in submission order: the worker's single thread finishes jobs in order
         self._labelled_ids: collections.deque[str] = collections.deque()
-        self.on_close: list[Callable[[], None]] = []  # run after pending captures are stored (exam, PACS)
         self.descriptor: ProbeDescriptor | None = None
         self.status: StatusReport | None = None
         self._clip_start_ns: int | None = None
         self._closed = False
-        self.setWindowTitle("Scanner")
+        self.setWindowTitle(WINDOW_TITLE)
 
-        # models
-        self.imaging = ImagingModel(engine.request_setting)
-        self.cine = CineModel(engine.ring, engine.hold_ring)
-        self.measurements = MeasurementSet()
-        self.annotations = AnnotationSet()
+        # models (read-only names for the window's own widgets and the tests)
+        self.imaging = models.imaging
+        self.cine = models.cine
+        self.measurements = models.measurements
+        self.annotations = models.annotations
         self._load_preferences()
 
         # engine side
@@ -142,18 +128,17 @@ class MainWindow(QMainWindow):
         self.controls = ImagingControls(self.imaging)
         self.measure_panel = MeasurePanel(self.measurements)
         self.probe_panel = ProbePanel(probe_specs, self._switch if switch_probe else None, current_probe)
-        self.sim_panel = SimPanel(sim) if sim is not None else None
         self.tabs = QTabWidget()
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.tabs.addTab(self.controls, "Imaging")
         self.tabs.addTab(self._annotate_tab(), "Measure")
         self.tabs.addTab(self.probe_panel, "Probe")
-        if self.sim_panel is not None:
-            self.tabs.addTab(self.sim_panel, "Sim")
         self.tabs.setFixedWidth(400)
         # Every tab in view at once (five of them with PACS): no scroll arrows hiding "Imaging".
         self.tabs.setUsesScrollButtons(False)
-        self.tabs.tabBar().setExpanding(True)
+        tab_bar = self.tabs.tabBar()
+        assert tab_bar is not None
+        tab_bar.setExpanding(True)
 
         central = QWidget()
         left = QVBoxLayout()
@@ -190,7 +175,9 @@ class MainWindow(QMainWindow):
         self.shortcut_table: list[tuple[str, str]] = []
         self.actions_by_name: dict[str, QAction] = {}
         self._build_actions()
+        self._help_host = central
         self.help = HelpOverlay(self.shortcut_table, central)
+        self._help_entries_shown = len(self.shortcut_table)
 
         # wiring
         self.bridge.frame_available.connect(self.view.frame_available)
@@ -247,27 +234,11 @@ class MainWindow(QMainWindow):
         return tab
 
     def _build_actions(self) -> None:
-        toolbar = self.toolbar = QToolBar("Scanner")
+        toolbar = self._toolbar = QToolBar("Scanner")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
-
-        def add(
-            name: str, keys: Sequence[str], text: str, slot: Callable[[], object], toolbar_text: str = ""
-        ) -> QAction:
-            action = QAction(toolbar_text or text, self)
-            # Symbols typed with Shift ("?", "+") arrive with the Shift modifier on some keyboards.
-            also = [f"Shift+{k}" for k in keys if k in ("?", "+")]
-            action.setShortcuts([QKeySequence(k) for k in [*keys, *also]])
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(lambda _=False: slot())
-            self.addAction(action)
-            if toolbar_text:
-                toolbar.addAction(action)
-            self.actions_by_name[name] = action
-            self.shortcut_table.append((" / ".join(k if k != " " else "Space" for k in keys), text))
-            return action
-
+        add = self.add_action
         depth, gain = SettingKey.DEPTH_MM, SettingKey.GAIN_DB
         add("freeze", ["F", "Space"], "Freeze / unfreeze", self.toggle_freeze, "❄ Freeze")
         add("still", ["S"], "Save still image", self.capture_still, "Still")
@@ -300,28 +271,108 @@ class MainWindow(QMainWindow):
             self.actions_by_name[f"preset_{i + 1}"] = action
         self.shortcut_table.append(("Ctrl+1…8", "Presets, in the order of the Imaging tab"))
         add("cancel", ["Esc"], "Cancel measurement / close help", self.cancel)
-        if self._has_sim:
-            # keys of the simulator's limb picture (when it has the focus), listed here for the help
-            self.shortcut_table.append(("Sim: arrows", "Move the virtual probe (click the limb picture)"))
-            self.shortcut_table.append(("Sim: Q/E W/S", "Rotate / tilt the virtual probe"))
-            self.shortcut_table.append(("Sim: PgUp/PgDn", "Press harder / lighter"))
         toolbar.addSeparator()
         add("help", ["F1", "?"], "Show / hide this help", self.help_toggle, "Help (F1)")
 
-    # -- public API (checklist, main.py) -----------------------------------------------------
+    # -- extension points (ui.window_api.ScannerWindow) ---------------------------------------
 
-    def set_simulator(self, sim: SimulatorControl | None) -> None:
-        """Show the simulator tab for a simulated probe (after a probe switch), or remove it."""
-        if self.sim_panel is not None:
-            self.tabs.removeTab(self.tabs.indexOf(self.sim_panel))
-            self.sim_panel.deleteLater()
-        self.sim = sim
-        self.sim_panel = SimPanel(sim) if sim is not None else None
-        if self.sim_panel is not None:
-            self.tabs.addTab(self.sim_panel, "Sim")
-        self.simulator_changed.emit()
+    def add_side_tab(self, widget: QWidget, title: str) -> None:
+        """A feature's tab beside Imaging, Measure and Probe."""
+        self.tabs.addTab(widget, title)
 
-    def apply_preset(self, preset: dict[str, object]) -> None:
+    def remove_side_tab(self, widget: QWidget) -> None:
+        index = self.tabs.indexOf(widget)
+        if index >= 0:
+            self.tabs.removeTab(index)
+
+    def show_side_tab(self, widget: QWidget) -> None:
+        self.tabs.setCurrentWidget(widget)
+
+    def side_tab_titles(self) -> list[str]:
+        return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    def add_dock(
+        self, widget: QWidget, title: str, area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea
+    ) -> QDockWidget:
+        """A feature's dock beside the image, movable to either side (not floated, not closed)."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower().replace(' ', '_')}Dock")  # names it in saved window state
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        dock.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def resize_dock(self, dock: QDockWidget, width_px: int) -> None:
+        self.resizeDocks([dock], [width_px], Qt.Orientation.Horizontal)
+
+    def add_action(
+        self,
+        name: str,
+        keys: Sequence[str],
+        text: str,
+        slot: Callable[[], object],
+        toolbar_text: str = "",
+    ) -> QAction:
+        """An action with its shortcuts (listed in the F1 help under `text`), on the toolbar when
+        `toolbar_text` is given; `name` must be new."""
+        if name in self.actions_by_name:
+            raise ValueError(f"an action named {name!r} is already in the window")
+        action = QAction(toolbar_text or text, self)
+        action.setToolTip(text)
+        # Symbols typed with Shift ("?", "+") arrive with the Shift modifier on some keyboards.
+        also = [f"Shift+{k}" for k in keys if k in ("?", "+")]
+        action.setShortcuts([QKeySequence(k) for k in [*keys, *also]])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _=False: slot())
+        self.addAction(action)
+        if toolbar_text:
+            self._toolbar.addAction(action)
+        self.actions_by_name[name] = action
+        if keys:
+            self.add_help_entry(" / ".join(k if k != " " else "Space" for k in keys), text)
+        return action
+
+    def add_toolbar_separator(self) -> None:
+        self._toolbar.addSeparator()
+
+    def add_help_entry(self, keys: str, text: str) -> None:
+        """A line in the F1 help for keys handled elsewhere than an action (a panel's own keys)."""
+        self.shortcut_table.append((keys, text))
+
+    def add_status_widget(self, widget: QWidget) -> None:
+        """A feature's permanent item in the status bar, left of the frame rate."""
+        bar = self.statusBar()
+        assert bar is not None
+        bar.insertPermanentWidget(0, widget)
+
+    def set_capture_labeller(self, labeller: CaptureLabeller | None) -> None:
+        """The one labeller of every capture (the exam), or None."""
+        self._capture_labeller = labeller
+
+    # -- models and verbs features may use ----------------------------------------------------
+
+    @property
+    def models(self) -> ScannerModels:
+        return self._models
+
+    @property
+    def sink(self) -> CaptureSink:
+        return self._models.capture_sink
+
+    @property
+    def pending_captures(self) -> int:
+        """Captures taken and not yet stored (or failed)."""
+        return self.worker.pending
+
+    def set_context_title(self, text: str) -> None:
+        """What the window is about now (the exam's subject), shown in its title; "" for none."""
+        self.setWindowTitle(f"{WINDOW_TITLE} — {text}" if text else WINDOW_TITLE)
+
+    def dialog_parent(self) -> QWidget:
+        return self
+
+    def apply_preset(self, preset: Mapping[str, object]) -> None:
         """Apply an imaging preset: depth_mm, frequency_mhz, focus_mm (gain_db, dynamic_range_db,
         tgc_db optional) and an optional "name"; a name that is a body region also sets the marker."""
         self.imaging.apply_preset(preset, str(preset.get("name", "")))
@@ -386,6 +437,11 @@ class MainWindow(QMainWindow):
         self.annotation_edit.setFocus()
 
     def help_toggle(self) -> None:
+        if not self.help.isVisible() and self._help_entries_shown != len(self.shortcut_table):
+            # features added entries since the overlay was built: list them too
+            self.help.deleteLater()
+            self.help = HelpOverlay(self.shortcut_table, self._help_host)
+            self._help_entries_shown = len(self.shortcut_table)
         self.help.toggle()
 
     def cancel(self) -> None:
@@ -413,8 +469,8 @@ class MainWindow(QMainWindow):
         if self.descriptor is not None:
             labels["probe"] = f"{self.descriptor.vendor} {self.descriptor.model} {self.descriptor.serial}"
         capture_id = ""
-        if self.capture_labeller is not None:
-            capture_id, step_labels = self.capture_labeller.label(kind)
+        if self._capture_labeller is not None:
+            capture_id, step_labels = self._capture_labeller.label(kind)
             labels.update(step_labels)
         self._labelled_ids.append(capture_id)
         return labels, dict(self.annotations.to_json()), list(self.measurements.to_json())
@@ -436,8 +492,8 @@ class MainWindow(QMainWindow):
     def _on_capture_done(self, outcome: CaptureOutcome) -> None:
         self.worker.job_done()
         capture_id = self._labelled_ids.popleft() if self._labelled_ids else ""
-        if outcome.record is None and capture_id and self.capture_labeller is not None:
-            self.capture_labeller.discard(capture_id)  # not on disk: it must not count for its step
+        if outcome.record is None and capture_id and self._capture_labeller is not None:
+            self._capture_labeller.discard(capture_id)  # not on disk: it must not count for its step
         if outcome.record is None:
             self._message(
                 f"{outcome.kind.capitalize()} NOT saved: {outcome.error} — live imaging continues", error=True
@@ -621,6 +677,13 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
         if not self._closed:
+            request = CloseRequest()
+            self.closing.emit(request)
+            if request.vetoed:
+                self._message("Not closed: " + "; ".join(request.veto_reasons), error=True)
+                if event is not None:
+                    event.ignore()
+                return
             self._closed = True
             self.cine_bar.timer.stop()
             self.save_preferences()
@@ -629,6 +692,5 @@ class MainWindow(QMainWindow):
             # Their outcomes are queued signals: deliver them now, so a capture that failed is
             # un-counted (and one that worked is listed) before the exam is ended below.
             QCoreApplication.sendPostedEvents(None, QEvent.Type.MetaCall.value)
-            for close in self.on_close:
-                close()
+            self.finishing.emit()
         super().closeEvent(event)

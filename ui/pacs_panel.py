@@ -1,9 +1,9 @@
 """PacsPanel: PACS destinations (edited here, kept as JSON in the config folder), C-ECHO, and study sending.
 
 Each destination has a PacsSender thread, started with the panel and stopped and joined by `shutdown()`
-(the window calls it on close). Their `status_changed` is emitted on the sender's thread and reaches
-the list through a SendStatusBridge (ui/bridge.py). C-ECHO runs on a worker thread so the window never
-waits on the network.
+(`attach` makes the panel the window's PACS tab and calls it when the window finishes closing). Their
+`status_changed` is emitted on the sender's thread and reaches the list through a SendStatusBridge
+(ui/bridge.py). C-ECHO runs on a worker thread so the window never waits on the network.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from scanner_app.studies.pacs import (
 from scanner_app.studies.store import StudyStore
 from ui.bridge import SendStatusBridge
 from ui.theme import ALARM, MUTED, OK, WARN
+from ui.window_api import ScannerWindow
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +349,11 @@ class PacsPanel(QWidget):
     def _error(self, text: str) -> None:
         self.echo_label.setText(text)
         self.echo_label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
+
+    def attach(self, window: ScannerWindow) -> None:
+        """The PACS side tab; the senders stop once the window's captures are stored and the exam ended."""
+        window.add_side_tab(self, "PACS")
+        window.finishing.connect(self.shutdown)
 
     def shutdown(self) -> None:
         """Stop and join every sender thread and the C-ECHO thread."""

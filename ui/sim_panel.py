@@ -1,39 +1,23 @@
 """SimPanel: with the simulated probe only: choose the scene and pathology, and move the virtual probe.
 
-The panel talks to the simulator through the `SimulatorControl` protocol below; main.py hands it an
-adapter over the physics simulator. The pose is shown as a small picture of the probe on the limb,
-which takes the mouse (drag to move, wheel to rotate, shift+wheel for pressure) and the keyboard.
+The panel talks to the simulator through the Qt-free `SimulatorControl` protocol
+(`scanner_app.sim_control`); main.py hands it the adapter over the physics simulator. `SimulatorTab`
+is the simulator feature in the window: the panel as a side tab while the probe is a simulated one.
+The pose is shown as a small picture of the probe on the limb, which takes the mouse (drag to move,
+wheel to rotate, shift+wheel for pressure) and the keyboard.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt
+from PyQt6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
 from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from scanner_app.sim_control import SimulatorControl
 from ui.theme import ACCENT, MUTED
+from ui.window_api import ScannerWindow
 
-
-class SimulatorControl(Protocol):
-    """What the UI may ask of the simulated patient and the virtual probe."""
-
-    def list_scenes(self) -> list[tuple[str, str, list[str]]]:
-        """(scene id, title, variant ids) for every scene."""
-        ...
-
-    def current_scene(self) -> tuple[str, str | None]:
-        """(scene id, variant id or None) now shown."""
-        ...
-
-    def set_scene(self, scene_id: str, variant: str | None) -> None: ...
-
-    def get_pose(self) -> dict[str, float]:
-        """position_mm, lateral_mm, rotation_deg, tilt_deg, pressure (0..1)."""
-        ...
-
-    def set_pose(self, **changes: float) -> None: ...
+__all__ = ["SimPanel", "SimulatorControl", "SimulatorTab"]
 
 
 # (key, title, min, max, slider steps per unit, keyboard step)
@@ -265,3 +249,57 @@ class SimPanel(QWidget):
             s.setValue(round(self.pose.get(key, 0.0) * scale))
             s.blockSignals(False)
         self.picture.update()
+
+
+# the limb picture's own keys (when it has the focus), for the F1 help
+SIM_HELP_ENTRIES = (
+    ("Sim: arrows", "Move the virtual probe (click the limb picture)"),
+    ("Sim: Q/E W/S", "Rotate / tilt the virtual probe"),
+    ("Sim: PgUp/PgDn", "Press harder / lighter"),
+)
+
+
+class SimulatorTab(QObject):
+    """The simulator feature: the Sim side tab while the probe is a simulated one, and its keys in F1."""
+
+    changed = pyqtSignal()  # a probe switch brought or took away the simulator
+
+    def __init__(self, window: ScannerWindow, control: SimulatorControl | None = None) -> None:
+        super().__init__()
+        self._window = window
+        self._control: SimulatorControl | None = None
+        self._panel: SimPanel | None = None
+        self._keys_listed = False
+        self._show(control)
+
+    @property
+    def control(self) -> SimulatorControl | None:
+        """The simulated patient now, or None when the probe is a real one."""
+        return self._control
+
+    @property
+    def panel(self) -> SimPanel | None:
+        return self._panel
+
+    def set_control(self, control: SimulatorControl | None) -> None:
+        """After a probe switch: the new probe's simulator (a new tab), or None (no tab)."""
+        self._show(control)
+        self.changed.emit()
+
+    def refresh(self) -> None:
+        """Show the scene and pose again after something else (the exam's practice mode) moved them."""
+        if self._panel is not None:
+            self._panel.refresh()
+
+    def _show(self, control: SimulatorControl | None) -> None:
+        if self._panel is not None:
+            self._window.remove_side_tab(self._panel)
+            self._panel.deleteLater()
+        self._control = control
+        self._panel = SimPanel(control) if control is not None else None
+        if self._panel is not None:
+            self._window.add_side_tab(self._panel, "Sim")
+            if not self._keys_listed:
+                self._keys_listed = True
+                for keys, text in SIM_HELP_ENTRIES:
+                    self._window.add_help_entry(keys, text)

@@ -1,0 +1,161 @@
+"""What a feature may use of the scanner window: its models, a few verbs, and its extension points.
+
+A feature (the exam, PACS, the simulator; later Doppler, procedure, logbook, priors) is handed a
+`ScannerWindow` by the composition root and uses nothing else of the window: it adds its own side tab,
+dock, actions (with their shortcuts, listed in the F1 help), status widgets and capture labeller, and
+hears of the close through `closing` (veto) and `finishing` (finish its work). It never writes a window
+attribute. `MainWindow` implements this protocol; mypy checks that features keep to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from PyQt6.QtCore import Qt, pyqtBoundSignal
+from PyQt6.QtGui import QAction
+from PyQt6.QtWidgets import QDockWidget, QWidget
+
+from scanner_app.annotations import AnnotationSet
+from scanner_app.capture import CaptureSink
+from scanner_app.cine import CineModel
+from scanner_app.engine import AcquisitionEngine
+from scanner_app.imaging_model import ImagingModel
+from scanner_app.measurements import MeasurementSet
+from scanner_app.preferences import Preferences
+
+
+@dataclass(frozen=True)
+class ScannerModels:
+    """The Qt-free models behind the scanner screen, built by the composition root for the window."""
+
+    imaging: ImagingModel
+    cine: CineModel
+    measurements: MeasurementSet
+    annotations: AnnotationSet
+    preferences: Preferences
+    capture_sink: CaptureSink
+
+    @classmethod
+    def for_engine(
+        cls, engine: AcquisitionEngine, preferences: Preferences, capture_sink: CaptureSink
+    ) -> ScannerModels:
+        """The usual wiring: imaging settings go to the engine, the cine reads (and holds) its ring."""
+        return cls(
+            imaging=ImagingModel(engine.request_setting),
+            cine=CineModel(engine.ring, engine.hold_ring),
+            measurements=MeasurementSet(),
+            annotations=AnnotationSet(),
+            preferences=preferences,
+            capture_sink=capture_sink,
+        )
+
+
+class CaptureLabeller(Protocol):
+    """Labels each capture on the GUI thread before it is stored (the exam), and hears of failed ones."""
+
+    def label(self, kind: str) -> tuple[str, dict[str, str]]:
+        """(an id to hand back to `discard` if the store fails, or "", labels merged into the capture's)."""
+        ...
+
+    def discard(self, capture_id: str) -> None:
+        """The capture labelled with this id was not stored."""
+        ...
+
+
+class CloseRequest:
+    """Handed to every `closing` handler; `veto(reason)` keeps the window open (the reason is shown)."""
+
+    def __init__(self) -> None:
+        self.veto_reasons: list[str] = []
+
+    def veto(self, reason: str) -> None:
+        self.veto_reasons.append(reason)
+
+    @property
+    def vetoed(self) -> bool:
+        return bool(self.veto_reasons)
+
+
+class ScannerWindow(Protocol):
+    """Exactly what features may use of the main window."""
+
+    # -- models and verbs ---------------------------------------------------------------------
+
+    @property
+    def models(self) -> ScannerModels: ...
+
+    @property
+    def capture_finished(self) -> pyqtBoundSignal:
+        """(CaptureOutcome) after a capture is stored or has failed, and the window has shown it."""
+        ...
+
+    @property
+    def pending_captures(self) -> int:
+        """Captures taken and not yet stored (or failed)."""
+        ...
+
+    def capture_still(self) -> None: ...
+
+    def capture_clip(self, seconds: float | None = None) -> None: ...
+
+    def apply_preset(self, preset: Mapping[str, object]) -> None: ...
+
+    def show_message(self, text: str, error: bool = False) -> None: ...
+
+    def set_context_title(self, text: str) -> None:
+        """What the window is about now (the exam's subject), shown in its title; "" for none."""
+        ...
+
+    def dialog_parent(self) -> QWidget:
+        """The widget to parent a feature's dialogs on."""
+        ...
+
+    # -- extension points ---------------------------------------------------------------------
+
+    def add_side_tab(self, widget: QWidget, title: str) -> None: ...
+
+    def remove_side_tab(self, widget: QWidget) -> None: ...
+
+    def show_side_tab(self, widget: QWidget) -> None: ...
+
+    def add_dock(
+        self, widget: QWidget, title: str, area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea
+    ) -> QDockWidget: ...
+
+    def resize_dock(self, dock: QDockWidget, width_px: int) -> None: ...
+
+    def add_action(
+        self,
+        name: str,
+        keys: Sequence[str],
+        text: str,
+        slot: Callable[[], object],
+        toolbar_text: str = "",
+    ) -> QAction:
+        """An action with its shortcuts (listed in the F1 help under `text`), on the toolbar when
+        `toolbar_text` is given; `name` must be new."""
+        ...
+
+    def add_toolbar_separator(self) -> None: ...
+
+    def add_help_entry(self, keys: str, text: str) -> None:
+        """A line in the F1 help for keys handled elsewhere than an action (a panel's own keys)."""
+        ...
+
+    def add_status_widget(self, widget: QWidget) -> None: ...
+
+    def set_capture_labeller(self, labeller: CaptureLabeller | None) -> None:
+        """The one labeller of every capture (the exam), or None."""
+        ...
+
+    @property
+    def closing(self) -> pyqtBoundSignal:
+        """(CloseRequest) the user asks to close: a handler may veto."""
+        ...
+
+    @property
+    def finishing(self) -> pyqtBoundSignal:
+        """() the close goes ahead, every capture taken is stored: features finish their work now."""
+        ...
