@@ -232,7 +232,7 @@ def write_html_report(store: StudyStore, study_uid: str, path: Path) -> Path:
 
 
 # reportlab's built-in CID fonts (the viewer supplies the glyphs; no font file needed), per script.
-CJK_FONTS = {"ja": "HeiseiKakuGo-W5", "zh": "STSong-Light", "ko": "HYSMyeongJo-Medium"}
+CJK_FONTS = {"ja": "HeiseiKakuGo-W5", "ko": "HYSMyeongJo-Medium"}
 
 
 def _script(char: str) -> str:
@@ -250,17 +250,17 @@ def _script(char: str) -> str:
 
 
 def cjk_font_for(text: str) -> str | None:
-    """The CID font for the CJK characters in `text`, or None if it has none. Kana means Japanese and
-    Hangul Korean; Han alone is set in the Chinese font, whose character set holds every unified
-    ideograph (Japanese kanji included)."""
+    """The CID font for the CJK characters in `text`, or None if it has none: Hangul means Korean,
+    anything else (kana, kanji) Japanese. Han alone cannot tell Japanese from Chinese; the Japanese
+    font is chosen, so a name in kanji shows (a simplified-Chinese character outside Adobe-Japan1 would
+    not). The fonts are not embedded: the viewer supplies CJK glyphs (Acrobat's Asian fonts, or
+    system CJK fonts through fontconfig for poppler)."""
     scripts = {_script(c) for c in text} - {""}
     if not scripts:
         return None
-    if "kana" in scripts:
-        return CJK_FONTS["ja"]
-    if "hangul" in scripts:
+    if "hangul" in scripts and "kana" not in scripts:
         return CJK_FONTS["ko"]
-    return CJK_FONTS["zh"]
+    return CJK_FONTS["ja"]
 
 
 def pdf_markup(text: str) -> str:
