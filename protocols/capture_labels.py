@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocols.model import ScanProtocol
+from protocols.model import ProtocolKind, ScanProtocol
 
 # DICOM Body Part Examined (PS3.16 CID 4031 code meanings' CS values) for each protocol region.
 BODY_PART_BY_REGION = {
@@ -19,6 +19,14 @@ BODY_PART_BY_REGION = {
     "lower limb": "LEG",
 }
 
+# US Image Type value 3 (the exam type) for each kind of protocol: venous exams are vascular.
+EXAM_TYPE_BY_KIND = {
+    ProtocolKind.NORMAL_ANATOMY: "MUSCULOSKELETAL",
+    ProtocolKind.AREA_OF_PAIN: "MUSCULOSKELETAL",
+    ProtocolKind.VENOUS_WITH_AREA_OF_PAIN: "VASCULAR",
+    ProtocolKind.PROCEDURE: "MUSCULOSKELETAL",
+}
+
 LATERALITY_BY_SIDE = {"left": "L", "right": "R", "bilateral": "B"}
 
 
@@ -28,6 +36,7 @@ def study_labels(protocol: ScanProtocol, runner_labels: dict[str, str]) -> dict[
     return {
         "laterality": LATERALITY_BY_SIDE.get(runner_labels.get("side", ""), ""),
         "body_part": BODY_PART_BY_REGION.get(protocol.region, ""),
+        "exam_type": EXAM_TYPE_BY_KIND.get(protocol.kind, ""),
         "protocol_id": protocol.id,
         "step_id": step.id,
         "step_title": step.title,

@@ -40,12 +40,14 @@ class CaptureSinkError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StoredCapture:
-    """What a sink stored: still or clip, where, and how many frames."""
+    """What a sink stored: still or clip, where, and how many frames; `note` says what the user should
+    know about how it was stored (a clip kept as two parts), or is empty."""
 
     kind: CaptureKind
     location: str
     frame_count: int
     capture_id: str
+    note: str = ""
 
 
 def frame_metadata(frame: Frame) -> dict[str, Any]:

@@ -36,6 +36,7 @@ def test_label_defaults_to_the_first_outstanding_requirement_of_that_kind(
     assert first == {
         "laterality": "R",
         "body_part": "KNEE",
+        "exam_type": "MUSCULOSKELETAL",
         "protocol_id": "knee",
         "step_id": "quadriceps_tendon",
         "step_title": session.runner.current_step.title,

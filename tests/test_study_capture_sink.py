@@ -6,6 +6,7 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 
@@ -13,7 +14,7 @@ from scanner_app.capture import CaptureSinkError
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from scanner_app.studies.dicom_writer import read_capture_json
-from tests.studies_support import make_frame
+from tests.studies_support import dciodvfy, make_frame
 
 UI_LABELS = {
     "preset": "Knee",
@@ -102,11 +103,24 @@ def test_store_errors_become_capture_errors_with_the_stores_message(store: Study
     assert store.list_captures() == []
 
 
-def test_clip_across_a_depth_change_keeps_the_latest_size(store: StudyStore) -> None:
+def test_clip_across_a_depth_change_keeps_every_part_in_one_series(store: StudyStore) -> None:
+    """Issue 11 item 14: a depth change mid-clip used to trim the clip to the frames after the change."""
     study = store.start_study(Patient.practice(), "Op^One")
     sink = StudyCaptureSink(store, lambda: study)
-    frames = [make_frame(1, rows=40), make_frame(2), make_frame(3, spacing_mm=(0.25, 0.3))]
+    frames = [make_frame(1, rows=40), make_frame(2, rows=40), make_frame(3, spacing_mm=(0.25, 0.3))]
     frames += [make_frame(4), make_frame(5)]
     record = sink.save_clip(frames, {}, {}, [])
-    assert record.frame_count == 2
-    assert int(pydicom.dcmread(record.location).NumberOfFrames) == 2  # frames 4 and 5, after the change
+    assert record.frame_count == 5
+    assert "depth changed" in record.note and "3 clips" in record.note and "2 + 1 + 2 frames" in record.note
+    captures = store.list_captures(study.study_uid)
+    assert [c.number_of_frames for c in captures] == [2, 1, 2]
+    assert record.location == str(store.capture_path(captures[0]))
+    datasets = [store.read_dataset(c) for c in captures]
+    assert len({str(ds.SeriesInstanceUID) for ds in datasets}) == 1  # one series, three instances
+    np.testing.assert_array_equal(datasets[0].pixel_array, np.stack([f.pixels for f in frames[:2]]))
+    np.testing.assert_array_equal(datasets[1].pixel_array, frames[2].pixels)  # a one-frame clip
+    np.testing.assert_array_equal(datasets[2].pixel_array, np.stack([f.pixels for f in frames[3:]]))
+    assert float(datasets[1].SequenceOfUltrasoundRegions[0].PhysicalDeltaY) == pytest.approx(0.025)
+    for c in captures:
+        errors, _ = dciodvfy(store.capture_path(c))
+        assert errors == [], errors

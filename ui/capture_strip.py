@@ -106,9 +106,8 @@ class CaptureStrip(QListWidget):
         text = f"{n} {outcome.kind}" + (f" ({outcome.record.frame_count})" if outcome.kind == "clip" else "")
         item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), text)
         nm = len(outcome.measurements)
-        item.setToolTip(
-            f"{outcome.record.location}\n{nm} measurement(s), {outcome.record.frame_count} frame(s)"
-        )
+        tip = f"{outcome.record.location}\n{nm} measurement(s), {outcome.record.frame_count} frame(s)"
+        item.setToolTip(tip + (f"\n{outcome.record.note}" if outcome.record.note else ""))
         self.addItem(item)
         self.outcomes.append(outcome)
         self.scrollToItem(item)

@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (
 )
 
 from protocols.model import ScanProtocol, Side
-from scanner_app.studies.model import Patient, StudyError
+from scanner_app.studies.model import FieldValueError, Patient, StudyError, check_dicom_value
 from ui.theme import ALARM
 
 SEXES = (("", "not given"), ("F", "female"), ("M", "male"), ("O", "other"))
@@ -83,14 +83,23 @@ class ExamDialog(QDialog):
         self.practice = QCheckBox("Practice with the simulator")
         self.practice.setVisible(has_simulator)
         self.practice.setEnabled(has_simulator)
+        # Each typed field, by the name the study model gives it, with its DICOM VR and its inline error.
+        self.typed_fields: dict[str, tuple[QLineEdit, str]] = {
+            "patient_id": (self.patient_id, "LO"),
+            "name": (self.patient_name, "PN"),
+            "operator": (self.operator, "PN"),
+            "trainee": (self.trainee, "PN"),
+            "supervisor": (self.supervisor, "PN"),
+        }
+        self.field_errors: dict[str, QLabel] = {}
         form.addRow(self.practice_subject)
-        form.addRow("Patient ID", self.patient_id)
-        form.addRow("Name", self.patient_name)
+        form.addRow("Patient ID", self._with_error("patient_id"))
+        form.addRow("Name", self._with_error("name"))
         form.addRow("Birth date", self.birth_date)
         form.addRow("Sex", self.sex)
-        form.addRow("Operator", self.operator)
-        form.addRow("Trainee", self.trainee)
-        form.addRow("Supervisor", self.supervisor)
+        form.addRow("Operator", self._with_error("operator"))
+        form.addRow("Trainee", self._with_error("trainee"))
+        form.addRow("Supervisor", self._with_error("supervisor"))
         form.addRow("Protocol", self.protocol)
         self.quadrant_label = QLabel("Quadrant")
         form.addRow(self.quadrant_label, self.quadrant)
@@ -117,6 +126,37 @@ class ExamDialog(QDialog):
         self.protocol.currentIndexChanged.connect(lambda _: self._protocol_changed())
         self._protocol_changed()
         self._subject_changed(False)
+
+    def _with_error(self, field: str) -> QWidget:
+        """The field's line edit with its inline error below it, checked as the user types."""
+        edit, vr = self.typed_fields[field]
+        error = QLabel()
+        error.setWordWrap(True)
+        error.setStyleSheet(f"color: {ALARM};")
+        error.setVisible(False)
+        self.field_errors[field] = error
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(edit)
+        column.addWidget(error)
+        edit.textChanged.connect(lambda text: self._check_field(field, vr, text))
+        return box
+
+    def _check_field(self, field: str, vr: str, text: str) -> bool:
+        try:
+            check_dicom_value(field, vr, text.strip())
+        except FieldValueError as exc:
+            self._show_field_error(field, str(exc))
+            return False
+        self.field_errors[field].clear()
+        self.field_errors[field].setVisible(False)
+        return True
+
+    def _show_field_error(self, field: str, text: str) -> None:
+        self.field_errors[field].setText(text)
+        self.field_errors[field].setVisible(True)
 
     def chosen_protocol(self) -> ScanProtocol | None:
         pid = self.protocol.currentData()
@@ -162,7 +202,10 @@ class ExamDialog(QDialog):
             )
         operator = self.operator.text().strip()
         if not operator:
-            raise StudyError("operator must not be empty (DICOM Operators' Name)")
+            raise FieldValueError("operator", "must not be empty (DICOM Operators' Name)")
+        for field in ("operator", "trainee", "supervisor"):
+            edit, vr = self.typed_fields[field]
+            check_dicom_value(field, vr, edit.text().strip())
         return ExamRequest(
             patient=patient,
             operator=operator,
@@ -175,10 +218,17 @@ class ExamDialog(QDialog):
         )
 
     def accept(self) -> None:
+        """OK: refused while a field is wrong; its inline error shows and it keeps (or takes) the focus."""
         try:
             self.request = self._build_request()
         except StudyError as exc:
             self.error_label.setText(str(exc))
+            field = exc.field if isinstance(exc, FieldValueError) else ""
+            if field in self.typed_fields:
+                edit = self.typed_fields[field][0]
+                self._show_field_error(field, str(exc))
+                edit.setFocus()
+                edit.selectAll()
             return
         self.error_label.clear()
         super().accept()

@@ -14,6 +14,7 @@ from typing import Any
 
 from scanner_app.capture import CaptureKind, CaptureSink, CaptureSinkError, StoredCapture
 from scanner_app.frame import Frame
+from scanner_app.studies.dicom_writer import geometry_runs
 from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyCapture, StudyError
 from scanner_app.studies.store import StudyStore
 
@@ -70,34 +71,34 @@ class StudyCaptureSink(CaptureSink):
         try:
             study = self._current_study()
             if kind is CaptureKind.CLIP:
-                frames = _latest_calibration(frames)
-                record = self.store.save_clip(study, frames, dicom_labels, entries)
+                # A depth change mid-clip (a preset, a knob) changes the image size or calibration; a
+                # multi-frame image keeps one, so each part becomes its own clip in the same series.
+                records = [
+                    self.store.save_clip(study, part, dicom_labels, entries) for part in geometry_runs(frames)
+                ]
             else:
-                record = self.store.save_still(study, frames[0], dicom_labels, entries)
+                records = [self.store.save_still(study, frames[0], dicom_labels, entries)]
         except StudyError as exc:  # StudyCaptureError is a StudyError too
             raise CaptureSinkError(str(exc)) from exc
         except OSError as exc:
             raise CaptureSinkError(f"could not save the {kind} in {self.store.root}: {exc}") from exc
-        return _ui_record(self.store, record)
+        return _ui_record(self.store, records)
 
 
-def _latest_calibration(frames: list[Frame]) -> list[Frame]:
-    """Depth changed mid-clip (a preset, a knob): keep the frames since, which share one image size and
-    one mm-per-pixel calibration, as a DICOM multi-frame image must."""
-    last = frames[-1]
-    start = len(frames) - 1
-    while start > 0 and (
-        frames[start - 1].pixels.shape == last.pixels.shape
-        and frames[start - 1].spacing_mm == last.spacing_mm
-    ):
-        start -= 1
-    return frames[start:]
-
-
-def _ui_record(store: StudyStore, record: StudyCapture) -> StoredCapture:
+def _ui_record(store: StudyStore, records: list[StudyCapture]) -> StoredCapture:
+    first = records[0]
+    note = ""
+    if len(records) > 1:
+        counts = " + ".join(str(r.number_of_frames) for r in records)
+        numbers = ", ".join(f"#{r.instance_number}" for r in records)
+        note = (
+            f"the depth changed during the clip: kept as {len(records)} clips ({numbers}; {counts} frames) "
+            "in one series, one per image size and calibration"
+        )
     return StoredCapture(
-        kind=record.kind,
-        location=str(store.capture_path(record)),
-        frame_count=record.number_of_frames,
-        capture_id=record.sop_instance_uid,
+        kind=first.kind,
+        location=str(store.capture_path(first)),
+        frame_count=sum(r.number_of_frames for r in records),
+        capture_id=first.sop_instance_uid,
+        note=note,
     )

@@ -1,7 +1,8 @@
 """Build ultrasound DICOM datasets from frames, and write any file atomically and durably.
 
 Where the labels go: Image Laterality and Body Part Examined carry side and body part; Image
-Comments carries a readable line (protocol, step, plane, side); a private block (creator
+Comments carries a readable line (protocol, step, plane, side); Image Type value 3 the exam type
+(MUSCULOSKELETAL, VASCULAR...) when known; a private block (creator
 "SCANNER_APP 1.0", group 0x0011) carries the same labels, the study context (operator, trainee,
 supervisor) and the app's measurements/annotations as JSON, so the file alone is enough to rebuild the
 index. Nothing is burned into the pixels.
@@ -12,18 +13,22 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import itertools
 import json
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from scanner_app.capture import CaptureKind
 from scanner_app.frame import DataFormat, Frame
@@ -42,6 +47,27 @@ _PRIV_CAPTURE_JSON = 0x13
 
 APP_NAME = "scanner-app"
 APP_VERSION = "0.1.0"
+
+# Our own UIDs: UUID-derived under 2.25 (PS3.5 B.2), so no one else's root is borrowed. The implementation
+# class UID is fixed for this version of the app (a name-based UUID), as Part 10 asks.
+IMPLEMENTATION_CLASS_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:{APP_NAME}:{APP_VERSION}').int}"
+
+
+def new_uid() -> str:
+    """A fresh globally unique DICOM UID (2.25.<a random UUID as an integer>)."""
+    return f"2.25.{uuid.uuid4().int}"
+
+
+# Body parts that have no side (CID 4031 terms dciodvfy knows as unpaired): with no side given,
+# Series Laterality is left out for these; for any other (or an unknown) body part it stays, empty.
+UNPAIRED_BODY_PARTS = frozenset(
+    {"ABDOMEN", "CHEST", "HEAD", "NECK", "PELVIS", "SPINE", "THYROID", "LIVER", "HEART", "JAW"}
+)
+# Image Type value 3 when the labels do not say: musculoskeletal for the joints and limbs the MSK
+# protocols scan; unknown otherwise (value 3 and 4 are then left out).
+_MSK_BODY_PARTS = frozenset({"SHOULDER", "ELBOW", "WRIST", "HAND", "HIP", "KNEE", "ANKLE", "FOOT"})
+# Frame intervals further than this from their mean are written one by one (Frame Time Vector).
+FRAME_INTERVAL_TOLERANCE = 0.10
 
 # The physical units code for centimetres in the US Region Calibration module (PS3.3 C.8.5.5.1.15).
 UNITS_CM = 3
@@ -193,8 +219,7 @@ def build_dataset(
     sop_class = US_IMAGE_STORAGE if kind is CaptureKind.STILL else US_MULTIFRAME_IMAGE_STORAGE
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8, so any name survives
-    # Value 3 is the exam type (a defined term dciodvfy knows); value 4 "0001" is 2D imaging.
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "MUSCULOSKELETAL", "0001"]
+    ds.ImageType = image_type(labels)
     ds.InstanceCreationDate = _dicom_date(taken_at)
     ds.InstanceCreationTime = _dicom_time(taken_at)
     ds.SOPClassUID = sop_class
@@ -216,7 +241,7 @@ def build_dataset(
     ds.StudyID = study.study_id
     ds.AccessionNumber = study.accession_number
     if study.description:
-        ds.StudyDescription = study.description[:64]
+        ds.StudyDescription = study.description
 
     # General Series
     ds.Modality = "US"
@@ -224,8 +249,9 @@ def build_dataset(
     ds.SeriesNumber = series_number
     ds.SeriesDescription = "Clips" if kind is CaptureKind.CLIP else "Stills"
     ds.OperatorsName = study.operator
-    if not labels.laterality:
-        # Series Laterality is Type 2C: present (empty, side unknown) exactly when Image Laterality is not.
+    if not labels.laterality and labels.body_part not in UNPAIRED_BODY_PARTS:
+        # Series Laterality is Type 2C: needed (empty: side unknown) for a paired or unknown body part
+        # without Image Laterality; an unpaired one has no side, so the attribute is left out.
         ds.Laterality = ""
     if labels.body_part:
         ds.BodyPartExamined = labels.body_part
@@ -259,6 +285,9 @@ def build_dataset(
     ds.BitsStored = 8
     ds.HighBit = 7
     ds.PixelRepresentation = 0
+    aspect = pixel_aspect_ratio(first.spacing_mm)
+    if aspect is not None:
+        ds.PixelAspectRatio = list(aspect)
     ds.DepthOfScanField = round(first.settings.depth_mm)
 
     # US Region Calibration
@@ -266,9 +295,15 @@ def build_dataset(
 
     if kind is CaptureKind.CLIP:
         ds.NumberOfFrames = len(frames)
-        ds.FrameIncrementPointer = pydicom.tag.Tag("FrameTime")
-        frame_time_ms = _frame_time_ms(frames)
-        ds.FrameTime = f"{frame_time_ms:.3f}"
+        intervals_ms = frame_intervals_ms(frames)
+        frame_time_ms = sum(intervals_ms) / len(intervals_ms) if intervals_ms else 1000.0 / 30.0
+        if any(abs(d - frame_time_ms) > FRAME_INTERVAL_TOLERANCE * frame_time_ms for d in intervals_ms):
+            # Uneven timing (a pause, a slowed host): each frame's own interval, so replay keeps real time.
+            ds.FrameIncrementPointer = pydicom.tag.Tag("FrameTimeVector")
+            ds.FrameTimeVector = [f"{d:.3f}" for d in (0.0, *intervals_ms)]
+        else:
+            ds.FrameIncrementPointer = pydicom.tag.Tag("FrameTime")
+            ds.FrameTime = f"{frame_time_ms:.3f}"
         ds.CineRate = max(1, round(1000.0 / frame_time_ms))
         ds.RecommendedDisplayFrameRate = ds.CineRate
         pixels = np.stack([np.ascontiguousarray(f.pixels) for f in frames])
@@ -279,11 +314,11 @@ def build_dataset(
     # Private block: labels, study context and the app's annotations, machine-readable.
     block = ds.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
     if labels.protocol_id:
-        block.add_new(_PRIV_PROTOCOL_ID, "LO", labels.protocol_id[:64])
+        block.add_new(_PRIV_PROTOCOL_ID, "LO", labels.protocol_id)
     if labels.step_id:
-        block.add_new(_PRIV_STEP_ID, "LO", labels.step_id[:64])
+        block.add_new(_PRIV_STEP_ID, "LO", labels.step_id)
     if labels.plane:
-        block.add_new(_PRIV_PLANE, "LO", labels.plane[:64])
+        block.add_new(_PRIV_PLANE, "LO", labels.plane)
     block.add_new(
         _PRIV_CAPTURE_JSON, "UT", json.dumps(capture_json(study, kind, labels, annotations, taken_at))
     )
@@ -292,7 +327,7 @@ def build_dataset(
     meta.MediaStorageSOPClassUID = UID(sop_class)
     meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     meta.ImplementationVersionName = "SCANNER_APP_010"
     ds.file_meta = meta
     return ds
@@ -337,16 +372,55 @@ def read_capture_json(ds: Dataset) -> JsonDict | None:
     return value if isinstance(value, dict) else None
 
 
-def _frame_time_ms(frames: Sequence[Frame]) -> float:
-    """Mean interval between frames from the probe clock; 1/30 s if it cannot be known."""
+def image_type(labels: CaptureLabels) -> list[str]:
+    """Image Type: value 3 the exam type (from the labels, else the body part), value 4 "0001" (2D)."""
+    exam_type = labels.exam_type or ("MUSCULOSKELETAL" if labels.body_part in _MSK_BODY_PARTS else "")
+    if not exam_type:
+        return ["ORIGINAL", "PRIMARY"]
+    return ["ORIGINAL", "PRIMARY", exam_type, "0001"]
+
+
+def pixel_aspect_ratio(spacing_mm: tuple[float, float]) -> tuple[int, int] | None:
+    """Pixel Aspect Ratio (vertical, horizontal) as small integers, or None for square pixels."""
+    axial_mm, lateral_mm = spacing_mm
+    ratio = Fraction(axial_mm / lateral_mm).limit_denominator(10_000)
+    if ratio == 1:
+        return None
+    return ratio.numerator, ratio.denominator
+
+
+def frame_intervals_ms(frames: Sequence[Frame]) -> list[float]:
+    """The time between consecutive frames, from the probe clock (the host clock if the probe's does
+    not advance); empty when there is only one frame or neither clock can tell."""
     if len(frames) < 2:
-        return 1000.0 / 30.0
-    span_us = frames[-1].device_time_us - frames[0].device_time_us
-    if span_us <= 0:
-        span_us = (frames[-1].host_time_ns - frames[0].host_time_ns) // 1000
-    if span_us <= 0:
-        return 1000.0 / 30.0
-    return span_us / 1000.0 / (len(frames) - 1)
+        return []
+    device = [f.device_time_us / 1000.0 for f in frames]
+    host = [f.host_time_ns / 1e6 for f in frames]
+    for times in (device, host):
+        intervals = [b - a for a, b in itertools.pairwise(times)]
+        if all(d > 0 for d in intervals):
+            return intervals
+    return []
+
+
+def geometry_runs(frames: Sequence[Frame]) -> list[list[Frame]]:
+    """Split frames where the image size or calibration changes (a depth change during a clip):
+    each run can be one multi-frame image."""
+    runs: list[list[Frame]] = []
+    for frame in frames:
+        if runs and (
+            frame.pixels.shape == runs[-1][0].pixels.shape and frame.spacing_mm == runs[-1][0].spacing_mm
+        ):
+            runs[-1].append(frame)
+        else:
+            runs.append([frame])
+    return runs
+
+
+def first_frame(ds: Dataset) -> npt.NDArray[np.uint8]:
+    """The first frame of a still or a clip of any length (pydicom gives a one-frame clip as 2-D)."""
+    pixels = np.asarray(ds.pixel_array)
+    return np.asarray(pixels if pixels.ndim == 2 else pixels[0], dtype=np.uint8)
 
 
 def encode_dataset(ds: Dataset) -> bytes:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from scanner_app.studies.dicom_writer import encode_dataset, write_file_atomic
+from scanner_app.studies.dicom_writer import IMPLEMENTATION_CLASS_UID, encode_dataset, write_file_atomic
 from scanner_app.studies.model import JsonDict, StudyCapture, StudyError
 from scanner_app.studies.store import StudyStore
 
@@ -50,6 +50,7 @@ _KEEP = (
     "NumberOfFrames",
     "FrameIncrementPointer",
     "FrameTime",
+    "FrameTimeVector",
     "CineRate",
     "RecommendedDisplayFrameRate",
     "Rows",
@@ -58,6 +59,7 @@ _KEEP = (
     "BitsStored",
     "HighBit",
     "PixelRepresentation",
+    "PixelAspectRatio",
     "DepthOfScanField",
     "PixelData",
 )
@@ -85,9 +87,13 @@ _DATETIMES = ("AcquisitionDateTime",)
 # Type 2 attributes the IOD needs present; they stay empty.
 _EMPTY = ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "AccessionNumber")
 
+# De-identification Method is LO, 1-n: one whole phrase per value, each within LO's 64 characters
+# (the same profile and option are coded in the De-identification Method Code Sequence beside it).
 DEIDENTIFICATION_METHOD = (
-    "scanner-app allowlist export: DICOM PS3.15 Basic Application Level Confidentiality Profile, "
-    "Retain Longitudinal Temporal Information with Modified Dates Option; UIDs replaced; private tags removed"
+    "scanner-app allowlist export",
+    "PS3.15 Basic Application Level Confidentiality Profile",
+    "Retain Longitudinal Temporal Info. with Modified Dates Option",
+    "UIDs replaced; private tags removed",
 )
 
 
@@ -164,7 +170,7 @@ def deidentify_dataset(
         ds.ImageComments = comment
     ds.PatientIdentityRemoved = "YES"
     ds.LongitudinalTemporalInformationModified = "MODIFIED"
-    ds.DeidentificationMethod = DEIDENTIFICATION_METHOD[:64]
+    ds.DeidentificationMethod = list(DEIDENTIFICATION_METHOD)
     ds.DeidentificationMethodCodeSequence = DicomSequence(
         [
             _code("113100", "Basic Application Confidentiality Profile"),
@@ -175,7 +181,7 @@ def deidentify_dataset(
     meta.MediaStorageSOPClassUID = UID(str(ds.SOPClassUID))
     meta.MediaStorageSOPInstanceUID = UID(str(ds.SOPInstanceUID))
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     ds.file_meta = meta
     return ds
 

@@ -3,22 +3,84 @@
 from __future__ import annotations
 
 import json
-import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydicom import config as pydicom_config
+from pydicom.valuerep import validate_value
+
 from scanner_app.capture import CaptureKind
 
 JsonDict = dict[str, Any]
 
-_DICOM_DATE = re.compile(r"^\d{8}$")
-
 
 class StudyError(Exception):
     """A study operation was given bad input or could not be carried out."""
+
+
+class FieldValueError(StudyError, ValueError):
+    """A typed value does not fit its DICOM value representation; `field` names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+
+
+# Maximum length of one value in bytes as written (UTF-8, ISO_IR 192): dciodvfy and strict PACS count
+# bytes, so a 30-character Japanese name (90 bytes) does not fit where 64 Latin letters do.
+VR_MAX_BYTES = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 64, "DA": 8}
+_PN_GROUPS = ("alphabetic", "ideographic", "phonetic")
+
+
+def check_dicom_value(field: str, vr: str, value: str) -> None:
+    """Raise FieldValueError unless `value` is one valid value of the DICOM VR `vr` (PN, LO, SH, CS, DA, AE).
+
+    A backslash would split it into two values; control characters (NUL, newline, tab, escape) are
+    not allowed in these VRs; lengths are checked per PN component group, in UTF-8 bytes.
+    """
+    if not isinstance(value, str):
+        raise FieldValueError(field, f"must be text, got {type(value).__name__}")
+    if "\\" in value:
+        raise FieldValueError(field, f"{value!r} contains a backslash, which DICOM reads as a second value")
+    control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise FieldValueError(
+            field, f"{value!r} contains the control character {control!r} (no NUL, newline, tab or escape)"
+        )
+    limit = VR_MAX_BYTES[vr]
+    if vr == "PN":
+        groups = value.split("=")
+        if len(groups) > 3:
+            raise FieldValueError(field, "has more than 3 component groups (alphabetic=ideographic=phonetic)")
+        for name, group in zip(_PN_GROUPS, groups, strict=False):
+            if group.count("^") > 4:
+                components = "family^given^middle^prefix^suffix"
+                raise FieldValueError(field, f"has more than 5 components ({components}) in its {name} group")
+            size = len(group.encode("utf-8"))
+            if size > limit:
+                raise FieldValueError(
+                    field,
+                    f"{name} group is longer than {limit} bytes in UTF-8 ({size}), the most DICOM PN allows",
+                )
+    else:
+        size = len(value.encode("utf-8"))
+        if size > limit:
+            raise FieldValueError(
+                field, f"{value!r} is longer than {limit} bytes in UTF-8 ({size}), the most DICOM {vr} allows"
+            )
+    try:  # pydicom's own checks: the character repertoire of CS and AE, the form of DA
+        validate_value(vr, value, pydicom_config.RAISE)
+    except ValueError as exc:
+        raise FieldValueError(field, f"{value!r} is not a valid DICOM {vr}: {exc}") from exc
+    if vr == "DA" and value:
+        try:
+            datetime.strptime(value, "%Y%m%d")
+        except ValueError as exc:
+            raise FieldValueError(field, f"{value!r} is not a date YYYYMMDD") from exc
 
 
 class StudyCaptureError(StudyError):
@@ -37,13 +99,12 @@ class Patient:
 
     def __post_init__(self) -> None:
         if not self.patient_id.strip():
-            raise StudyError("patient_id must not be empty")
-        if len(self.patient_id) > 64:
-            raise StudyError(f"patient_id {self.patient_id!r} is longer than 64 characters")
-        if self.birth_date and not _DICOM_DATE.match(self.birth_date):
-            raise StudyError(f"birth_date {self.birth_date!r} is not YYYYMMDD")
+            raise FieldValueError("patient_id", "must not be empty")
+        check_dicom_value("patient_id", "LO", self.patient_id)
+        check_dicom_value("name", "PN", self.name)
+        check_dicom_value("birth_date", "DA", self.birth_date)
         if self.sex not in ("", "M", "F", "O"):
-            raise StudyError(f"sex {self.sex!r} is not one of M, F, O or empty")
+            raise FieldValueError("sex", f"{self.sex!r} is not one of M, F, O or empty")
 
     @classmethod
     def practice(cls, label: str = "PRACTICE") -> Patient:
@@ -75,7 +136,18 @@ class Patient:
 
 
 _LATERALITIES = ("", "R", "L", "B", "U")
-_LABEL_KEYS = ("laterality", "body_part", "protocol_id", "step_id", "step_title", "plane", "key_image")
+_LABEL_KEYS = (
+    "laterality",
+    "body_part",
+    "exam_type",
+    "protocol_id",
+    "step_id",
+    "step_title",
+    "plane",
+    "key_image",
+)
+# Ultrasound Image Type value 3 (PS3.3 C.8.5.6.1.1): the kind of exam; "" when not known.
+US_EXAM_TYPES = ("", "MUSCULOSKELETAL", "VASCULAR", "ABDOMINAL", "SMALL PARTS", "PELVIC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +156,7 @@ class CaptureLabels:
 
     laterality: str = ""  # R, L, B (both), U (unpaired) or empty
     body_part: str = ""  # DICOM Body Part Examined, e.g. "KNEE", "ANKLE"
+    exam_type: str = ""  # US Image Type value 3, e.g. "MUSCULOSKELETAL", "VASCULAR"
     protocol_id: str = ""
     step_id: str = ""
     step_title: str = ""
@@ -92,9 +165,14 @@ class CaptureLabels:
 
     def __post_init__(self) -> None:
         if self.laterality not in _LATERALITIES:
-            raise StudyError(f"laterality {self.laterality!r} is not one of R, L, B, U or empty")
+            raise FieldValueError("laterality", f"{self.laterality!r} is not one of R, L, B, U or empty")
         if len(self.body_part) > 16:
-            raise StudyError(f"body_part {self.body_part!r} is longer than 16 characters (DICOM CS)")
+            raise FieldValueError("body_part", f"{self.body_part!r} is longer than 16 characters (DICOM CS)")
+        check_dicom_value("body_part", "CS", self.body_part)
+        if self.exam_type not in US_EXAM_TYPES:
+            raise FieldValueError("exam_type", f"{self.exam_type!r} is not one of {', '.join(US_EXAM_TYPES)}")
+        for key in ("protocol_id", "step_id", "plane"):  # private LO elements
+            check_dicom_value(key, "LO", getattr(self, key))
 
     @classmethod
     def from_mapping(cls, labels: CaptureLabels | Mapping[str, Any] | None) -> CaptureLabels:
@@ -112,8 +190,9 @@ class CaptureLabels:
                     raise StudyError(f"label key_image must be true or false, got {value!r}")
             elif not isinstance(value, str):
                 raise StudyError(f"label {key} must be a string, got {value!r}")
-        if "body_part" in values:
-            values["body_part"] = values["body_part"].upper()
+        for key in ("body_part", "exam_type"):
+            if key in values:
+                values[key] = values[key].upper()
         if "laterality" in values:
             values["laterality"] = values["laterality"].upper()
         return cls(**values)
@@ -177,6 +256,14 @@ class Study:
     ended_at: datetime | None = None
     protocol_record: JsonDict | None = None
     captures: list[StudyCapture] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_dicom_value("study_id", "SH", self.study_id)
+        for key in ("operator", "trainee", "supervisor"):
+            check_dicom_value(key, "PN", getattr(self, key))
+        check_dicom_value("accession_number", "SH", self.accession_number)
+        check_dicom_value("description", "LO", self.description)
+        check_dicom_value("protocol_id", "LO", self.protocol_id)
 
     def to_json(self) -> JsonDict:
         """The study-level facts kept in study.json (captures live in their DICOM files)."""

@@ -4,6 +4,10 @@ The report is built from what is on disk (study.json and the DICOM files), so it
 was kept. The protocol run record is the runner's opaque dict; the keys read here are `title`,
 `steps` (list of dicts with id/title/status/note), `findings` (strings or dicts with `text`) and
 `measurements` (dicts with label/value/unit or value_mm); anything else is listed as data.
+
+Person names are shown from their DICOM components ("Family, Given Middle, Prefix Suffix", then the
+ideographic and phonetic groups); in the PDF, runs of Chinese, Japanese and Korean text are set in
+reportlab's built-in CID fonts, since the standard PDF fonts have no such glyphs.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +27,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from scanner_app.capture import CaptureKind
-from scanner_app.studies.dicom_writer import write_file_atomic
+from scanner_app.studies.dicom_writer import first_frame, write_file_atomic
 from scanner_app.studies.model import Study, StudyCapture
 from scanner_app.studies.store import StudyStore
 
@@ -68,12 +73,10 @@ def _png_square_pixels(pixels: npt.NDArray[np.uint8], spacing_mm: tuple[float, f
 
 def _key_image(store: StudyStore, record: StudyCapture) -> KeyImage:
     ds = store.read_dataset(record)
-    pixels = ds.pixel_array
-    if record.kind is CaptureKind.CLIP:
-        pixels = pixels[0]
+    pixels = first_frame(ds)
     region = ds.SequenceOfUltrasoundRegions[0]
     spacing_mm = (float(region.PhysicalDeltaY) * 10.0, float(region.PhysicalDeltaX) * 10.0)
-    image = _png_square_pixels(pixels.astype(np.uint8), spacing_mm)
+    image = _png_square_pixels(pixels, spacing_mm)
     caption = f"#{record.instance_number} {record.labels.describe() or record.kind.value}"
     if record.kind is CaptureKind.CLIP:
         caption += f" (clip, first of {record.number_of_frames} frames)"
@@ -139,18 +142,36 @@ def build_report(store: StudyStore, study_uid: str, *, max_key_images: int = 12)
     )
 
 
+def format_person_name(value: str) -> str:
+    """A DICOM PN for people: "Family, Given Middle, Prefix Suffix", with the ideographic and phonetic
+    groups (family name first, space-separated) after it in parentheses; empty parts leave no gaps."""
+    groups = [[c.strip() for c in (g.split("^") + [""] * 5)[:5]] for g in value.split("=")[:3]]
+    texts: list[str] = []
+    for i, (family, given, middle, prefix, suffix) in enumerate(groups):
+        if i == 0:
+            given_middle = " ".join(x for x in (given, middle) if x)
+            prefix_suffix = " ".join(x for x in (prefix, suffix) if x)
+            texts.append(", ".join(x for x in (family, given_middle, prefix_suffix) if x))
+        else:
+            texts.append(" ".join(x for x in (prefix, family, given, middle, suffix) if x))
+    first, others = texts[0], [t for t in texts[1:] if t]
+    if not first:
+        return ", ".join(others)
+    return f"{first} ({', '.join(others)})" if others else first
+
+
 def _header(study: Study) -> tuple[tuple[str, str], ...]:
     p = study.patient
     rows = [
-        ("Patient", "Practice subject" if p.practice_subject else p.name.replace("^", ", ")),
+        ("Patient", "Practice subject" if p.practice_subject else format_person_name(p.name)),
         ("Patient ID", p.patient_id),
         ("Birth date", p.birth_date),
         ("Sex", p.sex),
         ("Study date", study.started_at.strftime("%Y-%m-%d %H:%M")),
         ("Protocol", study.protocol_id),
-        ("Operator", study.operator.replace("^", ", ")),
-        ("Trainee", study.trainee.replace("^", ", ")),
-        ("Supervisor", study.supervisor.replace("^", ", ")),
+        ("Operator", format_person_name(study.operator)),
+        ("Trainee", format_person_name(study.trainee)),
+        ("Supervisor", format_person_name(study.supervisor)),
         ("Accession", study.accession_number),
     ]
     return tuple((k, v) for k, v in rows if v)
@@ -210,6 +231,60 @@ def write_html_report(store: StudyStore, study_uid: str, path: Path) -> Path:
     return Path(path)
 
 
+# reportlab's built-in CID fonts (the viewer supplies the glyphs; no font file needed), per script.
+CJK_FONTS = {"ja": "HeiseiKakuGo-W5", "ko": "HYSMyeongJo-Medium"}
+
+
+def _script(char: str) -> str:
+    """'kana', 'hangul', 'han', 'cjk' (CJK punctuation and full-width forms) or '' for anything else."""
+    code = ord(char)
+    if 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF or 0xFF65 <= code <= 0xFF9F:
+        return "kana"
+    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+        return "hangul"
+    if 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x3FFFF:
+        return "han"
+    if 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF:
+        return "cjk"
+    return ""
+
+
+def cjk_font_for(text: str) -> str | None:
+    """The CID font for the CJK characters in `text`, or None if it has none: Hangul means Korean,
+    anything else (kana, kanji) Japanese. Han alone cannot tell Japanese from Chinese; the Japanese
+    font is chosen, so a name in kanji shows (a simplified-Chinese character outside Adobe-Japan1 would
+    not). The fonts are not embedded: the viewer supplies CJK glyphs (Acrobat's Asian fonts, or
+    system CJK fonts through fontconfig for poppler)."""
+    scripts = {_script(c) for c in text} - {""}
+    if not scripts:
+        return None
+    if "hangul" in scripts and "kana" not in scripts:
+        return CJK_FONTS["ko"]
+    return CJK_FONTS["ja"]
+
+
+def pdf_markup(text: str) -> str:
+    """`text` escaped for a reportlab Paragraph, with CJK runs wrapped in a <font> of a CID font."""
+    font = cjk_font_for(text)
+    if font is None:
+        return html.escape(text)
+    out: list[str] = []
+    for is_cjk, chars in itertools.groupby(text, key=lambda c: bool(_script(c))):
+        chunk = html.escape("".join(chars))
+        out.append(f'<font name="{font}">{chunk}</font>' if is_cjk else chunk)
+    return "".join(out)
+
+
+def _register_cjk_fonts() -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    registered = set(pdfmetrics.getRegisteredFontNames())
+    for name in CJK_FONTS.values():
+        if name not in registered:
+            pdfmetrics.registerFont(UnicodeCIDFont(name))
+
+
 def render_pdf(content: ReportContent) -> bytes:
     """The same report as a PDF document (A4), made with reportlab."""
     from reportlab.lib import colors
@@ -217,10 +292,11 @@ def render_pdf(content: ReportContent) -> bytes:
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import mm
     from reportlab.platypus import Image as PdfImage
-    from reportlab.platypus import Paragraph, Preformatted, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle, XPreformatted
 
+    _register_cjk_fonts()
     styles = getSampleStyleSheet()
-    e = html.escape
+    e = pdf_markup
     grid = TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")])
 
     def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None) -> Table:
@@ -261,7 +337,7 @@ def render_pdf(content: ReportContent) -> bytes:
     if content.other_record_data:
         story += [
             Paragraph("Other record data", styles["Heading2"]),
-            Preformatted(content.other_record_data, styles["Code"]),
+            XPreformatted(e(content.other_record_data), styles["Code"]),
         ]
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, title=content.title, author="scanner-app", invariant=1)

@@ -27,7 +27,6 @@ from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.uid import generate_uid
 
 from scanner_app.capture import CaptureKind
 from scanner_app.frame import Frame
@@ -36,6 +35,7 @@ from scanner_app.studies.dicom_writer import (
     WriteBytes,
     build_dataset,
     encode_dataset,
+    new_uid,
     plain_write,
     read_capture_json,
     write_file_atomic,
@@ -195,7 +195,7 @@ class StudyStore:
         """Create the study folder and its study.json; the study is then ready for captures."""
         if not operator.strip():
             raise StudyError("operator must not be empty (DICOM Operators' Name)")
-        study_uid = generate_uid()
+        study_uid = new_uid()
         started = self._now()
         study = Study(
             study_uid=study_uid,
@@ -300,7 +300,7 @@ class StudyStore:
             instance_number = max(row[0] or 0, self._highest_file_number(study)) + 1
             series_uid, series_number = self._series_for(study, kind, labels)
             taken_at = self._now()
-            sop_uid = generate_uid()
+            sop_uid = new_uid()
             ds = build_dataset(
                 study,
                 frames,
@@ -358,7 +358,7 @@ class StudyStore:
             "SELECT max(series_number) FROM series WHERE study_uid = ?", (study.study_uid,)
         ).fetchone()
         # Not inserted yet: the series row is written with its first capture, in one transaction.
-        return generate_uid(), int((top[0] if top else 0) or 0) + 1
+        return new_uid(), int((top[0] if top else 0) or 0) + 1
 
     @staticmethod
     def _index_capture(conn: sqlite3.Connection, record: StudyCapture, series_number: int) -> None:
