@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -14,7 +16,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from scanner_app.studies import Patient, StudyCaptureError, StudyError, StudyStore, rebuild_index
+from scanner_app.studies import Patient, Study, StudyCaptureError, StudyError, StudyStore, rebuild_index
 from scanner_app.studies.dicom_writer import (
     PRIVATE_CREATOR,
     US_IMAGE_STORAGE,
@@ -326,3 +328,26 @@ def test_a_damaged_file_the_index_dropped_is_never_overwritten(tmp_path: Path) -
         third = store.save_still(store.get_study(study.study_uid), make_frame(3))
         assert third.instance_number == 3 and third.path != second.path
     assert damaged.read_bytes() == bytes(data)  # kept as it was, for a person to look at
+
+
+def test_a_study_kept_before_the_dicom_limits_were_checked_still_lists_its_captures(tmp_path: Path) -> None:
+    """A study.json written by an older version with a value the checks now refuse (a 70-character name,
+    a 17-character accession) is read back as it is: its captures stay listed, before and after a rebuild."""
+    store = StudyStore(tmp_path)
+    study = store.start_study(_patient(), "Op^One")
+    store.save_still(study, make_frame(1), KNEE_LABELS)
+    store.close()
+    json_path = tmp_path / study.directory / "study.json"
+    kept = json.loads(json_path.read_text(encoding="utf-8"))
+    kept["patient"]["name"] = "Long" * 17 + "^Al"
+    kept["accession_number"] = "A" * 17
+    json_path.write_text(json.dumps(kept), encoding="utf-8")
+    with pytest.raises(ValueError, match="accession_number"):  # the same value typed anew is refused
+        dataclasses.replace(Study.from_json(kept))
+
+    rebuild_index(tmp_path)
+    with StudyStore(tmp_path) as again:
+        (listed,) = again.list_studies()
+        assert listed.patient.name == "Long" * 17 + "^Al"
+        assert listed.accession_number == "A" * 17
+        assert len(listed.captures) == 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,6 +89,20 @@ class StudyCaptureError(StudyError):
     """The study store could not save a capture; nothing already captured was changed."""
 
 
+_reading_stored = contextvars.ContextVar("_reading_stored", default=False)
+
+
+@contextmanager
+def _as_stored() -> Iterator[None]:
+    """Values read back from a study already kept are taken as they are: they were checked by the rules
+    in force when written, and refusing them now would hide captures that are on disk."""
+    token = _reading_stored.set(True)
+    try:
+        yield
+    finally:
+        _reading_stored.reset(token)
+
+
 @dataclass(frozen=True, slots=True)
 class Patient:
     """The person scanned, or an anonymous practice subject (phantom, volunteer, simulator)."""
@@ -98,6 +114,8 @@ class Patient:
     practice_subject: bool = False
 
     def __post_init__(self) -> None:
+        if _reading_stored.get():
+            return
         if not self.patient_id.strip():
             raise FieldValueError("patient_id", "must not be empty")
         check_dicom_value("patient_id", "LO", self.patient_id)
@@ -126,13 +144,15 @@ class Patient:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Patient:
-        return cls(
-            patient_id=str(data["patient_id"]),
-            name=str(data.get("name", "")),
-            birth_date=str(data.get("birth_date", "")),
-            sex=str(data.get("sex", "")),
-            practice_subject=bool(data.get("practice_subject", False)),
-        )
+        """A patient as kept with a study, taken as written (see `_as_stored`)."""
+        with _as_stored():
+            return cls(
+                patient_id=str(data["patient_id"]),
+                name=str(data.get("name", "")),
+                birth_date=str(data.get("birth_date", "")),
+                sex=str(data.get("sex", "")),
+                practice_subject=bool(data.get("practice_subject", False)),
+            )
 
 
 _LATERALITIES = ("", "R", "L", "B", "U")
@@ -258,6 +278,8 @@ class Study:
     captures: list[StudyCapture] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if _reading_stored.get():
+            return
         check_dicom_value("study_id", "SH", self.study_id)
         for key in ("operator", "trainee", "supervisor"):
             check_dicom_value(key, "PN", getattr(self, key))
@@ -285,19 +307,21 @@ class Study:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Study:
+        """A study as kept in study.json, taken as written (see `_as_stored`)."""
         ended = data.get("ended_at")
-        return cls(
-            study_uid=str(data["study_uid"]),
-            study_id=str(data.get("study_id", "")),
-            patient=Patient.from_json(data["patient"]),
-            operator=str(data.get("operator", "")),
-            trainee=str(data.get("trainee", "")),
-            supervisor=str(data.get("supervisor", "")),
-            protocol_id=str(data.get("protocol_id", "")),
-            description=str(data.get("description", "")),
-            accession_number=str(data.get("accession_number", "")),
-            started_at=datetime.fromisoformat(str(data["started_at"])),
-            ended_at=datetime.fromisoformat(str(ended)) if ended else None,
-            directory=str(data["directory"]),
-            protocol_record=data.get("protocol_record"),
-        )
+        with _as_stored():
+            return cls(
+                study_uid=str(data["study_uid"]),
+                study_id=str(data.get("study_id", "")),
+                patient=Patient.from_json(data["patient"]),
+                operator=str(data.get("operator", "")),
+                trainee=str(data.get("trainee", "")),
+                supervisor=str(data.get("supervisor", "")),
+                protocol_id=str(data.get("protocol_id", "")),
+                description=str(data.get("description", "")),
+                accession_number=str(data.get("accession_number", "")),
+                started_at=datetime.fromisoformat(str(data["started_at"])),
+                ended_at=datetime.fromisoformat(str(ended)) if ended else None,
+                directory=str(data["directory"]),
+                protocol_record=data.get("protocol_record"),
+            )
