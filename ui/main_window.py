@@ -501,7 +501,8 @@ class MainWindow(QMainWindow):
         else:
             self.strip.add_capture(outcome)
             n = outcome.record.frame_count
-            self._message(f"{outcome.kind.capitalize()} saved ({n} frame{'' if n == 1 else 's'})")
+            note = f" — {outcome.record.note}" if outcome.record.note else ""
+            self._message(f"{outcome.kind.capitalize()} saved ({n} frame{'' if n == 1 else 's'}){note}")
         self.capture_finished.emit(outcome)
 
     def _message(self, text: str, error: bool = False) -> None:
