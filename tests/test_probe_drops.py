@@ -18,7 +18,7 @@ from drivers.sim.pty_link import SimSerialDevice
 from drivers.transports import SerialTransport
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.ring import FrameRing
-from tests.test_impossible_values import LoopbackProbe, streaming_engine
+from tests.loopback_probe import LoopbackProbe, streaming_engine
 from tests.ui_support import open_window
 
 
