@@ -9,23 +9,27 @@ The parser applies the receiver rules of spec section 1 and counts what it skipp
 | `bytes_discarded` | bytes that were not part of any packet (noise, false syncs) |
 | `crc_errors` | packets with a good header but a bad payload CRC (dropped) |
 | `unknown_packets` | packets of a kind this receiver does not know (skipped) |
-| `malformed` | FRAME packets whose payload length does not match their header (dropped) |
+| `malformed` | FRAME packets whose payload does not fit their header or holds an impossible value (dropped) |
 | `frames_dropped` | FRAME sequence numbers missing from the stream |
 
 Sequence gaps only mean something within one stream (seq is 0 at each START), so a driver feeds
 FRAME seqs to `note_frame_seq` itself, in order, while it streams; with `count_frame_gaps=True` the
 parser does it for every FRAME it sees (tests, benchmarks). Damaged FRAMEs (bad payload CRC or
 malformed) come out as packets with `damaged=True` and no payload, so their seq still counts.
+A value no probe can have is a non-finite float, or a depth or frequency that is not positive (spec 3);
+a REPLY's f32 and the JSON of HELLO and STATUS are held to finite numbers too.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import math
 import struct
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +46,7 @@ FRAME_HEADER_SIZE = 48
 _HEADER = struct.Struct("<4sBBHIQI")  # sync, version, kind, reserved, seq, device time, N
 _CRC = struct.Struct("<I")
 _FRAME_HEADER = struct.Struct("<BBHHHffffffffff")
+_FRAME_FLOATS = struct.Struct("<10f")  # every f32 of the frame header, depth_mm to reserved
 _SET_ARGS = struct.Struct("<Bf")
 _F32 = struct.Struct("<f")
 _ELEMENT_SIZE = {1: 1, 2: 2, 3: 2}
@@ -191,9 +196,13 @@ def f32(value: float) -> bytes:
 
 
 def decode_f32(data: bytes) -> float:
+    """A REPLY's f32 value (SET readback, GET): a non-finite one is malformed, as in a FRAME (spec 3)."""
     if len(data) != 4:
         raise MalformedPayload(f"expected a 4-byte f32, got {len(data)} bytes")
-    return float(_F32.unpack(data)[0])
+    value = float(_F32.unpack(data)[0])
+    if not math.isfinite(value):
+        raise MalformedPayload(f"the value {value} is not a finite number")
+    return value
 
 
 def decode_set_args(args: bytes) -> tuple[int, float]:
@@ -217,6 +226,28 @@ def decode_reply(payload: bytes) -> tuple[int, int, bytes]:
     return payload[0], payload[1], payload[2:]
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to inf
+        raise ValueError(f"the number {text} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")  # Python's json would accept NaN and Infinity
+
+
+def decode_json_object(payload: bytes) -> dict[str, Any]:
+    """A UTF-8 JSON object (HELLO descriptor, STATUS): strict JSON, so every number in it is finite."""
+    try:
+        value = json.loads(payload.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise MalformedPayload(f"not a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"not a JSON object but a {type(value).__name__}")
+    return value
+
+
 def decode_event(payload: bytes) -> tuple[int, str]:
     """(code, text); undecodable text is replaced, not an error."""
     if not payload:
@@ -238,9 +269,9 @@ def encode_frame_payload(header: FrameHeader, data: npt.NDArray[np.generic]) -> 
 
 def frame_payload_ok(payload: bytes | memoryview) -> bool:
     """True if a FRAME payload has a known format and geometry, exactly the length its header implies,
-    and a size the host can calibrate: at least one row and column, a positive finite depth, a
-    positive finite width where the format uses it, and a sector angle for convex beam data.
-    (Spec 3 names the length; an empty or uncalibrated image is malformed for the same reason.)
+    only finite floats in its header, a positive depth and frequency (spec 3), and a size the host can
+    calibrate: at least one row and column, a positive width where the format uses it, and a sector
+    angle for convex beam data (an empty or uncalibrated image is malformed for the same reason).
     """
     if len(payload) < FRAME_HEADER_SIZE:
         return False
@@ -248,18 +279,23 @@ def frame_payload_ok(payload: bytes | memoryview) -> bool:
     size = _ELEMENT_SIZE.get(fmt)
     if size is None or geometry not in (0, 1) or len(payload) != FRAME_HEADER_SIZE + rows * cols * size:
         return False
-    depth_mm, width_mm, fov_deg, radius_mm = struct.unpack_from("<4f", payload, 8)
-    if rows == 0 or cols == 0 or not (math.isfinite(depth_mm) and depth_mm > 0):
+    floats: tuple[float, ...] = _FRAME_FLOATS.unpack_from(payload, 8)
+    if not all(map(math.isfinite, floats)):
+        return False  # NaN or inf anywhere: display, capture and DICOM must never see it
+    depth_mm, width_mm, fov_deg, radius_mm, frequency_mhz = floats[:5]
+    if rows == 0 or cols == 0 or depth_mm <= 0 or frequency_mhz <= 0:
         return False
     if geometry == 1 and fmt != 1:  # convex beam lines: scan-converted by the host
-        return math.isfinite(fov_deg) and 0 < fov_deg <= 180 and math.isfinite(radius_mm) and radius_mm >= 0
-    return math.isfinite(width_mm) and width_mm > 0
+        return 0 < fov_deg <= 180 and radius_mm >= 0
+    return width_mm > 0
 
 
 def decode_frame_payload(payload: bytes) -> tuple[FrameHeader, npt.NDArray[np.generic]]:
     """Header and a read-only rows x cols array viewing `payload` (no copy)."""
     if not frame_payload_ok(payload):
-        raise MalformedPayload("FRAME payload length does not match its header (or unknown format/geometry)")
+        raise MalformedPayload(
+            "FRAME payload does not match its header (length, format, geometry, or an impossible value)"
+        )
     header = FrameHeader.unpack(payload)
     dtype = DataFormat(header.data_format).dtype
     pixels = np.frombuffer(payload, dtype=dtype, offset=FRAME_HEADER_SIZE).reshape(header.rows, header.cols)

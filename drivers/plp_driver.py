@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import collections
-import json
 import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from drivers.base import BaseProbeDriver
 from drivers.plp_codec import (
     PROTOCOL_VERSION,
+    FrameHeader,
     MalformedPayload,
     Opcode,
     Packet,
@@ -22,6 +25,7 @@ from drivers.plp_codec import (
     decode_event,
     decode_f32,
     decode_frame_payload,
+    decode_json_object,
     decode_reply,
     encode_command,
     set_args,
@@ -44,7 +48,10 @@ COMMAND_ATTEMPTS = 2  # spec 2: a lost command is retried once
 MAX_PENDING_FRAMES = 8
 COUNTER_KEYS = (
     "frames", "frames_dropped", "crc_errors", "resyncs", "malformed", "unknown_packets", "link_faults",
-)  # fmt: skip  # frames that arrive while waiting for a reply, kept for read_frame
+    "probe_tx_dropped",
+)  # fmt: skip
+# `probe_tx_dropped`: frames the probe itself could not send (STATUS `tx_dropped`, spec 5), summed
+# over the probe's power cycles: a saturated link, invisible in the seq gaps the host counts.
 
 
 class PoweredDevice(Protocol):
@@ -86,6 +93,8 @@ class PlpProbeDriver(BaseProbeDriver):
         self._wake = threading.Event()
         self._accepting = False  # frames belong to the current stream: from START's reply to STOP
         self._identity = ProbeIdentity("", "", "")
+        self._tx_dropped_last = 0  # the probe's own tx_dropped in its latest STATUS
+        self._tx_dropped_before = 0  # what it had counted before it last restarted its count
 
     @property
     def device(self) -> PoweredDevice | None:
@@ -117,11 +126,9 @@ class PlpProbeDriver(BaseProbeDriver):
         if status != ReplyStatus.OK:
             raise ProbeRefused(f"{self.display_name} refused HELLO ({_status_name(status)})")
         try:
-            fields = json.loads(data.decode("utf-8"))
-            if not isinstance(fields, dict):
-                raise ValueError("not a JSON object")
-            descriptor = ProbeDescriptor.from_json_dict(fields)
-        except (UnicodeDecodeError, ValueError) as exc:
+            descriptor = ProbeDescriptor.from_json_dict(decode_json_object(data))
+            _check_finite(descriptor)
+        except ValueError as exc:  # MalformedPayload included
             raise ProbeRefused(f"{self.display_name} sent an unreadable descriptor at HELLO: {exc}") from None
         if descriptor.protocol != PROTOCOL_VERSION:
             raise self._refused_version(descriptor.protocol)
@@ -169,10 +176,22 @@ class PlpProbeDriver(BaseProbeDriver):
 
     def _do_set(self, key: SettingKey, value: float) -> float:
         self._setpoints[key] = value
-        return decode_f32(self._command(Opcode.SET, set_args(key, value), what=f"SET {key.name}={value:g}"))
+        what = f"SET {key.name}={value:g}"
+        return self._readback(self._command(Opcode.SET, set_args(key, value), what=what), what)
 
     def _do_get(self, key: SettingKey) -> float:
-        return decode_f32(self._command(Opcode.GET, bytes([key]), what=f"GET {key.name}"))
+        what = f"GET {key.name}"
+        return self._readback(self._command(Opcode.GET, bytes([key]), what=what), what)
+
+    def _readback(self, data: bytes, what: str) -> float:
+        """The value a SET or GET reply carries; one no probe can have is a failed setting, not a value."""
+        try:
+            return decode_f32(data)
+        except MalformedPayload as exc:
+            self._counts["bad_replies"] += 1
+            raise ProbeError(
+                f"{self.display_name} answered {what} with a bad value ({exc}); not applied"
+            ) from None
 
     def ping(self) -> None:
         """Keep-alive: raises LinkFault if the probe does not answer."""
@@ -290,6 +309,18 @@ class PlpProbeDriver(BaseProbeDriver):
         except MalformedPayload:
             self._counts["malformed"] += 1
             return
+        try:
+            frame = self._frame(p, h, pixels)
+        except ValueError:  # Frame refuses what the payload check let through: still malformed
+            self._counts["malformed"] += 1
+            return
+        self._counts["frames"] += 1
+        if len(self._frames) >= MAX_PENDING_FRAMES:
+            self._frames.popleft()
+            self._counts["frames_overrun"] += 1  # the host fell behind the probe
+        self._frames.append(frame)
+
+    def _frame(self, p: Packet, h: FrameHeader, pixels: npt.NDArray[np.generic]) -> Frame:
         fmt = DataFormat(h.data_format)
         geometry = Geometry(h.geometry)
         axial = h.depth_mm / h.rows if h.rows else 0.0
@@ -297,7 +328,7 @@ class PlpProbeDriver(BaseProbeDriver):
             lateral = h.width_mm / h.cols if h.cols else 0.0
         else:
             lateral = h.radius_mm * math.radians(h.fov_deg) / h.cols if h.cols else 0.0
-        frame = Frame(
+        return Frame(
             seq=p.seq,
             device_time_us=p.device_time_us,
             host_time_ns=self._host_time_ns(),
@@ -321,11 +352,6 @@ class PlpProbeDriver(BaseProbeDriver):
                 sampling_mhz=h.sampling_mhz,
             ),
         )
-        self._counts["frames"] += 1
-        if len(self._frames) >= MAX_PENDING_FRAMES:
-            self._frames.popleft()
-            self._counts["frames_overrun"] += 1  # the host fell behind the probe
-        self._frames.append(frame)
 
     def _on_event(self, p: Packet) -> None:
         try:
@@ -339,14 +365,34 @@ class PlpProbeDriver(BaseProbeDriver):
 
     def _on_status(self, p: Packet) -> None:
         try:
-            status = json.loads(p.payload.decode("utf-8"))
-            if not isinstance(status, dict):
-                raise ValueError("not a JSON object")
-        except (UnicodeDecodeError, ValueError):
+            status = decode_json_object(p.payload)  # NaN or Infinity in it: not JSON, a bad STATUS
+        except MalformedPayload:
             self._counts["bad_status"] += 1
             return
         self._counts["status_reports"] += 1
+        self._note_tx_dropped(status.get("tx_dropped"))
         self._events.append(ProbeEvent(None, status=status))
+
+    def _note_tx_dropped(self, value: object) -> None:
+        """Spec 5: `tx_dropped` is the probe's count since it powered on; keep a sum that never goes back."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return  # absent or not a count: nothing learnt
+        if value < self._tx_dropped_last:
+            self._tx_dropped_before += self._tx_dropped_last  # the probe restarted its count
+        self._tx_dropped_last = value
+        self._counts["probe_tx_dropped"] = self._tx_dropped_before + value
+
+
+def _check_finite(descriptor: ProbeDescriptor) -> None:
+    """A descriptor's numbers, as a probe could send them as strings ("nan"): each must be finite."""
+    numbers = (
+        *descriptor.frequencies_mhz,
+        *descriptor.depth_range_mm,
+        descriptor.max_frame_rate_hz,
+        descriptor.radius_mm,
+    )
+    if not all(math.isfinite(x) for x in numbers):
+        raise ValueError("a number in it is not finite")
 
 
 def _status_name(status: int) -> str:

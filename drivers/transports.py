@@ -1,14 +1,19 @@
 """Transports: move PLP bytes to and from a probe over USB (pyusb) or a serial line (pyserial), nothing else.
 
 Every failure a user can cause or fix becomes a `ProbeError` subclass with one line that says what
-to do; an unplugged device becomes `ProbeDisconnected`.
+to do; an unplugged device becomes `ProbeDisconnected`. What the libraries raise when a device
+vanishes (pyserial's SerialException, OSError, the raw `termios.error` it lets through; pyusb's
+USBError and NoBackendError) is turned into those here, in one place a transport, so nothing else
+escapes: the engine reports the probe disconnected and looks again every 500 ms (spec 7).
 """
 
 from __future__ import annotations
 
 import array
+import contextlib
 import errno
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from scanner_app.probe import LinkFault, ProbeDisconnected, ProbeError, ProbeNotFound
@@ -72,6 +77,37 @@ def _usb_errno(exc: BaseException) -> int | None:
     return getattr(exc, "errno", None)
 
 
+def _os_errno(exc: BaseException) -> int | None:
+    """The errno behind an OS-level error, wherever the library put it: the attribute (OSError,
+    SerialException), the first argument (`termios.error` is a bare (errno, text) pair), or the text
+    ("Could not configure port: (5, 'Input/output error')", "[Errno 2] ...")."""
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int):
+        return code
+    if exc.args and isinstance(exc.args[0], int):
+        return exc.args[0]
+    found = re.search(r"\[Errno (\d+)\]|\((\d+), '", str(exc))
+    return int(found.group(1) or found.group(2)) if found else None
+
+
+def _serial_errors() -> tuple[type[BaseException], ...]:
+    """Every exception pyserial can raise on a port whose device went away."""
+    import serial
+
+    try:
+        import termios  # POSIX; pyserial lets its error through unwrapped (tcflush, tcsetattr)
+    except ImportError:
+        return (serial.SerialException, OSError)
+    return (serial.SerialException, OSError, termios.error)
+
+
+def _usb_errors() -> tuple[type[BaseException], ...]:
+    """Every exception pyusb can raise on a device that went away (timeouts are handled before)."""
+    import usb.core
+
+    return (usb.core.USBError, usb.core.NoBackendError, OSError)
+
+
 class UsbTransport:
     """PLP over USB bulk endpoints (spec 7) via pyusb; `backend` picks libusb or the simulated bus."""
 
@@ -110,9 +146,12 @@ class UsbTransport:
             )
             return list(found) if found is not None else []
         except usb.core.NoBackendError:
-            raise ProbeError(
+            # Not found rather than a hard error: the engine keeps looking, the message says what to do.
+            raise ProbeNotFound(
                 "no USB backend found: install libusb-1.0 (apt install libusb-1.0-0) or give --usb-backend"
             ) from None
+        except _usb_errors() as exc:  # the bus changed under the enumeration (a device went away)
+            raise ProbeNotFound(f"no USB probe {self._where} could be listed: {exc}") from None
 
     def open(self) -> None:
         import usb.core
@@ -138,14 +177,14 @@ class UsbTransport:
             intf = usb.util.find_descriptor(cfg, bInterfaceNumber=0, bAlternateSetting=0)
             eps = {e.bEndpointAddress for e in intf} if intf is not None else set()
             if intf is None or intf.bInterfaceClass != 0xFF or not {EP_BULK_OUT, EP_BULK_IN} <= eps:
-                usb.util.dispose_resources(dev)  # the engine asks again every 500 ms: leak nothing
+                _dispose_quietly(dev)  # the engine asks again every 500 ms: leak nothing
                 raise ProbeNotFound(
                     f"{where} is not a PLP probe (no vendor interface 0 with bulk endpoints 0x01/0x81): "
                     "check the VID:PID given to --probe usb"
                 )
             usb.util.claim_interface(dev, 0)
-        except usb.core.USBError as exc:
-            usb.util.dispose_resources(dev)
+        except _usb_errors() as exc:
+            _dispose_quietly(dev)
             code = _usb_errno(exc)
             if code == errno.EACCES:
                 raise ProbeError(
@@ -156,7 +195,7 @@ class UsbTransport:
                 raise ProbeError(
                     f"{where} is busy: another program has claimed it; close that program"
                 ) from None
-            if code == errno.ENODEV:
+            if code in _USB_GONE:
                 raise ProbeDisconnected(f"{where} went away while opening; plug it back in") from None
             raise ProbeError(f"{where} could not be opened: {exc}") from None
         self._dev = dev
@@ -171,74 +210,77 @@ class UsbTransport:
                 usb.util.release_interface(dev, 0)
             except Exception:
                 pass  # the device may already be gone: nothing to release
-            usb.util.dispose_resources(dev)
+            _dispose_quietly(dev)
 
     def _device(self) -> Any:
         if self._dev is None:
             raise ProbeDisconnected(f"{self.name} is not open")
         return self._dev
 
-    def _fail(self, exc: Exception, doing: str) -> ProbeError:
-        if _usb_errno(exc) in (errno.ENODEV, errno.EIO, errno.ENOENT):
-            return ProbeDisconnected(f"{self.name} disconnected ({doing}: {exc})")
-        return LinkFault(f"{self.name}: {doing} failed: {exc}")
+    @contextlib.contextmanager
+    def _link(self, doing: str) -> Iterator[None]:
+        """The one place a transfer's failure becomes a disconnect (device gone) or a link fault."""
+        try:
+            yield
+        except _usb_errors() as exc:
+            if _usb_errno(exc) in _USB_GONE:
+                raise ProbeDisconnected(f"{self.name} disconnected ({doing}: {exc})") from None
+            raise LinkFault(f"{self.name}: {doing} failed: {exc}") from None
 
     def write(self, data: bytes) -> None:
-        import usb.core
-
-        try:
+        with self._link("bulk write"):
             self._device().write(EP_BULK_OUT, data, self._timeout_ms * 5)
-        except usb.core.USBError as exc:
-            raise self._fail(exc, "bulk write") from None
 
     def read(self, timeout_s: float) -> bytes | memoryview:
         import usb.core
 
         timeout_ms = max(1, min(self._timeout_ms, round(timeout_s * 1000)))
-        try:
-            n = self._device().read(EP_BULK_IN, self._buf, timeout_ms)
-        except usb.core.USBTimeoutError:
-            return b""  # spec 7: a timeout with no data is normal
-        except usb.core.USBError as exc:
-            raise self._fail(exc, "bulk read") from None
+        with self._link("bulk read"):
+            try:
+                n = self._device().read(EP_BULK_IN, self._buf, timeout_ms)
+            except usb.core.USBTimeoutError:
+                return b""  # spec 7: a timeout with no data is normal
         return memoryview(self._buf)[:n]
 
     def read_events(self) -> bytes | memoryview:
         """Whatever the interrupt endpoint has now (EVENT packets), or b""."""
         import usb.core
 
-        try:
-            n = self._device().read(EP_INTR_IN, self._ibuf, 1)
-        except usb.core.USBTimeoutError:
-            return b""
-        except usb.core.USBError as exc:
-            raise self._fail(exc, "interrupt read") from None
+        with self._link("interrupt read"):
+            try:
+                n = self._device().read(EP_INTR_IN, self._ibuf, 1)
+            except usb.core.USBTimeoutError:
+                return b""
         return memoryview(self._ibuf)[:n]
 
     def protocol_version(self) -> int:
         """GET_PLP_VERSION vendor request."""
-        import usb.core
-
-        try:
+        with self._link("GET_PLP_VERSION"):
             data = self._device().ctrl_transfer(_VENDOR_IN, REQ_GET_PLP_VERSION, 0, 0, 1, self._timeout_ms)
-        except usb.core.USBError as exc:
-            raise self._fail(exc, "GET_PLP_VERSION") from None
         return int(data[0]) if len(data) else -1
 
     def reset_stream(self) -> None:
         """RESET_STREAM vendor request: the probe stops streaming and drops what it had queued."""
-        import usb.core
-
-        try:
+        with self._link("RESET_STREAM"):
             self._device().ctrl_transfer(_VENDOR_OUT, REQ_RESET_STREAM, 0, 0, None, self._timeout_ms)
-        except usb.core.USBError as exc:
-            raise self._fail(exc, "RESET_STREAM") from None
 
     def discard_input(self) -> None:
         # Bytes already on their way to us are read and thrown away, a bounded number of times.
         for _ in range(64):
             if not self.read(0.005):
                 return
+
+
+_USB_GONE = (errno.ENODEV, errno.EIO, errno.ENOENT)  # what libusb says of a device no longer there
+
+
+def _dispose_quietly(dev: Any) -> None:
+    import usb.util
+
+    try:
+        usb.util.dispose_resources(dev)
+    except Exception:
+        pass  # a device that went away may fail to be released; the OS frees it anyway
 
 
 class SerialTransport:
@@ -263,15 +305,15 @@ class SerialTransport:
         if self._ser is not None:
             return
         try:
+            # Opening also configures and flushes the port: a device that hangs up meanwhile
+            # fails here with whatever pyserial lets through.
             self._ser = serial.Serial(self.port, self.baud, timeout=0.05, exclusive=True)
             self._timeout = 0.05
-        except serial.SerialException as exc:
-            raise self._open_error(exc) from None
-        except OSError as exc:
+        except _serial_errors() as exc:
             raise self._open_error(exc) from None
 
-    def _open_error(self, exc: Exception) -> ProbeError:
-        code = getattr(exc, "errno", None)
+    def _open_error(self, exc: BaseException) -> ProbeError:
+        code = _os_errno(exc)
         text = str(exc)
         if code == errno.ENOENT or "[Errno 2]" in text or "No such file" in text:
             return ProbeNotFound(
@@ -288,7 +330,8 @@ class SerialTransport:
             )
         if code in (errno.EBUSY, errno.EAGAIN) or "exclusively lock" in text or "[Errno 16]" in text:
             return ProbeError(f"serial port {self.port} is busy: another program has it open; close it")
-        return ProbeError(f"could not open serial port {self.port}: {text}")
+        # Anything else (EIO, ENXIO, ENODEV: a device that hung up while opening) is looked for again.
+        return ProbeDisconnected(f"serial port {self.port} could not be opened ({text}); looking again")
 
     def close(self) -> None:
         ser, self._ser = self._ser, None
@@ -303,26 +346,26 @@ class SerialTransport:
             raise ProbeDisconnected(f"{self.name} is not open")
         return self._ser
 
-    def write(self, data: bytes) -> None:
-        import serial
-
+    @contextlib.contextmanager
+    def _link(self, doing: str) -> Iterator[None]:
+        """The one place a failure on the open port becomes a disconnect (spec 7)."""
         try:
+            yield
+        except _serial_errors() as exc:
+            raise ProbeDisconnected(f"{self.name} disconnected ({doing}: {exc})") from None
+
+    def write(self, data: bytes) -> None:
+        with self._link("write"):
             self._port().write(data)
-        except (serial.SerialException, OSError) as exc:
-            raise ProbeDisconnected(f"{self.name} disconnected (write: {exc})") from None
 
     def read(self, timeout_s: float) -> bytes | memoryview:
-        import serial
-
         ser = self._port()
-        try:
+        with self._link("read"):
             if self._timeout != timeout_s:
-                ser.timeout = timeout_s  # reconfigures the port: only when it changes
+                ser.timeout = timeout_s  # reconfigures the port (tcsetattr): only when it changes
                 self._timeout = timeout_s
             waiting = ser.in_waiting
             return bytes(ser.read(max(1, waiting)))
-        except (serial.SerialException, OSError) as exc:
-            raise ProbeDisconnected(f"{self.name} disconnected (read: {exc})") from None
 
     def read_events(self) -> bytes | memoryview:
         return b""  # events come in the one serial stream
@@ -332,9 +375,5 @@ class SerialTransport:
         self.discard_input()
 
     def discard_input(self) -> None:
-        import serial
-
-        try:
-            self._port().reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
-            raise ProbeDisconnected(f"{self.name} disconnected ({exc})") from None
+        with self._link("discarding input"):
+            self._port().reset_input_buffer()  # tcflush: a raw termios.error on a hung-up port

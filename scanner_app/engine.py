@@ -102,6 +102,8 @@ class StatusReport:
     latency_p50_ms: float
     latency_p99_ms: float
     counters: dict[str, int] = field(default_factory=dict)
+    # Frames the probe itself could not send (its STATUS `tx_dropped`, spec 5): the link is saturated.
+    probe_tx_dropped: int = 0
 
 
 class AcquisitionEngine:
@@ -183,6 +185,7 @@ class AcquisitionEngine:
             latency_p50_ms=p50,
             latency_p99_ms=p99,
             counters=counters,
+            probe_tx_dropped=counters.get("probe_tx_dropped", 0),
         )
 
     def _set_state(self, state: EngineState, reason: str = "") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +102,7 @@ class Frame:
     source_format: DataFormat | None = None
 
     def __post_init__(self) -> None:
+        _check_values(self)
         if self.pixels.flags.writeable:
             # Hand out read-only arrays: a frame is a value shared between threads.
             view = self.pixels.view()
@@ -122,3 +124,32 @@ class Frame:
     @property
     def width_mm(self) -> float:
         return self.cols * self.spacing_mm[1]
+
+
+def _check_values(frame: Frame) -> None:
+    """Refuse a frame no probe can make: every later step (display, capture, DICOM) trusts its numbers.
+
+    Spec 3 for every source, not only PLP: each float finite, depth and frequency positive.
+    """
+    s, b = frame.settings, frame.beam
+    named = {
+        "depth_mm": s.depth_mm,
+        "gain_db": s.gain_db,
+        "frequency_mhz": s.frequency_mhz,
+        "focus_mm": s.focus_mm,
+        "dynamic_range_db": s.dynamic_range_db,
+        "spacing_mm[0]": frame.spacing_mm[0],
+        "spacing_mm[1]": frame.spacing_mm[1],
+        "beam.width_mm": b.width_mm,
+        "beam.field_of_view_deg": b.field_of_view_deg,
+        "beam.radius_mm": b.radius_mm,
+        "beam.sampling_mhz": b.sampling_mhz,
+        "beam.steering_deg": b.steering_deg,
+    }
+    for name, value in named.items():
+        if not math.isfinite(value):
+            raise ValueError(f"frame {frame.seq}: {name} is {value}, not a finite number")
+    if s.depth_mm <= 0 or s.frequency_mhz <= 0:
+        raise ValueError(
+            f"frame {frame.seq}: depth {s.depth_mm} mm and frequency {s.frequency_mhz} MHz must be positive"
+        )

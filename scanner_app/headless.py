@@ -48,6 +48,9 @@ def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
     # The link counters a reader looks for first, at top level (spec 1 receiver rules).
     for key in ("crc_errors", "resyncs", "malformed", "unknown_packets", "link_faults"):
         summary[key] = status.counters.get(key, 0)
+    # Frames the probe could not send (spec 5): no seq gap shows them, only its STATUS does.
+    summary["probe_tx_dropped"] = status.probe_tx_dropped
+    summary["link_saturated"] = status.probe_tx_dropped > 0
     if descriptors:
         summary["descriptor"] = descriptors[-1].to_json_dict()
     return summary
@@ -67,10 +70,20 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"frames dropped: {summary['frames_dropped']}, errors: {summary['errors']}, "
         f"reconnects: {summary['reconnects']}",
         f"latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms",
+        f"probe dropped: {summary.get('probe_tx_dropped', 0)}",
     ]
+    if summary.get("link_saturated"):
+        lines.append(link_saturated_message(summary["probe_tx_dropped"]))
     if summary.get("error"):
         lines.append(f"error: {summary['error']}")
     return "\n".join(lines)
+
+
+def link_saturated_message(probe_tx_dropped: int) -> str:
+    """What to tell the user when the probe drops frames the link cannot carry (spec 5 `tx_dropped`)."""
+    return (
+        f"link saturated: the probe dropped {probe_tx_dropped} frames; lower the frame rate or the frame size"
+    )
 
 
 def write_stats_json(summary: dict[str, Any], path: Path) -> None:

@@ -133,10 +133,12 @@ def test_malformed_frame_and_unknown_kind() -> None:
 @pytest.mark.parametrize(
     "header",
     [
-        FrameHeader(2, 0, 0, 0, 0, 40.0, 38.0),  # no rows, no columns
-        FrameHeader(2, 0, 4, 4, 0, 0.0, 38.0),  # no depth
-        FrameHeader(1, 0, 4, 4, 0, 40.0, float("nan")),  # no width
-        FrameHeader(2, 1, 4, 4, 0, 40.0, 0.0, fov_deg=0.0, radius_mm=40.0),  # convex without a sector
+        FrameHeader(2, 0, 0, 0, 0, 40.0, 38.0, frequency_mhz=5.0),  # no rows, no columns
+        FrameHeader(2, 0, 4, 4, 0, 0.0, 38.0, frequency_mhz=5.0),  # no depth
+        FrameHeader(1, 0, 4, 4, 0, 40.0, float("nan"), frequency_mhz=5.0),  # no width
+        FrameHeader(
+            2, 1, 4, 4, 0, 40.0, 0.0, fov_deg=0.0, radius_mm=40.0, frequency_mhz=5.0
+        ),  # convex without a sector
     ],
 )
 def test_frames_that_cannot_be_calibrated_are_malformed(header: FrameHeader) -> None:
@@ -157,7 +159,10 @@ def test_large_frame_in_64k_reads() -> None:
     rows, cols = 512, 512
     data = np.random.default_rng(1).integers(0, 256, (rows, cols), dtype=np.uint8)
     packet = encode_packet(
-        PacketKind.FRAME, 0, 0, encode_frame_payload(FrameHeader(1, 0, rows, cols, 0, 40, 38), data)
+        PacketKind.FRAME,
+        0,
+        0,
+        encode_frame_payload(FrameHeader(1, 0, rows, cols, 0, 40, 38, frequency_mhz=5.0), data),
     )
     parser = PacketParser()
     got = []

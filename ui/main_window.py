@@ -44,6 +44,7 @@ from scanner_app.engine import (
     StatusReport,
 )
 from scanner_app.frame import Frame
+from scanner_app.headless import link_saturated_message
 from scanner_app.imaging_model import PRESETS, SettingChange, grey_maps
 from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
 from ui.bridge import EngineBridge
@@ -165,6 +166,7 @@ class MainWindow(QMainWindow):
         self.state_label = QLabel("disconnected")
         self.rate_label = QLabel("— frames/s")
         self.drops_label = QLabel("drops 0")
+        self._probe_drops_told = 0  # the probe's own drops last shown (StatusReport.probe_tx_dropped)
         self.message_label = QLabel("")
         bar = self.statusBar()
         assert bar is not None
@@ -574,6 +576,10 @@ class MainWindow(QMainWindow):
         self.status = status
         self.rate_label.setText(f"{status.frame_rate_hz:.1f} frames/s")
         self.drops_label.setText(f"drops {status.frames_dropped}")
+        if status.probe_tx_dropped > self._probe_drops_told:
+            # The probe drops what the link cannot carry: no gap in the frames shows it, so say it.
+            self._probe_drops_told = status.probe_tx_dropped
+            self._message(link_saturated_message(status.probe_tx_dropped), error=True)
         self.probe_panel.on_status(status)
         self._update_info()
 

@@ -219,6 +219,7 @@ class SimFirmware:
         self._event_seq = 0
         self._status_seq = 0
         self._tx_dropped = 0
+        self.tx_dropped_reported: list[int] = []  # `tx_dropped` of each STATUS sent, in order
 
     # -- power and thread ---------------------------------------------------------------------
 
@@ -229,6 +230,11 @@ class SimFirmware:
     @property
     def streaming(self) -> bool:
         return self._streaming
+
+    @property
+    def tx_dropped(self) -> int:
+        """Frames this probe could not send since it was made (the link could not carry them)."""
+        return self._tx_dropped
 
     @property
     def frame_seq(self) -> int:
@@ -427,6 +433,7 @@ class SimFirmware:
         self.out.put(
             (encode_packet(PacketKind.STATUS, self._status_seq, self._device_us(), payload, self._version),)
         )
+        self.tx_dropped_reported.append(self._tx_dropped)
         self._status_seq = (self._status_seq + 1) & 0xFFFFFFFF
 
     def _flush_late(self, now: float) -> float:

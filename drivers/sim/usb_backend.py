@@ -5,6 +5,7 @@ device, configuration, interface and endpoint descriptors as spec 7 describes: v
 bulk OUT 0x01, bulk IN 0x81, interrupt IN 0x82, vendor requests GET_PLP_VERSION and RESET_STREAM,
 and string descriptors. `unplug()` makes every transfer fail as libusb does ("No such device",
 errno 19, LIBUSB_ERROR_NO_DEVICE) and hides the device; `replug()` brings it back power-cycled.
+`unplug_at(call)` pulls the cable during the next call of that backend method (tests of each step).
 `deny_access` and `busy` make opening fail as a device without permission or claimed elsewhere does.
 """
 
@@ -94,6 +95,7 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         self.busy = False  # claiming interface 0 fails with LIBUSB_ERROR_BUSY
         self.plugs = 0
         self.unplugs = 0
+        self._unplug_at: str | None = None
 
     # -- the simulated cable ------------------------------------------------------------------
 
@@ -120,6 +122,15 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         with self._lock:
             self._plugged = True
             self.plugs += 1
+
+    def unplug_at(self, call: str) -> None:
+        """Pull the cable during the next call of the backend method named `call` (`bulk_write`, ...)."""
+        self._unplug_at = call
+
+    def _maybe_unplug(self, call: str) -> None:
+        if self._unplug_at == call:
+            self._unplug_at = None
+            self.unplug()
 
     def _check(self, handle: _Handle) -> None:
         if not self._plugged or handle.generation != self._generation:
@@ -179,6 +190,7 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
     # -- handles and interfaces ---------------------------------------------------------------
 
     def open_device(self, dev: Any) -> _Handle:
+        self._maybe_unplug("open_device")
         if not self._plugged or dev.generation != self._generation:
             raise _no_device()
         if self.deny_access:
@@ -192,9 +204,11 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         dev_handle.claimed.clear()
 
     def set_configuration(self, dev_handle: _Handle, config_value: int) -> None:
+        self._maybe_unplug("set_configuration")
         self._check(dev_handle)
 
     def get_configuration(self, dev_handle: _Handle) -> int:
+        self._maybe_unplug("get_configuration")
         self._check(dev_handle)
         return 1
 
@@ -202,6 +216,7 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         self._check(dev_handle)
 
     def claim_interface(self, dev_handle: _Handle, intf: int) -> None:
+        self._maybe_unplug("claim_interface")
         self._check(dev_handle)
         if self.busy:
             raise usb.core.USBError("Resource busy", LIBUSB_ERROR_BUSY, errno.EBUSY)
@@ -232,6 +247,7 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
     def bulk_write(
         self, dev_handle: _Handle, ep: int, intf: int, data: array.array[int], timeout: int
     ) -> int:
+        self._maybe_unplug("bulk_write")
         self._check(dev_handle)
         if ep != EP_BULK_OUT:
             raise usb.core.USBError("Pipe error", LIBUSB_ERROR_PIPE, errno.EPIPE)
@@ -239,6 +255,7 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         return len(data)
 
     def bulk_read(self, dev_handle: _Handle, ep: int, intf: int, buff: array.array[int], timeout: int) -> int:
+        self._maybe_unplug("bulk_read")
         if ep != EP_BULK_IN:
             raise usb.core.USBError("Pipe error", LIBUSB_ERROR_PIPE, errno.EPIPE)
         return self._read(dev_handle, self.firmware.out, buff, timeout)
@@ -266,6 +283,7 @@ class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         data: array.array[int],
         timeout: int,
     ) -> int:
+        self._maybe_unplug("ctrl_transfer")
         self._check(dev_handle)
         direction_in = bool(bmRequestType & 0x80)
         req_type = (bmRequestType >> 5) & 3
