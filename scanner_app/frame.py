@@ -100,6 +100,11 @@ class Frame:
     # The format the probe sent, when host processing made this frame from it (beam data turned
     # into a display image); None when the frame is as the probe sent it.
     source_format: DataFormat | None = None
+    # Where depth 0 (the skin: the array face on the centre line) lies, in mm below the top edge of
+    # row 0. 0 when the top row is the skin (linear arrays, B-mode as the probe sent it); positive for
+    # a scan-converted convex image, whose top row is the chord across the ends of the array. Every
+    # depth read off the image (scale, focus, calipers, DICOM region) is y_mm - depth_origin_mm.
+    depth_origin_mm: float = 0.0
 
     def __post_init__(self) -> None:
         _check_values(self)

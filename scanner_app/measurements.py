@@ -1,7 +1,8 @@
 """Measurements on the image in mm: distance calipers and two-axis (length x depth) with ellipse area.
 
-Points are (x_mm, y_mm): x across the image from the probe marker side, y down from the skin line.
-A frame's `spacing_mm` maps pixels to these coordinates; pixel centres sit at (index + 0.5) * spacing.
+Points are (x_mm, y_mm): x across the image from the probe marker side, y the depth below the skin
+line. A frame's `spacing_mm` and `depth_origin_mm` map pixels to these coordinates: pixel centres sit
+at (index + 0.5) * spacing, less the depth origin in y (a convex image's top row lies above the skin).
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from psygnal import Signal
 PointMm = tuple[float, float]
 
 
-def pixel_centre_mm(row: int, col: int, spacing_mm: tuple[float, float]) -> PointMm:
-    """The (x_mm, y_mm) of the centre of pixel (row, col)."""
-    return ((col + 0.5) * spacing_mm[1], (row + 0.5) * spacing_mm[0])
+def pixel_centre_mm(
+    row: int, col: int, spacing_mm: tuple[float, float], depth_origin_mm: float = 0.0
+) -> PointMm:
+    """The (x_mm, depth_mm) of the centre of pixel (row, col); `depth_origin_mm` as the frame's."""
+    return ((col + 0.5) * spacing_mm[1], (row + 0.5) * spacing_mm[0] - depth_origin_mm)
 
 
-def snap_to_pixel_centre(point: PointMm, spacing_mm: tuple[float, float]) -> PointMm:
+def snap_to_pixel_centre(
+    point: PointMm, spacing_mm: tuple[float, float], depth_origin_mm: float = 0.0
+) -> PointMm:
     """Move a point to the centre of the pixel it falls in (the image's own resolution)."""
     col = math.floor(point[0] / spacing_mm[1])
-    row = math.floor(point[1] / spacing_mm[0])
-    return pixel_centre_mm(row, col, spacing_mm)
+    row = math.floor((point[1] + depth_origin_mm) / spacing_mm[0])
+    return pixel_centre_mm(row, col, spacing_mm, depth_origin_mm)
 
 
 def distance_mm(a: PointMm, b: PointMm) -> float:

@@ -34,6 +34,7 @@ class _ScanMap:
     w_row: npt.NDArray[np.float32]  # fractional position towards the next row
     w_col: npt.NDArray[np.float32]
     spacing_mm: float
+    depth_origin_mm: float = 0.0  # skin on the centre line, below the top edge of row 0
 
 
 def log_compress_lut(
@@ -70,7 +71,10 @@ def _convex_map(  # noqa: PLR0917
     # Sample centres: row i at (i + 0.5) * depth/rows below the array, line j at its angle centre.
     fr = (r - radius_mm) / (depth_mm / rows) - 0.5
     fc = (theta + half) / (fov / cols) - 0.5
-    return _gather_map(fr, fc, rows, cols, spacing)
+    # The top row is the chord across the ends of the array; the skin on the centre line (depth 0)
+    # is the array face at radius_mm from the apex, this far below it.
+    origin_mm = radius_mm - y_top
+    return dataclasses.replace(_gather_map(fr, fc, rows, cols, spacing), depth_origin_mm=origin_mm)
 
 
 def _linear_map(rows: int, cols: int, depth_mm: float, width_mm: float, out: int) -> _ScanMap:
@@ -162,6 +166,7 @@ class DisplayProcessor:
             data_format=DataFormat.BMODE_U8,
             settings=dataclasses.replace(frame.settings, dynamic_range_db=dr),
             source_format=frame.data_format,
+            depth_origin_mm=scan_map.depth_origin_mm,
         )
 
     def _log_compress(self, frame: Frame, dr: float) -> npt.NDArray[np.uint8]:

@@ -1,14 +1,25 @@
-"""Test-wide rules: Qt offscreen, a timeout on every test, and no thread may outlive its test."""
+"""Test-wide rules: Qt offscreen, a timeout on every test, no thread may outlive its test, and no test
+sees the user's own configuration or data folders."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# The folders QStandardPaths (and main.py's fallbacks) take the app's preferences, PACS destinations,
+# captures and studies from, relative to HOME.
+USER_FOLDERS = {
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_CACHE_HOME": ".cache",
+    "XDG_STATE_HOME": ".local/state",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,6 +36,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "hardware" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def user_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh HOME and XDG folders for each test: a window built with the default preferences, a PACS
+    panel with the default destinations, or `main.main` with the default study folder reads and writes
+    here, never in the user's ~/.config/scanner-app or ~/.local/share/scanner-app, and nothing one test
+    saves there (preferences are saved when a window closes) is read by the next."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for variable, folder in USER_FOLDERS.items():
+        monkeypatch.setenv(variable, str(home / folder))
+    return home
 
 
 @pytest.fixture(autouse=True)

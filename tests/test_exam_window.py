@@ -18,10 +18,11 @@ from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
 from drivers.sim.scenes import named_views
 from drivers.sim.settings import SimSettings
-from protocols.model import ScanProtocol
+from protocols.model import Preset, ScanProtocol
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
 from scanner_app.capture import CaptureKind, CaptureSink, CaptureSinkError, StoredCapture
 from scanner_app.frame import Frame
+from scanner_app.probe import SettingKey
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from tests.ui_support import make_engine, open_window, wait_streaming
@@ -99,6 +100,28 @@ def _request(protocol: ScanProtocol | None, *, side: str = "right", practice: bo
     )
 
 
+def _wait_preset_at_probe(qtbot: QtBot, window: MainWindow, preset: Preset) -> None:
+    """Wait until the probe images with a step's preset: the engine's readback and the frames' own
+    header settings, which the probe writes, not the window's request."""
+    engine = window.engine
+
+    def arrived() -> bool:
+        in_force = engine.settings_in_force()
+        frame = window.view.current.frame if window.view.current is not None else None
+        return (
+            in_force.get(SettingKey.DEPTH_MM) == preset.depth_mm
+            and in_force.get(SettingKey.FOCUS_MM) == preset.focus_mm
+            and frame is not None
+            and (frame.settings.depth_mm, frame.settings.focus_mm) == (preset.depth_mm, preset.focus_mm)
+        )
+
+    qtbot.waitUntil(arrived, timeout=5000)
+    descriptor = engine.driver.descriptor
+    assert descriptor is not None
+    if preset.frequency_mhz in descriptor.frequencies_mhz:
+        assert engine.settings_in_force()[SettingKey.FREQUENCY_MHZ] == preset.frequency_mhz
+
+
 def _take(qtbot: QtBot, window: MainWindow, capture: object) -> object:
     """Run `capture()` and wait until the window has stored (or failed to store) it."""
     with qtbot.waitSignal(window.capture_finished, timeout=CAPTURE_TIMEOUT_MS) as blocker:
@@ -115,11 +138,12 @@ def test_whole_knee_exam_in_the_main_window_every_capture_labelled(qtbot: QtBot,
     assert session is not None and session.runner is not None and exams.panel is not None
     runner, panel = session.runner, exams.panel
     assert "Doe, Jane (KNEE-001)" in window.windowTitle() and knee.title in window.windowTitle()
-    # The first step's preset reached the imaging model.
-    assert window.imaging.requested[next(iter(window.imaging.requested))] is not None
     first = True
     while True:
         step = runner.current_step
+        # Each step's preset reaches the probe (readback), not only the window's request.
+        assert step.preset is not None, step.id
+        _wait_preset_at_probe(qtbot, window, step.preset)
         # A full tear on the first step opens a follow-up with a clip and a measurement.
         panel.finding_boxes["full_tear" if first else "normal"].click()
         while panel.measure_box.isVisibleTo(panel):

@@ -6,6 +6,7 @@ from pytestqt.qtbot import QtBot
 
 from drivers.sim.direct import DirectSimProbe
 from scanner_app.engine import AcquisitionEngine
+from scanner_app.preferences import Preferences
 from scanner_app.probe import SettingKey
 from scanner_app.ring import FrameRing
 from tests.fake_driver import ScriptedDriver
@@ -92,5 +93,28 @@ def test_setting_request_reaches_probe_from_window_engine(qtbot: QtBot, tmp_path
         window.engine.start()
     try:
         assert blocker.args[0].applied == 25.0
+    finally:
+        window.close()
+
+
+def test_window_preferences_are_applied_before_a_later_request(qtbot: QtBot, tmp_path: Path) -> None:
+    """The race behind the once-flaky test above, made certain: the window pushes its preference
+    settings when it is built, the engine applies queued requests in order on connect, so a request
+    made after the window exists is the second DEPTH readback, and the one that stays."""
+    prefs = Preferences(tmp_path / "config" / "preferences.json")
+    prefs.set("settings", {"DEPTH_MM": 40.0})
+    prefs.save()
+    driver = DirectSimProbe()
+    window = _window(qtbot, driver, tmp_path)
+    depths: list[tuple[float, float]] = []
+    window.bridge.setting_applied.connect(
+        lambda e: depths.append((e.requested, e.applied)) if e.key == SettingKey.DEPTH_MM else None
+    )
+    window.engine.request_setting(SettingKey.DEPTH_MM, 25.0)
+    window.engine.start()
+    try:
+        qtbot.waitUntil(lambda: len(depths) >= 2, timeout=5000)
+        assert depths[:2] == [(40.0, 40.0), (25.0, 25.0)]
+        assert driver.sim_settings.get(SettingKey.DEPTH_MM) == 25.0
     finally:
         window.close()

@@ -147,7 +147,8 @@ class ScannerImageView(LiveImageView):
         self.plot.addItem(self.orientation_marker)
         self._overlay_items: list[pg.GraphicsObject] = []
         self._focus_shown: tuple[float, float] | None = None
-        self._fitted_geometry: tuple[float, float] | None = None
+        # (width_mm, height_mm, depth_origin_mm) the view was last fitted to
+        self._fitted_geometry: tuple[float, float, float] | None = None
         self.info_label = _overlay_label(
             self, "background: transparent; color: #d8dce2; font-size: 14px; font-family: monospace;"
         )
@@ -180,36 +181,43 @@ class ScannerImageView(LiveImageView):
     def show_frame(self, ring_frame: RingFrame) -> None:
         super().show_frame(ring_frame)
         frame = ring_frame.frame
-        geometry = (frame.width_mm, frame.height_mm)
+        origin = frame.depth_origin_mm
+        geometry = (frame.width_mm, frame.height_mm, origin)
         if geometry != self._fitted_geometry:
             self._fitted_geometry = geometry
+            # View y is depth below the skin: a convex image's top row (the chord across the array)
+            # sits above depth 0, so the scale, focus marker and calipers all read depth from the skin.
+            self.image.setRect(QRectF(0.0, -origin, frame.width_mm, frame.height_mm))
             self.fit_image()
+            self._focus_shown = None
         focus = (frame.settings.focus_mm, frame.width_mm)
         if focus != self._focus_shown:
             self._focus_shown = focus
-            in_view = 0.0 <= frame.settings.focus_mm <= frame.height_mm
+            in_view = 0.0 <= frame.settings.focus_mm <= frame.height_mm - origin
             self.focus_marker.setVisible(in_view)
             px_w, _ = self.plot.vb.viewPixelSize()
             self.focus_marker.setPos(frame.width_mm - 18 * px_w, frame.settings.focus_mm)
-            self.orientation_marker.setPos(0.4, 0.2)
+            self.orientation_marker.setPos(0.4, 0.2 - origin)
 
     def fit_image(self) -> None:
         """Skin line at the top, image as large as fits, depth ticks only over the image."""
         if self._fitted_geometry is None:
             return
-        width_mm, height_mm = self._fitted_geometry
+        width_mm, height_mm, origin = self._fitted_geometry
+        top = -origin  # the image's top row, above the skin on a convex image
+        max_depth_mm = height_mm - origin
         vb = self.plot.vb
         w_px, h_px = max(vb.width(), 1.0), max(vb.height(), 1.0)
         if h_px / w_px > height_mm / width_mm:
-            # taller than the image: pin the skin line to the top, empty space below
-            self.plot.setRange(xRange=(0, width_mm), yRange=(0, width_mm * h_px / w_px), padding=0.0)
+            # taller than the image: pin the image's top to the top, empty space below
+            self.plot.setRange(xRange=(0, width_mm), yRange=(top, top + width_mm * h_px / w_px), padding=0.0)
         else:
             extra = height_mm * w_px / h_px - width_mm
             # space on the left (for the text block); the depth scale stays against the image
-            self.plot.setRange(xRange=(-extra, width_mm), yRange=(0, height_mm), padding=0.0)
-        major = 10.0 if height_mm > 30 else 5.0
-        ticks = [(float(v), f"{v:g}") for v in np.arange(0.0, height_mm + 1e-6, major)]
-        minor = [(float(v), "") for v in np.arange(0.0, height_mm + 1e-6, major / 2)]
+            self.plot.setRange(xRange=(-extra, width_mm), yRange=(top, max_depth_mm), padding=0.0)
+        major = 10.0 if max_depth_mm > 30 else 5.0
+        ticks = [(float(v), f"{v:g}") for v in np.arange(0.0, max_depth_mm + 1e-6, major)]
+        minor = [(float(v), "") for v in np.arange(0.0, max_depth_mm + 1e-6, major / 2)]
         self.plot.getAxis("right").setTicks([ticks, minor])
 
     def set_lut(self, lut: npt.NDArray[np.uint8]) -> None:
@@ -332,12 +340,13 @@ class ScannerImageView(LiveImageView):
     # -- input -------------------------------------------------------------------------------
 
     def mm_at_scene(self, scene_pos: QPointF) -> tuple[float, float] | None:
-        """The image point (x_mm, y_mm) under a scene position, or None outside the image."""
+        """The image point (x_mm, depth_mm) under a scene position, or None outside the image."""
         if self.current is None:
             return None
         p = self.plot.vb.mapSceneToView(scene_pos)
         frame = self.current.frame
-        if not (0.0 <= p.x() < frame.width_mm and 0.0 <= p.y() < frame.height_mm):
+        top = -frame.depth_origin_mm
+        if not (0.0 <= p.x() < frame.width_mm and top <= p.y() < top + frame.height_mm):
             return None
         return (p.x(), p.y())
 
@@ -353,7 +362,8 @@ class ScannerImageView(LiveImageView):
         point = self.mm_at_scene(ev.scenePos())  # type: ignore[attr-defined]
         if point is None or self.current is None:
             return
-        point = snap_to_pixel_centre(point, self.current.frame.spacing_mm)
+        frame = self.current.frame
+        point = snap_to_pixel_centre(point, frame.spacing_mm, frame.depth_origin_mm)
         ev.accept()  # type: ignore[attr-defined]
         if self.measurements.placing:
             self.measurements.add_point(point)

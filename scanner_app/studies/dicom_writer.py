@@ -167,6 +167,8 @@ def _region(frame: Frame) -> Dataset:
     region.RegionDataType = 1  # tissue
     region.RegionFlags = 0
     region.RegionLocationMinX0 = 0
+    # The region is the whole image: on a convex image tissue lies above the skin row at the sides,
+    # where the array curves up to the chord of the top row.
     region.RegionLocationMinY0 = 0
     region.RegionLocationMaxX1 = frame.cols - 1
     region.RegionLocationMaxY1 = frame.rows - 1
@@ -174,11 +176,14 @@ def _region(frame: Frame) -> Dataset:
     region.PhysicalUnitsYDirection = UNITS_CM
     region.PhysicalDeltaX = lateral_mm / 10.0
     region.PhysicalDeltaY = axial_mm / 10.0
-    # Reference pixel at the top-left, i.e. the skin line at the probe's marker end, is 0 cm.
+    # Reference pixel: x at the probe's marker end, y at the row of the skin (depth 0 on the centre
+    # line, `depth_origin_mm` below the top of a convex image), relative to the region's top-left;
+    # its physical value carries what is left of the origin below that row, so depths are exact.
+    skin_row = round(frame.depth_origin_mm / axial_mm)
     region.ReferencePixelX0 = 0
-    region.ReferencePixelY0 = 0
+    region.ReferencePixelY0 = skin_row - region.RegionLocationMinY0
     region.ReferencePixelPhysicalValueX = 0.0
-    region.ReferencePixelPhysicalValueY = 0.0
+    region.ReferencePixelPhysicalValueY = (skin_row * axial_mm - frame.depth_origin_mm) / 10.0
     region.TransducerFrequency = round(frame.settings.frequency_mhz * 1000)  # kHz
     return region
 
