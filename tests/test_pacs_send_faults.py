@@ -55,6 +55,7 @@ class _Heard:
 
     def __init__(self) -> None:
         self.queue: queue.Queue[SendState] = queue.Queue()
+        self.seen: list[SendState] = []
 
     def __call__(self, state: SendState) -> None:
         self.queue.put(state)
@@ -65,6 +66,7 @@ class _Heard:
                 state = self.queue.get(timeout=timeout_s)
             except queue.Empty:
                 raise AssertionError(f"no {what} within {timeout_s} s") from None
+            self.seen.append(state)
             if match(state):
                 return state
 
@@ -114,6 +116,9 @@ def test_a_busy_pacs_is_retried_not_blamed_on_the_ae_titles_and_delivers_once_fr
         finally:
             sender.close()
         assert sorted(scp.stored) == sorted(uids)
+    # Each image was shown as in flight before it was confirmed.
+    statuses = {uid: [s.status for s in heard.seen if s.sop_instance_uid == uid] for uid in uids}
+    assert all(s[-2:] == [SendStatus.SENDING, SendStatus.SENT] for s in statuses.values()), statuses
     store.close()
 
 

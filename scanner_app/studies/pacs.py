@@ -156,6 +156,7 @@ class DestinationsFile:
 
     destinations: tuple[PacsDestination, ...]
     errors: tuple[str, ...]
+    unusable: tuple[object, ...]  # the bad entries as written, so a save can keep them for fixing
     readable: bool  # False: not a JSON list at all (so saving over it would lose what it says)
 
 
@@ -164,11 +165,12 @@ def read_destinations(path: Path) -> DestinationsFile:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        return DestinationsFile((), (f"cannot read PACS destinations from {path}: {exc}",), False)
+        return DestinationsFile((), (f"cannot read PACS destinations from {path}: {exc}",), (), False)
     if not isinstance(data, list):
-        return DestinationsFile((), (f"{path}: PACS destinations must be a JSON list",), False)
+        return DestinationsFile((), (f"{path}: PACS destinations must be a JSON list",), (), False)
     good: list[PacsDestination] = []
     errors: list[str] = []
+    unusable: list[object] = []
     for number, item in enumerate(data, start=1):
         name = item.get("name") if isinstance(item, dict) else None
         which = f"destination {number}" + (f" ({name!r})" if isinstance(name, str) else "")
@@ -176,13 +178,14 @@ def read_destinations(path: Path) -> DestinationsFile:
             dest = PacsDestination.from_json(item)
         except DestinationError as exc:
             errors.append(f"{path}: {which}: {exc}")
+            unusable.append(item)
             continue
-        clash = next((d for d in good if _same_name(d.name, dest.name)), None)
-        if clash is not None:
+        if any(same_destination_name(d.name, dest.name) for d in good):
             errors.append(f"{path}: {which}: name {dest.name!r} is already used by another destination")
+            unusable.append(item)
             continue
         good.append(dest)
-    return DestinationsFile(tuple(good), tuple(errors), True)
+    return DestinationsFile(tuple(good), tuple(errors), tuple(unusable), True)
 
 
 def load_destinations(path: Path) -> list[PacsDestination]:
@@ -193,7 +196,8 @@ def load_destinations(path: Path) -> list[PacsDestination]:
     return list(found.destinations)
 
 
-def _same_name(a: str, b: str) -> bool:
+def same_destination_name(a: str, b: str) -> bool:
+    """Names are compared as a person reads them: without case or outer spaces."""
     return a.strip().casefold() == b.strip().casefold()
 
 
