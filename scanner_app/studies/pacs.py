@@ -1,10 +1,15 @@
 """PACS: configured destinations, C-ECHO verification, and a persistent C-STORE send queue thread.
 
-The queue's state lives in the study index (table `sends`), so it survives a restart. A capture is
-marked sent in a transaction right after the PACS confirms it, and a sent capture is never queued
-again. The one window left is a crash between the PACS's confirmation and that commit: the capture
-is then sent once more after the restart, which a PACS treats as the same instance (same SOP Instance
-UID; Orthanc keeps one copy).
+The queue's state lives in the study index (table `sends`), so it survives a restart, and is kept per
+destination identity (called AE title, host, port), not per name. A capture is marked sent in a
+transaction right after the PACS confirms it, and a sent capture is queued again only when a person
+asks (`resend`); a failed one likewise (`retry_failed`). The one window left is a crash between the
+PACS's confirmation and that commit: the capture is then sent once more after the restart, which a
+PACS treats as the same instance (same SOP Instance UID; Orthanc keeps one copy).
+
+No bare TCP connection is opened to check a PACS first: a PACS limited to one association counts it
+until its ACSE timeout. A transient A-ASSOCIATE-RJ ("PACS busy") is retried with back-off; a
+permanent one names its cause (an AE title the PACS does not recognise, ...).
 """
 
 from __future__ import annotations
