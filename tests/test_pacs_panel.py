@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies.model import Study
+from scanner_app.studies.pacs import PacsDestination, PacsSender
 from tests.orthanc_fixture import CALLING_AE, OrthancServer, orthanc  # noqa: F401 - fixture
+from tests.pacs_scp import TestScp
 from tests.studies_support import make_frame
 from ui.pacs_panel import PacsPanel
 
@@ -71,7 +75,8 @@ def test_verify_failure_is_shown_and_a_bad_config_file_is_reported(qtbot: QtBot,
     panel = PacsPanel(store, config)
     qtbot.addWidget(panel)
     try:
-        assert "incomplete or malformed" in panel.echo_label.text() and panel.destinations == []
+        assert "destination 1 ('x'): field 'host' is missing" in panel.config_label.text()
+        assert panel.destinations == []
         panel.name_edit.setText("nobody")
         panel.host_edit.setText("127.0.0.1")
         panel.port_spin.setValue(_free_port())
@@ -82,6 +87,134 @@ def test_verify_failure_is_shown_and_a_bad_config_file_is_reported(qtbot: QtBot,
         assert panel.echo_label.text().startswith("✗")
         assert panel.send_selected_study() == 0  # no study yet: said so, nothing queued
         assert "Choose a destination and a study" in panel.echo_label.text()
+    finally:
+        panel.shutdown()
+        store.close()
+
+
+def _study(store: StudyStore) -> tuple[Study, list[str]]:
+    study = store.start_study(Patient("P-TAB", "Tab^Pat"), "Op^One")
+    store.save_still(study, make_frame(1))
+    store.save_clip(study, [make_frame(i) for i in range(2, 5)])
+    return study, [c.sop_instance_uid for c in store.list_captures(study.study_uid)]
+
+
+def _fill_form(panel: PacsPanel, name: str, scp: TestScp) -> None:
+    panel.name_edit.setText(name)
+    panel.host_edit.setText("127.0.0.1")
+    panel.port_spin.setValue(scp.port)
+    panel.called_edit.setText(scp.ae_title)
+    panel.calling_edit.setText(CALLING_AE)
+
+
+def _patient_sender(root: Path, dest: PacsDestination) -> PacsSender:
+    """A sender that backs off for 10 minutes: only "Retry now" brings it back within the test."""
+    return PacsSender(root, dest, base_delay_s=600.0, timeout_s=5.0)
+
+
+def test_send_problems_are_shown_and_fixed_from_the_tab(qtbot: QtBot, tmp_path: Path) -> None:
+    """Waiting (with the time), failed (with the reason), then Retry now, Retry failed and Resend."""
+    store = StudyStore(tmp_path / "studies")
+    study, uids = _study(store)
+    scp = TestScp()  # not started: the PACS is down
+    panel = PacsPanel(
+        store, tmp_path / "pacs.json", current_study_uid=lambda: study.study_uid, make_sender=_patient_sender
+    )
+    qtbot.addWidget(panel)
+
+    def all_shown(pattern: str) -> bool:
+        return all(re.fullmatch(pattern, panel.status_of(uid, "pacs")) for uid in uids)
+
+    try:
+        _fill_form(panel, "pacs", scp)
+        assert panel.save_destination()
+        assert panel.send_selected_study() == len(uids)
+        qtbot.waitUntil(lambda: all_shown(r"waiting until \d\d:\d\d:\d\d"), timeout=TIMEOUT_MS)
+        assert all("connection refused" in panel.reason_of(uid, "pacs") for uid in uids)
+
+        scp.store_status = 0xC000  # the PACS comes back, but refuses these images
+        scp.start()
+        panel.retry_now_button.click()
+        qtbot.waitUntil(lambda: all_shown("failed"), timeout=TIMEOUT_MS)
+        assert all("0xC000" in panel.reason_of(uid, "pacs") for uid in uids)
+        assert panel.send_selected_study() == 0
+        assert f"{len(uids)} failed earlier: Retry failed" in panel.send_label.text()
+
+        scp.store_status = 0x0000  # its administrator fixed it
+        panel.retry_failed_button.click()
+        qtbot.waitUntil(lambda: all_shown("sent"), timeout=TIMEOUT_MS)
+        assert sorted(scp.stored) == sorted(uids)
+        assert panel.send_selected_study() == 0
+        assert f"{len(uids)} already sent: Resend study" in panel.send_label.text()
+
+        panel.resend_button.click()
+        qtbot.waitUntil(lambda: len(scp.stored) == 2 * len(uids) and all_shown("sent"), timeout=TIMEOUT_MS)
+        assert sorted(scp.stored) == sorted(uids * 2)
+    finally:
+        panel.shutdown()
+        scp.stop()
+        store.close()
+
+
+def test_a_destination_re_pointed_in_the_tab_sends_the_study_to_the_new_pacs(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    store = StudyStore(tmp_path / "studies")
+    study, uids = _study(store)
+    config = tmp_path / "pacs.json"
+    panel = PacsPanel(store, config, current_study_uid=lambda: study.study_uid)
+    qtbot.addWidget(panel)
+    try:
+        with TestScp("OLDPACS") as old, TestScp("NEWPACS") as new:
+            _fill_form(panel, "hospital", old)
+            assert panel.save_destination()
+            assert panel.send_selected_study() == len(uids)
+            qtbot.waitUntil(
+                lambda: all(panel.status_of(u, "hospital") == "sent" for u in uids), timeout=TIMEOUT_MS
+            )
+            _fill_form(panel, "hospital", new)  # the same destination, by name, now another PACS
+            assert panel.save_destination()
+            assert [d.called_ae for d in panel.destinations] == ["NEWPACS"]
+            assert all(panel.status_of(u, "hospital") == "" for u in uids)  # nothing sent there yet
+            assert panel.send_selected_study() == len(uids)
+            qtbot.waitUntil(
+                lambda: all(panel.status_of(u, "hospital") == "sent" for u in uids), timeout=TIMEOUT_MS
+            )
+            assert sorted(new.stored) == sorted(uids) and sorted(old.stored) == sorted(uids)
+    finally:
+        panel.shutdown()
+        store.close()
+
+
+def test_a_bad_destination_is_named_in_the_tab_and_the_good_ones_still_work(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    store = StudyStore(tmp_path / "studies")
+    config = tmp_path / "pacs_destinations.json"
+    good = {"name": "main", "host": "127.0.0.1", "port": 11112, "called_ae": "MAIN"}
+    bad = {"name": "old", "host": "pacs.local", "port": 104.9, "called_ae": "OLD"}
+    config.write_text(json.dumps([good, bad]))
+    panel = PacsPanel(store, config)
+    qtbot.addWidget(panel)
+    try:
+        assert [d.name for d in panel.destinations] == ["main"] and list(panel.senders) == ["main"]
+        shown = panel.config_label.text()
+        assert str(config) in shown and "destination 2 ('old')" in shown and "port 104.9" in shown, shown
+        assert "\n" not in shown
+
+        panel.name_edit.setText("second")
+        panel.host_edit.setText("127.0.0.1")
+        panel.called_edit.setText("PACS\nTWO")
+        assert panel.save_destination() is False
+        assert "called_ae" in panel.echo_label.text() and "not a valid AE title" in panel.echo_label.text()
+        panel.called_edit.setText("PACS2")
+        panel.host_edit.setText("")
+        assert panel.save_destination() is False and "host is empty" in panel.echo_label.text()
+        panel.host_edit.setText("127.0.0.1")
+        assert panel.save_destination()
+        # Saving keeps the bad entry as it was written, for someone to fix; nothing is converted.
+        saved = json.loads(config.read_text())
+        assert [e["name"] for e in saved] == ["main", "second", "old"] and saved[2] == bad
     finally:
         panel.shutdown()
         store.close()

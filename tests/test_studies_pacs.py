@@ -202,7 +202,7 @@ def test_destination_config_is_checked(tmp_path: Path) -> None:
     (dest,) = load_destinations(path)
     assert dest == PacsDestination("main", "pacs.local", 11112, "ORTHANC", "SCANNERAPP")
     path.write_text('[{"name": "main"}]')
-    with pytest.raises(StudyError, match="malformed"):
+    with pytest.raises(StudyError, match=r"pacs.json: destination 1 \('main'\): field 'host' is missing"):
         load_destinations(path)
 
 

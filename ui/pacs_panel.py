@@ -4,6 +4,9 @@ Each destination has a PacsSender thread, started with the panel and stopped and
 (`attach` makes the panel the window's PACS tab and calls it when the window finishes closing). Their
 `status_changed` is emitted on the sender's thread and reaches the list through a SendStatusBridge
 (ui/bridge.py). C-ECHO runs on a worker thread so the window never waits on the network.
+
+A destinations file with bad entries still loads its good ones; the bad ones are named in the tab and
+kept in the file (saving writes them back unchanged) until someone fixes them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import concurrent.futures
 import json
 import logging
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PyQt6.QtCore import QStandardPaths, pyqtSignal
@@ -33,25 +37,32 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from scanner_app.studies.model import StudyError
+from scanner_app.studies.model import Study, StudyError
 from scanner_app.studies.pacs import (
+    DestinationError,
     EchoResult,
     PacsDestination,
     PacsSender,
     SendState,
     SendStatus,
-    load_destinations,
+    read_destinations,
+    same_destination_name,
     verify,
 )
 from scanner_app.studies.store import StudyStore
 from ui.bridge import SendStatusBridge
-from ui.theme import ALARM, MUTED, OK, WARN
+from ui.theme import ACCENT, ALARM, MUTED, OK, WARN
 from ui.window_api import ScannerWindow
 
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "pacs_destinations.json"
-STATUS_COLOUR = {SendStatus.QUEUED: WARN, SendStatus.SENT: OK, SendStatus.FAILED: ALARM}
+STATUS_COLOUR = {
+    SendStatus.QUEUED: WARN,
+    SendStatus.SENDING: ACCENT,
+    SendStatus.SENT: OK,
+    SendStatus.FAILED: ALARM,
+}
 MAX_STUDIES_LISTED = 50
 
 
@@ -60,11 +71,13 @@ def default_pacs_config_path() -> Path:
     return Path(base or Path.home() / ".config" / "scanner-app") / CONFIG_NAME
 
 
-def save_destinations(path: Path, destinations: list[PacsDestination]) -> None:
-    """Write the destinations as a JSON list, whole or not at all."""
+def save_destinations(path: Path, destinations: list[PacsDestination], keep: Sequence[object] = ()) -> None:
+    """Write the destinations (then the unusable entries in `keep`, unchanged) as a JSON list, whole or
+    not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_text(json.dumps([d.to_json() for d in destinations], indent=2), encoding="utf-8")
+    entries = [d.to_json() for d in destinations] + list(keep)
+    tmp.write_text(json.dumps(entries, indent=2, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -79,9 +92,12 @@ class PacsPanel(QWidget):
         config_path: Path | None = None,
         current_study_uid: Callable[[], str | None] = lambda: None,
         parent: QWidget | None = None,
+        *,
+        make_sender: Callable[[Path, PacsDestination], PacsSender] = PacsSender,
     ) -> None:
         super().__init__(parent)
         self.store = store
+        self._make_sender = make_sender
         self.config_path = config_path or default_pacs_config_path()
         self._current_study_uid = current_study_uid
         self.destinations: list[PacsDestination] = []
@@ -90,19 +106,28 @@ class PacsPanel(QWidget):
         self._rows: dict[tuple[str, str], QTreeWidgetItem] = {}
         self._capture_names: dict[str, str] = {}
         self._closed = False
+        self._unusable_entries: list[object] = []  # bad entries of the file, written back on save
+        self._config_unreadable = False
         self._build()
         self._status_bridge = SendStatusBridge(self)
         self._status_bridge.status_changed.connect(self._show_state)
         self.echo_finished.connect(self._show_echo)
         if self.config_path.exists():
-            try:
-                self.destinations = load_destinations(self.config_path)
-            except StudyError as exc:
-                self._error(str(exc))
+            self._load_config()
         for dest in self.destinations:
             self._start_sender(dest)
         self._fill_destinations()
         self.refresh_studies()
+
+    def _load_config(self) -> None:
+        found = read_destinations(self.config_path)
+        self.destinations = list(found.destinations)
+        self._config_unreadable = not found.readable
+        self._unusable_entries = list(found.unusable)
+        for line in found.errors:
+            log.error("%s", line)
+        self.config_label.setText("\n".join(found.errors))
+        self.config_label.setVisible(bool(found.errors))
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -111,6 +136,11 @@ class PacsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         box = QGroupBox("Destinations")
         bl = QVBoxLayout(box)
+        self.config_label = QLabel()  # what is wrong with the destinations file, until it is fixed
+        self.config_label.setWordWrap(True)
+        self.config_label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
+        self.config_label.setVisible(False)
+        bl.addWidget(self.config_label)
         self.dest_list = QListWidget()
         self.dest_list.setMaximumHeight(90)
         self.dest_list.currentRowChanged.connect(self._destination_selected)
@@ -153,11 +183,27 @@ class PacsPanel(QWidget):
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh_studies)
         self.send_button = QPushButton("Send study")
+        self.send_button.setToolTip("Queue the study's images not yet queued, sent or failed")
         self.send_button.clicked.connect(self.send_selected_study)
+        self.resend_button = QPushButton("Resend study")
+        self.resend_button.setToolTip("Send every image of the study again, sent and failed ones too")
+        self.resend_button.clicked.connect(self.resend_selected_study)
         srow.addWidget(self.refresh_button)
         srow.addStretch(1)
         srow.addWidget(self.send_button)
+        srow.addWidget(self.resend_button)
         sl.addLayout(srow)
+        rrow = QHBoxLayout()
+        self.retry_failed_button = QPushButton("Retry failed")
+        self.retry_failed_button.setToolTip("Queue again every image this destination refused")
+        self.retry_failed_button.clicked.connect(self.retry_failed)
+        self.retry_now_button = QPushButton("Retry now")
+        self.retry_now_button.setToolTip("Stop waiting: try the queued images at once (the PACS is back)")
+        self.retry_now_button.clicked.connect(self.retry_now)
+        rrow.addStretch(1)
+        rrow.addWidget(self.retry_failed_button)
+        rrow.addWidget(self.retry_now_button)
+        sl.addLayout(rrow)
         self.send_label = QLabel()
         self.send_label.setWordWrap(True)
         sl.addWidget(self.send_label)
@@ -181,7 +227,14 @@ class PacsPanel(QWidget):
             self.dest_list.setCurrentRow(0)
             self._destination_selected(0)
         enabled = bool(self.destinations)
-        for b in (self.remove_button, self.verify_button, self.send_button):
+        for b in (
+            self.remove_button,
+            self.verify_button,
+            self.send_button,
+            self.resend_button,
+            self.retry_failed_button,
+            self.retry_now_button,
+        ):
             b.setEnabled(enabled)
 
     def _destination_selected(self, row: int) -> None:
@@ -200,6 +253,16 @@ class PacsPanel(QWidget):
 
     def save_destination(self) -> bool:
         """Add or update (by name) the destination in the form, save the file and restart its sender."""
+        fields = {
+            "name": self.name_edit,
+            "host": self.host_edit,
+            "port": self.port_spin,
+            "called_ae": self.called_edit,
+            "calling_ae": self.calling_edit,
+        }
+        if self._config_unreadable:
+            self._error(f"{self.config_path} cannot be read: fix or remove it first (it was not overwritten)")
+            return False
         try:
             dest = PacsDestination(
                 name=self.name_edit.text().strip(),
@@ -208,19 +271,27 @@ class PacsPanel(QWidget):
                 called_ae=self.called_edit.text().strip(),
                 calling_ae=self.calling_edit.text().strip(),
             )
-            if not dest.host:
-                raise StudyError(f"PACS {dest.name}: the host is empty")
-            others = [d for d in self.destinations if d.name != dest.name]
-            save_destinations(self.config_path, [*others, dest])
-        except (StudyError, OSError) as exc:
+        except DestinationError as exc:
             self._error(str(exc))
+            if exc.field in fields:
+                fields[exc.field].setFocus()
             return False
-        index = next((i for i, d in enumerate(self.destinations) if d.name == dest.name), None)
+        index = next(
+            (i for i, d in enumerate(self.destinations) if same_destination_name(d.name, dest.name)), None
+        )
+        updated = list(self.destinations)
         if index is None:
-            self.destinations.append(dest)
+            updated.append(dest)
         else:
-            self.destinations[index] = dest
-        self._stop_sender(dest.name)
+            updated[index] = dest
+        try:
+            save_destinations(self.config_path, updated, self._unusable_entries)
+        except OSError as exc:
+            self._error(f"cannot save {self.config_path}: {exc}")
+            return False
+        if index is not None:
+            self._stop_sender(self.destinations[index].name)
+        self.destinations = updated
         self._start_sender(dest)
         self._fill_destinations()
         self.dest_list.setCurrentRow(self.destinations.index(dest))
@@ -232,9 +303,12 @@ class PacsPanel(QWidget):
         dest = self.selected_destination()
         if dest is None:
             return
+        if self._config_unreadable:
+            self._error(f"{self.config_path} cannot be read: fix or remove it first (it was not overwritten)")
+            return
         remaining = [d for d in self.destinations if d.name != dest.name]
         try:
-            save_destinations(self.config_path, remaining)
+            save_destinations(self.config_path, remaining, self._unusable_entries)
         except OSError as exc:
             self._error(f"cannot save {self.config_path}: {exc}")
             return
@@ -243,7 +317,7 @@ class PacsPanel(QWidget):
         self._fill_destinations()
 
     def _start_sender(self, dest: PacsDestination) -> None:
-        sender = PacsSender(self.store.root, dest)
+        sender = self._make_sender(self.store.root, dest)
         self._status_bridge.watch(sender)
         sender.start()
         self.senders[dest.name] = sender
@@ -254,6 +328,10 @@ class PacsPanel(QWidget):
         sender = self.senders.pop(name, None)
         if sender is not None:
             sender.close()
+        # Its rows described that sender's PACS: a re-pointed name shows the new one's states.
+        for key in [k for k in self._rows if k[1] == name]:
+            item = self._rows.pop(key)
+            self.status_tree.takeTopLevelItem(self.status_tree.indexOfTopLevelItem(item))
 
     # --- verify and send -------------------------------------------------------------------------
 
@@ -302,31 +380,89 @@ class PacsPanel(QWidget):
                 self.study_combo.setCurrentIndex(index)
                 break
 
-    def send_selected_study(self) -> int:
-        """Queue the chosen study's captures for the selected destination; returns how many were added."""
+    def _chosen(self) -> tuple[PacsSender, Study] | None:
         dest = self.selected_destination()
         uid = self.study_combo.currentData()
         if dest is None or not uid:
             self._error("Choose a destination and a study first")
-            return 0
+            return None
         try:
             study = self.store.get_study(str(uid))
         except StudyError as exc:
             self._error(str(exc))
-            return 0
+            return None
         self._name_captures(str(uid))
-        added = self.senders[dest.name].enqueue_study(study)
-        already = len(study.captures) - added
-        note = f" ({already} already queued or sent)" if already else ""
-        self.send_label.setText(f"{added} image(s) queued for {dest.describe()}{note}")
-        self.send_label.setStyleSheet(f"color: {OK};")
+        return self.senders[dest.name], study
+
+    def send_selected_study(self) -> int:
+        """Queue the chosen study's captures for the selected destination; returns how many were added."""
+        chosen = self._chosen()
+        if chosen is None:
+            return 0
+        sender, study = chosen
+        added = sender.enqueue_study(study)
+        ours = {c.sop_instance_uid for c in study.captures}
+        others = [s for s in sender.states() if s.sop_instance_uid in ours]
+        counts = {status: sum(1 for s in others if s.status is status) for status in SendStatus}
+        notes = []
+        if counts[SendStatus.SENT]:
+            notes.append(f"{counts[SendStatus.SENT]} already sent: Resend study sends them again")
+        if counts[SendStatus.FAILED]:
+            notes.append(f"{counts[SendStatus.FAILED]} failed earlier: Retry failed sends them again")
+        waiting = counts[SendStatus.QUEUED] - added
+        if waiting > 0:
+            notes.append(f"{waiting} already waiting in the queue")
+        note = f" ({'; '.join(notes)})" if notes else ""
+        self._say(f"{added} image(s) queued for {sender.destination.describe()}{note}")
         return added
+
+    def resend_selected_study(self) -> int:
+        """Queue every capture of the chosen study again, whatever its state; returns how many."""
+        chosen = self._chosen()
+        if chosen is None:
+            return 0
+        sender, study = chosen
+        count = sender.resend(study.captures)
+        self._say(f"{count} image(s) queued again for {sender.destination.describe()}")
+        return count
+
+    def retry_failed(self) -> int:
+        """Queue again every capture the selected destination refused; returns how many."""
+        sender = self._selected_sender()
+        if sender is None:
+            return 0
+        count = sender.retry_failed()
+        self._say(f"{count} failed image(s) queued again for {sender.destination.describe()}")
+        return count
+
+    def retry_now(self) -> int:
+        """Wake the selected destination's sender: its waiting images are tried at once."""
+        sender = self._selected_sender()
+        if sender is None:
+            return 0
+        count = sender.retry_now()
+        self._say(f"Trying {count} waiting image(s) for {sender.destination.describe()} now")
+        return count
+
+    def _selected_sender(self) -> PacsSender | None:
+        dest = self.selected_destination()
+        if dest is None:
+            self._error("Add a destination first")
+            return None
+        return self.senders[dest.name]
+
+    def _say(self, text: str) -> None:
+        self.send_label.setText(text)
+        self.send_label.setStyleSheet(f"color: {OK};")
 
     def _name_captures(self, study_uid: str | None = None) -> None:
         for c in self.store.list_captures(study_uid):
             self._capture_names[c.sop_instance_uid] = f"#{c.instance_number} {c.kind.value}"
 
     def _show_state(self, state: SendState) -> None:
+        sender = self.senders.get(state.destination)
+        if sender is None or (state.identity is not None and state.identity != sender.identity):
+            return  # from a sender since stopped, or one whose name now points at another PACS
         key = (state.sop_instance_uid, state.destination)
         item = self._rows.get(key)
         if item is None:
@@ -336,7 +472,7 @@ class PacsPanel(QWidget):
             item.setText(0, self._capture_names.get(state.sop_instance_uid, state.sop_instance_uid[-12:]))
             item.setText(1, state.destination)
             self._rows[key] = item
-        item.setText(2, state.status.value)
+        item.setText(2, state.describe(time.time()))
         item.setForeground(2, QColor(STATUS_COLOUR[state.status]))
         item.setText(3, state.last_error if state.status is not SendStatus.SENT else "")
         item.setToolTip(3, state.last_error)
@@ -345,6 +481,11 @@ class PacsPanel(QWidget):
         """The status shown for a capture ('' if not listed): for tests and the help text."""
         item = self._rows.get((sop_instance_uid, destination))
         return item.text(2) if item is not None else ""
+
+    def reason_of(self, sop_instance_uid: str, destination: str) -> str:
+        """The reason shown beside a capture's status ('' if none or not listed)."""
+        item = self._rows.get((sop_instance_uid, destination))
+        return item.text(3) if item is not None else ""
 
     def _error(self, text: str) -> None:
         self.echo_label.setText(text)

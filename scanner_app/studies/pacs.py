@@ -1,14 +1,20 @@
 """PACS: configured destinations, C-ECHO verification, and a persistent C-STORE send queue thread.
 
-The queue's state lives in the study index (table `sends`), so it survives a restart. A capture is
-marked sent in a transaction right after the PACS confirms it, and a sent capture is never queued
-again. The one window left is a crash between the PACS's confirmation and that commit: the capture
-is then sent once more after the restart, which a PACS treats as the same instance (same SOP Instance
-UID; Orthanc keeps one copy).
+The queue's state lives in the study index (table `sends`), so it survives a restart, and is kept per
+destination identity (called AE title, host, port), not per name. A capture is marked sent in a
+transaction right after the PACS confirms it, and a sent capture is queued again only when a person
+asks (`resend`); a failed one likewise (`retry_failed`). The one window left is a crash between the
+PACS's confirmation and that commit: the capture is then sent once more after the restart, which a
+PACS treats as the same instance (same SOP Instance UID; Orthanc keeps one copy).
+
+No bare TCP connection is opened to check a PACS first: a PACS limited to one association counts it
+until its ACSE timeout. A transient A-ASSOCIATE-RJ ("PACS busy") is retried with back-off; a
+permanent one names its cause (an AE title the PACS does not recognise, ...).
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
@@ -20,21 +26,62 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from ssl import SSLContext
 from typing import Any
 
 import pydicom
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import AddressInformation, AssociationSocket
 
 from scanner_app.events import worker_signal
 from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE
 from scanner_app.studies.model import Study, StudyCapture, StudyError
-from scanner_app.studies.store import INDEX_NAME, connect_index, transaction
+from scanner_app.studies.store import INDEX_NAME, claim_legacy_sends, connect_index, transaction
 
 log = logging.getLogger(__name__)
 
 _TRANSFER_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]  # explicit and implicit VR little endian
+
+
+_AE_MAX_CHARS = 16
+_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae")
+
+
+class DestinationError(StudyError):
+    """A PACS destination value is not usable; `field` names it (for the form to point at)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def ae_title_problem(value: object) -> str:
+    """Why `value` is not an AE title (DICOM VR AE), or '' if it is one."""
+    if not isinstance(value, str):
+        return f"{value!r} is not text"
+    if not value.strip():
+        return "is empty (or only spaces)"
+    if len(value) > _AE_MAX_CHARS:
+        return f"{value!r} is longer than {_AE_MAX_CHARS} characters"
+    if "\\" in value:
+        return f"{value!r} contains a backslash"
+    if any(not " " <= ch <= "~" for ch in value):
+        return f"{value!r} contains a control or non-ASCII character"
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class PacsIdentity:
+    """Which PACS a destination is: its AE title, host and port. Send state is kept per identity."""
+
+    called_ae: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.called_ae}@{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +95,31 @@ class PacsDestination:
     calling_ae: str = "SCANNERAPP"
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
-            raise StudyError("a PACS destination needs a name")
-        if not 0 < self.port < 65536:
-            raise StudyError(f"PACS {self.name}: port {self.port} is not in 1-65535")
+        label = self.name if isinstance(self.name, str) and self.name.strip() else "(unnamed)"
+
+        def bad(field_name: str, problem: str) -> DestinationError:
+            return DestinationError(f"PACS {label}: {field_name} {problem}", field_name)
+
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise bad("name", "is empty: a PACS destination needs a name")
+        if any(not ch.isprintable() for ch in self.name):
+            raise bad("name", f"{self.name!r} contains a control character")
+        if not isinstance(self.host, str) or not self.host.strip():
+            raise bad("host", "is empty")
+        if any(ch.isspace() or not ch.isprintable() for ch in self.host):
+            raise bad("host", f"{self.host!r} contains spaces or control characters")
+        # bool is an int in Python, and JSON's true must not become port 1.
+        if type(self.port) is not int or not 0 < self.port < 65536:
+            raise bad("port", f"{self.port!r} is not a whole number in 1-65535")
         for field_name in ("called_ae", "calling_ae"):
-            ae = getattr(self, field_name)
-            if not ae.strip() or len(ae) > 16 or "\\" in ae or not ae.isascii():
-                raise StudyError(
-                    f"PACS {self.name}: {field_name} {ae!r} is not a valid AE title (1-16 ASCII)"
-                )
+            problem = ae_title_problem(getattr(self, field_name))
+            if problem:
+                raise bad(field_name, f"{problem}: not a valid AE title (1-16 characters, no backslash)")
+
+    @property
+    def identity(self) -> PacsIdentity:
+        # Host names are case-insensitive and an AE title's outer spaces are not significant.
+        return PacsIdentity(self.called_ae.strip(), self.host.strip().lower(), self.port)
 
     def describe(self) -> str:
         return f"{self.name} ({self.called_ae}@{self.host}:{self.port})"
@@ -72,28 +134,76 @@ class PacsDestination:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PacsDestination:
-        try:
-            return cls(
-                name=str(data["name"]),
-                host=str(data["host"]),
-                port=int(data["port"]),
-                called_ae=str(data["called_ae"]),
-                calling_ae=str(data.get("calling_ae", "SCANNERAPP")),
+    def from_json(cls, data: object) -> PacsDestination:
+        """A destination from its JSON object, with no conversion: a float port or a null AE is an error."""
+        if not isinstance(data, dict):
+            raise DestinationError(f"{data!r} is not an object of {', '.join(_DESTINATION_FIELDS)}", "")
+        unknown = sorted(set(data) - set(_DESTINATION_FIELDS))
+        if unknown:
+            raise DestinationError(
+                f"unknown field {unknown[0]!r} (known: {', '.join(_DESTINATION_FIELDS)})", unknown[0]
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StudyError(f"PACS destination {data!r} is incomplete or malformed: {exc}") from exc
+        for field_name in _DESTINATION_FIELDS[:4]:
+            if field_name not in data:
+                raise DestinationError(f"field {field_name!r} is missing", field_name)
+        return cls(
+            name=data["name"],
+            host=data["host"],
+            port=data["port"],
+            called_ae=data["called_ae"],
+            calling_ae=data.get("calling_ae", "SCANNERAPP"),
+        )
 
 
-def load_destinations(path: Path) -> list[PacsDestination]:
-    """Read destinations from a JSON file: a list of {name, host, port, called_ae, calling_ae}."""
+@dataclass(frozen=True, slots=True)
+class DestinationsFile:
+    """What a destinations file held: the usable destinations, and one line per problem."""
+
+    destinations: tuple[PacsDestination, ...]
+    errors: tuple[str, ...]
+    unusable: tuple[object, ...]  # the bad entries as written, so a save can keep them for fixing
+    readable: bool  # False: not a JSON list at all (so saving over it would lose what it says)
+
+
+def read_destinations(path: Path) -> DestinationsFile:
+    """Read destinations from a JSON list, keeping every good one and naming each bad one's field."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise StudyError(f"cannot read PACS destinations from {path}: {exc}") from exc
+        return DestinationsFile((), (f"cannot read PACS destinations from {path}: {exc}",), (), False)
     if not isinstance(data, list):
-        raise StudyError(f"{path}: PACS destinations must be a JSON list")
-    return [PacsDestination.from_json(item) for item in data]
+        return DestinationsFile((), (f"{path}: PACS destinations must be a JSON list",), (), False)
+    good: list[PacsDestination] = []
+    errors: list[str] = []
+    unusable: list[object] = []
+    for number, item in enumerate(data, start=1):
+        name = item.get("name") if isinstance(item, dict) else None
+        which = f"destination {number}" + (f" ({name!r})" if isinstance(name, str) else "")
+        try:
+            dest = PacsDestination.from_json(item)
+        except DestinationError as exc:
+            errors.append(f"{path}: {which}: {exc}")
+            unusable.append(item)
+            continue
+        if any(same_destination_name(d.name, dest.name) for d in good):
+            errors.append(f"{path}: {which}: name {dest.name!r} is already used by another destination")
+            unusable.append(item)
+            continue
+        good.append(dest)
+    return DestinationsFile(tuple(good), tuple(errors), tuple(unusable), True)
+
+
+def load_destinations(path: Path) -> list[PacsDestination]:
+    """Read destinations from a JSON file, all or nothing: StudyError naming every bad one."""
+    found = read_destinations(path)
+    if found.errors:
+        raise StudyError("; ".join(found.errors))
+    return list(found.destinations)
+
+
+def same_destination_name(a: str, b: str) -> bool:
+    """Names are compared as a person reads them: without case or outer spaces."""
+    return a.strip().casefold() == b.strip().casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +214,32 @@ class EchoResult:
     message: str
 
 
+class _ClosingAssociationSocket(AssociationSocket):
+    """pynetdicom 3.0 leaks the socket of a refused connect: shutdown() on an unconnected socket
+    raises before close(). This one always closes it."""
+
+    def _shutdown_socket(self) -> None:
+        sock = self.socket
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+
+class _ClosingAE(AE):
+    """An AE whose association sockets are closed even when the connection is refused."""
+
+    def _create_socket(
+        self, assoc: Association, address: AddressInformation, tls_args: tuple[SSLContext, str] | None
+    ) -> AssociationSocket:
+        sock = _ClosingAssociationSocket(assoc, address=address)
+        sock.tls_args = tls_args
+        return sock
+
+
 def _make_ae(dest: PacsDestination, timeout_s: float) -> AE:
-    ae = AE(ae_title=dest.calling_ae)
+    ae = _ClosingAE(ae_title=dest.calling_ae)
     ae.acse_timeout = timeout_s
     ae.dimse_timeout = timeout_s
     ae.network_timeout = timeout_s
@@ -113,35 +247,111 @@ def _make_ae(dest: PacsDestination, timeout_s: float) -> AE:
     return ae
 
 
-def _associate(ae: AE, dest: PacsDestination) -> tuple[Association | None, str]:
-    # Check the port answers first: pynetdicom 3.0 leaks its socket when a connect is refused
-    # (it calls shutdown() on the unconnected socket, which raises before close()), and this also
-    # gives the user the operating system's own reason.
+@dataclass(frozen=True, slots=True)
+class AssociationFailure:
+    """Why no association was made; `transient` means the same request may succeed later unchanged."""
+
+    message: str
+    transient: bool
+    busy: bool = False  # an A-ASSOCIATE-RJ "rejected-transient": the PACS is at its limit for now
+
+
+# A-ASSOCIATE-RJ (PS3.8 9.3.4): (source, reason) -> what it means for the person fixing it.
+_REJECT_REASONS = {
+    (1, 1): "no reason given by the PACS",
+    (1, 2): "the PACS does not support the DICOM application context",
+    (
+        1,
+        3,
+    ): "the PACS does not recognise the calling AE title {calling!r} (add this scanner to its modalities)",
+    (1, 7): "the PACS does not recognise the called AE title {called!r} (check the destination's AE title)",
+    (2, 1): "no reason given by the PACS's association service",
+    (2, 2): "the PACS does not support this DICOM protocol version",
+    (3, 1): "temporary congestion",
+    (3, 2): "local limit exceeded: it is serving as many associations as it allows",
+}
+
+
+def _rejection(dest: PacsDestination, assoc: Association) -> AssociationFailure:
+    rsp = assoc.acceptor.primitive
+    result = getattr(rsp, "result", None)
+    source = int(getattr(rsp, "result_source", None) or 0)
+    diagnostic = int(getattr(rsp, "diagnostic", None) or 0)
+    reason = _REJECT_REASONS.get((source, diagnostic), f"source {source}, reason {diagnostic}").format(
+        calling=dest.calling_ae, called=dest.called_ae
+    )
+    if result == 0x02:
+        return AssociationFailure(
+            f"PACS busy: {dest.describe()} rejected the association for now ({reason}); will retry",
+            transient=True,
+            busy=True,
+        )
+    return AssociationFailure(f"{dest.describe()} rejected the association: {reason}", False)
+
+
+# Pauses before asking again after a transient rejection: a PACS limited to one association may
+# still count the one just released for a moment after it has confirmed the release.
+_BUSY_RETRY_PAUSES_S = (0.1, 0.3, 0.6)
+
+
+def _associate(
+    ae: AE, dest: PacsDestination, pause: Callable[[float], object] = time.sleep
+) -> tuple[Association | None, AssociationFailure | None]:
+    """Associate, asking again briefly if the PACS is busy; `pause` returning True gives up (stopping)."""
+    for pause_s in _BUSY_RETRY_PAUSES_S:
+        assoc, failure = _associate_once(ae, dest)
+        if failure is None or not failure.busy or pause(pause_s) is True:
+            return assoc, failure
+    return _associate_once(ae, dest)
+
+
+def _associate_once(ae: AE, dest: PacsDestination) -> tuple[Association | None, AssociationFailure | None]:
+    # No bare TCP check first: a PACS that allows one association would count that connection as
+    # one until its ACSE timeout, and reject the real association that follows.
+    connected = threading.Event()
+    started = time.monotonic()
     try:
-        with socket.create_connection((dest.host, dest.port), timeout=ae.connection_timeout):
-            pass
-    except OSError as exc:
-        return None, f"cannot reach {dest.describe()}: {exc.strerror or exc}"
-    try:
-        assoc = ae.associate(dest.host, dest.port, ae_title=dest.called_ae)
+        assoc = ae.associate(
+            dest.host,
+            dest.port,
+            ae_title=dest.called_ae,
+            evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.set())],
+        )
     except (OSError, ValueError) as exc:
-        return None, f"cannot reach {dest.describe()}: {exc}"
+        return None, AssociationFailure(f"cannot reach {dest.describe()}: {exc}", True)
     if assoc.is_established:
-        return assoc, ""
+        return assoc, None
     if assoc.is_rejected:
-        return None, f"{dest.describe()} rejected the association (check the AE titles)"
-    if assoc.is_aborted:
-        return None, f"{dest.describe()} aborted the association"
-    return None, f"cannot connect to {dest.describe()} (no answer or connection refused)"
+        return None, _rejection(dest, assoc)
+    if not connected.is_set():
+        timeout_s = ae.connection_timeout or 0.0
+        why = (
+            f"no answer within {timeout_s:g} s"
+            if time.monotonic() - started >= 0.9 * timeout_s
+            else "connection refused (is the PACS running, and is the port right?)"
+        )
+        return None, AssociationFailure(f"cannot reach {dest.describe()}: {why}", True)
+    if assoc.rejected_contexts and not assoc.accepted_contexts:
+        offered = ", ".join(
+            sorted({getattr(cx.abstract_syntax, "name", "?") for cx in assoc.rejected_contexts})
+        )
+        return None, AssociationFailure(
+            f"{dest.describe()} accepts none of the kinds offered ({offered})", False
+        )
+    return None, AssociationFailure(f"{dest.describe()} aborted the association", True)
 
 
 def verify(dest: PacsDestination, timeout_s: float = 5.0) -> EchoResult:
     """C-ECHO the destination: the 'Test connection' button."""
     ae = _make_ae(dest, timeout_s)
     ae.add_requested_context(Verification)
-    assoc, reason = _associate(ae, dest)
+    assoc, failure = _associate(ae, dest)
     if assoc is None:
-        return EchoResult(False, reason)
+        assert failure is not None
+        message = failure.message
+        if failure.busy:
+            message = message.removesuffix("; will retry") + "; try again shortly"
+        return EchoResult(False, message)
     try:
         status = assoc.send_c_echo()
     finally:
@@ -152,16 +362,18 @@ def verify(dest: PacsDestination, timeout_s: float = 5.0) -> EchoResult:
 
 
 class SendStatus(enum.StrEnum):
-    """queued: waiting or being retried; sent: the PACS confirmed it; failed: refused, needs a person."""
+    """queued: waiting or being retried; sending: in flight now (never stored); sent: the PACS confirmed
+    it; failed: refused, needs a person (then "Retry failed" or "Resend")."""
 
     QUEUED = "queued"
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
 class SendState:
-    """Where one capture stands with one destination."""
+    """Where one capture stands with one destination (named `destination`, identified by `identity`)."""
 
     sop_instance_uid: str
     destination: str
@@ -169,6 +381,13 @@ class SendState:
     attempts: int
     last_error: str
     next_attempt_at: float
+    identity: PacsIdentity | None = None
+
+    def describe(self, now: float) -> str:
+        """The status as the PACS tab shows it: 'waiting until HH:MM:SS' for a backed-off retry."""
+        if self.status is SendStatus.QUEUED and self.next_attempt_at > now:
+            return "waiting until " + datetime.fromtimestamp(self.next_attempt_at).strftime("%H:%M:%S")
+        return self.status.value
 
 
 def _now_iso() -> str:
@@ -178,9 +397,10 @@ def _now_iso() -> str:
 class PacsSender:
     """Sends queued captures of a study store to one destination, in its own thread, with back-off.
 
-    `status_changed` is emitted in the sender's thread (or the caller's, for enqueue); a listener that
-    raises is logged and never stops the queue. A UI bridge turns it into a Qt signal. Use `send_due()`
-    to run one pass without the thread.
+    Send state is kept per destination identity (AE title, host, port): a name re-pointed at another
+    PACS starts afresh there. `status_changed` is emitted in the sender's thread (or the caller's, for
+    enqueue and retries); a listener that raises is logged and never stops the queue. A UI bridge
+    turns it into a Qt signal. Use `send_due()` to run one pass without the thread.
     """
 
     status_changed = worker_signal(SendState)
@@ -197,11 +417,21 @@ class PacsSender:
     ) -> None:
         self.root = Path(store_root)
         self.destination = destination
+        self.identity = destination.identity
         self._base_delay_s = base_delay_s
         self._max_delay_s = max_delay_s
         self._clock = clock
         self._lock = threading.Lock()
         self._conn = connect_index(self.root / INDEX_NAME)
+        ident = self.identity
+        claimed = claim_legacy_sends(self._conn, destination.name, ident.called_ae, ident.host, ident.port)
+        if claimed:
+            log.info(
+                "PACS %s: %d send state(s) from before identities now belong to %s",
+                destination.name,
+                claimed,
+                ident,
+            )
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -209,47 +439,104 @@ class PacsSender:
         for sop_class in (US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE):
             self._ae.add_requested_context(sop_class, _TRANSFER_SYNTAXES)
 
+    @property
+    def _key(self) -> tuple[str, str, int]:
+        return (self.identity.called_ae, self.identity.host, self.identity.port)
+
+    def _state(
+        self, sop_uid: str, status: SendStatus, attempts: int, error: str, next_at: float
+    ) -> SendState:
+        return SendState(sop_uid, self.destination.name, status, attempts, error, next_at, self.identity)
+
     # ----- queue -----
 
     def enqueue(self, captures: Iterable[StudyCapture]) -> int:
         """Queue captures for this destination; ones already queued, sent or failed are left alone."""
+        return self._queue(captures, again=False)
+
+    def enqueue_study(self, study: Study) -> int:
+        return self.enqueue(study.captures)
+
+    def resend(self, captures: Iterable[StudyCapture]) -> int:
+        """Queue captures again whatever their state (sent and failed ones too); returns how many."""
+        return self._queue(captures, again=True)
+
+    def _queue(self, captures: Iterable[StudyCapture], *, again: bool) -> int:
         added: list[SendState] = []
+        conflict = (
+            "ON CONFLICT DO UPDATE SET destination = excluded.destination, status = excluded.status, "
+            "attempts = 0, last_error = '', next_attempt_at = 0, updated_at = excluded.updated_at"
+            if again
+            else "ON CONFLICT DO NOTHING"
+        )
         with self._lock, transaction(self._conn):
             for record in captures:
                 cur = self._conn.execute(
-                    "INSERT OR IGNORE INTO sends (sop_instance_uid, destination, status, updated_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (record.sop_instance_uid, self.destination.name, SendStatus.QUEUED.value, _now_iso()),
+                    "INSERT INTO sends (sop_instance_uid, called_ae, host, port, destination, status, "
+                    f"updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) {conflict}",
+                    (
+                        record.sop_instance_uid,
+                        *self._key,
+                        self.destination.name,
+                        SendStatus.QUEUED.value,
+                        _now_iso(),
+                    ),
                 )
                 if cur.rowcount:
-                    added.append(
-                        SendState(record.sop_instance_uid, self.destination.name, SendStatus.QUEUED, 0, "", 0)
-                    )
+                    added.append(self._state(record.sop_instance_uid, SendStatus.QUEUED, 0, "", 0))
         for state in added:
             self.status_changed.emit(state)
         self._wake.set()
         return len(added)
 
-    def enqueue_study(self, study: Study) -> int:
-        return self.enqueue(study.captures)
-
-    def retry_now(self) -> None:
-        """Forget the back-off and try every queued capture at once (e.g. the PACS is back)."""
+    def retry_failed(self, study_uid: str | None = None) -> int:
+        """Queue every failed capture (of one study, or all) again from a fresh start; returns how many."""
+        sql = "SELECT s.sop_instance_uid FROM sends s"
+        where = " WHERE s.called_ae = ? AND s.host = ? AND s.port = ? AND s.status = ?"
+        params: tuple[object, ...] = (*self._key, SendStatus.FAILED.value)
+        if study_uid is not None:
+            sql += " JOIN captures c ON c.sop_instance_uid = s.sop_instance_uid"
+            where += " AND c.study_uid = ?"
+            params = (*params, study_uid)
         with self._lock, transaction(self._conn):
-            self._conn.execute(
-                "UPDATE sends SET next_attempt_at = 0 WHERE destination = ? AND status = ?",
-                (self.destination.name, SendStatus.QUEUED.value),
-            )
+            uids = [str(r[0]) for r in self._conn.execute(sql + where, params)]
+            for uid in uids:
+                self._conn.execute(
+                    "UPDATE sends SET status = ?, attempts = 0, last_error = '', next_attempt_at = 0, "
+                    "updated_at = ? WHERE sop_instance_uid = ? AND called_ae = ? AND host = ? AND port = ?",
+                    (SendStatus.QUEUED.value, _now_iso(), uid, *self._key),
+                )
+        for uid in uids:
+            self.status_changed.emit(self._state(uid, SendStatus.QUEUED, 0, "", 0))
         self._wake.set()
+        return len(uids)
+
+    def retry_now(self) -> int:
+        """Forget the back-off and try every queued capture at once (the PACS is back); returns how many."""
+        with self._lock, transaction(self._conn):
+            rows = self._conn.execute(
+                "SELECT sop_instance_uid, attempts, last_error FROM sends "
+                "WHERE called_ae = ? AND host = ? AND port = ? AND status = ? AND next_attempt_at > 0",
+                (*self._key, SendStatus.QUEUED.value),
+            ).fetchall()
+            self._conn.execute(
+                "UPDATE sends SET next_attempt_at = 0 "
+                "WHERE called_ae = ? AND host = ? AND port = ? AND status = ?",
+                (*self._key, SendStatus.QUEUED.value),
+            )
+        for uid, attempts, error in rows:
+            self.status_changed.emit(self._state(str(uid), SendStatus.QUEUED, int(attempts), str(error), 0))
+        self._wake.set()
+        return len(rows)
 
     def states(self) -> list[SendState]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT sop_instance_uid, destination, status, attempts, last_error, next_attempt_at "
-                "FROM sends WHERE destination = ? ORDER BY rowid",
-                (self.destination.name,),
+                "SELECT sop_instance_uid, status, attempts, last_error, next_attempt_at "
+                "FROM sends WHERE called_ae = ? AND host = ? AND port = ? ORDER BY rowid",
+                self._key,
             ).fetchall()
-        return [SendState(r[0], r[1], SendStatus(r[2]), int(r[3]), r[4], float(r[5])) for r in rows]
+        return [self._state(r[0], SendStatus(r[1]), int(r[2]), r[3], float(r[4])) for r in rows]
 
     # ----- sending -----
 
@@ -260,25 +547,30 @@ class PacsSender:
             due = self._conn.execute(
                 "SELECT s.sop_instance_uid, c.path, s.attempts FROM sends s "
                 "JOIN captures c ON c.sop_instance_uid = s.sop_instance_uid "
-                "WHERE s.destination = ? AND s.status = ? AND s.next_attempt_at <= ? ORDER BY s.rowid",
-                (self.destination.name, SendStatus.QUEUED.value, now),
+                "WHERE s.called_ae = ? AND s.host = ? AND s.port = ? AND s.status = ? "
+                "AND s.next_attempt_at <= ? ORDER BY s.rowid",
+                (*self._key, SendStatus.QUEUED.value, now),
             ).fetchall()
         if due:
             self._send_batch([(str(r[0]), str(r[1]), int(r[2])) for r in due])
         with self._lock:
             row = self._conn.execute(
-                "SELECT min(next_attempt_at) FROM sends WHERE destination = ? AND status = ?",
-                (self.destination.name, SendStatus.QUEUED.value),
+                "SELECT min(next_attempt_at) FROM sends WHERE called_ae = ? AND host = ? AND port = ? "
+                "AND status = ?",
+                (*self._key, SendStatus.QUEUED.value),
             ).fetchone()
         if row is None or row[0] is None:
             return None
         return max(0.0, float(row[0]) - self._clock())
 
     def _send_batch(self, due: list[tuple[str, str, int]]) -> None:
-        assoc, reason = _associate(self._ae, self.destination)
+        assoc, failure = _associate(self._ae, self.destination, pause=self._stop.wait)
         if assoc is None:
+            assert failure is not None
+            # Transient (busy, unreachable) and permanent (an AE title not recognised) alike stay
+            # queued with back-off: a permanent refusal is fixed at the PACS, then "Retry now".
             for sop_uid, _, attempts in due:
-                self._retry_later(sop_uid, attempts, reason)
+                self._retry_later(sop_uid, attempts, failure.message)
             return
         try:
             for index, (sop_uid, rel_path, attempts) in enumerate(due):
@@ -287,6 +579,7 @@ class PacsSender:
                         if not self._stop.is_set():
                             self._retry_later(rest_uid, rest_attempts, "the association ended early")
                     break
+                self.status_changed.emit(self._state(sop_uid, SendStatus.SENDING, attempts, "", 0.0))
                 self._send_one(assoc, sop_uid, rel_path, attempts)
         finally:
             if assoc.is_established:
@@ -339,7 +632,8 @@ class PacsSender:
             # Only a queued row moves: a capture marked sent is never touched (or sent) again.
             cur = self._conn.execute(
                 "UPDATE sends SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
-                "updated_at = ? WHERE sop_instance_uid = ? AND destination = ? AND status = ?",
+                "updated_at = ? WHERE sop_instance_uid = ? AND called_ae = ? AND host = ? AND port = ? "
+                "AND status = ?",
                 (
                     status.value,
                     attempts,
@@ -347,15 +641,14 @@ class PacsSender:
                     next_at,
                     _now_iso(),
                     sop_uid,
-                    self.destination.name,
+                    *self._key,
                     SendStatus.QUEUED.value,
                 ),
             )
         if cur.rowcount:
             if error:
                 log.warning("PACS %s, %s: %s", self.destination.name, sop_uid, error)
-            state = SendState(sop_uid, self.destination.name, status, attempts, error, next_at)
-            self.status_changed.emit(state)
+            self.status_changed.emit(self._state(sop_uid, status, attempts, error, next_at))
 
     # ----- thread -----
 

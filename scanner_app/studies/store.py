@@ -87,17 +87,28 @@ CREATE TABLE IF NOT EXISTS captures (
     labels_json TEXT NOT NULL,
     annotations_json TEXT NOT NULL
 );
+"""
+
+# PACS send state, one row per capture and destination *identity* (called AE title, host, port), so
+# re-pointing a destination's name at another PACS starts afresh there. `destination` is the name it
+# was last queued under, for display. Rows migrated from the name-keyed table have port 0 until a
+# sender for that name claims them (claim_legacy_sends).
+_SENDS_TABLE = """
 CREATE TABLE IF NOT EXISTS sends (
     sop_instance_uid TEXT NOT NULL REFERENCES captures(sop_instance_uid),
+    called_ae TEXT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
     destination TEXT NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
     next_attempt_at REAL NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL,
-    PRIMARY KEY (sop_instance_uid, destination)
+    PRIMARY KEY (sop_instance_uid, called_ae, host, port)
 );
 """
+_SENDS_COLUMNS = "status, attempts, last_error, next_attempt_at, updated_at"
 
 
 def connect_index(path: Path) -> sqlite3.Connection:
@@ -107,7 +118,43 @@ def connect_index(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.executescript(_SCHEMA)
+    ensure_send_state_schema(conn)
     return conn
+
+
+def ensure_send_state_schema(conn: sqlite3.Connection) -> None:
+    """Create the send-state table, or migrate one keyed by destination name (keeping every state).
+
+    A name says nothing about which PACS it pointed at, so migrated rows wait, unclaimed, for the
+    first sender of that name (claim_legacy_sends): the PACS it points at now is the best knowledge.
+    """
+    with transaction(conn):
+        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(sends)")}
+        if columns and "port" not in columns:
+            conn.execute("ALTER TABLE sends RENAME TO sends_by_name")
+            conn.execute(_SENDS_TABLE)
+            conn.execute(
+                f"INSERT INTO sends (sop_instance_uid, called_ae, host, port, destination, {_SENDS_COLUMNS}) "
+                f"SELECT sop_instance_uid, '', '', 0, destination, {_SENDS_COLUMNS} FROM sends_by_name"
+            )
+            conn.execute("DROP TABLE sends_by_name")
+            log.info("study index: PACS send states now keyed by destination (AE title, host, port)")
+        else:
+            conn.execute(_SENDS_TABLE)
+
+
+def claim_legacy_sends(conn: sqlite3.Connection, name: str, called_ae: str, host: str, port: int) -> int:
+    """Give migrated send states of destination `name` the identity that name has now; returns how many.
+
+    A capture that already has a state with that identity keeps it; its migrated duplicate is dropped.
+    """
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE OR IGNORE sends SET called_ae = ?, host = ?, port = ? WHERE port = 0 AND destination = ?",
+            (called_ae, host, port, name),
+        )
+        conn.execute("DELETE FROM sends WHERE port = 0 AND destination = ?", (name,))
+    return cur.rowcount
 
 
 @contextlib.contextmanager
