@@ -449,7 +449,7 @@ class AcquisitionEngine:
 
     def _process_and_push(self, frame: Frame) -> None:
         if self._processor is not None:
-            started_ns = time.monotonic_ns()
+            started_ns = self._clock_ns()
             try:
                 frame = self._processor(frame)
             except Exception:
@@ -458,7 +458,7 @@ class AcquisitionEngine:
                 self._errors += 1
                 log.warning("dropped frame %d: processing failed", frame.seq, exc_info=True)
                 return
-            cost_ns = time.monotonic_ns() - started_ns
+            cost_ns = self._clock_ns() - started_ns
             avg = self._process_cost_ns
             self._process_cost_ns = cost_ns if avg == 0 else 0.8 * avg + 0.2 * cost_ns
         ring_seq = self.ring.push(frame)
