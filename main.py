@@ -10,6 +10,7 @@ import logging
 import math
 import sys
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -262,18 +263,21 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     app.setApplicationName("scanner-app")  # names the configuration folder for preferences
     apply_dark_theme(app)
 
-    def switch_probe(spec: str) -> None:
-        """The probe picker's choice: build the new driver first, so a bad spec leaves the old one running."""
+    def switch_probe(spec: str) -> Future[None]:
+        """The probe picker's choice: build the new driver first, so a bad spec leaves the old one
+        running; the engine then switches in the background (the window says so and reports the end)."""
         new_driver = make_driver(spec)  # ValueError for a bad spec: the picker shows it
         old_driver = engine.driver
         try:
-            engine.replace_driver(new_driver)
+            done = engine.switch_driver(new_driver)
         except ProbeError as exc:
             _release_sim_device(new_driver)
             raise ValueError(str(exc)) from exc
-        _release_sim_device(old_driver)
-        simulator.set_control(sim_control(new_driver))
-        engine.start()
+        # On the switch's worker thread: give back the simulated device no longer in use.
+        done.add_done_callback(
+            lambda future: _release_sim_device(new_driver if future.exception() else old_driver)
+        )
+        return done
 
     preferences = Preferences(default_preferences_path())
     store = _open_study_store(args.study_dir or default_study_dir())
@@ -300,6 +304,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         current_probe=args.probe,
     )
     simulator = SimulatorTab(window, sim_control(driver))
+    window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator)
     else:

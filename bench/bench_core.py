@@ -3,6 +3,7 @@
     QT_QPA_PLATFORM=offscreen python bench/bench_core.py ring
     QT_QPA_PLATFORM=offscreen python bench/bench_core.py latency [--seconds 10]
     QT_QPA_PLATFORM=offscreen python bench/bench_core.py memory [--minutes 10]
+    python bench/bench_core.py slowhost [--seconds 6] [--runs 3]
 
 Each prints its figures beside a baseline measured in the same run, and the ratio.
 """
@@ -200,16 +201,106 @@ def bench_memory(minutes: float) -> None:
     print(f"growth after the first minute: {warm[-1] - warm[0]:+.1f} MB (target: none)")
 
 
+class _OldestFirst:
+    """The driver as the engine used it before issue 11 item 3: one frame a step, the oldest it holds."""
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._driver, name)
+
+    def read_frames(self, timeout_s: float) -> list[Frame]:
+        frame = self._driver.read_frame(timeout_s)
+        return [] if frame is None else [frame]
+
+
+def bench_slowhost(seconds: float, runs: int) -> None:
+    """Acquisition-to-ring latency of the live (newest) frame when the host processes at half the
+    probe's rate: a 30 frames/s PLP probe on the simulated USB bus, a processor taking 2 frame periods.
+
+    before: one frame a step, the oldest queued (the engine until issue 11 item 3);
+    after: every queued frame taken each step, the newest always processed.
+    """
+    from drivers.plp_driver import PlpProbeDriver
+    from drivers.sim.firmware import SimFirmware, small_params
+    from drivers.sim.usb_backend import SimUsbBackend
+    from drivers.transports import UsbTransport
+
+    rate_hz = 30.0
+    period_s = 1.0 / rate_hz
+
+    def run(before: bool) -> dict[str, float]:
+        origin: list[float] = []
+
+        def fw_clock() -> float:
+            # The firmware's first reading is its device time 0: a frame was acquired at
+            # origin + device_time on time.monotonic.
+            now = time.monotonic()
+            if not origin:
+                origin.append(now)
+            return now - origin[0]
+
+        fw = SimFirmware(params=small_params(128, 128), frame_rate_hz=rate_hz, clock=fw_clock)
+        driver = PlpProbeDriver(UsbTransport(backend=SimUsbBackend(fw)), device=fw)
+        latencies_ms: list[float] = []
+
+        def slow(frame: Frame) -> Frame:
+            time.sleep(2 * period_s)  # stands for costly processing (scan conversion of big frames)
+            latencies_ms.append((time.monotonic() - origin[0] - frame.device_time_us / 1e6) * 1000)
+            return frame
+
+        engine = AcquisitionEngine(
+            _OldestFirst(driver) if before else driver, FrameRing(64, 128 * 128), processor=slow
+        )
+        engine.start()
+        time.sleep(1.0)  # warm up: connected, queues at their steady state
+        latencies_ms.clear()
+        time.sleep(seconds)
+        engine.close()
+        status = engine.status()
+        p50, p99 = _percentiles(latencies_ms)
+        return {
+            "p50": p50,
+            "p99": p99,
+            "sent": fw.injected["frames_sent"],
+            "kept": status.frames_received,
+            "dropped": status.frames_dropped,
+        }
+
+    results: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+    for _ in range(runs):
+        for before in (True, False):
+            results[before].append(run(before))
+    print(
+        f"30 frames/s probe, processor {2 * period_s * 1000:.0f} ms a frame, {runs} runs of {seconds:.0f} s"
+    )
+    print(f"{'engine':<8}{'p50 ms (min/med/max)':>26}{'p99 ms (min/med/max)':>26}{'kept/sent':>12}")
+    for before in (True, False):
+        rs = results[before]
+
+        def mmm(key: str, rs: list[dict[str, float]] = rs) -> str:
+            xs = sorted(r[key] for r in rs)
+            return f"{xs[0]:.0f}/{xs[len(xs) // 2]:.0f}/{xs[-1]:.0f}"
+
+        kept = sum(r["kept"] for r in rs) / max(1, sum(r["sent"] for r in rs))
+        print(f"{'before' if before else 'after':<8}{mmm('p50'):>26}{mmm('p99'):>26}{kept:>12.2f}")
+    print(f"target (after): p99 <= one frame period + processing = {3 * period_s * 1000:.0f} ms")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["ring", "latency", "memory"])
+    p.add_argument("what", choices=["ring", "latency", "memory", "slowhost"])
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
     if args.what == "ring":
         bench_ring()
     elif args.what == "latency":
         bench_latency(args.seconds)
+    elif args.what == "slowhost":
+        bench_slowhost(args.seconds, args.runs)
     else:
         bench_memory(args.minutes)
 

@@ -74,6 +74,16 @@ class BaseProbeDriver(ABC):
             raise ProbeError(f"{self._display_name}: read_frame while not streaming")
         return self._do_read_frame(timeout_s)
 
+    def read_frames(self, timeout_s: float) -> list[Frame]:
+        """Every frame that has arrived, oldest first, waiting up to `timeout_s` for the first.
+
+        The engine takes them all each time, so a host that falls behind skips to the newest frame
+        instead of working through a backlog (the live image must be the newest).
+        """
+        if not self._streaming:
+            raise ProbeError(f"{self._display_name}: read_frames while not streaming")
+        return self._do_read_frames(timeout_s)
+
     def set_setting(self, key: SettingKey, value: float) -> float:
         """Ask the probe for `value`; returns the value it applied, which may be clamped."""
         applied = self._do_set(SettingKey(key), float(value))
@@ -117,6 +127,12 @@ class BaseProbeDriver(ABC):
 
     @abstractmethod
     def _do_get(self, key: SettingKey) -> float: ...
+
+    def _do_read_frames(self, timeout_s: float) -> list[Frame]:
+        """Override when frames queue up in the driver; a probe that makes a frame on each read
+        (the direct simulator) has only ever the one."""
+        frame = self._do_read_frame(timeout_s)
+        return [] if frame is None else [frame]
 
     def _do_poll_events(self) -> list[ProbeEvent]:
         return []

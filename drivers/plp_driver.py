@@ -45,10 +45,17 @@ from scanner_app.probe import (
 
 REPLY_TIMEOUT_S = 0.2  # spec 2: every command is answered within 200 ms
 COMMAND_ATTEMPTS = 2  # spec 2: a lost command is retried once
-MAX_PENDING_FRAMES = 8
+MAX_PENDING_FRAMES = 8  # frames that arrive while waiting for a reply, kept for read_frame
+# A packet still arriving when a read's timeout ends (a big frame on a slow serial line) may take this
+# much longer: a frame on its way is not "no frame", so the engine does not restart a flowing stream.
+MID_PACKET_GRACE_S = 1.0
+MID_PACKET_QUIET_S = 0.05  # ... and the line is quiet once a read this long brings nothing
+DRAIN_MAX_S = 0.1  # reading what the link already holds never takes longer than this
+IN_FLIGHT_QUIET_S = 0.02  # after STOP: the link is quiet once a read this long brings nothing
+IN_FLIGHT_MAX_S = 1.0
 COUNTER_KEYS = (
     "frames", "frames_dropped", "crc_errors", "resyncs", "malformed", "unknown_packets", "link_faults",
-    "probe_tx_dropped",
+    "probe_tx_dropped", "frames_overrun", "frames_discarded",
 )  # fmt: skip
 # `probe_tx_dropped`: frames the probe itself could not send (STATUS `tx_dropped`, spec 5), summed
 # over the probe's power cycles: a saturated link, invisible in the seq gaps the host counts.
@@ -117,7 +124,7 @@ class PlpProbeDriver(BaseProbeDriver):
         self.transport.discard_input()
         self._parser.reset()
         self._event_parser.reset()
-        self._frames.clear()
+        self._discard_pending()
         self._accepting = False
         reply = self._hello()
         if reply.version != PROTOCOL_VERSION:
@@ -154,22 +161,30 @@ class PlpProbeDriver(BaseProbeDriver):
             ) from None
 
     def _do_start(self) -> None:
-        self._frames.clear()
+        self._discard_pending()
         self._accepting = False
         self._command(Opcode.START)  # _handle starts accepting frames at the START reply
 
     def _do_stop(self) -> None:
         self._accepting = False  # frames still in flight belong to the stream we stop
+        self._discard_pending()
         self._command(Opcode.STOP)
-        self._frames.clear()
+        # Spec 2: frames already in flight may still arrive. Read them now, counted as discarded,
+        # rather than leave them for a RESET_STREAM or an input flush to lose without a count.
+        self._read_until_quiet()
 
     def _do_close(self) -> None:
         try:
             self.transport.close()
         finally:
-            self._frames.clear()
+            self._discard_pending()
             if self._device is not None:
                 self._device.power_off()
+
+    def _discard_pending(self) -> None:
+        """Frames received but never handed out are counted, so every frame sent is accounted for."""
+        self._counts["frames_discarded"] += len(self._frames)
+        self._frames.clear()
 
     def _do_interrupt(self) -> None:
         self._wake.set()
@@ -211,20 +226,58 @@ class PlpProbeDriver(BaseProbeDriver):
         return out
 
     def _do_read_frame(self, timeout_s: float) -> Frame | None:
+        if not self._frames:
+            self._wait_for_frame(timeout_s)
+        return self._frames.popleft() if self._frames else None
+
+    def _do_read_frames(self, timeout_s: float) -> list[Frame]:
+        if not self._frames:
+            self._wait_for_frame(timeout_s)
         if self._frames:
-            return self._frames.popleft()
+            self._read_available()  # frames queued behind this one: the caller wants the newest too
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames
+
+    def _wait_for_frame(self, timeout_s: float) -> None:
+        """Read until a frame is queued, `interrupt()`, or the timeout ends with no packet arriving."""
         deadline = self._clock() + timeout_s
-        while not self._wake.is_set():
+        first = True
+        while not self._frames and not self._wake.is_set():
             remaining = deadline - self._clock()
-            if remaining <= 0:
+            if remaining > 0:
+                wait_s = min(remaining, 0.1)
+            elif self._parser.buffered and remaining > -MID_PACKET_GRACE_S:
+                wait_s = MID_PACKET_QUIET_S  # a packet is on its way: go on while its bytes come
+            elif first:
+                wait_s = 0.0  # a zero timeout still looks at what the link holds
+            else:
                 break
-            data = self.transport.read(min(remaining, 0.1))
+            first = False
+            data = self.transport.read(wait_s)
             if data:
                 self._handle(self._parser.feed(data), None, None)
-                if self._frames:
-                    return self._frames.popleft()
-        self._wake.clear()
-        return None
+            elif remaining <= 0:
+                break
+        if not self._frames:
+            self._wake.clear()
+
+    def _read_available(self) -> None:
+        """Parse what the link holds now, without waiting for more."""
+        deadline = self._clock() + DRAIN_MAX_S
+        while not self._wake.is_set() and self._clock() < deadline:
+            data = self.transport.read(0.0)
+            if not data:
+                return
+            self._handle(self._parser.feed(data), None, None)
+
+    def _read_until_quiet(self) -> None:
+        deadline = self._clock() + IN_FLIGHT_MAX_S
+        while self._clock() < deadline:
+            data = self.transport.read(IN_FLIGHT_QUIET_S)
+            if not data:
+                return
+            self._handle(self._parser.feed(data), None, None)
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -300,7 +353,9 @@ class PlpProbeDriver(BaseProbeDriver):
 
     def _on_frame(self, p: Packet) -> None:
         if not self._accepting:
-            return  # a frame in flight after STOP, or before START's reply
+            # A frame in flight after STOP, or before START's reply: not this stream's, but counted.
+            self._counts["frames_discarded"] += not p.damaged
+            return
         self._parser.note_frame_seq(p.seq)
         if p.damaged:
             return  # already counted as a CRC error or malformed

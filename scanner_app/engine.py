@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from scanner_app.events import worker_signal
@@ -38,6 +39,7 @@ READ_TIMEOUT_S = 0.1  # bounds how long stop() can wait on a driver that honours
 STALL_AFTER_S = 1.0  # spec 7: streaming with no frame for over 1 s is a stall
 RECONNECT_EVERY_S = 0.5  # spec 7: look for an unplugged probe again about every 500 ms
 STATUS_EVERY_S = 0.5
+SWITCH_TIMEOUT_S = 5.0  # how long a probe switch waits for the old driver to let go
 
 
 class EngineState(enum.Enum):
@@ -152,8 +154,14 @@ class AcquisitionEngine:
         self._last_status_ns = 0
         self._next_connect_ns = 0
         self._last_device_seq: int | None = None
+        self._last_device_time_us = 0
         self._seq_gaps = 0
+        self._frames_skipped = 0
+        self._stall_restarts = 0
+        self._process_cost_ns = 0.0  # moving average of the processor's time per frame
+        self._frame_period_ns = 0.0  # moving average of the probe's frame interval (its own clock)
         self._ring_held = False
+        self._switch_thread: threading.Thread | None = None
 
     # -- state ------------------------------------------------------------------------------
 
@@ -173,13 +181,20 @@ class AcquisitionEngine:
         return dict(self._in_force)
 
     def status(self) -> StatusReport:
+        """`frames_dropped` is every frame the probe sent that is not in the ring: lost on the link,
+        discarded at a stop, or skipped because the host could not process it in time (itemised in
+        `counters`); frames received + dropped = frames the probe sent."""
         p50, p99 = self._stats.latency_percentiles_ms()
         counters = self.driver.counters()
+        counters["frames_skipped"] = self._frames_skipped
+        counters["stall_restarts"] = self._stall_restarts
+        link_drops = counters.get("frames_dropped", self._seq_gaps)
+        lost = ("frames_overrun", "frames_discarded", "frames_skipped")
         return StatusReport(
             state=self._state,
             frames_received=self._frames_received,
             frame_rate_hz=self._stats.frame_rate_hz(self._clock_ns()),
-            frames_dropped=counters.get("frames_dropped", self._seq_gaps),
+            frames_dropped=link_drops + sum(counters.get(k, 0) for k in lost),
             errors=self._errors + sum(counters.get(k, 0) for k in ("crc_errors", "malformed")),
             reconnects=self._reconnects,
             latency_p50_ms=p50,
@@ -256,12 +271,44 @@ class AcquisitionEngine:
         self._safe_close_driver()
         self.driver = driver
         self._last_device_seq = None
+        self._frame_period_ns = 0.0
         self._offset = ClockOffsetEstimator()
         self._next_connect_ns = 0
         self._set_state(EngineState.DISCONNECTED, "probe changed")
 
+    def switch_driver(self, driver: ProbeDriver, timeout_s: float = SWITCH_TIMEOUT_S) -> Future[None]:
+        """`replace_driver` then `start`, on a worker thread: the caller (the GUI) never waits on a device.
+
+        The future completes once the new driver's acquisition has started, or with the ProbeError
+        that kept the old driver; its callbacks run on the worker thread. One switch at a time.
+        """
+        if self._switch_thread is not None and self._switch_thread.is_alive():
+            raise ProbeError("a probe switch is already under way; wait for it to finish")
+        done: Future[None] = Future()
+        done.set_running_or_notify_cancel()
+
+        def switch() -> None:
+            try:
+                self.replace_driver(driver, timeout_s)
+                self.start()
+            except ProbeError as exc:
+                done.set_exception(exc)
+            except Exception as exc:  # a driver bug: the caller is told, the worker ends
+                log.exception("probe switch failed")
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        self._switch_thread = threading.Thread(target=switch, name="probe-switch", daemon=True)
+        self._switch_thread.start()
+        return done
+
     def close(self) -> None:
-        """Stop and release the probe."""
+        """Stop and release the probe (after a switch under way has finished or given up)."""
+        switch = self._switch_thread
+        if switch is not None:
+            switch.join(SWITCH_TIMEOUT_S + 2.0)
+            self._switch_thread = None
         self.stop()
         if self._thread is None:
             self._safe_close_driver()
@@ -280,7 +327,7 @@ class AcquisitionEngine:
                 self._set_state(EngineState.DISCONNECTED, "stopped")
 
     def step(self) -> None:
-        """One iteration: connect if needed, apply queued settings, read one frame, report."""
+        """One iteration: connect if needed, apply queued settings, take every frame that arrived, report."""
         if self._state == EngineState.ERROR:
             return
         try:
@@ -289,7 +336,7 @@ class AcquisitionEngine:
                     self._connect()
             else:
                 self._apply_requests()
-                self._read_one()
+                self._read_frames()
                 self._poll_events()
         except (ProbeDisconnected, ProbeNotFound, LinkFault) as exc:
             self._errors += isinstance(exc, LinkFault)
@@ -321,6 +368,7 @@ class AcquisitionEngine:
             self._reconnects += 1
         self._has_connected = True
         self._last_device_seq = None
+        self._frame_period_ns = 0.0
         self._last_frame_ns = self._clock_ns()
         self.probe_connected.emit(ProbeConnected(descriptor))
         self._set_state(EngineState.STREAMING)
@@ -351,22 +399,60 @@ class AcquisitionEngine:
             self._in_force[key] = applied
             self.setting_applied.emit(SettingApplied(key, value, applied))
 
-    def _read_one(self) -> None:
-        frame = self.driver.read_frame(READ_TIMEOUT_S)
+    def _read_frames(self) -> None:
+        frames = self.driver.read_frames(READ_TIMEOUT_S)
         now_ns = self._clock_ns()
-        if frame is None:
+        if not frames:
+            # The driver returns nothing only once the link is quiet (a frame still on its way is
+            # waited for), so this is a stream that has stopped, not one that is slow.
             if now_ns - self._last_frame_ns > STALL_AFTER_S * 1e9:
                 self._recover_stall()
             return
         self._last_frame_ns = now_ns
         if self._state == EngineState.STALLED:
             self._set_state(EngineState.STREAMING)
-        if self._last_device_seq is not None:
-            self._seq_gaps += (frame.seq - self._last_device_seq - 1) & 0xFFFFFFFF
-        self._last_device_seq = frame.seq
+        for frame in frames:
+            self._note_device_seq(frame)
         if self._ring_held:
             return
+        keep = self._frames_worth_processing(frames)
+        self._frames_skipped += len(frames) - len(keep)
+        for frame in keep:
+            self._process_and_push(frame)
+
+    def _note_device_seq(self, frame: Frame) -> None:
+        """Count sequence gaps, and learn the probe's frame period from its own clock."""
+        last = self._last_device_seq
+        if last is not None:
+            gap = (frame.seq - last) & 0xFFFFFFFF
+            if 0 < gap < 0x80000000:  # backwards: the probe restarted its count
+                self._seq_gaps += gap - 1
+            elapsed_us = frame.device_time_us - self._last_device_time_us
+            if 0 < gap < 1000 and elapsed_us > 0:
+                period_ns = elapsed_us * 1000 / gap
+                avg = self._frame_period_ns
+                self._frame_period_ns = period_ns if avg == 0 else 0.9 * avg + 0.1 * period_ns
+        self._last_device_seq = frame.seq
+        self._last_device_time_us = frame.device_time_us
+
+    def _frames_worth_processing(self, frames: list[Frame]) -> list[Frame]:
+        """The newest frame always; the older ones that arrived with it only as many as the
+        processor gets through in one frame period, newest first.
+
+        The live image is the newest frame, reaching the ring within about a frame period plus its
+        own processing. A host that keeps up (B-mode passes through for nothing) keeps every frame
+        for the cine; one that cannot skips the oldest, counted as `frames_skipped`, and never
+        builds a backlog.
+        """
+        cost, period = self._process_cost_ns, self._frame_period_ns
+        if len(frames) <= 1 or cost <= 0 or period <= 0:
+            return frames
+        older = int(period // cost)
+        return frames[-(older + 1) :]
+
+    def _process_and_push(self, frame: Frame) -> None:
         if self._processor is not None:
+            started_ns = self._clock_ns()
             try:
                 frame = self._processor(frame)
             except Exception:
@@ -375,6 +461,9 @@ class AcquisitionEngine:
                 self._errors += 1
                 log.warning("dropped frame %d: processing failed", frame.seq, exc_info=True)
                 return
+            cost_ns = self._clock_ns() - started_ns
+            avg = self._process_cost_ns
+            self._process_cost_ns = cost_ns if avg == 0 else 0.8 * avg + 0.2 * cost_ns
         ring_seq = self.ring.push(frame)
         self._frames_received += 1
         acquired_ns = self._offset.update(frame.device_time_us, frame.host_time_ns)
@@ -384,8 +473,9 @@ class AcquisitionEngine:
 
     def _recover_stall(self) -> None:
         """Spec 7: STOP, reset, HELLO, START. The driver's connect does the reset and HELLO."""
+        self._stall_restarts += 1
         self._set_state(EngineState.STALLED, f"no frame for over {STALL_AFTER_S:.0f} s")
-        self.driver.stop()
+        self.driver.stop()  # reads what was still in flight, counted
         self.driver.connect()
         for key, value in self._in_force.items():
             self.driver.set_setting(key, value)

@@ -4,6 +4,7 @@ mouse and sliders) against a fake SimulatorControl."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,14 @@ from pytestqt.qtbot import QtBot
 
 from scanner_app.engine import EngineState
 from scanner_app.probe import SettingKey
-from tests.ui_support import make_engine, open_window, wait_streaming, window_fixture, window_models
+from tests.ui_support import (
+    make_engine,
+    open_window,
+    switched_at_once,
+    wait_streaming,
+    window_fixture,
+    window_models,
+)
 from ui.main_window import MainWindow
 from ui.sim_panel import SimPanel, SimulatorControl, SimulatorTab
 
@@ -81,10 +89,11 @@ def test_banner_while_not_streaming(qtbot: QtBot, tmp_path: Path) -> None:
 def test_probe_picker_calls_switch_probe_and_shows_its_error(qtbot: QtBot, tmp_path: Path) -> None:
     asked: list[str] = []
 
-    def switch(spec: str) -> None:
+    def switch(spec: str) -> Future[None]:
         asked.append(spec)
         if spec == "usb":
             raise ValueError("no USB probe found (VID:PID 1209:0001)")
+        return switched_at_once(spec)
 
     engine = make_engine()
     w = MainWindow(engine, window_models(engine, tmp_path), switch_probe=switch,

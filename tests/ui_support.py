@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 from pytestqt.qtbot import QtBot
@@ -47,7 +48,7 @@ def open_window(
     start: bool = True,
 ) -> MainWindow:
     engine = engine or make_engine()
-    window = MainWindow(engine, window_models(engine, tmp_path, sink), switch_probe=lambda spec: None)
+    window = MainWindow(engine, window_models(engine, tmp_path, sink), switch_probe=switched_at_once)
     qtbot.addWidget(window)
     window.resize(1200, 900)
     with qtbot.waitExposed(window):
@@ -57,6 +58,13 @@ def open_window(
     if start:
         engine.start()
     return window
+
+
+def switched_at_once(spec: str) -> Future[None]:
+    """A probe switch that is done before it is reported (a picker with nothing behind it)."""
+    done: Future[None] = Future()
+    done.set_result(None)
+    return done
 
 
 def wait_streaming(qtbot: QtBot, window: MainWindow) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, QStandardPaths, Qt, pyqtSignal
@@ -83,6 +84,8 @@ class MainWindow(QMainWindow):
     capture_finished = pyqtSignal(object)  # CaptureOutcome, after the strip and messages are updated
     closing = pyqtSignal(object)  # CloseRequest: the user asks to close; a feature may veto
     finishing = pyqtSignal()  # the close goes ahead and captures are stored: features finish now
+    probe_switched = pyqtSignal(str)  # the probe picker's switch is done: the new probe's spec
+    _switch_done = pyqtSignal(str, object)  # (spec, Future) from the switch's worker thread
 
     def __init__(
         self,
@@ -90,7 +93,7 @@ class MainWindow(QMainWindow):
         models: ScannerModels,
         *,
         probe_specs: Sequence[str] = DEFAULT_PROBE_SPECS,
-        switch_probe: Callable[[str], None] | None = None,
+        switch_probe: Callable[[str], Future[None]] | None = None,
         current_probe: str = "sim",
         parent: QWidget | None = None,
     ) -> None:
@@ -189,6 +192,7 @@ class MainWindow(QMainWindow):
         self.bridge.setting_applied.connect(self._on_setting_applied)
         self.bridge.setting_failed.connect(self._on_setting_failed)
         self.bridge.probe_event.connect(self._on_probe_event)
+        self._switch_done.connect(self._on_switch_done)  # queued: the future completes on a worker
         self.worker.finished.connect(self._on_capture_done)
         self.view.clicked_mm.connect(self._on_image_click)
         self.view.wheel_steps.connect(self._cine_step)
@@ -640,12 +644,32 @@ class MainWindow(QMainWindow):
         self.annotations.set_body_marker(BodyMarker(region, m.side, m.probe_along, m.probe_angle_deg))
 
     def _switch(self, spec: str) -> None:
+        """Start a probe switch; it completes in the background (the old probe may take seconds to
+        let go) and `_on_switch_done` reports it. The GUI thread never waits on a device."""
         assert self._switch_probe is not None
         self.cine.unfreeze()
         self.view.setFocus()  # give the keys back to the scanner shortcuts
-        self._switch_probe(spec)  # raises ValueError for an unknown spec; the panel shows it
+        done = self._switch_probe(spec)  # raises ValueError for an unknown spec; the panel shows it
+        self.probe_panel.set_switching(spec)
+        self._message(f"Switching to {spec}…")
+        done.add_done_callback(lambda future: self._report_switch(spec, future))
+
+    def _report_switch(self, spec: str, future: Future[None]) -> None:
+        try:
+            self._switch_done.emit(spec, future)
+        except RuntimeError:
+            pass  # the window is gone (closed while the switch waited): nobody to tell
+
+    def _on_switch_done(self, spec: str, future: Future[None]) -> None:
+        error = future.exception()
+        self.probe_panel.switch_finished(spec, None if error is None else str(error))
+        if error is not None:
+            self._message(f"Could not switch to {spec}: {error}", error=True)
+            return
+        self._message(f"Using {spec}")
         self.prefs.set("probe_spec", spec)
         self.imaging.push_all()
+        self.probe_switched.emit(spec)
 
     # -- preferences -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ STATE_COLOURS = {
     EngineState.ERROR: ALARM,
 }
 
-SwitchProbe = Callable[[str], None]
+SwitchProbe = Callable[[str], None]  # starts a switch; raises ValueError (or OSError) at once for a bad spec
 
 
 def banner_text(state: EngineState, reason: str) -> str | None:
@@ -82,6 +82,9 @@ class ProbePanel(QWidget):
         self.switch_error = QLabel("")
         self.switch_error.setWordWrap(True)
         self.switch_error.setStyleSheet(f"color: {ALARM};")
+        self.switch_status = QLabel("")  # "switching to …", then which probe is in use
+        self.switch_status.setWordWrap(True)
+        self.switch_status.setStyleSheet(f"color: {MUTED};")
         lay = QVBoxLayout(self)
         lay.addWidget(self.state_label)
         lay.addWidget(self.reason_label)
@@ -100,6 +103,7 @@ class ProbePanel(QWidget):
         row.addWidget(self.picker, 1)
         row.addWidget(self.connect_button)
         lay.addLayout(row)
+        lay.addWidget(self.switch_status)
         lay.addWidget(self.switch_error)
         lay.addStretch(1)
 
@@ -148,3 +152,19 @@ class ProbePanel(QWidget):
             self._switch_probe(spec)
         except (ValueError, OSError) as exc:
             self.switch_error.setText(f"Could not use {spec!r}: {exc}")
+
+    def set_switching(self, spec: str) -> None:
+        """A switch is under way in the background: say so, and take no other choice until it ends."""
+        self.picker.setEnabled(False)
+        self.connect_button.setEnabled(False)
+        self.switch_error.setText("")
+        self.switch_status.setText(f"Switching to {spec}…")
+
+    def switch_finished(self, spec: str, error: str | None) -> None:
+        self.picker.setEnabled(True)
+        self.connect_button.setEnabled(self._switch_probe is not None)
+        if error is None:
+            self.switch_status.setText(f"Using {spec}")
+        else:
+            self.switch_status.setText("")
+            self.switch_error.setText(f"Could not use {spec!r}: {error}")

@@ -212,6 +212,7 @@ class SimFirmware:
         self._t0 = clock()
         self._streaming = False
         self._stalled = False
+        self._paused_until = 0.0
         self._frame_seq = 0
         self._next_frame_t = 0.0
         self._next_status_t = 0.0
@@ -313,6 +314,19 @@ class SimFirmware:
             self._stalled = True
             self.injected["stalls"] += 1
 
+    def inject_pause(self, seconds: float) -> None:
+        """Acquire no frames for `seconds` of the firmware's clock, then resume by itself; commands
+        are still answered, and a restart (STOP, RESET_STREAM, START) does not end it."""
+        with self._lock:
+            self._paused_until = self._clock() + seconds
+            self.injected["pauses"] += 1
+        self._wake.set()
+
+    @property
+    def paused_until(self) -> float:
+        """When the injected pause ends, on the firmware's clock (0 if none was injected)."""
+        return self._paused_until
+
     def set_faults(self, **changes: object) -> None:
         """Switch faults on or off (field names of `FaultSwitches`), safely while streaming."""
         with self._lock:
@@ -346,6 +360,9 @@ class SimFirmware:
 
     def _stream_step(self, now: float) -> float:
         """Send a frame if one is due; returns how long until the next one could be."""
+        if now < self._paused_until:
+            self._next_frame_t = self._paused_until  # nothing acquired while paused: no burst after it
+            return self._paused_until - now
         if self.paced and now < self._next_frame_t:
             return self._next_frame_t - now
         params = self.settings.params
