@@ -355,8 +355,7 @@ class AcquisitionEngine:
         self._set_state(EngineState.CONNECTING, self.driver.display_name)
         try:
             descriptor = self.driver.connect()
-            for key, value in self._in_force.items():
-                self.driver.set_setting(key, value)
+            self._reapply_in_force()
             self._apply_requests()
             self.driver.start()
         except (ProbeDisconnected, ProbeNotFound, LinkFault) as exc:
@@ -377,6 +376,18 @@ class AcquisitionEngine:
         self._safe_close_driver()
         self._next_connect_ns = self._clock_ns() + int(RECONNECT_EVERY_S * 1e9)
         self._set_state(EngineState.DISCONNECTED, reason)
+
+    def _reapply_in_force(self) -> None:
+        """After a (re)connect: the settings in force before. One the probe refuses now (a bad readback,
+        a value out of its range) is a failed setting the window shows, not a reason to stop imaging."""
+        for key, value in list(self._in_force.items()):
+            try:
+                self._in_force[key] = self.driver.set_setting(key, value)
+            except (ProbeDisconnected, LinkFault):
+                raise
+            except ProbeError as exc:
+                del self._in_force[key]
+                self.setting_failed.emit(SettingFailed(key, value, str(exc)))
 
     def _apply_requests(self) -> None:
         while True:
@@ -477,8 +488,7 @@ class AcquisitionEngine:
         self._set_state(EngineState.STALLED, f"no frame for over {STALL_AFTER_S:.0f} s")
         self.driver.stop()  # reads what was still in flight, counted
         self.driver.connect()
-        for key, value in self._in_force.items():
-            self.driver.set_setting(key, value)
+        self._reapply_in_force()
         self.driver.start()
         self._last_device_seq = None  # the restarted stream counts from 0 again
         self._last_frame_ns = self._clock_ns()

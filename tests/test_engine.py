@@ -12,10 +12,11 @@ from scanner_app.engine import (
     ProbeConnected,
     ProbeEventReceived,
     SettingApplied,
+    SettingFailed,
     StateChanged,
     StatusReport,
 )
-from scanner_app.probe import ProbeEvent, ProbeEventKind, ProbeRefused, SettingKey
+from scanner_app.probe import ProbeError, ProbeEvent, ProbeEventKind, ProbeRefused, SettingKey
 from scanner_app.ring import FrameRing
 from tests.fake_driver import ScriptedDriver
 
@@ -153,6 +154,37 @@ def test_unplug_then_replug_reconnects_with_settings_in_force() -> None:
     again = engine.ring.get(kept.ring_seq)
     assert again is not None and again.frame.seq == kept.frame.seq
     np.testing.assert_array_equal(again.frame.pixels, kept.frame.pixels)
+
+
+def test_a_setting_refused_after_a_reconnect_is_a_failed_setting_not_an_engine_error() -> None:
+    """A probe that comes back and refuses a setting in force (a bad readback) keeps imaging."""
+    clock = FakeClock()
+    driver = ScriptedDriver()
+    engine, _ = make_engine(driver, clock)
+    failed: list[SettingFailed] = []
+    engine.setting_failed.connect(failed.append)
+    engine.step()
+    engine.request_setting(SettingKey.GAIN_DB, 12.0)
+    engine.step()
+    driver.unplug()
+    engine.step()
+    driver.plugged = True
+    refuse = driver._do_set
+
+    def bad_readback(key: SettingKey, value: float) -> float:
+        if key == SettingKey.GAIN_DB:
+            raise ProbeError("answered SET GAIN_DB=12 with a bad value (nan); not applied")
+        return refuse(key, value)
+
+    driver._do_set = bad_readback
+    clock.advance(0.6)
+    engine.step()
+    assert engine.state == EngineState.STREAMING
+    assert [(f.key, f.requested) for f in failed] == [(SettingKey.GAIN_DB, 12.0)]
+    assert "bad value" in failed[0].reason
+    assert SettingKey.GAIN_DB not in engine.settings_in_force()
+    engine.step()
+    assert engine.status().frames_received >= 2
 
 
 def test_no_frames_for_a_second_is_a_stall_and_recovers() -> None:
