@@ -96,6 +96,20 @@ def test_preferences_survive_a_restart_in_the_given_folder(qtbot: QtBot, tmp_pat
     assert w2.imaging.preset_name == "Knee"
     assert w2.imaging.requested[SettingKey.GAIN_DB] == 40.0  # the applied value, not the clamped request
     assert w2.annotations.body_marker.side == "L"
+    # ... and the restored settings reach the probe: its readback and its frames say so.
+    engine2.start()
+    knee_depth_mm = PRESETS["Knee"]["depth_mm"]
+    qtbot.waitUntil(
+        lambda: engine2.settings_in_force().get(SettingKey.DEPTH_MM) == knee_depth_mm
+        and engine2.settings_in_force().get(SettingKey.GAIN_DB) == 40.0,
+        timeout=5000,
+    )
+    qtbot.waitUntil(
+        lambda: (f := engine2.ring.peek_latest()) is not None
+        and f.frame.settings.depth_mm == knee_depth_mm
+        and f.frame.settings.gain_db == 40.0,
+        timeout=5000,
+    )
     w2.close()
 
 
