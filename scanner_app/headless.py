@@ -8,28 +8,41 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from scanner_app.engine import AcquisitionEngine, EngineState, ProbeConnected, StateChanged
+from scanner_app.engine import AcquisitionEngine, EngineState, ProbeConnected, StateChanged, StatusReport
 from scanner_app.probe import ProbeDescriptor
+
+
+class AcquisitionWatch:
+    """Follows an engine for a summary: whether it failed, and the probe it last connected to."""
+
+    def __init__(self, engine: AcquisitionEngine) -> None:
+        self.failed = threading.Event()
+        self.descriptor: ProbeDescriptor | None = None
+        engine.subscribe(self._on_event)
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, StateChanged) and event.state == EngineState.ERROR:
+            self.failed.set()
+        elif isinstance(event, ProbeConnected):
+            self.descriptor = event.descriptor
 
 
 def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
     """Acquire for `seconds` (or until the engine errors) and return the summary."""
-    failed = threading.Event()
-    descriptors: list[ProbeDescriptor] = []
-
-    def on_event(event: object) -> None:
-        if isinstance(event, StateChanged) and event.state == EngineState.ERROR:
-            failed.set()
-        elif isinstance(event, ProbeConnected):
-            descriptors.append(event.descriptor)
-
-    engine.subscribe(on_event)
+    watch = AcquisitionWatch(engine)
     engine.start()
     try:
-        failed.wait(seconds)
+        watch.failed.wait(seconds)
         status = engine.status()
     finally:
         engine.close()
+    return acquisition_summary(engine, status, seconds, watch.descriptor)
+
+
+def acquisition_summary(
+    engine: AcquisitionEngine, status: StatusReport, seconds: float, descriptor: ProbeDescriptor | None
+) -> dict[str, Any]:
+    """What came in over `seconds`: frames, rate, drops, errors, link counters, latency; `engine` closed."""
     summary: dict[str, Any] = {
         "seconds": seconds,
         "probe": engine.driver.display_name,
@@ -46,8 +59,8 @@ def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
     # The link counters a reader looks for first, at top level (spec 1 receiver rules).
     for key in ("crc_errors", "resyncs", "malformed", "unknown_packets", "link_faults"):
         summary[key] = status.counters.get(key, 0)
-    if descriptors:
-        summary["descriptor"] = descriptors[-1].to_json_dict()
+    if descriptor is not None:
+        summary["descriptor"] = descriptor.to_json_dict()
     return summary
 
 
