@@ -41,7 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="scanner-app", description="Scanner-side ultrasound app.")
     p.add_argument(
         "--probe",
-        default="sim",
         help="probe to use: sim (default; the simulated probe on a simulated USB bus), sim-serial "
         "(the simulated probe on a pseudo-terminal), usb[:VID:PID], serial:PORT[@BAUD]",
     )
@@ -52,11 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--list-probes", action="store_true", help="list USB probes and serial ports, then exit")
     p.add_argument("--headless", action="store_true", help="acquire with no window and print a summary")
-    p.add_argument("--seconds", type=float, default=10.0, help="headless: how long to acquire")
-    p.add_argument("--stats-json", type=Path, help="headless: also write the summary as JSON here")
+    p.add_argument("--seconds", type=float, help="headless: how long to acquire (default 10)")
+    p.add_argument(
+        "--stats-json",
+        type=Path,
+        help="headless: also write the summary as JSON here (with --protocol: and the exam's outcome)",
+    )
     p.add_argument("--protocol", metavar="ID", help="headless: walk this protocol with scripted captures")
     p.add_argument(
-        "--capture-every", type=float, default=2.0, metavar="S", help="headless: capture every S s"
+        "--capture-every", type=float, metavar="S", help="headless --protocol: capture every S s (default 2)"
     )
     p.add_argument(
         "--study-dir",
@@ -71,10 +74,86 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="check protocol files (default: the shipped library) and exit non-zero on errors",
     )
-    p.add_argument("--frame-rate", type=float, default=30.0, help="frame rate to ask of the probe (Hz)")
-    p.add_argument("--cine-seconds", type=float, default=10.0, help="length of the cine buffer (s)")
+    p.add_argument("--frame-rate", type=float, help="frame rate to ask of the probe (Hz, default 30)")
+    p.add_argument("--cine-seconds", type=float, help="length of the cine buffer (s, default 10)")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return p
+
+
+# What each kind of run is called in messages, and the runs each option belongs to. An option given to
+# a run that would not use it is refused with one line, never silently ignored.
+_RUN_NAMES = {
+    "check": "--check-protocols",
+    "list": "--list-probes",
+    "headless": "--headless without --protocol",
+    "exam": "--headless --protocol",
+    "window": "the window (no --headless)",
+}
+_ACQUIRING = frozenset({"headless", "exam", "window"})
+_OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
+    "probe": ("--probe", _ACQUIRING),
+    "usb_backend": ("--usb-backend", _ACQUIRING | {"list"}),
+    "list_probes": ("--list-probes", frozenset({"list"})),
+    "headless": ("--headless", frozenset({"headless", "exam"})),
+    "seconds": ("--seconds", frozenset({"headless", "exam"})),
+    "stats_json": ("--stats-json", frozenset({"headless", "exam"})),
+    "protocol": ("--protocol", frozenset({"exam"})),
+    "capture_every": ("--capture-every", frozenset({"exam"})),
+    "study_dir": ("--study-dir", frozenset({"exam", "window"})),
+    "frame_rate": ("--frame-rate", _ACQUIRING),
+    "cine_seconds": ("--cine-seconds", _ACQUIRING),
+}
+_DEFAULTS = {"probe": "sim", "seconds": 10.0, "capture_every": 2.0, "frame_rate": 30.0, "cine_seconds": 10.0}
+
+
+def _run_kind(args: argparse.Namespace) -> str:
+    if args.check_protocols is not None:
+        return "check"
+    if args.list_probes:
+        return "list"
+    if args.headless:
+        return "exam" if args.protocol is not None else "headless"
+    return "window"
+
+
+def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse (one line, exit 2) options the run would ignore and values that make no sense; fill defaults."""
+    run = _run_kind(args)
+    for dest, (flag, runs) in _OPTION_RUNS.items():
+        given = getattr(args, dest) not in (None, False)
+        if given and run not in runs:
+            if dest == "protocol":
+                parser.error(
+                    "--protocol runs a scripted exam and needs --headless "
+                    "(in the window, pick it in the checklist)"
+                )
+            wanted = " or ".join(_RUN_NAMES[r] for r in sorted(runs, key=list(_RUN_NAMES).index))
+            parser.error(f"{flag} does nothing with {_RUN_NAMES[run]}; it goes with {wanted}")
+    for dest, value in _DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)
+    for flag, value in (
+        ("--seconds", args.seconds),
+        ("--frame-rate", args.frame_rate),
+        ("--cine-seconds", args.cine_seconds),
+        ("--capture-every", args.capture_every),
+    ):
+        if not (math.isfinite(value) and value > 0):
+            parser.error(f"{flag} must be positive (got {value:g})")
+    cine_bytes = args.cine_seconds * args.frame_rate * DISPLAY_FRAME_BYTES
+    if cine_bytes > MAX_CINE_BYTES:
+        parser.error(
+            f"a {args.cine_seconds:g} s cine at {args.frame_rate:g} frames/s needs "
+            f"{cine_bytes / 1e9:.1f} GB; keep it under {MAX_CINE_BYTES / 1e9:.0f} GB (shorter --cine-seconds)"
+        )
+    if args.usb_backend and not (args.probe.startswith("usb") or args.list_probes):
+        parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
+    if args.stats_json is not None:
+        # Found out now, not after the whole run.
+        if args.stats_json.is_dir():
+            parser.error(f"--stats-json {args.stats_json} is a folder; give a file name")
+        if not args.stats_json.parent.is_dir():
+            parser.error(f"--stats-json {args.stats_json}: no folder {args.stats_json.parent}")
 
 
 def load_usb_backend(spec: str | None) -> Any:
@@ -173,27 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    if not all(math.isfinite(x) and x > 0 for x in (args.seconds, args.frame_rate, args.cine_seconds)):
-        parser.error("--seconds, --frame-rate and --cine-seconds must be positive numbers")
-    cine_bytes = args.cine_seconds * args.frame_rate * DISPLAY_FRAME_BYTES
-    if cine_bytes > MAX_CINE_BYTES:
-        parser.error(
-            f"a {args.cine_seconds:g} s cine at {args.frame_rate:g} frames/s needs "
-            f"{cine_bytes / 1e9:.1f} GB; keep it under {MAX_CINE_BYTES / 1e9:.0f} GB (shorter --cine-seconds)"
-        )
+    check_options(parser, args)
     if args.check_protocols is not None:
         from drivers.sim.scenes import named_views
         from protocols.validation import check_protocols
 
         return check_protocols(args.check_protocols, named_views())
-    if args.protocol is not None and not args.headless:
-        parser.error(
-            "--protocol runs a scripted exam and needs --headless (in the window, pick it in the checklist)"
-        )
-    if args.usb_backend and not (args.probe.startswith("usb") or args.list_probes):
-        parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
-    if not (math.isfinite(args.capture_every) and args.capture_every > 0):
-        parser.error("--capture-every must be positive")
     protocol = None
     if args.protocol is not None:
         protocol = _find_protocol(args.protocol)
@@ -280,7 +344,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         return done
 
     preferences = Preferences(default_preferences_path())
-    store = _open_study_store(args.study_dir or default_study_dir())
+    store, store_error = _open_study_store(args.study_dir or default_study_dir())
     exams = None
     sink: CaptureSink
     if store is not None:
@@ -308,7 +372,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator)
     else:
-        window.show_message("Study store unavailable: captures are saved as files (see the console)", True)
+        window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
     window.show()
     engine.start()
     try:
@@ -330,22 +394,23 @@ def default_study_dir() -> Path:
     return Path(base or Path.home() / ".local" / "share" / "scanner-app") / "studies"
 
 
-def _open_study_store(study_dir: Path) -> StudyStore | None:
-    """The study store, or None (with a message saying why) when it cannot be opened."""
+def _open_study_store(study_dir: Path) -> tuple[StudyStore | None, str]:
+    """(the study store, "") or (None, why) when it cannot be opened; the reason is also printed."""
     import sqlite3
 
     from scanner_app.studies.model import StudyError
     from scanner_app.studies.store import StudyStore
 
     try:
-        return StudyStore(study_dir)
+        return StudyStore(study_dir), ""
     except (OSError, StudyError, sqlite3.Error) as exc:
+        # StudyStoreUnavailable (locked, full, read-only, in use by another instance) changes nothing.
         print(
-            f"scanner-app: warning: cannot open the study store at {study_dir} ({exc}); captures will be "
-            "saved as plain files in the capture folder instead (no DICOM, no exams, no PACS)",
+            f"scanner-app: warning: {exc}; captures will be saved as plain files in the capture folder "
+            "instead (no DICOM, no exams, no PACS)",
             file=sys.stderr,
         )
-        return None
+        return None, str(exc)
 
 
 def _add_exam_workflow(
@@ -374,8 +439,11 @@ def _find_protocol(protocol_id: str) -> Any:
 
 def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> int:
     """--headless --protocol: walk the protocol with scripted captures into a study."""
+    import sqlite3
+
     from protocols.scripted_exam import run_scripted_exam
     from scanner_app.engine import EngineState
+    from scanner_app.headless import AcquisitionWatch, acquisition_summary, write_stats_json
     from scanner_app.studies.model import StudyError
     from scanner_app.studies.store import StudyStore
 
@@ -394,17 +462,20 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     protocol = _find_protocol(args.protocol)
     study_dir = args.study_dir or default_study_dir()
     try:
+        # StudyStoreUnavailable (locked, full, read-only, in use) says what to do in one line.
         store = StudyStore(study_dir)
-    except (StudyError, OSError) as exc:
-        print(f"scanner-app: error: cannot open the study folder {study_dir}: {exc}", file=sys.stderr)
+    except StudyError as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
         return 2
+    watch = AcquisitionWatch(engine)
     engine.start()
     try:
         with store:
             result = run_scripted_exam(
                 next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every
             )
-    except (StudyError, OSError) as exc:
+        status = engine.status()
+    except (StudyError, OSError, sqlite3.Error) as exc:
         print(f"scanner-app: error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -413,6 +484,10 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     captures, frames = len(result.captures), result.frames_seen
     print(f"study {result.study_uid} in {study_dir}: {captures} captures, {frames} frames")
     print(f"protocol {protocol.id}: {'complete' if record.get('complete') else 'incomplete'}")
+    if args.stats_json:
+        summary = acquisition_summary(engine, status, args.seconds, watch.descriptor)
+        summary["exam"] = {**result.outcome(), "study_dir": str(study_dir)}
+        write_stats_json(summary, args.stats_json)
     if engine.state == EngineState.ERROR:
         print(f"scanner-app: error: acquisition failed: {engine.reason}", file=sys.stderr)
         return 1

@@ -31,6 +31,17 @@ class ScriptedExamResult:
     record: dict[str, Any]
     frames_seen: int
 
+    def outcome(self) -> dict[str, Any]:
+        """The exam's outcome for a stats file: study, captures, completeness and what is missing."""
+        return {
+            "protocol_id": self.record.get("protocol_id", ""),
+            "study_uid": self.study_uid,
+            "captures": len(self.captures),
+            "frames_seen": self.frames_seen,
+            "complete": bool(self.record.get("complete")),
+            "missing": list(self.record.get("missing") or []),
+        }
+
 
 def run_scripted_exam(
     next_frame: Callable[[], Frame | None],

@@ -8,30 +8,43 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from scanner_app.engine import AcquisitionEngine, EngineState, ProbeConnected, StateChanged
+from scanner_app.engine import AcquisitionEngine, EngineState, ProbeConnected, StateChanged, StatusReport
 from scanner_app.probe import ProbeDescriptor
+
+
+class AcquisitionWatch:
+    """Follows an engine for a summary: whether it failed, and the probe it last connected to."""
+
+    def __init__(self, engine: AcquisitionEngine) -> None:
+        self.failed = threading.Event()
+        self.descriptor: ProbeDescriptor | None = None
+        engine.state_changed.connect(self._on_state)
+        engine.probe_connected.connect(self._on_connected)
+
+    def _on_state(self, event: StateChanged) -> None:
+        if event.state == EngineState.ERROR:
+            self.failed.set()
+
+    def _on_connected(self, event: ProbeConnected) -> None:
+        self.descriptor = event.descriptor
 
 
 def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
     """Acquire for `seconds` (or until the engine errors) and return the summary."""
-    failed = threading.Event()
-    descriptors: list[ProbeDescriptor] = []
-
-    def on_state(event: StateChanged) -> None:
-        if event.state == EngineState.ERROR:
-            failed.set()
-
-    def on_connected(event: ProbeConnected) -> None:
-        descriptors.append(event.descriptor)
-
-    engine.state_changed.connect(on_state)
-    engine.probe_connected.connect(on_connected)
+    watch = AcquisitionWatch(engine)
     engine.start()
     try:
-        failed.wait(seconds)
+        watch.failed.wait(seconds)
         status = engine.status()
     finally:
         engine.close()
+    return acquisition_summary(engine, status, seconds, watch.descriptor)
+
+
+def acquisition_summary(
+    engine: AcquisitionEngine, status: StatusReport, seconds: float, descriptor: ProbeDescriptor | None
+) -> dict[str, Any]:
+    """What came in over `seconds`: frames, rate, drops, errors, link counters, latency; `engine` closed."""
     summary: dict[str, Any] = {
         "seconds": seconds,
         "probe": engine.driver.display_name,
@@ -51,8 +64,8 @@ def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
     # Frames the probe could not send (spec 5): no seq gap shows them, only its STATUS does.
     summary["probe_tx_dropped"] = status.probe_tx_dropped
     summary["link_saturated"] = status.probe_tx_dropped > 0
-    if descriptors:
-        summary["descriptor"] = descriptors[-1].to_json_dict()
+    if descriptor is not None:
+        summary["descriptor"] = descriptor.to_json_dict()
     return summary
 
 

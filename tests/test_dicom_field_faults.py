@@ -65,7 +65,7 @@ def test_patient_values_outside_their_vr_are_refused_naming_field_and_limit(
 
 
 def test_study_values_outside_their_vr_are_refused_by_the_store(tmp_path: Path) -> None:
-    store = StudyStore(tmp_path)
+    store = StudyStore(tmp_path / "store")
     patient = Patient("P-1", "Doe^Jane")
     with pytest.raises(ValueError, match=r"accession_number.*16"):
         store.start_study(patient, "Op^One", accession_number="ACC-0123456789012")  # 17 characters
@@ -81,7 +81,7 @@ def test_study_values_outside_their_vr_are_refused_by_the_store(tmp_path: Path) 
 
 
 def test_values_at_the_limits_are_written_and_pass_dciodvfy(tmp_path: Path) -> None:
-    store = StudyStore(tmp_path)
+    store = StudyStore(tmp_path / "store")
     name = "F" * 30 + "^" + "G" * 33  # 64 characters in one group
     study = store.start_study(
         Patient("I" * 64, name, "19800229", "F"), "山田^花子", accession_number="A" * 16
@@ -128,7 +128,7 @@ def test_exam_dialog_shows_the_error_beside_the_field_and_refuses_ok(qtbot: QtBo
 
 
 def test_non_square_pixels_have_a_pixel_aspect_ratio(tmp_path: Path) -> None:
-    store = StudyStore(tmp_path)
+    store = StudyStore(tmp_path / "store")
     study = store.start_study(Patient("P-1", "Doe^Jane"), "Op^One")
     labels = {"laterality": "R", "body_part": "KNEE"}
     oblong = store.save_still(study, make_frame(1, spacing_mm=(0.0781, 0.0742)), labels)
@@ -143,7 +143,7 @@ def test_non_square_pixels_have_a_pixel_aspect_ratio(tmp_path: Path) -> None:
 
 
 def test_image_type_says_vascular_for_a_dvt_exam_and_musculoskeletal_for_a_knee(tmp_path: Path) -> None:
-    store = StudyStore(tmp_path)
+    store = StudyStore(tmp_path / "store")
     study = store.start_study(Patient("P-1", "Doe^Jane"), "Op^One")
     dvt = load_protocol(LIBRARY_DIR / "dvt_two_point.yaml")
     knee = load_protocol(LIBRARY_DIR / "knee.yaml")
@@ -164,7 +164,7 @@ def test_image_type_says_vascular_for_a_dvt_exam_and_musculoskeletal_for_a_knee(
 
 
 def test_series_laterality_is_left_out_for_an_unpaired_body_part(tmp_path: Path) -> None:
-    store = StudyStore(tmp_path)
+    store = StudyStore(tmp_path / "store")
     study = store.start_study(Patient("P-1", "Doe^Jane"), "Op^One")
     record = store.save_still(study, make_frame(1), {"body_part": "ABDOMEN"})
     ds = store.read_dataset(record)
@@ -175,7 +175,7 @@ def test_series_laterality_is_left_out_for_an_unpaired_body_part(tmp_path: Path)
 
 
 def test_uids_are_our_own_not_under_pydicoms_root(tmp_path: Path) -> None:
-    store = StudyStore(tmp_path)
+    store = StudyStore(tmp_path / "store")
     study = store.start_study(Patient("P-1", "Doe^Jane"), "Op^One")
     record = store.save_clip(
         study, [make_frame(i) for i in range(3)], {"laterality": "R", "body_part": "KNEE"}
@@ -195,7 +195,7 @@ def test_uids_are_our_own_not_under_pydicoms_root(tmp_path: Path) -> None:
 
 
 def test_deidentification_method_is_whole_phrases_within_lo(tmp_path: Path) -> None:
-    store = StudyStore(tmp_path)
+    store = StudyStore(tmp_path / "store")
     study = store.start_study(Patient("P-1", "Doe^Jane"), "Op^One")
     store.save_still(study, make_frame(1), {"laterality": "R", "body_part": "KNEE"})
     exported = export_deidentified(store, study.study_uid, tmp_path / "teaching")
@@ -214,7 +214,7 @@ def _paused_clip() -> list:
 
 
 def test_a_clip_across_a_pause_keeps_each_frame_interval(tmp_path: Path) -> None:
-    store = StudyStore(tmp_path)
+    store = StudyStore(tmp_path / "store")
     study = store.start_study(Patient("P-1", "Doe^Jane"), "Op^One")
     labels = {"laterality": "R", "body_part": "KNEE"}
     paused = store.save_clip(study, _paused_clip(), labels)

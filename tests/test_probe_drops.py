@@ -27,7 +27,8 @@ def test_headless_sim_serial_reports_the_probes_own_drops(
 ) -> None:
     """30 frames/s of 32 KiB frames asked of a 921600-baud line that carries about 2.8 (spec 9)."""
     stats = tmp_path / "stats.json"
-    args = main.build_parser().parse_args(
+    parser = main.build_parser()
+    args = parser.parse_args(
         [
             "--probe",
             "sim-serial",
@@ -40,6 +41,7 @@ def test_headless_sim_serial_reports_the_probes_own_drops(
             str(stats),
         ]
     )
+    main.check_options(parser, args)  # fills the defaults, as main() does
     driver = main.make_driver(args.probe)
     try:
         code = main._run(args, driver)

@@ -132,3 +132,92 @@ def test_export_of_an_empty_study_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StudyError, match="no captures"):
         export_deidentified(store, study.study_uid, tmp_path / "out")
     store.close()
+
+
+def _study_with_one_still(root: Path) -> tuple[StudyStore, str]:
+    store = StudyStore(root)
+    study = store.start_study(PATIENT, "Op^One")
+    store.save_still(study, make_frame(1), {"laterality": "R", "body_part": "KNEE"})
+    return store, study.study_uid
+
+
+def _all_files(root: Path) -> dict[Path, bytes]:
+    """Every file but the index's (reading it changes SQLite's shared-memory file)."""
+    return {
+        p: p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith("index.sqlite")
+    }
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        (lambda root, uid: root, "inside the study folder"),  # the store's own folder
+        (lambda root, uid: root / "studies" / uid, "inside the study folder"),  # the study's images
+        (lambda root, uid: root / "studies" / uid / "teaching", "inside the study folder"),
+        (lambda root, uid: root / "studies", "inside the study folder"),
+        (lambda root, uid: root.parent, "is not empty"),  # holds the study folder
+    ],
+)
+def test_export_never_writes_into_a_study_folder(tmp_path: Path, where: object, says: str) -> None:
+    store, uid = _study_with_one_still(tmp_path / "store")
+    try:
+        assert callable(where)
+        before = _all_files(tmp_path)
+        with pytest.raises(StudyError, match=says):
+            export_deidentified(store, uid, where(store.root, uid))
+        after = _all_files(tmp_path)
+        assert after == before  # clinical originals untouched, nothing added
+    finally:
+        store.close()
+
+
+def test_export_into_another_apps_study_folder_is_refused(tmp_path: Path) -> None:
+    store, uid = _study_with_one_still(tmp_path / "store")
+    other = StudyStore(tmp_path / "other")
+    other.close()
+    try:
+        with pytest.raises(StudyError, match="inside the study folder"):
+            export_deidentified(store, uid, tmp_path / "other" / "studies" / "teaching")
+        assert not (tmp_path / "other" / "studies" / "teaching").exists()
+    finally:
+        store.close()
+
+
+def test_a_second_export_into_the_same_folder_is_refused(tmp_path: Path) -> None:
+    store, uid = _study_with_one_still(tmp_path / "store")
+    try:
+        first = export_deidentified(store, uid, tmp_path / "teaching")
+        kept = _all_files(tmp_path / "teaching")
+        with pytest.raises(StudyError, match="is not empty"):
+            export_deidentified(store, uid, tmp_path / "teaching")
+        assert _all_files(tmp_path / "teaching") == kept
+        assert set(kept) == {*first.files, first.manifest}
+    finally:
+        store.close()
+
+
+def test_export_never_replaces_a_file_that_appears_after_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name is taken between the emptiness check and the write: link semantics refuse it."""
+    import scanner_app.studies.export as export_module
+
+    store, uid = _study_with_one_still(tmp_path / "store")
+    target = tmp_path / "teaching"
+    squatter = target / "0001-still.dcm"
+    original_check = export_module.check_export_folder
+
+    def check_then_race(store_: StudyStore, out_dir: Path) -> None:
+        original_check(store_, out_dir)
+        target.mkdir()
+        squatter.write_bytes(b"someone else's file")
+
+    monkeypatch.setattr(export_module, "check_export_folder", check_then_race)
+    try:
+        with pytest.raises(StudyError, match=r"0001-still\.dcm"):
+            export_deidentified(store, uid, target)
+        assert squatter.read_bytes() == b"someone else's file"
+    finally:
+        store.close()

@@ -100,14 +100,18 @@ def test_preferences_survive_a_restart_in_the_given_folder(qtbot: QtBot, tmp_pat
     engine2.start()
     knee_depth_mm = PRESETS["Knee"]["depth_mm"]
     qtbot.waitUntil(
-        lambda: engine2.settings_in_force().get(SettingKey.DEPTH_MM) == knee_depth_mm
-        and engine2.settings_in_force().get(SettingKey.GAIN_DB) == 40.0,
+        lambda: (
+            engine2.settings_in_force().get(SettingKey.DEPTH_MM) == knee_depth_mm
+            and engine2.settings_in_force().get(SettingKey.GAIN_DB) == 40.0
+        ),
         timeout=5000,
     )
     qtbot.waitUntil(
-        lambda: (f := engine2.ring.peek_latest()) is not None
-        and f.frame.settings.depth_mm == knee_depth_mm
-        and f.frame.settings.gain_db == 40.0,
+        lambda: (
+            (f := engine2.ring.peek_latest()) is not None
+            and f.frame.settings.depth_mm == knee_depth_mm
+            and f.frame.settings.gain_db == 40.0
+        ),
         timeout=5000,
     )
     w2.close()

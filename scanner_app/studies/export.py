@@ -23,7 +23,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from scanner_app.studies.dicom_writer import IMPLEMENTATION_CLASS_UID, encode_dataset, write_file_atomic
 from scanner_app.studies.model import JsonDict, StudyCapture, StudyError
-from scanner_app.studies.store import StudyStore
+from scanner_app.studies.store import INDEX_NAME, STUDIES_DIR, StudyStore
 
 # Attributes copied as they are: image pixels and their description, frame timing, equipment model,
 # body part and side. None of these identifies a person.
@@ -206,7 +206,8 @@ def export_deidentified(
     """Write a de-identified copy of a study's captures to `out_dir` with a manifest.json.
 
     The manifest lists each file with its protocol labels and the app's measurements (numbers and
-    protocol labels only; the study's free-text findings are not copied).
+    protocol labels only; the study's free-text findings are not copied). `out_dir` must be empty (or
+    not exist yet) and outside every study folder; no existing file is ever replaced.
     """
     study = store.get_study(study_uid)
     if not study.captures:
@@ -216,6 +217,7 @@ def export_deidentified(
         date_shift_days = -secrets.randbelow(3650) - 1
     replace_uid = UidReplacer(secret if secret is not None else secrets.token_bytes(32))
     out_dir = Path(out_dir)
+    check_export_folder(store, out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -231,13 +233,34 @@ def export_deidentified(
             comment=record.labels.describe(),
         )
         path = out_dir / f"{record.instance_number:04d}-{record.kind.value}.dcm"
-        write_file_atomic(path, encode_dataset(clean))
+        # overwrite=False: even a file that appeared after the check is never replaced.
+        write_file_atomic(path, encode_dataset(clean), overwrite=False)
         files.append(path)
         entries.append(_manifest_entry(record, path, str(clean.SOPInstanceUID)))
     manifest = out_dir / "manifest.json"
     body = {"pseudonym": pseudonym, "protocol_id": study.protocol_id, "captures": entries}
-    write_file_atomic(manifest, json.dumps(body, indent=2).encode("utf-8"))
+    write_file_atomic(manifest, json.dumps(body, indent=2).encode("utf-8"), overwrite=False)
     return DeidentifiedExport(out_dir, tuple(files), manifest, pseudonym, date_shift_days)
+
+
+def check_export_folder(store: StudyStore, out_dir: Path) -> None:
+    """Refuse a folder in a study folder (clinical originals live there) or one that is not empty."""
+    target = Path(out_dir).resolve()
+    store_root = store.root.resolve()
+    if target == store_root or store_root in target.parents:
+        raise StudyError(
+            f"{out_dir} is inside the study folder {store.root}; choose an empty folder outside it"
+        )
+    for folder in (target, *target.parents):
+        if (folder / INDEX_NAME).is_file() and (folder / STUDIES_DIR).is_dir():
+            raise StudyError(
+                f"{out_dir} is inside the study folder {folder}; choose an empty folder outside it"
+            )
+    if target.exists():
+        if not target.is_dir():
+            raise StudyError(f"{out_dir} is not a folder; choose an empty folder for the teaching copy")
+        if any(target.iterdir()):
+            raise StudyError(f"{out_dir} is not empty; choose an empty folder for the teaching copy")
 
 
 # What a teaching copy keeps of a measurement: its kind and numbers. Free text (on-image notes, a

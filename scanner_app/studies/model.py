@@ -89,6 +89,17 @@ class StudyCaptureError(StudyError):
     """The study store could not save a capture; nothing already captured was changed."""
 
 
+class StudyStoreUnavailable(StudyError):
+    """The study store cannot be opened now (locked, disk full, I/O error, read-only); nothing was changed.
+
+    The message is one line saying what is wrong and what to do; `reason` is the underlying error.
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 _reading_stored = contextvars.ContextVar("_reading_stored", default=False)
 
 

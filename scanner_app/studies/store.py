@@ -1,21 +1,31 @@
 """StudyStore: captures written as DICOM when taken, and a SQLite index that can be rebuilt from them.
 
 Layout under the root:
+    scanner-app.lock                  held (flock) by the one app that has the folder open
     index.sqlite                      the index (studies, series, captures, PACS send state)
+    send-journal.jsonl                every change of PACS send state, appended and fsynced
     studies/<study_uid>/study.json    study-level facts and, at the end, the protocol run record
     studies/<study_uid>/0001-still.dcm, 0002-clip.dcm, ...
 
 A capture is durable when its save call returns: the file is renamed into place and the directory
-synced before the index row is committed. On opening, the store deletes temp files left by a crash
-and adds any complete file the index does not know yet, so the index always agrees with the files.
+synced before the index row is committed. On opening, the store takes the folder's lock, deletes
+temp files left by a crash and adds any complete file the index does not know yet, so the index always
+agrees with the files.
+
+Only a proven corruption (not a database, or `PRAGMA integrity_check` fails) makes the store set the
+index aside and rebuild it: captures from the files, PACS send state from the send journal. Any other
+database error (locked, disk full, I/O error, read-only) raises StudyStoreUnavailable and changes
+nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -40,6 +50,7 @@ from scanner_app.studies.dicom_writer import (
     read_capture_json,
     write_file_atomic,
 )
+from scanner_app.studies.folder_lock import StudyFolderLock
 from scanner_app.studies.model import (
     CaptureLabels,
     JsonDict,
@@ -48,12 +59,14 @@ from scanner_app.studies.model import (
     StudyCapture,
     StudyCaptureError,
     StudyError,
+    StudyStoreUnavailable,
     check_json,
 )
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "index.sqlite"
+SEND_JOURNAL_NAME = "send-journal.jsonl"
 STUDIES_DIR = "studies"
 STUDY_JSON = "study.json"
 _CAPTURE_NAME = re.compile(r"^(\d{4,})-(still|clip)\.dcm$")
@@ -111,14 +124,38 @@ CREATE TABLE IF NOT EXISTS sends (
 _SENDS_COLUMNS = "status, attempts, last_error, next_attempt_at, updated_at"
 
 
-def connect_index(path: Path) -> sqlite3.Connection:
+_SEND_COLUMNS = (
+    "sop_instance_uid", "called_ae", "host", "port", "destination",
+    "status", "attempts", "last_error", "next_attempt_at",
+)  # fmt: skip
+_SEND_KEY = ("sop_instance_uid", "called_ae", "host", "port")
+# Every connection that can change `sends` journals each change from inside the same transaction, so
+# the index and the journal cannot disagree about a committed change, whoever writes (the store, a
+# PACS sender on its own connection). A journal write that fails fails the change.
+_JOURNAL_TRIGGERS = "".join(
+    f"""
+CREATE TEMP TRIGGER IF NOT EXISTS journal_sends_{event.lower()} AFTER {event} ON main.sends BEGIN
+    SELECT journal_send('{op}', {", ".join(f"{row}.{c}" for c in _SEND_COLUMNS)});
+END;"""
+    for event, op, row in (("INSERT", "set", "NEW"), ("UPDATE", "set", "NEW"), ("DELETE", "delete", "OLD"))
+)
+
+
+def connect_index(path: Path, *, timeout_s: float = 10.0) -> sqlite3.Connection:
     """Open the index with settings that make each committed transaction survive a crash."""
-    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(_SCHEMA)
-    ensure_send_state_schema(conn)
+    conn = sqlite3.connect(path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_SCHEMA)
+        ensure_send_state_schema(conn)
+        journal = SendJournal(Path(path).parent / SEND_JOURNAL_NAME)
+        conn.create_function("journal_send", 1 + len(_SEND_COLUMNS), journal.append_row)
+        conn.executescript(_JOURNAL_TRIGGERS)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -157,6 +194,55 @@ def claim_legacy_sends(conn: sqlite3.Connection, name: str, called_ae: str, host
     return cur.rowcount
 
 
+class SendJournal:
+    """PACS send state as an append-only file of JSON lines beside the index, each line fsynced.
+
+    The index is the working copy; the journal is what a rebuilt index gets its send queue back from.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append_row(self, op: str, *values: object) -> None:
+        entry = {"op": op, **dict(zip(_SEND_COLUMNS, values, strict=True))}
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read_states(self) -> dict[tuple[object, ...], dict[str, Any]]:
+        """The last state of each (capture, destination identity) the journal knows, deleted ones left out."""
+        states: dict[tuple[object, ...], dict[str, Any]] = {}
+        try:
+            lines = self.path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return states
+        for number, raw in enumerate(lines, 1):
+            try:
+                entry = json.loads(raw)
+                key = tuple(entry[k] for k in _SEND_KEY)
+            except (ValueError, KeyError, TypeError):
+                # A line cut short by a crash (the last one) or damage: the rest still counts.
+                log.warning("%s line %d is unreadable; skipped", self.path, number)
+                continue
+            if entry.get("op") == "delete":
+                states.pop(key, None)
+            else:
+                states[key] = entry
+        return states
+
+    def rewrite(self, rows: Sequence[Sequence[object]]) -> None:
+        """Replace the journal by one line per current row (keeps it as small as the queue)."""
+        lines = [
+            json.dumps({"op": "set", **dict(zip(_SEND_COLUMNS, row, strict=True))}, ensure_ascii=False)
+            for row in rows
+        ]
+        write_file_atomic(self.path, "".join(line + "\n" for line in lines).encode("utf-8"))
+
+
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
@@ -177,6 +263,55 @@ class ReconcileReport:
     captures_added: tuple[str, ...]
     captures_missing: tuple[str, ...]
     index_rebuilt: bool
+    sends_restored: int = 0
+
+
+_CORRUPTION_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+class _IndexDamaged(Exception):
+    """PRAGMA integrity_check found the index damaged."""
+
+
+def _is_corruption(exc: BaseException) -> bool:
+    """Proven damage to the index file, as opposed to a reason it cannot be used right now."""
+    if isinstance(exc, _IndexDamaged):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in _CORRUPTION_CODES
+
+
+def _unavailable(root: Path, exc: BaseException) -> StudyStoreUnavailable:
+    """One line saying why the store cannot open now and what to do; nothing has been changed."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    os_errno = exc.errno if isinstance(exc, OSError) else None
+    if primary == sqlite3.SQLITE_IOERR and _no_space_left(root):
+        primary = sqlite3.SQLITE_FULL  # SQLite says "I/O error" when it cannot grow its shared memory file
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        advice = "another program holds its index (a backup? a database browser?): close it and start again"
+    elif primary == sqlite3.SQLITE_FULL or os_errno in (errno.ENOSPC, errno.EDQUOT):
+        advice = "the disk is full: free some space and start again"
+    elif primary == sqlite3.SQLITE_IOERR or os_errno == errno.EIO:
+        advice = "the disk reported an I/O error: check the drive and its connection, then start again"
+    elif primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN) or os_errno in (
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+    ):
+        advice = "it is read-only or not accessible: make it writable, or choose another --study-dir"
+    else:
+        advice = "fix this and start again"
+    return StudyStoreUnavailable(
+        f"cannot open the study folder {root} ({exc}); {advice} (nothing was changed)", str(exc)
+    )
+
+
+def _no_space_left(root: Path) -> bool:
+    try:
+        return os.statvfs(root).f_bavail == 0
+    except OSError:
+        return False
 
 
 def _now() -> datetime:
@@ -192,26 +327,74 @@ class StudyStore:
         *,
         write_bytes: WriteBytes = plain_write,
         now: Callable[[], datetime] = _now,
+        rebuild: bool = False,
+        busy_timeout_s: float = 10.0,
     ) -> None:
+        """Open (or create) the store; `rebuild` throws the index away and rebuilds it first.
+
+        Raises StudyStoreUnavailable (StudyFolderBusy when another app has the folder) when the store
+        cannot be used now; nothing is changed or deleted then.
+        """
         self.root = Path(root)
         self.studies_dir = self.root / STUDIES_DIR
-        self.studies_dir.mkdir(parents=True, exist_ok=True)
         self.index_path = self.root / INDEX_NAME
+        self._journal = SendJournal(self.root / SEND_JOURNAL_NAME)
         self._write_bytes = write_bytes
         self._now = now
         self._lock = threading.RLock()
-        rebuilt = False
         try:
-            self._conn = connect_index(self.index_path)
-            self._conn.execute("SELECT count(*) FROM captures").fetchone()
-        except sqlite3.DatabaseError as exc:
-            log.error("study index %s is unreadable (%s); rebuilding it from the files", self.index_path, exc)
-            self._discard_index()
-            self._conn = connect_index(self.index_path)
-            rebuilt = True
-        report = self._reconcile()
+            self.studies_dir.mkdir(parents=True, exist_ok=True)
+            # Taken before anything else is touched: temp files and the index belong to the holder.
+            self._folder_lock = StudyFolderLock(self.root)
+        except OSError as exc:
+            raise _unavailable(self.root, exc) from exc
+        try:
+            self._open(rebuild, busy_timeout_s)
+        except BaseException:
+            self._folder_lock.close()
+            raise
+
+    def _open(self, rebuild: bool, busy_timeout_s: float) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            if rebuild:
+                self._discard_index()
+            else:
+                try:
+                    conn = connect_index(self.index_path, timeout_s=busy_timeout_s)
+                    _check_integrity(conn)
+                except (sqlite3.DatabaseError, _IndexDamaged) as exc:
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                    if not _is_corruption(exc):
+                        raise
+                    aside = self._set_index_aside()
+                    log.error(
+                        "study index %s is damaged (%s); kept as %s, rebuilding it from the files "
+                        "and the send journal",
+                        self.index_path,
+                        exc,
+                        aside.name,
+                    )
+                    rebuild = True
+            if conn is None:
+                conn = connect_index(self.index_path, timeout_s=busy_timeout_s)
+            self._conn = conn
+            report = self._reconcile()
+            restored = self._restore_sends() if rebuild else 0
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT {', '.join(_SEND_COLUMNS)} FROM sends ORDER BY rowid"
+                ).fetchall()
+            self._journal.rewrite(rows)
+        except (sqlite3.Error, OSError, StudyCaptureError) as exc:
+            if conn is not None:
+                conn.close()
+            cause = exc.__cause__ if isinstance(exc, StudyCaptureError) and exc.__cause__ else exc
+            raise _unavailable(self.root, cause) from exc
         self.last_reconcile = ReconcileReport(
-            report.temp_files_removed, report.captures_added, report.captures_missing, rebuilt
+            report.temp_files_removed, report.captures_added, report.captures_missing, rebuild, restored
         )
 
     # ----- lifecycle -----
@@ -219,6 +402,7 @@ class StudyStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._folder_lock.close()
 
     def __enter__(self) -> StudyStore:
         return self
@@ -506,6 +690,48 @@ class StudyStore:
             with contextlib.suppress(FileNotFoundError):
                 (self.root / (INDEX_NAME + suffix)).unlink()
 
+    def _set_index_aside(self) -> Path:
+        """Rename a damaged index (and its WAL) out of the way, kept for a person to look at."""
+        stamp = self._now().strftime("%Y%m%dT%H%M%S")
+        aside = self.root / f"{INDEX_NAME}.damaged-{stamp}"
+        for suffix in ("-wal", "-shm", ""):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.root / (INDEX_NAME + suffix), self.root / f"{aside.name}{suffix}")
+        return aside
+
+    def _restore_sends(self) -> int:
+        """Give a rebuilt index its PACS send queue back from the journal; returns rows restored."""
+        states = self._journal.read_states()
+        with self._lock:
+            known = {r[0] for r in self._conn.execute("SELECT sop_instance_uid FROM captures")}
+            restored = 0
+            with transaction(self._conn):
+                for entry in states.values():
+                    if entry["sop_instance_uid"] not in known:
+                        continue  # its file is gone: nothing left to send
+                    queued = entry.get("status") == "queued"
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO sends (sop_instance_uid, called_ae, host, port, destination, "
+                        "status, attempts, last_error, next_attempt_at, updated_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            str(entry["sop_instance_uid"]),
+                            str(entry["called_ae"]),
+                            str(entry["host"]),
+                            int(entry["port"]),
+                            str(entry.get("destination") or ""),
+                            str(entry.get("status", "queued")),
+                            int(entry.get("attempts") or 0),
+                            str(entry.get("last_error") or ""),
+                            0.0 if queued else float(entry.get("next_attempt_at") or 0.0),
+                            self._now().isoformat(),
+                        ),
+                    )
+                    restored += 1
+        if restored:
+            log.warning("restored the PACS send state of %d captures from %s", restored, self._journal.path)
+        return restored
+
     def _reconcile(self) -> ReconcileReport:
         """Remove crash leftovers and make the index list exactly the complete files on disk."""
         removed: list[str] = []
@@ -618,12 +844,13 @@ class StudyStore:
             return None, 0
 
 
+def _check_integrity(conn: sqlite3.Connection) -> None:
+    rows = conn.execute("PRAGMA integrity_check").fetchall()
+    if rows != [("ok",)]:
+        raise _IndexDamaged("; ".join(str(r[0]) for r in rows[:3]))
+
+
 def rebuild_index(study_root: Path) -> ReconcileReport:
-    """Throw the index away and rebuild it from the study folders (PACS send state starts afresh)."""
-    root = Path(study_root)
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            (root / (INDEX_NAME + suffix)).unlink()
-    with StudyStore(root) as store:
-        report = store.last_reconcile
-    return ReconcileReport(report.temp_files_removed, report.captures_added, report.captures_missing, True)
+    """Throw the index away and rebuild it: captures from the files, PACS send state from the journal."""
+    with StudyStore(Path(study_root), rebuild=True) as store:
+        return store.last_reconcile
