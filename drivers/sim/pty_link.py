@@ -3,8 +3,8 @@
 A pty moves bytes at about 100 MB/s, far faster than any serial line, so the device side paces
 its output itself: 10 bits a byte (8N1), by deadlines (`next_t += bits / baud`). The host opens
 `port` (a stable symlink to the pty's slave) with pyserial like any other port. `unplug()` closes
-the pty, so the host's next read fails as with a USB-serial adapter pulled out; `replug()` opens
-a new one behind the same `port` path.
+the pty and removes `port`, so the host's next read fails and its next open finds no port, as with a
+USB-serial adapter pulled out; `replug()` opens a new one behind the same `port` path.
 """
 
 from __future__ import annotations
@@ -98,6 +98,9 @@ class SimSerialDevice:
         self.firmware.injected["unplugs"] += 1
         self.power_off()
         self._close_pty()
+        # The port goes away as a USB-serial adapter's does. Left behind, the link would point at a
+        # freed /dev/pts number that any other pty on the machine may take: a "busy" port, not a gone one.
+        Path(self.port).unlink(missing_ok=True)
 
     def replug(self) -> None:
         self._unplugged = False
