@@ -119,8 +119,12 @@ class Autocorrelation:
 
 
 def autocorrelate(filtered: ComplexArray, range_average: int = 1) -> Autocorrelation:
-    """R0 = ⟨|x|²⟩ and R1 = ⟨x[n+1]·conj(x[n])⟩ along pulses, then a moving mean over `range_average` samples."""
-    r0 = np.mean(filtered.real**2 + filtered.imag**2, axis=1, dtype=np.float32)
+    """R0 = ⟨|x|²⟩ and R1 = ⟨x[n+1]·conj(x[n])⟩ along pulses, then a moving mean over `range_average`.
+
+    The moving mean runs along depth, over about one pulse length, where the echoes are correlated
+    anyway: it steadies the estimate at no cost in resolution.
+    """
+    r0: FloatArray = np.asarray(np.mean(filtered.real**2 + filtered.imag**2, axis=1), np.float32)
     r1 = np.mean(filtered[:, 1:, :] * np.conj(filtered[:, :-1, :]), axis=1)
     if range_average > 1:
         r0 = uniform_filter1d(r0, range_average, axis=1, mode="nearest")

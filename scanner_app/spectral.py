@@ -184,8 +184,8 @@ class SpectralProcessor:
 
     One instance per stream, on the acquisition thread. The wall filter's state and the pulses not
     yet in a full window carry over between packets, so columns are evenly spaced whatever the packet
-    size. A new PRF or frequency restarts the stream (`reset`); display settings apply from the next
-    column.
+    size. A new PRF or frequency needs a new processor (the scale and filter are built for one);
+    display settings (angle, baseline, invert) apply from the next column.
     """
 
     def __init__(self, prf_hz: float, f0_mhz: float, settings: SpectralSettings | None = None) -> None:
