@@ -56,7 +56,9 @@ def test_still_keeps_measurements_annotations_and_labels(qtbot: QtBot, window: M
     assert [m["label"] for m in meta["measurements"]] == ["A", "B"]
     assert meta["measurements"][0]["distance_mm"] == 10.0
     assert meta["measurements"][1]["area_mm2"] == round(np.pi / 4 * 8 * 4, 3)
-    assert meta["annotations"]["texts"] == [{"text": "effusion", "x_mm": 10.0, "y_mm": 12.0, "frame_index": 0}]
+    assert meta["annotations"]["texts"] == [
+        {"text": "effusion", "x_mm": 10.0, "y_mm": 12.0, "frame_index": 0}
+    ]
     assert meta["labels"]["protocol_step"] == "knee-suprapatellar"
     assert meta["labels"]["body_region"] == window.annotations.body_marker.region
     pixels = np.load(Path(outcome.record.location).with_suffix(".npy"))

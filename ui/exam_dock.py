@@ -320,8 +320,10 @@ class ExamController(QObject):
             )
 
     def _start_clean(self) -> None:
-        """A new step, exam or patient: no caliper or text of the one before may be drawn or saved."""
+        """A new step, exam or patient: no caliper or text of the one before may be drawn or saved, and
+        the image is live (a frozen image is the step before's)."""
         if self.window is not None:
+            self.window.models.cine.unfreeze()
             self.window.models.measurements.clear()
             self.window.models.annotations.clear()
 
