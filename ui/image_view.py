@@ -291,12 +291,17 @@ class ScannerImageView(LiveImageView):
                 ys: list[float] = []
                 _cross(xs, ys, x, y, arm)
                 segment(colour, False, xs, ys)
-            # The result beside the caliper's end, on the side of it that stays on the image.
-            end_x, end_y = pts[1]
-            anchor = (-0.12, 0.5) if end_x < width_mm * 0.6 else (1.12, 0.5)
+            # The result beside the (first) line's middle, clear of the line: above a flat line, to
+            # the side of a steep one (the side that stays on the image).
+            (ax, ay), (bx, by) = pts[0], pts[1]
+            mid_x, mid_y = (ax + bx) / 2, (ay + by) / 2
+            if abs(bx - ax) >= abs(by - ay):
+                anchor = (0.5, 1.15)
+            else:
+                anchor = (-0.08, 0.5) if mid_x < width_mm * 0.6 else (1.08, 0.5)
             label = pg.TextItem(m.short_text(), color=colour, anchor=anchor, fill=pg.mkBrush(0, 0, 0, 110))
             label.setFont(QFont("DejaVu Sans", 12, QFont.Weight.Bold))
-            label.setPos(end_x, end_y)
+            label.setPos(mid_x, mid_y)
             self._add(label)
         for x, y in self.measurements.pending_points:
             xs, ys = [], []
