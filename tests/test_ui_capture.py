@@ -45,6 +45,7 @@ def _meta(outcome: CaptureOutcome) -> dict[str, Any]:
 
 def test_still_keeps_measurements_annotations_and_labels(qtbot: QtBot, window: MainWindow) -> None:
     wait_streaming(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_F)  # calipers and text belong to a frozen image
     window.measurements.add_distance((2.0, 3.0), (2.0, 13.0))
     window.measurements.add_two_axis((1.0, 5.0), (9.0, 5.0), (5.0, 3.0), (5.0, 7.0))
     window.annotations.add_text("effusion", 10.0, 12.0)
@@ -55,7 +56,9 @@ def test_still_keeps_measurements_annotations_and_labels(qtbot: QtBot, window: M
     assert [m["label"] for m in meta["measurements"]] == ["A", "B"]
     assert meta["measurements"][0]["distance_mm"] == 10.0
     assert meta["measurements"][1]["area_mm2"] == round(np.pi / 4 * 8 * 4, 3)
-    assert meta["annotations"]["texts"] == [{"text": "effusion", "x_mm": 10.0, "y_mm": 12.0}]
+    assert meta["annotations"]["texts"] == [
+        {"text": "effusion", "x_mm": 10.0, "y_mm": 12.0, "frame_index": 0}
+    ]
     assert meta["labels"]["protocol_step"] == "knee-suprapatellar"
     assert meta["labels"]["body_region"] == window.annotations.body_marker.region
     pixels = np.load(Path(outcome.record.location).with_suffix(".npy"))

@@ -35,6 +35,7 @@ from PyQt6.QtWidgets import (
 
 from protocols.model import CaptureRequirement, CaptureSide, ImagingMode, Step
 from protocols.runner import ChecklistRunner, EventKind, RunnerError, RunnerEvent, StepStatus
+from scanner_app.measurements import DistanceMeasurement, MeasurementSet
 
 # Colours readable on both dark and light backgrounds.
 STATUS_STYLE: dict[StepStatus, tuple[str, str]] = {
@@ -141,9 +142,16 @@ class ChecklistPanel(QWidget):
     practice_target_requested = pyqtSignal(str, str, dict)  # scene_id, variant, pose
     exam_finished = pyqtSignal(dict)
 
-    def __init__(self, runner: ChecklistRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        runner: ChecklistRunner,
+        parent: QWidget | None = None,
+        *,
+        measurements: MeasurementSet | None = None,
+    ) -> None:
         super().__init__(parent)
         self.runner = runner
+        self.calipers = measurements  # the image's calipers, offered to the measurement field
         self.setObjectName("checklistPanel")
         font = self.font()
         font.setPointSize(max(font.pointSize(), 12))
@@ -154,6 +162,10 @@ class ChecklistPanel(QWidget):
         # The runner may outlive the panel: stop listening when the panel goes (psygnal's weak reference
         # to the bound method is not enough: the Python wrapper can outlive the deleted widget).
         self.destroyed.connect(lambda _=None, r=runner, cb=callback: r.changed.disconnect(cb))
+        if measurements is not None:
+            offer = self._offer_caliper
+            measurements.changed.connect(offer)
+            self.destroyed.connect(lambda _=None, m=measurements, cb=offer: m.changed.disconnect(cb))
         self.refresh()
 
     # --- construction ----------------------------------------------------------------------------
@@ -289,10 +301,20 @@ class ChecklistPanel(QWidget):
         self.measure_value.setDecimals(1)
         self.measure_button = QPushButton("Record")
         self.measure_button.clicked.connect(self._record_measurement)
+        # One click puts the caliper's value (the selected one, else the newest) into the field.
+        self.caliper_button = QPushButton()
+        self.caliper_button.setObjectName("useCaliper")
+        self.caliper_button.clicked.connect(self.use_caliper)
+        self.measure_choice.currentIndexChanged.connect(lambda _i: self._offer_caliper())
         ml.addWidget(self.measure_choice, 0, 0, 1, 2)
-        ml.addWidget(self.measure_value, 1, 0)
-        ml.addWidget(self.measure_button, 1, 1)
+        ml.addWidget(self.caliper_button, 1, 0, 1, 2)
+        ml.addWidget(self.measure_value, 2, 0)
+        ml.addWidget(self.measure_button, 2, 1)
         self.detail_layout.addWidget(self.measure_box)
+        # What was recorded for this step stays in view (the box above goes once nothing is asked).
+        self.recorded_label = QLabel()
+        self.recorded_label.setWordWrap(True)
+        self.detail_layout.addWidget(self.recorded_label)
         self.detail_layout.addStretch(1)
 
         skip_row = QHBoxLayout()
@@ -533,6 +555,49 @@ class ChecklistPanel(QWidget):
         for m in pending:
             self.measure_choice.addItem(m.description, m.measurement_id)
         self.measure_box.setVisible(bool(pending))
+        titles = {
+            spec.id: spec.title for fu in self.runner.current_step.follow_ups for spec in fu.measurements
+        }
+        recorded = [
+            f"{titles.get(r.measurement_id, r.measurement_id)}: {r.value:g} {r.unit}".strip()
+            for r in self.runner.measurements()
+        ]
+        self.recorded_label.setText(
+            f"<span style='color:{FOUND_COLOUR}'>✓ Recorded — " + "; ".join(recorded) + "</span>"
+            if recorded
+            else ""
+        )
+        self.recorded_label.setVisible(bool(recorded))
+        self._offer_caliper()
+
+    def _caliper(self) -> DistanceMeasurement | None:
+        """The caliper to offer for a measurement in mm: the selected distance caliper on the image,
+        else the newest one."""
+        if self.calipers is None or self._chosen_unit() != "mm":
+            return None
+        distances = [m for m in self.calipers.items if isinstance(m, DistanceMeasurement)]
+        chosen = [m for m in distances if m.label == self.calipers.selected] or distances[-1:]
+        return chosen[0] if chosen else None
+
+    def _chosen_unit(self) -> str:
+        measurement_id = self.measure_choice.currentData()
+        for fu in self.runner.current_step.follow_ups:
+            for spec in fu.measurements:
+                if spec.id == measurement_id:
+                    return spec.unit
+        return ""
+
+    def _offer_caliper(self) -> None:
+        caliper = self._caliper()
+        self.caliper_button.setVisible(caliper is not None)
+        if caliper is not None:
+            self.caliper_button.setText(f"Use caliper {caliper.label} ({caliper.distance_mm:.1f} mm)")
+
+    def use_caliper(self) -> None:
+        """Put the offered caliper's value into the measurement field (Record then keeps it)."""
+        caliper = self._caliper()
+        if caliper is not None:
+            self.measure_value.setValue(round(caliper.distance_mm, self.measure_value.decimals()))
 
     # --- view -> runner --------------------------------------------------------------------------
 

@@ -319,10 +319,21 @@ class ExamController(QObject):
                 )
             )
 
+    def _start_clean(self) -> None:
+        """A new step, exam or patient: no caliper or text of the one before may be drawn or saved, and
+        the image is live (a frozen image is the step before's)."""
+        if self.window is not None:
+            self.window.models.cine.unfreeze()
+            self.window.models.measurements.clear()
+            self.window.models.annotations.clear()
+
     def _on_session_changed(self) -> None:
         session = self.session
         self.finished_text = ""
         if self.window is not None:
+            if not self.automatic:
+                # (not for the automatic practice study: it opens on a capture that carries its own)
+                self._start_clean()
             if self.panel is not None:
                 self.panel_area.removeWidget(self.panel)
                 self.panel.hide()
@@ -330,7 +341,7 @@ class ExamController(QObject):
                 self.panel = None
             self._target = None
             if session is not None and session.runner is not None:
-                panel = ChecklistPanel(session.runner)
+                panel = ChecklistPanel(session.runner, measurements=self.window.models.measurements)
                 panel.practice_label.setWordWrap(True)
                 panel.preset_requested.connect(self.window.apply_preset)
                 panel.capture_requested.connect(self.capture_for_step)
@@ -343,6 +354,8 @@ class ExamController(QObject):
                 def mark_side(event: RunnerEvent, s: ExamSession = session) -> None:
                     if event.kind is EventKind.SIDE_CHOSEN:
                         self._mark_body(s)
+                    elif event.kind is EventKind.STEP_CHANGED:
+                        self._start_clean()
 
                 session.runner.changed.connect(mark_side)
                 self.window.resize_dock(self.dock, DOCK_WIDTH)

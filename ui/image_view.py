@@ -1,28 +1,44 @@
 """ScannerImageView: the live image with what a sonographer reads off it: scale, focus, markers, calipers.
 
 Overlays change only when their model changes (settings readback, measurements, annotations, freeze),
-never per frame, so the per-frame path stays the seed view's `setImage` and nothing more.
+never per frame, so the per-frame path stays the seed view's `setImage` and nothing more. Each caliper's
+result is drawn beside it ("A 6.2 mm") and listed in a results box on the image. With no caliper being
+placed, pressing on a caliper's end or a text selects it and dragging moves it (Delete then removes the
+selected one: the window's key).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPixmap, QResizeEvent, QWheelEvent
+from PyQt6.QtGui import (
+    QColor,
+    QFont,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PyQt6.QtWidgets import QGraphicsItem, QLabel, QWidget
 
 from scanner_app.annotations import AnnotationSet, BodyMarker
-from scanner_app.measurements import MeasurementSet, snap_to_pixel_centre
+from scanner_app.measurements import MeasurementSet, PointMm, snap_to_pixel_centre
 from scanner_app.ring import FrameRing, RingFrame
 from ui.live_view import LiveImageView
 from ui.theme import ACCENT, ALARM, WARN
 
 CALIPER_COLOUR = "#ffe14d"
 PENDING_COLOUR = "#7fdcff"
+SELECTED_COLOUR = "#5cff8a"
+GRAB_PX = 10.0  # how near (screen pixels) a press must be to a caliper end or line to take it
 
 
 class BodyMarkerWidget(QWidget):
@@ -108,6 +124,14 @@ def _overlay_label(parent: QWidget, style: str) -> QLabel:
     return label
 
 
+def _distance_to_segment(p: QPointF, a: QPointF, b: QPointF) -> float:
+    ax, ay, bx, by = a.x(), a.y(), b.x(), b.y()
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((p.x() - ax) * dx + (p.y() - ay) * dy) / length2))
+    return math.hypot(p.x() - (ax + t * dx), p.y() - (ay + t * dy))
+
+
 class ScannerImageView(LiveImageView):
     """LiveImageView plus focus and orientation markers, calipers, annotations, body marker and banners."""
 
@@ -168,6 +192,14 @@ class ScannerImageView(LiveImageView):
             f"background: rgba(40,34,6,220); color: {WARN}; font-size: 14px;"
             " border-radius: 4px; padding: 3px 8px;",
         )
+        self.results_label = _overlay_label(
+            self,
+            f"background: rgba(0,0,0,150); color: {CALIPER_COLOUR}; font-size: 15px;"
+            " font-family: monospace; border-radius: 4px; padding: 4px 8px;",
+        )
+        # What a press took, while the button is down (see `_hit`); a drag moves it.
+        self._grab: tuple[str, str, int] | None = None
+        self._text_items: list[pg.TextItem] = []  # drawn texts, in `annotations.texts` order
         self.body_marker = BodyMarkerWidget(self)
         self.body_marker.set_marker(annotations.body_marker)
         self.body_marker.show()
@@ -239,40 +271,70 @@ class ScannerImageView(LiveImageView):
         for item in self._overlay_items:
             self.plot.removeItem(item)
         self._overlay_items = []
-        line_x: list[float] = []
-        line_y: list[float] = []
-        cross_x: list[float] = []
-        cross_y: list[float] = []
+        width_mm = self.current.frame.width_mm if self.current is not None else 0.0
+        arm = self._cross_arm_mm()
+        curves: dict[tuple[str, bool], tuple[list[float], list[float]]] = {}  # (colour, dashed)
+
+        def segment(colour: str, dashed: bool, xs: list[float], ys: list[float]) -> None:
+            cx, cy = curves.setdefault((colour, dashed), ([], []))
+            cx += xs
+            cy += ys
+
         for m in self.measurements.items:
+            colour = SELECTED_COLOUR if m.label == self.measurements.selected else CALIPER_COLOUR
             pts = m.points
             for i in range(0, len(pts), 2):
                 (ax, ay), (bx, by) = pts[i], pts[i + 1]
-                line_x += [ax, bx]
-                line_y += [ay, by]
+                segment(colour, True, [ax, bx], [ay, by])
             for x, y in pts:
-                _cross(cross_x, cross_y, x, y, self._cross_arm_mm())
-            label = pg.TextItem(m.label, color=CALIPER_COLOUR, anchor=(-0.3, 0.5))
-            label.setFont(QFont("DejaVu Sans", 13, QFont.Weight.Bold))
-            label.setPos(pts[1][0], pts[1][1])
+                xs: list[float] = []
+                ys: list[float] = []
+                _cross(xs, ys, x, y, arm)
+                segment(colour, False, xs, ys)
+            # The result beside the (first) line's middle, clear of the line: above a flat line, to
+            # the side of a steep one (the side that stays on the image).
+            (ax, ay), (bx, by) = pts[0], pts[1]
+            mid_x, mid_y = (ax + bx) / 2, (ay + by) / 2
+            if abs(bx - ax) >= abs(by - ay):
+                anchor = (0.5, 1.15)
+            else:
+                anchor = (-0.08, 0.5) if mid_x < width_mm * 0.6 else (1.08, 0.5)
+            label = pg.TextItem(m.short_text(), color=colour, anchor=anchor, fill=pg.mkBrush(0, 0, 0, 110))
+            label.setFont(QFont("DejaVu Sans", 12, QFont.Weight.Bold))
+            label.setPos(mid_x, mid_y)
             self._add(label)
-        pending_x: list[float] = []
-        pending_y: list[float] = []
         for x, y in self.measurements.pending_points:
-            _cross(pending_x, pending_y, x, y, self._cross_arm_mm())
-        dashed = pg.mkPen(CALIPER_COLOUR, width=1.5, style=Qt.PenStyle.DashLine)
-        for xs, ys, pen in (
-            (line_x, line_y, dashed),
-            (cross_x, cross_y, pg.mkPen(CALIPER_COLOUR, width=2)),
-            (pending_x, pending_y, pg.mkPen(PENDING_COLOUR, width=2)),
-        ):
-            if xs:
-                self._add(pg.PlotCurveItem(np.array(xs), np.array(ys), pen=pen, connect="pairs"))
-        for t in self.annotations.texts:
-            item = pg.TextItem(t.text, color="#ffffff", anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 120))
+            xs, ys = [], []
+            _cross(xs, ys, x, y, arm)
+            segment(PENDING_COLOUR, False, xs, ys)
+        for (colour, dashed), (xs, ys) in curves.items():
+            style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+            pen = pg.mkPen(colour, width=1.5 if dashed else 2, style=style)
+            self._add(pg.PlotCurveItem(np.array(xs), np.array(ys), pen=pen, connect="pairs"))
+        self._text_items = []
+        for i, t in enumerate(self.annotations.texts):
+            selected = i == self.annotations.selected
+            border = pg.mkPen(SELECTED_COLOUR, width=2) if selected else None
+            item = pg.TextItem(
+                t.text, color="#ffffff", anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 120), border=border
+            )
             item.setFont(QFont("DejaVu Sans", 14, QFont.Weight.Bold))
             item.setPos(t.x_mm, t.y_mm)
             self._add(item)
+            self._text_items.append(item)
+        self._update_results()
         self._update_mode_label()
+
+    def _update_results(self) -> None:
+        """The results box on the image: every caliper's result, as the side tab lists them."""
+        items = self.measurements.items
+        if not items:
+            self.results_label.hide()
+            return
+        self.results_label.setText("\n".join(m.text() for m in items))
+        self.results_label.adjustSize()
+        self.results_label.show()
+        self._place_overlays()
 
     def _cross_arm_mm(self) -> float:
         """Half the size of a caliper cross: about 8 screen pixels at the current scale."""
@@ -329,6 +391,10 @@ class ScannerImageView(LiveImageView):
         self.info_label.move(10, 8)
         # under the text block, beside the image, where the eye already looks for the state
         self.frozen_label.move(10, self.info_label.y() + self.info_label.height() + 12)
+        below_frozen = self.frozen_label.y() + (
+            self.frozen_label.height() + 10 if self.frozen_label.isVisible() else 0
+        )
+        self.results_label.move(10, below_frozen)
         self.banner.move((w - self.banner.width()) // 2, h // 3)
         self.mode_label.move((w - self.mode_label.width()) // 2, h - self.mode_label.height() - 12)
         self.body_marker.move(10, h - self.body_marker.height() - 10)
@@ -368,6 +434,87 @@ class ScannerImageView(LiveImageView):
         if self.measurements.placing:
             self.measurements.add_point(point)
         self.clicked_mm.emit(point[0], point[1])
+
+    def _mm_at_widget(self, pos: QPointF) -> PointMm:
+        """The image point under a widget position, clamped to the image (for drags past its edge)."""
+        p = self.plot.vb.mapSceneToView(self.mapToScene(pos.toPoint()))
+        x, y = p.x(), p.y()
+        if self.current is not None:
+            frame = self.current.frame
+            top = -frame.depth_origin_mm
+            x = min(max(x, 0.0), frame.width_mm - 1e-6)
+            y = min(max(y, top), top + frame.height_mm - 1e-6)
+            return snap_to_pixel_centre((x, y), frame.spacing_mm, frame.depth_origin_mm)
+        return (x, y)
+
+    def _hit(self, pos: QPointF) -> tuple[str, str, int] | None:
+        """What a press at this widget position takes: a caliper end ("point", label, index), a text
+        ("text", "", index) or a caliper's line ("line", label, -1); the nearest end wins."""
+        best: tuple[float, tuple[str, str, int]] | None = None
+        for m in self.measurements.items:
+            for i, (x, y) in enumerate(m.points):
+                at = self.widget_pos_of_mm(x, y)
+                d = math.hypot(at.x() - pos.x(), at.y() - pos.y())
+                if d <= GRAB_PX and (best is None or d < best[0]):
+                    best = (d, ("point", m.label, i))
+        if best is not None:
+            return best[1]
+        scene = self.mapToScene(pos.toPoint())
+        for i in reversed(range(len(self._text_items))):
+            if self._text_items[i].sceneBoundingRect().contains(QPointF(scene)):
+                return ("text", "", i)
+        for m in self.measurements.items:
+            pts = m.points
+            for i in range(0, len(pts), 2):
+                a = self.widget_pos_of_mm(*pts[i])
+                b = self.widget_pos_of_mm(*pts[i + 1])
+                if _distance_to_segment(pos, a, b) <= GRAB_PX / 2:
+                    return ("line", m.label, -1)
+        return None
+
+    def mousePressEvent(self, event: QMouseEvent | None) -> None:
+        if event is None:
+            return
+        if event.button() == Qt.MouseButton.LeftButton and not self.measurements.placing:
+            grab = self._hit(event.position())
+            if grab is not None:
+                what, label, index = grab
+                if what == "text":
+                    self.measurements.select(None)
+                    self.annotations.select(index)
+                else:
+                    self.annotations.select(None)
+                    self.measurements.select(label)
+                self._grab = grab
+                event.accept()
+                return
+            # a press on nothing drops the selection, then is an ordinary click (a text's place)
+            self.measurements.select(None)
+            self.annotations.select(None)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent | None) -> None:
+        if event is None:
+            return
+        if self._grab is None:
+            super().mouseMoveEvent(event)
+            return
+        what, label, index = self._grab
+        point = self._mm_at_widget(event.position())
+        if what == "point":
+            self.measurements.move_point(label, index, point)
+        elif what == "text":
+            self.annotations.move_text(index, *point)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent | None) -> None:
+        if event is None:
+            return
+        if self._grab is not None:
+            self._grab = None  # the press took an item: no click on the image
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
 
     def wheelEvent(self, event: QWheelEvent | None) -> None:
         # The wheel steps the cine (frame by frame) instead of zooming.

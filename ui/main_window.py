@@ -65,6 +65,7 @@ DEFAULT_PROBE_SPECS = ("sim", "sim-serial", "usb", "serial:/dev/ttyUSB0")
 WINDOW_TITLE = "Scanner"
 DEPTH_STEP_MM = 5.0
 GAIN_STEP_DB = 1.0
+_SETTING_WORDS = {SettingKey.DEPTH_MM: "depth", SettingKey.GAIN_DB: "gain"}
 
 
 def default_preferences_path() -> Path:
@@ -130,7 +131,9 @@ class MainWindow(QMainWindow):
 
         # side panels
         self.controls = ImagingControls(self.imaging)
-        self.measure_panel = MeasurePanel(self.measurements)
+        self.measure_panel = MeasurePanel(
+            self.measurements, begin=self.begin_measurement, delete=self.delete_selected
+        )
         self.probe_panel = ProbePanel(probe_specs, self._switch if switch_probe else None, current_probe)
         self.tabs = QTabWidget()
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -252,15 +255,17 @@ class MainWindow(QMainWindow):
         self.record_action = add("record", ["Shift+C"], "Start / stop clip recording",
                                  self.toggle_clip_recording, "● Rec")  # fmt: skip
         self.record_action.setCheckable(True)
-        add("distance", ["D"], "Distance caliper", lambda: self.measurements.begin("distance"), "Distance")
-        add("two_axis", ["A"], "Length × depth, ellipse area",
-            lambda: self.measurements.begin("two_axis"), "L×D")  # fmt: skip
-        add("text", ["T"], "Text annotation", self.begin_annotation, "Text")
-        add("delete", ["Del", "Backspace"], "Delete last measurement", self.measurements.remove_last)
-        add("depth_less", ["Up"], "Depth: shallower", lambda: self.imaging.step(depth, -DEPTH_STEP_MM))
-        add("depth_more", ["Down"], "Depth: deeper", lambda: self.imaging.step(depth, DEPTH_STEP_MM))
-        add("gain_up", ["+", "="], "Gain up", lambda: self.imaging.step(gain, GAIN_STEP_DB))
-        add("gain_down", ["-"], "Gain down", lambda: self.imaging.step(gain, -GAIN_STEP_DB))
+        add("distance", ["D"], "Distance caliper (freezes)", lambda: self.begin_measurement("distance"),
+            "Distance")  # fmt: skip
+        add("two_axis", ["A"], "Length × depth, ellipse area (freezes)",
+            lambda: self.begin_measurement("two_axis"), "L×D")  # fmt: skip
+        add("text", ["T"], "Text annotation (freezes)", self.begin_annotation, "Text")
+        add("delete", ["Del", "Backspace"], "Delete the selected caliper or text (else the last caliper)",
+            self.delete_selected)  # fmt: skip
+        add("depth_less", ["Up"], "Depth: shallower", lambda: self._acquisition_step(depth, -DEPTH_STEP_MM))
+        add("depth_more", ["Down"], "Depth: deeper", lambda: self._acquisition_step(depth, DEPTH_STEP_MM))
+        add("gain_up", ["+", "="], "Gain up", lambda: self._acquisition_step(gain, GAIN_STEP_DB))
+        add("gain_down", ["-"], "Gain down", lambda: self._acquisition_step(gain, -GAIN_STEP_DB))
         add("cine_back", ["Left", ","], "Cine: previous frame (freezes)", lambda: self._cine_step(-1))
         add("cine_fwd", ["Right", "."], "Cine: next frame", lambda: self._cine_step(1))
         add("cine_first", ["Home"], "Cine: first frame", lambda: self.cine.seek(self.cine.first_seq))
@@ -272,7 +277,7 @@ class MainWindow(QMainWindow):
             action = QAction(name, self)
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(lambda _=False, n=name: self.apply_preset({**PRESETS[n], "name": n}))
+            action.triggered.connect(lambda _=False, n=name: self._preset_key(n))
             self.addAction(action)
             self.actions_by_name[f"preset_{i + 1}"] = action
         self.shortcut_table.append(("Ctrl+1…8", "Presets, in the order of the Imaging tab"))
@@ -380,7 +385,9 @@ class MainWindow(QMainWindow):
 
     def apply_preset(self, preset: Mapping[str, object]) -> None:
         """Apply an imaging preset: depth_mm, frequency_mhz, focus_mm (gain_db, dynamic_range_db,
-        tgc_db optional) and an optional "name"; a name that is a body region also sets the marker."""
+        tgc_db optional) and an optional "name"; a name that is a body region also sets the marker.
+        A frozen image is unfrozen first (its calipers go): a preset is new imaging (a new step)."""
+        self.cine.unfreeze()
         self.imaging.apply_preset(preset, str(preset.get("name", "")))
 
     def show_message(self, text: str, error: bool = False) -> None:
@@ -397,7 +404,8 @@ class MainWindow(QMainWindow):
             self._message("Nothing to capture yet: no image", error=True)
             return
         frame = ring_frame.frame
-        labels, ann, meas = self._capture_context("still")
+        # A live still carries no calipers or text: they belong to the frozen image they were made on.
+        labels, ann, meas = self._capture_context("still", [ring_frame.ring_seq] if self.cine.frozen else [])
         self.worker.submit(
             "still",
             lambda: self.sink.save_still(frame, labels, ann, meas),
@@ -428,8 +436,26 @@ class MainWindow(QMainWindow):
             self.record_action.setChecked(False)
             self._submit_clip(start, time.monotonic_ns())
 
+    def begin_measurement(self, kind: str) -> None:
+        """Start a caliper ("distance" or "two_axis") on the frozen image, freezing a live one first."""
+        if self.view.current is None:
+            self._message("Nothing to measure yet: no image", error=True)
+            return
+        self.cine.freeze()
+        self.measurements.begin(kind)
+
+    def delete_selected(self) -> None:
+        """Delete the selected text or caliper; with none selected, the caliper being placed or the last."""
+        if self.annotations.selected is not None and not self.measurements.placing:
+            self.annotations.remove(self.annotations.selected)
+        else:
+            self.measurements.remove_last()
+
     def begin_annotation(self) -> None:
-        """Open the text field; Enter places the text where the image was last clicked (else the centre)."""
+        """Open the text field; Enter places the text where the image was last clicked (else the centre).
+        The text belongs to the frozen image, so a live one is frozen first."""
+        if self.view.current is not None:
+            self.cine.freeze()
         frame = self.view.current.frame if self.view.current is not None else None
         if self._last_click_mm is not None:
             self._annotation_at = self._last_click_mm
@@ -457,13 +483,19 @@ class MainWindow(QMainWindow):
             self.annotation_edit.hide()
         else:
             self.measurements.cancel()
+            self.measurements.select(None)
+            self.annotations.select(None)
 
     # -- internals ---------------------------------------------------------------------------
 
     def _capture_context(
-        self, kind: str
+        self, kind: str, image_seqs: Sequence[int]
     ) -> tuple[dict[str, str], dict[str, object], list[dict[str, object]]]:
-        """Labels, annotations and measurements of a capture about to be submitted (exactly once each)."""
+        """Labels, annotations and measurements of a capture about to be submitted (exactly once each):
+        the texts and calipers made on its frames (`image_seqs`, ring seqs; none for a live capture)."""
+        # Before the labeller: labelling may open the practice study, which must not lose them.
+        ann = dict(self.annotations.for_frames(image_seqs))
+        meas = list(self.measurements.for_frames(image_seqs))
         marker = self.annotations.body_marker
         labels = {
             "preset": self.imaging.preset_name,
@@ -479,14 +511,16 @@ class MainWindow(QMainWindow):
             capture_id, step_labels = self._capture_labeller.label(kind)
             labels.update(step_labels)
         self._labelled_ids.append(capture_id)
-        return labels, dict(self.annotations.to_json()), list(self.measurements.to_json())
+        return labels, ann, meas
 
     def _submit_clip(self, start_ns: int, end_ns: int) -> None:
-        frames: list[Frame] = [rf.frame for rf in self.engine.ring.frames_between(start_ns, end_ns)]
+        ring_frames = self.engine.ring.frames_between(start_ns, end_ns)
+        frames: list[Frame] = [rf.frame for rf in ring_frames]
         if not frames:
             self._message("Clip not saved: no frames in that time span", error=True)
             return
-        labels, ann, meas = self._capture_context("clip")
+        seqs = [rf.ring_seq for rf in ring_frames] if self.cine.frozen else []
+        labels, ann, meas = self._capture_context("clip", seqs)
         self.worker.submit(
             "clip",
             lambda: self.sink.save_clip(frames, labels, ann, meas),
@@ -532,6 +566,7 @@ class MainWindow(QMainWindow):
 
     def _on_cine(self) -> None:
         c = self.cine
+        self._set_acquisition_enabled(not c.frozen)
         if c.frozen:
             self.view.frozen = True
             current = c.current()
@@ -539,13 +574,44 @@ class MainWindow(QMainWindow):
                 self.view.current is None or self.view.current.ring_seq != current.ring_seq
             ):
                 self.view.show_frame(current)
+            # Calipers and text belong to the frame on screen: each cine frame shows its own.
+            image_seq = current.ring_seq if current is not None else None
+            self.measurements.bind(image_seq)
+            self.annotations.bind(image_seq)
             self.view.set_frozen_text(f"❄ FROZEN   {c.index + 1}/{c.length}")
             self.actions_by_name["freeze"].setText("▶ Live")
         else:
+            # Live again: the frozen images' calipers and text are gone, as on a scanner.
+            self.measurements.clear()
+            self.measurements.bind(None)
+            self.annotations.clear()
+            self.annotations.bind(None)
+            self.annotation_edit.hide()
             self.view.frozen = False
             self.view.set_frozen_text(None)
             self.actions_by_name["freeze"].setText("❄ Freeze")
             self.view.frame_available()
+
+    def _set_acquisition_enabled(self, enabled: bool) -> None:
+        """Acquisition settings apply to new frames only: while frozen they would make the overlay lie
+        about the image on screen, so their controls are off (the grey map, view only, stays)."""
+        c = self.controls
+        for w in (c.depth_control, c.gain_control, c.frequency_control, c.focus_control,
+                  c.dynamic_range_control, c.tgc, *c.preset_buttons.values()):  # fmt: skip
+            w.setEnabled(enabled)
+
+    def _acquisition_step(self, key: SettingKey, delta: float) -> None:
+        """A depth or gain key: refused while frozen (it would change the next frames, not this one)."""
+        if self.cine.frozen:
+            self._message(f"Frozen: unfreeze (F) to change {_SETTING_WORDS.get(key, key.name)}", error=True)
+            return
+        self.imaging.step(key, delta)
+
+    def _preset_key(self, name: str) -> None:
+        if self.cine.frozen:
+            self._message("Frozen: unfreeze (F) to change the preset", error=True)
+            return
+        self.apply_preset({**PRESETS[name], "name": name})
 
     def _on_setting_applied(self, event: SettingApplied) -> None:
         self.imaging.on_applied(event.key, event.requested, event.applied)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
@@ -9,14 +11,24 @@ from scanner_app.measurements import MeasurementSet
 
 
 class MeasurePanel(QWidget):
-    """Lists results (A 12.3 mm, B L x D and area) and starts distance or two-axis measurements."""
+    """Lists results (A 12.3 mm, B L x D and area) and starts distance or two-axis measurements.
 
-    def __init__(self, measurements: MeasurementSet, parent: QWidget | None = None) -> None:
+    `begin(kind)` and `delete()` are the window's (they freeze first, and delete the selected text or
+    caliper); without them the panel acts on the model alone."""
+
+    def __init__(
+        self,
+        measurements: MeasurementSet,
+        parent: QWidget | None = None,
+        *,
+        begin: Callable[[str], None] | None = None,
+        delete: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.measurements = measurements
         self.distance = QPushButton("Distance  (D)")
         self.two_axis = QPushButton("Length × depth  (A)")
-        self.delete = QPushButton("Delete last  (Del)")
+        self.delete = QPushButton("Delete selected  (Del)")
         self.clear = QPushButton("Clear all")
         for b in (self.distance, self.two_axis, self.delete, self.clear):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -32,18 +44,31 @@ class MeasurePanel(QWidget):
         row2.addWidget(self.delete)
         row2.addWidget(self.clear)
         lay.addLayout(row2)
-        title = QLabel("Results")
+        title = QLabel("Results (on the image shown)")
         title.setObjectName("title")
         lay.addWidget(title)
         lay.addWidget(self.results, 1)
-        self.distance.clicked.connect(lambda: measurements.begin("distance"))
-        self.two_axis.clicked.connect(lambda: measurements.begin("two_axis"))
-        self.delete.clicked.connect(measurements.remove_last)
+        start = begin or measurements.begin
+        self.distance.clicked.connect(lambda: start("distance"))
+        self.two_axis.clicked.connect(lambda: start("two_axis"))
+        self.delete.clicked.connect(delete or measurements.remove_last)
         self.clear.clicked.connect(measurements.clear)
+        # A click on a result selects its caliper on the image (then Delete, or drag its ends).
+        self.results.itemClicked.connect(lambda _item: self._select_row())
         measurements.changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
+        self.results.blockSignals(True)
         self.results.clear()
         for m in self.measurements.items:
             self.results.addItem(m.text())
+            if m.label == self.measurements.selected:
+                self.results.setCurrentRow(self.results.count() - 1)
+        self.results.blockSignals(False)
+
+    def _select_row(self) -> None:
+        row = self.results.currentRow()
+        items = self.measurements.items
+        if 0 <= row < len(items):
+            self.measurements.select(items[row].label)
