@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -196,3 +197,71 @@ class DopplerCapability:
     def offers(self, mode: DopplerMode) -> bool:
         """True for OFF (always possible) and for every mode the probe lists."""
         return mode == DopplerMode.OFF or mode in self.modes
+
+
+@dataclass(frozen=True, slots=True)
+class IqDrain:
+    """What an `IqCursor` got: the packets in order, and how many it lost since its last drain."""
+
+    packets: list[IqPacket]
+    lost: int
+
+
+class IqRing:
+    """A bounded ring of IQ packets between the acquisition thread and Doppler processing.
+
+    One writer pushes; readers peek the newest or drain in order with an `IqCursor`, told how many
+    they lost when the writer lapped them. Packets are immutable values, so a short lock suffices.
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
+        if capacity < 2:
+            raise ValueError(f"IQ ring capacity must be at least 2 packets, got {capacity}")
+        self.capacity = capacity
+        self._slots: list[IqPacket | None] = [None] * capacity
+        self._next_seq = 0  # the ring seq the next push gets
+        self._lock = threading.Lock()
+
+    @property
+    def newest_seq(self) -> int:
+        """Ring seq of the newest packet; -1 when empty."""
+        return self._next_seq - 1
+
+    def push(self, packet: IqPacket) -> int:
+        """Store a packet (overwriting the oldest when full); returns its ring seq."""
+        with self._lock:
+            seq = self._next_seq
+            self._slots[seq % self.capacity] = packet
+            self._next_seq = seq + 1
+        return seq
+
+    def peek_latest(self) -> IqPacket | None:
+        with self._lock:
+            return self._slots[(self._next_seq - 1) % self.capacity] if self._next_seq else None
+
+    def cursor(self, from_newest: bool = True) -> IqCursor:
+        """A reader that drains packets in order: from the next push, or from the oldest still held."""
+        with self._lock:
+            start = self._next_seq if from_newest else max(0, self._next_seq - self.capacity)
+        return IqCursor(self, start)
+
+    def _take(self, start: int, max_packets: int | None) -> tuple[list[IqPacket], int, int]:
+        with self._lock:
+            oldest = max(0, self._next_seq - self.capacity)
+            lost = max(0, oldest - start)
+            first = start + lost
+            last = self._next_seq if max_packets is None else min(self._next_seq, first + max_packets)
+            taken = [self._slots[s % self.capacity] for s in range(first, last)]
+        return [p for p in taken if p is not None], lost, last
+
+
+class IqCursor:
+    """One reader's place in an `IqRing`."""
+
+    def __init__(self, ring: IqRing, next_seq: int) -> None:
+        self._ring = ring
+        self._next_seq = next_seq
+
+    def drain(self, max_packets: int | None = None) -> IqDrain:
+        packets, lost, self._next_seq = self._ring._take(self._next_seq, max_packets)
+        return IqDrain(packets, lost)
