@@ -246,8 +246,8 @@ class PlpProbeDriver(BaseProbeDriver):
     def _do_read_frames(self, timeout_s: float) -> list[Frame]:
         if not self._frames:
             self._wait_for_frame(timeout_s)
-        if self._frames:
-            self._read_available()  # frames queued behind this one: the caller wants the newest too
+        if self._frames or self._iq:
+            self._read_available()  # packets queued behind this one: the caller wants the newest too
         frames = list(self._frames)
         self._frames.clear()
         return frames
