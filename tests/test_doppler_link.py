@@ -28,10 +28,12 @@ from scanner_app.doppler import (
     nyquist_velocity_m_s,
     velocity_m_s_from_shift,
 )
-from scanner_app.engine import AcquisitionEngine, IqReady, SettingApplied
-from scanner_app.frame import Geometry
+from scanner_app.engine import AcquisitionEngine, EngineState, IqReady, SettingApplied
+from scanner_app.frame import Frame, Geometry
 from scanner_app.probe import DOPPLER_SETTING_FIELDS, ProbeDescriptor, SettingKey
 from scanner_app.ring import FrameRing
+from tests.fake_driver import ScriptedDriver
+from tests.test_engine import FakeClock
 from tests.test_probe_contract import TEST_BAUD
 
 
@@ -322,3 +324,34 @@ def test_doppler_options_that_make_no_sense_are_refused(
         code = int(exc.code or 0)
     err = capsys.readouterr().err
     assert code == 2 and says in err and err.strip().count("\n") == 0, err
+
+
+class IqOnlyDriver(ScriptedDriver):
+    """A probe in pw that sends IQ and no B-mode frames (spec 10 allows it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.no_frames = True
+        self.iq_seq = 0
+
+    def _do_read_frame(self, timeout_s: float) -> Frame | None:
+        return None  # its IQ is what came: no waiting for frames that will not come
+
+    def _do_read_iq(self) -> list[IqPacket]:
+        self.iq_seq += 1
+        return [_packet(self.iq_seq - 1)]
+
+
+def test_iq_alone_is_a_flowing_stream_not_a_stall() -> None:
+    clock = FakeClock()
+    driver = IqOnlyDriver()
+    engine = AcquisitionEngine(driver, FrameRing(4, 64 * 48), clock_ns=clock)
+    try:
+        engine.step()  # connect
+        for _ in range(8):
+            clock.advance(0.5)
+            engine.step()
+        assert engine.state == EngineState.STREAMING and driver.connects == 1
+        assert engine.iq_ring.newest_seq == 7 and engine.status().counters["stall_restarts"] == 0
+    finally:
+        engine.close()
