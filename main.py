@@ -6,6 +6,8 @@ The only place that chooses a simulated or a real probe.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import math
 import sys
@@ -14,13 +16,15 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from scanner_app.doppler import DopplerMode
 from scanner_app.engine import AcquisitionEngine
-from scanner_app.probe import ProbeDriver, ProbeError, SettingKey
+from scanner_app.probe import ProbeDescriptor, ProbeDriver, ProbeError, SettingKey
 from scanner_app.processing import DisplayProcessor
 from scanner_app.ring import FrameRing
 from scanner_app.sim_control import SimulatorControl
 
 if TYPE_CHECKING:
+    from scanner_app.headless import DopplerSummaryHook
     from scanner_app.studies.store import StudyStore
     from ui.exam_dock import ExamController
     from ui.sim_panel import SimulatorTab
@@ -74,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="check protocol files (default: the shipped library) and exit non-zero on errors",
     )
+    p.add_argument(
+        "--doppler",
+        choices=("off", "flow", "pw"),
+        help="headless: Doppler mode to set on a Doppler-capable probe; the IQ counters go in the summary",
+    )
+    p.add_argument(
+        "--gate-depth-mm", type=float, metavar="D", help="headless --doppler pw: gate centre depth"
+    )
+    p.add_argument(
+        "--angle-deg", type=float, metavar="A", help="headless --doppler pw: angle correction (beam to flow)"
+    )
     p.add_argument("--frame-rate", type=float, help="frame rate to ask of the probe (Hz, default 30)")
     p.add_argument("--cine-seconds", type=float, help="length of the cine buffer (s, default 10)")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -100,6 +115,9 @@ _OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
     "protocol": ("--protocol", frozenset({"exam"})),
     "capture_every": ("--capture-every", frozenset({"exam"})),
     "study_dir": ("--study-dir", frozenset({"exam", "window"})),
+    "doppler": ("--doppler", frozenset({"headless"})),
+    "gate_depth_mm": ("--gate-depth-mm", frozenset({"headless"})),
+    "angle_deg": ("--angle-deg", frozenset({"headless"})),
     "frame_rate": ("--frame-rate", _ACQUIRING),
     "cine_seconds": ("--cine-seconds", _ACQUIRING),
 }
@@ -146,6 +164,13 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             f"a {args.cine_seconds:g} s cine at {args.frame_rate:g} frames/s needs "
             f"{cine_bytes / 1e9:.1f} GB; keep it under {MAX_CINE_BYTES / 1e9:.0f} GB (shorter --cine-seconds)"
         )
+    for flag, value in (("--gate-depth-mm", args.gate_depth_mm), ("--angle-deg", args.angle_deg)):
+        if value is not None and args.doppler != "pw":
+            parser.error(f"{flag} sets the pulsed-wave gate; it goes with --doppler pw")
+    if args.gate_depth_mm is not None and not (math.isfinite(args.gate_depth_mm) and args.gate_depth_mm > 0):
+        parser.error(f"--gate-depth-mm must be positive (got {args.gate_depth_mm:g})")
+    if args.angle_deg is not None and not (math.isfinite(args.angle_deg) and abs(args.angle_deg) < 90):
+        parser.error(f"--angle-deg must be between -90 and 90 (got {args.angle_deg:g})")
     if args.usb_backend and not (args.probe.startswith("usb") or args.list_probes):
         parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
     if args.stats_json is not None:
@@ -154,6 +179,44 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             parser.error(f"--stats-json {args.stats_json} is a folder; give a file name")
         if not args.stats_json.parent.is_dir():
             parser.error(f"--stats-json {args.stats_json}: no folder {args.stats_json.parent}")
+
+
+def _doppler_unavailable(args: argparse.Namespace, descriptor: ProbeDescriptor) -> str:
+    """Why `--doppler` cannot be had from this probe ("" when it can): its descriptor says (spec 10)."""
+    wanted = getattr(args, "doppler", None)
+    if wanted in (None, "off"):
+        return ""
+    capability = descriptor.doppler
+    if capability is None:
+        return f"{descriptor.vendor} {descriptor.model} does no Doppler (its descriptor has no doppler field)"
+    if not capability.offers(DopplerMode[wanted.upper()]):
+        offered = ", ".join(m.wire_name for m in capability.modes)
+        return (
+            f"{descriptor.vendor} {descriptor.model} does not offer --doppler {wanted} (it offers {offered})"
+        )
+    return ""
+
+
+def _request_doppler(args: argparse.Namespace, engine: AcquisitionEngine) -> None:
+    """Headless --doppler and --gate-depth-mm: SET through the engine, readback in the summary."""
+    if args.doppler is None:
+        return
+    engine.request_setting(SettingKey.DOPPLER_MODE, DopplerMode[args.doppler.upper()])
+    if args.gate_depth_mm is not None:
+        engine.request_setting(SettingKey.GATE_DEPTH_MM, args.gate_depth_mm)
+
+
+def _doppler_summary_hook(args: argparse.Namespace) -> DopplerSummaryHook | None:
+    """The Doppler processing's headless hook, once `scanner_app/doppler_processing.py` provides one
+    (`headless_summary_hook(mode, angle_deg)`); until then the summary has the IQ counters only."""
+    if args.doppler in (None, "off") or importlib.util.find_spec("scanner_app.doppler_processing") is None:
+        return None
+    processing = importlib.import_module("scanner_app.doppler_processing")
+    make_hook = getattr(processing, "headless_summary_hook", None)
+    if make_hook is None:
+        return None
+    hook: DopplerSummaryHook = make_hook(DopplerMode[args.doppler.upper()], args.angle_deg or 0.0)
+    return hook
 
 
 def load_usb_backend(spec: str | None) -> Any:
@@ -284,12 +347,16 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     try:
         # Fail fast on what the user can fix (no such port, not a probe, busy, no permission),
         # rather than retrying in the background forever.
-        driver.connect()
+        descriptor = driver.connect()
     except ProbeError as exc:
         print(f"scanner-app: error: {exc}", file=sys.stderr)
         return 2
     finally:
         driver.close()
+    doppler_error = _doppler_unavailable(args, descriptor)
+    if doppler_error:
+        print(f"scanner-app: error: {doppler_error}", file=sys.stderr)
+        return 2
     ring = FrameRing.for_seconds(args.cine_seconds, args.frame_rate, DISPLAY_FRAME_BYTES)
     processor = DisplayProcessor()
     engine = AcquisitionEngine(driver, ring, processor=processor)
@@ -301,7 +368,8 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     if args.headless:
         from scanner_app.headless import format_summary, run_headless, write_stats_json
 
-        summary = run_headless(engine, args.seconds)
+        _request_doppler(args, engine)
+        summary = run_headless(engine, args.seconds, _doppler_summary_hook(args))
         print(format_summary(summary))
         if args.stats_json:
             write_stats_json(summary, args.stats_json)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 
+from scanner_app.doppler import IqPacket
 from scanner_app.frame import Frame
 from scanner_app.probe import ProbeDescriptor, ProbeError, ProbeEvent, SettingKey
 
@@ -84,6 +85,16 @@ class BaseProbeDriver(ABC):
             raise ProbeError(f"{self._display_name}: read_frames while not streaming")
         return self._do_read_frames(timeout_s)
 
+    def read_iq(self) -> list[IqPacket]:
+        """Every Doppler IQ packet (spec 10) that has arrived, oldest first; never waits.
+
+        The engine calls it after each `read_frames`, which returns early when IQ arrives. A driver
+        whose probe does no Doppler returns nothing.
+        """
+        if not self._streaming:
+            raise ProbeError(f"{self._display_name}: read_iq while not streaming")
+        return self._do_read_iq()
+
     def set_setting(self, key: SettingKey, value: float) -> float:
         """Ask the probe for `value`; returns the value it applied, which may be clamped."""
         applied = self._do_set(SettingKey(key), float(value))
@@ -133,6 +144,10 @@ class BaseProbeDriver(ABC):
         (the direct simulator) has only ever the one."""
         frame = self._do_read_frame(timeout_s)
         return [] if frame is None else [frame]
+
+    def _do_read_iq(self) -> list[IqPacket]:
+        """Override for a probe that sends Doppler IQ."""
+        return []
 
     def _do_poll_events(self) -> list[ProbeEvent]:
         return []

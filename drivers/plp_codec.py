@@ -11,13 +11,18 @@ The parser applies the receiver rules of spec section 1 and counts what it skipp
 | `unknown_packets` | packets of a kind this receiver does not know (skipped) |
 | `malformed` | FRAME packets whose payload does not fit their header or holds an impossible value (dropped) |
 | `frames_dropped` | FRAME sequence numbers missing from the stream |
+| `iq_malformed` | IQ packets (spec 10) whose payload does not fit their header or holds an impossible value |
+| `iq_dropped` | IQ sequence numbers missing from the stream (IQ packets have their own seq, spec 10) |
 
 Sequence gaps only mean something within one stream (seq is 0 at each START), so a driver feeds
 FRAME seqs to `note_frame_seq` itself, in order, while it streams; with `count_frame_gaps=True` the
 parser does it for every FRAME it sees (tests, benchmarks). Damaged FRAMEs (bad payload CRC or
 malformed) come out as packets with `damaged=True` and no payload, so their seq still counts.
 A value no probe can have is a non-finite float, or a depth or frequency that is not positive (spec 3);
-a REPLY's f32 and the JSON of HELLO and STATUS are held to finite numbers too.
+a REPLY's f32 and the JSON of HELLO and STATUS are held to finite numbers too. IQ packets (spec 10)
+are handled alike with their own counters: `note_iq_seq`, `expect_iq_seq`, damaged ones with no payload.
+The one IQ check that needs the probe's descriptor (the samples' depths within its range) is the
+driver's, through `iq_payload_ok(payload, max_depth_mm)`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ HEADER_SIZE = 28
 TRAILER_SIZE = 4
 MAX_PAYLOAD = 16 * 1024 * 1024
 FRAME_HEADER_SIZE = 48
+IQ_HEADER_SIZE = 48
 
 _HEADER = struct.Struct("<4sBBHIQI")  # sync, version, kind, reserved, seq, device time, N
 _CRC = struct.Struct("<I")
@@ -50,6 +56,11 @@ _FRAME_FLOATS = struct.Struct("<10f")  # every f32 of the frame header, depth_mm
 _SET_ARGS = struct.Struct("<Bf")
 _F32 = struct.Struct("<f")
 _ELEMENT_SIZE = {1: 1, 2: 2, 3: 2}
+# mode, geometry, samples, lines, pulses; prf, top, bottom, left, right, steer, frequency; frame_seq,
+# settings id, 6 reserved bytes (spec 10)
+_IQ_HEADER = struct.Struct("<BBHHHfffffffIH6x")
+_IQ_FLOATS = struct.Struct("<7f")  # every f32 of the IQ header, prf_hz to frequency_mhz
+IQ_SAMPLE_DTYPE = np.dtype("<i2")  # I then Q, each a little-endian i16
 
 
 class PacketKind(enum.IntEnum):
@@ -59,6 +70,7 @@ class PacketKind(enum.IntEnum):
     REPLY = 0x02
     EVENT = 0x03
     STATUS = 0x04
+    IQ = 0x05  # Doppler extension (spec 10)
     COMMAND = 0x10
 
 
@@ -95,7 +107,7 @@ class Packet:
     device_time_us: int
     payload: bytes
     version: int = PROTOCOL_VERSION
-    damaged: bool = False  # a FRAME whose payload failed its CRC or layout check (already counted)
+    damaged: bool = False  # a FRAME or IQ whose payload failed its CRC or layout check (already counted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +140,41 @@ class FrameHeader:
     def unpack(cls, payload: bytes | memoryview) -> FrameHeader:
         f = _FRAME_HEADER.unpack_from(payload, 0)
         return cls(*f[:14])
+
+
+@dataclass(frozen=True, slots=True)
+class IqHeader:
+    """The 48-byte IQ payload header (spec section 10)."""
+
+    mode: int  # 1 flow, 2 pw
+    geometry: int  # 0 linear, 1 convex
+    samples: int
+    lines: int
+    pulses: int
+    prf_hz: float
+    top_mm: float
+    bottom_mm: float
+    left: float
+    right: float
+    steer_deg: float
+    frequency_mhz: float
+    frame_seq: int = 0
+    settings_id: int = 0
+
+    def pack(self) -> bytes:
+        return _IQ_HEADER.pack(
+            self.mode, self.geometry, self.samples, self.lines, self.pulses,
+            self.prf_hz, self.top_mm, self.bottom_mm, self.left, self.right, self.steer_deg,
+            self.frequency_mhz, self.frame_seq, self.settings_id,
+        )  # fmt: skip
+
+    @classmethod
+    def unpack(cls, payload: bytes | memoryview) -> IqHeader:
+        return cls(*_IQ_HEADER.unpack_from(payload, 0))
+
+    @property
+    def data_bytes(self) -> int:
+        return self.lines * self.pulses * self.samples * 2 * IQ_SAMPLE_DTYPE.itemsize
 
 
 class MalformedPayload(ValueError):
@@ -302,6 +349,66 @@ def decode_frame_payload(payload: bytes) -> tuple[FrameHeader, npt.NDArray[np.ge
     return header, pixels
 
 
+# -- IQ (Doppler, spec 10) ------------------------------------------------------------------
+
+
+def encode_iq_payload(header: IqHeader, iq: npt.NDArray[np.generic]) -> bytes:
+    """IQ header then the data: (lines, pulses, samples) complex values as i16 I then i16 Q, C order.
+
+    `iq` is complex (rounded and saturated to i16) or already i16 of shape (lines, pulses, samples, 2).
+    """
+    shape = (header.lines, header.pulses, header.samples)
+    data: npt.NDArray[np.int16]
+    if np.iscomplexobj(iq):
+        if iq.shape != shape:
+            raise ValueError(f"IQ data shape {iq.shape} does not match header {shape}")
+        pairs = np.stack([iq.real, iq.imag], axis=-1)
+        data = np.clip(np.rint(pairs), -32768, 32767).astype(IQ_SAMPLE_DTYPE)
+    else:
+        if iq.shape != (*shape, 2):
+            raise ValueError(f"IQ data shape {iq.shape} does not match header {(*shape, 2)}")
+        data = np.ascontiguousarray(iq, dtype=IQ_SAMPLE_DTYPE)
+    return header.pack() + data.tobytes()
+
+
+def iq_payload_ok(payload: bytes | memoryview, max_depth_mm: float | None = None) -> bool:
+    """True if an IQ payload is well formed (spec 10): a known mode and geometry, exactly the length its
+    header implies, at least one sample, line and pulse (pw: one line), only finite floats, a positive
+    PRF and frequency, top above bottom and, given the probe's deepest depth, every sample between the
+    skin (0) and `max_depth_mm` (a gate or box outside the descriptor's depth range).
+    """
+    if len(payload) < IQ_HEADER_SIZE:
+        return False
+    mode, geometry, samples, lines, pulses = payload[0], payload[1], *struct.unpack_from("<HHH", payload, 2)
+    if mode not in (1, 2) or geometry not in (0, 1) or min(samples, lines, pulses) == 0:
+        return False
+    if mode == 2 and lines != 1:
+        return False
+    if len(payload) != IQ_HEADER_SIZE + lines * pulses * samples * 2 * IQ_SAMPLE_DTYPE.itemsize:
+        return False
+    floats: tuple[float, ...] = _IQ_FLOATS.unpack_from(payload, 8)
+    if not all(map(math.isfinite, floats)):
+        return False
+    prf_hz, top_mm, bottom_mm, _, _, _, frequency_mhz = floats
+    if prf_hz <= 0 or frequency_mhz <= 0 or top_mm >= bottom_mm:
+        return False
+    return max_depth_mm is None or (top_mm >= 0 and bottom_mm <= max_depth_mm)
+
+
+def decode_iq_payload(
+    payload: bytes, max_depth_mm: float | None = None
+) -> tuple[IqHeader, npt.NDArray[np.complex64]]:
+    """Header and the samples as a new complex64 array of shape (lines, pulses, samples)."""
+    if not iq_payload_ok(payload, max_depth_mm):
+        raise MalformedPayload(
+            "IQ payload does not match its header (length, mode, geometry, depths, or an impossible value)"
+        )
+    header = IqHeader.unpack(payload)
+    pairs = np.frombuffer(payload, dtype=IQ_SAMPLE_DTYPE, offset=IQ_HEADER_SIZE).astype(np.float32)
+    iq = pairs.view(np.complex64).reshape(header.lines, header.pulses, header.samples)
+    return header, iq
+
+
 # -- the streaming parser --------------------------------------------------------------------
 
 _KNOWN_KINDS = frozenset(int(k) for k in PacketKind)
@@ -321,16 +428,22 @@ class PacketParser:
         self._buf = bytearray()
         self._pos = 0
         self._next_frame_seq: int | None = None
+        self._next_iq_seq: int | None = None
 
     def reset(self) -> None:
         """Forget buffered bytes (after a reconnect or a stream reset); counters are kept."""
         self._buf = bytearray()
         self._pos = 0
         self._next_frame_seq = None
+        self._next_iq_seq = None
 
     def expect_frame_seq(self, seq: int | None) -> None:
         """The seq the next FRAME should have (0 after START); None takes the next one as it comes."""
         self._next_frame_seq = seq
+
+    def expect_iq_seq(self, seq: int | None) -> None:
+        """The seq the next IQ packet should have (0 after START, spec 10); None takes the next one."""
+        self._next_iq_seq = seq
 
     @property
     def buffered(self) -> int:
@@ -387,10 +500,16 @@ class PacketParser:
             elif kind == PacketKind.FRAME and version == PROTOCOL_VERSION and not frame_payload_ok(payload):
                 counts["malformed"] += 1
                 damaged = True
-            if damaged and kind != PacketKind.FRAME:
+            elif kind == PacketKind.IQ and version == PROTOCOL_VERSION and not iq_payload_ok(payload):
+                counts["iq_malformed"] += 1
+                damaged = True
+            if damaged and kind not in (PacketKind.FRAME, PacketKind.IQ):
                 continue
-            if kind == PacketKind.FRAME and self._count_frame_gaps:
-                self.note_frame_seq(seq)
+            if self._count_frame_gaps:
+                if kind == PacketKind.FRAME:
+                    self.note_frame_seq(seq)
+                elif kind == PacketKind.IQ:
+                    self.note_iq_seq(seq)
             counts["packets"] += not damaged
             out.append(Packet(kind, seq, dev_us, b"" if damaged else payload, version, damaged))
         self._pos = pos
@@ -409,3 +528,12 @@ class PacketParser:
             if gap < 0x80000000:  # a seq going backwards means the probe restarted its count
                 self.counts["frames_dropped"] += gap
         self._next_frame_seq = (seq + 1) & 0xFFFFFFFF
+
+    def note_iq_seq(self, seq: int) -> None:
+        """Count the IQ seqs missing before `seq` in the current stream (spec 10: their own counter)."""
+        expected = self._next_iq_seq
+        if expected is not None:
+            gap = (seq - expected) & 0xFFFFFFFF
+            if gap < 0x80000000:  # backwards: the probe restarted its count
+                self.counts["iq_dropped"] += gap
+        self._next_iq_seq = (seq + 1) & 0xFFFFFFFF

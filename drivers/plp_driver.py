@@ -1,4 +1,4 @@
-"""PlpProbeDriver: the Probe Link Protocol (PLP/1) over any transport: handshake, commands, frames."""
+"""PlpProbeDriver: the Probe Link Protocol (PLP/1) over any transport: handshake, commands, frames, IQ."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from drivers.base import BaseProbeDriver
 from drivers.plp_codec import (
     PROTOCOL_VERSION,
     FrameHeader,
+    IqHeader,
     MalformedPayload,
     Opcode,
     Packet,
@@ -25,12 +26,14 @@ from drivers.plp_codec import (
     decode_event,
     decode_f32,
     decode_frame_payload,
+    decode_iq_payload,
     decode_json_object,
     decode_reply,
     encode_command,
     set_args,
 )
 from drivers.transports import Transport
+from scanner_app.doppler import DopplerMode, IqPacket
 from scanner_app.frame import BeamGeometry, DataFormat, Frame, Geometry, ImagingSettings, ProbeIdentity
 from scanner_app.probe import (
     LinkFault,
@@ -46,6 +49,9 @@ from scanner_app.probe import (
 REPLY_TIMEOUT_S = 0.2  # spec 2: every command is answered within 200 ms
 COMMAND_ATTEMPTS = 2  # spec 2: a lost command is retried once
 MAX_PENDING_FRAMES = 8  # frames that arrive while waiting for a reply, kept for read_frame
+# IQ packets kept between two reads: pw at 78 packets/s for about 3 s (spec 10), so a slow
+# setting change or a burst never costs Doppler data; older ones beyond it count as `iq_overrun`.
+MAX_PENDING_IQ = 256
 # A packet still arriving when a read's timeout ends (a big frame on a slow serial line) may take this
 # much longer: a frame on its way is not "no frame", so the engine does not restart a flowing stream.
 MID_PACKET_GRACE_S = 1.0
@@ -56,7 +62,10 @@ IN_FLIGHT_MAX_S = 1.0
 COUNTER_KEYS = (
     "frames", "frames_dropped", "crc_errors", "resyncs", "malformed", "unknown_packets", "link_faults",
     "probe_tx_dropped", "frames_overrun", "frames_discarded",
+    "iq_packets", "iq_dropped", "iq_malformed",
 )  # fmt: skip
+# IQ (spec 10): `iq_packets` handed out, `iq_dropped` seq gaps, `iq_malformed` dropped as impossible;
+# `iq_overrun` (the host fell behind) and `iq_discarded` (in flight at a stop) appear when they happen.
 # `probe_tx_dropped`: frames the probe itself could not send (STATUS `tx_dropped`, spec 5), summed
 # over the probe's power cycles: a saturated link, invisible in the seq gaps the host counts.
 
@@ -95,6 +104,7 @@ class PlpProbeDriver(BaseProbeDriver):
         self._event_parser = PacketParser(self._counts)
         self._cmd_seq = 0
         self._frames: collections.deque[Frame] = collections.deque()
+        self._iq: collections.deque[IqPacket] = collections.deque()
         self._events: collections.deque[ProbeEvent] = collections.deque()
         self._setpoints: dict[SettingKey, float] = {}
         self._wake = threading.Event()
@@ -185,6 +195,9 @@ class PlpProbeDriver(BaseProbeDriver):
         """Frames received but never handed out are counted, so every frame sent is accounted for."""
         self._counts["frames_discarded"] += len(self._frames)
         self._frames.clear()
+        if self._iq:
+            self._counts["iq_discarded"] += len(self._iq)
+            self._iq.clear()
 
     def _do_interrupt(self) -> None:
         self._wake.set()
@@ -233,17 +246,24 @@ class PlpProbeDriver(BaseProbeDriver):
     def _do_read_frames(self, timeout_s: float) -> list[Frame]:
         if not self._frames:
             self._wait_for_frame(timeout_s)
-        if self._frames:
-            self._read_available()  # frames queued behind this one: the caller wants the newest too
+        if self._frames or self._iq:
+            self._read_available()  # packets queued behind this one: the caller wants the newest too
         frames = list(self._frames)
         self._frames.clear()
         return frames
 
+    def _do_read_iq(self) -> list[IqPacket]:
+        packets = list(self._iq)
+        self._iq.clear()
+        return packets
+
     def _wait_for_frame(self, timeout_s: float) -> None:
-        """Read until a frame is queued, `interrupt()`, or the timeout ends with no packet arriving."""
+        """Read until a frame (or an IQ packet) is queued, `interrupt()`, or the timeout ends with no
+        packet arriving. IQ ends the wait too: pw packets come far more often than B-mode frames, and
+        Doppler must not wait for the next frame to be processed."""
         deadline = self._clock() + timeout_s
         first = True
-        while not self._frames and not self._wake.is_set():
+        while not self._frames and not self._iq and not self._wake.is_set():
             remaining = deadline - self._clock()
             if remaining > 0:
                 wait_s = min(remaining, 0.1)
@@ -341,12 +361,15 @@ class PlpProbeDriver(BaseProbeDriver):
                         # Frames right behind the reply, maybe in this very batch, are the new stream.
                         self._accepting = True
                         self._parser.expect_frame_seq(0)  # spec 1: FRAME seq is 0 at each START
+                        self._parser.expect_iq_seq(0)  # spec 10: so is the IQ packets' own seq
                 else:
                     self._counts["stale_replies"] += 1  # a late answer to an earlier attempt
             elif kind == PacketKind.EVENT:
                 self._on_event(p)
             elif kind == PacketKind.STATUS:
                 self._on_status(p)
+            elif kind == PacketKind.IQ:
+                self._on_iq(p)
             else:
                 self._counts["unknown_packets"] += 1  # a COMMAND has no business coming to the host
         return found
@@ -408,6 +431,52 @@ class PlpProbeDriver(BaseProbeDriver):
             ),
         )
 
+    def _on_iq(self, p: Packet) -> None:
+        if not self._accepting:
+            self._counts["iq_discarded"] += not p.damaged  # in flight after STOP or before START's reply
+            return
+        self._parser.note_iq_seq(p.seq)
+        if p.damaged:
+            return  # already counted as a CRC error or IQ malformed
+        descriptor = self.descriptor
+        if descriptor is None or descriptor.doppler is None:
+            self._counts["unknown_packets"] += 1  # IQ from a probe that said it does no Doppler
+            return
+        try:
+            # Spec 10: samples outside the descriptor's depth range make the packet malformed.
+            h, iq = decode_iq_payload(p.payload, descriptor.depth_range_mm[1])
+            packet = self._iq_packet(p, h, iq)
+        except ValueError:  # MalformedPayload, or IqPacket refusing what the payload check let through
+            self._counts["iq_malformed"] += 1
+            return
+        self._counts["iq_packets"] += 1
+        if len(self._iq) >= MAX_PENDING_IQ:
+            self._iq.popleft()
+            self._counts["iq_overrun"] += 1  # the host fell behind the probe
+        self._iq.append(packet)
+
+    def _iq_packet(self, p: Packet, h: IqHeader, iq: npt.NDArray[np.complex64]) -> IqPacket:
+        return IqPacket(
+            mode=DopplerMode(h.mode),
+            geometry=Geometry(h.geometry),
+            samples=h.samples,
+            lines=h.lines,
+            pulses=h.pulses,
+            prf_hz=h.prf_hz,
+            top_mm=h.top_mm,
+            bottom_mm=h.bottom_mm,
+            left=h.left,
+            right=h.right,
+            steer_deg=h.steer_deg,
+            frequency_mhz=h.frequency_mhz,
+            frame_seq=h.frame_seq,
+            settings_id=h.settings_id,
+            device_time_us=p.device_time_us,
+            host_time_ns=self._host_time_ns(),
+            seq=p.seq,
+            iq=iq,
+        )
+
     def _on_event(self, p: Packet) -> None:
         try:
             code, text = decode_event(p.payload)
@@ -445,7 +514,7 @@ def _check_finite(descriptor: ProbeDescriptor) -> None:
         *descriptor.depth_range_mm,
         descriptor.max_frame_rate_hz,
         descriptor.radius_mm,
-    )
+    )  # the doppler capability checks its own numbers
     if not all(math.isfinite(x) for x in numbers):
         raise ValueError("a number in it is not finite")
 

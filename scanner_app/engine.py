@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from scanner_app.doppler import IqRing
 from scanner_app.events import worker_signal
 from scanner_app.frame import Frame
 from scanner_app.probe import (
@@ -71,6 +72,14 @@ class FrameReady:
 
 
 @dataclass(frozen=True, slots=True)
+class IqReady:
+    """Doppler IQ packets are in the IQ ring, the newest at `ring_seq` (sent once per batch)."""
+
+    ring_seq: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class SettingApplied:
     """A setting request reached the probe: what was asked and what the probe applied (readback)."""
 
@@ -106,6 +115,10 @@ class StatusReport:
     counters: dict[str, int] = field(default_factory=dict)
     # Frames the probe itself could not send (its STATUS `tx_dropped`, spec 5): the link is saturated.
     probe_tx_dropped: int = 0
+    # Doppler IQ packets (spec 10): received, lost (seq gaps and host overrun), dropped as malformed.
+    iq_packets: int = 0
+    iq_dropped: int = 0
+    iq_malformed: int = 0
 
 
 class AcquisitionEngine:
@@ -125,6 +138,7 @@ class AcquisitionEngine:
     setting_failed = worker_signal(SettingFailed)
     probe_event = worker_signal(ProbeEventReceived)
     status_reported = worker_signal(StatusReport)  # about twice a second
+    iq_ready = worker_signal(IqReady)
 
     def __init__(
         self,
@@ -133,9 +147,11 @@ class AcquisitionEngine:
         *,
         processor: Callable[[Frame], Frame] | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        iq_ring: IqRing | None = None,
     ) -> None:
         self.driver = driver
         self.ring = ring
+        self.iq_ring = iq_ring if iq_ring is not None else IqRing()
         self._processor = processor
         self._clock_ns = clock_ns
         self._state = EngineState.DISCONNECTED
@@ -190,17 +206,21 @@ class AcquisitionEngine:
         counters["stall_restarts"] = self._stall_restarts
         link_drops = counters.get("frames_dropped", self._seq_gaps)
         lost = ("frames_overrun", "frames_discarded", "frames_skipped")
+        iq_malformed = counters.get("iq_malformed", 0)
         return StatusReport(
             state=self._state,
             frames_received=self._frames_received,
             frame_rate_hz=self._stats.frame_rate_hz(self._clock_ns()),
             frames_dropped=link_drops + sum(counters.get(k, 0) for k in lost),
-            errors=self._errors + sum(counters.get(k, 0) for k in ("crc_errors", "malformed")),
+            errors=self._errors + sum(counters.get(k, 0) for k in ("crc_errors", "malformed")) + iq_malformed,
             reconnects=self._reconnects,
             latency_p50_ms=p50,
             latency_p99_ms=p99,
             counters=counters,
             probe_tx_dropped=counters.get("probe_tx_dropped", 0),
+            iq_packets=counters.get("iq_packets", 0),
+            iq_dropped=counters.get("iq_dropped", 0) + counters.get("iq_overrun", 0),
+            iq_malformed=iq_malformed,
         )
 
     def _set_state(self, state: EngineState, reason: str = "") -> None:
@@ -413,9 +433,13 @@ class AcquisitionEngine:
     def _read_frames(self) -> None:
         frames = self.driver.read_frames(READ_TIMEOUT_S)
         now_ns = self._clock_ns()
+        if self._take_iq():
+            # A probe in pw may send IQ with few or no B-mode frames beside it (spec 10): IQ coming
+            # in is a stream that flows, never a stall to restart.
+            self._last_frame_ns = now_ns
         if not frames:
             # The driver returns nothing only once the link is quiet (a frame still on its way is
-            # waited for), so this is a stream that has stopped, not one that is slow.
+            # waited for) or IQ came alone, so with no IQ either this is a stream that has stopped.
             if now_ns - self._last_frame_ns > STALL_AFTER_S * 1e9:
                 self._recover_stall()
             return
@@ -430,6 +454,17 @@ class AcquisitionEngine:
         self._frames_skipped += len(frames) - len(keep)
         for frame in keep:
             self._process_and_push(frame)
+
+    def _take_iq(self) -> int:
+        """Push the IQ packets that arrived into the IQ ring (not while frozen); returns how many came."""
+        packets = self.driver.read_iq()
+        if not packets or self._ring_held:
+            return len(packets)
+        ring_seq = -1
+        for packet in packets:
+            ring_seq = self.iq_ring.push(packet)
+        self.iq_ready.emit(IqReady(ring_seq, len(packets)))
+        return len(packets)
 
     def _note_device_seq(self, frame: Frame) -> None:
         """Count sequence gaps, and learn the probe's frame period from its own clock."""

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scanner_app.engine import AcquisitionEngine, EngineState, ProbeConnected, StateChanged, StatusReport
-from scanner_app.probe import ProbeDescriptor
+from scanner_app.probe import DOPPLER_SETTING_FIELDS, ProbeDescriptor
+
+# The headless hook for Doppler processing (`scanner_app/doppler_processing.py`, issue 14 item 2):
+# called with the engine before acquisition starts (to listen to `iq_ready`), it returns what to add
+# to the summary under "doppler" at the end (velocities in cm/s, power). Without it the summary
+# carries the IQ counters only.
+DopplerSummaryHook = Callable[[AcquisitionEngine], Callable[[], dict[str, Any]]]
 
 
 class AcquisitionWatch:
@@ -29,16 +36,22 @@ class AcquisitionWatch:
         self.descriptor = event.descriptor
 
 
-def run_headless(engine: AcquisitionEngine, seconds: float) -> dict[str, Any]:
+def run_headless(
+    engine: AcquisitionEngine, seconds: float, doppler_hook: DopplerSummaryHook | None = None
+) -> dict[str, Any]:
     """Acquire for `seconds` (or until the engine errors) and return the summary."""
     watch = AcquisitionWatch(engine)
+    doppler_summary = doppler_hook(engine) if doppler_hook is not None else None
     engine.start()
     try:
         watch.failed.wait(seconds)
         status = engine.status()
     finally:
         engine.close()
-    return acquisition_summary(engine, status, seconds, watch.descriptor)
+    summary = acquisition_summary(engine, status, seconds, watch.descriptor)
+    if doppler_summary is not None:
+        summary["doppler"] = doppler_summary()
+    return summary
 
 
 def acquisition_summary(
@@ -66,6 +79,15 @@ def acquisition_summary(
     summary["link_saturated"] = status.probe_tx_dropped > 0
     if descriptor is not None:
         summary["descriptor"] = descriptor.to_json_dict()
+        if descriptor.doppler is not None:
+            # Spec 10: IQ packets received, lost (seq gaps, host overrun) and dropped as malformed.
+            summary["iq_packets"] = status.iq_packets
+            summary["iq_dropped"] = status.iq_dropped
+            summary["iq_malformed"] = status.iq_malformed
+            in_force = engine.settings_in_force()
+            summary["doppler_settings"] = {
+                name: in_force[key] for key, name in DOPPLER_SETTING_FIELDS.items() if key in in_force
+            }
     return summary
 
 
@@ -85,6 +107,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms",
         f"probe dropped: {summary.get('probe_tx_dropped', 0)}",
     ]
+    if "iq_packets" in summary:
+        lines.append(
+            f"IQ packets: {summary['iq_packets']}, dropped: {summary['iq_dropped']}, "
+            f"malformed: {summary['iq_malformed']}"
+        )
     if summary.get("link_saturated"):
         lines.append(link_saturated_message(summary["probe_tx_dropped"]))
     if summary.get("error"):

@@ -10,11 +10,12 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from scanner_app.doppler import DopplerCapability, IqPacket
 from scanner_app.frame import Frame, ProbeIdentity
 
 
 class SettingKey(enum.IntEnum):
-    """PLP/1 SET/GET keys (spec section 2)."""
+    """PLP/1 SET/GET keys (spec section 2; Doppler keys 16-27, spec section 10)."""
 
     DEPTH_MM = 1
     GAIN_DB = 2
@@ -31,6 +32,18 @@ class SettingKey(enum.IntEnum):
     TGC_5 = 13
     TGC_6 = 14
     TGC_7 = 15
+    DOPPLER_MODE = 16  # 0 off, 1 flow, 2 pw (scanner_app.doppler.DopplerMode)
+    PRF_HZ = 17
+    BOX_TOP_MM = 18
+    BOX_BOTTOM_MM = 19
+    BOX_LEFT_MM = 20  # linear: mm from the first column; convex: degrees from the centre line
+    BOX_RIGHT_MM = 21
+    STEER_DEG = 22  # positive steers toward the last column
+    GATE_DEPTH_MM = 23
+    GATE_SIZE_MM = 24
+    GATE_LATERAL_MM = 25
+    ENSEMBLE = 26
+    DOPPLER_FREQUENCY_MHZ = 27
 
     @classmethod
     def tgc(cls, band: int) -> SettingKey:
@@ -51,6 +64,23 @@ SETTING_FIELDS: dict[SettingKey, str] = {
     SettingKey.DYNAMIC_RANGE_DB: "dynamic_range_db",
 }
 
+# The Doppler settings (spec section 10), by the spec's names. A table of their own: they are settings
+# of the Doppler acquisition, not fields of a B-mode frame's `ImagingSettings`.
+DOPPLER_SETTING_FIELDS: dict[SettingKey, str] = {
+    SettingKey.DOPPLER_MODE: "doppler_mode",
+    SettingKey.PRF_HZ: "prf_hz",
+    SettingKey.BOX_TOP_MM: "box_top_mm",
+    SettingKey.BOX_BOTTOM_MM: "box_bottom_mm",
+    SettingKey.BOX_LEFT_MM: "box_left_mm",
+    SettingKey.BOX_RIGHT_MM: "box_right_mm",
+    SettingKey.STEER_DEG: "steer_deg",
+    SettingKey.GATE_DEPTH_MM: "gate_depth_mm",
+    SettingKey.GATE_SIZE_MM: "gate_size_mm",
+    SettingKey.GATE_LATERAL_MM: "gate_lateral_mm",
+    SettingKey.ENSEMBLE: "ensemble",
+    SettingKey.DOPPLER_FREQUENCY_MHZ: "doppler_frequency_mhz",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeDescriptor:
@@ -69,6 +99,7 @@ class ProbeDescriptor:
     max_frame_rate_hz: float
     buttons: tuple[str, ...] = ()
     radius_mm: float = 0.0
+    doppler: DopplerCapability | None = None  # spec 10: absent means the probe does no Doppler
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,10 +108,14 @@ class ProbeDescriptor:
 
     @classmethod
     def from_json_dict(cls, d: dict[str, Any]) -> ProbeDescriptor:
-        """Build from the HELLO JSON; unknown fields go to `extra`, missing required ones raise ValueError."""
+        """Build from the HELLO JSON; unknown fields go to `extra`, missing required ones raise ValueError.
+
+        A `doppler` field that is present but malformed raises too: a probe that cannot say what
+        Doppler it does is not described.
+        """
         known = {
             "vendor", "model", "serial", "firmware", "protocol", "geometry", "elements",
-            "frequencies_mhz", "depth_mm", "formats", "max_frame_rate_hz", "buttons", "radius_mm",
+            "frequencies_mhz", "depth_mm", "formats", "max_frame_rate_hz", "buttons", "radius_mm", "doppler",
         }  # fmt: skip
         missing = [k for k in ("vendor", "model", "serial", "protocol", "depth_mm") if k not in d]
         if missing:
@@ -101,6 +136,7 @@ class ProbeDescriptor:
                 max_frame_rate_hz=float(d.get("max_frame_rate_hz", 30.0)),
                 buttons=tuple(str(b) for b in d.get("buttons", ())),
                 radius_mm=float(d.get("radius_mm", 0.0)),
+                doppler=DopplerCapability.from_json_dict(d["doppler"]) if "doppler" in d else None,
                 extra={k: v for k, v in d.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -123,6 +159,8 @@ class ProbeDescriptor:
         }
         if self.geometry == "convex":
             d["radius_mm"] = self.radius_mm
+        if self.doppler is not None:
+            d["doppler"] = self.doppler.to_json_dict()
         d.update(self.extra)
         return d
 
@@ -189,6 +227,8 @@ class ProbeDriver(Protocol):
     def read_frame(self, timeout_s: float) -> Frame | None: ...
 
     def read_frames(self, timeout_s: float) -> list[Frame]: ...
+
+    def read_iq(self) -> list[IqPacket]: ...
 
     def set_setting(self, key: SettingKey, value: float) -> float: ...
 

@@ -32,6 +32,7 @@ OPTIONS: dict[str, list[str]] = {
     "--check-protocols": ["--check-protocols"],
     "--frame-rate": ["--frame-rate", "20"],
     "--cine-seconds": ["--cine-seconds", "5"],
+    "--doppler": ["--doppler", "pw"],
     "-v": ["-v"],
 }
 ACQUIRING = {"window", "headless", "exam"}
@@ -48,6 +49,7 @@ USED_BY: dict[str, set[str]] = {
     "--check-protocols": {"check"},
     "--frame-rate": ACQUIRING,
     "--cine-seconds": ACQUIRING,
+    "--doppler": {"headless"},
     "-v": {*ACQUIRING, "list", "check"},
 }
 

@@ -20,6 +20,7 @@ from drivers.sim.pty_link import SimSerialDevice
 from drivers.sim.settings import SimSettings
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import SerialTransport, UsbTransport, parse_usb_id
+from scanner_app.doppler import DopplerMode
 from scanner_app.engine import AcquisitionEngine, EngineState
 from scanner_app.frame import DataFormat, Geometry
 from scanner_app.probe import ProbeDescriptor, ProbeEvent, ProbeEventKind, SettingKey
@@ -167,6 +168,40 @@ def test_beam_formats(rig: Rig, fmt: DataFormat) -> None:
     else:
         assert f.beam.width_mm > 0
     assert (f.beam.sampling_mhz > 0) == (fmt == DataFormat.RF_I16)
+
+
+def test_doppler_capability_is_what_the_probe_does(rig: Rig) -> None:
+    """Spec 10: a probe that lists Doppler modes takes each of them, and its IQ arrives with read_iq."""
+    d = rig.driver.connect()
+    if isinstance(rig.driver, PlpProbeDriver) and rig.driver.device is not None:
+        assert d.doppler is not None  # the simulated firmware advertises Doppler
+    if d.doppler is None:
+        rig.driver.start()
+        frames(rig.driver, 2)
+        assert rig.driver.read_iq() == []  # no Doppler: never any IQ
+        return
+    cap = d.doppler
+    assert cap.modes and set(cap.modes) <= {DopplerMode.FLOW, DopplerMode.PW}
+    assert (
+        0 < cap.prf_range_hz[0] <= cap.prf_range_hz[1] and 1 <= cap.ensemble_range[0] <= cap.ensemble_range[1]
+    )
+    assert cap.steer_angles_deg and cap.frequencies_mhz and min(cap.frequencies_mhz) > 0
+    prf = rig.driver.set_setting(SettingKey.PRF_HZ, cap.prf_range_hz[1] * 10)
+    assert prf == pytest.approx(cap.prf_range_hz[1])
+    freq = rig.driver.set_setting(SettingKey.DOPPLER_FREQUENCY_MHZ, 0.0)
+    assert freq in cap.frequencies_mhz
+    for mode in cap.modes:
+        assert rig.driver.set_setting(SettingKey.DOPPLER_MODE, float(mode)) == float(mode)
+    rig.driver.start()
+    got = []
+    for _ in range(50):
+        rig.driver.read_frames(0.1)
+        got += rig.driver.read_iq()
+        if got:
+            break
+    rig.driver.stop()
+    assert got and got[0].mode == cap.modes[-1] and got[0].prf_hz == pytest.approx(prf)
+    assert got[0].frequency_mhz == pytest.approx(freq)
 
 
 def test_close_then_connect_again(rig: Rig) -> None:

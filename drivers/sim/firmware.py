@@ -13,6 +13,11 @@ Simulator extension commands (spec 2 allows `0x80`-`0xFF`):
 | `0x80` | SIM_SET_POSE | UTF-8 JSON, pose fields to change: `{"position_mm": 10, "pressure": 0.5}` | none |
 | `0x81` | SIM_SET_SCENE | UTF-8 JSON object `{"scene": str, "variant": str}` | none |
 
+With a Doppler mode set (SET key 16, spec 10) it also sends IQ packets: flow, one ensemble after each
+B-mode FRAME (its `frame_seq`); pw, packets of `PW_PULSES_PER_PACKET` pulses paced at the PRF, beside
+the frames. The samples come from an `IqModel` (`drivers/sim/doppler_iq.py`), fed the latest frame's
+ground truth labels.
+
 Both answer BAD_ARGUMENT to a payload that is not a JSON object (or, for SET_SCENE, lacks a string
 `scene`), or that the renderer rejects (an unknown pose field or scene). If the renderer has
 `set_pose(mapping)` / `set_scene(scene, variant)`, it is told.
@@ -34,6 +39,7 @@ import numpy as np
 from drivers.plp_codec import (
     PROTOCOL_VERSION,
     FrameHeader,
+    IqHeader,
     MalformedPayload,
     Opcode,
     PacketKind,
@@ -41,16 +47,23 @@ from drivers.plp_codec import (
     ReplyStatus,
     decode_command,
     decode_set_args,
+    encode_iq_payload,
     encode_packet,
     encode_packet_parts,
     f32,
 )
-from drivers.sim.renderer import FrameRenderer, RenderParams, SpeckleLayersRenderer
-from drivers.sim.settings import SETTING_RANGES, SimSettings, sim_descriptor
+from drivers.sim.doppler_iq import IqModel, IqRequest, PlaceholderIqModel, SceneTruth
+from drivers.sim.renderer import FrameRenderer, RenderedFrame, RenderParams, SpeckleLayersRenderer
+from drivers.sim.settings import SETTING_RANGES, SimDopplerSettings, SimSettings, sim_descriptor
+from scanner_app.doppler import DopplerMode
 from scanner_app.frame import DataFormat, Geometry
 from scanner_app.probe import ProbeEventKind, SettingKey
 
 STATUS_EVERY_S = 1.0
+PW_PULSES_PER_PACKET = 64  # spec 10's example: 64 pulses a packet, 78 packets a second at 5 kHz
+IQ_SAMPLE_SPACING_MM = 0.2  # range samples of the flow box and the pw gate
+FLOW_LINE_SPACING = {Geometry.LINEAR: 0.5, Geometry.CONVEX: 1.0}  # mm or degrees between box lines
+MAX_IQ_SAMPLES, MAX_IQ_LINES = 256, 128
 
 
 class ByteQueue:
@@ -164,6 +177,8 @@ class FaultSwitches:
     late_replies: int = 0  # delay the next n replies by `late_reply_s`
     late_reply_s: float = 0.35
     protocol_version: int = PROTOCOL_VERSION  # a probe that speaks another version
+    iq_drop_every: int = 0  # skip an IQ seq every n-th IQ packet
+    iq_malformed_every: int = 0  # send every n-th IQ packet one byte short of what its header says
 
 
 class SimFirmware:
@@ -185,8 +200,10 @@ class SimFirmware:
         out_capacity_bytes: int = 2 * 1024 * 1024,
         events_on_interrupt: bool = False,
         seed: int = 0,
+        iq_model: IqModel | None = None,
     ) -> None:
         self._renderer = renderer or SpeckleLayersRenderer()
+        self.iq_model: IqModel = iq_model or PlaceholderIqModel(seed)
         self._initial_params = params or RenderParams()
         self._initial_rate_hz = frame_rate_hz
         self.settings = SimSettings(self._initial_params, frame_rate_hz)
@@ -221,6 +238,11 @@ class SimFirmware:
         self._status_seq = 0
         self._tx_dropped = 0
         self.tx_dropped_reported: list[int] = []  # `tx_dropped` of each STATUS sent, in order
+        self._iq_seq = 0
+        self._iq_sent = 0
+        self._next_iq_t = 0.0
+        self._pw_time_s: float | None = None  # scene time of the next pw pulse; None: restart
+        self._truth: SceneTruth | None = None  # ground truth of the latest frame, for the IQ model
 
     # -- power and thread ---------------------------------------------------------------------
 
@@ -241,6 +263,11 @@ class SimFirmware:
     def frame_seq(self) -> int:
         """The seq the next frame will carry."""
         return self._frame_seq
+
+    @property
+    def iq_seq(self) -> int:
+        """The seq the next IQ packet will carry (0 at each START, spec 10)."""
+        return self._iq_seq
 
     def start(self) -> None:
         """Run the firmware loop on its own thread (idempotent)."""
@@ -359,6 +386,15 @@ class SimFirmware:
                 self._wake.wait(wait_s)
 
     def _stream_step(self, now: float) -> float:
+        """Send a frame (and pw IQ) if due; returns how long until the next one could be."""
+        wait_s = self._frame_step(now)
+        if now >= self._paused_until and self.settings.doppler.mode == DopplerMode.PW:
+            wait_s = min(wait_s, self._pw_step(now))
+        else:
+            self._pw_time_s = None
+        return wait_s
+
+    def _frame_step(self, now: float) -> float:
         """Send a frame if one is due; returns how long until the next one could be."""
         if now < self._paused_until:
             self._next_frame_t = self._paused_until  # nothing acquired while paused: no burst after it
@@ -388,6 +424,7 @@ class SimFirmware:
 
     def _send_frame(self, params: RenderParams, now: float) -> None:
         rendered = self._renderer.render(params, now - self._t0)
+        self._truth = _truth(params, rendered)
         self._frames_rendered += 1
         faults = self.faults
         n = self._frames_rendered
@@ -431,9 +468,80 @@ class SimFirmware:
             parts.insert(0, noise)
             self.injected["noise_bursts"] += 1
             self.injected["noise_bytes"] += len(noise)
+        frame_seq = self._frame_seq
         self._frame_seq = (self._frame_seq + 1) & 0xFFFFFFFF
         self.injected["frames_sent"] += 1
         self.out.put(tuple(parts))
+        doppler = self.settings.doppler
+        if doppler.mode == DopplerMode.FLOW:
+            self._send_iq(self._flow_request(doppler, params), now - self._t0, frame_seq)
+
+    # -- Doppler IQ (spec 10) -------------------------------------------------------------------
+
+    def _pw_step(self, now: float) -> float:
+        """Send a pw packet if one is due; returns how long until the next one."""
+        doppler = self.settings.doppler
+        period_s = PW_PULSES_PER_PACKET / doppler.prf_hz
+        if self._pw_time_s is None:  # pw just began: its pulses start now
+            self._pw_time_s = now - self._t0
+            self._next_iq_t = now
+        if self.paced and now < self._next_iq_t:
+            return self._next_iq_t - now
+        request = self._pw_request(doppler, self.settings.params)
+        self._send_iq(request, self._pw_time_s, 0)
+        self._pw_time_s += period_s
+        self._next_iq_t += period_s
+        if self._next_iq_t < now - 1.0:
+            self._next_iq_t = now  # fell far behind: do not burst
+        return max(0.0, self._next_iq_t - self._clock()) if self.paced else 0.0
+
+    def _flow_request(self, d: SimDopplerSettings, params: RenderParams) -> IqRequest:
+        geometry = params.geometry
+        top, bottom = sorted((d.box_top_mm, d.box_bottom_mm))
+        bottom = max(bottom, top + IQ_SAMPLE_SPACING_MM)  # a box of no height still has two samples
+        left, right = sorted((d.box_left_mm, d.box_right_mm))
+        samples = _count(bottom - top, IQ_SAMPLE_SPACING_MM, MAX_IQ_SAMPLES)
+        lines = _count(right - left, FLOW_LINE_SPACING[geometry], MAX_IQ_LINES)
+        return IqRequest(
+            DopplerMode.FLOW, geometry, samples, lines, int(d.ensemble), d.prf_hz,
+            top, bottom, left, right, d.steer_deg, d.doppler_frequency_mhz,
+        )  # fmt: skip
+
+    def _pw_request(self, d: SimDopplerSettings, params: RenderParams) -> IqRequest:
+        half = d.gate_size_mm / 2
+        top = max(0.0, d.gate_depth_mm - half)
+        bottom = max(d.gate_depth_mm + half, top + IQ_SAMPLE_SPACING_MM)
+        samples = _count(bottom - top, IQ_SAMPLE_SPACING_MM, MAX_IQ_SAMPLES)
+        return IqRequest(
+            DopplerMode.PW, params.geometry, samples, 1, PW_PULSES_PER_PACKET, d.prf_hz,
+            top, bottom, d.gate_lateral_mm, d.gate_lateral_mm, d.steer_deg, d.doppler_frequency_mhz,
+        )  # fmt: skip
+
+    def _send_iq(self, r: IqRequest, time_s: float, frame_seq: int) -> None:
+        header = IqHeader(
+            int(r.mode), int(r.geometry), r.samples, r.lines, r.pulses, r.prf_hz, r.top_mm, r.bottom_mm,
+            r.left, r.right, r.steer_deg, r.frequency_mhz, frame_seq, self.settings.settings_id,
+        )  # fmt: skip
+        size = 28 + header.data_bytes + 48 + 4
+        if not self.out.has_room(size) and self.paced:
+            # The link cannot carry it: the pulses were acquired, the packet is lost, so its seq is
+            # spent and the host counts the gap as a dropped IQ packet.
+            self._iq_seq = (self._iq_seq + 1) & 0xFFFFFFFF
+            self.injected["iq_tx_dropped"] += 1
+            return
+        payload = encode_iq_payload(header, self.iq_model.synthesize(r, self._truth, time_s))
+        self._iq_sent += 1
+        faults = self.faults
+        if faults.iq_drop_every and self._iq_sent % faults.iq_drop_every == 0:
+            self._iq_seq = (self._iq_seq + 1) & 0xFFFFFFFF
+            self.injected["iq_dropped"] += 1
+        if faults.iq_malformed_every and self._iq_sent % faults.iq_malformed_every == 0:
+            payload = payload[:-1]
+            self.injected["iq_malformed"] += 1
+        packet = encode_packet_parts(PacketKind.IQ, self._iq_seq, self._device_us(), payload, self._version)
+        self._iq_seq = (self._iq_seq + 1) & 0xFFFFFFFF
+        self.injected["iq_sent"] += 1
+        self.out.put(packet)
 
     def _noise(self) -> bytes:
         """Random bytes that begin with a false sync word and hold no other."""
@@ -498,7 +606,7 @@ class SimFirmware:
         if opcode == Opcode.HELLO:
             if len(args) != 1:
                 return bad, b""
-            d = sim_descriptor(self._initial_params.geometry, self._serial).to_json_dict()
+            d = sim_descriptor(self._initial_params.geometry, self._serial, doppler=True).to_json_dict()
             d["protocol"] = self._version
             d["max_frame_rate_hz"] = SETTING_RANGES[SettingKey.FRAME_RATE_HZ][1]
             return ok, json.dumps(d).encode("utf-8")
@@ -506,6 +614,8 @@ class SimFirmware:
             self._streaming = True
             self._stalled = False
             self._frame_seq = 0
+            self._iq_seq = 0  # spec 10: IQ packets count from 0 at each START too
+            self._pw_time_s = None
             self._next_frame_t = self._clock()
             return ok, b""
         if opcode == Opcode.STOP:
@@ -558,6 +668,18 @@ class SimFirmware:
             self.scene = (scene, variant)
             return ok, b""
         return ReplyStatus.UNKNOWN_OPCODE, b""
+
+
+def _count(span: float, spacing: float, most: int) -> int:
+    """Points at `spacing` over `span`, ends included: at least 2 (a box has two edges), at most `most`."""
+    return max(2, min(most, round(span / spacing) + 1))
+
+
+def _truth(params: RenderParams, rendered: RenderedFrame) -> SceneTruth | None:
+    """The frame's ground truth labels for the IQ model: linear arrays only (their grid is in mm)."""
+    if rendered.labels is None or params.geometry != Geometry.LINEAR:
+        return None
+    return SceneTruth(rendered.labels, rendered.depth_mm, rendered.width_mm)
 
 
 def _json_object(args: bytes) -> dict[str, object] | None:
