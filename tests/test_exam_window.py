@@ -311,6 +311,7 @@ def test_a_pressed_vein_is_not_a_found_view_and_the_target_view_lifts_the_probe(
     assert runner.view_found()
     assert runner.record().steps[1].view_found and runner.record().steps[1].view_shown
 
+
 def test_new_exam_dialog_checks_the_patient_and_offers_quadrants_and_practice(qtbot: QtBot) -> None:
     protocols, _ = load_library()
     dialog = ExamDialog(protocols, has_simulator=False, operator="Op^One")

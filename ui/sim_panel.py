@@ -186,7 +186,6 @@ class SimPanel(QWidget):
         self.cable_button = QPushButton()
         self.cable_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.cable_button.clicked.connect(self.toggle_cable)
-        self.cable_button.setVisible(sim.cable_plugged() is not None)
         form = QFormLayout()
         form.addRow("Scene", self.scene_combo)
         form.addRow("Variant", self.variant_combo)
@@ -201,6 +200,7 @@ class SimPanel(QWidget):
         lay.addLayout(form)
         lay.addWidget(self.picture, 1)
         lay.addWidget(self.cable_button)
+        self.cable_button.setVisible(sim.cable_plugged() is not None)  # once parented: never a window
         lay.addWidget(self.error_label)
         self.scene_combo.currentIndexChanged.connect(self._scene_chosen)
         self.variant_combo.currentIndexChanged.connect(self._variant_chosen)
