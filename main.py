@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from scanner_app.doppler import DopplerMode
 from scanner_app.engine import AcquisitionEngine
@@ -391,8 +391,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    app.setOrganizationName("scanner-app")
-    app.setApplicationName("scanner-app")  # names the configuration folder for preferences
+    app.setApplicationName("scanner-app")  # the folders are named by ui.user_folders, not by Qt
     apply_dark_theme(app)
 
     def switch_probe(spec: str) -> Future[None]:
@@ -453,13 +452,11 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
 
 
 def default_study_dir() -> Path:
-    """'studies' in the user's data location (QStandardPaths AppDataLocation for scanner-app)."""
-    from PyQt6.QtCore import QCoreApplication, QStandardPaths
+    """'studies' in the user's data folder, ~/.local/share/scanner-app/studies (or the older
+    ~/.local/share/scanner-app/scanner-app/studies when only that exists)."""
+    from ui.user_folders import user_path
 
-    QCoreApplication.setOrganizationName("scanner-app")
-    QCoreApplication.setApplicationName("scanner-app")
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".local" / "share" / "scanner-app") / "studies"
+    return user_path("studies", config=False)
 
 
 def _open_study_store(study_dir: Path) -> tuple[StudyStore | None, str]:
@@ -564,13 +561,25 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
 
 def sim_control(driver: ProbeDriver) -> SimulatorControl | None:
     """The simulator panel's handle when the probe is the simulated one, else None."""
-    from drivers.sim.control import SimulatorControl
+    from drivers.sim.control import SimulatorCable, SimulatorControl
     from drivers.sim.patient import PatientRenderer
 
     device = getattr(driver, "device", None)
     firmware = getattr(device, "firmware", device)  # the serial device wraps its firmware
     renderer = getattr(firmware, "renderer", None)
-    return SimulatorControl(renderer) if isinstance(renderer, PatientRenderer) else None
+    # The cable to pull: the simulated USB bus, the serial device, or the direct driver itself.
+    candidates = (getattr(getattr(driver, "transport", None), "backend", None), device, driver)
+    cable = next(
+        (
+            c
+            for c in candidates
+            if callable(getattr(c, "unplug", None)) and callable(getattr(c, "replug", None))
+        ),
+        None,
+    )
+    if not isinstance(renderer, PatientRenderer):
+        return None
+    return SimulatorControl(renderer, cast("SimulatorCable | None", cable))
 
 
 def _release_sim_device(driver: ProbeDriver) -> None:

@@ -82,7 +82,7 @@ def main() -> None:
         runner.mark_area_of_pain("left calf, posteromedial", "left", 0.58, 0.78, note="swollen, tender")
         while True:
             exams.go_to_target()
-            wait_until(lambda: runner.view_found() or runner.current_step.practice is None)
+            wait_until(lambda: runner.view_shown() or runner.current_step.practice is None)
             if runner.current_step.id == "area_of_symptoms":
                 break
             if "normal" in panel.finding_boxes:

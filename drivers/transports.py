@@ -134,6 +134,11 @@ class UsbTransport:
     def name(self) -> str:
         return f"USB probe {self._where}"
 
+    @property
+    def backend(self) -> Any:
+        """The pyusb backend it was given (the simulated bus, whose cable the simulator panel pulls)."""
+        return self._backend
+
     def find_devices(self) -> list[Any]:
         """Every attached device with one of our VID:PIDs."""
         import usb.core

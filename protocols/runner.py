@@ -22,11 +22,13 @@ from protocols.model import (
     FollowUp,
     ImagingMode,
     Plane,
+    PracticeTarget,
     ScanProtocol,
     Side,
     Step,
 )
 from scanner_app.capture import CaptureKind
+from scanner_app.sim_control import ViewTruth
 
 Clock = Callable[[], float]
 
@@ -55,6 +57,7 @@ class EventKind(enum.StrEnum):
     AREA_OF_PAIN_MARKED = "area_of_pain_marked"
     SIDE_CHOSEN = "side_chosen"
     VIEW_FOUND = "view_found"
+    VIEW_SHOWN = "view_shown"
     EXAM_ENDED = "exam_ended"
 
 
@@ -148,6 +151,7 @@ class StepRecord:
     measurements: list[MeasurementRecord]
     time_spent_s: float
     view_found: bool
+    view_shown: bool = False  # practice: "Go to target view" showed it (shown, not found)
 
 
 @dataclass(slots=True)
@@ -194,6 +198,8 @@ class _StepState:
     measurements: list[MeasurementRecord] = field(default_factory=list)
     time_spent_s: float = 0.0
     view_found: bool = False
+    view_shown: bool = False  # the target view was shown to the trainee ("Go to target view")
+    away_since_shown: bool = True  # the probe left the target since (a return is the trainee's own)
 
 
 def _describe(req: CaptureRequirement, remaining: int) -> str:
@@ -208,6 +214,36 @@ def _describe(req: CaptureRequirement, remaining: int) -> str:
 
 def _angle_diff_deg(a: float, b: float) -> float:
     return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+# Where a practice step puts the probe: away from the target (further than any tolerance), flat,
+# no pressure, so a view is never found before the trainee moves.
+START_OFFSET_POSITION_MM = 40.0
+START_OFFSET_ROTATION_DEG = 45.0
+
+
+def practice_start_pose(target: PracticeTarget) -> dict[str, float]:
+    """The defined start pose of a practice step: its target shifted along the limb and turned."""
+    shift = max(START_OFFSET_POSITION_MM, 3.0 * target.tolerance.get("position_mm", 0.0))
+    turn = max(START_OFFSET_ROTATION_DEG, 3.0 * target.tolerance.get("rotation_deg", 0.0))
+    return {
+        "position_mm": target.pose["position_mm"] + shift,
+        "lateral_mm": target.pose["lateral_mm"],
+        "rotation_deg": (target.pose["rotation_deg"] + turn + 180.0) % 360.0 - 180.0,
+        "tilt_deg": 0.0,
+        "pressure": 0.0,
+    }
+
+
+def practice_probe_poses(target: PracticeTarget) -> list[dict[str, float]]:
+    """The target pose and the poses half a tolerance away along each axis, at zero pressure: the
+    structures in view at all of them are what the view must show (`check_practice_view`'s `wanted`)."""
+    base = {**{k: target.pose[k] for k in POSE_KEYS}, "pressure": 0.0}
+    poses = [base]
+    for key in POSE_KEYS:
+        for sign in (-0.5, 0.5):
+            poses.append({**base, key: base[key] + sign * target.tolerance.get(key, 0.0)})
+    return poses
 
 
 class ChecklistRunner:
@@ -616,28 +652,66 @@ class ChecklistRunner:
 
     # --- practice --------------------------------------------------------------------------------
 
-    def check_practice_view(self, scene_id: str, pose: dict[str, float]) -> bool:
-        """True if `pose` in `scene_id` is within the current step's target tolerance; marks it found."""
+    def check_practice_view(
+        self,
+        scene_id: str,
+        pose: dict[str, float],
+        seen: ViewTruth | None = None,
+        wanted: frozenset[str] = frozenset(),
+    ) -> bool:
+        """True if the trainee's probe shows the current step's target view; marks it found.
+
+        The pose must be within the target's tolerance. With the simulator's ground truth `seen` at
+        that pose, the plane must also cut every `wanted` structure with no wanted vessel pressed
+        (a vein step is found with the vein open). A view put there by `show_practice_view` is not
+        found until the probe has left it and the trainee brings it back.
+        """
         step = self.current_step
         target = step.practice
-        if target is None or scene_id != target.scene:
+        if target is None:
             return False
         missing = [k for k in POSE_KEYS if k not in pose]
         if missing:
             raise RunnerError(f"pose lacks {', '.join(missing)}")
-        for key in POSE_KEYS:
-            diff = (
+        state = self._state[step.id]
+        on_target = scene_id == target.scene and all(
+            (
                 _angle_diff_deg(pose[key], target.pose[key])
                 if key.endswith("_deg")
                 else abs(pose[key] - target.pose[key])
             )
-            if diff > target.tolerance[key]:
-                return False
-        state = self._state[step.id]
+            <= target.tolerance[key]
+            for key in POSE_KEYS
+        )
+        if on_target and seen is not None:
+            on_target = (
+                seen.scene_id == scene_id
+                and wanted <= seen.structures_in_view
+                and not wanted & seen.compressed_vessels
+            )
+        if not on_target:
+            state.away_since_shown = True
+            return False
+        if not state.away_since_shown:
+            return False  # still where "Go to target view" put it: shown, not found
         if not state.view_found:
             state.view_found = True
             self._emit(EventKind.VIEW_FOUND, step.id, scene=scene_id)
         return True
+
+    def show_practice_view(self) -> None:
+        """The trainee asked to be shown the target ("Go to target view"): assisted, no credit for it."""
+        step = self.current_step
+        if step.practice is None:
+            raise RunnerError(f"step {step.id!r} has no practice target")
+        state = self._state[step.id]
+        state.view_shown = True
+        state.away_since_shown = False
+        self._emit(EventKind.VIEW_SHOWN, step.id, scene=step.practice.scene)
+
+    def view_shown(self, step_id: str | None = None) -> bool:
+        """The step's target view was shown to the trainee (found or not afterwards)."""
+        return self._state_of(step_id or self.current_step.id).view_shown
 
     def view_found(self, step_id: str | None = None) -> bool:
         return self._state_of(step_id or self.current_step.id).view_found
@@ -695,6 +769,7 @@ class ChecklistRunner:
                     measurements=list(state.measurements),
                     time_spent_s=self.time_spent_s(s.id),
                     view_found=state.view_found,
+                    view_shown=state.view_shown,
                 )
             )
         completeness = self.completeness()

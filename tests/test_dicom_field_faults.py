@@ -105,14 +105,14 @@ def test_exam_dialog_shows_the_error_beside_the_field_and_refuses_ok(qtbot: QtBo
     dialog.show()
     qtbot.waitExposed(dialog)
     dialog.patient_id.setText("P-1")
-    dialog.patient_name.setText("Doe\\Roe^Jane")
+    dialog.family_name.setText("Doe\\Roe^Jane")
     inline = dialog.field_errors["name"]
     assert inline.isVisible() and "backslash" in inline.text()  # as the user types
     dialog.operator.setFocus()
     dialog.accept()
     assert dialog.request is None and dialog.isVisible()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is dialog.patient_name, timeout=2000)
-    dialog.patient_name.setText("Doe^Jane")
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is dialog.family_name, timeout=2000)
+    dialog.family_name.setText("Doe^Jane")
     assert not inline.isVisible()
     dialog.trainee.setText("T" * 65)
     assert "64" in dialog.field_errors["trainee"].text()

@@ -237,6 +237,12 @@ def test_a_capture_the_store_fails_to_keep_no_longer_counts(qtbot: QtBot, rig: E
     assert len(runner.captures()) == 1
 
 
+def _press(window: MainWindow, name: str, times: int = 1) -> None:
+    """The trainee presses one of the simulated probe's keys (a window action) `times` times."""
+    for _ in range(times):
+        window.actions_by_name[name].trigger()
+
+
 def test_practice_mode_loads_the_step_scene_and_finds_the_view(qtbot: QtBot, rig: ExamRig) -> None:
     knee = load_protocol(LIBRARY_DIR / "knee.yaml", views=named_views())  # as main.py loads it
     target = knee.steps[0].practice
@@ -246,17 +252,64 @@ def test_practice_mode_loads_the_step_scene_and_finds_the_view(qtbot: QtBot, rig
     runner = rig.exams.session.runner if rig.exams.session else None
     panel = rig.exams.panel
     assert runner is not None and panel is not None and runner.practice
-    # The step's scene is loaded, but the probe is not put on the view: the trainee finds it.
+    # The step's scene is loaded, and the probe starts away from the view: the trainee finds it.
     assert rig.sim.current_scene() == (target.scene, None if target.variant == "normal" else target.variant)
+    start = rig.sim.get_pose()
+    assert abs(start["position_mm"] - target.pose["position_mm"]) > target.tolerance["position_mm"]
     assert rig.exams.practice_timer.isActive()
-    assert "Find the view" in panel.practice_label.text()
+    rig.exams.check_practice_view()  # what the 5 Hz timer does
+    assert not runner.view_found() and "Find the view" in panel.practice_label.text()
     assert rig.exams.target_button.isVisible()
-    rig.exams.target_button.click()  # the trainee asks to see the target
+    rig.exams.target_button.click()  # the trainee asks to see the target: shown, not found
+    assert rig.sim.get_pose()["position_mm"] == target.pose["position_mm"]
+    rig.exams.check_practice_view()
+    assert not runner.view_found() and runner.view_shown()
+    assert "Shown, not found" in panel.practice_label.text()
+    # The trainee moves off the view and brings the probe back with the keys: found.
+    _press(rig.window, "sim_distal", 4)
+    rig.exams.check_practice_view()
+    assert not runner.view_found()
+    _press(rig.window, "sim_proximal", 4)
     qtbot.waitUntil(runner.view_found, timeout=3000)
     qtbot.waitUntil(lambda: "View found" in panel.practice_label.text(), timeout=3000)
     rig.exams.end_exam()
     assert "1/" in rig.exams.finished_text and "views found" in rig.exams.finished_text
     assert not rig.exams.practice_timer.isActive()
+
+
+def test_a_pressed_vein_is_not_a_found_view_and_the_target_view_lifts_the_probe(
+    qtbot: QtBot, rig: ExamRig
+) -> None:
+    dvt = load_protocol(LIBRARY_DIR / "dvt_two_point.yaml", views=named_views())
+    rig.exams.start_exam(_request(dvt, practice=True))
+    runner = rig.exams.session.runner if rig.exams.session else None
+    assert runner is not None
+    runner.next()  # setup -> groin: the CFV short-axis target
+    target = runner.current_step.practice
+    assert target is not None and rig.sim.current_scene()[0] == "groin"
+    start = rig.sim.get_pose()
+    # The start pose: further along and turned, with no pressure.
+    assert start["pressure"] == 0.0 and abs(start["rotation_deg"] - target.pose["rotation_deg"]) >= 45.0
+    _press(rig.window, "sim_press", 14)  # a collapsed vein ...
+    assert rig.sim.get_pose()["pressure"] > 0.6
+    rig.exams.go_to_target()  # ... is not what "Go to target view" shows: it lifts the probe
+    assert rig.sim.get_pose()["pressure"] == 0.0
+    assert "common femoral vein" in rig.sim.view_truth().structures_in_view
+    rig.exams.check_practice_view()
+    assert not runner.view_found() and runner.view_shown()
+    # The trainee slides away and back onto the vein, but presses it: not found while it is shut.
+    _press(rig.window, "sim_distal", 3)
+    rig.exams.check_practice_view()
+    _press(rig.window, "sim_proximal", 3)
+    _press(rig.window, "sim_press", 12)
+    assert "common femoral vein" in rig.sim.view_truth().compressed_vessels
+    rig.exams.check_practice_view()
+    assert not runner.view_found()
+    _press(rig.window, "sim_release", 12)  # lifted: the vein is open, the view is found
+    assert rig.sim.get_pose()["pressure"] == pytest.approx(0.0, abs=1e-9)
+    rig.exams.check_practice_view()
+    assert runner.view_found()
+    assert runner.record().steps[1].view_found and runner.record().steps[1].view_shown
 
 
 def test_new_exam_dialog_checks_the_patient_and_offers_quadrants_and_practice(qtbot: QtBot) -> None:
@@ -270,8 +323,9 @@ def test_new_exam_dialog_checks_the_patient_and_offers_quadrants_and_practice(qt
     dialog.accept()
     assert "longer than 64" in dialog.error_label.text()
     dialog.patient_id.setText("P-77")
-    dialog.patient_name.setText("Roe^Rita")
-    dialog.sex.setCurrentIndex(1)
+    dialog.family_name.setText("Roe")
+    dialog.given_name.setText("Rita")
+    dialog.sex.setCurrentIndex(dialog.sex.findData("F"))
     dialog.select_protocol("knee")
     assert dialog.quadrant.isVisibleTo(dialog) and dialog.quadrant.count() > 1
     dialog.quadrant.setCurrentIndex(1)
@@ -279,6 +333,7 @@ def test_new_exam_dialog_checks_the_patient_and_offers_quadrants_and_practice(qt
     dialog.accept()
     request = dialog.request
     assert request is not None and request.patient.patient_id == "P-77" and request.patient.sex == "F"
+    assert request.patient.name == "Roe^Rita"
     assert request.protocol is not None and request.protocol.id == "knee"
     assert request.quadrant == "anterior" and request.side == "left" and request.practice is False
 

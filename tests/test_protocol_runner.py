@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 
 from protocols.model import ScanProtocol
-from protocols.runner import ChecklistRunner, EventKind, RunnerError, RunnerEvent, StepStatus
+from protocols.runner import (
+    ChecklistRunner,
+    EventKind,
+    RunnerError,
+    RunnerEvent,
+    StepStatus,
+    practice_probe_poses,
+    practice_start_pose,
+)
 from protocols.validation import parse_protocol
+from scanner_app.sim_control import ViewTruth
 
 # A stand-in for the simulator's catalogue: the runner knows views only through what it is given.
 VIEWS = {
@@ -425,6 +434,31 @@ def test_practice_view_within_tolerance_is_found(protocol: ScanProtocol, clock: 
         r.check_practice_view("knee", {"position_mm": 30})
     r.next()
     assert not r.check_practice_view("knee", near)  # step 2 has no target
+
+
+def test_practice_view_needs_the_ground_truth_and_is_not_found_by_being_shown(
+    protocol: ScanProtocol, clock: FakeClock
+) -> None:
+    r = ChecklistRunner(protocol, side="left", practice=True, clock=clock)
+    target = r.current_step.practice
+    assert target is not None
+    start = practice_start_pose(target)
+    assert abs(start["position_mm"] - target.pose["position_mm"]) > target.tolerance["position_mm"]
+    assert not r.check_practice_view("knee", start)  # a step never starts on its view
+    on = {k: target.pose[k] for k in ("position_mm", "lateral_mm", "rotation_deg", "tilt_deg")}
+    wanted = frozenset({"femoral vein"})
+    open_vein = ViewTruth("knee", frozenset({"skin", "femoral vein"}), wanted, frozenset())
+    pressed = ViewTruth("knee", frozenset({"skin", "femoral vein"}), wanted, wanted)
+    missing = ViewTruth("knee", frozenset({"skin"}), frozenset(), frozenset())
+    r.show_practice_view()  # "Go to target view": shown ...
+    assert not r.check_practice_view("knee", on, open_vein, wanted)  # ... not found
+    assert r.view_shown() and not r.view_found()
+    assert not r.check_practice_view("knee", start, open_vein, wanted)  # the trainee moves away
+    assert not r.check_practice_view("knee", on, pressed, wanted)  # back, but the vein is pressed
+    assert not r.check_practice_view("knee", on, missing, wanted)  # or not in the plane
+    assert r.check_practice_view("knee", on, open_vein, wanted)  # open and in view: found
+    assert r.record().steps[0].view_found and r.record().steps[0].view_shown
+    assert len(practice_probe_poses(target)) == 9
 
 
 def test_practice_summary(protocol: ScanProtocol, clock: FakeClock) -> None:

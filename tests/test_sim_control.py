@@ -57,3 +57,43 @@ def test_extension_commands_drive_the_renderer_over_usb() -> None:
         assert status == ReplyStatus.BAD_ARGUMENT and renderer.scene.scene_id == "groin"
     finally:
         driver.close()
+
+
+def test_ground_truth_says_what_the_plane_cuts_and_which_vein_is_pressed() -> None:
+    renderer = PatientRenderer("groin")
+    control = SimulatorControl(renderer)
+    assert control.variant_titles("popliteal")["bakers_cyst"] != "bakers_cyst"  # a title, not the id
+    open_view = control.view_truth()  # the groin's first view: CFV short axis, no pressure
+    assert {"common femoral vein", "common femoral artery"} <= open_view.vessels_in_view
+    assert open_view.compressed_vessels == frozenset() and open_view.scene_id == "groin"
+    pressed = control.view_truth({"pressure": 0.7})
+    assert "common femoral vein" in pressed.compressed_vessels  # shut, but still the vein in the plane
+    assert "common femoral artery" not in pressed.compressed_vessels  # arteries stay open
+    assert renderer.pose.pressure == 0.0  # asking about a pose does not move the probe
+    away = control.view_truth({"lateral_mm": 80.0})
+    assert "common femoral vein" not in away.structures_in_view
+
+
+def test_the_cable_is_pulled_and_plugged_back() -> None:
+    class Cable:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def unplug(self) -> None:
+            self.calls.append("unplug")
+
+        def replug(self) -> None:
+            self.calls.append("replug")
+
+    cable = Cable()
+    control = SimulatorControl(PatientRenderer("knee"), cable)
+    assert control.cable_plugged() is True
+    control.set_cable_plugged(False)
+    control.set_cable_plugged(False)  # already out: nothing more
+    assert control.cable_plugged() is False
+    control.set_cable_plugged(True)
+    assert cable.calls == ["unplug", "replug"]
+    no_cable = SimulatorControl(PatientRenderer("knee"))
+    assert no_cable.cable_plugged() is None
+    with pytest.raises(ValueError, match="no cable"):
+        no_cable.set_cable_plugged(False)

@@ -3,7 +3,7 @@ mouse and sliders) against a fake SimulatorControl."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from scanner_app.engine import EngineState
 from scanner_app.probe import SettingKey
+from scanner_app.sim_control import ViewTruth
 from tests.ui_support import (
     make_engine,
     open_window,
@@ -24,7 +25,7 @@ from tests.ui_support import (
     window_models,
 )
 from ui.main_window import MainWindow
-from ui.sim_panel import SimPanel, SimulatorControl, SimulatorTab
+from ui.sim_panel import POSE_ACTIONS, SimPanel, SimulatorControl, SimulatorTab
 
 
 @pytest.fixture
@@ -45,6 +46,7 @@ class FakeSim:
             "pressure": 0.2,
         }
         self.calls: list[tuple[str, object]] = []
+        self.plugged = True
 
     def list_scenes(self) -> list[tuple[str, str, list[str]]]:
         return [("knee", "Knee, anterior", ["normal", "effusion"]), ("calf", "Calf veins", ["normal", "dvt"])]
@@ -63,6 +65,19 @@ class FakeSim:
         self.calls.append(("pose", changes))
         for k, v in changes.items():
             self.pose[k] = min(v, 0.9) if k == "pressure" else v
+
+    def variant_titles(self, scene_id: str) -> dict[str, str]:
+        return {"effusion": "Joint effusion", "dvt": "Deep vein thrombosis"}
+
+    def view_truth(self, pose: Mapping[str, float] | None = None) -> ViewTruth:
+        return ViewTruth(self.scene[0], frozenset({"skin"}), frozenset(), frozenset())
+
+    def cable_plugged(self) -> bool | None:
+        return self.plugged
+
+    def set_cable_plugged(self, plugged: bool) -> None:
+        self.calls.append(("cable", plugged))
+        self.plugged = plugged
 
 
 def test_probe_panel_shows_descriptor_counters_and_state(qtbot: QtBot, window: MainWindow) -> None:
@@ -114,17 +129,19 @@ def test_no_simulator_tab_with_a_real_probe_until_a_switch(qtbot: QtBot, window:
     simulator = SimulatorTab(window, None)
     assert simulator.panel is None
     assert window.side_tab_titles() == ["Imaging", "Measure", "Probe"]
-    assert not any(keys.startswith("Sim:") for keys, _ in window.shortcut_table)
+    assert not any(text.startswith("Sim probe:") for _, text in window.shortcut_table)
     sim: SimulatorControl = FakeSim()
     with qtbot.waitSignal(simulator.changed, timeout=1000):
         simulator.set_control(sim)  # the probe picker switched to the simulated probe
     assert window.side_tab_titles() == ["Imaging", "Measure", "Probe", "Sim"]
     assert simulator.control is sim and isinstance(simulator.panel, SimPanel)
-    assert sum(keys.startswith("Sim:") for keys, _ in window.shortcut_table) == 3
+    assert sum(text.startswith("Sim probe:") for _, text in window.shortcut_table) == len(POSE_ACTIONS)
+    assert all(window.actions_by_name[name].isEnabled() for name, *_ in POSE_ACTIONS)
     with qtbot.waitSignal(simulator.changed, timeout=1000):
         simulator.set_control(None)  # and back to a real probe
     assert window.side_tab_titles() == ["Imaging", "Measure", "Probe"]
     assert simulator.control is None and simulator.panel is None
+    assert not any(window.actions_by_name[name].isEnabled() for name, *_ in POSE_ACTIONS)
 
 
 def _sim_window(qtbot: QtBot, tmp_path: Path) -> tuple[MainWindow, FakeSim, SimPanel]:
@@ -141,7 +158,9 @@ def test_sim_panel_scene_and_variant(qtbot: QtBot, tmp_path: Path) -> None:
     w, sim, panel = _sim_window(qtbot, tmp_path)
     panel.scene_combo.setCurrentIndex(1)
     assert sim.scene == ("calf", None)
-    assert [panel.variant_combo.itemText(i) for i in range(panel.variant_combo.count())] == ["normal", "dvt"]
+    # Variants are shown by their titles, not their ids.
+    titles = [panel.variant_combo.itemText(i) for i in range(panel.variant_combo.count())]
+    assert titles == ["normal", "Deep vein thrombosis"]
     panel.variant_combo.setCurrentIndex(1)
     assert sim.scene == ("calf", "dvt")
     w.close()
@@ -150,20 +169,23 @@ def test_sim_panel_scene_and_variant(qtbot: QtBot, tmp_path: Path) -> None:
 def test_sim_pose_by_keyboard_mouse_wheel_and_sliders(qtbot: QtBot, tmp_path: Path) -> None:
     w, sim, panel = _sim_window(qtbot, tmp_path)
     pic = panel.picture
-    pic.setFocus()
-    qtbot.waitUntil(pic.hasFocus, timeout=2000)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    w.view.setFocus()  # the probe's keys need no click on the picture
+    qtbot.waitUntil(w.view.hasFocus, timeout=2000)
     depth_before = w.imaging.requested[SettingKey.DEPTH_MM]
-    qtbot.keyClick(pic, Qt.Key.Key_Up)  # the picture takes the arrow, not the depth shortcut
+    qtbot.keyClick(w.view, Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
     assert sim.pose["position_mm"] == 95.0
-    assert w.imaging.requested[SettingKey.DEPTH_MM] == depth_before
-    qtbot.keyClick(pic, Qt.Key.Key_Right)
+    assert w.imaging.requested[SettingKey.DEPTH_MM] == depth_before  # Ctrl+Up is not depth
+    qtbot.keyClick(w.view, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
     assert sim.pose["lateral_mm"] == 2.0
-    qtbot.keyClick(pic, Qt.Key.Key_E)
+    qtbot.keyClick(w.view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
     assert sim.pose["rotation_deg"] == 5.0
-    qtbot.keyClick(pic, Qt.Key.Key_W)
+    qtbot.keyClick(w.view, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
     assert sim.pose["tilt_deg"] == 2.0
     for _ in range(20):
-        qtbot.keyClick(pic, Qt.Key.Key_PageUp)
+        qtbot.keyClick(w.view, Qt.Key.Key_PageUp)
     assert sim.pose["pressure"] == 0.9  # the simulator's own limit, read back
     assert panel.sliders["pressure"].value() == 90
     # mouse: a click puts the probe there

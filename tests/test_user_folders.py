@@ -23,5 +23,21 @@ def test_default_config_and_data_locations_are_inside_the_tests_home(qtbot: QtBo
         QCoreApplication.setApplicationName(names[1])
     for location in locations:
         assert location.is_relative_to(user_home), location
-    assert study_dir.parts[-3:] == ("scanner-app", "scanner-app", "studies")
+    assert study_dir.parts[-3:] == ("share", "scanner-app", "studies")  # as the README says
     assert study_dir.is_relative_to(user_home / ".local" / "share")
+
+
+def test_an_older_nested_folder_is_read_while_the_new_one_is_absent(qtbot: QtBot, user_home: Path) -> None:
+    new_studies = main.default_study_dir()
+    assert new_studies == user_home / ".local" / "share" / "scanner-app" / "studies"
+    assert default_preferences_path() == user_home / ".config" / "scanner-app" / "preferences.json"
+    # An earlier version kept them one folder deeper (organisation and application both named).
+    old_studies = user_home / ".local" / "share" / "scanner-app" / "scanner-app" / "studies"
+    old_studies.mkdir(parents=True)
+    old_prefs = user_home / ".config" / "scanner-app" / "scanner-app" / "preferences.json"
+    old_prefs.parent.mkdir(parents=True)
+    old_prefs.write_text("{}")
+    assert main.default_study_dir() == old_studies
+    assert default_preferences_path() == old_prefs
+    new_studies.mkdir(parents=True)  # once the new one exists, it wins
+    assert main.default_study_dir() == new_studies

@@ -478,6 +478,8 @@ class ChecklistPanel(QWidget):
             return
         if self.runner.view_found(step.id):
             state = f"<b style='color:{FOUND_COLOUR}'>● View found</b>"
+        elif self.runner.view_shown(step.id):
+            state = f"<span style='color:{MISSING_COLOUR}'>◐ Shown, not found: find it yourself</span>"
         else:
             state = f"<span style='color:{MISSING_COLOUR}'>○ Find the view</span>"
         self.practice_label.setText(f"Practice target: {target.scene} / {target.variant} — {state}")

@@ -1,29 +1,73 @@
-"""ExamDialog: "New exam…": who is scanned (or an anonymous practice subject), by whom, and which protocol."""
+"""ExamDialog: "New exam…": who is scanned (or an anonymous practice subject), by whom, and which protocol.
+
+The patient is entered as DICOM keeps it: family and given name (stored as the person name
+"Family^Given"), a birth date typed as YYYY-MM-DD or DD/MM/YYYY (or picked from a calendar that opens
+about fifty years back), sex as M, F or O. Every typed field is checked against its DICOM VR as it is
+typed, with the error beside it.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PyQt6.QtCore import QDate
+from PyQt6.QtCore import QDate, QPoint
 from PyQt6.QtWidgets import (
+    QCalendarWidget,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
+    QPushButton,
     QVBoxLayout,
     QWidget,
+    QWidgetAction,
 )
 
 from protocols.model import ScanProtocol, Side
 from scanner_app.studies.model import FieldValueError, Patient, StudyError, check_dicom_value
 from ui.theme import ALARM
 
-SEXES = (("", "not given"), ("F", "female"), ("M", "male"), ("O", "other"))
+SEXES = (("", "not given"), ("M", "M — Male"), ("F", "F — Female"), ("O", "O — Other"))
+BIRTH_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d")
+CALENDAR_YEARS_BACK = 50  # the calendar opens near a typical patient's birth year, not at 1900
+
+
+def person_name(family: str, given: str) -> str:
+    """The DICOM person name "Family^Given" of the two fields. "Smith, John" typed as the family name
+    (and no given name) is read as family, given; a name already in DICOM form ("Doe^Jane") is kept."""
+    family, given = family.strip(), given.strip()
+    if not given and "^" not in family and "," in family:
+        family, _, given = family.partition(",")
+        family, given = family.strip(), given.strip()
+    return f"{family}^{given}" if given else family
+
+
+def parse_birth_date(text: str, today: dt.date | None = None) -> str:
+    """DICOM DA (YYYYMMDD) of a typed birth date (YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD), "" for none.
+
+    Raises FieldValueError("birth_date", ...) for anything else or a date outside 1900..today.
+    """
+    text = text.strip()
+    if not text:
+        return ""
+    for pattern in BIRTH_DATE_FORMATS:
+        try:
+            date = dt.datetime.strptime(text, pattern).date()
+            break
+        except ValueError:
+            continue
+    else:
+        raise FieldValueError("birth_date", f"{text!r} is not a date: type YYYY-MM-DD or DD/MM/YYYY")
+    if not dt.date(1900, 1, 1) <= date <= (today or dt.date.today()):
+        raise FieldValueError("birth_date", f"{date.isoformat()} is not a possible birth date (1900..today)")
+    return date.strftime("%Y%m%d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +102,21 @@ class ExamDialog(QDialog):
         form = QFormLayout()
         self.practice_subject = QCheckBox("Practice subject (anonymous: phantom, volunteer, simulator)")
         self.patient_id = QLineEdit()
-        self.patient_name = QLineEdit()
-        self.patient_name.setPlaceholderText("Family^Given")
-        self.birth_date = QDateEdit()
-        self.birth_date.setDisplayFormat("yyyy-MM-dd")
-        self.birth_date.setCalendarPopup(True)
-        self.birth_date.setMinimumDate(QDate(1900, 1, 1))
-        self.birth_date.setSpecialValueText("not given")  # the minimum date means "no birth date"
-        self.birth_date.setDate(self.birth_date.minimumDate())
+        self.family_name = QLineEdit()
+        self.family_name.setPlaceholderText('Family name (or "Family, Given")')
+        self.given_name = QLineEdit()
+        self.given_name.setPlaceholderText("Given name(s)")
+        self.birth_date = QLineEdit()
+        self.birth_date.setPlaceholderText("YYYY-MM-DD or DD/MM/YYYY (empty: not given)")
+        self.calendar_button = QPushButton("Calendar…")
+        self.calendar_button.clicked.connect(self.open_calendar)
+        self.calendar = QCalendarWidget()
+        self.calendar.clicked.connect(self._date_picked)
+        self.calendar.activated.connect(self._date_picked)
+        self.calendar_menu = QMenu(self)
+        picker = QWidgetAction(self.calendar_menu)
+        picker.setDefaultWidget(self.calendar)
+        self.calendar_menu.addAction(picker)
         self.sex = QComboBox()
         for code, text in SEXES:
             self.sex.addItem(text, code)
@@ -86,7 +137,8 @@ class ExamDialog(QDialog):
         # Each typed field, by the name the study model gives it, with its DICOM VR and its inline error.
         self.typed_fields: dict[str, tuple[QLineEdit, str]] = {
             "patient_id": (self.patient_id, "LO"),
-            "name": (self.patient_name, "PN"),
+            "name": (self.family_name, "PN"),  # with the given name: one DICOM person name
+            "birth_date": (self.birth_date, "DA"),
             "operator": (self.operator, "PN"),
             "trainee": (self.trainee, "PN"),
             "supervisor": (self.supervisor, "PN"),
@@ -94,8 +146,9 @@ class ExamDialog(QDialog):
         self.field_errors: dict[str, QLabel] = {}
         form.addRow(self.practice_subject)
         form.addRow("Patient ID", self._with_error("patient_id"))
-        form.addRow("Name", self._with_error("name"))
-        form.addRow("Birth date", self.birth_date)
+        form.addRow("Family name", self._with_error("name"))
+        form.addRow("Given name", self.given_name)
+        form.addRow("Birth date", self._with_error("birth_date", self.calendar_button))
         form.addRow("Sex", self.sex)
         form.addRow("Operator", self._with_error("operator"))
         form.addRow("Trainee", self._with_error("trainee"))
@@ -127,9 +180,10 @@ class ExamDialog(QDialog):
         self._protocol_changed()
         self._subject_changed(False)
 
-    def _with_error(self, field: str) -> QWidget:
-        """The field's line edit with its inline error below it, checked as the user types."""
-        edit, vr = self.typed_fields[field]
+    def _with_error(self, field: str, beside: QWidget | None = None) -> QWidget:
+        """The field's line edit (and `beside` it, a button) with its inline error below, checked as
+        the user types."""
+        edit, _vr = self.typed_fields[field]
         error = QLabel()
         error.setWordWrap(True)
         error.setStyleSheet(f"color: {ALARM};")
@@ -139,20 +193,61 @@ class ExamDialog(QDialog):
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
-        column.addWidget(edit)
+        if beside is None:
+            column.addWidget(edit)
+        else:
+            row = QHBoxLayout()
+            row.addWidget(edit, 1)
+            row.addWidget(beside)
+            column.addLayout(row)
         column.addWidget(error)
-        edit.textChanged.connect(lambda text: self._check_field(field, vr, text))
+        edit.textChanged.connect(lambda _text: self._check_field(field))
+        if field == "name":
+            self.given_name.textChanged.connect(lambda _text: self._check_field(field))
         return box
 
-    def _check_field(self, field: str, vr: str, text: str) -> bool:
+    def field_value(self, field: str) -> str:
+        """The DICOM value of a typed field (the person name of both name fields, the birth date as
+        YYYYMMDD); FieldValueError when it is not one."""
+        edit, vr = self.typed_fields[field]
+        if field == "name":
+            value = person_name(self.family_name.text(), self.given_name.text())
+        elif field == "birth_date":
+            value = parse_birth_date(edit.text())
+        else:
+            value = edit.text().strip()
+        check_dicom_value(field, vr, value)
+        return value
+
+    def _check_field(self, field: str) -> bool:
         try:
-            check_dicom_value(field, vr, text.strip())
+            self.field_value(field)
         except FieldValueError as exc:
             self._show_field_error(field, str(exc))
             return False
         self.field_errors[field].clear()
         self.field_errors[field].setVisible(False)
         return True
+
+    def open_calendar(self) -> None:
+        """The calendar below its button, at the typed date or about fifty years ago."""
+        try:
+            typed = parse_birth_date(self.birth_date.text())
+        except FieldValueError:
+            typed = ""
+        if typed:
+            date = QDate(int(typed[:4]), int(typed[4:6]), int(typed[6:]))
+        else:
+            date = QDate.currentDate().addYears(-CALENDAR_YEARS_BACK)
+        self.calendar.setMinimumDate(QDate(1900, 1, 1))
+        self.calendar.setMaximumDate(QDate.currentDate())
+        self.calendar.setSelectedDate(date)
+        self.calendar.setCurrentPage(date.year(), date.month())
+        self.calendar_menu.popup(self.calendar_button.mapToGlobal(QPoint(0, self.calendar_button.height())))
+
+    def _date_picked(self, date: QDate) -> None:
+        self.birth_date.setText(date.toString("yyyy-MM-dd"))
+        self.calendar_menu.hide()
 
     def _show_field_error(self, field: str, text: str) -> None:
         self.field_errors[field].setText(text)
@@ -169,7 +264,14 @@ class ExamDialog(QDialog):
         self.protocol.setCurrentIndex(index)
 
     def _subject_changed(self, practice_subject: bool) -> None:
-        for w in (self.patient_id, self.patient_name, self.birth_date, self.sex):
+        for w in (
+            self.patient_id,
+            self.family_name,
+            self.given_name,
+            self.birth_date,
+            self.calendar_button,
+            self.sex,
+        ):
             w.setEnabled(not practice_subject)
 
     def _protocol_changed(self) -> None:
@@ -192,12 +294,10 @@ class ExamDialog(QDialog):
         if self.practice_subject.isChecked():
             patient = Patient.practice()
         else:
-            date = self.birth_date.date()
-            birth = "" if date == self.birth_date.minimumDate() else date.toString("yyyyMMdd")
             patient = Patient(
                 patient_id=self.patient_id.text().strip(),
-                name=self.patient_name.text().strip(),
-                birth_date=birth,
+                name=self.field_value("name"),
+                birth_date=self.field_value("birth_date"),
                 sex=str(self.sex.currentData()),
             )
         operator = self.operator.text().strip()

@@ -4,8 +4,9 @@ One exam is an `ExamSession` (a study, and the protocol checklist it follows). E
 takes, by checklist button, key or toolbar, is labelled on the GUI thread for the current step before
 it is submitted; a capture the store then fails to keep is discarded from the step. With no exam
 started, captures go to an automatic anonymous practice study: a scanner never loses a capture.
-In practice mode the step's simulator scene is loaded, the trainee finds the view, and a 5 Hz check
-tells the checklist when the probe is on target.
+In practice mode the step's simulator scene is loaded with the probe away from the target, the trainee
+finds the view, and a 5 Hz check against the simulator's ground truth tells the checklist when the
+probe shows it; "Go to target view" shows it without credit.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from PyQt6.QtWidgets import (
 
 from protocols.exam_session import ExamSession
 from protocols.model import ScanProtocol
-from protocols.runner import EventKind, RunnerError, RunnerEvent
+from protocols.runner import (
+    EventKind,
+    RunnerError,
+    RunnerEvent,
+    practice_probe_poses,
+    practice_start_pose,
+)
 from scanner_app.annotations import BodyMarker
 from scanner_app.sim_control import SimulatorControl
 from scanner_app.studies.export import export_deidentified
@@ -94,6 +101,8 @@ class ExamController(QObject):
         self._lock = threading.Lock()
         self._explicit: tuple[str, str, str, bool] | None = None
         self._target: tuple[str, str, dict[str, float]] | None = None
+        self._target_step = ""  # the step whose target `_target` is
+        self._wanted: frozenset[str] = frozenset()  # what the target view shows (ground truth)
         self.practice_timer = QTimer(self)
         self.practice_timer.setInterval(PRACTICE_CHECK_MS)
         self.practice_timer.timeout.connect(self.check_practice_view)
@@ -340,6 +349,7 @@ class ExamController(QObject):
                 self.panel.deleteLater()
                 self.panel = None
             self._target = None
+            self._target_step = ""
             if session is not None and session.runner is not None:
                 panel = ChecklistPanel(session.runner, measurements=self.window.models.measurements)
                 panel.practice_label.setWordWrap(True)
@@ -383,36 +393,66 @@ class ExamController(QObject):
     # --- practice --------------------------------------------------------------------------------
 
     def load_practice_target(self, scene_id: str, variant: str, pose: dict[str, float]) -> None:
-        """A practice step began: load its scene and variant, and let the trainee find the view."""
+        """A practice step began: load its scene and variant, put the probe at the step's start pose
+        (away from the target) and work out what the target view shows. Asked again for the same
+        step (the checklist's "Show target"), it shows the target, as "Go to target view" does."""
+        session = self.session
+        runner = session.runner if session is not None else None
+        step_target = runner.current_step.practice if runner is not None else None
+        step_id = runner.current_step.id if runner is not None else ""
+        again = self._target is not None and self._target_step == step_id
         self._target = (scene_id, variant, dict(pose))
+        self._target_step = step_id
         sim = self._sim()
         if sim is None:
+            self._refresh()
+            return
+        if again:
+            self.go_to_target()
             return
         wanted = (scene_id, None if variant == "normal" else variant)
         if tuple(sim.current_scene()) != wanted:
             sim.set_scene(*wanted)
-            self._refresh_sim_panel()
+        self._wanted = frozenset()
+        if step_target is not None and step_target.pose:
+            # What the view must show: the structures the plane cuts at the target and half a
+            # tolerance around it (ground truth, at zero pressure).
+            truths = [sim.view_truth(p).structures_in_view for p in practice_probe_poses(step_target)]
+            self._wanted = frozenset.intersection(*truths)
+            sim.set_pose(**practice_start_pose(step_target))
+        self._refresh_sim_panel()
         self._refresh()
 
     def go_to_target(self) -> None:
-        """The trainee asked to see the target: move the virtual probe onto it."""
+        """The trainee asked to see the target: move the virtual probe onto it with no pressure. It
+        counts as shown, not found: credit needs the trainee to bring the probe back there."""
         sim = self._sim()
+        session = self.session
         if sim is None or self._target is None:
             return
         scene_id, variant, pose = self._target
         if sim.current_scene()[0] != scene_id:
             sim.set_scene(scene_id, None if variant == "normal" else variant)
-        sim.set_pose(**pose)
+        sim.set_pose(**{**pose, "pressure": 0.0})
+        if session is not None and session.runner is not None and not session.runner.ended:
+            try:
+                session.runner.show_practice_view()
+            except RunnerError as exc:
+                log.warning("practice view not shown: %s", exc)
         self._refresh_sim_panel()
+        self._say("Target view shown, not found: move away and find it yourself to have it counted")
 
     def check_practice_view(self) -> None:
-        """Timer tick in practice mode: is the virtual probe on the current step's target view?"""
+        """Timer tick in practice mode: does the virtual probe show the current step's target view
+        (pose within tolerance, and the simulator's ground truth: structures in view, vein open)?"""
         session = self.session
         sim = self._sim()
         if session is None or session.runner is None or session.runner.ended or sim is None:
             return
         try:
-            session.runner.check_practice_view(sim.current_scene()[0], sim.get_pose())
+            session.runner.check_practice_view(
+                sim.current_scene()[0], sim.get_pose(), sim.view_truth(), self._wanted
+            )
         except RunnerError as exc:
             log.warning("practice view check failed: %s", exc)
 

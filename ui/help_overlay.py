@@ -9,6 +9,8 @@ from PyQt6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from ui.theme import ACCENT
 
+MAX_ROWS = 17
+
 
 class HelpOverlay(QWidget):
     """A translucent panel listing (keys, what they do); F1 or ? shows and hides it, Esc closes it."""
@@ -19,7 +21,7 @@ class HelpOverlay(QWidget):
         self.setStyleSheet(
             f"HelpOverlay {{ background: rgba(8,10,12,235); border: 2px solid {ACCENT};"
             " border-radius: 12px; }"
-            " QLabel { background: transparent; font-size: 16px; }"
+            " QLabel { background: transparent; font-size: 14px; }"
         )
         grid = QGridLayout(self)
         grid.setContentsMargins(28, 20, 28, 20)
@@ -27,17 +29,21 @@ class HelpOverlay(QWidget):
         title = QLabel("Keyboard shortcuts")
         title.setStyleSheet("font-size: 22px; font-weight: 700;")
         grid.addWidget(title, 0, 0, 1, 4)
-        half = (len(entries) + 1) // 2
+        # Every action is listed (the scanner's, the exam's, the simulator's): columns of at most
+        # MAX_ROWS keep the panel inside a 1280 x 800 window.
+        columns = max(2, -(-len(entries) // MAX_ROWS))
+        rows = max(1, -(-len(entries) // columns))
+        self.key_labels: list[QLabel] = []
         for i, (keys, text) in enumerate(entries):
-            col = 0 if i < half else 2
-            row = 1 + (i if i < half else i - half)
+            col, row = 2 * (i // rows), 1 + i % rows
             k = QLabel(keys)
-            k.setStyleSheet(f"color: {ACCENT}; font-weight: 700; font-family: monospace; font-size: 16px;")
+            k.setStyleSheet(f"color: {ACCENT}; font-weight: 700; font-family: monospace; font-size: 14px;")
             grid.addWidget(k, row, col)
             grid.addWidget(QLabel(text), row, col + 1)
+            self.key_labels.append(k)
         close = QLabel("F1, ? or Esc closes this")
         close.setStyleSheet("color: #9aa0a6; font-size: 13px;")
-        grid.addWidget(close, half + 1, 0, 1, 4)
+        grid.addWidget(close, rows + 1, 0, 1, 2 * columns)
         self.hide()
 
     def toggle(self) -> None:

@@ -41,6 +41,21 @@ SELECTED_COLOUR = "#5cff8a"
 GRAB_PX = 10.0  # how near (screen pixels) a press must be to a caliper end or line to take it
 
 
+PROBE_ICON_HALF_LENGTH = 22.0
+
+
+def probe_icon_direction(marker: BodyMarker) -> tuple[float, float]:
+    """Unit vector (x right, y down) of the probe footprint's long side on the pictogram.
+
+    The pictogram's limb runs down the picture, so a long-axis probe (angle 0: image plane along the
+    limb, as the simulator's rotation 0) lies along it, vertical, and a short-axis probe (90) across
+    it; positive angles turn clockwise. The marker dot sits at the end opposite this vector (toward
+    the head for a long-axis view).
+    """
+    angle = math.radians(marker.probe_angle_deg)
+    return -math.sin(angle), math.cos(angle)
+
+
 class BodyMarkerWidget(QWidget):
     """The body-marker pictogram: the limb or region outline and a bar where the probe sits on it."""
 
@@ -92,16 +107,14 @@ class BodyMarkerWidget(QWidget):
             path.addRoundedRect(QRectF(cx - 16, top, 32, bottom - top), 14, 14)
             path.addEllipse(QRectF(cx - 20, (top + bottom) / 2 - 16, 40, 32))
         p.drawPath(path)
-        # the probe: a short bar across the outline with its marker dot
+        # the probe: a bar for its footprint, with the orientation marker's dot at one end
         y = top + self.marker.probe_along * (bottom - top)
-        p.save()
-        p.translate(cx, y)
-        p.rotate(self.marker.probe_angle_deg)
+        dx, dy = probe_icon_direction(self.marker)
+        half = PROBE_ICON_HALF_LENGTH
         p.setPen(QPen(QColor(ACCENT), 5, cap=Qt.PenCapStyle.RoundCap))
-        p.drawLine(QPointF(-22, 0), QPointF(22, 0))
+        p.drawLine(QPointF(cx - dx * half, y - dy * half), QPointF(cx + dx * half, y + dy * half))
         p.setBrush(QColor(ACCENT))
-        p.drawEllipse(QPointF(-26, 0), 3.5, 3.5)
-        p.restore()
+        p.drawEllipse(QPointF(cx - dx * (half + 4), y - dy * (half + 4)), 3.5, 3.5)
         p.setPen(QColor("#d0d4da"))
         f = p.font()
         f.setPointSize(8)

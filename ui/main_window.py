@@ -10,12 +10,13 @@ captures, stops the engine's thread, then lets features finish (`finishing`).
 from __future__ import annotations
 
 import collections
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, QStandardPaths, Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -57,6 +58,7 @@ from ui.image_view import ScannerImageView
 from ui.measure_panel import MeasurePanel
 from ui.probe_panel import ProbePanel, banner_text
 from ui.theme import ALARM, OK
+from ui.user_folders import user_path
 from ui.window_api import CaptureLabeller, CloseRequest, ScannerModels
 
 __all__ = ["CaptureLabeller", "CloseRequest", "MainWindow", "ScannerModels"]
@@ -69,13 +71,11 @@ _SETTING_WORDS = {SettingKey.DEPTH_MM: "depth", SettingKey.GAIN_DB: "gain"}
 
 
 def default_preferences_path() -> Path:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
-    return Path(base or Path.home() / ".config" / "scanner-app") / "preferences.json"
+    return user_path("preferences.json", config=True)
 
 
 def default_capture_dir() -> Path:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".local" / "share" / "scanner-app") / "captures"
+    return user_path("captures", config=False)
 
 
 class MainWindow(QMainWindow):
@@ -274,13 +274,12 @@ class MainWindow(QMainWindow):
         add("loop", ["L"], "Cine: loop on / off", lambda: self.cine.set_loop(not self.cine.loop))
         add("body_marker", ["B"], "Next body marker", self._next_body_marker)
         for i, name in enumerate(PRESETS):
-            action = QAction(name, self)
-            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(lambda _=False, n=name: self._preset_key(n))
-            self.addAction(action)
-            self.actions_by_name[f"preset_{i + 1}"] = action
-        self.shortcut_table.append(("Ctrl+1…8", "Presets, in the order of the Imaging tab"))
+            add(
+                f"preset_{i + 1}",
+                [f"Ctrl+{i + 1}"],
+                f"Preset: {name}",
+                functools.partial(self._preset_key, name),
+            )
         add("cancel", ["Esc"], "Cancel measurement / close help", self.cancel)
         toolbar.addSeparator()
         add("help", ["F1", "?"], "Show / hide this help", self.help_toggle, "Help (F1)")
@@ -334,7 +333,9 @@ class MainWindow(QMainWindow):
         # Symbols typed with Shift ("?", "+") arrive with the Shift modifier on some keyboards.
         also = [f"Shift+{k}" for k in keys if k in ("?", "+")]
         action.setShortcuts([QKeySequence(k) for k in [*keys, *also]])
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        # Whatever has the focus in any of the app's windows (a modal dialog excepted): a text field
+        # keeps the keys it types with (Qt gives it the ShortcutOverride), nothing else takes them.
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         action.triggered.connect(lambda _=False: slot())
         self.addAction(action)
         if toolbar_text:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PyQt6.QtCore import QStandardPaths, pyqtSignal
+from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -52,6 +52,7 @@ from scanner_app.studies.pacs import (
 from scanner_app.studies.store import StudyStore
 from ui.bridge import SendStatusBridge
 from ui.theme import ACCENT, ALARM, MUTED, OK, WARN
+from ui.user_folders import user_path
 from ui.window_api import ScannerWindow
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,7 @@ MAX_STUDIES_LISTED = 50
 
 
 def default_pacs_config_path() -> Path:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
-    return Path(base or Path.home() / ".config" / "scanner-app") / CONFIG_NAME
+    return user_path(CONFIG_NAME, config=True)
 
 
 def save_destinations(path: Path, destinations: list[PacsDestination], keep: Sequence[object] = ()) -> None:

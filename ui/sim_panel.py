@@ -4,15 +4,18 @@ The panel talks to the simulator through the Qt-free `SimulatorControl` protocol
 (`scanner_app.sim_control`); main.py hands it the adapter over the physics simulator. `SimulatorTab`
 is the simulator feature in the window: the panel as a side tab while the probe is a simulated one.
 The pose is shown as a small picture of the probe on the limb, which takes the mouse (drag to move,
-wheel to rotate, shift+wheel for pressure) and the keyboard.
+wheel to rotate, shift+wheel for pressure). The keys that move the probe are window actions the tab
+adds (enabled while a simulator is present), so they work wherever the focus is and never take a
+scanner key (S saves a still; tilt is Alt+Up/Down). The body marker follows the scene and the probe.
 """
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
-from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PyQt6.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QColor, QMouseEvent, QPainter, QPen, QWheelEvent
+from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from scanner_app.annotations import BodyMarker
 from scanner_app.sim_control import SimulatorControl
 from ui.theme import ACCENT, MUTED
 from ui.window_api import ScannerWindow
@@ -30,19 +33,41 @@ POSE_AXES: tuple[tuple[str, str, float, float, float, float], ...] = (
 )
 AXIS_LIMITS = {key: (lo, hi) for key, _, lo, hi, _, _ in POSE_AXES}
 
-# keyboard on the limb picture: key -> (pose key, multiple of its step)
-POSE_KEYS: dict[int, tuple[str, float]] = {
-    Qt.Key.Key_Up: ("position_mm", -1.0),
-    Qt.Key.Key_Down: ("position_mm", 1.0),
-    Qt.Key.Key_Left: ("lateral_mm", -1.0),
-    Qt.Key.Key_Right: ("lateral_mm", 1.0),
-    Qt.Key.Key_Q: ("rotation_deg", -1.0),
-    Qt.Key.Key_E: ("rotation_deg", 1.0),
-    Qt.Key.Key_W: ("tilt_deg", 1.0),
-    Qt.Key.Key_S: ("tilt_deg", -1.0),
-    Qt.Key.Key_PageUp: ("pressure", 1.0),
-    Qt.Key.Key_PageDown: ("pressure", -1.0),
+# The probe's keys, as window actions: (action name, keys, help text, pose key, multiple of its step).
+# None of them is a scanner key (arrows alone step depth and cine, S saves a still, +/- gain).
+POSE_ACTIONS: tuple[tuple[str, str, str, str, float], ...] = (
+    ("sim_proximal", "Ctrl+Up", "Sim probe: slide up the limb", "position_mm", -1.0),
+    ("sim_distal", "Ctrl+Down", "Sim probe: slide down the limb", "position_mm", 1.0),
+    ("sim_left", "Ctrl+Left", "Sim probe: slide across (left)", "lateral_mm", -1.0),
+    ("sim_right", "Ctrl+Right", "Sim probe: slide across (right)", "lateral_mm", 1.0),
+    ("sim_rotate_left", "Alt+Left", "Sim probe: rotate anticlockwise", "rotation_deg", -1.0),
+    ("sim_rotate_right", "Alt+Right", "Sim probe: rotate clockwise", "rotation_deg", 1.0),
+    ("sim_tilt_up", "Alt+Up", "Sim probe: tilt (heel-toe) up", "tilt_deg", 1.0),
+    ("sim_tilt_down", "Alt+Down", "Sim probe: tilt (heel-toe) down", "tilt_deg", -1.0),
+    ("sim_press", "PgUp", "Sim probe: press harder", "pressure", 1.0),
+    ("sim_release", "PgDown", "Sim probe: press lighter", "pressure", -1.0),
+)
+# Simulator scenes to the body-marker pictograms (the QA phantom has none).
+BODY_MARKER_BY_SCENE = {
+    "shoulder": "Shoulder",
+    "elbow": "Elbow",
+    "wrist": "Wrist / hand",
+    "hip": "Hip",
+    "knee": "Knee",
+    "ankle": "Ankle / foot",
+    "groin": "DVT groin / thigh",
+    "thigh": "DVT groin / thigh",
+    "popliteal": "Knee",
+    "calf": "DVT calf",
 }
+
+
+def body_marker_for(scene_id: str, pose: dict[str, float], marker: BodyMarker) -> BodyMarker:
+    """The body marker showing the simulated probe: the scene's region (the side stays, the exam sets
+    it), the probe's place along the pictogram and its angle to the limb (0 = long axis)."""
+    region = BODY_MARKER_BY_SCENE.get(scene_id, marker.region)
+    along = min(max(0.5 + pose.get("position_mm", 0.0) / 300.0, 0.08), 0.92)
+    return BodyMarker(region, marker.side, along, pose.get("rotation_deg", 0.0))
 
 
 def clamp_pose(key: str, value: float) -> float:
@@ -57,9 +82,11 @@ class LimbPicture(QWidget):
         super().__init__(panel)
         self.panel = panel
         self.setMinimumSize(220, 260)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setToolTip("Drag: move the probe · wheel: rotate · shift+wheel: pressure\n"
-                        "Arrows: move · Q/E: rotate · W/S: tilt · PgUp/PgDn: pressure")  # fmt: skip
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the probe's keys are window actions
+        self.setToolTip(
+            "Drag: move the probe · wheel: rotate · shift+wheel: pressure\n"
+            "Ctrl+arrows: move · Alt+Left/Right: rotate · Alt+Up/Down: tilt · PgUp/PgDn: pressure"
+        )
 
     def _limb_rect(self) -> QRectF:
         w, h = self.width(), self.height()
@@ -113,7 +140,6 @@ class LimbPicture(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent | None) -> None:
         if event is not None and event.button() == Qt.MouseButton.LeftButton:
-            self.setFocus()
             self._move_to(event.position())
 
     def mouseMoveEvent(self, event: QMouseEvent | None) -> None:
@@ -134,29 +160,12 @@ class LimbPicture(QWidget):
             self.panel.nudge("rotation_deg", notches)
         event.accept()
 
-    def event(self, e: QEvent | None) -> bool:
-        # Take our keys before the window's shortcuts (arrows also step depth and cine elsewhere).
-        if (
-            e is not None
-            and e.type() == QEvent.Type.ShortcutOverride
-            and isinstance(e, QKeyEvent)
-            and e.key() in POSE_KEYS
-        ):
-            e.accept()
-            return True
-        return super().event(e)
-
-    def keyPressEvent(self, event: QKeyEvent | None) -> None:
-        if event is not None and event.key() in POSE_KEYS:
-            key, sign = POSE_KEYS[event.key()]
-            self.panel.nudge(key, sign)
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
 
 class SimPanel(QWidget):
-    """Scene and pathology pickers, pose sliders and the limb picture, over a SimulatorControl."""
+    """Scene and pathology pickers, pose sliders, the limb picture and the probe's cable, over a
+    SimulatorControl."""
+
+    pose_shown = pyqtSignal()  # scene or pose read back from the simulator (after any change)
 
     def __init__(self, sim: SimulatorControl, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -173,6 +182,10 @@ class SimPanel(QWidget):
         self.sliders: dict[str, QSlider] = {}
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
+        # The cable, for practising a disconnect: the window's banner and reconnect take over.
+        self.cable_button = QPushButton()
+        self.cable_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.cable_button.clicked.connect(self.toggle_cable)
         form = QFormLayout()
         form.addRow("Scene", self.scene_combo)
         form.addRow("Variant", self.variant_combo)
@@ -186,6 +199,8 @@ class SimPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.picture, 1)
+        lay.addWidget(self.cable_button)
+        self.cable_button.setVisible(sim.cable_plugged() is not None)  # once parented: never a window
         lay.addWidget(self.error_label)
         self.scene_combo.currentIndexChanged.connect(self._scene_chosen)
         self.variant_combo.currentIndexChanged.connect(self._variant_chosen)
@@ -196,10 +211,11 @@ class SimPanel(QWidget):
         self.variant_combo.clear()
         index = self.scene_combo.currentIndex()
         if 0 <= index < len(self.scenes):
+            titles = self.sim.variant_titles(self.scenes[index][0])
             self.variant_combo.addItem("normal", None)
             for v in self.scenes[index][2]:
                 if v != "normal":
-                    self.variant_combo.addItem(v, v)
+                    self.variant_combo.addItem(titles.get(v) or v.replace("_", " "), v)
         self.variant_combo.blockSignals(False)
 
     def _scene_chosen(self, index: int) -> None:
@@ -241,6 +257,21 @@ class SimPanel(QWidget):
                 self._fill_variants()
         self.pose = dict(self.sim.get_pose())
         self._show_pose()
+        self._show_cable()
+        self.pose_shown.emit()
+
+    def toggle_cable(self) -> None:
+        """Pull the simulated probe's cable, or plug it back in."""
+        plugged = self.sim.cable_plugged()
+        if plugged is not None:
+            self.sim.set_cable_plugged(not plugged)
+        self._show_cable()
+
+    def _show_cable(self) -> None:
+        plugged = self.sim.cable_plugged()
+        self.cable_button.setText(
+            "Pull the probe cable" if plugged or plugged is None else "Plug the probe in"
+        )
 
     def _show_pose(self) -> None:
         for key, _, _, _, scale, _ in POSE_AXES:
@@ -251,16 +282,9 @@ class SimPanel(QWidget):
         self.picture.update()
 
 
-# the limb picture's own keys (when it has the focus), for the F1 help
-SIM_HELP_ENTRIES = (
-    ("Sim: arrows", "Move the virtual probe (click the limb picture)"),
-    ("Sim: Q/E W/S", "Rotate / tilt the virtual probe"),
-    ("Sim: PgUp/PgDn", "Press harder / lighter"),
-)
-
-
 class SimulatorTab(QObject):
-    """The simulator feature: the Sim side tab while the probe is a simulated one, and its keys in F1."""
+    """The simulator feature: the Sim side tab and the probe's keys while the probe is a simulated
+    one, and the body marker following the simulated probe."""
 
     changed = pyqtSignal()  # a probe switch brought or took away the simulator
 
@@ -269,7 +293,7 @@ class SimulatorTab(QObject):
         self._window = window
         self._control: SimulatorControl | None = None
         self._panel: SimPanel | None = None
-        self._keys_listed = False
+        self.actions: dict[str, QAction] = {}
         self._show(control)
 
     @property
@@ -291,6 +315,11 @@ class SimulatorTab(QObject):
         if self._panel is not None:
             self._panel.refresh()
 
+    def nudge(self, key: str, steps: float) -> None:
+        """Move the simulated probe by `steps` of the axis' keyboard step (the probe's key actions)."""
+        if self._panel is not None:
+            self._panel.nudge(key, steps)
+
     def _show(self, control: SimulatorControl | None) -> None:
         if self._panel is not None:
             self._window.remove_side_tab(self._panel)
@@ -299,7 +328,19 @@ class SimulatorTab(QObject):
         self._panel = SimPanel(control) if control is not None else None
         if self._panel is not None:
             self._window.add_side_tab(self._panel, "Sim")
-            if not self._keys_listed:
-                self._keys_listed = True
-                for keys, text in SIM_HELP_ENTRIES:
-                    self._window.add_help_entry(keys, text)
+            self._panel.pose_shown.connect(self._follow_body_marker)
+            self._follow_body_marker()
+            if not self.actions:  # listed in F1 from the first simulated probe on
+                for name, keys, text, key, sign in POSE_ACTIONS:
+                    slot = lambda k=key, s=sign: self.nudge(k, s)  # noqa: E731
+                    self.actions[name] = self._window.add_action(name, [keys], text, slot)
+        for action in self.actions.values():
+            action.setEnabled(control is not None)
+
+    def _follow_body_marker(self) -> None:
+        if self._panel is None or self._control is None:
+            return
+        annotations = self._window.models.annotations
+        marker = body_marker_for(self._control.current_scene()[0], self._panel.pose, annotations.body_marker)
+        if marker != annotations.body_marker:
+            annotations.set_body_marker(marker)

@@ -1,10 +1,36 @@
-"""SimulatorControl: the simulator panel's handle on the virtual patient (scene, variant, probe pose)."""
+"""SimulatorControl: the simulator panel's handle on the virtual patient (scene, variant, probe pose),
+its ground truth (what the image plane cuts, which vessels the probe presses) and its cable."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
+import numpy as np
+
+from drivers.sim import physics as ph
+from drivers.sim.anatomy import Scene, VesselKind, compress_vessels, lumen_fraction, paint, structure_names
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
-from drivers.sim.scenes import list_scenes
+from drivers.sim.scenes import SCENES, list_scenes
+from drivers.sim.shapes import Array
+from scanner_app.frame import Geometry
+from scanner_app.sim_control import ViewTruth
+
+# The ground truth is judged on a coarse plane: a 38 mm linear probe, as the simulated one has.
+TRUTH_WIDTH_MM = 38.0
+TRUTH_ROWS, TRUTH_LINES = 96, 48
+# A vessel counts as open when its lumen keeps this fraction of its height ("at zero pressure", with
+# the slack a resting hand gives: a patent vein stays open below a pressure of about 0.06).
+OPEN_LUMEN_FRACTION = 0.9
+
+
+class SimulatorCable(Protocol):
+    """The simulated probe's cable: the USB backend, the serial device or the direct driver."""
+
+    def unplug(self) -> None: ...
+
+    def replug(self) -> None: ...
 
 
 class SimulatorControl:
@@ -14,12 +40,18 @@ class SimulatorControl:
     SIM_SET_SCENE and SIM_SET_POSE (`drivers/sim/firmware.py`).
     """
 
-    def __init__(self, renderer: PatientRenderer) -> None:
+    def __init__(self, renderer: PatientRenderer, cable: SimulatorCable | None = None) -> None:
         self._renderer = renderer
+        self._cable = cable
+        self._plugged = True
 
     def list_scenes(self) -> list[tuple[str, str, list[str]]]:
         """(scene id, title, variant ids) for every scene."""
         return [(s.scene_id, s.title, list(s.variants)) for s in list_scenes()]
+
+    def variant_titles(self, scene_id: str) -> dict[str, str]:
+        spec = SCENES.get(scene_id)
+        return dict(spec.variants) if spec is not None else {}
 
     def current_scene(self) -> tuple[str, str | None]:
         s = self._renderer.scene
@@ -42,3 +74,50 @@ class SimulatorControl:
         if unknown:
             raise ValueError(f"unknown pose field(s) {sorted(unknown)}")
         self._renderer.set_pose(pose.nudged(**deltas))
+
+    def view_truth(self, pose: Mapping[str, float] | None = None) -> ViewTruth:
+        """The structures the plane cuts at `pose` (now when None), with vessel compression applied."""
+        scene = self._renderer.scene
+        at = self._renderer.pose if pose is None else ProbePose.from_mapping(pose, base=self._renderer.pose)
+        grid = ph.BeamGrid(
+            Geometry.LINEAR, TRUTH_ROWS, TRUTH_LINES, scene.depth_mm, TRUTH_WIDTH_MM, 60.0, 40.0, 0, 0
+        )
+        coords = ph.plane_coords(grid, at)
+        d = compress_vessels(scene, at.pressure, coords.s, coords.t, coords.d)
+        index = paint(scene, coords.s, coords.t, d)
+        names = structure_names(scene)
+        present = np.flatnonzero(np.bincount(index.ravel(), minlength=len(names)))
+        in_view = frozenset(names[i] for i in present if i > 0)
+        vessels = {st.name: st.vessel for st in scene.structures if st.vessel is not None}
+        # A vein pressed shut leaves the plane's labels; it is still "in view" for the judge.
+        cut = _vessels_cut(scene, coords.s, coords.t, coords.d)
+        vessels_in_view = frozenset(n for n in cut | in_view if n in vessels)
+        compressed = frozenset(
+            n
+            for n in vessels_in_view
+            if vessels[n] is not VesselKind.ARTERY
+            and lumen_fraction(vessels[n], at.pressure) < OPEN_LUMEN_FRACTION  # type: ignore[arg-type]
+        )
+        return ViewTruth(scene.scene_id, in_view | vessels_in_view, vessels_in_view, compressed)
+
+    def cable_plugged(self) -> bool | None:
+        return None if self._cable is None else self._plugged
+
+    def set_cable_plugged(self, plugged: bool) -> None:
+        if self._cable is None:
+            raise ValueError("this simulated probe has no cable to pull")
+        if plugged == self._plugged:
+            return
+        if plugged:
+            self._cable.replug()
+        else:
+            self._cable.unplug()
+        self._plugged = plugged
+
+
+def _vessels_cut(scene: Scene, s: Array, t: Array, d: Array) -> set[str]:
+    """Names of the vessels the uncompressed plane cuts (where they are before any pressure)."""
+    index = paint(scene, s, t, d)
+    names = structure_names(scene)
+    present = np.flatnonzero(np.bincount(index.ravel(), minlength=len(names)))
+    return {names[i] for i in present if i > 0 and scene.structures[i - 1].vessel is not None}
