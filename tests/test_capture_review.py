@@ -135,3 +135,18 @@ def test_the_checklist_keeps_its_scroll_position_after_a_capture(qtbot: QtBot, r
     qtbot.waitUntil(lambda: not panel._scroll_timer.isActive(), timeout=2000)
     assert _taken(rig, "cfv_compression") == 1
     assert bar.value() == kept
+
+
+def test_a_review_left_open_across_a_new_exam_deletes_nothing(qtbot: QtBot, rig: GroinRig) -> None:
+    rig.start_dvt(patient_id="DVT-001")
+    _take_still(qtbot, rig)
+    first = rig.exams.session
+    assert first is not None
+    dialog = rig.window.review.open(0)
+    assert dialog is not None
+    rig.start_dvt(patient_id="DVT-002")
+    _take_still(qtbot, rig)  # the new patient's image is now first in the strip
+    dialog.delete_button.click()  # no question: the reviewed capture is no longer in the strip
+    assert len(rig.store.list_captures(first.study.study_uid)) == 1
+    assert rig.window.strip.count() == 1
+    assert "no longer in the strip" in rig.window.message_label.text()

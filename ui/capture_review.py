@@ -53,10 +53,10 @@ class CaptureReviewDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.review = review
-        self.index = index
         self.frames = np.ascontiguousarray(frames)
         outcome = review.strip.outcomes[index]
         assert outcome.record is not None
+        self.capture_id = outcome.record.capture_id  # its place in the strip may change meanwhile
         self.setWindowTitle(f"Review: {outcome.kind} {index + 1}")
         layout = QVBoxLayout(self)
         self.image = QLabel()
@@ -113,7 +113,10 @@ class CaptureReviewDialog(QDialog):
             self.toggle_play()  # a clip is reviewed by watching it
 
     def _describe(self) -> None:
-        outcome = self.review.strip.outcomes[self.index]
+        index = self.review.index_of(self.capture_id)
+        if index is None:
+            return
+        outcome = self.review.strip.outcomes[index]
         assert outcome.record is not None
         where = where_text(outcome.labels) or "no protocol step"
         n = outcome.record.frame_count
@@ -144,12 +147,17 @@ class CaptureReviewDialog(QDialog):
             self.play_button.setText("❚❚ Pause")
 
     def _delete(self) -> None:
-        if self.review.delete(self.index):
+        index = self.review.index_of(self.capture_id)
+        if index is None or self.review.delete(index):
             self.accept()
 
     def _move(self) -> None:
+        index = self.review.index_of(self.capture_id)
+        if index is None:
+            self.accept()
+            return
         step_id, plane = self.targets.currentData()
-        if self.review.relabel(self.index, step_id, plane):
+        if self.review.relabel(index, step_id, plane):
             self._describe()
 
     def done(self, result: int) -> None:
@@ -199,6 +207,15 @@ class CaptureReview(QObject):
         self.dialog.destroyed.connect(self._forget_dialog)
         self.dialog.show()
         return self.dialog
+
+    def index_of(self, capture_id: str) -> int | None:
+        """Where the capture stored under this id is in the strip now; None once it has left it (a
+        new exam cleared the strip), and the review says so."""
+        for i, outcome in enumerate(self.strip.outcomes):
+            if outcome.record is not None and outcome.record.capture_id == capture_id:
+                return i
+        self._say("That capture is no longer in the strip (a new exam started)", True)
+        return None
 
     def _forget_dialog(self) -> None:
         self.dialog = None
