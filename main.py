@@ -379,6 +379,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
 
     from scanner_app.capture import CaptureSink, FolderCaptureSink
     from scanner_app.preferences import Preferences
+    from ui.dual_view import DualScreen
     from ui.main_window import (
         DEFAULT_PROBE_SPECS,
         MainWindow,
@@ -435,6 +436,8 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         current_probe=args.probe,
     )
     simulator = SimulatorTab(window, sim_control(driver))
+    dual_screen = DualScreen()  # split screen for compression documentation (Ctrl+D)
+    dual_screen.attach(window)
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator)

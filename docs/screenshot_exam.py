@@ -33,6 +33,7 @@ from scanner_app.preferences import Preferences
 from scanner_app.ring import FrameRing
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
+from ui.close_prompt import EXAM_END
 from ui.exam_dialog import ExamRequest
 from ui.exam_dock import ExamController
 from ui.main_window import MainWindow, ScannerModels
@@ -52,7 +53,9 @@ def main() -> None:
     probe = DirectSimProbe(renderer, SimSettings(RenderParams(rows=512, cols=384), frame_rate_hz=25.0))
     engine = AcquisitionEngine(probe, FrameRing(120, 512 * 384))
     store = StudyStore(tmp / "studies")
-    exams = ExamController(store, load_library(views=named_views())[0], operator="Sono^Sam")
+    exams = ExamController(
+        store, load_library(views=named_views())[0], operator="Sono^Sam", ask=lambda *_question: EXAM_END
+    )
     models = ScannerModels.for_engine(
         engine, Preferences(tmp / "preferences.json"), StudyCaptureSink(store, exams.current_study)
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from protocols.capture_labels import LATERALITY_BY_SIDE, study_labels
 from protocols.model import CaptureSide, Plane, ScanProtocol, Side
-from protocols.runner import ChecklistRunner, Clock
+from protocols.runner import ChecklistRunner, Clock, RunnerError
 from scanner_app.capture import CaptureKind
 from scanner_app.studies.model import Patient, Study
 from scanner_app.studies.store import StudyStore
@@ -127,6 +127,37 @@ class ExamSession:
         """The store could not keep this capture: it no longer counts toward its step."""
         if capture_id and self.runner is not None:
             self.runner.discard_capture(capture_id)
+
+    def relabel_capture(self, capture_id: str, step_id: str, plane: str) -> dict[str, Any]:
+        """Move a capture to another step/plane of the checklist; returns its new study-store labels.
+
+        Raises RunnerError when there is no running checklist or it does not know the capture.
+        """
+        runner = self.runner
+        if runner is None or runner.ended:
+            raise RunnerError("no checklist is running: the capture has no step to move from")
+        labels = runner.relabel_capture(capture_id, step_id, plane)
+        return study_labels(runner.protocol, labels)
+
+    def capture_targets(self) -> list[tuple[str, str, str]]:
+        """(step_id, step title, plane) a capture can be labelled with: each step's planes (the step's
+        own and those its captures and follow-ups ask for), in protocol order."""
+        runner = self.runner
+        if runner is None:
+            return []
+        targets: list[tuple[str, str, str]] = []
+        for step in runner.steps:
+            planes = [step.plane] if step.plane is not None else []
+            requirements = list(step.captures) + [r for fu in step.follow_ups for r in fu.captures]
+            planes += [r.plane for r in requirements]
+            for plane in dict.fromkeys(planes or [FALLBACK_PLANE]):
+                targets.append((step.id, step.title, plane.value))
+        return targets
+
+    def keep_open(self) -> None:
+        """The app closes mid-exam: keep the checklist's record so far with the study, not ended."""
+        record = self.runner.record().to_dict() if self.runner is not None else None
+        self.store.keep_open(self.study, record)
 
     def end(self) -> dict[str, Any]:
         """End the checklist (if any) and the study with the checklist's record; return the record.

@@ -563,6 +563,47 @@ class ChecklistRunner:
             return True
         return False
 
+    def find_capture(self, capture_id: str) -> StepCapture | None:
+        """The capture recorded under this id, in whichever step it was taken; None if unknown."""
+        for state in self._state.values():
+            for c in state.captures:
+                if c.capture_id == capture_id:
+                    return c
+        return None
+
+    def relabel_capture(self, capture_id: str, step_id: str, plane: str) -> dict[str, str]:
+        """Move a capture to another step and/or plane (the operator labelled it wrongly).
+
+        It leaves its old step as a discarded one does (the others are matched again, in order) and
+        counts in the new step like a capture taken there, keeping its kind, mode and side. Returns
+        the new labels, as `record_capture` does. Raises RunnerError for an unknown capture, step or plane.
+        """
+        self._require_running()
+        old = self.find_capture(capture_id)
+        if old is None:
+            raise RunnerError(f"no capture {capture_id!r} in this exam")
+        step = self._step(step_id)
+        try:
+            plane_v = Plane(plane)
+        except ValueError as exc:
+            raise RunnerError(f"bad capture label: {exc}") from None
+        self.discard_capture(capture_id)
+        key = (old.kind, plane_v.value, old.mode, old.side)
+        follow_up_id, extra = self._slot_for(step, key)
+        self._state[step.id].captures.append(
+            StepCapture(capture_id, step.id, old.kind, plane_v.value, old.side, old.mode, follow_up_id, extra)
+        )
+        labels = {
+            "protocol_id": self.protocol.id,
+            "step_id": step.id,
+            "plane": plane_v.value,
+            "side": old.side,
+            "mode": old.mode,
+            "follow_up_id": follow_up_id,
+        }
+        self._emit(EventKind.CAPTURE_RECORDED, step.id, capture_id=capture_id, extra=extra, labels=labels)
+        return labels
+
     def record_measurement(self, measurement_id: str, value: float, unit: str | None = None) -> None:
         """Record a measurement in the current step (a follow-up's, or a free one with its unit)."""
         self._require_running()

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scanner_app.dual_image import compose_dual
 from scanner_app.frame import Frame
 from scanner_app.probe import SETTING_FIELDS
 
@@ -48,6 +49,13 @@ class StoredCapture:
     frame_count: int
     capture_id: str
     note: str = ""
+    # Every id the capture was stored under when it is more than one (a clip split at a depth
+    # change): deleting or relabelling the capture acts on all of them. Empty: just `capture_id`.
+    part_ids: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self.part_ids or (self.capture_id,)
 
 
 def frame_metadata(frame: Frame) -> dict[str, Any]:
@@ -120,6 +128,31 @@ class CaptureSink(ABC):
         if not frames:
             raise CaptureSinkError("the clip is empty: no frames in the chosen time span")
         return self._save(CaptureKind.CLIP, list(frames), labels, annotations, measurements)
+
+    def save_dual(
+        self,
+        left: Frame,
+        right: Frame,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        """Two frames side by side as one still (split screen); a store that knows calibrated regions
+        overrides this to keep each half's calibration."""
+        composite, _halves = compose_dual(left, right)
+        return self._save(CaptureKind.STILL, [composite], labels, annotations, measurements)
+
+    def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
+        """The stored pixels of a capture as (frames, rows, cols) uint8, for review."""
+        raise CaptureSinkError(f"{type(self).__name__} cannot read captures back")
+
+    def delete(self, record: StoredCapture) -> None:
+        """Remove a stored capture (every part of it)."""
+        raise CaptureSinkError(f"{type(self).__name__} cannot delete captures")
+
+    def relabel(self, record: StoredCapture, labels: Mapping[str, str]) -> None:
+        """Give a stored capture new protocol labels (step, plane)."""
+        raise CaptureSinkError(f"{type(self).__name__} cannot relabel captures")
 
     @abstractmethod
     def _save(
@@ -203,6 +236,33 @@ class FolderCaptureSink(CaptureSink):
                 f"could not save the {kind} in {self.folder}: {exc.strerror or exc}"
             ) from exc
         return StoredCapture(kind, str(self.folder / f"{name}.json"), len(frames), name)
+
+    def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
+        pixels = np.load(self.folder / f"{record.capture_id}.npy")
+        pixels = pixels if pixels.ndim == 3 else pixels[np.newaxis]
+        if pixels.dtype != np.uint8:
+            a = np.abs(pixels.astype(np.float32))
+            pixels = (a / (float(a.max()) or 1.0) * 255).astype(np.uint8)
+        return np.asarray(pixels, dtype=np.uint8)
+
+    def delete(self, record: StoredCapture) -> None:
+        try:
+            # The JSON first: without it the capture is incomplete, so never half-listed.
+            for suffix in (".json", ".npy", ".png"):
+                (self.folder / f"{record.capture_id}{suffix}").unlink(missing_ok=True)
+        except OSError as exc:
+            raise CaptureSinkError(f"could not delete {record.capture_id}: {exc.strerror or exc}") from exc
+
+    def relabel(self, record: StoredCapture, labels: Mapping[str, str]) -> None:
+        path = self.folder / f"{record.capture_id}.json"
+        try:
+            meta = json.loads(path.read_text())
+            meta["labels"] = {**meta.get("labels", {}), **labels}
+            tmp = path.with_suffix(".json.part")
+            tmp.write_text(json.dumps(meta, indent=1))
+            os.replace(tmp, path)
+        except (OSError, ValueError) as exc:
+            raise CaptureSinkError(f"could not relabel {record.capture_id}: {exc}") from exc
 
 
 def _npy_bytes(pixels: npt.NDArray[np.generic]) -> bytes:

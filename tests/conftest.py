@@ -66,3 +66,43 @@ def no_leaked_threads() -> Iterator[None]:
         t.join(timeout=2.0)
     still = [t.name for t in leaked if t.is_alive()]
     assert not still, f"test leaked running threads: {still}"
+
+
+QUESTION_LEFT_OPEN_S = 5.0
+
+
+@pytest.fixture(autouse=True)
+def no_question_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail (never hang) a test that leaves a modal question box unanswered: after a few seconds the
+    box takes its default button, the test goes on, and then fails naming the question. Tests that
+    expect a question answer it themselves (tests/review_support.py) or hand the feature an `ask`."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    import time
+
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication, QMessageBox
+
+    opened_at: dict[int, float] = {}
+    left_open: list[str] = []
+
+    def check() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            return
+        first = opened_at.setdefault(id(box), time.monotonic())
+        if time.monotonic() - first > QUESTION_LEFT_OPEN_S:
+            left_open.append(box.text())
+            default = box.defaultButton()
+            if default is not None:
+                default.click()
+            else:
+                box.reject()
+
+    watchdog = QTimer()
+    watchdog.timeout.connect(check)
+    watchdog.start(250)
+    yield
+    watchdog.stop()
+    assert not left_open, f"a question box was left for nobody to answer: {left_open}"

@@ -26,6 +26,7 @@ from scanner_app.studies.capture_sink import StudyCaptureSink
 from scanner_app.studies.report import build_report
 from tests.ui_support import make_engine, open_window, wait_streaming, window_fixture
 from ui.capture_strip import CaptureOutcome
+from ui.close_prompt import EXAM_END
 from ui.exam_dialog import ExamRequest
 from ui.exam_dock import ExamController
 from ui.main_window import MainWindow
@@ -48,7 +49,7 @@ def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[Rig]:
     renderer = PatientRenderer("knee")
     probe = DirectSimProbe(renderer, SimSettings(RenderParams(rows=128, cols=96), frame_rate_hz=30.0))
     store = StudyStore(tmp_path / "studies")
-    exams = ExamController(store, operator="Op^One")
+    exams = ExamController(store, operator="Op^One", ask=lambda *_question: EXAM_END)
     window = open_window(
         qtbot, tmp_path, make_engine(probe), sink=StudyCaptureSink(store, exams.current_study)
     )

@@ -26,6 +26,7 @@ from scanner_app.probe import SettingKey
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from tests.ui_support import make_engine, open_window, wait_streaming
+from ui.close_prompt import EXAM_END
 from ui.exam_dialog import ExamDialog, ExamRequest
 from ui.exam_dock import ExamController
 from ui.main_window import MainWindow
@@ -77,7 +78,8 @@ def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[ExamRig]:
     probe = DirectSimProbe(renderer, SimSettings(RenderParams(rows=128, cols=96), frame_rate_hz=30.0))
     store = StudyStore(tmp_path / "studies")
     protocols, _ = load_library()
-    exams = ExamController(store, protocols, operator="Op^One")
+    # Closing with an exam open asks; these tests end it, as the window did before it asked.
+    exams = ExamController(store, protocols, operator="Op^One", ask=lambda *_question: EXAM_END)
     disk = DiskThatCanFill(StudyCaptureSink(store, exams.current_study))
     window = open_window(qtbot, tmp_path, make_engine(probe), sink=disk)
     exams.attach(window, SimulatorTab(window, sim))

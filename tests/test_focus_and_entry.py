@@ -26,6 +26,7 @@ from scanner_app.engine import EngineState
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from tests.ui_support import make_engine, open_window, wait_streaming
+from ui.close_prompt import EXAM_END
 from ui.exam_dialog import CALENDAR_YEARS_BACK, ExamDialog, ExamRequest, parse_birth_date, person_name
 from ui.exam_dock import ExamController
 from ui.image_view import BodyMarkerWidget, probe_icon_direction
@@ -48,7 +49,7 @@ def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[Rig]:
     probe = DirectSimProbe(renderer, SimSettings(RenderParams(rows=128, cols=96), frame_rate_hz=30.0))
     sim = SimulatorControl(renderer, probe)
     store = StudyStore(tmp_path / "studies")
-    exams = ExamController(store, [], operator="Op^One")
+    exams = ExamController(store, [], operator="Op^One", ask=lambda *_question: EXAM_END)
     window = open_window(
         qtbot, tmp_path, make_engine(probe), sink=StudyCaptureSink(store, exams.current_study)
     )

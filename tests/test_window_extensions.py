@@ -18,6 +18,7 @@ from scanner_app.studies import StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from scanner_app.studies.pacs import PacsDestination
 from tests.ui_support import open_window, wait_streaming, window_fixture
+from ui.close_prompt import EXAM_END
 from ui.exam_dock import ExamController
 from ui.main_window import MainWindow
 from ui.pacs_panel import PacsPanel, save_destinations
@@ -102,7 +103,7 @@ def test_the_app_features_plug_in_and_finish_when_the_window_closes(qtbot: QtBot
     store = StudyStore(tmp_path / "studies")
     config = tmp_path / "config" / "pacs_destinations.json"
     save_destinations(config, [PacsDestination("nowhere", "127.0.0.1", 9, "NOWHERE")])
-    exams = ExamController(store, operator="Op^One")
+    exams = ExamController(store, operator="Op^One", ask=lambda *_question: EXAM_END)
     w = open_window(qtbot, tmp_path, sink=StudyCaptureSink(store, exams.current_study))
     sim: SimulatorControl = SimulatorControl(PatientRenderer("knee"))
     exams.attach(w, SimulatorTab(w, sim))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,11 @@ THUMB = QSize(96, 96)
 
 @dataclass(frozen=True, slots=True)
 class CaptureOutcome:
-    """A finished capture job: the record on success, or the error text; and the thumbnail pixels."""
+    """A finished capture job: the record on success, or the error text; and the thumbnail pixels.
+
+    `labels` are the labels it was stored with (step, plane...); `labeller_id` the id the exam's
+    labeller gave it ("" when none), which review hands back to delete or relabel it.
+    """
 
     kind: str
     record: StoredCapture | None
@@ -30,6 +35,8 @@ class CaptureOutcome:
     thumbnail: npt.NDArray[np.uint8]
     annotations: dict[str, object]
     measurements: list[dict[str, object]]
+    labels: dict[str, str] = field(default_factory=dict)
+    labeller_id: str = ""
 
 
 class CaptureWorker(QObject):
@@ -49,8 +56,11 @@ class CaptureWorker(QObject):
         thumbnail: npt.NDArray[np.uint8],
         annotations: dict[str, object],
         measurements: list[dict[str, object]],
+        *,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.pending += 1
+        stored_labels = dict(labels or {})
 
         def run() -> None:
             try:
@@ -60,7 +70,9 @@ class CaptureWorker(QObject):
                 log.error("%s capture failed: %s", kind, exc)
                 record, error = None, str(exc) or type(exc).__name__
             # emitted from the worker thread; Qt queues it to the GUI thread
-            self.finished.emit(CaptureOutcome(kind, record, error, thumbnail, annotations, measurements))
+            self.finished.emit(
+                CaptureOutcome(kind, record, error, thumbnail, annotations, measurements, stored_labels)
+            )
 
         self._pool.submit(run)
 
@@ -83,8 +95,22 @@ def thumbnail_of(pixels: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(small)
 
 
+def where_text(labels: Mapping[str, str]) -> str:
+    """Which step and plane a capture belongs to, for people ("" when it has no step)."""
+    step = labels.get("step_title") or labels.get("step_id") or ""
+    plane = labels.get("plane", "").replace("_", " ")
+    if not step:
+        return f"plane {plane}" if plane else ""
+    return f"{step} — {plane}" if plane else step
+
+
 class CaptureStrip(QListWidget):
-    """Capture thumbnails, newest on the right; each keeps its record, annotations and measurements."""
+    """Capture thumbnails, newest on the right; each keeps its record, annotations and measurements.
+
+    Double-click (or Enter on) a thumbnail asks for its review (`review_requested`).
+    """
+
+    review_requested = pyqtSignal(int)  # index into `outcomes`
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,18 +122,50 @@ class CaptureStrip(QListWidget):
         self.setMovement(QListView.Movement.Static)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.outcomes: list[CaptureOutcome] = []
+        self._numbered = 0  # captures shown since the strip was last cleared (numbers are not reused)
+        self.itemActivated.connect(lambda item: self.review_requested.emit(self.row(item)))
 
     def add_capture(self, outcome: CaptureOutcome) -> None:
         t = outcome.thumbnail
         # The stubs want bytes; QImage takes any buffer (copied into the image right away).
         image = QImage(t.data, t.shape[1], t.shape[0], t.strides[0], QImage.Format.Format_Grayscale8).copy()  # type: ignore[call-overload]
-        n = len(self.outcomes) + 1
+        self._numbered += 1
         assert outcome.record is not None
-        text = f"{n} {outcome.kind}" + (f" ({outcome.record.frame_count})" if outcome.kind == "clip" else "")
+        text = f"{self._numbered} {outcome.kind}" + (
+            f" ({outcome.record.frame_count})" if outcome.kind == "clip" else ""
+        )
         item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), text)
-        nm = len(outcome.measurements)
-        tip = f"{outcome.record.location}\n{nm} measurement(s), {outcome.record.frame_count} frame(s)"
-        item.setToolTip(tip + (f"\n{outcome.record.note}" if outcome.record.note else ""))
         self.addItem(item)
         self.outcomes.append(outcome)
+        self._set_tooltip(len(self.outcomes) - 1)
         self.scrollToItem(item)
+
+    def _set_tooltip(self, index: int) -> None:
+        outcome = self.outcomes[index]
+        assert outcome.record is not None
+        where = where_text(outcome.labels)
+        nm = len(outcome.measurements)
+        tip = (where + "\n" if where else "") + (
+            f"{outcome.record.location}\n{nm} measurement(s), {outcome.record.frame_count} frame(s)"
+        )
+        tip += f"\n{outcome.record.note}" if outcome.record.note else ""
+        item = self.item(index)
+        if item is not None:
+            item.setToolTip(tip + "\nDouble-click to review, delete or relabel")
+
+    def remove_capture(self, index: int) -> None:
+        """The capture was deleted: its thumbnail goes."""
+        self.takeItem(index)
+        del self.outcomes[index]
+
+    def relabelled(self, index: int, labels: Mapping[str, str]) -> None:
+        """The capture now belongs to another step/plane: its tooltip says so."""
+        outcome = self.outcomes[index]
+        self.outcomes[index] = dataclasses.replace(outcome, labels={**outcome.labels, **labels})
+        self._set_tooltip(index)
+
+    def clear_captures(self) -> None:
+        """A new exam or patient: no thumbnail of the one before stays."""
+        self.clear()
+        self.outcomes.clear()
+        self._numbered = 0

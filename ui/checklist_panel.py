@@ -11,7 +11,7 @@ Call `start()` once the signals are connected, to announce the first step.
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -157,6 +157,11 @@ class ChecklistPanel(QWidget):
         font.setPointSize(max(font.pointSize(), 12))
         self.setFont(font)
         self._build()
+        self._scroll_kept = 0
+        self._scroll_timer = QTimer(self)
+        self._scroll_timer.setSingleShot(True)
+        self._scroll_timer.setInterval(0)
+        self._scroll_timer.timeout.connect(lambda: self._restore_scroll(self._scroll_kept))
         callback = self._on_runner_event
         runner.changed.connect(callback)
         # The runner may outlive the panel: stop listening when the panel goes (psygnal's weak reference
@@ -207,7 +212,7 @@ class ChecklistPanel(QWidget):
         self.steps_list.itemClicked.connect(self._step_clicked)
         body.addWidget(self.steps_list)
 
-        scroll = QScrollArea()
+        scroll = self.detail_scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -380,9 +385,27 @@ class ChecklistPanel(QWidget):
         self._announce_step()
 
     def _on_runner_event(self, event: RunnerEvent) -> None:
+        # A capture, a finding, a measurement: the operator stays where they were in the step (the
+        # rebuilt rows would otherwise move focus and the scroll with it); a new step starts at its top.
+        bar = self.detail_scroll.verticalScrollBar()
+        assert bar is not None
+        kept = 0 if event.kind is EventKind.STEP_CHANGED else bar.value()
         self.refresh()
+        self._restore_scroll(kept)
+        self._scroll_kept = kept
+        self._scroll_timer.start()  # again once the new rows are laid out
         if event.kind is EventKind.STEP_CHANGED:
             self._announce_step()
+
+    def _restore_scroll(self, value: int) -> None:
+        widget = self.detail_scroll.widget()
+        if widget is not None and widget.layout() is not None:
+            layout = widget.layout()
+            assert layout is not None
+            layout.activate()
+        bar = self.detail_scroll.verticalScrollBar()
+        if bar is not None:
+            bar.setValue(value)
 
     def _announce_step(self) -> None:
         step = self.runner.current_step

@@ -44,10 +44,11 @@ from scanner_app.studies.model import Patient, Study, StudyError
 from scanner_app.studies.report import write_html_report, write_pdf_report
 from scanner_app.studies.store import StudyStore
 from ui.checklist_panel import ChecklistPanel
+from ui.close_prompt import CANCEL, EXAM_END, EXAM_KEEP_OPEN, AskChoice, ask_choice
 from ui.exam_dialog import ExamDialog, ExamRequest
 from ui.sim_panel import SimulatorTab
 from ui.theme import MUTED, OK
-from ui.window_api import ScannerWindow
+from ui.window_api import CloseRequest, ScannerWindow
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,11 @@ class ExamController(QObject):
         protocols: Sequence[ScanProtocol] = (),
         *,
         operator: str = "",
+        ask: AskChoice = ask_choice,
     ) -> None:
         super().__init__()
+        self._ask = ask  # the question on closing the window with an exam open
+        self._keep_open_on_close = False
         self.store = store
         self.protocols = list(protocols)
         self.operator = operator
@@ -140,7 +144,10 @@ class ExamController(QObject):
         self.window = window
         self.simulator = simulator
         window.set_capture_labeller(self)
+        window.closing.connect(self._on_window_closing)
         window.finishing.connect(self.close)
+        # A new exam (or practice study) is another patient: the strip starts empty.
+        self.session_changed.connect(window.clear_captures)
         if simulator is not None:
             simulator.changed.connect(self._on_simulator_changed)
         body = QWidget()
@@ -214,6 +221,20 @@ class ExamController(QObject):
         session = self.session
         if session is not None:
             session.discard_capture(capture_id)
+
+    def relabel(self, capture_id: str, step_id: str, plane: str) -> dict[str, str]:
+        """Move a capture to another step/plane of the running checklist (RunnerError if it cannot)."""
+        session = self.session
+        if session is None or session.ended:
+            raise RunnerError("no exam is running")
+        labels = session.relabel_capture(capture_id, step_id, plane)
+        return {k: str(v) for k, v in labels.items()}
+
+    def label_targets(self) -> list[tuple[str, str, str]]:
+        session = self.session
+        if session is None or session.ended or session.runner is None or session.runner.ended:
+            return []
+        return session.capture_targets()
 
     # --- exams -----------------------------------------------------------------------------------
 
@@ -307,9 +328,35 @@ class ExamController(QObject):
 
         window.capture_finished.connect(check)
 
+    def _on_window_closing(self, request: CloseRequest) -> None:
+        """An exam the user started is open: end it, keep it open for later, or do not close."""
+        session = self.session
+        self._keep_open_on_close = False
+        if session is None or session.ended or self.automatic:
+            return  # the automatic practice study ends quietly, as before
+        who = subject_text(session.study.patient)
+        choice = self._ask(
+            self._dialog_parent(),
+            "Exam open",
+            f"The exam of {who} is still open. End it now, or keep it open and close the window "
+            "(its images and checklist are kept; end it later)?",
+            (EXAM_END, EXAM_KEEP_OPEN, CANCEL),
+        )
+        if choice == CANCEL:
+            request.veto("the exam is still open")
+        self._keep_open_on_close = choice == EXAM_KEEP_OPEN
+
     def close(self) -> None:
-        """The window closes (its captures are stored): end the exam so its record is kept."""
+        """The window closes (its captures are stored): end the exam so its record is kept, or keep
+        it open (its record so far saved with the study) when the user chose so."""
         self.practice_timer.stop()
+        session = self.session
+        if self._keep_open_on_close and session is not None and not session.ended:
+            try:
+                session.keep_open()
+            except StudyError as exc:
+                log.error("exam record not saved on close: %s", exc)
+            return
         self._end_session()
 
     # --- the checklist ---------------------------------------------------------------------------

@@ -10,13 +10,14 @@ captures, stops the engine's thread, then lets features finish (`finishing`).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -35,6 +36,7 @@ from PyQt6.QtWidgets import (
 
 from scanner_app.annotations import BODY_MARKERS, BodyMarker
 from scanner_app.capture import CaptureSink
+from scanner_app.dual_image import compose_dual
 from scanner_app.engine import (
     AcquisitionEngine,
     EngineState,
@@ -50,8 +52,10 @@ from scanner_app.headless import link_saturated_message
 from scanner_app.imaging_model import PRESETS, SettingChange, grey_maps
 from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
 from ui.bridge import EngineBridge
+from ui.capture_review import CaptureReview
 from ui.capture_strip import CaptureOutcome, CaptureStrip, CaptureWorker, thumbnail_of
 from ui.cine_bar import CineBar
+from ui.close_prompt import CANCEL, CLIP_DISCARD, CLIP_SAVE, ask_choice
 from ui.controls import ImagingControls
 from ui.help_overlay import HelpOverlay
 from ui.image_view import ScannerImageView
@@ -128,6 +132,10 @@ class MainWindow(QMainWindow):
         self.cine_bar = CineBar(self.cine)
         self.strip = CaptureStrip()
         self.worker = CaptureWorker(self)
+        self.review = CaptureReview(
+            self.strip, models.capture_sink, lambda: self._capture_labeller, say=self._message, parent=self
+        )
+        self._image_panel: QWidget | None = None  # a feature's widget over the image (dual screen)
 
         # side panels
         self.controls = ImagingControls(self.imaging)
@@ -413,7 +421,48 @@ class MainWindow(QMainWindow):
             thumbnail_of(frame.pixels),
             ann,
             meas,
+            labels=labels,
         )
+
+    def capture_dual(self, left: Frame, right: Frame) -> None:
+        """Store two frames side by side as one still (split screen), labelled like any still.
+
+        The calipers on screen belong to the single image, not to the halves: none are stored with it.
+        """
+        labels, ann, _meas = self._capture_context("still", [])
+        composite, _halves = compose_dual(left, right)
+        self.worker.submit(
+            "still",
+            lambda: self.sink.save_dual(left, right, labels, ann, []),
+            thumbnail_of(composite.pixels),
+            ann,
+            [],
+            labels=labels,
+        )
+
+    def clear_captures(self) -> None:
+        """A new exam or patient begins: the strip starts empty (the captures stay stored)."""
+        self.strip.clear_captures()
+
+    def show_image_panel(self, panel: QWidget | None) -> None:
+        """Show a feature's widget over the live image, or (None) the live image again."""
+        if self._image_panel is not None and self._image_panel is not panel:
+            self._image_panel.hide()
+        self._image_panel = panel
+        if panel is not None:
+            panel.setParent(self.view)
+            panel.setGeometry(self.view.rect())
+            panel.show()
+            panel.raise_()
+        self.view.removeEventFilter(self)
+        if panel is not None:
+            self.view.installEventFilter(self)  # keeps the panel the size of the image
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        resized = event is not None and event.type() == QEvent.Type.Resize
+        if watched is self.view and resized and self._image_panel is not None:
+            self._image_panel.setGeometry(self.view.rect())
+        return super().eventFilter(watched, event)
 
     def capture_clip(self, seconds: float | None = None) -> None:
         """Store the last `seconds` (preferences' clip length by default): up to now when live, up to the
@@ -528,6 +577,7 @@ class MainWindow(QMainWindow):
             thumbnail_of(frames[-1].pixels),
             ann,
             meas,
+            labels=labels,
         )
 
     def _on_capture_done(self, outcome: CaptureOutcome) -> None:
@@ -540,7 +590,7 @@ class MainWindow(QMainWindow):
                 f"{outcome.kind.capitalize()} NOT saved: {outcome.error} — live imaging continues", error=True
             )
         else:
-            self.strip.add_capture(outcome)
+            self.strip.add_capture(dataclasses.replace(outcome, labeller_id=capture_id))
             n = outcome.record.frame_count
             note = f" — {outcome.record.note}" if outcome.record.note else ""
             self._message(f"{outcome.kind.capitalize()} saved ({n} frame{'' if n == 1 else 's'}){note}")
@@ -773,15 +823,36 @@ class MainWindow(QMainWindow):
         if self.help.isVisible():
             self.help.place()
 
+    def _ask_about_recording(self) -> str:
+        """Closing while a clip records: save it, discard it, or do not close ("" if not recording)."""
+        if self._clip_start_ns is None:
+            return ""
+        seconds = (time.monotonic_ns() - self._clip_start_ns) / 1e9
+        return ask_choice(
+            self,
+            "Clip recording",
+            f"A clip is being recorded ({seconds:.0f} s). Stop and save it before closing?",
+            (CLIP_SAVE, CLIP_DISCARD, CANCEL),
+        )
+
     def closeEvent(self, event: QCloseEvent | None) -> None:
         if not self._closed:
+            recording = self._ask_about_recording()
             request = CloseRequest()
-            self.closing.emit(request)
+            if recording == CANCEL:
+                request.veto("the clip is still recording")
+            else:
+                self.closing.emit(request)
             if request.vetoed:
                 self._message("Not closed: " + "; ".join(request.veto_reasons), error=True)
                 if event is not None:
                     event.ignore()
                 return
+            if recording == CLIP_SAVE:
+                self.toggle_clip_recording()  # stops and submits it: stored below, before features end
+            elif recording == CLIP_DISCARD:
+                self._clip_start_ns = None
+                self.record_action.setChecked(False)
             self._closed = True
             self.cine_bar.timer.stop()
             self.save_preferences()

@@ -21,6 +21,7 @@ from scanner_app.annotations import AnnotationSet
 from scanner_app.capture import CaptureSink
 from scanner_app.cine import CineModel
 from scanner_app.engine import AcquisitionEngine
+from scanner_app.frame import Frame
 from scanner_app.imaging_model import ImagingModel
 from scanner_app.measurements import MeasurementSet
 from scanner_app.preferences import Preferences
@@ -60,7 +61,16 @@ class CaptureLabeller(Protocol):
         ...
 
     def discard(self, capture_id: str) -> None:
-        """The capture labelled with this id was not stored."""
+        """The capture labelled with this id was not stored (or was deleted in review)."""
+        ...
+
+    def relabel(self, capture_id: str, step_id: str, plane: str) -> dict[str, str]:
+        """Move the capture labelled with this id to another step/plane; its new labels (raises
+        ValueError when it cannot be moved)."""
+        ...
+
+    def label_targets(self) -> list[tuple[str, str, str]]:
+        """(step_id, step title, plane) a capture can be moved to; empty when there is no checklist."""
         ...
 
 
@@ -99,6 +109,18 @@ class ScannerWindow(Protocol):
     def capture_still(self) -> None: ...
 
     def capture_clip(self, seconds: float | None = None) -> None: ...
+
+    def capture_dual(self, left: Frame, right: Frame) -> None:
+        """Store two frames side by side as one still (split screen), labelled like any still."""
+        ...
+
+    def clear_captures(self) -> None:
+        """A new exam or patient begins: the capture strip starts empty (the captures stay stored)."""
+        ...
+
+    def show_image_panel(self, panel: QWidget | None) -> None:
+        """Show a feature's widget over the live image (the dual screen), or the live image again."""
+        ...
 
     def apply_preset(self, preset: Mapping[str, object]) -> None: ...
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from scanner_app.capture import CaptureKind, CaptureSink, CaptureSinkError, StoredCapture
 from scanner_app.frame import Frame
 from scanner_app.studies.dicom_writer import geometry_runs
@@ -84,6 +87,57 @@ class StudyCaptureSink(CaptureSink):
             raise CaptureSinkError(f"could not save the {kind} in {self.store.root}: {exc}") from exc
         return _ui_record(self.store, records)
 
+    def save_dual(
+        self,
+        left: Frame,
+        right: Frame,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        """One Ultrasound Image of the two halves, each its own calibrated US region."""
+        dicom_labels, ui_labels = split_labels(labels)
+        entries = annotation_entries({**ui_labels, "dual": "side by side"}, annotations, measurements)
+        try:
+            record = self.store.save_dual(self._current_study(), left, right, dicom_labels, entries)
+        except StudyError as exc:
+            raise CaptureSinkError(str(exc)) from exc
+        except OSError as exc:
+            raise CaptureSinkError(f"could not save the dual image in {self.store.root}: {exc}") from exc
+        return _ui_record(self.store, [record])
+
+    def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
+        """Every frame of every part, read back from the DICOM files."""
+        parts = []
+        try:
+            for sop_uid in record.ids:
+                pixels = np.asarray(self.store.read_dataset(self._record(sop_uid)).pixel_array, np.uint8)
+                parts.append(pixels if pixels.ndim == 3 else pixels[np.newaxis])
+        except (StudyError, OSError) as exc:
+            raise CaptureSinkError(f"could not read the capture back: {exc}") from exc
+        if len({p.shape[1:] for p in parts}) > 1:
+            return parts[-1]  # parts of different depths: the last (as the live image ended)
+        return np.concatenate(parts)
+
+    def delete(self, record: StoredCapture) -> None:
+        try:
+            for sop_uid in record.ids:
+                self.store.delete_capture(sop_uid)
+        except StudyError as exc:
+            raise CaptureSinkError(str(exc)) from exc
+
+    def relabel(self, record: StoredCapture, labels: Mapping[str, str]) -> None:
+        dicom_labels, _ui = split_labels(labels)
+        try:
+            for sop_uid in record.ids:
+                old = self._record(sop_uid).labels.to_json()
+                self.store.relabel_capture(sop_uid, {**old, **dicom_labels})
+        except StudyError as exc:
+            raise CaptureSinkError(str(exc)) from exc
+
+    def _record(self, sop_uid: str) -> StudyCapture:
+        return self.store.get_capture(sop_uid)
+
 
 def _ui_record(store: StudyStore, records: list[StudyCapture]) -> StoredCapture:
     first = records[0]
@@ -101,4 +155,5 @@ def _ui_record(store: StudyStore, records: list[StudyCapture]) -> StoredCapture:
         frame_count=sum(r.number_of_frames for r in records),
         capture_id=first.sop_instance_uid,
         note=note,
+        part_ids=tuple(r.sop_instance_uid for r in records) if len(records) > 1 else (),
     )

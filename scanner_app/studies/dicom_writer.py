@@ -159,18 +159,19 @@ def _check_frame(frame: Frame, where: str) -> None:
         raise StudyCaptureError(f"{where}: spacing_mm must be positive, got {frame.spacing_mm}")
 
 
-def _region(frame: Frame) -> Dataset:
-    """One US region over the whole image, calibrated in cm per pixel so other viewers measure right."""
+def _region(frame: Frame, x0: int = 0) -> Dataset:
+    """One US region over the whole image (or over the half of a dual image starting at column `x0`),
+    calibrated in cm per pixel so other viewers measure right."""
     axial_mm, lateral_mm = frame.spacing_mm
     region = Dataset()
     region.RegionSpatialFormat = 1  # 2D
     region.RegionDataType = 1  # tissue
     region.RegionFlags = 0
-    region.RegionLocationMinX0 = 0
+    region.RegionLocationMinX0 = x0
     # The region is the whole image: on a convex image tissue lies above the skin row at the sides,
     # where the array curves up to the chord of the top row.
     region.RegionLocationMinY0 = 0
-    region.RegionLocationMaxX1 = frame.cols - 1
+    region.RegionLocationMaxX1 = x0 + frame.cols - 1
     region.RegionLocationMaxY1 = frame.rows - 1
     region.PhysicalUnitsXDirection = UNITS_CM
     region.PhysicalUnitsYDirection = UNITS_CM
@@ -200,8 +201,13 @@ def build_dataset(
     labels: CaptureLabels,
     annotations: Sequence[JsonDict],
     taken_at: datetime,
+    halves: Sequence[tuple[int, Frame]] = (),
 ) -> Dataset:
-    """Make an Ultrasound Image (still) or Ultrasound Multi-frame Image (clip) dataset."""
+    """Make an Ultrasound Image (still) or Ultrasound Multi-frame Image (clip) dataset.
+
+    `halves` makes a dual (split screen) still: `frames[0]` is the side-by-side composite and each
+    (first column, frame) becomes its own US region with that frame's calibration.
+    """
     if not frames:
         raise StudyCaptureError("a capture needs at least one frame")
     if kind is CaptureKind.STILL and len(frames) != 1:
@@ -290,13 +296,16 @@ def build_dataset(
     ds.BitsStored = 8
     ds.HighBit = 7
     ds.PixelRepresentation = 0
+    calibrated = [frame for _, frame in halves] or [first]
     aspect = pixel_aspect_ratio(first.spacing_mm)
-    if aspect is not None:
+    if aspect is not None and all(f.spacing_mm == first.spacing_mm for f in calibrated):
+        # Halves of different depths have different pixel shapes: each region then says its own.
         ds.PixelAspectRatio = list(aspect)
-    ds.DepthOfScanField = round(first.settings.depth_mm)
+    ds.DepthOfScanField = round(max(f.settings.depth_mm for f in calibrated))
 
-    # US Region Calibration
-    ds.SequenceOfUltrasoundRegions = DicomSequence([_region(first)])
+    # US Region Calibration: one region per image (per half of a dual image)
+    regions = [_region(frame, x0) for x0, frame in halves] if halves else [_region(first)]
+    ds.SequenceOfUltrasoundRegions = DicomSequence(regions)
 
     if kind is CaptureKind.CLIP:
         ds.NumberOfFrames = len(frames)
@@ -336,6 +345,30 @@ def build_dataset(
     meta.ImplementationVersionName = "SCANNER_APP_010"
     ds.file_meta = meta
     return ds
+
+
+def relabel_dataset(ds: Dataset, labels: CaptureLabels) -> None:
+    """Write a capture's new protocol labels (step, plane) into its dataset: Image Comments, Image
+    Type, the private block and the app's capture record. Side and body part stay (they name the series)."""
+    comment = labels.describe()
+    if comment:
+        ds.ImageComments = comment[:10240]
+    elif "ImageComments" in ds:
+        del ds.ImageComments
+    ds.ImageType = image_type(labels)
+    block = ds.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
+    for offset, value in (
+        (_PRIV_PROTOCOL_ID, labels.protocol_id),
+        (_PRIV_STEP_ID, labels.step_id),
+        (_PRIV_PLANE, labels.plane),
+    ):
+        if value:
+            block.add_new(offset, "LO", value)
+        elif offset in block:
+            del ds[block.get_tag(offset)]
+    record = read_capture_json(ds) or {}
+    record["labels"] = labels.to_json()
+    block.add_new(_PRIV_CAPTURE_JSON, "UT", json.dumps(record))
 
 
 def capture_json(

@@ -39,15 +39,18 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from scanner_app.capture import CaptureKind
+from scanner_app.dual_image import compose_dual
 from scanner_app.frame import Frame
 from scanner_app.studies.dicom_writer import (
     TEMP_SUFFIX,
     WriteBytes,
     build_dataset,
     encode_dataset,
+    fsync_directory,
     new_uid,
     plain_write,
     read_capture_json,
+    relabel_dataset,
     write_file_atomic,
 )
 from scanner_app.studies.folder_lock import StudyFolderLock
@@ -463,6 +466,17 @@ class StudyStore:
             study.protocol_record = ended.protocol_record
             study.ended_at = ended.ended_at
 
+    def keep_open(self, study: Study, protocol_record: Mapping[str, Any] | None) -> None:
+        """Record the protocol runner's record so far and leave the study open (not ended): the app
+        closes mid-exam and the exam is resumed or ended later; nothing recorded is lost meanwhile."""
+        record = dict(protocol_record) if protocol_record is not None else None
+        check_json(record, "protocol_record")
+        with self._lock:
+            kept = dataclasses.replace(study, protocol_record=record)
+            self._write_study_json(kept)
+            self._index_study(self._conn, kept)
+            study.protocol_record = kept.protocol_record
+
     def _write_study_json(self, study: Study) -> None:
         payload = json.dumps(study.to_json(), indent=2, ensure_ascii=False).encode("utf-8")
         write_file_atomic(self.root / study.directory / STUDY_JSON, payload, self._write_bytes)
@@ -505,6 +519,65 @@ class StudyStore:
         """Save frames as an Ultrasound Multi-frame Image; returns only once it is safely on disk."""
         return self._save(study, list(frames), CaptureKind.CLIP, labels, annotations)
 
+    def save_dual(
+        self,
+        study: Study,
+        left: Frame,
+        right: Frame,
+        labels: CaptureLabels | Mapping[str, Any] | None = None,
+        annotations: Sequence[JsonDict] = (),
+    ) -> StudyCapture:
+        """Save two frames side by side as one Ultrasound Image with one calibrated region per half."""
+        composite, halves = compose_dual(left, right)
+        return self._save(study, [composite], CaptureKind.STILL, labels, annotations, halves=halves)
+
+    def delete_capture(self, sop_instance_uid: str) -> StudyCapture:
+        """Remove a capture from its study: its file, its index row and any PACS send queued for it.
+
+        The file goes first (and its removal is made durable): a crash before the index row is gone
+        leaves an index entry without a file, which opening the store drops; never a deleted image
+        that comes back. Raises StudyError for an unknown capture.
+        """
+        with self._lock:
+            record = self.get_capture(sop_instance_uid)
+            path = self.capture_path(record)
+            try:
+                path.unlink(missing_ok=True)
+                fsync_directory(path.parent)
+            except OSError as exc:
+                raise StudyCaptureError(f"could not delete {path}: {exc.strerror or exc}") from exc
+            with transaction(self._conn):
+                self._conn.execute("DELETE FROM sends WHERE sop_instance_uid = ?", (sop_instance_uid,))
+                self._conn.execute("DELETE FROM captures WHERE sop_instance_uid = ?", (sop_instance_uid,))
+            return record
+
+    def relabel_capture(
+        self, sop_instance_uid: str, labels: CaptureLabels | Mapping[str, Any]
+    ) -> StudyCapture:
+        """Give a capture other protocol labels (step, plane): its file is rewritten (atomically, same
+        instance) and its index row follows. Side and body part are kept: they name its series."""
+        with self._lock:
+            record = self.get_capture(sop_instance_uid)
+            new = CaptureLabels.from_mapping(labels)
+            new = dataclasses.replace(
+                new, laterality=record.labels.laterality, body_part=record.labels.body_part
+            )
+            ds = self.read_dataset(record)
+            relabel_dataset(ds, new)
+            write_file_atomic(self.capture_path(record), encode_dataset(ds), self._write_bytes)
+            with transaction(self._conn):
+                self._conn.execute(
+                    "UPDATE captures SET labels_json = ? WHERE sop_instance_uid = ?",
+                    (json.dumps(new.to_json()), sop_instance_uid),
+                )
+            return dataclasses.replace(record, labels=new)
+
+    def get_capture(self, sop_instance_uid: str) -> StudyCapture:
+        """The index record of one capture; StudyError if the store has none with that UID."""
+        for record in self._captures_of(None, sop_instance_uid):
+            return record
+        raise StudyError(f"no capture {sop_instance_uid} in {self.root}")
+
     def _save(
         self,
         study: Study,
@@ -512,6 +585,8 @@ class StudyStore:
         kind: CaptureKind,
         labels_in: CaptureLabels | Mapping[str, Any] | None,
         annotations_in: Sequence[JsonDict],
+        *,
+        halves: Sequence[tuple[int, Frame]] = (),
     ) -> StudyCapture:
         labels = CaptureLabels.from_mapping(labels_in)
         annotations = tuple(dict(a) for a in annotations_in)
@@ -543,6 +618,7 @@ class StudyStore:
                 labels=labels,
                 annotations=annotations,
                 taken_at=taken_at,
+                halves=halves,
             )
             rel_path = f"{study.directory}/{instance_number:04d}-{kind.value}.dcm"
             path = self.root / rel_path
@@ -650,7 +726,7 @@ class StudyStore:
         with self._lock:
             return self._captures_of(study_uid)
 
-    def _captures_of(self, study_uid: str | None) -> list[StudyCapture]:
+    def _captures_of(self, study_uid: str | None, sop_instance_uid: str | None = None) -> list[StudyCapture]:
         sql = (
             "SELECT sop_instance_uid, study_uid, series_uid, kind, instance_number, path, "
             "number_of_frames, taken_at, labels_json, annotations_json FROM captures"
@@ -659,6 +735,9 @@ class StudyStore:
         if study_uid is not None:
             sql += " WHERE study_uid = ?"
             params = (study_uid,)
+        elif sop_instance_uid is not None:
+            sql += " WHERE sop_instance_uid = ?"
+            params = (sop_instance_uid,)
         rows = self._conn.execute(sql + " ORDER BY study_uid, instance_number", params).fetchall()
         return [
             StudyCapture(
