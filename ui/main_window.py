@@ -72,10 +72,11 @@ GAIN_STEP_DB = 1.0
 # toolbar and the bottom row, about 60 % of the window's area at 1280 x 800 and 1280 x 720).
 IMAGE_MIN_WIDTH_SHARE = 0.7
 DOCK_SHARE = 0.23  # a feature's dock at most this share of the window's width (its minimum wins)
-SIDE_PANEL_SHARE = 0.22
+SIDE_PANEL_SHARE = 0.24
 SIDE_PANEL_MAX_PX = 400
-STRIP_THUMB_PX = 48
+STRIP_THUMB_PX = 40
 STATE_LABEL_MAX_PX = 280
+SCROLL_BAR_PX = 16
 
 
 def default_preferences_path() -> Path:
@@ -666,8 +667,11 @@ class MainWindow(QMainWindow):
         """The image column (the image; under it the cine bar and the status line beside the
         thumbnails) and the side panel, in a splitter the user drags; the panel folds to a rail."""
         self.strip.setIconSize(QSize(STRIP_THUMB_PX, STRIP_THUMB_PX))
-        self.strip.setFixedHeight(STRIP_THUMB_PX + 28)
-        self.strip.setMinimumWidth(3 * (STRIP_THUMB_PX + 16))
+        # one row of thumbnails, labels elided to their cell, room for the strip's scroll bar
+        self.strip.setGridSize(QSize(STRIP_THUMB_PX + 36, STRIP_THUMB_PX + 22))
+        self.strip.setFixedHeight(STRIP_THUMB_PX + 40)
+        self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.strip.setMinimumWidth(3 * (STRIP_THUMB_PX + 36))
         # the cine bar's buttons as compact as the toolbar's: the height goes to the image
         self.cine_bar.setStyleSheet("QPushButton { min-height: 20px; padding: 3px 10px; }")
         self._status_row = QHBoxLayout()
@@ -714,7 +718,11 @@ class MainWindow(QMainWindow):
             self._status_row.addWidget(w)
 
     def _default_side_width(self) -> int:
-        return max(EXPANDED_MIN_WIDTH_PX, min(SIDE_PANEL_MAX_PX, round(self.width() * SIDE_PANEL_SHARE)))
+        """A share of the window, at least the imaging controls' own width (they never scroll sideways)."""
+        self.controls.ensurePolished()  # measured in the theme's fonts and paddings
+        imaging = self.controls.minimumSizeHint().width() + SCROLL_BAR_PX + self.tabs.rail_width() + 4
+        share = min(SIDE_PANEL_MAX_PX, round(self.width() * SIDE_PANEL_SHARE))
+        return max(EXPANDED_MIN_WIDTH_PX, imaging, share)
 
     def _restore_layout(self) -> None:
         """A size that fits the screen, then what the user left: geometry, docks, side panel."""
@@ -747,6 +755,8 @@ class MainWindow(QMainWindow):
             self._side_width_px = self.tabs.width()
 
     def _on_side_collapsed(self, collapsed: bool) -> None:
+        if collapsed and self.tabs.expanded_width_px > 0:
+            self._side_width_px = self.tabs.expanded_width_px
         side = self.tabs.rail_width() if collapsed else self._side_width_px
         total = sum(self.splitter.sizes())
         self.splitter.setSizes([max(1, total - side), side])

@@ -1,6 +1,6 @@
 """SidePanel: the window's side tabs beside the image, collapsible to a narrow rail of tab titles.
 
-The image comes first: the panel's pages scroll inside the panel when they are taller than the window
+The image comes first: the panel's pages scroll inside the panel when they are larger than it
 (no page can make the window taller than the screen), and the whole panel folds to its rail of tab
 titles. Clicking the open tab's title folds or unfolds the panel; clicking another title opens it.
 Pages are wrapped in scroll areas, but the panel answers with the pages themselves (`widget`,
@@ -26,6 +26,7 @@ class SidePanel(QTabWidget):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUsesScrollButtons(True)  # on a short screen the rail scrolls rather than grows
         self._collapsed = False
+        self.expanded_width_px = 0  # the width before the last fold (0: never folded while shown)
         self._areas: dict[int, QScrollArea] = {}  # id(page) -> its scroll area
         self.tabBarClicked.connect(self._on_title_clicked)
 
@@ -37,7 +38,8 @@ class SidePanel(QTabWidget):
         area.setWidget(widget)
         area.setWidgetResizable(True)
         area.setFrameShape(QFrame.Shape.NoFrame)
-        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # a page wider than the panel scrolls sideways too: never cut, and never widening the panel
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self._areas[id(widget)] = area
         return super().addTab(area, title or "")
 
@@ -77,6 +79,8 @@ class SidePanel(QTabWidget):
     def set_collapsed(self, collapsed: bool) -> None:
         if collapsed == self._collapsed:
             return
+        if collapsed and self.isVisible():
+            self.expanded_width_px = self.width()  # to unfold to the width it had
         self._collapsed = collapsed
         stack = self.findChild(QStackedWidget)
         if stack is not None:
