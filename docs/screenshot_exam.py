@@ -1,11 +1,12 @@
 """The full main window during a DVT practice study at the area-of-symptoms step (docs/screenshots).
 
-Saved as docs/screenshots/dvt_exam.png.
+Saved as docs/screenshots/dvt_exam.png (1600 x 1000); with a size, `screenshot_exam.py OUT.png 1280x800`,
+at that window size (with QT_SCALE_FACTOR=1.5 and 1280x720: a 1920 x 1080 screen at 1.5x).
 
 Every earlier step is walked through the window for real: the checklist loads the step's simulator scene,
 the probe is put on the target view, each required still or clip is captured into a study store in a
 temporary folder (DICOM), and "normal" is chosen. Run from the repository root, under a display:
-`xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshot_exam.py [OUT.png]`.
+`xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python docs/screenshot_exam.py [OUT.png [WxH]]`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ OUT = Path(__file__).resolve().parent / "screenshots" / "dvt_exam.png"
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+    width, height = (int(v) for v in sys.argv[2].split("x")) if len(sys.argv) > 2 else (1600, 1000)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     apply_dark_theme(app)
@@ -61,7 +63,7 @@ def main() -> None:
     )
     window = MainWindow(engine, models, switch_probe=lambda spec: None)
     exams.attach(window, SimulatorTab(window, SimulatorControl(renderer)))
-    window.resize(1600, 1000)
+    window.resize(width, height)
     window.show()
     engine.start()
     try:

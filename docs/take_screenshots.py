@@ -1,12 +1,15 @@
 """Screenshots of the scanner screen's main states, for the docs.
 
-Run under Xvfb:  xvfb-run -a -s "-screen 0 1600x1000x24" python docs/take_screenshots.py
-Writes docs/screenshots/{live,frozen_calipers,disconnected,simulator,help}.png. Preferences and
+Run under Xvfb:  xvfb-run -a -s "-screen 0 1920x1200x24" python docs/take_screenshots.py
+Writes docs/screenshots/{live,frozen_calipers,disconnected,simulator,help}.png at 1600 x 1000. With a
+size (`... take_screenshots.py 1280x800`, or `QT_SCALE_FACTOR=1.5 ... 1280x720` for a 1920 x 1080 screen
+at 1.5x) it writes only the live image as docs/screenshots/live-<size>[-<scale>x].png. Preferences and
 captures go to a temporary folder, never the user's own.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -44,6 +47,16 @@ def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
         waited += 20
 
 
+def size_argument() -> tuple[int, int, str] | None:
+    """(width, height, file-name suffix) from a WIDTHxHEIGHT argument, None without one."""
+    if len(sys.argv) < 2:
+        return None
+    width, height = (int(v) for v in sys.argv[1].split("x"))
+    scale = os.environ.get("QT_SCALE_FACTOR", "")
+    suffix = f"{width}x{height}" + (f"-{scale}x" if scale and scale != "1" else "")
+    return width, height, suffix
+
+
 def save(window: MainWindow, name: str) -> None:
     QTest.qWait(150)  # let overlays and the status report settle
     path = OUT / f"{name}.png"
@@ -64,7 +77,8 @@ def main() -> int:
     )
     window = MainWindow(engine, models, switch_probe=lambda spec: None)
     simulator = SimulatorTab(window, SimulatorControl(renderer))
-    window.resize(1600, 1000)
+    sized = size_argument()
+    window.resize(*(sized[:2] if sized else (1600, 1000)))
     window.show()
     engine.start()
     try:
@@ -75,6 +89,9 @@ def main() -> int:
         window.capture_still()
         wait_until(lambda: window.strip.count() == 2)
         wait_until(lambda: engine.ring.newest_seq > 90)
+        if sized:
+            save(window, f"live-{sized[2]}")
+            return 0
         save(window, "live")
 
         window.toggle_freeze()

@@ -17,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "capture_dir": "",
     "probe_spec": "sim",
     "window_geometry": "",
+    "window_state": "",  # QMainWindow.saveState (toolbar and docks), base64
+    "side_panel": {},  # {"width_px": int, "collapsed": bool}: the side tabs as the user left them
     "body_marker_region": "Knee",
     "body_marker_side": "R",
     "settings": {},  # SettingKey name -> last requested value

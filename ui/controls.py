@@ -178,7 +178,7 @@ class TgcControl(QFrame):
         for band in range(TGC_BANDS):
             s = QSlider(Qt.Orientation.Vertical)
             s.setRange(round(lo_db), round(hi_db))
-            s.setMinimumHeight(120)
+            s.setMinimumHeight(80)  # compact: the imaging tab fits a 1280 x 800 screen unscrolled
             s.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             s.valueChanged.connect(lambda v, b=band: self.model.request(SettingKey.tgc(b), float(v)))
             value = QLabel("0")

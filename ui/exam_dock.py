@@ -63,7 +63,8 @@ BODY_MARKER_BY_REGION = {
     "ankle": "Ankle / foot",
     "lower limb": "DVT groin / thigh",
 }
-DOCK_WIDTH = 470  # with the 400 px tabs, leaves the live image ~730 px of a 1600 px screen
+DOCK_WIDTH = 470  # the dock's width on a wide screen; the window narrows it on a small one
+DOCK_MIN_WIDTH = 290  # the checklist's rows still read at this width (1280 px screens)
 PRACTICE_OPERATOR = "PRACTICE^OPERATOR"
 
 
@@ -180,8 +181,8 @@ class ExamController(QObject):
         self.placeholder.setStyleSheet(f"color: {MUTED};")
         self.panel_area.addWidget(self.placeholder)
         layout.addLayout(self.panel_area, 1)
-        self.dock = window.add_dock(body, "Exam")
-        self.dock.setMinimumWidth(DOCK_WIDTH - 80)
+        self.dock = window.add_dock(body, "Exam", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.dock.setMinimumWidth(DOCK_MIN_WIDTH)
 
         window.add_toolbar_separator()
         self.new_action = window.add_action(
@@ -415,8 +416,8 @@ class ExamController(QObject):
                         self._start_clean()
 
                 session.runner.changed.connect(mark_side)
-                self.window.resize_dock(self.dock, DOCK_WIDTH)
                 panel.start()
+                self.window.resize_dock(self.dock, DOCK_WIDTH)  # once the checklist shows its step
                 if session.runner.practice and self._sim() is not None:
                     self.practice_timer.start()
             else:

@@ -393,9 +393,15 @@ class ScannerImageView(LiveImageView):
             self.banner.hide()
         else:
             self.banner.setText(text)
-            self.banner.adjustSize()
+            self._fit_banner()
             self.banner.show()
             self._place_overlays()
+
+    def _fit_banner(self) -> None:
+        """The banner wraps within the view: a long reason is never cut off at its edges."""
+        self.banner.setWordWrap(True)
+        self.banner.setMaximumWidth(max(200, self.width() - 40))
+        self.banner.adjustSize()
 
     def _place_overlays(self) -> None:
         if not hasattr(self, "body_marker"):
@@ -414,6 +420,8 @@ class ScannerImageView(LiveImageView):
 
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)
+        if hasattr(self, "banner") and self.banner.isVisible():
+            self._fit_banner()
         self._place_overlays()
 
     # -- input -------------------------------------------------------------------------------

@@ -17,18 +17,20 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QRect, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
+    QSizePolicy,
     QSlider,
-    QTabWidget,
+    QSplitter,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -61,6 +63,7 @@ from ui.help_overlay import HelpOverlay
 from ui.image_view import ScannerImageView
 from ui.measure_panel import MeasurePanel
 from ui.probe_panel import ProbePanel, banner_text
+from ui.side_panel import EXPANDED_MIN_WIDTH_PX, SidePanel
 from ui.theme import ALARM, OK
 from ui.user_folders import user_path
 from ui.window_api import CaptureLabeller, CloseRequest, ScannerModels
@@ -72,6 +75,15 @@ WINDOW_TITLE = "Scanner"
 DEPTH_STEP_MM = 5.0
 GAIN_STEP_DB = 1.0
 _SETTING_WORDS = {SettingKey.DEPTH_MM: "depth", SettingKey.GAIN_DB: "gain"}
+# Image first: with a dock open the image column keeps this share of the window's width (with the
+# toolbar and the bottom row, about 60 % of the window's area at 1280 x 800 and 1280 x 720).
+IMAGE_MIN_WIDTH_SHARE = 0.7
+DOCK_SHARE = 0.23  # a feature's dock at most this share of the window's width (its minimum wins)
+SIDE_PANEL_SHARE = 0.24
+SIDE_PANEL_MAX_PX = 400
+STRIP_THUMB_PX = 40
+STATE_LABEL_MAX_PX = 280
+SCROLL_BAR_PX = 16
 
 
 def default_preferences_path() -> Path:
@@ -143,30 +155,11 @@ class MainWindow(QMainWindow):
             self.measurements, begin=self.begin_measurement, delete=self.delete_selected
         )
         self.probe_panel = ProbePanel(probe_specs, self._switch if switch_probe else None, current_probe)
-        self.tabs = QTabWidget()
-        self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.tabs = SidePanel()
         self.tabs.addTab(self.controls, "Imaging")
         self.tabs.addTab(self._annotate_tab(), "Measure")
         self.tabs.addTab(self.probe_panel, "Probe")
-        self.tabs.setFixedWidth(400)
-        # Every tab in view at once (five of them with PACS): no scroll arrows hiding "Imaging".
-        self.tabs.setUsesScrollButtons(False)
-        tab_bar = self.tabs.tabBar()
-        assert tab_bar is not None
-        tab_bar.setExpanding(True)
-
-        central = QWidget()
-        left = QVBoxLayout()
-        left.setContentsMargins(0, 0, 0, 0)
-        left.setSpacing(2)
-        left.addWidget(self.view, 1)
-        left.addWidget(self.cine_bar)
-        left.addWidget(self.strip)
-        row = QHBoxLayout(central)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addLayout(left, 1)
-        row.addWidget(self.tabs)
-        self.setCentralWidget(central)
+        central = self._build_layout()
 
         self.annotation_edit = QLineEdit(self.view)
         self.annotation_edit.setPlaceholderText("annotation text, Enter to place")
@@ -182,11 +175,7 @@ class MainWindow(QMainWindow):
         self.drops_label = QLabel("drops 0")
         self._probe_drops_told = 0  # the probe's own drops last shown (StatusReport.probe_tx_dropped)
         self.message_label = QLabel("")
-        bar = self.statusBar()
-        assert bar is not None
-        bar.addWidget(self.message_label, 1)
-        for w in (self.state_label, self.rate_label, self.drops_label):
-            bar.addPermanentWidget(w)
+        self._place_status_widgets()
 
         self.shortcut_table: list[tuple[str, str]] = []
         self.actions_by_name: dict[str, QAction] = {}
@@ -213,10 +202,7 @@ class MainWindow(QMainWindow):
         self._on_view_state()
         self._update_info()
         self.view.set_banner(banner_text(engine.state, engine.reason))
-        self.resize(1500, 950)
-        geometry = self.prefs.get("window_geometry")
-        if geometry:
-            self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+        self._restore_layout()
         self.imaging.push_all()
 
     # -- construction helpers ----------------------------------------------------------------
@@ -252,6 +238,7 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         toolbar = self._toolbar = QToolBar("Scanner")
+        toolbar.setObjectName("scannerToolBar")  # names it in the saved window state
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
@@ -304,7 +291,9 @@ class MainWindow(QMainWindow):
             self.tabs.removeTab(index)
 
     def show_side_tab(self, widget: QWidget) -> None:
+        """Bring a feature's tab forward (unfolding the side panel if it is folded to its rail)."""
         self.tabs.setCurrentWidget(widget)
+        self.tabs.set_collapsed(False)
 
     def side_tab_titles(self) -> list[str]:
         return [self.tabs.tabText(i) for i in range(self.tabs.count())]
@@ -318,11 +307,12 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         dock.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea)
         dock.setWidget(widget)
-        self.addDockWidget(area, dock)
+        self._place_new_dock(dock, area)
         return dock
 
     def resize_dock(self, dock: QDockWidget, width_px: int) -> None:
-        self.resizeDocks([dock], [width_px], Qt.Orientation.Horizontal)
+        """The feature's wish for its dock's width; the image keeps the largest share of the window."""
+        self._fit_dock(dock, width_px)
 
     def add_action(
         self,
@@ -361,10 +351,8 @@ class MainWindow(QMainWindow):
         self.shortcut_table.append((keys, text))
 
     def add_status_widget(self, widget: QWidget) -> None:
-        """A feature's permanent item in the status bar, left of the frame rate."""
-        bar = self.statusBar()
-        assert bar is not None
-        bar.insertPermanentWidget(0, widget)
+        """A feature's permanent item in the status line, left of the frame rate."""
+        self._status_row.insertWidget(self._status_row.indexOf(self.state_label), widget)
 
     def set_capture_labeller(self, labeller: CaptureLabeller | None) -> None:
         """The one labeller of every capture (the exam), or None."""
@@ -598,6 +586,7 @@ class MainWindow(QMainWindow):
 
     def _message(self, text: str, error: bool = False) -> None:
         self.message_label.setText(text)
+        self.message_label.setToolTip(text)  # the whole reason, whatever fits on the line
         self.message_label.setStyleSheet(f"color: {ALARM if error else OK}; font-weight: 600;")
 
     def _place_annotation(self) -> None:
@@ -684,6 +673,7 @@ class MainWindow(QMainWindow):
         if event.reason and event.state != EngineState.STREAMING:
             text += f": {event.reason}"
         self.state_label.setText(text)
+        self.state_label.setToolTip(text)
         self.probe_panel.on_state(event)
         if event.state != EngineState.STREAMING:
             self.rate_label.setText("0.0 frames/s")
@@ -788,6 +778,129 @@ class MainWindow(QMainWindow):
         self.imaging.push_all()
         self.probe_switched.emit(spec)
 
+    # -- layout: the image first -------------------------------------------------------------
+
+    def _build_layout(self) -> QSplitter:
+        """The image column (the image; under it the cine bar and the status line beside the
+        thumbnails) and the side panel, in a splitter the user drags; the panel folds to a rail."""
+        self.strip.setIconSize(QSize(STRIP_THUMB_PX, STRIP_THUMB_PX))
+        # one row of thumbnails, labels elided to their cell, room for the strip's scroll bar
+        self.strip.setGridSize(QSize(STRIP_THUMB_PX + 36, STRIP_THUMB_PX + 22))
+        self.strip.setFixedHeight(STRIP_THUMB_PX + 40)
+        self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.strip.setMinimumWidth(3 * (STRIP_THUMB_PX + 36))
+        # the cine bar's buttons as compact as the toolbar's: the height goes to the image
+        self.cine_bar.setStyleSheet("QPushButton { min-height: 20px; padding: 3px 10px; }")
+        self._status_row = QHBoxLayout()
+        self._status_row.setContentsMargins(6, 0, 6, 0)
+        self._status_row.setSpacing(12)
+        bottom = QGridLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.setSpacing(2)
+        bottom.addWidget(self.cine_bar, 0, 0)
+        bottom.addLayout(self._status_row, 1, 0)
+        bottom.addWidget(self.strip, 0, 1, 2, 1)
+        bottom.setColumnStretch(0, 3)
+        bottom.setColumnStretch(1, 2)
+        column = QWidget()
+        lay = QVBoxLayout(column)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(bottom)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(column)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setChildrenCollapsible(False)
+        splitter.setHandleWidth(5)
+        splitter.splitterMoved.connect(lambda _pos, _index: self._remember_side_width())
+        self.tabs.collapsed_changed.connect(self._on_side_collapsed)
+        self._side_width_px = 0
+        self._user_placed_docks: set[str] = set()  # docks whose place and width came from preferences
+        self._state_restored = False
+        self.setCentralWidget(splitter)
+        return splitter
+
+    def _place_status_widgets(self) -> None:
+        """The status line under the image: the message (wrapped; whole in its tooltip), then the link."""
+        self.message_label.setWordWrap(True)
+        # a long message wraps instead of widening the window (and cutting itself off at the edge)
+        self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.message_label.setMinimumWidth(160)
+        self.state_label.setMaximumWidth(STATE_LABEL_MAX_PX)  # the whole reason: tooltip and Probe tab
+        self._status_row.addWidget(self.message_label, 1)
+        for w in (self.state_label, self.rate_label, self.drops_label):
+            self._status_row.addWidget(w)
+
+    def _default_side_width(self) -> int:
+        """A share of the window, at least the imaging controls' own width (they never scroll sideways)."""
+        self.controls.ensurePolished()  # measured in the theme's fonts and paddings
+        imaging = self.controls.minimumSizeHint().width() + SCROLL_BAR_PX + self.tabs.rail_width() + 4
+        share = min(SIDE_PANEL_MAX_PX, round(self.width() * SIDE_PANEL_SHARE))
+        return max(EXPANDED_MIN_WIDTH_PX, imaging, share)
+
+    def _restore_layout(self) -> None:
+        """A size that fits the screen, then what the user left: geometry, docks, side panel."""
+        screen = self.screen()
+        available = screen.availableGeometry() if screen is not None else QRect(0, 0, 1500, 950)
+        self.resize(min(1500, available.width()), min(950, available.height()))
+        p = self.prefs
+        geometry = str(p.get("window_geometry"))
+        if geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+        state = str(p.get("window_state"))
+        if state:
+            # docks are added later by features: restoreDockWidget() then puts each where it was
+            self._state_restored = self.restoreState(QByteArray.fromBase64(state.encode()))
+        side = p.get("side_panel")
+        side = side if isinstance(side, dict) else {}
+        width = side.get("width_px")
+        self._side_width_px = width if isinstance(width, int) and width > 0 else self._default_side_width()
+        self.splitter.setSizes([max(1, self.width() - self._side_width_px), self._side_width_px])
+        self.tabs.set_collapsed(side.get("collapsed") is True)
+
+    def _save_layout(self) -> None:
+        p = self.prefs
+        p.set("window_geometry", bytes(self.saveGeometry().toBase64().data()).decode())
+        p.set("window_state", bytes(self.saveState().toBase64().data()).decode())
+        p.set("side_panel", {"width_px": self._side_width_px, "collapsed": self.tabs.collapsed})
+
+    def _remember_side_width(self) -> None:
+        if not self.tabs.collapsed:
+            self._side_width_px = self.tabs.width()
+
+    def _on_side_collapsed(self, collapsed: bool) -> None:
+        if collapsed and self.tabs.expanded_width_px > 0:
+            self._side_width_px = self.tabs.expanded_width_px
+        side = self.tabs.rail_width() if collapsed else self._side_width_px
+        total = sum(self.splitter.sizes())
+        self.splitter.setSizes([max(1, total - side), side])
+
+    def _place_new_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
+        """Where the user left the dock (the saved window state), else in `area`; then fitted."""
+        if self._state_restored and self.restoreDockWidget(dock):
+            self._user_placed_docks.add(dock.objectName())
+        else:
+            self.addDockWidget(area, dock)
+        self._fit_dock(dock, dock.sizeHint().width())
+
+    def _fit_dock(self, dock: QDockWidget, width_px: int) -> None:
+        """Size a feature's dock, narrower on a small screen; fold the side panel to its rail when
+        the image would no longer have the largest share."""
+        placed_by_user = dock.objectName() in self._user_placed_docks
+        if placed_by_user:
+            width_px = dock.width()
+        else:
+            least = max(1, dock.minimumWidth(), dock.minimumSizeHint().width())
+            width_px = min(width_px, max(least, round(self.width() * DOCK_SHARE)))
+        side = self.tabs.rail_width() if self.tabs.collapsed else self._side_width_px
+        if self.width() - width_px - side < IMAGE_MIN_WIDTH_SHARE * self.width():
+            self.tabs.set_collapsed(True)
+        if not placed_by_user:
+            self.resizeDocks([dock], [width_px], Qt.Orientation.Horizontal)
+
     # -- preferences -------------------------------------------------------------------------
 
     def _load_preferences(self) -> None:
@@ -815,7 +928,7 @@ class MainWindow(QMainWindow):
         p.set("settings", {k.name: self.imaging.value(k) for k in self.imaging.requested})
         p.set("body_marker_region", self.annotations.body_marker.region)
         p.set("body_marker_side", self.annotations.body_marker.side)
-        p.set("window_geometry", bytes(self.saveGeometry().toBase64().data()).decode())
+        self._save_layout()
         p.save()
 
     def resizeEvent(self, event: QResizeEvent | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 
 from PyQt6.QtCore import Qt
@@ -23,6 +24,28 @@ STATE_COLOURS = {
 SwitchProbe = Callable[[str], None]  # starts a switch; raises ValueError (or OSError) at once for a bad spec
 
 
+# A driver's reason may advise a command-line option; in the window the Probe tab does the same.
+_WINDOW_ADVICE = (
+    (re.compile(r"or give its id with --probe usb:VID:PID"),
+     "or type its id (usb:VID:PID) under Switch probe in the Probe tab"),
+    (re.compile(r"check the VID:PID given to --probe usb"),
+     "check the usb:VID:PID chosen under Switch probe in the Probe tab"),
+    (re.compile(r"or list ports with --list-probes"), "or pick its port under Switch probe in the Probe tab"),
+    (re.compile(r"\(see --list-probes\)"), "(pick it under Switch probe in the Probe tab)"),
+    (re.compile(r" or give --usb-backend"), ", then choose the probe again in the Probe tab"),
+)  # fmt: skip
+_ANY_OPTION = re.compile(r"--[a-z][a-z-]+")
+
+
+def for_window(reason: str) -> str:
+    """A driver's reason as advice for someone at the window (no command-line options)."""
+    for pattern, advice in _WINDOW_ADVICE:
+        reason = pattern.sub(advice, reason)
+    if _ANY_OPTION.search(reason):
+        reason += " — in the window: choose the probe under Switch probe in the Probe tab"
+    return reason
+
+
 def banner_text(state: EngineState, reason: str) -> str | None:
     """What the image banner says for a link state (None while streaming)."""
     if state == EngineState.STREAMING:
@@ -33,7 +56,7 @@ def banner_text(state: EngineState, reason: str) -> str | None:
         EngineState.DISCONNECTED: "PROBE DISCONNECTED — reconnecting…",
         EngineState.ERROR: "PROBE ERROR — not retrying",
     }[state]
-    return f"{headline}\n{reason}" if reason else headline
+    return f"{headline}\n{for_window(reason)}" if reason else headline
 
 
 class ProbePanel(QWidget):
@@ -111,7 +134,7 @@ class ProbePanel(QWidget):
         colour = STATE_COLOURS.get(event.state, MUTED)
         self.state_label.setText(f"● {event.state.value}")
         self.state_label.setStyleSheet(f"font-size: 20px; font-weight: 700; color: {colour};")
-        self.reason_label.setText(event.reason if event.state != EngineState.STREAMING else "")
+        self.reason_label.setText(for_window(event.reason) if event.state != EngineState.STREAMING else "")
         if event.state != EngineState.STREAMING:
             # the engine sends no status while it waits to reconnect: don't leave a stale rate up
             self.counters["rate"].setText("0.0 /s")

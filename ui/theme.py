@@ -15,9 +15,9 @@ MUTED = "#9aa0a6"
 STYLESHEET = f"""
 QWidget {{ background: #16181b; color: {TEXT}; font-size: 15px; }}
 QMainWindow, QStatusBar {{ background: #0e0f11; }}
-QToolBar {{ background: #0e0f11; border: none; spacing: 6px; padding: 4px; }}
-QToolButton {{ background: #24272c; border: 1px solid #33373d; border-radius: 6px; padding: 8px 12px;
-    min-height: 34px; font-size: 15px; }}
+QToolBar {{ background: #0e0f11; border: none; spacing: 4px; padding: 2px; }}
+QToolButton {{ background: #24272c; border: 1px solid #33373d; border-radius: 6px; padding: 3px 9px;
+    min-height: 24px; font-size: 14px; }}
 QToolButton:hover {{ background: #2d3137; }}
 QToolButton:checked {{ background: {ACCENT}; color: #0b0c0d; border-color: {ACCENT}; }}
 QPushButton {{ background: #24272c; border: 1px solid #33373d; border-radius: 6px; padding: 6px 10px;
@@ -28,6 +28,9 @@ QTabWidget::pane {{ border: 1px solid #2a2d32; top: -1px; }}
 QTabBar::tab {{ background: #1d2024; padding: 8px 8px; min-width: 50px; border: 1px solid #2a2d32;
     border-bottom: none; }}
 QTabBar::tab:selected {{ background: #2a2e34; color: white; }}
+QTabBar::tab:east {{ padding: 10px 3px; min-width: 0px; min-height: 40px; border: 1px solid #2a2d32;
+    border-left: none; font-size: 14px; }}
+QTabBar::tab:east:selected {{ border-right: 3px solid {ACCENT}; }}
 QComboBox {{ background: #24272c; border: 1px solid #33373d; border-radius: 6px; padding: 4px 8px;
     min-height: 30px; }}
 QListWidget {{ background: #0e0f11; border: 1px solid #2a2d32; }}
@@ -40,6 +43,10 @@ QLabel#title {{ color: {MUTED}; font-size: 13px; text-transform: uppercase; }}
 QLabel#hint {{ color: {WARN}; font-size: 12px; }}
 QLineEdit {{ background: #24272c; border: 1px solid {ACCENT}; padding: 4px; font-size: 16px; }}
 QCheckBox {{ spacing: 8px; }}
+QCheckBox::indicator {{ width: 16px; height: 16px; border: 2px solid {MUTED}; border-radius: 3px;
+    background: #0e0f11; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
+QCheckBox::indicator:disabled {{ border-color: #4a4f56; }}
 """
 
 

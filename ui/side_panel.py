@@ -1,0 +1,99 @@
+"""SidePanel: the window's side tabs beside the image, collapsible to a narrow rail of tab titles.
+
+The image comes first: the panel's pages scroll inside the panel when they are larger than it
+(no page can make the window taller than the screen), and the whole panel folds to its rail of tab
+titles. Clicking the open tab's title folds or unfolds the panel; clicking another title opens it.
+Pages are wrapped in scroll areas, but the panel answers with the pages themselves (`widget`,
+`currentWidget`, `indexOf`, `setCurrentWidget`), so callers never see the wrapping.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import QFrame, QScrollArea, QStackedWidget, QTabWidget, QWidget
+
+EXPANDED_MIN_WIDTH_PX = 250  # narrower, the imaging controls' sliders stop being usable
+
+
+class SidePanel(QTabWidget):
+    """Side tabs on a rail at the window's edge; `set_collapsed` folds the pages away."""
+
+    collapsed_changed = pyqtSignal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTabPosition(QTabWidget.TabPosition.East)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setUsesScrollButtons(True)  # on a short screen the rail scrolls rather than grows
+        self._collapsed = False
+        self.expanded_width_px = 0  # the width before the last fold (0: never folded while shown)
+        self._areas: dict[int, QScrollArea] = {}  # id(page) -> its scroll area
+        self.tabBarClicked.connect(self._on_title_clicked)
+
+    # -- pages (the scroll areas stay hidden from callers) ---------------------------------------
+
+    def addTab(self, widget: QWidget | None, title: str | None) -> int:  # type: ignore[override]
+        assert widget is not None
+        area = QScrollArea()
+        area.setWidget(widget)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        # a page wider than the panel scrolls sideways too: never cut, and never widening the panel
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._areas[id(widget)] = area
+        return super().addTab(area, title or "")
+
+    def widget(self, index: int) -> QWidget | None:
+        area = super().widget(index)
+        return area.widget() if isinstance(area, QScrollArea) else area
+
+    def currentWidget(self) -> QWidget | None:
+        return self.widget(self.currentIndex())
+
+    def indexOf(self, widget: QWidget | None) -> int:
+        area = self._areas.get(id(widget))
+        return super().indexOf(area if area is not None else widget)
+
+    def setCurrentWidget(self, widget: QWidget | None) -> None:
+        index = self.indexOf(widget)
+        if index >= 0:
+            self.setCurrentIndex(index)
+
+    def removeTab(self, index: int) -> None:
+        page = self.widget(index)
+        super().removeTab(index)
+        if page is not None:
+            self._areas.pop(id(page), None)
+
+    # -- the rail ----------------------------------------------------------------------------
+
+    @property
+    def collapsed(self) -> bool:
+        return self._collapsed
+
+    def rail_width(self) -> int:
+        """The width of the folded panel: its tab titles only."""
+        bar = self.tabBar()
+        return (bar.sizeHint().width() if bar is not None else 32) + 2
+
+    def set_collapsed(self, collapsed: bool) -> None:
+        if collapsed == self._collapsed:
+            return
+        if collapsed and self.isVisible():
+            self.expanded_width_px = self.width()  # to unfold to the width it had
+        self._collapsed = collapsed
+        stack = self.findChild(QStackedWidget)
+        if stack is not None:
+            stack.setVisible(not collapsed)
+        if collapsed:
+            self.setFixedWidth(self.rail_width())
+        else:
+            self.setMinimumWidth(EXPANDED_MIN_WIDTH_PX)
+            self.setMaximumWidth(16777215)  # QWIDGETSIZE_MAX
+        self.collapsed_changed.emit(collapsed)
+
+    def _on_title_clicked(self, index: int) -> None:
+        if index == self.currentIndex():
+            self.set_collapsed(not self._collapsed)
+        else:
+            self.set_collapsed(False)
