@@ -77,10 +77,15 @@ def run_knee_exam(store: StudyStore, *, signed: bool = False) -> KneeExam:
                             "points_mm": [list(p) for p in CALIPER_POINTS_MM],
                             "distance_mm": EFFUSION_DEPTH_MM,
                         }
-                        texts = {"texts": [{"text": "SPR LONG", "x_mm": 8.0, "y_mm": 25.0}], "body_marker": marker}
+                        texts = {
+                            "texts": [{"text": "SPR LONG", "x_mm": 8.0, "y_mm": 25.0}],
+                            "body_marker": marker,
+                        }
                         entries = annotation_entries({"preset": "Knee"}, texts, [caliper])
                     if req.kind.value == "clip":
-                        record = store.save_clip(session.study, [knee_frame(seq + i) for i in range(3)], labels, entries)
+                        record = store.save_clip(
+                            session.study, [knee_frame(seq + i) for i in range(3)], labels, entries
+                        )
                     else:
                         record = store.save_still(session.study, knee_frame(seq), labels, entries)
                     if entries is not plain:
@@ -92,5 +97,7 @@ def run_knee_exam(store: StudyStore, *, signed: bool = False) -> KneeExam:
             break
     session.end()
     if signed:
-        store.sign_report(session.study.study_uid, "Small suprapatellar effusion.\nTendons intact.", "Jones^Ann")
+        store.sign_report(
+            session.study.study_uid, "Small suprapatellar effusion.\nTendons intact.", "Jones^Ann"
+        )
     return KneeExam(store, session.study.study_uid, caliper_image)

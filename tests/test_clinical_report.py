@@ -184,7 +184,8 @@ def test_signed_report_reaches_orthanc_in_the_same_study(
     [oid] = [
         i
         for i in orthanc.get("/instances")
-        if orthanc.get(f"/instances/{i}")["MainDicomTags"]["SOPInstanceUID"] == signed.document.sop_instance_uid
+        if orthanc.get(f"/instances/{i}")["MainDicomTags"]["SOPInstanceUID"]
+        == signed.document.sop_instance_uid
     ]
     theirs = pydicom.dcmread(io.BytesIO(orthanc.get_bytes(f"/instances/{oid}/file")))
     assert theirs.StudyInstanceUID == exam.study_uid and theirs.Modality == "DOC"

@@ -45,7 +45,11 @@ def _study(tmp_path: Path) -> tuple[StudyStore, str]:
 def test_html_report(tmp_path: Path) -> None:
     store, uid = _study(tmp_path)
     content = build_report(store, uid)
-    assert [s.title for s in content.steps] == ["Quadriceps tendon", "Suprapatellar recess", "Patellar tendon"]
+    assert [s.title for s in content.steps] == [
+        "Quadriceps tendon",
+        "Suprapatellar recess",
+        "Patellar tendon",
+    ]
     assert [s.status for s in content.steps][2] == "Skipped: dressing"
     assert MeasurementRow("Effusion depth", "4.3 mm", "Suprapatellar recess", "#1") in content.measurements
     page = write_html_report(store, uid, tmp_path / "report.html").read_text()
