@@ -347,7 +347,4 @@ def test_report_dialog_signs_the_open_exam_and_keeps_the_report(qtbot: QtBot, ri
     assert [d.sop_instance_uid for d in study.documents] == [signed.document.sop_instance_uid]
     page = signed.html.read_text(encoding="utf-8")
     assert "Normal right knee." in page and "Signed by Super, Sue" in page
-    assert (
-        "Signed by Super, Sue" in rig.window.message_label.text()
-        or "Report signed" in rig.window.message_label.text()
-    )
+    assert "Report signed" in rig.window.message_label.text()
