@@ -7,6 +7,7 @@ is not an annotation of one image but says where the probe is, so it stays acros
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,3 +143,16 @@ class AnnotationSet:
             if t.image_seq is not None and t.image_seq in seqs
         ]
         return {"texts": texts, "body_marker": self.body_marker.to_json()}
+
+
+def probe_icon_direction(probe_angle_deg: float) -> tuple[float, float]:
+    """Unit vector (x right, y down) of the probe footprint's long side on the pictogram (the screen's
+    body marker and the report's draw it alike).
+
+    The pictogram's limb runs down the picture, so a long-axis probe (angle 0: image plane along the
+    limb, as the simulator's rotation 0) lies along it, vertical, and a short-axis probe (90) across
+    it; positive angles turn clockwise. The marker dot sits at the end opposite this vector (toward
+    the head for a long-axis view).
+    """
+    angle = math.radians(probe_angle_deg)
+    return -math.sin(angle), math.cos(angle)

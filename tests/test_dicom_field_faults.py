@@ -248,7 +248,8 @@ def test_a_one_frame_clip_works_everywhere_a_clip_is_read(tmp_path: Path) -> Non
     assert _errors(store.capture_path(clip)) == []
     content = build_report(store, study.study_uid)
     image = content.key_images[0]
-    assert (image.width_px, image.height_px) == (48, 48)  # 32 columns of 0.3 mm = 48 rows of 0.2 mm
+    # 32 columns of 0.3 mm = 48 rows of 0.2 mm: square (true shape), enlarged to 480 px for the overlays
+    assert (image.width_px, image.height_px) == (480, 480)
     assert "first of 1 frames" in image.caption
     assert write_pdf_report(store, study.study_uid, tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
     exported = export_deidentified(store, study.study_uid, tmp_path / "teaching")

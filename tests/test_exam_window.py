@@ -374,3 +374,34 @@ def test_capture_failing_as_the_window_closes_is_not_counted(qtbot: QtBot, rig: 
     assert study.protocol_record is not None
     counted = sum(len(s["captures"]) for s in study.protocol_record["steps"])
     assert counted == len(study.captures) == 0
+
+
+def test_report_dialog_signs_the_open_exam_and_keeps_the_report(qtbot: QtBot, rig: ExamRig) -> None:
+    from ui.report_dialog import ReportDialog
+
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    rig.exams.start_exam(_request(knee))
+    _take(qtbot, rig.window, rig.window.capture_still)
+    assert rig.exams.last_study is not None
+    uid = rig.exams.last_study.study_uid
+    dialog = ReportDialog(rig.store.get_study(uid), rig.window)
+    qtbot.addWidget(dialog)
+    assert dialog.signer_edit.text() == "Super, Sue"  # the supervising radiologist signs by default
+    dialog.impression_edit.setPlainText("")
+    dialog.sign_button.click()
+    assert dialog.result() != dialog.DialogCode.Accepted and "impression" in dialog.error_label.text()
+    dialog.impression_edit.setPlainText("Normal right knee.")
+    dialog.sign_button.click()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert (dialog.impression, dialog.signed_by) == ("Normal right knee.", "Super^Sue")
+    # what the dialog's Accept does: the open exam ends, then the report is signed and kept
+    rig.exams.sign_report(dialog.impression, dialog.signed_by)
+    signed = rig.exams.last_signed
+    assert signed is not None, rig.window.message_label.text()
+    study = rig.store.get_study(uid)
+    assert study.ended_at is not None and study.sign_off is not None
+    assert study.sign_off.signed_by == "Super^Sue"
+    assert [d.sop_instance_uid for d in study.documents] == [signed.document.sop_instance_uid]
+    page = signed.html.read_text(encoding="utf-8")
+    assert "Normal right knee." in page and "Signed by Super, Sue" in page
+    assert "Report signed" in rig.window.message_label.text()

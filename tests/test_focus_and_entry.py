@@ -21,7 +21,7 @@ from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
 from drivers.sim.settings import SimSettings
 from protocols.validation import LIBRARY_DIR, load_protocol
-from scanner_app.annotations import BodyMarker
+from scanner_app.annotations import BodyMarker, probe_icon_direction
 from scanner_app.engine import EngineState
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
@@ -29,7 +29,7 @@ from tests.ui_support import make_engine, open_window, wait_streaming
 from ui.close_prompt import EXAM_END
 from ui.exam_dialog import CALENDAR_YEARS_BACK, ExamDialog, ExamRequest, parse_birth_date, person_name
 from ui.exam_dock import ExamController
-from ui.image_view import BodyMarkerWidget, probe_icon_direction
+from ui.image_view import BodyMarkerWidget
 from ui.main_window import MainWindow
 from ui.sim_panel import SimulatorTab
 from ui.theme import ACCENT
@@ -255,8 +255,8 @@ def _accent_extent(widget: BodyMarkerWidget) -> tuple[int, int]:
 
 
 def test_the_probe_icon_lies_along_the_limb_for_a_long_axis_view(qtbot: QtBot) -> None:
-    assert probe_icon_direction(BodyMarker("Knee", "R", 0.5, 0.0)) == pytest.approx((0.0, 1.0))
-    assert probe_icon_direction(BodyMarker("Knee", "R", 0.5, 90.0)) == pytest.approx((-1.0, 0.0))
+    assert probe_icon_direction(0.0) == pytest.approx((0.0, 1.0))
+    assert probe_icon_direction(90.0) == pytest.approx((-1.0, 0.0))
     widget = BodyMarkerWidget()
     qtbot.addWidget(widget)
     widget.set_marker(BodyMarker("Knee", "R", 0.5, 0.0))  # long axis: along the limb (vertical)

@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from scanner_app.studies import Patient, StudyStore
-from scanner_app.studies.report import build_report, write_html_report, write_pdf_report
+from scanner_app.studies.report import MeasurementRow, build_report, write_html_report, write_pdf_report
 from tests.studies_support import make_frame
 
 RECORD = {
@@ -45,26 +45,31 @@ def _study(tmp_path: Path) -> tuple[StudyStore, str]:
 def test_html_report(tmp_path: Path) -> None:
     store, uid = _study(tmp_path)
     content = build_report(store, uid)
-    assert [s[1] for s in content.steps] == ["Quadriceps tendon", "Suprapatellar recess", "Patellar tendon"]
-    assert ("Effusion depth", "4.3 mm", "image #1") in content.measurements
+    assert [s.title for s in content.steps] == [
+        "Quadriceps tendon",
+        "Suprapatellar recess",
+        "Patellar tendon",
+    ]
+    assert [s.status for s in content.steps][2] == "Skipped: dressing"
+    assert MeasurementRow("Effusion depth", "4.3 mm", "Suprapatellar recess", "#1") in content.measurements
     page = write_html_report(store, uid, tmp_path / "report.html").read_text()
     assert "Knee, anterior &lt;quadrant&gt;" in page
     for text in (
         "Suprapatellar recess",
-        "skipped",
+        "Skipped: dressing",
         "Small suprapatellar effusion",
         "Quadriceps tendon normal",
         "Patellar tendon thickness",
         "4.1 mm",
         "Effusion depth",
         "Smith, Olivia",
-        "runner_version",
     ):
         assert text in page, text
+    assert "runner_version" not in page  # record data no one can read is not dumped into the report
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 2  # no key image flagged: every still
     picture = Image.open(io.BytesIO(base64.b64decode(images[0])))
-    assert picture.size == (48, 48)  # resampled to square pixels: true shape
+    assert picture.size == (480, 480)  # square pixels (true shape), enlarged so overlays are legible
     store.close()
 
 
@@ -73,7 +78,7 @@ def test_pdf_report(tmp_path: Path) -> None:
     pdf = write_pdf_report(store, uid, tmp_path / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     assert pdf.count(b"/Subtype /Image") == 2
-    assert b"/Title (Knee, anterior <quadrant>)" in pdf
+    assert b"/Title (Ultrasound report: Knee, anterior <quadrant>)" in pdf
     store.close()
 
 

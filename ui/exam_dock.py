@@ -41,11 +41,17 @@ from scanner_app.annotations import BodyMarker
 from scanner_app.sim_control import SimulatorControl
 from scanner_app.studies.export import export_deidentified
 from scanner_app.studies.model import Patient, Study, StudyError
-from scanner_app.studies.report import write_html_report, write_pdf_report
+from scanner_app.studies.report import (
+    SignedReport,
+    sign_and_store_report,
+    write_html_report,
+    write_pdf_report,
+)
 from scanner_app.studies.store import StudyStore
 from ui.checklist_panel import ChecklistPanel
 from ui.close_prompt import CANCEL, EXAM_END, EXAM_KEEP_OPEN, AskChoice, ask_choice
 from ui.exam_dialog import ExamDialog, ExamRequest
+from ui.report_dialog import ReportDialog
 from ui.sim_panel import SimulatorTab
 from ui.theme import MUTED, OK
 from ui.window_api import CloseRequest, ScannerWindow
@@ -98,6 +104,7 @@ class ExamController(QObject):
         self.operator = operator
         self.session: ExamSession | None = None
         self.last_study: Study | None = None  # the study report/export act on: the last exam started
+        self.last_signed: SignedReport | None = None  # the report signed last (for the status line, tests)
         self.automatic = False  # the session is the automatic practice study (no exam started)
         self.finished_text = ""
         self.window: ScannerWindow | None = None
@@ -165,8 +172,10 @@ class ExamController(QObject):
         self.target_button.setToolTip("Move the simulated probe onto this step's target view")
         self.target_button.clicked.connect(self.go_to_target)
         self.report_button = QPushButton("Report…")
-        self.report_button.setToolTip("Report (HTML + PDF) of the exam")
-        self.report_button.clicked.connect(lambda _=False: self.write_report())
+        self.report_button.setToolTip(
+            "Impression and sign-off: the report is kept with the study and sent to PACS"
+        )
+        self.report_button.clicked.connect(lambda _=False: self.report_dialog())
         self.export_button = QPushButton("Teaching copy…")
         self.export_button.setToolTip("Export a de-identified teaching copy of the exam")
         self.export_button.clicked.connect(lambda _=False: self.export_teaching_copy())
@@ -192,7 +201,13 @@ class ExamController(QObject):
             "end_exam", [], "End the exam and keep its study", self.end_exam, "End exam"
         )
         self.report_action = window.add_action(
-            "report", [], "Report of the exam (HTML + PDF)…", self.write_report
+            "report",
+            [],
+            "Sign the exam's report (impression, sign-off; kept and sent to PACS)…",
+            self.report_dialog,
+        )
+        self.report_copy_action = window.add_action(
+            "report_copy", [], "Save a copy of the exam's report (HTML + PDF)…", self.write_report
         )
         self.export_action = window.add_action(
             "export_teaching", [], "De-identified teaching copy of the exam…", self.export_teaching_copy
@@ -525,6 +540,55 @@ class ExamController(QObject):
     def _study_for_actions(self) -> Study | None:
         return self.last_study
 
+    def _titles_for(self, study: Study) -> dict[str, str]:
+        """The protocol's measurement titles by id, so the report names each in words."""
+        titles: dict[str, str] = {}
+        for protocol in self.protocols:
+            if protocol.id == study.protocol_id:
+                for step in protocol.steps:
+                    for follow_up in step.follow_ups:
+                        titles.update({m.id: m.title for m in follow_up.measurements})
+        return titles
+
+    def report_dialog(self) -> None:
+        """Ask for the impression and who signs, then sign the report (ending the exam first)."""
+        study = self._study_for_actions()
+        if study is None:
+            self._say("No study to report yet", error=True)
+            return
+        dialog = ReportDialog(self.store.get_study(study.study_uid), self._dialog_parent())
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.sign_report(dialog.impression, dialog.signed_by)
+
+    def sign_report(self, impression: str, signed_by: str) -> None:
+        """Sign the last exam's report once its captures are stored and it has ended; the report is
+        kept with the study (HTML, PDF, Encapsulated PDF) and queued for the PACS the study went to."""
+        study = self._study_for_actions()
+        if study is None:
+            self._say("No study to report yet", error=True)
+            return
+
+        def sign() -> None:
+            session = self.session
+            if session is not None and session.study.study_uid == study.study_uid:
+                self._end_session()
+            self.last_signed = self._sign(study, impression, signed_by)
+
+        self._when_captures_stored(sign)
+
+    def _sign(self, study: Study, impression: str, signed_by: str) -> SignedReport | None:
+        try:
+            signed = sign_and_store_report(
+                self.store, study.study_uid, impression, signed_by, titles=self._titles_for(study)
+            )
+        except (StudyError, OSError, ValueError) as exc:
+            self._say(f"Report not signed: {exc}", error=True)
+            return None
+        self._say(
+            f"Report signed and kept with the study ({signed.pdf.name}); it goes to PACS with the study"
+        )
+        return signed
+
     def write_report(self, folder: Path | None = None) -> tuple[Path, Path] | None:
         """Write the exam's report as HTML and PDF into `folder` (asked for when None)."""
         study = self._study_for_actions()
@@ -538,8 +602,13 @@ class ExamController(QObject):
             folder = Path(chosen)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            html = write_html_report(self.store, study.study_uid, folder / f"report-{study.study_id}.html")
-            pdf = write_pdf_report(self.store, study.study_uid, folder / f"report-{study.study_id}.pdf")
+            titles = self._titles_for(study)
+            html = write_html_report(
+                self.store, study.study_uid, folder / f"report-{study.study_id}.html", titles=titles
+            )
+            pdf = write_pdf_report(
+                self.store, study.study_uid, folder / f"report-{study.study_id}.pdf", titles=titles
+            )
         except (StudyError, OSError) as exc:
             self._say(f"Report not written: {exc}", error=True)
             return None
@@ -593,6 +662,7 @@ class ExamController(QObject):
         for w in (self.report_button, self.export_button):
             w.setEnabled(has_study)
         self.report_action.setEnabled(has_study)
+        self.report_copy_action.setEnabled(has_study)
         self.export_action.setEnabled(has_study)
         self.end_action.setEnabled(session is not None and not session.ended)
         if session is None:

@@ -29,7 +29,7 @@ from PyQt6.QtGui import (
 )
 from PyQt6.QtWidgets import QGraphicsItem, QLabel, QWidget
 
-from scanner_app.annotations import AnnotationSet, BodyMarker
+from scanner_app.annotations import AnnotationSet, BodyMarker, probe_icon_direction
 from scanner_app.measurements import MeasurementSet, PointMm, snap_to_pixel_centre
 from scanner_app.ring import FrameRing, RingFrame
 from ui.live_view import LiveImageView
@@ -42,18 +42,6 @@ GRAB_PX = 10.0  # how near (screen pixels) a press must be to a caliper end or l
 
 
 PROBE_ICON_HALF_LENGTH = 22.0
-
-
-def probe_icon_direction(marker: BodyMarker) -> tuple[float, float]:
-    """Unit vector (x right, y down) of the probe footprint's long side on the pictogram.
-
-    The pictogram's limb runs down the picture, so a long-axis probe (angle 0: image plane along the
-    limb, as the simulator's rotation 0) lies along it, vertical, and a short-axis probe (90) across
-    it; positive angles turn clockwise. The marker dot sits at the end opposite this vector (toward
-    the head for a long-axis view).
-    """
-    angle = math.radians(marker.probe_angle_deg)
-    return -math.sin(angle), math.cos(angle)
 
 
 class BodyMarkerWidget(QWidget):
@@ -109,7 +97,7 @@ class BodyMarkerWidget(QWidget):
         p.drawPath(path)
         # the probe: a bar for its footprint, with the orientation marker's dot at one end
         y = top + self.marker.probe_along * (bottom - top)
-        dx, dy = probe_icon_direction(self.marker)
+        dx, dy = probe_icon_direction(self.marker.probe_angle_deg)
         half = PROBE_ICON_HALF_LENGTH
         p.setPen(QPen(QColor(ACCENT), 5, cap=Qt.PenCapStyle.RoundCap))
         p.drawLine(QPointF(cx - dx * half, y - dy * half), QPointF(cx + dx * half, y + dy * half))

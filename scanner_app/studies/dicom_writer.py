@@ -248,7 +248,7 @@ def build_dataset(
     ds.StudyInstanceUID = study.study_uid
     ds.StudyDate = _dicom_date(study.started_at)
     ds.StudyTime = _dicom_time(study.started_at)
-    ds.ReferringPhysicianName = ""
+    ds.ReferringPhysicianName = study.referring_physician
     ds.StudyID = study.study_id
     ds.AccessionNumber = study.accession_number
     if study.description:

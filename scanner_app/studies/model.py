@@ -269,6 +269,39 @@ class StudyCapture:
     annotations: tuple[JsonDict, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ReportSignOff:
+    """The report's impression and who signed it, when: kept in study.json."""
+
+    impression: str
+    signed_by: str  # DICOM person name "Family^Given"
+    signed_at: datetime
+
+    def to_json(self) -> JsonDict:
+        return {
+            "impression": self.impression,
+            "signed_by": self.signed_by,
+            "signed_at": self.signed_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReportSignOff:
+        return cls(str(data.get("impression", "")), str(data.get("signed_by", "")),
+                   datetime.fromisoformat(str(data["signed_at"])))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class StudyDocument:
+    """A document kept with a study and sent to PACS with it: the signed report as Encapsulated PDF."""
+
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    instance_number: int
+    path: str  # relative to the store root, with forward slashes
+    created_at: datetime
+
+
 @dataclass(slots=True)
 class Study:
     """One examination session: subject, people, protocol run record and captures."""
@@ -287,12 +320,15 @@ class Study:
     ended_at: datetime | None = None
     protocol_record: JsonDict | None = None
     captures: list[StudyCapture] = field(default_factory=list)
+    referring_physician: str = ""  # DICOM person name, or empty when not known
+    sign_off: ReportSignOff | None = None
+    documents: list[StudyDocument] = field(default_factory=list)  # signed reports, oldest first
 
     def __post_init__(self) -> None:
         if _reading_stored.get():
             return
         check_dicom_value("study_id", "SH", self.study_id)
-        for key in ("operator", "trainee", "supervisor"):
+        for key in ("operator", "trainee", "supervisor", "referring_physician"):
             check_dicom_value(key, "PN", getattr(self, key))
         check_dicom_value("accession_number", "SH", self.accession_number)
         check_dicom_value("description", "LO", self.description)
@@ -314,12 +350,15 @@ class Study:
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "directory": self.directory,
             "protocol_record": self.protocol_record,
+            "referring_physician": self.referring_physician,
+            "sign_off": self.sign_off.to_json() if self.sign_off else None,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Study:
         """A study as kept in study.json, taken as written (see `_as_stored`)."""
         ended = data.get("ended_at")
+        sign_off = data.get("sign_off")
         with _as_stored():
             return cls(
                 study_uid=str(data["study_uid"]),
@@ -335,4 +374,6 @@ class Study:
                 ended_at=datetime.fromisoformat(str(ended)) if ended else None,
                 directory=str(data["directory"]),
                 protocol_record=data.get("protocol_record"),
+                referring_physician=str(data.get("referring_physician") or ""),
+                sign_off=ReportSignOff.from_json(sign_off) if isinstance(sign_off, Mapping) else None,
             )

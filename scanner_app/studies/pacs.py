@@ -37,12 +37,18 @@ from pynetdicom.transport import AddressInformation, AssociationSocket
 
 from scanner_app.events import worker_signal
 from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE
-from scanner_app.studies.model import Study, StudyCapture, StudyError
+from scanner_app.studies.encapsulated_pdf import ENCAPSULATED_PDF_STORAGE
+from scanner_app.studies.model import Study, StudyCapture, StudyDocument, StudyError
 from scanner_app.studies.store import INDEX_NAME, claim_legacy_sends, connect_index, transaction
 
 log = logging.getLogger(__name__)
 
 _TRANSFER_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]  # explicit and implicit VR little endian
+# What the sender offers: the images, and the signed report as Encapsulated PDF.
+STORAGE_SOP_CLASSES = (US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE, ENCAPSULATED_PDF_STORAGE)
+# An idle sender looks at the queue this often: the store queues a newly signed report for every PACS
+# its study went to, from its own connection, without waking the sender.
+IDLE_CHECK_S = 5.0
 
 
 _AE_MAX_CHARS = 16
@@ -436,7 +442,7 @@ class PacsSender:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._ae = _make_ae(destination, timeout_s)
-        for sop_class in (US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE):
+        for sop_class in STORAGE_SOP_CLASSES:
             self._ae.add_requested_context(sop_class, _TRANSFER_SYNTAXES)
 
     @property
@@ -450,18 +456,19 @@ class PacsSender:
 
     # ----- queue -----
 
-    def enqueue(self, captures: Iterable[StudyCapture]) -> int:
+    def enqueue(self, captures: Iterable[StudyCapture | StudyDocument]) -> int:
         """Queue captures for this destination; ones already queued, sent or failed are left alone."""
         return self._queue(captures, again=False)
 
     def enqueue_study(self, study: Study) -> int:
-        return self.enqueue(study.captures)
+        """Queue the study's images and its signed report(s)."""
+        return self.enqueue([*study.captures, *study.documents])
 
-    def resend(self, captures: Iterable[StudyCapture]) -> int:
+    def resend(self, captures: Iterable[StudyCapture | StudyDocument]) -> int:
         """Queue captures again whatever their state (sent and failed ones too); returns how many."""
         return self._queue(captures, again=True)
 
-    def _queue(self, captures: Iterable[StudyCapture], *, again: bool) -> int:
+    def _queue(self, captures: Iterable[StudyCapture | StudyDocument], *, again: bool) -> int:
         added: list[SendState] = []
         conflict = (
             "ON CONFLICT DO UPDATE SET destination = excluded.destination, status = excluded.status, "
@@ -686,4 +693,4 @@ class PacsSender:
                 delay = self._base_delay_s
             if self._stop.is_set():
                 break
-            self._wake.wait(delay)
+            self._wake.wait(IDLE_CHECK_S if delay is None else min(delay, IDLE_CHECK_S))

@@ -1,9 +1,12 @@
-"""Exam report: protocol steps, findings, measurements and key images, as HTML and as PDF (reportlab).
+"""The clinical report of an exam: who and what, the protocol's steps and findings in words, the
+measurements with their image and step, the impression and sign-off, and key images with their
+calipers burned in; as HTML and as PDF (reportlab), and as the PDF a PACS keeps (encapsulated_pdf).
 
 The report is built from what is on disk (study.json and the DICOM files), so it shows exactly what
-was kept. The protocol run record is the runner's opaque dict; the keys read here are `title`,
-`steps` (list of dicts with id/title/status/note), `findings` (strings or dicts with `text`) and
-`measurements` (dicts with label/value/unit or value_mm); anything else is listed as data.
+was kept. The protocol record is the checklist runner's `ExamRecord.to_dict()` (steps with step_id,
+title, status, skip_reason, findings [{id, title}], measurements [{measurement_id, value, unit}]); an
+older record's keys (steps with id/note, top-level findings and measurements) are read too. Nothing is
+ever shown as raw data: a value the report cannot put in words is left out.
 
 Person names are shown from their DICOM components ("Family, Given Middle, Prefix Suffix", then the
 ideographic and phonetic groups); in the PDF, runs of Chinese, Japanese and Korean text are set in
@@ -16,32 +19,55 @@ import base64
 import html
 import io
 import itertools
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-from PIL import Image
-
 from scanner_app.capture import CaptureKind
-from scanner_app.studies.dicom_writer import first_frame, write_file_atomic
-from scanner_app.studies.model import Study, StudyCapture
-from scanner_app.studies.store import StudyStore
+from scanner_app.studies.dicom_writer import APP_NAME, APP_VERSION, first_frame, write_file_atomic
+from scanner_app.studies.model import Study, StudyCapture, StudyDocument
+from scanner_app.studies.report_images import (
+    ImageGeometry,
+    KeyImage,
+    measurement_text,
+    png_of,
+    render_key_image,
+)
+from scanner_app.studies.store import REPORT_HTML, REPORT_PDF, StudyStore
 
-_KNOWN_RECORD_KEYS = ("title", "steps", "findings", "measurements", "protocol_id")
+__all__ = ["KeyImage", "ReportContent", "build_report", "render_html", "render_pdf", "sign_and_store_report"]
+
+SEX_WORDS = {"M": "Male", "F": "Female", "O": "Other"}
+SIDE_WORDS = {"R": "right", "L": "left", "B": "both sides"}
+STATUS_WORDS = {
+    "done": "Done",
+    "skipped": "Skipped",
+    "incomplete": "Incomplete",
+    "pending": "Not done",
+    "current": "Not finished",
+}
+NOT_SIGNED = "Not signed: preliminary report"
 
 
 @dataclass(frozen=True, slots=True)
-class KeyImage:
-    """One key image for the report: a PNG with square pixels and its caption."""
+class StepRow:
+    """One protocol step as the report lists it."""
 
-    png: bytes
-    caption: str
-    width_px: int
-    height_px: int
+    title: str
+    status: str  # "Done", "Skipped: dressing", "Incomplete: missing 1 still, long axis"
+    findings: str  # finding titles in words, "" when none were recorded
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementRow:
+    """One measurement: what, how much, from which step and on which image(s)."""
+
+    label: str
+    value: str  # with its unit: "6.2 mm"
+    step: str
+    image: str  # "#3", "#3, #4" or "" when it was not made on an image
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,96 +76,211 @@ class ReportContent:
 
     title: str
     header: tuple[tuple[str, str], ...]
-    steps: tuple[tuple[str, str, str, str], ...]  # id, title, status, note
-    findings: tuple[str, ...]
-    measurements: tuple[tuple[str, str, str], ...]  # label, value, source
+    steps: tuple[StepRow, ...]
+    findings: tuple[str, ...]  # sentences: "Suprapatellar recess: joint effusion; effusion depth 6.2 mm."
+    measurements: tuple[MeasurementRow, ...]
+    impression: str
+    signed: str  # "Signed by Jones, Ann on 14 Jan 2025 at 11:02", or NOT_SIGNED
     key_images: tuple[KeyImage, ...]
-    other_record_data: str
+    patient_line: str  # on every page: name, ID, birth date
+    author: str  # who signed, else the operator
+    subject: str
 
 
-def _png_square_pixels(pixels: npt.NDArray[np.uint8], spacing_mm: tuple[float, float]) -> KeyImage:
-    """Resample so one pixel is as tall as it is wide, so the picture has the true shape."""
-    axial_mm, lateral_mm = spacing_mm
-    rows, cols = pixels.shape
-    image = Image.fromarray(np.ascontiguousarray(pixels), mode="L")
-    if lateral_mm > axial_mm:
-        image = image.resize((round(cols * lateral_mm / axial_mm), rows), Image.Resampling.BILINEAR)
-    elif axial_mm > lateral_mm:
-        image = image.resize((cols, round(rows * axial_mm / lateral_mm)), Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return KeyImage(buffer.getvalue(), "", image.width, image.height)
+def format_date(value: date) -> str:
+    """A date as a person reads it, unambiguous in any locale: '14 Jan 1965'."""
+    return f"{value.day} {value.strftime('%b %Y')}"
 
 
-def _key_image(store: StudyStore, record: StudyCapture) -> KeyImage:
-    ds = store.read_dataset(record)
-    pixels = first_frame(ds)
-    region = ds.SequenceOfUltrasoundRegions[0]
-    spacing_mm = (float(region.PhysicalDeltaY) * 10.0, float(region.PhysicalDeltaX) * 10.0)
-    image = _png_square_pixels(pixels, spacing_mm)
-    caption = f"#{record.instance_number} {record.labels.describe() or record.kind.value}"
-    if record.kind is CaptureKind.CLIP:
-        caption += f" (clip, first of {record.number_of_frames} frames)"
-    return KeyImage(image.png, caption, image.width_px, image.height_px)
+def _birth_date(text: str) -> date | None:
+    try:
+        return datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        return None
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def age_years(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def _measurement_value(m: Mapping[str, Any]) -> str:
-    if "value_mm" in m:
-        return f"{float(m['value_mm']):.1f} mm"
-    if "value" in m:
-        unit = str(m.get("unit", ""))
-        return f"{_text(m['value'])} {unit}".strip()
-    return _text({k: v for k, v in m.items() if k != "label"})
+def humanise_id(identifier: str) -> str:
+    """'effusion_depth_mm' -> 'Effusion depth': for an id the protocol gave no title for."""
+    words = identifier.replace("-", "_").split("_")
+    if len(words) > 1 and words[-1] in ("mm", "cm", "mm2", "ml", "cms", "deg", "s"):
+        words = words[:-1]
+    text = " ".join(w for w in words if w)
+    return text[:1].upper() + text[1:]
 
 
-def build_report(store: StudyStore, study_uid: str, *, max_key_images: int = 12) -> ReportContent:
-    """Gather the report's content from the stored study."""
+def _number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value) if isinstance(value, str) else ""
+    return f"{float(value):.1f}" if isinstance(value, float) else str(value)
+
+
+def _words(value: object) -> str:
+    """A value a person can read, or '' (never a dump of a dict or a list)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number(value)
+    if isinstance(value, Mapping):
+        return _words(value.get("title") or value.get("text") or "")
+    if isinstance(value, list | tuple):
+        return ", ".join(w for w in (_words(v) for v in value) if w)
+    return ""
+
+
+def _step_id(step: Mapping[str, Any]) -> str:
+    return str(step.get("step_id") or step.get("id") or "")
+
+
+def _caliper_entries(capture: StudyCapture) -> list[Mapping[str, Any]]:
+    """The capture's own caliper measurements (older captures kept them without a "type")."""
+    return [
+        a
+        for a in capture.annotations
+        if a.get("type") == "measurement" or ("type" not in a and ("value_mm" in a or "value" in a))
+    ]
+
+
+def build_report(
+    store: StudyStore,
+    study_uid: str,
+    *,
+    titles: Mapping[str, str] | None = None,
+    max_key_images: int = 12,
+) -> ReportContent:
+    """Gather the report's content from the stored study; `titles` names measurement ids in words
+    (the protocol's measurement titles), else the ids are turned into words."""
     study = store.get_study(study_uid)
     record: Mapping[str, Any] = study.protocol_record or {}
-    header = _header(study)
-    steps: list[tuple[str, str, str, str]] = []
-    for step in record.get("steps", []) or []:
-        if isinstance(step, Mapping):
-            steps.append(
-                (
-                    _text(step.get("id", "")),
-                    _text(step.get("title", "")),
-                    _text(step.get("status", "")),
-                    _text(step.get("note", step.get("findings", ""))),
-                )
+    names = dict(titles or {})
+    raw_steps = [s for s in record.get("steps", []) or [] if isinstance(s, Mapping)]
+    step_titles = {_step_id(s): _words(s.get("title", "")) for s in raw_steps}
+    for c in study.captures:
+        if c.labels.step_id and c.labels.step_title:
+            step_titles.setdefault(c.labels.step_id, c.labels.step_title)
+    images_of_step: dict[str, list[StudyCapture]] = {}
+    for c in study.captures:
+        images_of_step.setdefault(c.labels.step_id, []).append(c)
+    missing_of_step: dict[str, list[str]] = {}
+    for item in record.get("missing", []) or []:
+        if isinstance(item, Mapping):
+            missing_of_step.setdefault(str(item.get("step_id", "")), []).append(
+                _words(item.get("description"))
             )
-    findings = tuple(
-        _text(f.get("text", f)) if isinstance(f, Mapping) else _text(f)
-        for f in record.get("findings", []) or []
-    )
-    measurements: list[tuple[str, str, str]] = []
+
+    steps: list[StepRow] = []
+    findings: list[str] = []
+    measurements: list[MeasurementRow] = []
+    for s in raw_steps:
+        sid = _step_id(s)
+        title = step_titles.get(sid) or humanise_id(sid)
+        status_key = _words(s.get("status", "")).lower()
+        status = STATUS_WORDS.get(status_key, status_key.capitalize())
+        reason = _words(s.get("skip_reason") or (s.get("note") if status_key == "skipped" else ""))
+        if status_key == "skipped":
+            status = f"Skipped: {reason}" if reason else "Skipped (no reason given)"
+        elif missing_of_step.get(sid):
+            status = f"{status}: missing {'; '.join(m for m in missing_of_step[sid] if m)}"
+        found = [_words(f) for f in s.get("findings", []) or []]
+        if not found and status_key != "skipped" and isinstance(s.get("note"), str):
+            found = [s["note"]]  # an older record's free-text note
+        found = [f for f in found if f]
+        typed: list[str] = []
+        for m in s.get("measurements", []) or []:
+            if not isinstance(m, Mapping):
+                continue
+            mid = str(m.get("measurement_id") or m.get("id") or m.get("label") or "")
+            label = names.get(mid) or _words(m.get("title")) or humanise_id(mid)
+            value = f"{_number(m.get('value'))} {_words(m.get('unit', ''))}".strip()
+            images = _images_for(images_of_step.get(sid, []), m.get("value"))
+            measurements.append(MeasurementRow(label, value, title, images))
+            typed.append(f"{label[:1].lower()}{label[1:]} {value}")
+        steps.append(StepRow(title, status, ", ".join(found)))
+        if found or typed:
+            findings.append(f"{title}: {'; '.join([*found, *typed])}.")
+    # an older record's top-level findings and measurements
+    findings += [
+        f"{w}." if not w.endswith(".") else w
+        for w in (_words(f) for f in record.get("findings", []) or [])
+        if w
+    ]
     for m in record.get("measurements", []) or []:
         if isinstance(m, Mapping):
-            measurements.append((_text(m.get("label", "")), _measurement_value(m), "protocol"))
-    for capture in study.captures:
-        for a in capture.annotations:
-            if "value_mm" in a or "value" in a:
-                measurements.append(
-                    (_text(a.get("label", "")), _measurement_value(a), f"image #{capture.instance_number}")
-                )
+            value = measurement_text(m) or f"{_number(m.get('value'))} {_words(m.get('unit', ''))}".strip()
+            measurements.append(MeasurementRow(_words(m.get("label", "")), value, "", ""))
+    for c in study.captures:
+        for a in _caliper_entries(c):
+            label = _words(a.get("label", ""))
+            kind = {"distance": "caliper", "two_axis": "length × depth"}.get(str(a.get("kind", "")), "")
+            shown = f"{label} ({kind})" if kind and len(label) <= 2 else label
+            step = step_titles.get(c.labels.step_id, "") or c.labels.step_title
+            measurements.append(MeasurementRow(shown, measurement_text(a), step, f"#{c.instance_number}"))
+
     flagged = [c for c in study.captures if c.labels.key_image]
     chosen = flagged or [c for c in study.captures if c.kind is CaptureKind.STILL]
-    key_images = tuple(_key_image(store, c) for c in chosen[:max_key_images])
-    other = {k: v for k, v in record.items() if k not in _KNOWN_RECORD_KEYS}
-    title = _text(record.get("title") or study.description or study.protocol_id or "Ultrasound examination")
+    key_images = tuple(_key_image(store, c, step_titles) for c in chosen[:max_key_images])
+    title = _words(record.get("protocol_title") or record.get("title")) or study.description
+    title = title or humanise_id(study.protocol_id) or "Ultrasound examination"
     return ReportContent(
         title=title,
-        header=header,
+        header=_header(study, title, record),
         steps=tuple(steps),
-        findings=findings,
+        findings=tuple(findings),
         measurements=tuple(measurements),
+        impression=study.sign_off.impression if study.sign_off else "",
+        signed=_signed_text(study),
         key_images=key_images,
-        other_record_data=json.dumps(other, indent=2, ensure_ascii=False) if other else "",
+        patient_line=_patient_line(study),
+        author=format_person_name(study.sign_off.signed_by if study.sign_off else study.operator),
+        subject=f"Ultrasound report: {title}, {format_date(study.started_at.date())}",
     )
+
+
+def _images_for(captures: Sequence[StudyCapture], value: object) -> str:
+    """The image(s) a typed measurement was made on: the step's image whose caliper shows the same
+    value, else the step's images (it was typed in that step, from what they show)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        for c in captures:
+            for a in _caliper_entries(c):
+                shown = a.get("distance_mm", a.get("value_mm"))
+                if isinstance(shown, int | float) and round(float(shown), 1) == round(float(value), 1):
+                    return f"#{c.instance_number}"
+    return ", ".join(f"#{c.instance_number}" for c in captures)
+
+
+def _key_image(store: StudyStore, record: StudyCapture, step_titles: Mapping[str, str]) -> KeyImage:
+    ds = store.read_dataset(record)
+    image = render_key_image(first_frame(ds), ImageGeometry.of(ds), record.annotations)
+    labels = record.labels
+    parts = [f"#{record.instance_number}"]
+    step = step_titles.get(labels.step_id) or labels.step_title
+    parts += [p for p in (step, labels.plane, SIDE_WORDS.get(labels.laterality, "")) if p]
+    caption = " · ".join(parts)
+    if record.kind is CaptureKind.CLIP:
+        caption += f" (clip, first of {record.number_of_frames} frames)"
+    return KeyImage(png_of(image), caption, image.width, image.height)
+
+
+def _signed_text(study: Study) -> str:
+    s = study.sign_off
+    if s is None:
+        return NOT_SIGNED
+    when = s.signed_at
+    return f"Signed by {format_person_name(s.signed_by)} on {format_date(when.date())} at {when:%H:%M}"
+
+
+def _patient_line(study: Study) -> str:
+    p = study.patient
+    if p.practice_subject:
+        return f"Practice subject {p.patient_id}"
+    born = _birth_date(p.birth_date)
+    parts = [format_person_name(p.name) or "(no name)", f"ID {p.patient_id}"]
+    if born is not None:
+        parts.append(f"born {format_date(born)}")
+    return " · ".join(parts)
 
 
 def format_person_name(value: str) -> str:
@@ -160,73 +301,113 @@ def format_person_name(value: str) -> str:
     return f"{first} ({', '.join(others)})" if others else first
 
 
-def _header(study: Study) -> tuple[tuple[str, str], ...]:
+def _header(study: Study, title: str, record: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     p = study.patient
+    born = _birth_date(p.birth_date)
+    birth = ""
+    if born is not None:
+        birth = f"{format_date(born)} (age {age_years(born, study.started_at.date())})"
+    elif p.birth_date:
+        birth = p.birth_date
+    side = {"left": "left", "right": "right", "bilateral": "both sides"}.get(
+        _words(record.get("side", "")), ""
+    )
     rows = [
         ("Patient", "Practice subject" if p.practice_subject else format_person_name(p.name)),
+        ("Birth date", birth),
+        ("Sex", SEX_WORDS.get(p.sex, p.sex)),
         ("Patient ID", p.patient_id),
-        ("Birth date", p.birth_date),
-        ("Sex", p.sex),
-        ("Study date", study.started_at.strftime("%Y-%m-%d %H:%M")),
-        ("Protocol", study.protocol_id),
+        ("Accession", study.accession_number),
+        ("Referring physician", format_person_name(study.referring_physician)),
+        ("Exam date", f"{format_date(study.started_at.date())} {study.started_at:%H:%M}"),
+        ("Protocol", f"{title} ({side})" if side else title),
         ("Operator", format_person_name(study.operator)),
         ("Trainee", format_person_name(study.trainee)),
-        ("Supervisor", format_person_name(study.supervisor)),
-        ("Accession", study.accession_number),
+        ("Supervising radiologist", format_person_name(study.supervisor)),
     ]
     return tuple((k, v) for k, v in rows if v)
+
+
+_HTML_STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:60em}"
+    "table{border-collapse:collapse;margin-bottom:1em}"
+    "td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}"
+    "th{background:#eee}.header th{background:none;border:none;padding:2px 12px 2px 0}"
+    ".header td{border:none;padding:2px 24px 2px 0}"
+    "figure{display:inline-block;margin:8px;vertical-align:top}"
+    ".impression{white-space:pre-wrap;border-left:4px solid #446;padding-left:1em}"
+    ".signed{font-weight:bold}.unsigned{color:#a00;font-weight:bold}"
+)
 
 
 def render_html(content: ReportContent) -> str:
     """A self-contained HTML page (images embedded as PNG data URIs)."""
     e = html.escape
+    pairs = list(content.header)
+    header_rows = [pairs[i : i + 2] for i in range(0, len(pairs), 2)]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(content.title)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #999;padding:4px 8px;text-align:left}"
-        "figure{display:inline-block;margin:8px}</style></head><body>",
-        f"<h1>{e(content.title)}</h1>",
-        "<table>",
-        *(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in content.header),
+        f"<style>{_HTML_STYLE}</style></head><body>",
+        f"<h1>Ultrasound report: {e(content.title)}</h1>",
+        '<table class="header">',
+        *(
+            "<tr>" + "".join(f"<th>{e(k)}</th><td>{e(v)}</td>" for k, v in row) + "</tr>"
+            for row in header_rows
+        ),
         "</table>",
     ]
     if content.steps:
         parts += [
             "<h2>Protocol steps</h2>",
-            "<table><tr><th>Step</th><th>Title</th><th>Status</th><th>Note</th></tr>",
+            "<table><tr><th>Step</th><th>Status</th><th>Findings</th></tr>",
+            *(
+                f"<tr><td>{e(s.title)}</td><td>{e(s.status)}</td><td>{e(s.findings or '—')}</td></tr>"
+                for s in content.steps
+            ),
+            "</table>",
         ]
-        parts += [
-            f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{e(c)}</td><td>{e(d)}</td></tr>"
-            for a, b, c, d in content.steps
-        ]
-        parts.append("</table>")
-    if content.findings:
-        parts += ["<h2>Findings</h2>", "<ul>", *(f"<li>{e(f)}</li>" for f in content.findings), "</ul>"]
+    parts.append("<h2>Findings</h2>")
+    parts.append("".join(f"<p>{e(f)}</p>" for f in content.findings) or "<p>No findings were recorded.</p>")
     if content.measurements:
-        parts += ["<h2>Measurements</h2>", "<table><tr><th>Measurement</th><th>Value</th><th>From</th></tr>"]
         parts += [
-            f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{e(c)}</td></tr>" for a, b, c in content.measurements
+            "<h2>Measurements</h2>",
+            "<table><tr><th>Measurement</th><th>Value</th><th>Step</th><th>Image</th></tr>",
+            *(
+                f"<tr><td>{e(m.label)}</td><td>{e(m.value)}</td><td>{e(m.step or '—')}</td>"
+                f"<td>{e(m.image or '—')}</td></tr>"
+                for m in content.measurements
+            ),
+            "</table>",
         ]
-        parts.append("</table>")
+    parts.append("<h2>Impression</h2>")
+    if content.impression:
+        parts.append(f'<p class="impression">{e(content.impression)}</p>')
+    else:
+        parts.append("<p>No impression yet.</p>")
+    css = "unsigned" if content.signed == NOT_SIGNED else "signed"
+    parts.append(f'<p class="{css}">{e(content.signed)}</p>')
     if content.key_images:
         parts.append("<h2>Key images</h2>")
         for image in content.key_images:
             data = base64.b64encode(image.png).decode("ascii")
+            width = min(image.width_px, 360)
+            height = round(image.height_px * width / image.width_px)
             parts.append(
-                f'<figure><img src="data:image/png;base64,{data}" width="{image.width_px}" '
-                f'height="{image.height_px}" alt="{e(image.caption)}"><figcaption>{e(image.caption)}'
+                f'<figure><img src="data:image/png;base64,{data}" width="{width}" '
+                f'height="{height}" alt="{e(image.caption)}"><figcaption>{e(image.caption)}'
                 "</figcaption></figure>"
             )
-    if content.other_record_data:
-        parts += ["<h2>Other record data</h2>", f"<pre>{e(content.other_record_data)}</pre>"]
+    parts.append(f"<hr><p><small>{e(content.patient_line)} · {APP_NAME} {APP_VERSION}</small></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_html_report(store: StudyStore, study_uid: str, path: Path) -> Path:
-    content = build_report(store, study_uid)
+def write_html_report(
+    store: StudyStore, study_uid: str, path: Path, *, titles: Mapping[str, str] | None = None
+) -> Path:
+    content = build_report(store, study_uid, titles=titles)
     write_file_atomic(Path(path), render_html(content).encode("utf-8"))
     return Path(path)
 
@@ -285,67 +466,180 @@ def _register_cjk_fonts() -> None:
             pdfmetrics.registerFont(UnicodeCIDFont(name))
 
 
-def render_pdf(content: ReportContent) -> bytes:
-    """The same report as a PDF document (A4), made with reportlab."""
+def render_pdf(content: ReportContent, *, now: datetime | None = None) -> bytes:
+    """The same report as a PDF document (A4), made with reportlab; its metadata names the report,
+    its author and subject, and its creation date is `now` (the real time, never reportlab's
+    fixed 'invariant' date)."""
+    from reportlab import rl_config
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import Image as PdfImage
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle, XPreformatted
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     _register_cjk_fonts()
     styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+    small = ParagraphStyle("small", parent=body, fontSize=8, leading=10)
     e = pdf_markup
-    grid = TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")])
+    grid = TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
+        ]
+    )
+    width = A4[0] - 36 * mm
 
-    def table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None) -> Table:
-        body = [[Paragraph(e(cell), styles["BodyText"]) for cell in row] for row in rows]
-        if header:
-            body.insert(0, [Paragraph(f"<b>{e(h)}</b>", styles["BodyText"]) for h in header])
-        t = Table(body, hAlign="LEFT")
+    def table(rows: Sequence[Sequence[str]], header: Sequence[str], widths: Sequence[float]) -> Table:
+        cells = [[Paragraph(f"<b>{e(h)}</b>", body) for h in header]]
+        cells += [[Paragraph(e(cell or "—"), body) for cell in row] for row in rows]
+        t = Table(cells, colWidths=[w * width for w in widths], hAlign="LEFT", repeatRows=1)
         t.setStyle(grid)
         return t
 
-    story: list[Any] = [
-        Paragraph(e(content.title), styles["Title"]),
-        table(content.header),
-        Spacer(1, 6 * mm),
+    pairs = list(content.header)
+    header_cells = [
+        [
+            item
+            for k, v in pairs[i : i + 2]
+            for item in (Paragraph(f"<b>{e(k)}</b>", small), Paragraph(e(v), body))
+        ]
+        for i in range(0, len(pairs), 2)
     ]
+    if header_cells and len(header_cells[-1]) == 2:
+        header_cells[-1] += [Paragraph("", body), Paragraph("", body)]
+    header = Table(header_cells, colWidths=[0.17 * width, 0.33 * width] * 2, hAlign="LEFT")
+    header.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.8, colors.black),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
+    story: list[Any] = [Paragraph(e(f"Ultrasound report: {content.title}"), styles["Title"]), header]
     if content.steps:
         story += [
             Paragraph("Protocol steps", styles["Heading2"]),
-            table(content.steps, ("Step", "Title", "Status", "Note")),
-        ]
-    if content.findings:
-        story.append(Paragraph("Findings", styles["Heading2"]))
-        story += [Paragraph(f"• {e(f)}", styles["BodyText"]) for f in content.findings]
+            table([(s.title, s.status, s.findings) for s in content.steps], ("Step", "Status", "Findings"),
+                  (0.34, 0.30, 0.36)),
+        ]  # fmt: skip
+    story.append(Paragraph("Findings", styles["Heading2"]))
+    story += [Paragraph(e(f), body) for f in content.findings] or [
+        Paragraph("No findings were recorded.", body)
+    ]
     if content.measurements:
         story += [
             Paragraph("Measurements", styles["Heading2"]),
-            table(content.measurements, ("Measurement", "Value", "From")),
+            table(
+                [(m.label, m.value, m.step, m.image) for m in content.measurements],
+                ("Measurement", "Value", "Step", "Image"),
+                (0.32, 0.22, 0.34, 0.12),
+            ),
         ]
+    impression = e(content.impression).replace("\n", "<br/>") if content.impression else "No impression yet."
+    signed_colour = "#aa0000" if content.signed == NOT_SIGNED else "#000000"
+    story.append(
+        KeepTogether(
+            [
+                Paragraph("Impression", styles["Heading2"]),
+                Paragraph(impression, body),
+                Spacer(1, 4 * mm),
+                Paragraph(f'<font color="{signed_colour}"><b>{e(content.signed)}</b></font>', body),
+            ]
+        )
+    )
     if content.key_images:
-        story.append(Paragraph("Key images", styles["Heading2"]))
-        max_w, max_h = 80 * mm, 100 * mm
+        # the heading goes with the first row of pictures, never alone at the foot of a page
+        story.append(Paragraph("Key images", ParagraphStyle("kh", parent=styles["Heading2"], keepWithNext=1)))
+        cell_w, max_h = width / 2 - 4 * mm, 95 * mm
+        cells: list[Any] = []
         for image in content.key_images:
-            scale = min(max_w / image.width_px, max_h / image.height_px)
-            story.append(
-                PdfImage(io.BytesIO(image.png), width=image.width_px * scale, height=image.height_px * scale)
+            scale = min(cell_w / image.width_px, max_h / image.height_px)
+            picture = PdfImage(
+                io.BytesIO(image.png), width=image.width_px * scale, height=image.height_px * scale
             )
-            story.append(Paragraph(e(image.caption), styles["Italic"]))
-    if content.other_record_data:
-        story += [
-            Paragraph("Other record data", styles["Heading2"]),
-            XPreformatted(e(content.other_record_data), styles["Code"]),
-        ]
+            cells.append([picture, Paragraph(e(image.caption), small)])
+        rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+        if len(rows[-1]) == 1:
+            rows[-1].append("")
+        for row in rows:  # one table a row, so a page break falls between rows of pictures
+            pictures = Table([row], colWidths=[width / 2] * 2, hAlign="LEFT")
+            pictures.setStyle(
+                TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "LEFT")])
+            )
+            story.append(pictures)
+
+    def footer(canvas: Canvas, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 8)
+        canvas.setFillColor(colors.Color(0.3, 0.3, 0.3))
+        line = content.patient_line if cjk_font_for(content.patient_line) is None else ""
+        canvas.drawString(18 * mm, 10 * mm, line)
+        canvas.drawRightString(
+            A4[0] - 18 * mm, 10 * mm, f"{content.signed.split(' on ')[0]} · page {doc.page}"
+        )
+        canvas.restoreState()
+
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, title=content.title, author="scanner-app", invariant=1)
-    doc.build(story)
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=18 * mm,
+        title=f"Ultrasound report: {content.title}",
+        author=content.author,
+        subject=content.subject,
+        creator=f"{APP_NAME} {APP_VERSION}",
+        invariant=0,  # the real creation date, even where rl_config.invariant is set for tests
+    )
+    saved = rl_config.invariant
+    rl_config.invariant = 0
+    try:
+        doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    finally:
+        rl_config.invariant = saved
     return buffer.getvalue()
 
 
-def write_pdf_report(store: StudyStore, study_uid: str, path: Path) -> Path:
-    content = build_report(store, study_uid)
+def write_pdf_report(
+    store: StudyStore, study_uid: str, path: Path, *, titles: Mapping[str, str] | None = None
+) -> Path:
+    content = build_report(store, study_uid, titles=titles)
     write_file_atomic(Path(path), render_pdf(content))
     return Path(path)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedReport:
+    """A signed report as kept: HTML and PDF in the study's folder, and the PACS document."""
+
+    html: Path
+    pdf: Path
+    document: StudyDocument
+
+
+def sign_and_store_report(
+    store: StudyStore,
+    study_uid: str,
+    impression: str,
+    signed_by: str,
+    *,
+    titles: Mapping[str, str] | None = None,
+) -> SignedReport:
+    """Sign the report (impression, signer, now), keep it with the study as HTML and PDF, and as an
+    Encapsulated PDF in the study's own report series, queued for every PACS the study went to."""
+    store.sign_report(study_uid, impression, signed_by)
+    content = build_report(store, study_uid, titles=titles)
+    pdf = render_pdf(content)
+    html_path = store.write_report_file(study_uid, REPORT_HTML, render_html(content).encode("utf-8"))
+    pdf_path = store.write_report_file(study_uid, REPORT_PDF, pdf)
+    document = store.save_report_document(study_uid, pdf, f"Ultrasound report: {content.title}")
+    return SignedReport(html_path, pdf_path, document)

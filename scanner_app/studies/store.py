@@ -6,6 +6,8 @@ Layout under the root:
     send-journal.jsonl                every change of PACS send state, appended and fsynced
     studies/<study_uid>/study.json    study-level facts and, at the end, the protocol run record
     studies/<study_uid>/0001-still.dcm, 0002-clip.dcm, ...
+    studies/<study_uid>/0007-report.dcm  the signed report (Encapsulated PDF), sent to PACS with the study
+    studies/<study_uid>/report.html, report.pdf   the signed report as a person opens it
 
 A capture is durable when its save call returns: the file is renamed into place and the directory
 synced before the index row is committed. On opening, the store takes the folder's lock, deletes
@@ -53,16 +55,20 @@ from scanner_app.studies.dicom_writer import (
     relabel_dataset,
     write_file_atomic,
 )
+from scanner_app.studies.encapsulated_pdf import build_encapsulated_pdf
 from scanner_app.studies.folder_lock import StudyFolderLock
 from scanner_app.studies.model import (
     CaptureLabels,
     JsonDict,
     Patient,
+    ReportSignOff,
     Study,
     StudyCapture,
     StudyCaptureError,
+    StudyDocument,
     StudyError,
     StudyStoreUnavailable,
+    check_dicom_value,
     check_json,
 )
 
@@ -73,6 +79,12 @@ SEND_JOURNAL_NAME = "send-journal.jsonl"
 STUDIES_DIR = "studies"
 STUDY_JSON = "study.json"
 _CAPTURE_NAME = re.compile(r"^(\d{4,})-(still|clip)\.dcm$")
+_REPORT_NAME = re.compile(r"^(\d{4,})-report\.dcm$")
+# A signed report is a row of `captures` of this kind (so the PACS send queue, keyed to that table,
+# sends it like an image); it is listed in `Study.documents`, never among the captures.
+REPORT_KIND = "report"
+REPORT_HTML = "report.html"
+REPORT_PDF = "report.pdf"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
@@ -425,6 +437,7 @@ class StudyStore:
         protocol_id: str = "",
         description: str = "",
         accession_number: str = "",
+        referring_physician: str = "",
     ) -> Study:
         """Create the study folder and its study.json; the study is then ready for captures."""
         if not operator.strip():
@@ -441,6 +454,7 @@ class StudyStore:
             protocol_id=protocol_id,
             description=description,
             accession_number=accession_number,
+            referring_physician=referring_physician,
             started_at=started,
             directory=f"{STUDIES_DIR}/{study_uid}",
         )
@@ -476,6 +490,124 @@ class StudyStore:
             self._write_study_json(kept)
             self._index_study(self._conn, kept)
             study.protocol_record = kept.protocol_record
+
+    def sign_report(self, study_uid: str, impression: str, signed_by: str) -> Study:
+        """Keep the report's impression and its signer (a DICOM person name) with the ended study.
+
+        Signing again replaces both (an amended report); the time is now. Returns the study as kept.
+        """
+        if not impression.strip():
+            raise StudyError("the impression is empty: write what the exam shows before signing")
+        if not signed_by.strip():
+            raise StudyError("the report needs the name of the person signing it")
+        check_dicom_value("signed_by", "PN", signed_by)
+        with self._lock:
+            study = self.get_study(study_uid)
+            if study.ended_at is None:
+                raise StudyError("the exam is still open: end it before signing its report")
+            signed = dataclasses.replace(
+                study, sign_off=ReportSignOff(impression.strip(), signed_by.strip(), self._now())
+            )
+            self._write_study_json(signed)
+            self._index_study(self._conn, signed)
+            return signed
+
+    def save_report_document(self, study_uid: str, pdf: bytes, title: str) -> StudyDocument:
+        """Keep the signed report's PDF as an Encapsulated PDF in the study, in its own series.
+
+        Every PACS the study's images were already queued for gets it queued too, so a study sent
+        before its report was signed still receives the report; a study sent later takes it along.
+        """
+        with self._lock:
+            study = self.get_study(study_uid)
+            row = self._conn.execute(
+                "SELECT max(instance_number) FROM captures WHERE study_uid = ?", (study_uid,)
+            ).fetchone()
+            instance_number = max(row[0] or 0, self._highest_file_number(study)) + 1
+            found = self._conn.execute(
+                "SELECT series_uid, series_number FROM series WHERE study_uid = ? AND kind = ?",
+                (study_uid, REPORT_KIND),
+            ).fetchone()
+            if found is not None:
+                series_uid, series_number = str(found[0]), int(found[1])
+            else:
+                top = self._conn.execute(
+                    "SELECT max(series_number) FROM series WHERE study_uid = ?", (study_uid,)
+                ).fetchone()
+                series_uid, series_number = new_uid(), int((top[0] if top else 0) or 0) + 1
+            created = self._now()
+            sop_uid = new_uid()
+            ds = build_encapsulated_pdf(
+                study,
+                pdf,
+                title=title,
+                sop_instance_uid=sop_uid,
+                series_uid=series_uid,
+                series_number=series_number,
+                instance_number=instance_number,
+                created_at=created,
+            )
+            rel_path = f"{study.directory}/{instance_number:04d}-{REPORT_KIND}.dcm"
+            path = self.root / rel_path
+            write_file_atomic(path, encode_dataset(ds), self._write_bytes, overwrite=False)
+            document = StudyDocument(sop_uid, study_uid, series_uid, instance_number, rel_path, created)
+            try:
+                self._index_document(self._conn, document, series_number, queue_for_known_pacs=True)
+            except sqlite3.Error as exc:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                raise StudyCaptureError(
+                    f"could not record {path} in the index {self.index_path}: {exc}"
+                ) from exc
+            return document
+
+    def write_report_file(self, study_uid: str, name: str, payload: bytes) -> Path:
+        """Keep the report as a person opens it (report.html, report.pdf) in the study's folder."""
+        if name not in (REPORT_HTML, REPORT_PDF):
+            raise StudyError(f"{name!r} is not a report file name ({REPORT_HTML}, {REPORT_PDF})")
+        study = self.get_study(study_uid)
+        path = self.root / study.directory / name
+        write_file_atomic(path, payload, self._write_bytes)
+        return path
+
+    @staticmethod
+    def _index_document(
+        conn: sqlite3.Connection, document: StudyDocument, series_number: int, *, queue_for_known_pacs: bool
+    ) -> None:
+        with transaction(conn):
+            conn.execute(
+                "INSERT OR IGNORE INTO series (series_uid, study_uid, series_number, kind, body_part, "
+                "laterality) VALUES (?, ?, ?, ?, '', '')",
+                (document.series_uid, document.study_uid, series_number, REPORT_KIND),
+            )
+            conn.execute(
+                "INSERT INTO captures (sop_instance_uid, study_uid, series_uid, kind, instance_number, "
+                "path, number_of_frames, taken_at, labels_json, annotations_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, 1, ?, '{}', '[]')",
+                (
+                    document.sop_instance_uid,
+                    document.study_uid,
+                    document.series_uid,
+                    REPORT_KIND,
+                    document.instance_number,
+                    document.path,
+                    document.created_at.isoformat(),
+                ),
+            )
+            if queue_for_known_pacs:
+                conn.execute(
+                    "INSERT OR IGNORE INTO sends (sop_instance_uid, called_ae, host, port, destination, "
+                    "status, updated_at) "
+                    "SELECT DISTINCT ?, s.called_ae, s.host, s.port, s.destination, 'queued', ? FROM sends s "
+                    "JOIN captures c ON c.sop_instance_uid = s.sop_instance_uid "
+                    "WHERE c.study_uid = ? AND c.kind != ? AND s.port != 0",
+                    (
+                        document.sop_instance_uid,
+                        document.created_at.isoformat(),
+                        document.study_uid,
+                        REPORT_KIND,
+                    ),
+                )
 
     def _write_study_json(self, study: Study) -> None:
         payload = json.dumps(study.to_json(), indent=2, ensure_ascii=False).encode("utf-8")
@@ -709,6 +841,7 @@ class StudyStore:
             studies = [Study.from_json(json.loads(r[0])) for r in rows]
             for study in studies:
                 study.captures = self._captures_of(study.study_uid)
+                study.documents = self._documents_of(study.study_uid)
             return studies
 
     def get_study(self, study_uid: str) -> Study:
@@ -720,6 +853,7 @@ class StudyStore:
                 raise StudyError(f"no study {study_uid} in {self.root}")
             study = Study.from_json(json.loads(row[0]))
             study.captures = self._captures_of(study_uid)
+            study.documents = self._documents_of(study_uid)
             return study
 
     def list_captures(self, study_uid: str | None = None) -> list[StudyCapture]:
@@ -731,13 +865,14 @@ class StudyStore:
             "SELECT sop_instance_uid, study_uid, series_uid, kind, instance_number, path, "
             "number_of_frames, taken_at, labels_json, annotations_json FROM captures"
         )
-        params: tuple[str, ...] = ()
+        sql += " WHERE kind != ?"  # a signed report is a document of the study, not a capture
+        params: tuple[str, ...] = (REPORT_KIND,)
         if study_uid is not None:
-            sql += " WHERE study_uid = ?"
-            params = (study_uid,)
+            sql += " AND study_uid = ?"
+            params = (*params, study_uid)
         elif sop_instance_uid is not None:
-            sql += " WHERE sop_instance_uid = ?"
-            params = (sop_instance_uid,)
+            sql += " AND sop_instance_uid = ?"
+            params = (*params, sop_instance_uid)
         rows = self._conn.execute(sql + " ORDER BY study_uid, instance_number", params).fetchall()
         return [
             StudyCapture(
@@ -755,7 +890,18 @@ class StudyStore:
             for r in rows
         ]
 
-    def capture_path(self, record: StudyCapture) -> Path:
+    def _documents_of(self, study_uid: str) -> list[StudyDocument]:
+        rows = self._conn.execute(
+            "SELECT sop_instance_uid, study_uid, series_uid, instance_number, path, taken_at FROM captures "
+            "WHERE kind = ? AND study_uid = ? ORDER BY instance_number",
+            (REPORT_KIND, study_uid),
+        ).fetchall()
+        return [
+            StudyDocument(str(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), datetime.fromisoformat(r[5]))
+            for r in rows
+        ]
+
+    def capture_path(self, record: StudyCapture | StudyDocument) -> Path:
         return self.root / record.path
 
     def read_dataset(self, record: StudyCapture) -> Dataset:
@@ -830,6 +976,10 @@ class StudyStore:
                     if study is None:
                         continue
                     self._index_study(self._conn, study)
+                for path in sorted(p for p in study_dir.iterdir() if _REPORT_NAME.match(p.name)):
+                    rel = f"{rel_dir}/{path.name}"
+                    if rel not in known_files and self._index_document_file(rel, path):
+                        added.append(rel)
                 for path in files:
                     rel = f"{rel_dir}/{path.name}"
                     if rel in known_files:
@@ -894,6 +1044,25 @@ class StudyStore:
             )
         log.error("study folder %s has neither study.json nor readable images; skipped", study_dir)
         return None
+
+    def _index_document_file(self, rel: str, path: Path) -> bool:
+        """Index a signed report found on disk (a rebuilt index); False if it cannot be read."""
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            created = datetime.strptime(str(ds.AcquisitionDateTime), "%Y%m%d%H%M%S.%f")
+            document = StudyDocument(
+                str(ds.SOPInstanceUID),
+                str(ds.StudyInstanceUID),
+                str(ds.SeriesInstanceUID),
+                int(ds.InstanceNumber),
+                rel,
+                created,
+            )
+            self._index_document(self._conn, document, int(ds.SeriesNumber), queue_for_known_pacs=False)
+            return True
+        except Exception as exc:  # one bad file must not stop the others
+            log.error("cannot index %s: %s", path, exc)
+            return False
 
     def _record_from_file(self, rel: str, path: Path) -> tuple[StudyCapture | None, int]:
         try:
