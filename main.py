@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import math
 import sys
@@ -207,23 +206,18 @@ def _request_doppler(args: argparse.Namespace, engine: AcquisitionEngine) -> Non
 
 
 def _doppler_summary_hook(args: argparse.Namespace) -> DopplerSummaryHook | None:
-    """The Doppler processing's headless hook, once `scanner_app/doppler_processing.py` provides one
-    (`headless_summary_hook(mode, angle_deg)`); until then the summary has the IQ counters only."""
-    if args.doppler in (None, "off") or importlib.util.find_spec("scanner_app.doppler_processing") is None:
+    """With --doppler flow or pw: every IQ packet processed, velocities in the summary."""
+    if args.doppler in (None, "off"):
         return None
-    processing = importlib.import_module("scanner_app.doppler_processing")
-    make_hook = getattr(processing, "headless_summary_hook", None)
-    if make_hook is None:
-        return None
-    hook: DopplerSummaryHook = make_hook(DopplerMode[args.doppler.upper()], args.angle_deg or 0.0)
-    return hook
+    from scanner_app.doppler_summary import headless_summary_hook
+
+    return headless_summary_hook(args.angle_deg or 0.0)
 
 
 def load_usb_backend(spec: str | None) -> Any:
     """The backend named by --usb-backend MODULE:ATTR (an object, or a factory called with no arguments)."""
     if spec is None:
         return None
-    import importlib
 
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:

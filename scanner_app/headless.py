@@ -112,6 +112,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"IQ packets: {summary['iq_packets']}, dropped: {summary['iq_dropped']}, "
             f"malformed: {summary['iq_malformed']}"
         )
+    doppler = summary.get("doppler")
+    if doppler is not None:
+        lines.append(doppler_line(doppler))
     if summary.get("link_saturated"):
         lines.append(link_saturated_message(summary["probe_tx_dropped"]))
     if summary.get("error"):
@@ -128,3 +131,22 @@ def link_saturated_message(probe_tx_dropped: int) -> str:
 
 def write_stats_json(summary: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def doppler_line(doppler: dict[str, Any]) -> str:
+    """The Doppler part of the summary in words (velocities in cm/s, angle-corrected)."""
+    if doppler.get("spectral_lines"):
+        if "spectral_peak_cm_s" not in doppler:
+            return f"pw Doppler: {doppler['spectral_lines']} spectral lines, no flow in the gate"
+        return (
+            f"pw Doppler: {doppler['spectral_lines_with_flow']} of {doppler['spectral_lines']} spectral "
+            f"lines with flow; peak {doppler['spectral_peak_cm_s']:.1f} cm/s, mean "
+            f"{doppler['spectral_mean_cm_s']:.1f} cm/s, max trace {doppler['max_trace_cm_s']:.1f} cm/s "
+            f"(angle {doppler['angle_deg']:g}°)"
+        )
+    if "flow_mean_cm_s" in doppler:
+        return (
+            f"colour Doppler: flow in {doppler['flow_ensembles_with_flow']} ensembles; mean "
+            f"{doppler['flow_mean_cm_s']:.1f} cm/s, power {doppler['flow_power_db']:.1f} dB"
+        )
+    return "Doppler: no flow found"
