@@ -157,9 +157,9 @@ def test_a_caliper_from_exam_1_never_appears_in_exam_2(qtbot: QtBot, rig: Rig) -
         assert _texts_and_calipers(entries) == ([], [])
     assert w.annotations.body_marker == body_marker  # the marker is not an annotation: it stays
     # ... nor in its report data, while exam 1's report has its caliper with its image.
-    assert [m[2] for m in build_report(rig.store, second.study.study_uid).measurements] == []
+    assert not build_report(rig.store, second.study.study_uid).measurements
     report_1 = build_report(rig.store, first.study.study_uid)
-    assert [m[0] for m in report_1.measurements if m[2].startswith("image")] == ["A"]
+    assert [m.label for m in report_1.measurements if m.image] == ["A (caliper)"]
 
 
 def test_a_new_step_starts_clean(qtbot: QtBot, rig: Rig) -> None:

@@ -18,6 +18,7 @@ from scanner_app.engine import EngineState
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from tests.ui_support import make_engine, open_window, wait_streaming, window_models
+from ui.close_prompt import EXAM_END
 from ui.exam_dialog import ExamRequest
 from ui.exam_dock import ExamController
 from ui.main_window import MainWindow
@@ -115,7 +116,7 @@ class ExamWindow:
 @pytest.fixture
 def exam_window(qtbot: QtBot, tmp_path: Path) -> Iterator[ExamWindow]:
     store = StudyStore(tmp_path / "studies")
-    exams = ExamController(store, load_library()[0], operator="Op^One")
+    exams = ExamController(store, load_library()[0], operator="Op^One", ask=lambda *_question: EXAM_END)
     window = open_window(qtbot, tmp_path, make_engine(), sink=StudyCaptureSink(store, exams.current_study))
     exams.attach(window)
     wait_streaming(qtbot, window)
@@ -167,7 +168,7 @@ def test_layout_is_restored_after_a_restart(qtbot: QtBot, tmp_path: Path) -> Non
         side_width = first.tabs.width()
         first.tabs.setCurrentIndex(2)
         first.tabs.set_collapsed(True)
-        exams = ExamController(store, load_library()[0], operator="Op^One")
+        exams = ExamController(store, load_library()[0], operator="Op^One", ask=lambda *_question: EXAM_END)
         exams.attach(first)
         first.removeDockWidget(exams.dock)  # the user moved the checklist to the right
         first.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, exams.dock)
@@ -182,7 +183,7 @@ def test_layout_is_restored_after_a_restart(qtbot: QtBot, tmp_path: Path) -> Non
         with qtbot.waitExposed(second):
             second.show()
         _resize(qtbot, second, 1500, 900)  # the test platform's screen is smaller than the saved window
-        again = ExamController(store, load_library()[0], operator="Op^One")
+        again = ExamController(store, load_library()[0], operator="Op^One", ask=lambda *_question: EXAM_END)
         again.attach(second)
         assert second.tabs.collapsed
         assert second.dockWidgetArea(again.dock) == Qt.DockWidgetArea.RightDockWidgetArea
