@@ -373,6 +373,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
 
     from scanner_app.capture import CaptureSink, FolderCaptureSink
     from scanner_app.preferences import Preferences
+    from ui.disk_space import DiskSpaceWatch
     from ui.dual_view import DualScreen
     from ui.main_window import (
         DEFAULT_PROBE_SPECS,
@@ -435,8 +436,11 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator)
+        captures_folder = store.root
     else:
         window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
+        captures_folder = Path(preferences.get("capture_dir") or default_capture_dir())
+    DiskSpaceWatch(captures_folder).attach(window)
     window.show()
     engine.start()
     try:
