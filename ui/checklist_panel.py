@@ -233,6 +233,8 @@ class ChecklistPanel(QWidget):
         # What to capture first: it is what the sonographer acts on; the how-to follows.
         self.captures_box = QGroupBox("To capture")
         self.captures_layout = QGridLayout(self.captures_box)
+        # The requirement's words wrap and give way; its Capture button always shows whole.
+        self.captures_layout.setColumnStretch(1, 1)
         self.captures_layout.setColumnStretch(1, 1)
         self.detail_layout.addWidget(self.captures_box)
         self.instructions = QLabel()
@@ -245,6 +247,7 @@ class ChecklistPanel(QWidget):
         pr.setContentsMargins(0, 0, 0, 0)
         self.practice_label = QLabel()
         self.practice_label.setTextFormat(Qt.TextFormat.RichText)
+        self.practice_label.setWordWrap(True)  # scene, variant and state: longer than the dock is wide
         pr.addWidget(self.practice_label, 1)
         self.practice_button = QPushButton("Show target")
         self.practice_button.clicked.connect(self._request_practice_target)
@@ -254,7 +257,7 @@ class ChecklistPanel(QWidget):
         self.pain_box = QGroupBox("Area of pain")
         pain = QHBoxLayout(self.pain_box)
         self.body_diagram = BodyDiagram()
-        self.body_diagram.setFixedWidth(110)
+        self.body_diagram.setFixedWidth(90)
         pain.addWidget(self.body_diagram)
         pain_form = QVBoxLayout()
         self.pain_region = QLineEdit()
@@ -264,7 +267,7 @@ class ChecklistPanel(QWidget):
         # The diagram is in anatomical position, so a click also says the side; a wrong side on a
         # pain mark would send the sonographer to the other leg.
         self.body_diagram.point_picked.connect(self._side_from_diagram)
-        self.pain_button = QPushButton("Mark area of pain")
+        self.pain_button = QPushButton("Mark pain")  # short: the group box says what for
         self.pain_button.clicked.connect(self._mark_pain)
         self.pain_status = QLabel()
         self.pain_status.setWordWrap(True)
@@ -529,6 +532,7 @@ class ChecklistPanel(QWidget):
             text = QLabel(prefix + _requirement_text(req) + optional)
             text.setWordWrap(True)
             button = QPushButton(f"Capture {req.kind.value}")
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             button.setEnabled(not self.runner.ended and bool(self.runner.side))
             button.clicked.connect(
                 lambda _=False, q=req: self.capture_requested.emit(
@@ -555,6 +559,8 @@ class ChecklistPanel(QWidget):
         chosen = self.runner.findings(step.id)
         for f in step.findings:
             box = QCheckBox(f.title)
+            box.setToolTip(f.title)  # a long title is cut at the dock's edge, not the dock widened
+            box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             box.setObjectName(f"finding:{f.id}")
             box.setStyleSheet(self._check_style)
             box.setChecked(f.id in chosen)
