@@ -134,7 +134,7 @@ def test_the_checklist_keeps_its_scroll_position_after_a_capture(qtbot: QtBot, r
     # The panel puts the scroll back once more after the new rows' layout pass: wait for that pass.
     qtbot.waitUntil(lambda: not panel._scroll_timer.isActive(), timeout=2000)
     assert _taken(rig, "cfv_compression") == 1
-    assert bar.value() == kept
+    assert bar.value() == kept, (bar.value(), kept, bar.maximum())
 
 
 def test_a_review_left_open_across_a_new_exam_deletes_nothing(qtbot: QtBot, rig: GroinRig) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PyQt6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -162,6 +163,15 @@ class ChecklistPanel(QWidget):
         self._scroll_timer.setSingleShot(True)
         self._scroll_timer.setInterval(0)
         self._scroll_timer.timeout.connect(lambda: self._restore_scroll(self._scroll_kept))
+        # Until the position is moved by anything but this panel (the user), the rebuilt rows' later
+        # layout passes (the range growing back) put the kept position back too: a clamp to a
+        # passing, shorter range must not stick.
+        self._scroll_pending = False
+        self._restoring = False
+        bar = self.detail_scroll.verticalScrollBar()
+        assert bar is not None
+        bar.rangeChanged.connect(self._on_scroll_range)
+        bar.valueChanged.connect(self._on_scroll_value)
         callback = self._on_runner_event
         runner.changed.connect(callback)
         # The runner may outlive the panel: stop listening when the panel goes (psygnal's weak reference
@@ -392,13 +402,38 @@ class ChecklistPanel(QWidget):
         # rebuilt rows would otherwise move focus and the scroll with it); a new step starts at its top.
         bar = self.detail_scroll.verticalScrollBar()
         assert bar is not None
-        kept = 0 if event.kind is EventKind.STEP_CHANGED else bar.value()
+        if event.kind is EventKind.STEP_CHANGED:
+            kept = 0
+        elif self._scroll_pending:
+            # Nothing but this panel moved it since the last rebuild: the bar's value may be a passing
+            # clamp to a shorter range, the kept position is the one the operator left it at.
+            kept = self._scroll_kept
+        else:
+            kept = bar.value()
+        self._scroll_kept = kept
+        self._scroll_pending = True
         self.refresh()
         self._restore_scroll(kept)
-        self._scroll_kept = kept
         self._scroll_timer.start()  # again once the new rows are laid out
         if event.kind is EventKind.STEP_CHANGED:
             self._announce_step()
+
+    def _on_scroll_range(self, _minimum: int, maximum: int) -> None:
+        if self._scroll_pending:
+            self._set_scroll(min(self._scroll_kept, maximum))
+
+    def _on_scroll_value(self, _value: int) -> None:
+        if not self._restoring:
+            self._scroll_pending = False
+
+    def _set_scroll(self, value: int) -> None:
+        bar = self.detail_scroll.verticalScrollBar()
+        assert bar is not None
+        self._restoring = True
+        try:
+            bar.setValue(value)
+        finally:
+            self._restoring = False
 
     def _restore_scroll(self, value: int) -> None:
         widget = self.detail_scroll.widget()
@@ -406,9 +441,7 @@ class ChecklistPanel(QWidget):
             layout = widget.layout()
             assert layout is not None
             layout.activate()
-        bar = self.detail_scroll.verticalScrollBar()
-        if bar is not None:
-            bar.setValue(value)
+        self._set_scroll(value)
 
     def _announce_step(self) -> None:
         step = self.runner.current_step
@@ -424,6 +457,12 @@ class ChecklistPanel(QWidget):
 
     def refresh(self) -> None:
         """Redraw everything from the runner's state."""
+        focused = QApplication.focusWidget()
+        detail = self.detail_scroll.widget()
+        if focused is not None and detail is not None and detail.isAncestorOf(focused):
+            # The rows are rebuilt: a focused button hidden now would pass the focus to the next
+            # widget, and the pane would scroll to show it. The pane itself keeps the focus instead.
+            self.detail_scroll.setFocus(Qt.FocusReason.OtherFocusReason)
         r = self.runner
         step = r.current_step
         side = r.side or "side not chosen"
@@ -526,7 +565,9 @@ class ChecklistPanel(QWidget):
             done = taken >= req.count
             colour = FOUND_COLOUR if done else MISSING_COLOUR
             mark = QLabel(f"<b style='color:{colour}'>{'✓' if done else f'{taken}/{req.count}'}</b>")
-            mark.setMinimumWidth(36)
+            # One width whatever it says ("0/2", "✓"): a capture must not rewrap the rows (and move
+            # the pane's scroll) by narrowing this column.
+            mark.setFixedWidth(mark.fontMetrics().horizontalAdvance("00/00") + 8)
             prefix = "↳ " if fu_id else ""
             optional = "" if step.mandatory or fu_id else " (optional)"
             text = QLabel(prefix + _requirement_text(req) + optional)
