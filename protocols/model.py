@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from scanner_app.capture import CaptureKind
+from scanner_app.capture import ImagingMode as ImagingMode  # the protocol files' mode words live in the core
 
 
 class Side(enum.StrEnum):
@@ -36,15 +37,6 @@ class Plane(enum.StrEnum):
     SAGITTAL = "sagittal"
     TRANSVERSE = "transverse"
     OBLIQUE = "oblique"
-
-
-class ImagingMode(enum.StrEnum):
-    """The imaging mode a capture must be taken in."""
-
-    BMODE = "bmode"
-    COLOR_DOPPLER = "color_doppler"
-    POWER_DOPPLER = "power_doppler"
-    SPECTRAL_DOPPLER = "spectral_doppler"
 
 
 class CaptureSide(enum.StrEnum):

@@ -178,6 +178,7 @@ def test_record_capture_returns_labels_and_counts_toward_requirement(
         "side": "left",
         "mode": "bmode",
         "follow_up_id": "",
+        "note": "",
     }
     assert events[-1].kind is EventKind.CAPTURE_RECORDED
     missing = runner.missing_for_step("first")

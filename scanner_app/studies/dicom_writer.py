@@ -30,7 +30,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from scanner_app.capture import CaptureKind
+from scanner_app.capture import CaptureKind, ImagingMode
 from scanner_app.frame import DataFormat, Frame
 from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyCaptureError
 
@@ -410,12 +410,23 @@ def read_capture_json(ds: Dataset) -> JsonDict | None:
     return value if isinstance(value, dict) else None
 
 
+# US Image Type value 4 (PS3.3 C.8.5.6.1.1): the sum of the modes shown, in hex; 2D imaging is 0001,
+# PW Doppler 0008, colour Doppler 0010, colour power mode 0100.
+IMAGE_TYPE_MODES = {
+    ImagingMode.BMODE: "0001",
+    ImagingMode.COLOR_DOPPLER: "0011",
+    ImagingMode.POWER_DOPPLER: "0101",
+    ImagingMode.SPECTRAL_DOPPLER: "0009",
+}
+
+
 def image_type(labels: CaptureLabels) -> list[str]:
-    """Image Type: value 3 the exam type (from the labels, else the body part), value 4 "0001" (2D)."""
+    """Image Type: value 3 the exam type (from the labels, else the body part), value 4 the modes
+    shown (2D, plus colour, power or PW Doppler as the capture was taken)."""
     exam_type = labels.exam_type or ("MUSCULOSKELETAL" if labels.body_part in _MSK_BODY_PARTS else "")
     if not exam_type:
         return ["ORIGINAL", "PRIMARY"]
-    return ["ORIGINAL", "PRIMARY", exam_type, "0001"]
+    return ["ORIGINAL", "PRIMARY", exam_type, IMAGE_TYPE_MODES[ImagingMode(labels.imaging_mode)]]
 
 
 def pixel_aspect_ratio(spacing_mm: tuple[float, float]) -> tuple[int, int] | None:
