@@ -6,8 +6,10 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# The protocol files' words for a capture's kind and mode are the core's (the window labels captures
+# with them too).
 from scanner_app.capture import CaptureKind
-from scanner_app.capture import ImagingMode as ImagingMode  # the protocol files' mode words live in the core
+from scanner_app.capture import ImagingMode as ImagingMode  # noqa: PLC0414 (re-exported)
 
 
 class Side(enum.StrEnum):

@@ -572,7 +572,8 @@ class ChecklistRunner:
         if not wanted:
             return ""
         missing = asked if asked in wanted else wanted[0]
-        return f"a {taken.words} {kind.value} does not document {missing.words}: switch to {_SWITCH_TO[missing]} first"
+        switch = _SWITCH_TO[missing]
+        return f"a {taken.words} {kind.value} does not document {missing.words}: switch to {switch} first"
 
     def _slot_for(self, step: Step, key: tuple[str, str, str, str]) -> tuple[str, bool]:
         """(follow_up_id, extra) for a new capture with labels `key`: the first requirement it still fills."""
