@@ -41,4 +41,5 @@ def study_labels(protocol: ScanProtocol, runner_labels: dict[str, str]) -> dict[
         "step_id": step.id,
         "step_title": step.title,
         "plane": runner_labels.get("plane", "").replace("_", " "),
+        "imaging_mode": runner_labels.get("mode", "bmode"),
     }

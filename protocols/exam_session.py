@@ -91,14 +91,18 @@ class ExamSession:
         kind: str,
         plane: str | None = None,
         *,
-        mode: str = "bmode",
+        mode: str | None = None,
         contralateral: bool = False,
+        imaging_mode: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Record a capture for the current step; return (capture_id, labels for the study store).
 
         With no `plane`, the capture is for the first outstanding requirement of this kind in the
         current step (the one matching `mode` and side if there is one), else the step's plane. With
         no checklist running, capture_id is "" and the labels carry only the examined side.
+        `mode` is the mode the capture is meant for (a checklist button), `imaging_mode` the mode it
+        was taken in (the window's readback): only the latter counts (`ChecklistRunner.record_capture`) (the
+        runner's `find_capture(capture_id).note` says why a capture in the wrong mode did not count).
         Raises RunnerError when the checklist refuses (an ASK protocol whose side is not chosen yet).
         """
         runner = self.runner
@@ -106,10 +110,13 @@ class ExamSession:
             # The side may have been chosen in the checklist after the exam started.
             laterality = LATERALITY_BY_SIDE.get((runner.side if runner else "") or self.side, "")
             return "", ({"laterality": laterality} if laterality else {})
+        asked = mode or imaging_mode or "bmode"
         if plane is None:
-            plane = self._default_plane(runner, kind, mode, contralateral)
+            plane = self._default_plane(runner, kind, asked, contralateral)
         capture_id = f"{self.study.study_id}-{next(self._ids):04d}"
-        labels = runner.record_capture(kind, plane, capture_id, mode=mode, contralateral=contralateral)
+        labels = runner.record_capture(
+            kind, plane, capture_id, mode=asked, contralateral=contralateral, imaging_mode=imaging_mode
+        )
         return capture_id, study_labels(runner.protocol, labels)
 
     @staticmethod

@@ -6,7 +6,10 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# The protocol files' words for a capture's kind and mode are the core's (the window labels captures
+# with them too).
 from scanner_app.capture import CaptureKind
+from scanner_app.capture import ImagingMode as ImagingMode  # noqa: PLC0414 (re-exported)
 
 
 class Side(enum.StrEnum):
@@ -36,15 +39,6 @@ class Plane(enum.StrEnum):
     SAGITTAL = "sagittal"
     TRANSVERSE = "transverse"
     OBLIQUE = "oblique"
-
-
-class ImagingMode(enum.StrEnum):
-    """The imaging mode a capture must be taken in."""
-
-    BMODE = "bmode"
-    COLOR_DOPPLER = "color_doppler"
-    POWER_DOPPLER = "power_doppler"
-    SPECTRAL_DOPPLER = "spectral_doppler"
 
 
 class CaptureSide(enum.StrEnum):

@@ -86,6 +86,7 @@ class StepCapture:
     mode: str
     follow_up_id: str = ""  # the follow-up whose requirement it satisfied, if any
     extra: bool = False  # matched no requirement; kept anyway
+    note: str = ""  # why an extra did not count (taken in another imaging mode than the step asks)
 
 
 @dataclass(slots=True)
@@ -210,6 +211,15 @@ def _describe(req: CaptureRequirement, remaining: int) -> str:
     if req.side is CaptureSide.CONTRALATERAL:
         parts.append("other side")
     return ", ".join(parts)
+
+
+# What the operator switches on to take a capture a requirement's mode asks for.
+_SWITCH_TO = {
+    ImagingMode.BMODE: "B-mode",
+    ImagingMode.COLOR_DOPPLER: "colour flow",
+    ImagingMode.POWER_DOPPLER: "power Doppler",
+    ImagingMode.SPECTRAL_DOPPLER: "PW",
+}
 
 
 def _angle_diff_deg(a: float, b: float) -> float:
@@ -504,15 +514,23 @@ class ChecklistRunner:
         *,
         mode: str = "bmode",
         contralateral: bool = False,
+        imaging_mode: str | None = None,
     ) -> dict[str, str]:
         """Label a capture for the current step and count it toward the step's requirements.
 
+        `mode` is the mode the capture is meant for (a checklist button's requirement);
+        `imaging_mode` the mode the image was actually taken in (the window's readback), which is
+        what counts: a B-mode still never satisfies a Doppler requirement. Without `imaging_mode`
+        the caller vouches that `mode` is the mode in force.
+
         Returns the labels to attach to the stored capture: protocol_id, step_id, plane, side (and mode,
-        follow_up_id). A capture that matches no outstanding requirement is kept as an extra.
+        follow_up_id, note). A capture that matches no outstanding requirement is kept as an extra;
+        `note` says why when the step asked for it in another mode.
         """
         self._require_running()
         try:
-            kind_v, plane_v, mode_v = CaptureKind(kind), Plane(plane), ImagingMode(mode)
+            kind_v, plane_v, asked = CaptureKind(kind), Plane(plane), ImagingMode(mode)
+            mode_v = ImagingMode(imaging_mode) if imaging_mode is not None else asked
         except ValueError as exc:
             raise RunnerError(f"bad capture label: {exc}") from None
         if self.protocol.side is Side.ASK and not self._side:
@@ -521,8 +539,9 @@ class ChecklistRunner:
         side = self._side_label(CaptureSide.CONTRALATERAL if contralateral else CaptureSide.EXAM)
         key = (kind_v.value, plane_v.value, mode_v.value, side)
         follow_up_id, extra = self._slot_for(step, key)
+        note = self._wrong_mode_note(step, kind_v, side, mode_v, asked) if extra else ""
         record = StepCapture(
-            capture_id, step.id, kind_v.value, plane_v.value, side, mode_v.value, follow_up_id, extra
+            capture_id, step.id, kind_v.value, plane_v.value, side, mode_v.value, follow_up_id, extra, note
         )
         self._state[step.id].captures.append(record)
         labels = {
@@ -532,9 +551,29 @@ class ChecklistRunner:
             "side": side,
             "mode": mode_v.value,
             "follow_up_id": follow_up_id,
+            "note": note,
         }
         self._emit(EventKind.CAPTURE_RECORDED, step.id, capture_id=capture_id, extra=extra, labels=labels)
         return labels
+
+    def _wrong_mode_note(
+        self, step: Step, kind: CaptureKind, side: str, taken: ImagingMode, asked: ImagingMode
+    ) -> str:
+        """Why an extra capture did not count, when the step still wants one of its kind in another mode
+        ("a B-mode still does not document spectral Doppler: switch to PW first"); else ""."""
+        wanted = [
+            req.mode
+            for fu_id, req in self._requirements(step)
+            if req.kind is kind
+            and req.mode is not taken
+            and self._side_label(req.side) == side
+            and self._taken(step.id, fu_id, req) < req.count
+        ]
+        if not wanted:
+            return ""
+        missing = asked if asked in wanted else wanted[0]
+        switch = _SWITCH_TO[missing]
+        return f"a {taken.words} {kind.value} does not document {missing.words}: switch to {switch} first"
 
     def _slot_for(self, step: Step, key: tuple[str, str, str, str]) -> tuple[str, bool]:
         """(follow_up_id, extra) for a new capture with labels `key`: the first requirement it still fills."""
@@ -558,7 +597,9 @@ class ChecklistRunner:
             step = self._step(step_id)
             for c in kept:
                 follow_up_id, extra = self._slot_for(step, (c.kind, c.plane, c.mode, c.side))
-                state.captures.append(replace(c, follow_up_id=follow_up_id, extra=extra))
+                state.captures.append(
+                    replace(c, follow_up_id=follow_up_id, extra=extra, note=c.note if extra else "")
+                )
             self._emit(EventKind.CAPTURE_DISCARDED, step_id, capture_id=capture_id)
             return True
         return False
@@ -590,8 +631,12 @@ class ChecklistRunner:
         self.discard_capture(capture_id)
         key = (old.kind, plane_v.value, old.mode, old.side)
         follow_up_id, extra = self._slot_for(step, key)
+        taken = ImagingMode(old.mode)
+        note = self._wrong_mode_note(step, CaptureKind(old.kind), old.side, taken, taken) if extra else ""
         self._state[step.id].captures.append(
-            StepCapture(capture_id, step.id, old.kind, plane_v.value, old.side, old.mode, follow_up_id, extra)
+            StepCapture(
+                capture_id, step.id, old.kind, plane_v.value, old.side, old.mode, follow_up_id, extra, note
+            )
         )
         labels = {
             "protocol_id": self.protocol.id,
@@ -600,6 +645,7 @@ class ChecklistRunner:
             "side": old.side,
             "mode": old.mode,
             "follow_up_id": follow_up_id,
+            "note": note,
         }
         self._emit(EventKind.CAPTURE_RECORDED, step.id, capture_id=capture_id, extra=extra, labels=labels)
         return labels

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scanner_app.doppler import DopplerMode
 from scanner_app.dual_image import compose_dual
 from scanner_app.frame import Frame
 from scanner_app.probe import SETTING_FIELDS
@@ -33,6 +34,42 @@ class CaptureKind(enum.StrEnum):
 
     STILL = "still"
     CLIP = "clip"
+
+
+class ImagingMode(enum.StrEnum):
+    """The imaging mode a capture was taken in (its label), and the mode a protocol asks a capture for.
+
+    One vocabulary for the window's labels, the study store and the checklists: a capture counts for a
+    requirement only if it was taken in the mode the requirement names.
+    """
+
+    BMODE = "bmode"
+    COLOR_DOPPLER = "color_doppler"
+    POWER_DOPPLER = "power_doppler"
+    SPECTRAL_DOPPLER = "spectral_doppler"
+
+    @property
+    def words(self) -> str:
+        """How a message names the mode: "B-mode", "colour Doppler", ..."""
+        return _MODE_WORDS[self]
+
+
+_MODE_WORDS = {
+    ImagingMode.BMODE: "B-mode",
+    ImagingMode.COLOR_DOPPLER: "colour Doppler",
+    ImagingMode.POWER_DOPPLER: "power Doppler",
+    ImagingMode.SPECTRAL_DOPPLER: "spectral Doppler",
+}
+
+
+def imaging_mode_of(doppler: DopplerMode, *, power: bool = False) -> ImagingMode:
+    """The capture mode for the probe's Doppler mode as read back: FLOW is colour (or power, which is
+    the same IQ shown otherwise), PW is spectral (duplex included), OFF is B-mode."""
+    if doppler is DopplerMode.PW:
+        return ImagingMode.SPECTRAL_DOPPLER
+    if doppler is DopplerMode.FLOW:
+        return ImagingMode.POWER_DOPPLER if power else ImagingMode.COLOR_DOPPLER
+    return ImagingMode.BMODE
 
 
 class CaptureSinkError(Exception):

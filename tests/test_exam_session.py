@@ -41,6 +41,7 @@ def test_label_defaults_to_the_first_outstanding_requirement_of_that_kind(
         "step_id": "quadriceps_tendon",
         "step_title": session.runner.current_step.title,
         "plane": "long axis",
+        "imaging_mode": "bmode",
     }
     assert second["plane"] == "short axis"  # the long axis was taken: the next outstanding one
     assert session.runner.missing_for_step("quadriceps_tendon") == []

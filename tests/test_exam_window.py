@@ -405,3 +405,36 @@ def test_report_dialog_signs_the_open_exam_and_keeps_the_report(qtbot: QtBot, ri
     page = signed.html.read_text(encoding="utf-8")
     assert "Normal right knee." in page and "Signed by Super, Sue" in page
     assert "Report signed" in rig.window.message_label.text()
+
+
+def test_a_b_mode_still_at_the_spectral_step_is_kept_but_does_not_count(qtbot: QtBot, rig: ExamRig) -> None:
+    """Issue 14: a plain B-mode still taken at "Common femoral vein — spectral Doppler" (even with the
+    step's own capture button) is stored as B-mode and does not document spectral Doppler."""
+    dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml")
+    rig.exams.start_exam(_request(dvt, side="left"))
+    runner = rig.exams.session.runner if rig.exams.session else None
+    assert runner is not None
+    runner.go_to([s.id for s in runner.steps].index("cfv_doppler"))
+    button = lambda: rig.exams.capture_for_step("still", "long_axis", "spectral_doppler", False)  # noqa: E731
+    outcome = _take(qtbot, rig.window, button)
+    assert outcome.record is not None  # never lost
+    taken = runner.captures()[-1]
+    assert (taken.mode, taken.extra) == ("bmode", True)
+    assert "a B-mode still does not document spectral Doppler: switch to PW first" in taken.note
+    assert "switch to PW first" in rig.window.message_label.text()
+    assert [m.remaining for m in runner.missing_for_step("cfv_doppler")] == [1, 1]
+    stored = rig.store.list_captures()[-1]
+    assert stored.labels.imaging_mode == "bmode"
+    assert rig.store.read_dataset(stored).ImageType[3] == "0001"  # 2D only: no Doppler claimed
+
+    # The Doppler feature reports PW in force: the same button now fills the requirement.
+    rig.window.set_imaging_mode("spectral_doppler")
+    outcome = _take(qtbot, rig.window, button)
+    assert outcome.record is not None
+    taken = runner.captures()[-1]
+    assert (taken.mode, taken.extra, taken.note) == ("spectral_doppler", False, "")
+    assert "not counted" not in rig.window.message_label.text()
+    assert [c.mode for c in runner.captures() if not c.extra] == ["spectral_doppler"]
+    stored = rig.store.list_captures()[-1]
+    assert stored.labels.imaging_mode == "spectral_doppler"
+    assert rig.store.read_dataset(stored).ImageType[3] == "0009"  # 2D + PW Doppler

@@ -17,7 +17,7 @@ from protocols.runner import (
     practice_probe_poses,
     practice_start_pose,
 )
-from protocols.validation import parse_protocol
+from protocols.validation import LIBRARY_DIR, load_protocol, parse_protocol
 from scanner_app.sim_control import ViewTruth
 
 # A stand-in for the simulator's catalogue: the runner knows views only through what it is given.
@@ -178,6 +178,7 @@ def test_record_capture_returns_labels_and_counts_toward_requirement(
         "side": "left",
         "mode": "bmode",
         "follow_up_id": "",
+        "note": "",
     }
     assert events[-1].kind is EventKind.CAPTURE_RECORDED
     missing = runner.missing_for_step("first")
@@ -506,3 +507,49 @@ def test_protocol_package_does_not_import_qt() -> None:
     cmd = [sys.executable, "-c", code]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def _dvt_runner() -> ChecklistRunner:
+    dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml")
+    runner = ChecklistRunner(dvt, side="right")
+    runner.go_to([s.id for s in runner.steps].index("cfv_doppler"))
+    return runner
+
+
+def test_a_b_mode_capture_never_counts_for_a_doppler_requirement() -> None:
+    runner = _dvt_runner()
+    # Asked for the spectral requirement, but the image was B-mode: kept as an extra, with the reason.
+    labels = runner.record_capture("still", "long_axis", "b1", mode="spectral_doppler", imaging_mode="bmode")
+    assert labels["mode"] == "bmode" and labels["follow_up_id"] == ""
+    assert labels["note"] == "a B-mode still does not document spectral Doppler: switch to PW first"
+    b1 = runner.find_capture("b1")
+    assert b1 is not None and b1.extra and b1.mode == "bmode"
+    assert [m.remaining for m in runner.missing_for_step("cfv_doppler")] == [1, 1]
+    # A plain capture (no button) in colour flow does not do either.
+    runner.record_capture("still", "long_axis", "c1", imaging_mode="color_doppler")
+    c1 = runner.find_capture("c1")
+    assert c1 is not None and c1.extra
+    assert c1.note == "a colour Doppler still does not document spectral Doppler: switch to PW first"
+    # Taken in PW: counts, once per side.
+    runner.record_capture("still", "long_axis", "s1", imaging_mode="spectral_doppler")
+    runner.record_capture("still", "long_axis", "s2", imaging_mode="spectral_doppler", contralateral=True)
+    assert runner.missing_for_step("cfv_doppler") == []
+    s1 = runner.find_capture("s1")
+    assert s1 is not None and not s1.extra and s1.note == ""
+    record = runner.record().to_dict()
+    step = next(s for s in record["steps"] if s["step_id"] == "cfv_doppler")
+    assert [(c["mode"], c["extra"]) for c in step["captures"]] == [
+        ("bmode", True),
+        ("color_doppler", True),
+        ("spectral_doppler", False),
+        ("spectral_doppler", False),
+    ]
+
+
+def test_an_extra_in_the_right_mode_has_no_refusal_note() -> None:
+    runner = _dvt_runner()
+    for capture_id in ("s1", "s2"):
+        runner.record_capture("still", "long_axis", capture_id, imaging_mode="spectral_doppler")
+    s2 = runner.find_capture("s2")
+    # The exam side is done; the other side is still wanted, in the same mode: no mode to blame.
+    assert s2 is not None and s2.extra and s2.note == ""

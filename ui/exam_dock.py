@@ -216,21 +216,30 @@ class ExamController(QObject):
 
     # --- CaptureLabeller (GUI thread) ------------------------------------------------------------
 
-    def label(self, kind: str) -> tuple[str, dict[str, str]]:
-        """Label a capture about to be stored: for the checklist's current step when an exam runs."""
+    def label(self, kind: str, imaging_mode: str = "bmode") -> tuple[str, dict[str, str]]:
+        """Label a capture about to be stored: for the checklist's current step when an exam runs.
+
+        `imaging_mode` is the mode the image was taken in: only that counts toward a requirement."""
         session = self._ensure_session()
         explicit, self._explicit = self._explicit, None
         try:
             if explicit is not None:
                 capture_id, labels = session.label_capture(
-                    explicit[0], explicit[1], mode=explicit[2], contralateral=explicit[3]
+                    explicit[0],
+                    explicit[1],
+                    mode=explicit[2],
+                    contralateral=explicit[3],
+                    imaging_mode=imaging_mode,
                 )
             else:
-                capture_id, labels = session.label_capture(kind)
+                capture_id, labels = session.label_capture(kind, imaging_mode=imaging_mode)
         except RunnerError as exc:
             # The image is still stored (never lost); it just does not count toward the step.
             self._say(f"Capture kept, not counted for the step: {exc}", error=True)
             return "", {}
+        taken = session.runner.find_capture(capture_id) if session.runner and capture_id else None
+        if taken is not None and taken.note:
+            labels["capture_note"] = taken.note  # the window says it with the save (kept with the capture)
         return capture_id, {k: str(v) for k, v in labels.items()}
 
     def discard(self, capture_id: str) -> None:

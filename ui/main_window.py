@@ -37,7 +37,7 @@ from PyQt6.QtWidgets import (
 )
 
 from scanner_app.annotations import BODY_MARKERS, BodyMarker
-from scanner_app.capture import CaptureSink
+from scanner_app.capture import CaptureSink, ImagingMode
 from scanner_app.dual_image import compose_dual
 from scanner_app.engine import (
     AcquisitionEngine,
@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self._switch_probe = switch_probe
         self.extra_labels: dict[str, str] = {}  # e.g. the protocol step; stored with every capture
         self._capture_labeller: CaptureLabeller | None = None  # the exam: labels every capture for its step
+        self._imaging_mode = ImagingMode.BMODE  # what the image shows now: every capture's mode label
         # ids from the labeller, in submission order: the worker's single thread finishes jobs in order
         self._labelled_ids: collections.deque[str] = collections.deque()
         self.descriptor: ProbeDescriptor | None = None
@@ -358,6 +359,10 @@ class MainWindow(QMainWindow):
         """The one labeller of every capture (the exam), or None."""
         self._capture_labeller = labeller
 
+    def set_imaging_mode(self, mode: str) -> None:
+        """The imaging mode in force (the Doppler feature follows the probe's readback); captures carry it."""
+        self._imaging_mode = ImagingMode(mode)
+
     # -- models and verbs features may use ----------------------------------------------------
 
     @property
@@ -541,12 +546,13 @@ class MainWindow(QMainWindow):
             "side": marker.side,
             "grey_map": self.imaging.grey_map,
             **self.extra_labels,
+            "imaging_mode": self._imaging_mode.value,
         }
         if self.descriptor is not None:
             labels["probe"] = f"{self.descriptor.vendor} {self.descriptor.model} {self.descriptor.serial}"
         capture_id = ""
         if self._capture_labeller is not None:
-            capture_id, step_labels = self._capture_labeller.label(kind)
+            capture_id, step_labels = self._capture_labeller.label(kind, self._imaging_mode.value)
             labels.update(step_labels)
         self._labelled_ids.append(capture_id)
         return labels, ann, meas
@@ -581,7 +587,14 @@ class MainWindow(QMainWindow):
             self.strip.add_capture(dataclasses.replace(outcome, labeller_id=capture_id))
             n = outcome.record.frame_count
             note = f" — {outcome.record.note}" if outcome.record.note else ""
-            self._message(f"{outcome.kind.capitalize()} saved ({n} frame{'' if n == 1 else 's'}){note}")
+            # A capture in another mode than its step asks for is kept, but the operator must hear why
+            # it did not count (the labeller's note).
+            refused = outcome.labels.get("capture_note", "")
+            note += f" — not counted for the step: {refused}" if refused else ""
+            self._message(
+                f"{outcome.kind.capitalize()} saved ({n} frame{'' if n == 1 else 's'}){note}",
+                error=bool(refused),
+            )
         self.capture_finished.emit(outcome)
 
     def _message(self, text: str, error: bool = False) -> None:

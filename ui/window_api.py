@@ -56,8 +56,9 @@ class ScannerModels:
 class CaptureLabeller(Protocol):
     """Labels each capture on the GUI thread before it is stored (the exam), and hears of failed ones."""
 
-    def label(self, kind: str) -> tuple[str, dict[str, str]]:
-        """(an id to hand back to `discard` if the store fails, or "", labels merged into the capture's)."""
+    def label(self, kind: str, imaging_mode: str = "bmode") -> tuple[str, dict[str, str]]:
+        """(an id to hand back to `discard` if the store fails, or "", labels merged into the capture's);
+        `imaging_mode` is the mode the image was taken in (`scanner_app.capture.ImagingMode`)."""
         ...
 
     def discard(self, capture_id: str) -> None:
@@ -170,6 +171,12 @@ class ScannerWindow(Protocol):
 
     def set_capture_labeller(self, labeller: CaptureLabeller | None) -> None:
         """The one labeller of every capture (the exam), or None."""
+        ...
+
+    def set_imaging_mode(self, mode: str) -> None:
+        """The imaging mode in force, as the probe read it back (`scanner_app.capture.ImagingMode`
+        value, e.g. from `imaging_mode_of(DopplerMode, power=...)`): every capture is labelled with
+        it, so a checklist counts it only for a requirement of that mode. Default "bmode"."""
         ...
 
     @property

@@ -30,7 +30,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from scanner_app.capture import CaptureKind
+from scanner_app.capture import CaptureKind, ImagingMode
 from scanner_app.frame import DataFormat, Frame
 from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyCaptureError
 
@@ -202,11 +202,15 @@ def build_dataset(
     annotations: Sequence[JsonDict],
     taken_at: datetime,
     halves: Sequence[tuple[int, Frame]] = (),
+    rgb: npt.NDArray[np.uint8] | None = None,
+    regions: Sequence[Dataset] = (),
 ) -> Dataset:
     """Make an Ultrasound Image (still) or Ultrasound Multi-frame Image (clip) dataset.
 
     `halves` makes a dual (split screen) still: `frames[0]` is the side-by-side composite and each
     (first column, frame) becomes its own US region with that frame's calibration.
+    `rgb` (frames, rows, cols, 3) makes a colour image (Doppler) of the B-mode `frames` it was composed
+    from, with its own `regions` (`scanner_app.studies.doppler_dicom`).
     """
     if not frames:
         raise StudyCaptureError("a capture needs at least one frame")
@@ -288,10 +292,18 @@ def build_dataset(
     ds.LossyImageCompression = "00"
 
     # US Image and Image Pixel
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = first.rows
-    ds.Columns = first.cols
+    if rgb is not None:
+        if rgb.dtype != np.uint8 or rgb.ndim != 4 or rgb.shape[0] != len(frames) or rgb.shape[3] != 3:
+            raise StudyCaptureError(f"colour pixels must be (frames, rows, cols, 3) uint8, got {rgb.shape}")
+        ds.SamplesPerPixel = 3
+        ds.PhotometricInterpretation = "RGB"
+        ds.PlanarConfiguration = 0  # R, G, B of each pixel together
+        ds.Rows, ds.Columns = int(rgb.shape[1]), int(rgb.shape[2])
+    else:
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.Rows = first.rows
+        ds.Columns = first.cols
     ds.BitsAllocated = 8
     ds.BitsStored = 8
     ds.HighBit = 7
@@ -304,8 +316,9 @@ def build_dataset(
     ds.DepthOfScanField = round(max(f.settings.depth_mm for f in calibrated))
 
     # US Region Calibration: one region per image (per half of a dual image)
-    regions = [_region(frame, x0) for x0, frame in halves] if halves else [_region(first)]
-    ds.SequenceOfUltrasoundRegions = DicomSequence(regions)
+    if not regions:
+        regions = [_region(frame, x0) for x0, frame in halves] if halves else [_region(first)]
+    ds.SequenceOfUltrasoundRegions = DicomSequence(list(regions))
 
     if kind is CaptureKind.CLIP:
         ds.NumberOfFrames = len(frames)
@@ -323,6 +336,8 @@ def build_dataset(
         pixels = np.stack([np.ascontiguousarray(f.pixels) for f in frames])
     else:
         pixels = np.ascontiguousarray(first.pixels)
+    if rgb is not None:
+        pixels = np.ascontiguousarray(rgb if kind is CaptureKind.CLIP else rgb[0])
     ds.PixelData = pixels.tobytes()
 
     # Private block: labels, study context and the app's annotations, machine-readable.
@@ -410,12 +425,23 @@ def read_capture_json(ds: Dataset) -> JsonDict | None:
     return value if isinstance(value, dict) else None
 
 
+# US Image Type value 4 (PS3.3 C.8.5.6.1.1): the sum of the modes shown, in hex; 2D imaging is 0001,
+# PW Doppler 0008, colour Doppler 0010, colour power mode 0100.
+IMAGE_TYPE_MODES = {
+    ImagingMode.BMODE: "0001",
+    ImagingMode.COLOR_DOPPLER: "0011",
+    ImagingMode.POWER_DOPPLER: "0101",
+    ImagingMode.SPECTRAL_DOPPLER: "0009",
+}
+
+
 def image_type(labels: CaptureLabels) -> list[str]:
-    """Image Type: value 3 the exam type (from the labels, else the body part), value 4 "0001" (2D)."""
+    """Image Type: value 3 the exam type (from the labels, else the body part), value 4 the modes
+    shown (2D, plus colour, power or PW Doppler as the capture was taken)."""
     exam_type = labels.exam_type or ("MUSCULOSKELETAL" if labels.body_part in _MSK_BODY_PARTS else "")
     if not exam_type:
         return ["ORIGINAL", "PRIMARY"]
-    return ["ORIGINAL", "PRIMARY", exam_type, "0001"]
+    return ["ORIGINAL", "PRIMARY", exam_type, IMAGE_TYPE_MODES[ImagingMode(labels.imaging_mode)]]
 
 
 def pixel_aspect_ratio(spacing_mm: tuple[float, float]) -> tuple[int, int] | None:
@@ -456,8 +482,11 @@ def geometry_runs(frames: Sequence[Frame]) -> list[list[Frame]]:
 
 
 def first_frame(ds: Dataset) -> npt.NDArray[np.uint8]:
-    """The first frame of a still or a clip of any length (pydicom gives a one-frame clip as 2-D)."""
+    """The first frame of a still or a clip of any length (pydicom gives a one-frame clip as 2-D), in
+    grey: a colour (Doppler) image is shown by its brightness, the highest of R, G and B."""
     pixels = np.asarray(ds.pixel_array)
+    if int(ds.get("SamplesPerPixel", 1)) == 3:
+        pixels = pixels.max(axis=-1)
     return np.asarray(pixels if pixels.ndim == 2 else pixels[0], dtype=np.uint8)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydicom import config as pydicom_config
 from pydicom.valuerep import validate_value
 
-from scanner_app.capture import CaptureKind
+from scanner_app.capture import CaptureKind, ImagingMode
 
 JsonDict = dict[str, Any]
 
@@ -176,6 +176,7 @@ _LABEL_KEYS = (
     "step_title",
     "plane",
     "key_image",
+    "imaging_mode",
 )
 # Ultrasound Image Type value 3 (PS3.3 C.8.5.6.1.1): the kind of exam; "" when not known.
 US_EXAM_TYPES = ("", "MUSCULOSKELETAL", "VASCULAR", "ABDOMINAL", "SMALL PARTS", "PELVIC")
@@ -193,6 +194,9 @@ class CaptureLabels:
     step_title: str = ""
     plane: str = ""  # e.g. "long axis", "short axis"
     key_image: bool = False
+    # The mode the image was taken in (`scanner_app.capture.ImagingMode`): a B-mode still never
+    # claims to be Doppler, whatever step it was taken at.
+    imaging_mode: str = ImagingMode.BMODE.value
 
     def __post_init__(self) -> None:
         if self.laterality not in _LATERALITIES:
@@ -202,6 +206,9 @@ class CaptureLabels:
         check_dicom_value("body_part", "CS", self.body_part)
         if self.exam_type not in US_EXAM_TYPES:
             raise FieldValueError("exam_type", f"{self.exam_type!r} is not one of {', '.join(US_EXAM_TYPES)}")
+        if self.imaging_mode not in set(ImagingMode):
+            modes = ", ".join(m.value for m in ImagingMode)
+            raise FieldValueError("imaging_mode", f"{self.imaging_mode!r} is not one of {modes}")
         for key in ("protocol_id", "step_id", "plane"):  # private LO elements
             check_dicom_value(key, "LO", getattr(self, key))
 
@@ -242,6 +249,8 @@ class CaptureLabels:
             parts.append(f"plane {self.plane}")
         if self.laterality:
             parts.append(f"side {self.laterality}")
+        if self.imaging_mode != ImagingMode.BMODE:
+            parts.append(ImagingMode(self.imaging_mode).words)
         return "; ".join(parts)
 
 

@@ -37,12 +37,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
 
 from scanner_app.capture import CaptureKind
+from scanner_app.doppler_processing import FlowFrame
 from scanner_app.dual_image import compose_dual
 from scanner_app.frame import Frame
+from scanner_app.spectral import SpectrumLine
 from scanner_app.studies.dicom_writer import (
     TEMP_SUFFIX,
     WriteBytes,
@@ -55,6 +59,7 @@ from scanner_app.studies.dicom_writer import (
     relabel_dataset,
     write_file_atomic,
 )
+from scanner_app.studies.doppler_dicom import compose_doppler_still
 from scanner_app.studies.encapsulated_pdf import build_encapsulated_pdf
 from scanner_app.studies.folder_lock import StudyFolderLock
 from scanner_app.studies.model import (
@@ -663,6 +668,58 @@ class StudyStore:
         composite, halves = compose_dual(left, right)
         return self._save(study, [composite], CaptureKind.STILL, labels, annotations, halves=halves)
 
+    def save_doppler_still(
+        self,
+        study: Study,
+        bmode: Frame,
+        flow: FlowFrame | None,
+        spectrum: Sequence[SpectrumLine] | None,
+        *,
+        labels: CaptureLabels | Mapping[str, Any] | None = None,
+        measurements: Sequence[Mapping[str, Any]] = (),
+        power: bool = False,
+    ) -> StudyCapture:
+        """Save a colour, power or spectral (duplex) still as an RGB Ultrasound Image: the B-mode with the
+        flow in its box, the spectrum strip below it, each area its own calibrated US region.
+
+        `measurements` (e.g. {"name": "PSV", "value": 82.1, "unit": "cm/s"}) are kept with the capture.
+        """
+        image = compose_doppler_still(bmode, flow, spectrum, power=power)
+        entries = [{"type": "measurement", **dict(m)} for m in measurements]
+        return self._save(
+            study,
+            [bmode],
+            CaptureKind.STILL,
+            labels,
+            entries,
+            rgb=image.rgb[np.newaxis],
+            regions=image.regions,
+        )
+
+    def save_doppler_clip(
+        self,
+        study: Study,
+        frames: Sequence[Frame],
+        flows: Sequence[FlowFrame],
+        labels: CaptureLabels | Mapping[str, Any] | None = None,
+        annotations: Sequence[JsonDict] = (),
+        *,
+        power: bool = False,
+    ) -> StudyCapture:
+        """Save a colour (or power) flow clip as an RGB Ultrasound Multi-frame Image: frame i is
+        `frames[i]` with `flows[i]` in its box; the regions are those of the first frame."""
+        if len(frames) != len(flows) or not frames:
+            raise StudyCaptureError(
+                f"a flow clip needs one flow frame per B-mode frame: {len(frames)}, {len(flows)}"
+            )
+        images = [
+            compose_doppler_still(f, flow, None, power=power) for f, flow in zip(frames, flows, strict=True)
+        ]
+        rgb = np.stack([image.rgb for image in images])
+        return self._save(
+            study, list(frames), CaptureKind.CLIP, labels, annotations, rgb=rgb, regions=images[0].regions
+        )
+
     def delete_capture(self, sop_instance_uid: str) -> StudyCapture:
         """Remove a capture from its study: its file, its index row and any PACS send queued for it.
 
@@ -719,6 +776,8 @@ class StudyStore:
         annotations_in: Sequence[JsonDict],
         *,
         halves: Sequence[tuple[int, Frame]] = (),
+        rgb: npt.NDArray[np.uint8] | None = None,
+        regions: Sequence[Dataset] = (),
     ) -> StudyCapture:
         labels = CaptureLabels.from_mapping(labels_in)
         annotations = tuple(dict(a) for a in annotations_in)
@@ -751,6 +810,8 @@ class StudyStore:
                 annotations=annotations,
                 taken_at=taken_at,
                 halves=halves,
+                rgb=rgb,
+                regions=regions,
             )
             rel_path = f"{study.directory}/{instance_number:04d}-{kind.value}.dcm"
             path = self.root / rel_path
