@@ -146,6 +146,8 @@ class DopplerPanel(QWidget):
         self.mode.activated.connect(lambda _i: self.set_view(self.mode.currentData()))
         self.scale_label = QLabel("")
         self.box_label = QLabel("")
+        self.box_label.setWordWrap(True)
+        self.scale_label.setWordWrap(True)
         request = engine.request_setting
         self.prf = _Row("PRF", "Hz", (500, 20000, 250), lambda v: request(SettingKey.PRF_HZ, v))
         self.steer = QComboBox()
@@ -455,7 +457,7 @@ class DopplerPanel(QWidget):
         self.colour_bar.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.colour_bar.setRect(QRectF(right + 1.0, top, 1.2, bottom - top))
         if flow is not None and not power:
-            self.bar_top.setText(f"+{flow.nyquist_cm_s:.1f} cm/s")
+            self.bar_top.setText(f"+{flow.nyquist_cm_s:.1f}\ncm/s")
             self.bar_bottom.setText(f"−{flow.nyquist_cm_s:.1f}")
         elif power:
             self.bar_top.setText("power")
