@@ -15,20 +15,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PyQt6.QtWidgets import QApplication  # noqa: E402
+from PyQt6.QtWidgets import QApplication
 
-import main  # noqa: E402
-from drivers.sim.scenes import named_views  # noqa: E402
-from scanner_app.capture import FolderCaptureSink  # noqa: E402
-from scanner_app.doppler_pipeline import DopplerPipeline  # noqa: E402
-from scanner_app.engine import AcquisitionEngine  # noqa: E402
-from scanner_app.preferences import Preferences  # noqa: E402
-from scanner_app.probe import SettingKey  # noqa: E402
-from scanner_app.processing import DisplayProcessor  # noqa: E402
-from scanner_app.ring import FrameRing  # noqa: E402
-from ui.doppler_panel import DopplerPanel, DopplerView  # noqa: E402
-from ui.main_window import MainWindow, ScannerModels  # noqa: E402
-from ui.theme import apply_dark_theme  # noqa: E402
+import main
+from drivers.sim.scenes import named_views
+from scanner_app.capture import FolderCaptureSink
+from scanner_app.doppler_pipeline import DopplerPipeline
+from scanner_app.engine import AcquisitionEngine
+from scanner_app.preferences import Preferences
+from scanner_app.probe import SettingKey
+from scanner_app.processing import DisplayProcessor
+from scanner_app.ring import FrameRing
+from ui.doppler_panel import DopplerPanel, DopplerView
+from ui.main_window import MainWindow, ScannerModels
+from ui.theme import apply_dark_theme
 
 
 def pump(app: QApplication, seconds: float) -> None:
