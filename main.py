@@ -433,6 +433,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     simulator = SimulatorTab(window, sim_control(driver))
     dual_screen = DualScreen()  # split screen for compression documentation (Ctrl+D)
     dual_screen.attach(window)
+    _add_doppler(window, engine)
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator)
@@ -494,6 +495,14 @@ def _add_exam_workflow(
     pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
+
+
+def _add_doppler(window: ScannerWindow, engine: AcquisitionEngine) -> None:
+    """The Doppler tab, overlays and spectral strip; its processing runs on the acquisition thread."""
+    from scanner_app.doppler_pipeline import DopplerPipeline
+    from ui.doppler_panel import DopplerPanel
+
+    DopplerPanel(engine, DopplerPipeline(engine)).attach(window)
 
 
 def _find_protocol(protocol_id: str) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from scanner_app.doppler_pipeline import DopplerPipeline, DopplerReady
 from scanner_app.engine import (
     AcquisitionEngine,
     FrameReady,
@@ -81,6 +82,31 @@ class EngineBridge(QObject):
 
     def _on_probe_event(self, event: ProbeEventReceived) -> None:
         self.probe_event.emit(event)
+
+
+class DopplerBridge(QObject):
+    """Re-emits the Doppler pipeline's `doppler_ready` (acquisition thread) as one coalesced Qt signal.
+
+    Like frames: while a `doppler_available` waits to be handled no new one is raised; the handler
+    calls `take_notice()` and then reads the pipeline's newest colour box and sweep.
+    """
+
+    doppler_available = pyqtSignal()
+
+    def __init__(self, pipeline: DopplerPipeline, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pipeline = pipeline
+        self._pending = False
+        pipeline.doppler_ready.connect(self._on_doppler_ready)
+
+    def take_notice(self) -> None:
+        self._pending = False
+
+    def _on_doppler_ready(self, _event: DopplerReady) -> None:
+        # On the acquisition thread: only emit.
+        if not self._pending:
+            self._pending = True
+            self.doppler_available.emit()
 
 
 class SendStatusBridge(QObject):

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFormLayout,
+    QGraphicsObject,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -295,6 +296,17 @@ class MainWindow(QMainWindow):
         """Bring a feature's tab forward (unfolding the side panel if it is folded to its rail)."""
         self.tabs.setCurrentWidget(widget)
         self.tabs.set_collapsed(False)
+
+    def add_image_item(self, item: QGraphicsObject) -> None:
+        """A feature's item drawn over the live image, in mm (the colour box, the Doppler gate)."""
+        self.view.plot.addItem(item)
+
+    def remove_image_item(self, item: QGraphicsObject) -> None:
+        self.view.plot.removeItem(item)
+
+    def add_below_image(self, widget: QWidget) -> None:
+        """A feature's strip between the live image and the cine bar (the spectral display)."""
+        self._image_column.insertWidget(self._image_column.indexOf(self.view) + 1, widget)
 
     def side_tab_titles(self) -> list[str]:
         return [self.tabs.tabText(i) for i in range(self.tabs.count())]
@@ -821,6 +833,7 @@ class MainWindow(QMainWindow):
         lay.setSpacing(2)
         lay.addWidget(self.view, 1)
         lay.addLayout(bottom)
+        self._image_column = lay  # add_below_image puts a feature's strip under the view
         splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(column)
         splitter.addWidget(self.tabs)

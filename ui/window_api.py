@@ -15,7 +15,7 @@ from typing import Protocol
 
 from PyQt6.QtCore import Qt, pyqtBoundSignal
 from PyQt6.QtGui import QAction
-from PyQt6.QtWidgets import QDockWidget, QWidget
+from PyQt6.QtWidgets import QDockWidget, QGraphicsObject, QWidget
 
 from scanner_app.annotations import AnnotationSet
 from scanner_app.capture import CaptureSink
@@ -168,6 +168,17 @@ class ScannerWindow(Protocol):
         ...
 
     def add_status_widget(self, widget: QWidget) -> None: ...
+
+    def add_image_item(self, item: QGraphicsObject) -> None:
+        """Draw a feature's graphics item over the live image, in the image's mm (x from the first
+        column, y depth below the skin); mouse-movable items (an ROI) get the mouse there."""
+        ...
+
+    def remove_image_item(self, item: QGraphicsObject) -> None: ...
+
+    def add_below_image(self, widget: QWidget) -> None:
+        """A feature's strip under the live image (the spectral display); hide it when not in use."""
+        ...
 
     def set_capture_labeller(self, labeller: CaptureLabeller | None) -> None:
         """The one labeller of every capture (the exam), or None."""
