@@ -233,3 +233,21 @@ def test_an_unticked_checkbox_is_visible_on_the_dark_theme(qtbot: QtBot) -> None
     left = range(min(24, image.width()))
     brightest = max(image.pixelColor(x, y).lightness() for x in left for y in range(image.height()))
     assert brightest > background + 60
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_help_fits_the_window_and_never_widens_it(
+    qtbot: QtBot, exam_window: ExamWindow, size: tuple[int, int]
+) -> None:
+    """F1 lists every shortcut (scanner, exam, simulator…) inside the window; the window keeps its size."""
+    window = exam_window.window
+    _resize(qtbot, window, *size)
+    before = window.size()
+    window.actions_by_name["help"].trigger()
+    qtbot.waitUntil(window.help.isVisible, timeout=2000)
+    qtbot.wait(50)  # one more event-loop pass: a widened window would show now
+    assert window.size() == before
+    assert _inside(window, window.help)
+    assert len(window.help.key_labels) == len(window.shortcut_table)
+    window.actions_by_name["help"].trigger()
+    assert not window.help.isVisible() and window.size() == before

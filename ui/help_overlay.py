@@ -10,6 +10,7 @@ from PyQt6.QtWidgets import QGridLayout, QLabel, QWidget
 from ui.theme import ACCENT
 
 MAX_ROWS = 17
+COLUMN_WIDTH_PX = 330  # a key and what it does, at the panel's font size
 
 
 class HelpOverlay(QWidget):
@@ -29,9 +30,9 @@ class HelpOverlay(QWidget):
         title = QLabel("Keyboard shortcuts")
         title.setStyleSheet("font-size: 22px; font-weight: 700;")
         grid.addWidget(title, 0, 0, 1, 4)
-        # Every action is listed (the scanner's, the exam's, the simulator's): columns of at most
-        # MAX_ROWS keep the panel inside a 1280 x 800 window.
-        columns = max(2, -(-len(entries) // MAX_ROWS))
+        # Every action is listed (the scanner's, the exam's, the simulator's), in as many columns as
+        # the window is wide enough for, and as long as need be: the panel never widens the window.
+        columns = max(1, min(-(-len(entries) // MAX_ROWS), parent.width() // COLUMN_WIDTH_PX))
         rows = max(1, -(-len(entries) // columns))
         self.key_labels: list[QLabel] = []
         for i, (keys, text) in enumerate(entries):
@@ -58,4 +59,6 @@ class HelpOverlay(QWidget):
         parent = self.parentWidget()
         assert parent is not None
         self.adjustSize()
+        # Inside the window whatever its size: a panel larger than it is cut, never the window grown.
+        self.resize(min(self.width(), parent.width()), min(self.height(), parent.height()))
         self.move((parent.width() - self.width()) // 2, max(0, (parent.height() - self.height()) // 2))

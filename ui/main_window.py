@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.controls, "Imaging")
         self.tabs.addTab(self._annotate_tab(), "Measure")
         self.tabs.addTab(self.probe_panel, "Probe")
-        central = self._build_layout()
+        self._build_layout()
 
         self.annotation_edit = QLineEdit(self.view)
         self.annotation_edit.setPlaceholderText("annotation text, Enter to place")
@@ -182,9 +182,8 @@ class MainWindow(QMainWindow):
         self.shortcut_table: list[tuple[str, str]] = []
         self.actions_by_name: dict[str, QAction] = {}
         self._build_actions()
-        self._help_host = central
-        self.help = HelpOverlay(self.shortcut_table, central)
-        self._help_entries_shown = len(self.shortcut_table)
+        # Over the whole window, a child of it: a child of the splitter would become a third pane.
+        self.help = HelpOverlay(self.shortcut_table, self)
 
         # wiring
         self.bridge.frame_available.connect(self.view.frame_available)
@@ -524,11 +523,11 @@ class MainWindow(QMainWindow):
         self.annotation_edit.setFocus()
 
     def help_toggle(self) -> None:
-        if not self.help.isVisible() and self._help_entries_shown != len(self.shortcut_table):
-            # features added entries since the overlay was built: list them too
+        if not self.help.isVisible():
+            # Built anew each time it opens: features may have added entries, and its columns follow
+            # the window's width now.
             self.help.deleteLater()
-            self.help = HelpOverlay(self.shortcut_table, self._help_host)
-            self._help_entries_shown = len(self.shortcut_table)
+            self.help = HelpOverlay(self.shortcut_table, self)
         self.help.toggle()
 
     def cancel(self) -> None:
