@@ -438,3 +438,22 @@ def test_a_b_mode_still_at_the_spectral_step_is_kept_but_does_not_count(qtbot: Q
     stored = rig.store.list_captures()[-1]
     assert stored.labels.imaging_mode == "spectral_doppler"
     assert rig.store.read_dataset(stored).ImageType[3] == "0009"  # 2D + PW Doppler
+
+
+def test_end_exam_on_the_toolbar_reviews_what_is_missing_and_ends_only_on_finish(
+    qtbot: QtBot, rig: ExamRig
+) -> None:
+    """One click on "End exam" must not end a checklist exam with 8 of 9 steps undone (a newcomer did)."""
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    rig.exams.start_exam(_request(knee))
+    session, panel = rig.exams.session, rig.exams.panel
+    assert session is not None and panel is not None
+    rig.window.actions_by_name["end_exam"].trigger()
+    assert not session.ended
+    assert panel.stack.currentIndex() == 1  # the review
+    assert "missing" in panel.review_title.text() and panel.review_list.count() > 0
+    with qtbot.waitSignal(rig.exams.exam_ended, timeout=CAPTURE_TIMEOUT_MS):
+        panel.finish_button.click()
+    assert session.ended
+    study = rig.store.get_study(session.study.study_uid)
+    assert study.ended_at is not None and study.protocol_record["complete"] is False

@@ -198,7 +198,7 @@ class ExamController(QObject):
             "new_exam", ["Ctrl+N"], "New exam (patient, protocol)", self.new_exam_dialog, "New exam…"
         )
         self.end_action = window.add_action(
-            "end_exam", [], "End the exam and keep its study", self.end_exam, "End exam"
+            "end_exam", [], "End the exam: review what is missing, then finish", self.request_end, "End exam"
         )
         self.report_action = window.add_action(
             "report",
@@ -302,6 +302,17 @@ class ExamController(QObject):
             self.automatic = False
             self.last_study = session.study
         self._on_session_changed()
+
+    def request_end(self) -> None:
+        """The operator asks to end: with a checklist running, its review lists what is still missing
+        and "Finish" ends the exam; with no checklist, the exam ends now."""
+        session = self.session
+        runner = session.runner if session is not None else None
+        if self.panel is not None and runner is not None and not runner.ended:
+            self.dock.show()
+            self.panel.show_review()
+            return
+        self.end_exam()
 
     def end_exam(self) -> None:
         """End the current exam (after its pending captures are stored); its study is kept."""
