@@ -358,7 +358,12 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     engine.request_setting(SettingKey.FRAME_RATE_HZ, args.frame_rate)
 
     if args.headless and args.protocol is not None:
-        return _run_scripted_exam(args, engine)
+        try:
+            return _run_scripted_exam(args, engine)
+        except KeyboardInterrupt:
+            engine.close()
+            print("scanner-app: interrupted (Ctrl+C): the captures taken so far are kept in the study")
+            return 130
     if args.headless:
         from scanner_app.headless import format_summary, run_headless, write_stats_json
 
@@ -367,6 +372,8 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         print(format_summary(summary))
         if args.stats_json:
             write_stats_json(summary, args.stats_json)
+        if summary["interrupted"]:
+            return 130  # the shell's code for Ctrl+C; the summary and its JSON are written
         return 0 if summary["error"] is None else 1
 
     from PyQt6.QtWidgets import QApplication

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,16 +40,24 @@ class AcquisitionWatch:
 def run_headless(
     engine: AcquisitionEngine, seconds: float, doppler_hook: DopplerSummaryHook | None = None
 ) -> dict[str, Any]:
-    """Acquire for `seconds` (or until the engine errors) and return the summary."""
+    """Acquire for `seconds` (or until the engine errors, or Ctrl+C) and return the summary; an
+    interrupted run still gives its summary, over the time it ran, marked `interrupted`."""
     watch = AcquisitionWatch(engine)
     doppler_summary = doppler_hook(engine) if doppler_hook is not None else None
+    started = time.monotonic()
+    interrupted = False
     engine.start()
     try:
-        watch.failed.wait(seconds)
+        try:
+            watch.failed.wait(seconds)
+        except KeyboardInterrupt:
+            interrupted = True
         status = engine.status()
     finally:
         engine.close()
-    summary = acquisition_summary(engine, status, seconds, watch.descriptor)
+    ran_s = round(min(seconds, time.monotonic() - started), 2) if interrupted else seconds
+    summary = acquisition_summary(engine, status, ran_s, watch.descriptor)
+    summary["interrupted"] = interrupted
     if doppler_summary is not None:
         summary["doppler"] = doppler_summary()
     return summary
@@ -119,6 +128,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(link_saturated_message(summary["probe_tx_dropped"]))
     if summary.get("error"):
         lines.append(f"error: {summary['error']}")
+    if summary.get("interrupted"):
+        lines.append(f"interrupted (Ctrl+C) after {summary['seconds']:.1f} s")
     return "\n".join(lines)
 
 
