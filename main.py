@@ -88,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--angle-deg", type=float, metavar="A", help="headless --doppler pw: angle correction (beam to flow)"
     )
-    p.add_argument("--frame-rate", type=float, help="frame rate to ask of the probe (Hz, default 30)")
+    p.add_argument(
+        "--frame-rate",
+        type=float,
+        help=f"frame rate to ask of the probe (Hz, default 30; {SERIAL_FRAME_RATE_HZ:g} on a serial line)",
+    )
     p.add_argument("--cine-seconds", type=float, help="length of the cine buffer (s, default 10)")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return p
@@ -120,6 +124,8 @@ _OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
     "frame_rate": ("--frame-rate", _ACQUIRING),
     "cine_seconds": ("--cine-seconds", _ACQUIRING),
 }
+SERIAL_PROBES = ("sim-serial", "serial")
+SERIAL_FRAME_RATE_HZ = 2.0  # 128 x 256 B-mode over 921600 baud: about 2.8 frames/s at most (spec 9)
 _DEFAULTS = {"probe": "sim", "seconds": 10.0, "capture_every": 2.0, "frame_rate": 30.0, "cine_seconds": 10.0}
 
 
@@ -146,6 +152,10 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
                 )
             wanted = " or ".join(_RUN_NAMES[r] for r in sorted(runs, key=list(_RUN_NAMES).index))
             parser.error(f"{flag} does nothing with {_RUN_NAMES[run]}; it goes with {wanted}")
+    if args.frame_rate is None and args.probe is not None and args.probe.split(":")[0] in SERIAL_PROBES:
+        # The serial line is the slow path (spec 6): ask for what it carries, not 30 frames/s of which
+        # the probe would have to drop nine in ten.
+        args.frame_rate = SERIAL_FRAME_RATE_HZ
     for dest, value in _DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, value)
