@@ -82,6 +82,7 @@ IMAGE_MIN_WIDTH_SHARE = 0.7
 DOCK_SHARE = 0.23  # a feature's dock at most this share of the window's width (its minimum wins)
 SIDE_PANEL_SHARE = 0.24
 SIDE_PANEL_MAX_PX = 400
+SIDE_PANEL_MAX_SHARE = 0.26  # the image keeps the rest (image-first)
 STRIP_THUMB_PX = 40
 STATE_LABEL_MAX_PX = 280
 SCROLL_BAR_PX = 16
@@ -860,11 +861,16 @@ class MainWindow(QMainWindow):
             self._status_row.addWidget(w)
 
     def _default_side_width(self) -> int:
-        """A share of the window, at least the imaging controls' own width (they never scroll sideways)."""
+        """A share of the window, at least the imaging controls' own width (they never scroll sideways),
+        and wide enough for the scanner's own tabs (Measure, Probe) while that stays within
+        SIDE_PANEL_MAX_SHARE of the window; a feature's wider tab scrolls sideways."""
+        margin = SCROLL_BAR_PX + self.tabs.rail_width() + 4
         self.controls.ensurePolished()  # measured in the theme's fonts and paddings
-        imaging = self.controls.minimumSizeHint().width() + SCROLL_BAR_PX + self.tabs.rail_width() + 4
+        imaging = self.controls.minimumSizeHint().width() + margin
+        own_tabs = max(page.minimumSizeHint().width() for page in (self.measure_panel, self.probe_panel))
+        fits_own = min(own_tabs + margin, round(self.width() * SIDE_PANEL_MAX_SHARE))
         share = min(SIDE_PANEL_MAX_PX, round(self.width() * SIDE_PANEL_SHARE))
-        return max(EXPANDED_MIN_WIDTH_PX, imaging, share)
+        return max(EXPANDED_MIN_WIDTH_PX, imaging, share, fits_own)
 
     def _restore_layout(self) -> None:
         """A size that fits the screen, then what the user left: geometry, docks, side panel."""
