@@ -320,10 +320,12 @@ def test_new_exam_dialog_checks_the_patient_and_offers_quadrants_and_practice(qt
     qtbot.addWidget(dialog)
     assert not dialog.practice.isVisibleTo(dialog)
     dialog.accept()
-    assert dialog.request is None and "patient_id must not be empty" in dialog.error_label.text()
+    assert dialog.request is None and "Correct the fields marked in red" in dialog.error_label.text()
+    assert dialog.field_errors["patient_id"].text() == "Patient ID: must be filled in"
     dialog.patient_id.setText("X" * 70)
     dialog.accept()
-    assert "longer than 64" in dialog.error_label.text()
+    assert "Patient ID: " in dialog.field_errors["patient_id"].text()
+    assert "longer than 64" in dialog.field_errors["patient_id"].text()
     dialog.patient_id.setText("P-77")
     dialog.family_name.setText("Roe")
     dialog.given_name.setText("Rita")
@@ -344,7 +346,10 @@ def test_new_exam_dialog_checks_the_patient_and_offers_quadrants_and_practice(qt
     sim_dialog.practice_subject.setChecked(True)
     sim_dialog.practice.setChecked(True)
     sim_dialog.accept()
-    assert sim_dialog.request is None and "operator" in sim_dialog.error_label.text()
+    assert (
+        sim_dialog.request is None
+        and sim_dialog.field_errors["operator"].text() == "Operator: must be filled in"
+    )
     sim_dialog.operator.setText("Op^Two")
     sim_dialog.accept()
     assert sim_dialog.request is not None and sim_dialog.request.patient.practice_subject

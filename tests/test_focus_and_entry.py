@@ -192,6 +192,13 @@ def test_a_wrong_birth_date_is_shown_beside_the_field_and_refused(qtbot: QtBot) 
     dialog = _dialog(qtbot)
     qtbot.keyClicks(dialog.birth_date, "31/02/1965")
     assert dialog.field_errors["birth_date"].isVisible()
+    # In the form's words, and saying what is wrong: 31 February is no day at all.
+    assert (
+        dialog.field_errors["birth_date"].text()
+        == "Birth date: 31/02/1965: there is no such day in the calendar"
+    )
+    dialog.birth_date.clear()
+    qtbot.keyClicks(dialog.birth_date, "1965.02.14")
     assert "YYYY-MM-DD" in dialog.field_errors["birth_date"].text()
     dialog.accept()
     assert dialog.request is None

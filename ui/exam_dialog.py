@@ -9,6 +9,7 @@ typed, with the error beside it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,6 +50,19 @@ def person_name(family: str, given: str) -> str:
     return f"{family}^{given}" if given else family
 
 
+# The form's words for its fields, in errors (the DICOM attribute ids stay out of sight).
+FIELD_LABELS = {
+    "patient_id": "Patient ID",
+    "name": "Name",
+    "birth_date": "Birth date",
+    "operator": "Operator",
+    "trainee": "Trainee",
+    "supervisor": "Supervisor",
+}
+PATIENT_FIELDS = frozenset({"patient_id", "name", "birth_date"})
+STAFF_FIELDS = frozenset({"operator", "trainee", "supervisor"})
+
+
 def parse_birth_date(text: str, today: dt.date | None = None) -> str:
     """DICOM DA (YYYYMMDD) of a typed birth date (YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD), "" for none.
 
@@ -64,6 +78,8 @@ def parse_birth_date(text: str, today: dt.date | None = None) -> str:
         except ValueError:
             continue
     else:
+        if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}|\d{8}", text):
+            raise FieldValueError("birth_date", f"{text}: there is no such day in the calendar")
         raise FieldValueError("birth_date", f"{text!r} is not a date: type YYYY-MM-DD or DD/MM/YYYY")
     if not dt.date(1900, 1, 1) <= date <= (today or dt.date.today()):
         raise FieldValueError("birth_date", f"{date.isoformat()} is not a possible birth date (1900..today)")
@@ -107,7 +123,7 @@ class ExamDialog(QDialog):
         self.given_name = QLineEdit()
         self.given_name.setPlaceholderText("Given name(s)")
         self.birth_date = QLineEdit()
-        self.birth_date.setPlaceholderText("YYYY-MM-DD or DD/MM/YYYY (empty: not given)")
+        self.birth_date.setPlaceholderText("YYYY-MM-DD or DD/MM/YYYY")
         self.calendar_button = QPushButton("Calendar…")
         self.calendar_button.clicked.connect(self.open_calendar)
         self.calendar = QCalendarWidget()
@@ -121,7 +137,7 @@ class ExamDialog(QDialog):
         for code, text in SEXES:
             self.sex.addItem(text, code)
         self.operator = QLineEdit(operator)
-        self.operator.setPlaceholderText("Family^Given (required)")
+        self.operator.setPlaceholderText("Family, Given (required)")
         self.trainee = QLineEdit()
         self.supervisor = QLineEdit()
         self.protocol = QComboBox()
@@ -212,6 +228,8 @@ class ExamDialog(QDialog):
         edit, vr = self.typed_fields[field]
         if field == "name":
             value = person_name(self.family_name.text(), self.given_name.text())
+        elif field in STAFF_FIELDS:  # "Smith, Ann" typed is the person name Smith^Ann
+            value = person_name(edit.text(), "")
         elif field == "birth_date":
             value = parse_birth_date(edit.text())
         else:
@@ -223,7 +241,7 @@ class ExamDialog(QDialog):
         try:
             self.field_value(field)
         except FieldValueError as exc:
-            self._show_field_error(field, str(exc))
+            self._show_field_error(field, exc)
             return False
         self.field_errors[field].clear()
         self.field_errors[field].setVisible(False)
@@ -249,8 +267,9 @@ class ExamDialog(QDialog):
         self.birth_date.setText(date.toString("yyyy-MM-dd"))
         self.calendar_menu.hide()
 
-    def _show_field_error(self, field: str, text: str) -> None:
-        self.field_errors[field].setText(text)
+    def _show_field_error(self, field: str, exc: FieldValueError) -> None:
+        """Under the field, in the form's words: "Birth date: …", never the attribute's id."""
+        self.field_errors[field].setText(f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc.problem}")
         self.field_errors[field].setVisible(True)
 
     def chosen_protocol(self) -> ScanProtocol | None:
@@ -300,17 +319,14 @@ class ExamDialog(QDialog):
                 birth_date=self.field_value("birth_date"),
                 sex=str(self.sex.currentData()),
             )
-        operator = self.operator.text().strip()
+        operator = self.field_value("operator")
         if not operator:
-            raise FieldValueError("operator", "must not be empty (DICOM Operators' Name)")
-        for field in ("operator", "trainee", "supervisor"):
-            edit, vr = self.typed_fields[field]
-            check_dicom_value(field, vr, edit.text().strip())
+            raise FieldValueError("operator", "must be filled in")
         return ExamRequest(
             patient=patient,
             operator=operator,
-            trainee=self.trainee.text().strip(),
-            supervisor=self.supervisor.text().strip(),
+            trainee=self.field_value("trainee"),
+            supervisor=self.field_value("supervisor"),
             protocol=self.chosen_protocol(),
             quadrant=self.quadrant.currentData() if self.quadrant.isVisibleTo(self) else None,
             side=self.side.currentText(),
@@ -318,17 +334,28 @@ class ExamDialog(QDialog):
         )
 
     def accept(self) -> None:
-        """OK: refused while a field is wrong; its inline error shows and it keeps (or takes) the focus."""
+        """OK: refused while any field is wrong; every wrong field shows its error, and the first of
+        them takes the focus."""
+        wrong = [f for f in self.typed_fields if not self._check_field(f) and self._field_in_use(f)]
+        for field, edit in (("patient_id", self.patient_id), ("operator", self.operator)):
+            if self._field_in_use(field) and not edit.text().strip():
+                self._show_field_error(field, FieldValueError(field, "must be filled in"))
+                wrong.append(field)
+        if wrong:
+            self.error_label.setText("Correct the fields marked in red.")
+            first = min(wrong, key=list(self.typed_fields).index)
+            edit = self.typed_fields[first][0]
+            edit.setFocus()
+            edit.selectAll()
+            return
         try:
             self.request = self._build_request()
         except StudyError as exc:
             self.error_label.setText(str(exc))
-            field = exc.field if isinstance(exc, FieldValueError) else ""
-            if field in self.typed_fields:
-                edit = self.typed_fields[field][0]
-                self._show_field_error(field, str(exc))
-                edit.setFocus()
-                edit.selectAll()
             return
         self.error_label.clear()
         super().accept()
+
+    def _field_in_use(self, field: str) -> bool:
+        """The patient's fields do not count for an anonymous practice subject."""
+        return not (self.practice_subject.isChecked() and field in PATIENT_FIELDS)

@@ -30,6 +30,7 @@ class FieldValueError(StudyError, ValueError):
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field} {problem}")
         self.field = field
+        self.problem = problem  # without the field's name: a form shows it beside its own label
 
 
 # Maximum length of one value in bytes as written (UTF-8, ISO_IR 192): dciodvfy and strict PACS count
