@@ -251,3 +251,16 @@ def test_the_help_fits_the_window_and_never_widens_it(
     assert len(window.help.key_labels) == len(window.shortcut_table)
     window.actions_by_name["help"].trigger()
     assert not window.help.isVisible() and window.size() == before
+
+
+def test_a_long_message_never_pushes_the_image_up(qtbot: QtBot, window: MainWindow) -> None:
+    _resize(qtbot, window, 1280, 800)
+    qtbot.waitUntil(lambda: window.view.height() > 0, timeout=2000)
+    before = window.view.geometry()
+    window.show_message(
+        "Clip saved (90 frames) — the depth changed during the clip: kept as 2 clips (#3, #4; 12 + 78 "
+        "frames), each with its own calibration; the second one starts at the new depth. " * 3
+    )
+    qtbot.wait(50)  # one layout pass
+    assert window.view.geometry() == before
+    assert "kept as 2 clips" in window.message_label.toolTip()

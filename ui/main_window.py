@@ -855,6 +855,9 @@ class MainWindow(QMainWindow):
         # a long message wraps instead of widening the window (and cutting itself off at the edge)
         self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message_label.setMinimumWidth(160)
+        # At most two lines: a longer message must not push the image up (its whole text is in the
+        # tooltip and the message's own place: the Probe tab, the exam's panel, the console).
+        self.message_label.setMaximumHeight(2 * self.message_label.fontMetrics().lineSpacing() + 4)
         self.state_label.setMaximumWidth(STATE_LABEL_MAX_PX)  # the whole reason: tooltip and Probe tab
         self._status_row.addWidget(self.message_label, 1)
         for w in (self.state_label, self.rate_label, self.drops_label):
