@@ -189,6 +189,24 @@ def _region(frame: Frame, x0: int = 0) -> Dataset:
     return region
 
 
+def set_patient_and_study(ds: Dataset, study: Study) -> None:
+    """The Patient and General Study modules: the same in every instance of a study (images, report)."""
+    patient = study.patient
+    ds.PatientName = patient.name
+    ds.PatientID = patient.patient_id
+    ds.PatientBirthDate = patient.birth_date
+    ds.PatientSex = patient.sex
+
+    ds.StudyInstanceUID = study.study_uid
+    ds.StudyDate = _dicom_date(study.started_at)
+    ds.StudyTime = _dicom_time(study.started_at)
+    ds.ReferringPhysicianName = study.referring_physician
+    ds.StudyID = study.study_id
+    ds.AccessionNumber = study.accession_number
+    if study.description:
+        ds.StudyDescription = study.description
+
+
 def build_dataset(
     study: Study,
     frames: Sequence[Frame],
@@ -241,22 +259,7 @@ def build_dataset(
     ds.SOPInstanceUID = sop_instance_uid
     ds.TimezoneOffsetFromUTC = _tz_offset(taken_at)
 
-    # Patient
-    patient = study.patient
-    ds.PatientName = patient.name
-    ds.PatientID = patient.patient_id
-    ds.PatientBirthDate = patient.birth_date
-    ds.PatientSex = patient.sex
-
-    # General Study
-    ds.StudyInstanceUID = study.study_uid
-    ds.StudyDate = _dicom_date(study.started_at)
-    ds.StudyTime = _dicom_time(study.started_at)
-    ds.ReferringPhysicianName = study.referring_physician
-    ds.StudyID = study.study_id
-    ds.AccessionNumber = study.accession_number
-    if study.description:
-        ds.StudyDescription = study.description
+    set_patient_and_study(ds, study)
 
     # General Series
     ds.Modality = "US"

@@ -19,6 +19,7 @@ from scanner_app.studies.dicom_writer import (
     _dicom_date,
     _dicom_time,
     _tz_offset,
+    set_patient_and_study,
 )
 from scanner_app.studies.model import Study
 
@@ -50,22 +51,7 @@ def build_encapsulated_pdf(
     ds.SOPInstanceUID = sop_instance_uid
     ds.TimezoneOffsetFromUTC = _tz_offset(created_at)
 
-    # Patient
-    patient = study.patient
-    ds.PatientName = patient.name
-    ds.PatientID = patient.patient_id
-    ds.PatientBirthDate = patient.birth_date
-    ds.PatientSex = patient.sex
-
-    # General Study
-    ds.StudyInstanceUID = study.study_uid
-    ds.StudyDate = _dicom_date(study.started_at)
-    ds.StudyTime = _dicom_time(study.started_at)
-    ds.ReferringPhysicianName = study.referring_physician
-    ds.StudyID = study.study_id
-    ds.AccessionNumber = study.accession_number
-    if study.description:
-        ds.StudyDescription = study.description
+    set_patient_and_study(ds, study)
 
     # Encapsulated Document Series
     ds.Modality = "DOC"
