@@ -107,7 +107,11 @@ def _tmpfs(mount_dir: Path, size: str) -> Iterator[Path]:
     try:
         yield mount_dir
     finally:
-        subprocess.run(["umount", str(mount_dir)], check=True)
+        busy = subprocess.run(["umount", str(mount_dir)], capture_output=True, text=True, check=False)
+        if busy.returncode != 0:
+            # Still open somewhere (a store the test failed to close): detach it, then fail loudly.
+            subprocess.run(["umount", "-l", str(mount_dir)], check=False)
+            pytest.fail(f"{mount_dir} was still in use: {busy.stderr.strip()}")
 
 
 def test_a_full_disk_at_start_up_is_reported_and_nothing_is_deleted(tmp_path: Path) -> None:
