@@ -189,8 +189,21 @@ def _region(frame: Frame, x0: int = 0) -> Dataset:
     return region
 
 
-def set_patient_and_study(ds: Dataset, study: Study) -> None:
-    """The Patient and General Study modules: the same in every instance of a study (images, report)."""
+def new_instance(sop_class_uid: str, sop_instance_uid: str, study: Study, created_at: datetime) -> Dataset:
+    """An instance of `study` with its SOP Common, Patient and General Study modules, which every
+    instance of a study (images, report) shares."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8, so any name survives
+    ds.InstanceCreationDate = _dicom_date(created_at)
+    ds.InstanceCreationTime = _dicom_time(created_at)
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = sop_instance_uid
+    ds.TimezoneOffsetFromUTC = _tz_offset(created_at)
+    _set_patient_and_study(ds, study)
+    return ds
+
+
+def _set_patient_and_study(ds: Dataset, study: Study) -> None:
     patient = study.patient
     ds.PatientName = patient.name
     ds.PatientID = patient.patient_id
@@ -250,16 +263,8 @@ def build_dataset(
             )
 
     sop_class = US_IMAGE_STORAGE if kind is CaptureKind.STILL else US_MULTIFRAME_IMAGE_STORAGE
-    ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8, so any name survives
+    ds = new_instance(sop_class, sop_instance_uid, study, taken_at)
     ds.ImageType = image_type(labels)
-    ds.InstanceCreationDate = _dicom_date(taken_at)
-    ds.InstanceCreationTime = _dicom_time(taken_at)
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = sop_instance_uid
-    ds.TimezoneOffsetFromUTC = _tz_offset(taken_at)
-
-    set_patient_and_study(ds, study)
 
     # General Series
     ds.Modality = "US"

@@ -18,8 +18,7 @@ from scanner_app.studies.dicom_writer import (
     IMPLEMENTATION_CLASS_UID,
     _dicom_date,
     _dicom_time,
-    _tz_offset,
-    set_patient_and_study,
+    new_instance,
 )
 from scanner_app.studies.model import Study
 
@@ -43,15 +42,7 @@ def build_encapsulated_pdf(
     """An Encapsulated PDF Storage dataset holding `pdf`, with the study's patient and study modules."""
     if not pdf.startswith(b"%PDF-"):
         raise ValueError("the encapsulated document must be a PDF")
-    ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.InstanceCreationDate = _dicom_date(created_at)
-    ds.InstanceCreationTime = _dicom_time(created_at)
-    ds.SOPClassUID = ENCAPSULATED_PDF_STORAGE
-    ds.SOPInstanceUID = sop_instance_uid
-    ds.TimezoneOffsetFromUTC = _tz_offset(created_at)
-
-    set_patient_and_study(ds, study)
+    ds = new_instance(ENCAPSULATED_PDF_STORAGE, sop_instance_uid, study, created_at)
 
     # Encapsulated Document Series
     ds.Modality = "DOC"

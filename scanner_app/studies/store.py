@@ -525,10 +525,7 @@ class StudyStore:
         """
         with self._lock:
             study = self.get_study(study_uid)
-            row = self._conn.execute(
-                "SELECT max(instance_number) FROM captures WHERE study_uid = ?", (study_uid,)
-            ).fetchone()
-            instance_number = max(row[0] or 0, self._highest_file_number(study)) + 1
+            instance_number = self._next_instance_number(study)
             found = self._conn.execute(
                 "SELECT series_uid, series_number FROM series WHERE study_uid = ? AND kind = ?",
                 (study_uid, REPORT_KIND),
@@ -536,10 +533,7 @@ class StudyStore:
             if found is not None:
                 series_uid, series_number = str(found[0]), int(found[1])
             else:
-                top = self._conn.execute(
-                    "SELECT max(series_number) FROM series WHERE study_uid = ?", (study_uid,)
-                ).fetchone()
-                series_uid, series_number = new_uid(), int((top[0] if top else 0) or 0) + 1
+                series_uid, series_number = self._new_series(study_uid)
             created = self._now()
             sop_uid = new_uid()
             ds = build_encapsulated_pdf(
@@ -790,11 +784,7 @@ class StudyStore:
             ).fetchone()
             if known is None:
                 raise StudyError(f"study {study.study_uid} is not in this store ({self.root})")
-            row = self._conn.execute(
-                "SELECT max(instance_number) FROM captures WHERE study_uid = ?", (study.study_uid,)
-            ).fetchone()
-            # Files the index does not know (a damaged one it could not read back) keep their numbers.
-            instance_number = max(row[0] or 0, self._highest_file_number(study)) + 1
+            instance_number = self._next_instance_number(study)
             series_uid, series_number = self._series_for(study, kind, labels)
             taken_at = self._now()
             sop_uid = new_uid()
@@ -854,11 +844,23 @@ class StudyStore:
         ).fetchone()
         if row is not None:
             return str(row[0]), int(row[1])
+        return self._new_series(study.study_uid)
+
+    def _new_series(self, study_uid: str) -> tuple[str, int]:
+        """A new series' UID and the number after the study's highest. Not inserted yet: the series
+        row is written with its first instance, in one transaction."""
         top = self._conn.execute(
-            "SELECT max(series_number) FROM series WHERE study_uid = ?", (study.study_uid,)
+            "SELECT max(series_number) FROM series WHERE study_uid = ?", (study_uid,)
         ).fetchone()
-        # Not inserted yet: the series row is written with its first capture, in one transaction.
         return new_uid(), int((top[0] if top else 0) or 0) + 1
+
+    def _next_instance_number(self, study: Study) -> int:
+        """After the highest the index or the study's folder knows: files the index does not know (a
+        damaged one it could not read back) keep their numbers."""
+        row = self._conn.execute(
+            "SELECT max(instance_number) FROM captures WHERE study_uid = ?", (study.study_uid,)
+        ).fetchone()
+        return max(row[0] or 0, self._highest_file_number(study)) + 1
 
     @staticmethod
     def _index_capture(conn: sqlite3.Connection, record: StudyCapture, series_number: int) -> None:
