@@ -190,8 +190,8 @@ def _region(frame: Frame, x0: int = 0) -> Dataset:
 
 
 def new_instance(sop_class_uid: str, sop_instance_uid: str, study: Study, created_at: datetime) -> Dataset:
-    """An instance of `study` with its SOP Common, Patient and General Study modules, which every
-    instance of a study (images, report) shares."""
+    """An instance of `study` with its file meta (explicit VR little endian), SOP Common, Patient and
+    General Study modules, which every instance of a study (images, report) shares."""
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8, so any name survives
     ds.InstanceCreationDate = _dicom_date(created_at)
@@ -200,6 +200,13 @@ def new_instance(sop_class_uid: str, sop_instance_uid: str, study: Study, create
     ds.SOPInstanceUID = sop_instance_uid
     ds.TimezoneOffsetFromUTC = _tz_offset(created_at)
     _set_patient_and_study(ds, study)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
+    meta.ImplementationVersionName = "SCANNER_APP_010"
+    ds.file_meta = meta
     return ds
 
 
@@ -360,13 +367,6 @@ def build_dataset(
         _PRIV_CAPTURE_JSON, "UT", json.dumps(capture_json(study, kind, labels, annotations, taken_at))
     )
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(sop_class)
-    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
-    meta.ImplementationVersionName = "SCANNER_APP_010"
-    ds.file_meta = meta
     return ds
 
 

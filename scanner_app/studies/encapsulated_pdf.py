@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from scanner_app.studies.dicom_writer import (
     APP_NAME,
     APP_VERSION,
-    IMPLEMENTATION_CLASS_UID,
     _dicom_date,
     _dicom_time,
     new_instance,
@@ -70,11 +68,4 @@ def build_encapsulated_pdf(
     ds.EncapsulatedDocumentLength = len(pdf)
     ds.EncapsulatedDocument = pdf + (b"\0" if len(pdf) % 2 else b"")
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(ENCAPSULATED_PDF_STORAGE)
-    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
-    meta.ImplementationVersionName = "SCANNER_APP_010"
-    ds.file_meta = meta
     return ds
