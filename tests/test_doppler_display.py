@@ -99,9 +99,11 @@ def test_a_control_reaches_the_probe_and_shows_its_readback(
     assert fw.settings.doppler.prf_hz == 20000.0
     # Moving the colour box with the mouse's ROI sends the box; the probe's readback places it.
     panel.box_roi.setPos((12.0, 14.0), finish=True)
-    qtbot.waitUntil(lambda: fw.settings.doppler.box_top_mm == pytest.approx(14.0), timeout=3000)
+    # Four SETs applied one after another on the acquisition thread (top, bottom, then left, right):
+    # wait for the left edge itself; the test once read it just before it arrived.
+    qtbot.waitUntil(lambda: fw.settings.doppler.box_left_mm == pytest.approx(12.0), timeout=3000)
+    assert fw.settings.doppler.box_top_mm == pytest.approx(14.0)
     qtbot.waitUntil(lambda: "14.0–" in panel.box_label.text(), timeout=3000)
-    assert fw.settings.doppler.box_left_mm == pytest.approx(12.0)
 
 
 def test_a_probe_without_doppler_is_offered_none(qtbot: QtBot, tmp_path: Path) -> None:
