@@ -166,7 +166,7 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         ("--capture-every", args.capture_every),
     ):
         if not (math.isfinite(value) and value > 0):
-            parser.error(f"{flag} must be positive (got {value:g})")
+            parser.error(f"{flag} must be a positive finite number (got {value:g})")
     cine_bytes = args.cine_seconds * args.frame_rate * DISPLAY_FRAME_BYTES
     if cine_bytes > MAX_CINE_BYTES:
         parser.error(
@@ -177,7 +177,7 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         if value is not None and args.doppler != "pw":
             parser.error(f"{flag} sets the pulsed-wave gate; it goes with --doppler pw")
     if args.gate_depth_mm is not None and not (math.isfinite(args.gate_depth_mm) and args.gate_depth_mm > 0):
-        parser.error(f"--gate-depth-mm must be positive (got {args.gate_depth_mm:g})")
+        parser.error(f"--gate-depth-mm must be a positive finite number (got {args.gate_depth_mm:g})")
     if args.angle_deg is not None and not (math.isfinite(args.angle_deg) and abs(args.angle_deg) < 90):
         parser.error(f"--angle-deg must be between -90 and 90 (got {args.angle_deg:g})")
     if args.usb_backend and not (args.probe.startswith("usb") or args.list_probes):
@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.protocol is not None:
         protocol = _find_protocol(args.protocol)
         if protocol is None:
-            parser.error(f"unknown protocol {args.protocol!r} (see --check-protocols for the library)")
+            parser.error(f"unknown protocol {args.protocol!r}; --check-protocols lists the library")
     if args.list_probes:
         try:
             print(list_probes(args.usb_backend))

@@ -113,8 +113,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"({summary['frame_rate_hz']} frames/s)",
         f"frames dropped: {summary['frames_dropped']}, errors: {summary['errors']}, "
         f"reconnects: {summary['reconnects']}",
-        f"latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms",
+        latency_line(lat),
         f"probe dropped: {summary.get('probe_tx_dropped', 0)}",
+        # The link counters the README's fault accounting names (spec 1 receiver rules).
+        f"link: CRC errors {summary.get('crc_errors', 0)}, resyncs {summary.get('resyncs', 0)}, "
+        f"malformed {summary.get('malformed', 0)}, unknown packets {summary.get('unknown_packets', 0)}",
     ]
     if "iq_packets" in summary:
         lines.append(
@@ -131,6 +134,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("interrupted"):
         lines.append(f"interrupted (Ctrl+C) after {summary['seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def latency_line(latency_ms: dict[str, float | None]) -> str:
+    """Latency percentiles in words; a run too short to time a frame says so rather than `None`."""
+    if latency_ms["p50"] is None:
+        return "latency: no frame was timed (run longer)"
+    return f"latency: p50 {latency_ms['p50']} ms, p99 {latency_ms['p99']} ms"
 
 
 def link_saturated_message(probe_tx_dropped: int) -> str:

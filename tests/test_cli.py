@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import main
+from scanner_app.headless import format_summary
 from tests.cli_support import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,8 @@ def test_headless_run_writes_summary(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert stats["latency_ms"]["p50"] is not None and stats["latency_ms"]["p99"] >= stats["latency_ms"]["p50"]
     assert stats["descriptor"]["protocol"] == 1
     printed = capsys.readouterr().out
-    assert "frames received" in printed and "latency" in printed
+    assert "frames received" in printed and "latency: p50" in printed
+    assert f"CRC errors {stats['crc_errors']}, resyncs {stats['resyncs']}" in printed
 
 
 @pytest.mark.parametrize(
@@ -32,9 +34,9 @@ def test_headless_run_writes_summary(tmp_path: Path, capsys: pytest.CaptureFixtu
     [
         (["--probe", "nonsense", "--headless"], "unknown probe 'nonsense'"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
-        (["--headless", "--seconds", "-1"], "must be positive"),
-        (["--headless", "--seconds", "inf"], "must be positive"),
-        (["--headless", "--cine-seconds", "nan"], "must be positive"),
+        (["--headless", "--seconds", "-1"], "must be a positive finite number"),
+        (["--headless", "--seconds", "inf"], "must be a positive finite number"),
+        (["--headless", "--cine-seconds", "nan"], "must be a positive finite number"),
         (["--headless", "--cine-seconds", "1e9"], "shorter --cine-seconds"),
         (["--headless", "--probe", "usb", "--usb-backend", "os:getcwd"], "not a pyusb backend"),
     ],
@@ -60,3 +62,19 @@ def test_the_console_entry_exits_2_with_one_line() -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines == ["scanner-app: error: unrecognized arguments: --frobnicate (see --help)"]
+
+
+def test_a_run_too_short_to_time_a_frame_says_so() -> None:
+    summary = {
+        "probe": "sim",
+        "state": "closed",
+        "seconds": 1e-9,
+        "frames_received": 0,
+        "frame_rate_hz": 0.0,
+        "frames_dropped": 0,
+        "errors": 0,
+        "reconnects": 0,
+        "latency_ms": {"p50": None, "p99": None},
+    }
+    text = format_summary(summary)
+    assert "no frame was timed" in text and "None" not in text

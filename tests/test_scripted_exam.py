@@ -83,7 +83,7 @@ def test_headless_protocol_run_from_the_command_line(
     [
         (["--headless", "--protocol", "no-such"], "unknown protocol 'no-such'"),
         (["--protocol", "knee"], "needs --headless"),
-        (["--headless", "--protocol", "knee", "--capture-every", "0"], "--capture-every must be positive"),
+        (["--headless", "--protocol", "knee", "--capture-every", "0"], "--capture-every must be a positive finite number"),
         (["--headless", "--usb-backend", "x:y"], "--usb-backend goes with --probe usb"),
         (["--headless", "--protocol", "knee", "--study-dir", "/proc/none"], "cannot open the study folder"),
     ],
