@@ -182,6 +182,8 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error(f"--angle-deg must be between -90 and 90 (got {args.angle_deg:g})")
     if args.usb_backend and not (args.probe.startswith("usb") or args.list_probes):
         parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
+    if args.study_dir is not None and args.study_dir.exists() and not args.study_dir.is_dir():
+        parser.error(f"--study-dir {args.study_dir} is a file; give a folder (it is made if missing)")
     if args.stats_json is not None:
         # Found out now, not after the whole run.
         if args.stats_json.is_dir():
@@ -535,7 +537,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
 
     from protocols.scripted_exam import run_scripted_exam
     from scanner_app.engine import EngineState
-    from scanner_app.headless import AcquisitionWatch, acquisition_summary, write_stats_json
+    from scanner_app.headless import AcquisitionWatch, acquisition_summary, format_summary, write_stats_json
     from scanner_app.studies.model import StudyError
     from scanner_app.studies.store import StudyStore
 
@@ -575,9 +577,20 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     record = result.record
     captures, frames = len(result.captures), result.frames_seen
     print(f"study {result.study_uid} in {study_dir}: {captures} captures, {frames} frames")
-    print(f"protocol {protocol.id}: {'complete' if record.get('complete') else 'incomplete'}")
+    summary = acquisition_summary(engine, status, args.seconds, watch.descriptor)
+    print(format_summary(summary))
+    if record.get("complete"):
+        print(f"protocol {protocol.id}: complete")
+    else:
+        missing = "; ".join(
+            f"{item.get('step_title', '?')} ({item.get('description', '')})"
+            for item in record.get("missing") or []
+        )
+        print(
+            f"protocol {protocol.id}: incomplete; steps still to capture: {missing} "
+            f"(a longer --seconds or a shorter --capture-every takes more captures)"
+        )
     if args.stats_json:
-        summary = acquisition_summary(engine, status, args.seconds, watch.descriptor)
         summary["exam"] = {**result.outcome(), "study_dir": str(study_dir)}
         write_stats_json(summary, args.stats_json)
     if engine.state == EngineState.ERROR:

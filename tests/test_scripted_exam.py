@@ -71,7 +71,9 @@ def test_headless_protocol_run_from_the_command_line(
         capsys,
     )  # fmt: skip
     assert run.code == 0, run.err
-    assert "captures" in run.out
+    assert "captures" in run.out and "latency: p50" in run.out
+    # Three seconds cannot cover the knee: the user is told which steps are still to capture.
+    assert "incomplete; steps still to capture: Suprapatellar recess" in run.out
     files = sorted(tmp_path.rglob("*.dcm"))
     assert len(files) >= 4
     errors, _ = dciodvfy(files[0])
@@ -86,6 +88,7 @@ def test_headless_protocol_run_from_the_command_line(
         (["--headless", "--protocol", "knee", "--capture-every", "0"], "--capture-every must be a positive finite number"),
         (["--headless", "--usb-backend", "x:y"], "--usb-backend goes with --probe usb"),
         (["--headless", "--protocol", "knee", "--study-dir", "/proc/none"], "cannot open the study folder"),
+        (["--headless", "--protocol", "knee", "--study-dir", __file__], "is a file; give a folder"),
     ],
 )
 def test_bad_protocol_options(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
