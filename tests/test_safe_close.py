@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PyQt6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from tests.review_support import GroinRig, answer_next_question, groin_rig
@@ -82,3 +83,18 @@ def test_closing_with_an_exam_open_asks_cancel_then_keep_it_open(qtbot: QtBot, r
     assert study.protocol_record is not None
     steps = {s["step_id"]: s for s in study.protocol_record["steps"]}
     assert [f["id"] for f in steps[session.runner.steps[1].id]["findings"]] == ["normal"]
+
+
+def test_ctrl_q_asks_like_closing_the_window(qtbot: QtBot, rig: GroinRig) -> None:
+    window = rig.window
+    rig.start_dvt()
+    asked = answer_next_question(CANCEL)
+    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    assert asked and "still open" in asked[0] and window.isVisible()
+    # The question box took the focus; back in the window, as after a real click on its button.
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    kept = answer_next_question(EXAM_KEEP_OPEN)
+    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    assert kept, "the second Ctrl+Q asked nothing"
+    assert not window.isVisible()

@@ -93,6 +93,12 @@ def test_arrow_keys_wheel_and_slider_step_the_cine(qtbot: QtBot, window: MainWin
     assert window.view.current.ring_seq == last
     assert window.cine_bar.slider.value() == c.length - 1
     assert f"{c.length}/{c.length}" in window.cine_bar.position_label.text()
+    # The newest frame is "newest", not "−0.00 s"; while frozen the status line says frozen, not 0 frames/s.
+    assert window.cine_bar.position_label.text().endswith("newest")
+    assert window.rate_label.text() == "frozen"
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    one_back = window.cine_bar.position_label.text()
+    assert "−0.0" in one_back and "newest" not in one_back
 
 
 def test_left_arrow_while_live_freezes_and_steps_back(qtbot: QtBot, window: MainWindow) -> None:

@@ -55,7 +55,8 @@ class CineBar(QWidget):
             self.timer.stop()
             return
         seconds_back = (c.last_seq - c.position) * c.frame_period_s()
-        self.position_label.setText(f"frame {c.index + 1}/{c.length}   −{seconds_back:.2f} s")
+        when = "newest" if seconds_back < 0.005 else f"−{seconds_back:.2f} s"
+        self.position_label.setText(f"frame {c.index + 1}/{c.length}   {when}")
         if c.playing and not self.timer.isActive():
             self.timer.start(max(1, round(c.frame_period_s() * 1000)))
         elif not c.playing:

@@ -280,6 +280,8 @@ class MainWindow(QMainWindow):
         add("cancel", ["Esc"], "Cancel measurement / close help", self.cancel)
         toolbar.addSeparator()
         add("help", ["F1", "?"], "Show / hide this help", self.help_toggle, "Help (F1)")
+        # Closing goes through closeEvent, so the exam's close prompt and saving still apply.
+        add("quit", ["Ctrl+Q"], "Quit (asks first when an exam is open)", self.close)
 
     # -- extension points (ui.window_api.ScannerWindow) ---------------------------------------
 
@@ -644,6 +646,7 @@ class MainWindow(QMainWindow):
             self.measurements.bind(image_seq)
             self.annotations.bind(image_seq)
             self.view.set_frozen_text(f"❄ FROZEN   {c.index + 1}/{c.length}")
+            self.rate_label.setText("frozen")
             self.actions_by_name["freeze"].setText("▶ Live")
         else:
             # Live again: the frozen images' calipers and text are gone, as on a scanner.
@@ -710,7 +713,8 @@ class MainWindow(QMainWindow):
 
     def _on_status(self, status: StatusReport) -> None:
         self.status = status
-        self.rate_label.setText(f"{status.frame_rate_hz:.1f} frames/s")
+        # While frozen no frame enters the ring, so its rate says nothing about the probe.
+        self.rate_label.setText("frozen" if self.cine.frozen else f"{status.frame_rate_hz:.1f} frames/s")
         self.drops_label.setText(f"drops {status.frames_dropped}")
         if status.probe_tx_dropped > self._probe_drops_told:
             # The probe drops what the link cannot carry: no gap in the frames shows it, so say it.
