@@ -401,6 +401,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         default_capture_dir,
         default_preferences_path,
     )
+    from ui.procedure_panel import ProcedurePanel
     from ui.sim_panel import SimulatorTab
     from ui.theme import apply_dark_theme
 
@@ -452,6 +453,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     simulator = SimulatorTab(window, sim_control(driver))
     dual_screen = DualScreen()  # split screen for compression documentation (Ctrl+D)
     dual_screen.attach(window)
+    ProcedurePanel().attach(window)
     _add_doppler(window, engine)
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:

@@ -137,6 +137,7 @@ class ScannerImageView(LiveImageView):
     """LiveImageView plus focus and orientation markers, calipers, annotations, body marker and banners."""
 
     clicked_mm = pyqtSignal(float, float)
+    free_click_mm = pyqtSignal(float, float)  # a click that placed no caliper point
     wheel_steps = pyqtSignal(int)
 
     def __init__(
@@ -440,9 +441,12 @@ class ScannerImageView(LiveImageView):
         frame = self.current.frame
         point = snap_to_pixel_centre(point, frame.spacing_mm, frame.depth_origin_mm)
         ev.accept()  # type: ignore[attr-defined]
-        if self.measurements.placing:
+        placing = self.measurements.placing
+        if placing:
             self.measurements.add_point(point)
         self.clicked_mm.emit(point[0], point[1])
+        if not placing:  # a caliper's own clicks, its last one included, are not free clicks
+            self.free_click_mm.emit(point[0], point[1])
 
     def _mm_at_widget(self, pos: QPointF) -> PointMm:
         """The image point under a widget position, clamped to the image (for drags past its edge)."""

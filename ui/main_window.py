@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
     capture_finished = pyqtSignal(object)  # CaptureOutcome, after the strip and messages are updated
     closing = pyqtSignal(object)  # CloseRequest: the user asks to close; a feature may veto
     finishing = pyqtSignal()  # the close goes ahead and captures are stored: features finish now
+    image_clicked = pyqtSignal(float, float)  # (x_mm, depth_mm) a click on the image, no caliper placing
     probe_switched = pyqtSignal(str)  # the probe picker's switch is done: the new probe's spec
     _switch_done = pyqtSignal(str, object)  # (spec, Future) from the switch's worker thread
 
@@ -197,6 +198,7 @@ class MainWindow(QMainWindow):
         self._switch_done.connect(self._on_switch_done)  # queued: the future completes on a worker
         self.worker.finished.connect(self._on_capture_done)
         self.view.clicked_mm.connect(self._on_image_click)
+        self.view.free_click_mm.connect(self.image_clicked)
         self.view.wheel_steps.connect(self._cine_step)
         self.imaging.setting_changed.connect(self._on_setting_change)
         self.imaging.view_changed.connect(self._on_view_state)

@@ -196,6 +196,12 @@ class ScannerWindow(Protocol):
         ...
 
     @property
+    def image_clicked(self) -> pyqtBoundSignal:
+        """(x_mm, depth_mm) a click on the image, snapped to a pixel centre, when no caliper is being
+        placed (a caliper takes its own clicks)."""
+        ...
+
+    @property
     def finishing(self) -> pyqtBoundSignal:
         """() the close goes ahead, every capture taken is stored: features finish their work now."""
         ...
