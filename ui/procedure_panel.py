@@ -229,7 +229,7 @@ class ProcedurePanel(QWidget):
         if not self.guide.in_plane:
             return f"Target at {self.target[1]:.1f} mm deep, {r.off_guide_mm:.1f} mm from the centre mark"
         return (
-            f"Entry → target {r.entry_to_target_mm:.1f} mm; {r.off_guide_mm:.1f} mm off the guide; "
+            f"Entry → target {r.entry_to_target_mm:.1f} mm\n{r.off_guide_mm:.1f} mm off the guide\n"
             f"angle to reach it {r.angle_to_target_deg:.0f}°"
         )
 
@@ -253,8 +253,8 @@ class ProcedurePanel(QWidget):
             ring = pg.mkPen(GUIDE_COLOUR, width=2)
             self._add(pg.ScatterPlotItem([x0], [cross], symbol="o", size=14, pen=ring, brush=None))
         if marks:
-            self._add(pg.ScatterPlotItem([m.x_mm for m in marks], [m.y_mm for m in marks], symbol="+", size=9,
-                                         pen=pg.mkPen(GUIDE_COLOUR), brush=None))  # fmt: skip
+            xs, ys = [m.x_mm for m in marks], [m.y_mm for m in marks]
+            self._add(pg.ScatterPlotItem(xs, ys, symbol="+", size=12, pen=pg.mkPen(GUIDE_COLOUR), brush=None))
         for m in marks:
             if round(m.depth_mm) % 10 == 0:
                 label = pg.TextItem(f"{m.depth_mm:g}", color=GUIDE_COLOUR, anchor=(-0.2, 0.5))
