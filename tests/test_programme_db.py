@@ -37,8 +37,11 @@ from scanner_app.programme.quality import (
     operator_stats,
     review_stats,
 )
+from scanner_app.programme.review_pack import build_review_pack, quarter_of
 from scanner_app.programme.schema import Base
+from scanner_app.studies import StudyStore
 from tests.postgres_fixture import PostgresServer, postgres_server  # noqa: F401 - a fixture
+from tests.report_support import run_knee_exam
 
 ROOT = Path(__file__).resolve().parents[1]
 ANNA = User("anna", "Anna Sonographer", Role.OPERATOR)
@@ -229,3 +232,37 @@ def test_two_workstations_record_into_one_database_at_once(db_url: str) -> None:
         assert {e.workstation for e in kept} == {"US1", "US2"}
         pathway = Pathway("p", "knee", "test", (Requirement("knee", 2 * n, 12, frozenset({"knee"}), True),))
         assert progress(db, "tom", pathway, date(2026, 11, 29)).requirements[0].done == 2 * n
+
+
+def test_quarterly_pack_shows_cases_without_identifiers(db: ProgrammeDatabase, tmp_path: Path) -> None:
+    store = StudyStore(tmp_path / "studies")
+    exam = run_knee_exam(store)
+    study = store.get_study(exam.study_uid)
+    when = datetime(2026, 11, 2, tzinfo=UTC)
+    finding = "suprapatellar effusion 6.2 mm"
+    f = flag(db, exam.study_uid, FlagReason.QA_REVIEW, ANNA, operator="anna", finding=finding, at=when)
+    add_outcome(db, exam.study_uid, OutcomeKind.MRI, date(2026, 11, 20), "moderate joint effusion", by=ANNA)
+    classify(db, f.id, Classification.CONCORDANT, by=RITA)
+    flag(
+        db, "elsewhere", FlagReason.TEACHING, ANNA, operator="tom", finding="gout tophus", at=when
+    )  # not reviewed
+    start, end = quarter_of(date(2026, 11, 29))
+    assert (start, end) == (date(2026, 10, 1), date(2027, 1, 1))
+    pack = build_review_pack(db, store, start, end, tmp_path / "pack", viewer=RITA)
+    assert pack.cases == 1  # only classified cases
+    page = pack.html_path.read_text()
+    assert (
+        "suprapatellar effusion 6.2 mm" in page and "moderate joint effusion" in page and "Concordant" in page
+    )
+    pictures = sorted((tmp_path / "pack" / "images").glob("*.png"))
+    assert pictures and all(f"images/{p.name}" in page for p in pictures)
+    for secret in (study.patient.name, study.patient.patient_id, "Doe", "KNEE-001", "Smith", "SPR LONG"):
+        assert secret not in page  # nor the operator's typed text on the image
+    pdftotext = ["pdftotext", str(pack.pdf_path), "-"]
+    pdf_text = subprocess.run(pdftotext, capture_output=True, text=True, check=True, timeout=30).stdout
+    assert finding in pdf_text and "Concordant" in pdf_text and "Doe" not in pdf_text
+    # The reviewer's copy has per-operator numbers; an operator's copy has only their own line.
+    assert "By operator" in page and ">anna<" in page
+    own = build_review_pack(db, store, start, end, tmp_path / "own", viewer=TOM).html_path.read_text()
+    assert ">anna<" not in own
+    store.close()
