@@ -24,6 +24,7 @@ from scanner_app.sim_control import SimulatorControl
 
 if TYPE_CHECKING:
     from scanner_app.headless import DopplerSummaryHook
+    from scanner_app.studies.model import Study
     from scanner_app.studies.store import StudyStore
     from ui.exam_dock import ExamController
     from ui.sim_panel import SimulatorTab
@@ -72,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. ~/.local/share/scanner-app/studies)",
     )
     p.add_argument(
+        "--programme-db",
+        metavar="URL",
+        help="the logbook, credentialing and QA database: sqlite:///PATH or a department's "
+        "postgresql+psycopg://USER@HOST:PORT/DB (default: programme.sqlite3 in the study folder)",
+    )
+    p.add_argument(
         "--check-protocols",
         nargs="*",
         metavar="PATH",
@@ -118,6 +125,7 @@ _OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
     "protocol": ("--protocol", frozenset({"exam"})),
     "capture_every": ("--capture-every", frozenset({"exam"})),
     "study_dir": ("--study-dir", frozenset({"exam", "window"})),
+    "programme_db": ("--programme-db", frozenset({"exam", "window"})),
     "doppler": ("--doppler", frozenset({"headless"})),
     "gate_depth_mm": ("--gate-depth-mm", frozenset({"headless"})),
     "angle_deg": ("--angle-deg", frozenset({"headless"})),
@@ -458,6 +466,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator)
+        _add_programme(window, store, exams, {p.id: p.region for p in protocols}, args.programme_db)
         captures_folder = store.root
     else:
         window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
@@ -518,6 +527,34 @@ def _add_exam_workflow(
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
 
 
+def _add_programme(
+    window: ScannerWindow, store: StudyStore, exams: ExamController, regions: dict[str, str], url: str | None
+) -> None:
+    """The Programme tab (logbook, credentialing, QA review); without it when its database cannot be
+    opened (the scanner works on, and the message says why)."""
+    from scanner_app.programme.db import ProgrammeDbError, open_database, sqlite_url
+    from scanner_app.programme.pathways import PathwayError, load_pathways
+    from ui.programme_panel import ProgrammePanel
+
+    try:
+        db = open_database(url or sqlite_url(store.root))
+        pathways = load_pathways()
+    except (ProgrammeDbError, PathwayError) as exc:
+        window.show_message(f"Logbook and QA unavailable: {exc}", error=True)
+        return
+
+    def ended_study() -> Study | None:
+        session = exams.session
+        return session.study if session is not None else None
+
+    panel = ProgrammePanel(
+        db, store, pathways, ended_study=ended_study, region_of=lambda pid: regions.get(pid, "any")
+    )
+    panel.attach(window)
+    exams.exam_ended.connect(panel.on_exam_ended)
+    window.finishing.connect(db.close)
+
+
 def _add_doppler(window: ScannerWindow, engine: AcquisitionEngine) -> None:
     """The Doppler tab, overlays and spectral strip; its processing runs on the acquisition thread."""
     from scanner_app.doppler_pipeline import DopplerPipeline
@@ -540,6 +577,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     from protocols.scripted_exam import run_scripted_exam
     from scanner_app.engine import EngineState
     from scanner_app.headless import AcquisitionWatch, acquisition_summary, format_summary, write_stats_json
+    from scanner_app.programme.db import sqlite_url
     from scanner_app.studies.model import StudyError
     from scanner_app.studies.store import StudyStore
 
@@ -570,6 +608,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
             result = run_scripted_exam(
                 next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every
             )
+            study = store.get_study(result.study_uid)
         status = engine.status()
     except (StudyError, OSError, sqlite3.Error) as exc:
         print(f"scanner-app: error: {exc}", file=sys.stderr)
@@ -581,6 +620,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     print(f"study {result.study_uid} in {study_dir}: {captures} captures, {frames} frames")
     summary = acquisition_summary(engine, status, args.seconds, watch.descriptor)
     print(format_summary(summary))
+    print(_log_scripted_exam(args.programme_db or sqlite_url(study_dir), study, record, protocol.region))
     if record.get("complete"):
         print(f"protocol {protocol.id}: complete")
     else:
@@ -599,6 +639,26 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
         print(f"scanner-app: error: acquisition failed: {engine.reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: str) -> str:
+    """The headless exam's logbook entry (--programme-db); what happened, in a line."""
+    import socket
+
+    from scanner_app.programme.db import ProgrammeDbError, open_database
+    from scanner_app.programme.logbook import ExamFacts, findings_text, person_key, record_exam
+
+    facts = ExamFacts(
+        study_uid=study.study_uid, performed_on=study.started_at.date(), region=region,
+        operator=person_key(study.operator, []), protocol_id=study.protocol_id,
+        findings=findings_text(record), workstation=socket.gethostname(),
+    )  # fmt: skip
+    try:
+        with open_database(url) as db:
+            record_exam(db, facts)
+    except ProgrammeDbError as exc:
+        return f"scanner-app: warning: not in the logbook: {exc}"
+    return f"logbook: exam recorded for {facts.operator}"
 
 
 def sim_control(driver: ProbeDriver) -> SimulatorControl | None:

@@ -3,6 +3,7 @@ workstation's SQLite and on a real PostgreSQL server started by the test setup."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -266,3 +267,23 @@ def test_quarterly_pack_shows_cases_without_identifiers(db: ProgrammeDatabase, t
     own = build_review_pack(db, store, start, end, tmp_path / "own", viewer=TOM).html_path.read_text()
     assert ">anna<" not in own
     store.close()
+
+
+@pytest.mark.slow
+def test_two_app_processes_log_their_headless_exams_into_one_database(db_url: str, tmp_path: Path) -> None:
+    def app(station: str) -> subprocess.Popen[str]:
+        args = ["--headless", "--probe", "sim", "--protocol", "knee", "--seconds", "2",
+                "--study-dir", str(tmp_path / station), "--programme-db", db_url]  # fmt: skip
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    procs = [app("US1"), app("US2")]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert "logbook: exam recorded for HEADLESS SCRIPT" in out
+    with open_database(db_url) as db:
+        kept = entries(db, "HEADLESS SCRIPT")
+        assert len(kept) == 2 and len({e.study_uid for e in kept}) == 2
+        assert {e.region for e in kept} == {"knee"} and all(e.protocol_id == "knee" for e in kept)

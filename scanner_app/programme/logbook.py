@@ -6,8 +6,10 @@ cannot sign off an exam they did, nor can anyone sign off their own entry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +55,31 @@ class LogbookEntry:
     @property
     def signed_off(self) -> bool:
         return bool(self.signed_off_by)
+
+
+def findings_text(record: Mapping[str, Any]) -> str:
+    """The exam's findings in a line: the titles of every finding other than "normal", or "normal"."""
+    titles = [
+        str(f.get("title", f.get("id", "")))
+        for step in record.get("steps") or []
+        for f in step.get("findings") or []
+        if f.get("id") != "normal"
+    ]
+    return "; ".join(dict.fromkeys(titles)) or ("normal" if record.get("steps") else "")
+
+
+def person_key(name: str, users: Sequence[tuple[str, str]]) -> str:
+    """The username of the registered user a typed name (a DICOM person name "Family^Given" or a
+    username) belongs to, matched on username or display name in either name order, ignoring case;
+    the name itself (carets as spaces) when nobody matches."""
+    words = name.replace("^", " ").split()
+    if not words:
+        return ""
+    wanted = {" ".join(words).casefold(), " ".join(reversed(words)).casefold()}
+    for username, display_name in users:
+        if username.casefold() in wanted or " ".join(display_name.split()).casefold() in wanted:
+            return username
+    return " ".join(words)
 
 
 def record_exam(db: ProgrammeDatabase, exam: ExamFacts) -> list[LogbookEntry]:

@@ -57,3 +57,10 @@ def get_user(db: ProgrammeDatabase, username: str) -> User:
         if row is None:
             raise KeyError(f"no user {username!r}")
         return User(row.username, row.display_name, Role(row.role), row.department)
+
+
+def list_users(db: ProgrammeDatabase) -> list[User]:
+    """Everyone registered, by username."""
+    with db.session() as s:
+        rows = s.scalars(sa.select(UserRow).order_by(UserRow.username))
+        return [User(r.username, r.display_name, Role(r.role), r.department) for r in rows]

@@ -1,0 +1,99 @@
+"""The Programme tab in the window: an ended exam lands in the operator's and trainee's logbooks, a
+trainee cannot sign off, the supervisor can; flags reach the reviewer, who adds the outcome and the
+verdict and builds the quarterly pack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from drivers.sim.scenes import named_views
+from protocols.validation import LIBRARY_DIR, load_protocol
+from scanner_app.programme.db import ProgrammeDatabase, open_database, sqlite_url
+from scanner_app.programme.logbook import entries
+from scanner_app.programme.pathways import load_pathways
+from scanner_app.programme.people import Role, User, add_user
+from scanner_app.programme.quality import Classification, OutcomeKind, cases
+from scanner_app.studies import Patient
+from tests.review_support import CAPTURE_TIMEOUT_MS, GroinRig, groin_rig
+from ui.close_prompt import EXAM_END
+from ui.exam_dialog import ExamRequest
+from ui.programme_panel import ProgrammePanel
+
+OP = User("op", "Op One", Role.OPERATOR)
+SAM = User("sam", "Sam Lee", Role.TRAINEE)
+RITA = User("rita", "Rita Reviewer", Role.REVIEWER)
+TODAY = date.today()  # exams and flags are stamped with the real clock
+
+
+@pytest.fixture
+def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[GroinRig]:
+    yield from groin_rig(qtbot, tmp_path, ask=lambda *_question: EXAM_END)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[ProgrammeDatabase]:
+    with open_database(sqlite_url(tmp_path)) as opened:
+        for u in (OP, SAM, RITA):
+            add_user(opened, u)
+        yield opened
+
+
+def _panel(rig: GroinRig, db: ProgrammeDatabase) -> ProgrammePanel:
+    exams = rig.exams
+    panel = ProgrammePanel(
+        db, rig.store, load_pathways(), today=lambda: TODAY, region_of=lambda _pid: "lower limb",
+        ended_study=lambda: exams.session.study if exams.session is not None else None,
+    )  # fmt: skip
+    panel.attach(rig.window)
+    exams.exam_ended.connect(panel.on_exam_ended)
+    return panel
+
+
+def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
+    qtbot: QtBot, rig: GroinRig, db: ProgrammeDatabase
+) -> None:
+    panel = _panel(rig, db)
+    dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml", views=named_views())
+    rig.exams.start_exam(ExamRequest(
+        patient=Patient("DVT-9", "Doe^Jane", "19650114", "F"), operator="One^Op", trainee="Lee^Sam",
+        supervisor="One^Op", protocol=dvt, quadrant=None, side="right", practice=False,
+    ))  # fmt: skip
+    with qtbot.waitSignal(rig.exams.exam_ended, timeout=CAPTURE_TIMEOUT_MS):
+        rig.exams.end_exam()
+    # Typed "Family^Given" names matched to the registered users.
+    assert sorted((e.person, e.role_in_exam) for e in entries(db)) == [("op", "operator"), ("sam", "trainee")]
+    (sams,) = entries(db, "sam")
+    assert sams.supervised and sams.region == "lower limb" and sams.protocol_id == dvt.id
+
+    panel.sign_in(SAM)
+    assert panel.logbook.count() == 1 and "not signed off" in panel.logbook.item(0).text()
+    assert not panel.sign_off_button.isEnabled() and panel.awaiting.count() == 0
+    assert not panel.review.isVisibleTo(panel)  # a trainee has no QA review
+
+    panel.sign_in(OP)
+    assert panel.awaiting.count() == 1 and "sam" in panel.awaiting.item(0).text()
+    panel.awaiting.setCurrentRow(0)
+    panel.sign_off_button.click()
+    assert entries(db, "sam")[0].signed_off_by == "op"
+    assert panel.awaiting.count() == 0
+
+    panel.flag_finding.setText("Baker's cyst 32 mm, no DVT")
+    panel.flag_button.click()
+    panel.sign_in(RITA)
+    assert panel.review.isVisibleTo(panel) and panel.cases.count() == 1
+    panel.cases.setCurrentRow(0)
+    panel.outcome_kind.setCurrentIndex(panel.outcome_kind.findData(OutcomeKind.MRI))
+    panel.outcome_text.setText("Baker's cyst confirmed")
+    panel.outcome_button.click()
+    panel.cases.setCurrentRow(0)
+    panel.verdict.setCurrentIndex(panel.verdict.findData(Classification.CONCORDANT))
+    panel.classify_button.click()
+    (case,) = cases(db, TODAY, TODAY + timedelta(days=1))
+    assert case.classification == Classification.CONCORDANT
+    assert case.outcomes[0].text == "Baker's cyst confirmed"
+    assert "concordant" in panel.cases.item(0).text()

@@ -1,0 +1,358 @@
+"""The Programme tab: who is signed in, their logbook and credentialing progress, sign-off, flags for
+follow-up / teaching / QA, and (for reviewers) outcomes, verdicts and the quarterly review pack.
+
+Every ended exam becomes a logbook entry for its operator and trainee (names typed in the exam
+dialog are matched to registered users). A trainee cannot sign off, and sees only their own QA
+numbers: the rules are in `scanner_app.programme`, this tab only offers what the signed-in role may do.
+Attached through the window's extension points only.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from PyQt6.QtCore import QDate
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from scanner_app.programme.db import ProgrammeDatabase
+from scanner_app.programme.logbook import (
+    ExamFacts,
+    LogbookEntry,
+    entries,
+    findings_text,
+    person_key,
+    record_exam,
+    sign_off,
+)
+from scanner_app.programme.logbook_export import logbook_csv, logbook_pdf
+from scanner_app.programme.pathways import Pathway, progress
+from scanner_app.programme.people import NotAllowed, Role, User, list_users
+from scanner_app.programme.quality import (
+    Classification,
+    FlagReason,
+    OutcomeKind,
+    ReviewedCase,
+    add_outcome,
+    cases,
+    classify,
+    flag,
+)
+from scanner_app.programme.review_pack import ReviewPack, build_review_pack, quarter_of
+from scanner_app.studies import Study, StudyStore
+from ui.window_api import ScannerWindow
+
+FLAG_WORDS = {
+    FlagReason.QA_REVIEW: "QA review",
+    FlagReason.TEACHING: "Teaching",
+    FlagReason.FOLLOW_UP: "Follow-up",
+}
+
+
+class ProgrammePanel(QWidget):
+    """The Programme side tab."""
+
+    def __init__(
+        self,
+        db: ProgrammeDatabase,
+        store: StudyStore | None,
+        pathways: list[Pathway],
+        *,
+        ended_study: Callable[[], Study | None],
+        region_of: Callable[[str], str],
+        today: Callable[[], date] = date.today,
+        workstation: str = "",
+    ) -> None:
+        super().__init__()
+        self.db, self.store, self.pathways = db, store, pathways
+        self._ended_study, self._region_of, self._today = ended_study, region_of, today
+        self.workstation = workstation or socket.gethostname()
+        self.user: User | None = None
+        self._window: ScannerWindow | None = None
+
+        self.users = QComboBox()
+        self.sign_in_button = QPushButton("Sign in")
+        self.who = QLabel("Nobody signed in")
+        sign_in = QHBoxLayout()
+        sign_in.addWidget(self.users, 1)
+        sign_in.addWidget(self.sign_in_button)
+
+        self.logbook = QListWidget()
+        self.progress = QLabel("")
+        self.progress.setWordWrap(True)
+        self.export_csv_button = QPushButton("Logbook CSV…")
+        self.export_pdf_button = QPushButton("Logbook PDF…")
+        exports = QHBoxLayout()
+        exports.addWidget(self.export_csv_button)
+        exports.addWidget(self.export_pdf_button)
+        self.awaiting = QListWidget()
+        self.sign_off_button = QPushButton("Sign off selected")
+        book = QGroupBox("Logbook")
+        book_layout = QVBoxLayout(book)
+        book_layout.addWidget(self.logbook)
+        book_layout.addWidget(self.progress)
+        book_layout.addLayout(exports)
+        book_layout.addWidget(QLabel("Awaiting my sign-off"))
+        book_layout.addWidget(self.awaiting)
+        book_layout.addWidget(self.sign_off_button)
+
+        self.flag_reason = QComboBox()
+        for reason, words in FLAG_WORDS.items():
+            self.flag_reason.addItem(words, reason)
+        self.flag_finding = QLineEdit()
+        self.flag_finding.setPlaceholderText("the ultrasound finding, e.g. Baker's cyst 32 mm")
+        self.flag_button = QPushButton("Flag the last exam")
+        flags = QGroupBox("Flag")
+        flag_form = QFormLayout(flags)
+        flag_form.addRow("For", self.flag_reason)
+        flag_form.addRow("Finding", self.flag_finding)
+        flag_form.addRow(self.flag_button)
+
+        self.cases = QListWidget()
+        self.outcome_kind = QComboBox()
+        for kind in OutcomeKind:
+            self.outcome_kind.addItem(kind.value.upper() if len(kind.value) <= 3 else kind.value, kind)
+        self.outcome_date = QDateEdit()
+        self.outcome_date.setCalendarPopup(True)
+        self.outcome_date.setDisplayFormat("yyyy-MM-dd")
+        self.outcome_text = QLineEdit()
+        self.outcome_text.setPlaceholderText("what MRI, surgery or the lab found")
+        self.outcome_button = QPushButton("Add outcome")
+        self.verdict = QComboBox()
+        for c in Classification:
+            self.verdict.addItem(c.value.replace("_", " "), c)
+        self.classify_button = QPushButton("Classify")
+        self.pack_button = QPushButton("Quarterly review pack…")
+        self.review = QGroupBox("Quality review (this quarter)")
+        review_form = QFormLayout(self.review)
+        review_form.addRow(self.cases)
+        review_form.addRow("Outcome", self.outcome_kind)
+        review_form.addRow("Date", self.outcome_date)
+        review_form.addRow("Found", self.outcome_text)
+        review_form.addRow(self.outcome_button)
+        review_form.addRow("Verdict", self.verdict)
+        review_form.addRow(self.classify_button)
+        review_form.addRow(self.pack_button)
+
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(sign_in)
+        layout.addWidget(self.who)
+        for box in (book, flags, self.review):
+            layout.addWidget(box)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+
+        self.sign_in_button.clicked.connect(lambda: self.sign_in(self.users.currentData()))
+        self.sign_off_button.clicked.connect(self.sign_off_selected)
+        self.flag_button.clicked.connect(self.flag_last_exam)
+        self.outcome_button.clicked.connect(self.add_outcome_to_selected)
+        self.classify_button.clicked.connect(self.classify_selected)
+        self.export_csv_button.clicked.connect(self._ask_export_csv)
+        self.export_pdf_button.clicked.connect(self._ask_export_pdf)
+        self.pack_button.clicked.connect(self._ask_pack)
+        self.reload_users()
+        self.refresh()
+
+    def attach(self, window: ScannerWindow) -> None:
+        self._window = window
+        window.add_side_tab(self, "Programme")
+
+    # -- the user's verbs ------------------------------------------------------------------------
+
+    def reload_users(self) -> None:
+        self.users.clear()
+        for u in list_users(self.db):
+            self.users.addItem(f"{u.display_name} ({u.role.value})", u)
+
+    def sign_in(self, user: User | None) -> None:
+        self.user = user
+        self.refresh()
+
+    def on_exam_ended(self, record: dict[str, object]) -> None:
+        """The exam just ended: a logbook entry for its operator and trainee."""
+        study = self._ended_study()
+        if study is None:
+            return
+        known = [(u.username, u.display_name) for u in list_users(self.db)]
+        facts = ExamFacts(
+            study_uid=study.study_uid,
+            performed_on=study.started_at.date(),
+            region=self._region_of(study.protocol_id) if study.protocol_id else "any",
+            operator=person_key(study.operator, known),
+            trainee=person_key(study.trainee, known),
+            supervisor=person_key(study.supervisor, known),
+            protocol_id=study.protocol_id,
+            findings=findings_text(record),
+            practice=bool(record.get("practice")) or study.patient.practice_subject,
+            workstation=self.workstation,
+        )
+        made = record_exam(self.db, facts)
+        self._say(f"Logbook: exam recorded for {', '.join(e.person for e in made)}")
+        self.refresh()
+
+    def sign_off_selected(self) -> None:
+        item = self.awaiting.currentItem()
+        if item is None or self.user is None:
+            self._say("Select an entry awaiting your sign-off", error=True)
+            return
+        try:
+            sign_off(self.db, item.data(256), self.user)
+        except NotAllowed as exc:
+            self._say(str(exc), error=True)
+            return
+        self._say("Signed off")
+        self.refresh()
+
+    def flag_last_exam(self) -> None:
+        study = self._ended_study()
+        if study is None or self.user is None:
+            self._say("Sign in and end an exam before flagging it", error=True)
+            return
+        known = [(u.username, u.display_name) for u in list_users(self.db)]
+        reason = self.flag_reason.currentData()
+        flag(self.db, study.study_uid, reason, self.user, operator=person_key(study.operator, known),
+             finding=self.flag_finding.text().strip())  # fmt: skip
+        self._say(f"Flagged for {FLAG_WORDS[reason]}")
+        self.refresh()
+
+    def add_outcome_to_selected(self) -> None:
+        case = self._selected_case()
+        if case is None or self.user is None:
+            return
+        try:
+            kind, when = self.outcome_kind.currentData(), self.outcome_date.date().toPyDate()
+            add_outcome(self.db, case.flag.study_uid, kind, when, self.outcome_text.text(), by=self.user)
+        except ValueError as exc:
+            self._say(str(exc), error=True)
+            return
+        self.outcome_text.clear()
+        self.refresh()
+
+    def classify_selected(self) -> None:
+        case = self._selected_case()
+        if case is None or self.user is None:
+            return
+        try:
+            classify(self.db, case.flag.id, self.verdict.currentData(), by=self.user)
+        except NotAllowed as exc:
+            self._say(str(exc), error=True)
+            return
+        self.refresh()
+
+    def export_csv(self, path: Path) -> None:
+        assert self.user is not None
+        path.write_text(logbook_csv(entries(self.db, self.user.username)), encoding="utf-8")
+
+    def export_pdf(self, path: Path) -> None:
+        assert self.user is not None
+        name, today = self.user.username, self._today()
+        done = [progress(self.db, name, p, today) for p in self.pathways]
+        path.write_bytes(logbook_pdf(name, entries(self.db, name), done, today))
+
+    def build_pack(self, out_dir: Path) -> ReviewPack:
+        assert self.user is not None
+        start, end = quarter_of(self._today())
+        return build_review_pack(self.db, self.store, start, end, out_dir, viewer=self.user)
+
+    # -- showing -----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        user = self.user
+        signed_in = user is not None
+        self.who.setText(
+            f"Signed in: {user.display_name} ({user.role.value})" if user else "Nobody signed in"
+        )
+        for w in (self.export_csv_button, self.export_pdf_button, self.flag_button):
+            w.setEnabled(signed_in)
+        self.sign_off_button.setEnabled(signed_in and user is not None and user.may_sign_off)
+        reviewer = user is not None and user.role in (Role.REVIEWER, Role.ADMINISTRATOR)
+        self.review.setVisible(reviewer)
+        self.logbook.clear()
+        self.awaiting.clear()
+        self.cases.clear()
+        self.progress.setText("")
+        if user is None:
+            return
+        mine = entries(self.db, user.username)
+        for e in reversed(mine):
+            self.logbook.addItem(_entry_line(e))
+        today = self._today()
+        lines = []
+        for p in self.pathways:
+            done = progress(self.db, user.username, p, today)
+            parts = ", ".join(f"{r.done}/{r.requirement.count}" for r in done.requirements)
+            lines.append(f"{p.title}: {parts}{' ✓' if done.complete else ''}")
+        self.progress.setText("\n".join(lines))
+        for e in entries(self.db):
+            if e.supervisor == user.username and not e.signed_off and e.person != user.username:
+                item = QListWidgetItem(f"{e.person}: {_entry_line(e)}")
+                item.setData(256, e.id)
+                self.awaiting.addItem(item)
+        if reviewer:
+            start, end = quarter_of(today)
+            for case in cases(self.db, start, end):
+                item = QListWidgetItem(_case_line(case))
+                item.setData(256, case)
+                self.cases.addItem(item)
+            self.outcome_date.setDate(QDate(today.year, today.month, today.day))
+
+    def _selected_case(self) -> ReviewedCase | None:
+        item = self.cases.currentItem()
+        if item is None:
+            self._say("Select a case first", error=True)
+            return None
+        case: ReviewedCase = item.data(256)
+        return case
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #ff6b6b;" if error else "")
+        if self._window is not None:
+            self._window.show_message(text, error=error)
+
+    def _ask_export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Logbook as CSV", "logbook.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(Path(path))
+
+    def _ask_export_pdf(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Logbook as PDF", "logbook.pdf", "PDF (*.pdf)")
+        if path:
+            self.export_pdf(Path(path))
+
+    def _ask_pack(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the review pack")
+        if folder:
+            pack = self.build_pack(Path(folder))
+            self._say(f"Review pack: {pack.cases} cases in {pack.html_path.parent}")
+
+
+def _entry_line(e: LogbookEntry) -> str:
+    signed = f"signed off by {e.signed_off_by}" if e.signed_off else "not signed off"
+    practice = " (practice)" if e.practice else ""
+    what = f"{e.region}  {e.protocol_id}{practice}"
+    return f"{e.performed_on.isoformat()}  {what} — {e.findings or '—'} — {signed}"
+
+
+def _case_line(case: ReviewedCase) -> str:
+    verdict = case.classification.value.replace("_", " ") if case.classification else "not yet classified"
+    outcome = case.outcomes[-1].text if case.outcomes else "no outcome yet"
+    return f"{FLAG_WORDS[case.flag.reason]}: {case.flag.finding or '—'} → {outcome} [{verdict}]"
