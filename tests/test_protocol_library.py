@@ -207,6 +207,7 @@ def test_every_shipped_protocol_validates() -> None:
     assert set(BY_ID) == {
         "shoulder", "elbow", "wrist_hand", "hip", "knee", "ankle_foot",
         "dvt_whole_leg", "dvt_two_point", "area_of_pain_msk", "guided_injection",
+        "dvt_upper_extremity",
     }  # fmt: skip
 
 
@@ -298,7 +299,10 @@ def test_dvt_whole_leg_follows_the_sru_components() -> None:
         (ImagingMode.SPECTRAL_DOPPLER, CaptureSide.CONTRALATERAL),
     }
     pop = {(c.mode, c.side) for c in dvt.step("popliteal").captures if c.mode is not ImagingMode.BMODE}
-    assert pop == {(ImagingMode.SPECTRAL_DOPPLER, CaptureSide.EXAM)}
+    assert pop == {
+        (ImagingMode.SPECTRAL_DOPPLER, CaptureSide.EXAM),
+        (ImagingMode.COLOR_DOPPLER, CaptureSide.EXAM),
+    }
     calf = " ".join(dvt.step("calf_veins").structures)
     assert "posterior tibial" in calf and "peroneal" in calf and "soleal" in calf and "gastrocnemius" in calf
     area = dvt.step("area_of_symptoms")
