@@ -93,13 +93,23 @@ class Preset:
         return {"depth_mm": self.depth_mm, "frequency_mhz": self.frequency_mhz, "focus_mm": self.focus_mm}
 
 
+INCIDENTAL_PREFIX = "incidental_"
+"""Ids of the shared incidental findings start with this; a protocol's own findings may not."""
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One finding a step can show, with a one-line appearance to recognise it."""
+    """One finding a step can show, with a one-line appearance to recognise it.
+
+    `incidental` marks an unexpected finding from the shared list every scanning step offers
+    (`protocols/incidental_findings.yaml`): it neither clears nor is cleared by the step's own
+    normal/pathology choice, and it is flagged for QA review in the exam record.
+    """
 
     id: str
     title: str
     appearance: str
+    incidental: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +122,19 @@ class FollowUp:
     instructions: str = ""
     captures: tuple[CaptureRequirement, ...] = ()
     measurements: tuple[MeasurementSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentalCatalogue:
+    """The unexpected findings every scanning step offers, with the follow-ups they open.
+
+    One shared definition (`protocols/incidental_findings.yaml`) applied by validation to every step
+    that scans (has a plane), so no protocol file repeats it.
+    """
+
+    findings: tuple[Finding, ...]
+    follow_ups: tuple[FollowUp, ...]
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +173,16 @@ class Step:
     mark_area_of_pain: bool = False
     practice: PracticeTarget | None = None
     line: int = 0  # line of the step in its file, for messages
+
+    @property
+    def own_findings(self) -> tuple[Finding, ...]:
+        """The step's own findings, without the shared incidental ones."""
+        return tuple(f for f in self.findings if not f.incidental)
+
+    @property
+    def incidental_findings(self) -> tuple[Finding, ...]:
+        """The shared unexpected findings this step offers (empty for a step that does not scan)."""
+        return tuple(f for f in self.findings if f.incidental)
 
     def finding(self, finding_id: str) -> Finding:
         for f in self.findings:

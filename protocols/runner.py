@@ -155,6 +155,17 @@ class StepRecord:
     view_shown: bool = False  # practice: "Go to target view" showed it (shown, not found)
 
 
+@dataclass(frozen=True, slots=True)
+class QaFlag:
+    """An item a QA reviewer must look at: an unexpected finding, with where it was found."""
+
+    step_id: str
+    step_title: str
+    finding_id: str
+    title: str
+    reason: str = "unexpected finding"
+
+
 @dataclass(slots=True)
 class ExamRecord:
     """The structured result of a protocol exam, for the study store and the report."""
@@ -171,6 +182,7 @@ class ExamRecord:
     complete: bool
     missing: list[MissingItem]
     ended: bool
+    qa_review: list[QaFlag] = field(default_factory=list)  # unexpected findings, for the QA reviewer
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (strings, numbers, bools, lists, dicts)."""
@@ -449,8 +461,13 @@ class ChecklistRunner:
         state = self._state[step.id]
         if finding_id in state.findings:
             return []
-        # A step is either normal or shows pathology: choosing one side clears the other.
-        drop = [f for f in state.findings if (f == "normal") != (finding_id == "normal")]
+        # A step is either normal or shows pathology: choosing one side clears the other. An
+        # unexpected (incidental) finding stands beside either: a compressible vein can sit next to
+        # a Baker cyst.
+        incidental = {f.id for f in step.incidental_findings}
+        own = [f for f in state.findings if f not in incidental]
+        normal = finding_id == "normal"
+        drop = [] if finding_id in incidental else [f for f in own if (f == "normal") != normal]
         for f in drop:
             self.clear_finding(f)
         state.findings.append(finding_id)
@@ -733,7 +750,9 @@ class ChecklistRunner:
         no_finding = tuple(
             s.id
             for s in self.steps
-            if s.findings and not self._state[s.id].skip_reason and not self._state[s.id].findings
+            if s.own_findings
+            and not self._state[s.id].skip_reason
+            and not {f.id for f in s.own_findings} & set(self._state[s.id].findings)
         )
         return Completeness(tuple(missing), skipped, no_finding)
 
@@ -873,4 +892,14 @@ class ChecklistRunner:
             complete=completeness.complete,
             missing=list(completeness.missing),
             ended=self.ended,
+            qa_review=self.qa_flags(),
         )
+
+    def qa_flags(self) -> list[QaFlag]:
+        """Every unexpected finding chosen so far, in step order: each goes to QA review."""
+        return [
+            QaFlag(s.id, s.title, f.id, f.title)
+            for s in self.steps
+            for f in s.incidental_findings
+            if f.id in self._state[s.id].findings
+        ]

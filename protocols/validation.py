@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -23,12 +24,14 @@ from typing import TypeVar
 import yaml
 
 from protocols.model import (
+    INCIDENTAL_PREFIX,
     POSE_KEYS,
     CaptureRequirement,
     CaptureSide,
     Finding,
     FollowUp,
     ImagingMode,
+    IncidentalCatalogue,
     MeasurementSpec,
     Plane,
     PracticeTarget,
@@ -44,6 +47,9 @@ from scanner_app.capture import CaptureKind
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 """The protocols shipped with the app."""
+
+INCIDENTALS_FILE = Path(__file__).resolve().parent / "incidental_findings.yaml"
+"""The unexpected findings every scanning step offers (outside LIBRARY_DIR: it is not a protocol)."""
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -97,9 +103,12 @@ def _describe(node: yaml.Node) -> str:
 class _Reader:
     """Walks one file's node tree, converting values and collecting errors with line numbers."""
 
-    def __init__(self, path: str, views: ViewCatalogue | None) -> None:
+    def __init__(
+        self, path: str, views: ViewCatalogue | None, incidentals: IncidentalCatalogue | None = None
+    ) -> None:
         self.path = path
         self.views = views  # the simulator's named views, to check and resolve practice targets against
+        self.incidentals = incidentals  # added to every scanning step's findings and follow-ups
         self.errors: list[ProtocolError] = []
         self._loader = yaml.SafeLoader("")
 
@@ -429,6 +438,11 @@ def _step(r: _Reader, node: yaml.Node, what: str) -> Step | None:
             ((str(n.value), n) for n in _finding_id_nodes(m["findings"]) if isinstance(n, yaml.ScalarNode)),
             f"{what} finding id",
         )
+    for f in findings:
+        if f.id.startswith(INCIDENTAL_PREFIX):
+            reserved = f"ids starting '{INCIDENTAL_PREFIX}' are reserved for the shared incidental findings"
+            r.error(m["findings"], f"{what} finding id '{f.id}': {reserved}")
+            ok = False
     mandatory = r.boolean(m["mandatory"], f"{what} mandatory") if "mandatory" in m else True
     manoeuvre = r.text(m["manoeuvre"], f"{what} manoeuvre") if "manoeuvre" in m else ""
     instructions = r.text(m["instructions"], f"{what} instructions") if "instructions" in m else ""
@@ -459,6 +473,9 @@ def _step(r: _Reader, node: yaml.Node, what: str) -> Step | None:
         _unique(r, ((fu.id, node) for fu in follow_ups), f"{what} follow-up id")
     if not ok or None in (ident, title, position, probe, mandatory, manoeuvre, instructions, mark_pain):
         return None
+    if plane is not None and r.incidentals is not None:  # a step that scans offers the incidentals
+        findings = (*findings, *r.incidentals.findings)
+        follow_ups.extend(r.incidentals.follow_ups)
     assert ident is not None and title is not None and position is not None and probe is not None
     assert (
         mandatory is not None and manoeuvre is not None and instructions is not None and mark_pain is not None
@@ -556,14 +573,8 @@ def _protocol(r: _Reader, root: yaml.Node) -> ScanProtocol | None:
     )
 
 
-def parse_protocol(
-    text: str, path: str = "<text>", *, views: ViewCatalogue | None = None
-) -> tuple[ScanProtocol | None, list[ProtocolError]]:
-    """Validate protocol YAML text; return the protocol (None if any error) and every error found.
-
-    With the simulator's `views`, practice targets are checked against them and get their poses.
-    """
-    reader = _Reader(path, views)
+def _compose(reader: _Reader, text: str) -> yaml.Node | None:
+    """The file's node tree, or None after reporting why it is not YAML (or is empty)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -573,12 +584,79 @@ def parse_protocol(
         if exc.context_mark is not None and exc.context and exc.context_mark.line + 1 != line:
             started = f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
         reader.error(line, f"not valid YAML: {exc.problem or exc}{started}")
-        return None, reader.errors
+        return None
     except yaml.YAMLError as exc:
         reader.error(1, f"not valid YAML: {exc}")
-        return None, reader.errors
+        return None
     if root is None:
         reader.error(1, "file is empty")
+    return root
+
+
+def parse_incidentals(
+    text: str, path: str = "<text>"
+) -> tuple[IncidentalCatalogue | None, list[ProtocolError]]:
+    """Validate the shared incidental findings: `sources`, `findings` and the `follow_ups` they open.
+
+    Every finding id must start with INCIDENTAL_PREFIX (so it never clashes with a step's own) and
+    open at least one follow-up (an unexpected finding is always documented).
+    """
+    r = _Reader(path, None)
+    root = _compose(r, text)
+    if root is None:
+        return None, r.errors
+    m = r.mapping(root, "incidental findings", ("sources", "findings", "follow_ups"), ())
+    if m is None or len(m) < 3:
+        return None, r.errors
+    sources = r.texts(m["sources"], "sources", allow_empty=False)
+    findings = r.each(m["findings"], "findings", lambda n, w: _finding(r, n, w), allow_empty=False)
+    _unique(r, ((str(n.value), n) for n in _finding_id_nodes(m["findings"])), "incidental finding id")
+    for f in findings:
+        if not f.id.startswith(INCIDENTAL_PREFIX):
+            r.error(m["findings"], f"incidental finding id '{f.id}' must start with '{INCIDENTAL_PREFIX}'")
+    follow_ups = []
+    for fu, when_node in r.each(m["follow_ups"], "follow_ups", lambda n, w: _follow_up(r, n, w)):
+        if fu.when not in {f.id for f in findings}:
+            r.error(when_node, f"follow-up '{fu.id}' opens on unknown incidental finding '{fu.when}'")
+        follow_ups.append(fu)
+    _unique(r, ((fu.id, m["follow_ups"]) for fu in follow_ups), "incidental follow-up id")
+    for f in findings:
+        if not any(fu.when == f.id for fu in follow_ups):
+            r.error(m["findings"], f"incidental finding '{f.id}' opens no follow-up: say how to document it")
+    if r.errors:
+        return None, sorted(r.errors, key=lambda e: e.line)
+    incidental = tuple(Finding(f.id, f.title, f.appearance, incidental=True) for f in findings)
+    return IncidentalCatalogue(incidental, tuple(follow_ups), sources), []
+
+
+@functools.cache
+def shipped_incidentals() -> tuple[IncidentalCatalogue | None, tuple[ProtocolError, ...]]:
+    """The shipped incidental findings (read once), or None and the file's problems."""
+    try:
+        text = INCIDENTALS_FILE.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, (ProtocolError(str(INCIDENTALS_FILE), 0, f"cannot read file: {exc}"),)
+    catalogue, errors = parse_incidentals(text, str(INCIDENTALS_FILE))
+    return catalogue, tuple(errors)
+
+
+def parse_protocol(
+    text: str,
+    path: str = "<text>",
+    *,
+    views: ViewCatalogue | None = None,
+    incidentals: IncidentalCatalogue | bool | None = True,
+) -> tuple[ScanProtocol | None, list[ProtocolError]]:
+    """Validate protocol YAML text; return the protocol (None if any error) and every error found.
+
+    With the simulator's `views`, practice targets are checked against them and get their poses.
+    `incidentals`: True adds the shipped incidental findings to every scanning step, a catalogue adds
+    that one, False or None none.
+    """
+    catalogue = shipped_incidentals()[0] if incidentals is True else incidentals or None
+    reader = _Reader(path, views, catalogue)
+    root = _compose(reader, text)
+    if root is None:
         return None, reader.errors
     protocol = _protocol(reader, root)
     errors = sorted(reader.errors, key=lambda e: e.line)
@@ -623,7 +701,7 @@ def load_library(
     With the simulator's `views`, practice targets are checked against them and get their poses.
     """
     protocols: list[ScanProtocol] = []
-    errors: list[ProtocolError] = []
+    errors: list[ProtocolError] = list(shipped_incidentals()[1])
     seen: dict[str, str] = {}
     files = library_paths(paths)
     for p in files:

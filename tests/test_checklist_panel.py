@@ -225,7 +225,7 @@ def test_practice_target_and_view_found_indicator(qtbot: QtBot, knee: ScanProtoc
     clock[0] = 125.0
     _click(qtbot, panel.end_button)
     assert panel.practice_summary.text() == (
-        "Practice: 0 of 9 steps done in 2 min 05 s; 1 of 8 target views found"
+        "Practice: 0 of 10 steps done in 2 min 05 s; 1 of 8 target views found"  # the knee has 10 steps
     )
 
 
@@ -248,3 +248,47 @@ def test_closing_the_panel_stops_runner_callbacks(qtbot: QtBot, knee: ScanProtoc
     assert len(runner.changed) == 0  # the panel's Python wrapper is still alive here: it disconnected itself
     runner.next()  # would raise if the deleted panel were still connected
     assert runner.current_step.id == "suprapatellar_recess"
+
+
+def test_unexpected_findings_show_and_work_in_the_panel(qtbot: QtBot, knee: ScanProtocol) -> None:
+    runner = ChecklistRunner(knee, side="right", clock=lambda: 0.0)
+    panel = ChecklistPanel(runner)
+    qtbot.addWidget(panel)
+    window = FakeWindow(runner)
+    panel.capture_requested.connect(window.capture)
+    panel.show()
+    panel.start()
+    heading = panel.findChild(QLabel, "incidental_heading")
+    assert heading is not None and "Unexpected finding" in heading.text()
+    step = runner.current_step
+    offered = [f.id for f in step.incidental_findings]
+    assert offered and all(f in panel.finding_boxes for f in offered)
+
+    _click(qtbot, panel.finding_boxes["normal"])
+    _click(qtbot, panel.finding_boxes["incidental_joint_effusion"])
+    # Both stay ticked: an unexpected finding stands beside the step's own choice.
+    assert panel.finding_boxes["normal"].isChecked()
+    assert panel.finding_boxes["incidental_joint_effusion"].isChecked()
+    assert runner.findings() == ["normal", "incidental_joint_effusion"]
+    follow_up_buttons = [
+        b
+        for b, _ in panel.capture_rows
+        if b.objectName().startswith("capture:incidental_joint_effusion_follow_up:")
+    ]
+    assert len(follow_up_buttons) == 2  # long and short axis stills
+    # The step's own stills fill first (same labels fill in order), then the follow-up's.
+    while buttons := _capture_buttons(panel, missing_only=True):
+        _click(qtbot, buttons[0])
+    assert [s["follow_up_id"] for s in window.stored].count("incidental_joint_effusion_follow_up") == 2
+    assert panel.measure_box.isVisibleTo(panel)
+    assert panel.measure_choice.currentData() == "incidental_effusion_depth_mm"
+    panel.measure_value.setValue(7.0)
+    _click(qtbot, panel.measure_button)
+    pending = [m for m in runner.missing_for_step(step.id) if m.follow_up_id]
+    assert pending == []
+    assert [q.finding_id for q in runner.record().qa_review] == ["incidental_joint_effusion"]
+
+    # Unticking it closes the follow-up again.
+    _click(qtbot, panel.finding_boxes["incidental_joint_effusion"])
+    assert runner.findings() == ["normal"]
+    assert not any(b.objectName().startswith("capture:incidental_") for b, _ in panel.capture_rows)

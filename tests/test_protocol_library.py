@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from drivers.sim.scenes import named_views
@@ -58,6 +60,7 @@ REFERENCE_STRUCTURES = {
         "ulnar nerve",
         "epicondylar groove",
         "cubital tunnel",
+        "pronator teres",  # issue 17: median nerve at the pronator teres
     ],
     "wrist_hand": [
         "apl",
@@ -92,6 +95,10 @@ REFERENCE_STRUCTURES = {
         "ulnar artery",
         "fcr",
         "volar ganglion",
+        "metacarpophalangeal",  # issue 17: hand and fingers
+        "proximal interphalangeal",
+        "a2 pulley",
+        "ulnar collateral ligament of the thumb",
     ],
     "hip": [
         "anterior synovial recess",
@@ -115,6 +122,10 @@ REFERENCE_STRUCTURES = {
         "semitendinosus",
         "biceps femoris long head",
         "sciatic nerve",
+        "rectus femoris direct tendon",  # ESSR hip page 4 (issue 17)
+        "anterior inferior iliac spine",
+        "sartorius",
+        "tensor fasciae latae",
     ],
     "knee": [
         "quadriceps tendon",
@@ -148,6 +159,9 @@ REFERENCE_STRUCTURES = {
         "posterior horn of the medial meniscus",
         "posterior horn of the lateral meniscus",
         "pcl",
+        "medial patellar retinaculum",  # issue 17
+        "lateral patellar retinaculum",
+        "medial patellofemoral ligament",
     ],
     "ankle_foot": [
         "tibialis anterior",
@@ -178,6 +192,7 @@ REFERENCE_STRUCTURES = {
         "retrocalcaneal bursa",
         "retro-achilles bursa",
         "plantar fascia",
+        "first metatarsophalangeal joint",  # issue 17: the classic gout site
     ],
 }
 
@@ -207,6 +222,8 @@ def test_every_shipped_protocol_validates() -> None:
     assert set(BY_ID) == {
         "shoulder", "elbow", "wrist_hand", "hip", "knee", "ankle_foot",
         "dvt_whole_leg", "dvt_two_point", "area_of_pain_msk", "guided_injection",
+        "dvt_upper_extremity", "palpable_lump", "groin", "dynamic_exams", "foreign_body",
+        "hardware_after_fixation",
     }  # fmt: skip
 
 
@@ -235,14 +252,20 @@ def test_each_protocol_cites_sources_and_scanning_steps_carry_presets(protocol: 
             assert step.preset is not None and step.plane is not None, step.id
 
 
-def _satisfy(runner: ChecklistRunner, finding_index: int) -> None:
-    """Do everything the current step asks, as an operator would, with every capture labelled."""
+def _satisfy(runner: ChecklistRunner, finding_index: int, incidental: int | None = None) -> None:
+    """Do everything the current step asks, as an operator would, with every capture labelled.
+
+    `finding_index` picks one of the step's own findings; `incidental` also picks that one of the
+    shared unexpected findings, where the step offers them.
+    """
     step = runner.current_step
     n = 0
     if step.mark_area_of_pain and runner.area_of_pain is None:
         runner.mark_area_of_pain(protocol_region(runner.protocol), "left", 0.5, 0.5)
-    if step.findings:
-        runner.choose_finding(step.findings[finding_index].id)
+    if step.own_findings:
+        runner.choose_finding(step.own_findings[finding_index].id)
+    if incidental is not None and step.incidental_findings:
+        runner.choose_finding(step.incidental_findings[incidental % len(step.incidental_findings)].id)
     for item in runner.missing_for_step(step.id):
         if item.what != "capture":
             continue
@@ -283,6 +306,148 @@ def test_each_protocol_can_be_walked_to_a_complete_exam(protocol: ScanProtocol, 
     assert all(s.status == "done" for s in record.steps)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.id)
+def test_each_protocol_can_be_completed_with_an_unexpected_finding_on_every_step(
+    protocol: ScanProtocol,
+) -> None:
+    """Each scanning step gets a different unexpected finding; its follow-up is documented and it is
+    flagged for QA review."""
+    runner = ChecklistRunner(protocol, side="left", clock=lambda: 0.0)
+    index = 0
+    while True:
+        _satisfy(runner, 0, incidental=index)
+        index += 1
+        if not runner.next():
+            break
+    record = runner.end_exam()
+    assert record.complete, record.missing
+    scanning = [s.id for s in protocol.steps if s.incidental_findings]
+    assert [q.step_id for q in record.qa_review] == scanning
+    assert all(q.title.startswith("Unexpected: ") for q in record.qa_review)
+
+
+# Citation tags of the reference ("[DK]", "[src]", "[src: ...]", "[DK; see ...]") must never reach
+# text a sonographer reads, nor stand in for provenance in `sources`.
+_CITATION_TAG = re.compile(r"\[(?:DK|src)\b[^\]]*\]", re.IGNORECASE)
+
+
+def _texts(protocol: ScanProtocol) -> list[str]:
+    out = [protocol.title, protocol.description, *protocol.sources]
+    for step in protocol.steps:
+        out += [step.title, step.position, step.probe, step.manoeuvre, step.instructions, *step.structures]
+        out += [t for f in step.findings for t in (f.title, f.appearance)]
+        out += [c.note for c in step.captures]
+        for fu in step.follow_ups:
+            out += [
+                fu.title,
+                fu.instructions,
+                *(c.note for c in fu.captures),
+                *(m.title for m in fu.measurements),
+            ]
+    return out
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.id)
+def test_no_step_text_carries_a_citation_tag(protocol: ScanProtocol) -> None:
+    tagged = [t for t in _texts(protocol) if _CITATION_TAG.search(t)]
+    assert tagged == []
+
+
+def test_the_citation_tag_check_can_fail() -> None:
+    assert _CITATION_TAG.search("Valgus stress [DK]") and _CITATION_TAG.search("x [src: ESSR p8] y")
+    assert _CITATION_TAG.search("[DK; see http://example.org]")
+    assert not _CITATION_TAG.search("Compartment [II] tendons")
+
+
+def test_no_library_file_carries_a_citation_tag() -> None:
+    """Comments too: a YAML comment is what the next editor reads."""
+    files = [*LIBRARY_DIR.glob("*.yaml"), LIBRARY_DIR.parent / "incidental_findings.yaml"]
+    assert [f.name for f in files if _CITATION_TAG.search(f.read_text(encoding="utf-8"))] == []
+
+
+def test_upper_extremity_dvt_follows_the_consensus() -> None:
+    arm = BY_ID["dvt_upper_extremity"]
+    assert arm.kind is ProtocolKind.VENOUS_WITH_AREA_OF_PAIN
+    ids = [s.id for s in arm.steps]
+    for vein in ("internal_jugular", "subclavian", "axillary", "brachial", "basilic", "cephalic"):
+        step = arm.step(vein)
+        modes = {c.mode for c in step.captures}
+        assert ImagingMode.COLOR_DOPPLER in modes, vein
+        if vein != "subclavian":  # under the clavicle: judged by flow and a sniff, not compression
+            assert any(c.kind is CaptureKind.CLIP for c in step.captures) and "every 2 cm" in step.manoeuvre
+        assert "not_seen" in [f.id for f in step.own_findings], vein
+    sub = {
+        (c.mode, c.side) for c in arm.step("subclavian").captures if c.mode is ImagingMode.SPECTRAL_DOPPLER
+    }
+    assert sub == {
+        (ImagingMode.SPECTRAL_DOPPLER, CaptureSide.EXAM),
+        (ImagingMode.SPECTRAL_DOPPLER, CaptureSide.CONTRALATERAL),
+    }
+    for vein in ("internal_jugular", "axillary"):
+        assert ImagingMode.SPECTRAL_DOPPLER in {c.mode for c in arm.step(vein).captures}
+    assert (
+        ids.index("cephalic") < ids.index("area_of_symptoms")
+        and arm.step("area_of_symptoms").mark_area_of_pain
+    )
+
+
+def test_dvt_pathway_follow_ups() -> None:
+    leg, two = BY_ID["dvt_whole_leg"], BY_ID["dvt_two_point"]
+    continuous = [fu for fu in leg.step("cfv_doppler").follow_ups if fu.when == "continuous_flow"]
+    assert continuous and "iliac" in continuous[0].instructions and "IVC" in continuous[0].instructions
+    cfv_dvt = [fu for fu in leg.step("cfv_compression").follow_ups if fu.when == "acute_dvt"]
+    assert "external iliac" in cfv_dvt[0].instructions
+    assert any("external iliac" in c.note for c in cfv_dvt[0].captures)
+    for protocol in (leg, two):
+        for step in protocol.steps:
+            if any(c.kind is CaptureKind.CLIP and "compression" in c.note for c in step.captures):
+                assert "not_seen" in [f.id for f in step.own_findings], (protocol.id, step.id)
+                assert ImagingMode.COLOR_DOPPLER in {c.mode for c in step.captures}, (protocol.id, step.id)
+    popliteal = [fu for fu in two.step("popliteal").follow_ups if fu.when == "acute_dvt"]
+    assert "whole-leg duplex" in popliteal[0].instructions
+    for protocol in (leg, two):
+        ruptured = [
+            fu for fu in protocol.step("area_of_symptoms").follow_ups if fu.when == "ruptured_baker_cyst"
+        ]
+        assert "DVT" in ruptured[0].instructions, protocol.id
+
+
+def test_gout_is_offered_at_the_elbow_and_the_first_mtp() -> None:
+    elbow = {f.id for s in BY_ID["elbow"].steps for f in s.own_findings}
+    assert {"gout_double_contour", "tophus"} <= elbow
+    mtp = BY_ID["ankle_foot"].step("first_mtp")
+    assert {"double_contour", "tophus", "erosion"} <= {f.id for f in mtp.own_findings}
+
+
+def test_the_seeds_own_examinations_are_protocols() -> None:
+    lump = BY_ID["palpable_lump"]
+    lump_ids = {f.id for s in lump.steps for f in s.own_findings}
+    assert {"lipoma", "lymph_node", "intramuscular_mass"} <= lump_ids
+    assert {"refer_mri", "refer_biopsy"} <= {f.id for f in lump.step("triage").own_findings}
+    assert "5 cm" in lump.step("triage").instructions and "fascia" in lump.step("triage").instructions
+    groin = BY_ID["groin"]
+    assert (
+        "Valsalva" in groin.step("inguinal_canal").manoeuvre
+        and "Valsalva" in groin.step("femoral_canal").manoeuvre
+    )
+    assert "effusion" in {f.id for f in groin.step("hip_recess").own_findings}
+    dynamic = BY_ID["dynamic_exams"]
+    for sid in ("muscle_herniation", "snapping_hip_internal", "snapping_hip_external", "slipping_rib",
+                "peroneal_subluxation", "ulnar_nerve_subluxation"):  # fmt: skip
+        step = dynamic.step(sid)
+        assert step.manoeuvre and any(c.kind is CaptureKind.CLIP for c in step.captures), sid
+    assert "found" in {f.id for f in BY_ID["foreign_body"].step("search").own_findings}
+    hardware = BY_ID["hardware_after_fixation"]
+    assert "screw_protrusion" in {f.id for f in hardware.step("screw_tips").own_findings}
+    assert {"tenosynovitis", "partial_tear", "rupture"} <= {
+        f.id for f in hardware.step("tendons_over_hardware").own_findings
+    }
+    stop = [
+        fu for fu in BY_ID["guided_injection"].step("target_scan").follow_ups if fu.when == "unexpected_mass"
+    ]
+    assert stop and "do not inject" in stop[0].instructions
+
+
 def test_dvt_whole_leg_follows_the_sru_components() -> None:
     dvt = BY_ID["dvt_whole_leg"]
     assert dvt.kind is ProtocolKind.VENOUS_WITH_AREA_OF_PAIN
@@ -298,7 +463,10 @@ def test_dvt_whole_leg_follows_the_sru_components() -> None:
         (ImagingMode.SPECTRAL_DOPPLER, CaptureSide.CONTRALATERAL),
     }
     pop = {(c.mode, c.side) for c in dvt.step("popliteal").captures if c.mode is not ImagingMode.BMODE}
-    assert pop == {(ImagingMode.SPECTRAL_DOPPLER, CaptureSide.EXAM)}
+    assert pop == {
+        (ImagingMode.SPECTRAL_DOPPLER, CaptureSide.EXAM),
+        (ImagingMode.COLOR_DOPPLER, CaptureSide.EXAM),
+    }
     calf = " ".join(dvt.step("calf_veins").structures)
     assert "posterior tibial" in calf and "peroneal" in calf and "soleal" in calf and "gastrocnemius" in calf
     area = dvt.step("area_of_symptoms")

@@ -156,7 +156,7 @@ def test_a_pose_in_a_protocol_file_is_refused() -> None:
 def test_check_protocols_prints_ok_for_the_shipped_library(capsys: pytest.CaptureFixture[str]) -> None:
     assert check_protocols([], VIEWS) == 0  # no paths: the shipped library
     out = capsys.readouterr().out
-    assert "OK    " in out and "knee v1" in out and ", 0 error(s)" in out
+    assert "OK    " in out and "knee v2" in out and ", 0 error(s)" in out
 
 
 def test_check_protocols_fails_and_prints_each_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -599,6 +599,11 @@ class ChecklistPanel(QWidget):
         self.finding_boxes = {}
         chosen = self.runner.findings(step.id)
         for f in step.findings:
+            if f.incidental and f is step.incidental_findings[0]:
+                heading = QLabel("<b>Unexpected finding</b> (flagged for QA review)")
+                heading.setObjectName("incidental_heading")
+                heading.setWordWrap(True)
+                self.findings_layout.addWidget(heading)
             box = QCheckBox(f.title)
             box.setToolTip(f.title)  # a long title is cut at the dock's edge, not the dock widened
             box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)

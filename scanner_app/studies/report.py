@@ -85,6 +85,7 @@ class ReportContent:
     patient_line: str  # on every page: name, ID, birth date
     author: str  # who signed, else the operator
     subject: str
+    qa_review: tuple[str, ...] = ()  # unexpected findings to review: "Popliteal vein: Unexpected: Baker cyst"
 
 
 def format_date(value: date) -> str:
@@ -219,6 +220,11 @@ def build_report(
             step = step_titles.get(c.labels.step_id, "") or c.labels.step_title
             measurements.append(MeasurementRow(shown, measurement_text(a), step, f"#{c.instance_number}"))
 
+    qa_review = tuple(
+        f"{_words(q.get('step_title')) or humanise_id(str(q.get('step_id', '')))}: {_words(q.get('title'))}"
+        for q in record.get("qa_review", []) or []
+        if isinstance(q, Mapping) and _words(q.get("title"))
+    )
     flagged = [c for c in study.captures if c.labels.key_image]
     chosen = flagged or [c for c in study.captures if c.kind is CaptureKind.STILL]
     key_images = tuple(_key_image(store, c, step_titles) for c in chosen[:max_key_images])
@@ -236,6 +242,7 @@ def build_report(
         patient_line=_patient_line(study),
         author=format_person_name(study.sign_off.signed_by if study.sign_off else study.operator),
         subject=f"Ultrasound report: {title}, {format_date(study.started_at.date())}",
+        qa_review=qa_review,
     )
 
 
@@ -370,6 +377,9 @@ def render_html(content: ReportContent) -> str:
         ]
     parts.append("<h2>Findings</h2>")
     parts.append("".join(f"<p>{e(f)}</p>" for f in content.findings) or "<p>No findings were recorded.</p>")
+    if content.qa_review:
+        parts.append("<h2>Flagged for QA review</h2>")
+        parts.append("".join(f"<p>{e(q)}</p>" for q in content.qa_review))
     if content.measurements:
         parts += [
             "<h2>Measurements</h2>",
@@ -533,6 +543,9 @@ def render_pdf(content: ReportContent, *, now: datetime | None = None) -> bytes:
     story += [Paragraph(e(f), body) for f in content.findings] or [
         Paragraph("No findings were recorded.", body)
     ]
+    if content.qa_review:
+        story.append(Paragraph("Flagged for QA review", styles["Heading2"]))
+        story += [Paragraph(e(q), body) for q in content.qa_review]
     if content.measurements:
         story += [
             Paragraph("Measurements", styles["Heading2"]),
