@@ -71,7 +71,9 @@ def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
     assert sams.supervised and sams.region == "lower limb" and sams.protocol_id == dvt.id
 
     panel.sign_in(SAM)
-    assert panel.logbook.count() == 1 and "not signed off" in panel.logbook.item(0).text()
+    assert panel.logbook.count() == 1 and "not signed off" in panel.logbook.item(0).toolTip()
+    assert panel.logbook.item(0).text().startswith("○ ")
+    assert not panel.sign_off_box.isVisibleTo(panel)  # a trainee is not offered sign-off
     assert not panel.sign_off_button.isEnabled() and panel.awaiting.count() == 0
     assert not panel.review.isVisibleTo(panel)  # a trainee has no QA review
 

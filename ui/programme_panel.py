@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -108,9 +109,13 @@ class ProgrammePanel(QWidget):
         book_layout.addWidget(self.logbook)
         book_layout.addWidget(self.progress)
         book_layout.addLayout(exports)
-        book_layout.addWidget(QLabel("Awaiting my sign-off"))
-        book_layout.addWidget(self.awaiting)
-        book_layout.addWidget(self.sign_off_button)
+        self.sign_off_box = QWidget()  # hidden for trainees: they cannot sign off
+        sign_off_layout = QVBoxLayout(self.sign_off_box)
+        sign_off_layout.setContentsMargins(0, 0, 0, 0)
+        sign_off_layout.addWidget(QLabel("Awaiting my sign-off"))
+        sign_off_layout.addWidget(self.awaiting)
+        sign_off_layout.addWidget(self.sign_off_button)
+        book_layout.addWidget(self.sign_off_box)
 
         self.flag_reason = QComboBox()
         for reason, words in FLAG_WORDS.items():
@@ -142,6 +147,12 @@ class ProgrammePanel(QWidget):
         self.review = QGroupBox("Quality review (this quarter)")
         review_form = QFormLayout(self.review)
         review_form.addRow(self.cases)
+        self.case_detail = QLabel("")  # the selected case in full (the list's lines are cut)
+        self.case_detail.setWordWrap(True)
+        review_form.addRow(self.case_detail)
+        self.cases.currentItemChanged.connect(
+            lambda item, _old: self.case_detail.setText(item.toolTip() if item is not None else "")
+        )
         review_form.addRow("Outcome", self.outcome_kind)
         review_form.addRow("Date", self.outcome_date)
         review_form.addRow("Found", self.outcome_text)
@@ -155,10 +166,16 @@ class ProgrammePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(sign_in)
         layout.addWidget(self.who)
-        for box in (book, flags, self.review):
-            layout.addWidget(box)
+        quality = QWidget()
+        quality_layout = QVBoxLayout(quality)
+        quality_layout.addWidget(flags)
+        quality_layout.addWidget(self.review)
+        quality_layout.addStretch(1)
+        self.pages = QTabWidget()  # the logbook, and flags with the quality review
+        self.pages.addTab(book, "Logbook")
+        self.pages.addTab(quality, "Quality")
+        layout.addWidget(self.pages, 1)
         layout.addWidget(self.message)
-        layout.addStretch(1)
 
         self.sign_in_button.clicked.connect(lambda: self.sign_in(self.users.currentData()))
         self.sign_off_button.clicked.connect(self.sign_off_selected)
@@ -283,8 +300,14 @@ class ProgrammePanel(QWidget):
         for w in (self.export_csv_button, self.export_pdf_button, self.flag_button):
             w.setEnabled(signed_in)
         self.sign_off_button.setEnabled(signed_in and user is not None and user.may_sign_off)
+        self.sign_off_box.setVisible(user is not None and user.may_sign_off)
+        if user is not None:
+            self.users.setCurrentIndex(
+                max(0, self.users.findText(f"{user.display_name} ({user.role.value})"))
+            )
         reviewer = user is not None and user.role in (Role.REVIEWER, Role.ADMINISTRATOR)
         self.review.setVisible(reviewer)
+        self.pages.setCurrentIndex(1 if reviewer else 0)  # a reviewer signs in to review
         self.logbook.clear()
         self.awaiting.clear()
         self.cases.clear()
@@ -293,7 +316,9 @@ class ProgrammePanel(QWidget):
             return
         mine = entries(self.db, user.username)
         for e in reversed(mine):
-            self.logbook.addItem(_entry_line(e))
+            item = QListWidgetItem(_entry_short(e))
+            item.setToolTip(_entry_line(e))
+            self.logbook.addItem(item)
         today = self._today()
         lines = []
         for p in self.pathways:
@@ -310,6 +335,7 @@ class ProgrammePanel(QWidget):
             start, end = quarter_of(today)
             for case in cases(self.db, start, end):
                 item = QListWidgetItem(_case_line(case))
+                item.setToolTip(_case_line(case))
                 item.setData(256, case)
                 self.cases.addItem(item)
             self.outcome_date.setDate(QDate(today.year, today.month, today.day))
@@ -350,6 +376,11 @@ def _entry_line(e: LogbookEntry) -> str:
     practice = " (practice)" if e.practice else ""
     what = f"{e.region}  {e.protocol_id}{practice}"
     return f"{e.performed_on.isoformat()}  {what} — {e.findings or '—'} — {signed}"
+
+
+def _entry_short(e: LogbookEntry) -> str:
+    """One narrow line: date, region, findings and a tick when signed off (the tooltip has it all)."""
+    return f"{'✓' if e.signed_off else '○'} {e.performed_on.isoformat()} {e.region}: {e.findings or '—'}"
 
 
 def _case_line(case: ReviewedCase) -> str:
