@@ -515,6 +515,7 @@ def _add_exam_workflow(
 ) -> None:
     """The exam dock, the PACS tab, and their shutdown when the window closes."""
     from ui.pacs_panel import PacsPanel
+    from ui.priors_panel import PriorsPanel
 
     exams.attach(window, simulator)
 
@@ -525,6 +526,15 @@ def _add_exam_workflow(
     pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
+
+    def current_patient() -> tuple[str, str] | None:
+        session = exams.session
+        if session is None or session.study.patient.practice_subject:
+            return None
+        return session.study.patient.patient_id, session.study.study_uid
+
+    # Priors for correlation, fetched from the same PACS destinations.
+    PriorsPanel(lambda: pacs.destinations, current_patient).attach(window)
 
 
 def _add_programme(

@@ -12,6 +12,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pytestqt.qtbot import QtBot
 
 from scanner_app.studies.pacs import PacsDestination
 from scanner_app.studies.priors import (
@@ -22,6 +23,8 @@ from scanner_app.studies.priors import (
     retrieve_series,
 )
 from tests.orthanc_fixture import CALLING_AE, OrthancServer, orthanc  # noqa: F401 - fixture
+from tests.ui_support import open_window
+from ui.priors_panel import PriorsPanel
 
 SLICES = 5
 
@@ -96,3 +99,39 @@ def test_no_priors_and_no_pacs_are_said_in_words(orthanc: OrthancServer) -> None
     gone = PacsDestination("gone", "127.0.0.1", 1, "NOBODY")
     with pytest.raises(PriorsError, match="cannot reach"):
         find_prior_studies(gone, "KNEE-7", timeout_s=2.0)
+
+
+@pytest.mark.orthanc
+def test_the_priors_tab_shows_the_mri_beside_the_live_image(
+    qtbot: QtBot,
+    orthanc: OrthancServer,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    study_uid, series_uid = generate_uid(), generate_uid()
+    for number, z in enumerate([1.0, 2.0, 3.0, 4.0, 5.0], start=1):
+        _upload(orthanc, _mr_slice(study_uid, series_uid, z, number))
+    window = open_window(qtbot, tmp_path)
+    panel = PriorsPanel(lambda: [_dest(orthanc)], lambda: ("KNEE-7", "2.25.99"), cache_dir=tmp_path / "cache")
+    panel.attach(window)
+    try:
+        panel.find_button.click()
+        qtbot.waitUntil(lambda: panel.studies.count() == 1, timeout=10000)
+        panel.studies.setCurrentRow(0)
+        qtbot.waitUntil(lambda: panel.series.count() == 1, timeout=10000)
+        panel.series.setCurrentRow(0)
+        panel.show_button.click()
+        qtbot.waitUntil(lambda: panel.viewer.images is not None, timeout=15000)
+        assert panel.dock is not None and panel.dock.isVisible()
+        viewer = panel.viewer
+        assert viewer.position.text() == "3/5"  # opens on the middle slice
+        # The middle slice of the five (each slice's pixels are 100 x its position in mm).
+        assert float(viewer.image.image[0, 0]) == 300.0
+        before = viewer.image.image.copy()
+        viewer.slider.setValue(0)
+        assert not np.array_equal(before, viewer.image.image)  # another slice
+        assert viewer.image.levels is not None and tuple(viewer.image.levels) == (
+            0.0,
+            1200.0,
+        )  # the file's C/W
+    finally:
+        window.close()
