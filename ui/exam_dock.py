@@ -41,6 +41,7 @@ from scanner_app.annotations import BodyMarker
 from scanner_app.sim_control import SimulatorControl
 from scanner_app.studies.export import export_deidentified
 from scanner_app.studies.model import Patient, Study, StudyError
+from scanner_app.studies.previous import previous_measurements
 from scanner_app.studies.report import (
     SignedReport,
     sign_and_store_report,
@@ -434,7 +435,15 @@ class ExamController(QObject):
             self._target = None
             self._target_step = ""
             if session is not None and session.runner is not None:
-                panel = ChecklistPanel(session.runner, measurements=self.window.models.measurements)
+                patient = session.study.patient
+                previous = (
+                    {}
+                    if patient.practice_subject
+                    else previous_measurements(self.store, patient.patient_id, session.study.study_uid)
+                )
+                panel = ChecklistPanel(
+                    session.runner, measurements=self.window.models.measurements, previous=previous
+                )
                 panel.practice_label.setWordWrap(True)
                 panel.preset_requested.connect(self.window.apply_preset)
                 panel.capture_requested.connect(self.capture_for_step)
