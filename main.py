@@ -6,7 +6,6 @@ The only place that chooses a simulated or a real probe.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import math
 import sys
@@ -15,6 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from drivers.registry import ProbeOptions, ProbeRegistry
 from scanner_app.doppler import DopplerMode
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.probe import ProbeDescriptor, ProbeDriver, ProbeError, SettingKey
@@ -226,91 +226,27 @@ def _doppler_summary_hook(args: argparse.Namespace) -> DopplerSummaryHook | None
 
 def load_usb_backend(spec: str | None) -> Any:
     """The backend named by --usb-backend MODULE:ATTR (an object, or a factory called with no arguments)."""
-    if spec is None:
-        return None
+    from drivers.plp_kinds import load_usb_backend as load
 
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"bad --usb-backend {spec!r}: expected MODULE:ATTR")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load --usb-backend {spec!r}: {exc}") from None
-    import usb.backend
+    return load(spec)
 
-    if not isinstance(obj, usb.backend.IBackend) and callable(obj):
-        try:
-            obj = obj()
-        except Exception as exc:
-            raise ValueError(f"--usb-backend {spec!r} failed to make a backend: {exc}") from None
-    if obj is None:
-        raise ValueError(f"--usb-backend {spec!r} gave no backend (is its library installed?)")
-    if not isinstance(obj, usb.backend.IBackend):
-        raise ValueError(f"--usb-backend {spec!r} is a {type(obj).__name__}, not a pyusb backend")
-    return obj
+
+def probe_registry() -> ProbeRegistry:
+    """Every kind of probe source this app knows; a vendor driver is added here and nowhere else."""
+    from drivers.plp_kinds import SerialProbes, UsbProbes
+    from drivers.sim.kinds import SimProbes, SimSerialProbes
+
+    return ProbeRegistry([SimProbes(), SimSerialProbes(), UsbProbes(), SerialProbes()])
 
 
 def make_driver(spec: str, usb_backend: str | None = None) -> ProbeDriver:
     """The driver for a --probe value; raises ValueError naming what is wrong."""
-    from drivers.plp_driver import PlpProbeDriver
-    from drivers.sim.patient import PatientRenderer
-    from drivers.transports import PLP_USB_IDS, SerialTransport, UsbTransport, parse_usb_id
-
-    if spec == "sim":
-        from drivers.sim.firmware import SimFirmware
-        from drivers.sim.usb_backend import SimUsbBackend
-
-        firmware = SimFirmware(PatientRenderer(), events_on_interrupt=True)
-        transport = UsbTransport(backend=SimUsbBackend(firmware))
-        return PlpProbeDriver(transport, device=firmware)
-    if spec == "sim-serial":
-        from drivers.sim.firmware import SimFirmware, small_params
-        from drivers.sim.pty_link import SimSerialDevice
-
-        device = SimSerialDevice(SimFirmware(PatientRenderer(), small_params(128, 256)), baud=921600)
-        return PlpProbeDriver(SerialTransport(device.port, device.baud), device=device)
-    if spec == "usb" or spec.startswith("usb:"):
-        ids = (parse_usb_id(spec[4:]),) if spec.startswith("usb:") else PLP_USB_IDS
-        backend = load_usb_backend(usb_backend)
-        bus_firmware = getattr(backend, "firmware", None)  # a simulated bus: power its probe with the link
-        return PlpProbeDriver(UsbTransport(ids, backend=backend), device=bus_firmware)
-    if spec.startswith("serial:"):
-        port, _, baud_text = spec[len("serial:") :].partition("@")
-        if not port:
-            raise ValueError("--probe serial:PORT[@BAUD] needs a port, e.g. serial:/dev/ttyUSB0@921600")
-        try:
-            baud = int(baud_text) if baud_text else 921600
-            if baud <= 0:
-                raise ValueError
-        except ValueError:
-            raise ValueError(
-                f"bad baud rate {baud_text!r} in --probe {spec}: give a positive integer"
-            ) from None
-        return PlpProbeDriver(SerialTransport(port, baud))
-    raise ValueError(f"unknown probe {spec!r}; expected sim, sim-serial, usb[:VID:PID] or serial:PORT[@BAUD]")
+    return probe_registry().make_driver(spec, ProbeOptions(usb_backend=usb_backend))
 
 
 def list_probes(usb_backend: str | None) -> str:
-    """USB probes with a known VID:PID, and every serial port, one a line."""
-    from serial.tools import list_ports
-
-    from drivers.transports import PLP_USB_IDS, UsbTransport, format_usb_id
-
-    lines = []
-    try:
-        for dev in UsbTransport(PLP_USB_IDS, backend=load_usb_backend(usb_backend)).find_devices():
-            lines.append(
-                f"usb:{format_usb_id(dev.idVendor, dev.idProduct)}  bus {dev.bus} address {dev.address}"
-            )
-    except ProbeError as exc:
-        lines.append(f"(USB not searched: {exc})")
-    if not any(line.startswith("usb:") for line in lines):
-        lines.append("(no USB probe found)")
-    ports = sorted(list_ports.comports(), key=lambda p: p.device)
-    lines.extend(f"serial:{p.device}  {p.description}" for p in ports)
-    if not ports:
-        lines.append("(no serial ports found)")
-    return "\n".join(lines)
+    """Each kind of probe source with what it found here, one a line."""
+    return probe_registry().list_probes(ProbeOptions(usb_backend=usb_backend))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
