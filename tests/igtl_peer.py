@@ -80,7 +80,9 @@ def main() -> int:
         server.send_message(
             pyigtl.TransformMessage(pose, timestamp=timestamp, device_name="ProbeToReference"), wait=False
         )
-        image = pyigtl.ImageMessage(frame_pixels(index), image_matrix(), timestamp=timestamp, device_name=DEVICE)
+        image = pyigtl.ImageMessage(
+            frame_pixels(index), image_matrix(), timestamp=timestamp, device_name=DEVICE
+        )
         server.send_message(image, wait=True)
         tick.wait(1.0 / args.rate)
     threading.Event().wait()  # idle until killed

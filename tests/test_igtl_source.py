@@ -64,7 +64,11 @@ def read_frames(driver: IgtlProbeDriver, count: int) -> list[Frame]:
 
 
 def test_spec_parsing() -> None:
-    assert parse_igtl_spec("igtl://plus.local:18945/Image_Reference") == ("plus.local", 18945, "Image_Reference")
+    assert parse_igtl_spec("igtl://plus.local:18945/Image_Reference") == (
+        "plus.local",
+        18945,
+        "Image_Reference",
+    )
     assert parse_igtl_spec("igtl://127.0.0.1") == ("127.0.0.1", 18944, None)
     with pytest.raises(ValueError, match="igtl://HOST"):
         parse_igtl_spec("igtl://")
