@@ -235,9 +235,12 @@ def probe_registry() -> ProbeRegistry:
     """Every kind of probe source this app knows; a vendor driver is added here and nowhere else."""
     from drivers.igtl_source import IgtlProbes
     from drivers.plp_kinds import SerialProbes, UsbProbes
+    from drivers.replay import ReplayProbes
     from drivers.sim.kinds import SimProbes, SimSerialProbes
 
-    return ProbeRegistry([SimProbes(), SimSerialProbes(), UsbProbes(), SerialProbes(), IgtlProbes()])
+    return ProbeRegistry(
+        [SimProbes(), SimSerialProbes(), UsbProbes(), SerialProbes(), IgtlProbes(), ReplayProbes()]
+    )
 
 
 def make_driver(spec: str, usb_backend: str | None = None) -> ProbeDriver:

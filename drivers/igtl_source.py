@@ -38,6 +38,7 @@ from scanner_app.probe import (
     ProbeNotFound,
     ProbeRefused,
     SettingKey,
+    SettingNotApplied,
 )
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ RECV_BYTES = 1 << 20
 # "unknown" in the descriptor; this value only keeps the frame valid.
 UNKNOWN_FREQUENCY_MHZ = 1.0
 READ_ONLY_SETTINGS = tuple(SETTING_FIELDS.values())  # the sender sets them all; the app shows them
-
-
-class SettingNotApplied(ProbeError):
-    """A setting the source cannot apply (the sender owns it); the engine reports it as not applied."""
 
 
 def parse_igtl_spec(spec: str) -> tuple[str, int, str | None]:

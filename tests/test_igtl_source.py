@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers.igtl_source import IgtlProbeDriver, SettingNotApplied, parse_igtl_spec
+from drivers.igtl_source import IgtlProbeDriver, parse_igtl_spec
 from scanner_app.engine import AcquisitionEngine, EngineState
 from scanner_app.frame import Frame
-from scanner_app.probe import ProbeNotFound, SettingKey
+from scanner_app.probe import ProbeNotFound, SettingKey, SettingNotApplied
 from scanner_app.ring import FrameRing
 from tests import igtl_peer
 
