@@ -49,7 +49,7 @@ RECV_BYTES = 1 << 20
 # OpenIGTLink carries no transmit frequency; the frame's settings need a positive one. Recorded as
 # "unknown" in the descriptor; this value only keeps the frame valid.
 UNKNOWN_FREQUENCY_MHZ = 1.0
-READ_ONLY_SETTINGS = tuple(SETTING_FIELDS.values())  # the sender sets them all; the app shows them
+READ_ONLY_SETTINGS = (*SETTING_FIELDS.values(), "tgc_db")  # the sender sets them all
 
 
 def parse_igtl_spec(spec: str) -> tuple[str, int, str | None]:
@@ -142,7 +142,7 @@ class IgtlProbeDriver(BaseProbeDriver):
             geometry="linear",
             elements=0,
             frequencies_mhz=(),
-            depth_range_mm=(0.0, 0.0),  # the sender's: shown, not set
+            depth_range_mm=(1.0, 300.0),  # unknown until frames come; the sender sets it
             formats=(int(DataFormat.BMODE_U8),),
             max_frame_rate_hz=0.0,
             extra={"source": "igtl", "read_only_settings": list(READ_ONLY_SETTINGS), "frequency": "unknown"},

@@ -233,7 +233,7 @@ class ReplayProbeDriver(BaseProbeDriver):
                 "source": "replay",
                 "calibrated": case.calibrated,
                 "frames": len(case.frames),
-                "read_only_settings": list(SETTING_FIELDS.values()),
+                "read_only_settings": [*SETTING_FIELDS.values(), "tgc_db"],
             },
         )
 
