@@ -24,6 +24,8 @@ from scanner_app.sim_control import SimulatorControl
 
 if TYPE_CHECKING:
     from scanner_app.headless import DopplerSummaryHook
+    from scanner_app.recorder import SessionRecorder
+    from scanner_app.stream_out import IgtlStreamServer
     from scanner_app.studies.store import StudyStore
     from ui.exam_dock import ExamController
     from ui.sim_panel import SimulatorTab
@@ -94,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"frame rate to ask of the probe (Hz, default 30; {SERIAL_FRAME_RATE_HZ:g} on a serial line)",
     )
     p.add_argument("--cine-seconds", type=float, help="length of the cine buffer (s, default 10)")
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="PATH",
+        help="record every frame to a PLUS/3D Slicer sequence file (PATH.igs.nrrd or PATH.seq.nrrd)",
+    )
+    p.add_argument(
+        "--stream-out",
+        metavar="[HOST:]PORT",
+        help="serve the live image over OpenIGTLink (for 3D Slicer); binds 127.0.0.1 unless HOST is given",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return p
 
@@ -123,6 +136,8 @@ _OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
     "angle_deg": ("--angle-deg", frozenset({"headless"})),
     "frame_rate": ("--frame-rate", _ACQUIRING),
     "cine_seconds": ("--cine-seconds", _ACQUIRING),
+    "record": ("--record", _ACQUIRING),
+    "stream_out": ("--stream-out", _ACQUIRING),
 }
 SERIAL_PROBES = ("sim-serial", "serial")
 SERIAL_FRAME_RATE_HZ = 2.0  # 128 x 256 B-mode over 921600 baud: about 2.8 frames/s at most (spec 9)
@@ -306,7 +321,20 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     engine = AcquisitionEngine(driver, ring, processor=processor)
     processor.dynamic_range_source = lambda: engine.settings_in_force().get(SettingKey.DYNAMIC_RANGE_DB)
     engine.request_setting(SettingKey.FRAME_RATE_HZ, args.frame_rate)
+    try:
+        outputs = SessionOutputs.start(args, engine)
+    except ValueError as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_engine(args, engine, driver, outputs)
+    finally:
+        outputs.stop()
 
+
+def _run_engine(
+    args: argparse.Namespace, engine: AcquisitionEngine, driver: ProbeDriver, outputs: SessionOutputs
+) -> int:
     if args.headless and args.protocol is not None:
         try:
             return _run_scripted_exam(args, engine)
@@ -399,6 +427,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
         captures_folder = Path(preferences.get("capture_dir") or default_capture_dir())
     DiskSpaceWatch(captures_folder).attach(window)
+    outputs.show_progress(window)
     window.show()
     engine.start()
     try:
@@ -408,6 +437,92 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         _release_sim_device(engine.driver)  # the one in use now, after any switch
         if store is not None:
             store.close()
+
+
+class SessionOutputs:
+    """--record and --stream-out: the recorder and the OpenIGTLink server on the engine's ring."""
+
+    def __init__(self, recorder: SessionRecorder | None, server: IgtlStreamServer | None) -> None:
+        self.recorder, self.server = recorder, server
+
+    @classmethod
+    def start(cls, args: argparse.Namespace, engine: AcquisitionEngine) -> SessionOutputs:
+        """Both as asked; ValueError naming what cannot be started (a port in use, a bad path)."""
+        from scanner_app.recorder import SessionRecorder
+        from scanner_app.sequence_file import RecordingError
+        from scanner_app.stream_out import IgtlStreamServer, sim_pose_matrix
+
+        server = None
+        if args.stream_out is not None:
+            host, port = parse_stream_out(args.stream_out)
+
+            def pose() -> Any:
+                control = sim_control(engine.driver)
+                return sim_pose_matrix(control.get_pose()) if control is not None else None
+
+            try:
+                server = IgtlStreamServer(engine.ring, host, port, pose_source=pose)
+            except OSError as exc:
+                raise ValueError(
+                    f"--stream-out {args.stream_out}: cannot listen ({exc.strerror or exc})"
+                ) from exc
+            print(f"scanner-app: streaming OpenIGTLink on {server.host}:{server.port}", file=sys.stderr)
+        recorder = None
+        if args.record is not None:
+            try:
+                recorder = SessionRecorder(engine.ring, args.record)
+            except RecordingError as exc:
+                if server is not None:
+                    server.stop()
+                raise ValueError(str(exc)) from exc
+        return cls(recorder, server)
+
+    def show_progress(self, window: ScannerWindow) -> None:
+        """The recording's frame count and any error in the window's message line, once a second."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        from PyQt6.QtCore import QTimer
+
+        timer = QTimer(window)  # type: ignore[arg-type]  # the window is a QWidget
+
+        def show() -> None:
+            p = recorder.progress()
+            if p.error:
+                window.show_message(f"Recording stopped: {p.error}", True)
+                timer.stop()
+            else:
+                window.show_message(f"Recording: {p.frames} frames, {p.bytes / 1e6:.0f} MB")
+
+        timer.timeout.connect(show)
+        timer.start(1000)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            dropped = self.server.dropped_total()
+            self.server.stop()
+            print(
+                f"scanner-app: stream-out stopped ({dropped} frames dropped for slow clients)",
+                file=sys.stderr,
+            )
+        if self.recorder is not None:
+            p = self.recorder.stop()
+            if p.path is not None:
+                print(f"recorded {p.frames} frames to {p.path}")
+            if p.error:
+                print(f"scanner-app: error: recording: {p.error}", file=sys.stderr)
+
+
+def parse_stream_out(text: str) -> tuple[str, int]:
+    """(host, port) from --stream-out [HOST:]PORT; 127.0.0.1 unless a host is given."""
+    host, _, port_text = text.rpartition(":")
+    try:
+        port = int(port_text)
+        if not 0 <= port <= 65535:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"bad --stream-out {text!r}: expected [HOST:]PORT, e.g. 18944") from None
+    return host or "127.0.0.1", port
 
 
 def default_study_dir() -> Path:
