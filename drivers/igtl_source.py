@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 18944  # the OpenIGTLink port PlusServer and Slicer use
 CONNECT_TIMEOUT_S = 2.0
 RECV_BYTES = 1 << 20
+DRAIN_MAX_S = 0.02  # once a frame is in, what has already arrived is taken for at most this long
 # OpenIGTLink carries no transmit frequency; the frame's settings need a positive one. Recorded as
 # "unknown" in the descriptor; this value only keeps the frame valid.
 UNKNOWN_FREQUENCY_MHZ = 1.0
@@ -172,6 +173,7 @@ class IgtlProbeDriver(BaseProbeDriver):
             raise ProbeDisconnected(f"{self.display_name}: not connected")
         frames: list[Frame] = []
         deadline = time.monotonic() + timeout_s
+        first_frame_s = 0.0
         while True:
             remaining = deadline - time.monotonic()
             # After the first frame, take only what has already arrived.
@@ -194,7 +196,12 @@ class IgtlProbeDriver(BaseProbeDriver):
                 frame = self._take(message)
                 if frame is not None:
                     frames.append(frame)
-            if not frames and time.monotonic() >= deadline:
+            now = time.monotonic()
+            if frames and not first_frame_s:
+                first_frame_s = now
+            if frames and now - first_frame_s >= DRAIN_MAX_S:
+                return frames  # a sender that never pauses must not keep the read from returning
+            if not frames and now >= deadline:
                 return frames
 
     def _take(self, raw: RawMessage) -> Frame | None:

@@ -7,10 +7,12 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pyigtl
 import pytest
 
 from drivers.igtl_source import IgtlProbeDriver, parse_igtl_spec
@@ -150,3 +152,38 @@ def test_engine_reconnects_when_the_server_comes_back(peer: PeerFactory) -> None
         assert engine.status().reconnects >= 1
     finally:
         engine.close()
+
+
+def test_a_sender_that_never_pauses_does_not_hold_the_read() -> None:
+    """A read returns soon with what has arrived, even while bytes keep coming."""
+    message = pyigtl.ImageMessage(
+        igtl_peer.frame_pixels(7), igtl_peer.image_matrix(), device_name=igtl_peer.DEVICE
+    ).pack()
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def flood() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                while not stop.is_set():
+                    try:
+                        conn.sendall(message)
+                    except OSError:
+                        return
+
+        sender = threading.Thread(target=flood)
+        sender.start()
+        driver = IgtlProbeDriver("127.0.0.1", port)
+        try:
+            driver.connect()
+            driver.start()
+            started = time.monotonic()
+            frames = driver.read_frames(0.1)
+            took_s = time.monotonic() - started
+        finally:
+            driver.close()
+            stop.set()
+            sender.join(timeout=10)
+    assert frames and all(int(f.pixels[0, 0]) == 7 for f in frames)
+    assert took_s < 1.0
