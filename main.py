@@ -411,7 +411,7 @@ def _run_engine(
     window = MainWindow(
         engine,
         models,
-        probe_specs=DEFAULT_PROBE_SPECS,
+        probe_specs=(*DEFAULT_PROBE_SPECS, "igtl://127.0.0.1:18944"),  # replay:PATH can be typed in
         switch_probe=switch_probe,
         current_probe=args.probe,
     )

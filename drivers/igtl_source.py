@@ -216,7 +216,7 @@ class IgtlProbeDriver(BaseProbeDriver):
         try:
             message = raw.decode()
         except Exception as exc:  # a body pyigtl cannot read: skipped, the stream goes on
-            self._counts["malformed_messages"] += 1
+            self._counts["malformed"] += 1
             log.warning("%s: malformed %s from %r skipped: %s", self.display_name, raw.message_type,
                         raw.device_name, exc)  # fmt: skip
             return None
@@ -224,7 +224,7 @@ class IgtlProbeDriver(BaseProbeDriver):
             try:
                 self._transforms[raw.device_name] = as_matrix4(message.matrix)
             except ValueError:
-                self._counts["malformed_messages"] += 1
+                self._counts["malformed"] += 1
                 return None
             self._counts["transforms"] += 1
             return None
@@ -243,7 +243,7 @@ class IgtlProbeDriver(BaseProbeDriver):
             log.warning("%s", exc)
             return None
         except ValueError as exc:
-            self._counts["malformed_messages"] += 1
+            self._counts["malformed"] += 1
             log.warning("%s: image from %r skipped: %s", self.display_name, raw.device_name, exc)
             return None
 

@@ -109,7 +109,7 @@ def test_frames_arrive_with_spacing_orientation_timestamps_and_pose(peer: PeerFa
     assert frames[1].host_time_ns >= frames[0].host_time_ns
     # The peer's STRING, truncated IMAGE and wrong-CRC IMAGE were skipped and counted.
     assert counts["skipped_messages"] == 1
-    assert counts["malformed_messages"] == 1
+    assert counts["malformed"] == 1
     assert counts["crc_errors"] == 1
     assert counts["frames"] == 5
 
