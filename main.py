@@ -367,8 +367,10 @@ def _run_engine(
         default_capture_dir,
         default_preferences_path,
     )
+    from ui.recording_control import RecordingControl
     from ui.sim_panel import SimulatorTab
     from ui.theme import apply_dark_theme
+    from ui.user_folders import user_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -427,6 +429,7 @@ def _run_engine(
         window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
         captures_folder = Path(preferences.get("capture_dir") or default_capture_dir())
     DiskSpaceWatch(captures_folder).attach(window)
+    RecordingControl(engine.ring, user_path("recordings", config=False)).attach(window)
     outputs.show_progress(window)
     window.show()
     engine.start()

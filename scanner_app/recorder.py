@@ -47,11 +47,16 @@ class SessionRecorder:
         """Write what arrived, finish the file; the progress says where it is or why it is not."""
         self._stop.set()
         self._thread.join(timeout_s)
-        if self._writer.frames_written and self._path is None:
-            try:
-                self._path = self._writer.close()
-            except RecordingError as exc:
-                self._error = self._error or str(exc)
+        if self._path is not None:
+            return self.progress()
+        if not self._writer.frames_written:
+            self._writer.discard()
+            self._error = self._error or "no frame arrived to record"
+            return self.progress()
+        try:
+            self._path = self._writer.close()
+        except RecordingError as exc:
+            self._error = self._error or str(exc)
         return self.progress()
 
     def _run(self) -> None:

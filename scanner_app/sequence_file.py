@@ -125,6 +125,15 @@ class SequenceWriter:
             raise RecordingError(f"disk full: recording stopped; {kept} (free space, then recover)") from exc
         raise RecordingError(f"recording stopped: {exc}; {kept}") from exc
 
+    def discard(self) -> None:
+        """Give up a recording that holds no frame worth keeping: its partial folder goes."""
+        for f in (self._pixels, self._frames):
+            try:
+                f.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.partial, ignore_errors=True)
+
     def close(self) -> Path:
         """Write the sequence file from the frames so far; on failure the partial folder is kept."""
         for f in (self._pixels, self._frames):
