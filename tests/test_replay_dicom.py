@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.pixels.processing import convert_color_space
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
 
 from drivers.replay import ReplayProbeDriver, load_case
@@ -79,6 +80,13 @@ def write_palette(path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
+def write_ybr(path: Path) -> None:
+    ds = us_dataset("YBR_FULL", 3, ExplicitVRLittleEndian)
+    rgb = np.repeat(grey_frames()[..., None], 3, axis=-1)
+    ds.PixelData = convert_color_space(rgb, "RGB", "YBR_FULL").tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
 def write_jpeg(path: Path, region: bool = True) -> None:
     ds = us_dataset("YBR_FULL_422", 3, JPEGBaseline8Bit, region=region)
     fragments = []
@@ -92,7 +100,9 @@ def write_jpeg(path: Path, region: bool = True) -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
-@pytest.mark.parametrize("write", [write_rgb, write_palette, write_jpeg], ids=["rgb", "palette", "jpeg"])
+@pytest.mark.parametrize(
+    "write", [write_rgb, write_palette, write_ybr, write_jpeg], ids=["rgb", "palette", "ybr", "jpeg"]
+)
 def test_foreign_dicom_replays_with_calipers_in_region_mm(tmp_path: Path, write) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "foreign.dcm"
     write(path)
@@ -111,6 +121,9 @@ def test_foreign_dicom_replays_with_calipers_in_region_mm(tmp_path: Path, write)
     assert got is not None
     frame = got.frame
     assert frame.spacing_mm == pytest.approx((DELTA_Y_CM * 10, DELTA_X_CM * 10))
+    # The grey the scanner showed, whatever the colour model it was stored in.
+    assert abs(int(frame.pixels[30, 5]) - 40) <= 3
+    assert abs(int(frame.pixels[MARKS[0]]) - 250) <= 8
     # Calipers on the two targets, found in the replayed pixels (JPEG blurs, the peak stays).
     column = frame.pixels[:, MARKS[0][1]].astype(int)
     top = int(np.argmax(column[:30]))
