@@ -25,6 +25,7 @@ from scanner_app.sim_control import SimulatorControl
 if TYPE_CHECKING:
     from scanner_app.headless import DopplerSummaryHook
     from scanner_app.recorder import SessionRecorder
+    from scanner_app.replay_control import ReplayControl
     from scanner_app.stream_out import IgtlStreamServer
     from scanner_app.studies.store import StudyStore
     from ui.exam_dock import ExamController
@@ -368,6 +369,7 @@ def _run_engine(
         default_preferences_path,
     )
     from ui.recording_control import RecordingControl
+    from ui.replay_panel import ReplayPanel
     from ui.sim_panel import SimulatorTab
     from ui.theme import apply_dark_theme
     from ui.user_folders import user_path
@@ -430,6 +432,9 @@ def _run_engine(
         captures_folder = Path(preferences.get("capture_dir") or default_capture_dir())
     DiskSpaceWatch(captures_folder).attach(window)
     RecordingControl(engine.ring, user_path("recordings", config=False)).attach(window)
+    replay = ReplayPanel(window)
+    replay.set_control(replay_control(driver))
+    window.probe_switched.connect(lambda _spec: replay.set_control(replay_control(engine.driver)))
     outputs.show_progress(window)
     window.show()
     engine.start()
@@ -665,6 +670,13 @@ def sim_control(driver: ProbeDriver) -> SimulatorControl | None:
     if not isinstance(renderer, PatientRenderer):
         return None
     return SimulatorControl(renderer, cast("SimulatorCable | None", cable))
+
+
+def replay_control(driver: ProbeDriver) -> ReplayControl | None:
+    """The replay panel's handle when the probe is a recorded case, else None."""
+    from drivers.replay import ReplayProbeDriver
+
+    return driver if isinstance(driver, ReplayProbeDriver) else None
 
 
 def _release_sim_device(driver: ProbeDriver) -> None:

@@ -181,6 +181,11 @@ class ReplayProbeDriver(BaseProbeDriver):
         return self._case
 
     @property
+    def frame_count(self) -> int:
+        """Frames in the recording (0 until it is loaded by the first connect)."""
+        return len(self._case.frames) if self._case is not None else 0
+
+    @property
     def position(self) -> int:
         """Index of the next frame to play."""
         return self._index
