@@ -668,7 +668,7 @@ class MainWindow(QMainWindow):
         c = self.controls
         for w in (c.depth_control, c.gain_control, c.frequency_control, c.focus_control,
                   c.dynamic_range_control, c.tgc, *c.preset_buttons.values()):  # fmt: skip
-            w.setEnabled(enabled)
+            w.setEnabled(enabled and w not in c.read_only)  # a source's own settings stay read-only
 
     def _acquisition_step(self, key: SettingKey, delta: float) -> None:
         """A depth or gain key: refused while frozen (it would change the next frames, not this one)."""
