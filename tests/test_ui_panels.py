@@ -72,6 +72,15 @@ class FakeSim:
     def view_truth(self, pose: Mapping[str, float] | None = None) -> ViewTruth:
         return ViewTruth(self.scene[0], frozenset({"skin"}), frozenset(), frozenset())
 
+    def manoeuvres(self) -> tuple[str, ...]:
+        return ()
+
+    def perform(self, manoeuvre: str) -> None:
+        self.calls.append(("manoeuvre", manoeuvre))
+
+    def straining(self) -> bool:
+        return False
+
     def cable_plugged(self) -> bool | None:
         return self.plugged
 
