@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
+from drivers.plp_driver import PlpProbeDriver
 from drivers.sim import haemodynamics as hd
 from drivers.sim.anatomy import Scene, Structure
+from drivers.sim.control import SimulatorControl
 from drivers.sim.doppler_iq import (
     AnatomyIqModel,
     Flow,
@@ -21,12 +25,16 @@ from drivers.sim.doppler_iq import (
     artery_peak_m_s,
     vein_mean_m_s,
 )
+from drivers.sim.firmware import SimFirmware, small_params
+from drivers.sim.patient import PatientRenderer
 from drivers.sim.physics import probe_axes
 from drivers.sim.pose import ProbePose
 from drivers.sim.scenes import build_scene
 from drivers.sim.shapes import Ellipsoid, Tube
 from drivers.sim.tissues import Label
-from scanner_app.doppler import DopplerMode
+from drivers.sim.usb_backend import SimUsbBackend
+from drivers.transports import UsbTransport
+from scanner_app.doppler import DopplerMode, IqPacket
 from scanner_app.doppler_measurements import (
     arterial_measurements,
     augmentation_response,
@@ -34,7 +42,8 @@ from scanner_app.doppler_measurements import (
     trace_series,
 )
 from scanner_app.doppler_processing import ColorFlowProcessor, FlowBox, FlowFrame, nyquist_velocity_cm_s
-from scanner_app.frame import Geometry
+from scanner_app.frame import Frame, Geometry
+from scanner_app.probe import SettingKey
 from scanner_app.spectral import SpectralProcessor as Spectral
 from scanner_app.spectral import SpectralSettings, SpectrumLine
 
@@ -372,3 +381,124 @@ def test_the_doppler_shift_follows_the_beam_to_vessel_angle() -> None:
     cosines = {s: math.cos(math.radians(flow_angle_deg(cfv, pose, s))) for s in speeds}
     assert speeds[0.0] > 0 and speeds[20.0] > 0
     assert speeds[20.0] / speeds[0.0] == pytest.approx(cosines[20.0] / cosines[0.0], rel=0.15)
+
+
+# -- a DVT practice run through the real driver -----------------------------------------------------
+
+
+@pytest.fixture
+def groin_probe() -> Iterator[tuple[PlpProbeDriver, SimFirmware, SimulatorControl]]:
+    """The simulated probe on the groin over the simulated USB bus, as fast as it can make data (its
+    pw pulses run on its own scene clock, so seconds of spectrum take less than that to make)."""
+    renderer = PatientRenderer("groin")
+    firmware = SimFirmware(renderer, small_params(rows=128, cols=96), paced=False)
+    driver = PlpProbeDriver(UsbTransport(backend=SimUsbBackend(firmware)), device=firmware)
+    yield driver, firmware, SimulatorControl(renderer, patient=firmware)
+    driver.close()
+
+
+def frames_after(driver: PlpProbeDriver, firmware: SimFirmware, count: int = 2) -> list[Frame]:
+    """Frames rendered after now (the pose just changed), each read waiting on the link."""
+    first = firmware.frame_seq
+    got: list[Frame] = []
+    deadline = time.monotonic() + 10.0
+    while len(got) < count and time.monotonic() < deadline:
+        got += [f for f in driver.read_frames(0.2) if f.seq > first]
+        driver.read_iq()
+    assert len(got) >= count
+    return got
+
+
+def iq_after(driver: PlpProbeDriver, first_seq: int, count: int) -> list[IqPacket]:
+    """`count` IQ packets from seq `first_seq` on, in order and without a gap."""
+    got: list[IqPacket] = []
+    deadline = time.monotonic() + 30.0
+    while len(got) < count and time.monotonic() < deadline:
+        driver.read_frames(0.1)
+        got += [p for p in driver.read_iq() if p.seq >= first_seq]
+    assert len(got) >= count, f"{len(got)} of {count} IQ packets"
+    assert [p.seq for p in got] == list(range(got[0].seq, got[0].seq + len(got)))
+    return got
+
+
+def lumen_grey(frame: Frame, x_mm: tuple[float, float], depth_mm: tuple[float, float]) -> float:
+    dz, dx = frame.spacing_mm
+    rows = slice(round(depth_mm[0] / dz), round(depth_mm[1] / dz))
+    cols = slice(round(x_mm[0] / dx), round(x_mm[1] / dx))
+    return float(np.asarray(frame.pixels)[rows, cols].mean())
+
+
+def test_dvt_practice_run_compression_colour_and_spectral_with_augmentation_at_the_cfv(
+    groin_probe: tuple[PlpProbeDriver, SimFirmware, SimulatorControl],
+) -> None:
+    driver, firmware, control = groin_probe
+    driver.connect()
+    # 1. Compression in short axis: the vein's black lumen fills with the tissue pressed into it.
+    view = build_scene("groin").views["CFV short axis"]
+    control.set_pose(**view.to_dict())
+    cfv = tube_of(control_scene(control), "common femoral vein")
+    _, centre_d = cfv.centre(np.float32([view.position_mm]))
+    x = 9.0 - view.lateral_mm + WIDTH_MM / 2  # the vein's centre across the image
+    region = ((x - 2.0, x + 2.0), (float(centre_d[0]) - 3.0, float(centre_d[0]) + 3.0))
+    driver.start()
+    open_grey = lumen_grey(frames_after(driver, firmware)[-1], *region)
+    control.set_pose(pressure=0.7)
+    pressed_grey = lumen_grey(frames_after(driver, firmware)[-1], *region)
+    assert "common femoral vein" in control.view_truth().compressed_vessels
+    assert pressed_grey > 2 * open_grey + 10, (open_grey, pressed_grey)
+    # 2. Colour in long axis, heel-toed and steered down the vein: its flow toward the heart is red.
+    pose = long_axis(cfv, 10.0)
+    control.set_pose(**{**pose.to_dict(), "pressure": 0.0})
+    gate = gate_on_axis(cfv, pose)
+    for key, value in (
+        (SettingKey.STEER_DEG, STEER_DEG), (SettingKey.BOX_TOP_MM, gate - 4.0),
+        (SettingKey.BOX_BOTTOM_MM, gate + 4.0), (SettingKey.BOX_LEFT_MM, 9.0),
+        (SettingKey.BOX_RIGHT_MM, 29.0), (SettingKey.PRF_HZ, 5000.0), (SettingKey.DOPPLER_MODE, 1.0),
+    ):  # fmt: skip
+        assert driver.set_setting(key, value) == pytest.approx(value)
+    ensembles = iq_after(driver, firmware.iq_seq, 10)
+    processor = ColorFlowProcessor()
+    flows = [
+        processor.process(
+            p.iq, p.prf_hz, p.frequency_mhz, FlowBox(p.geometry, p.top_mm, p.bottom_mm, p.left, p.right)
+        )
+        for p in ensembles
+    ]
+    assert all(p.mode == DopplerMode.FLOW and p.top_mm == pytest.approx(gate - 4.0) for p in ensembles)
+    assert coloured_fraction(flows) > 0.3
+    assert np.median(np.concatenate([f.velocity_cm_s[f.valid] for f in flows])) > 0  # toward: red
+    # 3. Spectral at the CFV, then a calf squeeze: the venous peak surges several-fold.
+    prf = 10000.0
+    for key, value in (
+        (SettingKey.GATE_DEPTH_MM, gate), (SettingKey.GATE_SIZE_MM, 1.6), (SettingKey.GATE_LATERAL_MM, 19.0),
+        (SettingKey.PRF_HZ, prf), (SettingKey.DOPPLER_MODE, 2.0),
+    ):  # fmt: skip
+        assert driver.set_setting(key, value) == pytest.approx(value)
+    first = firmware.iq_seq
+    per_s = prf / PW_PULSES
+    baseline = iq_after(driver, first, round(3.5 * per_s))
+    control.perform("augmentation")
+    squeeze_s = (firmware.iq_seq - first) * PW_PULSES / prf  # on the spectrum's clock (± one packet)
+    packets = [
+        *baseline,
+        *iq_after(driver, baseline[-1].seq + 1, firmware.iq_seq - first + round(3.2 * per_s) - len(baseline)),
+    ]
+    assert all(p.mode == DopplerMode.PW and p.prf_hz == prf for p in packets)
+    spectral = Spectral(prf, F0_MHZ, SpectralSettings(angle_deg=flow_angle_deg(cfv, pose, STEER_DEG)))
+    trace = trace_series([line for p in packets for line in spectral.feed(p.iq)])
+    assert phasicity(trace.forward_cm_s, trace.times_s, end_s=squeeze_s).index > 0.4
+    response = augmentation_response(trace.forward_cm_s, trace.times_s, squeeze_s)
+    assert response.ratio >= 3.0 and 8.0 < response.baseline_cm_s < 20.0, response
+    # 4. The thrombosed variant: the same gate hears no flow.
+    control.set_scene("groin", "thrombosed_vein")
+    control.set_pose(**pose.to_dict())
+    frames_after(driver, firmware)  # the IQ follows the frames' ground truth
+    clotted = iq_after(driver, firmware.iq_seq, round(1.5 * per_s))
+    spectral = Spectral(prf, F0_MHZ, SpectralSettings(angle_deg=flow_angle_deg(cfv, pose, STEER_DEG)))
+    lines = [line for p in clotted for line in spectral.feed(p.iq)]
+    assert len(lines) > 100 and sum(math.isfinite(ln.max_cm_s) for ln in lines) <= 0.02 * len(lines)
+
+
+def control_scene(control: SimulatorControl) -> Scene:
+    scene_id, variant = control.current_scene()
+    return build_scene(scene_id, variant)
