@@ -502,3 +502,25 @@ def test_dvt_practice_run_compression_colour_and_spectral_with_augmentation_at_t
 def control_scene(control: SimulatorControl) -> Scene:
     scene_id, variant = control.current_scene()
     return build_scene(scene_id, variant)
+
+
+def test_steering_the_other_way_turns_the_flow_colour_over() -> None:
+    """Positive steer tilts the beam toward the last column (spec 10): down the limb, so a vein's flow
+    toward the heart comes toward it; steered the other way the same flow goes away from it."""
+    scene = build_scene("groin")
+    pose = ProbePose(position_mm=10.0, lateral_mm=9.0)  # long axis on the CFV, the probe flat
+    shifts = {}
+    for steer in (-20.0, 20.0):
+        request = IqRequest(
+            DopplerMode.FLOW, Geometry.LINEAR, 5, 3, 12, 5000.0, 22.0, 23.0, 18.5, 19.5, steer, F0_MHZ
+        )
+        frames = [
+            ColorFlowProcessor().process(
+                AnatomyIqModel().synthesize(request, SceneTruth(None, 40.0, WIDTH_MM, scene, pose), t),
+                5000.0, F0_MHZ, FlowBox(Geometry.LINEAR, 22.0, 23.0, 18.5, 19.5, steer),
+            )
+            for t in np.arange(0.0, 4.0, 0.5)
+        ]  # fmt: skip
+        shifts[steer] = float(np.mean([np.median(f.velocity_cm_s) for f in frames]))
+    assert shifts[20.0] > 1.0 and shifts[-20.0] < -1.0
+    assert abs(shifts[20.0]) == pytest.approx(abs(shifts[-20.0]), rel=0.2)
