@@ -736,7 +736,7 @@ def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: s
 
 def sim_control(driver: ProbeDriver) -> SimulatorControl | None:
     """The simulator panel's handle when the probe is the simulated one, else None."""
-    from drivers.sim.control import SimulatorCable, SimulatorControl
+    from drivers.sim.control import SimulatedPatient, SimulatorCable, SimulatorControl
     from drivers.sim.patient import PatientRenderer
 
     device = getattr(driver, "device", None)
@@ -754,7 +754,12 @@ def sim_control(driver: ProbeDriver) -> SimulatorControl | None:
     )
     if not isinstance(renderer, PatientRenderer):
         return None
-    return SimulatorControl(renderer, cast("SimulatorCable | None", cable))
+    # The firmware does the patient's manoeuvres (it times them on its IQ's clock); the direct
+    # simulated probe makes no Doppler and has none.
+    patient = firmware if callable(getattr(firmware, "perform", None)) else None
+    return SimulatorControl(
+        renderer, cast("SimulatorCable | None", cable), cast("SimulatedPatient | None", patient)
+    )
 
 
 def replay_control(driver: ProbeDriver) -> ReplayControl | None:

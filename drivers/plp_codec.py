@@ -85,6 +85,7 @@ class Opcode(enum.IntEnum):
     PING = 0x06
     SIM_SET_POSE = 0x80
     SIM_SET_SCENE = 0x81
+    SIM_MANOEUVRE = 0x82
 
 
 class ReplyStatus(enum.IntEnum):
