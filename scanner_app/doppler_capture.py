@@ -26,6 +26,7 @@ from scanner_app.spectral import SpectrumLine
 AUGMENTATION_SEEN_RATIO = 2.0
 AUGMENTATION_BASELINE_S = 3.0
 AUGMENTATION_RESPONSE_S = 3.0
+SURGE_FOOT = 0.2  # the surge starts where the speed rises past this fraction of its rise
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ def spectral_measurements(lines: Sequence[SpectrumLine], *, artery: bool) -> tup
         return ()
     out += [
         {"name": "Phasicity index", "value": round(p.index, 2), "unit": ""},
-        {"name": "Venous peak velocity", "value": round(p.max_cm_s, 1), "unit": "cm/s"},
+        {"name": "Venous peak velocity", "value": round(float(np.nanmax(speed)), 1), "unit": "cm/s"},
     ]
     surge = _augmentation(speed, trace.times_s)
     if surge is not None:
@@ -109,15 +110,16 @@ def spectral_measurements(lines: Sequence[SpectrumLine], *, artery: bool) -> tup
 
 def _augmentation(speed: npt.NDArray[np.float64], times_s: npt.NDArray[np.float64]) -> dict[str, Any] | None:
     """The augmentation response when the sweep holds a surge: the squeeze is taken where the speed
-    first rose past half-way to its peak, the baseline the mean speed over the 3 s before."""
+    last stood within a fifth of the rise above the sweep's median before its peak (the surge's foot),
+    the baseline the mean speed over the 3 s before that."""
     v = np.nan_to_num(speed, nan=0.0)
     peak_i = int(np.argmax(v))
     before = v[: peak_i + 1]
     if before.size < 4:
         return None
     baseline = float(np.median(v))
-    half = baseline + 0.5 * (float(v[peak_i]) - baseline)
-    below = np.flatnonzero(before < half)
+    foot = baseline + SURGE_FOOT * (float(v[peak_i]) - baseline)
+    below = np.flatnonzero(before < foot)
     if below.size == 0:
         return None
     squeeze_s = float(times_s[below[-1]])

@@ -6,7 +6,6 @@ colour box of the cine frame shown, and a capture of it stores that box."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,11 @@ from drivers.transports import UsbTransport
 from protocols.runner import ChecklistRunner
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
 from scanner_app.doppler import DopplerMode
+from scanner_app.doppler_capture import spectral_measurements
 from scanner_app.doppler_pipeline import DopplerPipeline, colour_bar
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.ring import FrameRing
+from scanner_app.spectral import SpectrumLine
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from scanner_app.studies.doppler_dicom import compose_doppler_still
@@ -46,7 +47,12 @@ class DopplerRig:
     an exam controller labelling every capture."""
 
     def __init__(
-        self, window: MainWindow, panel: DopplerPanel, fw: SimFirmware, store: StudyStore, exams: ExamController
+        self,
+        window: MainWindow,
+        panel: DopplerPanel,
+        fw: SimFirmware,
+        store: StudyStore,
+        exams: ExamController,
     ) -> None:
         self.window, self.panel, self.fw, self.store, self.exams = window, panel, fw, store, exams
 
@@ -106,7 +112,8 @@ def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[DopplerRig]:
     store = StudyStore(tmp_path / "studies")
     protocols, _ = load_library()
     exams = ExamController(store, protocols, operator="Op^One", ask=lambda *_question: EXAM_END)
-    window = open_window(qtbot, tmp_path, engine, sink=StudyCaptureSink(store, exams.current_study), start=False)
+    sink = StudyCaptureSink(store, exams.current_study)
+    window = open_window(qtbot, tmp_path, engine, sink=sink, start=False)
     panel = DopplerPanel(engine, DopplerPipeline(engine))
     panel.attach(window)
     exams.attach(window)
@@ -256,3 +263,38 @@ def test_a_convex_probe_is_refused_the_colour_box(qtbot: QtBot, rig: DopplerRig)
     assert rig.panel.view_mode == DopplerView.OFF
     assert "not available on a convex probe" in rig.window.message_label.text()
     assert rig.fw.settings.doppler.mode == DopplerMode.OFF
+
+
+def _trace_lines(times_s: np.ndarray, forward_cm_s: np.ndarray) -> list[SpectrumLine]:
+    """Spectral columns carrying only a known automatic trace (the measurements read nothing else)."""
+    axis = np.linspace(-100.0, 100.0, 64)
+    power = np.full(64, -80.0, np.float32)
+    return [
+        SpectrumLine(power, axis, float(t), float(v), float(v), 0.0, float(v), -80.0, 100.0, 60.0, False)
+        for t, v in zip(times_s, forward_cm_s, strict=True)
+    ]
+
+
+def test_duplex_measurements_artery_and_vein_from_known_traces() -> None:
+    t = np.arange(0.0, 4.0, 0.01)
+    # An artery at 60 beats/min: 20 cm/s at end diastole, a systolic peak of 80 cm/s.
+    artery = 20.0 + 60.0 * np.exp(-(((t % 1.0) - 0.3) ** 2) / (2 * 0.04**2))
+    got = {m["name"]: m for m in spectral_measurements(_trace_lines(t, artery), artery=True)}
+    assert got["PSV"]["value"] == pytest.approx(80.0, rel=0.02) and got["PSV"]["unit"] == "cm/s"
+    assert got["EDV"]["value"] == pytest.approx(20.0, rel=0.05)
+    assert got["RI"]["value"] == pytest.approx(0.75, abs=0.02)
+
+    # A vein: respiratory phasicity (10 to 20 cm/s over 4 s breaths), then a calf squeeze's surge to
+    # about 60 cm/s at 6.5 s.
+    t = np.arange(0.0, 9.0, 0.01)
+    vein = 15.0 + 5.0 * np.sin(2 * np.pi * t / 4.0)
+    calm = {m["name"]: m for m in spectral_measurements(_trace_lines(t, vein), artery=False)}
+    assert 0.3 < calm["Phasicity index"]["value"] < 0.75
+    assert "Augmentation (peak / before)" not in calm  # no squeeze, no augmentation claimed
+    assert "PSV" not in calm
+    squeezed = vein + 45.0 * np.exp(-((t - 6.5) ** 2) / (2 * 0.25**2))
+    got = {m["name"]: m for m in spectral_measurements(_trace_lines(t, squeezed), artery=False)}
+    surge = got["Augmentation (peak / before)"]
+    assert surge["value"] == pytest.approx(squeezed.max() / 15.0, rel=0.15)  # peak over the mean before
+    assert got["Venous peak velocity"]["value"] == pytest.approx(squeezed.max(), abs=0.1)
+    assert surge["peak_cm_s"] == pytest.approx(squeezed.max(), rel=0.02)
