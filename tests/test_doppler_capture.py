@@ -6,6 +6,8 @@ colour box of the cine frame shown, and a capture of it stores that box."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,17 +23,20 @@ from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import UsbTransport
 from protocols.runner import ChecklistRunner
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
+from scanner_app.capture import FolderCaptureSink, ImagingMode
 from scanner_app.doppler import DopplerMode
-from scanner_app.doppler_capture import spectral_measurements
-from scanner_app.doppler_pipeline import DopplerPipeline, colour_bar
+from scanner_app.doppler_capture import DopplerContent, spectral_measurements
+from scanner_app.doppler_pipeline import DopplerPipeline, FlowOverlay, colour_bar
+from scanner_app.doppler_processing import FlowBox
 from scanner_app.engine import AcquisitionEngine
+from scanner_app.frame import Geometry
 from scanner_app.ring import FrameRing
 from scanner_app.spectral import SpectrumLine
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from scanner_app.studies.doppler_dicom import compose_doppler_still
 from scanner_app.studies.model import StudyCapture
-from tests.studies_support import dciodvfy
+from tests.studies_support import dciodvfy, make_frame
 from tests.ui_support import open_window, wait_streaming
 from ui.close_prompt import EXAM_END
 from ui.doppler_panel import DopplerPanel, DopplerView
@@ -101,7 +106,7 @@ class DopplerRig:
             DopplerView.POWER: "power_doppler",
             DopplerView.PW: "spectral_doppler",
         }[view]
-        qtbot.waitUntil(lambda: self.window._imaging_mode.value == wanted, timeout=3000)
+        qtbot.waitUntil(lambda: self.window.imaging_mode.value == wanted, timeout=3000)
 
 
 @pytest.fixture
@@ -298,3 +303,25 @@ def test_duplex_measurements_artery_and_vein_from_known_traces() -> None:
     assert surge["value"] == pytest.approx(squeezed.max() / 15.0, rel=0.15)  # peak over the mean before
     assert got["Venous peak velocity"]["value"] == pytest.approx(squeezed.max(), abs=0.1)
     assert surge["peak_cm_s"] == pytest.approx(squeezed.max(), rel=0.02)
+
+
+def test_the_plain_folder_sink_keeps_a_colour_still_as_composed_rgb(tmp_path: Path) -> None:
+    """Without a study store (plain files), a colour still is the same composed image, not grey."""
+    frame = dataclasses.replace(
+        make_frame(1, rows=48, cols=40, spacing_mm=(0.1, 0.1)), pixels=np.full((48, 40), 40, np.uint8)
+    )
+    rgba = np.zeros((21, 11, 4), np.uint8)
+    rgba[10:, :] = (200, 30, 10, 255)  # colour in the box's lower half
+    box = FlowBox(Geometry.LINEAR, top_mm=1.0, bottom_mm=3.0, left=1.0, right=3.0)
+    overlay = FlowOverlay(rgba, box, 40.0, 5.0, 4000.0, False, False, frame_seq=1)
+    content = DopplerContent(ImagingMode.COLOR_DOPPLER, overlays=(overlay,), bar=colour_bar(False, False))
+    sink = FolderCaptureSink(tmp_path)
+    stored = sink.save_doppler_still(frame, content, {"imaging_mode": "color_doppler"}, {}, [])
+    pixels = np.load(tmp_path / f"{stored.capture_id}.npy")
+    expected = compose_doppler_still(frame, overlay, None, bar=content.bar).rgb
+    assert np.array_equal(pixels, expected) and pixels.shape[1] > 40
+    assert tuple(pixels[25, 20]) == (200, 30, 10) and tuple(pixels[12, 20]) == (40, 40, 40)
+    meta = json.loads((tmp_path / f"{stored.capture_id}.json").read_text())
+    assert meta["labels"]["imaging_mode"] == "color_doppler"
+    assert any(m["name"] == "Colour scale (Nyquist)" and m["value"] == 40.0 for m in meta["measurements"])
+    assert sink.read_frames(stored).shape == (1, *pixels.shape[:2])  # reviewed by its brightness

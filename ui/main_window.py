@@ -382,6 +382,11 @@ class MainWindow(QMainWindow):
         """The one source of Doppler captures (the Doppler feature), or None."""
         self._doppler_source = source
 
+    @property
+    def imaging_mode(self) -> ImagingMode:
+        """The imaging mode in force, as last set by `set_imaging_mode`."""
+        return self._imaging_mode
+
     # -- models and verbs features may use ----------------------------------------------------
 
     @property
@@ -569,7 +574,8 @@ class MainWindow(QMainWindow):
             return None, ""
         got = self._doppler_source.doppler_content(frames, clip) if self._doppler_source else None
         if got is None:
-            return None, f"no {self._imaging_mode.words} was shown with this image: kept as B-mode"
+            shown = "clip" if clip else "image"
+            return None, f"no {self._imaging_mode.words} was shown with this {shown}: kept as B-mode"
         return got, ""
 
     def _capture_context(
