@@ -370,6 +370,7 @@ class DopplerPanel(QWidget):
 
     def _on_connected(self, event: ProbeConnected) -> None:
         self.applied.pop(SettingKey.DOPPLER_MODE, None)  # a probe starts with Doppler off
+        self.pipeline.clear()  # its FRAME seqs start again at 0: no overlay of the last link may match
         self.set_probe(event.descriptor)
         if self.capability is not None:
             self._request_setup(event.descriptor)
