@@ -170,6 +170,7 @@ def test_a_colour_still_is_rgb_with_its_flow_region_and_fills_the_colour_require
     assert pixels.shape[1] > tissue.RegionLocationMaxX1 + 1
     bar = pixels[colour.RegionLocationMinY0 : colour.RegionLocationMaxY1 + 1, -1].astype(int)
     assert bar[0, 0] > bar[0, 2] and bar[-1, 2] > bar[-1, 0]
+    assert colour.PulseRepetitionFrequency == round(rig.fw.settings.doppler.prf_hz)  # the scale's PRF
     nyquist = _annotation(record, "Colour scale (Nyquist)")
     assert nyquist["unit"] == "cm/s" and nyquist["value"] > 0
     _clean(path)
@@ -209,6 +210,7 @@ def test_a_b_mode_still_at_the_spectral_step_is_kept_as_extra_and_a_duplex_still
     assert bmode.labels.imaging_mode == "bmode" and ds.ImageType[3] == "0001"
     assert ds.PhotometricInterpretation == "MONOCHROME2"
 
+    rig.panel.angle.slider.setValue(round(60 / rig.panel.angle.step))  # angle correction 60°
     rig.show(qtbot, DopplerView.PW)
     qtbot.waitUntil(lambda: len(rig.panel.pipeline.spectrum_snapshot()) >= 60, timeout=10000)
     duplex = rig.take(qtbot, rig.window.capture_still)
@@ -222,6 +224,8 @@ def test_a_b_mode_still_at_the_spectral_step_is_kept_as_extra_and_a_duplex_still
     spectral = ds.SequenceOfUltrasoundRegions[1]
     assert (spectral.PhysicalUnitsXDirection, spectral.PhysicalUnitsYDirection) == (4, 7)  # s, cm/s
     assert spectral.PhysicalDeltaX > 0 and spectral.PhysicalDeltaY < 0  # time right, velocity up
+    assert spectral.DopplerCorrectionAngle == 60.0
+    assert _annotation(duplex, "Angle correction")["value"] == 60.0
     # The venous measurements of the sweep on screen, in cm/s, agree with the sweep's own trace.
     peak = _annotation(duplex, "Venous peak velocity")
     assert peak["unit"] == "cm/s"

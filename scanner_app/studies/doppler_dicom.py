@@ -142,6 +142,7 @@ class SpectrumStrip:
     cm_s_per_row: float
     baseline_row: int  # from the strip's top
     baseline_cm_s: float  # the velocity of `baseline_row` (0 up to the bin spacing's rounding)
+    angle_deg: float | None = None  # the angle correction the velocities carry
 
 
 def spectrum_strip(lines: Sequence[SpectrumLine], max_columns: int) -> SpectrumStrip:
@@ -166,7 +167,14 @@ def spectrum_strip(lines: Sequence[SpectrumLine], max_columns: int) -> SpectrumS
     step = float(axis[1] - axis[0])
     zero_bin = int(np.argmin(np.abs(axis)))  # the bin nearest zero velocity
     baseline_row = axis.size - 1 - zero_bin
-    return SpectrumStrip((level * 255).astype(np.uint8), seconds, step, baseline_row, float(axis[zero_bin]))
+    return SpectrumStrip(
+        (level * 255).astype(np.uint8),
+        seconds,
+        step,
+        baseline_row,
+        float(axis[zero_bin]),
+        float(lines[-1].angle_deg),
+    )
 
 
 def tissue_region(bmode: Frame, *, low_priority: bool) -> Dataset:
@@ -182,7 +190,9 @@ def tissue_region(bmode: Frame, *, low_priority: bool) -> Dataset:
     return region
 
 
-def color_flow_region(bmode: Frame, inside: npt.NDArray[np.bool_], f0_mhz: float) -> Dataset:
+def color_flow_region(
+    bmode: Frame, inside: npt.NDArray[np.bool_], f0_mhz: float, prf_hz: float | None = None
+) -> Dataset:
     """The colour box's bounding rectangle, in the B-mode's calibration (its physical values continue
     the tissue region's, so a point has the same mm in both)."""
     rows = np.flatnonzero(inside.any(axis=1))
@@ -203,6 +213,8 @@ def color_flow_region(bmode: Frame, inside: npt.NDArray[np.bool_], f0_mhz: float
         y_value_cm=(y0 * axial_mm - bmode.depth_origin_mm) / 10,
     )
     region.TransducerFrequency = round(f0_mhz * 1000)
+    if prf_hz is not None:
+        region.PulseRepetitionFrequency = round(prf_hz)  # with the frequency, it gives the scale
     return region
 
 
@@ -221,6 +233,8 @@ def spectral_region(strip: SpectrumStrip, top_row: int, f0_mhz: float) -> Datase
     region.ReferencePixelPhysicalValueX = 0.0
     region.ReferencePixelPhysicalValueY = strip.baseline_cm_s
     region.TransducerFrequency = round(f0_mhz * 1000)
+    if strip.angle_deg is not None:
+        region.DopplerCorrectionAngle = strip.angle_deg  # the velocities are corrected by it
     return region
 
 
@@ -250,7 +264,10 @@ def compose_doppler_still(
     colour bar, beside it) above, and for duplex the spectrum strip below, as wide as the image at most."""
     if flow is not None:
         rgb, inside = flow_rgb(bmode, flow, power=power)
-        regions = [tissue_region(bmode, low_priority=True), color_flow_region(bmode, inside, flow.f0_mhz)]
+        regions = [
+            tissue_region(bmode, low_priority=True),
+            color_flow_region(bmode, inside, flow.f0_mhz, flow.prf_hz),
+        ]
         if bar is not None:
             rgb = add_colour_bar(rgb, inside, bar)
     else:
