@@ -148,12 +148,15 @@ def test_a_colour_still_is_rgb_with_its_flow_region_and_fills_the_colour_require
     qtbot: QtBot, rig: DopplerRig
 ) -> None:
     runner = rig.start_dvt("cfv_compression")
-    runner.choose_finding("acute_dvt")  # opens "still, long axis, colour Doppler"
+    runner.choose_finding("acute_dvt")  # its follow-up asks for colour Doppler stills
     rig.show(qtbot, DopplerView.COLOUR)
     qtbot.waitUntil(lambda: rig.panel.shown_overlay is not None, timeout=8000)
     record = rig.take(qtbot, rig.window.capture_still)
     taken = runner.captures()[-1]
-    assert (taken.mode, taken.extra, taken.follow_up_id) == ("color_doppler", False, "acute_dvt_follow_up")
+    assert (taken.mode, taken.extra) == ("color_doppler", False)
+    # It filled a requirement that asks for colour Doppler (the step's or its follow-up's).
+    filled = [req for fu, req, n in runner.capture_progress() if fu == taken.follow_up_id and n]
+    assert [req.mode.value for req in filled if req.plane.value == taken.plane] == ["color_doppler"]
     assert record.labels.imaging_mode == "color_doppler"
     path = rig.store.capture_path(record)
     ds = pydicom.dcmread(path)
