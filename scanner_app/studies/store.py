@@ -43,6 +43,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from scanner_app.capture import CaptureKind
+from scanner_app.doppler_pipeline import FlowOverlay
 from scanner_app.doppler_processing import FlowFrame
 from scanner_app.dual_image import compose_dual
 from scanner_app.frame import Frame
@@ -666,20 +667,24 @@ class StudyStore:
         self,
         study: Study,
         bmode: Frame,
-        flow: FlowFrame | None,
+        flow: FlowFrame | FlowOverlay | None,
         spectrum: Sequence[SpectrumLine] | None,
         *,
         labels: CaptureLabels | Mapping[str, Any] | None = None,
         measurements: Sequence[Mapping[str, Any]] = (),
         power: bool = False,
+        annotations: Sequence[JsonDict] = (),
+        bar: npt.NDArray[np.uint8] | None = None,
     ) -> StudyCapture:
         """Save a colour, power or spectral (duplex) still as an RGB Ultrasound Image: the B-mode with the
-        flow in its box, the spectrum strip below it, each area its own calibrated US region.
+        flow in its box (a `FlowOverlay`: as the display drew it) and `bar` (the colour bar) beside it,
+        the spectrum strip below it, each area its own calibrated US region.
 
-        `measurements` (e.g. {"name": "PSV", "value": 82.1, "unit": "cm/s"}) are kept with the capture.
+        `measurements` (e.g. {"name": "PSV", "value": 82.1, "unit": "cm/s"}) are kept with the capture,
+        after `annotations` (entries as the capture sink makes them).
         """
-        image = compose_doppler_still(bmode, flow, spectrum, power=power)
-        entries = [{"type": "measurement", **dict(m)} for m in measurements]
+        image = compose_doppler_still(bmode, flow, spectrum, power=power, bar=bar)
+        entries = [*annotations, *({"type": "measurement", **dict(m)} for m in measurements)]
         return self._save(
             study,
             [bmode],
@@ -694,11 +699,12 @@ class StudyStore:
         self,
         study: Study,
         frames: Sequence[Frame],
-        flows: Sequence[FlowFrame],
+        flows: Sequence[FlowFrame | FlowOverlay],
         labels: CaptureLabels | Mapping[str, Any] | None = None,
         annotations: Sequence[JsonDict] = (),
         *,
         power: bool = False,
+        bar: npt.NDArray[np.uint8] | None = None,
     ) -> StudyCapture:
         """Save a colour (or power) flow clip as an RGB Ultrasound Multi-frame Image: frame i is
         `frames[i]` with `flows[i]` in its box; the regions are those of the first frame."""
@@ -707,7 +713,8 @@ class StudyStore:
                 f"a flow clip needs one flow frame per B-mode frame: {len(frames)}, {len(flows)}"
             )
         images = [
-            compose_doppler_still(f, flow, None, power=power) for f, flow in zip(frames, flows, strict=True)
+            compose_doppler_still(f, flow, None, power=power, bar=bar)
+            for f, flow in zip(frames, flows, strict=True)
         ]
         rgb = np.stack([image.rgb for image in images])
         return self._save(
