@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,7 @@ import numpy.typing as npt
 from drivers.sim.pose import ProbePose
 from drivers.sim.shapes import Array, Bounds, Shape, Slab, Tube
 from drivers.sim.tissues import TISSUES, Label
+from drivers.sim.vessel_motion import arterial_diameter_scale, venous_diameter_scale
 
 
 class VesselKind(enum.Enum):
@@ -42,6 +43,7 @@ class Structure:
     fibre_dir: tuple[float, float, float] = (1.0, 0.0, 0.0)  # (s, t, d), used by anisotropic tissue
     vessel: VesselKind | None = None
     point_target: bool = False  # a wire: rendered as a coherent point where the plane crosses it
+    inspiration: float = 1.0  # a vein's calibre on breathing in: +1 wider (leg), -1 narrower (neck, arm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,34 @@ class SceneSpec:
     depth_mm: float
     variants: dict[str, str]  # variant id -> title
     variant_views: dict[str, str] = field(default_factory=dict)  # variant -> the view that best shows it
+    sources: tuple[str, ...] = ()  # what the anatomy follows: reference/clinical.md sections, [DK] items
+
+
+def vessels_at(scene: Scene, time_s: float) -> Scene:
+    """The scene with every vessel's calibre at `time_s`: arteries pulse, patent veins breathe.
+
+    Scales each vessel lumen (and the wall painted just before it, keeping its thickness) by
+    drivers/sim/vessel_motion.py's diameter scale; thrombosed veins do not change. Pure: a new Scene.
+    """
+    artery = arterial_diameter_scale(time_s)
+    structures = list(scene.structures)
+    for i, st in enumerate(structures):
+        if st.vessel is None or st.vessel is VesselKind.THROMBOSED_VEIN or not isinstance(st.shape, Tube):
+            continue
+        k = artery if st.vessel is VesselKind.ARTERY else venous_diameter_scale(time_s, st.inspiration)
+        lumen = st.shape
+        scaled = Tube(
+            lumen.s_pts,
+            lumen.t_pts,
+            lumen.d_pts,
+            tuple(r * k for r in lumen.rt_pts),
+            tuple(r * k for r in lumen.rd_pts),
+        )
+        structures[i] = replace(st, shape=scaled)
+        wall = structures[i - 1] if i > 0 else None
+        if wall is not None and wall.name == st.name and isinstance(wall.shape, Tube) and wall.vessel is None:
+            structures[i - 1] = replace(wall, shape=scaled.grown(wall.shape.rt_pts[0] - lumen.rt_pts[0]))
+    return replace(scene, structures=tuple(structures))
 
 
 def lumen_fraction(kind: VesselKind, pressure: float) -> float:
@@ -108,57 +138,138 @@ def view_bounds(s: Array, t: Array, d: Array, margin_mm: float = 1.0) -> Bounds:
     )
 
 
-def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
-    """Depth coordinates warped so each vessel's lumen is squashed vertically by probe pressure.
+FLATTEN_STRAIN = 0.06  # soft tissue under the footprint thins by up to this fraction at full pressure
+FLATTEN_DEPTH_MM = 10.0  # ... over about this depth: the fat and superficial muscle give most
+ARTERY_GUARD_MM = 1.2  # an artery moves as one with its wall (0.9 mm) and a thin adventitia
 
-    Maps deformed (imaged) depth to undeformed (patient) depth. The probe presses from above, so the
-    vessel's deep wall stays put: the squashed lumen (height a = f H above the deep wall) stretches
-    back to its full height H, the tissue between the skin (held by the probe) and the top wall is
-    stretched to follow it, and everything deeper than the vessel is untouched. Arteries are stiff:
-    samples inside an artery keep their place.
+
+def flatten(pressure: float, d: Array) -> Array:
+    """Depth below the skin before pressure of what images at `d` when the probe presses evenly.
+
+    The footprint pushes the skin in and the soft tissue under it thins, most near the skin: a point
+    imaged at depth d was `FLATTEN_STRAIN * pressure * D0 (1 - exp(-d / D0))` deeper before. The skin
+    surface itself stays under the probe face (d = 0 maps to 0), and the map is monotonic.
+    """
+    if pressure <= 0.0:
+        return d
+    shift = FLATTEN_STRAIN * pressure * FLATTEN_DEPTH_MM
+    below = np.maximum(d, 0.0)
+    return (d + shift * (1.0 - np.exp(-below / FLATTEN_DEPTH_MM))).astype(np.float32)
+
+
+def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Array:
+    """Undo one vein's squash: deformed depth -> depth with this vein at its full height.
+
+    The probe presses from above, so the vessel's deep wall stays put: the squashed lumen (height
+    a = f H above the deep wall) stretches back to its full height H, the tissue between the skin
+    (held by the probe) and the top wall follows it, and everything deeper is untouched. Across the
+    limb the squash is full over the vessel and eases off beside it over a width that grows with the
+    height above the vessel, as a soft solid spreads a buried collapse: the fascia over a pressed vein
+    sags in a smooth dip, not a notch.
+    """
+    assert isinstance(st.shape, Tube) and st.vessel is not None
+    f = lumen_fraction(st.vessel, pressure)
+    tc, dc = st.shape.centre(s)
+    rt, rd = st.shape.radii(s)
+    height = 2.0 * (rd + 0.6)  # lumen and walls
+    a = height * f
+    deep_wall = dc + rd + 0.6
+    reach = np.maximum(deep_wall, 1.05 * height)  # up to the skin
+    y = d - deep_wall  # depth relative to the deep wall; negative above it
+    # Above the lumen the displacement grows as q^p from the skin (q = 0) to the top wall (q = 1):
+    # the skin under the probe stays put; p <= (reach - a) / (height - a) keeps the map monotonic.
+    q = np.clip((y + reach) / (reach - a), 0.0, 1.0)
+    p = np.clip(0.9 * (reach - a) / (height - a), 1.0, 2.0)
+    above = y + (a - height) * q**p
+    u = np.where(y > 0, y, np.where(y >= -a, y * (height / a), np.where(y >= -reach, above, y)))
+    half_width = rt + 0.6
+    # Narrow (~1.5 mm) at the vessel, so a neighbour beside it is barely touched; wider higher up.
+    # The ramp narrows with depth where the displacement is negative, which keeps the map monotonic.
+    ramp = np.maximum(np.maximum(1.5, 0.25 * half_width), 2.0 * np.maximum(0.0, -y - height))
+    x = np.clip((half_width + ramp - np.abs(t - tc)) / ramp, 0.0, 1.0)
+    w = x * x * (3.0 - 2.0 * x)
+    out: Array = (d + w * (u - y)).astype(np.float32)
+    return out
+
+
+def _rigid_artery(
+    st: Structure,
+    pressure: float,
+    *,
+    deform: Callable[[Array, Array, Array], Array],
+    coords: tuple[Array, Array, Array],
+    out: Array,
+    claimed: npt.NDArray[np.bool_],
+) -> tuple[Array, npt.NDArray[np.bool_]]:
+    """`out` with the artery `st` moved as one piece: carried by the tissue, not stretched by it.
+
+    The deformation `deform` (imaged -> patient depth) may stretch the tissue above a collapsing vein;
+    an artery there would be drawn tall with a tail. Instead it keeps its shape (flattened only by
+    its own small lumen fraction) and moves by the deformation at its centre; imaged points outside
+    it that the stretch would map into it take the tissue just outside its wall.
+    """
+    assert isinstance(st.shape, Tube)
+    s, t, d = coords
+    tc, dc = st.shape.centre(s)
+    rt, rd = st.shape.radii(s)
+    gt, gd = rt + ARTERY_GUARD_MM, rd + ARTERY_GUARD_MM
+    # Where the artery's centre images: deform is monotonic in depth, so bisect for deform = dc.
+    lo = np.maximum(dc - 20.0, 0.0).astype(np.float32)
+    hi = (dc + 10.0).astype(np.float32)
+    for _ in range(18):
+        mid = (0.5 * (lo + hi)).astype(np.float32)
+        below = deform(s, tc, mid) > dc
+        hi = np.where(below, mid, hi)
+        lo = np.where(below, lo, mid)
+    imaged = 0.5 * (lo + hi)
+    f = lumen_fraction(VesselKind.ARTERY, pressure)
+    along = (s >= st.shape.s_pts[0]) & (s <= st.shape.s_pts[-1])
+    across = ((t - tc) / gt) ** 2
+    inside = (across + ((d - imaged) / (f * gd)) ** 2 <= 1.0) & along & ~claimed
+    rigid = dc + (d - imaged) / f
+    landed = (across + ((out - dc) / gd) ** 2 < 1.0) & along & ~inside & ~claimed
+    edge = gd * np.sqrt(np.maximum(0.0, 1.0 - across)) + 0.05
+    clamped = np.where(out < dc, dc - edge, dc + edge)
+    moved = np.where(inside, rigid, np.where(landed, clamped, out)).astype(np.float32)
+    return moved, claimed | inside
+
+
+def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
+    """Depth coordinates warped by probe pressure: maps deformed (imaged) depth to patient depth.
+
+    Three parts: the soft tissue under the footprint thins (`flatten`); each patent vein collapses
+    and the tissue above follows it down (`_squash`, deepest vein first: a deeper vein's map also moves
+    the tissue above it, so the shallower ones are undone afterwards in nearly patient depth); each
+    artery rides along as a rigid piece (`_rigid_artery`), so it neither grows nor trails.
     """
     if pressure <= 0.0:
         return d
     view = view_bounds(s, t, d, margin_mm=10.0)
-    original = d
-    # Deepest vessel first: each map undoes one vessel's squash, and a deeper vessel's map also moves
-    # the tissue above it, so the shallower vessels are undone afterwards in (nearly) patient depth.
-    vessels = [st for st in scene.structures if st.vessel is not None and isinstance(st.shape, Tube)]
-    for st in sorted(vessels, key=lambda v: -v.shape.bounds[5]):
-        if not isinstance(st.shape, Tube) or st.vessel is None or not _overlaps(st.shape.bounds, view):
-            continue
-        f = lumen_fraction(st.vessel, pressure)
-        if f >= 0.999:
-            continue
-        tc, dc = st.shape.centre(s)
-        rt, rd = st.shape.radii(s)
-        height = 2.0 * (rd + 0.6)  # lumen and walls
-        a = height * f
-        deep_wall = dc + rd + 0.6
-        reach = np.maximum(deep_wall, 1.05 * height)  # up to the skin
-        y = d - deep_wall  # depth relative to the deep wall; negative above it
-        # Above the lumen the displacement grows as q^p from the skin (q = 0) to the top wall (q = 1):
-        # the skin under the probe stays put; p <= (reach - a) / (height - a) keeps the map monotonic.
-        q = np.clip((y + reach) / (reach - a), 0.0, 1.0)
-        p = np.clip(0.9 * (reach - a) / (height - a), 1.0, 2.0)
-        above = y + (a - height) * q**p
-        u = np.where(y > 0, y, np.where(y >= -a, y * (height / a), np.where(y >= -reach, above, y)))
-        # Full squash across the vessel, easing to none within ~1.5 mm beside it (smoothstep), so a
-        # neighbouring artery is barely touched and tissue lines bend instead of kinking.
-        half_width = rt + 0.6
-        ramp = np.maximum(1.5, 0.25 * half_width)
-        x = np.clip((half_width + ramp - np.abs(t - tc)) / ramp, 0.0, 1.0)
-        w = x * x * (3.0 - 2.0 * x)
-        d = (d + w * (u - y)).astype(np.float32)
-    if d is not original:
-        for st in scene.structures:
-            if (
-                st.vessel is VesselKind.ARTERY
-                and isinstance(st.shape, Tube)
-                and _overlaps(st.shape.bounds, view)
-            ):
-                d = np.where(st.shape.grown(1.2).mask(s, t, original), original, d).astype(np.float32)
-    return d
+    tubes = [
+        st
+        for st in scene.structures
+        if st.vessel is not None and isinstance(st.shape, Tube) and _overlaps(st.shape.bounds, view)
+    ]
+    veins = [
+        st
+        for st in tubes
+        if st.vessel is not VesselKind.ARTERY and lumen_fraction(st.vessel, pressure) < 0.999  # type: ignore[arg-type]
+    ]
+    veins.sort(key=lambda v: -v.shape.bounds[5])
+
+    def deform(s_: Array, t_: Array, d_: Array) -> Array:
+        out = flatten(pressure, d_)
+        for st in veins:
+            out = _squash(st, pressure, s_, t_, out)
+        return out
+
+    out = deform(s, t, d)
+    # Shallow arteries first: they move furthest, and where two would land on the same imaged point
+    # the one already placed keeps it (a pressed artery pushes against its deeper neighbour).
+    claimed = np.zeros(np.broadcast_shapes(s.shape, t.shape, d.shape), dtype=np.bool_)
+    for st in sorted((v for v in tubes if v.vessel is VesselKind.ARTERY), key=lambda v: v.shape.bounds[4]):
+        out, claimed = _rigid_artery(st, pressure, deform=deform, coords=(s, t, d), out=out, claimed=claimed)
+    return out
 
 
 def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:

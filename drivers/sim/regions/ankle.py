@@ -53,6 +53,12 @@ def ankle(variant: str | None) -> Items:
     return items
 
 
+SOURCES = (
+    "clinical.md 1.6 (ESSR VI ankle: anterior, medial, lateral and posterior tendons, ligaments)",
+    "clinical.md 3.2 (Achilles AP 5-6 mm, tibialis posterior 4-6 mm, ATFL ~15 mm, plantar fascia < 4 mm)",
+    "clinical.md 2.4 (Achilles tendinosis: fusiform, hypoechoic, convex deep margin)",
+)
+
 SCENES = {
     "ankle": SceneSpec(
         "Ankle: Achilles tendon, Kager fat pad, anterior tendons",
@@ -64,5 +70,7 @@ SCENES = {
         },
         25.0,
         variants("achilles_tendinosis"),
+        {"achilles_tendinosis": "Achilles long axis"},
+        SOURCES,
     ),
 }

@@ -120,5 +120,11 @@ SCENES = {
         },
         35.0,
         variants("effusion", "gout_double_contour"),
+        {"effusion": "suprapatellar long axis", "gout_double_contour": "suprapatellar long axis"},
+        (
+            "clinical.md 1.5 (ESSR V knee: quadriceps and patellar tendons, recess, MCL, ITB)",
+            "clinical.md 3.2 (tendon and cartilage thickness, femoral cortex 2-4 cm deep)",
+            "clinical.md 3.1 (double contour over hyaline cartilage)",
+        ),
     ),
 }

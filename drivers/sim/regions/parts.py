@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from drivers.sim.anatomy import Structure, VesselKind
 from drivers.sim.shapes import INF, DepthFn, Ellipsoid, Shape, Slab, Tube, constant
 from drivers.sim.tissues import Label
@@ -59,8 +61,28 @@ def vessel(name: str, lumen: Tube, kind: VesselKind) -> Items:
     return [st(name, L.VESSEL_WALL, lumen.grown(wall_mm)), st(name, label, lumen, vessel=kind)]
 
 
-def vein(name: str, lumen: Tube, thrombosed: bool = False) -> Items:
-    return vessel(name, lumen, VesselKind.THROMBOSED_VEIN if thrombosed else VesselKind.VEIN)
+VEIN_OVAL = (1.15, 0.85)  # a patent vein at rest is an oval wider than deep; an artery stays round [DK]
+
+
+def vein(name: str, lumen: Tube, thrombosed: bool = False, *, inspiration: float = 1.0) -> Items:
+    """A vein from its nominal (round) lumen: drawn oval, or round and distended when thrombosed.
+
+    `inspiration` +1: the calibre widens breathing in (leg veins); -1: it narrows (neck and arm veins,
+    drawn towards the thorax). See drivers/sim/vessel_motion.py.
+    """
+    if thrombosed:  # acute thrombus distends the vein and rounds it
+        shape = Tube(lumen.s_pts, lumen.t_pts, lumen.d_pts, lumen.rt_pts, lumen.rt_pts)
+        return vessel(name, shape, VesselKind.THROMBOSED_VEIN)
+    wide, deep = VEIN_OVAL
+    oval = Tube(
+        lumen.s_pts,
+        lumen.t_pts,
+        lumen.d_pts,
+        tuple(r * wide for r in lumen.rt_pts),
+        tuple(r * deep for r in lumen.rd_pts),
+    )
+    wall, inner = vessel(name, oval, VesselKind.VEIN)
+    return [wall, replace(inner, inspiration=inspiration)]
 
 
 def artery(name: str, lumen: Tube) -> Items:

@@ -1,0 +1,285 @@
+"""Anatomy that teaches the right thing: compression, the Baker's cyst neck, views that frame their pathology,
+smooth surfaces and vessel motion, all checked on ground-truth structure maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from drivers.sim import physics as ph
+from drivers.sim import vessel_motion as vm
+from drivers.sim.anatomy import (
+    Scene,
+    Structure,
+    VesselKind,
+    compress_vessels,
+    paint,
+    structure_names,
+    vessels_at,
+)
+from drivers.sim.pose import ProbePose
+from drivers.sim.scenes import SCENES, build_scene, list_scenes
+from drivers.sim.shapes import Slab, Tube, along_s
+from drivers.sim.tissues import Label
+from scanner_app.frame import Geometry
+
+WIDTH_MM = 38.0
+
+
+def plane_index(
+    scene: Scene, pose: ProbePose, depth_mm: float, rows: int = 300, lines: int = 190
+) -> npt.NDArray[np.uint8]:
+    """The structure index map of the plane under `pose` (compressed by its pressure): ground truth."""
+    grid = ph.BeamGrid(Geometry.LINEAR, rows, lines, depth_mm, WIDTH_MM, 60.0, 40.0, 0, 0)
+    c = ph.plane_coords(grid, pose)
+    d = compress_vessels(scene, pose.pressure, c.s, c.t, c.d)
+    return paint(scene, c.s, c.t, np.broadcast_to(d, np.broadcast_shapes(c.s.shape, c.t.shape, d.shape)))
+
+
+def _index_of(scene: Scene, name: str, label: Label | None = None) -> list[int]:
+    return [
+        i
+        for i, st in enumerate(scene.structures, start=1)
+        if st.name == name and (label is None or st.label == label)
+    ]
+
+
+# -- compression ------------------------------------------------------------------------------------
+
+
+def _patent_veins() -> list[tuple[str, int, float]]:
+    cases = []
+    for scene_id in SCENES:
+        scene = build_scene(scene_id)
+        for i, st in enumerate(scene.structures, start=1):
+            if st.vessel is VesselKind.VEIN and isinstance(st.shape, Tube):
+                s0, s1 = st.shape.s_pts[0], st.shape.s_pts[-1]
+                for frac in (0.2, 0.5, 0.8):
+                    cases.append((scene_id, i, s0 + frac * (s1 - s0)))
+    return cases
+
+
+def _section_counts(
+    scene: Scene, s_mm: float, t_mm: float, depth_mm: float, pressure: float
+) -> npt.NDArray[np.intp]:
+    """Pixels of each structure in a 0.1 mm cross-section 40 mm wide around t_mm (short axis at s_mm)."""
+    s = np.full((1, 1), s_mm, dtype=np.float32)
+    t = (t_mm + np.arange(-20.0, 20.0, 0.1, dtype=np.float32))[None, :]
+    d = np.arange(0.0, depth_mm, 0.1, dtype=np.float32)[:, None]
+    dd = compress_vessels(scene, pressure, s, t, d)
+    index = paint(scene, s, t, np.broadcast_to(dd, np.broadcast_shapes(t.shape, dd.shape)))
+    return np.bincount(index.ravel(), minlength=len(scene.structures) + 1)
+
+
+@pytest.mark.parametrize(("scene_id", "vein", "s_mm"), _patent_veins())
+def test_every_patent_vein_closes_under_full_pressure_and_its_arteries_keep_their_area(
+    scene_id: str, vein: int, s_mm: float
+) -> None:
+    scene = build_scene(scene_id)
+    shape = scene.structures[vein - 1].shape
+    assert isinstance(shape, Tube)
+    tc, dc = (float(x) for x in shape.centre(np.float32(s_mm)))
+    relaxed = _section_counts(scene, s_mm, tc, dc + 20.0, 0.0)
+    pressed = _section_counts(scene, s_mm, tc, dc + 20.0, 1.0)
+    assert relaxed[vein] > 100
+    assert pressed[vein] <= 0.1 * relaxed[vein], (
+        scene_id,
+        scene.structures[vein - 1].name,
+        relaxed[vein],
+        pressed[vein],
+    )
+    for j, st in enumerate(scene.structures, start=1):
+        if st.vessel is VesselKind.ARTERY and relaxed[j] > 50:
+            ratio = pressed[j] / relaxed[j]
+            assert 0.9 <= ratio <= 1.02, (scene_id, st.name, relaxed[j], pressed[j])  # neither lost nor grown
+
+
+def test_thigh_compression_moves_the_superficial_femoral_artery_without_stretching_it() -> None:
+    scene = build_scene("thigh")
+    pose = scene.views["femoral vein short axis"]
+    (artery,) = _index_of(scene, "superficial femoral artery", Label.ARTERY_LUMEN)
+    relaxed = plane_index(scene, pose, 45.0)
+    pressed = plane_index(scene, ProbePose(pose.position_mm, pose.lateral_mm, 90.0, 0.0, 1.0), 45.0)
+    rows_r = np.flatnonzero((relaxed == artery).any(axis=1))
+    rows_p = np.flatnonzero((pressed == artery).any(axis=1))
+    height_r, height_p = rows_r[-1] - rows_r[0], rows_p[-1] - rows_p[0]
+    assert 0.9 * height_r <= height_p <= 1.02 * height_r  # no tail below it
+    assert np.count_nonzero(pressed == artery) <= 1.02 * np.count_nonzero(relaxed == artery)
+
+
+@pytest.mark.parametrize(
+    ("scene_id", "view", "fascia"),
+    [
+        ("groin", "CFV short axis", "fascia lata"),
+        ("thigh", "femoral vein short axis", "fascia (sartorius sheath)"),
+    ],
+)
+def test_pressure_bends_the_fascia_over_a_vein_smoothly(scene_id: str, view: str, fascia: str) -> None:
+    scene = build_scene(scene_id)
+    pose = scene.views[view]
+    (i,) = _index_of(scene, fascia)
+    depth = SCENES[scene_id].depth_mm
+    pressed = plane_index(scene, ProbePose(pose.position_mm, pose.lateral_mm, 90.0, 0.0, 1.0), depth)
+    relaxed = plane_index(scene, pose, depth)
+    mm_per_row, mm_per_line = depth / pressed.shape[0], WIDTH_MM / pressed.shape[1]
+
+    def top_mm(index: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
+        return np.argmax(index == i, axis=0) * mm_per_row
+
+    both = (relaxed == i).any(axis=0) & (pressed == i).any(axis=0)  # the fascia's extent across the limb
+    assert both.sum() > 0.8 * both.size
+    before, after = top_mm(relaxed)[both], top_mm(pressed)[both]
+    dip = after - before
+    assert dip.max() > 0.5  # the fascia over the collapsing vein does come down...
+    span = round(1.0 / mm_per_line)  # slopes over 1 mm, above the row quantisation
+    slope = np.abs(after[span:] - after[:-span]) / (span * mm_per_line)
+    assert slope.max() < 0.75, slope.max()  # ...in a smooth sag, no vertical notch edges
+    assert np.count_nonzero(dip > 0.25) > 0.3 * dip.size  # and over a width, not a slot
+
+
+# -- Baker's cyst --------------------------------------------------------------------------------------
+
+
+def test_bakers_cyst_neck_lies_between_medial_gastrocnemius_and_semimembranosus() -> None:
+    """In the transverse posteromedial view (the neck in its long axis, deep to superficial)."""
+    scene = build_scene("popliteal", "bakers_cyst")
+    index = plane_index(scene, scene.views["posteromedial short axis"], 40.0)
+    (neck,), (mg,), (sm,) = (
+        _index_of(scene, n)
+        for n in ("Baker's cyst neck", "medial head of gastrocnemius", "semimembranosus tendon")
+    )
+    mm_per_line = WIDTH_MM / index.shape[1]
+    background = set(_index_of(scene, "hamstring / gastrocnemius muscle")) | set(
+        _index_of(scene, "Baker's cyst")
+    )
+    rows = [r for r in range(index.shape[0]) if (index[r] == neck).any() and (index[r] == sm).any()]
+    assert len(rows) >= 10
+
+    def first_beside(row: npt.NDArray[np.uint8]) -> tuple[int, int, float, float]:
+        """The first structure other than the background on each side of the neck, and its distance (mm)."""
+        cols = np.flatnonzero(row == neck)
+        left = [(c, int(row[c])) for c in range(cols[0] - 1, -1, -1) if row[c] not in background]
+        right = [(c, int(row[c])) for c in range(cols[-1] + 1, row.size) if row[c] not in background]
+        (lc, li), (rc, ri) = left[0], right[0]
+        return li, ri, (cols[0] - lc) * mm_per_line, (rc - cols[-1]) * mm_per_line
+
+    # Lines run from lateral (t small) to medial (t large) in this short-axis view.
+    for r in rows:
+        lateral, medial, _, _ = first_beside(index[r])
+        assert (lateral, medial) == (mg, sm), r
+    widest = max(rows, key=lambda r: int(np.count_nonzero(index[r] == sm)))
+    _, _, gap_mg, gap_sm = first_beside(index[widest])
+    assert gap_mg < 1.5 and gap_sm < 1.5  # the neck squeezes between the two
+
+
+def test_bakers_cyst_does_not_paint_over_the_semimembranosus_tendon() -> None:
+    pose = SCENES["popliteal"].views["posteromedial short axis"]
+    normal, cyst = build_scene("popliteal"), build_scene("popliteal", "bakers_cyst")
+    (sm_n,), (sm_c,) = _index_of(normal, "semimembranosus tendon"), _index_of(cyst, "semimembranosus tendon")
+    a = np.count_nonzero(plane_index(normal, pose, 40.0) == sm_n)
+    b = np.count_nonzero(plane_index(cyst, pose, 40.0) == sm_c)
+    assert a > 200 and b == a
+    assert "Baker's cyst" in structure_names(cyst)
+
+
+# -- views frame their pathology -------------------------------------------------------------------------
+
+
+def test_enlarged_lymph_node_is_wholly_in_frame_in_its_view() -> None:
+    scene = build_scene("groin", "lymph_node")
+    index = plane_index(scene, scene.views["inguinal lymph node short axis"], 40.0)
+    node = np.isin(index, _index_of(scene, "inguinal lymph node"))
+    cols = np.flatnonzero(node.any(axis=0))
+    rows = np.flatnonzero(node.any(axis=1))
+    assert node.sum() > 2000
+    assert cols[0] > 5 and cols[-1] < index.shape[1] - 6 and rows[-1] < index.shape[0] - 6
+    assert scene.default_pose == scene.views["inguinal lymph node short axis"]
+
+
+def _identity(st: Structure) -> tuple[object, ...]:
+    """What tells a variant's structure from the normal one: name, tissue and (value-typed) shape."""
+    return (st.name, st.label, None if isinstance(st.shape, Slab) else st.shape)
+
+
+VARIANT_CASES = [(info.scene_id, v) for info in list_scenes() for v in info.variants]
+
+
+@pytest.mark.parametrize(("scene_id", "variant"), VARIANT_CASES)
+def test_every_variant_has_a_named_view_that_shows_it(scene_id: str, variant: str) -> None:
+    spec = SCENES[scene_id]
+    assert variant in spec.variant_views, f"{scene_id}/{variant}: no view named for it"
+    scene = build_scene(scene_id, variant)
+    view = spec.variant_views[variant]
+    index = plane_index(scene, scene.views[view], spec.depth_mm)
+    normal = build_scene(scene_id)
+    normal_structures = {_identity(st) for st in normal.structures}
+    shown = [scene.structures[i - 1] for i in np.unique(index) if i > 0]
+    pathology = [st.name for st in shown if _identity(st) not in normal_structures]
+    assert pathology, f"{scene_id}/{variant}: view {view!r} shows none of the variant's structures"
+
+
+# -- smooth geometry -----------------------------------------------------------------------------------
+
+
+def test_bone_profiles_are_smooth_curves_through_their_points_without_overshoot() -> None:
+    points = [(-45, 26.0), (-30, 20.0), (-15, 17.5), (0, 17.0), (8, 17.5), (15, 20.0), (40, 22.0)]
+    surface = along_s(points)
+    s = np.linspace(-45, 40, 1701, dtype=np.float32)
+    d = surface(s, np.zeros_like(s)).astype(np.float64)
+    for sp, dp in points:
+        assert abs(float(surface(np.float32([sp]), np.float32([0]))[0]) - dp) < 1e-4
+    assert d.min() >= 17.0 - 1e-4 and d.max() <= 26.0 + 1e-4
+    slope = np.diff(d) / np.diff(s.astype(np.float64))
+    linear_slope = np.diff(np.interp(s, [p[0] for p in points], [p[1] for p in points])) / np.diff(s)
+    assert np.abs(np.diff(slope)).max() < 0.2 * np.abs(np.diff(linear_slope)).max()  # no kinks
+
+
+def test_veins_are_oval_and_arteries_round() -> None:
+    for scene_id in ("groin", "thigh", "popliteal", "calf"):
+        for st in build_scene(scene_id).structures:
+            if isinstance(st.shape, Tube) and st.vessel is VesselKind.VEIN:
+                assert st.shape.rt_pts[0] > 1.2 * st.shape.rd_pts[0], st.name
+            if isinstance(st.shape, Tube) and st.vessel is VesselKind.ARTERY:
+                assert st.shape.rt_pts[0] == st.shape.rd_pts[0], st.name
+
+
+# -- vessel motion -----------------------------------------------------------------------------------------
+
+
+def test_arterial_diameter_follows_a_cardiac_cycle_at_about_70_per_minute() -> None:
+    times = np.arange(0.0, 10.0, 0.005)
+    scale = np.array([vm.arterial_diameter_scale(float(x)) for x in times])
+    assert 1.0 - 1e-6 <= scale.min() < 1.01 and 1.06 < scale.max() <= 1.1
+    peaks = np.flatnonzero((scale[1:-1] > scale[:-2]) & (scale[1:-1] >= scale[2:]) & (scale[1:-1] > 1.07)) + 1
+    rate = 60.0 / float(np.median(np.diff(times[peaks])))
+    assert 65.0 <= rate <= 75.0
+    rise = times[np.argmax(scale[: peaks[0] + 1])] % (60.0 / rate)
+    assert rise < 0.2  # a fast systolic upstroke, then a slower diastolic run-off
+
+
+def test_venous_calibre_follows_breathing_at_about_15_per_minute() -> None:
+    times = np.arange(0.0, 16.0, 0.01)
+    leg = np.array([vm.venous_diameter_scale(float(x)) for x in times])
+    arm = np.array([vm.venous_diameter_scale(float(x), inspiration=-1.0) for x in times])
+    assert 0.85 < leg.min() < 0.95 and 1.05 < leg.max() < 1.15
+    crossings = np.flatnonzero((leg[:-1] < 1.0) & (leg[1:] >= 1.0))
+    assert 60.0 / float(np.median(np.diff(times[crossings]))) == pytest.approx(15.0, abs=1.0)
+    assert np.corrcoef(leg, arm)[0, 1] < -0.99
+
+
+def test_vessels_at_pulses_the_artery_and_leaves_a_thrombosed_vein_alone() -> None:
+    scene = build_scene("groin", "thrombosed_vein")
+    period = 60.0 / vm.HEART_RATE_PER_MIN
+    diastole, systole = vessels_at(scene, 0.0), vessels_at(scene, 0.12 * period)
+    (cfa,) = _index_of(scene, "common femoral artery", Label.ARTERY_LUMEN)
+    (cfv,) = _index_of(scene, "common femoral vein", Label.THROMBUS)
+    a0, a1 = diastole.structures[cfa - 1].shape, systole.structures[cfa - 1].shape
+    assert isinstance(a0, Tube) and isinstance(a1, Tube)
+    assert a1.rt_pts[0] / a0.rt_pts[0] == pytest.approx(1.0 + vm.ARTERIAL_DISTENSION, rel=0.01)
+    wall0, wall1 = diastole.structures[cfa - 2].shape, systole.structures[cfa - 2].shape
+    assert isinstance(wall0, Tube) and isinstance(wall1, Tube)
+    assert wall1.rt_pts[0] - a1.rt_pts[0] == pytest.approx(
+        wall0.rt_pts[0] - a0.rt_pts[0]
+    )  # wall keeps its thickness
+    assert systole.structures[cfv - 1] == scene.structures[cfv - 1]
