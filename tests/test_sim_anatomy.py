@@ -236,7 +236,7 @@ def test_bone_profiles_are_smooth_curves_through_their_points_without_overshoot(
 
 
 def test_veins_are_oval_and_arteries_round() -> None:
-    for scene_id in ("groin", "thigh", "popliteal", "calf"):
+    for scene_id in ("groin", "thigh", "popliteal", "calf", "arm_veins"):
         for st in build_scene(scene_id).structures:
             if isinstance(st.shape, Tube) and st.vessel is VesselKind.VEIN:
                 assert st.shape.rt_pts[0] > 1.2 * st.shape.rd_pts[0], st.name

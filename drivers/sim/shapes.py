@@ -89,6 +89,21 @@ def constant(depth_mm: float) -> DepthFn:
     return depth
 
 
+def rounded_across(base: DepthFn, t0_mm: float, radius_mm: float) -> DepthFn:
+    """A surface curved across the limb like a cylinder of `radius_mm` whose crest (at t0) follows `base`.
+
+    A bone head or shaft seen in short axis: a convex arc, not a flat line; beyond the radius the
+    surface stays at the arc's lowest depth (base + radius).
+    """
+
+    def depth(s: Array, t: Array) -> Array:
+        sag = radius_mm - np.sqrt(np.maximum(radius_mm**2 - (t - t0_mm) ** 2, 0.0))
+        out: Array = (base(s, t) + sag).astype(np.float32)
+        return out
+
+    return depth
+
+
 def groove(base: DepthFn, t0_mm: float, width_mm: float, dip_mm: float) -> DepthFn:
     """A surface with a Gaussian groove (positive dip: deeper) across the limb at t0."""
 
