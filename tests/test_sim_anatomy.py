@@ -283,3 +283,190 @@ def test_vessels_at_pulses_the_artery_and_leaves_a_thrombosed_vein_alone() -> No
         wall0.rt_pts[0] - a0.rt_pts[0]
     )  # wall keeps its thickness
     assert systole.structures[cfv - 1] == scene.structures[cfv - 1]
+
+
+# -- views behind every protocol capture step and the new regions ------------------------------------
+
+VIEW_STRUCTURES = {
+    ("arm_veins", "internal jugular vein short axis"): {"internal jugular vein", "common carotid artery"},
+    ("arm_veins", "subclavian vein short axis"): {
+        "subclavian vein",
+        "subclavian / axillary artery",
+        "pectoralis major muscle",
+    },
+    ("arm_veins", "axillary vein short axis"): {
+        "axillary vein",
+        "subclavian / axillary artery",
+        "brachial plexus cords",
+    },
+    ("arm_veins", "brachial veins short axis"): {"brachial veins", "brachial artery", "median nerve"},
+    ("arm_veins", "basilic vein short axis"): {"basilic vein"},
+    ("arm_veins", "cephalic vein short axis"): {"cephalic vein"},
+    ("first_mtp", "first MTP dorsal long axis"): {
+        "first metatarsal head",
+        "proximal phalanx base",
+        "metatarsal head cartilage",
+        "dorsal recess fat",
+        "extensor hallucis longus tendon",
+    },
+    ("first_mtp", "first MTP dorsal short axis"): {"first metatarsal head", "metatarsal head cartilage"},
+    ("first_mtp", "first MTP medial long axis"): {"first metatarsal head", "medial collateral ligament"},
+    ("finger", "flexor tendons long axis"): {
+        "flexor digitorum superficialis tendon",
+        "flexor digitorum profundus tendon",
+        "A2 pulley",
+        "proximal phalanx",
+    },
+    ("finger", "A2 pulley short axis"): {
+        "A2 pulley",
+        "flexor digitorum profundus tendon",
+        "proximal phalanx",
+    },
+    ("finger", "MCP joint palmar long axis"): {
+        "metacarpal head",
+        "metacarpal head cartilage",
+        "MCP palmar plate",
+    },
+    ("finger", "PIP joint palmar long axis"): {
+        "middle phalanx",
+        "PIP palmar plate",
+        "proximal phalanx head cartilage",
+    },
+    ("finger", "MCP joint dorsal long axis"): {"extensor tendon", "MCP dorsal recess"},
+    ("ankle", "anterior tendons short axis"): {
+        "tibialis anterior tendon",
+        "extensor hallucis longus tendon",
+        "extensor digitorum longus tendon",
+        "anterior tibial artery",
+        "deep peroneal nerve",
+    },
+    ("ankle", "medial tendons short axis"): {
+        "tibialis posterior tendon",
+        "flexor digitorum longus tendon",
+        "posterior tibial artery",
+        "posterior tibial veins",
+        "tibial nerve",
+        "flexor hallucis longus tendon",
+        "flexor retinaculum",
+    },
+    ("ankle", "deltoid ligament coronal"): {"deltoid ligament", "medial malleolus"},
+    ("ankle", "peroneal tendons short axis"): {
+        "peroneus brevis tendon",
+        "peroneus longus tendon",
+        "superior peroneal retinaculum",
+        "lateral malleolus (fibula)",
+    },
+    ("ankle", "peroneal tendons long axis"): {"peroneus brevis tendon", "peroneus longus tendon"},
+    ("ankle", "ATFL long axis"): {
+        "anterior talofibular ligament (ATFL)",
+        "lateral malleolus tip",
+        "talus (lateral)",
+    },
+    ("ankle", "CFL long axis"): {"calcaneofibular ligament (CFL)", "calcaneus"},
+    ("ankle", "AITFL long axis"): {"anterior inferior tibiofibular ligament (AITFL)"},
+    ("ankle", "plantar fascia long axis"): {
+        "plantar fascia",
+        "calcaneus (plantar tuberosity)",
+        "heel fat pad",
+    },
+    ("elbow", "radial nerve short axis"): {"radial nerve", "brachioradialis muscle"},
+    ("elbow", "posterior interosseous nerve short axis"): {
+        "posterior interosseous nerve (PIN)",
+        "superficial branch of the radial nerve",
+        "supinator muscle",
+    },
+    ("elbow", "common flexor long axis"): {
+        "common flexor tendon",
+        "medial epicondyle",
+        "anterior band of the UCL",
+    },
+    ("elbow", "ulnar nerve short axis"): {"ulnar nerve", "olecranon / epicondylar groove"},
+    ("elbow", "cubital tunnel short axis"): {"ulnar nerve", "cubital tunnel retinaculum"},
+    ("elbow", "posterior elbow long axis"): {
+        "triceps tendon",
+        "olecranon",
+        "posterior fat pad (olecranon fossa)",
+        "posterior recess",
+        "triceps muscle",
+    },
+    ("hip", "greater trochanter short axis"): {
+        "greater trochanter",
+        "gluteus medius tendon (lateral facet)",
+        "gluteus minimus tendon (anterior facet)",
+        "fascia lata / iliotibial band (ITB)",
+    },
+    ("hip", "gluteus medius long axis"): {"gluteus medius tendon (lateral facet)", "greater trochanter"},
+    ("hip", "gluteus minimus long axis"): {"gluteus minimus tendon (anterior facet)", "greater trochanter"},
+    ("hip", "hamstring origin short axis"): {
+        "gluteus maximus",
+        "conjoint tendon (semitendinosus and biceps femoris long head)",
+        "semimembranosus tendon",
+        "sciatic nerve",
+    },
+    ("hip", "hamstring origin long axis"): {
+        "ischial tuberosity",
+        "conjoint tendon (semitendinosus and biceps femoris long head)",
+    },
+    ("knee", "pes anserinus long axis"): {"pes anserinus tendons"},
+    ("shoulder", "subacromial impingement coronal"): {
+        "acromion",
+        "subacromial-subdeltoid bursa",
+        "supraspinatus tendon",
+    },
+    ("shoulder", "infraspinatus long axis"): {"infraspinatus tendon", "humeral head (posterior)"},
+    ("shoulder", "posterior glenohumeral joint transverse"): {
+        "posterior labrum",
+        "posterior recess",
+        "glenoid (posterior)",
+        "infraspinatus tendon",
+    },
+    ("shoulder", "teres minor long axis"): {"teres minor tendon"},
+    ("shoulder", "spinoglenoid notch transverse"): {"spinoglenoid notch (suprascapular vessels)"},
+    ("shoulder", "acromioclavicular joint coronal"): {
+        "acromioclavicular joint (ACJ)",
+        "clavicle",
+        "acromion",
+        "acromioclavicular capsule",
+    },
+    ("shoulder", "coracoacromial ligament long axis"): {"coracoacromial ligament", "coracoid process"},
+    ("wrist", "first extensor compartment short axis"): {
+        "APL tendon (compartment I)",
+        "EPB tendon (compartment I)",
+        "extensor retinaculum",
+        "radial styloid",
+    },
+    ("wrist", "sixth extensor compartment short axis"): {
+        "ECU tendon (compartment VI)",
+        "distal ulna (ECU groove)",
+    },
+    ("wrist", "dorsal radiocarpal long axis"): {
+        "distal radius (dorsal, Lister tubercle)",
+        "lunate",
+        "capitate",
+        "dorsal radiocarpal ligament",
+    },
+    ("wrist", "scapholunate short axis"): {"scaphoid", "lunate", "dorsal scapholunate ligament"},
+    ("wrist", "Guyon canal short axis"): {"Guyon canal", "ulnar nerve", "ulnar artery", "pisiform"},
+    ("groin", "femoral bifurcation short axis"): {
+        "superficial femoral artery",
+        "femoral vein",
+        "deep femoral (profunda) artery",
+        "deep femoral (profunda) vein",
+    },
+}
+
+
+@pytest.mark.parametrize(("scene_id", "view"), list(VIEW_STRUCTURES))
+def test_new_views_cut_their_structures(scene_id: str, view: str) -> None:
+    scene = build_scene(scene_id)
+    index = plane_index(scene, scene.views[view], SCENES[scene_id].depth_mm)
+    names = structure_names(scene)
+    counts = np.bincount(index.ravel(), minlength=len(names))
+    shown: dict[str, int] = {}
+    for i in np.flatnonzero(counts):
+        if i > 0:
+            shown[names[i]] = shown.get(names[i], 0) + int(counts[i])
+    missing = {
+        n for n in VIEW_STRUCTURES[(scene_id, view)] if shown.get(n, 0) < 20
+    }  # a visible patch, not a pixel
+    assert not missing, f"{scene_id}/{view}: missing {missing}; shows {sorted(shown)}"

@@ -1,7 +1,8 @@
 """The catalogue of virtual patients: every region's scenes in one table, and what a UI asks of it.
 
 The scenes themselves are data in `drivers/sim/regions/` (QA phantom, six joints, finger and first MTP,
-the leg and arm DVT paths, with their pathology variants); this module gathers them, lists them, and builds one for the renderer.
+the leg and arm DVT paths, with their pathology variants); this module gathers them, lists them, and
+builds one for the renderer.
 """
 
 from __future__ import annotations

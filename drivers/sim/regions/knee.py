@@ -117,6 +117,7 @@ SCENES = {
             "suprapatellar short axis": P(-25.0, 0.0, 90.0),
             "MCL coronal": P(0.0, 57.0),
             "iliotibial band": P(-20.0, -60.0),
+            "pes anserinus long axis": P(68.0, 47.0),
         },
         35.0,
         variants("effusion", "gout_double_contour"),
