@@ -31,7 +31,7 @@ def groin(variant: str | None) -> Items:
         *artery("superficial femoral artery", tube([(40, -2, 21.5), (150, 0, 24.0)], 3.2, 3.2)),
         *artery("deep femoral (profunda) artery", tube([(40, -5, 27.0), (150, -17, 40.0)], 2.5, 2.5)),
         *vein("common femoral vein", tube([(-40, 9, 22.0), (45, 9, 23.0)], 5.5, 5.5), clot),
-        *vein("femoral vein", tube([(45, 8, 24.0), (150, 6, 28.0)], 4.5, 4.5), clot),
+        *vein("femoral vein", tube([(45, 9, 24.5), (150, 9, 29.0)], 4.5, 4.5), clot),
         *vein("deep femoral (profunda) vein", tube([(45, 9, 33.0), (150, 2, 42.0)], 3.2, 3.2)),
         *vein("great saphenous vein", tube([(14, 10, 15.5), (25, 16, 9.0), (150, 30, 6.0)], 2.5, 2.5)),
     ]
