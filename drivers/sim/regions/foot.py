@@ -30,6 +30,8 @@ def first_mtp(variant: str | None) -> Items:
     items += [
         layer("first metatarsal head", L.BONE, head, INF, s=(-INF, -0.8), t=(-14, 30)),
         layer("proximal phalanx base", L.BONE, phalanx, INF, s=(0.8, INF), t=(-14, 30)),
+        # In the joint's midline section the head curves under: the cleft closes a few mm down.
+        layer("first metatarsal head", L.BONE, 11.5, INF, s=(-0.8, 0.8), t=(-14, 30)),
         layer(
             "metatarsal head cartilage",
             L.CARTILAGE,

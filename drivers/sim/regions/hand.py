@@ -46,6 +46,9 @@ def finger(variant: str | None) -> Items:
         layer("metacarpal head", L.BONE, bone, INF, s=(-INF, -0.8), t=(-10, 10)),
         layer("proximal phalanx", L.BONE, bone, INF, s=(0.8, 43.2), t=(-10, 10)),
         layer("middle phalanx", L.BONE, bone, INF, s=(44.8, 69.2), t=(-10, 10)),
+        # In a joint's midline section the heads curve under: the cleft closes a few mm down.
+        layer("metacarpal head", L.BONE, 14.5, INF, s=(-0.8, 0.8), t=(-10, 10)),
+        layer("proximal phalanx", L.BONE, 13.0, INF, s=(43.2, 44.8), t=(-10, 10)),
         layer("metacarpal head cartilage", L.CARTILAGE, offset(bone, -0.6), bone, s=(-9, -0.8), t=(-6, 6)),
         layer(
             "proximal phalanx head cartilage", L.CARTILAGE, offset(bone, -0.5), bone, s=(38, 43.2), t=(-5, 5)
@@ -55,12 +58,12 @@ def finger(variant: str | None) -> Items:
         st(
             "flexor tendon sheath",
             L.FLUID,
-            tube([(-40, 0, 5.2), (0, 0, 5.0), (44, 0, 4.8), (80, 0, 4.6)], 4.4, 2.4),
+            tube([(-40, 0, 5.1), (0, 0, 5.0), (44, 0, 4.9), (80, 0, 4.6)], 4.1, 2.2),
         ),
         st(
             "flexor digitorum superficialis tendon",
             L.TENDON,
-            tube([(-40, 0, 4.0), (0, 0, 3.9), (40, 0, 4.0)], 3.8, 0.9),
+            tube([(-40, 0, 4.0), (0, 0, 3.9), (30, 0, 4.0), (44, 0, 5.4), (52, 0, 6.0)], 3.8, 0.9),
         ),
         st(
             "flexor digitorum profundus tendon",
