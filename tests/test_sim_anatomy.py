@@ -173,6 +173,17 @@ def test_bakers_cyst_neck_lies_between_medial_gastrocnemius_and_semimembranosus(
     assert gap_mg < 1.5 and gap_sm < 1.5  # the neck squeezes between the two
 
 
+def test_bakers_cyst_long_axis_view_shows_the_cyst_over_the_medial_gastrocnemius() -> None:
+    scene = build_scene("popliteal", "bakers_cyst")
+    index = plane_index(scene, scene.views["Baker's cyst long axis"], 40.0)
+    (cyst,), (mg,) = _index_of(scene, "Baker's cyst"), _index_of(scene, "medial head of gastrocnemius")
+    columns = np.flatnonzero((index == cyst).any(axis=0))
+    assert columns.size > 0.6 * index.shape[1]  # the cyst's ~44 mm length fills most of the frame
+    for c in columns[:: max(1, columns.size // 10)]:
+        rows_cyst, rows_mg = np.flatnonzero(index[:, c] == cyst), np.flatnonzero(index[:, c] == mg)
+        assert rows_mg.size and rows_cyst.max() < rows_mg.min()  # superficial to the muscle
+
+
 def test_bakers_cyst_does_not_paint_over_the_semimembranosus_tendon() -> None:
     pose = SCENES["popliteal"].views["posteromedial short axis"]
     normal, cyst = build_scene("popliteal"), build_scene("popliteal", "bakers_cyst")

@@ -100,14 +100,13 @@ def popliteal(variant: str | None) -> Items:
             st("Baker's cyst neck", L.FLUID, Ellipsoid((-4.0, 27.9, 22.0), (4.0, 2.6, 12.5))),
         ]
     if variant == "ruptured_bakers_cyst":
+        # Fluid tracks down from the cyst in the plane deep to the medial gastrocnemius, tapering
+        # (clinical.md 2.4, ruptured / dissecting Baker cyst).
         items.append(
-            layer(
+            st(
                 "fluid dissecting from ruptured Baker's cyst",
                 L.FLUID,
-                along_s([(10, 16.0), (90, 19.0)]),
-                along_s([(10, 22.0), (50, 22.0), (90, 19.3)]),
-                s=(10, 90),
-                t=(15, 40),
+                tube([(5, 25, 30.0), (50, 19, 31.5), (90, 18, 31.0)], [6.0, 9.0, 4.0], [1.5, 2.0, 0.4]),
             )
         )
     return items
@@ -213,6 +212,7 @@ SCENES = {
             "popliteal short axis": P(0.0, 0.0, 90.0),
             "popliteal vein long axis": P(0.0, 1.0),
             "posteromedial short axis": P(-5.0, 26.0, 90.0),
+            "Baker's cyst long axis": P(-5.0, 22.0),
         },
         40.0,
         variants("thrombosed_vein", "bakers_cyst", "ruptured_bakers_cyst"),
