@@ -481,3 +481,18 @@ def test_new_views_cut_their_structures(scene_id: str, view: str) -> None:
         n for n in VIEW_STRUCTURES[(scene_id, view)] if shown.get(n, 0) < 20
     }  # a visible patch, not a pixel
     assert not missing, f"{scene_id}/{view}: missing {missing}; shows {sorted(shown)}"
+
+
+def test_soft_tissue_layers_end_in_rounded_tips_not_cut_edges() -> None:
+    scene = build_scene("knee")
+    (pad,) = _index_of(scene, "suprapatellar (quadriceps) fat pad")
+    s = np.arange(-60.0, 10.0, 0.1, dtype=np.float32)[None, :]  # the pad spans s -50..0
+    t = np.zeros((1, 1), dtype=np.float32)
+    d = np.arange(0.0, 30.0, 0.05, dtype=np.float32)[:, None]
+    thickness = np.count_nonzero(scene.structures[pad - 1].shape.mask(s, t, d), axis=0) * 0.05
+    inside = thickness[(s[0] > -50) & (s[0] < 0)]
+    assert inside.max() == pytest.approx(4.0, abs=0.1)  # full thickness in the middle...
+    ends = np.concatenate([inside[:10], inside[-10:]])  # ...the first and last 1 mm
+    assert ends.max() < 0.7 * inside.max() and ends.min() < 0.3 * inside.max()
+    steps = np.abs(np.diff(thickness))
+    assert steps.max() < 0.25 * inside.max()  # no jump from full thickness to nothing

@@ -131,14 +131,31 @@ class Slab:
     s_range: tuple[float, float] = (-INF, INF)
     t_range: tuple[float, float] = (-INF, INF)
     d_range: tuple[float, float] = (0.0, INF)  # loose depth bounds for culling
+    taper_mm: float = 0.0  # > 0: the layer thins to nothing over this distance inside its s/t limits
 
     def mask(self, s: Array, t: Array, d: Array) -> Mask:
-        m: Mask = (d >= self.top(s, t)) & (d < self.bottom(s, t))
+        top, bottom = self.top(s, t), self.bottom(s, t)
+        if self.taper_mm > 0.0:
+            top, bottom = self._tapered(s, t, top, bottom)
+        m: Mask = (d >= top) & (d < bottom)
         if self.s_range != (-INF, INF):
             m = _and_small(m, (s >= self.s_range[0]) & (s < self.s_range[1]))
         if self.t_range != (-INF, INF):
             m = _and_small(m, (t >= self.t_range[0]) & (t < self.t_range[1]))
         return m
+
+    def _tapered(self, s: Array, t: Array, top: Array, bottom: Array) -> tuple[Array, Array]:
+        """Top and bottom drawn together near the limits: a rounded (elliptical) end, not a cut edge."""
+        reach = np.full((1, 1), np.inf, dtype=np.float32)
+        for (lo, hi), x in ((self.s_range, s), (self.t_range, t)):
+            if lo > -INF:
+                reach = np.minimum(reach, x - lo)
+            if hi < INF:
+                reach = np.minimum(reach, hi - x)
+        u = np.clip(reach / self.taper_mm, 0.0, 1.0)
+        w = np.sqrt(u * (2.0 - u))  # quarter ellipse: 0 at the limit, 1 a taper length inside it
+        mid, half = 0.5 * (top + bottom), 0.5 * (bottom - top) * w
+        return (mid - half).astype(np.float32), (mid + half).astype(np.float32)
 
     @property
     def bounds(self) -> Bounds:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, artery, layer, offset, skin_and_fat, st, vein
+from drivers.sim.regions.parts import Items, L, artery, layer, offset, rounded, skin_and_fat, st, vein
 from drivers.sim.regions.variants import variants
 from drivers.sim.shapes import INF, Ellipsoid, along_s, rounded_across, tube
 
@@ -61,7 +61,20 @@ def ankle(variant: str | None) -> Items:
         ),
     ]
     items += _medial() + _lateral() + _ligaments() + _plantar()
-    return items
+    return rounded(
+        items,
+        {
+            "Kager fat pad": 8.0,
+            "anterior recess of the tibiotalar joint": 2.0,
+            "superior extensor retinaculum": 3.0,
+            "deltoid ligament": 3.0,
+            "flexor retinaculum": 3.0,
+            "superior peroneal retinaculum": 3.0,
+            "anterior talofibular ligament (ATFL)": 3.0,
+            "calcaneofibular ligament (CFL)": 3.0,
+            "anterior inferior tibiofibular ligament (AITFL)": 3.0,
+        },
+    )
 
 
 def _medial() -> Items:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, artery, layer, offset, skin_and_fat, st
+from drivers.sim.regions.parts import Items, L, artery, layer, offset, rounded, skin_and_fat, st
 from drivers.sim.shapes import INF, along_s, groove, tube
 
 
@@ -56,7 +56,21 @@ def elbow(variant: str | None) -> Items:
         ),
     ]
     items += _radial_nerve() + _medial() + _posterior()
-    return items
+    return rounded(
+        items,
+        {
+            "biceps brachii muscle": 6.0,
+            "common extensor tendon": 4.0,
+            "supinator muscle": 5.0,
+            "arcade of Frohse": 2.0,
+            "common flexor tendon": 4.0,
+            "anterior band of the UCL": 3.0,
+            "cubital tunnel retinaculum": 2.0,
+            "posterior fat pad (olecranon fossa)": 4.0,
+            "posterior recess": 3.0,
+            "olecranon bursa": 3.0,
+        },
+    )
 
 
 def _radial_nerve() -> Items:

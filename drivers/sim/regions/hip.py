@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, artery, layer, offset, skin_and_fat, st, vein
+from drivers.sim.regions.parts import Items, L, artery, layer, offset, rounded, skin_and_fat, st, vein
 from drivers.sim.shapes import INF, Ellipsoid, across_t, along_s, rounded_across, tube
 
 
@@ -51,7 +51,15 @@ def hip(variant: str | None) -> Items:
         st("femoral nerve", L.NERVE, tube([(-60, 27, 24.0), (60, 27, 25.0)], 4.0, 1.5)),
     ]
     items += _lateral() + _posterior()
-    return items
+    return rounded(
+        items,
+        {
+            "joint capsule / iliofemoral ligament": 6.0,
+            "anterior synovial recess": 6.0,
+            "gluteus maximus": 8.0,
+            "gluteus medius muscle": 6.0,
+        },
+    )
 
 
 def _lateral() -> Items:

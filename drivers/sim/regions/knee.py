@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, layer, offset, skin_and_fat, st
+from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
 from drivers.sim.regions.variants import variants
 from drivers.sim.shapes import INF, Ellipsoid, along_s, tube
 
@@ -104,7 +104,20 @@ def knee(variant: str | None) -> Items:
         st("pes anserinus tendons", L.TENDON, tube([(40, 50, 5.0), (95, 45, 5.5)], 6.0, 1.0)),
         layer("iliotibial band", L.LIGAMENT, 3.4, 5.4, s=(-70, 22), t=(-78, -42)),
     ]
-    return items
+    # Soft-tissue layers end in rounded tips, not cut edges.
+    return rounded(
+        items,
+        {
+            "suprapatellar (quadriceps) fat pad": 8.0,
+            "prefemoral fat pad": 8.0,
+            "suprapatellar recess": 6.0,
+            "suprapatellar recess (effusion)": 4.0,
+            "infrapatellar (Hoffa) fat pad": 6.0,
+            "medial collateral ligament": 6.0,
+            "iliotibial band": 6.0,
+            "urate on cartilage (double contour)": 3.0,
+        },
+    )
 
 
 SCENES = {

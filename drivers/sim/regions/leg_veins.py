@@ -12,6 +12,7 @@ from drivers.sim.regions.parts import (
     layer,
     lymph_node,
     offset,
+    rounded,
     skin_and_fat,
     st,
     vein,
@@ -58,7 +59,7 @@ def thigh(variant: str | None) -> Items:
     ]
     if variant == "abscess":
         items += abscess((10.0, 15.0, 7.0), (12.0, 9.0, 4.0))
-    return items
+    return rounded(items, {"sartorius muscle": 6.0, "fascia (sartorius sheath)": 4.0})
 
 
 def popliteal(variant: str | None) -> Items:
@@ -109,7 +110,7 @@ def popliteal(variant: str | None) -> Items:
                 tube([(5, 25, 30.0), (50, 19, 31.5), (90, 18, 31.0)], [6.0, 9.0, 4.0], [1.5, 2.0, 0.4]),
             )
         )
-    return items
+    return rounded(items, {"popliteal fossa fat": 4.0})
 
 
 def calf(variant: str | None) -> Items:
@@ -161,7 +162,7 @@ def calf(variant: str | None) -> Items:
                 tube([(40, 24, 23.5), (110, 24, 20.5), (172, 24, 15.0)], [12.0, 14.0, 5.0], [2.5, 2.0, 0.3]),
             )
         )
-    return items
+    return rounded(items, {"medial gastrocnemius": 6.0, "lateral gastrocnemius": 6.0})
 
 
 SOURCES = (

@@ -25,7 +25,9 @@ def layer(
     s: tuple[float, float] = (-INF, INF),
     t: tuple[float, float] = (-INF, INF),
     fibre: tuple[float, float, float] = (1.0, 0.0, 0.0),
+    taper: float = 0.0,
 ) -> Structure:
+    """Tissue between two surfaces; `taper` (mm) rounds its ends inside the s/t limits (soft tissue)."""
     top_fn = constant(top) if isinstance(top, int | float) else top
     bottom_fn = constant(bottom) if isinstance(bottom, int | float) else bottom
     # Constant surfaces give tight depth bounds, so the painter can skip rows outside them.
@@ -34,7 +36,17 @@ def layer(
         if isinstance(top, int | float) and isinstance(bottom, int | float)
         else (0.0, INF)
     )
-    return Structure(name, label, Slab(top_fn, bottom_fn, s, t, d_range), fibre_dir=fibre)
+    return Structure(name, label, Slab(top_fn, bottom_fn, s, t, d_range, taper), fibre_dir=fibre)
+
+
+def rounded(items: Items, ends_mm: dict[str, float]) -> Items:
+    """The items with the named layers' ends rounded over the given lengths (see `layer`'s taper)."""
+    return [
+        replace(it, shape=replace(it.shape, taper_mm=ends_mm[it.name]))
+        if it.name in ends_mm and isinstance(it.shape, Slab)
+        else it
+        for it in items
+    ]
 
 
 def offset(fn: DepthFn, by_mm: float) -> DepthFn:

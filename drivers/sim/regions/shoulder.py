@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, layer, offset, skin_and_fat, st
+from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
 from drivers.sim.shapes import INF, Ellipsoid, across_t, along_s, constant, groove, rounded_across, tube
 
 
@@ -44,7 +44,18 @@ def shoulder(variant: str | None) -> Items:
         layer("supraspinatus muscle", L.MUSCLE, offset(head, -9.0), offset(head, -1.3), s=(-INF, -45), t=lat),
     ]
     items += _posterior() + _superior()
-    return items
+    return rounded(
+        items,
+        {
+            "subacromial-subdeltoid bursa": 5.0,
+            "subscapularis tendon": 5.0,
+            "transverse humeral ligament": 2.0,
+            "acromioclavicular capsule": 3.0,
+            "coracoacromial ligament": 3.0,
+            "infraspinatus muscle": 5.0,
+            "teres minor muscle": 5.0,
+        },
+    )
 
 
 def _posterior() -> Items:

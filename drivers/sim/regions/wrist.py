@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, artery, layer, skin_and_fat, st, vein
+from drivers.sim.regions.parts import Items, L, artery, layer, rounded, skin_and_fat, st, vein
 from drivers.sim.shapes import INF, DepthFn, Ellipsoid, along_s, constant, groove, rounded_across, tube
 
 
@@ -74,7 +74,16 @@ def wrist(variant: str | None) -> Items:
         ("ECU tendon (compartment VI)", 88.0),
     ):
         items.append(st(name, L.TENDON, tube([(-60, t0, 3.5), (40, t0, 3.3)], 1.5, 1.1)))
-    return items
+    return rounded(
+        items,
+        {
+            "flexor retinaculum": 3.0,
+            "extensor retinaculum": 3.0,
+            "dorsal radiocarpal ligament": 3.0,
+            "Guyon canal": 2.0,
+            "volar carpal ligament": 2.0,
+        },
+    )
 
 
 def _plus(a: DepthFn, b: DepthFn) -> DepthFn:
