@@ -18,7 +18,9 @@ from drivers.sim.anatomy import (
     structure_names,
     vessels_at,
 )
+from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
+from drivers.sim.renderer import RenderParams
 from drivers.sim.scenes import SCENES, build_scene, list_scenes
 from drivers.sim.shapes import Slab, Tube, along_s
 from drivers.sim.tissues import Label
@@ -496,3 +498,33 @@ def test_soft_tissue_layers_end_in_rounded_tips_not_cut_edges() -> None:
     assert ends.max() < 0.7 * inside.max() and ends.min() < 0.3 * inside.max()
     steps = np.abs(np.diff(thickness))
     assert steps.max() < 0.25 * inside.max()  # no jump from full thickness to nothing
+
+
+@pytest.mark.parametrize(
+    ("scene_id", "view"),
+    [
+        ("popliteal", "popliteal short axis"),
+        ("thigh", "femoral vein short axis"),
+        ("arm_veins", "axillary vein short axis"),
+        ("arm_veins", "internal jugular vein short axis"),
+    ],
+)
+def test_rendered_labels_show_the_vein_shut_and_the_artery_whole_at_full_pressure(
+    scene_id: str, view: str
+) -> None:
+    """End to end through the renderer (its cached lattice columns and the decimated label cells)."""
+
+    def labels(pressure: float) -> npt.NDArray[np.uint8]:
+        r = PatientRenderer(scene_id, seed=3)
+        pose = SCENES[scene_id].views[view]
+        r.set_pose(ProbePose(pose.position_mm, pose.lateral_mm, pose.rotation_deg, 0.0, pressure))
+        frame = r.render(RenderParams(rows=240, cols=200, depth_mm=SCENES[scene_id].depth_mm), 0.0)
+        assert frame.labels is not None
+        return frame.labels
+
+    relaxed, pressed = labels(0.0), labels(1.0)
+    vein_open, vein_pressed = (int(np.count_nonzero(x == Label.VEIN_LUMEN)) for x in (relaxed, pressed))
+    artery_open, artery_pressed = (int(np.count_nonzero(x == Label.ARTERY_LUMEN)) for x in (relaxed, pressed))
+    assert vein_open > 300 and artery_open > 150
+    assert vein_pressed <= 0.1 * vein_open, (vein_open, vein_pressed)
+    assert 0.9 * artery_open <= artery_pressed <= 1.02 * artery_open, (artery_open, artery_pressed)
