@@ -15,7 +15,7 @@ from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
 from drivers.sim.regions.parts import Items, L, layer, offset, skin_and_fat, st
 from drivers.sim.regions.variants import variants
-from drivers.sim.shapes import INF, Ellipsoid, along_s, rounded_across, tube
+from drivers.sim.shapes import INF, Ellipsoid, along_s, constant, rounded_across, tube
 
 HEAD_RADIUS_MM = 9.0  # across the ray: the head is about 18 mm wide
 
@@ -31,7 +31,14 @@ def first_mtp(variant: str | None) -> Items:
         layer("first metatarsal head", L.BONE, head, INF, s=(-INF, -0.8), t=(-14, 30)),
         layer("proximal phalanx base", L.BONE, phalanx, INF, s=(0.8, INF), t=(-14, 30)),
         # In the joint's midline section the head curves under: the cleft closes a few mm down.
-        layer("first metatarsal head", L.BONE, 11.5, INF, s=(-0.8, 0.8), t=(-14, 30)),
+        layer(
+            "first metatarsal head",
+            L.BONE,
+            rounded_across(constant(11.5), 0.0, HEAD_RADIUS_MM),
+            INF,
+            s=(-0.8, 0.8),
+            t=(-14, 30),
+        ),
         layer(
             "metatarsal head cartilage",
             L.CARTILAGE,

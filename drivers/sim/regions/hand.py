@@ -15,7 +15,7 @@ from __future__ import annotations
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
 from drivers.sim.regions.parts import Items, L, layer, offset, skin_and_fat, st
-from drivers.sim.shapes import INF, Ellipsoid, along_s, rounded_across, tube
+from drivers.sim.shapes import INF, Ellipsoid, along_s, constant, rounded_across, tube
 
 
 def finger(variant: str | None) -> Items:
@@ -47,8 +47,22 @@ def finger(variant: str | None) -> Items:
         layer("proximal phalanx", L.BONE, bone, INF, s=(0.8, 43.2), t=(-10, 10)),
         layer("middle phalanx", L.BONE, bone, INF, s=(44.8, 69.2), t=(-10, 10)),
         # In a joint's midline section the heads curve under: the cleft closes a few mm down.
-        layer("metacarpal head", L.BONE, 14.5, INF, s=(-0.8, 0.8), t=(-10, 10)),
-        layer("proximal phalanx", L.BONE, 13.0, INF, s=(43.2, 44.8), t=(-10, 10)),
+        layer(
+            "metacarpal head",
+            L.BONE,
+            rounded_across(constant(14.5), 0.0, 6.0),
+            INF,
+            s=(-0.8, 0.8),
+            t=(-10, 10),
+        ),
+        layer(
+            "proximal phalanx",
+            L.BONE,
+            rounded_across(constant(13.0), 0.0, 6.0),
+            INF,
+            s=(43.2, 44.8),
+            t=(-10, 10),
+        ),
         layer("metacarpal head cartilage", L.CARTILAGE, offset(bone, -0.6), bone, s=(-9, -0.8), t=(-6, 6)),
         layer(
             "proximal phalanx head cartilage", L.CARTILAGE, offset(bone, -0.5), bone, s=(38, 43.2), t=(-5, 5)

@@ -24,7 +24,7 @@ def knee(variant: str | None) -> Items:
         layer("prefemoral fat pad", L.FAT, 16.8, femur, s=(-65, 5), t=(-22, 22)),
         layer("vastus intermedius muscle", L.MUSCLE, 16.8, femur, s=(-150, -65), t=ant),
         layer("femur", L.BONE, femur, INF, t=ant),
-        layer("femoral trochlear cartilage", L.CARTILAGE, offset(femur, -2.5), femur, s=(-25, 40), t=ant),
+        layer("femoral trochlear cartilage", L.CARTILAGE, offset(femur, -2.5), femur, s=(-30, 40), t=ant),
     ]
     if variant == "effusion":
         recess_bottom = along_s([(-62, 16.8), (-50, 22.0), (-15, 24.5), (-2, 21.0), (3, 16.8)])
@@ -116,6 +116,7 @@ def knee(variant: str | None) -> Items:
             "medial collateral ligament": 6.0,
             "iliotibial band": 6.0,
             "urate on cartilage (double contour)": 3.0,
+            "femoral trochlear cartilage": 3.0,
         },
     )
 

@@ -146,6 +146,8 @@ def _superior() -> Items:
             "acromioclavicular joint (ACJ)", L.FIBROCARTILAGE, Ellipsoid((0.0, -100.0, 6.5), (1.4, 30.0, 2.4))
         ),
         layer("acromioclavicular capsule", L.LIGAMENT, 3.0, 3.8, s=(-7, 8), t=band),
+        # The joint is a V: the clavicle and acromion meet below its narrow upper cleft.
+        layer("clavicle", L.BONE, 10.0, INF, s=(-1, 1), t=band),
         layer(
             "coracoid process",
             L.BONE,
