@@ -528,3 +528,13 @@ def test_rendered_labels_show_the_vein_shut_and_the_artery_whole_at_full_pressur
     assert vein_open > 300 and artery_open > 150
     assert vein_pressed <= 0.1 * vein_open, (vein_open, vein_pressed)
     assert 0.9 * artery_open <= artery_pressed <= 1.02 * artery_open, (artery_open, artery_pressed)
+
+
+def test_an_acutely_thrombosed_vein_is_round_and_distended() -> None:
+    normal, clotted = build_scene("groin"), build_scene("groin", "thrombosed_vein")
+    (open_vein,) = _index_of(normal, "common femoral vein", Label.VEIN_LUMEN)
+    (clot,) = _index_of(clotted, "common femoral vein", Label.THROMBUS)
+    a, b = normal.structures[open_vein - 1].shape, clotted.structures[clot - 1].shape
+    assert isinstance(a, Tube) and isinstance(b, Tube)
+    assert b.rt_pts[0] == b.rd_pts[0]  # round
+    assert b.rt_pts[0] * b.rd_pts[0] > 1.3 * a.rt_pts[0] * a.rd_pts[0]  # and larger than the patent oval

@@ -74,6 +74,7 @@ def vessel(name: str, lumen: Tube, kind: VesselKind) -> Items:
 
 
 VEIN_OVAL = (1.15, 0.85)  # a patent vein at rest is an oval wider than deep; an artery stays round [DK]
+THROMBUS_DISTENSION = 1.15  # an acutely thrombosed vein is round and as wide as the patent oval
 
 
 def vein(name: str, lumen: Tube, thrombosed: bool = False, *, inspiration: float = 1.0) -> Items:
@@ -82,9 +83,11 @@ def vein(name: str, lumen: Tube, thrombosed: bool = False, *, inspiration: float
     `inspiration` +1: the calibre widens breathing in (leg veins); -1: it narrows (neck and arm veins,
     drawn towards the thorax). See drivers/sim/vessel_motion.py.
     """
-    if thrombosed:  # acute thrombus distends the vein and rounds it
-        shape = Tube(lumen.s_pts, lumen.t_pts, lumen.d_pts, lumen.rt_pts, lumen.rt_pts)
-        return vessel(name, shape, VesselKind.THROMBOSED_VEIN)
+    if thrombosed:  # acute thrombus distends the vein and rounds it [DK]
+        wide = tuple(r * THROMBUS_DISTENSION for r in lumen.rt_pts)
+        return vessel(
+            name, Tube(lumen.s_pts, lumen.t_pts, lumen.d_pts, wide, wide), VesselKind.THROMBOSED_VEIN
+        )
     wide, deep = VEIN_OVAL
     oval = Tube(
         lumen.s_pts,
