@@ -84,9 +84,9 @@ def vein(name: str, lumen: Tube, thrombosed: bool = False, *, inspiration: float
     drawn towards the thorax). See drivers/sim/vessel_motion.py.
     """
     if thrombosed:  # acute thrombus distends the vein and rounds it [DK]
-        wide = tuple(r * THROMBUS_DISTENSION for r in lumen.rt_pts)
+        radii = tuple(r * THROMBUS_DISTENSION for r in lumen.rt_pts)
         return vessel(
-            name, Tube(lumen.s_pts, lumen.t_pts, lumen.d_pts, wide, wide), VesselKind.THROMBOSED_VEIN
+            name, Tube(lumen.s_pts, lumen.t_pts, lumen.d_pts, radii, radii), VesselKind.THROMBOSED_VEIN
         )
     wide, deep = VEIN_OVAL
     oval = Tube(
