@@ -420,7 +420,12 @@ VIEW_STRUCTURES = {
         "ischial tuberosity",
         "conjoint tendon (semitendinosus and biceps femoris long head)",
     },
-    ("knee", "pes anserinus long axis"): {"pes anserinus tendons"},
+    ("knee", "pes anserinus long axis"): {"gracilis tendon (pes anserinus)", "medial tibial plateau"},
+    ("knee", "pes anserinus short axis"): {
+        "sartorius tendon (pes anserinus)",
+        "gracilis tendon (pes anserinus)",
+        "semitendinosus tendon (pes anserinus)",
+    },
     ("shoulder", "subacromial impingement coronal"): {
         "acromion",
         "subacromial-subdeltoid bursa",

@@ -83,6 +83,7 @@ def _medial() -> Items:
     flexor retinaculum; the deltoid ligament fans from the malleolus tip (clinical.md 1.6, 3.2)."""
     malleolus = rounded_across(along_s([(-80, 9.0), (-10, 8.0), (0, 9.0), (6, 15.0)]), -90.0, 10.0)
     return [
+        layer("retromalleolar fat (medial)", L.FAT, 3.0, INF, t=(-102, -38)),
         layer("medial malleolus", L.BONE, malleolus, INF, s=(-INF, 6), t=(-102, -78)),
         layer(
             "talus (medial)",
@@ -130,6 +131,7 @@ def _lateral() -> Items:
     (sheath fluid up to 3 mm is normal, clinical.md 1.6, 3.2)."""
     fibula = rounded_across(along_s([(-80, 10.5), (-10, 10.0), (0, 11.5), (8, 18.0)]), 165.0, 10.0)
     return [
+        layer("retromalleolar fat (lateral)", L.FAT, 3.0, INF, t=(150, 190)),
         layer("lateral malleolus (fibula)", L.BONE, fibula, INF, s=(-INF, 8), t=(150, 185)),
         layer(
             "calcaneus (lateral wall)",
@@ -172,7 +174,7 @@ def _ligaments() -> Items:
     """Lateral ligaments, each between its two bones in its own band: ATFL (~15 mm, ~2 mm thick,
     clinical.md 3.2) fibula to talus, CFL fibula to calcaneus (deeper, under the peroneals), AITFL
     tibia to fibula [DK]."""
-    items: Items = []
+    items: Items = [layer("lateral ankle soft tissue", L.FAT, 3.0, INF, t=(197, 323))]
     for name, t0, bone_a, bone_b, top in (
         ("anterior talofibular ligament (ATFL)", 215.0, "lateral malleolus tip", "talus (lateral)", 3.6),
         ("calcaneofibular ligament (CFL)", 265.0, "lateral malleolus tip", "calcaneus", 7.0),

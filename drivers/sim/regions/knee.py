@@ -101,7 +101,15 @@ def knee(variant: str | None) -> Items:
         ]
     items += [
         layer("medial collateral ligament", L.LIGAMENT, 4.2, 6.6, s=(-35, 35), t=(42, 72)),
-        st("pes anserinus tendons", L.TENDON, tube([(40, 50, 5.0), (95, 45, 5.5)], 6.0, 1.0)),
+        # Pes anserinus: sartorius, gracilis and semitendinosus converge distal-anterior to the MCL
+        # insertion (clinical.md 1.5), anterior to posterior, sartorius the most superficial.
+        st("sartorius tendon (pes anserinus)", L.TENDON, tube([(40, 44, 4.6), (95, 42, 5.0)], 2.6, 0.8)),
+        st("gracilis tendon (pes anserinus)", L.TENDON, tube([(40, 50, 5.4), (95, 45.5, 5.6)], 1.8, 0.9)),
+        st(
+            "semitendinosus tendon (pes anserinus)",
+            L.TENDON,
+            tube([(40, 55, 5.6), (95, 48.5, 5.8)], 2.0, 1.0),
+        ),
         layer("iliotibial band", L.LIGAMENT, 3.4, 5.4, s=(-70, 22), t=(-78, -42)),
     ]
     # Soft-tissue layers end in rounded tips, not cut edges.
@@ -132,6 +140,7 @@ SCENES = {
             "MCL coronal": P(0.0, 57.0),
             "iliotibial band": P(-20.0, -60.0),
             "pes anserinus long axis": P(68.0, 47.0),
+            "pes anserinus short axis": P(80.0, 46.0, 90.0),
         },
         35.0,
         variants("effusion", "gout_double_contour"),
