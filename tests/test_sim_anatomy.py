@@ -14,6 +14,7 @@ from drivers.sim.anatomy import (
     Structure,
     VesselKind,
     compress_vessels,
+    flatten,
     paint,
     structure_names,
     vessels_at,
@@ -543,3 +544,21 @@ def test_an_acutely_thrombosed_vein_is_round_and_distended() -> None:
     assert isinstance(a, Tube) and isinstance(b, Tube)
     assert b.rt_pts[0] == b.rd_pts[0]  # round
     assert b.rt_pts[0] * b.rd_pts[0] > 1.3 * a.rt_pts[0] * a.rd_pts[0]  # and larger than the patent oval
+
+
+def test_every_scene_cites_the_reference_it_follows() -> None:
+    for scene_id, spec in SCENES.items():
+        assert spec.sources, scene_id
+        if scene_id != "qa_phantom":
+            assert any("clinical.md" in s for s in spec.sources), scene_id
+
+
+def test_pressure_thins_the_superficial_tissue_and_keeps_the_skin_under_the_probe() -> None:
+    d = np.linspace(-2.0, 60.0, 621, dtype=np.float32)
+    assert np.array_equal(flatten(0.0, d), d)
+    pressed = flatten(1.0, d)
+    assert np.all(np.diff(pressed) > 0)  # monotonic: no tissue folds over
+    assert pressed[d <= 0].tolist() == d[d <= 0].tolist()  # the skin stays under the probe face
+    shift = pressed - d
+    assert 0.5 < float(shift[-1]) <= 0.6  # deep structures come ~0.6 mm closer at full pressure
+    assert float(shift[np.searchsorted(d, 5.0)]) > 0.35 * float(shift[-1])  # most of it in the top layers
