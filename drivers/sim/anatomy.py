@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -192,6 +193,33 @@ def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Arr
     return out
 
 
+def _imaged_depth(deform: Callable[[Array, Array, Array], Array], s: Array, tc: Array, dc: Array) -> Array:
+    """The imaged depth whose patient depth is `dc` in the column through `tc`: deform(x) = dc.
+
+    `deform` is monotonic and smooth in depth: a few secant steps from x = dc converge to < 1 um.
+    """
+    x0 = dc.astype(np.float32)
+    f0 = deform(s, tc, x0) - dc
+    x1 = (x0 - f0).astype(np.float32)  # the first step assumes no stretch
+    for _ in range(10):
+        f1 = deform(s, tc, x1) - dc
+        if bool(np.all(np.abs(f1) < 1e-3)):
+            break
+        step = x1 - x0
+        slope = np.clip((f1 - f0) / np.where(np.abs(step) > 1e-6, step, 1.0), 0.05, 60.0)
+        x0, f0 = x1, f1
+        x1 = (x1 - f1 / slope).astype(np.float32)
+    return x1
+
+
+_G = TypeVar("_G", bound=np.generic)
+
+
+def _band(a: npt.NDArray[_G], rows: slice) -> npt.NDArray[_G]:
+    """The rows `rows` of a per-sample array; a row vector (one value per column) as it is."""
+    return a[rows] if a.ndim == 2 and a.shape[0] > 1 else a
+
+
 def _rigid_artery(
     st: Structure,
     pressure: float,
@@ -207,35 +235,44 @@ def _rigid_artery(
     an artery there would be drawn tall with a tail. Instead it keeps its shape (flattened only by
     its own small lumen fraction) and moves by the deformation at its centre; imaged points outside
     it that the stretch would map into it take a thin band of the tissue just outside its wall.
+    Only the rows the artery can reach are touched (depth grows down every column).
     """
     assert isinstance(st.shape, Tube)
     s, t, d = coords
     tc, dc = st.shape.centre(s)
     rt, rd = st.shape.radii(s)
     gt, gd = rt + ARTERY_GUARD_MM, rd + ARTERY_GUARD_MM
-    # Where the artery's centre images: deform is monotonic in depth, so bisect for deform = dc.
-    lo = np.maximum(dc - 20.0, 0.0).astype(np.float32)
-    hi = (dc + 10.0).astype(np.float32)
-    for _ in range(18):
-        mid = (0.5 * (lo + hi)).astype(np.float32)
-        below = deform(s, tc, mid) > dc
-        hi = np.where(below, mid, hi)
-        lo = np.where(below, lo, mid)
-    imaged = 0.5 * (lo + hi)
+    imaged = _imaged_depth(deform, s, tc, dc)
     f = lumen_fraction(VesselKind.ARTERY, pressure)
-    along = (s >= st.shape.s_pts[0]) & (s <= st.shape.s_pts[-1])
-    across = ((t - tc) / gt) ** 2
-    inside = (across + ((d - imaged) / (f * gd)) ** 2 <= 1.0) & along & ~claimed
-    rigid = dc + (d - imaged) / f
-    landed = (across + ((out - dc) / gd) ** 2 < 1.0) & along & ~inside & ~claimed
+    # Rows that image the artery rigidly, or that the deformation maps into it.
+    reach_lo = min(float(np.min(imaged - f * gd)), float(np.min(dc - gd))) - 0.5
+    reach_hi = max(float(np.max(imaged + f * gd)), float(np.max(dc + gd))) + 0.5
+    near = ((d >= reach_lo) & (d <= reach_hi)) | ((out >= reach_lo) & (out <= reach_hi))
+    rows = np.flatnonzero(near.any(axis=1)) if near.ndim == 2 and near.shape[0] > 1 else np.arange(1)
+    if rows.size == 0:
+        return out, claimed
+    r = slice(int(rows[0]), int(rows[-1]) + 1) if near.ndim == 2 and near.shape[0] > 1 else slice(None)
+
+    s_, t_, d_, out_, claimed_ = _band(s, r), _band(t, r), _band(d, r), _band(out, r), _band(claimed, r)
+    tc_, dc_, gt_, gd_, imaged_ = _band(tc, r), _band(dc, r), _band(gt, r), _band(gd, r), _band(imaged, r)
+    along = (s_ >= st.shape.s_pts[0]) & (s_ <= st.shape.s_pts[-1])
+    across = ((t_ - tc_) / gt_) ** 2
+    inside = (across + ((d_ - imaged_) / (f * gd_)) ** 2 <= 1.0) & along & ~claimed_
+    rigid = dc_ + (d_ - imaged_) / f
+    landed = (across + ((out_ - dc_) / gd_) ** 2 < 1.0) & along & ~inside & ~claimed_
     # Tissue the stretch would map into the artery takes a thin band just outside its wall instead,
     # in order (compressed 1:4 from the artery's imaged edge), so its speckle is squeezed, not smeared.
     half = np.sqrt(np.maximum(0.0, 1.0 - across))
-    edge = gd * half + 0.05
-    beyond = np.maximum(np.abs(d - imaged) - f * gd * half, 0.0)
-    clamped = np.where(out < dc, dc - edge - 0.25 * beyond, dc + edge + 0.25 * beyond)
-    moved = np.where(inside, rigid, np.where(landed, clamped, out)).astype(np.float32)
-    return moved, claimed | inside
+    edge = gd_ * half + 0.05
+    beyond = np.maximum(np.abs(d_ - imaged_) - f * gd_ * half, 0.0)
+    clamped = np.where(out_ < dc_, dc_ - edge - 0.25 * beyond, dc_ + edge + 0.25 * beyond)
+    moved = np.where(inside, rigid, np.where(landed, clamped, out_)).astype(np.float32)
+    full = np.broadcast_shapes(out.shape, claimed.shape)
+    result = np.array(np.broadcast_to(out, full), dtype=np.float32)
+    taken = np.array(np.broadcast_to(claimed, full))
+    result[r] = moved
+    taken[r] |= inside
+    return result, taken
 
 
 def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
