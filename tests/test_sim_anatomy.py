@@ -562,3 +562,18 @@ def test_pressure_thins_the_superficial_tissue_and_keeps_the_skin_under_the_prob
     shift = pressed - d
     assert 0.5 < float(shift[-1]) <= 0.6  # deep structures come ~0.6 mm closer at full pressure
     assert float(shift[np.searchsorted(d, 5.0)]) > 0.35 * float(shift[-1])  # most of it in the top layers
+
+
+def test_neck_and_arm_veins_narrow_on_inspiration_while_leg_veins_widen() -> None:
+    inspiration = 60.0 / vm.RESPIRATORY_RATE_PER_MIN / 2.0  # half a breath in: peak inspiration
+    for scene_id, name, wider in (
+        ("arm_veins", "internal jugular vein", False),
+        ("arm_veins", "axillary vein", False),
+        ("groin", "common femoral vein", True),
+    ):
+        scene = build_scene(scene_id)
+        (i,) = _index_of(scene, name, Label.VEIN_LUMEN)
+        before, after = scene.structures[i - 1].shape, vessels_at(scene, inspiration).structures[i - 1].shape
+        assert isinstance(before, Tube) and isinstance(after, Tube)
+        ratio = after.rt_pts[0] / before.rt_pts[0]
+        assert ratio == pytest.approx(1.1 if wider else 0.9, abs=0.01), (scene_id, name, ratio)
