@@ -254,8 +254,12 @@ class PlpProbeDriver(BaseProbeDriver):
         try:
             if not self._frames:
                 self._wait_for_frame(timeout_s)
-            if self._frames or self._iq:
-                self._read_available()  # packets queued behind this one: the caller wants the newest too
+            if (self._frames or self._iq) and self._parser.buffered:
+                # A packet is on its way behind these: the caller wants the newest too. A read that
+                # ended on a packet boundary took what the link held (a USB read that returns less
+                # than asked is a short transfer: the device had no more), so asking again would
+                # only wait a whole read timeout (1 ms on USB) on every step for nothing.
+                self._read_available()
         finally:
             self._taking_all = False
         frames = list(self._frames)
