@@ -206,6 +206,7 @@ def sim_usb_to_ring(rows: int, cols: int, seconds: float) -> tuple[float, dict[s
     counts = dict(driver.counters())
     driver.close()
     counts["pushed"] = n
+    counts["parsed_mb_s"] = round(counts["frames"] * rows * cols / dt / 1e6)  # handed out, pushed or not
     return n * rows * cols / dt / 1e6, counts
 
 
@@ -249,7 +250,15 @@ def bench_usb(runs: int) -> None:
     )
     errors = {
         k: counts.get(k, 0)
-        for k in ("pushed", "frames", "frames_overrun", "crc_errors", "resyncs", "frames_dropped")
+        for k in (
+            "pushed",
+            "frames",
+            "parsed_mb_s",
+            "frames_overrun",
+            "crc_errors",
+            "resyncs",
+            "frames_dropped",
+        )
     }
     print(f"  last USB run's link counters: {errors}")
 
