@@ -15,11 +15,12 @@ from drivers.plp_codec import (
     encode_frame_payload,
     encode_packet,
 )
-from drivers.plp_driver import PlpProbeDriver
+from drivers.plp_driver import MAX_PENDING_FRAMES, PlpProbeDriver
 from drivers.sim.firmware import SimFirmware, small_params
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import UsbTransport
 from scanner_app.probe import ProbeEventKind
+from tests.loopback_probe import LoopbackProbe
 
 
 def frame_packet(seq: int, rows: int = 64, cols: int = 48) -> tuple[bytes, np.ndarray]:
@@ -101,3 +102,45 @@ def test_interrupt_events_arrive_without_a_wait_per_poll() -> None:
         assert [e.kind for e in events] == [ProbeEventKind.BUTTON_FREEZE]
     finally:
         driver.close()
+
+
+class BigReadsProbe(LoopbackProbe):
+    """A loopback probe whose every read hands over all it holds (a large USB transfer), counting reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def read(self, timeout_s: float) -> bytes:
+        self.reads += 1
+        if not self._inbox:
+            self.now += timeout_s
+            return b""
+        data = bytes(self._inbox)
+        self._inbox.clear()
+        return data
+
+
+def test_read_frames_hands_out_every_frame_one_read_brings() -> None:
+    probe = BigReadsProbe()
+    driver = PlpProbeDriver(probe, clock=probe.clock)
+    driver.connect()
+    driver.start()
+    probe._inbox += b"".join(frame_packet(seq)[0] for seq in range(3 * MAX_PENDING_FRAMES))
+    frames = driver.read_frames(0.1)
+    assert [f.seq for f in frames] == list(range(3 * MAX_PENDING_FRAMES))
+    assert driver.counters()["frames_overrun"] == 0
+    driver.close()
+
+
+def test_read_frames_does_not_ask_an_empty_link_again() -> None:
+    probe = BigReadsProbe()
+    driver = PlpProbeDriver(probe, clock=probe.clock)
+    driver.connect()
+    driver.start()
+    packets = [frame_packet(seq)[0] for seq in range(3)]
+    probe._inbox += b"".join(packets)
+    reads = probe.reads
+    assert [f.seq for f in driver.read_frames(0.1)] == [0, 1, 2]
+    assert probe.reads == reads + 1  # the read ended on a packet boundary: nothing more to wait for
+    driver.close()
