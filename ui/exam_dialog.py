@@ -8,6 +8,7 @@ typed, with the error beside it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ from PyQt6.QtWidgets import (
 )
 
 from protocols.model import ScanProtocol, Side
-from scanner_app.studies.model import FieldValueError, Patient, StudyError, check_dicom_value
+from scanner_app.studies.model import ExamOrder, FieldValueError, Patient, StudyError, check_dicom_value
 from ui.theme import ALARM
 
 SEXES = (("", "not given"), ("M", "M — Male"), ("F", "F — Female"), ("O", "O — Other"))
@@ -55,11 +56,12 @@ FIELD_LABELS = {
     "patient_id": "Patient ID",
     "name": "Name",
     "birth_date": "Birth date",
+    "accession_number": "Accession",
     "operator": "Operator",
     "trainee": "Trainee",
     "supervisor": "Supervisor",
 }
-PATIENT_FIELDS = frozenset({"patient_id", "name", "birth_date"})
+PATIENT_FIELDS = frozenset({"patient_id", "name", "birth_date", "accession_number"})
 STAFF_FIELDS = frozenset({"operator", "trainee", "supervisor"})
 
 
@@ -98,6 +100,7 @@ class ExamRequest:
     quadrant: str | None
     side: str
     practice: bool
+    order: ExamOrder = dataclasses.field(default_factory=ExamOrder)  # accession, referrer, Study UID
 
 
 class ExamDialog(QDialog):
@@ -136,6 +139,8 @@ class ExamDialog(QDialog):
         self.sex = QComboBox()
         for code, text in SEXES:
             self.sex.addItem(text, code)
+        self.accession = QLineEdit()
+        self.accession.setPlaceholderText("from the order (RIS); empty if there is none")
         self.operator = QLineEdit(operator)
         self.operator.setPlaceholderText("Family, Given (required)")
         self.trainee = QLineEdit()
@@ -155,6 +160,7 @@ class ExamDialog(QDialog):
             "patient_id": (self.patient_id, "LO"),
             "name": (self.family_name, "PN"),  # with the given name: one DICOM person name
             "birth_date": (self.birth_date, "DA"),
+            "accession_number": (self.accession, "SH"),
             "operator": (self.operator, "PN"),
             "trainee": (self.trainee, "PN"),
             "supervisor": (self.supervisor, "PN"),
@@ -166,6 +172,7 @@ class ExamDialog(QDialog):
         form.addRow("Given name", self.given_name)
         form.addRow("Birth date", self._with_error("birth_date", self.calendar_button))
         form.addRow("Sex", self.sex)
+        form.addRow("Accession", self._with_error("accession_number"))
         form.addRow("Operator", self._with_error("operator"))
         form.addRow("Trainee", self._with_error("trainee"))
         form.addRow("Supervisor", self._with_error("supervisor"))
@@ -290,6 +297,7 @@ class ExamDialog(QDialog):
             self.birth_date,
             self.calendar_button,
             self.sex,
+            self.accession,
         ):
             w.setEnabled(not practice_subject)
 
@@ -331,7 +339,14 @@ class ExamDialog(QDialog):
             quadrant=self.quadrant.currentData() if self.quadrant.isVisibleTo(self) else None,
             side=self.side.currentText(),
             practice=self.practice.isEnabled() and self.practice.isChecked(),
+            order=self._order(),
         )
+
+    def _order(self) -> ExamOrder:
+        """The order typed (an accession number) or picked from the worklist; none for practice."""
+        if self.practice_subject.isChecked():
+            return ExamOrder()
+        return ExamOrder(accession_number=self.field_value("accession_number"))
 
     def accept(self) -> None:
         """OK: refused while any field is wrong; every wrong field shows its error, and the first of

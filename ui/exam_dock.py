@@ -293,6 +293,7 @@ class ExamController(QObject):
                 practice=request.practice,
                 trainee=request.trainee,
                 supervisor=request.supervisor,
+                order=request.order,
             )
         except (StudyError, RunnerError) as exc:
             self._say(f"Exam not started: {exc}", error=True)

@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pydicom
+from pydicom import config as pydicom_config
 from pydicom.dataset import Dataset
+from pydicom.valuerep import validate_value
 
 from scanner_app.capture import CaptureKind
 from scanner_app.doppler_processing import FlowFrame
@@ -443,11 +445,21 @@ class StudyStore:
         description: str = "",
         accession_number: str = "",
         referring_physician: str = "",
+        study_uid: str = "",
     ) -> Study:
-        """Create the study folder and its study.json; the study is then ready for captures."""
+        """Create the study folder and its study.json; the study is then ready for captures.
+
+        `study_uid` is the order's Study Instance UID (from the worklist), so the images match the
+        order at the PACS; a new one is made when it is empty."""
         if not operator.strip():
             raise StudyError("operator must not be empty (DICOM Operators' Name)")
-        study_uid = new_uid()
+        if study_uid:
+            try:
+                validate_value("UI", study_uid, pydicom_config.RAISE)
+            except ValueError as exc:
+                raise StudyError(f"Study Instance UID {study_uid!r} is not a valid UID: {exc}") from exc
+        else:
+            study_uid = new_uid()
         started = self._now()
         study = Study(
             study_uid=study_uid,
