@@ -50,7 +50,8 @@ from scanner_app.studies.report import (
 from scanner_app.studies.store import StudyStore
 from ui.checklist_panel import ChecklistPanel
 from ui.close_prompt import CANCEL, EXAM_END, EXAM_KEEP_OPEN, AskChoice, ask_choice
-from ui.exam_dialog import ExamDialog, ExamRequest
+from ui.exam_dialog import ExamDialog, ExamRequest, load_procedure_map, worklist_destination, worklist_source
+from ui.pacs_panel import default_pacs_config_path
 from ui.report_dialog import ReportDialog
 from ui.sim_panel import SimulatorTab
 from ui.theme import MUTED, OK
@@ -95,8 +96,10 @@ class ExamController(QObject):
         *,
         operator: str = "",
         ask: AskChoice = ask_choice,
+        pacs_config: Path | None = None,
     ) -> None:
         super().__init__()
+        self._pacs_config = pacs_config  # where the worklist destination is configured (the PACS tab's file)
         self._ask = ask  # the question on closing the window with an exam open
         self._keep_open_on_close = False
         self.store = store
@@ -266,11 +269,15 @@ class ExamController(QObject):
     def new_exam_dialog(self) -> None:
         """Ask for the patient and protocol, then start the exam (ending the one before)."""
         window = self.window
+        worklist = worklist_destination(self._pacs_config or default_pacs_config_path())
         dialog = ExamDialog(
             self.protocols,
             has_simulator=self._sim() is not None,
             operator=self.operator,
             parent=window.dialog_parent() if window is not None else None,
+            worklist=worklist_source(worklist) if worklist is not None else None,
+            procedure_map=load_procedure_map(),
+            station_ae=worklist.calling_ae if worklist is not None else "",
         )
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.request is not None:
             self.start_exam(dialog.request)

@@ -52,7 +52,7 @@ IDLE_CHECK_S = 5.0
 
 
 _AE_MAX_CHARS = 16
-_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae")
+_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae", "worklist", "mpps")
 
 
 class DestinationError(StudyError):
@@ -99,6 +99,8 @@ class PacsDestination:
     port: int
     called_ae: str
     calling_ae: str = "SCANNERAPP"
+    worklist: bool = False  # the new-exam dialog asks it for scheduled procedures (Modality Worklist)
+    mpps: bool = False  # it is told when an exam starts and ends (Modality Performed Procedure Step)
 
     def __post_init__(self) -> None:
         label = self.name if isinstance(self.name, str) and self.name.strip() else "(unnamed)"
@@ -121,6 +123,9 @@ class PacsDestination:
             problem = ae_title_problem(getattr(self, field_name))
             if problem:
                 raise bad(field_name, f"{problem}: not a valid AE title (1-16 characters, no backslash)")
+        for field_name in ("worklist", "mpps"):
+            if not isinstance(getattr(self, field_name), bool):
+                raise bad(field_name, f"{getattr(self, field_name)!r} is not true or false")
 
     @property
     def identity(self) -> PacsIdentity:
@@ -131,13 +136,17 @@ class PacsDestination:
         return f"{self.name} ({self.called_ae}@{self.host}:{self.port})"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "host": self.host,
             "port": self.port,
             "called_ae": self.called_ae,
             "calling_ae": self.calling_ae,
         }
+        for service in ("worklist", "mpps"):  # written only when on: older files stay as they were
+            if getattr(self, service):
+                data[service] = True
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> PacsDestination:
@@ -158,7 +167,18 @@ class PacsDestination:
             port=data["port"],
             called_ae=data["called_ae"],
             calling_ae=data.get("calling_ae", "SCANNERAPP"),
+            worklist=data.get("worklist", False),
+            mpps=data.get("mpps", False),
         )
+
+
+def destination_from_address(address: str, calling_ae: str = "SCANNERAPP") -> PacsDestination:
+    """A destination from "AE@HOST:PORT" (a command line's way to name a DICOM node)."""
+    called, at, rest = address.partition("@")
+    host, colon, port = rest.rpartition(":")
+    if not at or not colon or not port.isdigit():
+        raise DestinationError(f"{address!r} is not AE@HOST:PORT", "")
+    return PacsDestination(address, host, int(port), called, calling_ae)
 
 
 @dataclass(frozen=True, slots=True)
