@@ -40,12 +40,18 @@ from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMA
 from scanner_app.studies.encapsulated_pdf import ENCAPSULATED_PDF_STORAGE
 from scanner_app.studies.model import Study, StudyCapture, StudyDocument, StudyError
 from scanner_app.studies.store import INDEX_NAME, claim_legacy_sends, connect_index, transaction
+from scanner_app.studies.structured_report import COMPREHENSIVE_SR_STORAGE
 
 log = logging.getLogger(__name__)
 
 _TRANSFER_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]  # explicit and implicit VR little endian
-# What the sender offers: the images, and the signed report as Encapsulated PDF.
-STORAGE_SOP_CLASSES = (US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE, ENCAPSULATED_PDF_STORAGE)
+# What the sender offers: the images, the signed report as Encapsulated PDF and its Comprehensive SR.
+STORAGE_SOP_CLASSES = (
+    US_IMAGE_STORAGE,
+    US_MULTIFRAME_IMAGE_STORAGE,
+    ENCAPSULATED_PDF_STORAGE,
+    COMPREHENSIVE_SR_STORAGE,
+)
 # An idle sender looks at the queue this often: the store queues a newly signed report for every PACS
 # its study went to, from its own connection, without waking the sender.
 IDLE_CHECK_S = 5.0

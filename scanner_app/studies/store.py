@@ -78,6 +78,7 @@ from scanner_app.studies.model import (
     check_dicom_value,
     check_json,
 )
+from scanner_app.studies.structured_report import build_measurement_sr, study_measurements
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,28 @@ _REPORT_NAME = re.compile(r"^(\d{4,})-report\.dcm$")
 # A signed report is a row of `captures` of this kind (so the PACS send queue, keyed to that table,
 # sends it like an image); it is listed in `Study.documents`, never among the captures.
 REPORT_KIND = "report"
+SR_SERIES_KIND = "sr"  # the structured report's series; the SR itself is a document like the PDF
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSlot:
+    """Where a new document of a study goes: its UIDs, series, instance number and time."""
+
+    study: Study
+    sop_instance_uid: str
+    series_uid: str
+    series_number: int
+    instance_number: int
+    created_at: datetime
+
+
+def _created_at(ds: Dataset) -> datetime:
+    """When a document was made: its Acquisition DateTime (the PDF), else its Content Date and Time (SR)."""
+    if "AcquisitionDateTime" in ds:
+        return datetime.strptime(str(ds.AcquisitionDateTime), "%Y%m%d%H%M%S.%f")
+    return datetime.strptime(f"{ds.ContentDate}{ds.ContentTime}", "%Y%m%d%H%M%S.%f")
+
+
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
 
@@ -535,35 +558,70 @@ class StudyStore:
         Every PACS the study's images were already queued for gets it queued too, so a study sent
         before its report was signed still receives the report; a study sent later takes it along.
         """
+
+        def build(slot: DocumentSlot) -> Dataset:
+            return build_encapsulated_pdf(
+                slot.study,
+                pdf,
+                title=title,
+                sop_instance_uid=slot.sop_instance_uid,
+                series_uid=slot.series_uid,
+                series_number=slot.series_number,
+                instance_number=slot.instance_number,
+                created_at=slot.created_at,
+            )
+
+        return self._save_document(study_uid, REPORT_KIND, build)
+
+    def save_structured_report(self, study_uid: str, findings: Sequence[str]) -> StudyDocument:
+        """Keep the study's measurements (calipers and typed) and `findings` as a Comprehensive SR in
+        its own series, sent like the PDF report (`save_report_document`)."""
+
+        def build(slot: DocumentSlot) -> Dataset:
+            return build_measurement_sr(
+                slot.study,
+                study_measurements(slot.study),
+                findings,
+                sop_instance_uid=slot.sop_instance_uid,
+                series_uid=slot.series_uid,
+                series_number=slot.series_number,
+                instance_number=slot.instance_number,
+                created_at=slot.created_at,
+                final=slot.study.sign_off is not None,
+            )
+
+        return self._save_document(study_uid, SR_SERIES_KIND, build)
+
+    def _save_document(
+        self,
+        study_uid: str,
+        series_kind: str,
+        build: Callable[[DocumentSlot], Dataset],
+    ) -> StudyDocument:
+        """Write a document of the study (report PDF, SR) into the series of its kind and index it,
+        queued for every PACS the study went to."""
         with self._lock:
             study = self.get_study(study_uid)
             instance_number = self._next_instance_number(study)
             found = self._conn.execute(
                 "SELECT series_uid, series_number FROM series WHERE study_uid = ? AND kind = ?",
-                (study_uid, REPORT_KIND),
+                (study_uid, series_kind),
             ).fetchone()
             if found is not None:
                 series_uid, series_number = str(found[0]), int(found[1])
             else:
                 series_uid, series_number = self._new_series(study_uid)
-            created = self._now()
             sop_uid = new_uid()
-            ds = build_encapsulated_pdf(
-                study,
-                pdf,
-                title=title,
-                sop_instance_uid=sop_uid,
-                series_uid=series_uid,
-                series_number=series_number,
-                instance_number=instance_number,
-                created_at=created,
-            )
+            created = self._now()
+            ds = build(DocumentSlot(study, sop_uid, series_uid, series_number, instance_number, created))
             rel_path = f"{study.directory}/{instance_number:04d}-{REPORT_KIND}.dcm"
             path = self.root / rel_path
             write_file_atomic(path, encode_dataset(ds), self._write_bytes, overwrite=False)
             document = StudyDocument(sop_uid, study_uid, series_uid, instance_number, rel_path, created)
             try:
-                self._index_document(self._conn, document, series_number, queue_for_known_pacs=True)
+                self._index_document(
+                    self._conn, document, series_number, queue_for_known_pacs=True, series_kind=series_kind
+                )
             except sqlite3.Error as exc:
                 with contextlib.suppress(OSError):
                     path.unlink()
@@ -583,13 +641,18 @@ class StudyStore:
 
     @staticmethod
     def _index_document(
-        conn: sqlite3.Connection, document: StudyDocument, series_number: int, *, queue_for_known_pacs: bool
+        conn: sqlite3.Connection,
+        document: StudyDocument,
+        series_number: int,
+        *,
+        queue_for_known_pacs: bool,
+        series_kind: str = REPORT_KIND,
     ) -> None:
         with transaction(conn):
             conn.execute(
                 "INSERT OR IGNORE INTO series (series_uid, study_uid, series_number, kind, body_part, "
                 "laterality) VALUES (?, ?, ?, ?, '', '')",
-                (document.series_uid, document.study_uid, series_number, REPORT_KIND),
+                (document.series_uid, document.study_uid, series_number, series_kind),
             )
             conn.execute(
                 "INSERT INTO captures (sop_instance_uid, study_uid, series_uid, kind, instance_number, "
@@ -1124,7 +1187,7 @@ class StudyStore:
         """Index a signed report found on disk (a rebuilt index); False if it cannot be read."""
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-            created = datetime.strptime(str(ds.AcquisitionDateTime), "%Y%m%d%H%M%S.%f")
+            created = _created_at(ds)
             document = StudyDocument(
                 str(ds.SOPInstanceUID),
                 str(ds.StudyInstanceUID),
@@ -1133,7 +1196,10 @@ class StudyStore:
                 rel,
                 created,
             )
-            self._index_document(self._conn, document, int(ds.SeriesNumber), queue_for_known_pacs=False)
+            kind = SR_SERIES_KIND if ds.get("Modality") == "SR" else REPORT_KIND
+            self._index_document(
+                self._conn, document, int(ds.SeriesNumber), queue_for_known_pacs=False, series_kind=kind
+            )
             return True
         except Exception as exc:  # one bad file must not stop the others
             log.error("cannot index %s: %s", path, exc)
