@@ -12,13 +12,13 @@ import pydicom
 import pytest
 from pydicom.sr.codedict import codes
 
-from scanner_app.studies import StudyStore, rebuild_index
+from scanner_app.studies import Patient, StudyStore, rebuild_index
 from scanner_app.studies.pacs import PacsDestination, PacsSender, SendStatus
 from scanner_app.studies.report import sign_and_store_report
 from scanner_app.studies.structured_report import COMPREHENSIVE_SR_STORAGE, PRIVATE_SCHEME, ucum
 from tests.orthanc_fixture import CALLING_AE, OrthancServer, orthanc  # noqa: F401 - fixture
 from tests.report_support import EFFUSION_DEPTH_MM, run_knee_exam
-from tests.studies_support import dciodvfy
+from tests.studies_support import dciodvfy, make_frame
 
 
 @pytest.fixture
@@ -119,6 +119,22 @@ def test_sr_series_survives_an_index_rebuild(store: StudyStore) -> None:
         again.sign_report(exam.study_uid, "Revised.", "Jones^Ann")
         second = again.save_structured_report(exam.study_uid, ["Revised."])
         assert second.series_uid == sr.SeriesInstanceUID
+
+
+def test_an_exam_without_measurements_has_an_sr_of_its_findings(store: StudyStore) -> None:
+    study = store.start_study(Patient("P-NM", "Doe^Jane"), "Op^One")
+    store.save_still(study, make_frame(1))
+    store.end_study(study)
+    signed = sign_and_store_report(store, study.study_uid, "Normal.", "Jones^Ann")
+    path = store.capture_path(signed.structured)
+    sr = hd.sr.ComprehensiveSR.from_dataset(pydicom.dcmread(path))
+    assert _numbers(sr) == [] and sr.StudyInstanceUID == study.study_uid and sr.PatientID == "P-NM"
+    assert (
+        "CurrentRequestedProcedureEvidenceSequence" not in sr  # no images referenced, not even itself
+    )
+    assert [i.TextValue for i in sr.ContentSequence] == ["Normal."]  # the signed impression
+    errors, _ = dciodvfy(path)
+    assert errors == []
 
 
 def test_units_are_ucum() -> None:

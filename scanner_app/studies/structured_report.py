@@ -2,7 +2,8 @@
 the images so a PACS or reporting system reads the numbers, not a picture of them.
 
 Content tree (no template): the root CONTAINER "Diagnostic imaging study" (LOINC 18748-4) CONTAINS a
-TEXT "Finding" (DCM 121071) per finding sentence, and a CONTAINER "Measurement Group" (DCM 125007)
+TEXT "Finding" (DCM 121071) per finding sentence, the signed impression (TEXT "Impression", DCM 121073),
+and a CONTAINER "Measurement Group" (DCM 125007)
 per measurement, holding a TEXT "Tracking Identifier" (DCM 112039: the caliper's label or the
 protocol's measurement id) and the NUM, whose unit is UCUM and which is INFERRED FROM the IMAGE
 "Source of Measurement" (DCM 121112) it was made on.
@@ -40,6 +41,7 @@ COMPREHENSIVE_SR_STORAGE = "1.2.840.10008.5.1.4.1.1.88.33"
 SR_SERIES_DESCRIPTION = "Measurements and findings"
 PRIVATE_SCHEME = "99SCANAPP"
 PRIVATE_SCHEME_NAME = "scanner-app protocol measurement ids"
+NOTHING_RECORDED = "No findings or measurements were recorded."
 _DOCUMENT_TITLE = hd.sr.CodedConcept("18748-4", "LN", "Diagnostic imaging study")
 # Units as the protocols and calipers write them -> UCUM (the case-sensitive form).
 UCUM_UNITS = {
@@ -173,6 +175,12 @@ def build_measurement_sr(
         for text in findings
         if text.strip()
     ]
+    if study.sign_off is not None and study.sign_off.impression:
+        items.append(
+            hd.sr.TextContentItem(
+                codes.DCM.Impression, study.sign_off.impression[:5000], relationship_type="CONTAINS"
+            )
+        )
     for m in measurements:
         group = hd.sr.ContainerContentItem(codes.DCM.MeasurementGroup, relationship_type="CONTAINS")
         number = hd.sr.NumContentItem(m.concept, m.value, ucum(m.unit), relationship_type="CONTAINS")
@@ -194,12 +202,16 @@ def build_measurement_sr(
         )
         group.ContentSequence = hd.sr.ContentSequence([tracking, number])
         items.append(group)
+    if not items:  # a container must hold something
+        items.append(hd.sr.TextContentItem(codes.DCM.Finding, NOTHING_RECORDED, relationship_type="CONTAINS"))
     root = hd.sr.ContainerContentItem(_DOCUMENT_TITLE)
     root.ContentSequence = hd.sr.ContentSequence(items)
     images = {c.sop_instance_uid: c for m in measurements for c in m.images}
-    evidence = [_image_stub(study, c) for c in images.values()] or [
-        new_instance(COMPREHENSIVE_SR_STORAGE, sop_instance_uid, study, created_at)
-    ]
+    evidence = [_image_stub(study, c) for c in images.values()]
+    if not evidence:  # nothing measured on an image: highdicom takes the patient and study from this
+        itself = new_instance(COMPREHENSIVE_SR_STORAGE, sop_instance_uid, study, created_at)
+        itself.SeriesInstanceUID = series_uid
+        evidence = [itself]
     sr = hd.sr.ComprehensiveSR(
         evidence=evidence,
         content=root,
@@ -212,6 +224,8 @@ def build_measurement_sr(
         is_final=final,
         record_evidence=bool(images),
     )
+    if not images and "CurrentRequestedProcedureEvidenceSequence" in sr:
+        del sr.CurrentRequestedProcedureEvidenceSequence  # it would name the SR itself as its evidence
     sr.SpecificCharacterSet = "ISO_IR 192"
     sr.SeriesDescription = SR_SERIES_DESCRIPTION
     sr.SoftwareVersions = f"{APP_NAME} {APP_VERSION}"
