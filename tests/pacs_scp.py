@@ -38,6 +38,7 @@ class TestScp:
         self.port = port or _free_port()
         self.store_status = 0x0000
         self.stored: list[str] = []
+        self.received: dict[str, Dataset] = {}  # the last dataset stored per SOP Instance UID
         self._lock = threading.Lock()
         self._ae = AE(ae_title=ae_title)
         self._ae.maximum_associations = max_associations
@@ -56,6 +57,9 @@ class TestScp:
         with self._lock:
             if self.store_status == 0x0000:
                 self.stored.append(str(event.request.AffectedSOPInstanceUID))
+                ds = event.dataset
+                ds.file_meta = event.file_meta
+                self.received[str(event.request.AffectedSOPInstanceUID)] = ds
             return self.store_status
 
     def _on_n_create(self, event: Any) -> tuple[int, Dataset | None]:

@@ -39,6 +39,7 @@ from scanner_app.events import worker_signal
 from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE
 from scanner_app.studies.encapsulated_pdf import ENCAPSULATED_PDF_STORAGE
 from scanner_app.studies.model import Study, StudyCapture, StudyDocument, StudyError
+from scanner_app.studies.rle import RLE_LOSSLESS
 from scanner_app.studies.store import INDEX_NAME, claim_legacy_sends, connect_index, transaction
 from scanner_app.studies.structured_report import COMPREHENSIVE_SR_STORAGE
 
@@ -470,6 +471,9 @@ class PacsSender:
         self._ae = _make_ae(destination, timeout_s)
         for sop_class in STORAGE_SOP_CLASSES:
             self._ae.add_requested_context(sop_class, _TRANSFER_SYNTAXES)
+        for sop_class in (US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE):
+            # A context of its own: a PACS that does not take RLE still takes the images uncompressed.
+            self._ae.add_requested_context(sop_class, [RLE_LOSSLESS])
 
     @property
     def _key(self) -> tuple[str, str, int]:
@@ -633,6 +637,17 @@ class PacsSender:
             reason = f"{self.destination.describe()} does not accept {kind} (no presentation context)"
             self._set(sop_uid, SendStatus.FAILED, attempts + 1, reason, 0.0)
             return
+        syntax = str(ds.file_meta.TransferSyntaxUID)
+        takes = {(cx.abstract_syntax, ts) for cx in assoc.accepted_contexts for ts in cx.transfer_syntax}
+        if syntax not in _TRANSFER_SYNTAXES and (ds.SOPClassUID, syntax) not in takes:
+            # The PACS does not take this compression: the same pixels uncompressed, and the same
+            # instance (it is lossless, so its SOP Instance UID stays).
+            try:
+                ds.decompress(generate_instance_uid=False)
+            except (ValueError, RuntimeError, NotImplementedError) as exc:
+                reason = f"cannot decompress {path} for {self.destination.describe()}: {exc}"
+                self._set(sop_uid, SendStatus.FAILED, attempts + 1, reason, 0.0)
+                return
         try:
             status = assoc.send_c_store(ds)
         except (OSError, RuntimeError, ValueError) as exc:

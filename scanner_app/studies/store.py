@@ -78,6 +78,7 @@ from scanner_app.studies.model import (
     check_dicom_value,
     check_json,
 )
+from scanner_app.studies.rle import apply_rle, can_encode, encode_rle_frame
 from scanner_app.studies.structured_report import build_measurement_sr, study_measurements
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ _REPORT_NAME = re.compile(r"^(\d{4,})-report\.dcm$")
 # A signed report is a row of `captures` of this kind (so the PACS send queue, keyed to that table,
 # sends it like an image); it is listed in `Study.documents`, never among the captures.
 REPORT_KIND = "report"
+CLIP_RLE = "rle"  # clips kept RLE Lossless: about half the bytes of speckle, all of them back
+CLIP_NONE = "none"
 SR_SERIES_KIND = "sr"  # the structured report's series; the SR itself is a document like the PDF
 
 
@@ -374,8 +377,10 @@ class StudyStore:
         now: Callable[[], datetime] = _now,
         rebuild: bool = False,
         busy_timeout_s: float = 10.0,
+        clip_compression: str = CLIP_RLE,
     ) -> None:
         """Open (or create) the store; `rebuild` throws the index away and rebuilds it first.
+        Greyscale clips are kept RLE Lossless (`clip_compression` CLIP_RLE) or uncompressed (CLIP_NONE).
 
         Raises StudyStoreUnavailable (StudyFolderBusy when another app has the folder) when the store
         cannot be used now; nothing is changed or deleted then.
@@ -386,6 +391,9 @@ class StudyStore:
         self._journal = SendJournal(self.root / SEND_JOURNAL_NAME)
         self._write_bytes = write_bytes
         self._now = now
+        if clip_compression not in (CLIP_RLE, CLIP_NONE):
+            raise StudyError(f"clip compression {clip_compression!r} is not {CLIP_RLE!r} or {CLIP_NONE!r}")
+        self.clip_compression = clip_compression
         self._lock = threading.RLock()
         try:
             self.studies_dir.mkdir(parents=True, exist_ok=True)
@@ -853,6 +861,12 @@ class StudyStore:
         check_json(list(annotations), "annotations")
         if study.ended_at is not None:
             raise StudyError(f"study {study.study_uid} has ended; start a new study to capture more")
+        encoded: list[bytes] = []
+        pixels = [f.pixels for f in frames]
+        compress = kind is CaptureKind.CLIP and rgb is None and self.clip_compression == CLIP_RLE
+        if compress and can_encode(pixels):
+            # Before the lock: a 10 s clip takes a few seconds to compress, and captures wait on the lock.
+            encoded = [encode_rle_frame(np.asarray(p, dtype=np.uint8)) for p in pixels]
         with self._lock:
             known = self._conn.execute(
                 "SELECT 1 FROM studies WHERE study_uid = ?", (study.study_uid,)
@@ -878,6 +892,8 @@ class StudyStore:
                 rgb=rgb,
                 regions=regions,
             )
+            if encoded:
+                apply_rle(ds, encoded)
             rel_path = f"{study.directory}/{instance_number:04d}-{kind.value}.dcm"
             path = self.root / rel_path
             write_file_atomic(path, encode_dataset(ds), self._write_bytes, overwrite=False)
