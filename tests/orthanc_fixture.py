@@ -154,6 +154,12 @@ class OrthancServer:
         with urllib.request.urlopen(self.url + path, timeout=10.0) as resp:
             return json.loads(resp.read())
 
+    def upload(self, dicom_file: bytes) -> None:
+        """Store a DICOM file through the REST API (a study another modality made)."""
+        request = urllib.request.Request(self.url + "/instances", data=dicom_file, method="POST")
+        with urllib.request.urlopen(request, timeout=10.0) as resp:
+            assert resp.status == 200
+
     def get_bytes(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=10.0) as resp:
             return bytes(resp.read())
