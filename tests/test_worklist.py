@@ -138,6 +138,9 @@ def test_pick_from_the_worklist_capture_and_the_pacs_has_the_order(
     assert dialog.accession.text() == "ACC-0830"
     assert dialog.chosen_protocol() is not None and dialog.chosen_protocol().id == "shoulder"  # type: ignore[union-attr]
     dialog.side.setCurrentText("left")
+    dialog.patient_id.setText("P-OTHER")  # another patient typed over the pick: not that order
+    assert dialog._order().study_uid == ""
+    dialog.patient_id.setText("P-2")
     dialog.accept()
     request = dialog.request
     assert request is not None

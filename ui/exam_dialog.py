@@ -549,7 +549,8 @@ class ExamDialog(QDialog):
             return ExamOrder()
         accession = self.field_value("accession_number")
         entry = self.picked
-        if entry is None:
+        if entry is None or self.patient_id.text().strip() != entry.patient_id:
+            # Nothing picked, or another patient typed over the pick: not that order's study.
             return ExamOrder(accession_number=accession)
         return dataclasses.replace(entry.order(), accession_number=accession)
 
