@@ -41,7 +41,7 @@ class OrthancServer:
     With `worklists` it loads the Modality Worklists plugin, serving the worklist files (*.wl) a test
     writes into `worklist_dir`."""
 
-    def __init__(self, work_dir: Path, *, worklists: bool = False) -> None:
+    def __init__(self, work_dir: Path, *, worklists: bool = False, modality_port: int = 104) -> None:
         exe = shutil.which("Orthanc")
         if exe is None:
             pytest.fail(
@@ -84,7 +84,8 @@ class OrthancServer:
             "DicomAlwaysAllowEcho": False,
             "DicomAlwaysAllowStore": False,
             "DicomCheckModalityHost": True,
-            "DicomModalities": {"scanner": [CALLING_AE, "127.0.0.1", 104]},
+            # Where Orthanc reaches the scanner: its storage commitment reports go there.
+            "DicomModalities": {"scanner": [CALLING_AE, "127.0.0.1", modality_port]},
             "UnknownSopClassAccepted": False,
             "ConcurrentJobs": 1,
             "HttpThreadsCount": 4,
