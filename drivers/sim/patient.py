@@ -584,7 +584,7 @@ def build_anatomy(
         cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
         col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
 
-    field = ph.scatterers(coords, frequency_mhz, seed)
+    field = _scatterer_field(grid, pose, coords, frequency_mhz, seed)
     _apply_cells(field, cells, col_of_line, rs)
     points = _add_point_targets(
         scene, pose, grid, frequency_mhz, field=field, loss_db=cells.loss_db, col_of_line=col_of_line, rs=rs
@@ -606,6 +606,26 @@ def build_anatomy(
     else:  # the structures present in the cells the image touches
         in_view = _in_view_cells(scene, cells, np.unique(lines_col))
     return _Anatomy(index, labels, field, in_view)
+
+
+def _scatterer_field(
+    grid: ph.BeamGrid, pose: ProbePose, coords: ph.PlaneCoords, frequency_mhz: float, seed: int
+) -> npt.NDArray[np.complex64]:
+    """The speckle field of the frame: the 3-D elevation-integrated field for an untilted linear probe.
+
+    Tilted and convex planes are not separable into depth x line and keep the 2-D nearest-lattice field.
+    Under pressure each sample takes the field of the (undeformed) row its tissue came from, so the
+    speckle moves with the tissue.
+    """
+    if grid.geometry != Geometry.LINEAR or pose.tilt_deg != 0.0:
+        return ph.scatterers(coords, frequency_mhz, seed)
+    field = ph.plane_field(grid, pose, frequency_mhz, seed)
+    if coords.d.shape[0] > 1 and coords.d.shape[1] > 1:  # compressed: depth differs line by line
+        src = np.rint(coords.d * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
+        src += grid.pad_rows - 1
+        np.clip(src, 0, field.shape[0] - 1, out=src)
+        field = np.take_along_axis(field, np.broadcast_to(src, field.shape), axis=0)
+    return field
 
 
 def _add_point_targets(
