@@ -394,6 +394,7 @@ def _cells(
     grid: ph.BeamGrid,
     frequency_mhz: float,
     rs: int,
+    normal: tuple[float, float],
 ) -> _Cells:
     """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d).
 
@@ -411,6 +412,12 @@ def _cells(
         for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
             np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
     _add_textures(echo_db, labels_, s_, t_, d_)
+    z_cells = grid.z_mm()[::rs][: small[0]]
+    pv_db = _partial_volume_db(
+        scene, coords, index_, normal=normal, z_mm=z_cells, frequency_mhz=frequency_mhz
+    )
+    if pv_db is not None:
+        echo_db += pv_db
     loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
     amp = ph.db_to_amplitude(echo_db - loss_db)
 
@@ -430,6 +437,54 @@ def _cells(
     flat += np.arange(small[1])
     present = np.bincount(flat.ravel(), minlength=n * small[1]).reshape(n, small[1]) > 0
     return _Cells(index_, labels_, amp, loss_db, specular, present)
+
+
+PARTIAL_VOLUME_PLANES = (-0.7, -0.35, 0.35, 0.7)  # off-plane samples, in thickest-slice FWHMs
+
+
+def _partial_volume_db(
+    scene: Scene,
+    coords: tuple[Array, Array, Array],
+    index_: npt.NDArray[np.uint8],
+    *,
+    normal: tuple[float, float],
+    z_mm: npt.NDArray[np.float32],
+    frequency_mhz: float,
+) -> npt.NDArray[np.float32] | None:
+    """Echo change (dB) from the tissue beside the image plane within the slice thickness, or None.
+
+    The slice adds the echo power of everything it covers, weighted by the square of its elevation
+    profile: a cyst thinner than the slice fills in, a bright structure just off the plane shows
+    faintly. The structures are painted on planes either side at fixed offsets, weighted per row by
+    the slice profile at that depth; the attenuation down the line stays the plane's own.
+    """
+    s_, t_, d_ = coords
+    fwhm = ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm, 0.0))
+    sigma = fwhm / 2.3548
+    power = (10.0 ** (ECHO_DB[structure_labels(scene)] / 10.0)).astype(np.float32)
+    centre = power.take(index_)
+    total = np.zeros(index_.shape, dtype=np.float32)
+    weight_sum = np.ones((index_.shape[0], 1), dtype=np.float32)
+    changed = False
+    for k in PARTIAL_VOLUME_PLANES:
+        e = k * float(fwhm.max())
+        w = np.exp(-((e / sigma) ** 2)).astype(np.float32)[:, None]  # power profile at each row
+        weight_sum += w
+        off = paint(scene, _shifted(s_, e * normal[0]), _shifted(t_, e * normal[1]), d_)
+        if np.array_equal(off, index_):
+            total += w * centre
+            continue
+        changed = True
+        total += w * power.take(off)
+    if not changed:
+        return None
+    ratio = (centre + total) / (weight_sum * np.maximum(centre, np.float32(1e-12)))
+    out: npt.NDArray[np.float32] = (10.0 * np.log10(ratio)).astype(np.float32)
+    return out
+
+
+def _shifted(a: Array, by_mm: float) -> Array:
+    return a if by_mm == 0.0 else (a + np.float32(by_mm)).astype(np.float32)
 
 
 def _apply_cells(
@@ -492,7 +547,9 @@ def _lattice_cells(
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
         s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
         d_ = compress_vessels(scene, pose.pressure, s_, t_, d_rows)
-        return _cells(scene, (s_, t_, d_), beam, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+        return _cells(
+            scene, (s_, t_, d_), beam, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=(-sin_r, cos_r)
+        )
 
     # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
     key: Key = (id(scene), scene.scene_id, scene.variant, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
@@ -581,7 +638,11 @@ def build_anatomy(
     else:  # convex or tilted: cells on the beam grid itself, decimated
         s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
         beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
-        cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+        rot = math.radians(pose.rotation_deg)
+        normal = (-math.sin(rot), math.cos(rot))
+        cells = _cells(
+            scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal
+        )
         col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
 
     field = _scatterer_field(grid, pose, coords, frequency_mhz, seed)
