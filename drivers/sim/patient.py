@@ -394,7 +394,7 @@ def _cells(
     grid: ph.BeamGrid,
     frequency_mhz: float,
     rs: int,
-    normal: tuple[float, float],
+    normal: tuple[float, float, float],
 ) -> _Cells:
     """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d).
 
@@ -447,7 +447,7 @@ def _partial_volume_db(
     coords: tuple[Array, Array, Array],
     index_: npt.NDArray[np.uint8],
     *,
-    normal: tuple[float, float],
+    normal: tuple[float, float, float],
     z_mm: npt.NDArray[np.float32],
     frequency_mhz: float,
 ) -> npt.NDArray[np.float32] | None:
@@ -456,31 +456,95 @@ def _partial_volume_db(
     The slice adds the echo power of everything it covers, weighted by the square of its elevation
     profile: a cyst thinner than the slice fills in, a bright structure just off the plane shows
     faintly. The structures are painted on planes either side at fixed offsets, weighted per row by
-    the slice profile at that depth; the attenuation down the line stays the plane's own.
+    the slice profile at that depth; the attenuation down the line stays the plane's own. `normal`
+    is the slice normal (s, t) and the plane's offset along it. Only the window around structures
+    whose bounds end within the slice is painted, on every other cell row; a cell takes
+    the change of its coarse cell only if both hold the same structure, so in-plane edges stay sharp.
     """
-    s_, t_, d_ = coords
-    fwhm = ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm, 0.0))
+    full_shape = index_.shape
+    fwhm_all = ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm, 0.0))
+    e_max = max(abs(k) for k in PARTIAL_VOLUME_PLANES) * float(fwhm_all.max())
+    window = _slice_edge_window(scene, coords, normal, e_max)
+    if window is None:
+        return None
+    r0, r1, c0, c1 = window
+    r0 -= r0 % 2  # keep the coarse rows aligned with the whole frame's (columns are not decimated:
+
+    # cells computed in chunks of columns must not depend on where a chunk starts)
+    def window_of(a: Array) -> Array:
+        rows = slice(r0, r1) if a.shape[0] > 1 else slice(None)
+        return a[rows, slice(c0, c1) if a.shape[1] > 1 else slice(None)]
+
+    coords = (window_of(coords[0]), window_of(coords[1]), window_of(coords[2]))
+    index_ = index_[r0:r1, c0:c1]
+    z_mm = z_mm[r0:r1]
+
+    def coarse(a: Array) -> Array:
+        return a[:: 2 if a.shape[0] > 1 else 1]
+
+    s_, t_, d_ = (coarse(a) for a in coords)
+    index_c = index_[::2]
+    fwhm = ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm[::2], 0.0))
     sigma = fwhm / 2.3548
     power = (10.0 ** (ECHO_DB[structure_labels(scene)] / 10.0)).astype(np.float32)
-    centre = power.take(index_)
-    total = np.zeros(index_.shape, dtype=np.float32)
-    weight_sum = np.ones((index_.shape[0], 1), dtype=np.float32)
+    centre = power.take(index_c)
+    total = centre.copy()
+    weight_sum = np.ones((index_c.shape[0], 1), dtype=np.float32)
     changed = False
     for k in PARTIAL_VOLUME_PLANES:
-        e = k * float(fwhm.max())
+        e = k * float(fwhm_all.max())
         w = np.exp(-((e / sigma) ** 2)).astype(np.float32)[:, None]  # power profile at each row
         weight_sum += w
         off = paint(scene, _shifted(s_, e * normal[0]), _shifted(t_, e * normal[1]), d_)
-        if np.array_equal(off, index_):
+        if np.array_equal(off, index_c):
             total += w * centre
             continue
         changed = True
         total += w * power.take(off)
     if not changed:
         return None
-    ratio = (centre + total) / (weight_sum * np.maximum(centre, np.float32(1e-12)))
-    out: npt.NDArray[np.float32] = (10.0 * np.log10(ratio)).astype(np.float32)
+    ratio = total / (weight_sum * np.maximum(centre, np.float32(1e-12)))
+    pv_c = (10.0 * np.log10(ratio)).astype(np.float32)
+    rows = index_.shape[0]
+    up = np.repeat(pv_c, 2, axis=0)[:rows]
+    same = np.repeat(index_c, 2, axis=0)[:rows] == index_
+    out = np.zeros(full_shape, dtype=np.float32)
+    out[r0:r1, c0:c1] = np.where(same, up, np.float32(0.0))
     return out
+
+
+def _slice_edge_window(
+    scene: Scene, coords: tuple[Array, Array, Array], normal: tuple[float, float, float], e_max: float
+) -> tuple[int, int, int, int] | None:
+    """Cell rows and columns (r0, r1, c0, c1) near structures whose bounds end within e_max of the plane.
+
+    Elsewhere every plane of the slice holds the same structure as the image plane (up to shapes
+    curving inside their bounds), so partial volume has nothing to add there.
+    """
+    n_s, n_t, n0 = normal
+    s_, t_, d_ = coords
+    shape = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)
+    hit = np.zeros(shape, dtype=bool)
+    for st in scene.structures:
+        s0, s1, t0, t1, d0, d1 = st.shape.bounds
+        lo = hi = 0.0
+        for comp, a, b in ((n_s, s0, s1), (n_t, t0, t1)):
+            if abs(comp) > 1e-9:
+                lo, hi = lo + min(comp * a, comp * b), hi + max(comp * a, comp * b)
+        if not (abs(n0 - lo) <= e_max or abs(n0 - hi) <= e_max):
+            continue
+        hit |= (
+            (s_ >= s0 - e_max)
+            & (s_ <= s1 + e_max)
+            & (t_ >= t0 - e_max)
+            & (t_ <= t1 + e_max)
+            & (d_ >= d0)
+            & (d_ <= d1)
+        )
+    rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def _shifted(a: Array, by_mm: float) -> Array:
@@ -548,7 +612,13 @@ def _lattice_cells(
         s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
         d_ = compress_vessels(scene, pose.pressure, s_, t_, d_rows)
         return _cells(
-            scene, (s_, t_, d_), beam, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=(-sin_r, cos_r)
+            scene,
+            (s_, t_, d_),
+            beam,
+            grid=grid,
+            frequency_mhz=frequency_mhz,
+            rs=rs,
+            normal=(-sin_r, cos_r, n_plane),
         )
 
     # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
@@ -610,6 +680,34 @@ def _add_textures(
         np.add(box, tex, out=box, where=in_kind[r, c])
 
 
+def _anatomy_cells(
+    scene: Scene,
+    pose: ProbePose,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    *,
+    coords: ph.PlaneCoords,
+    d_skin: Array,
+    rs: int,
+    cs: int,
+    cache: CellCache | None,
+) -> tuple[_Cells, npt.NDArray[np.intp]]:
+    """The structure map, echo and attenuation on coarse cells, and the cell column of every line."""
+    if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0:
+        return _lattice_cells(
+            scene, pose, grid, frequency_mhz, rs=rs, cs=cs, d_rows=_decimate(d_skin, rs, 1), cache=cache
+        )
+    # Convex or tilted: cells on the beam grid itself, decimated.
+    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(coords.d, rs, cs)
+    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+    rot = math.radians(pose.rotation_deg)
+    n_plane = -pose.position_mm * math.sin(rot) + pose.lateral_mm * math.cos(rot)
+    normal = (-math.sin(rot), math.cos(rot), n_plane)
+    cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+    lines = grid.lines + 2 * grid.pad_lines
+    return cells, np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
+
+
 def build_anatomy(
     scene: Scene,
     pose: ProbePose,
@@ -627,25 +725,14 @@ def build_anatomy(
     d_skin = coords.d  # undeformed: the lattice cells apply the compression themselves
     d = compress_vessels(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
-    lines = grid.lines + 2 * grid.pad_lines
-
-    # The structure map, echo and attenuation on coarse cells.
     rs, cs = anatomy_steps(grid)
-    if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0:
-        cells, col_of_line = _lattice_cells(
-            scene, pose, grid, frequency_mhz, rs=rs, cs=cs, d_rows=_decimate(d_skin, rs, 1), cache=cache
-        )
-    else:  # convex or tilted: cells on the beam grid itself, decimated
-        s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
-        beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
-        rot = math.radians(pose.rotation_deg)
-        normal = (-math.sin(rot), math.cos(rot))
-        cells = _cells(
-            scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal
-        )
-        col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
-
-    field = _scatterer_field(grid, pose, coords, frequency_mhz, seed)
+    # The speckle field and the anatomy cells are independent: the field runs on the helper thread.
+    (cells, col_of_line), field = ph.run_both(
+        lambda: _anatomy_cells(
+            scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
+        ),
+        lambda: _scatterer_field(grid, pose, coords, frequency_mhz, seed),
+    )
     _apply_cells(field, cells, col_of_line, rs)
     points = _add_point_targets(
         scene, pose, grid, frequency_mhz, field=field, loss_db=cells.loss_db, col_of_line=col_of_line, rs=rs

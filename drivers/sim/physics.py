@@ -15,9 +15,11 @@ Pipeline, each stage cached by the inputs it depends on (drivers/sim/patient.py 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +28,9 @@ from drivers.sim.pose import ProbePose
 from drivers.sim.shapes import Array
 from drivers.sim.tissues import ALPHA_DB_CM_MHZ, IMPEDANCE_MRAYL, N_LABELS
 from scanner_app.frame import Geometry
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 C_MM_PER_US = 1.54  # speed of sound assumed by the beamformer
 LATTICE_MM = 0.04  # scatterer lattice pitch; beam sampling finer than this repeats scatterers
@@ -491,45 +496,83 @@ def specular_gain(beam_dir: npt.NDArray[np.float32]) -> Array:
     return result
 
 
+def run_both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """Run `second` on a helper thread while `first` runs on this one, and return both results.
+
+    The simulator's stages are long numpy or BLAS calls that release the GIL, so two halves of a
+    stage, or two independent stages, use both cores. The helper is joined before returning.
+    """
+    box: list[U] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(second())
+        except BaseException as exc:  # re-raised on the caller's thread
+            error.append(exc)
+
+    helper = threading.Thread(target=run, name="sim-render-helper")
+    helper.start()
+    try:
+        a = first()
+    finally:
+        helper.join()
+    if error:
+        raise error[0]
+    return a, box[0]
+
+
 def convolve_axial(
     field: npt.NDArray[np.complex64], kernel: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.complex64]:
-    """Axial PSF along rows; the output loses len(kernel)//2 rows at each end (the padding)."""
-    return _convolve_rows(field, kernel)
+    """Axial PSF along rows; the output loses len(kernel)//2 rows at each end (the padding).
+
+    The left and right halves of the lines run on two threads.
+    """
+    half = kernel.size // 2
+    n = field.shape[0] - 2 * half
+    xf = field.view(np.float32)
+    out = np.empty((n, xf.shape[1]), dtype=np.float32)
+    mid = (xf.shape[1] // 4) * 2  # an even float column: I and Q stay together
+
+    def part(c0: int, c1: int) -> None:
+        _convolve_rows(xf[:, c0:c1], kernel, out[:, c0:c1])
+
+    run_both(lambda: part(0, mid), lambda: part(mid, xf.shape[1]))
+    result: npt.NDArray[np.complex64] = out.view(np.complex64)
+    return result
 
 
-def _convolve_rows(x: npt.NDArray[np.complex64], k: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
+def _convolve_rows(xf: Array, k: npt.NDArray[np.float32], out: Array) -> None:
     # Real taps on the interleaved float32 view: half the multiplies of complex arithmetic.
     half = k.size // 2
-    n = x.shape[0] - 2 * half
-    xf = x.view(np.float32)
-    out = np.multiply(xf[half : half + n], k[half])
+    n = out.shape[0]
+    np.multiply(xf[half : half + n], k[half], out=out)
     if half:
         tmp = np.empty_like(out)
         for j in range(1, half + 1):
             np.add(xf[half - j : half - j + n], xf[half + j : half + j + n], out=tmp)
             tmp *= k[half + j]
             out += tmp
-    result: npt.NDArray[np.complex64] = out.view(np.complex64)
-    return result
 
 
 def convolve_lateral(
     field: npt.NDArray[np.complex64], kernels: Sequence[npt.NDArray[np.float32]], pad_lines: int
 ) -> npt.NDArray[np.complex64]:
-    """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped."""
+    """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped.
+
+    The upper and lower halves of every band run on two threads.
+    """
     rows, cols = field.shape[0], field.shape[1] - 2 * pad_lines
     out = np.empty((rows, 2 * cols), dtype=np.float32)
     xf = field.view(np.float32)  # (rows, 2 * lines): I and Q interleaved, so a line step is 2 floats
     edges = np.linspace(0, rows, len(kernels) + 1).round().astype(int)
     tmp_all = np.empty_like(out)
-    for band, k in enumerate(kernels):
-        r0, r1 = edges[band], edges[band + 1]
-        if r1 <= r0:
-            continue
+    if any(k.size // 2 > pad_lines for k in kernels):
+        raise ValueError(f"a lateral kernel's half-width exceeds the line padding {pad_lines}")
+
+    def rows_of(r0: int, r1: int, k: npt.NDArray[np.float32]) -> None:
         half = k.size // 2
-        if half > pad_lines:
-            raise ValueError(f"lateral kernel half-width {half} exceeds the line padding {pad_lines}")
         x = xf[r0:r1]
         c0, n = 2 * pad_lines, 2 * cols
         o, tmp = out[r0:r1], tmp_all[r0:r1]
@@ -538,6 +581,16 @@ def convolve_lateral(
             np.add(x[:, c0 - 2 * j : c0 - 2 * j + n], x[:, c0 + 2 * j : c0 + 2 * j + n], out=tmp)
             tmp *= k[half + j]
             o += tmp
+
+    def part(upper: bool) -> None:
+        for band, k in enumerate(kernels):
+            r0, r1 = edges[band], edges[band + 1]
+            mid = (r0 + r1) // 2
+            lo, hi = (r0, mid) if upper else (mid, r1)
+            if hi > lo:
+                rows_of(lo, hi, k)
+
+    run_both(lambda: part(True), lambda: part(False))
     result: npt.NDArray[np.complex64] = out.view(np.complex64)
     return result
 
