@@ -86,6 +86,15 @@ class PatientRenderer:
         self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
         self._cells = CellCache()
 
+    @classmethod
+    def with_scene(cls, scene: Scene, seed: int = 0) -> PatientRenderer:
+        """A renderer of a scene built in code (a test target, a tool), at the scene's first view."""
+        renderer = cls(seed=seed)
+        with renderer._lock:
+            renderer._scene = scene
+            renderer._pose = scene.default_pose
+        return renderer
+
     @staticmethod
     def label_names() -> dict[int, str]:
         """The tissue label -> name table for RenderedFrame.labels."""
