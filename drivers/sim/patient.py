@@ -171,7 +171,11 @@ class PatientRenderer:
             return self._iq[1], anatomy, grid
         psf = self._psf(params)
         iq = ph.convolve_axial(anatomy.field, ph.axial_kernel(psf, grid.dz_mm))
-        iq = ph.convolve_lateral(iq, ph.lateral_kernels(psf, grid), grid.pad_lines)
+        if uses_plane_field(grid, pose):
+            kernels = ph.field_lateral_kernels(psf, grid, pose.rotation_deg)
+        else:
+            kernels = ph.lateral_kernels(psf, grid)
+        iq = ph.convolve_lateral(iq, kernels, grid.pad_lines)
         self._iq = (key, iq)
         return iq, anatomy, grid
 
@@ -765,6 +769,11 @@ def build_anatomy(
     return _Anatomy(index, labels, field, in_view)
 
 
+def uses_plane_field(grid: ph.BeamGrid, pose: ProbePose) -> bool:
+    """Whether the frame's speckle is the 3-D elevation-integrated field (untilted linear probe)."""
+    return grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0
+
+
 def _scatterer_field(
     grid: ph.BeamGrid, pose: ProbePose, coords: ph.PlaneCoords, frequency_mhz: float, seed: int
 ) -> npt.NDArray[np.complex64]:
@@ -774,7 +783,7 @@ def _scatterer_field(
     Under pressure each sample takes the field of the (undeformed) row its tissue came from, so the
     speckle moves with the tissue.
     """
-    if grid.geometry != Geometry.LINEAR or pose.tilt_deg != 0.0:
+    if not uses_plane_field(grid, pose):
         return ph.scatterers(coords, frequency_mhz, seed)
     field = ph.plane_field(grid, pose, frequency_mhz, seed)
     if coords.d.shape[0] > 1 and coords.d.shape[1] > 1:  # compressed: depth differs line by line

@@ -337,6 +337,48 @@ def elevation_taps(
     return union * base, weights
 
 
+def field_pitch_mm(grid: BeamGrid) -> float:
+    """Horizontal cell pitch of the speckle field for a linear grid.
+
+    The lines sample the field: cells at least two line pitches apart keep the bilinear field's
+    spectrum (sinc^2, zero at 1/pitch) below the lines' Nyquist, so a sub-pitch slide moves it smoothly.
+    """
+    return max(FIELD_PITCH_MM, FIELD_PITCH_LINES * grid.line_pitch)
+
+
+def _bilinear_correlation(x_cells: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Correlation of linearly interpolated white noise at a lag of x cells (the cubic B-spline / B(0))."""
+    a = np.abs(x_cells)
+    inner = 2.0 / 3.0 - a**2 + a**3 / 2.0
+    outer = np.maximum(2.0 - a, 0.0) ** 3 / 6.0
+    return np.where(a <= 1.0, inner, outer) / (2.0 / 3.0)
+
+
+@lru_cache(maxsize=32)
+def field_lateral_kernels(
+    psf: Psf, grid: BeamGrid, rotation_deg: float
+) -> tuple[npt.NDArray[np.float32], ...]:
+    """The lateral kernels scaled so speckle power after them is 1 on the plane field.
+
+    The plane field is correlated across neighbouring lines (it is smooth between its cells), so a
+    unit-energy kernel adds those lines partly coherently; its power gain is sum_m ac(m) rho(m), with
+    ac the kernel's autocorrelation and rho the field's correlation at a lag of m lines.
+    """
+    rot = math.radians(rotation_deg)
+    per_line = grid.line_pitch / field_pitch_mm(grid)  # cells per line
+    out = []
+    for k in lateral_kernels(psf, grid):
+        lags = np.arange(-(k.size - 1), k.size, dtype=np.float64) * per_line
+        rho = _bilinear_correlation(lags * abs(math.cos(rot))) * _bilinear_correlation(
+            lags * abs(math.sin(rot))
+        )
+        gain = float(np.sum(np.correlate(k.astype(np.float64), k.astype(np.float64), "full") * rho))
+        scaled = (k / np.float32(math.sqrt(gain))).astype(np.float32)
+        scaled.flags.writeable = False  # cached and shared
+        out.append(scaled)
+    return tuple(out)
+
+
 @lru_cache(maxsize=8)
 def _depth_factor(grid: BeamGrid, frequency_mhz: float, seed: int) -> npt.NDArray[np.complex64]:
     """Depth factor of every padded row (rows, FIELD_RANK), with the carrier phase of its layer's depth."""
@@ -405,9 +447,7 @@ def plane_field(
     edges = np.linspace(0, z.size, N_LATERAL_BANDS + 1).round().astype(int)
     centres = (z[np.minimum(edges[:-1], z.size - 1)] + z[np.maximum(edges[1:] - 1, 0)]) / 2.0
     sigma = elevation_fwhm_mm(frequency_mhz, np.maximum(centres, 0.0)) / 2.3548
-    # The lines sample the field: a lattice at least two line pitches apart keeps the bilinear field's
-    # spectrum (sinc^2, zero at 1/pitch) below the lines' Nyquist, so a sub-pitch slide moves it smoothly.
-    pitch = max(FIELD_PITCH_MM, FIELD_PITCH_LINES * grid.line_pitch)
+    pitch = field_pitch_mm(grid)
     e, band_w = elevation_taps(n0, sigma, pitch)
     idx, corner = _tap_corners(u, e, cr, sr, pitch)
     lines, taps, corners = corner.shape
