@@ -592,6 +592,9 @@ class CellCache:
         self.key: Key | None = None
         self.k0 = 0  # lattice number of the first cached column
         self.cells: _Cells | None = None
+        # The undeformed plane field of the last pressed frame: pressing harder or lighter reuses it.
+        self.field_key: Key | None = None
+        self.field: npt.NDArray[np.complex64] | None = None
 
 
 def _lattice_cells(
@@ -744,7 +747,7 @@ def build_anatomy(
         lambda: _anatomy_cells(
             scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
         ),
-        lambda: _scatterer_field(grid, pose, coords, frequency_mhz, seed),
+        lambda: _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache),
     )
     _apply_cells(field, cells, col_of_line, rs)
     points = _add_point_targets(
@@ -775,23 +778,36 @@ def uses_plane_field(grid: ph.BeamGrid, pose: ProbePose) -> bool:
 
 
 def _scatterer_field(
-    grid: ph.BeamGrid, pose: ProbePose, coords: ph.PlaneCoords, frequency_mhz: float, seed: int
+    grid: ph.BeamGrid,
+    pose: ProbePose,
+    coords: ph.PlaneCoords,
+    frequency_mhz: float,
+    seed: int,
+    *,
+    cache: CellCache | None = None,
 ) -> npt.NDArray[np.complex64]:
     """The speckle field of the frame: the 3-D elevation-integrated field for an untilted linear probe.
 
     Tilted and convex planes are not separable into depth x line and keep the 2-D nearest-lattice field.
     Under pressure each sample takes the field of the (undeformed) row its tissue came from, so the
-    speckle moves with the tissue.
+    speckle moves with the tissue; the undeformed field is kept for the next pressed frame.
     """
     if not uses_plane_field(grid, pose):
         return ph.scatterers(coords, frequency_mhz, seed)
-    field = ph.plane_field(grid, pose, frequency_mhz, seed)
-    if coords.d.shape[0] > 1 and coords.d.shape[1] > 1:  # compressed: depth differs line by line
-        src = np.rint(coords.d * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
-        src += grid.pad_rows - 1
-        np.clip(src, 0, field.shape[0] - 1, out=src)
-        field = np.take_along_axis(field, np.broadcast_to(src, field.shape), axis=0)
-    return field
+    if coords.d.shape[0] == 1 or coords.d.shape[1] == 1:  # not compressed: the field is used up in place
+        return ph.plane_field(grid, pose, frequency_mhz, seed)
+    key: Key = (grid, pose.position_mm, pose.lateral_mm, pose.rotation_deg, frequency_mhz, seed)
+    if cache is not None and cache.field_key == key and cache.field is not None:
+        field = cache.field
+    else:
+        field = ph.plane_field(grid, pose, frequency_mhz, seed)
+        if cache is not None:
+            cache.field_key, cache.field = key, field
+    src = np.rint(coords.d * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
+    src += grid.pad_rows - 1
+    np.clip(src, 0, field.shape[0] - 1, out=src)
+    remapped: npt.NDArray[np.complex64] = np.take_along_axis(field, np.broadcast_to(src, field.shape), axis=0)
+    return remapped
 
 
 def _add_point_targets(
