@@ -773,8 +773,43 @@ def build_anatomy(
 
 
 def uses_plane_field(grid: ph.BeamGrid, pose: ProbePose) -> bool:
-    """Whether the frame's speckle is the 3-D elevation-integrated field (untilted linear probe)."""
-    return grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0
+    """Whether the frame's speckle is the 3-D elevation-integrated field (a linear probe)."""
+    return grid.geometry == Geometry.LINEAR
+
+
+def _tilted_plane_field(
+    grid: ph.BeamGrid, pose: ProbePose, coords: ph.PlaneCoords, frequency_mhz: float, seed: int
+) -> npt.NDArray[np.complex64]:
+    """The 3-D field for a tilted linear probe, taken from the untilted field of the same patient.
+
+    The untilted field is computed on a grid covering the tilted samples (same row and line pitch),
+    and each sample takes its nearest row and interpolates between the two lines either side of its
+    in-plane position: a small tilt changes the speckle as much as the samples move, not entirely.
+    """
+    rot = math.radians(pose.rotation_deg)
+    cr, sr = math.cos(rot), math.sin(rot)
+    s, t = np.broadcast_arrays(coords.s, coords.t)
+    u = (s - np.float32(pose.position_mm)) * np.float32(cr) + (t - np.float32(pose.lateral_mm)) * np.float32(
+        sr
+    )
+    d = np.broadcast_to(coords.d, u.shape)
+    pitch, dz = grid.line_pitch, grid.dz_mm
+    u_lo, u_hi = float(u.min()), float(u.max())
+    lines = math.ceil((u_hi - u_lo) / pitch) + 3
+    pad = max(0, math.ceil(-float(d.min()) / dz) + 1)
+    rows = max(8, math.ceil(float(d.max()) / dz) + 2)
+    centre = (u_lo + u_hi) / 2.0
+    aux = ph.BeamGrid(Geometry.LINEAR, rows, lines, rows * dz, lines * pitch, 60.0, 40.0, pad, 0)
+    flat = ProbePose(pose.position_mm + centre * cr, pose.lateral_mm + centre * sr, pose.rotation_deg)
+    field = ph.plane_field(aux, flat, frequency_mhz, seed).ravel()
+    # Aux line j sits at u = centre + (j + 0.5 - lines / 2) pitch; aux row i at depth (i - pad + 1) dz.
+    x = (u - np.float32(centre)) * np.float32(1.0 / pitch) + np.float32(lines / 2.0 - 0.5)
+    j0 = np.clip(np.floor(x), 0, lines - 2).astype(np.intp)
+    w = np.clip(x - j0, 0.0, 1.0).astype(np.float32)
+    row = np.clip(np.rint(d * np.float32(1.0 / dz)).astype(np.intp) + (pad - 1), 0, rows + 2 * pad - 1)
+    k = row * lines + j0
+    out: npt.NDArray[np.complex64] = field.take(k) * (1.0 - w) + field.take(k + 1) * w
+    return out
 
 
 def _scatterer_field(
@@ -788,12 +823,15 @@ def _scatterer_field(
 ) -> npt.NDArray[np.complex64]:
     """The speckle field of the frame: the 3-D elevation-integrated field for an untilted linear probe.
 
-    Tilted and convex planes are not separable into depth x line and keep the 2-D nearest-lattice field.
+    A tilted plane samples the untilted field of the same patient; convex planes keep the 2-D
+    nearest-lattice field.
     Under pressure each sample takes the field of the (undeformed) row its tissue came from, so the
     speckle moves with the tissue; the undeformed field is kept for the next pressed frame.
     """
     if not uses_plane_field(grid, pose):
         return ph.scatterers(coords, frequency_mhz, seed)
+    if pose.tilt_deg != 0.0:
+        return _tilted_plane_field(grid, pose, coords, frequency_mhz, seed)
     if coords.d.shape[0] == 1 or coords.d.shape[1] == 1:  # not compressed: the field is used up in place
         return ph.plane_field(grid, pose, frequency_mhz, seed)
     key: Key = (grid, pose.position_mm, pose.lateral_mm, pose.rotation_deg, frequency_mhz, seed)
