@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -81,3 +81,19 @@ class ReviewRow(Base):
     reviewer: Mapped[str] = mapped_column(String(64))
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class PracticeScoreRow(Base):
+    """One graded practice in a trainee's logbook: a quiz run or a view found in the simulator."""
+
+    __tablename__ = "practice_scores"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person: Mapped[str] = mapped_column(String(64))  # username whose logbook this is
+    kind: Mapped[str] = mapped_column(String(16))  # "quiz" or "view"
+    item: Mapped[str] = mapped_column(String(128))  # the track ("tendon,fluid,tissue") or the view's name
+    scene_id: Mapped[str] = mapped_column(String(32), default="")
+    score_percent: Mapped[float] = mapped_column(Float)
+    time_s: Mapped[float] = mapped_column(Float, default=0.0)
+    detail: Mapped[str] = mapped_column(Text, default="")  # the answers, or the probe path as JSON
+    practiced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    workstation: Mapped[str] = mapped_column(String(64), default="")
