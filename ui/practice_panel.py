@@ -239,7 +239,9 @@ class PracticePanel(QWidget):
         """The ground truth of the image now shown (the newest frame's grid), None without one."""
         if self._control is None or self._window is None:
             return None
-        ring_frame = self._window.models.cine.current()
+        cine = self._window.models.cine
+        # Frozen: the cine frame on screen (the truth is still the probe's pose now); live: the newest.
+        ring_frame = cine.current() or cine.ring.get(cine.ring.newest_seq)
         if ring_frame is None:
             return None
         frame = ring_frame.frame
