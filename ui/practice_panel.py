@@ -18,6 +18,7 @@ from PyQt6.QtGui import QPainter
 from PyQt6.QtWidgets import (
     QComboBox,
     QGraphicsObject,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -105,9 +106,11 @@ class PracticePanel(QWidget):
         targets: Sequence[PracticeTarget] = (),
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
+        probe_moved: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__()
         self._control = control
+        self._probe_moved = probe_moved  # the Sim tab shows the scene and pose again
         self._db = db
         self._person = person
         self._clock = clock
@@ -127,15 +130,16 @@ class PracticePanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         overlay_box = QGroupBox("Anatomy overlay")
-        self.overlay_button = QPushButton(f"Name the structures ({OVERLAY_KEY})")
+        self.overlay_button = QPushButton(f"Names ({OVERLAY_KEY})")
         self.overlay_button.setCheckable(True)
         self.overlay_button.toggled.connect(self.set_overlay)
         QVBoxLayout(overlay_box).addWidget(self.overlay_button)
 
-        quiz_box = QGroupBox("Identification quiz: tendon, fluid, subcutaneous tissue or muscle")
-        self.quiz_start = QPushButton("Start quiz")
+        quiz_box = QGroupBox("Quiz: tendon, fluid, fat or muscle")
+        self.quiz_start = QPushButton("Start")
         self.quiz_start.clicked.connect(self.start_quiz)
-        self.quiz_ask = QPushButton("Ask about this image")
+        self.quiz_ask = QPushButton("Ask")
+        self.quiz_ask.setToolTip("Ask about the image on screen now")
         self.quiz_ask.clicked.connect(self.ask)
         self.quiz_skip = QPushButton("Skip")
         self.quiz_skip.clicked.connect(self.skip)
@@ -145,13 +149,13 @@ class PracticePanel(QWidget):
         self.feedback = QLabel("")
         self.feedback.setWordWrap(True)
         self.answer_buttons: dict[str, QPushButton] = {}
-        answers = QHBoxLayout()
-        for text in (YES, NO, "subcutaneous tissue", "muscle"):
+        answers = QGridLayout()
+        for i, text in enumerate((YES, NO, "subcutaneous tissue", "muscle")):
             button = QPushButton(text.capitalize())
             button.clicked.connect(lambda _c=False, t=text: self.answer(t))
             button.setVisible(False)
             self.answer_buttons[text] = button
-            answers.addWidget(button)
+            answers.addWidget(button, i // 2, i % 2)
         quiz_buttons = QHBoxLayout()
         for b in (self.quiz_start, self.quiz_ask, self.quiz_skip):
             quiz_buttons.addWidget(b)
@@ -163,22 +167,25 @@ class PracticePanel(QWidget):
 
         view_box = QGroupBox("Find the view")
         self.targets = QComboBox()
+        self.targets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.targets.setMinimumContentsLength(12)
         for target in targets:
             if target.pose:
                 self.targets.addItem(f"{target.view} ({target.scene})", target)
         self.view_start = QPushButton("Start")
         self.view_start.clicked.connect(self.start_view)
-        self.view_done = QPushButton("Done: grade my view")
+        self.view_done = QPushButton("Done: grade")
         self.view_done.clicked.connect(self.finish_view)
         self.view_result = QLabel("")
         self.view_result.setWordWrap(True)
-        self.path_plot = pg.PlotWidget(title="Probe path (position vs lateral, mm)")
-        self.path_plot.setMinimumHeight(150)
+        self.path_plot = pg.PlotWidget()
+        self.path_plot.setMinimumSize(120, 140)
         self.path_plot.setLabel("bottom", "position", "mm")
         self.path_plot.setLabel("left", "lateral", "mm")
         view_layout = QVBoxLayout(view_box)
+        view_layout.addWidget(self.targets)
         row = QHBoxLayout()
-        for w in (self.targets, self.view_start, self.view_done):
+        for w in (self.view_start, self.view_done):
             row.addWidget(w)
         view_layout.addLayout(row)
         view_layout.addWidget(self.view_result)
@@ -186,8 +193,8 @@ class PracticePanel(QWidget):
 
         progress_box = QGroupBox("Progress")
         self.progress_plot = pg.PlotWidget()
-        self.progress_plot.setMinimumHeight(130)
-        self.progress_plot.setLabel("bottom", "days since first practice")
+        self.progress_plot.setMinimumSize(120, 140)
+        self.progress_plot.setLabel("bottom", "days")
         self.progress_plot.setLabel("left", "score", "%")
         self.progress_plot.setYRange(0, 100)
         self.progress_plot.addLegend(offset=(5, 5))
@@ -226,9 +233,9 @@ class PracticePanel(QWidget):
         for w in (self.overlay_button, self.quiz_start, self.view_start):
             w.setEnabled(control is not None)
         self.status.setText(
-            "Practice on the simulated patient: graded from its ground truth."
+            "Graded from the simulated patient's ground truth."
             if control is not None
-            else "Practice needs the simulated probe (no ground truth from a real one)."
+            else "Practice needs the simulated probe (a real one has no ground truth)."
         )
         if control is None:
             self.overlay_button.setChecked(False)
@@ -354,6 +361,7 @@ class PracticePanel(QWidget):
         self.view_target = target
         self._control.set_scene(target.scene, target.variant or None)
         self._control.set_pose(**practice_start_pose(target))
+        self._probe_moved()
         self.path = ProbePath()
         self._view_started_s = self._clock()
         self.sample_path()
