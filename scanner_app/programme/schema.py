@@ -97,3 +97,47 @@ class PracticeScoreRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")  # the answers, or the probe path as JSON
     practiced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     workstation: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TeachingCaseRow(Base):
+    """A de-identified copy of a case marked for teaching, in the searchable library, with its tags."""
+
+    __tablename__ = "teaching_cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A keyed hash of the original study UID: one copy per study, no way back to the patient.
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
+    pseudonym: Mapped[str] = mapped_column(String(32))
+    folder: Mapped[str] = mapped_column(Text)  # the de-identified export (DICOM files + manifest.json)
+    title: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(32))
+    structure: Mapped[str] = mapped_column(String(128), default="")
+    pathology: Mapped[str] = mapped_column(String(128), default="")
+    correlation: Mapped[str] = mapped_column(String(64), default="")  # "mri", "surgery", ... comma-separated
+    finding: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TeachingSessionRow(Base):
+    """A lecture-then-scan session: slides from the library, then practice on the simulator."""
+
+    __tablename__ = "teaching_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(32))
+    held_on: Mapped[date] = mapped_column(Date)
+    case_ids: Mapped[str] = mapped_column(Text)  # JSON list of teaching_cases.id, in slide order
+    practice_steps: Mapped[str] = mapped_column(Text)  # JSON list of {scene, variant, view}
+    planned_by: Mapped[str] = mapped_column(String(64))
+
+
+class AttendanceRow(Base):
+    """Who came to a teaching session."""
+
+    __tablename__ = "session_attendance"
+    __table_args__ = (UniqueConstraint("session_id", "person", name="uq_attendance_session_person"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("teaching_sessions.id"))
+    person: Mapped[str] = mapped_column(String(64))
+    attended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
