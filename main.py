@@ -443,6 +443,8 @@ def _run_engine(
             window, store, exams, {p.id: p.region for p in protocols}, args.programme_db
         )
         _add_practice(window, simulator, programme, protocols)
+        if programme is not None:
+            _add_teaching(window, store, programme, protocols)
         captures_folder = store.root
     else:
         window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
@@ -652,6 +654,30 @@ def _add_practice(
     )
     practice.attach(window)
     simulator.changed.connect(lambda: practice.set_control(simulator.control))
+
+
+def _add_teaching(
+    window: ScannerWindow, store: StudyStore, programme: ProgrammePanel, protocols: list[Any]
+) -> None:
+    """The Teaching tab: the de-identified teaching library (in the user's data folder) and
+    lecture-then-scan sessions whose scanning half is the practice views of the lecture's region."""
+    from scanner_app.programme.teaching import PracticeStep
+    from ui.teaching_panel import TeachingPanel
+    from ui.user_folders import user_path
+
+    def steps_for(region: str) -> list[PracticeStep]:
+        return [
+            PracticeStep(s.practice.scene, s.practice.variant, s.practice.view)
+            for p in protocols
+            if p.region == region
+            for s in p.steps
+            if s.practice is not None
+        ]
+
+    TeachingPanel(
+        programme.db, store, user_path("teaching", config=False), user=lambda: programme.user,
+        practice_steps_for=steps_for,
+    ).attach(window)  # fmt: skip
 
 
 def _add_doppler(window: ScannerWindow, engine: AcquisitionEngine) -> None:

@@ -150,6 +150,13 @@ def add_teaching_case(
         raise ValueError("this case is in the teaching file already (filed at the same time)") from None
 
 
+def is_filed(db: ProgrammeDatabase, study_uid: str) -> bool:
+    """Whether this study is in the teaching file already."""
+    with db.session() as s:
+        query = sa.select(TeachingCaseRow.id).where(TeachingCaseRow.source_key == source_key(study_uid))
+        return s.scalar(query) is not None
+
+
 def search_cases(
     db: ProgrammeDatabase,
     text: str = "",
