@@ -154,3 +154,17 @@ def test_the_probe_path_is_thinned_and_survives_json() -> None:
     assert path.length_mm() == pytest.approx(1.5, abs=0.11)
     again = ProbePath.from_json(path.to_json())
     assert [s.pose["position_mm"] for s in again.samples] == [s.pose["position_mm"] for s in path.samples]
+
+
+def test_an_answer_is_graded_on_the_image_shown_when_it_is_given() -> None:
+    control, labels = _knee()
+    quiz = QuizSession(FIRST_TRACK, seed=3)
+    quiz.ask(labels)
+    x, d = labels.centroid_mm("quadriceps tendon") or (0.0, 0.0)
+    # The trainee slides onto the patella before clicking: where the quadriceps tendon was, the
+    # image now shows bone.
+    control.set_pose(position_mm=0.0)
+    moved = control.label_map(ROWS, COLS, 35.0, WIDTH_MM)
+    assert moved.tissue_at(x, d) == "bone"
+    graded = quiz.answer_click(x, d, moved)
+    assert not graded.correct and "patella" in graded.truth

@@ -298,12 +298,12 @@ class PracticePanel(QWidget):
     def answer(self, given: str) -> None:
         if self.quiz is None or self.quiz.question is None or self.quiz.question.kind is AnswerKind.CLICK:
             return
-        self._show_graded(self.quiz.answer(given))
+        self._show_graded(self.quiz.answer(given, self.current_labels()))
 
     def on_image_clicked(self, x_mm: float, depth_mm: float) -> None:
         if self.quiz is None or self.quiz.question is None or self.quiz.question.kind is not AnswerKind.CLICK:
             return
-        self._show_graded(self.quiz.answer_click(x_mm, depth_mm))
+        self._show_graded(self.quiz.answer_click(x_mm, depth_mm, self.current_labels()))
 
     def _asking(self) -> bool:
         return self.quiz is not None and self.quiz.question is not None

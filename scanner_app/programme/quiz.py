@@ -211,11 +211,14 @@ class QuizSession:
         self.question = make_question(competency, labels, self._rng)
         return self.question
 
-    def answer_click(self, x_mm: float, depth_mm: float) -> Graded:
-        return self._record(grade_click(self._current(), self._labels(), x_mm, depth_mm))
+    def answer_click(self, x_mm: float, depth_mm: float, labels: LabelMap | None = None) -> Graded:
+        """Grade a click against `labels` (the image on screen when it was made: the probe may have
+        moved since the question), or the image the question was asked about."""
+        return self._record(grade_click(self._current(), labels or self._labels(), x_mm, depth_mm))
 
-    def answer(self, given: str) -> Graded:
-        return self._record(grade_answer(self._current(), self._labels(), given))
+    def answer(self, given: str, labels: LabelMap | None = None) -> Graded:
+        """Grade a yes/no or choice answer against `labels` (as `answer_click`)."""
+        return self._record(grade_answer(self._current(), labels or self._labels(), given))
 
     def skip(self) -> None:
         """Leave the current competency unasked (counted in no score)."""
