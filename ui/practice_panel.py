@@ -82,13 +82,16 @@ class AnatomyOverlay(QGraphicsObject):
         if placed == self.shown_names:
             return
         self.shown_names = placed
+        width_mm = labels.width_mm if labels is not None else 0.0
         for text in self._texts:
             text.setParentItem(None)
             if text.scene() is not None:
                 text.scene().removeItem(text)
         self._texts = []
         for name, x, d in placed:
-            text = pg.TextItem(name, color=LABEL_COLOUR, anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 140))
+            # A structure at a side of the image: its name grows inward, not off the image.
+            across = 0.0 if x < 0.2 * width_mm else 1.0 if x > 0.8 * width_mm else 0.5
+            text = pg.TextItem(name, color=LABEL_COLOUR, anchor=(across, 0.5), fill=pg.mkBrush(0, 0, 0, 140))
             text.setParentItem(self)
             text.setPos(x, d)
             self._texts.append(text)
