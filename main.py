@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from scanner_app.studies.model import Study
     from scanner_app.studies.store import StudyStore
     from ui.exam_dock import ExamController
+    from ui.programme_panel import ProgrammePanel
     from ui.sim_panel import SimulatorTab
     from ui.window_api import ScannerWindow
 
@@ -477,7 +478,12 @@ def _run_engine(
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator)
-        _add_programme(window, store, exams, {p.id: p.region for p in protocols}, args.programme_db)
+        programme = _add_programme(
+            window, store, exams, {p.id: p.region for p in protocols}, args.programme_db
+        )
+        _add_practice(window, simulator, programme, protocols)
+        if programme is not None:
+            _add_teaching(window, store, programme, protocols)
         captures_folder = store.root
     else:
         window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
@@ -641,7 +647,7 @@ def _add_exam_workflow(
 
 def _add_programme(
     window: ScannerWindow, store: StudyStore, exams: ExamController, regions: dict[str, str], url: str | None
-) -> None:
+) -> ProgrammePanel | None:
     """The Programme tab (logbook, credentialing, QA review); without it when its database cannot be
     opened (the scanner works on, and the message says why)."""
     from scanner_app.programme.db import ProgrammeDbError, open_database, sqlite_url
@@ -653,7 +659,7 @@ def _add_programme(
         pathways = load_pathways()
     except (ProgrammeDbError, PathwayError) as exc:
         window.show_message(f"Logbook and QA unavailable: {exc}", error=True)
-        return
+        return None
 
     def ended_study() -> Study | None:
         session = exams.session
@@ -665,6 +671,52 @@ def _add_programme(
     panel.attach(window)
     exams.exam_ended.connect(panel.on_exam_ended)
     window.finishing.connect(db.close)
+    return panel
+
+
+def _add_practice(
+    window: ScannerWindow, simulator: SimulatorTab, programme: ProgrammePanel | None, protocols: list[Any]
+) -> None:
+    """The Practice tab: the anatomy overlay, the quiz and view grading on the simulated probe's ground
+    truth; scores go to the logbook of whoever is signed in on the Programme tab."""
+    from ui.practice_panel import PracticePanel
+
+    targets = [s.practice for p in protocols for s in p.steps if s.practice is not None and s.practice.pose]
+    practice = PracticePanel(
+        simulator.control,
+        db=programme.db if programme is not None else None,
+        person=lambda: (
+            programme.user.username if programme is not None and programme.user is not None else ""
+        ),
+        targets=targets,
+        probe_moved=simulator.refresh,
+    )
+    practice.attach(window)
+    simulator.changed.connect(lambda: practice.set_control(simulator.control))
+
+
+def _add_teaching(
+    window: ScannerWindow, store: StudyStore, programme: ProgrammePanel, protocols: list[Any]
+) -> None:
+    """The Teaching tab: the de-identified teaching library (in the user's data folder) and
+    lecture-then-scan sessions whose scanning half is the practice views of the lecture's region."""
+    from scanner_app.programme.teaching import PracticeStep
+    from ui.teaching_panel import TeachingPanel
+    from ui.user_folders import user_path
+
+    def steps_for(region: str) -> list[PracticeStep]:
+        return [
+            PracticeStep(s.practice.scene, s.practice.variant, s.practice.view)
+            for p in protocols
+            if p.region == region
+            for s in p.steps
+            if s.practice is not None
+        ]
+
+    TeachingPanel(
+        programme.db, store, user_path("teaching", config=False), user=lambda: programme.user,
+        practice_steps_for=steps_for,
+    ).attach(window)  # fmt: skip
 
 
 def _add_doppler(window: ScannerWindow, engine: AcquisitionEngine) -> None:

@@ -16,8 +16,9 @@ from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.scenes import SCENES, list_scenes
 from drivers.sim.shapes import Array
+from drivers.sim.tissues import label_names
 from scanner_app.frame import Geometry
-from scanner_app.sim_control import ViewTruth
+from scanner_app.sim_control import LabelMap, ViewTruth
 
 # The ground truth is judged on a coarse plane: a 38 mm linear probe, as the simulated one has.
 TRUTH_WIDTH_MM = 38.0
@@ -115,6 +116,19 @@ class SimulatorControl:
             and lumen_fraction(vessels[n], at.pressure) < OPEN_LUMEN_FRACTION  # type: ignore[arg-type]
         )
         return ViewTruth(scene.scene_id, in_view | vessels_in_view, vessels_in_view, compressed)
+
+    def label_map(self, rows: int, cols: int, depth_mm: float, width_mm: float) -> LabelMap:
+        """The structure under each pixel of a linear image at the probe's pose now (pressed as the
+        probe presses), painted as the renderer paints its labels."""
+        scene, at = self._renderer.scene, self._renderer.pose
+        grid = ph.BeamGrid(Geometry.LINEAR, rows, cols, depth_mm, width_mm, 60.0, 40.0, 0, 0)
+        coords = ph.plane_coords(grid, at)
+        d = compress_vessels(scene, at.pressure, coords.s, coords.t, coords.d)
+        index = np.ascontiguousarray(np.broadcast_to(paint(scene, coords.s, coords.t, d), (rows, cols)))
+        index.flags.writeable = False
+        tissue_of = label_names()
+        tissues = (tissue_of[0], *(tissue_of[int(st.label)] for st in scene.structures))
+        return LabelMap(index, structure_names(scene), tissues, depth_mm, width_mm)
 
     def manoeuvres(self) -> tuple[str, ...]:
         return tuple(m.value for m in Manoeuvre) if self._patient is not None else ()

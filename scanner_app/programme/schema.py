@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -82,3 +82,63 @@ class ReviewRow(Base):
     reviewer: Mapped[str] = mapped_column(String(64))
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class PracticeScoreRow(Base):
+    """One graded practice in a trainee's logbook: a quiz run or a view found in the simulator."""
+
+    __tablename__ = "practice_scores"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person: Mapped[str] = mapped_column(String(64))  # username whose logbook this is
+    kind: Mapped[str] = mapped_column(String(16))  # "quiz" or "view"
+    item: Mapped[str] = mapped_column(String(128))  # the track ("tendon,fluid,tissue") or the view's name
+    scene_id: Mapped[str] = mapped_column(String(32), default="")
+    score_percent: Mapped[float] = mapped_column(Float)
+    time_s: Mapped[float] = mapped_column(Float, default=0.0)
+    detail: Mapped[str] = mapped_column(Text, default="")  # the answers, or the probe path as JSON
+    practiced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    workstation: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TeachingCaseRow(Base):
+    """A de-identified copy of a case marked for teaching, in the searchable library, with its tags."""
+
+    __tablename__ = "teaching_cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A keyed hash of the original study UID: one copy per study, no way back to the patient.
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
+    pseudonym: Mapped[str] = mapped_column(String(32))
+    folder: Mapped[str] = mapped_column(Text)  # the de-identified export (DICOM files + manifest.json)
+    title: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(32))
+    structure: Mapped[str] = mapped_column(String(128), default="")
+    pathology: Mapped[str] = mapped_column(String(128), default="")
+    correlation: Mapped[str] = mapped_column(String(64), default="")  # "mri", "surgery", ... comma-separated
+    finding: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TeachingSessionRow(Base):
+    """A lecture-then-scan session: slides from the library, then practice on the simulator."""
+
+    __tablename__ = "teaching_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(32))
+    held_on: Mapped[date] = mapped_column(Date)
+    case_ids: Mapped[str] = mapped_column(Text)  # JSON list of teaching_cases.id, in slide order
+    practice_steps: Mapped[str] = mapped_column(Text)  # JSON list of {scene, variant, view}
+    planned_by: Mapped[str] = mapped_column(String(64))
+
+
+class AttendanceRow(Base):
+    """Who came to a teaching session."""
+
+    __tablename__ = "session_attendance"
+    __table_args__ = (UniqueConstraint("session_id", "person", name="uq_attendance_session_person"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("teaching_sessions.id"))
+    person: Mapped[str] = mapped_column(String(64))
+    attended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
