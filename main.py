@@ -222,6 +222,13 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
     if args.study_dir is not None and args.study_dir.exists() and not args.study_dir.is_dir():
         parser.error(f"--study-dir {args.study_dir} is a file; give a folder (it is made if missing)")
+    if args.programme_db is not None:
+        from scanner_app.programme.db import ProgrammeDbError, check_url
+
+        try:
+            check_url(args.programme_db)
+        except ProgrammeDbError as exc:
+            parser.error(f"--programme-db: {exc}")
     if args.stats_json is not None:
         # Found out now, not after the whole run.
         if args.stats_json.is_dir():
@@ -652,6 +659,7 @@ def _add_programme(
     opened (the scanner works on, and the message says why)."""
     from scanner_app.programme.db import ProgrammeDbError, open_database, sqlite_url
     from scanner_app.programme.pathways import PathwayError, load_pathways
+    from scanner_app.programme.people import User
     from ui.programme_panel import ProgrammePanel
 
     try:
@@ -665,9 +673,16 @@ def _add_programme(
         session = exams.session
         return session.study if session is not None else None
 
+    def operator_follows(user: User | None) -> None:
+        # New exams are the signed-in person's: "Olivia Smith" becomes the operator Smith^Olivia.
+        if user is not None:
+            *given, family = user.display_name.split() or [user.username]
+            exams.operator = f"{family}^{' '.join(given)}" if given else family
+
     panel = ProgrammePanel(
-        db, store, pathways, ended_study=ended_study, region_of=lambda pid: regions.get(pid, "any")
-    )
+        db, store, pathways, ended_study=ended_study, region_of=lambda pid: regions.get(pid, "any"),
+        on_sign_in=operator_follows,
+    )  # fmt: skip
     panel.attach(window)
     exams.exam_ended.connect(panel.on_exam_ended)
     window.finishing.connect(db.close)
@@ -784,7 +799,10 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     print(f"study {result.study_uid} in {study_dir}: {captures} captures, {frames} frames")
     summary = acquisition_summary(engine, status, args.seconds, watch.descriptor)
     print(format_summary(summary))
-    print(_log_scripted_exam(args.programme_db or sqlite_url(study_dir), study, record, protocol.region))
+    logged, logbook_line = _log_scripted_exam(
+        args.programme_db or sqlite_url(study_dir), study, record, protocol.region
+    )
+    print(logbook_line, file=sys.stdout if logged else sys.stderr)
     if record.get("complete"):
         print(f"protocol {protocol.id}: complete")
     else:
@@ -802,11 +820,11 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     if engine.state == EngineState.ERROR:
         print(f"scanner-app: error: acquisition failed: {engine.reason}", file=sys.stderr)
         return 1
-    return 0
+    return 0 if logged else 1  # the study is kept; the exam missing from the logbook is a failure
 
 
-def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: str) -> str:
-    """The headless exam's logbook entry (--programme-db); what happened, in a line."""
+def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: str) -> tuple[bool, str]:
+    """The headless exam's logbook entry (--programme-db): whether it was kept, and a line saying so."""
     import socket
 
     from scanner_app.programme.db import ProgrammeDbError, open_database
@@ -821,8 +839,8 @@ def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: s
         with open_database(url) as db:
             record_exam(db, facts)
     except ProgrammeDbError as exc:
-        return f"scanner-app: warning: not in the logbook: {exc}"
-    return f"logbook: exam recorded for {facts.operator}"
+        return False, f"scanner-app: error: the study is kept, but the exam is not in the logbook: {exc}"
+    return True, f"logbook: exam recorded for {facts.operator}"
 
 
 def sim_control(driver: ProbeDriver) -> SimulatorControl | None:
