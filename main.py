@@ -647,6 +647,7 @@ def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: s
 
     from scanner_app.programme.db import ProgrammeDbError, open_database
     from scanner_app.programme.logbook import ExamFacts, findings_text, person_key, record_exam
+    from scanner_app.programme.procedures import record_procedure
 
     facts = ExamFacts(
         study_uid=study.study_uid, performed_on=study.started_at.date(), region=region,
@@ -656,6 +657,7 @@ def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: s
     try:
         with open_database(url) as db:
             record_exam(db, facts)
+            record_procedure(db, facts, record)  # a procedure protocol's record: its procedure logbook
     except ProgrammeDbError as exc:
         return f"scanner-app: warning: not in the logbook: {exc}"
     return f"logbook: exam recorded for {facts.operator}"
