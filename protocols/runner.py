@@ -924,10 +924,13 @@ class ChecklistRunner:
             return None
         out = self.procedure.to_dict()
         images: dict[str, list[str]] = {role.value: [] for role in ProcedureRole}
+        image_steps: dict[str, list[str]] = {role.value: [] for role in ProcedureRole}
         for s in self.steps:
             if s.procedure_role is not None:
                 images[s.procedure_role.value] += [c.capture_id for c in self._state[s.id].captures]
-        out["images"] = images
+                image_steps[s.procedure_role.value].append(s.id)
+        out["images"] = images  # capture ids, as the runner labelled them
+        out["image_steps"] = image_steps  # the steps whose stored images document each role
         needle_steps = [s for s in self.steps if s.procedure_role is ProcedureRole.NEEDLE]
         needle_still = any(
             c.kind == CaptureKind.STILL.value and not c.extra
