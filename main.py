@@ -515,8 +515,15 @@ def _add_exam_workflow(
 ) -> None:
     """The exam dock, the PACS tab, and their shutdown when the window closes."""
     from ui.pacs_panel import PacsPanel
+    from ui.procedure_record_panel import ProcedureRecordPanel
 
     exams.attach(window, simulator)
+    # A procedure exam's time-out and documentation, in their own tab while one runs.
+    procedure_record = ProcedureRecordPanel()
+    procedure_record.attach(window)
+    exams.session_changed.connect(
+        lambda: procedure_record.set_runner(exams.session.runner if exams.session is not None else None)
+    )
 
     def current_uid() -> str | None:
         return exams.last_study.study_uid if exams.last_study is not None else None
