@@ -660,6 +660,7 @@ def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: s
         study_uid=study.study_uid, performed_on=study.started_at.date(), region=region,
         operator=person_key(study.operator, []), protocol_id=study.protocol_id,
         findings=findings_text(record), workstation=socket.gethostname(),
+        practice=study.patient.practice_subject,  # no patient to follow up after a scripted run
     )  # fmt: skip
     try:
         with open_database(url) as db:
