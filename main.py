@@ -541,6 +541,7 @@ def _add_programme(
     opened (the scanner works on, and the message says why)."""
     from scanner_app.programme.db import ProgrammeDbError, open_database, sqlite_url
     from scanner_app.programme.pathways import PathwayError, load_pathways
+    from ui.follow_up_panel import FollowUpPanel
     from ui.programme_panel import ProgrammePanel
 
     try:
@@ -559,6 +560,9 @@ def _add_programme(
     )
     panel.attach(window)
     exams.exam_ended.connect(panel.on_exam_ended)
+    follow_ups = FollowUpPanel(db, lambda: panel.user)  # pain scores after procedures, outcomes
+    follow_ups.attach(window)
+    exams.exam_ended.connect(lambda _record: follow_ups.refresh())
     window.finishing.connect(db.close)
 
 

@@ -6,15 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from protocols.procedure import TIME_OUT_IDS, ProcedureRole
-from protocols.runner import ChecklistRunner
-from protocols.validation import load_library
 from scanner_app.programme.db import ProgrammeDatabase, open_database, sqlite_url
-from scanner_app.programme.logbook import ExamFacts
 from scanner_app.programme.people import Role, User, add_user
 from scanner_app.programme.procedures import (
     enter_pain_score,
@@ -25,11 +20,11 @@ from scanner_app.programme.procedures import (
 )
 from scanner_app.programme.quality import procedure_outcome_summary, procedure_outcomes
 from tests.postgres_fixture import PostgresServer, postgres_server  # noqa: F401 - a fixture
+from tests.procedure_support import procedure_facts, procedure_record
 
 ANNA = User("anna", "Anna Sonographer", Role.OPERATOR)
 BEN = User("ben", "Ben Sonographer", Role.OPERATOR)
 RITA = User("rita", "Rita Reviewer", Role.REVIEWER)
-SASD = {p.id: p for p in load_library()[0]}["sasd_bursa_injection"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,31 +40,10 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProgrammeData
         yield opened
 
 
-def _procedure_record(pain_before: int, pain_after: int, complications: str = "none") -> dict[str, Any]:
-    """A real runner's record of a bursa injection with its time-out and documentation."""
-    runner = ChecklistRunner(SASD, side="right", clock=lambda: 0.0)
-    assert runner.procedure is not None
-    for item in TIME_OUT_IDS:
-        runner.procedure.confirm(item)
-    runner.procedure.document(
-        medication="triamcinolone + lidocaine", dose_mg=40, volume_ml=5, needle_gauge=22,
-        needle_length_mm=50, complications=complications, tolerance="good",
-        pain_before=pain_before, pain_after=pain_after,
-    )  # fmt: skip
-    runner.go_to([s.procedure_role for s in runner.steps].index(ProcedureRole.NEEDLE))
-    runner.record_capture("still", "long_axis", "n1")
-    return runner.end_exam().to_dict()
-
-
-def _facts(uid: str, day: date, operator: str = "anna", **kw: Any) -> ExamFacts:
-    return ExamFacts(study_uid=uid, performed_on=day, region="shoulder", operator=operator,
-                     protocol_id="sasd_bursa_injection", **kw)  # fmt: skip
-
-
 def test_a_procedure_makes_a_logbook_entry_and_its_follow_ups_once(db: ProgrammeDatabase) -> None:
-    record = _procedure_record(7, 2)
-    made = record_procedure(db, _facts("1.2.3", date(2026, 3, 2), trainee="ben"), record)
-    again = record_procedure(db, _facts("1.2.3", date(2026, 3, 2), trainee="ben"), record)
+    record = procedure_record(7, 2)
+    made = record_procedure(db, procedure_facts("1.2.3", date(2026, 3, 2), trainee="ben"), record)
+    again = record_procedure(db, procedure_facts("1.2.3", date(2026, 3, 2), trainee="ben"), record)
     assert [(e.person, e.role_in_exam) for e in made] == [("anna", "operator"), ("ben", "trainee")]
     assert again == made
     entry = procedure_entries(db, "anna")[0]
@@ -82,13 +56,13 @@ def test_a_procedure_makes_a_logbook_entry_and_its_follow_ups_once(db: Programme
         (2, date(2026, 3, 16), None),
         (6, date(2026, 4, 13), None),
     ]
-    assert record_procedure(db, _facts("9.9", date(2026, 3, 2)), {"steps": []}) == []
+    assert record_procedure(db, procedure_facts("9.9", date(2026, 3, 2)), {"steps": []}) == []
 
 
 def test_follow_ups_due_by_date_until_the_score_is_entered(db: ProgrammeDatabase) -> None:
-    record_procedure(db, _facts("1.1", date(2026, 3, 2)), _procedure_record(8, 3))
-    record_procedure(db, _facts("2.2", date(2026, 3, 9), operator="ben"), _procedure_record(6, 1))
-    record_procedure(db, _facts("3.3", date(2026, 3, 9), practice=True), _procedure_record(5, 5))
+    record_procedure(db, procedure_facts("1.1", date(2026, 3, 2)), procedure_record(8, 3))
+    record_procedure(db, procedure_facts("2.2", date(2026, 3, 9), operator="ben"), procedure_record(6, 1))
+    record_procedure(db, procedure_facts("3.3", date(2026, 3, 9), practice=True), procedure_record(5, 5))
     assert follow_ups_due(db, date(2026, 3, 15)) == []
     due = follow_ups_due(db, date(2026, 3, 23))
     assert [(d.study_uid, d.weeks, d.due_on, d.operator) for d in due] == [
@@ -108,10 +82,10 @@ def test_follow_ups_due_by_date_until_the_score_is_entered(db: ProgrammeDatabase
 
 
 def test_outcomes_reach_the_quality_review_and_operators_see_their_own(db: ProgrammeDatabase) -> None:
-    record_procedure(db, _facts("1.1", date(2026, 3, 2)), _procedure_record(8, 3))
-    fainted = _procedure_record(6, 2, "vasovagal")
-    record_procedure(db, _facts("2.2", date(2026, 3, 9), operator="ben"), fainted)
-    record_procedure(db, _facts("3.3", date(2026, 3, 9), practice=True), _procedure_record(5, 5))
+    record_procedure(db, procedure_facts("1.1", date(2026, 3, 2)), procedure_record(8, 3))
+    fainted = procedure_record(6, 2, "vasovagal")
+    record_procedure(db, procedure_facts("2.2", date(2026, 3, 9), operator="ben"), fainted)
+    record_procedure(db, procedure_facts("3.3", date(2026, 3, 9), practice=True), procedure_record(5, 5))
     enter_pain_score(db, "1.1", 2, 4, by=ANNA)
     enter_pain_score(db, "2.2", 2, 2, by=BEN)
     enter_pain_score(db, "2.2", 6, 1, by=BEN)
