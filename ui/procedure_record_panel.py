@@ -37,6 +37,15 @@ from ui.theme import ALARM, OK
 from ui.window_api import ScannerWindow
 
 NONE_TEXT = "—"  # a field not filled in yet
+# The side tab is narrow: short words on the boxes, the whole item in their tooltips.
+SHORT_TITLES = {
+    "patient_identity": "Identity (two identifiers)",
+    "site_side_marked": "Site and side marked",
+    "consent": "Consent signed",
+    "allergies": "Allergies asked",
+    "anticoagulation": "Anticoagulation checked",
+}
+FIELD_MIN_WIDTH_PX = 90
 
 
 class ProcedureRecordPanel(QWidget):
@@ -54,12 +63,14 @@ class ProcedureRecordPanel(QWidget):
         time_out = QGroupBox("Time-out (before the first needle image)")
         box = QVBoxLayout(time_out)
         for item, title in TIME_OUT_ITEMS:
-            check = QCheckBox(title)
+            check = QCheckBox(SHORT_TITLES.get(item, title))
+            check.setToolTip(title)
             check.toggled.connect(lambda on, item=item: self._confirm(item, on))
             self.checks[item] = check
             box.addWidget(check)
         self.skip_reason = QLineEdit()
-        self.skip_reason.setPlaceholderText("Reason to go on without the time-out")
+        self.skip_reason.setPlaceholderText("Reason to skip it")
+        self.skip_reason.setMinimumWidth(FIELD_MIN_WIDTH_PX)
         self.skip_button = QPushButton("Skip time-out")
         self.skip_button.clicked.connect(self.skip_time_out)
         row = QHBoxLayout()
@@ -89,13 +100,17 @@ class ProcedureRecordPanel(QWidget):
         self.pain_after = self._pain()
         details = QGroupBox("Procedure")
         form = QFormLayout(details)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         for label, widget in (
             ("Medication", self.medication), ("Dose", self.dose_mg), ("Volume", self.volume_ml),
             ("Needle gauge", self.needle_gauge), ("Needle length", self.needle_length_mm),
             ("Approach", self.approach), ("Complications", self.complications),
-            ("Patient tolerance", self.tolerance), ("Pain before (0–10)", self.pain_before),
-            ("Pain right after (0–10)", self.pain_after),
+            ("Tolerance", self.tolerance), ("Pain before", self.pain_before),
+            ("Pain after", self.pain_after),
         ):  # fmt: skip
+            widget.setMinimumWidth(FIELD_MIN_WIDTH_PX)
+            widget.setToolTip({"Pain before": "0–10, before the procedure",
+                               "Pain after": "0–10, right after the procedure"}.get(label, ""))  # fmt: skip
             form.addRow(label, widget)
         for line in (self.medication, self.approach, self.complications):
             line.editingFinished.connect(self._apply)
