@@ -6,7 +6,6 @@ The only place that chooses a simulated or a real probe.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import math
 import sys
@@ -15,6 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from drivers.registry import ProbeOptions, ProbeRegistry
 from scanner_app.doppler import DopplerMode
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.probe import ProbeDescriptor, ProbeDriver, ProbeError, SettingKey
@@ -24,6 +24,9 @@ from scanner_app.sim_control import SimulatorControl
 
 if TYPE_CHECKING:
     from scanner_app.headless import DopplerSummaryHook
+    from scanner_app.recorder import SessionRecorder
+    from scanner_app.replay_control import ReplayControl
+    from scanner_app.stream_out import IgtlStreamServer
     from scanner_app.studies.model import Study
     from scanner_app.studies.store import StudyStore
     from ui.exam_dock import ExamController
@@ -54,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="pyusb backend for --probe usb: an object or a factory (usb.backend.libusb1:get_backend)",
     )
     p.add_argument("--list-probes", action="store_true", help="list USB probes and serial ports, then exit")
+    p.add_argument(
+        "--list-worklist",
+        metavar="AE@HOST:PORT",
+        help="print the Modality Worklist's scheduled US procedures (JSON, one a line), then exit",
+    )
+    p.add_argument("--calling-ae", metavar="AE", help="--list-worklist: our AE title (default SCANNERAPP)")
+    p.add_argument("--date", metavar="YYYYMMDD", help="--list-worklist: the scheduled date (default today)")
     p.add_argument("--headless", action="store_true", help="acquire with no window and print a summary")
     p.add_argument("--seconds", type=float, help="headless: how long to acquire (default 10)")
     p.add_argument(
@@ -101,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"frame rate to ask of the probe (Hz, default 30; {SERIAL_FRAME_RATE_HZ:g} on a serial line)",
     )
     p.add_argument("--cine-seconds", type=float, help="length of the cine buffer (s, default 10)")
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="PATH",
+        help="record every frame to a PLUS/3D Slicer sequence file (PATH.igs.nrrd or PATH.seq.nrrd)",
+    )
+    p.add_argument(
+        "--stream-out",
+        metavar="[HOST:]PORT",
+        help="serve the live image over OpenIGTLink (for 3D Slicer); binds 127.0.0.1 unless HOST is given",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return p
 
@@ -110,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 _RUN_NAMES = {
     "check": "--check-protocols",
     "list": "--list-probes",
+    "worklist": "--list-worklist",
     "headless": "--headless without --protocol",
     "exam": "--headless --protocol",
     "window": "the window (no --headless)",
@@ -119,6 +141,9 @@ _OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
     "probe": ("--probe", _ACQUIRING),
     "usb_backend": ("--usb-backend", _ACQUIRING | {"list"}),
     "list_probes": ("--list-probes", frozenset({"list"})),
+    "list_worklist": ("--list-worklist", frozenset({"worklist"})),
+    "calling_ae": ("--calling-ae", frozenset({"worklist"})),
+    "date": ("--date", frozenset({"worklist"})),
     "headless": ("--headless", frozenset({"headless", "exam"})),
     "seconds": ("--seconds", frozenset({"headless", "exam"})),
     "stats_json": ("--stats-json", frozenset({"headless", "exam"})),
@@ -131,6 +156,8 @@ _OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
     "angle_deg": ("--angle-deg", frozenset({"headless"})),
     "frame_rate": ("--frame-rate", _ACQUIRING),
     "cine_seconds": ("--cine-seconds", _ACQUIRING),
+    "record": ("--record", _ACQUIRING),
+    "stream_out": ("--stream-out", _ACQUIRING),
 }
 SERIAL_PROBES = ("sim-serial", "serial")
 SERIAL_FRAME_RATE_HZ = 2.0  # 128 x 256 B-mode over 921600 baud: about 2.8 frames/s at most (spec 9)
@@ -142,6 +169,8 @@ def _run_kind(args: argparse.Namespace) -> str:
         return "check"
     if args.list_probes:
         return "list"
+    if args.list_worklist is not None:
+        return "worklist"
     if args.headless:
         return "exam" if args.protocol is not None else "headless"
     return "window"
@@ -236,91 +265,55 @@ def _doppler_summary_hook(args: argparse.Namespace) -> DopplerSummaryHook | None
 
 def load_usb_backend(spec: str | None) -> Any:
     """The backend named by --usb-backend MODULE:ATTR (an object, or a factory called with no arguments)."""
-    if spec is None:
-        return None
+    from drivers.plp_kinds import load_usb_backend as load
 
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"bad --usb-backend {spec!r}: expected MODULE:ATTR")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load --usb-backend {spec!r}: {exc}") from None
-    import usb.backend
+    return load(spec)
 
-    if not isinstance(obj, usb.backend.IBackend) and callable(obj):
-        try:
-            obj = obj()
-        except Exception as exc:
-            raise ValueError(f"--usb-backend {spec!r} failed to make a backend: {exc}") from None
-    if obj is None:
-        raise ValueError(f"--usb-backend {spec!r} gave no backend (is its library installed?)")
-    if not isinstance(obj, usb.backend.IBackend):
-        raise ValueError(f"--usb-backend {spec!r} is a {type(obj).__name__}, not a pyusb backend")
-    return obj
+
+def probe_registry() -> ProbeRegistry:
+    """Every kind of probe source this app knows; a vendor driver is added here and nowhere else."""
+    from drivers.igtl_source import IgtlProbes
+    from drivers.plp_kinds import SerialProbes, UsbProbes
+    from drivers.replay import ReplayProbes
+    from drivers.sim.kinds import SimProbes, SimSerialProbes
+
+    return ProbeRegistry(
+        [SimProbes(), SimSerialProbes(), UsbProbes(), SerialProbes(), IgtlProbes(), ReplayProbes()]
+    )
 
 
 def make_driver(spec: str, usb_backend: str | None = None) -> ProbeDriver:
     """The driver for a --probe value; raises ValueError naming what is wrong."""
-    from drivers.plp_driver import PlpProbeDriver
-    from drivers.sim.patient import PatientRenderer
-    from drivers.transports import PLP_USB_IDS, SerialTransport, UsbTransport, parse_usb_id
-
-    if spec == "sim":
-        from drivers.sim.firmware import SimFirmware
-        from drivers.sim.usb_backend import SimUsbBackend
-
-        firmware = SimFirmware(PatientRenderer(), events_on_interrupt=True)
-        transport = UsbTransport(backend=SimUsbBackend(firmware))
-        return PlpProbeDriver(transport, device=firmware)
-    if spec == "sim-serial":
-        from drivers.sim.firmware import SimFirmware, small_params
-        from drivers.sim.pty_link import SimSerialDevice
-
-        device = SimSerialDevice(SimFirmware(PatientRenderer(), small_params(128, 256)), baud=921600)
-        return PlpProbeDriver(SerialTransport(device.port, device.baud), device=device)
-    if spec == "usb" or spec.startswith("usb:"):
-        ids = (parse_usb_id(spec[4:]),) if spec.startswith("usb:") else PLP_USB_IDS
-        backend = load_usb_backend(usb_backend)
-        bus_firmware = getattr(backend, "firmware", None)  # a simulated bus: power its probe with the link
-        return PlpProbeDriver(UsbTransport(ids, backend=backend), device=bus_firmware)
-    if spec.startswith("serial:"):
-        port, _, baud_text = spec[len("serial:") :].partition("@")
-        if not port:
-            raise ValueError("--probe serial:PORT[@BAUD] needs a port, e.g. serial:/dev/ttyUSB0@921600")
-        try:
-            baud = int(baud_text) if baud_text else 921600
-            if baud <= 0:
-                raise ValueError
-        except ValueError:
-            raise ValueError(
-                f"bad baud rate {baud_text!r} in --probe {spec}: give a positive integer"
-            ) from None
-        return PlpProbeDriver(SerialTransport(port, baud))
-    raise ValueError(f"unknown probe {spec!r}; expected sim, sim-serial, usb[:VID:PID] or serial:PORT[@BAUD]")
+    return probe_registry().make_driver(spec, ProbeOptions(usb_backend=usb_backend))
 
 
 def list_probes(usb_backend: str | None) -> str:
-    """USB probes with a known VID:PID, and every serial port, one a line."""
-    from serial.tools import list_ports
+    """Each kind of probe source with what it found here, one a line."""
+    return probe_registry().list_probes(ProbeOptions(usb_backend=usb_backend))
 
-    from drivers.transports import PLP_USB_IDS, UsbTransport, format_usb_id
 
-    lines = []
+def list_worklist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """--list-worklist: one JSON object a line per scheduled US procedure step; 1 when the worklist
+    cannot be asked (the reason on stderr)."""
+    import json
+
+    from scanner_app.studies.model import StudyError
+    from scanner_app.studies.pacs import destination_from_address
+    from scanner_app.studies.worklist import WorklistQuery, query_worklist
+
     try:
-        for dev in UsbTransport(PLP_USB_IDS, backend=load_usb_backend(usb_backend)).find_devices():
-            lines.append(
-                f"usb:{format_usb_id(dev.idVendor, dev.idProduct)}  bus {dev.bus} address {dev.address}"
-            )
-    except ProbeError as exc:
-        lines.append(f"(USB not searched: {exc})")
-    if not any(line.startswith("usb:") for line in lines):
-        lines.append("(no USB probe found)")
-    ports = sorted(list_ports.comports(), key=lambda p: p.device)
-    lines.extend(f"serial:{p.device}  {p.description}" for p in ports)
-    if not ports:
-        lines.append("(no serial ports found)")
-    return "\n".join(lines)
+        dest = destination_from_address(args.list_worklist, args.calling_ae or "SCANNERAPP")
+        query = WorklistQuery(args.date) if args.date else WorklistQuery.today()
+    except StudyError as exc:
+        parser.error(f"--list-worklist: {exc}")
+    try:
+        entries = query_worklist(dest, query)
+    except StudyError as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        return 1
+    for entry in entries:
+        print(json.dumps(entry.to_json(), ensure_ascii=False))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -346,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         return 0
+    if args.list_worklist is not None:
+        return list_worklist(parser, args)
     try:
         driver = make_driver(args.probe, args.usb_backend)
     except ValueError as exc:
@@ -376,7 +371,20 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     engine = AcquisitionEngine(driver, ring, processor=processor)
     processor.dynamic_range_source = lambda: engine.settings_in_force().get(SettingKey.DYNAMIC_RANGE_DB)
     engine.request_setting(SettingKey.FRAME_RATE_HZ, args.frame_rate)
+    try:
+        outputs = SessionOutputs.start(args, engine)
+    except ValueError as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_engine(args, engine, driver, outputs)
+    finally:
+        outputs.stop()
 
+
+def _run_engine(
+    args: argparse.Namespace, engine: AcquisitionEngine, driver: ProbeDriver, outputs: SessionOutputs
+) -> int:
     if args.headless and args.protocol is not None:
         try:
             return _run_scripted_exam(args, engine)
@@ -410,8 +418,11 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         default_preferences_path,
     )
     from ui.procedure_panel import ProcedurePanel
+    from ui.recording_control import RecordingControl
+    from ui.replay_panel import ReplayPanel
     from ui.sim_panel import SimulatorTab
     from ui.theme import apply_dark_theme
+    from ui.user_folders import user_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -454,7 +465,7 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
     window = MainWindow(
         engine,
         models,
-        probe_specs=DEFAULT_PROBE_SPECS,
+        probe_specs=(*DEFAULT_PROBE_SPECS, "igtl://127.0.0.1:18944"),  # replay:PATH can be typed in
         switch_probe=switch_probe,
         current_probe=args.probe,
     )
@@ -472,6 +483,11 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
         captures_folder = Path(preferences.get("capture_dir") or default_capture_dir())
     DiskSpaceWatch(captures_folder).attach(window)
+    RecordingControl(engine.ring, user_path("recordings", config=False)).attach(window)
+    replay = ReplayPanel(window)
+    replay.set_control(replay_control(driver))
+    window.probe_switched.connect(lambda _spec: replay.set_control(replay_control(engine.driver)))
+    outputs.show_progress(window)
     window.show()
     engine.start()
     try:
@@ -481,6 +497,92 @@ def _run(args: argparse.Namespace, driver: ProbeDriver) -> int:
         _release_sim_device(engine.driver)  # the one in use now, after any switch
         if store is not None:
             store.close()
+
+
+class SessionOutputs:
+    """--record and --stream-out: the recorder and the OpenIGTLink server on the engine's ring."""
+
+    def __init__(self, recorder: SessionRecorder | None, server: IgtlStreamServer | None) -> None:
+        self.recorder, self.server = recorder, server
+
+    @classmethod
+    def start(cls, args: argparse.Namespace, engine: AcquisitionEngine) -> SessionOutputs:
+        """Both as asked; ValueError naming what cannot be started (a port in use, a bad path)."""
+        from scanner_app.recorder import SessionRecorder
+        from scanner_app.sequence_file import RecordingError
+        from scanner_app.stream_out import IgtlStreamServer, sim_pose_matrix
+
+        server = None
+        if args.stream_out is not None:
+            host, port = parse_stream_out(args.stream_out)
+
+            def pose() -> Any:
+                control = sim_control(engine.driver)
+                return sim_pose_matrix(control.get_pose()) if control is not None else None
+
+            try:
+                server = IgtlStreamServer(engine.ring, host, port, pose_source=pose)
+            except OSError as exc:
+                raise ValueError(
+                    f"--stream-out {args.stream_out}: cannot listen ({exc.strerror or exc})"
+                ) from exc
+            print(f"scanner-app: streaming OpenIGTLink on {server.host}:{server.port}", file=sys.stderr)
+        recorder = None
+        if args.record is not None:
+            try:
+                recorder = SessionRecorder(engine.ring, args.record)
+            except RecordingError as exc:
+                if server is not None:
+                    server.stop()
+                raise ValueError(str(exc)) from exc
+        return cls(recorder, server)
+
+    def show_progress(self, window: ScannerWindow) -> None:
+        """The recording's frame count and any error in the window's message line, once a second."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        from PyQt6.QtCore import QTimer
+
+        timer = QTimer(window)  # type: ignore[arg-type]  # the window is a QWidget
+
+        def show() -> None:
+            p = recorder.progress()
+            if p.error:
+                window.show_message(f"Recording stopped: {p.error}", True)
+                timer.stop()
+            else:
+                window.show_message(f"Recording: {p.frames} frames, {p.bytes / 1e6:.0f} MB")
+
+        timer.timeout.connect(show)
+        timer.start(1000)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            dropped = self.server.dropped_total()
+            self.server.stop()
+            print(
+                f"scanner-app: stream-out stopped ({dropped} frames dropped for slow clients)",
+                file=sys.stderr,
+            )
+        if self.recorder is not None:
+            p = self.recorder.stop()
+            if p.path is not None:
+                print(f"recorded {p.frames} frames to {p.path}")
+            if p.error:
+                print(f"scanner-app: error: recording: {p.error}", file=sys.stderr)
+
+
+def parse_stream_out(text: str) -> tuple[str, int]:
+    """(host, port) from --stream-out [HOST:]PORT; 127.0.0.1 unless a host is given."""
+    host, _, port_text = text.rpartition(":")
+    try:
+        port = int(port_text)
+        if not 0 <= port <= 65535:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"bad --stream-out {text!r}: expected [HOST:]PORT, e.g. 18944") from None
+    return host or "127.0.0.1", port
 
 
 def default_study_dir() -> Path:
@@ -515,6 +617,7 @@ def _add_exam_workflow(
 ) -> None:
     """The exam dock, the PACS tab, and their shutdown when the window closes."""
     from ui.pacs_panel import PacsPanel
+    from ui.priors_panel import PriorsPanel
     from ui.procedure_record_panel import ProcedureRecordPanel
 
     exams.attach(window, simulator)
@@ -532,6 +635,15 @@ def _add_exam_workflow(
     pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
+
+    def current_patient() -> tuple[str, str] | None:
+        session = exams.session
+        if session is None or session.study.patient.practice_subject:
+            return None
+        return session.study.patient.patient_id, session.study.study_uid
+
+    # Priors for correlation, fetched from the same PACS destinations.
+    PriorsPanel(lambda: pacs.destinations, current_patient).attach(window)
 
 
 def _add_programme(
@@ -677,7 +789,7 @@ def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: s
 
 def sim_control(driver: ProbeDriver) -> SimulatorControl | None:
     """The simulator panel's handle when the probe is the simulated one, else None."""
-    from drivers.sim.control import SimulatorCable, SimulatorControl
+    from drivers.sim.control import SimulatedPatient, SimulatorCable, SimulatorControl
     from drivers.sim.patient import PatientRenderer
 
     device = getattr(driver, "device", None)
@@ -695,7 +807,19 @@ def sim_control(driver: ProbeDriver) -> SimulatorControl | None:
     )
     if not isinstance(renderer, PatientRenderer):
         return None
-    return SimulatorControl(renderer, cast("SimulatorCable | None", cable))
+    # The firmware does the patient's manoeuvres (it times them on its IQ's clock); the direct
+    # simulated probe makes no Doppler and has none.
+    patient = firmware if callable(getattr(firmware, "perform", None)) else None
+    return SimulatorControl(
+        renderer, cast("SimulatorCable | None", cable), cast("SimulatedPatient | None", patient)
+    )
+
+
+def replay_control(driver: ProbeDriver) -> ReplayControl | None:
+    """The replay panel's handle when the probe is a recorded case, else None."""
+    from drivers.replay import ReplayProbeDriver
+
+    return driver if isinstance(driver, ReplayProbeDriver) else None
 
 
 def _release_sim_device(driver: ProbeDriver) -> None:

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ from scanner_app.doppler import DopplerMode
 from scanner_app.dual_image import compose_dual
 from scanner_app.frame import Frame
 from scanner_app.probe import SETTING_FIELDS
+
+if TYPE_CHECKING:
+    from scanner_app.doppler_capture import DopplerContent
 
 
 class CaptureKind(enum.StrEnum):
@@ -179,6 +182,29 @@ class CaptureSink(ABC):
         composite, _halves = compose_dual(left, right)
         return self._save(CaptureKind.STILL, [composite], labels, annotations, measurements)
 
+    def save_doppler_still(
+        self,
+        frame: Frame,
+        doppler: DopplerContent,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        """A colour, power or duplex still as the screen showed it: `frame` with `doppler`'s overlay
+        (and colour bar) or spectrum; a store that keeps only grey images refuses."""
+        raise CaptureSinkError(f"{type(self).__name__} cannot keep Doppler images")
+
+    def save_doppler_clip(
+        self,
+        frames: Sequence[Frame],
+        doppler: DopplerContent,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        """A colour or power clip: frame i with `doppler.overlays[i]`."""
+        raise CaptureSinkError(f"{type(self).__name__} cannot keep Doppler clips")
+
     def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
         """The stored pixels of a capture as (frames, rows, cols) uint8, for review."""
         raise CaptureSinkError(f"{type(self).__name__} cannot read captures back")
@@ -216,6 +242,30 @@ class FolderCaptureSink(CaptureSink):
             if not (self.folder / f"{name}.json").exists():
                 return name
 
+    def save_doppler_still(
+        self,
+        frame: Frame,
+        doppler: DopplerContent,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        rgb = _doppler_rgb([frame], doppler)
+        entries = [*measurements, *doppler.measurements, *doppler.scale_entries()]
+        return self._save(CaptureKind.STILL, [frame], labels, annotations, entries, rgb=rgb)
+
+    def save_doppler_clip(
+        self,
+        frames: Sequence[Frame],
+        doppler: DopplerContent,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        rgb = _doppler_rgb(list(frames), doppler)
+        entries = [*measurements, *doppler.scale_entries()]
+        return self._save(CaptureKind.CLIP, list(frames), labels, annotations, entries, rgb=rgb)
+
     def _save(
         self,
         kind: CaptureKind,
@@ -223,12 +273,17 @@ class FolderCaptureSink(CaptureSink):
         labels: Mapping[str, str],
         annotations: Mapping[str, Any],
         measurements: Sequence[Mapping[str, Any]],
+        *,
+        rgb: npt.NDArray[np.uint8] | None = None,
     ) -> StoredCapture:
+        """`rgb` (frames, rows, cols, 3): the composed Doppler image(s) stored instead of the grey."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             name = self._name(kind)
-            if kind is CaptureKind.STILL:
-                pixels: npt.NDArray[np.generic] = frames[0].pixels
+            if rgb is not None:
+                pixels: npt.NDArray[np.generic] = rgb[0] if kind is CaptureKind.STILL else rgb
+            elif kind is CaptureKind.STILL:
+                pixels = frames[0].pixels
             else:
                 shapes = {f.pixels.shape for f in frames}
                 if len(shapes) > 1:
@@ -251,7 +306,7 @@ class FolderCaptureSink(CaptureSink):
             try:
                 for suffix, data in (
                     (".npy", _npy_bytes(pixels)),
-                    (".png", encode_png(_display_u8(frames[0]))),
+                    (".png", encode_png(rgb[0] if rgb is not None else _display_u8(frames[0]))),
                     (".json", json.dumps(meta, indent=1).encode()),  # last: its presence marks completeness
                 ):
                     target = self.folder / f"{name}{suffix}"
@@ -276,6 +331,8 @@ class FolderCaptureSink(CaptureSink):
 
     def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
         pixels = np.load(self.folder / f"{record.capture_id}.npy")
+        if pixels.ndim == 4 or (pixels.ndim == 3 and record.kind is CaptureKind.STILL):
+            pixels = pixels.max(axis=-1)  # a Doppler (RGB) capture reviewed by its brightness
         pixels = pixels if pixels.ndim == 3 else pixels[np.newaxis]
         if pixels.dtype != np.uint8:
             a = np.abs(pixels.astype(np.float32))
@@ -300,6 +357,25 @@ class FolderCaptureSink(CaptureSink):
             os.replace(tmp, path)
         except (OSError, ValueError) as exc:
             raise CaptureSinkError(f"could not relabel {record.capture_id}: {exc}") from exc
+
+
+def _doppler_rgb(frames: list[Frame], doppler: DopplerContent) -> npt.NDArray[np.uint8]:
+    """The Doppler images as the DICOM store composes them (one composition for both stores)."""
+    from scanner_app.studies.doppler_dicom import compose_doppler_still  # the studies build on this module
+    from scanner_app.studies.model import StudyCaptureError
+
+    flows = doppler.overlays or (None,) * len(frames)
+    if len(flows) != len(frames):
+        raise CaptureSinkError(f"{len(frames)} frames but {len(flows)} colour overlays")
+    spectrum = doppler.spectrum or None
+    try:
+        images = [
+            compose_doppler_still(f, flow, spectrum, power=doppler.power, bar=doppler.bar).rgb
+            for f, flow in zip(frames, flows, strict=True)
+        ]
+    except StudyCaptureError as exc:
+        raise CaptureSinkError(str(exc)) from exc
+    return np.stack(images)
 
 
 def _npy_bytes(pixels: npt.NDArray[np.generic]) -> bytes:

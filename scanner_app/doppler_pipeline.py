@@ -33,6 +33,13 @@ from scanner_app.spectral import SpectralProcessor, SpectralSettings, SpectrumLi
 SPECTRUM_COLUMNS = 600  # about 4 s of sweep at the default 156 columns/s
 SPECTRUM_BLACK_ABOVE_FLOOR_DB = 3.0  # the grey scale starts just above each column's noise floor
 SPECTRUM_DYNAMIC_RANGE_DB = 40.0
+# Colour overlays kept for the cine: one per B-mode frame, as many as a few seconds of cine hold (an
+# overlay is a small RGBA box, about 100 kB; the estimates behind it are not kept).
+FLOW_HISTORY = 300
+# A frame with no ensemble of its own shows the previous frame's, if that is at most this many frames
+# older (an ensemble lost on the link); beyond, the frame shows none: never another moment's colour.
+FLOW_FRAME_TOLERANCE = 2
+COLOUR_BAR_ROWS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,29 @@ class FlowImage:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowOverlay:
+    """The colour box as it was drawn over one B-mode frame (`frame_seq`), kept for the cine and for
+    captures: the RGBA drawn (rows = depth, columns = lines) with the box and scale it belongs to."""
+
+    rgba: npt.NDArray[np.uint8]
+    box: FlowBox
+    nyquist_cm_s: float
+    f0_mhz: float
+    prf_hz: float
+    power_display: bool
+    invert: bool
+    frame_seq: int
+
+    @property
+    def lines(self) -> int:
+        return int(self.rgba.shape[1])
+
+    @property
+    def samples(self) -> int:
+        return int(self.rgba.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
 class SpectrumView:
     """The spectral sweep ready to draw: a grey image (velocity bins × columns) with its axes."""
 
@@ -99,6 +129,13 @@ def power_colours(level: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     """Power Doppler map: dark red through orange to yellow with the power level 0..1 (RGB)."""
     rgb = np.stack([120 + 135 * level, 20 + 180 * level, 40 * level**2], axis=-1)
     return rgb.astype(np.uint8)
+
+
+def colour_bar(power: bool, invert: bool, rows: int = COLOUR_BAR_ROWS) -> npt.NDArray[np.uint8]:
+    """The colour bar beside the box, (rows, 1, 3) RGB top to bottom: +Nyquist down to -Nyquist for
+    colour (the map as drawn, inverted or not), strongest to weakest for power."""
+    ramp = np.linspace(1.0, 0.0 if power else -1.0, rows, dtype=np.float32)[:, None]
+    return power_colours(ramp) if power else velocity_colours(ramp, 1.0, invert)
 
 
 def bmode_under_box(frame: Frame, box: FlowBox, lines: int, samples: int) -> npt.NDArray[np.uint8] | None:
@@ -135,6 +172,7 @@ class DopplerPipeline:
         self._spectral: SpectralProcessor | None = None
         self._lock = threading.Lock()
         self._newest_flow: FlowImage | None = None
+        self._flow_history: collections.deque[FlowOverlay] = collections.deque(maxlen=FLOW_HISTORY)
         self.spectrum_lines: collections.deque[SpectrumLine] = collections.deque(maxlen=spectrum_columns)
         self._columns = spectrum_columns
         self._sweep: npt.NDArray[np.uint8] | None = None  # circular (columns, bins) grey buffer
@@ -162,6 +200,24 @@ class DopplerPipeline:
         with self._lock:
             return self._newest_flow
 
+    def overlay_for(self, frame_seq: int) -> FlowOverlay | None:
+        """The colour box drawn with B-mode frame `frame_seq` (the probe's FRAME seq): its own, else the
+        latest of the `FLOW_FRAME_TOLERANCE` frames before it; None when there is none (colour was
+        off, or the cine no longer holds it)."""
+        with self._lock:
+            for overlay in reversed(self._flow_history):
+                gap = frame_seq - overlay.frame_seq
+                if 0 <= gap <= FLOW_FRAME_TOLERANCE:
+                    return overlay
+                if gap > FLOW_FRAME_TOLERANCE:
+                    return None  # older ones are farther still
+        return None
+
+    def spectrum_snapshot(self) -> tuple[SpectrumLine, ...]:
+        """The spectral lines of the sweep shown, oldest first (one velocity axis)."""
+        with self._lock:
+            return tuple(self.spectrum_lines)
+
     def spectrum_view(self) -> SpectrumView | None:
         """The sweep so far, oldest column first; None before the first column."""
         with self._lock:
@@ -181,6 +237,7 @@ class DopplerPipeline:
         """Forget what was shown (a mode change): the next packets start afresh."""
         with self._lock:
             self._newest_flow = None
+            self._flow_history.clear()
             self._sweep = None
             self._sweep_filled = 0
             self.spectrum_lines.clear()
@@ -200,12 +257,9 @@ class DopplerPipeline:
             elif packet.mode == DopplerMode.FLOW:
                 flow_done = True
             self.packets_processed += 1
-        flows = [p for p in drained.packets if p.mode == DopplerMode.FLOW]
-        if flows:
-            # Persistence runs over every ensemble, but only the newest is turned into an image.
-            for packet in flows[:-1]:
-                self._process_flow(packet, display)
-            self._colour(self._process_flow(flows[-1], display), display)
+        for packet in (p for p in drained.packets if p.mode == DopplerMode.FLOW):
+            # Every ensemble is coloured: each B-mode frame of the cine keeps the overlay it had.
+            self._colour(self._process_flow(packet, display), display)
         if flow_done or columns:
             self.doppler_ready.emit(DopplerReady(flow_done, columns))
 
@@ -239,8 +293,19 @@ class DopplerPipeline:
             flow,
             int(show.sum()),
         )
+        overlay = FlowOverlay(
+            image.rgba,
+            flow.box,
+            flow.nyquist_cm_s,
+            flow.f0_mhz,
+            flow.prf_hz,
+            display.power_display,
+            display.invert,
+            flow.frame_seq,
+        )
         with self._lock:
             self._newest_flow = image
+            self._flow_history.append(overlay)
 
     def _spectrum(self, p: IqPacket, display: DopplerDisplaySettings) -> int:
         wanted = SpectralSettings(

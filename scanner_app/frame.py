@@ -79,6 +79,32 @@ class ProbeIdentity:
     firmware: str = ""
 
 
+Matrix4 = tuple[tuple[float, float, float, float], ...]  # 4 x 4, row-major, mm
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTracking:
+    """Where a frame lies in space and when its sender made it, for sources that say (OpenIGTLink,
+    recordings): the image's own pixel-to-world matrix and the tracker's transforms received with it."""
+
+    image_to_world: Matrix4 | None = None  # (column, row, 0, 1) pixel index to mm, as the sender gave it
+    # By name as the sender gives them, e.g. PLUS's "ProbeToReference"; the newest at the frame's arrival.
+    transforms: tuple[tuple[str, Matrix4], ...] = ()
+    sender_time_s: float | None = None  # the sender's own timestamp (s since 1970), beside host_time_ns
+
+    def transform(self, name: str) -> Matrix4 | None:
+        return next((m for n, m in self.transforms if n == name), None)
+
+
+def as_matrix4(values: object) -> Matrix4:
+    """A 4 x 4 of plain floats from anything numpy reads as one (ValueError otherwise)."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (4, 4) or not np.all(np.isfinite(array)):
+        raise ValueError(f"expected a finite 4 x 4 matrix, got shape {array.shape}")
+    rows = [(float(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in array]
+    return tuple(rows)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One frame in the host: pixels (read-only), calibration in mm, timing, settings and probe.
@@ -105,6 +131,7 @@ class Frame:
     # a scan-converted convex image, whose top row is the chord across the ends of the array. Every
     # depth read off the image (scale, focus, calipers, DICOM region) is y_mm - depth_origin_mm.
     depth_origin_mm: float = 0.0
+    tracking: FrameTracking | None = None  # None for a probe that knows nothing of space (PLP/1)
 
     def __post_init__(self) -> None:
         _check_values(self)

@@ -200,6 +200,11 @@ class ProbeRefused(ProbeError):
     """The probe answered but cannot be used (another protocol version, a fault); not retried."""
 
 
+class SettingNotApplied(ProbeError):
+    """A setting this source cannot apply (an OpenIGTLink sender, a replay owns it); the engine reports
+    it as not applied and imaging goes on."""
+
+
 class LinkFault(ProbeError):
     """A command went unanswered after its retry, or the link broke mid-stream."""
 

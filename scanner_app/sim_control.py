@@ -48,6 +48,19 @@ class SimulatorControl(Protocol):
         """What the current scene shows at `pose` (the probe's pose now when None)."""
         ...
 
+    def manoeuvres(self) -> tuple[str, ...]:
+        """What the simulated patient can do for a Doppler study ("augmentation": a calf squeeze,
+        "valsalva": begin straining, "release"); empty when this simulated probe makes no Doppler."""
+        ...
+
+    def perform(self, manoeuvre: str) -> None:
+        """The patient does `manoeuvre` now (ValueError for one it cannot do)."""
+        ...
+
+    def straining(self) -> bool:
+        """Whether the patient holds a Valsalva now."""
+        ...
+
     def cable_plugged(self) -> bool | None:
         """Whether the simulated probe's cable is in; None when this probe has no cable to pull."""
         ...

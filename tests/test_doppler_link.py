@@ -1,6 +1,6 @@
 """Doppler end to end on the wire (spec 10): the simulated probe's IQ through the real driver over the
 simulated USB backend and the pty, settings 16-27 with readback through the engine, the IQ ring, the
-placeholder IQ physics, and the headless run's counters."""
+IQ physics' test vessel, and the headless run's counters."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 import main
 from drivers.plp_driver import PlpProbeDriver
-from drivers.sim.doppler_iq import TEST_FLOW_M_S, VESSEL_ANGLE_DEG, IqRequest, PlaceholderIqModel
+from drivers.sim.doppler_iq import TEST_FLOW_M_S, VESSEL_ANGLE_DEG, AnatomyIqModel, IqRequest
 from drivers.sim.firmware import PW_PULSES_PER_PACKET, SimFirmware, small_params
 from drivers.sim.pty_link import SimSerialDevice
 from drivers.sim.usb_backend import SimUsbBackend
@@ -271,17 +271,17 @@ def test_the_descriptors_doppler_field_round_trips_and_bad_ones_are_refused() ->
             ProbeDescriptor.from_json_dict({**base, "doppler": bad})
 
 
-def test_the_placeholder_iq_has_the_doppler_shift_of_its_test_flow() -> None:
+def test_the_test_vessel_iq_has_the_doppler_shift_of_its_test_flow() -> None:
     """Lag-one autocorrelation after removing the stationary clutter gives back the model's velocity."""
     prf, f0, steer = 5000.0, 6.25, 10.0
     request = IqRequest(DopplerMode.PW, Geometry.LINEAR, 11, 1, 64, prf, 17.0, 19.0, 19.0, 19.0, steer, f0)
-    iq = PlaceholderIqModel().synthesize(request, None, 0.3)
+    iq = AnatomyIqModel().synthesize(request, None, 0.3)
     centre = iq[0, :, 5] - iq[0, :, 5].mean()  # 18 mm: the test vessel's centre line (15-21 mm)
     shift_hz = np.angle(np.sum(centre[1:] * np.conj(centre[:-1]))) * prf / (2 * np.pi)
     expected = TEST_FLOW_M_S * math.sin(math.radians(VESSEL_ANGLE_DEG - steer))
     assert velocity_m_s_from_shift(shift_hz, f0) == pytest.approx(expected, rel=0.03)
     assert expected < nyquist_velocity_m_s(prf, f0)
-    tissue = PlaceholderIqModel().synthesize(
+    tissue = AnatomyIqModel().synthesize(
         IqRequest(DopplerMode.PW, Geometry.LINEAR, 5, 1, 64, prf, 30.0, 31.0, 19.0, 19.0, steer, f0),
         None,
         0.3,
@@ -307,7 +307,7 @@ def test_headless_pw_writes_iq_counters(tmp_path: Path, capsys: pytest.CaptureFi
         (["--headless", "--gate-depth-mm", "20"], "--gate-depth-mm sets the pulsed-wave gate"),
         (["--headless", "--doppler", "flow", "--angle-deg", "60"], "--angle-deg sets the pulsed-wave gate"),
         (["--headless", "--doppler", "pw", "--angle-deg", "95"], "--angle-deg must be between -90 and 90"),
-        (["--headless", "--doppler", "pw", "--gate-depth-mm", "nan"], "--gate-depth-mm must be positive"),
+        (["--headless", "--doppler", "pw", "--gate-depth-mm", "nan"], "--gate-depth-mm must be a positive"),
         (["--doppler", "pw"], "--doppler does nothing with the window"),
         (
             ["--headless", "--protocol", "knee", "--doppler", "pw"],

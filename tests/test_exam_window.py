@@ -21,10 +21,12 @@ from drivers.sim.settings import SimSettings
 from protocols.model import Preset, ScanProtocol
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
 from scanner_app.capture import CaptureKind, CaptureSink, CaptureSinkError, StoredCapture
+from scanner_app.doppler_capture import DopplerContent
 from scanner_app.frame import Frame
 from scanner_app.probe import SettingKey
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
+from tests.doppler_support import ShownSpectrum, spectrum_lines
 from tests.ui_support import make_engine, open_window, wait_streaming
 from ui.close_prompt import EXAM_END
 from ui.exam_dialog import ExamDialog, ExamRequest
@@ -55,6 +57,18 @@ class DiskThatCanFill(CaptureSink):
         if kind == CaptureKind.STILL:
             return self.study_sink.save_still(frames[0], labels, annotations, measurements)
         return self.study_sink.save_clip(frames, labels, annotations, measurements)
+
+    def save_doppler_still(
+        self,
+        frame: Frame,
+        doppler: DopplerContent,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        if self.full:
+            raise CaptureSinkError("no space left on device")
+        return self.study_sink.save_doppler_still(frame, doppler, labels, annotations, measurements)
 
 
 class ExamRig:
@@ -406,7 +420,10 @@ def test_report_dialog_signs_the_open_exam_and_keeps_the_report(qtbot: QtBot, ri
     study = rig.store.get_study(uid)
     assert study.ended_at is not None and study.sign_off is not None
     assert study.sign_off.signed_by == "Super^Sue"
-    assert [d.sop_instance_uid for d in study.documents] == [signed.document.sop_instance_uid]
+    assert [d.sop_instance_uid for d in study.documents] == [
+        signed.document.sop_instance_uid,
+        signed.structured.sop_instance_uid,  # the measurements and findings as an SR
+    ]
     page = signed.html.read_text(encoding="utf-8")
     assert "Normal right knee." in page and "Signed by Super, Sue" in page
     assert "Report signed" in rig.window.message_label.text()
@@ -432,8 +449,14 @@ def test_a_b_mode_still_at_the_spectral_step_is_kept_but_does_not_count(qtbot: Q
     assert stored.labels.imaging_mode == "bmode"
     assert rig.store.read_dataset(stored).ImageType[3] == "0001"  # 2D only: no Doppler claimed
 
-    # The Doppler feature reports PW in force: the same button now fills the requirement.
+    # PW in force but nothing shown yet (no spectrum): still B-mode, and the operator is told why.
     rig.window.set_imaging_mode("spectral_doppler")
+    outcome = _take(qtbot, rig.window, button)
+    assert runner.captures()[-1].extra and rig.store.list_captures()[-1].labels.imaging_mode == "bmode"
+    assert "no spectral Doppler was shown with this image: kept as B-mode" in rig.window.message_label.text()
+
+    # The Doppler feature reports PW in force and shows a spectrum: the same button fills the requirement.
+    rig.window.set_doppler_capture(ShownSpectrum(spectrum_lines()))
     outcome = _take(qtbot, rig.window, button)
     assert outcome.record is not None
     taken = runner.captures()[-1]
@@ -442,7 +465,10 @@ def test_a_b_mode_still_at_the_spectral_step_is_kept_but_does_not_count(qtbot: Q
     assert [c.mode for c in runner.captures() if not c.extra] == ["spectral_doppler"]
     stored = rig.store.list_captures()[-1]
     assert stored.labels.imaging_mode == "spectral_doppler"
-    assert rig.store.read_dataset(stored).ImageType[3] == "0009"  # 2D + PW Doppler
+    ds = rig.store.read_dataset(stored)
+    assert ds.ImageType[3] == "0009"  # 2D + PW Doppler
+    assert ds.PhotometricInterpretation == "RGB"
+    assert [r.RegionDataType for r in ds.SequenceOfUltrasoundRegions] == [1, 3]  # tissue, PW spectrum
 
 
 def test_end_exam_on_the_toolbar_reviews_what_is_missing_and_ends_only_on_finish(

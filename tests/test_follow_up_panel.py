@@ -16,6 +16,7 @@ from scanner_app.programme.procedures import pain_follow_ups, record_procedure
 from tests.procedure_support import procedure_facts, procedure_record
 from ui.follow_up_panel import FollowUpPanel
 
+ADMIN = User("admin", "Department Administrator", Role.ADMINISTRATOR)
 ANNA = User("anna", "Anna Sonographer", Role.OPERATOR)
 BEN = User("ben", "Ben Sonographer", Role.OPERATOR)
 RITA = User("rita", "Rita Reviewer", Role.REVIEWER)
@@ -24,8 +25,8 @@ RITA = User("rita", "Rita Reviewer", Role.REVIEWER)
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[ProgrammeDatabase]:
     with open_database(sqlite_url(tmp_path)) as opened:
-        for user in (ANNA, BEN, RITA):
-            add_user(opened, user)
+        for user in (ADMIN, ANNA, BEN, RITA):  # a new database's first user is its administrator
+            add_user(opened, user, pin=f"{user.username}-pin")
         record_procedure(opened, procedure_facts("1.1", date(2026, 3, 2)), procedure_record(8, 3))
         record_procedure(
             opened, procedure_facts("2.2", date(2026, 3, 9), operator="ben"), procedure_record(6, 2)

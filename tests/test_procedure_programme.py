@@ -22,6 +22,7 @@ from scanner_app.programme.quality import procedure_outcome_summary, procedure_o
 from tests.postgres_fixture import PostgresServer, postgres_server  # noqa: F401 - a fixture
 from tests.procedure_support import procedure_facts, procedure_record
 
+ADMIN = User("admin", "Department Administrator", Role.ADMINISTRATOR)
 ANNA = User("anna", "Anna Sonographer", Role.OPERATOR)
 BEN = User("ben", "Ben Sonographer", Role.OPERATOR)
 RITA = User("rita", "Rita Reviewer", Role.REVIEWER)
@@ -35,8 +36,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProgrammeData
         server: PostgresServer = request.getfixturevalue("postgres_server")
         url = server.create_database()
     with open_database(url) as opened:
-        for user in (ANNA, BEN, RITA):
-            add_user(opened, user)
+        for user in (ADMIN, ANNA, BEN, RITA):  # a new database's first user is its administrator
+            add_user(opened, user, pin=f"{user.username}-pin")
         yield opened
 
 

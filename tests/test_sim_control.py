@@ -97,3 +97,28 @@ def test_the_cable_is_pulled_and_plugged_back() -> None:
     assert no_cable.cable_plugged() is None
     with pytest.raises(ValueError, match="no cable"):
         no_cable.set_cable_plugged(False)
+
+
+def test_manoeuvres_reach_the_firmware_from_the_panel_control_and_over_usb() -> None:
+    renderer = PatientRenderer("groin")
+    firmware = SimFirmware(renderer, small_params(64, 48))
+    control = SimulatorControl(renderer, patient=firmware)
+    assert control.manoeuvres() == ("augmentation", "valsalva", "release")
+    assert SimulatorControl(renderer).manoeuvres() == ()  # the direct simulated probe makes no Doppler
+    control.perform("augmentation")
+    assert firmware.manoeuvres.squeeze_s is not None and not control.straining()
+    control.perform("valsalva")
+    assert control.straining() and firmware.manoeuvres.strain_s is not None
+    with pytest.raises(ValueError, match="unknown manoeuvre"):
+        control.perform("cough")
+    driver = PlpProbeDriver(UsbTransport(backend=SimUsbBackend(firmware)), device=firmware)
+    driver.connect()
+    try:
+        status, _ = driver.send_command(Opcode.SIM_MANOEUVRE, json.dumps({"manoeuvre": "release"}).encode())
+        assert status == ReplyStatus.OK and not control.straining()
+        assert firmware.manoeuvres.release_s is not None
+        for bad in (b"[]", b"{}", json.dumps({"manoeuvre": "sneeze"}).encode()):
+            status, _ = driver.send_command(Opcode.SIM_MANOEUVRE, bad)
+            assert status == ReplyStatus.BAD_ARGUMENT
+    finally:
+        driver.close()

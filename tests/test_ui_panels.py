@@ -25,7 +25,7 @@ from tests.ui_support import (
     window_models,
 )
 from ui.main_window import MainWindow
-from ui.sim_panel import POSE_ACTIONS, SimPanel, SimulatorControl, SimulatorTab
+from ui.sim_panel import MANOEUVRE_ACTIONS, POSE_ACTIONS, SimPanel, SimulatorControl, SimulatorTab
 
 
 @pytest.fixture
@@ -71,6 +71,15 @@ class FakeSim:
 
     def view_truth(self, pose: Mapping[str, float] | None = None) -> ViewTruth:
         return ViewTruth(self.scene[0], frozenset({"skin"}), frozenset(), frozenset())
+
+    def manoeuvres(self) -> tuple[str, ...]:
+        return ()
+
+    def perform(self, manoeuvre: str) -> None:
+        self.calls.append(("manoeuvre", manoeuvre))
+
+    def straining(self) -> bool:
+        return False
 
     def cable_plugged(self) -> bool | None:
         return self.plugged
@@ -204,4 +213,55 @@ def test_sim_pose_by_keyboard_mouse_wheel_and_sliders(qtbot: QtBot, tmp_path: Pa
     sim.pose["rotation_deg"] = 90.0
     panel.refresh()
     assert panel.sliders["rotation_deg"].value() == 90
+    w.close()
+
+
+class FakeDopplerSim(FakeSim):
+    """A simulated patient whose probe makes Doppler: it can squeeze its calf and strain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = False
+
+    def manoeuvres(self) -> tuple[str, ...]:
+        return ("augmentation", "valsalva", "release")
+
+    def perform(self, manoeuvre: str) -> None:
+        super().perform(manoeuvre)
+        self.held = {"valsalva": True, "release": False}.get(manoeuvre, self.held)
+
+    def straining(self) -> bool:
+        return self.held
+
+
+def test_sim_manoeuvres_by_keys_and_buttons_only_with_a_doppler_probe(qtbot: QtBot, tmp_path: Path) -> None:
+    w = open_window(qtbot, tmp_path, start=False)
+    sim = FakeDopplerSim()
+    control: SimulatorControl = sim
+    simulator = SimulatorTab(w, control)
+    panel = simulator.panel
+    assert panel is not None
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    w.view.setFocus()
+    qtbot.waitUntil(w.view.hasFocus, timeout=2000)
+    help_lines = [text for _, text in w.shortcut_table if text.startswith("Sim patient:")]
+    assert len(help_lines) == len(MANOEUVRE_ACTIONS) and any("augmentation" in t for t in help_lines)
+    alt_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    qtbot.keyClick(w.view, Qt.Key.Key_A, alt_ctrl)
+    qtbot.keyClick(w.view, Qt.Key.Key_V, alt_ctrl)
+    assert panel.valsalva_button.isChecked() and panel.valsalva_button.text() == "Release Valsalva"
+    qtbot.keyClick(w.view, Qt.Key.Key_V, alt_ctrl)
+    assert [c for c in sim.calls if c[0] == "manoeuvre"] == [
+        ("manoeuvre", "augmentation"), ("manoeuvre", "valsalva"), ("manoeuvre", "release"),
+    ]  # fmt: skip
+    assert not panel.valsalva_button.isChecked()
+    assert not panel.manoeuvre_row.isHidden()
+    panel.squeeze_button.click()
+    panel.valsalva_button.click()
+    assert sim.calls[-2:] == [("manoeuvre", "augmentation"), ("manoeuvre", "valsalva")] and sim.held
+    simulator.set_control(FakeSim())  # a simulated probe without Doppler: no manoeuvres
+    assert not any(w.actions_by_name[name].isEnabled() for name, *_ in MANOEUVRE_ACTIONS)
+    assert simulator.panel is not None and simulator.panel.manoeuvre_row.isHidden()
     w.close()

@@ -11,6 +11,8 @@ Call `start()` once the signals are connected, to announce the first step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PyQt6.QtWidgets import (
@@ -37,6 +39,7 @@ from PyQt6.QtWidgets import (
 from protocols.model import CaptureRequirement, CaptureSide, ImagingMode, Step
 from protocols.runner import ChecklistRunner, EventKind, RunnerError, RunnerEvent, StepStatus
 from scanner_app.measurements import DistanceMeasurement, MeasurementSet
+from scanner_app.studies.previous import PreviousMeasurement
 
 # Colours readable on both dark and light backgrounds.
 STATUS_STYLE: dict[StepStatus, tuple[str, str]] = {
@@ -149,9 +152,11 @@ class ChecklistPanel(QWidget):
         parent: QWidget | None = None,
         *,
         measurements: MeasurementSet | None = None,
+        previous: Mapping[str, PreviousMeasurement] | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner = runner
+        self.previous = dict(previous or {})  # the patient's earlier values, for follow-up
         self.calipers = measurements  # the image's calipers, offered to the measurement field
         self.setObjectName("checklistPanel")
         font = self.font()
@@ -331,7 +336,11 @@ class ChecklistPanel(QWidget):
         self.detail_layout.addWidget(self.measure_box)
         # What was recorded for this step stays in view (the box above goes once nothing is asked).
         self.recorded_label = QLabel()
+        self.previous_label = QLabel()
+        self.previous_label.setObjectName("previousMeasurements")
+        self.previous_label.setWordWrap(True)
         self.recorded_label.setWordWrap(True)
+        self.detail_layout.addWidget(self.previous_label)
         self.detail_layout.addWidget(self.recorded_label)
         self.detail_layout.addStretch(1)
 
@@ -645,6 +654,14 @@ class ChecklistPanel(QWidget):
             else ""
         )
         self.recorded_label.setVisible(bool(recorded))
+        # Follow-up: what this patient's earlier exam measured for the measurements of this step.
+        earlier = [
+            f"{m.description}: {self.previous[m.measurement_id].describe()}"
+            for m in pending
+            if m.measurement_id in self.previous
+        ]
+        self.previous_label.setText("Previously — " + "; ".join(earlier) if earlier else "")
+        self.previous_label.setVisible(bool(earlier))
         self._offer_caliper()
 
     def _caliper(self) -> DistanceMeasurement | None:

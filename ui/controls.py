@@ -270,13 +270,20 @@ class ImagingControls(QWidget):
         grey.addWidget(self.grey_map)
         lay.addLayout(grey)
         self.tgc = TgcControl(model)
+        self.read_only: list[QWidget] = []  # controls of settings the source sets itself
         lay.addWidget(self.tgc)
         lay.addStretch(1)
         model.view_changed.connect(self._on_view_state)
         self._on_view_state()
 
     def set_probe(self, descriptor: ProbeDescriptor) -> None:
-        """Limit depth and focus to what the probe can do and list its frequencies."""
+        """Limit depth and focus to what the probe can do and list its frequencies; a source that sets
+        them itself (OpenIGTLink, replay: its descriptor's `read_only_settings`) shows them read-only."""
+        read_only = set(descriptor.extra.get("read_only_settings", ()))
+        self.read_only = [w for name, w in self._by_setting_name().items() if name in read_only]
+        for name, w in self._by_setting_name().items():
+            w.setEnabled(name not in read_only)
+            w.setToolTip("set by the source: read-only here" if name in read_only else "")
         lo, hi = descriptor.depth_range_mm
         self.depth_control.set_range(lo, hi)
         self.focus_control.set_range(min(2.0, lo), hi)
@@ -284,6 +291,17 @@ class ImagingControls(QWidget):
             self.frequency_control.set_frequencies(descriptor.frequencies_mhz)
         for c in (self.depth_control, self.focus_control):
             c._show(self.model.value(c.key), None)
+
+    def _by_setting_name(self) -> dict[str, QWidget]:
+        """The controls of settings a source may own, by the setting's name (TGC goes with gain)."""
+        return {
+            "depth_mm": self.depth_control,
+            "gain_db": self.gain_control,
+            "frequency_mhz": self.frequency_control,
+            "focus_mm": self.focus_control,
+            "dynamic_range_db": self.dynamic_range_control,
+            "tgc_db": self.tgc,
+        }
 
     def _on_view_state(self) -> None:
         self.grey_map.blockSignals(True)

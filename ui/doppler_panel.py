@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtWidgets import (
@@ -28,10 +27,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from scanner_app.capture import ImagingMode, imaging_mode_of
+from scanner_app.cine import CineModel
 from scanner_app.doppler import DopplerCapability, DopplerMode
-from scanner_app.doppler_pipeline import DopplerPipeline, FlowImage, power_colours, velocity_colours
+from scanner_app.doppler_capture import DopplerContent, spectral_measurements
+from scanner_app.doppler_pipeline import DopplerPipeline, FlowImage, FlowOverlay, colour_bar
 from scanner_app.doppler_processing import nyquist_velocity_cm_s
 from scanner_app.engine import AcquisitionEngine, ProbeConnected, SettingApplied, SettingFailed
+from scanner_app.frame import Frame
 from scanner_app.probe import DOPPLER_SETTING_FIELDS, ProbeDescriptor, SettingKey
 from ui.bridge import DopplerBridge, EngineBridge
 from ui.window_api import ScannerWindow
@@ -138,6 +141,9 @@ class DopplerPanel(QWidget):
         self.view_mode = DopplerView.OFF
         self.applied: dict[SettingKey, float] = {}
         self._window: ScannerWindow | None = None
+        self._cine: CineModel | None = None
+        self._convex = False
+        self.shown_overlay: FlowImage | FlowOverlay | None = None  # the colour box on screen
 
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -168,6 +174,11 @@ class DopplerPanel(QWidget):
         self.invert = QCheckBox("Invert")
         self.invert.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.invert.toggled.connect(lambda on: self._display(invert=on))
+        # Which measurements a duplex capture keeps: PSV/EDV/RI (artery) or phasicity/augmentation (vein).
+        self.vessel = QComboBox()
+        self.vessel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.vessel.addItem("Vein", False)
+        self.vessel.addItem("Artery", True)
         d = pipeline.display
         for row, value in (
             (self.baseline, d.baseline),
@@ -188,6 +199,11 @@ class DopplerPanel(QWidget):
         steer_row.addWidget(self.steer)
         c.addLayout(steer_row)
         c.addWidget(self.box_label)
+        vessel_row = QHBoxLayout()
+        vessel_row.addWidget(QLabel("Measure as"))
+        vessel_row.addStretch(1)
+        vessel_row.addWidget(self.vessel)
+        c.addLayout(vessel_row)
         for w in (
             self.gate_depth,
             self.gate_size,
@@ -233,6 +249,9 @@ class DopplerPanel(QWidget):
 
     def attach(self, window: ScannerWindow) -> None:
         self._window = window
+        self._cine = window.models.cine
+        self._cine.changed.connect(self._on_cine)
+        window.set_doppler_capture(self)
         window.add_side_tab(self, "Doppler")
         for item in (
             self.overlay,
@@ -267,6 +286,7 @@ class DopplerPanel(QWidget):
     def set_probe(self, descriptor: ProbeDescriptor | None) -> None:
         """Offer what the probe's descriptor says (spec 10); a probe without `doppler` gets nothing."""
         self.capability = descriptor.doppler if descriptor is not None else None
+        self._convex = descriptor is not None and descriptor.geometry == "convex"
         cap = self.capability
         self.mode.clear()
         views = [DopplerView.OFF]
@@ -292,6 +312,7 @@ class DopplerPanel(QWidget):
             self.view_mode = DopplerView.OFF
         self.mode.setCurrentIndex(views.index(self.view_mode))
         self._show_items()
+        self._sync_imaging_mode()
 
     def set_view(self, view: DopplerView) -> None:
         """Choose off / colour / power / PW: the probe mode goes through the engine (readback)."""
@@ -300,6 +321,17 @@ class DopplerPanel(QWidget):
             if self._window is not None:
                 self._window.show_message(f"{view.value} Doppler is not offered by this probe", True)
             return
+        if self._convex and view in (DopplerView.COLOUR, DopplerView.POWER):
+            # The box and its overlay are drawn as a rectangle in mm; a convex box is a sector in
+            # degrees, which they would misplace. Refused until the overlay is scan-converted.
+            self.mode.setCurrentIndex(offered.index(self.view_mode))
+            if self._window is not None:
+                self._window.show_message(
+                    f"{view.value} Doppler is not available on a convex probe yet (its colour box would "
+                    "not lie over the sector): use PW, or a linear probe",
+                    True,
+                )
+            return
         if view.probe_mode != self.view_mode.probe_mode:
             self.pipeline.clear()
             self.engine.request_setting(SettingKey.DOPPLER_MODE, int(view.probe_mode))
@@ -307,6 +339,18 @@ class DopplerPanel(QWidget):
         self._display(power_display=view == DopplerView.POWER)
         self.mode.setCurrentIndex(offered.index(view))
         self._show_items()
+        self._sync_imaging_mode()
+
+    def _sync_imaging_mode(self) -> None:
+        """The window labels captures with the mode the probe read back (colour or power as chosen)."""
+        if self._window is None:
+            return
+        applied = self.applied.get(SettingKey.DOPPLER_MODE)
+        probe_mode = DopplerMode(int(applied)) if applied is not None else DopplerMode.OFF
+        if probe_mode != self.view_mode.probe_mode:
+            probe_mode = DopplerMode.OFF  # not yet in force (or refused): nothing Doppler is shown
+        mode = imaging_mode_of(probe_mode, power=self.view_mode == DopplerView.POWER)
+        self._window.set_imaging_mode(mode.value)
 
     def _toggle(self, view: DopplerView) -> None:
         self.set_view(DopplerView.OFF if self.view_mode == view else view)
@@ -325,6 +369,8 @@ class DopplerPanel(QWidget):
     # -- readback ------------------------------------------------------------------------------
 
     def _on_connected(self, event: ProbeConnected) -> None:
+        self.applied.pop(SettingKey.DOPPLER_MODE, None)  # a probe starts with Doppler off
+        self.pipeline.clear()  # its FRAME seqs start again at 0: no overlay of the last link may match
         self.set_probe(event.descriptor)
         if self.capability is not None:
             self._request_setup(event.descriptor)
@@ -374,8 +420,10 @@ class DopplerPanel(QWidget):
             index = self.steer.findData(event.applied)
             if index >= 0:
                 self.steer.setCurrentIndex(index)
-        elif key == SettingKey.DOPPLER_MODE and int(event.applied) != int(self.view_mode.probe_mode):
-            self.status.setText(f"the probe applied Doppler mode {int(event.applied)}")
+        elif key == SettingKey.DOPPLER_MODE:
+            if int(event.applied) != int(self.view_mode.probe_mode):
+                self.status.setText(f"the probe applied Doppler mode {int(event.applied)}")
+            self._sync_imaging_mode()
         self._update_scale()
         self._update_box()
         self._draw_gate()
@@ -428,8 +476,31 @@ class DopplerPanel(QWidget):
             self.overlay.clear()
         self._draw_gate()
 
+    def _frozen(self) -> bool:
+        return self._cine is not None and self._cine.frozen
+
+    def _on_cine(self) -> None:
+        """Frozen: the box shows the overlay of the cine frame shown (none if it had none), never a
+        live one; live again: the newest."""
+        if self.view_mode not in (DopplerView.COLOUR, DopplerView.POWER):
+            return
+        cine = self._cine
+        current = cine.current() if cine is not None and cine.frozen else None
+        overlay: FlowImage | FlowOverlay | None
+        if cine is not None and cine.frozen:
+            overlay = self.pipeline.overlay_for(current.frame.seq) if current is not None else None
+        else:
+            overlay = self.pipeline.newest_flow()
+        if overlay is not None:
+            self._draw_flow(overlay)
+        else:
+            self.overlay.clear()
+            self.shown_overlay = None
+
     def _draw(self) -> None:
         self.doppler_bridge.take_notice()
+        if self._frozen():
+            return  # what arrives after the freeze belongs to no frame on screen
         if self.view_mode in (DopplerView.COLOUR, DopplerView.POWER):
             flow = self.pipeline.newest_flow()
             if flow is not None:
@@ -437,13 +508,14 @@ class DopplerPanel(QWidget):
         elif self.view_mode == DopplerView.PW:
             self._draw_spectrum()
 
-    def _draw_flow(self, flow: FlowImage) -> None:
+    def _draw_flow(self, flow: FlowImage | FlowOverlay) -> None:
         b = flow.box
+        self.shown_overlay = flow
         self.overlay.setImage(flow.rgba, autoLevels=False, levels=(0, 255))
         self.overlay.setRect(QRectF(b.left, b.top_mm, b.right - b.left, b.bottom_mm - b.top_mm))
         self._place_colour_bar(flow)
 
-    def _place_colour_bar(self, flow: FlowImage | None = None) -> None:
+    def _place_colour_bar(self, flow: FlowImage | FlowOverlay | None = None) -> None:
         keys = (SettingKey.BOX_RIGHT_MM, SettingKey.BOX_TOP_MM, SettingKey.BOX_BOTTOM_MM)
         if flow is not None:
             right, top, bottom = flow.box.right, flow.box.top_mm, flow.box.bottom_mm
@@ -452,8 +524,7 @@ class DopplerPanel(QWidget):
         else:
             return
         power = self.view_mode == DopplerView.POWER
-        ramp = np.linspace(1.0, 0.0 if power else -1.0, 64, dtype=np.float32)[:, None]
-        rgb = power_colours(ramp) if power else velocity_colours(ramp, 1.0, self.pipeline.display.invert)
+        rgb = colour_bar(power, self.pipeline.display.invert)
         self.colour_bar.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.colour_bar.setRect(QRectF(right + 1.0, top, 1.2, bottom - top))
         if flow is not None and not power:
@@ -509,3 +580,44 @@ class DopplerPanel(QWidget):
         length = 5.0
         ux, uz = math.sin(theta), math.cos(theta)
         self.angle_cursor.setData([x - length * ux, x + length * ux], [z - length * uz, z + length * uz])
+
+    # -- captures (the window asks; GUI thread) --------------------------------------------------
+
+    def doppler_content(
+        self, frames: Sequence[Frame], clip: bool
+    ) -> tuple[list[Frame], DopplerContent] | None:
+        """What the display showed with these frames: each frame's own colour box (colour, power), or
+        for a duplex still the spectral sweep on screen with its measurements. A PW clip has no
+        spectrum per frame: None (kept as B-mode)."""
+        if self.view_mode in (DopplerView.COLOUR, DopplerView.POWER):
+            return self._flow_content(list(frames))
+        if self.view_mode == DopplerView.PW and not clip and frames:
+            lines = self.pipeline.spectrum_snapshot()
+            if len(lines) < 2:
+                return None
+            measured = spectral_measurements(lines, artery=bool(self.vessel.currentData()))
+            return [frames[-1]], DopplerContent(
+                ImagingMode.SPECTRAL_DOPPLER, spectrum=lines, measurements=measured
+            )
+        return None
+
+    def _flow_content(self, frames: list[Frame]) -> tuple[list[Frame], DopplerContent] | None:
+        pairs = [(f, self.pipeline.overlay_for(f.seq)) for f in frames]
+        shown = [(f, o) for f, o in pairs if o is not None]
+        if not shown:
+            return None
+        last_frame, last = shown[-1]
+        # One multi-frame image keeps one size, calibration, box and map: the run that ends the clip.
+        run = [
+            (f, o)
+            for f, o in shown
+            if f.pixels.shape == last_frame.pixels.shape
+            and f.spacing_mm == last_frame.spacing_mm
+            and o.box == last.box
+            and o.power_display == last.power_display
+        ]
+        mode = ImagingMode.POWER_DOPPLER if last.power_display else ImagingMode.COLOR_DOPPLER
+        content = DopplerContent(
+            mode, overlays=tuple(o for _f, o in run), bar=colour_bar(last.power_display, last.invert)
+        )
+        return [f for f, _o in run], content

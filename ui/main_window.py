@@ -38,7 +38,8 @@ from PyQt6.QtWidgets import (
 )
 
 from scanner_app.annotations import BODY_MARKERS, BodyMarker
-from scanner_app.capture import CaptureSink, ImagingMode
+from scanner_app.capture import CaptureSink, ImagingMode, StoredCapture
+from scanner_app.doppler_capture import DopplerContent
 from scanner_app.dual_image import compose_dual
 from scanner_app.engine import (
     AcquisitionEngine,
@@ -67,7 +68,7 @@ from ui.probe_panel import ProbePanel, banner_text
 from ui.side_panel import EXPANDED_MIN_WIDTH_PX, SidePanel
 from ui.theme import ALARM, OK
 from ui.user_folders import user_path
-from ui.window_api import CaptureLabeller, CloseRequest, ScannerModels
+from ui.window_api import CaptureLabeller, CloseRequest, DopplerCaptureSource, ScannerModels
 
 __all__ = ["CaptureLabeller", "CloseRequest", "MainWindow", "ScannerModels"]
 
@@ -124,7 +125,8 @@ class MainWindow(QMainWindow):
         self._switch_probe = switch_probe
         self.extra_labels: dict[str, str] = {}  # e.g. the protocol step; stored with every capture
         self._capture_labeller: CaptureLabeller | None = None  # the exam: labels every capture for its step
-        self._imaging_mode = ImagingMode.BMODE  # what the image shows now: every capture's mode label
+        self._imaging_mode = ImagingMode.BMODE  # the mode in force (the Doppler feature's readback)
+        self._doppler_source: DopplerCaptureSource | None = None  # what Doppler showed with a capture
         # ids from the labeller, in submission order: the worker's single thread finishes jobs in order
         self._labelled_ids: collections.deque[str] = collections.deque()
         self.descriptor: ProbeDescriptor | None = None
@@ -376,8 +378,18 @@ class MainWindow(QMainWindow):
         self._capture_labeller = labeller
 
     def set_imaging_mode(self, mode: str) -> None:
-        """The imaging mode in force (the Doppler feature follows the probe's readback); captures carry it."""
+        """The imaging mode in force (the Doppler feature follows the probe's readback): in a Doppler
+        mode a capture stores, and is labelled with, what the Doppler source says was shown."""
         self._imaging_mode = ImagingMode(mode)
+
+    def set_doppler_capture(self, source: DopplerCaptureSource | None) -> None:
+        """The one source of Doppler captures (the Doppler feature), or None."""
+        self._doppler_source = source
+
+    @property
+    def imaging_mode(self) -> ImagingMode:
+        """The imaging mode in force, as last set by `set_imaging_mode`."""
+        return self._imaging_mode
 
     # -- models and verbs features may use ----------------------------------------------------
 
@@ -422,11 +434,21 @@ class MainWindow(QMainWindow):
             self._message("Nothing to capture yet: no image", error=True)
             return
         frame = ring_frame.frame
+        doppler, note = self._doppler_content([frame], clip=False)
+        mode = doppler[1].mode if doppler is not None else ImagingMode.BMODE
         # A live still carries no calipers or text: they belong to the frozen image they were made on.
-        labels, ann, meas = self._capture_context("still", [ring_frame.ring_seq] if self.cine.frozen else [])
+        labels, ann, meas = self._capture_context(
+            "still", [ring_frame.ring_seq] if self.cine.frozen else [], mode, note
+        )
+        save: Callable[[], StoredCapture]
+        if doppler is not None:
+            content = doppler[1]
+            save = lambda: self.sink.save_doppler_still(frame, content, labels, ann, meas)  # noqa: E731
+        else:
+            save = lambda: self.sink.save_still(frame, labels, ann, meas)  # noqa: E731
         self.worker.submit(
             "still",
-            lambda: self.sink.save_still(frame, labels, ann, meas),
+            save,
             thumbnail_of(frame.pixels),
             ann,
             meas,
@@ -438,7 +460,7 @@ class MainWindow(QMainWindow):
 
         The calipers on screen belong to the single image, not to the halves: none are stored with it.
         """
-        labels, ann, _meas = self._capture_context("still", [])
+        labels, ann, _meas = self._capture_context("still", [], ImagingMode.BMODE)  # the halves are grey
         composite, _halves = compose_dual(left, right)
         self.worker.submit(
             "still",
@@ -547,11 +569,25 @@ class MainWindow(QMainWindow):
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _doppler_content(
+        self, frames: list[Frame], *, clip: bool
+    ) -> tuple[tuple[list[Frame], DopplerContent] | None, str]:
+        """(frames and what Doppler showed with them, or None for a B-mode capture; a note saying why a
+        capture in a Doppler mode is stored as B-mode, or "")."""
+        if self._imaging_mode is ImagingMode.BMODE:
+            return None, ""
+        got = self._doppler_source.doppler_content(frames, clip) if self._doppler_source else None
+        if got is None:
+            shown = "clip" if clip else "image"
+            return None, f"no {self._imaging_mode.words} was shown with this {shown}: kept as B-mode"
+        return got, ""
+
     def _capture_context(
-        self, kind: str, image_seqs: Sequence[int]
+        self, kind: str, image_seqs: Sequence[int], mode: ImagingMode, note: str = ""
     ) -> tuple[dict[str, str], dict[str, object], list[dict[str, object]]]:
         """Labels, annotations and measurements of a capture about to be submitted (exactly once each):
-        the texts and calipers made on its frames (`image_seqs`, ring seqs; none for a live capture)."""
+        the texts and calipers made on its frames (`image_seqs`, ring seqs; none for a live capture);
+        `mode` is the mode of what is stored, `note` why it is not the mode in force."""
         # Before the labeller: labelling may open the practice study, which must not lose them.
         ann = dict(self.annotations.for_frames(image_seqs))
         meas = list(self.measurements.for_frames(image_seqs))
@@ -562,13 +598,15 @@ class MainWindow(QMainWindow):
             "side": marker.side,
             "grey_map": self.imaging.grey_map,
             **self.extra_labels,
-            "imaging_mode": self._imaging_mode.value,
+            "imaging_mode": mode.value,
         }
+        if note:
+            labels["imaging_note"] = note
         if self.descriptor is not None:
             labels["probe"] = f"{self.descriptor.vendor} {self.descriptor.model} {self.descriptor.serial}"
         capture_id = ""
         if self._capture_labeller is not None:
-            capture_id, step_labels = self._capture_labeller.label(kind, self._imaging_mode.value)
+            capture_id, step_labels = self._capture_labeller.label(kind, mode.value)
             labels.update(step_labels)
         self._labelled_ids.append(capture_id)
         return labels, ann, meas
@@ -580,10 +618,19 @@ class MainWindow(QMainWindow):
             self._message("Clip not saved: no frames in that time span", error=True)
             return
         seqs = [rf.ring_seq for rf in ring_frames] if self.cine.frozen else []
-        labels, ann, meas = self._capture_context("clip", seqs)
+        doppler, note = self._doppler_content(frames, clip=True)
+        mode = doppler[1].mode if doppler is not None else ImagingMode.BMODE
+        labels, ann, meas = self._capture_context("clip", seqs, mode, note)
+        save: Callable[[], StoredCapture]
+        if doppler is not None:
+            shown, content = doppler
+            frames = shown
+            save = lambda: self.sink.save_doppler_clip(shown, content, labels, ann, meas)  # noqa: E731
+        else:
+            save = lambda: self.sink.save_clip(frames, labels, ann, meas)  # noqa: E731
         self.worker.submit(
             "clip",
-            lambda: self.sink.save_clip(frames, labels, ann, meas),
+            save,
             thumbnail_of(frames[-1].pixels),
             ann,
             meas,
@@ -606,10 +653,12 @@ class MainWindow(QMainWindow):
             # A capture in another mode than its step asks for is kept, but the operator must hear why
             # it did not count (the labeller's note).
             refused = outcome.labels.get("capture_note", "")
+            grey = outcome.labels.get("imaging_note", "")
+            note += f" — {grey}" if grey else ""
             note += f" — not counted for the step: {refused}" if refused else ""
             self._message(
                 f"{outcome.kind.capitalize()} saved ({n} frame{'' if n == 1 else 's'}){note}",
-                error=bool(refused),
+                error=bool(refused or grey),
             )
         self.capture_finished.emit(outcome)
 
@@ -668,7 +717,7 @@ class MainWindow(QMainWindow):
         c = self.controls
         for w in (c.depth_control, c.gain_control, c.frequency_control, c.focus_control,
                   c.dynamic_range_control, c.tgc, *c.preset_buttons.values()):  # fmt: skip
-            w.setEnabled(enabled)
+            w.setEnabled(enabled and w not in c.read_only)  # a source's own settings stay read-only
 
     def _acquisition_step(self, key: SettingKey, delta: float) -> None:
         """A depth or gain key: refused while frozen (it would change the next frames, not this one)."""

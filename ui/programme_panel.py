@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -43,7 +44,8 @@ from scanner_app.programme.logbook import (
 )
 from scanner_app.programme.logbook_export import logbook_csv, logbook_pdf
 from scanner_app.programme.pathways import Pathway, progress
-from scanner_app.programme.people import NotAllowed, Role, User, list_users
+from scanner_app.programme.people import NotAllowed, Role, User, add_user, list_users
+from scanner_app.programme.people import sign_in as people_sign_in
 from scanner_app.programme.procedures import record_procedure
 from scanner_app.programme.quality import (
     Classification,
@@ -88,11 +90,32 @@ class ProgrammePanel(QWidget):
         self._window: ScannerWindow | None = None
 
         self.users = QComboBox()
+        self.pin = QLineEdit()
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin.setPlaceholderText("PIN")
+        self.pin.setMaximumWidth(90)
         self.sign_in_button = QPushButton("Sign in")
+        self.sign_out_button = QPushButton("Sign out")
         self.who = QLabel("Nobody signed in")
         sign_in = QHBoxLayout()
         sign_in.addWidget(self.users, 1)
+        sign_in.addWidget(self.pin)
         sign_in.addWidget(self.sign_in_button)
+        sign_in.addWidget(self.sign_out_button)
+        # An administrator registers people; a new database starts with its first administrator.
+        self.new_username, self.new_name, self.new_pin = QLineEdit(), QLineEdit(), QLineEdit()
+        self.new_pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.new_role = QComboBox()
+        for role in Role:
+            self.new_role.addItem(role.value, role)
+        self.register_button = QPushButton("Register")
+        self.register_box = QGroupBox("Register a user")
+        register_form = QFormLayout(self.register_box)
+        register_form.addRow("Username", self.new_username)
+        register_form.addRow("Name", self.new_name)
+        register_form.addRow("Role", self.new_role)
+        register_form.addRow("PIN", self.new_pin)
+        register_form.addRow(self.register_button)
 
         self.logbook = QListWidget()
         self.progress = QLabel("")
@@ -109,9 +132,13 @@ class ProgrammePanel(QWidget):
         book_layout.addWidget(self.logbook)
         book_layout.addWidget(self.progress)
         book_layout.addLayout(exports)
-        book_layout.addWidget(QLabel("Awaiting my sign-off"))
-        book_layout.addWidget(self.awaiting)
-        book_layout.addWidget(self.sign_off_button)
+        self.sign_off_box = QWidget()  # hidden for trainees: they cannot sign off
+        sign_off_layout = QVBoxLayout(self.sign_off_box)
+        sign_off_layout.setContentsMargins(0, 0, 0, 0)
+        sign_off_layout.addWidget(QLabel("Awaiting my sign-off"))
+        sign_off_layout.addWidget(self.awaiting)
+        sign_off_layout.addWidget(self.sign_off_button)
+        book_layout.addWidget(self.sign_off_box)
 
         self.flag_reason = QComboBox()
         for reason, words in FLAG_WORDS.items():
@@ -143,6 +170,12 @@ class ProgrammePanel(QWidget):
         self.review = QGroupBox("Quality review (this quarter)")
         review_form = QFormLayout(self.review)
         review_form.addRow(self.cases)
+        self.case_detail = QLabel("")  # the selected case in full (the list's lines are cut)
+        self.case_detail.setWordWrap(True)
+        review_form.addRow(self.case_detail)
+        self.cases.currentItemChanged.connect(
+            lambda item, _old: self.case_detail.setText(item.toolTip() if item is not None else "")
+        )
         review_form.addRow("Outcome", self.outcome_kind)
         review_form.addRow("Date", self.outcome_date)
         review_form.addRow("Found", self.outcome_text)
@@ -156,12 +189,22 @@ class ProgrammePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(sign_in)
         layout.addWidget(self.who)
-        for box in (book, flags, self.review):
-            layout.addWidget(box)
+        layout.addWidget(self.register_box)
+        quality = QWidget()
+        quality_layout = QVBoxLayout(quality)
+        quality_layout.addWidget(flags)
+        quality_layout.addWidget(self.review)
+        quality_layout.addStretch(1)
+        self.pages = QTabWidget()  # the logbook, and flags with the quality review
+        self.pages.addTab(book, "Logbook")
+        self.pages.addTab(quality, "Quality")
+        layout.addWidget(self.pages, 1)
         layout.addWidget(self.message)
-        layout.addStretch(1)
 
-        self.sign_in_button.clicked.connect(lambda: self.sign_in(self.users.currentData()))
+        self.sign_in_button.clicked.connect(self.sign_in_with_pin)
+        self.pin.returnPressed.connect(self.sign_in_with_pin)
+        self.sign_out_button.clicked.connect(lambda: self.sign_in(None))
+        self.register_button.clicked.connect(self.register_user)
         self.sign_off_button.clicked.connect(self.sign_off_selected)
         self.flag_button.clicked.connect(self.flag_last_exam)
         self.outcome_button.clicked.connect(self.add_outcome_to_selected)
@@ -183,8 +226,42 @@ class ProgrammePanel(QWidget):
         for u in list_users(self.db):
             self.users.addItem(f"{u.display_name} ({u.role.value})", u)
 
+    def sign_in_with_pin(self) -> None:
+        chosen: User | None = self.users.currentData()
+        if chosen is None:
+            return
+        try:
+            user = people_sign_in(self.db, chosen.username, self.pin.text())
+        except NotAllowed as exc:
+            self._say(str(exc), error=True)
+            return
+        finally:
+            self.pin.clear()
+        self.sign_in(user)
+
     def sign_in(self, user: User | None) -> None:
+        """`user` has proved who they are (their PIN); None signs out."""
         self.user = user
+        self.refresh()
+
+    def register_user(self) -> None:
+        """An administrator's (or, in a new database, the first administrator's) registration."""
+        first = self.users.count() == 0
+        if not first and (self.user is None or self.user.role != Role.ADMINISTRATOR):
+            self._say("Only an administrator registers users", error=True)
+            return
+        role = Role.ADMINISTRATOR if first else self.new_role.currentData()
+        username = self.new_username.text().strip()
+        user = User(username, self.new_name.text().strip() or username, role)
+        try:
+            add_user(self.db, user, pin=self.new_pin.text())
+        except ValueError as exc:
+            self._say(str(exc), error=True)
+            return
+        for w in (self.new_username, self.new_name, self.new_pin):
+            w.clear()
+        self.reload_users()
+        self._say(f"Registered {user.display_name} ({role.value})")
         self.refresh()
 
     def on_exam_ended(self, record: dict[str, object]) -> None:
@@ -282,11 +359,22 @@ class ProgrammePanel(QWidget):
         self.who.setText(
             f"Signed in: {user.display_name} ({user.role.value})" if user else "Nobody signed in"
         )
+        first = self.users.count() == 0
+        self.register_box.setVisible(first or (user is not None and user.role == Role.ADMINISTRATOR))
+        self.register_box.setTitle("Create the first administrator" if first else "Register a user")
+        self.new_role.setEnabled(not first)
+        self.sign_out_button.setVisible(signed_in)
         for w in (self.export_csv_button, self.export_pdf_button, self.flag_button):
             w.setEnabled(signed_in)
         self.sign_off_button.setEnabled(signed_in and user is not None and user.may_sign_off)
+        self.sign_off_box.setVisible(user is not None and user.may_sign_off)
+        if user is not None:
+            self.users.setCurrentIndex(
+                max(0, self.users.findText(f"{user.display_name} ({user.role.value})"))
+            )
         reviewer = user is not None and user.role in (Role.REVIEWER, Role.ADMINISTRATOR)
         self.review.setVisible(reviewer)
+        self.pages.setCurrentIndex(1 if reviewer else 0)  # a reviewer signs in to review
         self.logbook.clear()
         self.awaiting.clear()
         self.cases.clear()
@@ -295,7 +383,9 @@ class ProgrammePanel(QWidget):
             return
         mine = entries(self.db, user.username)
         for e in reversed(mine):
-            self.logbook.addItem(_entry_line(e))
+            item = QListWidgetItem(_entry_short(e))
+            item.setToolTip(_entry_line(e))
+            self.logbook.addItem(item)
         today = self._today()
         lines = []
         for p in self.pathways:
@@ -312,6 +402,7 @@ class ProgrammePanel(QWidget):
             start, end = quarter_of(today)
             for case in cases(self.db, start, end):
                 item = QListWidgetItem(_case_line(case))
+                item.setToolTip(_case_line(case))
                 item.setData(256, case)
                 self.cases.addItem(item)
             self.outcome_date.setDate(QDate(today.year, today.month, today.day))
@@ -352,6 +443,11 @@ def _entry_line(e: LogbookEntry) -> str:
     practice = " (practice)" if e.practice else ""
     what = f"{e.region}  {e.protocol_id}{practice}"
     return f"{e.performed_on.isoformat()}  {what} — {e.findings or '—'} — {signed}"
+
+
+def _entry_short(e: LogbookEntry) -> str:
+    """One narrow line: date, region, findings and a tick when signed off (the tooltip has it all)."""
+    return f"{'✓' if e.signed_off else '○'} {e.performed_on.isoformat()} {e.region}: {e.findings or '—'}"
 
 
 def _case_line(case: ReviewedCase) -> str:

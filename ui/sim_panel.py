@@ -7,13 +7,26 @@ The pose is shown as a small picture of the probe on the limb, which takes the m
 wheel to rotate, shift+wheel for pressure). The keys that move the probe are window actions the tab
 adds (enabled while a simulator is present), so they work wherever the focus is and never take a
 scanner key (S saves a still; tilt is Alt+Up/Down). The body marker follows the scene and the probe.
+With a simulated probe that makes Doppler, the patient's manoeuvres for a venous study are there too:
+a calf squeeze (augmentation, `Ctrl+Alt+A`) and a Valsalva held and released (`Ctrl+Alt+V`).
 """
 
 from __future__ import annotations
 
+import functools
+
 from PyQt6.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QColor, QMouseEvent, QPainter, QPen, QWheelEvent
-from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from scanner_app.annotations import BodyMarker
 from scanner_app.sim_control import SimulatorControl
@@ -46,6 +59,11 @@ POSE_ACTIONS: tuple[tuple[str, str, str, str, float], ...] = (
     ("sim_tilt_down", "Alt+Down", "Sim probe: tilt (heel-toe) down", "tilt_deg", -1.0),
     ("sim_press", "PgUp", "Sim probe: press harder", "pressure", 1.0),
     ("sim_release", "PgDown", "Sim probe: press lighter", "pressure", -1.0),
+)
+# The patient's manoeuvres, as window actions: (action name, keys, help text, what the slot does).
+MANOEUVRE_ACTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("sim_augmentation", "Ctrl+Alt+A", "Sim patient: calf squeeze (augmentation)", "squeeze"),
+    ("sim_valsalva", "Ctrl+Alt+V", "Sim patient: Valsalva — strain / release", "valsalva"),
 )
 # Simulator scenes to the body-marker pictograms (the QA phantom has none).
 BODY_MARKER_BY_SCENE = {
@@ -186,6 +204,20 @@ class SimPanel(QWidget):
         self.cable_button = QPushButton()
         self.cable_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.cable_button.clicked.connect(self.toggle_cable)
+        # The patient's manoeuvres for a venous Doppler study (shown when the probe makes Doppler).
+        self.squeeze_button = QPushButton("Calf squeeze")
+        self.squeeze_button.setToolTip("Augmentation: squeeze the calf (Ctrl+Alt+A)")
+        self.squeeze_button.clicked.connect(self.squeeze)
+        self.valsalva_button = QPushButton("Valsalva")
+        self.valsalva_button.setToolTip("Hold a Valsalva; press again to release (Ctrl+Alt+V)")
+        self.valsalva_button.setCheckable(True)
+        self.valsalva_button.clicked.connect(lambda _checked: self.toggle_valsalva())
+        self.manoeuvre_row = QWidget()
+        row = QHBoxLayout(self.manoeuvre_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        for b in (self.squeeze_button, self.valsalva_button):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            row.addWidget(b)
         form = QFormLayout()
         form.addRow("Scene", self.scene_combo)
         form.addRow("Variant", self.variant_combo)
@@ -199,6 +231,8 @@ class SimPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.picture, 1)
+        lay.addWidget(self.manoeuvre_row)
+        self.manoeuvre_row.setVisible(bool(sim.manoeuvres()))
         lay.addWidget(self.cable_button)
         self.cable_button.setVisible(sim.cable_plugged() is not None)  # once parented: never a window
         lay.addWidget(self.error_label)
@@ -258,7 +292,24 @@ class SimPanel(QWidget):
         self.pose = dict(self.sim.get_pose())
         self._show_pose()
         self._show_cable()
+        self._show_manoeuvres()
         self.pose_shown.emit()
+
+    def squeeze(self) -> None:
+        """Squeeze the calf: the leg veins' flow surges (augmentation)."""
+        if self.sim.manoeuvres():
+            self.sim.perform("augmentation")
+
+    def toggle_valsalva(self) -> None:
+        """Begin a Valsalva, or release the one held."""
+        if self.sim.manoeuvres():
+            self.sim.perform("release" if self.sim.straining() else "valsalva")
+        self._show_manoeuvres()
+
+    def _show_manoeuvres(self) -> None:
+        straining = self.sim.straining()
+        self.valsalva_button.setChecked(straining)
+        self.valsalva_button.setText("Release Valsalva" if straining else "Valsalva")
 
     def toggle_cable(self) -> None:
         """Pull the simulated probe's cable, or plug it back in."""
@@ -320,6 +371,15 @@ class SimulatorTab(QObject):
         if self._panel is not None:
             self._panel.nudge(key, steps)
 
+    def manoeuvre(self, what: str) -> None:
+        """The manoeuvre keys: "squeeze" the calf, or begin / release a "valsalva"."""
+        if self._panel is None:
+            return
+        if what == "squeeze":
+            self._panel.squeeze()
+        else:
+            self._panel.toggle_valsalva()
+
     def _show(self, control: SimulatorControl | None) -> None:
         if self._panel is not None:
             self._window.remove_side_tab(self._panel)
@@ -334,8 +394,14 @@ class SimulatorTab(QObject):
                 for name, keys, text, key, sign in POSE_ACTIONS:
                     slot = lambda k=key, s=sign: self.nudge(k, s)  # noqa: E731
                     self.actions[name] = self._window.add_action(name, [keys], text, slot)
-        for action in self.actions.values():
-            action.setEnabled(control is not None)
+                for name, keys, text, what in MANOEUVRE_ACTIONS:
+                    self.actions[name] = self._window.add_action(
+                        name, [keys], text, functools.partial(self.manoeuvre, what)
+                    )
+        manoeuvres = control is not None and bool(control.manoeuvres())
+        for name, action in self.actions.items():
+            is_manoeuvre = any(name == m[0] for m in MANOEUVRE_ACTIONS)
+            action.setEnabled(manoeuvres if is_manoeuvre else control is not None)
 
     def _follow_body_marker(self) -> None:
         if self._panel is None or self._control is None:

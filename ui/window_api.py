@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import QDockWidget, QGraphicsObject, QWidget
 from scanner_app.annotations import AnnotationSet
 from scanner_app.capture import CaptureSink
 from scanner_app.cine import CineModel
+from scanner_app.doppler_capture import DopplerContent
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.frame import Frame
 from scanner_app.imaging_model import ImagingModel
@@ -72,6 +73,19 @@ class CaptureLabeller(Protocol):
 
     def label_targets(self) -> list[tuple[str, str, str]]:
         """(step_id, step title, plane) a capture can be moved to; empty when there is no checklist."""
+        ...
+
+
+class DopplerCaptureSource(Protocol):
+    """Tells the window what the Doppler display showed with the frames of a capture (the Doppler
+    feature), so the capture stores that, labelled with its mode."""
+
+    def doppler_content(
+        self, frames: Sequence[Frame], clip: bool
+    ) -> tuple[list[Frame], DopplerContent] | None:
+        """(the frames to store, what was shown with them) for a still (one frame) or a clip; None
+        when the display showed nothing of its own with them (Doppler off, no flow or spectrum yet):
+        they are then stored, and labelled, as B-mode."""
         ...
 
 
@@ -186,8 +200,14 @@ class ScannerWindow(Protocol):
 
     def set_imaging_mode(self, mode: str) -> None:
         """The imaging mode in force, as the probe read it back (`scanner_app.capture.ImagingMode`
-        value, e.g. from `imaging_mode_of(DopplerMode, power=...)`): every capture is labelled with
-        it, so a checklist counts it only for a requirement of that mode. Default "bmode"."""
+        value, e.g. from `imaging_mode_of(DopplerMode, power=...)`). In a Doppler mode each capture
+        asks the `DopplerCaptureSource` what was shown and is stored and labelled in that mode (so a
+        checklist counts it only for a requirement of that mode); with nothing shown it stays B-mode.
+        Default "bmode"."""
+        ...
+
+    def set_doppler_capture(self, source: DopplerCaptureSource | None) -> None:
+        """The one source of Doppler captures (the Doppler feature), or None."""
         ...
 
     @property

@@ -1,5 +1,6 @@
-"""SimulatorControl: the simulator panel's handle on the virtual patient (scene, variant, probe pose),
-its ground truth (what the image plane cuts, which vessels the probe presses) and its cable."""
+"""SimulatorControl: the simulator panel's handle on the virtual patient (scene, variant, probe pose,
+the manoeuvres of a Doppler study), its ground truth (what the image plane cuts, which vessels the
+probe presses) and its cable."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from drivers.sim import physics as ph
 from drivers.sim.anatomy import Scene, VesselKind, compress_vessels, lumen_fraction, paint, structure_names
+from drivers.sim.haemodynamics import Manoeuvre
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.scenes import SCENES, list_scenes
@@ -33,16 +35,30 @@ class SimulatorCable(Protocol):
     def replug(self) -> None: ...
 
 
+class SimulatedPatient(Protocol):
+    """Who does the manoeuvres: the simulated firmware, which times them on the clock of its IQ."""
+
+    def perform(self, manoeuvre: Manoeuvre) -> None: ...
+
+    def straining(self) -> bool: ...
+
+
 class SimulatorControl:
     """Scene and pose control of an in-process simulated probe; the composition root hands it to the UI.
 
     A simulated probe in another process is driven the same way through the PLP extension commands
-    SIM_SET_SCENE and SIM_SET_POSE (`drivers/sim/firmware.py`).
+    SIM_SET_SCENE, SIM_SET_POSE and SIM_MANOEUVRE (`drivers/sim/firmware.py`).
     """
 
-    def __init__(self, renderer: PatientRenderer, cable: SimulatorCable | None = None) -> None:
+    def __init__(
+        self,
+        renderer: PatientRenderer,
+        cable: SimulatorCable | None = None,
+        patient: SimulatedPatient | None = None,
+    ) -> None:
         self._renderer = renderer
         self._cable = cable
+        self._patient = patient
         self._plugged = True
 
     def list_scenes(self) -> list[tuple[str, str, list[str]]]:
@@ -99,6 +115,22 @@ class SimulatorControl:
             and lumen_fraction(vessels[n], at.pressure) < OPEN_LUMEN_FRACTION  # type: ignore[arg-type]
         )
         return ViewTruth(scene.scene_id, in_view | vessels_in_view, vessels_in_view, compressed)
+
+    def manoeuvres(self) -> tuple[str, ...]:
+        return tuple(m.value for m in Manoeuvre) if self._patient is not None else ()
+
+    def perform(self, manoeuvre: str) -> None:
+        if self._patient is None:
+            raise ValueError("this simulated probe makes no Doppler: it has no manoeuvres")
+        try:
+            chosen = Manoeuvre(manoeuvre)
+        except ValueError:
+            known = ", ".join(m.value for m in Manoeuvre)
+            raise ValueError(f"unknown manoeuvre {manoeuvre!r}; known: {known}") from None
+        self._patient.perform(chosen)
+
+    def straining(self) -> bool:
+        return self._patient is not None and self._patient.straining()
 
     def cable_plugged(self) -> bool | None:
         return None if self._cable is None else self._plugged

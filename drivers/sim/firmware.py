@@ -12,11 +12,13 @@ Simulator extension commands (spec 2 allows `0x80`-`0xFF`):
 |---|---|---|---|
 | `0x80` | SIM_SET_POSE | UTF-8 JSON, pose fields to change: `{"position_mm": 10, "pressure": 0.5}` | none |
 | `0x81` | SIM_SET_SCENE | UTF-8 JSON object `{"scene": str, "variant": str}` | none |
+| `0x82` | SIM_MANOEUVRE | UTF-8 JSON `{"manoeuvre": "augmentation"}` (or "valsalva", "release") | none |
 
 With a Doppler mode set (SET key 16, spec 10) it also sends IQ packets: flow, one ensemble after each
 B-mode FRAME (its `frame_seq`); pw, packets of `PW_PULSES_PER_PACKET` pulses paced at the PRF, beside
 the frames. The samples come from an `IqModel` (`drivers/sim/doppler_iq.py`), fed the latest frame's
-ground truth labels.
+ground truth (labels, and the renderer's scene and pose) and the manoeuvres under way (`perform`,
+or SIM_MANOEUVRE), timed on the scene clock the IQ is made on.
 
 Both answer BAD_ARGUMENT to a payload that is not a JSON object (or, for SET_SCENE, lacks a string
 `scene`), or that the renderer rejects (an unknown pose field or scene). If the renderer has
@@ -52,7 +54,10 @@ from drivers.plp_codec import (
     encode_packet_parts,
     f32,
 )
-from drivers.sim.doppler_iq import IqModel, IqRequest, PlaceholderIqModel, SceneTruth
+from drivers.sim.anatomy import Scene
+from drivers.sim.doppler_iq import AnatomyIqModel, IqModel, IqRequest, SceneTruth
+from drivers.sim.haemodynamics import AT_REST, Manoeuvre, Manoeuvres
+from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import FrameRenderer, RenderedFrame, RenderParams, SpeckleLayersRenderer
 from drivers.sim.settings import SETTING_RANGES, SimDopplerSettings, SimSettings, sim_descriptor
 from scanner_app.doppler import DopplerMode
@@ -203,7 +208,7 @@ class SimFirmware:
         iq_model: IqModel | None = None,
     ) -> None:
         self._renderer = renderer or SpeckleLayersRenderer()
-        self.iq_model: IqModel = iq_model or PlaceholderIqModel(seed)
+        self.iq_model: IqModel = iq_model or AnatomyIqModel(seed)
         self._initial_params = params or RenderParams()
         self._initial_rate_hz = frame_rate_hz
         self.settings = SimSettings(self._initial_params, frame_rate_hz)
@@ -243,6 +248,7 @@ class SimFirmware:
         self._next_iq_t = 0.0
         self._pw_time_s: float | None = None  # scene time of the next pw pulse; None: restart
         self._truth: SceneTruth | None = None  # ground truth of the latest frame, for the IQ model
+        self._manoeuvres: Manoeuvres = AT_REST
 
     # -- power and thread ---------------------------------------------------------------------
 
@@ -322,7 +328,7 @@ class SimFirmware:
         with self._lock:
             for p in self._parser.feed(data):
                 if p.kind == PacketKind.COMMAND and not p.damaged:
-                    self._commands.append((p.seq, p.payload))
+                    self._commands.append((p.seq, p.data))
         self._wake.set()
 
     def press_button(self, kind: ProbeEventKind, text: str = "") -> None:
@@ -358,6 +364,25 @@ class SimFirmware:
         """Switch faults on or off (field names of `FaultSwitches`), safely while streaming."""
         with self._lock:
             self.faults = dataclasses.replace(self.faults, **changes)  # type: ignore[arg-type]
+
+    @property
+    def manoeuvres(self) -> Manoeuvres:
+        """The virtual patient's manoeuvres so far (scene times), as the IQ model sees them."""
+        return self._manoeuvres
+
+    def perform(self, manoeuvre: Manoeuvre) -> None:
+        """The virtual patient does `manoeuvre` now: on the scene clock of the IQ being made (a pw
+        stream's pulses run ahead of the wall clock when unpaced)."""
+        with self._lock:
+            self._manoeuvres = self._manoeuvres.after(manoeuvre, self._scene_time_s())
+
+    def straining(self) -> bool:
+        """Whether the virtual patient holds a Valsalva now."""
+        with self._lock:
+            return self._manoeuvres.straining(self._scene_time_s())
+
+    def _scene_time_s(self) -> float:
+        return self._pw_time_s if self._pw_time_s is not None else self._clock() - self._t0
 
     @property
     def _version(self) -> int:
@@ -424,7 +449,7 @@ class SimFirmware:
 
     def _send_frame(self, params: RenderParams, now: float) -> None:
         rendered = self._renderer.render(params, now - self._t0)
-        self._truth = _truth(params, rendered)
+        self._truth = _truth(params, rendered, self._renderer)
         self._frames_rendered += 1
         faults = self.faults
         n = self._frames_rendered
@@ -529,7 +554,10 @@ class SimFirmware:
             self._iq_seq = (self._iq_seq + 1) & 0xFFFFFFFF
             self.injected["iq_tx_dropped"] += 1
             return
-        payload = encode_iq_payload(header, self.iq_model.synthesize(r, self._truth, time_s))
+        truth = self._truth
+        if truth is not None:
+            truth = dataclasses.replace(truth, manoeuvres=self._manoeuvres)
+        payload = encode_iq_payload(header, self.iq_model.synthesize(r, truth, time_s))
         self._iq_sent += 1
         faults = self.faults
         if faults.iq_drop_every and self._iq_sent % faults.iq_drop_every == 0:
@@ -667,6 +695,14 @@ class SimFirmware:
                     return bad, b""  # no such scene, or a variant the scene does not have
             self.scene = (scene, variant)
             return ok, b""
+        if opcode == Opcode.SIM_MANOEUVRE:
+            req = _json_object(args)
+            try:
+                manoeuvre = Manoeuvre(req.get("manoeuvre") if req is not None else None)
+            except ValueError:
+                return bad, b""
+            self.perform(manoeuvre)
+            return ok, b""
         return ReplyStatus.UNKNOWN_OPCODE, b""
 
 
@@ -675,11 +711,17 @@ def _count(span: float, spacing: float, most: int) -> int:
     return max(2, min(most, round(span / spacing) + 1))
 
 
-def _truth(params: RenderParams, rendered: RenderedFrame) -> SceneTruth | None:
-    """The frame's ground truth labels for the IQ model: linear arrays only (their grid is in mm)."""
-    if rendered.labels is None or params.geometry != Geometry.LINEAR:
+def _truth(params: RenderParams, rendered: RenderedFrame, renderer: object) -> SceneTruth | None:
+    """The frame's ground truth for the IQ model: the renderer's virtual patient (scene and pose) when
+    it has one, and the labels of a linear array (their grid is in mm)."""
+    scene, pose = getattr(renderer, "scene", None), getattr(renderer, "pose", None)
+    if not isinstance(scene, Scene) or not isinstance(pose, ProbePose):
+        scene, pose = None, None
+    linear = params.geometry == Geometry.LINEAR
+    labels = rendered.labels if linear else None
+    if labels is None and scene is None:
         return None
-    return SceneTruth(rendered.labels, rendered.depth_mm, rendered.width_mm)
+    return SceneTruth(labels, rendered.depth_mm, params.width_mm, scene, pose, radius_mm=params.radius_mm)
 
 
 def _json_object(args: bytes) -> dict[str, object] | None:

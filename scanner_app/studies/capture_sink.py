@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scanner_app.capture import CaptureKind, CaptureSink, CaptureSinkError, StoredCapture
+from scanner_app.doppler_capture import DopplerContent
 from scanner_app.frame import Frame
 from scanner_app.studies.dicom_writer import geometry_runs
 from scanner_app.studies.model import CaptureLabels, JsonDict, Study, StudyCapture, StudyError
@@ -106,12 +107,74 @@ class StudyCaptureSink(CaptureSink):
             raise CaptureSinkError(f"could not save the dual image in {self.store.root}: {exc}") from exc
         return _ui_record(self.store, [record])
 
+    def save_doppler_still(
+        self,
+        frame: Frame,
+        doppler: DopplerContent,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        """An RGB Ultrasound Image of what the screen showed: colour (or power) in the box with its
+        colour bar, or the duplex image with the spectrum; its scale and measurements kept with it."""
+        dicom_labels, ui_labels = split_labels(labels)
+        entries = annotation_entries(ui_labels, annotations, measurements)
+        flow = doppler.overlays[-1] if doppler.overlays else None
+        try:
+            record = self.store.save_doppler_still(
+                self._current_study(),
+                frame,
+                flow,
+                doppler.spectrum or None,
+                labels=dicom_labels,
+                measurements=[*doppler.measurements, *doppler.scale_entries()],
+                power=doppler.power,
+                annotations=entries,
+                bar=doppler.bar,
+            )
+        except StudyError as exc:
+            raise CaptureSinkError(str(exc)) from exc
+        except OSError as exc:
+            raise CaptureSinkError(f"could not save the Doppler still in {self.store.root}: {exc}") from exc
+        return _ui_record(self.store, [record])
+
+    def save_doppler_clip(
+        self,
+        frames: Sequence[Frame],
+        doppler: DopplerContent,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, Any],
+        measurements: Sequence[Mapping[str, Any]],
+    ) -> StoredCapture:
+        """An RGB Ultrasound Multi-frame Image: frame i with the overlay it was shown with."""
+        dicom_labels, ui_labels = split_labels(labels)
+        scale = [{"type": "measurement", **m} for m in doppler.scale_entries()]
+        entries = [*annotation_entries(ui_labels, annotations, measurements), *scale]
+        try:
+            record = self.store.save_doppler_clip(
+                self._current_study(),
+                frames,
+                doppler.overlays,
+                dicom_labels,
+                entries,
+                power=doppler.power,
+                bar=doppler.bar,
+            )
+        except StudyError as exc:
+            raise CaptureSinkError(str(exc)) from exc
+        except OSError as exc:
+            raise CaptureSinkError(f"could not save the Doppler clip in {self.store.root}: {exc}") from exc
+        return _ui_record(self.store, [record])
+
     def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
         """Every frame of every part, read back from the DICOM files."""
         parts = []
         try:
             for sop_uid in record.ids:
-                pixels = np.asarray(self.store.read_dataset(self._record(sop_uid)).pixel_array, np.uint8)
+                ds = self.store.read_dataset(self._record(sop_uid))
+                pixels = np.asarray(ds.pixel_array, np.uint8)
+                if int(ds.get("SamplesPerPixel", 1)) == 3:
+                    pixels = pixels.max(axis=-1)  # a Doppler image reviewed by its brightness
                 parts.append(pixels if pixels.ndim == 3 else pixels[np.newaxis])
         except (StudyError, OSError) as exc:
             raise CaptureSinkError(f"could not read the capture back: {exc}") from exc

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from scanner_app.doppler_processing import FlowFrame, color_write_mask, power_doppler_levels
+from scanner_app.doppler_pipeline import FlowOverlay
+from scanner_app.doppler_processing import FlowBox, FlowFrame, color_write_mask, power_doppler_levels
 from scanner_app.frame import Frame, Geometry
 from scanner_app.spectral import SpectrumLine
 from scanner_app.studies.model import StudyCaptureError
@@ -34,6 +36,8 @@ COLOR_PRIORITY_LEVEL = 200
 SPECTRUM_DYNAMIC_RANGE_DB = 40.0
 POWER_DYNAMIC_RANGE_DB = 30.0
 SPECTRUM_GAP_ROWS = 4  # black rows between the image and the spectrum strip
+COLOUR_BAR_GAP_COLS = 3  # black columns between the image and the colour bar
+COLOUR_BAR_COLS = 8
 
 RgbArray = npt.NDArray[np.uint8]
 
@@ -46,8 +50,21 @@ class DopplerImage:
     regions: tuple[Dataset, ...]
 
 
+class BoxGrid(Protocol):
+    """A colour box's estimate grid: a `FlowFrame`, or the `FlowOverlay` the display drew of one."""
+
+    @property
+    def box(self) -> FlowBox: ...
+
+    @property
+    def lines(self) -> int: ...
+
+    @property
+    def samples(self) -> int: ...
+
+
 def box_indices(
-    bmode: Frame, flow: FlowFrame
+    bmode: Frame, flow: BoxGrid
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
     """For each B-mode pixel: the flow line and sample that lie under it (nearest), and whether the
     pixel is inside the box. Linear boxes may be steered (a parallelogram); convex ones are sectors."""
@@ -82,12 +99,20 @@ def box_indices(
     return np.clip(line, 0, flow.lines - 1), np.clip(sample, 0, flow.samples - 1), inside
 
 
-def flow_rgb(bmode: Frame, flow: FlowFrame, *, power: bool = False) -> tuple[RgbArray, npt.NDArray[np.bool_]]:
+def flow_rgb(
+    bmode: Frame, flow: FlowFrame | FlowOverlay, *, power: bool = False
+) -> tuple[RgbArray, npt.NDArray[np.bool_]]:
     """The B-mode in grey with the flow painted inside the box: red toward the probe, blue away
-    (brighter with speed), or power Doppler in orange. Returns (rgb, inside-the-box mask)."""
+    (brighter with speed), or power Doppler in orange; a `FlowOverlay` is painted exactly as the
+    display drew it (its colours, where it was opaque). Returns (rgb, inside-the-box mask)."""
     grey = np.asarray(bmode.pixels, dtype=np.uint8)
     rgb = np.repeat(grey[:, :, np.newaxis], 3, axis=2)
     line, sample, inside = box_indices(bmode, flow)
+    if isinstance(flow, FlowOverlay):
+        drawn = flow.rgba[sample, line]  # rows of the overlay are depth samples, columns lines
+        write = (drawn[..., 3] > 0) & inside
+        rgb[write] = drawn[..., :3][write]
+        return rgb, inside
     if power:
         # The weakest shown power is the threshold the display used: the scale starts there.
         shown_db = flow.power_db[flow.power_valid]
@@ -117,6 +142,7 @@ class SpectrumStrip:
     cm_s_per_row: float
     baseline_row: int  # from the strip's top
     baseline_cm_s: float  # the velocity of `baseline_row` (0 up to the bin spacing's rounding)
+    angle_deg: float | None = None  # the angle correction the velocities carry
 
 
 def spectrum_strip(lines: Sequence[SpectrumLine], max_columns: int) -> SpectrumStrip:
@@ -141,7 +167,14 @@ def spectrum_strip(lines: Sequence[SpectrumLine], max_columns: int) -> SpectrumS
     step = float(axis[1] - axis[0])
     zero_bin = int(np.argmin(np.abs(axis)))  # the bin nearest zero velocity
     baseline_row = axis.size - 1 - zero_bin
-    return SpectrumStrip((level * 255).astype(np.uint8), seconds, step, baseline_row, float(axis[zero_bin]))
+    return SpectrumStrip(
+        (level * 255).astype(np.uint8),
+        seconds,
+        step,
+        baseline_row,
+        float(axis[zero_bin]),
+        float(lines[-1].angle_deg),
+    )
 
 
 def tissue_region(bmode: Frame, *, low_priority: bool) -> Dataset:
@@ -157,7 +190,9 @@ def tissue_region(bmode: Frame, *, low_priority: bool) -> Dataset:
     return region
 
 
-def color_flow_region(bmode: Frame, inside: npt.NDArray[np.bool_], f0_mhz: float) -> Dataset:
+def color_flow_region(
+    bmode: Frame, inside: npt.NDArray[np.bool_], f0_mhz: float, prf_hz: float | None = None
+) -> Dataset:
     """The colour box's bounding rectangle, in the B-mode's calibration (its physical values continue
     the tissue region's, so a point has the same mm in both)."""
     rows = np.flatnonzero(inside.any(axis=1))
@@ -178,6 +213,8 @@ def color_flow_region(bmode: Frame, inside: npt.NDArray[np.bool_], f0_mhz: float
         y_value_cm=(y0 * axial_mm - bmode.depth_origin_mm) / 10,
     )
     region.TransducerFrequency = round(f0_mhz * 1000)
+    if prf_hz is not None:
+        region.PulseRepetitionFrequency = round(prf_hz)  # with the frequency, it gives the scale
     return region
 
 
@@ -196,22 +233,43 @@ def spectral_region(strip: SpectrumStrip, top_row: int, f0_mhz: float) -> Datase
     region.ReferencePixelPhysicalValueX = 0.0
     region.ReferencePixelPhysicalValueY = strip.baseline_cm_s
     region.TransducerFrequency = round(f0_mhz * 1000)
+    if strip.angle_deg is not None:
+        region.DopplerCorrectionAngle = strip.angle_deg  # the velocities are corrected by it
     return region
+
+
+def add_colour_bar(rgb: RgbArray, inside: npt.NDArray[np.bool_], bar: RgbArray) -> RgbArray:
+    """The image widened by a black margin holding the colour bar (`bar`, (n, 1, 3), top to bottom)
+    beside the box's rows, as on the screen; outside every region, so it measures nothing."""
+    rows = np.flatnonzero(inside.any(axis=1))
+    canvas = np.zeros((rgb.shape[0], rgb.shape[1] + COLOUR_BAR_GAP_COLS + COLOUR_BAR_COLS, 3), np.uint8)
+    canvas[:, : rgb.shape[1]] = rgb
+    if rows.size:
+        top, bottom = int(rows[0]), int(rows[-1]) + 1
+        index = np.linspace(0, bar.shape[0] - 1, bottom - top).round().astype(np.intp)
+        canvas[top:bottom, rgb.shape[1] + COLOUR_BAR_GAP_COLS :] = bar[index, :1]
+    return canvas
 
 
 def compose_doppler_still(
     bmode: Frame,
-    flow: FlowFrame | None,
+    flow: FlowFrame | FlowOverlay | None,
     spectrum: Sequence[SpectrumLine] | None,
     *,
     power: bool = False,
     f0_mhz: float | None = None,
+    bar: RgbArray | None = None,
 ) -> DopplerImage:
-    """The RGB image and regions of a Doppler still: B-mode (+ colour in the box) above, and for
-    duplex the spectrum strip below, as wide as the image at most."""
+    """The RGB image and regions of a Doppler still: B-mode (+ colour in the box, and `bar`, the
+    colour bar, beside it) above, and for duplex the spectrum strip below, as wide as the image at most."""
     if flow is not None:
         rgb, inside = flow_rgb(bmode, flow, power=power)
-        regions = [tissue_region(bmode, low_priority=True), color_flow_region(bmode, inside, flow.f0_mhz)]
+        regions = [
+            tissue_region(bmode, low_priority=True),
+            color_flow_region(bmode, inside, flow.f0_mhz, flow.prf_hz),
+        ]
+        if bar is not None:
+            rgb = add_colour_bar(rgb, inside, bar)
     else:
         grey = np.asarray(bmode.pixels, dtype=np.uint8)
         rgb = np.repeat(grey[:, :, np.newaxis], 3, axis=2)
@@ -219,7 +277,7 @@ def compose_doppler_still(
     if spectrum:
         strip = spectrum_strip(spectrum, bmode.cols)
         top = bmode.rows + SPECTRUM_GAP_ROWS
-        canvas = np.zeros((top + strip.pixels.shape[0], bmode.cols, 3), dtype=np.uint8)
+        canvas = np.zeros((top + strip.pixels.shape[0], rgb.shape[1], 3), dtype=np.uint8)
         canvas[: bmode.rows] = rgb
         canvas[top:, : strip.pixels.shape[1]] = strip.pixels[:, :, np.newaxis]
         rgb = canvas

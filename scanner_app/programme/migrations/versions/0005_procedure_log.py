@@ -1,7 +1,7 @@
 """Guided procedures: the operator's procedure logbook and the patient-reported pain follow-ups.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0005_procedure_log
+Revises: 0004_user_pins
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0005_procedure_log"
+down_revision = "0004_user_pins"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,134 @@
+"""DopplerContent: what the Doppler display showed with a capture's image(s), handed to the capture sink
+so a Doppler capture stores what the screen showed; and the spectral measurements kept with a duplex
+capture (PSV, EDV and RI for an artery; phasicity and augmentation for a vein). Qt-free."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scanner_app.capture import ImagingMode
+from scanner_app.doppler_measurements import (
+    arterial_measurements,
+    augmentation_response,
+    phasicity,
+    trace_series,
+)
+from scanner_app.doppler_pipeline import FlowOverlay
+from scanner_app.spectral import SpectrumLine
+
+# A vein's sweep shows augmentation when its fastest flow is at least this many times the flow before.
+AUGMENTATION_SEEN_RATIO = 2.0
+AUGMENTATION_BASELINE_S = 3.0
+AUGMENTATION_RESPONSE_S = 3.0
+SURGE_FOOT = 0.2  # the surge starts where the speed rises past this fraction of its rise
+
+
+@dataclass(frozen=True, slots=True)
+class DopplerContent:
+    """The Doppler part of a capture, as shown on screen: its mode; for colour and power one overlay per
+    captured B-mode frame (in order) and the colour bar; for PW duplex the spectral sweep shown (oldest
+    first) and its measurements ({"name", "value", "unit"} dicts)."""
+
+    mode: ImagingMode
+    overlays: tuple[FlowOverlay, ...] = ()
+    bar: npt.NDArray[np.uint8] | None = None
+    spectrum: tuple[SpectrumLine, ...] = ()
+    measurements: tuple[Mapping[str, Any], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        flow = self.mode in (ImagingMode.COLOR_DOPPLER, ImagingMode.POWER_DOPPLER)
+        if flow and not self.overlays:
+            raise ValueError(f"a {self.mode.words} capture needs the colour box it showed")
+        if self.mode is ImagingMode.SPECTRAL_DOPPLER and len(self.spectrum) < 2:
+            raise ValueError("a spectral Doppler capture needs the spectrum it showed (two lines at least)")
+        if self.mode is ImagingMode.BMODE:
+            raise ValueError("a B-mode capture has no Doppler content")
+
+    @property
+    def power(self) -> bool:
+        return self.mode is ImagingMode.POWER_DOPPLER
+
+    def scale_entries(self) -> list[dict[str, Any]]:
+        """The scale shown beside the image, as measurement entries (the colour bar's Nyquist velocity,
+        the spectrum's Nyquist and angle correction), so the numbers travel with the pixels."""
+        if self.overlays:
+            o = self.overlays[-1]
+            name = "Power Doppler scale (Nyquist)" if o.power_display else "Colour scale (Nyquist)"
+            return [
+                {"name": name, "value": round(o.nyquist_cm_s, 2), "unit": "cm/s"},
+                {"name": "PRF", "value": o.prf_hz, "unit": "Hz"},
+                {"name": "Doppler frequency", "value": o.f0_mhz, "unit": "MHz"},
+            ]
+        line = self.spectrum[-1]
+        return [
+            {"name": "Spectral scale (Nyquist)", "value": round(line.nyquist_cm_s, 2), "unit": "cm/s"},
+            {"name": "Angle correction", "value": line.angle_deg, "unit": "deg"},
+        ]
+
+
+def spectral_measurements(lines: Sequence[SpectrumLine], *, artery: bool) -> tuple[dict[str, Any], ...]:
+    """The standard measurements of a sweep's automatic trace: PSV, EDV and RI for an artery; phasicity
+    and, when the sweep shows a surge, the augmentation response for a vein. A measurement the sweep
+    cannot give (too short, no systolic peak) is left out, never guessed."""
+    if len(lines) < 3:
+        return ()
+    trace = trace_series(lines)
+    out: list[dict[str, Any]] = []
+    if artery:
+        try:
+            a = arterial_measurements(trace.forward_cm_s, trace.times_s)
+        except ValueError:
+            return ()
+        out += [
+            {"name": "PSV", "value": round(a.psv_cm_s, 1), "unit": "cm/s"},
+            {"name": "EDV", "value": round(a.edv_cm_s, 1), "unit": "cm/s"},
+            {"name": "RI", "value": round(a.resistive_index, 2), "unit": ""},
+        ]
+        return tuple(out)
+    # Veins: the flow's direction is whichever envelope carries more.
+    forward, reverse = np.nansum(trace.forward_cm_s), np.nansum(np.abs(trace.reverse_cm_s))
+    speed = trace.forward_cm_s if forward >= reverse else np.abs(trace.reverse_cm_s)
+    try:
+        p = phasicity(speed, trace.times_s)
+    except ValueError:
+        return ()
+    out += [
+        {"name": "Phasicity index", "value": round(p.index, 2), "unit": ""},
+        {"name": "Venous peak velocity", "value": round(float(np.nanmax(speed)), 1), "unit": "cm/s"},
+    ]
+    surge = _augmentation(speed, trace.times_s)
+    if surge is not None:
+        out.append(surge)
+    return tuple(out)
+
+
+def _augmentation(speed: npt.NDArray[np.float64], times_s: npt.NDArray[np.float64]) -> dict[str, Any] | None:
+    """The augmentation response when the sweep holds a surge: the squeeze is taken where the speed
+    last stood within a fifth of the rise above the sweep's median before its peak (the surge's foot),
+    the baseline the mean speed over the 3 s before that."""
+    v = np.nan_to_num(speed, nan=0.0)
+    peak_i = int(np.argmax(v))
+    before = v[: peak_i + 1]
+    if before.size < 4:
+        return None
+    baseline = float(np.median(v))
+    foot = baseline + SURGE_FOOT * (float(v[peak_i]) - baseline)
+    below = np.flatnonzero(before < foot)
+    if below.size == 0:
+        return None
+    squeeze_s = float(times_s[below[-1]])
+    try:
+        a = augmentation_response(v, times_s, squeeze_s, AUGMENTATION_BASELINE_S, AUGMENTATION_RESPONSE_S)
+    except ValueError:
+        return None
+    if math.isfinite(a.ratio) and a.ratio < AUGMENTATION_SEEN_RATIO:
+        return None  # no surge: augmentation was not done in this sweep
+    ratio = round(a.ratio, 1) if math.isfinite(a.ratio) else "no flow before"
+    peak = round(a.peak_cm_s, 1)
+    return {"name": "Augmentation (peak / before)", "value": ratio, "unit": "", "peak_cm_s": peak}
