@@ -627,6 +627,7 @@ def _add_exam_workflow(
     exams.session_changed.connect(
         lambda: procedure_record.set_runner(exams.session.runner if exams.session is not None else None)
     )
+    exams.exam_ended.connect(lambda _record: procedure_record.set_runner(None))  # kept with the study now
 
     def current_uid() -> str | None:
         return exams.last_study.study_uid if exams.last_study is not None else None
