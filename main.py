@@ -631,8 +631,16 @@ def _add_exam_workflow(
     """The exam dock, the PACS tab, and their shutdown when the window closes."""
     from ui.pacs_panel import PacsPanel
     from ui.priors_panel import PriorsPanel
+    from ui.procedure_record_panel import ProcedureRecordPanel
 
     exams.attach(window, simulator)
+    # A procedure exam's time-out and documentation, in their own tab while one runs.
+    procedure_record = ProcedureRecordPanel()
+    procedure_record.attach(window)
+    exams.session_changed.connect(
+        lambda: procedure_record.set_runner(exams.session.runner if exams.session is not None else None)
+    )
+    exams.exam_ended.connect(lambda _record: procedure_record.set_runner(None))  # kept with the study now
 
     def current_uid() -> str | None:
         return exams.last_study.study_uid if exams.last_study is not None else None
@@ -660,6 +668,7 @@ def _add_programme(
     from scanner_app.programme.db import ProgrammeDbError, open_database, sqlite_url
     from scanner_app.programme.pathways import PathwayError, load_pathways
     from scanner_app.programme.people import User
+    from ui.follow_up_panel import FollowUpPanel
     from ui.programme_panel import ProgrammePanel
 
     try:
@@ -685,6 +694,9 @@ def _add_programme(
     )  # fmt: skip
     panel.attach(window)
     exams.exam_ended.connect(panel.on_exam_ended)
+    follow_ups = FollowUpPanel(db, lambda: panel.user)  # pain scores after procedures, outcomes
+    follow_ups.attach(window)
+    exams.exam_ended.connect(lambda _record: follow_ups.refresh())
     window.finishing.connect(db.close)
     return panel
 
@@ -829,15 +841,18 @@ def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: s
 
     from scanner_app.programme.db import ProgrammeDbError, open_database
     from scanner_app.programme.logbook import ExamFacts, findings_text, person_key, record_exam
+    from scanner_app.programme.procedures import record_procedure
 
     facts = ExamFacts(
         study_uid=study.study_uid, performed_on=study.started_at.date(), region=region,
         operator=person_key(study.operator, []), protocol_id=study.protocol_id,
         findings=findings_text(record), workstation=socket.gethostname(),
+        practice=study.patient.practice_subject,  # no patient to follow up after a scripted run
     )  # fmt: skip
     try:
         with open_database(url) as db:
             record_exam(db, facts)
+            record_procedure(db, facts, record)  # a procedure protocol's record: its procedure logbook
     except ProgrammeDbError as exc:
         return False, f"scanner-app: error: the study is kept, but the exam is not in the logbook: {exc}"
     return True, f"logbook: exam recorded for {facts.operator}"

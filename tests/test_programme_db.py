@@ -80,6 +80,7 @@ def test_migrations_build_exactly_the_schema_the_code_uses(db: ProgrammeDatabase
         tables = set(sa.inspect(conn).get_table_names())
     assert diff == []
     assert {"users", "logbook_entries", "flags", "outcomes", "reviews", "alembic_version"} <= tables
+    assert {"procedure_log", "pain_follow_ups"} <= tables
 
 
 def test_reopening_migrates_nothing_and_keeps_entries(db_url: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from protocols.scripted_exam import run_scripted_exam
+from protocols.scripted_exam import SCRIPTED_TIME_OUT_SKIP, run_scripted_exam
 from protocols.validation import LIBRARY_DIR, load_protocol
 from scanner_app.studies import StudyStore
 from tests.cli_support import run_main
@@ -104,3 +104,13 @@ def test_check_protocols_from_the_command_line(tmp_path: Path, capsys: pytest.Ca
     broken.write_text("id: x\ntitle: [unclosed\n")
     bad = run_main(["--check-protocols", str(broken)], capsys)
     assert bad.code != 0 and "broken.yaml:" in bad.err
+
+
+def test_a_scripted_procedure_records_that_it_held_no_time_out(tmp_path: Path) -> None:
+    bursa = load_protocol(LIBRARY_DIR / "sasd_bursa_injection.yaml")
+    with StudyStore(tmp_path) as store:
+        result = run_scripted_exam(_source(1000), bursa, store, seconds=40, capture_every_s=0.2, side="right")
+    procedure = result.record["procedure"]
+    assert procedure["time_out"]["complete"] is False
+    assert procedure["time_out"]["skip_reason"] == SCRIPTED_TIME_OUT_SKIP
+    assert procedure["images"]["needle"]  # the needle step's images were taken after it, and counted

@@ -46,8 +46,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProgrammeData
         server: PostgresServer = request.getfixturevalue("postgres_server")
         url = server.create_database()
     with open_database(url) as opened:
+        add_user(opened, User("admin", "Administrator", Role.ADMINISTRATOR), pin="admin-pin")
         for u in (ANNA, TOM):
-            add_user(opened, u)
+            add_user(opened, u, pin=f"{u.username}-pin")
         yield opened
 
 

@@ -28,8 +28,9 @@ STEPS = {"knee": [PracticeStep("knee", "effusion", "suprapatellar long axis")]}
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[ProgrammeDatabase]:
     with open_database(sqlite_url(tmp_path)) as opened:
+        add_user(opened, User("admin", "Administrator", Role.ADMINISTRATOR), pin="admin-pin")
         for u in (ANNA, TOM):
-            add_user(opened, u)
+            add_user(opened, u, pin=f"{u.username}-pin")
         yield opened
 
 

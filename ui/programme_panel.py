@@ -46,6 +46,7 @@ from scanner_app.programme.logbook_export import logbook_csv, logbook_pdf
 from scanner_app.programme.pathways import Pathway, progress
 from scanner_app.programme.people import NotAllowed, Role, User, add_user, list_users
 from scanner_app.programme.people import sign_in as people_sign_in
+from scanner_app.programme.procedures import record_procedure
 from scanner_app.programme.quality import (
     Classification,
     FlagReason,
@@ -288,6 +289,7 @@ class ProgrammePanel(QWidget):
             workstation=self.workstation,
         )
         made = record_exam(self.db, facts)
+        record_procedure(self.db, facts, record)  # a procedure's logbook entry and pain follow-ups
         self._say(f"Logbook: exam recorded for {', '.join(e.person for e in made)}")
         self.refresh()
 

@@ -142,3 +142,45 @@ class AttendanceRow(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("teaching_sessions.id"))
     person: Mapped[str] = mapped_column(String(64))
     attended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProcedureLogRow(Base):
+    """One guided procedure in its operator's procedure logbook: what was done and the pain right after."""
+
+    __tablename__ = "procedure_log"
+    __table_args__ = (UniqueConstraint("study_uid", "person", name="uq_procedure_study_person"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_uid: Mapped[str] = mapped_column(String(64))
+    person: Mapped[str] = mapped_column(String(64))  # username of the operator (or trainee)
+    role_in_exam: Mapped[str] = mapped_column(String(16))
+    performed_on: Mapped[date] = mapped_column(Date)
+    protocol_id: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text, default="")
+    side: Mapped[str] = mapped_column(String(16), default="")
+    time_out: Mapped[str] = mapped_column(Text, default="")  # "complete", or "skipped: <reason>"
+    medication: Mapped[str] = mapped_column(Text, default="")
+    dose_mg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    volume_ml: Mapped[float | None] = mapped_column(Float, nullable=True)
+    needle_gauge: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    needle_length_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    approach: Mapped[str] = mapped_column(Text, default="")
+    complications: Mapped[str] = mapped_column(Text, default="")
+    tolerance: Mapped[str] = mapped_column(String(16), default="")
+    pain_before: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pain_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    practice: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PainFollowUpRow(Base):
+    """A patient-reported pain score due some weeks after a procedure; `pain_score` stays empty until
+    it is entered."""
+
+    __tablename__ = "pain_follow_ups"
+    __table_args__ = (UniqueConstraint("study_uid", "weeks", name="uq_pain_follow_up_study_weeks"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_uid: Mapped[str] = mapped_column(String(64))
+    weeks: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)
+    pain_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    entered_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    entered_by: Mapped[str] = mapped_column(String(64), default="")

@@ -1,7 +1,7 @@
 """Practice scores in the trainee's logbook: quiz runs and views found in the simulator.
 
 Revision ID: 0003_practice_scores
-Revises: 0001
+Revises: 0002_user_pins
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_practice_scores"
-down_revision = "0001"
+down_revision = "0002_user_pins"
 branch_labels = None
 depends_on = None
 

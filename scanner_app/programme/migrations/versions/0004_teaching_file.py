@@ -1,6 +1,6 @@
 """The teaching file: de-identified cases with tags, lecture-then-scan sessions and their attendance.
 
-Revision ID: 0005_teaching_file
+Revision ID: 0004_teaching_file
 Revises: 0003_practice_scores
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_teaching_file"
+revision = "0004_teaching_file"
 down_revision = "0003_practice_scores"
 branch_labels = None
 depends_on = None
