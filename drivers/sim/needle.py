@@ -371,11 +371,10 @@ def structures_along(scene: Scene, needle: Needle, step_mm: float = 0.25) -> tup
 
 
 def is_vessel_or_nerve(scene: Scene, name: str) -> bool:
-    """Whether a needle through this structure is a complication to score (a vessel or a nerve)."""
-    for st in scene.structures:
-        if st.name == name:
-            return st.vessel is not None or st.label in (Label.NERVE, Label.VEIN_LUMEN, Label.ARTERY_LUMEN)
-    return False
+    """Whether a needle through this structure is a complication to score (a vessel, its wall
+    included, or a nerve)."""
+    vascular = (Label.NERVE, Label.VEIN_LUMEN, Label.ARTERY_LUMEN, Label.VESSEL_WALL)
+    return any(st.name == name and (st.vessel is not None or st.label in vascular) for st in scene.structures)
 
 
 def tip_visible(needle: Needle, plane: ImagePlane) -> bool:
