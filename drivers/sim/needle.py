@@ -246,10 +246,15 @@ class NeedleEcho:
         for rows, lines, mask in self.voids:
             box = out[rows, lines]
             box[mask] *= np.float32(FLUID_AMP)
-        if self.shadow_lines.size:
-            sub = out[:, self.shadow_lines]
-            below = np.arange(out.shape[0])[:, None] > self.shadow_from_row[None, :]
-            out[:, self.shadow_lines] = np.where(below, sub * self.shadow_gain[None, :], sub)
+        if self.shadow_lines.size:  # one block multiply over the lines the shaft crosses
+            l0, l1 = int(self.shadow_lines.min()), int(self.shadow_lines.max()) + 1
+            r0 = int(self.shadow_from_row.min()) + 1
+            gain = np.ones(l1 - l0, dtype=np.float32)
+            start = np.full(l1 - l0, out.shape[0], dtype=np.intp)
+            gain[self.shadow_lines - l0] = self.shadow_gain
+            start[self.shadow_lines - l0] = self.shadow_from_row
+            below = np.arange(r0, out.shape[0])[:, None] > start[None, :]
+            out[r0:, l0:l1] *= np.where(below, gain[None, :], np.float32(1.0))
         np.add.at(out, (self.add_rows, self.add_lines), self.add_values)
         return out
 
