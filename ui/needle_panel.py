@@ -60,6 +60,8 @@ class NeedlePanel(QWidget):
         self.practice: NeedlePractice | None = None
         self.last_score: NeedleScore | None = None
         self.approach = QComboBox()
+        self.approach.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.approach.setMinimumContentsLength(14)
         for approach, text in APPROACH_TEXT.items():
             self.approach.addItem(text, approach)
         self.angle = QDoubleSpinBox()
@@ -76,23 +78,26 @@ class NeedlePanel(QWidget):
         self.crossing.setSuffix(" mm")
         self.target = QComboBox()
         self.target.setToolTip("The structure the tip must reach (from the structures in view)")
+        self.target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.target.setMinimumContentsLength(14)
         for w in (self.approach, self.angle, self.entry, self.crossing, self.target):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout()
         for i, (what, text) in enumerate(
             (
-                ("place", "New needle (Shift+N)"),
-                ("inject", "Inject 0.5 ml (Shift+I)"),
-                ("advance", "Advance (Shift+↑)"),
-                ("withdraw", "Withdraw (Shift+↓)"),
-                ("flatter", "Flatter (Shift+←)"),
-                ("steeper", "Steeper (Shift+→)"),
-                ("score", "End and score (Shift+E)"),
+                ("place", "New needle ⇧N"),
+                ("inject", "Inject 0.5 ml ⇧I"),
+                ("advance", "Advance ⇧↑"),
+                ("withdraw", "Withdraw ⇧↓"),
+                ("flatter", "Flatter ⇧←"),
+                ("steeper", "Steeper ⇧→"),
+                ("score", "End, score ⇧E"),
                 ("remove", "Remove needle"),
             )
         ):
             b = QPushButton(text)
+            b.setToolTip(next(t for _n, _k, t, w in NEEDLE_ACTIONS if w == what) if what != "remove" else "")
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.clicked.connect(functools.partial(self.do, what))
             grid.addWidget(b, i // 2, i % 2)
