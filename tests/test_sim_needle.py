@@ -4,6 +4,8 @@ truth of the tip, and practice scoring from that truth."""
 from __future__ import annotations
 
 import math
+from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +16,9 @@ from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderParams
 from scanner_app.needle_guide import Approach, NeedleGuide
-from scanner_app.needle_practice import NeedlePractice
+from scanner_app.needle_practice import NeedlePractice, logbook_facts
+from scanner_app.programme.db import open_database, sqlite_url
+from scanner_app.programme.logbook import entries, record_exam
 
 PARAMS = RenderParams(depth_mm=30.0, frequency_mhz=12.0, focus_mm=10.0, rows=512, cols=512, width_mm=38.0)
 POSE = ProbePose(-12.0, 45.0)  # the shoulder's supraspinatus long axis: deltoid over the tendon
@@ -169,3 +173,19 @@ def test_scoring_counts_a_vessel_crossing_and_a_redirection() -> None:
     assert score.tip_structure == truth.tip_structure
     assert practice.finish().time_s == pytest.approx(13.0)  # the clock stopped at the first finish
     assert "1 redirection(s)" in score.summary() and "common femoral artery" in score.summary()
+
+
+def test_a_score_goes_into_the_trainees_logbook_as_practice(tmp_path: Path) -> None:
+    r = PatientRenderer("shoulder")
+    r.set_pose(POSE)
+    practice = NeedlePractice(SimulatorControl(r), target="subacromial-subdeltoid bursa", clock=Clock())
+    practice.place(NeedleGuide(Approach.IN_PLANE_LEFT, 25.0, entry_offset_mm=5.0))
+    practice.advance(25.0)
+    score = practice.finish()
+    with open_database(sqlite_url(tmp_path)) as db:
+        record_exam(
+            db, logbook_facts(score, trainee="kim", region="shoulder", performed_on=date(2026, 11, 29))
+        )
+        (entry,) = entries(db, "kim")
+    assert entry.practice and entry.protocol_id == "needle_practice" and entry.region == "shoulder"
+    assert "tip in the target" in entry.findings and "PASS" in entry.findings
