@@ -3,6 +3,7 @@ truth of the tip, and practice scoring from that truth."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from drivers.sim.needle import Collection, Needle
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderParams
+from scanner_app.frame import Geometry
 from scanner_app.needle_guide import Approach, NeedleGuide
 from scanner_app.needle_practice import NeedlePractice, logbook_facts
 from scanner_app.programme.db import open_database, sqlite_url
@@ -126,6 +128,22 @@ def test_ground_truth_tells_the_structure_the_tip_is_in() -> None:
     assert sim.needle_truth().tip_structure == "supraspinatus tendon"  # type: ignore[union-attr]
     sim.reset_needle()
     assert sim.needle_truth() is None
+    sim.place_needle(NeedleGuide(Approach.IN_PLANE_LEFT, 25.0))
+    sim.set_scene("knee", None)  # another patient: no needle in them
+    assert sim.needle_truth() is None
+
+
+def test_a_convex_probe_shows_the_needle_dipping_across_its_lines() -> None:
+    r = PatientRenderer("hip", seed=1)
+    params = RenderParams(depth_mm=60.0, frequency_mhz=5.0, focus_mm=30.0, rows=256, cols=256)
+    params = dataclasses.replace(params, geometry=Geometry.CONVEX, fov_deg=60.0, radius_mm=40.0)
+    without = r.render(params, 0.0).pixels.astype(np.float64)
+    r.needle = Needle((-40.0, 0.0, 0.0), 0.0, 30.0, bend_mm=0.0).advanced(45.0)  # in plane, from the left
+    diff = r.render(params, 0.0).pixels.astype(np.float64) - without
+    rows, cols = np.nonzero(diff > 60)
+    assert rows.size > 50 and cols.max() < 128  # a bright shaft, in the left half it runs through
+    # Along the shaft's path the rows deepen toward the centre: it dips at its angle.
+    assert np.corrcoef(cols, rows)[0, 1] > 0.8
 
 
 def test_a_steeper_out_of_plane_pass_leaves_the_tip_out_of_the_slice() -> None:

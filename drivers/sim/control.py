@@ -86,6 +86,7 @@ class SimulatorControl:
 
     def set_scene(self, scene_id: str, variant: str | None) -> None:
         self._renderer.set_scene(scene_id, variant or None)
+        self._renderer.needle = None  # another patient: the needle stays with the one it was in
 
     def get_pose(self) -> dict[str, float]:
         """position_mm, lateral_mm, rotation_deg (-180..180), tilt_deg, pressure (0..1)."""
