@@ -425,6 +425,7 @@ def _run_engine(
         default_capture_dir,
         default_preferences_path,
     )
+    from ui.needle_panel import NeedleTab
     from ui.procedure_panel import ProcedurePanel
     from ui.recording_control import RecordingControl
     from ui.replay_panel import ReplayPanel
@@ -481,6 +482,7 @@ def _run_engine(
     dual_screen = DualScreen()  # split screen for compression documentation (Ctrl+D)
     dual_screen.attach(window)
     ProcedurePanel().attach(window)
+    _needle_tab = NeedleTab(window, simulator)  # needle practice while the probe is simulated (kept alive)
     _add_doppler(window, engine)
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:

@@ -14,6 +14,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from scanner_app.needle_guide import NeedleGuide
+
 
 @dataclass(frozen=True, slots=True)
 class ViewTruth:
@@ -96,6 +98,21 @@ class LabelMap:
         return (float(cols.mean()) + 0.5) * dx, (float(rows.mean()) + 0.5) * dz
 
 
+@dataclass(frozen=True, slots=True)
+class NeedleTruth:
+    """Where the simulated needle is, from the simulator's ground truth (not read off pixels)."""
+
+    in_plane: bool  # placed for an in-plane approach (else out-of-plane)
+    angle_deg: float  # to the skin
+    inserted_mm: float
+    tip_structure: str  # the structure the tip is in ("coupling gel" before it enters the skin)
+    tip_depth_mm: float
+    tip_visible: bool  # the tip is in the imaging slice and inside the image
+    structures_crossed: tuple[str, ...]  # along the shaft, skin to tip
+    vessels_and_nerves_crossed: frozenset[str]  # of those, the ones a needle must not pass through
+    injected_ml: float
+
+
 class SimulatorControl(Protocol):
     """Scene, variant and virtual-probe pose of a simulated patient, its ground truth and its cable."""
 
@@ -147,4 +164,31 @@ class SimulatorControl(Protocol):
 
     def set_cable_plugged(self, plugged: bool) -> None:
         """Pull the cable (the window sees a disconnect) or plug it back in (a freshly powered probe)."""
+        ...
+
+    # -- the trainee's needle (procedure practice) ------------------------------------------------
+
+    def place_needle(self, guide: NeedleGuide) -> None:
+        """A new needle at the skin, where `guide` plans it from the probe's pose now (in-plane from
+        either end at its angle, or out-of-plane aimed to cross the slice at its target depth)."""
+        ...
+
+    def advance_needle(self, mm: float) -> None:
+        """Push the needle in by `mm` (withdraw when negative); ValueError when there is no needle."""
+        ...
+
+    def angle_needle(self, delta_deg: float) -> None:
+        """Pivot the needle about its skin entry, steeper when positive."""
+        ...
+
+    def inject(self, ml: float) -> None:
+        """Inject `ml` at the tip: an anechoic collection spreads from it."""
+        ...
+
+    def reset_needle(self) -> None:
+        """Take the needle out (and the injectate away)."""
+        ...
+
+    def needle_truth(self) -> NeedleTruth | None:
+        """Where the needle and its tip are now; None when there is no needle."""
         ...
