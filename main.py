@@ -9,7 +9,7 @@ import argparse
 import logging
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -24,6 +24,7 @@ from scanner_app.sim_control import SimulatorControl
 
 if TYPE_CHECKING:
     from scanner_app.headless import DopplerSummaryHook
+    from scanner_app.needle_practice import NeedleScore
     from scanner_app.recorder import SessionRecorder
     from scanner_app.replay_control import ReplayControl
     from scanner_app.stream_out import IgtlStreamServer
@@ -492,6 +493,8 @@ def _run_engine(
         )
         _add_practice(window, simulator, programme, protocols)
         if programme is not None:
+            _needle_tab.on_score = needle_scores_to_logbook(programme)
+        if programme is not None:
             _add_teaching(window, store, programme, protocols)
         captures_folder = store.root
     else:
@@ -722,6 +725,28 @@ def _add_practice(
     )
     practice.attach(window)
     simulator.changed.connect(lambda: practice.set_control(simulator.control))
+
+
+def needle_scores_to_logbook(programme: ProgrammePanel) -> Callable[[NeedleScore], None]:
+    """Each scored needle attempt into the logbook of whoever is signed in (pass 100 %, fail 0 %, with
+    what was measured in the detail); nothing when nobody is."""
+    import socket
+    from datetime import UTC, datetime
+
+    from scanner_app.programme.practice import PracticeScore, record_score
+
+    def keep(score: NeedleScore) -> None:
+        user = programme.user
+        if user is None:
+            programme.message.setText("Needle score not kept: nobody is signed in on the Programme tab")
+            return
+        record_score(programme.db, PracticeScore(
+            person=user.username, kind="needle", item=score.target or "needle placement",
+            score_percent=100.0 if score.passed else 0.0, practiced_at=datetime.now(UTC),
+            time_s=score.time_s, detail=score.summary(), workstation=socket.gethostname(),
+        ))  # fmt: skip
+
+    return keep
 
 
 def _add_teaching(

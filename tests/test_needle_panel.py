@@ -14,6 +14,7 @@ from drivers.sim.direct import DirectSimProbe
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
 from drivers.sim.settings import SimSettings
+from scanner_app.needle_practice import NeedleScore
 from tests.ui_support import COLS, ROWS, make_engine, open_window, wait_streaming
 from ui.main_window import MainWindow
 from ui.needle_panel import NEEDLE_ACTIONS, NeedleTab
@@ -38,6 +39,8 @@ def test_a_bursa_injection_with_keys_only_is_scored(
     qtbot: QtBot, shoulder: tuple[MainWindow, SimulatorControl, NeedleTab]
 ) -> None:
     window, control, tab = shoulder
+    kept: list[NeedleScore] = []
+    tab.on_score = kept.append  # main.py points this at the signed-in trainee's logbook
     wait_streaming(qtbot, window)
     control.set_pose(position_mm=-12.0, lateral_mm=45.0)  # the supraspinatus long axis
     assert "Needle" in window.side_tab_titles()
@@ -58,6 +61,7 @@ def test_a_bursa_injection_with_keys_only_is_scored(
     assert score.injected_ml == 0.5
     assert score.blind_advances == 5  # the tip enters the image from its left edge after 5 mm
     assert "PASS" in panel.score_label.text()
+    assert kept == [score]  # the score went where the tab was told to send it
 
 
 def test_needle_keys_are_in_the_help_and_off_without_a_simulator(

@@ -135,3 +135,23 @@ def test_a_new_database_starts_with_its_administrator_who_registers_the_others(
         _sign_in(panel, User("sam", "sam", Role.TRAINEE))
         assert panel.user == User("sam", "sam", Role.TRAINEE)
         assert not panel.register_box.isVisibleTo(panel)  # a trainee registers nobody
+
+
+def test_a_needle_score_lands_in_the_signed_in_trainees_logbook(
+    qtbot: QtBot, rig: GroinRig, db: ProgrammeDatabase
+) -> None:
+    from main import needle_scores_to_logbook
+    from scanner_app.needle_practice import NeedleScore
+    from scanner_app.programme.practice import practice_scores
+
+    panel = _panel(rig, db)
+    keep = needle_scores_to_logbook(panel)
+    score = NeedleScore(target="subacromial-subdeltoid bursa", tip_structure="subacromial-subdeltoid bursa",
+                        time_s=42.0, advances=25, redirections=0, blind_advances=5,
+                        vessels_and_nerves_crossed=frozenset(), injected_ml=0.5, in_plane=True)  # fmt: skip
+    keep(score)  # nobody signed in: not kept, and said
+    assert practice_scores(db, "sam") == [] and "nobody is signed in" in panel.message.text()
+    _sign_in(panel, SAM)
+    keep(score)
+    (kept,) = practice_scores(db, "sam")
+    assert (kept.kind, kept.score_percent, kept.time_s) == ("needle", 100.0, 42.0) and "PASS" in kept.detail

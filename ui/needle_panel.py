@@ -13,6 +13,7 @@ through the window's extension points.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from PyQt6.QtCore import QObject, Qt
 from PyQt6.QtGui import QAction
@@ -54,9 +55,12 @@ NEEDLE_ACTIONS: tuple[tuple[str, str, str, str], ...] = (
 class NeedlePanel(QWidget):
     """The approach, the target, the needle's buttons, the truth at the tip and the score."""
 
-    def __init__(self, sim: SimulatorControl) -> None:
+    def __init__(
+        self, sim: SimulatorControl, on_score: Callable[[NeedleScore], None] = lambda _s: None
+    ) -> None:
         super().__init__()
         self.sim = sim
+        self._on_score = on_score  # e.g. into the signed-in trainee's logbook
         self.practice: NeedlePractice | None = None
         self.last_score: NeedleScore | None = None
         self.approach = QComboBox()
@@ -164,6 +168,7 @@ class NeedlePanel(QWidget):
         if what == "score":
             self.last_score = p.finish()
             self.score_label.setText(self.last_score.summary())
+            self._on_score(self.last_score)
             return None
         verbs = {
             "advance": lambda: p.advance(STEP_MM),
@@ -194,6 +199,7 @@ class NeedleTab(QObject):
     def __init__(self, window: ScannerWindow, simulator: SimulatorTab) -> None:
         super().__init__()
         self._window = window
+        self.on_score: Callable[[NeedleScore], None] = lambda _score: None  # where scores go
         self._simulator = simulator
         self._panel: NeedlePanel | None = None
         self.actions: dict[str, QAction] = {}
@@ -218,7 +224,8 @@ class NeedleTab(QObject):
             self._panel = None
         control = self._simulator.control
         if control is not None:
-            self._panel = NeedlePanel(control)
+            # Late-bound: main.py sets `on_score` once the logbook exists, after the tab is made.
+            self._panel = NeedlePanel(control, on_score=lambda score: self.on_score(score))  # noqa: PLW0108
             self._window.add_side_tab(self._panel, "Needle")
         for action in self.actions.values():
             action.setEnabled(control is not None)
