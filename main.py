@@ -9,7 +9,7 @@ import argparse
 import logging
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from drivers.registry import ProbeOptions, ProbeRegistry
 from scanner_app.doppler import DopplerMode
 from scanner_app.engine import AcquisitionEngine
+from scanner_app.frame import Matrix4
 from scanner_app.probe import ProbeDescriptor, ProbeDriver, ProbeError, SettingKey
 from scanner_app.processing import DisplayProcessor
 from scanner_app.ring import FrameRing
@@ -369,6 +370,7 @@ def _run_engine(
 
     from scanner_app.capture import CaptureSink, FolderCaptureSink
     from scanner_app.preferences import Preferences
+    from scanner_app.stream_out import DEFAULT_PORT as DEFAULT_STREAM_PORT
     from ui.disk_space import DiskSpaceWatch
     from ui.dual_view import DualScreen
     from ui.main_window import (
@@ -382,6 +384,7 @@ def _run_engine(
     from ui.recording_control import RecordingControl
     from ui.replay_panel import ReplayPanel
     from ui.sim_panel import SimulatorTab
+    from ui.stream_out_control import StreamOutControl
     from ui.theme import apply_dark_theme
     from ui.user_folders import user_path
 
@@ -445,6 +448,10 @@ def _run_engine(
         captures_folder = Path(preferences.get("capture_dir") or default_capture_dir())
     DiskSpaceWatch(captures_folder).attach(window)
     RecordingControl(engine.ring, user_path("recordings", config=False)).attach(window)
+    stream_host, stream_port = parse_stream_out(args.stream_out or str(DEFAULT_STREAM_PORT))
+    StreamOutControl(
+        engine.ring, stream_host, stream_port, stream_pose_source(engine), server=outputs.take_server()
+    ).attach(window)
     replay = ReplayPanel(window)
     replay.set_control(replay_control(driver))
     window.probe_switched.connect(lambda _spec: replay.set_control(replay_control(engine.driver)))
@@ -471,18 +478,13 @@ class SessionOutputs:
         """Both as asked; ValueError naming what cannot be started (a port in use, a bad path)."""
         from scanner_app.recorder import SessionRecorder
         from scanner_app.sequence_file import RecordingError
-        from scanner_app.stream_out import IgtlStreamServer, sim_pose_matrix
+        from scanner_app.stream_out import IgtlStreamServer
 
         server = None
         if args.stream_out is not None:
             host, port = parse_stream_out(args.stream_out)
-
-            def pose() -> Any:
-                control = sim_control(engine.driver)
-                return sim_pose_matrix(control.get_pose()) if control is not None else None
-
             try:
-                server = IgtlStreamServer(engine.ring, host, port, pose_source=pose)
+                server = IgtlStreamServer(engine.ring, host, port, pose_source=stream_pose_source(engine))
             except OSError as exc:
                 raise ValueError(
                     f"--stream-out {args.stream_out}: cannot listen ({exc.strerror or exc})"
@@ -497,6 +499,11 @@ class SessionOutputs:
                     server.stop()
                 raise ValueError(str(exc)) from exc
         return cls(recorder, server)
+
+    def take_server(self) -> IgtlStreamServer | None:
+        """The stream-out server, handed to the window's toggle, which stops it from then on."""
+        server, self.server = self.server, None
+        return server
 
     def show_progress(self, window: ScannerWindow) -> None:
         """The recording's frame count and any error in the window's message line, once a second."""
@@ -532,6 +539,17 @@ class SessionOutputs:
                 print(f"recorded {p.frames} frames to {p.path}")
             if p.error:
                 print(f"scanner-app: error: recording: {p.error}", file=sys.stderr)
+
+
+def stream_pose_source(engine: AcquisitionEngine) -> Callable[[], Matrix4 | None]:
+    """The simulated probe's pose for stream-out, whichever driver the engine has now (None for others)."""
+    from scanner_app.stream_out import sim_pose_matrix
+
+    def pose() -> Matrix4 | None:
+        control = sim_control(engine.driver)
+        return sim_pose_matrix(control.get_pose()) if control is not None else None
+
+    return pose
 
 
 def parse_stream_out(text: str) -> tuple[str, int]:
