@@ -6,6 +6,7 @@ The only place that chooses a simulated or a real probe.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import sys
@@ -668,6 +669,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     from protocols.scripted_exam import run_scripted_exam
     from scanner_app.engine import EngineState
     from scanner_app.headless import AcquisitionWatch, acquisition_summary, format_summary, write_stats_json
+    from scanner_app.preset_outcome import apply_preset
     from scanner_app.programme.db import sqlite_url
     from scanner_app.studies.model import StudyError
     from scanner_app.studies.store import StudyStore
@@ -697,8 +699,9 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     try:
         with store:
             result = run_scripted_exam(
-                next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every
-            )
+                next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every,
+                apply_preset=functools.partial(apply_preset, engine),
+            )  # fmt: skip
             study = store.get_study(result.study_uid)
         status = engine.status()
     except (StudyError, OSError, sqlite3.Error) as exc:
@@ -722,6 +725,15 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
         print(
             f"protocol {protocol.id}: incomplete; steps still to capture: {missing} "
             f"(a longer --seconds or a shorter --capture-every takes more captures)"
+        )
+    not_applied = [
+        step["preset"] for step in record.get("steps") or [] if (step.get("preset") or {}).get("not_applied")
+    ]
+    if not_applied:
+        reason = next(iter(not_applied[0]["not_applied"].values()))
+        print(
+            f"presets not applied by this source at {len(not_applied)} step(s), so recorded in the exam "
+            f"(e.g. {reason})"
         )
     if args.stats_json:
         summary["exam"] = {**result.outcome(), "study_dir": str(study_dir)}
