@@ -875,7 +875,7 @@ class MainWindow(QMainWindow):
         self.strip.setGridSize(QSize(STRIP_CELL_PX, STRIP_THUMB_PX + 22))
         self.strip.setFixedHeight(STRIP_THUMB_PX + 40)
         self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.strip.setMinimumWidth(3 * STRIP_CELL_PX)
+        self.strip.setMinimumWidth(2 * STRIP_CELL_PX)  # two captions at least; more as room allows
         # the cine bar's buttons as compact as the toolbar's: the height goes to the image
         self.cine_bar.setStyleSheet("QPushButton { min-height: 20px; padding: 3px 10px; }")
         self._status_row = QHBoxLayout()
