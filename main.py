@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="pyusb backend for --probe usb: an object or a factory (usb.backend.libusb1:get_backend)",
     )
     p.add_argument("--list-probes", action="store_true", help="list USB probes and serial ports, then exit")
+    p.add_argument(
+        "--list-worklist",
+        metavar="AE@HOST:PORT",
+        help="print the Modality Worklist's scheduled US procedures (JSON, one a line), then exit",
+    )
+    p.add_argument("--calling-ae", metavar="AE", help="--list-worklist: our AE title (default SCANNERAPP)")
+    p.add_argument("--date", metavar="YYYYMMDD", help="--list-worklist: the scheduled date (default today)")
     p.add_argument("--headless", action="store_true", help="acquire with no window and print a summary")
     p.add_argument("--seconds", type=float, help="headless: how long to acquire (default 10)")
     p.add_argument(
@@ -126,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 _RUN_NAMES = {
     "check": "--check-protocols",
     "list": "--list-probes",
+    "worklist": "--list-worklist",
     "headless": "--headless without --protocol",
     "exam": "--headless --protocol",
     "window": "the window (no --headless)",
@@ -135,6 +143,9 @@ _OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
     "probe": ("--probe", _ACQUIRING),
     "usb_backend": ("--usb-backend", _ACQUIRING | {"list"}),
     "list_probes": ("--list-probes", frozenset({"list"})),
+    "list_worklist": ("--list-worklist", frozenset({"worklist"})),
+    "calling_ae": ("--calling-ae", frozenset({"worklist"})),
+    "date": ("--date", frozenset({"worklist"})),
     "headless": ("--headless", frozenset({"headless", "exam"})),
     "seconds": ("--seconds", frozenset({"headless", "exam"})),
     "stats_json": ("--stats-json", frozenset({"headless", "exam"})),
@@ -160,6 +171,8 @@ def _run_kind(args: argparse.Namespace) -> str:
         return "check"
     if args.list_probes:
         return "list"
+    if args.list_worklist is not None:
+        return "worklist"
     if args.headless:
         return "exam" if args.protocol is not None else "headless"
     return "window"
@@ -281,6 +294,30 @@ def list_probes(usb_backend: str | None) -> str:
     return probe_registry().list_probes(ProbeOptions(usb_backend=usb_backend))
 
 
+def list_worklist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """--list-worklist: one JSON object a line per scheduled US procedure step; 1 when the worklist
+    cannot be asked (the reason on stderr)."""
+    import json
+
+    from scanner_app.studies.model import StudyError
+    from scanner_app.studies.pacs import destination_from_address
+    from scanner_app.studies.worklist import WorklistQuery, query_worklist
+
+    try:
+        dest = destination_from_address(args.list_worklist, args.calling_ae or "SCANNERAPP")
+        query = WorklistQuery(args.date) if args.date else WorklistQuery.today()
+    except StudyError as exc:
+        parser.error(f"--list-worklist: {exc}")
+    try:
+        entries = query_worklist(dest, query)
+    except StudyError as exc:
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        return 1
+    for entry in entries:
+        print(json.dumps(entry.to_json(), ensure_ascii=False))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -304,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
         return 0
+    if args.list_worklist is not None:
+        return list_worklist(parser, args)
     try:
         driver = make_driver(args.probe, args.usb_backend)
     except ValueError as exc:

@@ -59,8 +59,9 @@ def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
 
 def seed(db: ProgrammeDatabase) -> None:
     """A trainee's year so far: knee, shoulder and venous studies, most signed off, one QA case."""
+    add_user(db, User("admin", "Administrator", Role.ADMINISTRATOR), pin="admin-pin")
     for u in (OP, SAM, RITA):
-        add_user(db, u)
+        add_user(db, u, pin=f"{u.username}-pin")
     plan = [
         ("knee", "knee", "normal"),
         ("shoulder", "shoulder", "supraspinatus tendinosis"),

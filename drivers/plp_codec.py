@@ -30,6 +30,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import struct
 import zlib
 from collections import Counter
@@ -101,14 +102,20 @@ class ReplyStatus(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Packet:
-    """One packet that passed both CRCs; `payload` is a private copy."""
+    """One packet that passed both CRCs. `payload` is its own bytes, or for a FRAME or IQ packet read
+    into a handed-over buffer a read-only view of that buffer (see `PacketParser`)."""
 
     kind: int
     seq: int
     device_time_us: int
-    payload: bytes
+    payload: bytes | memoryview
     version: int = PROTOCOL_VERSION
     damaged: bool = False  # a FRAME or IQ whose payload failed its CRC or layout check (already counted)
+
+    @property
+    def data(self) -> bytes:
+        """The payload as bytes: itself for the small kinds (already bytes), a copy of a view."""
+        return self.payload if isinstance(self.payload, bytes) else bytes(self.payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +345,7 @@ def frame_payload_ok(payload: bytes | memoryview) -> bool:
     return width_mm > 0
 
 
-def decode_frame_payload(payload: bytes) -> tuple[FrameHeader, npt.NDArray[np.generic]]:
+def decode_frame_payload(payload: bytes | memoryview) -> tuple[FrameHeader, npt.NDArray[np.generic]]:
     """Header and a read-only rows x cols array viewing `payload` (no copy)."""
     if not frame_payload_ok(payload):
         raise MalformedPayload(
@@ -397,7 +404,7 @@ def iq_payload_ok(payload: bytes | memoryview, max_depth_mm: float | None = None
 
 
 def decode_iq_payload(
-    payload: bytes, max_depth_mm: float | None = None
+    payload: bytes | memoryview, max_depth_mm: float | None = None
 ) -> tuple[IqHeader, npt.NDArray[np.complex64]]:
     """Header and the samples as a new complex64 array of shape (lines, pulses, samples)."""
     if not iq_payload_ok(payload, max_depth_mm):
@@ -413,6 +420,7 @@ def decode_iq_payload(
 # -- the streaming parser --------------------------------------------------------------------
 
 _KNOWN_KINDS = frozenset(int(k) for k in PacketKind)
+_SYNC_SEARCH = re.compile(re.escape(SYNC)).search  # finds the sync word in any buffer, memoryviews too
 
 
 class PacketParser:
@@ -421,20 +429,28 @@ class PacketParser:
 
     `feed()` returns the complete packets now available. FRAME packets are checked for a well-formed
     payload here (spec 3) and their sequence gaps counted, so every receiver counts alike.
+
+    Packets are found in place, in the bytes as they were read: CRCs run on memoryviews, and a FRAME's
+    or IQ packet's payload is a read-only view of the read buffer itself when the buffer is handed
+    over (`bytes`, or `owned=True`: the caller never writes into it again while a view of it lives),
+    so its pixels are copied once, into the ring. Only a packet split across two reads is gathered
+    into a buffer of its own (one more copy of that packet); other kinds are small and copied out.
     """
 
     def __init__(self, counts: Counter[str] | None = None, *, count_frame_gaps: bool = False) -> None:
         self.counts: Counter[str] = counts if counts is not None else Counter()
         self._count_frame_gaps = count_frame_gaps
-        self._buf = bytearray()
-        self._pos = 0
+        # The start of a packet (or of a sync word) whose rest is still to come; never written again
+        # once scanned, since payload views may point into it.
+        self._carry = bytearray()
+        self._carried = 0  # bytes of `_carry` in use
         self._next_frame_seq: int | None = None
         self._next_iq_seq: int | None = None
 
     def reset(self) -> None:
         """Forget buffered bytes (after a reconnect or a stream reset); counters are kept."""
-        self._buf = bytearray()
-        self._pos = 0
+        self._carry = bytearray()
+        self._carried = 0
         self._next_frame_seq = None
         self._next_iq_seq = None
 
@@ -448,76 +464,123 @@ class PacketParser:
 
     @property
     def buffered(self) -> int:
-        return len(self._buf) - self._pos
+        return self._carried
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]:
-        buf = self._buf
-        if self._pos and self._pos >= len(buf) // 2:
-            del buf[: self._pos]  # compact once in a while: amortised O(1) per byte
-            self._pos = 0
-        buf += data
+    def feed(self, data: bytes | bytearray | memoryview, *, owned: bool = False) -> list[Packet]:
+        """The packets `data` completes. `owned`: the buffer is handed over (see the class)."""
         out: list[Packet] = []
-        pos = self._pos
-        counts = self.counts
-        while True:
-            start = buf.find(SYNC, pos)
-            if start < 0:
-                # Keep a tail that may be the start of a sync word split across reads.
-                keep = 0
-                for k in (3, 2, 1):
-                    if len(buf) - pos >= k and buf.endswith(SYNC[:k]):
-                        keep = k
+        owned = owned or isinstance(data, bytes)
+        with memoryview(data) as raw:
+            view = raw.cast("B") if raw.format != "B" or raw.ndim != 1 else raw
+            while self._carried:
+                need = self._carry_need()
+                if need:
+                    if not view:
                         break
-                counts["bytes_discarded"] += len(buf) - pos - keep
-                pos = len(buf) - keep
-                break
-            if start > pos:
-                counts["bytes_discarded"] += start - pos
-                pos = start
-            if len(buf) - pos < HEADER_SIZE:
-                break
-            (_, version, kind, _, seq, dev_us, length) = _HEADER.unpack_from(buf, pos)
-            (hcrc,) = _CRC.unpack_from(buf, pos + 24)
-            if length > MAX_PAYLOAD or zlib.crc32(buf[pos : pos + 24]) != hcrc:
-                counts["resyncs"] += 1
-                counts["bytes_discarded"] += 1
-                pos += 1
-                continue
-            end = pos + HEADER_SIZE + length + TRAILER_SIZE
-            if len(buf) < end:
-                break
-            (pcrc,) = _CRC.unpack_from(buf, end - TRAILER_SIZE)
-            with memoryview(buf) as view, view[pos + HEADER_SIZE : end - TRAILER_SIZE] as payload_view:
-                crc_ok = zlib.crc32(payload_view) == pcrc
-                payload = bytes(payload_view) if crc_ok else b""
-            pos = end
-            damaged = False
-            if not crc_ok:
-                counts["crc_errors"] += 1
-                damaged = True
-            elif kind not in _KNOWN_KINDS:
-                counts["unknown_packets"] += 1
-                continue
-            elif kind == PacketKind.FRAME and version == PROTOCOL_VERSION and not frame_payload_ok(payload):
-                counts["malformed"] += 1
-                damaged = True
-            elif kind == PacketKind.IQ and version == PROTOCOL_VERSION and not iq_payload_ok(payload):
-                counts["iq_malformed"] += 1
-                damaged = True
-            if damaged and kind not in (PacketKind.FRAME, PacketKind.IQ):
-                continue
-            if self._count_frame_gaps:
-                if kind == PacketKind.FRAME:
-                    self.note_frame_seq(seq)
-                elif kind == PacketKind.IQ:
-                    self.note_iq_seq(seq)
-            counts["packets"] += not damaged
-            out.append(Packet(kind, seq, dev_us, b"" if damaged else payload, version, damaged))
-        self._pos = pos
-        if pos == len(buf):
-            buf.clear()
-            self._pos = 0
+                    take = min(need, len(view))
+                    self._carry[self._carried : self._carried + take] = view[:take]
+                    self._carried += take
+                    view = view[take:]
+                    continue
+                carry, carried = self._carry, self._carried
+                pos = self._scan(carry, carried, out, owned=True)
+                self._carry = bytearray(carry[pos:carried])  # a new buffer: views may point into the old
+                self._carried = carried - pos
+            if view and not self._carried:
+                pos = self._scan(view, len(view), out, owned=owned)
+                if pos < len(view):
+                    self._carry = bytearray(view[pos:])
+                    self._carried = len(view) - pos
         return out
+
+    def _carry_need(self) -> int:
+        """Bytes the carry still needs before it can be scanned (0: scan it now); sizes it once the
+        packet's length is known, so gathering a large packet copies each byte once."""
+        carried = self._carried
+        if carried < HEADER_SIZE:
+            if len(self._carry) < HEADER_SIZE:
+                self._carry += bytes(HEADER_SIZE - len(self._carry))
+            return HEADER_SIZE - carried
+        carry = self._carry
+        (sync, _, _, _, _, _, length) = _HEADER.unpack_from(carry, 0)
+        (hcrc,) = _CRC.unpack_from(carry, 24)
+        with memoryview(carry) as view, view[:24] as header:
+            if sync != SYNC or length > MAX_PAYLOAD or zlib.crc32(header) != hcrc:
+                return 0  # the scan resyncs
+        total = HEADER_SIZE + int(length) + TRAILER_SIZE
+        if len(carry) < total:
+            grown = bytearray(total)
+            grown[:carried] = carry[:carried]
+            self._carry = grown
+        return total - carried
+
+    def _scan(self, buf: bytearray | memoryview, end: int, out: list[Packet], *, owned: bool) -> int:
+        """Parse the packets in buf[:end] into `out`; returns where the unfinished tail begins."""
+        counts = self.counts
+        pos = 0
+        with memoryview(buf) as view:
+            while True:
+                found = _SYNC_SEARCH(view, pos, end)
+                if found is None:
+                    # Keep a tail that may be the start of a sync word split across reads.
+                    keep = 0
+                    for k in (3, 2, 1):
+                        if end - pos >= k and view[end - k : end] == SYNC[:k]:
+                            keep = k
+                            break
+                    counts["bytes_discarded"] += end - pos - keep
+                    return end - keep
+                start = found.start()
+                if start > pos:
+                    counts["bytes_discarded"] += start - pos
+                    pos = start
+                if end - pos < HEADER_SIZE:
+                    return pos
+                (_, version, kind, _, seq, dev_us, length) = _HEADER.unpack_from(view, pos)
+                (hcrc,) = _CRC.unpack_from(view, pos + 24)
+                if length > MAX_PAYLOAD or zlib.crc32(view[pos : pos + 24]) != hcrc:
+                    counts["resyncs"] += 1
+                    counts["bytes_discarded"] += 1
+                    pos += 1
+                    continue
+                stop = pos + HEADER_SIZE + length + TRAILER_SIZE
+                if end < stop:
+                    return pos
+                (pcrc,) = _CRC.unpack_from(view, stop - TRAILER_SIZE)
+                payload_view = view[pos + HEADER_SIZE : stop - TRAILER_SIZE]
+                pos = stop
+                if zlib.crc32(payload_view) != pcrc:
+                    counts["crc_errors"] += 1
+                    if kind in (PacketKind.FRAME, PacketKind.IQ):
+                        self._emit(out, kind, seq, dev_us, b"", version, damaged=True)
+                    continue
+                if kind not in _KNOWN_KINDS:
+                    counts["unknown_packets"] += 1
+                    continue
+                bulk = kind in (PacketKind.FRAME, PacketKind.IQ)
+                # Views only of a handed-over buffer; anything else (and every small packet) is copied.
+                payload = payload_view.toreadonly() if bulk and owned else bytes(payload_view)
+                damaged = False
+                if version == PROTOCOL_VERSION:
+                    if kind == PacketKind.FRAME and not frame_payload_ok(payload):
+                        counts["malformed"] += 1
+                        damaged = True
+                    elif kind == PacketKind.IQ and not iq_payload_ok(payload):
+                        counts["iq_malformed"] += 1
+                        damaged = True
+                self._emit(out, kind, seq, dev_us, b"" if damaged else payload, version, damaged=damaged)
+
+    def _emit(  # noqa: PLR0917
+        self, out: list[Packet], kind: int, seq: int, dev_us: int, payload: bytes | memoryview, version: int,
+        *, damaged: bool,
+    ) -> None:  # fmt: skip
+        if self._count_frame_gaps:
+            if kind == PacketKind.FRAME:
+                self.note_frame_seq(seq)
+            elif kind == PacketKind.IQ:
+                self.note_iq_seq(seq)
+        self.counts["packets"] += not damaged
+        out.append(Packet(kind, seq, dev_us, payload, version, damaged))
 
     def note_frame_seq(self, seq: int) -> None:
         """Count the FRAME seqs missing before `seq` in the current stream."""

@@ -101,6 +101,9 @@ class PlpProbeDriver(BaseProbeDriver):
         for key in COUNTER_KEYS:
             self._counts[key] = 0  # present from the start, so reports always show them
         self._parser = PacketParser(self._counts)
+        # A transport whose reads fill a buffer nothing writes again while it is viewed lets frames
+        # keep views of it: their pixels are then copied once, into the ring (see PacketParser).
+        self._owned_reads = bool(getattr(transport, "hands_over_reads", False))
         self._event_parser = PacketParser(self._counts)
         self._cmd_seq = 0
         self._frames: collections.deque[Frame] = collections.deque()
@@ -109,6 +112,7 @@ class PlpProbeDriver(BaseProbeDriver):
         self._setpoints: dict[SettingKey, float] = {}
         self._wake = threading.Event()
         self._accepting = False  # frames belong to the current stream: from START's reply to STOP
+        self._taking_all = False  # in read_frames: every frame read is handed out
         self._identity = ProbeIdentity("", "", "")
         self._tx_dropped_last = 0  # the probe's own tx_dropped in its latest STATUS
         self._tx_dropped_before = 0  # what it had counted before it last restarted its count
@@ -139,7 +143,7 @@ class PlpProbeDriver(BaseProbeDriver):
         reply = self._hello()
         if reply.version != PROTOCOL_VERSION:
             raise self._refused_version(reply.version)
-        _, status, data = decode_reply(reply.payload)
+        _, status, data = decode_reply(reply.data)
         if status != ReplyStatus.OK:
             raise ProbeRefused(f"{self.display_name} refused HELLO ({_status_name(status)})")
         try:
@@ -227,7 +231,7 @@ class PlpProbeDriver(BaseProbeDriver):
 
     def send_command(self, opcode: int, args: bytes = b"") -> tuple[int, bytes]:
         """Send any command (vendor or simulator extension) and return (status, reply data)."""
-        _, status, data = decode_reply(self._command_packet(opcode, args).payload)
+        _, status, data = decode_reply(self._command_packet(opcode, args).data)
         return status, data
 
     def _do_poll_events(self) -> list[ProbeEvent]:
@@ -244,10 +248,20 @@ class PlpProbeDriver(BaseProbeDriver):
         return self._frames.popleft() if self._frames else None
 
     def _do_read_frames(self, timeout_s: float) -> list[Frame]:
-        if not self._frames:
-            self._wait_for_frame(timeout_s)
-        if self._frames or self._iq:
-            self._read_available()  # packets queued behind this one: the caller wants the newest too
+        # Every frame read here is handed out, so the pending queue's cap (for frames that pile up
+        # while nobody reads) does not apply: a read of a large transfer brings many at once.
+        self._taking_all = True
+        try:
+            if not self._frames:
+                self._wait_for_frame(timeout_s)
+            if (self._frames or self._iq) and self._parser.buffered:
+                # A packet is on its way behind these: the caller wants the newest too. A read that
+                # ended on a packet boundary took what the link held (a USB read that returns less
+                # than asked is a short transfer: the device had no more), so asking again would
+                # only wait a whole read timeout (1 ms on USB) on every step for nothing.
+                self._read_available()
+        finally:
+            self._taking_all = False
         frames = list(self._frames)
         self._frames.clear()
         return frames
@@ -276,7 +290,7 @@ class PlpProbeDriver(BaseProbeDriver):
             first = False
             data = self.transport.read(wait_s)
             if data:
-                self._handle(self._parser.feed(data), None, None)
+                self._handle(self._parser.feed(data, owned=self._owned_reads), None, None)
             elif remaining <= 0:
                 break
         if not self._frames:
@@ -285,11 +299,11 @@ class PlpProbeDriver(BaseProbeDriver):
     def _read_available(self) -> None:
         """Parse what the link holds now, without waiting for more."""
         deadline = self._clock() + DRAIN_MAX_S
-        while not self._wake.is_set() and self._clock() < deadline:
+        while not self._wake.is_set() and self._clock() < deadline and len(self._frames) < MAX_PENDING_FRAMES:
             data = self.transport.read(0.0)
             if not data:
                 return
-            self._handle(self._parser.feed(data), None, None)
+            self._handle(self._parser.feed(data, owned=self._owned_reads), None, None)
 
     def _read_until_quiet(self) -> None:
         deadline = self._clock() + IN_FLIGHT_MAX_S
@@ -297,12 +311,12 @@ class PlpProbeDriver(BaseProbeDriver):
             data = self.transport.read(IN_FLIGHT_QUIET_S)
             if not data:
                 return
-            self._handle(self._parser.feed(data), None, None)
+            self._handle(self._parser.feed(data, owned=self._owned_reads), None, None)
 
     # -- commands -----------------------------------------------------------------------------
 
     def _command(self, opcode: Opcode, args: bytes = b"", what: str = "") -> bytes:
-        _, status, data = decode_reply(self._command_packet(opcode, args).payload)
+        _, status, data = decode_reply(self._command_packet(opcode, args).data)
         if status != ReplyStatus.OK:
             raise ProbeError(f"{self.display_name} refused {what or opcode.name}: {_status_name(status)}")
         return data
@@ -331,7 +345,9 @@ class PlpProbeDriver(BaseProbeDriver):
                 data = self.transport.read(min(remaining, 0.1))
                 if not data:
                     continue
-                reply = self._handle(self._parser.feed(data), seq, opcode, any_version=any_version)
+                reply = self._handle(
+                    self._parser.feed(data, owned=self._owned_reads), seq, opcode, any_version=any_version
+                )
                 if reply is not None:
                     return reply
         self._counts["link_faults"] += 1
@@ -393,7 +409,7 @@ class PlpProbeDriver(BaseProbeDriver):
             self._counts["malformed"] += 1
             return
         self._counts["frames"] += 1
-        if len(self._frames) >= MAX_PENDING_FRAMES:
+        if len(self._frames) >= MAX_PENDING_FRAMES and not self._taking_all:
             self._frames.popleft()
             self._counts["frames_overrun"] += 1  # the host fell behind the probe
         self._frames.append(frame)
@@ -479,7 +495,7 @@ class PlpProbeDriver(BaseProbeDriver):
 
     def _on_event(self, p: Packet) -> None:
         try:
-            code, text = decode_event(p.payload)
+            code, text = decode_event(p.data)
             kind = ProbeEventKind(code)
         except (MalformedPayload, ValueError):
             self._counts["unknown_packets"] += 1
@@ -489,7 +505,7 @@ class PlpProbeDriver(BaseProbeDriver):
 
     def _on_status(self, p: Packet) -> None:
         try:
-            status = decode_json_object(p.payload)  # NaN or Infinity in it: not JSON, a bad STATUS
+            status = decode_json_object(p.data)  # NaN or Infinity in it: not JSON, a bad STATUS
         except MalformedPayload:
             self._counts["bad_status"] += 1
             return

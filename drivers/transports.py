@@ -13,6 +13,8 @@ import array
 import contextlib
 import errno
 import re
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -26,8 +28,12 @@ REQ_GET_PLP_VERSION = 0x01
 REQ_RESET_STREAM = 0x02
 _VENDOR_IN = 0xC0  # device-to-host | vendor | device
 _VENDOR_OUT = 0x40
-USB_READ_BYTES = 256 * 1024  # spec 7: large transfers, 64 KiB or more
+# Spec 7: large transfers, 64 KiB or more. Several frames a transfer, so few packets are split across
+# two transfers (a split packet is gathered by the parser: one more copy of it).
+USB_READ_BYTES = 2 * 1024 * 1024
 USB_TIMEOUT_MS = 100
+USB_EVENT_WAIT_MS = 20  # the event reader's blocking read: how long close() may wait for it
+USB_READ_POOL = 8  # read buffers kept for reuse; more are only lent while frames still view them
 
 
 class Transport(Protocol):
@@ -109,10 +115,16 @@ def _usb_errors() -> tuple[type[BaseException], ...]:
 
 
 class UsbTransport:
-    """PLP over USB bulk endpoints (spec 7) via pyusb; `backend` picks libusb or the simulated bus."""
+    """PLP over USB bulk endpoints (spec 7) via pyusb; `backend` picks libusb or the simulated bus.
+
+    Each bulk read fills a buffer nothing else still views (`hands_over_reads`): the parser keeps
+    frame payloads as views of it, so a frame's pixels go from the transfer to the ring in one copy.
+    The interrupt endpoint is read by a thread of its own, blocking, so `read_events` never waits.
+    """
 
     hello_timeout_s = 0.2
     hello_attempts = 2
+    hands_over_reads = True  # a read's buffer is never written again while a view of it lives
 
     def __init__(
         self,
@@ -125,9 +137,10 @@ class UsbTransport:
         self.ids = tuple(ids)
         self._backend = backend
         self._timeout_ms = timeout_ms
-        self._buf = array.array("B", bytes(read_bytes))
-        self._ibuf = array.array("B", bytes(4096))
+        self._read_bytes = read_bytes
+        self._pool: list[array.array[int]] = []
         self._dev: Any = None
+        self._events: _InterruptReader | None = None
         self._where = ", ".join(format_usb_id(v, p) for v, p in self.ids)
 
     @property
@@ -205,10 +218,14 @@ class UsbTransport:
             raise ProbeError(f"{where} could not be opened: {exc}") from None
         self._dev = dev
         self._where = f"{format_usb_id(dev.idVendor, dev.idProduct)}"
+        self._events = _InterruptReader(dev, self.name)
 
     def close(self) -> None:
         import usb.util
 
+        events, self._events = self._events, None
+        if events is not None:
+            events.stop()  # before the device goes: its thread is in a transfer on it
         dev, self._dev = self._dev, None
         if dev is not None:
             try:
@@ -240,23 +257,31 @@ class UsbTransport:
         import usb.core
 
         timeout_ms = max(1, min(self._timeout_ms, round(timeout_s * 1000)))
+        buf = self._free_buffer()
         with self._link("bulk read"):
             try:
-                n = self._device().read(EP_BULK_IN, self._buf, timeout_ms)
+                n = self._device().read(EP_BULK_IN, buf, timeout_ms)
             except usb.core.USBTimeoutError:
                 return b""  # spec 7: a timeout with no data is normal
-        return memoryview(self._buf)[:n]
+        return memoryview(buf)[:n]
+
+    def _free_buffer(self) -> array.array[int]:
+        """A read buffer no view points into any more (a pooled one when there is one)."""
+        for buf in self._pool:
+            # The pool's list, `buf` and the call's argument: nothing else, so no memoryview of it lives.
+            if sys.getrefcount(buf) <= 3:
+                return buf
+        buf = array.array("B", bytes(self._read_bytes))
+        if len(self._pool) < USB_READ_POOL:
+            self._pool.append(buf)
+        return buf
 
     def read_events(self) -> bytes | memoryview:
-        """Whatever the interrupt endpoint has now (EVENT packets), or b""."""
-        import usb.core
-
+        """What the interrupt endpoint brought (EVENT packets) since the last call, or b"", at once."""
+        if self._events is None:
+            raise ProbeDisconnected(f"{self.name} is not open")
         with self._link("interrupt read"):
-            try:
-                n = self._device().read(EP_INTR_IN, self._ibuf, 1)
-            except usb.core.USBTimeoutError:
-                return b""
-        return memoryview(self._ibuf)[:n]
+            return self._events.take()
 
     def protocol_version(self) -> int:
         """GET_PLP_VERSION vendor request."""
@@ -277,6 +302,51 @@ class UsbTransport:
 
 
 _USB_GONE = (errno.ENODEV, errno.EIO, errno.ENOENT)  # what libusb says of a device no longer there
+
+
+class _InterruptReader:
+    """Reads the interrupt IN endpoint on its own thread, so nobody polls it on the frame path.
+
+    A failure (the device went away) ends the thread and is raised by the next `take()`, in the
+    caller's thread, where the transport turns it into a disconnect or link fault.
+    """
+
+    def __init__(self, dev: Any, name: str) -> None:
+        self._dev = dev
+        self._buf = array.array("B", bytes(4096))
+        self._lock = threading.Lock()
+        self._data = bytearray()
+        self._error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"events of {name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import usb.core
+
+        while not self._stopping.is_set():
+            try:
+                n = self._dev.read(EP_INTR_IN, self._buf, USB_EVENT_WAIT_MS)
+            except usb.core.USBTimeoutError:
+                continue
+            except BaseException as exc:  # handed to the reader's thread, which maps it
+                with self._lock:
+                    self._error = exc
+                return
+            with self._lock:
+                self._data += memoryview(self._buf)[:n]
+
+    def take(self) -> bytes:
+        with self._lock:
+            if self._error is not None and not self._data:
+                raise self._error
+            data = bytes(self._data)
+            self._data.clear()
+        return data
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(1.0)
 
 
 def _dispose_quietly(dev: Any) -> None:

@@ -16,7 +16,7 @@ from protocols.capture_labels import LATERALITY_BY_SIDE, study_labels
 from protocols.model import CaptureSide, Plane, ScanProtocol, Side
 from protocols.runner import ChecklistRunner, Clock, RunnerError
 from scanner_app.capture import CaptureKind
-from scanner_app.studies.model import Patient, Study
+from scanner_app.studies.model import ExamOrder, Patient, Study
 from scanner_app.studies.store import StudyStore
 
 # The protocol vocabulary has no "unspecified plane"; a capture in a step that names no plane at all
@@ -55,12 +55,15 @@ class ExamSession:
         practice: bool = False,
         trainee: str = "",
         supervisor: str = "",
+        order: ExamOrder | None = None,
         clock: Clock = time.monotonic,
     ) -> ExamSession:
         """Start a study (and the protocol's checklist, if one is given); raises StudyError/RunnerError.
 
-        The runner is built first, so a bad side or quadrant leaves no empty study behind.
+        The runner is built first, so a bad side or quadrant leaves no empty study behind. `order` is
+        what the department asked for (a worklist entry, or an accession typed by hand).
         """
+        order = order or ExamOrder()
         runner = None
         if protocol is not None:
             runner_side = side if protocol.side is Side.ASK or side == protocol.side.value else None
@@ -68,6 +71,7 @@ class ExamSession:
                 protocol, side=runner_side, quadrant=quadrant or None, practice=practice, clock=clock
             )
         description = protocol.title if protocol is not None else ("Practice" if practice else "")
+        description = order.requested_procedure or description
         study = store.start_study(
             patient,
             operator,
@@ -75,6 +79,9 @@ class ExamSession:
             supervisor=supervisor,
             protocol_id=protocol.id if protocol is not None else "",
             description=description,
+            accession_number=order.accession_number,
+            referring_physician=order.referring_physician,
+            study_uid=order.study_uid,
         )
         return cls(store, study, runner, side=side or "")
 

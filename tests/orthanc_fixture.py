@@ -22,6 +22,11 @@ import pytest
 
 CALLING_AE = "SCANNERAPP"
 ORTHANC_AE = "TESTPACS"
+# Debian's orthanc package ships the Modality Worklists plugin here (it serves *.wl files of a folder).
+WORKLIST_PLUGIN_PATHS = (
+    Path("/usr/share/orthanc/plugins/libModalityWorklists.so"),
+    Path("/usr/lib/orthanc/libModalityWorklists.so"),
+)
 
 
 def _free_port() -> int:
@@ -31,9 +36,12 @@ def _free_port() -> int:
 
 
 class OrthancServer:
-    """One Orthanc process with a generated config; start() waits until its REST API answers."""
+    """One Orthanc process with a generated config; start() waits until its REST API answers.
 
-    def __init__(self, work_dir: Path) -> None:
+    With `worklists` it loads the Modality Worklists plugin, serving the worklist files (*.wl) a test
+    writes into `worklist_dir`."""
+
+    def __init__(self, work_dir: Path, *, worklists: bool = False, modality_port: int = 104) -> None:
         exe = shutil.which("Orthanc")
         if exe is None:
             pytest.fail(
@@ -49,11 +57,22 @@ class OrthancServer:
         self.log_path = work_dir / "orthanc.log"
         storage = work_dir / "storage"
         storage.mkdir(parents=True, exist_ok=True)
-        config = {
+        self.worklist_dir = work_dir / "worklists"
+        plugins: list[str] = []
+        if worklists:
+            plugin = next((p for p in WORKLIST_PLUGIN_PATHS if p.exists()), None)
+            if plugin is None:
+                pytest.fail(
+                    "Orthanc's Modality Worklists plugin is not installed (Debian's orthanc package ships "
+                    f"it in {WORKLIST_PLUGIN_PATHS[0].parent}): apt-get install -y orthanc"
+                )
+            plugins.append(str(plugin))
+            self.worklist_dir.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {
             "Name": "scanner-app-test",
             "StorageDirectory": str(storage),
             "IndexDirectory": str(storage),
-            "Plugins": [],
+            "Plugins": plugins,
             "HttpServerEnabled": True,
             "HttpPort": self.http_port,
             "RemoteAccessAllowed": False,
@@ -65,7 +84,8 @@ class OrthancServer:
             "DicomAlwaysAllowEcho": False,
             "DicomAlwaysAllowStore": False,
             "DicomCheckModalityHost": True,
-            "DicomModalities": {"scanner": [CALLING_AE, "127.0.0.1", 104]},
+            # Where Orthanc reaches the scanner: its storage commitment reports go there.
+            "DicomModalities": {"scanner": [CALLING_AE, "127.0.0.1", modality_port]},
             "UnknownSopClassAccepted": False,
             "ConcurrentJobs": 1,
             "HttpThreadsCount": 4,
@@ -73,6 +93,8 @@ class OrthancServer:
             "SaveJobs": False,
             "StableAge": 1,
         }
+        if worklists:
+            config["Worklists"] = {"Enable": True, "Database": str(self.worklist_dir)}
         self.config_path.write_text(json.dumps(config, indent=2))
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -133,6 +155,12 @@ class OrthancServer:
         with urllib.request.urlopen(self.url + path, timeout=10.0) as resp:
             return json.loads(resp.read())
 
+    def upload(self, dicom_file: bytes) -> None:
+        """Store a DICOM file through the REST API (a study another modality made)."""
+        request = urllib.request.Request(self.url + "/instances", data=dicom_file, method="POST")
+        with urllib.request.urlopen(request, timeout=10.0) as resp:
+            assert resp.status == 200
+
     def get_bytes(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=10.0) as resp:
             return bytes(resp.read())
@@ -148,6 +176,17 @@ class OrthancServer:
         """How many times Orthanc stored a new instance (a duplicate C-STORE adds none)."""
         changes = self.get("/changes?limit=1000")
         return sum(1 for c in changes["Changes"] if c["ChangeType"] == "NewInstance")
+
+
+@pytest.fixture
+def orthanc_worklist(tmp_path: Path) -> Iterator[OrthancServer]:
+    """An Orthanc that also serves a Modality Worklist from `worklist_dir`."""
+    server = OrthancServer(tmp_path / "orthanc", worklists=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

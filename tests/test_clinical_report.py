@@ -140,7 +140,11 @@ def test_encapsulated_pdf_is_in_the_study_and_dciodvfy_clean(store: StudyStore, 
     assert errors == []
     # a document, not a capture: the images are listed as before, the report beside them
     study = store.get_study(exam.study_uid)
-    assert [d.sop_instance_uid for d in study.documents] == [ds.SOPInstanceUID]
+    # the report and its structured report (SR), in that order
+    assert [d.sop_instance_uid for d in study.documents] == [
+        ds.SOPInstanceUID,
+        signed.structured.sop_instance_uid,
+    ]
     assert all(c.kind.value in ("still", "clip") for c in study.captures)
     # a rebuilt index finds it again from the file
     root = store.root
@@ -148,7 +152,10 @@ def test_encapsulated_pdf_is_in_the_study_and_dciodvfy_clean(store: StudyStore, 
     report = rebuild_index(root)
     assert signed.document.path in report.captures_added
     with StudyStore(root) as again:
-        assert [d.sop_instance_uid for d in again.get_study(exam.study_uid).documents] == [ds.SOPInstanceUID]
+        assert [d.sop_instance_uid for d in again.get_study(exam.study_uid).documents] == [
+            ds.SOPInstanceUID,
+            signed.structured.sop_instance_uid,
+        ]
 
 
 def test_html_key_images_are_pictures_not_text(store: StudyStore) -> None:

@@ -307,7 +307,7 @@ def test_headless_pw_writes_iq_counters(tmp_path: Path, capsys: pytest.CaptureFi
         (["--headless", "--gate-depth-mm", "20"], "--gate-depth-mm sets the pulsed-wave gate"),
         (["--headless", "--doppler", "flow", "--angle-deg", "60"], "--angle-deg sets the pulsed-wave gate"),
         (["--headless", "--doppler", "pw", "--angle-deg", "95"], "--angle-deg must be between -90 and 90"),
-        (["--headless", "--doppler", "pw", "--gate-depth-mm", "nan"], "--gate-depth-mm must be positive"),
+        (["--headless", "--doppler", "pw", "--gate-depth-mm", "nan"], "--gate-depth-mm must be a positive"),
         (["--doppler", "pw"], "--doppler does nothing with the window"),
         (
             ["--headless", "--protocol", "knee", "--doppler", "pw"],

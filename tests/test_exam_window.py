@@ -420,7 +420,10 @@ def test_report_dialog_signs_the_open_exam_and_keeps_the_report(qtbot: QtBot, ri
     study = rig.store.get_study(uid)
     assert study.ended_at is not None and study.sign_off is not None
     assert study.sign_off.signed_by == "Super^Sue"
-    assert [d.sop_instance_uid for d in study.documents] == [signed.document.sop_instance_uid]
+    assert [d.sop_instance_uid for d in study.documents] == [
+        signed.document.sop_instance_uid,
+        signed.structured.sop_instance_uid,  # the measurements and findings as an SR
+    ]
     page = signed.html.read_text(encoding="utf-8")
     assert "Normal right knee." in page and "Signed by Super, Sue" in page
     assert "Report signed" in rig.window.message_label.text()

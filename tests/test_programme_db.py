@@ -26,7 +26,7 @@ from scanner_app.programme.pathways import (
     months_before,
     progress,
 )
-from scanner_app.programme.people import NotAllowed, Role, User, add_user
+from scanner_app.programme.people import NotAllowed, Role, User, add_user, list_users, sign_in
 from scanner_app.programme.quality import (
     Classification,
     FlagReason,
@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ANNA = User("anna", "Anna Sonographer", Role.OPERATOR)
 TOM = User("tom", "Tom Trainee", Role.TRAINEE)
 RITA = User("rita", "Rita Reviewer", Role.REVIEWER)
+ADMIN = User("admin", "Department Administrator", Role.ADMINISTRATOR)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -61,8 +62,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def db(db_url: str) -> Iterator[ProgrammeDatabase]:
     with open_database(db_url) as opened:
-        for user in (ANNA, TOM, RITA):
-            add_user(opened, user)
+        for user in (ADMIN, ANNA, TOM, RITA):
+            add_user(opened, user, pin=f"{user.username}-pin")
         yield opened
 
 
@@ -287,3 +288,25 @@ def test_two_app_processes_log_their_headless_exams_into_one_database(db_url: st
         kept = entries(db, "HEADLESS SCRIPT")
         assert len(kept) == 2 and len({e.study_uid for e in kept}) == 2
         assert {e.region for e in kept} == {"knee"} and all(e.protocol_id == "knee" for e in kept)
+
+
+def test_sign_in_takes_the_pin_and_keeps_only_its_hash(db: ProgrammeDatabase) -> None:
+    assert sign_in(db, "anna", "anna-pin") == ANNA
+    with pytest.raises(NotAllowed, match="unknown user or wrong PIN"):
+        sign_in(db, "anna", "tom-pin")
+    with pytest.raises(NotAllowed, match="unknown user or wrong PIN"):
+        sign_in(db, "nobody", "anna-pin")
+    with db.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT pin_hash FROM users WHERE username = 'anna'")).scalar_one()
+    assert stored.startswith("scrypt$") and "anna-pin" not in stored
+    with pytest.raises(ValueError, match="4 to 12 characters"):
+        add_user(db, User("bob", "Bob", Role.OPERATOR), pin="12")
+
+
+def test_the_first_user_of_a_new_database_is_an_administrator(tmp_path: Path) -> None:
+    with open_database(sqlite_url(tmp_path)) as fresh:
+        with pytest.raises(ValueError, match="first user must be an administrator"):
+            add_user(fresh, ANNA, pin="anna-pin")
+        add_user(fresh, ADMIN, pin="admin-pin")
+        add_user(fresh, ANNA, pin="anna-pin")
+        assert [u.username for u in list_users(fresh)] == ["admin", "anna"]

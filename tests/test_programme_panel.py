@@ -27,6 +27,7 @@ from ui.programme_panel import ProgrammePanel
 OP = User("op", "Op One", Role.OPERATOR)
 SAM = User("sam", "Sam Lee", Role.TRAINEE)
 RITA = User("rita", "Rita Reviewer", Role.REVIEWER)
+ADMIN = User("admin", "Administrator", Role.ADMINISTRATOR)
 TODAY = date.today()  # exams and flags are stamped with the real clock
 
 
@@ -38,8 +39,8 @@ def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[GroinRig]:
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[ProgrammeDatabase]:
     with open_database(sqlite_url(tmp_path)) as opened:
-        for u in (OP, SAM, RITA):
-            add_user(opened, u)
+        for u in (ADMIN, OP, SAM, RITA):
+            add_user(opened, u, pin=f"{u.username}-pin")
         yield opened
 
 
@@ -52,6 +53,12 @@ def _panel(rig: GroinRig, db: ProgrammeDatabase) -> ProgrammePanel:
     panel.attach(rig.window)
     exams.exam_ended.connect(panel.on_exam_ended)
     return panel
+
+
+def _sign_in(panel: ProgrammePanel, user: User, pin: str = "") -> None:
+    panel.users.setCurrentIndex(panel.users.findText(f"{user.display_name} ({user.role.value})"))
+    panel.pin.setText(pin or f"{user.username}-pin")
+    panel.sign_in_button.click()
 
 
 def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
@@ -70,14 +77,17 @@ def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
     (sams,) = entries(db, "sam")
     assert sams.supervised and sams.region == "lower limb" and sams.protocol_id == dvt.id
 
-    panel.sign_in(SAM)
+    _sign_in(panel, SAM, pin="op-pin")  # someone else's PIN
+    assert panel.user is None and "wrong PIN" in panel.message.text() and panel.pin.text() == ""
+    _sign_in(panel, SAM)
+    assert panel.user == SAM
     assert panel.logbook.count() == 1 and "not signed off" in panel.logbook.item(0).toolTip()
     assert panel.logbook.item(0).text().startswith("○ ")
     assert not panel.sign_off_box.isVisibleTo(panel)  # a trainee is not offered sign-off
     assert not panel.sign_off_button.isEnabled() and panel.awaiting.count() == 0
     assert not panel.review.isVisibleTo(panel)  # a trainee has no QA review
 
-    panel.sign_in(OP)
+    _sign_in(panel, OP)
     assert panel.awaiting.count() == 1 and "sam" in panel.awaiting.item(0).text()
     panel.awaiting.setCurrentRow(0)
     panel.sign_off_button.click()
@@ -86,7 +96,7 @@ def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
 
     panel.flag_finding.setText("Baker's cyst 32 mm, no DVT")
     panel.flag_button.click()
-    panel.sign_in(RITA)
+    _sign_in(panel, RITA)
     assert panel.review.isVisibleTo(panel) and panel.cases.count() == 1
     panel.cases.setCurrentRow(0)
     panel.outcome_kind.setCurrentIndex(panel.outcome_kind.findData(OutcomeKind.MRI))
@@ -99,3 +109,26 @@ def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
     assert case.classification == Classification.CONCORDANT
     assert case.outcomes[0].text == "Baker's cyst confirmed"
     assert "concordant" in panel.cases.item(0).text()
+
+
+def test_a_new_database_starts_with_its_administrator_who_registers_the_others(
+    qtbot: QtBot, rig: GroinRig, tmp_path: Path
+) -> None:
+    with open_database(sqlite_url(tmp_path / "fresh")) as fresh:
+        panel = ProgrammePanel(fresh, rig.store, load_pathways(), ended_study=lambda: None, region_of=str)
+        panel.attach(rig.window)
+        assert panel.register_box.isVisibleTo(panel) and "first administrator" in panel.register_box.title()
+        panel.new_username.setText("boss")
+        panel.new_name.setText("Head of Department")
+        panel.new_pin.setText("boss-pin")
+        panel.register_button.click()
+        _sign_in(panel, User("boss", "Head of Department", Role.ADMINISTRATOR))
+        assert panel.user is not None and panel.user.role == Role.ADMINISTRATOR
+        panel.new_username.setText("sam")
+        panel.new_role.setCurrentIndex(panel.new_role.findData(Role.TRAINEE))
+        panel.new_pin.setText("sam-pin")
+        panel.register_button.click()
+        panel.sign_in(None)
+        _sign_in(panel, User("sam", "sam", Role.TRAINEE))
+        assert panel.user == User("sam", "sam", Role.TRAINEE)
+        assert not panel.register_box.isVisibleTo(panel)  # a trainee registers nobody

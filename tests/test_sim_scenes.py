@@ -11,7 +11,19 @@ import pytest
 
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
-from drivers.sim.regions import ankle, elbow, hip, knee, leg_veins, phantom, shoulder, wrist
+from drivers.sim.regions import (
+    ankle,
+    arm_veins,
+    elbow,
+    foot,
+    hand,
+    hip,
+    knee,
+    leg_veins,
+    phantom,
+    shoulder,
+    wrist,
+)
 from drivers.sim.renderer import FrameRenderer, RenderParams
 from drivers.sim.scenes import SCENES, build_scene, list_scenes, named_views
 from drivers.sim.tissues import TISSUES, Label, label_names
@@ -24,6 +36,7 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
     ids = {info.scene_id for info in list_scenes()}
     assert {"qa_phantom", "shoulder", "elbow", "wrist", "hip", "knee", "ankle"} <= ids
     assert {"groin", "thigh", "popliteal", "calf"} <= ids
+    assert {"arm_veins", "first_mtp", "finger"} <= ids
     variants = {v for info in list_scenes() for v in info.variants}
     assert variants == {
         "effusion",
@@ -33,6 +46,7 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
         "thrombosed_vein",
         "achilles_tendinosis",
         "gout_double_contour",
+        "gout_tophus",
         "abscess",
         "lymph_node",
     }
@@ -41,7 +55,7 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
 
 
 def test_each_region_module_adds_its_own_scenes_and_no_scene_twice() -> None:
-    regions = (phantom, shoulder, elbow, wrist, hip, knee, ankle, leg_veins)
+    regions = (phantom, shoulder, elbow, wrist, hand, hip, knee, ankle, foot, leg_veins, arm_veins)
     assert sum(len(region.SCENES) for region in regions) == len(SCENES)  # a repeated id would be lost
     assert set(leg_veins.SCENES) == {"groin", "thigh", "popliteal", "calf"}
     for scene_id, spec in SCENES.items():

@@ -8,32 +8,48 @@ typed, with the error beside it.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import logging
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from PyQt6.QtCore import QDate, QPoint
+from PyQt6.QtCore import QDate, QPoint, pyqtSignal
 from PyQt6.QtWidgets import (
     QCalendarWidget,
     QCheckBox,
     QComboBox,
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
     QWidgetAction,
 )
 
 from protocols.model import ScanProtocol, Side
-from scanner_app.studies.model import FieldValueError, Patient, StudyError, check_dicom_value
+from protocols.procedure_map import DEFAULT_PROCEDURE_MAP, ProcedureMapError, ProcedureProtocolMap
+from scanner_app.studies.model import ExamOrder, FieldValueError, Patient, StudyError, check_dicom_value
+from scanner_app.studies.pacs import PacsDestination, read_destinations
+from scanner_app.studies.report import format_person_name
+from scanner_app.studies.worklist import WorklistEntry, WorklistQuery, query_worklist
 from ui.theme import ALARM
+from ui.user_folders import user_path
+
+log = logging.getLogger(__name__)
 
 SEXES = (("", "not given"), ("M", "M — Male"), ("F", "F — Female"), ("O", "O — Other"))
 BIRTH_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d")
@@ -55,11 +71,12 @@ FIELD_LABELS = {
     "patient_id": "Patient ID",
     "name": "Name",
     "birth_date": "Birth date",
+    "accession_number": "Accession",
     "operator": "Operator",
     "trainee": "Trainee",
     "supervisor": "Supervisor",
 }
-PATIENT_FIELDS = frozenset({"patient_id", "name", "birth_date"})
+PATIENT_FIELDS = frozenset({"patient_id", "name", "birth_date", "accession_number"})
 STAFF_FIELDS = frozenset({"operator", "trainee", "supervisor"})
 
 
@@ -98,10 +115,41 @@ class ExamRequest:
     quadrant: str | None
     side: str
     practice: bool
+    order: ExamOrder = dataclasses.field(default_factory=ExamOrder)  # accession, referrer, Study UID
+
+
+WorklistSource = Callable[[WorklistQuery], list[WorklistEntry]]  # raises StudyError with the reason
+QUERY_TIMEOUT_S = 5.0
+PROCEDURE_MAP_NAME = "procedures.yaml"
+
+
+def worklist_destination(pacs_config: Path) -> PacsDestination | None:
+    """The first destination of the PACS tab's file marked as the worklist, or None."""
+    if not pacs_config.exists():
+        return None
+    return next((d for d in read_destinations(pacs_config).destinations if d.worklist), None)
+
+
+def worklist_source(dest: PacsDestination) -> WorklistSource:
+    return lambda query: query_worklist(dest, query, QUERY_TIMEOUT_S)
+
+
+def load_procedure_map() -> ProcedureProtocolMap | None:
+    """The department's procedure table (procedures.yaml in the configuration folder), else the one
+    shipped; None (logged) when it cannot be read, so the protocol is then chosen by hand."""
+    own = user_path(PROCEDURE_MAP_NAME, config=True)
+    try:
+        return ProcedureProtocolMap.load(own if own.exists() else DEFAULT_PROCEDURE_MAP)
+    except ProcedureMapError as exc:
+        log.error("%s", exc)
+        return None
 
 
 class ExamDialog(QDialog):
-    """Asks for the patient (or practice subject), the people, the protocol, quadrant and side."""
+    """Asks for the patient (or practice subject), the people, the protocol, quadrant and side; with
+    a worklist, lists the scheduled procedures and fills the patient and order from the one picked."""
+
+    worklist_loaded = pyqtSignal(object)  # list[WorklistEntry], or a str saying why there is none
 
     def __init__(
         self,
@@ -110,11 +158,19 @@ class ExamDialog(QDialog):
         has_simulator: bool,
         operator: str = "",
         parent: QWidget | None = None,
+        worklist: WorklistSource | None = None,
+        procedure_map: ProcedureProtocolMap | None = None,
+        station_ae: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("New exam")
         self.protocols = list(protocols)
         self.request: ExamRequest | None = None
+        self.picked: WorklistEntry | None = None  # the scheduled procedure this exam is for
+        self._worklist = worklist
+        self._procedure_map = procedure_map
+        self._entries: list[WorklistEntry] = []
+        self._query_thread: threading.Thread | None = None
         form = QFormLayout()
         self.practice_subject = QCheckBox("Practice subject (anonymous: phantom, volunteer, simulator)")
         self.patient_id = QLineEdit()
@@ -136,6 +192,8 @@ class ExamDialog(QDialog):
         self.sex = QComboBox()
         for code, text in SEXES:
             self.sex.addItem(text, code)
+        self.accession = QLineEdit()
+        self.accession.setPlaceholderText("from the order (RIS); empty if there is none")
         self.operator = QLineEdit(operator)
         self.operator.setPlaceholderText("Family, Given (required)")
         self.trainee = QLineEdit()
@@ -155,6 +213,7 @@ class ExamDialog(QDialog):
             "patient_id": (self.patient_id, "LO"),
             "name": (self.family_name, "PN"),  # with the given name: one DICOM person name
             "birth_date": (self.birth_date, "DA"),
+            "accession_number": (self.accession, "SH"),
             "operator": (self.operator, "PN"),
             "trainee": (self.trainee, "PN"),
             "supervisor": (self.supervisor, "PN"),
@@ -166,6 +225,7 @@ class ExamDialog(QDialog):
         form.addRow("Given name", self.given_name)
         form.addRow("Birth date", self._with_error("birth_date", self.calendar_button))
         form.addRow("Sex", self.sex)
+        form.addRow("Accession", self._with_error("accession_number"))
         form.addRow("Operator", self._with_error("operator"))
         form.addRow("Trainee", self._with_error("trainee"))
         form.addRow("Supervisor", self._with_error("supervisor"))
@@ -187,14 +247,161 @@ class ExamDialog(QDialog):
         self.ok_button.setText("Start exam")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error_label)
-        layout.addWidget(buttons)
+        column = QVBoxLayout()
+        column.addLayout(form)
+        column.addWidget(self.error_label)
+        column.addWidget(buttons)
+        layout = QHBoxLayout(self)
+        self.worklist_box = self._build_worklist(station_ae)
+        self.worklist_box.setVisible(worklist is not None)
+        layout.addWidget(self.worklist_box, 3)
+        layout.addLayout(column, 2)
         self.practice_subject.toggled.connect(self._subject_changed)
         self.protocol.currentIndexChanged.connect(lambda _: self._protocol_changed())
+        self.worklist_loaded.connect(self._show_worklist)
         self._protocol_changed()
         self._subject_changed(False)
+        if worklist is not None:
+            self.query_worklist()
+
+    # --- worklist --------------------------------------------------------------------------------
+
+    def _build_worklist(self, station_ae: str) -> QGroupBox:
+        box = QGroupBox("Worklist: scheduled procedures")
+        column = QVBoxLayout(box)
+        filters = QHBoxLayout()
+        self.worklist_date = QDateEdit(QDate.currentDate())
+        self.worklist_date.setCalendarPopup(True)
+        self.worklist_date.setDisplayFormat("yyyy-MM-dd")
+        self.worklist_modality = QLineEdit("US")
+        self.worklist_modality.setMaximumWidth(50)
+        self.worklist_station = QLineEdit(station_ae)
+        self.worklist_station.setPlaceholderText("any station")
+        self.worklist_refresh = QPushButton("Refresh")
+        self.worklist_refresh.clicked.connect(self.query_worklist)
+        for label, widget in (
+            ("Date", self.worklist_date),
+            ("Modality", self.worklist_modality),
+            ("Station AE", self.worklist_station),
+        ):
+            filters.addWidget(QLabel(label))
+            filters.addWidget(widget)
+        filters.addWidget(self.worklist_refresh)
+        column.addLayout(filters)
+        self.worklist_list = QTreeWidget()
+        self.worklist_list.setHeaderLabels(["Time", "Patient", "Patient ID", "Accession", "Procedure"])
+        self.worklist_list.setRootIsDecorated(False)
+        self.worklist_list.setMinimumWidth(520)
+        self.worklist_list.currentItemChanged.connect(lambda item, _old: self._entry_selected(item))
+        column.addWidget(self.worklist_list, 1)
+        self.worklist_status = QLabel()
+        self.worklist_status.setWordWrap(True)
+        column.addWidget(self.worklist_status)
+        return box
+
+    def query_worklist(self) -> None:
+        """Ask the worklist for the filters' procedures on a worker thread; `worklist_loaded` brings
+        the answer (the dialog never waits on the network)."""
+        source = self._worklist
+        if source is None or (self._query_thread is not None and self._query_thread.is_alive()):
+            return
+        try:
+            query = WorklistQuery(
+                self.worklist_date.date().toString("yyyyMMdd"),
+                self.worklist_modality.text().strip().upper(),
+                self.worklist_station.text().strip(),
+            )
+        except StudyError as exc:
+            self._show_worklist(str(exc))
+            return
+        self.worklist_status.setText("Asking the worklist…")
+        self.worklist_refresh.setEnabled(False)
+
+        def run() -> None:
+            answer: list[WorklistEntry] | str
+            try:
+                answer = source(query)
+            except StudyError as exc:
+                answer = str(exc)
+            with contextlib.suppress(RuntimeError):  # the dialog is gone
+                self.worklist_loaded.emit(answer)
+
+        self._query_thread = threading.Thread(target=run, name="worklist-query", daemon=True)
+        self._query_thread.start()
+
+    def _show_worklist(self, answer: object) -> None:
+        self.worklist_refresh.setEnabled(True)
+        self.worklist_list.clear()
+        if isinstance(answer, str):
+            self._entries = []
+            self.worklist_status.setText(answer)
+            self.worklist_status.setStyleSheet(f"color: {ALARM};")
+            return
+        self._entries = list(answer) if isinstance(answer, list) else []
+        for entry in self._entries:
+            time_text = entry.scheduled_time[:4]
+            item = QTreeWidgetItem(
+                [
+                    f"{time_text[:2]}:{time_text[2:]}" if len(time_text) == 4 else time_text,
+                    format_person_name(entry.patient_name),
+                    entry.patient_id,
+                    entry.accession_number,
+                    entry.requested_procedure,
+                ]
+            )
+            self.worklist_list.addTopLevelItem(item)
+        for col in range(4):
+            self.worklist_list.resizeColumnToContents(col)
+        count = len(self._entries)
+        self.worklist_status.setText(
+            f"{count} scheduled procedure{'s' if count != 1 else ''}: pick one to fill the exam"
+            if count
+            else "No scheduled procedures match: type the patient (emergency) or change the filters."
+        )
+        self.worklist_status.setStyleSheet("")
+
+    def _entry_selected(self, item: QTreeWidgetItem | None) -> None:
+        index = self.worklist_list.indexOfTopLevelItem(item) if item is not None else -1
+        if 0 <= index < len(self._entries):
+            self.pick(self._entries[index])
+
+    def pick(self, entry: WorklistEntry) -> None:
+        """Fill the patient and order from a scheduled procedure, and its protocol when the
+        department's table names one."""
+        self.practice_subject.setChecked(False)
+        family, _, given = entry.patient_name.partition("^")
+        self.patient_id.setText(entry.patient_id)
+        self.family_name.setText(family)
+        self.given_name.setText(given.split("^")[0])
+        birth = entry.birth_date
+        self.birth_date.setText(f"{birth[:4]}-{birth[4:6]}-{birth[6:]}" if len(birth) == 8 else birth)
+        self.sex.setCurrentIndex(max(0, self.sex.findData(entry.sex)))
+        self.accession.setText(entry.accession_number)
+        self.picked = entry
+        protocol_id = (
+            self._procedure_map.protocol_id(entry.requested_procedure_code, entry.requested_procedure)
+            if self._procedure_map is not None
+            else None
+        )
+        if protocol_id is not None and self.protocol.findData(protocol_id) >= 0:
+            self.select_protocol(protocol_id)
+        self.worklist_status.setText(
+            f"Exam for {entry.requested_procedure or 'the scheduled procedure'}, accession "
+            f"{entry.accession_number or '(none)'}"
+            + (
+                f", referred by {format_person_name(entry.referring_physician)}"
+                if entry.referring_physician
+                else ""
+            )
+        )
+        self.worklist_status.setStyleSheet("")
+
+    def done(self, result: int) -> None:
+        """Closing waits for a worklist query in flight (it ends by its own timeout)."""
+        super().done(result)
+        thread, self._query_thread = self._query_thread, None
+        if thread is not None:
+            thread.join(QUERY_TIMEOUT_S + 5)
 
     def _with_error(self, field: str, beside: QWidget | None = None) -> QWidget:
         """The field's line edit (and `beside` it, a button) with its inline error below, checked as
@@ -290,6 +497,7 @@ class ExamDialog(QDialog):
             self.birth_date,
             self.calendar_button,
             self.sex,
+            self.accession,
         ):
             w.setEnabled(not practice_subject)
 
@@ -331,7 +539,20 @@ class ExamDialog(QDialog):
             quadrant=self.quadrant.currentData() if self.quadrant.isVisibleTo(self) else None,
             side=self.side.currentText(),
             practice=self.practice.isEnabled() and self.practice.isChecked(),
+            order=self._order(),
         )
+
+    def _order(self) -> ExamOrder:
+        """The order picked from the worklist (with the accession as shown), or an accession typed by
+        hand; none for a practice subject."""
+        if self.practice_subject.isChecked():
+            return ExamOrder()
+        accession = self.field_value("accession_number")
+        entry = self.picked
+        if entry is None or self.patient_id.text().strip() != entry.patient_id:
+            # Nothing picked, or another patient typed over the pick: not that order's study.
+            return ExamOrder(accession_number=accession)
+        return dataclasses.replace(entry.order(), accession_number=accession)
 
     def accept(self) -> None:
         """OK: refused while any field is wrong; every wrong field shows its error, and the first of

@@ -41,6 +41,8 @@ from scanner_app.annotations import BodyMarker
 from scanner_app.sim_control import SimulatorControl
 from scanner_app.studies.export import export_deidentified
 from scanner_app.studies.model import Patient, Study, StudyError
+from scanner_app.studies.mpps import MppsNotifier
+from scanner_app.studies.pacs import read_destinations
 from scanner_app.studies.previous import previous_measurements
 from scanner_app.studies.report import (
     SignedReport,
@@ -51,7 +53,8 @@ from scanner_app.studies.report import (
 from scanner_app.studies.store import StudyStore
 from ui.checklist_panel import ChecklistPanel
 from ui.close_prompt import CANCEL, EXAM_END, EXAM_KEEP_OPEN, AskChoice, ask_choice
-from ui.exam_dialog import ExamDialog, ExamRequest
+from ui.exam_dialog import ExamDialog, ExamRequest, load_procedure_map, worklist_destination, worklist_source
+from ui.pacs_panel import default_pacs_config_path
 from ui.report_dialog import ReportDialog
 from ui.sim_panel import SimulatorTab
 from ui.theme import MUTED, OK
@@ -96,8 +99,12 @@ class ExamController(QObject):
         *,
         operator: str = "",
         ask: AskChoice = ask_choice,
+        pacs_config: Path | None = None,
     ) -> None:
         super().__init__()
+        self._pacs_config = pacs_config  # where the worklist and MPPS destinations are (the PACS tab's file)
+        self._mpps: MppsNotifier | None = None
+        self._mpps_studies: set[str] = set()  # exams told "in progress", to be told how they ended
         self._ask = ask  # the question on closing the window with an exam open
         self._keep_open_on_close = False
         self.store = store
@@ -267,11 +274,15 @@ class ExamController(QObject):
     def new_exam_dialog(self) -> None:
         """Ask for the patient and protocol, then start the exam (ending the one before)."""
         window = self.window
+        worklist = worklist_destination(self._pacs_config or default_pacs_config_path())
         dialog = ExamDialog(
             self.protocols,
             has_simulator=self._sim() is not None,
             operator=self.operator,
             parent=window.dialog_parent() if window is not None else None,
+            worklist=worklist_source(worklist) if worklist is not None else None,
+            procedure_map=load_procedure_map(),
+            station_ae=worklist.calling_ae if worklist is not None else "",
         )
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.request is not None:
             self.start_exam(dialog.request)
@@ -294,6 +305,7 @@ class ExamController(QObject):
                 practice=request.practice,
                 trainee=request.trainee,
                 supervisor=request.supervisor,
+                order=request.order,
             )
         except (StudyError, RunnerError) as exc:
             self._say(f"Exam not started: {exc}", error=True)
@@ -302,6 +314,7 @@ class ExamController(QObject):
             self.session = session
             self.automatic = False
             self.last_study = session.study
+        self._mpps_started(session)
         self._on_session_changed()
 
     def request_end(self) -> None:
@@ -334,6 +347,7 @@ class ExamController(QObject):
             self._say(f"Exam record not saved: {exc}", error=True)
             return
         self.practice_timer.stop()
+        self._mpps_ended(session)
         if not self.automatic:
             self.last_study = session.study
         text = f"Exam ended: {subject_text(session.study.patient)}"
@@ -393,8 +407,32 @@ class ExamController(QObject):
                 session.keep_open()
             except StudyError as exc:
                 log.error("exam record not saved on close: %s", exc)
+        else:
+            self._end_session()
+        if self._mpps is not None:
+            self._mpps.close()  # after the exam's end was handed to it
+            self._mpps = None
+
+    # --- MPPS ------------------------------------------------------------------------------------
+
+    def _mpps_started(self, session: ExamSession) -> None:
+        """Tell the MPPS destinations (PACS tab) that a patient's exam is in progress."""
+        if session.study.patient.practice_subject:
             return
-        self._end_session()
+        if self._mpps is None:
+            path = self._pacs_config or default_pacs_config_path()
+            found = read_destinations(path).destinations if path.exists() else ()
+            if not any(d.mpps for d in found):
+                return
+            self._mpps = MppsNotifier(found)
+        self._mpps_studies.add(session.study.study_uid)
+        self._mpps.started(session.study)
+
+    def _mpps_ended(self, session: ExamSession) -> None:
+        uid = session.study.study_uid
+        if self._mpps is not None and uid in self._mpps_studies:
+            self._mpps_studies.discard(uid)
+            self._mpps.ended(self.store.get_study(uid))  # with every image kept
 
     # --- the checklist ---------------------------------------------------------------------------
 

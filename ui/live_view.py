@@ -33,10 +33,13 @@ def rgb32_lut(lut: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
 class _TimedImageItem(pg.ImageItem):  # type: ignore[misc]
     """An ImageItem that tells when the frame it shows was actually painted (for latency figures).
 
-    For uint8 frames it hands Qt an RGB32 image: Qt scales RGB32 about four times faster than
-    pyqtgraph's Indexed8 image (measured 0.9 ms against 3.9 ms for 512 x 512 drawn at 820 x 860), and
-    the scaled draw is most of the per-frame GUI cost. The grey map is applied by Qt's own conversion
-    (Grayscale8 or Indexed8 to RGB32: 0.1-0.2 ms, against 0.4 ms for numpy's take).
+    A uint8 frame under the identity grey map goes to Qt as it is, a Grayscale8 image viewing the
+    frame's pixels: no conversion and no copy per frame. Measured against pyqtgraph's own path
+    (`setImage(uint8, levels=(0, 255))`, an Indexed8 image with a colour table per frame), 512 x 512
+    in an 800 x 800 window: 0.71 of its process CPU and 0.84 of its GUI-thread CPU; converting to
+    RGB32 first cost less process CPU (0.51) but more on the GUI thread (1.20), where it delays the
+    paint (bench/README.md). Another grey or colour map goes through Qt's Indexed8 to RGB32
+    conversion (0.1-0.2 ms, against 0.4 ms for numpy's take; Qt draws Indexed8 itself slowly).
     """
 
     def __init__(self) -> None:
@@ -45,6 +48,7 @@ class _TimedImageItem(pg.ImageItem):  # type: ignore[misc]
         self.on_painted: Callable[[Frame], None] | None = None
         self.display_lut: npt.NDArray[np.uint8] = GREY_LUT
         self._colour_table: list[int] | None = None  # None: the identity grey map
+        self._viewed: npt.NDArray[np.uint8] | None = None  # the pixels `qimage` views, if it views any
 
     def set_display_lut(self, lut: npt.NDArray[np.uint8]) -> None:
         """The grey map (view only): 256 grey levels or 256 x 3 colours."""
@@ -65,12 +69,15 @@ class _TimedImageItem(pg.ImageItem):  # type: ignore[misc]
         image = np.ascontiguousarray(image)
         # The stubs want bytes; QImage takes any buffer, and a memoryview spares a copy per frame.
         if self._colour_table is None:
-            source = QImage(image.data, cols, rows, cols, QImage.Format.Format_Grayscale8)  # type: ignore[call-overload]
+            # The QImage views `image`: it is kept alive beside it (frames' pixels are read-only values).
+            self.qimage = QImage(image.data, cols, rows, cols, QImage.Format.Format_Grayscale8)  # type: ignore[call-overload]
+            self._viewed = image
         else:
             source = QImage(image.data, cols, rows, cols, QImage.Format.Format_Indexed8)  # type: ignore[call-overload]
             source.setColorTable(self._colour_table)
-        # convertToFormat makes a new image that owns its pixels, so `image` may go away after this
-        self.qimage = source.convertToFormat(QImage.Format.Format_RGB32)
+            # convertToFormat makes a new image that owns its pixels, so `image` may go away after this
+            self.qimage = source.convertToFormat(QImage.Format.Format_RGB32)
+            self._viewed = None
         self._renderRequired = False
         self._unrenderable = False
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -158,6 +159,12 @@ class PacsPanel(QWidget):
         form.addRow("Port", self.port_spin)
         form.addRow("Called AE", self.called_edit)
         form.addRow("Calling AE", self.calling_edit)
+        self.worklist_check = QCheckBox(
+            "Modality Worklist: the new-exam dialog lists its scheduled procedures"
+        )
+        self.mpps_check = QCheckBox("MPPS: tell it when an exam starts and ends")
+        form.addRow("Services", self.worklist_check)
+        form.addRow("", self.mpps_check)
         bl.addLayout(form)
         row = QHBoxLayout()
         self.save_button = QPushButton("Save")
@@ -246,6 +253,8 @@ class PacsPanel(QWidget):
         self.port_spin.setValue(d.port)
         self.called_edit.setText(d.called_ae)
         self.calling_edit.setText(d.calling_ae)
+        self.worklist_check.setChecked(d.worklist)
+        self.mpps_check.setChecked(d.mpps)
 
     def selected_destination(self) -> PacsDestination | None:
         row = self.dest_list.currentRow()
@@ -270,6 +279,8 @@ class PacsPanel(QWidget):
                 port=self.port_spin.value(),
                 called_ae=self.called_edit.text().strip(),
                 calling_ae=self.calling_edit.text().strip(),
+                worklist=self.worklist_check.isChecked(),
+                mpps=self.mpps_check.isChecked(),
             )
         except DestinationError as exc:
             self._error(str(exc))

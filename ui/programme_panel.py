@@ -44,7 +44,8 @@ from scanner_app.programme.logbook import (
 )
 from scanner_app.programme.logbook_export import logbook_csv, logbook_pdf
 from scanner_app.programme.pathways import Pathway, progress
-from scanner_app.programme.people import NotAllowed, Role, User, list_users
+from scanner_app.programme.people import NotAllowed, Role, User, add_user, list_users
+from scanner_app.programme.people import sign_in as people_sign_in
 from scanner_app.programme.quality import (
     Classification,
     FlagReason,
@@ -88,11 +89,32 @@ class ProgrammePanel(QWidget):
         self._window: ScannerWindow | None = None
 
         self.users = QComboBox()
+        self.pin = QLineEdit()
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin.setPlaceholderText("PIN")
+        self.pin.setMaximumWidth(90)
         self.sign_in_button = QPushButton("Sign in")
+        self.sign_out_button = QPushButton("Sign out")
         self.who = QLabel("Nobody signed in")
         sign_in = QHBoxLayout()
         sign_in.addWidget(self.users, 1)
+        sign_in.addWidget(self.pin)
         sign_in.addWidget(self.sign_in_button)
+        sign_in.addWidget(self.sign_out_button)
+        # An administrator registers people; a new database starts with its first administrator.
+        self.new_username, self.new_name, self.new_pin = QLineEdit(), QLineEdit(), QLineEdit()
+        self.new_pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.new_role = QComboBox()
+        for role in Role:
+            self.new_role.addItem(role.value, role)
+        self.register_button = QPushButton("Register")
+        self.register_box = QGroupBox("Register a user")
+        register_form = QFormLayout(self.register_box)
+        register_form.addRow("Username", self.new_username)
+        register_form.addRow("Name", self.new_name)
+        register_form.addRow("Role", self.new_role)
+        register_form.addRow("PIN", self.new_pin)
+        register_form.addRow(self.register_button)
 
         self.logbook = QListWidget()
         self.progress = QLabel("")
@@ -166,6 +188,7 @@ class ProgrammePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(sign_in)
         layout.addWidget(self.who)
+        layout.addWidget(self.register_box)
         quality = QWidget()
         quality_layout = QVBoxLayout(quality)
         quality_layout.addWidget(flags)
@@ -177,7 +200,10 @@ class ProgrammePanel(QWidget):
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.message)
 
-        self.sign_in_button.clicked.connect(lambda: self.sign_in(self.users.currentData()))
+        self.sign_in_button.clicked.connect(self.sign_in_with_pin)
+        self.pin.returnPressed.connect(self.sign_in_with_pin)
+        self.sign_out_button.clicked.connect(lambda: self.sign_in(None))
+        self.register_button.clicked.connect(self.register_user)
         self.sign_off_button.clicked.connect(self.sign_off_selected)
         self.flag_button.clicked.connect(self.flag_last_exam)
         self.outcome_button.clicked.connect(self.add_outcome_to_selected)
@@ -199,8 +225,42 @@ class ProgrammePanel(QWidget):
         for u in list_users(self.db):
             self.users.addItem(f"{u.display_name} ({u.role.value})", u)
 
+    def sign_in_with_pin(self) -> None:
+        chosen: User | None = self.users.currentData()
+        if chosen is None:
+            return
+        try:
+            user = people_sign_in(self.db, chosen.username, self.pin.text())
+        except NotAllowed as exc:
+            self._say(str(exc), error=True)
+            return
+        finally:
+            self.pin.clear()
+        self.sign_in(user)
+
     def sign_in(self, user: User | None) -> None:
+        """`user` has proved who they are (their PIN); None signs out."""
         self.user = user
+        self.refresh()
+
+    def register_user(self) -> None:
+        """An administrator's (or, in a new database, the first administrator's) registration."""
+        first = self.users.count() == 0
+        if not first and (self.user is None or self.user.role != Role.ADMINISTRATOR):
+            self._say("Only an administrator registers users", error=True)
+            return
+        role = Role.ADMINISTRATOR if first else self.new_role.currentData()
+        username = self.new_username.text().strip()
+        user = User(username, self.new_name.text().strip() or username, role)
+        try:
+            add_user(self.db, user, pin=self.new_pin.text())
+        except ValueError as exc:
+            self._say(str(exc), error=True)
+            return
+        for w in (self.new_username, self.new_name, self.new_pin):
+            w.clear()
+        self.reload_users()
+        self._say(f"Registered {user.display_name} ({role.value})")
         self.refresh()
 
     def on_exam_ended(self, record: dict[str, object]) -> None:
@@ -297,6 +357,11 @@ class ProgrammePanel(QWidget):
         self.who.setText(
             f"Signed in: {user.display_name} ({user.role.value})" if user else "Nobody signed in"
         )
+        first = self.users.count() == 0
+        self.register_box.setVisible(first or (user is not None and user.role == Role.ADMINISTRATOR))
+        self.register_box.setTitle("Create the first administrator" if first else "Register a user")
+        self.new_role.setEnabled(not first)
+        self.sign_out_button.setVisible(signed_in)
         for w in (self.export_csv_button, self.export_pdf_button, self.flag_button):
             w.setEnabled(signed_in)
         self.sign_off_button.setEnabled(signed_in and user is not None and user.may_sign_off)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,7 @@ import numpy.typing as npt
 from drivers.sim.pose import ProbePose
 from drivers.sim.shapes import Array, Bounds, Shape, Slab, Tube
 from drivers.sim.tissues import TISSUES, Label
+from drivers.sim.vessel_motion import arterial_diameter_scale, venous_diameter_scale
 
 
 class VesselKind(enum.Enum):
@@ -42,6 +44,7 @@ class Structure:
     fibre_dir: tuple[float, float, float] = (1.0, 0.0, 0.0)  # (s, t, d), used by anisotropic tissue
     vessel: VesselKind | None = None
     point_target: bool = False  # a wire: rendered as a coherent point where the plane crosses it
+    inspiration: float = 1.0  # a vein's calibre on breathing in: +1 wider (leg), -1 narrower (neck, arm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,34 @@ class SceneSpec:
     depth_mm: float
     variants: dict[str, str]  # variant id -> title
     variant_views: dict[str, str] = field(default_factory=dict)  # variant -> the view that best shows it
+    sources: tuple[str, ...] = ()  # what the anatomy follows: reference/clinical.md sections, [DK] items
+
+
+def vessels_at(scene: Scene, time_s: float) -> Scene:
+    """The scene with every vessel's calibre at `time_s`: arteries pulse, patent veins breathe.
+
+    Scales each vessel lumen (and the wall painted just before it, keeping its thickness) by
+    drivers/sim/vessel_motion.py's diameter scale; thrombosed veins do not change. Pure: a new Scene.
+    """
+    artery = arterial_diameter_scale(time_s)
+    structures = list(scene.structures)
+    for i, st in enumerate(structures):
+        if st.vessel is None or st.vessel is VesselKind.THROMBOSED_VEIN or not isinstance(st.shape, Tube):
+            continue
+        k = artery if st.vessel is VesselKind.ARTERY else venous_diameter_scale(time_s, st.inspiration)
+        lumen = st.shape
+        scaled = Tube(
+            lumen.s_pts,
+            lumen.t_pts,
+            lumen.d_pts,
+            tuple(r * k for r in lumen.rt_pts),
+            tuple(r * k for r in lumen.rd_pts),
+        )
+        structures[i] = replace(st, shape=scaled)
+        wall = structures[i - 1] if i > 0 else None
+        if wall is not None and wall.name == st.name and isinstance(wall.shape, Tube) and wall.vessel is None:
+            structures[i - 1] = replace(wall, shape=scaled.grown(wall.shape.rt_pts[0] - lumen.rt_pts[0]))
+    return replace(scene, structures=tuple(structures))
 
 
 def lumen_fraction(kind: VesselKind, pressure: float) -> float:
@@ -108,57 +139,178 @@ def view_bounds(s: Array, t: Array, d: Array, margin_mm: float = 1.0) -> Bounds:
     )
 
 
-def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
-    """Depth coordinates warped so each vessel's lumen is squashed vertically by probe pressure.
+FLATTEN_STRAIN = 0.06  # soft tissue under the footprint thins by up to this fraction at full pressure
+FLATTEN_DEPTH_MM = 10.0  # ... over about this depth: the fat and superficial muscle give most
+ARTERY_GUARD_MM = 1.2  # an artery moves as one with its wall (0.9 mm) and a thin adventitia
 
-    Maps deformed (imaged) depth to undeformed (patient) depth. The probe presses from above, so the
-    vessel's deep wall stays put: the squashed lumen (height a = f H above the deep wall) stretches
-    back to its full height H, the tissue between the skin (held by the probe) and the top wall is
-    stretched to follow it, and everything deeper than the vessel is untouched. Arteries are stiff:
-    samples inside an artery keep their place.
+
+def flatten(pressure: float, d: Array) -> Array:
+    """Depth below the skin before pressure of what images at `d` when the probe presses evenly.
+
+    The footprint pushes the skin in and the soft tissue under it thins, most near the skin: a point
+    imaged at depth d was `FLATTEN_STRAIN * pressure * D0 (1 - exp(-d / D0))` deeper before. The skin
+    surface itself stays under the probe face (d = 0 maps to 0), and the map is monotonic.
+    """
+    if pressure <= 0.0:
+        return d
+    shift = FLATTEN_STRAIN * pressure * FLATTEN_DEPTH_MM
+    below = np.maximum(d, 0.0)
+    return (d + shift * (1.0 - np.exp(-below / FLATTEN_DEPTH_MM))).astype(np.float32)
+
+
+def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Array:
+    """Undo one vein's squash: deformed depth -> depth with this vein at its full height.
+
+    The probe presses from above, so the vessel's deep wall stays put: the squashed lumen (height
+    a = f H above the deep wall) stretches back to its full height H, the tissue between the skin
+    (held by the probe) and the top wall follows it, and everything deeper is untouched. Across the
+    limb the squash is full over the vessel and eases off beside it over a width that grows with the
+    height above the vessel, as a soft solid spreads a buried collapse: the fascia over a pressed vein
+    sags in a smooth dip, not a notch.
+    """
+    assert isinstance(st.shape, Tube) and st.vessel is not None
+    f = lumen_fraction(st.vessel, pressure)
+    tc, dc = st.shape.centre(s)
+    rt, rd = st.shape.radii(s)
+    height = 2.0 * (rd + 0.6)  # lumen and walls
+    a = height * f
+    deep_wall = dc + rd + 0.6
+    reach = np.maximum(deep_wall, 1.05 * height)  # up to the skin
+    y = d - deep_wall  # depth relative to the deep wall; negative above it
+    # Above the lumen the displacement grows as q^p from the skin (q = 0) to the top wall (q = 1):
+    # the skin under the probe stays put; p <= (reach - a) / (height - a) keeps the map monotonic.
+    q = np.clip((y + reach) / (reach - a), 0.0, 1.0)
+    p = np.clip(0.9 * (reach - a) / (height - a), 1.0, 2.0)
+    above = y + (a - height) * q**p
+    u = np.where(y > 0, y, np.where(y >= -a, y * (height / a), np.where(y >= -reach, above, y)))
+    half_width = rt + 0.6
+    # Narrow (~1.5 mm) at the vessel, so a neighbour beside it is barely touched; wider higher up.
+    # The ramp narrows with depth where the displacement is negative, which keeps the map monotonic.
+    ramp = np.maximum(np.maximum(1.5, 0.25 * half_width), 2.0 * np.maximum(0.0, -y - height))
+    x = np.clip((half_width + ramp - np.abs(t - tc)) / ramp, 0.0, 1.0)
+    w = x * x * (3.0 - 2.0 * x)
+    out: Array = (d + w * (u - y)).astype(np.float32)
+    return out
+
+
+def _imaged_depth(deform: Callable[[Array, Array, Array], Array], s: Array, tc: Array, dc: Array) -> Array:
+    """The imaged depth whose patient depth is `dc` in the column through `tc`: deform(x) = dc.
+
+    `deform` is monotonic and smooth in depth: a few secant steps from x = dc converge to < 1 um.
+    """
+    x0 = dc.astype(np.float32)
+    f0 = deform(s, tc, x0) - dc
+    x1 = (x0 - f0).astype(np.float32)  # the first step assumes no stretch
+    for _ in range(10):
+        f1 = deform(s, tc, x1) - dc
+        if bool(np.all(np.abs(f1) < 1e-3)):
+            break
+        step = x1 - x0
+        slope = np.clip((f1 - f0) / np.where(np.abs(step) > 1e-6, step, 1.0), 0.05, 60.0)
+        x0, f0 = x1, f1
+        x1 = (x1 - f1 / slope).astype(np.float32)
+    return x1
+
+
+_G = TypeVar("_G", bound=np.generic)
+
+
+def _band(a: npt.NDArray[_G], rows: slice) -> npt.NDArray[_G]:
+    """The rows `rows` of a per-sample array; a row vector (one value per column) as it is."""
+    return a[rows] if a.ndim == 2 and a.shape[0] > 1 else a
+
+
+def _rigid_artery(
+    st: Structure,
+    pressure: float,
+    *,
+    deform: Callable[[Array, Array, Array], Array],
+    coords: tuple[Array, Array, Array],
+    out: Array,
+    claimed: npt.NDArray[np.bool_],
+) -> tuple[Array, npt.NDArray[np.bool_]]:
+    """`out` with the artery `st` moved as one piece: carried by the tissue, not stretched by it.
+
+    The deformation `deform` (imaged -> patient depth) may stretch the tissue above a collapsing vein;
+    an artery there would be drawn tall with a tail. Instead it keeps its shape (flattened only by
+    its own small lumen fraction) and moves by the deformation at its centre; imaged points outside
+    it that the stretch would map into it take a thin band of the tissue just outside its wall.
+    Only the rows the artery can reach are touched (depth grows down every column).
+    """
+    assert isinstance(st.shape, Tube)
+    s, t, d = coords
+    tc, dc = st.shape.centre(s)
+    rt, rd = st.shape.radii(s)
+    gt, gd = rt + ARTERY_GUARD_MM, rd + ARTERY_GUARD_MM
+    imaged = _imaged_depth(deform, s, tc, dc)
+    f = lumen_fraction(VesselKind.ARTERY, pressure)
+    # Rows that image the artery rigidly, or that the deformation maps into it.
+    reach_lo = min(float(np.min(imaged - f * gd)), float(np.min(dc - gd))) - 0.5
+    reach_hi = max(float(np.max(imaged + f * gd)), float(np.max(dc + gd))) + 0.5
+    near = ((d >= reach_lo) & (d <= reach_hi)) | ((out >= reach_lo) & (out <= reach_hi))
+    rows = np.flatnonzero(near.any(axis=1)) if near.ndim == 2 and near.shape[0] > 1 else np.arange(1)
+    if rows.size == 0:
+        return out, claimed
+    r = slice(int(rows[0]), int(rows[-1]) + 1) if near.ndim == 2 and near.shape[0] > 1 else slice(None)
+
+    s_, t_, d_, out_, claimed_ = _band(s, r), _band(t, r), _band(d, r), _band(out, r), _band(claimed, r)
+    tc_, dc_, gt_, gd_, imaged_ = _band(tc, r), _band(dc, r), _band(gt, r), _band(gd, r), _band(imaged, r)
+    along = (s_ >= st.shape.s_pts[0]) & (s_ <= st.shape.s_pts[-1])
+    across = ((t_ - tc_) / gt_) ** 2
+    inside = (across + ((d_ - imaged_) / (f * gd_)) ** 2 <= 1.0) & along & ~claimed_
+    rigid = dc_ + (d_ - imaged_) / f
+    landed = (across + ((out_ - dc_) / gd_) ** 2 < 1.0) & along & ~inside & ~claimed_
+    # Tissue the stretch would map into the artery takes a thin band just outside its wall instead,
+    # in order (compressed 1:4 from the artery's imaged edge), so its speckle is squeezed, not smeared.
+    half = np.sqrt(np.maximum(0.0, 1.0 - across))
+    edge = gd_ * half + 0.05
+    beyond = np.maximum(np.abs(d_ - imaged_) - f * gd_ * half, 0.0)
+    clamped = np.where(out_ < dc_, dc_ - edge - 0.25 * beyond, dc_ + edge + 0.25 * beyond)
+    moved = np.where(inside, rigid, np.where(landed, clamped, out_)).astype(np.float32)
+    full = np.broadcast_shapes(out.shape, claimed.shape)
+    result = np.array(np.broadcast_to(out, full), dtype=np.float32)
+    taken = np.array(np.broadcast_to(claimed, full))
+    result[r] = moved
+    taken[r] |= inside
+    return result, taken
+
+
+def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
+    """Depth coordinates warped by probe pressure: maps deformed (imaged) depth to patient depth.
+
+    Three parts: the soft tissue under the footprint thins (`flatten`); each patent vein collapses
+    and the tissue above follows it down (`_squash`, deepest vein first: a deeper vein's map also moves
+    the tissue above it, so the shallower ones are undone afterwards in nearly patient depth); each
+    artery rides along as a rigid piece (`_rigid_artery`), so it neither grows nor trails.
     """
     if pressure <= 0.0:
         return d
     view = view_bounds(s, t, d, margin_mm=10.0)
-    original = d
-    # Deepest vessel first: each map undoes one vessel's squash, and a deeper vessel's map also moves
-    # the tissue above it, so the shallower vessels are undone afterwards in (nearly) patient depth.
-    vessels = [st for st in scene.structures if st.vessel is not None and isinstance(st.shape, Tube)]
-    for st in sorted(vessels, key=lambda v: -v.shape.bounds[5]):
-        if not isinstance(st.shape, Tube) or st.vessel is None or not _overlaps(st.shape.bounds, view):
-            continue
-        f = lumen_fraction(st.vessel, pressure)
-        if f >= 0.999:
-            continue
-        tc, dc = st.shape.centre(s)
-        rt, rd = st.shape.radii(s)
-        height = 2.0 * (rd + 0.6)  # lumen and walls
-        a = height * f
-        deep_wall = dc + rd + 0.6
-        reach = np.maximum(deep_wall, 1.05 * height)  # up to the skin
-        y = d - deep_wall  # depth relative to the deep wall; negative above it
-        # Above the lumen the displacement grows as q^p from the skin (q = 0) to the top wall (q = 1):
-        # the skin under the probe stays put; p <= (reach - a) / (height - a) keeps the map monotonic.
-        q = np.clip((y + reach) / (reach - a), 0.0, 1.0)
-        p = np.clip(0.9 * (reach - a) / (height - a), 1.0, 2.0)
-        above = y + (a - height) * q**p
-        u = np.where(y > 0, y, np.where(y >= -a, y * (height / a), np.where(y >= -reach, above, y)))
-        # Full squash across the vessel, easing to none within ~1.5 mm beside it (smoothstep), so a
-        # neighbouring artery is barely touched and tissue lines bend instead of kinking.
-        half_width = rt + 0.6
-        ramp = np.maximum(1.5, 0.25 * half_width)
-        x = np.clip((half_width + ramp - np.abs(t - tc)) / ramp, 0.0, 1.0)
-        w = x * x * (3.0 - 2.0 * x)
-        d = (d + w * (u - y)).astype(np.float32)
-    if d is not original:
-        for st in scene.structures:
-            if (
-                st.vessel is VesselKind.ARTERY
-                and isinstance(st.shape, Tube)
-                and _overlaps(st.shape.bounds, view)
-            ):
-                d = np.where(st.shape.grown(1.2).mask(s, t, original), original, d).astype(np.float32)
-    return d
+    tubes = [
+        st
+        for st in scene.structures
+        if st.vessel is not None and isinstance(st.shape, Tube) and _overlaps(st.shape.bounds, view)
+    ]
+    veins = [
+        st
+        for st in tubes
+        if st.vessel is not VesselKind.ARTERY and lumen_fraction(st.vessel, pressure) < 0.999  # type: ignore[arg-type]
+    ]
+    veins.sort(key=lambda v: -v.shape.bounds[5])
+
+    def deform(s_: Array, t_: Array, d_: Array) -> Array:
+        out = flatten(pressure, d_)
+        for st in veins:
+            out = _squash(st, pressure, s_, t_, out)
+        return out
+
+    out = deform(s, t, d)
+    # Shallow arteries first: they move furthest, and where two would land on the same imaged point
+    # the one already placed keeps it (a pressed artery pushes against its deeper neighbour).
+    claimed = np.zeros(np.broadcast_shapes(s.shape, t.shape, d.shape), dtype=np.bool_)
+    for st in sorted((v for v in tubes if v.vessel is VesselKind.ARTERY), key=lambda v: v.shape.bounds[4]):
+        out, claimed = _rigid_artery(st, pressure, deform=deform, coords=(s, t, d), out=out, claimed=claimed)
+    return out
 
 
 def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:

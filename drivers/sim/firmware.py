@@ -328,7 +328,7 @@ class SimFirmware:
         with self._lock:
             for p in self._parser.feed(data):
                 if p.kind == PacketKind.COMMAND and not p.damaged:
-                    self._commands.append((p.seq, p.payload))
+                    self._commands.append((p.seq, p.data))
         self._wake.set()
 
     def press_button(self, kind: ProbeEventKind, text: str = "") -> None:

@@ -1,7 +1,8 @@
 """The catalogue of virtual patients: every region's scenes in one table, and what a UI asks of it.
 
-The scenes themselves are data in `drivers/sim/regions/` (QA phantom, six joints, the DVT path, with
-their pathology variants); this module gathers them, lists them, and builds one for the renderer.
+The scenes themselves are data in `drivers/sim/regions/` (QA phantom, six joints, finger and first MTP,
+the leg and arm DVT paths, with their pathology variants); this module gathers them, lists them, and
+builds one for the renderer.
 """
 
 from __future__ import annotations
@@ -10,17 +11,32 @@ from dataclasses import dataclass
 
 from drivers.sim.anatomy import Scene, SceneSpec
 from drivers.sim.pose import ProbePose
-from drivers.sim.regions import ankle, elbow, hip, knee, leg_veins, phantom, shoulder, wrist
+from drivers.sim.regions import (
+    ankle,
+    arm_veins,
+    elbow,
+    foot,
+    hand,
+    hip,
+    knee,
+    leg_veins,
+    phantom,
+    shoulder,
+    wrist,
+)
 
 SCENES: dict[str, SceneSpec] = {
     **phantom.SCENES,
     **shoulder.SCENES,
     **elbow.SCENES,
     **wrist.SCENES,
+    **hand.SCENES,
     **hip.SCENES,
     **knee.SCENES,
     **ankle.SCENES,
+    **foot.SCENES,
     **leg_veins.SCENES,
+    **arm_veins.SCENES,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -19,13 +20,62 @@ INF = float("inf")
 Bounds = tuple[float, float, float, float, float, float]  # s_min, s_max, t_min, t_max, d_min, d_max
 
 
+def smooth_curve(xp: Sequence[float], fp: Sequence[float]) -> Callable[[Array], Array]:
+    """A smooth curve through the points: monotone cubic Hermite (PCHIP, Fritsch-Carlson).
+
+    Tangent-continuous where linear interpolation kinks, and it never overshoots the points (a bone
+    surface stays between its control depths, so bounds taken from the points stay valid). Constant
+    beyond the end points, like `np.interp`.
+    """
+    x = np.asarray(xp, dtype=np.float64)
+    f = np.asarray(fp, dtype=np.float64)
+    if x.size == 1:
+        return lambda q: np.full(np.shape(q), f[0], dtype=np.float32)
+    h = np.diff(x)
+    delta = np.diff(f) / h
+    m = np.empty_like(f)
+    m[0], m[-1] = delta[0], delta[-1]
+    for k in range(1, x.size - 1):
+        if delta[k - 1] * delta[k] > 0.0:
+            w1, w2 = 2.0 * h[k] + h[k - 1], h[k] + 2.0 * h[k - 1]
+            m[k] = (w1 + w2) / (w1 / delta[k - 1] + w2 / delta[k])
+        else:
+            m[k] = 0.0  # a local extremum: flat there, so the curve does not overshoot
+    x32, f32, m32, h32 = (a.astype(np.float32) for a in (x, f, m, h))
+
+    def curve(q: Array) -> Array:
+        i = np.clip(np.searchsorted(x32, q, side="right") - 1, 0, x32.size - 2)
+        hi = h32[i]
+        u = np.clip((q - x32[i]) / hi, 0.0, 1.0)
+        u2 = u * u
+        u3 = u2 * u
+        out = (
+            (2 * u3 - 3 * u2 + 1) * f32[i]
+            + (u3 - 2 * u2 + u) * hi * m32[i]
+            + (-2 * u3 + 3 * u2) * f32[i + 1]
+            + (u3 - u2) * hi * m32[i + 1]
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    return curve
+
+
 def along_s(points: Sequence[tuple[float, float]]) -> DepthFn:
-    """A depth that varies piecewise-linearly along the limb: [(s_mm, depth_mm), ...]."""
-    s_pts = np.asarray([p[0] for p in points], dtype=np.float32)
-    d_pts = np.asarray([p[1] for p in points], dtype=np.float32)
+    """A depth that varies smoothly along the limb through [(s_mm, depth_mm), ...] (see smooth_curve)."""
+    curve = smooth_curve([p[0] for p in points], [p[1] for p in points])
 
     def depth(s: Array, t: Array) -> Array:
-        return np.interp(s, s_pts, d_pts).astype(np.float32)
+        return curve(s)
+
+    return depth
+
+
+def across_t(points: Sequence[tuple[float, float]]) -> DepthFn:
+    """A depth varying smoothly across the limb through [(t_mm, depth_mm), ...]: a bone in cross-section."""
+    curve = smooth_curve([p[0] for p in points], [p[1] for p in points])
+
+    def depth(s: Array, t: Array) -> Array:
+        return curve(t)
 
     return depth
 
@@ -35,6 +85,21 @@ def constant(depth_mm: float) -> DepthFn:
 
     def depth(s: Array, t: Array) -> Array:
         return np.full((1, 1), depth_mm, dtype=np.float32)
+
+    return depth
+
+
+def rounded_across(base: DepthFn, t0_mm: float, radius_mm: float) -> DepthFn:
+    """A surface curved across the limb like a cylinder of `radius_mm` whose crest (at t0) follows `base`.
+
+    A bone head or shaft seen in short axis: a convex arc, not a flat line; beyond the radius the
+    surface stays at the arc's lowest depth (base + radius).
+    """
+
+    def depth(s: Array, t: Array) -> Array:
+        sag = radius_mm - np.sqrt(np.maximum(radius_mm**2 - (t - t0_mm) ** 2, 0.0))
+        out: Array = (base(s, t) + sag).astype(np.float32)
+        return out
 
     return depth
 
@@ -66,23 +131,52 @@ class Slab:
     s_range: tuple[float, float] = (-INF, INF)
     t_range: tuple[float, float] = (-INF, INF)
     d_range: tuple[float, float] = (0.0, INF)  # loose depth bounds for culling
+    taper_mm: float = 0.0  # > 0: the layer thins to nothing over this distance inside its s/t limits
 
     def mask(self, s: Array, t: Array, d: Array) -> Mask:
-        m: Mask = (d >= self.top(s, t)) & (d < self.bottom(s, t))
+        top, bottom = self.top(s, t), self.bottom(s, t)
+        if self.taper_mm > 0.0:
+            top, bottom = self._tapered(s, t, top, bottom)
+        m: Mask = (d >= top) & (d < bottom)
         if self.s_range != (-INF, INF):
             m = _and_small(m, (s >= self.s_range[0]) & (s < self.s_range[1]))
         if self.t_range != (-INF, INF):
             m = _and_small(m, (t >= self.t_range[0]) & (t < self.t_range[1]))
         return m
 
+    def _tapered(self, s: Array, t: Array, top: Array, bottom: Array) -> tuple[Array, Array]:
+        """Top and bottom drawn together near the limits: a rounded (elliptical) end, not a cut edge."""
+        reach = np.full((1, 1), np.inf, dtype=np.float32)
+        for (lo, hi), x in ((self.s_range, s), (self.t_range, t)):
+            if lo > -INF:
+                reach = np.minimum(reach, x - lo)
+            if hi < INF:
+                reach = np.minimum(reach, hi - x)
+        u = np.clip(reach / self.taper_mm, 0.0, 1.0)
+        w = np.sqrt(u * (2.0 - u))  # quarter ellipse: 0 at the limit, 1 a taper length inside it
+        mid, half = 0.5 * (top + bottom), 0.5 * (bottom - top) * w
+        return (mid - half).astype(np.float32), (mid + half).astype(np.float32)
+
     @property
     def bounds(self) -> Bounds:
         return (*self.s_range, *self.t_range, *self.d_range)
 
 
+def _smooth(s: Array, xp: tuple[float, ...], fp: tuple[float, ...]) -> Array:
+    """A tube's centre line or radius at s: straight between two points, a smooth curve through more."""
+    if len(xp) <= 2 or len(set(fp)) == 1:
+        return np.interp(s, xp, fp).astype(np.float32)
+    return _curve(xp, fp)(s)
+
+
+@lru_cache(maxsize=1024)
+def _curve(xp: tuple[float, ...], fp: tuple[float, ...]) -> Callable[[Array], Array]:
+    return smooth_curve(xp, fp)
+
+
 @dataclass(frozen=True, slots=True)
 class Tube:
-    """An elliptical tube running along the limb; centre and radii interpolate along s."""
+    """An elliptical tube running along the limb; centre and radii follow smooth curves along s."""
 
     s_pts: tuple[float, ...]
     t_pts: tuple[float, ...]
@@ -91,16 +185,10 @@ class Tube:
     rd_pts: tuple[float, ...]
 
     def centre(self, s: Array) -> tuple[Array, Array]:
-        return (
-            np.interp(s, self.s_pts, self.t_pts).astype(np.float32),
-            np.interp(s, self.s_pts, self.d_pts).astype(np.float32),
-        )
+        return _smooth(s, self.s_pts, self.t_pts), _smooth(s, self.s_pts, self.d_pts)
 
     def radii(self, s: Array) -> tuple[Array, Array]:
-        return (
-            np.interp(s, self.s_pts, self.rt_pts).astype(np.float32),
-            np.interp(s, self.s_pts, self.rd_pts).astype(np.float32),
-        )
+        return _smooth(s, self.s_pts, self.rt_pts), _smooth(s, self.s_pts, self.rd_pts)
 
     def mask(self, s: Array, t: Array, d: Array) -> Mask:
         tc, dc = self.centre(s)

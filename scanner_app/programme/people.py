@@ -1,7 +1,14 @@
-"""People who sign in, their roles, and what each role may do."""
+"""People who sign in, their roles, and what each role may do.
+
+A user signs in with a PIN (4 to 12 characters); only its salted scrypt hash is kept. The first user
+of a new database must be an administrator, who then registers the others.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -38,16 +45,53 @@ class User:
         return self.role in (Role.REVIEWER, Role.ADMINISTRATOR)
 
 
-def add_user(db: ProgrammeDatabase, user: User) -> User:
-    """Register `user`; ValueError when the username is taken or empty."""
+MIN_PIN, MAX_PIN = 4, 12
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # "scrypt$" + 32 + "$" + 64 hex: fits the column
+
+
+def hash_pin(pin: str) -> str:
+    """A salted scrypt hash of `pin`; ValueError when it is too short or too long."""
+    if not MIN_PIN <= len(pin) <= MAX_PIN:
+        raise ValueError(f"a PIN has {MIN_PIN} to {MAX_PIN} characters")
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _pin_matches(pin: str, stored: str) -> bool:
+    try:
+        scheme, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def add_user(db: ProgrammeDatabase, user: User, *, pin: str) -> User:
+    """Register `user` with a PIN. ValueError when the username is taken or empty, the PIN unfit, or
+    the database has no user yet and `user` is not an administrator."""
     if not user.username.strip():
         raise ValueError("a user needs a username")
+    pin_hash = hash_pin(pin)
     with db.session() as s:
         if s.scalar(sa.select(UserRow).where(UserRow.username == user.username)) is not None:
             raise ValueError(f"the username {user.username!r} is taken")
+        if user.role != Role.ADMINISTRATOR and s.scalar(sa.select(sa.func.count()).select_from(UserRow)) == 0:
+            raise ValueError("the first user must be an administrator (who then registers the others)")
         s.add(UserRow(username=user.username, display_name=user.display_name, role=user.role.value,
-                      department=user.department))  # fmt: skip
+                      department=user.department, pin_hash=pin_hash))  # fmt: skip
     return user
+
+
+def sign_in(db: ProgrammeDatabase, username: str, pin: str) -> User:
+    """The user, when the PIN is theirs; NotAllowed (the same words for an unknown name) otherwise."""
+    with db.session() as s:
+        row = s.scalar(sa.select(UserRow).where(UserRow.username == username))
+        if row is None or not _pin_matches(pin, row.pin_hash):
+            raise NotAllowed("unknown user or wrong PIN")
+        return User(row.username, row.display_name, Role(row.role), row.department)
 
 
 def get_user(db: ProgrammeDatabase, username: str) -> User:

@@ -22,6 +22,7 @@ class UserRow(Base):
     display_name: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
     department: Mapped[str] = mapped_column(String(64), default="")
+    pin_hash: Mapped[str] = mapped_column(String(160), default="")  # "scrypt$salt$hash"; empty: none set
 
 
 class LogbookRow(Base):

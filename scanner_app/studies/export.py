@@ -180,7 +180,11 @@ def deidentify_dataset(
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(str(ds.SOPClassUID))
     meta.MediaStorageSOPInstanceUID = UID(str(ds.SOPInstanceUID))
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    # The pixels are copied as they are: an RLE clip stays RLE (its encapsulated frames need it said).
+    source_meta = getattr(source, "file_meta", None)
+    meta.TransferSyntaxUID = (
+        UID(str(source_meta.TransferSyntaxUID)) if source_meta else ExplicitVRLittleEndian
+    )
     meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     ds.file_meta = meta
     return ds

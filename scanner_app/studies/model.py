@@ -312,6 +312,22 @@ class StudyDocument:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ExamOrder:
+    """What the department ordered for an exam: from a worklist entry, or an accession typed by hand
+    (emergencies). Empty fields are not known; an empty `study_uid` means the app makes one."""
+
+    accession_number: str = ""
+    referring_physician: str = ""  # DICOM person name
+    requested_procedure: str = ""  # Requested Procedure Description: becomes the Study Description
+    study_uid: str = ""
+
+    def __post_init__(self) -> None:
+        check_dicom_value("accession_number", "SH", self.accession_number)
+        check_dicom_value("referring_physician", "PN", self.referring_physician)
+        check_dicom_value("requested_procedure", "LO", self.requested_procedure)
+
+
 @dataclass(slots=True)
 class Study:
     """One examination session: subject, people, protocol run record and captures."""

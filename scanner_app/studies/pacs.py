@@ -39,20 +39,27 @@ from scanner_app.events import worker_signal
 from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE
 from scanner_app.studies.encapsulated_pdf import ENCAPSULATED_PDF_STORAGE
 from scanner_app.studies.model import Study, StudyCapture, StudyDocument, StudyError
+from scanner_app.studies.rle import RLE_LOSSLESS
 from scanner_app.studies.store import INDEX_NAME, claim_legacy_sends, connect_index, transaction
+from scanner_app.studies.structured_report import COMPREHENSIVE_SR_STORAGE
 
 log = logging.getLogger(__name__)
 
 _TRANSFER_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]  # explicit and implicit VR little endian
-# What the sender offers: the images, and the signed report as Encapsulated PDF.
-STORAGE_SOP_CLASSES = (US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE, ENCAPSULATED_PDF_STORAGE)
+# What the sender offers: the images, the signed report as Encapsulated PDF and its Comprehensive SR.
+STORAGE_SOP_CLASSES = (
+    US_IMAGE_STORAGE,
+    US_MULTIFRAME_IMAGE_STORAGE,
+    ENCAPSULATED_PDF_STORAGE,
+    COMPREHENSIVE_SR_STORAGE,
+)
 # An idle sender looks at the queue this often: the store queues a newly signed report for every PACS
 # its study went to, from its own connection, without waking the sender.
 IDLE_CHECK_S = 5.0
 
 
 _AE_MAX_CHARS = 16
-_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae")
+_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae", "worklist", "mpps")
 
 
 class DestinationError(StudyError):
@@ -99,6 +106,8 @@ class PacsDestination:
     port: int
     called_ae: str
     calling_ae: str = "SCANNERAPP"
+    worklist: bool = False  # the new-exam dialog asks it for scheduled procedures (Modality Worklist)
+    mpps: bool = False  # it is told when an exam starts and ends (Modality Performed Procedure Step)
 
     def __post_init__(self) -> None:
         label = self.name if isinstance(self.name, str) and self.name.strip() else "(unnamed)"
@@ -121,6 +130,9 @@ class PacsDestination:
             problem = ae_title_problem(getattr(self, field_name))
             if problem:
                 raise bad(field_name, f"{problem}: not a valid AE title (1-16 characters, no backslash)")
+        for field_name in ("worklist", "mpps"):
+            if not isinstance(getattr(self, field_name), bool):
+                raise bad(field_name, f"{getattr(self, field_name)!r} is not true or false")
 
     @property
     def identity(self) -> PacsIdentity:
@@ -131,13 +143,17 @@ class PacsDestination:
         return f"{self.name} ({self.called_ae}@{self.host}:{self.port})"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "host": self.host,
             "port": self.port,
             "called_ae": self.called_ae,
             "calling_ae": self.calling_ae,
         }
+        for service in ("worklist", "mpps"):  # written only when on: older files stay as they were
+            if getattr(self, service):
+                data[service] = True
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> PacsDestination:
@@ -158,7 +174,18 @@ class PacsDestination:
             port=data["port"],
             called_ae=data["called_ae"],
             calling_ae=data.get("calling_ae", "SCANNERAPP"),
+            worklist=data.get("worklist", False),
+            mpps=data.get("mpps", False),
         )
+
+
+def destination_from_address(address: str, calling_ae: str = "SCANNERAPP") -> PacsDestination:
+    """A destination from "AE@HOST:PORT" (a command line's way to name a DICOM node)."""
+    called, at, rest = address.partition("@")
+    host, colon, port = rest.rpartition(":")
+    if not at or not colon or not port.isdigit():
+        raise DestinationError(f"{address!r} is not AE@HOST:PORT", "")
+    return PacsDestination(address, host, int(port), called, calling_ae)
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,6 +471,9 @@ class PacsSender:
         self._ae = _make_ae(destination, timeout_s)
         for sop_class in STORAGE_SOP_CLASSES:
             self._ae.add_requested_context(sop_class, _TRANSFER_SYNTAXES)
+        for sop_class in (US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE):
+            # A context of its own: a PACS that does not take RLE still takes the images uncompressed.
+            self._ae.add_requested_context(sop_class, [RLE_LOSSLESS])
 
     @property
     def _key(self) -> tuple[str, str, int]:
@@ -607,6 +637,17 @@ class PacsSender:
             reason = f"{self.destination.describe()} does not accept {kind} (no presentation context)"
             self._set(sop_uid, SendStatus.FAILED, attempts + 1, reason, 0.0)
             return
+        syntax = str(ds.file_meta.TransferSyntaxUID)
+        takes = {(cx.abstract_syntax, ts) for cx in assoc.accepted_contexts for ts in cx.transfer_syntax}
+        if syntax not in _TRANSFER_SYNTAXES and (ds.SOPClassUID, syntax) not in takes:
+            # The PACS does not take this compression: the same pixels uncompressed, and the same
+            # instance (it is lossless, so its SOP Instance UID stays).
+            try:
+                ds.decompress(generate_instance_uid=False)
+            except (ValueError, RuntimeError, NotImplementedError) as exc:
+                reason = f"cannot decompress {path} for {self.destination.describe()}: {exc}"
+                self._set(sop_uid, SendStatus.FAILED, attempts + 1, reason, 0.0)
+                return
         try:
             status = assoc.send_c_store(ds)
         except (OSError, RuntimeError, ValueError) as exc:

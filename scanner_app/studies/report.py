@@ -637,6 +637,7 @@ class SignedReport:
     html: Path
     pdf: Path
     document: StudyDocument
+    structured: StudyDocument  # the measurements and findings as a Comprehensive SR
 
 
 def sign_and_store_report(
@@ -647,12 +648,14 @@ def sign_and_store_report(
     *,
     titles: Mapping[str, str] | None = None,
 ) -> SignedReport:
-    """Sign the report (impression, signer, now), keep it with the study as HTML and PDF, and as an
-    Encapsulated PDF in the study's own report series, queued for every PACS the study went to."""
+    """Sign the report (impression, signer, now), keep it with the study as HTML and PDF, as an
+    Encapsulated PDF in the study's own report series and its measurements and findings as a
+    Comprehensive SR, both queued for every PACS the study went to."""
     store.sign_report(study_uid, impression, signed_by)
     content = build_report(store, study_uid, titles=titles)
     pdf = render_pdf(content)
     html_path = store.write_report_file(study_uid, REPORT_HTML, render_html(content).encode("utf-8"))
     pdf_path = store.write_report_file(study_uid, REPORT_PDF, pdf)
     document = store.save_report_document(study_uid, pdf, f"Ultrasound report: {content.title}")
-    return SignedReport(html_path, pdf_path, document)
+    structured = store.save_structured_report(study_uid, content.findings)
+    return SignedReport(html_path, pdf_path, document, structured)

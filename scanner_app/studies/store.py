@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pydicom
+from pydicom import config as pydicom_config
 from pydicom.dataset import Dataset
+from pydicom.valuerep import validate_value
 
 from scanner_app.capture import CaptureKind
 from scanner_app.doppler_pipeline import FlowOverlay
@@ -77,6 +79,8 @@ from scanner_app.studies.model import (
     check_dicom_value,
     check_json,
 )
+from scanner_app.studies.rle import apply_rle, can_encode, encode_rle_frame
+from scanner_app.studies.structured_report import build_measurement_sr, study_measurements
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,30 @@ _REPORT_NAME = re.compile(r"^(\d{4,})-report\.dcm$")
 # A signed report is a row of `captures` of this kind (so the PACS send queue, keyed to that table,
 # sends it like an image); it is listed in `Study.documents`, never among the captures.
 REPORT_KIND = "report"
+CLIP_RLE = "rle"  # clips kept RLE Lossless: about half the bytes of speckle, all of them back
+CLIP_NONE = "none"
+SR_SERIES_KIND = "sr"  # the structured report's series; the SR itself is a document like the PDF
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSlot:
+    """Where a new document of a study goes: its UIDs, series, instance number and time."""
+
+    study: Study
+    sop_instance_uid: str
+    series_uid: str
+    series_number: int
+    instance_number: int
+    created_at: datetime
+
+
+def _created_at(ds: Dataset) -> datetime:
+    """When a document was made: its Acquisition DateTime (the PDF), else its Content Date and Time (SR)."""
+    if "AcquisitionDateTime" in ds:
+        return datetime.strptime(str(ds.AcquisitionDateTime), "%Y%m%d%H%M%S.%f")
+    return datetime.strptime(f"{ds.ContentDate}{ds.ContentTime}", "%Y%m%d%H%M%S.%f")
+
+
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
 
@@ -350,8 +378,10 @@ class StudyStore:
         now: Callable[[], datetime] = _now,
         rebuild: bool = False,
         busy_timeout_s: float = 10.0,
+        clip_compression: str = CLIP_RLE,
     ) -> None:
         """Open (or create) the store; `rebuild` throws the index away and rebuilds it first.
+        Greyscale clips are kept RLE Lossless (`clip_compression` CLIP_RLE) or uncompressed (CLIP_NONE).
 
         Raises StudyStoreUnavailable (StudyFolderBusy when another app has the folder) when the store
         cannot be used now; nothing is changed or deleted then.
@@ -362,6 +392,9 @@ class StudyStore:
         self._journal = SendJournal(self.root / SEND_JOURNAL_NAME)
         self._write_bytes = write_bytes
         self._now = now
+        if clip_compression not in (CLIP_RLE, CLIP_NONE):
+            raise StudyError(f"clip compression {clip_compression!r} is not {CLIP_RLE!r} or {CLIP_NONE!r}")
+        self.clip_compression = clip_compression
         self._lock = threading.RLock()
         try:
             self.studies_dir.mkdir(parents=True, exist_ok=True)
@@ -444,11 +477,21 @@ class StudyStore:
         description: str = "",
         accession_number: str = "",
         referring_physician: str = "",
+        study_uid: str = "",
     ) -> Study:
-        """Create the study folder and its study.json; the study is then ready for captures."""
+        """Create the study folder and its study.json; the study is then ready for captures.
+
+        `study_uid` is the order's Study Instance UID (from the worklist), so the images match the
+        order at the PACS; a new one is made when it is empty."""
         if not operator.strip():
             raise StudyError("operator must not be empty (DICOM Operators' Name)")
-        study_uid = new_uid()
+        if study_uid:
+            try:
+                validate_value("UI", study_uid, pydicom_config.RAISE)
+            except ValueError as exc:
+                raise StudyError(f"Study Instance UID {study_uid!r} is not a valid UID: {exc}") from exc
+        else:
+            study_uid = new_uid()
         started = self._now()
         study = Study(
             study_uid=study_uid,
@@ -524,35 +567,70 @@ class StudyStore:
         Every PACS the study's images were already queued for gets it queued too, so a study sent
         before its report was signed still receives the report; a study sent later takes it along.
         """
+
+        def build(slot: DocumentSlot) -> Dataset:
+            return build_encapsulated_pdf(
+                slot.study,
+                pdf,
+                title=title,
+                sop_instance_uid=slot.sop_instance_uid,
+                series_uid=slot.series_uid,
+                series_number=slot.series_number,
+                instance_number=slot.instance_number,
+                created_at=slot.created_at,
+            )
+
+        return self._save_document(study_uid, REPORT_KIND, build)
+
+    def save_structured_report(self, study_uid: str, findings: Sequence[str]) -> StudyDocument:
+        """Keep the study's measurements (calipers and typed) and `findings` as a Comprehensive SR in
+        its own series, sent like the PDF report (`save_report_document`)."""
+
+        def build(slot: DocumentSlot) -> Dataset:
+            return build_measurement_sr(
+                slot.study,
+                study_measurements(slot.study),
+                findings,
+                sop_instance_uid=slot.sop_instance_uid,
+                series_uid=slot.series_uid,
+                series_number=slot.series_number,
+                instance_number=slot.instance_number,
+                created_at=slot.created_at,
+                final=slot.study.sign_off is not None,
+            )
+
+        return self._save_document(study_uid, SR_SERIES_KIND, build)
+
+    def _save_document(
+        self,
+        study_uid: str,
+        series_kind: str,
+        build: Callable[[DocumentSlot], Dataset],
+    ) -> StudyDocument:
+        """Write a document of the study (report PDF, SR) into the series of its kind and index it,
+        queued for every PACS the study went to."""
         with self._lock:
             study = self.get_study(study_uid)
             instance_number = self._next_instance_number(study)
             found = self._conn.execute(
                 "SELECT series_uid, series_number FROM series WHERE study_uid = ? AND kind = ?",
-                (study_uid, REPORT_KIND),
+                (study_uid, series_kind),
             ).fetchone()
             if found is not None:
                 series_uid, series_number = str(found[0]), int(found[1])
             else:
                 series_uid, series_number = self._new_series(study_uid)
-            created = self._now()
             sop_uid = new_uid()
-            ds = build_encapsulated_pdf(
-                study,
-                pdf,
-                title=title,
-                sop_instance_uid=sop_uid,
-                series_uid=series_uid,
-                series_number=series_number,
-                instance_number=instance_number,
-                created_at=created,
-            )
+            created = self._now()
+            ds = build(DocumentSlot(study, sop_uid, series_uid, series_number, instance_number, created))
             rel_path = f"{study.directory}/{instance_number:04d}-{REPORT_KIND}.dcm"
             path = self.root / rel_path
             write_file_atomic(path, encode_dataset(ds), self._write_bytes, overwrite=False)
             document = StudyDocument(sop_uid, study_uid, series_uid, instance_number, rel_path, created)
             try:
-                self._index_document(self._conn, document, series_number, queue_for_known_pacs=True)
+                self._index_document(
+                    self._conn, document, series_number, queue_for_known_pacs=True, series_kind=series_kind
+                )
             except sqlite3.Error as exc:
                 with contextlib.suppress(OSError):
                     path.unlink()
@@ -572,13 +650,18 @@ class StudyStore:
 
     @staticmethod
     def _index_document(
-        conn: sqlite3.Connection, document: StudyDocument, series_number: int, *, queue_for_known_pacs: bool
+        conn: sqlite3.Connection,
+        document: StudyDocument,
+        series_number: int,
+        *,
+        queue_for_known_pacs: bool,
+        series_kind: str = REPORT_KIND,
     ) -> None:
         with transaction(conn):
             conn.execute(
                 "INSERT OR IGNORE INTO series (series_uid, study_uid, series_number, kind, body_part, "
                 "laterality) VALUES (?, ?, ?, ?, '', '')",
-                (document.series_uid, document.study_uid, series_number, REPORT_KIND),
+                (document.series_uid, document.study_uid, series_number, series_kind),
             )
             conn.execute(
                 "INSERT INTO captures (sop_instance_uid, study_uid, series_uid, kind, instance_number, "
@@ -803,6 +886,12 @@ class StudyStore:
         check_json(list(annotations), "annotations")
         if study.ended_at is not None:
             raise StudyError(f"study {study.study_uid} has ended; start a new study to capture more")
+        encoded: list[bytes] = []
+        pixels = [f.pixels for f in frames]
+        compress = kind is CaptureKind.CLIP and rgb is None and self.clip_compression == CLIP_RLE
+        if compress and can_encode(pixels):
+            # Before the lock: a 10 s clip takes a few seconds to compress, and captures wait on the lock.
+            encoded = [encode_rle_frame(np.asarray(p, dtype=np.uint8)) for p in pixels]
         with self._lock:
             known = self._conn.execute(
                 "SELECT 1 FROM studies WHERE study_uid = ?", (study.study_uid,)
@@ -828,6 +917,8 @@ class StudyStore:
                 rgb=rgb,
                 regions=regions,
             )
+            if encoded:
+                apply_rle(ds, encoded)
             rel_path = f"{study.directory}/{instance_number:04d}-{kind.value}.dcm"
             path = self.root / rel_path
             write_file_atomic(path, encode_dataset(ds), self._write_bytes, overwrite=False)
@@ -1137,7 +1228,7 @@ class StudyStore:
         """Index a signed report found on disk (a rebuilt index); False if it cannot be read."""
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-            created = datetime.strptime(str(ds.AcquisitionDateTime), "%Y%m%d%H%M%S.%f")
+            created = _created_at(ds)
             document = StudyDocument(
                 str(ds.SOPInstanceUID),
                 str(ds.StudyInstanceUID),
@@ -1146,7 +1237,10 @@ class StudyStore:
                 rel,
                 created,
             )
-            self._index_document(self._conn, document, int(ds.SeriesNumber), queue_for_known_pacs=False)
+            kind = SR_SERIES_KIND if ds.get("Modality") == "SR" else REPORT_KIND
+            self._index_document(
+                self._conn, document, int(ds.SeriesNumber), queue_for_known_pacs=False, series_kind=kind
+            )
             return True
         except Exception as exc:  # one bad file must not stop the others
             log.error("cannot index %s: %s", path, exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, layer, offset, skin_and_fat, st
+from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
 from drivers.sim.regions.variants import variants
 from drivers.sim.shapes import INF, Ellipsoid, along_s, tube
 
@@ -24,7 +24,7 @@ def knee(variant: str | None) -> Items:
         layer("prefemoral fat pad", L.FAT, 16.8, femur, s=(-65, 5), t=(-22, 22)),
         layer("vastus intermedius muscle", L.MUSCLE, 16.8, femur, s=(-150, -65), t=ant),
         layer("femur", L.BONE, femur, INF, t=ant),
-        layer("femoral trochlear cartilage", L.CARTILAGE, offset(femur, -2.5), femur, s=(-25, 40), t=ant),
+        layer("femoral trochlear cartilage", L.CARTILAGE, offset(femur, -2.5), femur, s=(-30, 40), t=ant),
     ]
     if variant == "effusion":
         recess_bottom = along_s([(-62, 16.8), (-50, 22.0), (-15, 24.5), (-2, 21.0), (3, 16.8)])
@@ -101,10 +101,32 @@ def knee(variant: str | None) -> Items:
         ]
     items += [
         layer("medial collateral ligament", L.LIGAMENT, 4.2, 6.6, s=(-35, 35), t=(42, 72)),
-        st("pes anserinus tendons", L.TENDON, tube([(40, 50, 5.0), (95, 45, 5.5)], 6.0, 1.0)),
+        # Pes anserinus: sartorius, gracilis and semitendinosus converge distal-anterior to the MCL
+        # insertion (clinical.md 1.5), anterior to posterior, sartorius the most superficial.
+        st("sartorius tendon (pes anserinus)", L.TENDON, tube([(40, 44, 4.6), (95, 42, 5.0)], 2.6, 0.8)),
+        st("gracilis tendon (pes anserinus)", L.TENDON, tube([(40, 50, 5.4), (95, 45.5, 5.6)], 1.8, 0.9)),
+        st(
+            "semitendinosus tendon (pes anserinus)",
+            L.TENDON,
+            tube([(40, 55, 5.6), (95, 48.5, 5.8)], 2.0, 1.0),
+        ),
         layer("iliotibial band", L.LIGAMENT, 3.4, 5.4, s=(-70, 22), t=(-78, -42)),
     ]
-    return items
+    # Soft-tissue layers end in rounded tips, not cut edges.
+    return rounded(
+        items,
+        {
+            "suprapatellar (quadriceps) fat pad": 8.0,
+            "prefemoral fat pad": 8.0,
+            "suprapatellar recess": 6.0,
+            "suprapatellar recess (effusion)": 4.0,
+            "infrapatellar (Hoffa) fat pad": 6.0,
+            "medial collateral ligament": 6.0,
+            "iliotibial band": 6.0,
+            "urate on cartilage (double contour)": 3.0,
+            "femoral trochlear cartilage": 3.0,
+        },
+    )
 
 
 SCENES = {
@@ -117,8 +139,16 @@ SCENES = {
             "suprapatellar short axis": P(-25.0, 0.0, 90.0),
             "MCL coronal": P(0.0, 57.0),
             "iliotibial band": P(-20.0, -60.0),
+            "pes anserinus long axis": P(68.0, 47.0),
+            "pes anserinus short axis": P(80.0, 46.0, 90.0),
         },
         35.0,
         variants("effusion", "gout_double_contour"),
+        {"effusion": "suprapatellar long axis", "gout_double_contour": "suprapatellar long axis"},
+        (
+            "clinical.md 1.5 (ESSR V knee: quadriceps and patellar tendons, recess, MCL, ITB)",
+            "clinical.md 3.2 (tendon and cartilage thickness, femoral cortex 2-4 cm deep)",
+            "clinical.md 3.1 (double contour over hyaline cartilage)",
+        ),
     ),
 }

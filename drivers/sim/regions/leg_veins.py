@@ -12,6 +12,7 @@ from drivers.sim.regions.parts import (
     layer,
     lymph_node,
     offset,
+    rounded,
     skin_and_fat,
     st,
     vein,
@@ -29,10 +30,10 @@ def groin(variant: str | None) -> Items:
         st("femoral nerve", L.NERVE, tube([(-40, -14, 20.0), (80, -14, 22.0)], 4.0, 1.4)),
         *artery("common femoral artery", tube([(-40, -2, 20.0), (40, -2, 21.5)], 3.8, 3.8)),
         *artery("superficial femoral artery", tube([(40, -2, 21.5), (150, 0, 24.0)], 3.2, 3.2)),
-        *artery("deep femoral (profunda) artery", tube([(40, -4, 24.0), (150, -12, 36.0)], 2.5, 2.5)),
+        *artery("deep femoral (profunda) artery", tube([(40, -5, 27.0), (150, -17, 40.0)], 2.5, 2.5)),
         *vein("common femoral vein", tube([(-40, 9, 22.0), (45, 9, 23.0)], 5.5, 5.5), clot),
-        *vein("femoral vein", tube([(45, 8, 24.0), (150, 6, 28.0)], 4.5, 4.5), clot),
-        *vein("deep femoral (profunda) vein", tube([(45, 3, 28.0), (150, -6, 38.0)], 3.2, 3.2)),
+        *vein("femoral vein", tube([(45, 9, 24.5), (150, 9, 29.0)], 4.5, 4.5), clot),
+        *vein("deep femoral (profunda) vein", tube([(45, 9, 33.0), (150, 2, 42.0)], 3.2, 3.2)),
         *vein("great saphenous vein", tube([(14, 10, 15.5), (25, 16, 9.0), (150, 30, 6.0)], 2.5, 2.5)),
     ]
     if variant == "lymph_node":
@@ -51,23 +52,35 @@ def thigh(variant: str | None) -> Items:
         layer("sartorius muscle", L.MUSCLE, 10.0, 22.0, t=(-15, 25)),
         layer("fascia (sartorius sheath)", L.FASCIA, 21.6, 22.2, t=(-15, 25)),
         layer("femur", L.BONE, 42.0, INF, t=(-60, -8)),
-        *artery("superficial femoral artery", tube([(-150, -1, 28.0), (150, 1, 31.0)], 3.2, 3.2)),
-        *vein("femoral vein", tube([(-150, 3, 34.0), (150, 4, 37.0)], 4.5, 4.5), clot),
+        # In the adductor canal the femoral vein lies deep to the artery, walls apart [DK].
+        *artery("superficial femoral artery", tube([(-150, -1, 25.0), (150, 1, 28.0)], 3.2, 3.2)),
+        *vein("femoral vein", tube([(-150, 3, 34.5), (150, 4, 37.5)], 4.5, 4.5), clot),
         *vein("great saphenous vein", tube([(-150, 30, 6.0), (150, 35, 6.0)], 2.0, 2.0)),
     ]
     if variant == "abscess":
         items += abscess((10.0, 15.0, 7.0), (12.0, 9.0, 4.0))
-    return items
+    return rounded(items, {"sartorius muscle": 6.0, "fascia (sartorius sheath)": 4.0})
 
 
 def popliteal(variant: str | None) -> Items:
     clot = variant == "thrombosed_vein"
     items = skin_and_fat(7.0, deep="hamstring / gastrocnemius muscle")
+    # Posteromedially (t > 0 medial) the medial head of gastrocnemius lies beside the fossa and the
+    # semimembranosus tendon medial to it; the gastrocnemius-semimembranosus bursa's neck passes between
+    # them to the joint (clinical.md 1.5, Baker cyst).
     items += [
         layer("popliteal fossa fat", L.FAT, 7.0, 32.0, t=(-12, 12)),
-        layer("medial head of gastrocnemius", L.MUSCLE, 7.0, INF, s=(-20, INF), t=(12, 45)),
-        layer("lateral head of gastrocnemius", L.MUSCLE, 7.0, INF, s=(-20, INF), t=(-45, -12)),
-        st("semimembranosus tendon", L.TENDON, tube([(-80, 30, 10.0), (5, 28, 14.0)], 3.0, 2.5)),
+        st(
+            "medial head of gastrocnemius",
+            L.MUSCLE,
+            tube([(-40, 19, 26.0), (0, 19, 24.0), (60, 17, 21.0)], [6.0, 8.0, 9.5], [8.0, 9.0, 9.5]),
+        ),
+        st(
+            "lateral head of gastrocnemius",
+            L.MUSCLE,
+            tube([(-40, -19, 26.0), (0, -19, 24.0), (60, -17, 21.0)], [6.0, 8.0, 9.5], [8.0, 9.0, 9.5]),
+        ),
+        st("semimembranosus tendon", L.TENDON, tube([(-80, 33.5, 19.5), (5, 33.5, 20.5)], 2.6, 2.2)),
         layer(
             "femoral condyles",
             L.BONE,
@@ -77,26 +90,27 @@ def popliteal(variant: str | None) -> Items:
         ),
         layer("tibia", L.BONE, along_s([(6, 41.0), (12, 39.0), (100, 40.0)]), INF, s=(6, INF)),
         st("tibial nerve", L.NERVE, tube([(-80, 5, 12.0), (60, 4, 13.0)], 2.5, 1.5)),
-        *artery("popliteal artery", tube([(-80, -2, 25.0), (60, -1, 27.0)], 3.2, 3.2)),
+        *artery("popliteal artery", tube([(-80, -2, 27.5), (60, -1, 29.5)], 3.2, 3.2)),
         *vein("popliteal vein", tube([(-80, 2, 18.5), (60, 0, 20.0)], 4.5, 4.5), clot),
     ]
     if variant in ("bakers_cyst", "ruptured_bakers_cyst"):
+        # The body lies superficial to the medial gastrocnemius, under the fascia; the neck runs deep
+        # between the gastrocnemius and the semimembranosus tendon to the posteromedial joint.
         items += [
-            st("Baker's cyst", L.FLUID, Ellipsoid((-5.0, 30.0, 16.0), (22.0, 10.0, 7.0))),
-            st("Baker's cyst neck", L.FLUID, Ellipsoid((-3.0, 24.0, 26.0), (4.0, 2.5, 7.0))),
+            st("Baker's cyst", L.FLUID, Ellipsoid((-5.0, 22.0, 11.5), (22.0, 8.5, 3.6))),
+            st("Baker's cyst neck", L.FLUID, Ellipsoid((-4.0, 27.9, 22.0), (4.0, 2.6, 12.5))),
         ]
     if variant == "ruptured_bakers_cyst":
+        # Fluid tracks down from the cyst in the plane deep to the medial gastrocnemius, tapering
+        # (clinical.md 2.4, ruptured / dissecting Baker cyst).
         items.append(
-            layer(
+            st(
                 "fluid dissecting from ruptured Baker's cyst",
                 L.FLUID,
-                along_s([(10, 16.0), (90, 19.0)]),
-                along_s([(10, 22.0), (50, 22.0), (90, 19.3)]),
-                s=(10, 90),
-                t=(15, 40),
+                tube([(5, 25, 30.0), (50, 19, 31.5), (90, 18, 31.0)], [6.0, 9.0, 4.0], [1.5, 2.0, 0.4]),
             )
         )
-    return items
+    return rounded(items, {"popliteal fossa fat": 4.0})
 
 
 def calf(variant: str | None) -> Items:
@@ -119,11 +133,12 @@ def calf(variant: str | None) -> Items:
         layer("fibula", L.BONE, 46.0, INF, t=(-40, -24)),
         *vein("medial gastrocnemius vein", tube([(60, 20, 12.0), (180, 22, 11.0)], 2.0, 2.0), clot),
         *vein("soleal vein", tube([(60, 5, 28.0), (220, 6, 30.0)], 2.5, 2.5), clot),
-        *vein("posterior tibial veins", tube([(60, -2, 40.0), (250, 0, 38.0)], 1.8, 1.8), clot),
-        *vein("posterior tibial veins", tube([(60, 5, 40.0), (250, 7, 38.0)], 1.8, 1.8), clot),
+        # Paired veins either side of their artery, walls apart (clinical.md 2.2 step 8).
+        *vein("posterior tibial veins", tube([(60, -3.5, 40.0), (250, -1.5, 38.0)], 1.8, 1.8), clot),
+        *vein("posterior tibial veins", tube([(60, 6.5, 40.0), (250, 8.5, 38.0)], 1.8, 1.8), clot),
         *artery("posterior tibial artery", tube([(60, 1.5, 40.5), (250, 3.5, 38.5)], 1.1, 1.1)),
-        *vein("peroneal veins", tube([(60, -17, 43.0), (250, -15, 42.0)], 1.7, 1.7)),
-        *vein("peroneal veins", tube([(60, -10, 43.0), (250, -8, 42.0)], 1.7, 1.7)),
+        *vein("peroneal veins", tube([(60, -18.5, 43.0), (250, -16.5, 42.0)], 1.7, 1.7)),
+        *vein("peroneal veins", tube([(60, -8.5, 43.0), (250, -6.5, 42.0)], 1.7, 1.7)),
         *artery("peroneal artery", tube([(60, -13.5, 43.5), (250, -11.5, 42.5)], 1.0, 1.0)),
     ]
     if variant == "gastrocnemius_tear":
@@ -147,8 +162,15 @@ def calf(variant: str | None) -> Items:
                 tube([(40, 24, 23.5), (110, 24, 20.5), (172, 24, 15.0)], [12.0, 14.0, 5.0], [2.5, 2.0, 0.3]),
             )
         )
-    return items
+    return rounded(items, {"medial gastrocnemius": 6.0, "lateral gastrocnemius": 6.0})
 
+
+SOURCES = (
+    "clinical.md 2.2 (SRU whole-leg steps: CFV, SFJ, femoral/profunda, popliteal, calf veins)",
+    "clinical.md 3.1 (veins compressible, arteries not)",
+    "clinical.md 3.2 (popliteal vessels 2-4 cm deep)",
+    "clinical.md 2.3 (area of symptoms: Baker cysts, nodes, abscess)",
+)
 
 SCENES = {
     "groin": SceneSpec(
@@ -158,17 +180,31 @@ SCENES = {
             "CFV short axis": P(0.0, 4.0, 90.0),
             "saphenofemoral junction short axis": P(15.0, 8.0, 90.0),
             "CFV long axis": P(10.0, 9.0),
+            "femoral bifurcation short axis": P(60.0, 0.0, 90.0),
+            "inguinal lymph node short axis": P(5.0, 27.0, 90.0),
+            "area of symptoms short axis": P(8.0, -15.0, 90.0),
         },
         40.0,
         variants("thrombosed_vein", "lymph_node", "abscess"),
-        {"lymph_node": "saphenofemoral junction short axis"},
+        {
+            "thrombosed_vein": "CFV short axis",
+            "lymph_node": "inguinal lymph node short axis",
+            "abscess": "area of symptoms short axis",
+        },
+        SOURCES,
     ),
     "thigh": SceneSpec(
         "Thigh (DVT): femoral vein and artery",
         thigh,
-        {"femoral vein short axis": P(0.0, 2.0, 90.0), "femoral vein long axis": P(0.0, 3.5)},
+        {
+            "femoral vein short axis": P(0.0, 2.0, 90.0),
+            "femoral vein long axis": P(0.0, 3.5),
+            "area of symptoms short axis": P(10.0, 16.0, 90.0),
+        },
         45.0,
         variants("thrombosed_vein", "abscess"),
+        {"thrombosed_vein": "femoral vein short axis", "abscess": "area of symptoms short axis"},
+        SOURCES,
     ),
     "popliteal": SceneSpec(
         "Popliteal fossa (DVT): popliteal vein and artery, Baker's cyst",
@@ -177,10 +213,16 @@ SCENES = {
             "popliteal short axis": P(0.0, 0.0, 90.0),
             "popliteal vein long axis": P(0.0, 1.0),
             "posteromedial short axis": P(-5.0, 26.0, 90.0),
+            "Baker's cyst long axis": P(-5.0, 22.0),
         },
         40.0,
         variants("thrombosed_vein", "bakers_cyst", "ruptured_bakers_cyst"),
-        {"bakers_cyst": "posteromedial short axis", "ruptured_bakers_cyst": "posteromedial short axis"},
+        {
+            "thrombosed_vein": "popliteal short axis",
+            "bakers_cyst": "posteromedial short axis",
+            "ruptured_bakers_cyst": "posteromedial short axis",
+        },
+        (*SOURCES, "clinical.md 1.5 (Baker cyst neck between medial gastrocnemius and semimembranosus)"),
     ),
     "calf": SceneSpec(
         "Calf (DVT): posterior tibial, peroneal, gastrocnemius and soleal veins",
@@ -192,8 +234,10 @@ SCENES = {
         48.0,
         variants("thrombosed_vein", "gastrocnemius_tear", "ruptured_bakers_cyst"),
         {
+            "thrombosed_vein": "posterior tibial veins short axis",
             "gastrocnemius_tear": "medial gastrocnemius long axis",
             "ruptured_bakers_cyst": "medial gastrocnemius long axis",
         },
+        (*SOURCES, "clinical.md 2.3 (incidental findings: muscle tear with hematoma)"),
     ),
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from drivers.sim.anatomy import Structure, VesselKind
 from drivers.sim.shapes import INF, DepthFn, Ellipsoid, Shape, Slab, Tube, constant
 from drivers.sim.tissues import Label
@@ -23,7 +25,9 @@ def layer(
     s: tuple[float, float] = (-INF, INF),
     t: tuple[float, float] = (-INF, INF),
     fibre: tuple[float, float, float] = (1.0, 0.0, 0.0),
+    taper: float = 0.0,
 ) -> Structure:
+    """Tissue between two surfaces; `taper` (mm) rounds its ends inside the s/t limits (soft tissue)."""
     top_fn = constant(top) if isinstance(top, int | float) else top
     bottom_fn = constant(bottom) if isinstance(bottom, int | float) else bottom
     # Constant surfaces give tight depth bounds, so the painter can skip rows outside them.
@@ -32,7 +36,17 @@ def layer(
         if isinstance(top, int | float) and isinstance(bottom, int | float)
         else (0.0, INF)
     )
-    return Structure(name, label, Slab(top_fn, bottom_fn, s, t, d_range), fibre_dir=fibre)
+    return Structure(name, label, Slab(top_fn, bottom_fn, s, t, d_range, taper), fibre_dir=fibre)
+
+
+def rounded(items: Items, ends_mm: dict[str, float]) -> Items:
+    """The items with the named layers' ends rounded over the given lengths (see `layer`'s taper)."""
+    return [
+        replace(it, shape=replace(it.shape, taper_mm=ends_mm[it.name]))
+        if it.name in ends_mm and isinstance(it.shape, Slab)
+        else it
+        for it in items
+    ]
 
 
 def offset(fn: DepthFn, by_mm: float) -> DepthFn:
@@ -59,8 +73,31 @@ def vessel(name: str, lumen: Tube, kind: VesselKind) -> Items:
     return [st(name, L.VESSEL_WALL, lumen.grown(wall_mm)), st(name, label, lumen, vessel=kind)]
 
 
-def vein(name: str, lumen: Tube, thrombosed: bool = False) -> Items:
-    return vessel(name, lumen, VesselKind.THROMBOSED_VEIN if thrombosed else VesselKind.VEIN)
+VEIN_OVAL = (1.15, 0.85)  # a patent vein at rest is an oval wider than deep; an artery stays round [DK]
+THROMBUS_DISTENSION = 1.15  # an acutely thrombosed vein is round and as wide as the patent oval
+
+
+def vein(name: str, lumen: Tube, thrombosed: bool = False, *, inspiration: float = 1.0) -> Items:
+    """A vein from its nominal (round) lumen: drawn oval, or round and distended when thrombosed.
+
+    `inspiration` +1: the calibre widens breathing in (leg veins); -1: it narrows (neck and arm veins,
+    drawn towards the thorax). See drivers/sim/vessel_motion.py.
+    """
+    if thrombosed:  # acute thrombus distends the vein and rounds it [DK]
+        radii = tuple(r * THROMBUS_DISTENSION for r in lumen.rt_pts)
+        return vessel(
+            name, Tube(lumen.s_pts, lumen.t_pts, lumen.d_pts, radii, radii), VesselKind.THROMBOSED_VEIN
+        )
+    wide, deep = VEIN_OVAL
+    oval = Tube(
+        lumen.s_pts,
+        lumen.t_pts,
+        lumen.d_pts,
+        tuple(r * wide for r in lumen.rt_pts),
+        tuple(r * deep for r in lumen.rd_pts),
+    )
+    wall, inner = vessel(name, oval, VesselKind.VEIN)
+    return [wall, replace(inner, inspiration=inspiration)]
 
 
 def artery(name: str, lumen: Tube) -> Items:

@@ -37,5 +37,7 @@ SCENES = {
         {"cysts and wires": P(0.0, 0.0)},
         50.0,
         {},
+        {},
+        ("simulation.md (convolution model; speckle, cyst contrast and wire targets for the physics tests)",),
     ),
 }

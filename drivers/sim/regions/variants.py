@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 VARIANT_TITLES = {
-    "effusion": "knee joint effusion",
+    "effusion": "joint effusion",
     "gout_double_contour": "gout: double-contour sign",
+    "gout_tophus": "gout: tophus",
     "bakers_cyst": "Baker's cyst",
     "ruptured_bakers_cyst": "ruptured (dissecting) Baker's cyst",
     "gastrocnemius_tear": "medial gastrocnemius tear (tennis leg)",
