@@ -178,7 +178,7 @@ class DualScreen(QObject):
             action.setEnabled(True)
         self.timer.start()
         self.refresh_live()
-        window.show_message("Dual screen: left frozen, right live (Tab switches, Shift+S saves)")
+        window.show_message("Dual screen: left frozen, right live")  # the keys are in the hint below it
 
     def stop(self) -> None:
         self.timer.stop()
