@@ -1,15 +1,25 @@
-"""Frame time of the virtual-patient renderer on one core, against a plain numpy baseline in the same run.
+"""Frame time of the virtual-patient renderer for every move the simulator panel makes, against a baseline.
 
-Run by hand from the repository root: `python bench/bench_sim.py [--frames N]`. Prints p50/p95 per
-case and the ratio to the baseline (a 512 x 512 float32 FFT convolution, the figure ARCHITECTURE.md
-quotes as ~5 ms on the project machine), so numbers from different machines can be compared.
+Run by hand from the repository root:
 
-Cases, BMODE_U8, linear, knee scene (long-axis view):
-- held probe: pose and settings fixed; only the per-frame stage runs (noise, envelope, gain, LUT).
-- moving probe: the pose slides 0.05 mm along the limb every frame (in plane), so scatterers, PSF and
-  per-frame stages run every frame; the anatomy cells of columns already seen are reused.
-- sweeping probe (not covered by the targets, reported for context): the probe turned to short axis
-  and moved 0.05 mm along the limb every frame, out of plane, so the anatomy is rebuilt every frame.
+    python bench/bench_sim.py [--frames N] [--runs 3] [--baseline-tree PATH]
+
+Each run measures every case in a fresh worker process, this tree and then (if given) the baseline
+tree, e.g. the renderer at main 87d5ad2 checked out with
+`git -C /work/main worktree add /tmp/base87 87d5ad2`, so both see the same machine load. Prints per
+case the p50 and p95 of each run and min / median / max of the p95 over the runs, against the
+targets (p95 <= 16.7 ms at 512 x 512, <= 8 ms at 512 x 256).
+
+Cases, BMODE_U8, linear, 40 mm deep, 10 MHz; the panel's keyboard steps (ui/sim_panel.py):
+- held: pose and settings fixed; only the per-frame stage runs (noise, envelope, gain, LUT).
+- slide 0.05 mm: along the limb in long axis (in plane), the old benchmark's cheapest move.
+- along 5 mm: the panel's step along the limb, long axis (in plane, 5 mm of new tissue a frame).
+- across 2 mm: the panel's step across the limb, long axis (out of plane: a new slice every frame).
+- rotate 5 deg: the panel's rotation step (every frame a new plane).
+- pressed: the groin short-axis view, pressure stepping by the panel's 0.05 up and down (vein
+  compression warps the sampling coordinates every frame).
+- short-axis sweep: probe turned to short axis, moving 0.5 mm along the limb a frame (15 mm/s).
+The threads numpy and BLAS may use are left at one each: the renderer itself runs two threads.
 """
 
 from __future__ import annotations
@@ -20,62 +30,116 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from scipy import signal  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from drivers.sim.patient import PatientRenderer  # noqa: E402
-from drivers.sim.renderer import RenderParams  # noqa: E402
+HERE = Path(__file__).resolve().parents[1]
+TARGET_P95_MS = {512: 16.7, 256: 8.0}
 
 
-def timed(fn: Callable[[int], object], frames: int) -> tuple[float, float]:
-    fn(-1)  # warm caches and LUTs
-    times = []
-    for i in range(frames):
-        t0 = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+class _Pressing:
+    """The panel's pressure steps: up by 0.05 to full pressure, then back down, and again."""
+
+    def __init__(self) -> None:
+        self.direction = 1.0
+
+    def __call__(self, pose: Any) -> Any:
+        if not 0.0 <= pose.pressure + 0.05 * self.direction <= 1.0:
+            self.direction = -self.direction
+        return pose.nudged(pressure=0.05 * self.direction)
+
+
+CASES: dict[str, tuple[str, Callable[[Any], Any] | None, dict[str, float]]] = {
+    # name: (scene, step applied to the pose each frame (None = held), pose changes at the start)
+    "held": ("knee", None, {}),
+    "slide 0.05 mm": ("knee", lambda q: q.nudged(position_mm=0.05), {}),
+    "along 5 mm": ("knee", lambda q: q.nudged(position_mm=5.0), {}),
+    "across 2 mm": ("knee", lambda q: q.nudged(lateral_mm=2.0), {}),
+    "rotate 5 deg": ("knee", lambda q: q.nudged(rotation_deg=5.0), {}),
+    "pressed": ("groin", _Pressing(), {}),
+    "short-axis sweep": ("knee", lambda q: q.nudged(position_mm=0.5), {"rotation_deg": 90.0}),
+}
+
+
+def worker(frames: int) -> None:
+    """Measure every case with the renderer importable from the current directory; print JSON."""
+    sys.path.insert(0, os.getcwd())
+    from drivers.sim.patient import PatientRenderer
+    from drivers.sim.renderer import RenderParams
+
+    results: dict[str, list[float]] = {}
+    for cols in (512, 256):
+        params = RenderParams(rows=512, cols=cols, depth_mm=40.0, frequency_mhz=10.0)
+        for name, (scene, step, start) in CASES.items():
+            r = PatientRenderer(scene, seed=0)
+            if start:
+                r.set_pose(r.pose.nudged(**start))
+            r.render(params, 0.0)  # warm caches and LUTs
+            times = []
+            for i in range(frames):
+                if step is not None:
+                    r.set_pose(step(r.pose))
+                t0 = time.perf_counter()
+                r.render(params, (i + 1) / 30.0)
+                times.append((time.perf_counter() - t0) * 1e3)
+            results[f"{name} @512x{cols}"] = [
+                float(np.percentile(times, 50)),
+                float(np.percentile(times, 95)),
+            ]
+    print(json.dumps(results))
+
+
+def measure(tree: Path, frames: int) -> dict[str, list[float]]:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", "--frames", str(frames)],
+        cwd=tree,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, list[float]] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline-tree", type=Path, help="a checkout of the renderer to compare with")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    rng = np.random.default_rng(0)
-    image = rng.standard_normal((512, 512), dtype=np.float32)
-    kernel = rng.standard_normal((16, 16), dtype=np.float32)
-    base50, base95 = timed(lambda i: signal.fftconvolve(image, kernel, mode="same"), args.frames)
-    print(f"baseline 512x512 float32 fftconvolve: p50 {base50:6.2f} ms  p95 {base95:6.2f} ms")
-
-    targets = {512: 16.7, 256: 8.0}
-    for cols in (512, 256):
-        params = RenderParams(rows=512, cols=cols, depth_mm=40.0, frequency_mhz=10.0)
-        held = PatientRenderer("knee", seed=0)
-        p50, p95 = timed(lambda i, r=held, p=params: r.render(p, i / 30.0), args.frames)
-        print(f"512x{cols} held probe:   p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  "
-              f"p95/baseline-p50 {p95 / base50:5.2f}  target p95 <= {targets[cols]} ms")  # fmt: skip
-        moving = PatientRenderer("knee", seed=0)
-
-        def step(i: int, r: PatientRenderer = moving, p: RenderParams = params) -> object:
-            r.set_pose(r.pose.nudged(position_mm=0.05))
-            return r.render(p, i / 30.0)
-
-        p50, p95 = timed(step, args.frames)
-        print(f"512x{cols} moving probe: p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  "
-              f"p95/baseline-p50 {p95 / base50:5.2f}  target p95 <= {targets[cols]} ms")  # fmt: skip
-        sweeping = PatientRenderer("knee", seed=0)
-        sweeping.set_pose(sweeping.pose.nudged(rotation_deg=90.0))
-        p50, p95 = timed(lambda i, r=sweeping, p=params: step(i, r, p), args.frames)
-        print(f"512x{cols} sweeping (out of plane): p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  "
-              f"p95/baseline-p50 {p95 / base50:5.2f}")  # fmt: skip
+    if args.worker:
+        worker(args.frames)
+        return
+    trees = {"this": HERE} | ({"baseline": args.baseline_tree.resolve()} if args.baseline_tree else {})
+    runs: dict[str, list[dict[str, list[float]]]] = {k: [] for k in trees}
+    for run in range(args.runs):
+        for label, tree in trees.items():
+            runs[label].append(measure(tree, args.frames))
+            print(f"run {run + 1}/{args.runs} {label} done", file=sys.stderr)
+    print(
+        f"{'case':32s} {'tree':8s} {'p50 per run (ms)':24s} {'p95 per run (ms)':24s} p95 min/med/max  target"
+    )
+    for case in runs["this"][0]:
+        cols = int(case.rsplit("x", 1)[1])
+        for label in trees:
+            p50 = [r[case][0] for r in runs[label]]
+            p95 = [r[case][1] for r in runs[label]]
+            stats = f"{min(p95):5.1f}/{statistics.median(p95):5.1f}/{max(p95):5.1f}"
+            print(
+                f"{case:32s} {label:8s} {' '.join(f'{v:5.1f}' for v in p50):24s} "
+                f"{' '.join(f'{v:5.1f}' for v in p95):24s} {stats}  <= {TARGET_P95_MS[cols]}"
+            )
 
 
 if __name__ == "__main__":

@@ -86,6 +86,15 @@ class PatientRenderer:
         self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
         self._cells = CellCache()
 
+    @classmethod
+    def with_scene(cls, scene: Scene, seed: int = 0) -> PatientRenderer:
+        """A renderer of a scene built in code (a test target, a tool), at the scene's first view."""
+        renderer = cls(seed=seed)
+        with renderer._lock:
+            renderer._scene = scene
+            renderer._pose = scene.default_pose
+        return renderer
+
     @staticmethod
     def label_names() -> dict[int, str]:
         """The tissue label -> name table for RenderedFrame.labels."""
@@ -162,7 +171,11 @@ class PatientRenderer:
             return self._iq[1], anatomy, grid
         psf = self._psf(params)
         iq = ph.convolve_axial(anatomy.field, ph.axial_kernel(psf, grid.dz_mm))
-        iq = ph.convolve_lateral(iq, ph.lateral_kernels(psf, grid), grid.pad_lines)
+        if uses_plane_field(grid, pose):
+            kernels = ph.field_lateral_kernels(psf, grid, pose.rotation_deg)
+        else:
+            kernels = ph.lateral_kernels(psf, grid)
+        iq = ph.convolve_lateral(iq, kernels, grid.pad_lines)
         self._iq = (key, iq)
         return iq, anatomy, grid
 
@@ -394,6 +407,7 @@ def _cells(
     grid: ph.BeamGrid,
     frequency_mhz: float,
     rs: int,
+    normal: tuple[float, float, float],
 ) -> _Cells:
     """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d).
 
@@ -411,6 +425,12 @@ def _cells(
         for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
             np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
     _add_textures(echo_db, labels_, s_, t_, d_)
+    z_cells = grid.z_mm()[::rs][: small[0]]
+    pv_db = _partial_volume_db(
+        scene, coords, index_, normal=normal, z_mm=z_cells, frequency_mhz=frequency_mhz
+    )
+    if pv_db is not None:
+        echo_db += pv_db
     loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
     amp = ph.db_to_amplitude(echo_db - loss_db)
 
@@ -430,6 +450,118 @@ def _cells(
     flat += np.arange(small[1])
     present = np.bincount(flat.ravel(), minlength=n * small[1]).reshape(n, small[1]) > 0
     return _Cells(index_, labels_, amp, loss_db, specular, present)
+
+
+PARTIAL_VOLUME_PLANES = (-0.7, -0.35, 0.35, 0.7)  # off-plane samples, in thickest-slice FWHMs
+
+
+def _partial_volume_db(
+    scene: Scene,
+    coords: tuple[Array, Array, Array],
+    index_: npt.NDArray[np.uint8],
+    *,
+    normal: tuple[float, float, float],
+    z_mm: npt.NDArray[np.float32],
+    frequency_mhz: float,
+) -> npt.NDArray[np.float32] | None:
+    """Echo change (dB) from the tissue beside the image plane within the slice thickness, or None.
+
+    The slice adds the echo power of everything it covers, weighted by the square of its elevation
+    profile: a cyst thinner than the slice fills in, a bright structure just off the plane shows
+    faintly. The structures are painted on planes either side at fixed offsets, weighted per row by
+    the slice profile at that depth; the attenuation down the line stays the plane's own. `normal`
+    is the slice normal (s, t) and the plane's offset along it. Only the window around structures
+    whose bounds end within the slice is painted, on every other cell row; a cell takes
+    the change of its coarse cell only if both hold the same structure, so in-plane edges stay sharp.
+    """
+    full_shape = index_.shape
+    fwhm_all = ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm, 0.0))
+    e_max = max(abs(k) for k in PARTIAL_VOLUME_PLANES) * float(fwhm_all.max())
+    window = _slice_edge_window(scene, coords, normal, e_max)
+    if window is None:
+        return None
+    r0, r1, c0, c1 = window
+    r0 -= r0 % 2  # keep the coarse rows aligned with the whole frame's (columns are not decimated:
+
+    # cells computed in chunks of columns must not depend on where a chunk starts)
+    def window_of(a: Array) -> Array:
+        rows = slice(r0, r1) if a.shape[0] > 1 else slice(None)
+        return a[rows, slice(c0, c1) if a.shape[1] > 1 else slice(None)]
+
+    coords = (window_of(coords[0]), window_of(coords[1]), window_of(coords[2]))
+    index_ = index_[r0:r1, c0:c1]
+    z_mm = z_mm[r0:r1]
+
+    def coarse(a: Array) -> Array:
+        return a[:: 2 if a.shape[0] > 1 else 1]
+
+    s_, t_, d_ = (coarse(a) for a in coords)
+    index_c = index_[::2]
+    fwhm = ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm[::2], 0.0))
+    sigma = fwhm / 2.3548
+    power = (10.0 ** (ECHO_DB[structure_labels(scene)] / 10.0)).astype(np.float32)
+    centre = power.take(index_c)
+    total = centre.copy()
+    weight_sum = np.ones((index_c.shape[0], 1), dtype=np.float32)
+    changed = False
+    for k in PARTIAL_VOLUME_PLANES:
+        e = k * float(fwhm_all.max())
+        w = np.exp(-((e / sigma) ** 2)).astype(np.float32)[:, None]  # power profile at each row
+        weight_sum += w
+        off = paint(scene, _shifted(s_, e * normal[0]), _shifted(t_, e * normal[1]), d_)
+        if np.array_equal(off, index_c):
+            total += w * centre
+            continue
+        changed = True
+        total += w * power.take(off)
+    if not changed:
+        return None
+    ratio = total / (weight_sum * np.maximum(centre, np.float32(1e-12)))
+    pv_c = (10.0 * np.log10(ratio)).astype(np.float32)
+    rows = index_.shape[0]
+    up = np.repeat(pv_c, 2, axis=0)[:rows]
+    same = np.repeat(index_c, 2, axis=0)[:rows] == index_
+    out = np.zeros(full_shape, dtype=np.float32)
+    out[r0:r1, c0:c1] = np.where(same, up, np.float32(0.0))
+    return out
+
+
+def _slice_edge_window(
+    scene: Scene, coords: tuple[Array, Array, Array], normal: tuple[float, float, float], e_max: float
+) -> tuple[int, int, int, int] | None:
+    """Cell rows and columns (r0, r1, c0, c1) near structures whose bounds end within e_max of the plane.
+
+    Elsewhere every plane of the slice holds the same structure as the image plane (up to shapes
+    curving inside their bounds), so partial volume has nothing to add there.
+    """
+    n_s, n_t, n0 = normal
+    s_, t_, d_ = coords
+    shape = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)
+    hit = np.zeros(shape, dtype=bool)
+    for st in scene.structures:
+        s0, s1, t0, t1, d0, d1 = st.shape.bounds
+        lo = hi = 0.0
+        for comp, a, b in ((n_s, s0, s1), (n_t, t0, t1)):
+            if abs(comp) > 1e-9:
+                lo, hi = lo + min(comp * a, comp * b), hi + max(comp * a, comp * b)
+        if not (abs(n0 - lo) <= e_max or abs(n0 - hi) <= e_max):
+            continue
+        hit |= (
+            (s_ >= s0 - e_max)
+            & (s_ <= s1 + e_max)
+            & (t_ >= t0 - e_max)
+            & (t_ <= t1 + e_max)
+            & (d_ >= d0)
+            & (d_ <= d1)
+        )
+    rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _shifted(a: Array, by_mm: float) -> Array:
+    return a if by_mm == 0.0 else (a + np.float32(by_mm)).astype(np.float32)
 
 
 def _apply_cells(
@@ -460,6 +592,9 @@ class CellCache:
         self.key: Key | None = None
         self.k0 = 0  # lattice number of the first cached column
         self.cells: _Cells | None = None
+        # The undeformed plane field of the last pressed frame: pressing harder or lighter reuses it.
+        self.field_key: Key | None = None
+        self.field: npt.NDArray[np.complex64] | None = None
 
 
 def _lattice_cells(
@@ -492,7 +627,15 @@ def _lattice_cells(
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
         s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
         d_ = compress_vessels(scene, pose.pressure, s_, t_, d_rows)
-        return _cells(scene, (s_, t_, d_), beam, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+        return _cells(
+            scene,
+            (s_, t_, d_),
+            beam,
+            grid=grid,
+            frequency_mhz=frequency_mhz,
+            rs=rs,
+            normal=(-sin_r, cos_r, n_plane),
+        )
 
     # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
     key: Key = (id(scene), scene.scene_id, scene.variant, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
@@ -553,6 +696,34 @@ def _add_textures(
         np.add(box, tex, out=box, where=in_kind[r, c])
 
 
+def _anatomy_cells(
+    scene: Scene,
+    pose: ProbePose,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    *,
+    coords: ph.PlaneCoords,
+    d_skin: Array,
+    rs: int,
+    cs: int,
+    cache: CellCache | None,
+) -> tuple[_Cells, npt.NDArray[np.intp]]:
+    """The structure map, echo and attenuation on coarse cells, and the cell column of every line."""
+    if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0:
+        return _lattice_cells(
+            scene, pose, grid, frequency_mhz, rs=rs, cs=cs, d_rows=_decimate(d_skin, rs, 1), cache=cache
+        )
+    # Convex or tilted: cells on the beam grid itself, decimated.
+    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(coords.d, rs, cs)
+    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+    rot = math.radians(pose.rotation_deg)
+    n_plane = -pose.position_mm * math.sin(rot) + pose.lateral_mm * math.cos(rot)
+    normal = (-math.sin(rot), math.cos(rot), n_plane)
+    cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+    lines = grid.lines + 2 * grid.pad_lines
+    return cells, np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
+
+
 def build_anatomy(
     scene: Scene,
     pose: ProbePose,
@@ -570,21 +741,14 @@ def build_anatomy(
     d_skin = coords.d  # undeformed: the lattice cells apply the compression themselves
     d = compress_vessels(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
-    lines = grid.lines + 2 * grid.pad_lines
-
-    # The structure map, echo and attenuation on coarse cells.
     rs, cs = anatomy_steps(grid)
-    if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0:
-        cells, col_of_line = _lattice_cells(
-            scene, pose, grid, frequency_mhz, rs=rs, cs=cs, d_rows=_decimate(d_skin, rs, 1), cache=cache
-        )
-    else:  # convex or tilted: cells on the beam grid itself, decimated
-        s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(d, rs, cs)
-        beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
-        cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
-        col_of_line = np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
-
-    field = ph.scatterers(coords, frequency_mhz, seed)
+    # The speckle field and the anatomy cells are independent: the field runs on the helper thread.
+    (cells, col_of_line), field = ph.run_both(
+        lambda: _anatomy_cells(
+            scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
+        ),
+        lambda: _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache),
+    )
     _apply_cells(field, cells, col_of_line, rs)
     points = _add_point_targets(
         scene, pose, grid, frequency_mhz, field=field, loss_db=cells.loss_db, col_of_line=col_of_line, rs=rs
@@ -606,6 +770,82 @@ def build_anatomy(
     else:  # the structures present in the cells the image touches
         in_view = _in_view_cells(scene, cells, np.unique(lines_col))
     return _Anatomy(index, labels, field, in_view)
+
+
+def uses_plane_field(grid: ph.BeamGrid, pose: ProbePose) -> bool:
+    """Whether the frame's speckle is the 3-D elevation-integrated field (a linear probe)."""
+    return grid.geometry == Geometry.LINEAR
+
+
+def _tilted_plane_field(
+    grid: ph.BeamGrid, pose: ProbePose, coords: ph.PlaneCoords, frequency_mhz: float, seed: int
+) -> npt.NDArray[np.complex64]:
+    """The 3-D field for a tilted linear probe, taken from the untilted field of the same patient.
+
+    The untilted field is computed on a grid covering the tilted samples (same row and line pitch),
+    and each sample takes its nearest row and interpolates between the two lines either side of its
+    in-plane position: a small tilt changes the speckle as much as the samples move, not entirely.
+    """
+    rot = math.radians(pose.rotation_deg)
+    cr, sr = math.cos(rot), math.sin(rot)
+    s, t = np.broadcast_arrays(coords.s, coords.t)
+    u = (s - np.float32(pose.position_mm)) * np.float32(cr) + (t - np.float32(pose.lateral_mm)) * np.float32(
+        sr
+    )
+    d = np.broadcast_to(coords.d, u.shape)
+    pitch, dz = grid.line_pitch, grid.dz_mm
+    u_lo, u_hi = float(u.min()), float(u.max())
+    lines = math.ceil((u_hi - u_lo) / pitch) + 3
+    pad = max(0, math.ceil(-float(d.min()) / dz) + 1)
+    rows = max(8, math.ceil(float(d.max()) / dz) + 2)
+    centre = (u_lo + u_hi) / 2.0
+    aux = ph.BeamGrid(Geometry.LINEAR, rows, lines, rows * dz, lines * pitch, 60.0, 40.0, pad, 0)
+    flat = ProbePose(pose.position_mm + centre * cr, pose.lateral_mm + centre * sr, pose.rotation_deg)
+    field = ph.plane_field(aux, flat, frequency_mhz, seed).ravel()
+    # Aux line j sits at u = centre + (j + 0.5 - lines / 2) pitch; aux row i at depth (i - pad + 1) dz.
+    x = (u - np.float32(centre)) * np.float32(1.0 / pitch) + np.float32(lines / 2.0 - 0.5)
+    j0 = np.clip(np.floor(x), 0, lines - 2).astype(np.intp)
+    w = np.clip(x - j0, 0.0, 1.0).astype(np.float32)
+    row = np.clip(np.rint(d * np.float32(1.0 / dz)).astype(np.intp) + (pad - 1), 0, rows + 2 * pad - 1)
+    k = row * lines + j0
+    out: npt.NDArray[np.complex64] = field.take(k) * (1.0 - w) + field.take(k + 1) * w
+    return out
+
+
+def _scatterer_field(
+    grid: ph.BeamGrid,
+    pose: ProbePose,
+    coords: ph.PlaneCoords,
+    frequency_mhz: float,
+    seed: int,
+    *,
+    cache: CellCache | None = None,
+) -> npt.NDArray[np.complex64]:
+    """The speckle field of the frame: the 3-D elevation-integrated field for an untilted linear probe.
+
+    A tilted plane samples the untilted field of the same patient; convex planes keep the 2-D
+    nearest-lattice field.
+    Under pressure each sample takes the field of the (undeformed) row its tissue came from, so the
+    speckle moves with the tissue; the undeformed field is kept for the next pressed frame.
+    """
+    if not uses_plane_field(grid, pose):
+        return ph.scatterers(coords, frequency_mhz, seed)
+    if pose.tilt_deg != 0.0:
+        return _tilted_plane_field(grid, pose, coords, frequency_mhz, seed)
+    if coords.d.shape[0] == 1 or coords.d.shape[1] == 1:  # not compressed: the field is used up in place
+        return ph.plane_field(grid, pose, frequency_mhz, seed)
+    key: Key = (grid, pose.position_mm, pose.lateral_mm, pose.rotation_deg, frequency_mhz, seed)
+    if cache is not None and cache.field_key == key and cache.field is not None:
+        field = cache.field
+    else:
+        field = ph.plane_field(grid, pose, frequency_mhz, seed)
+        if cache is not None:
+            cache.field_key, cache.field = key, field
+    src = np.rint(coords.d * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
+    src += grid.pad_rows - 1
+    np.clip(src, 0, field.shape[0] - 1, out=src)
+    remapped: npt.NDArray[np.complex64] = np.take_along_axis(field, np.broadcast_to(src, field.shape), axis=0)
+    return remapped
 
 
 def _add_point_targets(

@@ -15,9 +15,11 @@ Pipeline, each stage cached by the inputs it depends on (drivers/sim/patient.py 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +28,9 @@ from drivers.sim.pose import ProbePose
 from drivers.sim.shapes import Array
 from drivers.sim.tissues import ALPHA_DB_CM_MHZ, IMPEDANCE_MRAYL, N_LABELS
 from scanner_app.frame import Geometry
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 C_MM_PER_US = 1.54  # speed of sound assumed by the beamformer
 LATTICE_MM = 0.04  # scatterer lattice pitch; beam sampling finer than this repeats scatterers
@@ -41,6 +46,13 @@ ANISOTROPY_THETA0_DEG = 3.5  # Crass 1988 calibration: isoechoic to muscle at ab
 ANISOTROPY_MIN = 0.16  # tendon amplitude far off perpendicular, relative to perpendicular
 N_LATERAL_BANDS = 8
 MAX_DEPTH_GAIN_DB = 50.0  # ceiling of the automatic depth-gain ramp
+ELEVATION_HEIGHT_MM = 4.0  # elevation aperture of the virtual linear probe (an L12-5-like lens)
+ELEVATION_FOCUS_MM = 18.0  # fixed elevation lens focus
+FIELD_RANK = 48  # speckle field = sum of FIELD_RANK depth x horizontal products (one GEMM a band)
+FIELD_PITCH_MM = 0.05  # finest horizontal lattice of the speckle field, interpolated bilinearly
+FIELD_PITCH_LINES = 2.0  # ... and never finer than this many line pitches, so lines do not alias it
+FIELD_BITS = 15  # horizontal cells hashed into 2^15 rows of FIELD_RANK values (12 MiB)
+DEPTH_LAYERS = 8192  # depth layers of the speckle field (LATTICE_MM apart), wrapping beyond 327 mm
 AMP_LUT_MIN_DB = -160.0
 AMP_LUT_STEP_DB = 0.05
 
@@ -69,6 +81,19 @@ class Psf:
         dof_mm = 14.2 * self.wavelength_mm * self.f_number**2
         growth = np.sqrt(1.0 + ((np.asarray(depth_mm, dtype=np.float64) - self.focus_mm) / dof_mm) ** 2)
         return at_focus * np.minimum(growth, 3.0)
+
+
+def elevation_fwhm_mm(frequency_mhz: float, depth_mm: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Slice thickness (two-way elevation FWHM): lambda F_el at the lens focus, geometric away from it.
+
+    The geometric term is the one-way aperture width h |1 - z/z_f| narrowed by sqrt(2) for two ways;
+    both add in quadrature, and the slice is capped at twice the aperture height.
+    """
+    z = np.asarray(depth_mm, dtype=np.float64)
+    at_focus = C_MM_PER_US / frequency_mhz * ELEVATION_FOCUS_MM / ELEVATION_HEIGHT_MM
+    geometric = ELEVATION_HEIGHT_MM * np.abs(1.0 - z / ELEVATION_FOCUS_MM) / math.sqrt(2.0)
+    result: npt.NDArray[np.float64] = np.minimum(np.hypot(at_focus, geometric), 2.0 * ELEVATION_HEIGHT_MM)
+    return result
 
 
 def gaussian_kernel(fwhm_samples: float) -> npt.NDArray[np.float32]:
@@ -255,6 +280,195 @@ def scatterers(coords: PlaneCoords, frequency_mhz: float, seed: int) -> npt.NDAr
     return out
 
 
+@lru_cache(maxsize=4)
+def field_tables(seed: int) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64]]:
+    """The patient's speckle field factors: depth layers (power 1/FIELD_RANK) and horizontal cells (power 1).
+
+    The field at (s, t, d) is sum_r depth[layer(d), r] * cell(s, t)[r]: circular Gaussian with unit
+    power, white in depth (one layer every LATTICE_MM) and bilinear between horizontal cells.
+    """
+    rng = np.random.default_rng([seed, 0xF1E1D])
+
+    def normal(n: int, power: float) -> npt.NDArray[np.complex64]:
+        re = rng.standard_normal((n, FIELD_RANK), dtype=np.float32)
+        im = rng.standard_normal((n, FIELD_RANK), dtype=np.float32)
+        out: npt.NDArray[np.complex64] = ((re + 1j * im) * np.float32(math.sqrt(power / 2.0))).astype(
+            np.complex64
+        )
+        out.flags.writeable = False  # cached and shared
+        return out
+
+    return normal(DEPTH_LAYERS, 1.0 / FIELD_RANK), normal(1 << FIELD_BITS, 1.0)
+
+
+def _cell_hash(i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    h = ((i.astype(np.int32) * np.int32(73856093)) ^ (j.astype(np.int32) * np.int32(19349663))).view(
+        np.uint32
+    )
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x45D9F3B)
+    h = h ^ (h >> np.uint32(16))
+    out: npt.NDArray[np.intp] = (h & np.uint32((1 << FIELD_BITS) - 1)).astype(np.intp)
+    return out
+
+
+def elevation_taps(
+    n0_mm: float, sigma_mm: npt.NDArray[np.float64], pitch_mm: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Patient-fixed elevation positions sampled across the slice, and each depth band's weights on them.
+
+    Band b integrates its Gaussian slice profile (amplitude sigma_b, centred on the plane at n0) over
+    taps on a lattice fixed in the patient, its spacing the power of two times the finest band's sigma
+    nearest to sigma_b: thin and thick slices share most taps, and moving the plane only shifts the
+    weights, so speckle decorrelates gradually over the slice thickness.
+    """
+    base = pitch_mm * max(1, round(float(sigma_mm.min()) / pitch_mm))  # whole cells: see _tap_corners
+    per_band = []
+    for sg in sigma_mm:
+        step = 1 << max(0, round(math.log2(sg / base)))
+        lo = math.ceil((n0_mm - 2.2 * sg) / (base * step))
+        hi = math.floor((n0_mm + 2.2 * sg) / (base * step))
+        ms = np.arange(lo, max(lo, hi) + 1, dtype=np.int64) * step
+        per_band.append(ms)
+    union = np.unique(np.concatenate(per_band))
+    weights = np.zeros((sigma_mm.size, union.size))
+    for b, (ms, sg) in enumerate(zip(per_band, sigma_mm, strict=True)):
+        weights[b, np.searchsorted(union, ms)] = np.exp(-0.5 * ((ms * base - n0_mm) / sg) ** 2)
+    return union * base, weights
+
+
+def field_pitch_mm(grid: BeamGrid) -> float:
+    """Horizontal cell pitch of the speckle field for a linear grid.
+
+    The lines sample the field: cells at least two line pitches apart keep the bilinear field's
+    spectrum (sinc^2, zero at 1/pitch) below the lines' Nyquist, so a sub-pitch slide moves it smoothly.
+    """
+    return max(FIELD_PITCH_MM, FIELD_PITCH_LINES * grid.line_pitch)
+
+
+def _bilinear_correlation(x_cells: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Correlation of linearly interpolated white noise at a lag of x cells (the cubic B-spline / B(0))."""
+    a = np.abs(x_cells)
+    inner = 2.0 / 3.0 - a**2 + a**3 / 2.0
+    outer = np.maximum(2.0 - a, 0.0) ** 3 / 6.0
+    return np.where(a <= 1.0, inner, outer) / (2.0 / 3.0)
+
+
+@lru_cache(maxsize=32)
+def field_lateral_kernels(
+    psf: Psf, grid: BeamGrid, rotation_deg: float
+) -> tuple[npt.NDArray[np.float32], ...]:
+    """The lateral kernels scaled so speckle power after them is 1 on the plane field.
+
+    The plane field is correlated across neighbouring lines (it is smooth between its cells), so a
+    unit-energy kernel adds those lines partly coherently; its power gain is sum_m ac(m) rho(m), with
+    ac the kernel's autocorrelation and rho the field's correlation at a lag of m lines.
+    """
+    rot = math.radians(rotation_deg)
+    per_line = grid.line_pitch / field_pitch_mm(grid)  # cells per line
+    out = []
+    for k in lateral_kernels(psf, grid):
+        lags = np.arange(-(k.size - 1), k.size, dtype=np.float64) * per_line
+        rho = _bilinear_correlation(lags * abs(math.cos(rot))) * _bilinear_correlation(
+            lags * abs(math.sin(rot))
+        )
+        gain = float(np.sum(np.correlate(k.astype(np.float64), k.astype(np.float64), "full") * rho))
+        scaled = (k / np.float32(math.sqrt(gain))).astype(np.float32)
+        scaled.flags.writeable = False  # cached and shared
+        out.append(scaled)
+    return tuple(out)
+
+
+@lru_cache(maxsize=8)
+def _depth_factor(grid: BeamGrid, frequency_mhz: float, seed: int) -> npt.NDArray[np.complex64]:
+    """Depth factor of every padded row (rows, FIELD_RANK), with the carrier phase of its layer's depth."""
+    z = grid.z_mm().astype(np.float64)
+    layer = np.floor(z / LATTICE_MM).astype(np.int64)
+    cycles_per_mm = 2.0 * frequency_mhz / C_MM_PER_US
+    phase = np.exp(2j * np.pi * cycles_per_mm * (layer + 0.5) * LATTICE_MM).astype(np.complex64)
+    out: npt.NDArray[np.complex64] = field_tables(seed)[0].take(layer & (DEPTH_LAYERS - 1), axis=0)
+    out *= phase[:, None]
+    out.flags.writeable = False  # cached and shared
+    return out
+
+
+def _tap_corners(
+    u: npt.NDArray[np.float64], e: npt.NDArray[np.float64], cr: float, sr: float, pitch: float
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """Hashed cells and bilinear weights (lines, taps, corners) of the points u a + e n on the skin plane.
+
+    a = (cos, sin) lies in the image plane, n = (-sin, cos) across it. In long and short axis the
+    taps fall on lattice lines (the tap spacing is a whole number of cells), so two corners suffice.
+    """
+    fs = (u[:, None] * cr - e[None, :] * sr) / pitch
+    ft = (u[:, None] * sr + e[None, :] * cr) / pitch
+    if sr == 0.0 or cr == 0.0:
+        along, across = (fs, ft) if sr == 0.0 else (ft, fs)
+        k0 = np.floor(along)
+        w1 = (along - k0).astype(np.float32)
+        k0i, ki = k0.astype(np.int64), np.rint(across).astype(np.int64)
+        if sr == 0.0:
+            idx = np.stack([_cell_hash(k0i, ki), _cell_hash(k0i + 1, ki)], axis=-1)
+        else:
+            idx = np.stack([_cell_hash(ki, k0i), _cell_hash(ki, k0i + 1)], axis=-1)
+        return idx, np.stack([1.0 - w1, w1], axis=-1)
+    i0, j0 = np.floor(fs), np.floor(ft)
+    ws, wt = (fs - i0).astype(np.float32), (ft - j0).astype(np.float32)
+    i0i, j0i = i0.astype(np.int64), j0.astype(np.int64)
+    idx = np.stack(
+        [
+            _cell_hash(i0i, j0i),
+            _cell_hash(i0i + 1, j0i),
+            _cell_hash(i0i, j0i + 1),
+            _cell_hash(i0i + 1, j0i + 1),
+        ],
+        axis=-1,
+    )
+    return idx, np.stack([(1 - ws) * (1 - wt), ws * (1 - wt), (1 - ws) * wt, ws * wt], axis=-1)
+
+
+def plane_field(
+    grid: BeamGrid, pose: ProbePose, frequency_mhz: float, seed: int
+) -> npt.NDArray[np.complex64]:
+    """Complex scatterer field of an untilted linear probe, integrated over the elevation slice.
+
+    Every line samples the patient-fixed field at its exact position (bilinear between horizontal
+    cells, so a slide of any size translates the speckle), summed over patient-fixed elevation taps
+    weighted by the slice profile of its depth band. The field is a sum of FIELD_RANK products of a
+    depth factor and a horizontal factor, so the whole image is one matrix product per depth band.
+    """
+    cell_tab = field_tables(seed)[1]
+    rot = math.radians(pose.rotation_deg)
+    cr, sr = math.cos(rot), math.sin(rot)
+    cr, sr = (0.0 if abs(cr) < 1e-12 else cr), (0.0 if abs(sr) < 1e-12 else sr)  # exact long/short axis
+    u = pose.position_mm * cr + pose.lateral_mm * sr + grid.line_pos().astype(np.float64)
+    n0 = -pose.position_mm * sr + pose.lateral_mm * cr
+    z = grid.z_mm().astype(np.float64)
+    edges = np.linspace(0, z.size, N_LATERAL_BANDS + 1).round().astype(int)
+    centres = (z[np.minimum(edges[:-1], z.size - 1)] + z[np.maximum(edges[1:] - 1, 0)]) / 2.0
+    sigma = elevation_fwhm_mm(frequency_mhz, np.maximum(centres, 0.0)) / 2.3548
+    pitch = field_pitch_mm(grid)
+    e, band_w = elevation_taps(n0, sigma, pitch)
+    idx, corner = _tap_corners(u, e, cr, sr, pitch)
+    lines, taps, corners = corner.shape
+    # Unit expected power on every line and band, whatever its place between cells and taps.
+    band_w32 = band_w.astype(np.float32)
+    energy = (corner**2).sum(axis=-1) @ (band_w32**2).T  # (lines, bands)
+    w = corner[:, None, :, :] * band_w32[None, :, :, None]
+    w *= (1.0 / np.sqrt(energy))[:, :, None, None]
+    g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
+    # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
+    b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
+    b_t = np.ascontiguousarray(b.transpose(1, 2, 0))  # (bands, rank, lines)
+    a = _depth_factor(grid, frequency_mhz, seed)
+    out = np.empty((z.size, lines), dtype=np.complex64)
+    for band in range(N_LATERAL_BANDS):
+        r0, r1 = edges[band], edges[band + 1]
+        if r1 > r0:
+            np.matmul(a[r0:r1], b_t[band], out=out[r0:r1])
+    return out
+
+
 @lru_cache(maxsize=1)
 def amplitude_lut() -> npt.NDArray[np.float32]:
     """dB -> linear amplitude, AMP_LUT_STEP_DB apart from AMP_LUT_MIN_DB up to +60 dB."""
@@ -322,45 +536,83 @@ def specular_gain(beam_dir: npt.NDArray[np.float32]) -> Array:
     return result
 
 
+def run_both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """Run `second` on a helper thread while `first` runs on this one, and return both results.
+
+    The simulator's stages are long numpy or BLAS calls that release the GIL, so two halves of a
+    stage, or two independent stages, use both cores. The helper is joined before returning.
+    """
+    box: list[U] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(second())
+        except BaseException as exc:  # re-raised on the caller's thread
+            error.append(exc)
+
+    helper = threading.Thread(target=run, name="sim-render-helper")
+    helper.start()
+    try:
+        a = first()
+    finally:
+        helper.join()
+    if error:
+        raise error[0]
+    return a, box[0]
+
+
 def convolve_axial(
     field: npt.NDArray[np.complex64], kernel: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.complex64]:
-    """Axial PSF along rows; the output loses len(kernel)//2 rows at each end (the padding)."""
-    return _convolve_rows(field, kernel)
+    """Axial PSF along rows; the output loses len(kernel)//2 rows at each end (the padding).
+
+    The left and right halves of the lines run on two threads.
+    """
+    half = kernel.size // 2
+    n = field.shape[0] - 2 * half
+    xf = field.view(np.float32)
+    out = np.empty((n, xf.shape[1]), dtype=np.float32)
+    mid = (xf.shape[1] // 4) * 2  # an even float column: I and Q stay together
+
+    def part(c0: int, c1: int) -> None:
+        _convolve_rows(xf[:, c0:c1], kernel, out[:, c0:c1])
+
+    run_both(lambda: part(0, mid), lambda: part(mid, xf.shape[1]))
+    result: npt.NDArray[np.complex64] = out.view(np.complex64)
+    return result
 
 
-def _convolve_rows(x: npt.NDArray[np.complex64], k: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
+def _convolve_rows(xf: Array, k: npt.NDArray[np.float32], out: Array) -> None:
     # Real taps on the interleaved float32 view: half the multiplies of complex arithmetic.
     half = k.size // 2
-    n = x.shape[0] - 2 * half
-    xf = x.view(np.float32)
-    out = np.multiply(xf[half : half + n], k[half])
+    n = out.shape[0]
+    np.multiply(xf[half : half + n], k[half], out=out)
     if half:
         tmp = np.empty_like(out)
         for j in range(1, half + 1):
             np.add(xf[half - j : half - j + n], xf[half + j : half + j + n], out=tmp)
             tmp *= k[half + j]
             out += tmp
-    result: npt.NDArray[np.complex64] = out.view(np.complex64)
-    return result
 
 
 def convolve_lateral(
     field: npt.NDArray[np.complex64], kernels: Sequence[npt.NDArray[np.float32]], pad_lines: int
 ) -> npt.NDArray[np.complex64]:
-    """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped."""
+    """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped.
+
+    The upper and lower halves of every band run on two threads.
+    """
     rows, cols = field.shape[0], field.shape[1] - 2 * pad_lines
     out = np.empty((rows, 2 * cols), dtype=np.float32)
     xf = field.view(np.float32)  # (rows, 2 * lines): I and Q interleaved, so a line step is 2 floats
     edges = np.linspace(0, rows, len(kernels) + 1).round().astype(int)
     tmp_all = np.empty_like(out)
-    for band, k in enumerate(kernels):
-        r0, r1 = edges[band], edges[band + 1]
-        if r1 <= r0:
-            continue
+    if any(k.size // 2 > pad_lines for k in kernels):
+        raise ValueError(f"a lateral kernel's half-width exceeds the line padding {pad_lines}")
+
+    def rows_of(r0: int, r1: int, k: npt.NDArray[np.float32]) -> None:
         half = k.size // 2
-        if half > pad_lines:
-            raise ValueError(f"lateral kernel half-width {half} exceeds the line padding {pad_lines}")
         x = xf[r0:r1]
         c0, n = 2 * pad_lines, 2 * cols
         o, tmp = out[r0:r1], tmp_all[r0:r1]
@@ -369,6 +621,16 @@ def convolve_lateral(
             np.add(x[:, c0 - 2 * j : c0 - 2 * j + n], x[:, c0 + 2 * j : c0 + 2 * j + n], out=tmp)
             tmp *= k[half + j]
             o += tmp
+
+    def part(upper: bool) -> None:
+        for band, k in enumerate(kernels):
+            r0, r1 = edges[band], edges[band + 1]
+            mid = (r0 + r1) // 2
+            lo, hi = (r0, mid) if upper else (mid, r1)
+            if hi > lo:
+                rows_of(lo, hi, k)
+
+    run_both(lambda: part(True), lambda: part(False))
     result: npt.NDArray[np.complex64] = out.view(np.complex64)
     return result
 
