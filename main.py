@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from scanner_app.studies.model import Study
     from scanner_app.studies.store import StudyStore
     from ui.exam_dock import ExamController
+    from ui.programme_panel import ProgrammePanel
     from ui.sim_panel import SimulatorTab
     from ui.window_api import ScannerWindow
 
@@ -223,6 +224,13 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
     if args.study_dir is not None and args.study_dir.exists() and not args.study_dir.is_dir():
         parser.error(f"--study-dir {args.study_dir} is a file; give a folder (it is made if missing)")
+    if args.programme_db is not None:
+        from scanner_app.programme.db import ProgrammeDbError, check_url
+
+        try:
+            check_url(args.programme_db)
+        except ProgrammeDbError as exc:
+            parser.error(f"--programme-db: {exc}")
     if args.stats_json is not None:
         # Found out now, not after the whole run.
         if args.stats_json.is_dir():
@@ -420,6 +428,7 @@ def _run_engine(
         default_capture_dir,
         default_preferences_path,
     )
+    from ui.needle_panel import NeedleTab
     from ui.procedure_panel import ProcedurePanel
     from ui.recording_control import RecordingControl
     from ui.replay_panel import ReplayPanel
@@ -477,11 +486,17 @@ def _run_engine(
     dual_screen = DualScreen()  # split screen for compression documentation (Ctrl+D)
     dual_screen.attach(window)
     ProcedurePanel().attach(window)
+    _needle_tab = NeedleTab(window, simulator)  # needle practice while the probe is simulated (kept alive)
     _add_doppler(window, engine)
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator)
-        _add_programme(window, store, exams, {p.id: p.region for p in protocols}, args.programme_db)
+        programme = _add_programme(
+            window, store, exams, {p.id: p.region for p in protocols}, args.programme_db
+        )
+        _add_practice(window, simulator, programme, protocols)
+        if programme is not None:
+            _add_teaching(window, store, programme, protocols)
         captures_folder = store.root
     else:
         window.show_message(f"Study store unavailable: {store_error}; captures are kept as plain files", True)
@@ -637,8 +652,16 @@ def _add_exam_workflow(
     """The exam dock, the PACS tab, and their shutdown when the window closes."""
     from ui.pacs_panel import PacsPanel
     from ui.priors_panel import PriorsPanel
+    from ui.procedure_record_panel import ProcedureRecordPanel
 
     exams.attach(window, simulator)
+    # A procedure exam's time-out and documentation, in their own tab while one runs.
+    procedure_record = ProcedureRecordPanel()
+    procedure_record.attach(window)
+    exams.session_changed.connect(
+        lambda: procedure_record.set_runner(exams.session.runner if exams.session is not None else None)
+    )
+    exams.exam_ended.connect(lambda _record: procedure_record.set_runner(None))  # kept with the study now
 
     def current_uid() -> str | None:
         return exams.last_study.study_uid if exams.last_study is not None else None
@@ -660,11 +683,13 @@ def _add_exam_workflow(
 
 def _add_programme(
     window: ScannerWindow, store: StudyStore, exams: ExamController, regions: dict[str, str], url: str | None
-) -> None:
+) -> ProgrammePanel | None:
     """The Programme tab (logbook, credentialing, QA review); without it when its database cannot be
     opened (the scanner works on, and the message says why)."""
     from scanner_app.programme.db import ProgrammeDbError, open_database, sqlite_url
     from scanner_app.programme.pathways import PathwayError, load_pathways
+    from scanner_app.programme.people import User
+    from ui.follow_up_panel import FollowUpPanel
     from ui.programme_panel import ProgrammePanel
 
     try:
@@ -672,18 +697,74 @@ def _add_programme(
         pathways = load_pathways()
     except (ProgrammeDbError, PathwayError) as exc:
         window.show_message(f"Logbook and QA unavailable: {exc}", error=True)
-        return
+        return None
 
     def ended_study() -> Study | None:
         session = exams.session
         return session.study if session is not None else None
 
+    def operator_follows(user: User | None) -> None:
+        # New exams are the signed-in person's: "Olivia Smith" becomes the operator Smith^Olivia.
+        if user is not None:
+            *given, family = user.display_name.split() or [user.username]
+            exams.operator = f"{family}^{' '.join(given)}" if given else family
+
     panel = ProgrammePanel(
-        db, store, pathways, ended_study=ended_study, region_of=lambda pid: regions.get(pid, "any")
-    )
+        db, store, pathways, ended_study=ended_study, region_of=lambda pid: regions.get(pid, "any"),
+        on_sign_in=operator_follows,
+    )  # fmt: skip
     panel.attach(window)
     exams.exam_ended.connect(panel.on_exam_ended)
+    follow_ups = FollowUpPanel(db, lambda: panel.user)  # pain scores after procedures, outcomes
+    follow_ups.attach(window)
+    exams.exam_ended.connect(lambda _record: follow_ups.refresh())
     window.finishing.connect(db.close)
+    return panel
+
+
+def _add_practice(
+    window: ScannerWindow, simulator: SimulatorTab, programme: ProgrammePanel | None, protocols: list[Any]
+) -> None:
+    """The Practice tab: the anatomy overlay, the quiz and view grading on the simulated probe's ground
+    truth; scores go to the logbook of whoever is signed in on the Programme tab."""
+    from ui.practice_panel import PracticePanel
+
+    targets = [s.practice for p in protocols for s in p.steps if s.practice is not None and s.practice.pose]
+    practice = PracticePanel(
+        simulator.control,
+        db=programme.db if programme is not None else None,
+        person=lambda: (
+            programme.user.username if programme is not None and programme.user is not None else ""
+        ),
+        targets=targets,
+        probe_moved=simulator.refresh,
+    )
+    practice.attach(window)
+    simulator.changed.connect(lambda: practice.set_control(simulator.control))
+
+
+def _add_teaching(
+    window: ScannerWindow, store: StudyStore, programme: ProgrammePanel, protocols: list[Any]
+) -> None:
+    """The Teaching tab: the de-identified teaching library (in the user's data folder) and
+    lecture-then-scan sessions whose scanning half is the practice views of the lecture's region."""
+    from scanner_app.programme.teaching import PracticeStep
+    from ui.teaching_panel import TeachingPanel
+    from ui.user_folders import user_path
+
+    def steps_for(region: str) -> list[PracticeStep]:
+        return [
+            PracticeStep(s.practice.scene, s.practice.variant, s.practice.view)
+            for p in protocols
+            if p.region == region
+            for s in p.steps
+            if s.practice is not None
+        ]
+
+    TeachingPanel(
+        programme.db, store, user_path("teaching", config=False), user=lambda: programme.user,
+        practice_steps_for=steps_for,
+    ).attach(window)  # fmt: skip
 
 
 def _add_doppler(window: ScannerWindow, engine: AcquisitionEngine) -> None:
@@ -753,7 +834,10 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     print(f"study {result.study_uid} in {study_dir}: {captures} captures, {frames} frames")
     summary = acquisition_summary(engine, status, args.seconds, watch.descriptor)
     print(format_summary(summary))
-    print(_log_scripted_exam(args.programme_db or sqlite_url(study_dir), study, record, protocol.region))
+    logged, logbook_line = _log_scripted_exam(
+        args.programme_db or sqlite_url(study_dir), study, record, protocol.region
+    )
+    print(logbook_line, file=sys.stdout if logged else sys.stderr)
     if record.get("complete"):
         print(f"protocol {protocol.id}: complete")
     else:
@@ -780,27 +864,30 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     if engine.state == EngineState.ERROR:
         print(f"scanner-app: error: acquisition failed: {engine.reason}", file=sys.stderr)
         return 1
-    return 0
+    return 0 if logged else 1  # the study is kept; the exam missing from the logbook is a failure
 
 
-def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: str) -> str:
-    """The headless exam's logbook entry (--programme-db); what happened, in a line."""
+def _log_scripted_exam(url: str, study: Study, record: dict[str, Any], region: str) -> tuple[bool, str]:
+    """The headless exam's logbook entry (--programme-db): whether it was kept, and a line saying so."""
     import socket
 
     from scanner_app.programme.db import ProgrammeDbError, open_database
     from scanner_app.programme.logbook import ExamFacts, findings_text, person_key, record_exam
+    from scanner_app.programme.procedures import record_procedure
 
     facts = ExamFacts(
         study_uid=study.study_uid, performed_on=study.started_at.date(), region=region,
         operator=person_key(study.operator, []), protocol_id=study.protocol_id,
         findings=findings_text(record), workstation=socket.gethostname(),
+        practice=study.patient.practice_subject,  # no patient to follow up after a scripted run
     )  # fmt: skip
     try:
         with open_database(url) as db:
             record_exam(db, facts)
+            record_procedure(db, facts, record)  # a procedure protocol's record: its procedure logbook
     except ProgrammeDbError as exc:
-        return f"scanner-app: warning: not in the logbook: {exc}"
-    return f"logbook: exam recorded for {facts.operator}"
+        return False, f"scanner-app: error: the study is kept, but the exam is not in the logbook: {exc}"
+    return True, f"logbook: exam recorded for {facts.operator}"
 
 
 def sim_control(driver: ProbeDriver) -> SimulatorControl | None:

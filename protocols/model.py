@@ -6,6 +6,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from protocols.procedure import ProcedureRole, ProcedureSpec
+
 # The protocol files' words for a capture's kind and mode are the core's (the window labels captures
 # with them too).
 from scanner_app.capture import CaptureKind
@@ -172,6 +174,7 @@ class Step:
     follow_ups: tuple[FollowUp, ...] = ()
     mark_area_of_pain: bool = False
     practice: PracticeTarget | None = None
+    procedure_role: ProcedureRole | None = None  # a procedure step's images: target, needle or after
     line: int = 0  # line of the step in its file, for messages
 
     @property
@@ -214,6 +217,7 @@ class ScanProtocol:
     steps: tuple[Step, ...]
     description: str = ""
     quadrants: tuple[Quadrant, ...] = ()
+    procedure: ProcedureSpec | None = None  # a procedure protocol's target, approach and documentation
     path: str = ""
 
     def step(self, step_id: str) -> Step:

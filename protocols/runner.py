@@ -23,10 +23,12 @@ from protocols.model import (
     ImagingMode,
     Plane,
     PracticeTarget,
+    ProtocolKind,
     ScanProtocol,
     Side,
     Step,
 )
+from protocols.procedure import ROLE_TITLES, ProcedureRecord, ProcedureRole, ProcedureSpec, TimeOutPending
 from scanner_app.capture import CaptureKind
 from scanner_app.preset_outcome import PresetOutcome
 from scanner_app.sim_control import ViewTruth
@@ -74,6 +76,10 @@ class RunnerEvent:
 
 class RunnerError(ValueError):
     """A runner verb was called with something the protocol or the exam state does not allow."""
+
+
+class TimeOutRequired(RunnerError):
+    """A needle image was refused: the procedure's time-out is neither complete nor skipped with a reason."""
 
 
 @dataclass(slots=True)
@@ -188,6 +194,7 @@ class ExamRecord:
     missing: list[MissingItem]
     ended: bool
     qa_review: list[QaFlag] = field(default_factory=list)  # unexpected findings, for the QA reviewer
+    procedure: dict[str, Any] | None = None  # a procedure's time-out, documentation and images by role
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (strings, numbers, bools, lists, dicts)."""
@@ -326,6 +333,10 @@ class ChecklistRunner:
         self._ended_s: float | None = None
         self._area_of_pain: AreaOfPain | None = None
         self._state[self.steps[0].id].visited = True
+        # A procedure protocol documents its time-out and what was done; needle steps wait for it.
+        self.procedure: ProcedureRecord | None = None
+        if protocol.kind is ProtocolKind.PROCEDURE:
+            self.procedure = ProcedureRecord(protocol.procedure or ProcedureSpec(target="", approach=""))
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -559,6 +570,7 @@ class ChecklistRunner:
         if self.protocol.side is Side.ASK and not self._side:
             raise RunnerError("choose the side before capturing")
         step = self.current_step
+        self._require_time_out(step)
         side = self._side_label(CaptureSide.CONTRALATERAL if contralateral else CaptureSide.EXAM)
         key = (kind_v.value, plane_v.value, mode_v.value, side)
         follow_up_id, extra = self._slot_for(step, key)
@@ -578,6 +590,14 @@ class ChecklistRunner:
         }
         self._emit(EventKind.CAPTURE_RECORDED, step.id, capture_id=capture_id, extra=extra, labels=labels)
         return labels
+
+    def _require_time_out(self, step: Step) -> None:
+        """A needle step's image waits for the time-out (complete, or skipped with a reason)."""
+        if step.procedure_role is ProcedureRole.NEEDLE and self.procedure is not None:
+            try:
+                self.procedure.require_time_out()
+            except TimeOutPending as exc:
+                raise TimeOutRequired(str(exc)) from None
 
     def _wrong_mode_note(
         self, step: Step, kind: CaptureKind, side: str, taken: ImagingMode, asked: ImagingMode
@@ -651,6 +671,7 @@ class ChecklistRunner:
             plane_v = Plane(plane)
         except ValueError as exc:
             raise RunnerError(f"bad capture label: {exc}") from None
+        self._require_time_out(step)
         self.discard_capture(capture_id)
         key = (old.kind, plane_v.value, old.mode, old.side)
         follow_up_id, extra = self._slot_for(step, key)
@@ -908,7 +929,32 @@ class ChecklistRunner:
             missing=list(completeness.missing),
             ended=self.ended,
             qa_review=self.qa_flags(),
+            procedure=self._procedure_record(),
         )
+
+    def _procedure_record(self) -> dict[str, Any] | None:
+        """The procedure's record with its images by role (capture ids), and whether the
+        needle-in-target image is still missing."""
+        if self.procedure is None:
+            return None
+        out = self.procedure.to_dict()
+        images: dict[str, list[str]] = {role.value: [] for role in ProcedureRole}
+        image_steps: dict[str, list[str]] = {role.value: [] for role in ProcedureRole}
+        for s in self.steps:
+            if s.procedure_role is not None:
+                images[s.procedure_role.value] += [c.capture_id for c in self._state[s.id].captures]
+                image_steps[s.procedure_role.value].append(s.id)
+        out["images"] = images  # capture ids, as the runner labelled them
+        out["image_steps"] = image_steps  # the steps whose stored images document each role
+        needle_steps = [s for s in self.steps if s.procedure_role is ProcedureRole.NEEDLE]
+        needle_still = any(
+            c.kind == CaptureKind.STILL.value and not c.extra
+            for s in needle_steps
+            for c in self._state[s.id].captures
+        )
+        if needle_steps and not needle_still and not all(self._state[s.id].skip_reason for s in needle_steps):
+            out["missing"] = [*out["missing"], ROLE_TITLES[ProcedureRole.NEEDLE] + " image"]
+        return out
 
     def qa_flags(self) -> list[QaFlag]:
         """Every unexpected finding chosen so far, in step order: each goes to QA review."""

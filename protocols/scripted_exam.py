@@ -16,6 +16,7 @@ from typing import Any
 
 from protocols.exam_session import ExamSession
 from protocols.model import ScanProtocol
+from protocols.procedure import ProcedureRole
 from scanner_app.capture import CaptureKind
 from scanner_app.frame import DataFormat, Frame
 from scanner_app.preset_outcome import PresetOutcome
@@ -23,6 +24,8 @@ from scanner_app.studies.model import Patient, StudyCapture, StudyError
 from scanner_app.studies.store import StudyStore
 
 CLIP_SECONDS = 1.0
+# A script has no patient and no team to hold a time-out with: it says so rather than tick it off.
+SCRIPTED_TIME_OUT_SKIP = "scripted exam: no patient, no team, no time-out held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,9 @@ def _capture_next_requirement(session: ExamSession, recent: list[Frame]) -> Stud
             runner.end_exam()  # the last step is done: the exam is complete
         return None
     _, req = outstanding[0]
+    procedure = runner.procedure
+    if procedure is not None and step.procedure_role is ProcedureRole.NEEDLE and not procedure.needle_allowed:
+        procedure.skip_time_out(SCRIPTED_TIME_OUT_SKIP)
     capture_id, labels = session.label_capture(
         req.kind.value, req.plane.value, mode=req.mode.value, contralateral=req.side.value == "contralateral"
     )

@@ -43,6 +43,7 @@ from protocols.model import (
     Step,
     ViewCatalogue,
 )
+from protocols.procedure import DOCUMENT_FIELDS, ProcedureRole, ProcedureSpec
 from scanner_app.capture import CaptureKind
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
@@ -395,6 +396,7 @@ _STEP_OPTIONAL = (
     "follow_ups",
     "mark_area_of_pain",
     "practice",
+    "procedure_role",
 )
 
 
@@ -458,6 +460,10 @@ def _step(r: _Reader, node: yaml.Node, what: str) -> Step | None:
     practice = _practice(r, m["practice"], f"{what} practice") if "practice" in m else None
     if "practice" in m and practice is None:
         ok = False
+    role: ProcedureRole | None = None
+    if "procedure_role" in m:
+        role = r.choice(m["procedure_role"], f"{what} procedure_role", ProcedureRole)
+        ok = ok and role is not None
     follow_ups: list[FollowUp] = []
     if "follow_ups" in m:
         finding_ids = {f.id for f in findings}
@@ -496,6 +502,7 @@ def _step(r: _Reader, node: yaml.Node, what: str) -> Step | None:
         follow_ups=tuple(follow_ups),
         mark_area_of_pain=mark_pain,
         practice=practice,
+        procedure_role=role,
         line=_line(node),
     )
 
@@ -523,7 +530,48 @@ def _quadrant(r: _Reader, node: yaml.Node, what: str) -> tuple[Quadrant, yaml.No
 
 
 _PROTOCOL_REQUIRED = ("id", "title", "version", "region", "side", "kind", "sources", "steps")
-_PROTOCOL_OPTIONAL = ("description", "quadrants")
+_PROTOCOL_OPTIONAL = ("description", "quadrants", "procedure")
+
+
+def _procedure(r: _Reader, node: yaml.Node) -> ProcedureSpec | None:
+    """A procedure protocol's plan: target anatomy, approach, fields to document, follow-up weeks."""
+    what = "procedure"
+    m = r.mapping(node, what, ("target", "approach", "document"), ("follow_up_weeks",))
+    if m is None or not all(k in m for k in ("target", "approach", "document")):
+        return None
+    target = r.text(m["target"], f"{what} target")
+    approach = r.text(m["approach"], f"{what} approach")
+    document = r.texts(m["document"], f"{what} document", allow_empty=False)
+    ok = target is not None and approach is not None and bool(document)
+    for item, name in zip(r.items(m["document"], f"{what} document"), document, strict=False):
+        if name not in DOCUMENT_FIELDS:
+            r.error(item, f"{what} document: unknown field '{name}' (fields: {', '.join(DOCUMENT_FIELDS)})")
+            ok = False
+    weeks: list[int] = []
+    if "follow_up_weeks" in m:
+        for i, item in enumerate(r.items(m["follow_up_weeks"], f"{what} follow_up_weeks")):
+            week = r.integer(item, f"{what} follow_up_weeks item {i + 1}", 1)
+            ok = ok and week is not None
+            weeks.append(week or 0)
+    if not ok:
+        return None
+    assert target is not None and approach is not None
+    if "follow_up_weeks" in m:
+        return ProcedureSpec(target, approach, document, tuple(sorted(set(weeks))))
+    return ProcedureSpec(target, approach, document)
+
+
+def _check_procedure_steps(r: _Reader, root: yaml.Node, kind: ProtocolKind, steps: tuple[Step, ...]) -> None:
+    """Procedure roles belong to procedure protocols, and one of these needs its needle-in-target image."""
+    roles = [s for s in steps if s.procedure_role is not None]
+    if roles and kind is not ProtocolKind.PROCEDURE:
+        r.error(roles[0].line, f"step '{roles[0].id}': procedure_role is for protocols of kind 'procedure'")
+        return
+    if kind is ProtocolKind.PROCEDURE and roles:
+        needle = [s for s in roles if s.procedure_role is ProcedureRole.NEEDLE]
+        if not any(req.kind is CaptureKind.STILL for s in needle for req in s.captures):
+            r.error(root, "a procedure protocol needs a step with procedure_role: needle that asks for a "
+                    "still (the needle-in-target image)")  # fmt: skip
 
 
 def _protocol(r: _Reader, root: yaml.Node) -> ScanProtocol | None:
@@ -538,6 +586,9 @@ def _protocol(r: _Reader, root: yaml.Node) -> ScanProtocol | None:
     kind = r.choice(m["kind"], "kind", ProtocolKind) if "kind" in m else None
     sources = r.texts(m["sources"], "sources", allow_empty=False) if "sources" in m else ()
     description = r.text(m["description"], "description") if "description" in m else ""
+    procedure = _procedure(r, m["procedure"]) if "procedure" in m else None
+    if "procedure" in m and kind is not None and kind is not ProtocolKind.PROCEDURE:
+        r.error(m["procedure"], "a procedure block is for protocols of kind 'procedure'")
     steps: tuple[Step, ...] = ()
     written_step_ids: set[str] = set()  # every step's id as written, valid step or not
     if "steps" in m:
@@ -554,6 +605,8 @@ def _protocol(r: _Reader, root: yaml.Node) -> ScanProtocol | None:
                     r.error(steps_node, f"quadrant '{q.id}' lists unknown step '{sid}'")
             quadrants.append(q)
         _unique(r, ((q.id, m["quadrants"]) for q in quadrants), "quadrant id")
+    if kind is not None:
+        _check_procedure_steps(r, root, kind, steps)
     if r.errors or None in (ident, title, version, region, side, kind, description):
         return None
     assert ident is not None and title is not None and version is not None and region is not None
@@ -569,6 +622,7 @@ def _protocol(r: _Reader, root: yaml.Node) -> ScanProtocol | None:
         steps=steps,
         description=description,
         quadrants=tuple(quadrants),
+        procedure=procedure,
         path=r.path,
     )
 

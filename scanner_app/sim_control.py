@@ -6,9 +6,15 @@ The simulator panel and the exam's practice mode depend on this interface only; 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from scanner_app.needle_guide import NeedleGuide
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +25,92 @@ class ViewTruth:
     structures_in_view: frozenset[str]
     vessels_in_view: frozenset[str]  # veins and arteries the plane cuts
     compressed_vessels: frozenset[str]  # vessels in view whose lumen the probe presses (not fully open)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelMap:
+    """The simulator's ground truth over one image (linear probe): which structure fills each pixel.
+
+    Pixel (row, col) covers depth [row, row + 1) x `depth_mm / rows` and x [col, col + 1) x
+    `width_mm / cols` in image mm (x from the first column, depth below the skin), as the live image
+    is drawn. Index 0 is outside the body (coupling gel); a structure made of several parts (a vessel's
+    wall and lumen) has one index per part, sharing its name.
+    """
+
+    index: npt.NDArray[np.uint8]  # (rows, cols) structure index per pixel, read-only
+    names: tuple[str, ...]  # structure name of each index
+    tissues: tuple[str, ...]  # tissue name of each index ("tendon", "fluid", "muscle", ...)
+    depth_mm: float
+    width_mm: float
+
+    @property
+    def rows(self) -> int:
+        return int(self.index.shape[0])
+
+    @property
+    def cols(self) -> int:
+        return int(self.index.shape[1])
+
+    @property
+    def pixel_mm(self) -> tuple[float, float]:
+        """(x, depth) size of one pixel in mm."""
+        return self.width_mm / self.cols, self.depth_mm / self.rows
+
+    def index_at(self, x_mm: float, depth_mm: float) -> int:
+        """The structure index at a point of the image; 0 outside the image or the body."""
+        dx, dz = self.pixel_mm
+        col, row = math.floor(x_mm / dx), math.floor(depth_mm / dz)
+        if not (0 <= row < self.rows and 0 <= col < self.cols):
+            return 0
+        return int(self.index[row, col])
+
+    def structure_at(self, x_mm: float, depth_mm: float) -> str:
+        """The name of the structure at a point ("" outside the body or the image)."""
+        i = self.index_at(x_mm, depth_mm)
+        return self.names[i] if i > 0 else ""
+
+    def tissue_at(self, x_mm: float, depth_mm: float) -> str:
+        """The tissue at a point ("" outside the body or the image)."""
+        i = self.index_at(x_mm, depth_mm)
+        return self.tissues[i] if i > 0 else ""
+
+    def in_view(self) -> tuple[str, ...]:
+        """Names of the structures with pixels in the image, in scene order, each once."""
+        present = np.flatnonzero(np.bincount(self.index.ravel(), minlength=len(self.names)))
+        return tuple(dict.fromkeys(self.names[i] for i in present if i > 0))
+
+    def mask(self, name: str) -> npt.NDArray[np.bool_]:
+        """The pixels of the structure `name` (all its parts)."""
+        ids = [i for i, n in enumerate(self.names) if n == name and i > 0]
+        return np.isin(self.index, ids)
+
+    def tissue_mask(self, tissue: str) -> npt.NDArray[np.bool_]:
+        """The pixels of every structure of tissue `tissue`."""
+        ids = [i for i, t in enumerate(self.tissues) if t == tissue and i > 0]
+        return np.isin(self.index, ids)
+
+    def centroid_mm(self, name: str) -> tuple[float, float] | None:
+        """(x_mm, depth_mm) of the centre of the structure's pixels; None when it is not in view."""
+        rows, cols = np.nonzero(self.mask(name))
+        if rows.size == 0:
+            return None
+        dx, dz = self.pixel_mm
+        return (float(cols.mean()) + 0.5) * dx, (float(rows.mean()) + 0.5) * dz
+
+
+@dataclass(frozen=True, slots=True)
+class NeedleTruth:
+    """Where the simulated needle is, from the simulator's ground truth (not read off pixels)."""
+
+    in_plane: bool  # placed for an in-plane approach (else out-of-plane)
+    angle_deg: float  # to the skin
+    inserted_mm: float
+    tip_structure: str  # the structure the tip is in ("coupling gel" before it enters the skin)
+    tip_depth_mm: float
+    tip_visible: bool  # the tip is in the imaging slice and inside the image
+    structures_crossed: tuple[str, ...]  # along the shaft, skin to tip
+    vessels_and_nerves_crossed: frozenset[str]  # of those, the ones a needle must not pass through
+    injected_ml: float
 
 
 class SimulatorControl(Protocol):
@@ -48,6 +140,11 @@ class SimulatorControl(Protocol):
         """What the current scene shows at `pose` (the probe's pose now when None)."""
         ...
 
+    def label_map(self, rows: int, cols: int, depth_mm: float, width_mm: float) -> LabelMap:
+        """The ground truth of the image the probe makes now, on a `rows` x `cols` grid over
+        `depth_mm` x `width_mm` (the frame's), with the probe's pressure applied."""
+        ...
+
     def manoeuvres(self) -> tuple[str, ...]:
         """What the simulated patient can do for a Doppler study ("augmentation": a calf squeeze,
         "valsalva": begin straining, "release"); empty when this simulated probe makes no Doppler."""
@@ -67,4 +164,31 @@ class SimulatorControl(Protocol):
 
     def set_cable_plugged(self, plugged: bool) -> None:
         """Pull the cable (the window sees a disconnect) or plug it back in (a freshly powered probe)."""
+        ...
+
+    # -- the trainee's needle (procedure practice) ------------------------------------------------
+
+    def place_needle(self, guide: NeedleGuide) -> None:
+        """A new needle at the skin, where `guide` plans it from the probe's pose now (in-plane from
+        either end at its angle, or out-of-plane aimed to cross the slice at its target depth)."""
+        ...
+
+    def advance_needle(self, mm: float) -> None:
+        """Push the needle in by `mm` (withdraw when negative); ValueError when there is no needle."""
+        ...
+
+    def angle_needle(self, delta_deg: float) -> None:
+        """Pivot the needle about its skin entry, steeper when positive."""
+        ...
+
+    def inject(self, ml: float) -> None:
+        """Inject `ml` at the tip: an anechoic collection spreads from it."""
+        ...
+
+    def reset_needle(self) -> None:
+        """Take the needle out (and the injectate away)."""
+        ...
+
+    def needle_truth(self) -> NeedleTruth | None:
+        """Where the needle and its tip are now; None when there is no needle."""
         ...

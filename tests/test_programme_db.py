@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from scanner_app.programme.db import ProgrammeDatabase, ProgrammeDbError, open_database, sqlite_url
-from scanner_app.programme.logbook import ExamFacts, entries, record_exam, sign_off
+from scanner_app.programme.logbook import ExamFacts, entries, findings_text, record_exam, sign_off
 from scanner_app.programme.logbook_export import CSV_COLUMNS, logbook_csv, logbook_pdf
 from scanner_app.programme.pathways import (
     Pathway,
@@ -41,6 +41,7 @@ from scanner_app.programme.quality import (
 from scanner_app.programme.review_pack import build_review_pack, quarter_of
 from scanner_app.programme.schema import Base
 from scanner_app.studies import StudyStore
+from tests.cli_support import run_main
 from tests.postgres_fixture import PostgresServer, postgres_server  # noqa: F401 - a fixture
 from tests.report_support import run_knee_exam
 
@@ -79,6 +80,7 @@ def test_migrations_build_exactly_the_schema_the_code_uses(db: ProgrammeDatabase
         tables = set(sa.inspect(conn).get_table_names())
     assert diff == []
     assert {"users", "logbook_entries", "flags", "outcomes", "reviews", "alembic_version"} <= tables
+    assert {"procedure_log", "pain_follow_ups"} <= tables
 
 
 def test_reopening_migrates_nothing_and_keeps_entries(db_url: str) -> None:
@@ -310,3 +312,38 @@ def test_the_first_user_of_a_new_database_is_an_administrator(tmp_path: Path) ->
         add_user(fresh, ADMIN, pin="admin-pin")
         add_user(fresh, ANNA, pin="anna-pin")
         assert [u.username for u in list_users(fresh)] == ["admin", "anna"]
+
+
+def test_findings_line_says_what_was_found_and_what_was_not_done() -> None:
+    def step(status: str, *findings: tuple[str, str]) -> dict[str, object]:
+        return {"status": status, "findings": [{"id": i, "title": t} for i, t in findings]}
+
+    done_normal = {"complete": True, "steps": [step("done", ("normal", "Normal"))]}
+    assert findings_text(done_normal) == "normal"
+    cyst = {
+        "complete": True,
+        "steps": [step("done", ("normal", "Normal")), step("done", ("bakers", "Baker's cyst"))],
+    }
+    assert findings_text(cyst) == "Baker's cyst"
+    untouched = {"complete": False, "steps": [step("pending"), step("pending"), step("current")]}
+    assert findings_text(untouched) == "no findings recorded (incomplete: 0 of 3 steps done)"
+    partial = {"complete": False, "steps": [step("done", ("normal", "Normal")), step("skipped")]}
+    assert findings_text(partial) == "normal (incomplete: 1 of 2 steps done)"
+
+
+def test_a_bad_programme_db_url_is_refused_before_anything_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_main(["--headless", "--protocol", "knee", "--programme-db", "notaurl"], capsys)
+    assert run.code == 2 and "--programme-db: 'notaurl' is not a database URL" in run.err
+
+
+@pytest.mark.slow
+def test_a_headless_exam_the_logbook_could_not_keep_fails_but_keeps_the_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nowhere = "postgresql+psycopg://u:secret@127.0.0.1:1/x"
+    args = ["--headless", "--probe", "sim", "--protocol", "knee", "--seconds", "1",
+            "--study-dir", str(tmp_path), "--programme-db", nowhere]  # fmt: skip
+    run = run_main(args, capsys)
+    assert run.code == 1 and "the study is kept, but the exam is not in the logbook" in run.err
+    assert "secret" not in run.err
+    assert list(tmp_path.rglob("*.dcm"))  # the captures were kept

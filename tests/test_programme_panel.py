@@ -80,7 +80,10 @@ def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
     _sign_in(panel, SAM, pin="op-pin")  # someone else's PIN
     assert panel.user is None and "wrong PIN" in panel.message.text() and panel.pin.text() == ""
     _sign_in(panel, SAM)
-    assert panel.user == SAM
+    assert panel.user == SAM and "wrong PIN" not in panel.message.text()
+    _sign_in(panel, OP, pin="wrong-pin")  # someone else tries: Sam is signed out, not left signed in
+    assert panel.user is None and panel.who.text() == "Nobody signed in"
+    _sign_in(panel, SAM)
     assert panel.logbook.count() == 1 and "not signed off" in panel.logbook.item(0).toolTip()
     assert panel.logbook.item(0).text().startswith("○ ")
     assert not panel.sign_off_box.isVisibleTo(panel)  # a trainee is not offered sign-off

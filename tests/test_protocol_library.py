@@ -8,6 +8,7 @@ import pytest
 
 from drivers.sim.scenes import named_views
 from protocols.model import CaptureSide, ImagingMode, Plane, ProtocolKind, ScanProtocol
+from protocols.procedure import TIME_OUT_IDS, ProcedureRole
 from protocols.runner import ChecklistRunner
 from protocols.validation import LIBRARY_DIR, load_library
 from scanner_app.capture import CaptureKind
@@ -223,7 +224,9 @@ def test_every_shipped_protocol_validates() -> None:
         "shoulder", "elbow", "wrist_hand", "hip", "knee", "ankle_foot",
         "dvt_whole_leg", "dvt_two_point", "area_of_pain_msk", "guided_injection",
         "dvt_upper_extremity", "palpable_lump", "groin", "dynamic_exams", "foreign_body",
-        "hardware_after_fixation",
+        "hardware_after_fixation", "sasd_bursa_injection", "glenohumeral_injection",
+        "hip_joint_injection", "knee_joint_aspiration", "bakers_cyst_aspiration", "calcific_barbotage",
+        "tendon_fenestration", "perineural_injection",
     }  # fmt: skip
 
 
@@ -260,6 +263,9 @@ def _satisfy(runner: ChecklistRunner, finding_index: int, incidental: int | None
     """
     step = runner.current_step
     n = 0
+    if runner.procedure is not None and step.procedure_role is ProcedureRole.NEEDLE:
+        for item in TIME_OUT_IDS:  # the time-out comes before the needle, as in the procedure room
+            runner.procedure.confirm(item)
     if step.mark_area_of_pain and runner.area_of_pain is None:
         runner.mark_area_of_pain(protocol_region(runner.protocol), "left", 0.5, 0.5)
     if step.own_findings:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from protocols.scripted_exam import run_scripted_exam
+from protocols.scripted_exam import SCRIPTED_TIME_OUT_SKIP, run_scripted_exam
 from protocols.validation import LIBRARY_DIR, load_protocol
 from scanner_app.preset_outcome import PresetOutcome
 from scanner_app.studies import StudyStore
@@ -131,3 +131,13 @@ def test_a_source_that_applies_no_preset_has_each_recorded_as_not_applied(tmp_pa
             assert step["preset"]["not_applied"]["depth_mm"] == "depth_mm is as it was recorded"
     assert study.protocol_record == result.record  # kept with the study
     assert result.outcome()["presets"] == {s.id: "not applied" for s in with_preset}
+
+
+def test_a_scripted_procedure_records_that_it_held_no_time_out(tmp_path: Path) -> None:
+    bursa = load_protocol(LIBRARY_DIR / "sasd_bursa_injection.yaml")
+    with StudyStore(tmp_path) as store:
+        result = run_scripted_exam(_source(1000), bursa, store, seconds=40, capture_every_s=0.2, side="right")
+    procedure = result.record["procedure"]
+    assert procedure["time_out"]["complete"] is False
+    assert procedure["time_out"]["skip_reason"] == SCRIPTED_TIME_OUT_SKIP
+    assert procedure["images"]["needle"]  # the needle step's images were taken after it, and counted

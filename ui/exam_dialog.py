@@ -66,6 +66,13 @@ def person_name(family: str, given: str) -> str:
     return f"{family}^{given}" if given else family
 
 
+def typed_person(pn: str) -> str:
+    """A DICOM person name as the form shows and takes it: "Smith^Ann" -> "Smith, Ann"."""
+    family, _, given = pn.partition("^")
+    given = given.split("^")[0]
+    return f"{family}, {given}" if given else family
+
+
 # The form's words for its fields, in errors (the DICOM attribute ids stay out of sight).
 FIELD_LABELS = {
     "patient_id": "Patient ID",
@@ -194,7 +201,7 @@ class ExamDialog(QDialog):
             self.sex.addItem(text, code)
         self.accession = QLineEdit()
         self.accession.setPlaceholderText("from the order (RIS); empty if there is none")
-        self.operator = QLineEdit(operator)
+        self.operator = QLineEdit(typed_person(operator))
         self.operator.setPlaceholderText("Family, Given (required)")
         self.trainee = QLineEdit()
         self.supervisor = QLineEdit()

@@ -34,6 +34,7 @@ from protocols.runner import (
     EventKind,
     RunnerError,
     RunnerEvent,
+    TimeOutRequired,
     practice_probe_poses,
     practice_start_pose,
 )
@@ -243,6 +244,10 @@ class ExamController(QObject):
                 )
             else:
                 capture_id, labels = session.label_capture(kind, imaging_mode=imaging_mode)
+        except TimeOutRequired as exc:
+            # A needle image before the time-out: stored (never lost) but refused for the needle step;
+            # the window says why with the save, so the message is not overwritten by it.
+            return "", {"capture_note": str(exc)}
         except RunnerError as exc:
             # The image is still stored (never lost); it just does not count toward the step.
             self._say(f"Capture kept, not counted for the step: {exc}", error=True)

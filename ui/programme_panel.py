@@ -46,6 +46,7 @@ from scanner_app.programme.logbook_export import logbook_csv, logbook_pdf
 from scanner_app.programme.pathways import Pathway, progress
 from scanner_app.programme.people import NotAllowed, Role, User, add_user, list_users
 from scanner_app.programme.people import sign_in as people_sign_in
+from scanner_app.programme.procedures import record_procedure
 from scanner_app.programme.quality import (
     Classification,
     FlagReason,
@@ -80,10 +81,12 @@ class ProgrammePanel(QWidget):
         region_of: Callable[[str], str],
         today: Callable[[], date] = date.today,
         workstation: str = "",
+        on_sign_in: Callable[[User | None], None] = lambda _user: None,
     ) -> None:
         super().__init__()
         self.db, self.store, self.pathways = db, store, pathways
         self._ended_study, self._region_of, self._today = ended_study, region_of, today
+        self._on_sign_in = on_sign_in  # e.g. the new-exam dialog's operator follows who signed in
         self.workstation = workstation or socket.gethostname()
         self.user: User | None = None
         self._window: ScannerWindow | None = None
@@ -232,16 +235,20 @@ class ProgrammePanel(QWidget):
         try:
             user = people_sign_in(self.db, chosen.username, self.pin.text())
         except NotAllowed as exc:
+            # Whoever was signed in is signed out: the workstation is now someone else's.
+            self.sign_in(None)
             self._say(str(exc), error=True)
             return
         finally:
             self.pin.clear()
         self.sign_in(user)
+        self._say(f"Signed in: {user.display_name}")
 
     def sign_in(self, user: User | None) -> None:
         """`user` has proved who they are (their PIN); None signs out."""
         self.user = user
         self.refresh()
+        self._on_sign_in(user)
 
     def register_user(self) -> None:
         """An administrator's (or, in a new database, the first administrator's) registration."""
@@ -282,6 +289,7 @@ class ProgrammePanel(QWidget):
             workstation=self.workstation,
         )
         made = record_exam(self.db, facts)
+        record_procedure(self.db, facts, record)  # a procedure's logbook entry and pain follow-ups
         self._say(f"Logbook: exam recorded for {', '.join(e.person for e in made)}")
         self.refresh()
 

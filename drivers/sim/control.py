@@ -4,6 +4,7 @@ probe presses) and its cable."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -12,12 +13,22 @@ import numpy as np
 from drivers.sim import physics as ph
 from drivers.sim.anatomy import Scene, VesselKind, compress_vessels, lumen_fraction, paint, structure_names
 from drivers.sim.haemodynamics import Manoeuvre
+from drivers.sim.needle import (
+    Needle,
+    image_plane,
+    is_vessel_or_nerve,
+    structure_at,
+    structures_along,
+    tip_visible,
+)
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.scenes import SCENES, list_scenes
 from drivers.sim.shapes import Array
+from drivers.sim.tissues import label_names
 from scanner_app.frame import Geometry
-from scanner_app.sim_control import ViewTruth
+from scanner_app.needle_guide import NeedleGuide, entry_point
+from scanner_app.sim_control import LabelMap, NeedleTruth, ViewTruth
 
 # The ground truth is judged on a coarse plane: a 38 mm linear probe, as the simulated one has.
 TRUTH_WIDTH_MM = 38.0
@@ -60,6 +71,7 @@ class SimulatorControl:
         self._cable = cable
         self._patient = patient
         self._plugged = True
+        self._needle_in_plane = True
 
     def list_scenes(self) -> list[tuple[str, str, list[str]]]:
         """(scene id, title, variant ids) for every scene."""
@@ -75,6 +87,7 @@ class SimulatorControl:
 
     def set_scene(self, scene_id: str, variant: str | None) -> None:
         self._renderer.set_scene(scene_id, variant or None)
+        self._renderer.needle = None  # another patient: the needle stays with the one it was in
 
     def get_pose(self) -> dict[str, float]:
         """position_mm, lateral_mm, rotation_deg (-180..180), tilt_deg, pressure (0..1)."""
@@ -116,6 +129,19 @@ class SimulatorControl:
         )
         return ViewTruth(scene.scene_id, in_view | vessels_in_view, vessels_in_view, compressed)
 
+    def label_map(self, rows: int, cols: int, depth_mm: float, width_mm: float) -> LabelMap:
+        """The structure under each pixel of a linear image at the probe's pose now (pressed as the
+        probe presses), painted as the renderer paints its labels."""
+        scene, at = self._renderer.scene, self._renderer.pose
+        grid = ph.BeamGrid(Geometry.LINEAR, rows, cols, depth_mm, width_mm, 60.0, 40.0, 0, 0)
+        coords = ph.plane_coords(grid, at)
+        d = compress_vessels(scene, at.pressure, coords.s, coords.t, coords.d)
+        index = np.ascontiguousarray(np.broadcast_to(paint(scene, coords.s, coords.t, d), (rows, cols)))
+        index.flags.writeable = False
+        tissue_of = label_names()
+        tissues = (tissue_of[0], *(tissue_of[int(st.label)] for st in scene.structures))
+        return LabelMap(index, structure_names(scene), tissues, depth_mm, width_mm)
+
     def manoeuvres(self) -> tuple[str, ...]:
         return tuple(m.value for m in Manoeuvre) if self._patient is not None else ()
 
@@ -145,6 +171,72 @@ class SimulatorControl:
         else:
             self._cable.unplug()
         self._plugged = plugged
+
+    # -- the trainee's needle ----------------------------------------------------------------------
+
+    def place_needle(self, guide: NeedleGuide) -> None:
+        """The needle at the skin where `guide` plans it from the probe now (image mm -> patient mm)."""
+        pose = self._renderer.pose
+        a, _ = ph.probe_axes(pose)
+        rot = math.radians(pose.rotation_deg)
+        along = np.array([math.cos(rot), math.sin(rot), 0.0])  # the array's direction over the skin
+        normal = np.array([-math.sin(rot), math.cos(rot), 0.0])
+        centre = np.array([pose.position_mm, pose.lateral_mm, 0.0])
+        if guide.in_plane:
+            x_mm, _ = entry_point(guide, TRUTH_WIDTH_MM)
+            entry = centre + (x_mm - TRUTH_WIDTH_MM / 2.0) * along * math.hypot(a[0], a[1])
+            heading = along if x_mm < 0 else -along
+            angle = guide.angle_deg
+        else:  # from the probe's side, aimed to cross the slice under the centre at the target depth
+            reach = guide.target_depth_mm / math.tan(math.radians(guide.angle_deg))
+            entry = centre - reach * normal
+            heading, angle = normal, guide.angle_deg
+        self._needle_in_plane = guide.in_plane
+        self._renderer.needle = Needle(
+            (float(entry[0]), float(entry[1]), 0.0),
+            math.degrees(math.atan2(heading[1], heading[0])),
+            angle,
+        )
+
+    def _needle(self) -> Needle:
+        needle = self._renderer.needle
+        if needle is None:
+            raise ValueError("there is no needle: place one first")
+        return needle
+
+    def advance_needle(self, mm: float) -> None:
+        self._renderer.needle = self._needle().advanced(mm)
+
+    def angle_needle(self, delta_deg: float) -> None:
+        self._renderer.needle = self._needle().angled(delta_deg)
+
+    def inject(self, ml: float) -> None:
+        self._renderer.needle = self._needle().injected(ml)
+
+    def reset_needle(self) -> None:
+        self._renderer.needle = None
+
+    def needle_truth(self) -> NeedleTruth | None:
+        needle = self._renderer.needle
+        if needle is None:
+            return None
+        scene = self._renderer.scene
+        tip = needle.tip_mm()
+        crossed = structures_along(scene, needle)
+        grid = ph.BeamGrid(
+            Geometry.LINEAR, TRUTH_ROWS, TRUTH_LINES, scene.depth_mm, TRUTH_WIDTH_MM, 60.0, 40.0, 0, 0
+        )
+        return NeedleTruth(
+            in_plane=self._needle_in_plane,
+            angle_deg=needle.angle_deg,
+            inserted_mm=needle.inserted_mm,
+            tip_structure=structure_at(scene, tip) if needle.inserted_mm > 0 else "coupling gel",
+            tip_depth_mm=tip[2],
+            tip_visible=tip_visible(needle, image_plane(grid, self._renderer.pose)),
+            structures_crossed=crossed,
+            vessels_and_nerves_crossed=frozenset(n for n in crossed if is_vessel_or_nerve(scene, n)),
+            injected_ml=sum(c.volume_ml for c in needle.injectate),
+        )
 
 
 def _vessels_cut(scene: Scene, s: Array, t: Array, d: Array) -> set[str]:

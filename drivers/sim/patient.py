@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from drivers.sim import physics as ph
 from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels, structure_names
+from drivers.sim.needle import Needle, image_plane, needle_echo
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
@@ -85,6 +86,7 @@ class PatientRenderer:
         self._anatomy: tuple[Key, _Anatomy] | None = None
         self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
         self._cells = CellCache()
+        self.needle: Needle | None = None  # the trainee's needle, replaced whole from any thread
 
     @classmethod
     def with_scene(cls, scene: Scene, seed: int = 0) -> PatientRenderer:
@@ -166,11 +168,15 @@ class PatientRenderer:
     ) -> tuple[npt.NDArray[np.complex64], _Anatomy, ph.BeamGrid]:
         grid, grid_key = self._grid(params, rows, lines, depth_mm)
         anatomy = self._anatomy_for(scene, pose, grid, params.frequency_mhz)
-        key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid_key, self._seed)
+        needle = self.needle
+        key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid_key, self._seed, needle)
         if self._iq is not None and self._iq[0] == key:
             return self._iq[1], anatomy, grid
         psf = self._psf(params)
-        iq = ph.convolve_axial(anatomy.field, ph.axial_kernel(psf, grid.dz_mm))
+        field = anatomy.field
+        if needle is not None:  # the needle's echo joins the field before the PSF
+            field = needle_echo(needle, image_plane(grid, pose), params.frequency_mhz).applied(field)
+        iq = ph.convolve_axial(field, ph.axial_kernel(psf, grid.dz_mm))
         if uses_plane_field(grid, pose):
             kernels = ph.field_lateral_kernels(psf, grid, pose.rotation_deg)
         else:

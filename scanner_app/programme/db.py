@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 10.0
+URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB"
 MIGRATION_LOCK_KEY = 0x5CA11E7  # any constant: the advisory lock's name for "migrating the programme"
 
 
@@ -62,6 +63,18 @@ class ProgrammeDatabase:
         self.close()
 
 
+def check_url(url: str | URL) -> URL:
+    """The parsed URL when it names a database this app uses; ProgrammeDbError saying why not."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ProgrammeDbError(f"{str(url)!r} is not a database URL ({URL_FORMS})") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        shown = parsed.render_as_string(hide_password=True)
+        raise ProgrammeDbError(f"{shown!r} is not a database URL this app uses ({URL_FORMS})")
+    return parsed
+
+
 def open_database(url: str | URL) -> ProgrammeDatabase:
     """Connect to `url` and bring its schema to the newest migration.
 
@@ -69,15 +82,10 @@ def open_database(url: str | URL) -> ProgrammeDatabase:
     cannot be reached, or the migration fails.
     """
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ProgrammeDbError(f"programme database: {url!r} is not a database URL ({exc})") from None
+        parsed = check_url(url)
+    except ProgrammeDbError as exc:
+        raise ProgrammeDbError(f"programme database: {exc}") from None
     shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ProgrammeDbError(
-            f"programme database: {shown!r} is not a database URL this app uses "
-            "(sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB)"
-        )
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}

@@ -58,14 +58,22 @@ class LogbookEntry:
 
 
 def findings_text(record: Mapping[str, Any]) -> str:
-    """The exam's findings in a line: the titles of every finding other than "normal", or "normal"."""
-    titles = [
-        str(f.get("title", f.get("id", "")))
-        for step in record.get("steps") or []
-        for f in step.get("findings") or []
-        if f.get("id") != "normal"
-    ]
-    return "; ".join(dict.fromkeys(titles)) or ("normal" if record.get("steps") else "")
+    """The exam's findings in a line: the titles of the findings chosen other than "normal"; "normal"
+    when only normal was chosen; "no findings recorded" when none was; with how many steps were done
+    when the exam was left incomplete."""
+    steps = list(record.get("steps") or [])
+    chosen = [f for step in steps for f in step.get("findings") or []]
+    titles = [str(f.get("title", f.get("id", ""))) for f in chosen if f.get("id") != "normal"]
+    if titles:
+        text = "; ".join(dict.fromkeys(titles))
+    elif chosen:
+        text = "normal"
+    else:
+        text = "no findings recorded" if steps else ""
+    done = sum(1 for step in steps if step.get("status") == "done")
+    if steps and not record.get("complete") and done < len(steps):
+        text += f" (incomplete: {done} of {len(steps)} steps done)"
+    return text
 
 
 def person_key(name: str, users: Sequence[tuple[str, str]]) -> str:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from scanner_app.programme.db import ProgrammeDatabase
 from scanner_app.programme.people import NotAllowed, Role, User
-from scanner_app.programme.schema import FlagRow, OutcomeRow, ReviewRow
+from scanner_app.programme.schema import FlagRow, OutcomeRow, PainFollowUpRow, ProcedureLogRow, ReviewRow
 
 
 class FlagReason(StrEnum):
@@ -198,6 +198,96 @@ def operator_stats(
     if operator != viewer.username and not viewer.sees_everyones_qa:
         raise NotAllowed(f"{viewer.username} may see only their own QA statistics")
     return review_stats(db, start, end, viewer).by_operator.get(operator, Counter())
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureOutcome:
+    """A guided procedure's patient-reported outcome: pain before, right after and at each follow-up."""
+
+    study_uid: str
+    performed_on: date
+    protocol_id: str
+    operator: str
+    complications: str
+    pain_before: int | None
+    pain_after: int | None
+    pain_at_weeks: dict[int, int | None]  # weeks -> score, None while not entered
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureOutcomeSummary:
+    """One protocol's outcomes over a period: counts and mean pain scores (None with no scores)."""
+
+    protocol_id: str
+    procedures: int
+    with_complications: int
+    mean_pain_before: float | None
+    mean_pain_after: float | None
+    mean_pain_at_weeks: dict[int, float | None]
+    answered_at_weeks: dict[int, int]  # how many follow-ups were entered
+
+
+NONE_WORDS = frozenset({"", "none", "nil", "no"})  # complications recorded as none
+
+
+def procedure_outcomes(db: ProgrammeDatabase, start: date, end: date, viewer: User) -> list[ProcedureOutcome]:
+    """Clinical (not practice) procedures performed in [start, end) with their pain scores, oldest
+    first. An operator or trainee sees only their own; reviewers and administrators everyone's."""
+    query = (
+        sa.select(ProcedureLogRow)
+        .where(
+            ProcedureLogRow.performed_on >= start,
+            ProcedureLogRow.performed_on < end,
+            ProcedureLogRow.role_in_exam == "operator",
+            ProcedureLogRow.practice.is_(False),
+        )
+        .order_by(ProcedureLogRow.performed_on, ProcedureLogRow.id)
+    )
+    if not viewer.sees_everyones_qa:
+        query = query.where(ProcedureLogRow.person == viewer.username)
+    out = []
+    with db.session() as s:
+        for row in s.scalars(query):
+            follow_ups = s.scalars(
+                sa.select(PainFollowUpRow)
+                .where(PainFollowUpRow.study_uid == row.study_uid)
+                .order_by(PainFollowUpRow.weeks)
+            )
+            scores = {f.weeks: f.pain_score for f in follow_ups}
+            out.append(
+                ProcedureOutcome(row.study_uid, row.performed_on, row.protocol_id, row.person,
+                                 row.complications, row.pain_before, row.pain_after, scores)
+            )  # fmt: skip
+    return out
+
+
+def _mean(values: list[int | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def procedure_outcome_summary(
+    db: ProgrammeDatabase, start: date, end: date, viewer: User
+) -> list[ProcedureOutcomeSummary]:
+    """Per protocol, the period's procedures (as `procedure_outcomes` shows them to `viewer`)."""
+    by_protocol: dict[str, list[ProcedureOutcome]] = {}
+    for outcome in procedure_outcomes(db, start, end, viewer):
+        by_protocol.setdefault(outcome.protocol_id, []).append(outcome)
+    out = []
+    for protocol_id, items in sorted(by_protocol.items()):
+        weeks = sorted({w for o in items for w in o.pain_at_weeks})
+        out.append(
+            ProcedureOutcomeSummary(
+                protocol_id=protocol_id,
+                procedures=len(items),
+                with_complications=sum(1 for o in items if o.complications.strip().lower() not in NONE_WORDS),
+                mean_pain_before=_mean([o.pain_before for o in items]),
+                mean_pain_after=_mean([o.pain_after for o in items]),
+                mean_pain_at_weeks={w: _mean([o.pain_at_weeks.get(w) for o in items]) for w in weeks},
+                answered_at_weeks={w: sum(o.pain_at_weeks.get(w) is not None for o in items) for w in weeks},
+            )
+        )
+    return out
 
 
 def _flag(row: FlagRow) -> Flag:

@@ -86,6 +86,7 @@ class ReportContent:
     author: str  # who signed, else the operator
     subject: str
     qa_review: tuple[str, ...] = ()  # unexpected findings to review: "Popliteal vein: Unexpected: Baker cyst"
+    procedure: tuple[tuple[str, str], ...] = ()  # a guided procedure's documentation: (what, value) rows
 
 
 def format_date(value: date) -> str:
@@ -243,7 +244,77 @@ def build_report(
         author=format_person_name(study.sign_off.signed_by if study.sign_off else study.operator),
         subject=f"Ultrasound report: {title}, {format_date(study.started_at.date())}",
         qa_review=qa_review,
+        procedure=_procedure_rows(record.get("procedure"), study.captures),
     )
+
+
+PROCEDURE_ROLE_WORDS = (
+    ("pre_procedure", "Pre-procedure images"),
+    ("needle", "Needle in the target"),
+    ("post_procedure", "Post-procedure images"),
+)
+TIME_OUT_WORDS = {
+    "patient_identity": "identity",
+    "site_side_marked": "site and side marked",
+    "consent": "consent",
+    "allergies": "allergies",
+    "anticoagulation": "anticoagulation",
+}
+
+
+def _procedure_rows(procedure: object, captures: Sequence[StudyCapture]) -> tuple[tuple[str, str], ...]:
+    """The procedure block of the exam record as report rows; () for an exam that is no procedure."""
+    if not isinstance(procedure, Mapping):
+        return ()
+    p = procedure
+    raw_time_out = p.get("time_out")
+    time_out: Mapping[str, Any] = raw_time_out if isinstance(raw_time_out, Mapping) else {}
+    items = [i for i in time_out.get("items", []) or [] if isinstance(i, Mapping)]
+    at = _words(time_out.get("at"))[11:16]  # hh:mm of the ISO time
+    if time_out.get("complete"):
+        checked = ", ".join(TIME_OUT_WORDS.get(str(i.get("id")), _words(i.get("title"))) for i in items)
+        time_out_text = f"Complete{f' at {at}' if at else ''}: {checked}"
+    elif time_out.get("skip_reason"):
+        time_out_text = f"Skipped{f' at {at}' if at else ''}: {_words(time_out.get('skip_reason'))}"
+    else:
+        open_items = [TIME_OUT_WORDS.get(str(i.get("id")), "") for i in items if not i.get("confirmed")]
+        time_out_text = f"Not completed (open: {', '.join(x for x in open_items if x)})"
+
+    def amount(key: str, unit: str) -> str:
+        value = p.get(key)
+        return f"{value:g} {unit}" if isinstance(value, int | float) else ""  # 40 mg, not 40.0 mg
+
+    gauge = f"{p.get('needle_gauge')} G" if isinstance(p.get("needle_gauge"), int) else ""
+    needle = ", ".join(x for x in (gauge, amount("needle_length_mm", "mm")) if x)
+    pain = [
+        f"{p.get(key)}/10 {when}"
+        for key, when in (("pain_before", "before"), ("pain_after", "right after"))
+        if isinstance(p.get(key), int)
+    ]
+    weeks = [str(w) for w in p.get("follow_up_weeks", []) or []]
+    rows = [
+        ("Target", _words(p.get("target"))),
+        ("Time-out", time_out_text),
+        ("Medication", _words(p.get("medication"))),
+        ("Dose", amount("dose_mg", "mg")),
+        ("Volume", amount("volume_ml", "ml")),
+        ("Needle", needle),
+        ("Approach", _words(p.get("approach"))),
+        ("Complications", _words(p.get("complications"))),
+        ("Patient tolerance", _words(p.get("tolerance")).capitalize()),
+        ("Pain score", ", ".join(pain)),
+        ("Pain follow-up", f"at {' and '.join(weeks)} weeks" if weeks else ""),
+    ]
+    raw_steps = p.get("image_steps")
+    steps: Mapping[str, Any] = raw_steps if isinstance(raw_steps, Mapping) else {}
+    for role, words in PROCEDURE_ROLE_WORDS:
+        wanted = set(steps.get(role, []) or [])
+        numbers = [f"#{c.instance_number}" for c in captures if c.labels.step_id in wanted]
+        rows.append((words, ", ".join(numbers) or "none"))
+    missing = [_words(m) for m in p.get("missing", []) or [] if _words(m)]
+    if missing:
+        rows.append(("Not documented", "; ".join(missing)))
+    return tuple((k, v or "—") for k, v in rows)
 
 
 def _images_for(captures: Sequence[StudyCapture], value: object) -> str:
@@ -380,6 +451,13 @@ def render_html(content: ReportContent) -> str:
     if content.qa_review:
         parts.append("<h2>Flagged for QA review</h2>")
         parts.append("".join(f"<p>{e(q)}</p>" for q in content.qa_review))
+    if content.procedure:
+        parts += [
+            "<h2>Procedure</h2>",
+            '<table class="procedure">',
+            *(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in content.procedure),
+            "</table>",
+        ]
     if content.measurements:
         parts += [
             "<h2>Measurements</h2>",
@@ -546,6 +624,11 @@ def render_pdf(content: ReportContent, *, now: datetime | None = None) -> bytes:
     if content.qa_review:
         story.append(Paragraph("Flagged for QA review", styles["Heading2"]))
         story += [Paragraph(e(q), body) for q in content.qa_review]
+    if content.procedure:
+        story += [
+            Paragraph("Procedure", styles["Heading2"]),
+            table(list(content.procedure), ("Procedure", "Documented"), (0.28, 0.72)),
+        ]
     if content.measurements:
         story += [
             Paragraph("Measurements", styles["Heading2"]),

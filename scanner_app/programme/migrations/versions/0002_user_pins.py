@@ -1,6 +1,6 @@
 """Users sign in with a PIN: its scrypt hash on the user.
 
-Revision ID: 0004_user_pins
+Revision ID: 0002_user_pins
 Revises: 0001
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_user_pins"
+revision = "0002_user_pins"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,134 @@
+"""The "Follow-ups" side tab: patient-reported pain scores due after guided procedures, entered when the
+patient answers, and the quarter's procedure outcomes per protocol.
+
+Who is signed in comes from the Programme tab (`user`); an operator sees the follow-ups of their own
+procedures, a reviewer or administrator everyone's (as the quality review shows statistics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from PyQt6.QtGui import QShowEvent
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from scanner_app.programme.db import ProgrammeDatabase
+from scanner_app.programme.people import User
+from scanner_app.programme.procedures import FollowUpDue, enter_pain_score, follow_ups_due
+from scanner_app.programme.quality import procedure_outcome_summary
+from scanner_app.programme.review_pack import quarter_of
+from ui.window_api import ScannerWindow
+
+ITEM_DATA = 256  # Qt.ItemDataRole.UserRole
+
+
+def _mean(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+class FollowUpPanel(QWidget):
+    """Pain follow-ups due (as of today) and the procedure outcomes of the quarter."""
+
+    def __init__(
+        self,
+        db: ProgrammeDatabase,
+        user: Callable[[], User | None],
+        *,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        super().__init__()
+        self.db, self._user, self._today = db, user, today
+        self._window: ScannerWindow | None = None
+        self.due = QListWidget()
+        self.score = QComboBox()
+        for score in range(11):
+            self.score.addItem(str(score), score)
+        self.enter_button = QPushButton("Enter pain score")
+        self.refresh_button = QPushButton("Refresh")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Pain (0–10)"))
+        row.addWidget(self.score)
+        row.addWidget(self.enter_button, 1)
+        due_box = QGroupBox("Pain follow-ups due")
+        due_layout = QVBoxLayout(due_box)
+        due_layout.addWidget(self.due)
+        due_layout.addLayout(row)
+        self.outcomes = QLabel("")
+        self.outcomes.setWordWrap(True)
+        outcome_box = QGroupBox("Procedure outcomes (this quarter)")
+        QVBoxLayout(outcome_box).addWidget(self.outcomes)
+        layout = QVBoxLayout(self)
+        layout.addWidget(due_box)
+        layout.addWidget(outcome_box)
+        layout.addWidget(self.refresh_button)
+        layout.addStretch(1)
+        self.enter_button.clicked.connect(self.enter_selected)
+        self.refresh_button.clicked.connect(self.refresh)
+
+    def attach(self, window: ScannerWindow) -> None:
+        self._window = window
+        window.add_side_tab(self, "Follow-ups")
+
+    def showEvent(self, event: QShowEvent | None) -> None:
+        self.refresh()  # whoever signed in on the Programme tab since
+        super().showEvent(event)
+
+    def refresh(self) -> None:
+        self.due.clear()
+        user = self._user()
+        if user is None:
+            self.outcomes.setText("Sign in on the Programme tab to see follow-ups and outcomes.")
+            self.enter_button.setEnabled(False)
+            return
+        self.enter_button.setEnabled(True)
+        today = self._today()
+        mine = None if user.sees_everyones_qa else user.username
+        for due in follow_ups_due(self.db, today, operator=mine):
+            overdue = (today - due.due_on).days
+            late = f", {overdue} days overdue" if overdue > 0 else ""
+            text = (
+                f"{due.weeks} weeks after {due.protocol_id.replace('_', ' ')} on {due.performed_on} "
+                f"({due.operator}{late}) · study …{due.study_uid[-8:]}"
+            )
+            item = QListWidgetItem(text)
+            item.setData(ITEM_DATA, due)
+            self.due.addItem(item)
+        start, end = quarter_of(today)
+        lines = []
+        for s in procedure_outcome_summary(self.db, start, end, user):
+            weeks = ", ".join(
+                f"{w} wk {_mean(m)} (n={s.answered_at_weeks[w]})" for w, m in s.mean_pain_at_weeks.items()
+            )
+            lines.append(
+                f"{s.protocol_id.replace('_', ' ')}: {s.procedures} done, {s.with_complications} with "
+                f"complications; pain {_mean(s.mean_pain_before)} before → {_mean(s.mean_pain_after)} "
+                f"after{'; ' + weeks if weeks else ''}"
+            )
+        self.outcomes.setText("\n".join(lines) or "No procedures this quarter.")
+
+    def enter_selected(self) -> None:
+        user = self._user()
+        item = self.due.currentItem()
+        if user is None or item is None:
+            self._say("Select a follow-up (signed in) first", error=True)
+            return
+        due: FollowUpDue = item.data(ITEM_DATA)
+        score = int(self.score.currentData())
+        enter_pain_score(self.db, due.study_uid, due.weeks, score, by=user, on=self._today())
+        self._say(f"Pain {score}/10 at {due.weeks} weeks recorded")
+        self.refresh()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        if self._window is not None:
+            self._window.show_message(text, error)
