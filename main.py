@@ -6,6 +6,7 @@ The only place that chooses a simulated or a real probe.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import sys
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from drivers.registry import ProbeOptions, ProbeRegistry
 from scanner_app.doppler import DopplerMode
 from scanner_app.engine import AcquisitionEngine
+from scanner_app.frame import Matrix4
 from scanner_app.probe import ProbeDescriptor, ProbeDriver, ProbeError, SettingKey
 from scanner_app.processing import DisplayProcessor
 from scanner_app.ring import FrameRing
@@ -417,6 +419,7 @@ def _run_engine(
 
     from scanner_app.capture import CaptureSink, FolderCaptureSink
     from scanner_app.preferences import Preferences
+    from scanner_app.stream_out import DEFAULT_PORT as DEFAULT_STREAM_PORT
     from ui.disk_space import DiskSpaceWatch
     from ui.dual_view import DualScreen
     from ui.main_window import (
@@ -431,6 +434,7 @@ def _run_engine(
     from ui.recording_control import RecordingControl
     from ui.replay_panel import ReplayPanel
     from ui.sim_panel import SimulatorTab
+    from ui.stream_out_control import StreamOutControl
     from ui.theme import apply_dark_theme
     from ui.user_folders import user_path
 
@@ -502,6 +506,10 @@ def _run_engine(
         captures_folder = Path(preferences.get("capture_dir") or default_capture_dir())
     DiskSpaceWatch(captures_folder).attach(window)
     RecordingControl(engine.ring, user_path("recordings", config=False)).attach(window)
+    stream_host, stream_port = parse_stream_out(args.stream_out or str(DEFAULT_STREAM_PORT))
+    StreamOutControl(
+        engine.ring, stream_host, stream_port, stream_pose_source(engine), server=outputs.take_server()
+    ).attach(window)
     replay = ReplayPanel(window)
     replay.set_control(replay_control(driver))
     window.probe_switched.connect(lambda _spec: replay.set_control(replay_control(engine.driver)))
@@ -528,18 +536,13 @@ class SessionOutputs:
         """Both as asked; ValueError naming what cannot be started (a port in use, a bad path)."""
         from scanner_app.recorder import SessionRecorder
         from scanner_app.sequence_file import RecordingError
-        from scanner_app.stream_out import IgtlStreamServer, sim_pose_matrix
+        from scanner_app.stream_out import IgtlStreamServer
 
         server = None
         if args.stream_out is not None:
             host, port = parse_stream_out(args.stream_out)
-
-            def pose() -> Any:
-                control = sim_control(engine.driver)
-                return sim_pose_matrix(control.get_pose()) if control is not None else None
-
             try:
-                server = IgtlStreamServer(engine.ring, host, port, pose_source=pose)
+                server = IgtlStreamServer(engine.ring, host, port, pose_source=stream_pose_source(engine))
             except OSError as exc:
                 raise ValueError(
                     f"--stream-out {args.stream_out}: cannot listen ({exc.strerror or exc})"
@@ -554,6 +557,11 @@ class SessionOutputs:
                     server.stop()
                 raise ValueError(str(exc)) from exc
         return cls(recorder, server)
+
+    def take_server(self) -> IgtlStreamServer | None:
+        """The stream-out server, handed to the window's toggle, which stops it from then on."""
+        server, self.server = self.server, None
+        return server
 
     def show_progress(self, window: ScannerWindow) -> None:
         """The recording's frame count and any error in the window's message line, once a second."""
@@ -589,6 +597,17 @@ class SessionOutputs:
                 print(f"recorded {p.frames} frames to {p.path}")
             if p.error:
                 print(f"scanner-app: error: recording: {p.error}", file=sys.stderr)
+
+
+def stream_pose_source(engine: AcquisitionEngine) -> Callable[[], Matrix4 | None]:
+    """The simulated probe's pose for stream-out, whichever driver the engine has now (None for others)."""
+    from scanner_app.stream_out import sim_pose_matrix
+
+    def pose() -> Matrix4 | None:
+        control = sim_control(engine.driver)
+        return sim_pose_matrix(control.get_pose()) if control is not None else None
+
+    return pose
 
 
 def parse_stream_out(text: str) -> tuple[str, int]:
@@ -795,6 +814,7 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     from protocols.scripted_exam import run_scripted_exam
     from scanner_app.engine import EngineState
     from scanner_app.headless import AcquisitionWatch, acquisition_summary, format_summary, write_stats_json
+    from scanner_app.preset_outcome import apply_preset
     from scanner_app.programme.db import sqlite_url
     from scanner_app.studies.model import StudyError
     from scanner_app.studies.store import StudyStore
@@ -824,8 +844,9 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
     try:
         with store:
             result = run_scripted_exam(
-                next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every
-            )
+                next_frame, protocol, store, seconds=args.seconds, capture_every_s=args.capture_every,
+                apply_preset=functools.partial(apply_preset, engine),
+            )  # fmt: skip
             study = store.get_study(result.study_uid)
         status = engine.status()
     except (StudyError, OSError, sqlite3.Error) as exc:
@@ -852,6 +873,15 @@ def _run_scripted_exam(args: argparse.Namespace, engine: AcquisitionEngine) -> i
         print(
             f"protocol {protocol.id}: incomplete; steps still to capture: {missing} "
             f"(a longer --seconds or a shorter --capture-every takes more captures)"
+        )
+    not_applied = [
+        step["preset"] for step in record.get("steps") or [] if (step.get("preset") or {}).get("not_applied")
+    ]
+    if not_applied:
+        reason = next(iter(not_applied[0]["not_applied"].values()))
+        print(
+            f"presets not applied by this source at {len(not_applied)} step(s), so recorded in the exam "
+            f"(e.g. {reason})"
         )
     if args.stats_json:
         summary["exam"] = {**result.outcome(), "study_dir": str(study_dir)}

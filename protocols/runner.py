@@ -30,6 +30,7 @@ from protocols.model import (
 )
 from protocols.procedure import ROLE_TITLES, ProcedureRecord, ProcedureRole, ProcedureSpec, TimeOutPending
 from scanner_app.capture import CaptureKind
+from scanner_app.preset_outcome import PresetOutcome
 from scanner_app.sim_control import ViewTruth
 
 Clock = Callable[[], float]
@@ -60,6 +61,7 @@ class EventKind(enum.StrEnum):
     SIDE_CHOSEN = "side_chosen"
     VIEW_FOUND = "view_found"
     VIEW_SHOWN = "view_shown"
+    PRESET_NOTED = "preset_noted"
     EXAM_ENDED = "exam_ended"
 
 
@@ -159,6 +161,9 @@ class StepRecord:
     time_spent_s: float
     view_found: bool
     view_shown: bool = False  # practice: "Go to target view" showed it (shown, not found)
+    # What the source did with the step's preset (`PresetOutcome.to_record()`: status "applied", "partly
+    # applied" or "not applied", readbacks and reasons); None when it was not sent.
+    preset: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +225,7 @@ class _StepState:
     view_found: bool = False
     view_shown: bool = False  # the target view was shown to the trainee ("Go to target view")
     away_since_shown: bool = True  # the probe left the target since (a return is the trainee's own)
+    preset: dict[str, Any] | None = None
 
 
 def _describe(req: CaptureRequirement, remaining: int) -> str:
@@ -869,6 +875,14 @@ class ChecklistRunner:
             spent += self._clock() - self._entered_s
         return spent
 
+    def note_preset(self, outcome: PresetOutcome) -> None:
+        """What the source did with the current step's preset: kept in the step's record, so a preset a
+        replay or an OpenIGTLink sender could not apply reads "not applied" while the exam goes on."""
+        self._require_running()
+        step_id = self.current_step.id
+        self._state[step_id].preset = outcome.to_record()
+        self._emit(EventKind.PRESET_NOTED, step_id, status=outcome.status)
+
     def end_exam(self) -> ExamRecord:
         """End the exam (timing stops; further changes are refused) and return its record."""
         self._require_running()
@@ -897,6 +911,7 @@ class ChecklistRunner:
                     time_spent_s=self.time_spent_s(s.id),
                     view_found=state.view_found,
                     view_shown=state.view_shown,
+                    preset=state.preset,
                 )
             )
         completeness = self.completeness()

@@ -1,6 +1,8 @@
 """A protocol walked without a screen: scripted captures for each step into a study (developers, tests).
 
-Each capture tick takes what the current step still needs (a still, or a clip of the last second),
+Each step's preset is sent when the step's first frame arrives, and what the source did with it is
+recorded in the step (a replay or an OpenIGTLink sender applies none: "not applied", and the exam goes
+on). Each capture tick takes what the current step still needs (a still, or a clip of the last second),
 labels it through the checklist runner and stores it; a step with nothing left moves on. Time is the
 frames' own host timestamps, so the result does not depend on how fast the machine is.
 """
@@ -8,7 +10,7 @@ frames' own host timestamps, so the result does not depend on how fast the machi
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ from protocols.model import ScanProtocol
 from protocols.procedure import ProcedureRole
 from scanner_app.capture import CaptureKind
 from scanner_app.frame import DataFormat, Frame
+from scanner_app.preset_outcome import PresetOutcome
 from scanner_app.studies.model import Patient, StudyCapture, StudyError
 from scanner_app.studies.store import StudyStore
 
@@ -43,6 +46,11 @@ class ScriptedExamResult:
             "frames_seen": self.frames_seen,
             "complete": bool(self.record.get("complete")),
             "missing": list(self.record.get("missing") or []),
+            "presets": {
+                step["step_id"]: step["preset"]["status"]
+                for step in self.record.get("steps") or []
+                if step.get("preset") is not None
+            },
         }
 
 
@@ -56,11 +64,14 @@ def run_scripted_exam(
     side: str = "left",
     operator: str = "HEADLESS^SCRIPT",
     patient: Patient | None = None,
+    apply_preset: Callable[[Mapping[str, float]], PresetOutcome] | None = None,
 ) -> ScriptedExamResult:
     """Walk `protocol` for `seconds` of frame time, capturing every `capture_every_s`.
 
     `next_frame` blocks until the next frame and returns None when the source has ended. The study is
     ended with the runner's exam record whatever happens, so what was captured stays complete.
+    `apply_preset` sends a step's preset to the source and says what it did (`preset_outcome.apply_preset`
+    on the engine); without it no preset is sent.
     """
     if seconds <= 0 or capture_every_s <= 0:
         raise StudyError(f"seconds and capture_every_s must be positive (got {seconds}, {capture_every_s})")
@@ -74,6 +85,7 @@ def run_scripted_exam(
     seen = 0
     start_ns: int | None = None
     next_capture_s = 0.0
+    preset_sent_for = ""  # the step whose preset was last sent
     try:
         while not runner.ended and (frame := next_frame()) is not None:
             if frame.data_format is not DataFormat.BMODE_U8:
@@ -83,6 +95,10 @@ def run_scripted_exam(
             elapsed_s = (frame.host_time_ns - start_ns) / 1e9
             if elapsed_s >= seconds:
                 break
+            step = runner.current_step
+            if apply_preset is not None and step.preset is not None and step.id != preset_sent_for:
+                preset_sent_for = step.id
+                runner.note_preset(apply_preset(step.preset.as_dict()))
             recent.append(frame)
             while (frame.host_time_ns - recent[0].host_time_ns) / 1e9 > CLIP_SECONDS:
                 recent.popleft()

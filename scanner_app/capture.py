@@ -263,7 +263,7 @@ class FolderCaptureSink(CaptureSink):
         measurements: Sequence[Mapping[str, Any]],
     ) -> StoredCapture:
         rgb = _doppler_rgb(list(frames), doppler)
-        entries = [*measurements, *doppler.scale_entries()]
+        entries = [*measurements, *doppler.measurements, *doppler.scale_entries()]
         return self._save(CaptureKind.CLIP, list(frames), labels, annotations, entries, rgb=rgb)
 
     def _save(
@@ -361,9 +361,18 @@ class FolderCaptureSink(CaptureSink):
 
 def _doppler_rgb(frames: list[Frame], doppler: DopplerContent) -> npt.NDArray[np.uint8]:
     """The Doppler images as the DICOM store composes them (one composition for both stores)."""
-    from scanner_app.studies.doppler_dicom import compose_doppler_still  # the studies build on this module
+    from scanner_app.studies.doppler_dicom import (  # the studies build on this module
+        compose_doppler_still,
+        compose_duplex_clip,
+    )
     from scanner_app.studies.model import StudyCaptureError
 
+    if doppler.spectrum and len(frames) > 1:
+        shown = doppler.spectrum_shown or (len(doppler.spectrum),) * len(frames)
+        try:
+            return compose_duplex_clip(frames, doppler.spectrum, shown)[0]
+        except StudyCaptureError as exc:
+            raise CaptureSinkError(str(exc)) from exc
     flows = doppler.overlays or (None,) * len(frames)
     if len(flows) != len(frames):
         raise CaptureSinkError(f"{len(frames)} frames but {len(flows)} colour overlays")

@@ -4,6 +4,7 @@ capture (PSV, EDV and RI for an artery; phasicity and augmentation for a vein). 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from scanner_app.doppler_measurements import (
     trace_series,
 )
 from scanner_app.doppler_pipeline import FlowOverlay
+from scanner_app.frame import Frame
 from scanner_app.spectral import SpectrumLine
 
 # A vein's sweep shows augmentation when its fastest flow is at least this many times the flow before.
@@ -33,13 +35,15 @@ SURGE_FOOT = 0.2  # the surge starts where the speed rises past this fraction of
 class DopplerContent:
     """The Doppler part of a capture, as shown on screen: its mode; for colour and power one overlay per
     captured B-mode frame (in order) and the colour bar; for PW duplex the spectral sweep shown (oldest
-    first) and its measurements ({"name", "value", "unit"} dicts)."""
+    first) and its measurements ({"name", "value", "unit"} dicts). A duplex clip also says, for each of
+    its frames, how many of the sweep's first lines had been shown with it (`spectrum_shown`)."""
 
     mode: ImagingMode
     overlays: tuple[FlowOverlay, ...] = ()
     bar: npt.NDArray[np.uint8] | None = None
     spectrum: tuple[SpectrumLine, ...] = ()
     measurements: tuple[Mapping[str, Any], ...] = field(default=())
+    spectrum_shown: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         flow = self.mode in (ImagingMode.COLOR_DOPPLER, ImagingMode.POWER_DOPPLER)
@@ -49,6 +53,11 @@ class DopplerContent:
             raise ValueError("a spectral Doppler capture needs the spectrum it showed (two lines at least)")
         if self.mode is ImagingMode.BMODE:
             raise ValueError("a B-mode capture has no Doppler content")
+        shown = self.spectrum_shown
+        if shown and (
+            any(b < a for a, b in itertools.pairwise(shown)) or shown[0] < 0 or shown[-1] > len(self.spectrum)
+        ):
+            raise ValueError(f"spectrum_shown must rise within the {len(self.spectrum)} lines: {shown}")
 
     @property
     def power(self) -> bool:
@@ -70,6 +79,33 @@ class DopplerContent:
             {"name": "Spectral scale (Nyquist)", "value": round(line.nyquist_cm_s, 2), "unit": "cm/s"},
             {"name": "Angle correction", "value": line.angle_deg, "unit": "deg"},
         ]
+
+
+def duplex_clip_content(
+    frames: Sequence[Frame], history: Sequence[tuple[int, SpectrumLine]], *, artery: bool
+) -> tuple[list[Frame], DopplerContent] | None:
+    """A PW clip as the screen showed it: its frames (the run of one size and calibration that ends
+    it) with the spectral lines shown by each frame's time (`history`: (host ns, line), oldest first,
+    as `DopplerPipeline.spectrum_history` gives them; frames carry the same host clock), as many
+    before as the image is wide, and the measurements of those lines. None when the clip's end showed
+    fewer than two lines: it is then kept as B-mode."""
+    if not frames:
+        return None
+    last = frames[-1]
+    run = [f for f in frames if f.pixels.shape == last.pixels.shape and f.spacing_mm == last.spacing_mm]
+    shown_at = np.array([t for t, _line in history], dtype=np.int64)
+    shown = np.searchsorted(shown_at, [f.host_time_ns for f in run], side="right")
+    if shown[-1] < 2:
+        return None
+    start = max(0, int(shown[0]) - last.cols)  # older lines are left of every frame's strip
+    lines = tuple(line for _t, line in history[start : int(shown[-1])])
+    content = DopplerContent(
+        ImagingMode.SPECTRAL_DOPPLER,
+        spectrum=lines,
+        measurements=spectral_measurements(lines, artery=artery),
+        spectrum_shown=tuple(int(n) - start for n in shown),
+    )
+    return run, content
 
 
 def spectral_measurements(lines: Sequence[SpectrumLine], *, artery: bool) -> tuple[dict[str, Any], ...]:

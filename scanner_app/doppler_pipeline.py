@@ -31,6 +31,9 @@ from scanner_app.frame import DataFormat, Frame, Geometry
 from scanner_app.spectral import SpectralProcessor, SpectralSettings, SpectrumLine
 
 SPECTRUM_COLUMNS = 600  # about 4 s of sweep at the default 156 columns/s
+# Spectral lines kept with the time they were shown, for a duplex clip of the cine: about 13 s at
+# 156 columns/s (a line is one power column, well under 1 kB), more than the cine holds by default.
+SPECTRUM_HISTORY = 2000
 SPECTRUM_BLACK_ABOVE_FLOOR_DB = 3.0  # the grey scale starts just above each column's noise floor
 SPECTRUM_DYNAMIC_RANGE_DB = 40.0
 # Colour overlays kept for the cine: one per B-mode frame, as many as a few seconds of cine hold (an
@@ -174,6 +177,10 @@ class DopplerPipeline:
         self._newest_flow: FlowImage | None = None
         self._flow_history: collections.deque[FlowOverlay] = collections.deque(maxlen=FLOW_HISTORY)
         self.spectrum_lines: collections.deque[SpectrumLine] = collections.deque(maxlen=spectrum_columns)
+        # (host time of the IQ packet that completed it, the line), oldest first, one velocity axis.
+        self._line_history: collections.deque[tuple[int, SpectrumLine]] = collections.deque(
+            maxlen=SPECTRUM_HISTORY
+        )
         self._columns = spectrum_columns
         self._sweep: npt.NDArray[np.uint8] | None = None  # circular (columns, bins) grey buffer
         self._sweep_next = 0
@@ -218,6 +225,13 @@ class DopplerPipeline:
         with self._lock:
             return tuple(self.spectrum_lines)
 
+    def spectrum_history(self) -> tuple[tuple[int, SpectrumLine], ...]:
+        """The spectral lines of the current setting (one velocity axis) with when each was shown: the
+        host time (ns, the frames' clock) of the IQ packet that completed it; oldest first, as far back
+        as `SPECTRUM_HISTORY` lines."""
+        with self._lock:
+            return tuple(self._line_history)
+
     def spectrum_view(self) -> SpectrumView | None:
         """The sweep so far, oldest column first; None before the first column."""
         with self._lock:
@@ -241,6 +255,7 @@ class DopplerPipeline:
             self._sweep = None
             self._sweep_filled = 0
             self.spectrum_lines.clear()
+            self._line_history.clear()
         self._flow.reset()
         self._spectral = None
 
@@ -324,10 +339,10 @@ class DopplerPipeline:
         if lines:
             with self._lock:
                 for line in lines:
-                    self._add_column(line)
+                    self._add_column(line, p.host_time_ns)
         return len(lines)
 
-    def _add_column(self, line: SpectrumLine) -> None:
+    def _add_column(self, line: SpectrumLine, host_time_ns: int) -> None:
         """Under the lock: one column into the sweep; a new velocity axis restarts the sweep."""
         axis = line.velocity_cm_s
         if self._sweep is None or self._sweep_axis is None or not np.array_equal(axis, self._sweep_axis):
@@ -335,6 +350,7 @@ class DopplerPipeline:
             self._sweep_next = self._sweep_filled = 0
             self._sweep_axis = axis
             self.spectrum_lines.clear()
+            self._line_history.clear()
         black = line.noise_floor_db + SPECTRUM_BLACK_ABOVE_FLOOR_DB
         grey = np.clip((line.power_db - black) / SPECTRUM_DYNAMIC_RANGE_DB, 0.0, 1.0) * 255
         i = self._sweep_next
@@ -345,3 +361,4 @@ class DopplerPipeline:
         self._sweep_next = (i + 1) % self._columns
         self._sweep_filled = min(self._sweep_filled + 1, self._columns)
         self.spectrum_lines.append(line)
+        self._line_history.append((host_time_ns, line))

@@ -4,6 +4,9 @@ the checklist keeps its scroll position after a capture."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +15,10 @@ import pydicom
 import pytest
 from pytestqt.qtbot import QtBot
 
+from scanner_app.capture import CaptureKind, StoredCapture
 from tests.review_support import CAPTURE_TIMEOUT_MS, GroinRig, answer_next_question, groin_rig
 from ui.capture_review import DELETE
+from ui.capture_strip import CaptureOutcome, caption_of
 from ui.close_prompt import CANCEL, EXAM_END
 
 
@@ -150,3 +155,32 @@ def test_a_review_left_open_across_a_new_exam_deletes_nothing(qtbot: QtBot, rig:
     assert len(rig.store.list_captures(first.study.study_uid)) == 1
     assert rig.window.strip.count() == 1
     assert "no longer in the strip" in rig.window.message_label.text()
+
+
+def test_a_thumbnail_says_its_step_and_plane_in_an_exam_and_its_time_outside(
+    qtbot: QtBot, rig: GroinRig
+) -> None:
+    _take_still(qtbot, rig)  # no exam yet: the practice study, no step
+    item = rig.window.strip.item(0)
+    assert item is not None and re.fullmatch(r"1 \d\d:\d\d:\d\d", item.text())
+    assert "Still taken " in item.toolTip()
+    rig.start_dvt()
+    rig.go_to_step("cfv_compression")
+    session = rig.exams.session
+    assert session is not None and session.runner is not None
+    number = [s.id for s in session.runner.steps].index("cfv_compression") + 1  # as the checklist shows it
+    _take_still(qtbot, rig)
+    item = rig.window.strip.item(0)
+    assert item is not None and item.text() == f"1 S{number} TRV"  # the step's plane: transverse
+
+
+def test_captions_name_clips_and_doppler_modes() -> None:
+    record = StoredCapture(CaptureKind.CLIP, "x", 30, "id")
+    labels = {"step_id": "cfv_doppler", "step_title": "CFV — spectral Doppler", "plane": "long axis"}
+    clip = CaptureOutcome("clip", record, "", np.zeros((2, 2), np.uint8), {}, [], labels)
+    at = datetime.datetime(2026, 11, 29, 14, 3, 12)
+    assert caption_of(4, clip, at, step_number=3) == "4 ▶ S3 LAX"
+    spectral = dataclasses.replace(clip, kind="still", labels={**labels, "imaging_mode": "spectral_doppler"})
+    assert caption_of(5, spectral, at, step_number=3) == "5 S3 LAX PW"
+    assert caption_of(5, spectral, at) == "5 LAX PW CFV — spectral Doppler"  # no number: its title
+    assert caption_of(6, dataclasses.replace(clip, labels={}), at) == "6 ▶ 14:03:12"

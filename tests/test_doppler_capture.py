@@ -25,7 +25,7 @@ from protocols.runner import ChecklistRunner
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
 from scanner_app.capture import FolderCaptureSink, ImagingMode
 from scanner_app.doppler import DopplerMode
-from scanner_app.doppler_capture import DopplerContent, spectral_measurements
+from scanner_app.doppler_capture import DopplerContent, duplex_clip_content, spectral_measurements
 from scanner_app.doppler_pipeline import DopplerPipeline, FlowOverlay, colour_bar
 from scanner_app.doppler_processing import FlowBox
 from scanner_app.engine import AcquisitionEngine
@@ -267,6 +267,66 @@ def test_frozen_cine_shows_each_frames_own_overlay_and_a_capture_stores_it(
     expected = compose_doppler_still(current.frame, shown, None, bar=colour_bar(False, shown.invert)).rgb
     assert np.array_equal(stored, expected)
     assert record.labels.imaging_mode == "color_doppler"
+
+
+def test_a_pw_clip_is_kept_as_duplex_with_the_sweep_scrolling_under_it(qtbot: QtBot, rig: DopplerRig) -> None:
+    runner = rig.start_dvt("cfv_doppler")
+    rig.panel.angle.slider.setValue(round(60 / rig.panel.angle.step))  # angle correction 60°
+    rig.show(qtbot, DopplerView.PW)
+    qtbot.waitUntil(lambda: len(rig.panel.pipeline.spectrum_snapshot()) >= 60, timeout=10000)
+    clip = rig.take(qtbot, lambda: rig.window.capture_clip(0.5))
+    assert clip.labels.imaging_mode == "spectral_doppler"
+    assert runner.captures()[-1].mode == "spectral_doppler"
+    path = rig.store.capture_path(clip)
+    ds = pydicom.dcmread(path)
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.3.1"  # US Multi-frame
+    assert (ds.SamplesPerPixel, ds.PhotometricInterpretation) == (3, "RGB")
+    assert int(ds.NumberOfFrames) == clip.number_of_frames >= 5
+    assert ds.ImageType[3] == "0009" and _regions(ds) == [1, 3]  # 2D + PW: tissue, PW spectrum
+    tissue, spectral = ds.SequenceOfUltrasoundRegions
+    assert (spectral.PhysicalUnitsXDirection, spectral.PhysicalUnitsYDirection) == (4, 7)  # s, cm/s
+    assert spectral.PhysicalDeltaX > 0 and spectral.PhysicalDeltaY < 0  # time right, velocity up
+    assert spectral.DopplerCorrectionAngle == 60.0
+    assert spectral.RegionLocationMinY0 > tissue.RegionLocationMaxY1
+    pixels = ds.pixel_array
+    strip = pixels[:, spectral.RegionLocationMinY0 : spectral.RegionLocationMaxY1 + 1]
+    assert not np.array_equal(strip[0], strip[-1])  # the sweep moved on during the clip
+    assert _annotation(clip, "Spectral scale (Nyquist)")["unit"] == "cm/s"
+    assert _annotation(clip, "Angle correction")["value"] == 60.0
+    _clean(path)
+
+
+def test_a_pw_clip_takes_the_lines_shown_by_each_frames_time() -> None:
+    frames = [make_frame(i, rows=48, cols=40) for i in range(5)]  # at 1.00, 1.04, ... 1.16 s host time
+    odd = make_frame(9, rows=30, cols=40)  # another depth: not in the run that ends the clip
+    times = np.arange(0.5, 1.305, 0.01)  # a line every 10 ms, until after the clip
+    lines = _trace_lines(times, np.full(times.size, 20.0))
+    history = [(round(t * 1e9), line) for t, line in zip(times, lines, strict=True)]
+    got = duplex_clip_content([*frames[:2], odd, *frames[2:]], history, artery=False)
+    assert got is not None
+    run, content = got
+    assert run == frames and content.mode is ImagingMode.SPECTRAL_DOPPLER
+    # Frame 0 (1.00 s) had 51 lines shown; its strip is the image's 40 columns wide, so the clip keeps
+    # lines from the 12th (index 11) to the last shown with its last frame (1.16 s: index 66).
+    assert content.spectrum[0] is lines[11] and content.spectrum[-1] is lines[66]
+    assert content.spectrum_shown == (40, 44, 48, 52, 56)
+    assert any(m["name"] == "Venous peak velocity" for m in content.measurements)
+    # Nothing shown yet by the clip's end: no duplex content (kept as B-mode).
+    assert duplex_clip_content(frames, history[70:], artery=False) is None
+    assert duplex_clip_content(frames, [], artery=False) is None
+
+
+def test_the_plain_folder_sink_keeps_a_duplex_clip_as_composed_rgb(tmp_path: Path) -> None:
+    frames = [make_frame(i, rows=48, cols=40) for i in range(3)]
+    times = np.arange(0.0, 0.5, 0.01)
+    lines = tuple(_trace_lines(times, np.full(times.size, 20.0)))
+    content = DopplerContent(ImagingMode.SPECTRAL_DOPPLER, spectrum=lines, spectrum_shown=(10, 30, 50))
+    stored = FolderCaptureSink(tmp_path).save_doppler_clip(
+        frames, content, {"imaging_mode": "spectral_doppler"}, {}, []
+    )
+    pixels = np.load(tmp_path / f"{stored.capture_id}.npy")
+    assert pixels.shape == (3, 48 + 4 + 64, 40, 3)
+    assert np.array_equal(pixels[1, :48, :, 0], frames[1].pixels)
 
 
 def test_a_convex_probe_is_refused_the_colour_box(qtbot: QtBot, rig: DopplerRig) -> None:

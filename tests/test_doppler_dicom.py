@@ -1,5 +1,5 @@
 """Doppler captures in DICOM: colour stills and clips as RGB with tissue and colour-flow regions, duplex
-stills with a spectral region a PACS viewer measures velocities with; all dciodvfy-clean."""
+stills and clips with a spectral region a PACS viewer measures velocities with; all dciodvfy-clean."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from scanner_app.doppler_processing import FlowBox, FlowFrame
 from scanner_app.frame import Frame, Geometry
 from scanner_app.spectral import SpectrumLine
 from scanner_app.studies import Patient, StudyStore
-from scanner_app.studies.model import Study
+from scanner_app.studies.model import Study, StudyError
 from tests.studies_support import dciodvfy, make_frame
 
 SPACING_MM = (0.1, 0.1)
@@ -191,3 +191,47 @@ def test_a_colour_clip_is_multi_frame_rgb(store: StudyStore) -> None:
     assert int(pixels[0, 25, 20, 0]) > 100 and int(pixels[1, 25, 20, 2]) > 100  # red, then blue
     assert [r.RegionDataType for r in ds.SequenceOfUltrasoundRegions] == [1, 2]
     _clean(path)
+
+
+def test_a_duplex_clip_is_multi_frame_rgb_with_the_sweep_as_it_stood_at_each_frame(
+    store: StudyStore,
+) -> None:
+    study = _study(store)
+    frames = [_bmode(seq) for seq in range(1, 6)]
+    lines = _spectrum(60)  # more lines than the image is wide (40 columns): the strip scrolls
+    shown = (10, 25, 40, 50, 60)
+    record = store.save_duplex_clip(
+        study, frames, lines, shown, labels={"imaging_mode": "spectral_doppler", "exam_type": "VASCULAR"}
+    )
+    path = store.capture_path(record)
+    ds = pydicom.dcmread(path)
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.3.1"  # US Multi-frame
+    assert (ds.NumberOfFrames, ds.SamplesPerPixel, ds.PhotometricInterpretation) == (5, 3, "RGB")
+    assert ds.ImageType[3] == "0009"  # 2D + PW
+    tissue, spectral = ds.SequenceOfUltrasoundRegions
+    assert (tissue.RegionDataType, spectral.RegionDataType, spectral.RegionSpatialFormat) == (1, 3, 3)
+    assert (spectral.PhysicalUnitsXDirection, spectral.PhysicalUnitsYDirection) == (4, 7)  # s, cm/s
+    assert spectral.RegionLocationMinY0 > tissue.RegionLocationMaxY1  # the strip is below the image
+    assert spectral.RegionLocationMaxX1 == 39  # as wide as the image
+    pixels = ds.pixel_array
+    assert pixels.shape[:3] == (5, 48 + 4 + AXIS_CM_S.size, 40)
+    strip = pixels[:, spectral.RegionLocationMinY0 : spectral.RegionLocationMaxY1 + 1, :, 0]
+    # Frame 0 showed 10 lines: those columns lit, the rest of the strip still black.
+    lit = (strip.max(axis=1) > 0).sum(axis=1)
+    assert list(lit) == [10, 25, 40, 40, 40]
+    # Through the region, the brightest row reads the known peak velocity in every frame that shows it.
+    for i in range(5):
+        peak_row = spectral.RegionLocationMinY0 + int(np.argmax(strip[i, :, 5]))
+        assert _physical(spectral, 5, peak_row)[1] == pytest.approx(PEAK_CM_S)
+    assert _physical(spectral, 10, spectral.RegionLocationMinY0)[0] == pytest.approx(10 * LINE_DT_S)
+    assert spectral.DopplerCorrectionAngle == 60.0
+    # The B-mode above is each frame's own.
+    assert int(pixels[0, 0, 0, 0]) == 40
+    _clean(path)
+
+
+def test_a_duplex_clip_refuses_frames_that_change_size(store: StudyStore) -> None:
+    study = _study(store)
+    other = dataclasses.replace(_bmode(2), pixels=np.zeros((40, 40), np.uint8))
+    with pytest.raises(StudyError, match="change size"):
+        store.save_duplex_clip(study, [_bmode(1), other], _spectrum(), (10, 20))

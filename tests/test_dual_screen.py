@@ -85,3 +85,27 @@ def test_tab_swaps_the_live_half_and_ctrl_d_returns_to_the_single_image(qtbot: Q
     window.actions_by_name["dual"].trigger()
     assert not rig.dual.on and rig.dual.panel is not None and not rig.dual.panel.isVisible()
     assert not window.actions_by_name["dual_save"].isEnabled()
+
+
+def test_at_1280_the_halves_read_only_their_image_and_the_hint_is_whole(qtbot: QtBot, rig: GroinRig) -> None:
+    window = rig.window
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=3000)
+    window.show_side_tab(window.tabs.widget(0))  # the side panel open: the image column is narrow
+    window.actions_by_name["dual"].trigger()
+    panel = rig.dual.panel
+    assert panel is not None
+    qtbot.waitUntil(panel.isVisible, timeout=3000)
+    qtbot.wait(50)  # one more event-loop pass: a widened window would show now
+    assert window.width() == 1280  # the hint never widens the window past the screen
+    assert panel.hint.height() >= panel.hint.heightForWidth(panel.hint.width())  # every line shown
+    frame = rig.dual.frames["left"]
+    top, bottom = -frame.depth_origin_mm, frame.height_mm - frame.depth_origin_mm
+    across_axis, depth_axis = panel.axes["left"]
+    (x0, x1), (y0, y1) = panel.plot_items["left"].viewRange()
+    assert y0 < top - 2 or y1 > bottom + 2  # the aspect lock leaves room above or below the image
+    depths = [v for _step, values in depth_axis.tickValues(y0, y1, depth_axis.height()) for v in values]
+    widths = [v for _step, values in across_axis.tickValues(x0, x1, across_axis.width()) for v in values]
+    assert depths and top - 1e-6 <= min(depths) and max(depths) <= bottom + 1e-6
+    assert widths and min(widths) >= -1e-6 and max(widths) <= frame.width_mm + 1e-6
+    assert 0.0 in depths  # the skin line is labelled

@@ -4,12 +4,14 @@ mode on the virtual patient, captures with no exam, failed captures, and the new
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pydicom
 import pytest
+from PyQt6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from drivers.sim.control import SimulatorControl
@@ -26,6 +28,7 @@ from scanner_app.frame import Frame
 from scanner_app.probe import SettingKey
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
+from scanner_app.studies.model import StudyError
 from tests.doppler_support import ShownSpectrum, spectrum_lines
 from tests.ui_support import make_engine, open_window, wait_streaming
 from ui.close_prompt import EXAM_END
@@ -413,8 +416,10 @@ def test_report_dialog_signs_the_open_exam_and_keeps_the_report(qtbot: QtBot, ri
     dialog.sign_button.click()
     assert dialog.result() == dialog.DialogCode.Accepted
     assert (dialog.impression, dialog.signed_by) == ("Normal right knee.", "Super^Sue")
-    # what the dialog's Accept does: the open exam ends, then the report is signed and kept
-    rig.exams.sign_report(dialog.impression, dialog.signed_by)
+    # what the dialog's Accept does: the open exam ends, then the report is signed and kept (on the
+    # signer's worker thread: its `finished` says when)
+    with qtbot.waitSignal(rig.exams.signer.finished, timeout=10000):
+        rig.exams.sign_report(dialog.impression, dialog.signed_by)
     signed = rig.exams.last_signed
     assert signed is not None, rig.window.message_label.text()
     study = rig.store.get_study(uid)
@@ -427,6 +432,56 @@ def test_report_dialog_signs_the_open_exam_and_keeps_the_report(qtbot: QtBot, ri
     page = signed.html.read_text(encoding="utf-8")
     assert "Normal right knee." in page and "Signed by Super, Sue" in page
     assert "Report signed" in rig.window.message_label.text()
+
+
+def test_signing_renders_the_report_on_a_worker_while_the_dialog_stays_responsive(
+    qtbot: QtBot, rig: ExamRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ui.exam_dock
+
+    real = ui.exam_dock.sign_and_store_report
+    ran_on: list[int] = []
+    release = threading.Event()
+
+    def held_on_worker(*args: Any, **kwargs: Any) -> Any:
+        ran_on.append(threading.get_ident())
+        if len(ran_on) == 1:  # the first try fails
+            raise StudyError("the study folder is full")
+        assert release.wait(10), "the test never released the signing"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ui.exam_dock, "sign_and_store_report", held_on_worker)
+    rig.exams.start_exam(_request(load_protocol(LIBRARY_DIR / "knee.yaml")))
+    _take(qtbot, rig.window, rig.window.capture_still)
+    study = rig.exams.last_study
+    assert study is not None
+    dialog = rig.exams.make_report_dialog(study)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    try:
+        dialog.impression_edit.setPlainText("Normal right knee.")
+        # A signing that fails says why in the dialog, which can be used again.
+        with qtbot.waitSignal(rig.exams.signer.finished, timeout=10000):
+            dialog.sign_button.click()
+        assert "Report not signed: the study folder is full" in dialog.error_label.text()
+        assert dialog.isVisible() and not dialog.signing and dialog.sign_button.isEnabled()
+
+        dialog.sign_button.click()  # returns while the signing is held on the worker
+        qtbot.waitUntil(lambda: len(ran_on) == 2, timeout=5000)
+        assert ran_on[1] != threading.get_ident()  # the PDF is made on another thread than the GUI's
+        assert dialog.signing and not dialog.sign_button.isEnabled()
+        assert "Signing" in dialog.progress_label.text()
+        ticked: list[bool] = []
+        QTimer.singleShot(0, lambda: ticked.append(True))
+        qtbot.waitUntil(lambda: bool(ticked), timeout=2000)  # the GUI thread runs meanwhile
+        dialog.reject()  # Esc while signing: the dialog stays until the report is kept
+        assert dialog.isVisible()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: dialog.result() == dialog.DialogCode.Accepted, timeout=10000)
+    signed = rig.exams.last_signed
+    assert signed is not None and signed.pdf.exists()
+    assert rig.store.get_study(study.study_uid).sign_off is not None
 
 
 def test_a_b_mode_still_at_the_spectral_step_is_kept_but_does_not_count(qtbot: QtBot, rig: ExamRig) -> None:

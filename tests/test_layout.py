@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from PyQt6.QtCore import QRect, Qt
 from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import QCheckBox, QWidget
+from PyQt6.QtWidgets import QCheckBox, QScrollArea, QWidget
 from pytestqt.qtbot import QtBot
 
+from drivers.sim.control import SimulatorControl
+from drivers.sim.patient import PatientRenderer
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
 from scanner_app.engine import EngineState
 from scanner_app.studies import Patient, StudyStore
@@ -22,7 +24,9 @@ from ui.close_prompt import EXAM_END
 from ui.exam_dialog import ExamRequest
 from ui.exam_dock import ExamController
 from ui.main_window import MainWindow
+from ui.pacs_panel import PacsPanel
 from ui.probe_panel import banner_text, for_window
+from ui.sim_panel import SimulatorTab
 from ui.theme import STYLESHEET
 
 SIZES = [(1280, 800), (1280, 720), (1920, 1080)]  # 1280 x 720: what 1920 x 1080 gives at QT_SCALE_FACTOR 1.5
@@ -264,3 +268,29 @@ def test_a_long_message_never_pushes_the_image_up(qtbot: QtBot, window: MainWind
     qtbot.wait(50)  # one layout pass
     assert window.view.geometry() == before
     assert "kept as 2 clips" in window.message_label.toolTip()
+
+
+@pytest.mark.parametrize("size", SIZES[:2])
+def test_the_sim_and_pacs_tabs_fit_the_side_panel_beside_the_checklist(
+    qtbot: QtBot, exam_window: ExamWindow, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Neither tab scrolls sideways at 1280 pixels with the exam's checklist docked (long scene titles,
+    the PACS services and buttons fit the panel's width), and neither widens the window."""
+    window = exam_window.window
+    sim = SimulatorTab(window, SimulatorControl(PatientRenderer("groin")))  # the longest scene title
+    pacs = PacsPanel(exam_window.store, tmp_path / "pacs.json")
+    pacs.attach(window)
+    _resize(qtbot, window, *size)
+    _start_knee_exam(exam_window.exams)
+    assert sim.panel is not None
+    for page in (sim.panel, pacs):
+        window.show_side_tab(page)
+        viewport = page.parentWidget()
+        area = viewport.parentWidget() if viewport is not None else None
+        assert isinstance(area, QScrollArea)  # the side panel's page scroller
+        qtbot.waitUntil(page.isVisible, timeout=3000)
+        qtbot.wait(50)  # one more event-loop pass: a scroll bar or a widened window would show now
+        scroll = area.horizontalScrollBar()
+        assert scroll is not None and not scroll.isVisible(), type(page).__name__
+        assert page.width() <= area.viewport().width()
+        assert window.width() == size[0]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from protocols.scripted_exam import SCRIPTED_TIME_OUT_SKIP, run_scripted_exam
 from protocols.validation import LIBRARY_DIR, load_protocol
+from scanner_app.preset_outcome import PresetOutcome
 from scanner_app.studies import StudyStore
 from tests.cli_support import run_main
 from tests.studies_support import dciodvfy, make_frame
@@ -104,6 +106,31 @@ def test_check_protocols_from_the_command_line(tmp_path: Path, capsys: pytest.Ca
     broken.write_text("id: x\ntitle: [unclosed\n")
     bad = run_main(["--check-protocols", str(broken)], capsys)
     assert bad.code != 0 and "broken.yaml:" in bad.err
+
+
+def test_a_source_that_applies_no_preset_has_each_recorded_as_not_applied(tmp_path: Path) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    sent: list[dict[str, float]] = []
+
+    def refuse(preset: Mapping[str, float]) -> PresetOutcome:
+        sent.append(dict(preset))
+        return PresetOutcome({}, {name: f"{name} is as it was recorded" for name in preset})
+
+    with StudyStore(tmp_path) as store:
+        result = run_scripted_exam(
+            _source(2000), knee, store, seconds=80, capture_every_s=0.2, side="right", apply_preset=refuse
+        )
+        study = store.get_study(result.study_uid)
+    # Each step's preset was sent once, in step order, and the exam went on to completion.
+    with_preset = [s for s in knee.steps if s.preset is not None]
+    assert sent == [s.preset.as_dict() for s in with_preset if s.preset is not None]
+    assert result.record["complete"] is True and len(result.captures) > len(knee.steps)
+    for step in result.record["steps"]:
+        if step["step_id"] in {s.id for s in with_preset}:
+            assert step["preset"]["status"] == "not applied"
+            assert step["preset"]["not_applied"]["depth_mm"] == "depth_mm is as it was recorded"
+    assert study.protocol_record == result.record  # kept with the study
+    assert result.outcome()["presets"] == {s.id: "not applied" for s in with_preset}
 
 
 def test_a_scripted_procedure_records_that_it_held_no_time_out(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from scanner_app.sequence_file import SequenceWriter, read_sequence
+from scanner_app.studies import StudyStore
 from tests.cli_support import run_main
 from tests.factories import make_frame
 
@@ -66,10 +68,25 @@ def test_headless_replay_is_recorded_and_streamed(capsys: pytest.CaptureFixture[
 @pytest.mark.slow  # three seconds of a scripted exam
 def test_a_protocol_runs_on_a_replayed_case(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     case = write_case(tmp_path / "case.igs.nrrd")
+    stats = tmp_path / "stats.json"
     run = run_main(
         ["--headless", "--probe", f"replay:{case}", "--protocol", "knee", "--seconds", "3",
-         "--capture-every", "0.5", "--study-dir", str(tmp_path / "studies")],
+         "--capture-every", "0.5", "--study-dir", str(tmp_path / "studies"), "--stats-json", str(stats)],
         capsys,
     )  # fmt: skip
     assert run.code == 0, run.err
     assert len(sorted((tmp_path / "studies").rglob("*.dcm"))) >= 4
+    # A recording applies no preset: each step reached has its preset recorded as not applied, and the
+    # exam went on with its captures.
+    assert "presets not applied by this source" in run.out
+    exam = json.loads(stats.read_text())["exam"]
+    assert exam["presets"] and set(exam["presets"].values()) == {"not applied"}
+    with StudyStore(tmp_path / "studies") as store:
+        record = store.get_study(exam["study_uid"]).protocol_record
+    assert record is not None
+    reached = [step for step in record["steps"] if step["preset"] is not None]
+    assert {step["step_id"] for step in reached} == set(exam["presets"])
+    for step in reached:
+        assert step["preset"]["status"] == "not applied" and step["preset"]["applied"] == {}
+        assert "is a recording" in step["preset"]["not_applied"]["depth_mm"]
+    assert exam["captures"] >= 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import datetime
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -104,6 +105,41 @@ def where_text(labels: Mapping[str, str]) -> str:
     return f"{step} — {plane}" if plane else step
 
 
+# The short names sonographers write on images, so a thumbnail's caption fits under it.
+PLANE_ABBREVIATIONS = {
+    "transverse": "TRV",
+    "long axis": "LAX",
+    "short axis": "SAX",
+    "sagittal": "SAG",
+    "coronal": "COR",
+    "oblique": "OBL",
+}
+MODE_ABBREVIATIONS = {"color_doppler": "CD", "power_doppler": "PD", "spectral_doppler": "PW"}
+
+
+def caption_of(
+    number: int, outcome: CaptureOutcome, taken_at: datetime.datetime, step_number: int | None = None
+) -> str:
+    """A thumbnail's caption: its number, ▶ for a clip, then in an exam the checklist's step number (or
+    the step's title), the plane and any Doppler mode ('3 ▶ S2 TRV', '4 S5 LAX PW'), else the time it
+    was taken ('1 14:03:12')."""
+    labels = outcome.labels
+    parts = [str(number)] + (["▶"] if outcome.kind == "clip" else [])
+    step = labels.get("step_title") or labels.get("step_id") or ""
+    if not step:
+        return " ".join([*parts, taken_at.strftime("%H:%M:%S")])
+    if step_number is not None:
+        parts.append(f"S{step_number}")
+    plane = labels.get("plane", "").replace("_", " ")
+    if plane:
+        parts.append(PLANE_ABBREVIATIONS.get(plane, plane))
+    mode = MODE_ABBREVIATIONS.get(labels.get("imaging_mode", ""), "")
+    if mode:
+        parts.append(mode)
+    # The step's number says which step; without it its title does (the tooltip has everything).
+    return " ".join(parts if step_number is not None else [*parts, step])
+
+
 class CaptureStrip(QListWidget):
     """Capture thumbnails, newest on the right; each keeps its record, annotations and measurements.
 
@@ -112,8 +148,13 @@ class CaptureStrip(QListWidget):
 
     review_requested = pyqtSignal(int)  # index into `outcomes`
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, step_numbers: Callable[[], Mapping[str, int]] | None = None
+    ) -> None:
+        """`step_numbers` gives each checklist step's number by its id (as the checklist numbers them),
+        for the captions; without it a caption names the step by its title only."""
         super().__init__(parent)
+        self.step_numbers = step_numbers
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
@@ -131,10 +172,11 @@ class CaptureStrip(QListWidget):
         image = QImage(t.data, t.shape[1], t.shape[0], t.strides[0], QImage.Format.Format_Grayscale8).copy()  # type: ignore[call-overload]
         self._numbered += 1
         assert outcome.record is not None
-        text = f"{self._numbered} {outcome.kind}" + (
-            f" ({outcome.record.frame_count})" if outcome.kind == "clip" else ""
+        taken_at = datetime.datetime.now()
+        item = QListWidgetItem(
+            QIcon(QPixmap.fromImage(image)), self._caption(self._numbered, outcome, taken_at)
         )
-        item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), text)
+        item.setData(Qt.ItemDataRole.UserRole, (self._numbered, taken_at))
         self.addItem(item)
         self.outcomes.append(outcome)
         self._set_tooltip(len(self.outcomes) - 1)
@@ -145,13 +187,22 @@ class CaptureStrip(QListWidget):
         assert outcome.record is not None
         where = where_text(outcome.labels)
         nm = len(outcome.measurements)
-        tip = (where + "\n" if where else "") + (
-            f"{outcome.record.location}\n{nm} measurement(s), {outcome.record.frame_count} frame(s)"
+        item = self.item(index)
+        if item is None:
+            return
+        number, taken_at = item.data(Qt.ItemDataRole.UserRole)
+        tip = (
+            f"{outcome.kind.capitalize()} taken {taken_at:%H:%M:%S}\n"
+            + (where + "\n" if where else "")
+            + (f"{outcome.record.location}\n{nm} measurement(s), {outcome.record.frame_count} frame(s)")
         )
         tip += f"\n{outcome.record.note}" if outcome.record.note else ""
-        item = self.item(index)
-        if item is not None:
-            item.setToolTip(tip + "\nDouble-click to review, delete or relabel")
+        item.setToolTip(tip + "\nDouble-click to review, delete or relabel")
+        item.setText(self._caption(number, outcome, taken_at))  # relabelled: the caption follows
+
+    def _caption(self, number: int, outcome: CaptureOutcome, taken_at: datetime.datetime) -> str:
+        numbers = self.step_numbers() if self.step_numbers is not None else {}
+        return caption_of(number, outcome, taken_at, numbers.get(outcome.labels.get("step_id", "")))
 
     def remove_capture(self, index: int) -> None:
         """The capture was deleted: its thumbnail goes."""

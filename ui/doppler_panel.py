@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
 from scanner_app.capture import ImagingMode, imaging_mode_of
 from scanner_app.cine import CineModel
 from scanner_app.doppler import DopplerCapability, DopplerMode
-from scanner_app.doppler_capture import DopplerContent, spectral_measurements
+from scanner_app.doppler_capture import DopplerContent, duplex_clip_content, spectral_measurements
 from scanner_app.doppler_pipeline import DopplerPipeline, FlowImage, FlowOverlay, colour_bar
 from scanner_app.doppler_processing import nyquist_velocity_cm_s
 from scanner_app.engine import AcquisitionEngine, ProbeConnected, SettingApplied, SettingFailed
@@ -587,10 +587,13 @@ class DopplerPanel(QWidget):
         self, frames: Sequence[Frame], clip: bool
     ) -> tuple[list[Frame], DopplerContent] | None:
         """What the display showed with these frames: each frame's own colour box (colour, power), or
-        for a duplex still the spectral sweep on screen with its measurements. A PW clip has no
-        spectrum per frame: None (kept as B-mode)."""
+        for a duplex still the spectral sweep on screen with its measurements, for a duplex clip the
+        sweep as it stood with each frame."""
         if self.view_mode in (DopplerView.COLOUR, DopplerView.POWER):
             return self._flow_content(list(frames))
+        if self.view_mode == DopplerView.PW and clip and frames:
+            artery = bool(self.vessel.currentData())
+            return duplex_clip_content(list(frames), self.pipeline.spectrum_history(), artery=artery)
         if self.view_mode == DopplerView.PW and not clip and frames:
             lines = self.pipeline.spectrum_snapshot()
             if len(lines) < 2:

@@ -21,6 +21,31 @@ LIVE_REFRESH_MS = 33  # the live half follows the newest frame at about the disp
 HALVES = ("left", "right")
 
 
+class ImageAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
+    """An axis that ticks only the image's extent (mm): the aspect lock leaves room around the image,
+    and that room must not read depths or widths the image does not have."""
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        self.extent_mm: tuple[float, float] | None = None
+
+    def set_extent(self, low_mm: float, high_mm: float) -> None:
+        self.extent_mm = (low_mm, high_mm)
+        self.picture = None  # redraw the ticks
+        self.update()
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N803
+        """pyqtgraph's ticks, without those outside the image."""
+        levels: list[tuple[float, list[float]]] = super().tickValues(minVal, maxVal, size)
+        if self.extent_mm is None:
+            return levels
+        low, high = self.extent_mm
+        slack = 1e-6 * max(1.0, abs(high - low))
+        return [
+            (spacing, [v for v in values if low - slack <= v <= high + slack]) for spacing, values in levels
+        ]
+
+
 class DualPanel(QWidget):
     """The two halves: a calibrated image (depth and width in mm) and a caption each."""
 
@@ -36,6 +61,10 @@ class DualPanel(QWidget):
         bar = QHBoxLayout()
         self.hint = QLabel("Tab: switch the live half · Shift+S: save both as one image · Ctrl+D: back")
         self.hint.setStyleSheet("color: #c9d1d9;")
+        # Wrapped, never a minimum width of its own: a narrow image column must not widen the window
+        # (at 1280 pixels that cut the hint and pushed the side panel off screen).
+        self.hint.setWordWrap(True)
+        self.hint.setMinimumWidth(0)
         self.save_button = QPushButton("Save dual image")
         self.save_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         bar.addWidget(self.hint, 1)
@@ -44,8 +73,11 @@ class DualPanel(QWidget):
         self.images: dict[str, pg.ImageItem] = {}
         self.captions: dict[str, pg.TextItem] = {}
         self.plot_items: dict[str, pg.PlotItem] = {}
+        self.axes: dict[str, tuple[ImageAxis, ImageAxis]] = {}  # (across, depth) per half
         for column, half in enumerate(HALVES):
-            plot = self.plots.addPlot(row=0, col=column)
+            across, depth = ImageAxis("bottom"), ImageAxis("left")
+            self.axes[half] = (across, depth)
+            plot = self.plots.addPlot(row=0, col=column, axisItems={"bottom": across, "left": depth})
             plot.invertY(True)
             plot.setAspectLocked(True)
             plot.setMenuEnabled(False)
@@ -64,6 +96,9 @@ class DualPanel(QWidget):
         image.setImage(frame.pixels, autoLevels=False, levels=(0, 255))
         origin = frame.depth_origin_mm
         image.setRect(QRectF(0.0, -origin, frame.width_mm, frame.height_mm))
+        across, depth = self.axes[half]
+        across.set_extent(0.0, frame.width_mm)
+        depth.set_extent(-origin, frame.height_mm - origin)
         self.plot_items[half].setRange(
             xRange=(0.0, frame.width_mm), yRange=(-origin, frame.height_mm - origin), padding=0.02
         )
@@ -143,7 +178,7 @@ class DualScreen(QObject):
             action.setEnabled(True)
         self.timer.start()
         self.refresh_live()
-        window.show_message("Dual screen: left frozen, right live (Tab switches, Shift+S saves)")
+        window.show_message("Dual screen: left frozen, right live")  # the keys are in the hint below it
 
     def stop(self) -> None:
         self.timer.stop()

@@ -56,7 +56,7 @@ from ui.checklist_panel import ChecklistPanel
 from ui.close_prompt import CANCEL, EXAM_END, EXAM_KEEP_OPEN, AskChoice, ask_choice
 from ui.exam_dialog import ExamDialog, ExamRequest, load_procedure_map, worklist_destination, worklist_source
 from ui.pacs_panel import default_pacs_config_path
-from ui.report_dialog import ReportDialog
+from ui.report_dialog import ReportDialog, ReportSigner, SigningOutcome
 from ui.sim_panel import SimulatorTab
 from ui.theme import MUTED, OK
 from ui.window_api import CloseRequest, ScannerWindow
@@ -114,6 +114,8 @@ class ExamController(QObject):
         self.session: ExamSession | None = None
         self.last_study: Study | None = None  # the study report/export act on: the last exam started
         self.last_signed: SignedReport | None = None  # the report signed last (for the status line, tests)
+        self.signer = ReportSigner(self)  # signs (renders the PDF) off the GUI thread
+        self.signer.finished.connect(self._signed)
         self.automatic = False  # the session is the automatic practice study (no exam started)
         self.finished_text = ""
         self.window: ScannerWindow | None = None
@@ -406,6 +408,7 @@ class ExamController(QObject):
         """The window closes (its captures are stored): end the exam so its record is kept, or keep
         it open (its record so far saved with the study) when the user chose so."""
         self.practice_timer.stop()
+        self.signer.shutdown()  # a report being signed is kept before the exam is closed
         session = self.session
         if self._keep_open_on_close and session is not None and not session.ended:
             try:
@@ -628,38 +631,49 @@ class ExamController(QObject):
         if study is None:
             self._say("No study to report yet", error=True)
             return
-        dialog = ReportDialog(self.store.get_study(study.study_uid), self._dialog_parent())
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.sign_report(dialog.impression, dialog.signed_by)
+        dialog = self.make_report_dialog(study)
+        try:
+            dialog.exec()  # it stays open, responsive, while the report is signed on the worker
+        finally:
+            self.signer.finished.disconnect(dialog.signing_finished)
+
+    def make_report_dialog(self, study: Study) -> ReportDialog:
+        """The sign-off dialog for `study`, signing through `sign_report` and closing once signed."""
+        dialog = ReportDialog(
+            self.store.get_study(study.study_uid), self._dialog_parent(), sign=self.sign_report
+        )
+        self.signer.finished.connect(dialog.signing_finished)
+        return dialog
 
     def sign_report(self, impression: str, signed_by: str) -> None:
         """Sign the last exam's report once its captures are stored and it has ended; the report is
-        kept with the study (HTML, PDF, Encapsulated PDF) and queued for the PACS the study went to."""
+        kept with the study (HTML, PDF, Encapsulated PDF) and queued for the PACS the study went to.
+        The signing runs on the signer's worker thread: `signer.finished` tells how it ended."""
         study = self._study_for_actions()
         if study is None:
             self._say("No study to report yet", error=True)
+            self.signer.fail("no study to report yet")
             return
 
         def sign() -> None:
             session = self.session
             if session is not None and session.study.study_uid == study.study_uid:
                 self._end_session()
-            self.last_signed = self._sign(study, impression, signed_by)
+            store, uid, titles = self.store, study.study_uid, self._titles_for(study)
+            self.signer.submit(
+                lambda: sign_and_store_report(store, uid, impression, signed_by, titles=titles)
+            )
 
         self._when_captures_stored(sign)
 
-    def _sign(self, study: Study, impression: str, signed_by: str) -> SignedReport | None:
-        try:
-            signed = sign_and_store_report(
-                self.store, study.study_uid, impression, signed_by, titles=self._titles_for(study)
-            )
-        except (StudyError, OSError, ValueError) as exc:
-            self._say(f"Report not signed: {exc}", error=True)
-            return None
+    def _signed(self, outcome: SigningOutcome) -> None:
+        if outcome.signed is None:
+            self._say(f"Report not signed: {outcome.error}", error=True)
+            return
+        self.last_signed = signed = outcome.signed
         self._say(
             f"Report signed and kept with the study ({signed.pdf.name}); it goes to PACS with the study"
         )
-        return signed
 
     def write_report(self, folder: Path | None = None) -> tuple[Path, Path] | None:
         """Write the exam's report as HTML and PDF into `folder` (asked for when None)."""

@@ -85,6 +85,7 @@ SIDE_PANEL_SHARE = 0.24
 SIDE_PANEL_MAX_PX = 400
 SIDE_PANEL_MAX_SHARE = 0.26  # the image keeps the rest (image-first)
 STRIP_THUMB_PX = 40
+STRIP_CELL_PX = STRIP_THUMB_PX + 64  # room for a caption's step number, plane and Doppler mode
 STATE_LABEL_MAX_PX = 280
 SCROLL_BAR_PX = 16
 
@@ -148,7 +149,7 @@ class MainWindow(QMainWindow):
             engine.ring, self.bridge.take_frame_notice, self.measurements, self.annotations, self
         )
         self.cine_bar = CineBar(self.cine)
-        self.strip = CaptureStrip()
+        self.strip = CaptureStrip(step_numbers=self._step_numbers)
         self.worker = CaptureWorker(self)
         self.review = CaptureReview(
             self.strip, models.capture_sink, lambda: self._capture_labeller, say=self._message, parent=self
@@ -582,6 +583,12 @@ class MainWindow(QMainWindow):
             return None, f"no {self._imaging_mode.words} was shown with this {shown}: kept as B-mode"
         return got, ""
 
+    def _step_numbers(self) -> dict[str, int]:
+        """Each checklist step's number by its id, as the checklist numbers them (for the strip)."""
+        targets = self._capture_labeller.label_targets() if self._capture_labeller is not None else []
+        steps = dict.fromkeys(step_id for step_id, _title, _plane in targets)
+        return {step_id: i + 1 for i, step_id in enumerate(steps)}
+
     def _capture_context(
         self, kind: str, image_seqs: Sequence[int], mode: ImagingMode, note: str = ""
     ) -> tuple[dict[str, str], dict[str, object], list[dict[str, object]]]:
@@ -865,10 +872,10 @@ class MainWindow(QMainWindow):
         thumbnails) and the side panel, in a splitter the user drags; the panel folds to a rail."""
         self.strip.setIconSize(QSize(STRIP_THUMB_PX, STRIP_THUMB_PX))
         # one row of thumbnails, labels elided to their cell, room for the strip's scroll bar
-        self.strip.setGridSize(QSize(STRIP_THUMB_PX + 36, STRIP_THUMB_PX + 22))
+        self.strip.setGridSize(QSize(STRIP_CELL_PX, STRIP_THUMB_PX + 22))
         self.strip.setFixedHeight(STRIP_THUMB_PX + 40)
         self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.strip.setMinimumWidth(3 * (STRIP_THUMB_PX + 36))
+        self.strip.setMinimumWidth(2 * STRIP_CELL_PX)  # two captions at least; more as room allows
         # the cine bar's buttons as compact as the toolbar's: the height goes to the image
         self.cine_bar.setStyleSheet("QPushButton { min-height: 20px; padding: 3px 10px; }")
         self._status_row = QHBoxLayout()

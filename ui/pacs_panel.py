@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -159,14 +160,23 @@ class PacsPanel(QWidget):
         form.addRow("Port", self.port_spin)
         form.addRow("Called AE", self.called_edit)
         form.addRow("Calling AE", self.calling_edit)
-        self.worklist_check = QCheckBox(
-            "Modality Worklist: the new-exam dialog lists its scheduled procedures"
+        # Short boxes and a wrapped note: the tab fits the side panel's width (never scrolls sideways).
+        self.worklist_check = QCheckBox("Worklist")
+        self.worklist_check.setToolTip(
+            "Modality Worklist: the new-exam dialog lists this PACS's scheduled procedures"
         )
-        self.mpps_check = QCheckBox("MPPS: tell it when an exam starts and ends")
+        self.mpps_check = QCheckBox("MPPS")
+        self.mpps_check.setToolTip("Tell this PACS when an exam starts and ends")
         form.addRow("Services", self.worklist_check)
         form.addRow("", self.mpps_check)
+        services_note = QLabel(
+            "Worklist: its scheduled exams in New exam. MPPS: tell it when an exam starts and ends."
+        )
+        services_note.setWordWrap(True)
+        services_note.setStyleSheet("color: #8b949e;")
+        form.addRow("", services_note)
         bl.addLayout(form)
-        row = QHBoxLayout()
+        row = QGridLayout()  # two buttons a row: the tab fits the side panel
         self.save_button = QPushButton("Save")
         self.save_button.setToolTip("Add the destination, or update the one with this name")
         self.save_button.clicked.connect(self.save_destination)
@@ -174,8 +184,9 @@ class PacsPanel(QWidget):
         self.remove_button.clicked.connect(self.remove_destination)
         self.verify_button = QPushButton("Verify (C-ECHO)")
         self.verify_button.clicked.connect(self.verify_selected)
-        for b in (self.save_button, self.remove_button, self.verify_button):
-            row.addWidget(b)
+        row.addWidget(self.save_button, 0, 0)
+        row.addWidget(self.remove_button, 0, 1)
+        row.addWidget(self.verify_button, 1, 0, 1, 2)
         bl.addLayout(row)
         self.echo_label = QLabel()
         self.echo_label.setWordWrap(True)
@@ -185,17 +196,22 @@ class PacsPanel(QWidget):
         send = QGroupBox("Send")
         sl = QVBoxLayout(send)
         self.study_combo = QComboBox()
-        sl.addWidget(self.study_combo)
-        srow = QHBoxLayout()
+        # As narrow as the panel: a long study name is elided here, shown whole in the list.
+        self.study_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.study_combo.setMinimumContentsLength(4)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh_studies)
-        self.send_button = QPushButton("Send study")
+        study_row = QHBoxLayout()
+        study_row.addWidget(self.study_combo, 1)
+        study_row.addWidget(self.refresh_button)
+        sl.addLayout(study_row)
+        srow = QHBoxLayout()
+        self.send_button = QPushButton("Send")
         self.send_button.setToolTip("Queue the study's images not yet queued, sent or failed")
         self.send_button.clicked.connect(self.send_selected_study)
         self.resend_button = QPushButton("Resend study")
         self.resend_button.setToolTip("Send every image of the study again, sent and failed ones too")
         self.resend_button.clicked.connect(self.resend_selected_study)
-        srow.addWidget(self.refresh_button)
         srow.addStretch(1)
         srow.addWidget(self.send_button)
         srow.addWidget(self.resend_button)

@@ -179,6 +179,17 @@ class LimbPicture(QWidget):
         event.accept()
 
 
+COMBO_MIN_CHARS = 10
+
+
+def _show_whole(combo: QComboBox) -> None:
+    """The list as wide as its longest title, and the chosen title whole in the tooltip."""
+    view = combo.view()
+    if view is not None:
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 24)  # room for the list's scroll bar
+    combo.setToolTip(combo.currentText())
+
+
 class SimPanel(QWidget):
     """Scene and pathology pickers, pose sliders, the limb picture and the probe's cable, over a
     SimulatorControl."""
@@ -196,6 +207,12 @@ class SimPanel(QWidget):
         self.variant_combo = QComboBox()
         for c in (self.scene_combo, self.variant_combo):
             c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            # As wide as the side panel, not as the longest title (that scrolled the tab sideways):
+            # the chosen title is elided here and shown whole in the list and the tooltip.
+            c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            c.setMinimumContentsLength(COMBO_MIN_CHARS)
+            c.currentIndexChanged.connect(lambda _i, combo=c: _show_whole(combo))
+        _show_whole(self.scene_combo)
         self.picture = LimbPicture(self)
         self.sliders: dict[str, QSlider] = {}
         self.error_label = QLabel("")
@@ -218,9 +235,10 @@ class SimPanel(QWidget):
         for b in (self.squeeze_button, self.valsalva_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             row.addWidget(b)
+        scene_form = QFormLayout()  # its own label column: the pose's long labels leave the combos narrow
+        scene_form.addRow("Scene", self.scene_combo)
+        scene_form.addRow("Variant", self.variant_combo)
         form = QFormLayout()
-        form.addRow("Scene", self.scene_combo)
-        form.addRow("Variant", self.variant_combo)
         for key, title, lo, hi, scale, _ in POSE_AXES:
             s = QSlider(Qt.Orientation.Horizontal)
             s.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -229,6 +247,7 @@ class SimPanel(QWidget):
             form.addRow(title, s)
             self.sliders[key] = s
         lay = QVBoxLayout(self)
+        lay.addLayout(scene_form)
         lay.addLayout(form)
         lay.addWidget(self.picture, 1)
         lay.addWidget(self.manoeuvre_row)
@@ -251,6 +270,7 @@ class SimPanel(QWidget):
                 if v != "normal":
                     self.variant_combo.addItem(titles.get(v) or v.replace("_", " "), v)
         self.variant_combo.blockSignals(False)
+        _show_whole(self.variant_combo)
 
     def _scene_chosen(self, index: int) -> None:
         self._fill_variants()

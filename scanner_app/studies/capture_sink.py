@@ -146,20 +146,31 @@ class StudyCaptureSink(CaptureSink):
         annotations: Mapping[str, Any],
         measurements: Sequence[Mapping[str, Any]],
     ) -> StoredCapture:
-        """An RGB Ultrasound Multi-frame Image: frame i with the overlay it was shown with."""
+        """An RGB Ultrasound Multi-frame Image: frame i with the overlay it was shown with, or (PW duplex)
+        with the spectral sweep as it stood then; the scale and the sweep's measurements kept with it."""
         dicom_labels, ui_labels = split_labels(labels)
-        scale = [{"type": "measurement", **m} for m in doppler.scale_entries()]
+        scale = [{"type": "measurement", **m} for m in [*doppler.measurements, *doppler.scale_entries()]]
         entries = [*annotation_entries(ui_labels, annotations, measurements), *scale]
         try:
-            record = self.store.save_doppler_clip(
-                self._current_study(),
-                frames,
-                doppler.overlays,
-                dicom_labels,
-                entries,
-                power=doppler.power,
-                bar=doppler.bar,
-            )
+            if doppler.spectrum:
+                record = self.store.save_duplex_clip(
+                    self._current_study(),
+                    frames,
+                    doppler.spectrum,
+                    doppler.spectrum_shown or (len(doppler.spectrum),) * len(frames),
+                    labels=dicom_labels,
+                    annotations=entries,
+                )
+            else:
+                record = self.store.save_doppler_clip(
+                    self._current_study(),
+                    frames,
+                    doppler.overlays,
+                    dicom_labels,
+                    entries,
+                    power=doppler.power,
+                    bar=doppler.bar,
+                )
         except StudyError as exc:
             raise CaptureSinkError(str(exc)) from exc
         except OSError as exc:

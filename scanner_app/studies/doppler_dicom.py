@@ -4,6 +4,7 @@ a PACS viewer measures millimetres in the image and cm/s and seconds in the spec
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -284,6 +285,38 @@ def compose_doppler_still(
         frequency = f0_mhz if f0_mhz is not None else bmode.settings.frequency_mhz
         regions.append(spectral_region(strip, top, frequency))
     return DopplerImage(rgb, tuple(regions))
+
+
+def compose_duplex_clip(
+    frames: Sequence[Frame], spectrum: Sequence[SpectrumLine], shown: Sequence[int]
+) -> tuple[RgbArray, tuple[Dataset, ...]]:
+    """A PW duplex clip as the screen showed it: frame i is B-mode frame i above the sweep as it stood
+    then (the newest of the first `shown[i]` lines of `spectrum`, as many as the image is wide, oldest
+    left). One grey scale, strip size and calibration for every frame, so one pair of regions (tissue
+    in cm; spectrum in s and cm/s, seconds counted from the strip's left edge) measures them all.
+    Returns (rgb frames (n, rows, cols, 3), regions)."""
+    if not frames or len(shown) != len(frames):
+        raise StudyCaptureError(f"a duplex clip needs a sweep count per frame: {len(frames)}, {len(shown)}")
+    first = frames[0]
+    if any(f.pixels.shape != first.pixels.shape or f.spacing_mm != first.spacing_mm for f in frames):
+        raise StudyCaptureError("a duplex clip's frames change size or calibration: capture one setting")
+    if len(spectrum) < 2 or shown[-1] < 2:
+        raise StudyCaptureError("a duplex clip needs the spectrum it showed (two lines at least)")
+    full = spectrum_strip(spectrum, len(spectrum))  # every line, one grey scale for the whole clip
+    width = min(first.cols, len(spectrum))
+    strip_rows = full.pixels.shape[0]
+    top = first.rows + SPECTRUM_GAP_ROWS
+    rgb = np.zeros((len(frames), top + strip_rows, first.cols, 3), dtype=np.uint8)
+    for i, (frame, count) in enumerate(zip(frames, shown, strict=True)):
+        rgb[i, : first.rows] = np.asarray(frame.pixels, dtype=np.uint8)[:, :, np.newaxis]
+        sweep = full.pixels[:, max(0, count - width) : count]
+        rgb[i, top:, : sweep.shape[1]] = sweep[:, :, np.newaxis]
+    strip = dataclasses.replace(full, pixels=full.pixels[:, :width])  # the strip's size, for its region
+    regions = (
+        tissue_region(first, low_priority=False),
+        spectral_region(strip, top, first.settings.frequency_mhz),
+    )
+    return rgb, regions
 
 
 def _area(data_type: int, spatial: int, corners: tuple[int, int, int, int]) -> Dataset:

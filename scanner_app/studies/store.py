@@ -62,7 +62,7 @@ from scanner_app.studies.dicom_writer import (
     relabel_dataset,
     write_file_atomic,
 )
-from scanner_app.studies.doppler_dicom import compose_doppler_still
+from scanner_app.studies.doppler_dicom import compose_doppler_still, compose_duplex_clip
 from scanner_app.studies.encapsulated_pdf import build_encapsulated_pdf
 from scanner_app.studies.folder_lock import StudyFolderLock
 from scanner_app.studies.model import (
@@ -802,6 +802,24 @@ class StudyStore:
         rgb = np.stack([image.rgb for image in images])
         return self._save(
             study, list(frames), CaptureKind.CLIP, labels, annotations, rgb=rgb, regions=images[0].regions
+        )
+
+    def save_duplex_clip(
+        self,
+        study: Study,
+        frames: Sequence[Frame],
+        spectrum: Sequence[SpectrumLine],
+        shown: Sequence[int],
+        *,
+        labels: CaptureLabels | Mapping[str, Any] | None = None,
+        annotations: Sequence[JsonDict] = (),
+    ) -> StudyCapture:
+        """Save a PW duplex clip as an RGB Ultrasound Multi-frame Image: frame i is `frames[i]` above the
+        spectral sweep as it stood then (the first `shown[i]` lines of `spectrum`), with a tissue region
+        in cm and a spectral region in s and cm/s (`doppler_dicom.compose_duplex_clip`)."""
+        rgb, regions = compose_duplex_clip(frames, spectrum, shown)
+        return self._save(
+            study, list(frames), CaptureKind.CLIP, labels, annotations, rgb=rgb, regions=regions
         )
 
     def delete_capture(self, sop_instance_uid: str) -> StudyCapture:
