@@ -93,6 +93,11 @@ class ImagingModel:
         self.grey_map = "Linear"
         self.preset_name = ""
 
+    @property
+    def awaiting_readback(self) -> bool:
+        """A request (a preset's, a key's) whose readback has not come back yet."""
+        return bool(self._awaiting)
+
     def value(self, key: SettingKey) -> float:
         """The probe's readback when there is one, else what was asked."""
         return self.applied.get(key, self.requested[key])

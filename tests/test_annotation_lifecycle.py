@@ -115,6 +115,20 @@ def _measure(qtbot: QtBot, w: MainWindow, a: tuple[int, int], b: tuple[int, int]
     _click_pixel(qtbot, w, *b)
 
 
+def _settled(w: MainWindow, seconds: float = 1.0) -> bool:
+    """Every requested setting is read back, the newest frame has it, and the ring's last `seconds` of
+    frames were all made with the same settings and size."""
+    newest = w.engine.ring.peek_latest()
+    if newest is None or w.imaging.awaiting_readback:  # a preset's readback still on its way
+        return False
+    if newest.frame.settings.depth_mm != w.imaging.value(SettingKey.DEPTH_MM):
+        return False
+    end = newest.frame.host_time_ns
+    frames = w.engine.ring.frames_between(end - int(seconds * 1e9), end)
+    kinds = {(f.frame.settings, f.frame.pixels.shape) for f in frames}
+    return len(frames) >= 3 and len(kinds) == 1
+
+
 def _stored(store: StudyStore, study_uid: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """Each stored capture of a study: its kind and the annotation entries kept in its DICOM."""
     return [(c.kind.value, list(c.annotations)) for c in store.get_study(study_uid).captures]
@@ -145,7 +159,9 @@ def test_a_caliper_from_exam_1_never_appears_in_exam_2(qtbot: QtBot, rig: Rig) -
     assert w.measurements.items == [] and w.annotations.texts == []
     assert not w.view.results_label.isVisible() and not w.cine.frozen
     body_marker = w.annotations.body_marker
-    qtbot.waitUntil(lambda: w.engine.ring.newest_seq > 20, timeout=5000)
+    # The new step's preset changes the imaging; a clip spanning that change is kept as one clip per
+    # image size (two records). Wait until the last second of frames all share one geometry.
+    qtbot.waitUntil(lambda: _settled(w), timeout=10000)
     _take(qtbot, w, w.capture_still)  # live
     qtbot.keyClick(w, Qt.Key.Key_F)
     assert w.measurements.items == [] and w.annotations.texts == []
