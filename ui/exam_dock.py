@@ -249,7 +249,12 @@ class ExamController(QObject):
                     imaging_mode=imaging_mode,
                 )
             else:
-                capture_id, labels = session.label_capture(kind, imaging_mode=imaging_mode)
+                # The body marker's probe angle (following the simulated probe, set by the operator on
+                # a real one) says which plane the image is in.
+                angle = self.window.models.annotations.body_marker.probe_angle_deg if self.window else None
+                capture_id, labels = session.label_capture(
+                    kind, imaging_mode=imaging_mode, probe_angle_deg=angle
+                )
         except RunnerError as exc:
             # The image is still stored (never lost); it just does not count toward the step.
             self._say(f"Capture kept, not counted for the step: {exc}", error=True)
@@ -262,15 +267,17 @@ class ExamController(QObject):
 
     def _on_capture_finished(self, outcome: CaptureOutcome) -> None:
         note = str(outcome.labels.get("capture_note", ""))
+        plane_note = str(outcome.labels.get("plane_note", ""))
         # A capture labelled for a step either did not count (its note) or counted (the reason shown
         # for the one before no longer applies); one the checklist refused keeps the refusal shown.
         if outcome.record is not None and (note or outcome.labels.get("step_id")):
-            self._show_not_counted(note)
+            self._show_not_counted(note, plane_note)
 
-    def _show_not_counted(self, reason: str) -> None:
-        text = f"Last capture kept, not counted for the step: {reason}" if reason else ""
-        self.not_counted_label.setText(text)
-        self.not_counted_label.setVisible(bool(reason))
+    def _show_not_counted(self, reason: str, plane_note: str = "") -> None:
+        lines = [f"Last capture kept, not counted for the step: {reason}"] if reason else []
+        lines += [f"Last capture's plane: {plane_note}"] if plane_note else []
+        self.not_counted_label.setText("\n".join(lines))
+        self.not_counted_label.setVisible(bool(lines))
 
     def discard(self, capture_id: str) -> None:
         session = self.session
