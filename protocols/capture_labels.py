@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocols.model import ProtocolKind, ScanProtocol
+from protocols.model import Plane, ProtocolKind, ScanProtocol
 
 # DICOM Body Part Examined (PS3.16 CID 4031 code meanings' CS values) for each protocol region.
 BODY_PART_BY_REGION = {
@@ -28,6 +28,24 @@ EXAM_TYPE_BY_KIND = {
 }
 
 LATERALITY_BY_SIDE = {"left": "L", "right": "R", "bilateral": "B"}
+
+# The planes a probe lies in, by its angle to the limb on the body marker (0: along it, 90: across).
+LONG_PLANES = frozenset({Plane.LONG_AXIS, Plane.SAGITTAL, Plane.CORONAL})
+SHORT_PLANES = frozenset({Plane.SHORT_AXIS, Plane.TRANSVERSE})
+# Within this of along or across the limb the plane is taken as known; between them it is oblique.
+ORIENTATION_TOLERANCE_DEG = 30.0
+
+
+def planes_of_probe_angle(probe_angle_deg: float) -> frozenset[Plane]:
+    """The planes an image taken at this body-marker probe angle lies in: the long-axis planes near 0
+    (or 180), the short-axis planes near 90; none (not known) for an oblique probe."""
+    angle = abs(probe_angle_deg) % 180.0
+    from_long = min(angle, 180.0 - angle)
+    if from_long <= ORIENTATION_TOLERANCE_DEG:
+        return LONG_PLANES
+    if abs(angle - 90.0) <= ORIENTATION_TOLERANCE_DEG:
+        return SHORT_PLANES
+    return frozenset()
 
 
 def study_labels(protocol: ScanProtocol, runner_labels: dict[str, str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import itertools
 import time
 from typing import Any
 
-from protocols.capture_labels import LATERALITY_BY_SIDE, study_labels
+from protocols.capture_labels import LATERALITY_BY_SIDE, planes_of_probe_angle, study_labels
 from protocols.model import CaptureSide, Plane, ScanProtocol, Side
 from protocols.runner import ChecklistRunner, Clock, RunnerError
 from scanner_app.capture import CaptureKind
@@ -101,11 +101,15 @@ class ExamSession:
         mode: str | None = None,
         contralateral: bool = False,
         imaging_mode: str | None = None,
+        probe_angle_deg: float | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Record a capture for the current step; return (capture_id, labels for the study store).
 
         With no `plane`, the capture is for the first outstanding requirement of this kind in the
         current step (the one matching `mode` and side if there is one), else the step's plane. With
+        `probe_angle_deg` (the body marker's: the probe's orientation), a requirement whose plane the
+        image lies in comes first (long axis, sagittal, coronal near 0°; short axis, transverse near
+        90°); when none does, the capture is labelled as without it and `plane_note` says so. With
         no checklist running, capture_id is "" and the labels carry only the examined side.
         `mode` is the mode the capture is meant for (a checklist button), `imaging_mode` the mode it
         was taken in (the window's readback): only the latter counts (`ChecklistRunner.record_capture`) (the
@@ -118,24 +122,52 @@ class ExamSession:
             laterality = LATERALITY_BY_SIDE.get((runner.side if runner else "") or self.side, "")
             return "", ({"laterality": laterality} if laterality else {})
         asked = mode or imaging_mode or "bmode"
+        plane_note = ""
         if plane is None:
             plane = self._default_plane(runner, kind, asked, contralateral)
+            facing = planes_of_probe_angle(probe_angle_deg) if probe_angle_deg is not None else frozenset()
+            if facing and Plane(plane) not in facing:
+                oriented = self._default_plane(runner, kind, asked, contralateral, facing)
+                if oriented:
+                    plane = oriented
+                else:
+                    plane_note = (
+                        f"the probe is {_orientation_words(facing)} but this step asks for no "
+                        f"{kind} in that plane: labelled {plane.replace('_', ' ')}"
+                    )
         capture_id = f"{self.study.study_id}-{next(self._ids):04d}"
         labels = runner.record_capture(
             kind, plane, capture_id, mode=asked, contralateral=contralateral, imaging_mode=imaging_mode
         )
-        return capture_id, study_labels(runner.protocol, labels)
+        result = study_labels(runner.protocol, labels)
+        if plane_note:
+            result["plane_note"] = plane_note
+        return capture_id, result
 
     @staticmethod
-    def _default_plane(runner: ChecklistRunner, kind: str, mode: str, contralateral: bool) -> str:
-        outstanding = [req for _, req, taken in runner.capture_progress() if taken < req.count]
+    def _default_plane(
+        runner: ChecklistRunner,
+        kind: str,
+        mode: str,
+        contralateral: bool,
+        facing: frozenset[Plane] | None = None,
+    ) -> str:
+        """The plane to label a capture with: the first outstanding requirement of its kind (of its
+        mode and side first), else the step's plane. With `facing`, only those planes, with the step's
+        filled requirements' planes after the outstanding ones; "" when none of them is in `facing`."""
+        requirements = runner.capture_progress()
+        outstanding = [req for _, req, taken in requirements if taken < req.count]
         of_kind = [req for req in outstanding if req.kind == CaptureKind(kind)]
         wanted_side = CaptureSide.CONTRALATERAL if contralateral else CaptureSide.EXAM
         exact = [req for req in of_kind if req.mode.value == mode and req.side is wanted_side]
-        if exact or of_kind:
-            return (exact or of_kind)[0].plane.value
         step_plane = runner.current_step.plane
-        return (step_plane or FALLBACK_PLANE).value
+        if facing is None:
+            if exact or of_kind:
+                return (exact or of_kind)[0].plane.value
+            return (step_plane or FALLBACK_PLANE).value
+        planes = [r.plane for r in exact + of_kind] + ([step_plane] if step_plane else [])
+        planes += [req.plane for _, req, _taken in requirements if req.kind == CaptureKind(kind)]
+        return next((p.value for p in planes if p in facing), "")
 
     def discard_capture(self, capture_id: str) -> None:
         """The store could not keep this capture: it no longer counts toward its step."""
@@ -187,3 +219,7 @@ class ExamSession:
         self.store.end_study(self.study, record or None)
         self._record = record
         return record
+
+
+def _orientation_words(facing: frozenset[Plane]) -> str:
+    return "in short axis (transverse)" if Plane.TRANSVERSE in facing else "in long axis"

@@ -30,6 +30,25 @@ AUGMENTATION_BASELINE_S = 3.0
 AUGMENTATION_RESPONSE_S = 3.0
 SURGE_FOOT = 0.2  # the surge starts where the speed rises past this fraction of its rise
 
+# The names a Doppler capture's measured values are stored under (spectral_measurements). Everything
+# else stored with it by name (scale_entries: Nyquist scale, PRF, frequency, angle, baseline) is a
+# setting the image was taken with, not a measurement: reports show it with the image, not as a row.
+DOPPLER_MEASUREMENT_NAMES = (
+    "PSV",
+    "EDV",
+    "RI",
+    "Venous peak velocity",
+    "Phasicity index",
+    "Augmentation (peak / before)",
+)
+
+
+def is_doppler_setting(entry: Mapping[str, Any]) -> bool:
+    """Whether a stored measurement entry is a Doppler setting (a named entry that is not one of the
+    Doppler measurements); a caliper (labelled, never named) is not."""
+    name = entry.get("name")
+    return isinstance(name, str) and not entry.get("label") and name not in DOPPLER_MEASUREMENT_NAMES
+
 
 @dataclass(frozen=True, slots=True)
 class DopplerContent:

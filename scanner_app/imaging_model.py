@@ -79,11 +79,13 @@ class ImagingModel:
 
     Its signals are emitted on the thread that changed it (the GUI thread; readbacks come through the
     bridge): `setting_changed` for every request and readback, `view_changed` for view-only state
-    (grey map, preset name).
+    (grey map, preset name); `doppler_off_requested` when a new exam, or a step that asks for no
+    Doppler, starts (the Doppler display, which owns the Doppler mode, turns itself off).
     """
 
     setting_changed = Signal(SettingChange)
     view_changed = Signal()
+    doppler_off_requested = Signal(str)  # why, in words ("a new exam")
 
     def __init__(self, request_setting: Callable[[SettingKey, float], None]) -> None:
         self._request_setting = request_setting
@@ -132,6 +134,10 @@ class ImagingModel:
         if requested == self.requested.get(key):
             self._awaiting.discard(key)
         self.setting_changed.emit(SettingChange(key, applied, applied=True, requested=requested))
+
+    def request_doppler_off(self, reason: str) -> None:
+        """New imaging that is B-mode only (a new exam, a B-mode step): Doppler must not carry over."""
+        self.doppler_off_requested.emit(reason)
 
     def set_grey_map(self, name: str) -> None:
         if name not in GREY_MAP_NAMES:

@@ -392,3 +392,45 @@ def test_the_plain_folder_sink_keeps_a_colour_still_as_composed_rgb(tmp_path: Pa
     assert meta["labels"]["imaging_mode"] == "color_doppler"
     assert any(m["name"] == "Colour scale (Nyquist)" and m["value"] == 40.0 for m in meta["measurements"])
     assert sink.read_frames(stored).shape == (1, *pixels.shape[:2])  # reviewed by its brightness
+
+
+def test_pw_left_on_after_a_dvt_exam_is_off_for_the_next_exam_and_for_b_mode_steps(
+    qtbot: QtBot, rig: DopplerRig
+) -> None:
+    rig.start_dvt("cfv_doppler")
+    rig.show(qtbot, DopplerView.PW)
+    # A knee exam next: Doppler goes off at the probe, and a still counts for the knee's B-mode step.
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    rig.exams.start_exam(dataclasses.replace(_dvt_request(), protocol=knee, side="right"))
+    qtbot.waitUntil(lambda: rig.fw.settings.doppler.mode == DopplerMode.OFF, timeout=3000)
+    qtbot.waitUntil(lambda: rig.window.imaging_mode.value == "bmode", timeout=3000)
+    assert rig.panel.view_mode == DopplerView.OFF
+    assert "PW Doppler turned off" in rig.window.message_label.text()
+    runner = rig.exams.session.runner if rig.exams.session else None
+    assert runner is not None and runner.protocol.id == "knee"
+    still = rig.take(qtbot, rig.window.capture_still)
+    assert still.labels.imaging_mode == "bmode"
+    assert not runner.captures()[-1].extra  # counted for the knee's step
+
+    # Within a DVT exam: PW stays on for its Doppler step, goes off at a B-mode-only step.
+    runner = rig.start_dvt("cfv_doppler")
+    rig.show(qtbot, DopplerView.PW)
+    ids = [s.id for s in runner.steps]
+    runner.go_to(ids.index("cfv_compression"))  # B-mode and colour: Doppler stays
+    assert rig.panel.view_mode == DopplerView.PW  # (the step change turns Doppler off synchronously)
+    runner.go_to(ids.index("sfj_gsv"))  # B-mode only
+    qtbot.waitUntil(lambda: rig.fw.settings.doppler.mode == DopplerMode.OFF, timeout=3000)
+    assert rig.panel.view_mode == DopplerView.OFF
+
+
+def _dvt_request() -> ExamRequest:
+    return ExamRequest(
+        patient=Patient("DVT-001", "Doe^Jane", "19700203", "F"),
+        operator="Op^One",
+        trainee="",
+        supervisor="",
+        protocol=load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml"),
+        quadrant=None,
+        side="left",
+        practice=False,
+    )

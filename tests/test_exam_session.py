@@ -125,3 +125,37 @@ def test_a_bad_quadrant_leaves_no_empty_study(store: StudyStore, knee: ScanProto
     with pytest.raises(RunnerError, match="quadrant"):
         ExamSession.start(store, Patient.practice(), "Op^One", protocol=knee, quadrant="nowhere")
     assert store.list_studies() == []
+
+
+def test_the_probe_orientation_chooses_the_requirement_whose_plane_the_image_is_in(store: StudyStore) -> None:
+    dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml")
+    session = ExamSession.start(store, Patient("P-2", "Doe^Jane"), "Op^One", protocol=dvt, side="left")
+    runner = session.runner
+    assert runner is not None
+    ids = [s.id for s in runner.steps]
+    runner.go_to(ids.index("cfv_compression"))  # transverse B-mode still, long-axis colour still
+    # A colour still with the probe across the limb is transverse, whatever the colour requirement asks.
+    _, across = session.label_capture("still", imaging_mode="color_doppler", probe_angle_deg=90.0)
+    assert across["plane"] == "transverse" and "plane_note" not in across
+    # A B-mode still with the probe along the limb fills nothing transverse: long axis.
+    _, along = session.label_capture("still", imaging_mode="bmode", probe_angle_deg=-5.0)
+    assert along["plane"] == "long axis"
+    # An oblique probe says nothing: as without an angle (the first outstanding requirement).
+    _, oblique = session.label_capture("still", imaging_mode="bmode", probe_angle_deg=45.0)
+    assert oblique["plane"] == "transverse"
+
+    runner.go_to(ids.index("cfv_doppler"))  # two long-axis spectral stills, no transverse at all
+    _, pw = session.label_capture("still", imaging_mode="spectral_doppler", probe_angle_deg=180.0)
+    assert pw["plane"] == "long axis" and "plane_note" not in pw
+    _, pw_across = session.label_capture("still", imaging_mode="spectral_doppler", probe_angle_deg=90.0)
+    assert pw_across["plane"] == "long axis"  # no transverse requirement: as before, and says so
+    assert (
+        "probe is in short axis" in pw_across["plane_note"]
+        and "labelled long axis" in pw_across["plane_note"]
+    )
+
+    runner.go_to(ids.index("femoral_vein"))  # step plane transverse: clips transverse, colour long axis
+    _, colour = session.label_capture("still", imaging_mode="color_doppler", probe_angle_deg=90.0)
+    assert colour["plane"] == "transverse"
+    _, colour_along = session.label_capture("still", imaging_mode="color_doppler", probe_angle_deg=0.0)
+    assert colour_along["plane"] == "long axis"

@@ -543,3 +543,37 @@ def test_end_exam_on_the_toolbar_reviews_what_is_missing_and_ends_only_on_finish
     assert session.ended
     study = rig.store.get_study(session.study.study_uid)
     assert study.ended_at is not None and study.protocol_record["complete"] is False
+
+
+def test_why_a_capture_did_not_count_is_shown_in_full(qtbot: QtBot, rig: ExamRig) -> None:
+    dvt = load_protocol(LIBRARY_DIR / "dvt_whole_leg.yaml")
+    rig.exams.start_exam(_request(dvt, side="left"))
+    runner = rig.exams.session.runner if rig.exams.session else None
+    assert runner is not None
+    runner.go_to([s.id for s in runner.steps].index("cfv_doppler"))
+    _take(qtbot, rig.window, rig.window.capture_still)  # B-mode at a spectral Doppler step
+    reason = runner.captures()[-1].note
+    assert reason  # the runner says why it did not count
+    shown = rig.exams.not_counted_label
+    assert shown.isVisibleTo(rig.window) and shown.wordWrap()
+    assert shown.text() == f"Last capture kept, not counted for the step: {reason}"  # not cut off
+    runner.go_to([s.id for s in runner.steps].index("sfj_gsv"))
+    assert not shown.isVisibleTo(rig.window)  # a new step: the reason no longer applies
+
+
+def test_a_capture_is_labelled_with_the_plane_the_simulated_probe_is_in(qtbot: QtBot, rig: ExamRig) -> None:
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    rig.exams.start_exam(_request(knee))  # quadriceps tendon: a long-axis and a short-axis still
+    panel = rig.exams.simulator.panel if rig.exams.simulator else None
+    assert panel is not None
+    marker = lambda: rig.window.models.annotations.body_marker  # noqa: E731
+    panel.change_pose(rotation_deg=90.0)  # the probe across the tendon
+    qtbot.waitUntil(lambda: marker().probe_angle_deg == 90.0, timeout=3000)
+    _take(qtbot, rig.window, rig.window.capture_still)
+    assert rig.store.list_captures()[-1].labels.plane == "short axis"
+    panel.change_pose(rotation_deg=0.0)  # along it
+    qtbot.waitUntil(lambda: marker().probe_angle_deg == 0.0, timeout=3000)
+    _take(qtbot, rig.window, rig.window.capture_still)
+    assert rig.store.list_captures()[-1].labels.plane == "long axis"
+    runner = rig.exams.session.runner if rig.exams.session else None
+    assert runner is not None and not any(c.extra for c in runner.captures())  # both counted

@@ -137,6 +137,33 @@ def test_an_exam_without_measurements_has_an_sr_of_its_findings(store: StudyStor
     assert errors == []
 
 
+def test_doppler_measurements_are_coded_and_its_settings_left_out(store: StudyStore) -> None:
+    study = store.start_study(Patient("P-DV", "Doe^Jane"), "Op^One", protocol_id="dvt")
+    stored = [
+        {"name": "PSV", "value": 82.1, "unit": "cm/s"},
+        {"name": "RI", "value": 0.71, "unit": ""},
+        {"name": "Phasicity index", "value": 0.48, "unit": ""},
+        {"name": "Spectral scale (Nyquist)", "value": 30.8, "unit": "cm/s"},
+        {"name": "Angle correction", "value": 60.0, "unit": "deg"},
+    ]
+    record = store.save_still(study, make_frame(1), {}, [{"type": "measurement", **m} for m in stored])
+    store.end_study(study)
+    signed = sign_and_store_report(store, study.study_uid, "Normal.", "Jones^Ann")
+    path = store.capture_path(signed.structured)
+    numbers = _numbers(hd.sr.ComprehensiveSR.from_dataset(pydicom.dcmread(path)))
+    uid = [record.sop_instance_uid]
+    assert sorted(numbers) == sorted(
+        [
+            ("LN", codes.LN.PeakSystolicVelocity.value, 82.1, "cm/s", uid, "PSV"),
+            ("LN", codes.LN.ResistivityIndex.value, 0.71, "1", uid, "RI"),
+            (PRIVATE_SCHEME, "doppler_phasicity_index", 0.48, "1", uid, "Phasicity index"),
+        ]
+    )
+    errors, warnings = dciodvfy(path)
+    assert errors == []
+    assert all(PRIVATE_SCHEME in w for w in warnings), warnings
+
+
 def test_units_are_ucum() -> None:
     assert ucum("ml").value == "mL" and ucum("mm²").value == "mm2" and ucum("cm/s").value == "cm/s"
     assert ucum("furlong").value == "{furlong}"  # not a unit we know: a UCUM annotation, never a wrong unit

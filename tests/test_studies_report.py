@@ -91,3 +91,27 @@ def test_flagged_key_images_win(tmp_path: Path) -> None:
     assert len(content.key_images) == 1 and "clip" in content.key_images[0].caption
     assert content.header[0] == ("Patient", "Practice subject")
     store.close()
+
+
+def test_doppler_measurements_are_named_and_its_settings_are_not_rows(tmp_path: Path) -> None:
+    # What a DVT exam's Doppler stills keep (capture sink): measurements and the scale, by name.
+    store = StudyStore(tmp_path / "store")
+    study = store.start_study(Patient("P-1", "Doe^Jane"), "Smith^Olivia", protocol_id="dvt")
+    stored = [
+        {"name": "Colour scale (Nyquist)", "value": 30.8, "unit": "cm/s"},
+        {"name": "PRF", "value": 5000.0, "unit": "Hz"},
+        {"name": "Doppler frequency", "value": 6.25, "unit": "MHz"},
+        {"name": "Phasicity index", "value": 0.48, "unit": ""},
+        {"name": "Venous peak velocity", "value": 2.9, "unit": "cm/s"},
+        {"name": "Angle correction", "value": 0.0, "unit": "deg"},
+        {"name": "RI", "value": 0.5, "unit": ""},
+    ]
+    store.save_still(study, make_frame(1), {"step_id": "cfv"}, [{"type": "measurement", **m} for m in stored])
+    store.end_study(study, {"title": "DVT", "steps": [{"id": "cfv", "title": "Common femoral vein"}]})
+    content = build_report(store, study.study_uid)
+    rows = {(m.label, m.value) for m in content.measurements}
+    assert rows == {("Phasicity index", "0.48"), ("Venous peak velocity", "2.9 cm/s"), ("RI", "0.5")}
+    caption = content.key_images[0].caption
+    assert "PRF 5000 Hz" in caption and "Doppler frequency 6.25 MHz" in caption
+    assert "Angle correction 0 deg" in caption
+    store.close()

@@ -252,6 +252,7 @@ class DopplerPanel(QWidget):
         self._cine = window.models.cine
         self._cine.changed.connect(self._on_cine)
         window.set_doppler_capture(self)
+        window.models.imaging.doppler_off_requested.connect(self._on_doppler_off_requested)
         window.add_side_tab(self, "Doppler")
         for item in (
             self.overlay,
@@ -340,6 +341,15 @@ class DopplerPanel(QWidget):
         self.mode.setCurrentIndex(offered.index(view))
         self._show_items()
         self._sync_imaging_mode()
+
+    def _on_doppler_off_requested(self, reason: str) -> None:
+        """A new exam or a B-mode step: Doppler left on would label its B-mode captures as Doppler."""
+        if self.view_mode == DopplerView.OFF:
+            return
+        was = self.view_mode
+        self.set_view(DopplerView.OFF)
+        if self._window is not None:
+            self._window.show_message(f"{was.value} Doppler turned off: {reason}")
 
     def _sync_imaging_mode(self) -> None:
         """The window labels captures with the mode the probe read back (colour or power as chosen)."""

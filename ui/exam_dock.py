@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 )
 
 from protocols.exam_session import ExamSession
-from protocols.model import ScanProtocol
+from protocols.model import ScanProtocol, Step
 from protocols.runner import (
     EventKind,
     RunnerError,
@@ -39,6 +39,7 @@ from protocols.runner import (
     practice_start_pose,
 )
 from scanner_app.annotations import BodyMarker
+from scanner_app.capture import ImagingMode
 from scanner_app.sim_control import SimulatorControl
 from scanner_app.studies.export import export_deidentified
 from scanner_app.studies.model import Patient, Study, StudyError
@@ -52,13 +53,14 @@ from scanner_app.studies.report import (
     write_pdf_report,
 )
 from scanner_app.studies.store import StudyStore
+from ui.capture_strip import CaptureOutcome
 from ui.checklist_panel import ChecklistPanel
 from ui.close_prompt import CANCEL, EXAM_END, EXAM_KEEP_OPEN, AskChoice, ask_choice
 from ui.exam_dialog import ExamDialog, ExamRequest, load_procedure_map, worklist_destination, worklist_source
 from ui.pacs_panel import default_pacs_config_path
 from ui.report_dialog import ReportDialog, ReportSigner, SigningOutcome
 from ui.sim_panel import SimulatorTab
-from ui.theme import MUTED, OK
+from ui.theme import ALARM, MUTED, OK
 from ui.window_api import CloseRequest, ScannerWindow
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,13 @@ class ExamController(QObject):
         self.exam_label.setWordWrap(True)
         self.exam_label.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.exam_label)
+        # Why the last capture did not count, in full (the window's status line may cut it off).
+        self.not_counted_label = QLabel()
+        self.not_counted_label.setWordWrap(True)
+        self.not_counted_label.setStyleSheet(f"color: {ALARM};")
+        self.not_counted_label.hide()
+        layout.addWidget(self.not_counted_label)
+        window.capture_finished.connect(self._on_capture_finished)
         row = QGridLayout()  # two by two: four buttons in a row would set the dock's width
         self.new_button = QPushButton("New exam…")
         self.new_button.clicked.connect(self.new_exam_dialog)
@@ -243,7 +252,12 @@ class ExamController(QObject):
                     imaging_mode=imaging_mode,
                 )
             else:
-                capture_id, labels = session.label_capture(kind, imaging_mode=imaging_mode)
+                # The body marker's probe angle (following the simulated probe, set by the operator on
+                # a real one) says which plane the image is in.
+                angle = self.window.models.annotations.body_marker.probe_angle_deg if self.window else None
+                capture_id, labels = session.label_capture(
+                    kind, imaging_mode=imaging_mode, probe_angle_deg=angle
+                )
         except TimeOutRequired as exc:
             # A needle image before the time-out: stored (never lost) but refused for the needle step;
             # the window says why with the save, so the message is not overwritten by it.
@@ -251,11 +265,26 @@ class ExamController(QObject):
         except RunnerError as exc:
             # The image is still stored (never lost); it just does not count toward the step.
             self._say(f"Capture kept, not counted for the step: {exc}", error=True)
+            self._show_not_counted(str(exc))
             return "", {}
         taken = session.runner.find_capture(capture_id) if session.runner and capture_id else None
         if taken is not None and taken.note:
             labels["capture_note"] = taken.note  # the window says it with the save (kept with the capture)
         return capture_id, {k: str(v) for k, v in labels.items()}
+
+    def _on_capture_finished(self, outcome: CaptureOutcome) -> None:
+        note = str(outcome.labels.get("capture_note", ""))
+        plane_note = str(outcome.labels.get("plane_note", ""))
+        # A capture labelled for a step either did not count (its note) or counted (the reason shown
+        # for the one before no longer applies); one the checklist refused keeps the refusal shown.
+        if outcome.record is not None and (note or outcome.labels.get("step_id")):
+            self._show_not_counted(note, plane_note)
+
+    def _show_not_counted(self, reason: str, plane_note: str = "") -> None:
+        lines = [f"Last capture kept, not counted for the step: {reason}"] if reason else []
+        lines += [f"Last capture's plane: {plane_note}"] if plane_note else []
+        self.not_counted_label.setText("\n".join(lines))
+        self.not_counted_label.setVisible(bool(lines))
 
     def discard(self, capture_id: str) -> None:
         session = self.session
@@ -458,13 +487,17 @@ class ExamController(QObject):
                 )
             )
 
-    def _start_clean(self) -> None:
+    def _start_clean(self, doppler_off: str = "") -> None:
         """A new step, exam or patient: no caliper or text of the one before may be drawn or saved, and
-        the image is live (a frozen image is the step before's)."""
+        the image is live (a frozen image is the step before's); with `doppler_off` (why), Doppler is
+        turned off, so the step's B-mode captures are not taken (and labelled) as Doppler."""
         if self.window is not None:
+            self._show_not_counted("")
             self.window.models.cine.unfreeze()
             self.window.models.measurements.clear()
             self.window.models.annotations.clear()
+            if doppler_off:
+                self.window.models.imaging.request_doppler_off(doppler_off)
 
     def _on_session_changed(self) -> None:
         session = self.session
@@ -472,7 +505,7 @@ class ExamController(QObject):
         if self.window is not None:
             if not self.automatic:
                 # (not for the automatic practice study: it opens on a capture that carries its own)
-                self._start_clean()
+                self._start_clean(doppler_off="a new exam starts in B-mode")
             if self.panel is not None:
                 self.panel_area.removeWidget(self.panel)
                 self.panel.hide()
@@ -503,7 +536,9 @@ class ExamController(QObject):
                     if event.kind is EventKind.SIDE_CHOSEN:
                         self._mark_body(s)
                     elif event.kind is EventKind.STEP_CHANGED:
-                        self._start_clean()
+                        step = s.runner.current_step if s.runner is not None else None
+                        bmode_only = step is not None and not _asks_for_doppler(step)
+                        self._start_clean(doppler_off="this step asks for B-mode only" if bmode_only else "")
 
                 session.runner.changed.connect(mark_side)
                 panel.start()
@@ -770,3 +805,9 @@ class ExamController(QObject):
             line += f"<br><span style='color:{OK}'>{self.finished_text}</span>"
         window.set_context_title(title)
         self.exam_label.setText(line)
+
+
+def _asks_for_doppler(step: Step) -> bool:
+    """Whether a step asks for a capture in a Doppler mode (a follow-up's, asked only once its finding
+    is chosen, does not keep Doppler on: the operator turns it on for it)."""
+    return any(r.mode is not ImagingMode.BMODE for r in step.captures)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner_app.capture import CaptureKind
+from scanner_app.doppler_capture import is_doppler_setting
 from scanner_app.studies.dicom_writer import APP_NAME, APP_VERSION, first_frame, write_file_atomic
 from scanner_app.studies.model import Study, StudyCapture, StudyDocument
 from scanner_app.studies.report_images import (
@@ -138,12 +139,25 @@ def _step_id(step: Mapping[str, Any]) -> str:
 
 
 def _caliper_entries(capture: StudyCapture) -> list[Mapping[str, Any]]:
-    """The capture's own caliper measurements (older captures kept them without a "type")."""
+    """The capture's own measurements: calipers (older captures kept them without a "type") and a
+    Doppler capture's named measurements (PSV, RI...), not the Doppler settings stored beside them."""
     return [
         a
         for a in capture.annotations
-        if a.get("type") == "measurement" or ("type" not in a and ("value_mm" in a or "value" in a))
+        if (a.get("type") == "measurement" or ("type" not in a and ("value_mm" in a or "value" in a)))
+        and not is_doppler_setting(a)
     ]
+
+
+def _doppler_settings_text(capture: StudyCapture) -> str:
+    """The Doppler settings a capture was taken with, for its caption: 'PRF 5000 Hz, angle...'."""
+    parts = []
+    for a in capture.annotations:
+        if a.get("type") == "measurement" and is_doppler_setting(a):
+            value = a.get("value")
+            shown = f"{value:g}" if isinstance(value, float) else _words(value)
+            parts.append(f"{_words(a.get('name'))} {shown} {_words(a.get('unit', ''))}".strip())
+    return ", ".join(parts)
 
 
 def build_report(
@@ -215,7 +229,7 @@ def build_report(
             measurements.append(MeasurementRow(_words(m.get("label", "")), value, "", ""))
     for c in study.captures:
         for a in _caliper_entries(c):
-            label = _words(a.get("label", ""))
+            label = _words(a.get("label") or a.get("name") or "")
             kind = {"distance": "caliper", "two_axis": "length × depth"}.get(str(a.get("kind", "")), "")
             shown = f"{label} ({kind})" if kind and len(label) <= 2 else label
             step = step_titles.get(c.labels.step_id, "") or c.labels.step_title
@@ -339,6 +353,9 @@ def _key_image(store: StudyStore, record: StudyCapture, step_titles: Mapping[str
     caption = " · ".join(parts)
     if record.kind is CaptureKind.CLIP:
         caption += f" (clip, first of {record.number_of_frames} frames)"
+    settings = _doppler_settings_text(record)
+    if settings:
+        caption += f" ({settings})"
     return KeyImage(png_of(image), caption, image.width, image.height)
 
 

@@ -11,7 +11,10 @@ protocol's measurement id) and the NUM, whose unit is UCUM and which is INFERRED
 Measurement concepts: a caliper's distance and a two-axis caliper's length are SCT 410668003 "Length",
 its depth SCT 131197000 "Depth", its area SCT 42798000 "Area". A protocol's typed measurement has a
 private code: coding scheme "99SCANAPP" (declared in the Coding Scheme Identification Sequence), code
-value the protocol's measurement id (protocols/library/*.yaml), meaning its title.
+value the protocol's measurement id (protocols/library/*.yaml), meaning its title. A Doppler capture's
+named measurements are LOINC 11726-7 PSV, 11653-3 EDV, 12023-8 Resistivity Index and 20355-4 Peak Blood
+Velocity (a vein's peak), the phasicity index and augmentation ratio private codes; its settings
+(scale, PRF, angle) are not measurements and are left out.
 """
 
 from __future__ import annotations
@@ -60,6 +63,19 @@ UCUM_UNITS = {
     "s": "s",
     "ms": "ms",
     "Hz": "Hz",
+    "1": "1",  # a ratio or index (RI, phasicity)
+}
+# A Doppler capture's named measurements (scanner_app.doppler_capture) -> concept; LOINC where it has
+# one, else the private scheme (its meaning the name). Doppler settings stored beside them are not here.
+DOPPLER_CONCEPTS = {
+    "PSV": hd.sr.CodedConcept.from_code(codes.LN.PeakSystolicVelocity),
+    "EDV": hd.sr.CodedConcept.from_code(codes.LN.EndDiastolicVelocity),
+    "RI": hd.sr.CodedConcept.from_code(codes.LN.ResistivityIndex),
+    "Venous peak velocity": hd.sr.CodedConcept.from_code(codes.LN.PeakBloodVelocity),
+    "Phasicity index": hd.sr.CodedConcept("doppler_phasicity_index", PRIVATE_SCHEME, "Phasicity index"),
+    "Augmentation (peak / before)": hd.sr.CodedConcept(
+        "doppler_augmentation_ratio", PRIVATE_SCHEME, "Augmentation (peak / before)"
+    ),
 }
 
 
@@ -103,6 +119,13 @@ def study_measurements(study: Study) -> list[SrMeasurement]:
     found: list[SrMeasurement] = []
     for capture in study.captures:
         for entry in _calipers(capture):
+            doppler = DOPPLER_CONCEPTS.get(str(entry.get("name", ""))) if not entry.get("label") else None
+            doppler_value = _number(entry.get("value"))
+            if doppler is not None and doppler_value is not None:
+                unit = UCUM_UNITS.get(str(entry.get("unit", "")) or "1", "")
+                name = str(entry["name"])
+                found.append(SrMeasurement(doppler, doppler_value, unit, name, (capture,)))
+                continue
             label = str(entry.get("label", "")) or "caliper"
             length = _number(entry.get("distance_mm", entry.get("value_mm")))
             if length is not None:
