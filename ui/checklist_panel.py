@@ -347,6 +347,9 @@ class ChecklistPanel(QWidget):
         skip_row = QHBoxLayout()
         self.skip_reason = QLineEdit()
         self.skip_reason.setPlaceholderText("Reason to skip this step")
+        # Only a click puts the cursor here: passed the focus (a hidden button, a new exam) it would
+        # take the probe's keys (Ctrl+Left, Alt+Left) from the window.
+        self.skip_reason.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.skip_reason.textChanged.connect(lambda t: self.skip_button.setEnabled(bool(t.strip())))
         self.skip_button = QPushButton("Skip step")
         self.skip_button.setEnabled(False)
