@@ -420,6 +420,7 @@ def _run_engine(
     from scanner_app.capture import CaptureSink, FolderCaptureSink
     from scanner_app.preferences import Preferences
     from scanner_app.stream_out import DEFAULT_PORT as DEFAULT_STREAM_PORT
+    from scanner_app.studies.folder_lock import StudyFolderBusy
     from ui.disk_space import DiskSpaceWatch
     from ui.dual_view import DualScreen
     from ui.main_window import (
@@ -460,7 +461,13 @@ def _run_engine(
         return done
 
     preferences = Preferences(default_preferences_path())
-    store, store_error = _open_study_store(args.study_dir or default_study_dir())
+    try:
+        store, store_error = _open_study_store(args.study_dir or default_study_dir())
+    except StudyFolderBusy as exc:  # another window owns the folder: one line and status 2, as headless
+        print(f"scanner-app: error: {exc}", file=sys.stderr)
+        engine.close()
+        _release_sim_device(engine.driver)
+        return 2
     exams = None
     sink: CaptureSink
     if store is not None:
@@ -631,14 +638,18 @@ def default_study_dir() -> Path:
 
 
 def _open_study_store(study_dir: Path) -> tuple[StudyStore | None, str]:
-    """(the study store, "") or (None, why) when it cannot be opened; the reason is also printed."""
+    """(the study store, "") or (None, why) when it cannot be opened; the reason is also printed.
+    StudyFolderBusy (another scanner-app has the folder) is raised."""
     import sqlite3
 
+    from scanner_app.studies.folder_lock import StudyFolderBusy
     from scanner_app.studies.model import StudyError
     from scanner_app.studies.store import StudyStore
 
     try:
         return StudyStore(study_dir), ""
+    except StudyFolderBusy:
+        raise  # a second window on the same folder is refused, not run on plain files
     except (OSError, StudyError, sqlite3.Error) as exc:
         # StudyStoreUnavailable (locked, full, read-only, in use by another instance) changes nothing.
         print(

@@ -347,6 +347,9 @@ class ChecklistPanel(QWidget):
         skip_row = QHBoxLayout()
         self.skip_reason = QLineEdit()
         self.skip_reason.setPlaceholderText("Reason to skip this step")
+        # Only a click puts the cursor here: passed the focus (a hidden button, a new exam) it would
+        # take the probe's keys (Ctrl+Left, Alt+Left) from the window.
+        self.skip_reason.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.skip_reason.textChanged.connect(lambda t: self.skip_button.setEnabled(bool(t.strip())))
         self.skip_button = QPushButton("Skip step")
         self.skip_button.setEnabled(False)
@@ -389,15 +392,14 @@ class ChecklistPanel(QWidget):
         self.review_list.setWordWrap(True)
         self.review_list.itemClicked.connect(self._review_item_clicked)
         rl.addWidget(self.review_list, 1)
-        rb = QHBoxLayout()
         self.return_button = QPushButton("Return to exam")
         self.return_button.clicked.connect(lambda: self.stack.setCurrentIndex(0))
         self.finish_button = QPushButton("Finish exam")
         self.finish_button.clicked.connect(self._finish)
-        rb.addWidget(self.return_button)
-        rb.addStretch(1)
-        rb.addWidget(self.finish_button)
-        rl.addLayout(rb)
+        # one above the other: side by side, with the finish button's longer text, they would set
+        # the dock's width and push the window past a 1280 px screen
+        rl.addWidget(self.return_button)
+        rl.addWidget(self.finish_button)
         self.stack.addWidget(review)
 
     # --- runner -> view --------------------------------------------------------------------------

@@ -65,7 +65,7 @@ from ui.help_overlay import HelpOverlay
 from ui.image_view import ScannerImageView
 from ui.measure_panel import MeasurePanel
 from ui.probe_panel import ProbePanel, banner_text
-from ui.side_panel import EXPANDED_MIN_WIDTH_PX, SidePanel
+from ui.side_panel import EXPANDED_MIN_WIDTH_PX, SidePanel, let_narrow
 from ui.theme import ALARM, OK
 from ui.user_folders import user_path
 from ui.window_api import CaptureLabeller, CloseRequest, DopplerCaptureSource, ScannerModels
@@ -327,6 +327,7 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         dock.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea)
         dock.setWidget(widget)
+        let_narrow(widget)  # its later rows (an exam's missing items) wrap rather than widen the window
         self._place_new_dock(dock, area)
         return dock
 

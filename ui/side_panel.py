@@ -5,14 +5,59 @@ The image comes first: the panel's pages scroll inside the panel when they are l
 titles. Clicking the open tab's title folds or unfolds the panel; clicking another title opens it.
 Pages are wrapped in scroll areas, but the panel answers with the pages themselves (`widget`,
 `currentWidget`, `indexOf`, `setCurrentWidget`), so callers never see the wrapping.
+The pages scroll down, never sideways: their labels wrap and their lists shrink to the panel's width
+(`let_narrow`), so no page sets the window's minimum width (it fits a 1280 px screen).
 """
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QFrame, QScrollArea, QStackedWidget, QTabWidget, QWidget
+from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QTabWidget,
+    QWidget,
+)
 
 EXPANDED_MIN_WIDTH_PX = 250  # narrower, the imaging controls' sliders stop being usable
+COMBO_MIN_CHARS = 8  # a choice box this many characters wide at least; its list shows whole names
+
+
+class _Narrowing(QObject):
+    """Keeps a page narrow as features add widgets to it later (a list of missing items, a form)."""
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if event is not None and event.type() == QEvent.Type.ChildAdded:
+            child = event.child()  # type: ignore[attr-defined]
+            if isinstance(child, QWidget):
+                _narrow(child, self)
+        return False
+
+
+def _narrow(widget: QWidget, watcher: _Narrowing) -> None:
+    for w in (widget, *widget.findChildren(QWidget)):
+        w.installEventFilter(watcher)
+        if isinstance(w, QLabel) and not w.wordWrap():
+            w.setWordWrap(True)  # a long label wraps rather than widening the window
+        elif isinstance(w, QComboBox):
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(COMBO_MIN_CHARS)
+        elif isinstance(w, QAbstractItemView):
+            policy = w.sizePolicy()  # a list or table scrolls inside itself; its longest row sets nothing
+            policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+            w.setSizePolicy(policy)
+
+
+def let_narrow(widget: QWidget) -> None:
+    """Let `widget` (a side tab's page, a dock's body) shrink to a narrow column, now and as widgets
+    are added to it: labels wrap, choice boxes and lists stop asking for their longest entry."""
+    watcher = _Narrowing(widget)
+    _narrow(widget, watcher)
 
 
 class SidePanel(QTabWidget):
@@ -38,8 +83,9 @@ class SidePanel(QTabWidget):
         area.setWidget(widget)
         area.setWidgetResizable(True)
         area.setFrameShape(QFrame.Shape.NoFrame)
-        # a page wider than the panel scrolls sideways too: never cut, and never widening the panel
+        # pages narrow to the panel; one still wider scrolls sideways (never cut, never widening it)
         area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        let_narrow(widget)
         self._areas[id(widget)] = area
         return super().addTab(area, title or "")
 
