@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--list-worklist",
         metavar="AE@HOST:PORT",
-        help="print the Modality Worklist's scheduled US procedures (JSON, one a line), then exit",
+        help="print the Modality Worklist's scheduled US procedures (JSON, one a line), then exit "
+        "(status 1 when the worklist cannot be reached, 2 for a malformed address)",
     )
     p.add_argument("--calling-ae", metavar="AE", help="--list-worklist: our AE title (default SCANNERAPP)")
     p.add_argument("--date", metavar="YYYYMMDD", help="--list-worklist: the scheduled date (default today)")
@@ -265,6 +266,17 @@ def _request_doppler(args: argparse.Namespace, engine: AcquisitionEngine) -> Non
         engine.request_setting(SettingKey.GATE_DEPTH_MM, args.gate_depth_mm)
 
 
+def _gate_clamped(asked_mm: float | None, summary: dict[str, Any]) -> str:
+    """A line when the probe put the gate elsewhere than --gate-depth-mm asked ("" otherwise)."""
+    applied = summary.get("doppler_settings", {}).get("gate_depth_mm")
+    if asked_mm is None or applied is None or abs(float(applied) - asked_mm) < 0.5:
+        return ""
+    return (
+        f"scanner-app: note: --gate-depth-mm {asked_mm:g} is outside what the probe offers; it put the "
+        f"gate at {float(applied):g} mm"
+    )
+
+
 def _doppler_summary_hook(args: argparse.Namespace) -> DopplerSummaryHook | None:
     """With --doppler flow or pw: every IQ packet processed, velocities in the summary."""
     if args.doppler in (None, "off"):
@@ -317,6 +329,8 @@ def list_worklist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         query = WorklistQuery(args.date) if args.date else WorklistQuery.today()
     except StudyError as exc:
         parser.error(f"--list-worklist: {exc}")
+    # pynetdicom logs a refused association at ERROR before our own one-line reason: keep it quiet.
+    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     try:
         entries = query_worklist(dest, query)
     except StudyError as exc:
@@ -409,6 +423,9 @@ def _run_engine(
         _request_doppler(args, engine)
         summary = run_headless(engine, args.seconds, _doppler_summary_hook(args))
         print(format_summary(summary))
+        clamped = _gate_clamped(args.gate_depth_mm, summary)
+        if clamped:
+            print(clamped, file=sys.stderr)
         if args.stats_json:
             write_stats_json(summary, args.stats_json)
         if summary["interrupted"]:

@@ -108,7 +108,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     """A few human lines for the terminal."""
     lat = summary["latency_ms"]
     lines = [
-        f"probe: {summary['probe']} ({summary['state']})",
+        # After the run the engine is closed ("disconnected"): only an error is worth naming here.
+        f"probe: {summary['probe']}" + (f" ({summary['state']})" if summary.get("error") else ""),
         f"frames received: {summary['frames_received']} in {summary['seconds']} s "
         f"({summary['frame_rate_hz']} frames/s)",
         f"frames dropped: {summary['frames_dropped']}, errors: {summary['errors']}, "

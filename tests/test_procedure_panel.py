@@ -79,6 +79,7 @@ def test_a_dropped_target_stays_and_its_distance_is_read_out(
     assert panel.target is not None
     tx, ty = panel.target
     assert tx == pytest.approx(target[0], abs=frame.spacing_mm[1]) and ty == pytest.approx(12.0, abs=0.5)
+    assert window.message_label.text().startswith("Target dropped: Entry → target")  # not "Click the target"
     expected = math.hypot(tx + 5.0, ty)  # from the skin entry 5 mm left of the first element
     assert f"Entry → target {expected:.1f} mm" in panel.readout.text()
     # A second click (no drop pending) does not move it; going live keeps it where it was.

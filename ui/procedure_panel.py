@@ -180,6 +180,8 @@ class ProcedurePanel(QWidget):
         self.dropping = False
         self.target = (x_mm, y_mm)
         self.redraw()
+        if self._window is not None:  # replaces "Click the target on the image"
+            self._window.show_message("Target dropped: " + self.readout_text().replace("\n", "; "))
 
     def _on_preset(self, name: str) -> None:
         preset = BRACKET_PRESETS.get(name)
