@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from PyQt6.QtTest import QTest  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
+from shot_support import wait_until  # noqa: E402
 
 from drivers.sim.control import SimulatorControl  # noqa: E402
 from drivers.sim.direct import DirectSimProbe  # noqa: E402
@@ -37,15 +37,6 @@ SHOTS = (  # (file, scene, view, side)
     ("body_marker_knee_long", "knee", "patellar tendon long axis", "R"),
     ("body_marker_groin_short", "groin", "CFV short axis", "L"),
 )
-
-
-def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
-    waited = 0
-    while not cond():
-        if waited > timeout_ms:
-            raise TimeoutError("screenshot state not reached")
-        QTest.qWait(20)
-        waited += 20
 
 
 def main() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from PyQt6.QtTest import QTest  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
+from shot_support import wait_until  # noqa: E402
 
 from drivers.sim.control import SimulatorControl  # noqa: E402
 from drivers.sim.direct import DirectSimProbe  # noqa: E402
@@ -46,15 +46,6 @@ from ui.theme import apply_dark_theme  # noqa: E402
 OP = User("olivia", "Olivia Smith", Role.OPERATOR)
 SAM = User("sam", "Sam Lee", Role.TRAINEE)
 RITA = User("rita", "Rita Reviewer", Role.REVIEWER)
-
-
-def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
-    waited = 0
-    while not cond():
-        if waited > timeout_ms:
-            raise TimeoutError("screenshot state not reached")
-        QTest.qWait(20)
-        waited += 20
 
 
 def seed(db: ProgrammeDatabase) -> None:

@@ -9,59 +9,33 @@ Preferences and studies go to a temporary folder, never the user's own.
 from __future__ import annotations
 
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from PyQt6.QtTest import QTest  # noqa: E402
-from PyQt6.QtWidgets import QApplication  # noqa: E402
+from shot_support import make_app, sim_window, temp_folder, wait_until  # noqa: E402
 
-from drivers.sim.direct import DirectSimProbe  # noqa: E402
 from drivers.sim.patient import PatientRenderer  # noqa: E402
-from drivers.sim.renderer import RenderParams  # noqa: E402
-from drivers.sim.settings import SimSettings  # noqa: E402
 from protocols.procedure import TIME_OUT_IDS, ProcedureRole  # noqa: E402
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol  # noqa: E402
-from scanner_app.engine import AcquisitionEngine  # noqa: E402
-from scanner_app.preferences import Preferences  # noqa: E402
-from scanner_app.ring import FrameRing  # noqa: E402
 from scanner_app.studies import Patient, StudyStore  # noqa: E402
 from scanner_app.studies.capture_sink import StudyCaptureSink  # noqa: E402
 from ui.close_prompt import EXAM_END  # noqa: E402
 from ui.exam_dialog import ExamRequest  # noqa: E402
 from ui.exam_dock import ExamController  # noqa: E402
-from ui.main_window import MainWindow, ScannerModels  # noqa: E402
 from ui.procedure_record_panel import ProcedureRecordPanel  # noqa: E402
-from ui.theme import apply_dark_theme  # noqa: E402
-
-
-def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
-    waited = 0
-    while not cond():
-        if waited > timeout_ms:
-            raise TimeoutError("screenshot state not reached")
-        QTest.qWait(20)
-        waited += 20
 
 
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots" / "procedure_time_out.png"
-    app = QApplication(sys.argv[:1])
-    apply_dark_theme(app)
-    tmp = Path(tempfile.mkdtemp(prefix="scanner-shots-"))
+    _app = make_app()  # kept alive for the whole run
+    tmp = temp_folder()
     store = StudyStore(tmp / "studies")
     exams = ExamController(store, load_library()[0], operator="Smith^Olivia", ask=lambda *_q: EXAM_END)
     renderer = PatientRenderer("shoulder")
-    driver = DirectSimProbe(renderer, SimSettings(RenderParams(rows=512, cols=512), frame_rate_hz=30.0))
-    engine = AcquisitionEngine(driver, FrameRing(300, 512 * 512))
-    models = ScannerModels.for_engine(
-        engine, Preferences(tmp / "preferences.json"), StudyCaptureSink(store, exams.current_study)
-    )
-    window = MainWindow(engine, models)
-    window.resize(1600, 1000)
+    window, engine = sim_window(renderer, tmp, StudyCaptureSink(store, exams.current_study))
     window.show()
     engine.start()
     try:

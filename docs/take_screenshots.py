@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from PyQt6.QtTest import QTest  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
+from shot_support import wait_until  # noqa: E402
 
 from drivers.sim.control import SimulatorControl  # noqa: E402
 from drivers.sim.direct import DirectSimProbe  # noqa: E402
@@ -36,15 +36,6 @@ from ui.sim_panel import SimulatorTab  # noqa: E402
 from ui.theme import apply_dark_theme  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-
-
-def wait_until(cond: Callable[[], bool], timeout_ms: int = 10000) -> None:
-    waited = 0
-    while not cond():
-        if waited > timeout_ms:
-            raise TimeoutError("screenshot state not reached")
-        QTest.qWait(20)
-        waited += 20
 
 
 def size_argument() -> tuple[int, int, str] | None:
