@@ -3,8 +3,9 @@
 Pure functions of scene time (seconds, the simulator's clock) and immutable values: `Circulation`
 (heart and breathing rates), `Manoeuvres` (when the trainee last squeezed the calf, began and
 released a Valsalva). The Doppler IQ synthesis (`drivers/sim/doppler_iq.py`) takes its flow
-waveforms from here, and the B-mode may take vessel calibre (`vein_calibre`, `artery_calibre`)
-from the same values, so both show one patient. All functions take numpy arrays of times.
+waveforms from here; the B-mode's pulsation and breathing (`vessel_motion.py`) use the same rates
+and may take a vein's Valsalva calibre (`vein_calibre`), so both show one patient.
+All functions take numpy arrays of times.
 
 Shapes, normalised so a vessel model scales them by its own speed:
 - limb arteries (high resistance): triphasic, a forward systolic peak of 1, a brief reversal of
@@ -166,10 +167,4 @@ def vein_calibre(t_s: FloatArray, m: Manoeuvres = AT_REST, c: Circulation = NORM
     if m.release_s is not None:
         held = held * (1.0 - _smoothstep(release / 1.0))
     out: FloatArray = breathing * (1.0 + VALSALVA_DISTENSION * held)
-    return out
-
-
-def artery_calibre(t_s: FloatArray, c: Circulation = NORMAL) -> FloatArray:
-    """Artery diameter relative to diastole: a few per cent wider in systole."""
-    out: FloatArray = 1.0 + 0.04 * np.clip(arterial_flow(t_s, c), 0.0, None)
     return out

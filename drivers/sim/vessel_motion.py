@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import math
 
-HEART_RATE_PER_MIN = 70.0
-RESPIRATORY_RATE_PER_MIN = 15.0
+from drivers.sim.haemodynamics import NORMAL
+
+# One patient, one set of rates: the Doppler flow (haemodynamics.py) beats and breathes with the B-mode.
+HEART_RATE_PER_MIN = NORMAL.heart_rate_per_min
+RESPIRATORY_RATE_PER_MIN = NORMAL.breaths_per_min
 ARTERIAL_DISTENSION = 0.08  # systolic diameter increase, fraction of diastolic
 VENOUS_SWING = 0.10  # peak-to-mean respiratory change of venous diameter, fraction
 
