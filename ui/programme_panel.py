@@ -36,6 +36,7 @@ from scanner_app.programme.db import ProgrammeDatabase
 from scanner_app.programme.logbook import (
     ExamFacts,
     LogbookEntry,
+    awaiting_sign_off,
     entries,
     findings_text,
     person_key,
@@ -399,11 +400,10 @@ class ProgrammePanel(QWidget):
             parts = ", ".join(f"{r.done}/{r.requirement.count}" for r in done.requirements)
             lines.append(f"{p.title}: {parts}{' ✓' if done.complete else ''}")
         self.progress.setText("\n".join(lines))
-        for e in entries(self.db):
-            if e.supervisor == user.username and not e.signed_off and e.person != user.username:
-                item = QListWidgetItem(f"{e.person}: {_entry_line(e)}")
-                item.setData(256, e.id)
-                self.awaiting.addItem(item)
+        for e in awaiting_sign_off(self.db, user.username):
+            item = QListWidgetItem(f"{e.person}: {_entry_line(e)}")
+            item.setData(256, e.id)
+            self.awaiting.addItem(item)
         if reviewer:
             start, end = quarter_of(today)
             for case in cases(self.db, start, end):

@@ -118,6 +118,21 @@ def entries(db: ProgrammeDatabase, person: str | None = None) -> list[LogbookEnt
         return [_entry(row) for row in s.scalars(query)]
 
 
+def awaiting_sign_off(db: ProgrammeDatabase, supervisor: str) -> list[LogbookEntry]:
+    """Others' entries `supervisor` supervised that nobody has signed off yet, oldest first."""
+    query = (
+        sa.select(LogbookRow)
+        .where(
+            LogbookRow.supervisor == supervisor,
+            LogbookRow.signed_off_by == "",
+            LogbookRow.person != supervisor,
+        )
+        .order_by(LogbookRow.performed_on, LogbookRow.id)
+    )
+    with db.session() as s:
+        return [_entry(row) for row in s.scalars(query)]
+
+
 def sign_off(db: ProgrammeDatabase, entry_id: int, by: User, at: datetime | None = None) -> LogbookEntry:
     """The supervisor's (or an operator's) sign-off of an entry.
 
