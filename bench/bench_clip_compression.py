@@ -1,6 +1,7 @@
 """Clip compression: bytes and write time of a 300-frame 512 x 512 clip, uncompressed vs RLE Lossless
-(what the store writes by default) vs JPEG-LS lossless (pydicom + pyjpegls, for comparison), measured
-in the same run, and each read back and checked bit-exact.
+(what the store writes by default) vs JPEG-LS lossless (pydicom + pyjpegls, for comparison) vs JPEG
+Baseline (the lossy copy a destination set to it gets, `scanner_app.studies.lossy`), measured in the
+same run, and each read back: the lossless ones checked bit-exact, JPEG by its PSNR.
 
 Run by hand: `python bench/bench_clip_compression.py [FRAMES]`. Two kinds of frames: a speckle sector
 with black outside it and attenuation (like a convex image), and pure noise (the worst case).
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scanner_app.frame import DataFormat, Frame, ImagingSettings, ProbeIdentity
 from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies.lossy import JPEG_QUALITY, jpeg_baseline_copy
 from scanner_app.studies.store import CLIP_NONE, CLIP_RLE
 
 ROWS = COLS = 512
@@ -72,8 +74,11 @@ def run(label: str, pixels: list[npt.NDArray[np.uint8]], root: Path) -> None:
         print(f"  {codec:8s} {path.stat().st_size / 1e6:7.1f} MB  write {write_s:6.2f} s  "
               f"read+decode {read_s:5.2f} s  bit-exact {exact}")  # fmt: skip
         if codec == CLIP_NONE:
-            plain = pydicom.dcmread(path)
+            plain_path = path
+        else:
+            rle_path = path
         store.close()
+    plain = pydicom.dcmread(plain_path)
     started = time.perf_counter()
     plain.compress(JPEGLSLossless, generate_instance_uid=False)
     out = root / f"{label}-jpegls.dcm"
@@ -85,6 +90,24 @@ def run(label: str, pixels: list[npt.NDArray[np.uint8]], root: Path) -> None:
     exact = np.array_equal(back, expected)
     print(f"  {'jpeg-ls':8s} {out.stat().st_size / 1e6:7.1f} MB  write {write_s:6.2f} s  "
           f"read+decode {read_s:5.2f} s  bit-exact {exact}  (not written by the app)")  # fmt: skip
+    rle = pydicom.dcmread(rle_path)  # what the sender reads from the store
+    started = time.perf_counter()
+    lossy = jpeg_baseline_copy(rle)
+    from_rle_s = time.perf_counter() - started
+    plain = pydicom.dcmread(plain_path)
+    started = time.perf_counter()
+    lossy = jpeg_baseline_copy(plain)
+    out = root / f"{label}-jpeg.dcm"
+    lossy.save_as(out, enforce_file_format=True)
+    write_s = time.perf_counter() - started
+    started = time.perf_counter()
+    back = pydicom.dcmread(out).pixel_array
+    read_s = time.perf_counter() - started
+    mse = float(np.mean((back.astype(float) - expected) ** 2))
+    psnr = 10 * np.log10(255.0**2 / mse) if mse else float("inf")
+    print(f"  {'jpeg q' + str(JPEG_QUALITY):8s} {out.stat().st_size / 1e6:7.1f} MB  write {write_s:6.2f} s  "
+          f"read+decode {read_s:5.2f} s  PSNR {psnr:.1f} dB  ratio {lossy.LossyImageCompressionRatio}:1  "
+          f"(lossy, made when sending: {from_rle_s:.2f} s from the RLE original)")  # fmt: skip
 
 
 def main() -> None:

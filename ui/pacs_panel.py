@@ -41,6 +41,8 @@ from PyQt6.QtWidgets import (
 
 from scanner_app.studies.model import Study, StudyError
 from scanner_app.studies.pacs import (
+    COMPRESSION_JPEG_BASELINE,
+    COMPRESSION_LOSSLESS,
     DestinationError,
     EchoResult,
     PacsDestination,
@@ -175,6 +177,15 @@ class PacsPanel(QWidget):
         services_note.setWordWrap(True)
         services_note.setStyleSheet("color: #8b949e;")
         form.addRow("", services_note)
+        self.compression_combo = QComboBox()  # how clips travel to this destination
+        self.compression_combo.addItem("Lossless", COMPRESSION_LOSSLESS)
+        self.compression_combo.addItem("JPEG (lossy)", COMPRESSION_JPEG_BASELINE)
+        self.compression_combo.setToolTip(
+            "Lossless: clips as the store keeps them (RLE), or uncompressed. JPEG: clips sent as JPEG "
+            "Baseline copies (new, derived instances) when this PACS accepts it; the store keeps its "
+            "lossless originals."
+        )
+        form.addRow("Clips", self.compression_combo)
         bl.addLayout(form)
         row = QGridLayout()  # two buttons a row: the tab fits the side panel
         self.save_button = QPushButton("Save")
@@ -271,6 +282,7 @@ class PacsPanel(QWidget):
         self.calling_edit.setText(d.calling_ae)
         self.worklist_check.setChecked(d.worklist)
         self.mpps_check.setChecked(d.mpps)
+        self.compression_combo.setCurrentIndex(max(0, self.compression_combo.findData(d.compression)))
 
     def selected_destination(self) -> PacsDestination | None:
         row = self.dest_list.currentRow()
@@ -297,6 +309,7 @@ class PacsPanel(QWidget):
                 calling_ae=self.calling_edit.text().strip(),
                 worklist=self.worklist_check.isChecked(),
                 mpps=self.mpps_check.isChecked(),
+                compression=str(self.compression_combo.currentData()),
             )
         except DestinationError as exc:
             self._error(str(exc))

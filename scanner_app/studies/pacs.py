@@ -38,6 +38,7 @@ from pynetdicom.transport import AddressInformation, AssociationSocket
 from scanner_app.events import worker_signal
 from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE
 from scanner_app.studies.encapsulated_pdf import ENCAPSULATED_PDF_STORAGE
+from scanner_app.studies.lossy import JPEG_BASELINE, LossyCompressionError, jpeg_baseline_copy
 from scanner_app.studies.model import Study, StudyCapture, StudyDocument, StudyError
 from scanner_app.studies.rle import RLE_LOSSLESS
 from scanner_app.studies.store import INDEX_NAME, claim_legacy_sends, connect_index, transaction
@@ -59,7 +60,11 @@ IDLE_CHECK_S = 5.0
 
 
 _AE_MAX_CHARS = 16
-_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae", "worklist", "mpps")
+_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae", "worklist", "mpps", "compression")
+# How clips travel to a destination: as the store keeps them (lossless), or JPEG Baseline copies.
+COMPRESSION_LOSSLESS = "lossless"
+COMPRESSION_JPEG_BASELINE = "jpeg-baseline"
+COMPRESSIONS = (COMPRESSION_LOSSLESS, COMPRESSION_JPEG_BASELINE)
 
 
 class DestinationError(StudyError):
@@ -108,6 +113,7 @@ class PacsDestination:
     calling_ae: str = "SCANNERAPP"
     worklist: bool = False  # the new-exam dialog asks it for scheduled procedures (Modality Worklist)
     mpps: bool = False  # it is told when an exam starts and ends (Modality Performed Procedure Step)
+    compression: str = COMPRESSION_LOSSLESS  # jpeg-baseline: clips go lossy, when the PACS takes it
 
     def __post_init__(self) -> None:
         label = self.name if isinstance(self.name, str) and self.name.strip() else "(unnamed)"
@@ -133,6 +139,8 @@ class PacsDestination:
         for field_name in ("worklist", "mpps"):
             if not isinstance(getattr(self, field_name), bool):
                 raise bad(field_name, f"{getattr(self, field_name)!r} is not true or false")
+        if self.compression not in COMPRESSIONS:
+            raise bad("compression", f"{self.compression!r} is not one of {', '.join(COMPRESSIONS)}")
 
     @property
     def identity(self) -> PacsIdentity:
@@ -153,6 +161,8 @@ class PacsDestination:
         for service in ("worklist", "mpps"):  # written only when on: older files stay as they were
             if getattr(self, service):
                 data[service] = True
+        if self.compression != COMPRESSION_LOSSLESS:
+            data["compression"] = self.compression
         return data
 
     @classmethod
@@ -176,6 +186,7 @@ class PacsDestination:
             calling_ae=data.get("calling_ae", "SCANNERAPP"),
             worklist=data.get("worklist", False),
             mpps=data.get("mpps", False),
+            compression=data.get("compression", COMPRESSION_LOSSLESS),
         )
 
 
@@ -474,6 +485,10 @@ class PacsSender:
         for sop_class in (US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE):
             # A context of its own: a PACS that does not take RLE still takes the images uncompressed.
             self._ae.add_requested_context(sop_class, [RLE_LOSSLESS])
+        if destination.compression == COMPRESSION_JPEG_BASELINE:
+            # Proposed only to a destination set for it, in a context of its own: a PACS that
+            # turns it down gets the clips as kept (or uncompressed), never lossy.
+            self._ae.add_requested_context(US_MULTIFRAME_IMAGE_STORAGE, [JPEG_BASELINE])
 
     @property
     def _key(self) -> tuple[str, str, int]:
@@ -625,7 +640,7 @@ class PacsSender:
     def _send_one(self, assoc: Association, sop_uid: str, rel_path: str, attempts: int) -> None:
         path = self.root / rel_path
         try:
-            ds = pydicom.dcmread(path)
+            ds: pydicom.Dataset = pydicom.dcmread(path)
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
             self._set(sop_uid, SendStatus.FAILED, attempts + 1, f"cannot read {path}: {exc}", 0.0)
             return
@@ -637,8 +652,15 @@ class PacsSender:
             reason = f"{self.destination.describe()} does not accept {kind} (no presentation context)"
             self._set(sop_uid, SendStatus.FAILED, attempts + 1, reason, 0.0)
             return
-        syntax = str(ds.file_meta.TransferSyntaxUID)
         takes = {(cx.abstract_syntax, ts) for cx in assoc.accepted_contexts for ts in cx.transfer_syntax}
+        if self._sends_lossy(ds, (US_MULTIFRAME_IMAGE_STORAGE, JPEG_BASELINE) in takes):
+            try:
+                ds = jpeg_baseline_copy(ds)
+            except (LossyCompressionError, ValueError, RuntimeError, NotImplementedError) as exc:
+                reason = f"cannot JPEG-compress {path} for {self.destination.describe()}: {exc}"
+                self._set(sop_uid, SendStatus.FAILED, attempts + 1, reason, 0.0)
+                return
+        syntax = str(ds.file_meta.TransferSyntaxUID)
         if syntax not in _TRANSFER_SYNTAXES and (ds.SOPClassUID, syntax) not in takes:
             # The PACS does not take this compression: the same pixels uncompressed, and the same
             # instance (it is lossless, so its SOP Instance UID stays).
@@ -670,6 +692,15 @@ class PacsSender:
                 f"{self.destination.describe()} refused the image: C-STORE status 0x{code:04X}",
                 0.0,
             )
+
+    def _sends_lossy(self, ds: pydicom.Dataset, accepted: bool) -> bool:
+        """A clip goes JPEG Baseline only to a destination set for it that accepted it (a PACS that
+        did not gets it lossless); stills, reports and anything already lossy go as kept."""
+        if self.destination.compression != COMPRESSION_JPEG_BASELINE:
+            return False
+        if ds.SOPClassUID != US_MULTIFRAME_IMAGE_STORAGE or ds.get("LossyImageCompression") == "01":
+            return False
+        return accepted
 
     def _retry_later(self, sop_uid: str, attempts: int, reason: str) -> None:
         delay = min(self._max_delay_s, self._base_delay_s * 2.0**attempts)
