@@ -124,3 +124,77 @@ def test_the_exam_controller_tells_the_mpps_destination_of_the_pacs_tab(tmp_path
     assert step.ScheduledStepAttributesSequence[0].AccessionNumber == ORDER.accession_number
     assert len(step.PerformedSeriesSequence[0].ReferencedImageSequence) == 1
     store.close()
+
+
+def test_a_restart_mid_exam_still_ends_the_same_step(tmp_path: Path) -> None:
+    with TestScp("RIS", mpps=True) as scp:
+        store = StudyStore(tmp_path)
+        notifier = MppsNotifier([_dest(scp)], timeout_s=5.0, store_root=tmp_path)
+        try:
+            session = ExamSession.start(store, Patient("P-R", "Doe^Jane"), "Op^One", order=ORDER)
+            notifier.started(session.study)
+            assert notifier.wait_idle(10.0)
+            session.keep_open()
+        finally:
+            notifier.close()
+            store.close()
+        # The app starts again: a new store on the same folder, a new notifier, no memory of the step.
+        store = StudyStore(tmp_path)
+        notifier = MppsNotifier([_dest(scp)], timeout_s=5.0, store_root=tmp_path)
+        try:
+            study = store.get_study(session.study.study_uid)
+            assert notifier.in_progress(study)
+            clip = store.save_clip(study, [make_frame(i) for i in range(3)])
+            notifier.started(study)  # the exam resumed: the same step goes on, no second N-CREATE
+            store.end_study(study)
+            notifier.ended(store.get_study(study.study_uid))
+            assert notifier.wait_idle(10.0)
+            assert not notifier.in_progress(store.get_study(study.study_uid))
+        finally:
+            notifier.close()
+            store.close()
+    assert notifier.errors == []
+    [(create, uid), (set_, set_uid)] = scp.mpps_requests
+    assert (create, set_, set_uid) == ("N-CREATE", "N-SET", uid)
+    step = scp.mpps[uid]
+    assert step.PerformedProcedureStepStatus == "COMPLETED"
+    refs = [
+        r.ReferencedSOPInstanceUID for s in step.PerformedSeriesSequence for r in s.ReferencedImageSequence
+    ]
+    assert refs == [clip.sop_instance_uid]
+
+
+def test_an_exam_whose_end_the_ris_missed_is_told_at_the_next_start(tmp_path: Path, qtbot: QtBot) -> None:
+    from ui.exam_dialog import ExamRequest
+    from ui.exam_dock import ExamController
+    from ui.pacs_panel import save_destinations
+
+    store = StudyStore(tmp_path / "store")
+    config = tmp_path / "pacs.json"
+    request = ExamRequest(Patient("P-X", "Roe^Rita"), "Op^One", "", "", None, None, "left", False, ORDER)
+    with TestScp("RIS", mpps=True) as scp:
+        save_destinations(config, [_dest(scp)])
+        exams = ExamController(store, operator="Op^One", pacs_config=config)
+        exams.start_exam(request)
+        assert exams.session is not None
+        study_uid = exams.session.study.study_uid
+        qtbot.waitUntil(lambda: [k for k, _ in scp.mpps_requests] == ["N-CREATE"], timeout=10000)
+    # The RIS is down when the exam ends (no images: discontinued), so its N-SET fails.
+    exams.end_exam()
+    exams.close()
+    assert store.get_study(study_uid).ended_at is not None
+    assert exams.finish_mpps_steps() == 1  # still in progress as far as the RIS knows
+    exams.close()
+    # The next start, with the RIS back (its steps kept): the same step is ended, once.
+    with TestScp("RIS", mpps=True, port=scp.port) as back:
+        back.mpps = scp.mpps
+        again = ExamController(store, operator="Op^One", pacs_config=config)
+        assert again.finish_mpps_steps() == 1
+        again.close()
+        assert [k for k, _ in back.mpps_requests] == ["N-SET"]
+        third = ExamController(store, operator="Op^One", pacs_config=config)
+        assert third.finish_mpps_steps() == 0  # told: nothing left to finish
+        third.close()
+    [step] = back.mpps.values()
+    assert step.PerformedProcedureStepStatus == "DISCONTINUED"
+    store.close()

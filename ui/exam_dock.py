@@ -233,6 +233,7 @@ class ExamController(QObject):
             "export_teaching", [], "De-identified teaching copy of the exam…", self.export_teaching_copy
         )
         self._refresh()
+        self.finish_mpps_steps()  # exams ended before the last stop whose end the RIS was not told
 
     # --- CaptureLabeller (GUI thread) ------------------------------------------------------------
 
@@ -452,18 +453,37 @@ class ExamController(QObject):
 
     # --- MPPS ------------------------------------------------------------------------------------
 
-    def _mpps_started(self, session: ExamSession) -> None:
-        """Tell the MPPS destinations (PACS tab) that a patient's exam is in progress."""
-        if session.study.patient.practice_subject:
-            return
+    def _mpps_notifier(self) -> MppsNotifier | None:
+        """The notifier for the PACS tab's MPPS destinations (None: there are none)."""
         if self._mpps is None:
             path = self._pacs_config or default_pacs_config_path()
             found = read_destinations(path).destinations if path.exists() else ()
             if not any(d.mpps for d in found):
-                return
-            self._mpps = MppsNotifier(found)
+                return None
+            # The steps are kept with each study, so a restart mid-exam still ends them.
+            self._mpps = MppsNotifier(found, store_root=self.store.root)
+        return self._mpps
+
+    def finish_mpps_steps(self) -> int:
+        """Tell the MPPS destinations how exams ended that they still think in progress (the app
+        stopped before telling them, or they were unreachable then); returns how many exams."""
+        notifier = self._mpps_notifier()
+        if notifier is None:
+            return 0
+        ended = [s for s in self.store.list_studies() if s.ended_at is not None and notifier.in_progress(s)]
+        for study in ended:
+            notifier.ended(study)  # with every image kept
+        return len(ended)
+
+    def _mpps_started(self, session: ExamSession) -> None:
+        """Tell the MPPS destinations (PACS tab) that a patient's exam is in progress."""
+        if session.study.patient.practice_subject:
+            return
+        notifier = self._mpps_notifier()
+        if notifier is None:
+            return
         self._mpps_studies.add(session.study.study_uid)
-        self._mpps.started(session.study)
+        notifier.started(session.study)
 
     def _mpps_ended(self, session: ExamSession) -> None:
         uid = session.study.study_uid

@@ -3,24 +3,29 @@ and then that it was completed or discontinued (N-SET), with the images it produ
 
 `MppsNotifier` does this on its own thread, in order, so starting or ending an exam never waits on
 the network; a failure is logged and kept in `errors` (the exam and its images are not affected).
+Given the store's root, it keeps each step's UID and state with the study (`mpps.json` in the
+study's folder, `MppsSteps`), so after a restart mid-exam the same step is still ended by N-SET.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import queue
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]
 
 from scanner_app.capture import CaptureKind
-from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE
+from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE, write_file_atomic
 from scanner_app.studies.model import Study, StudyCapture, StudyError
 from scanner_app.studies.pacs import PacsDestination, _associate, _make_ae
 
@@ -148,6 +153,50 @@ def send_mpps(
             assoc.release()
 
 
+MPPS_FILE = "mpps.json"  # in the study's folder: {"AE@host:port": {"mpps_uid": ..., "status": ...}}
+
+
+class MppsSteps:
+    """The MPPS step told to each destination about each study, kept with the study on disk.
+
+    A destination is known by its identity (AE title, host, port), as send state is: renaming it in
+    the PACS tab does not lose its steps. Written whole and atomically after each change, so a kill
+    leaves the step before or after it, never half of it.
+    """
+
+    def __init__(self, store_root: Path) -> None:
+        self.root = Path(store_root)
+
+    def _path(self, study: Study) -> Path:
+        return self.root / study.directory / MPPS_FILE
+
+    def _read(self, study: Study) -> dict[str, Any]:
+        path = self._path(study)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StudyError(f"cannot read the MPPS steps in {path}: {exc}") from exc
+        return data if isinstance(data, dict) else {}
+
+    def get(self, study: Study, dest: PacsDestination) -> tuple[str, MppsStatus] | None:
+        """The step's UID and its last state confirmed by `dest`, or None if it was never told."""
+        entry = self._read(study).get(str(dest.identity))
+        if not isinstance(entry, dict):
+            return None
+        try:
+            return str(entry["mpps_uid"]), MppsStatus(entry["status"])
+        except (KeyError, ValueError):
+            return None
+
+    def put(self, study: Study, dest: PacsDestination, mpps_uid: str, status: MppsStatus) -> None:
+        data = self._read(study)
+        data[str(dest.identity)] = {"mpps_uid": mpps_uid, "status": status.value, "destination": dest.name}
+        payload = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        write_file_atomic(self._path(study), payload)
+
+
 @dataclass(frozen=True, slots=True)
 class _Job:
     study: Study
@@ -158,8 +207,16 @@ class _Job:
 class MppsNotifier:
     """Tells the MPPS destinations about exams, in order, on one thread: `started`, then `ended`."""
 
-    def __init__(self, destinations: Iterable[PacsDestination], *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        destinations: Iterable[PacsDestination],
+        *,
+        timeout_s: float = 10.0,
+        store_root: Path | None = None,
+    ) -> None:
         self.destinations = [d for d in destinations if d.mpps]
+        # With the store's root the steps outlive the app (a restart mid-exam); without, memory only.
+        self._kept = MppsSteps(store_root) if store_root is not None else None
         self.errors: list[str] = []
         self.sent: list[tuple[str, str, MppsStatus]] = []  # (destination, MPPS UID, status) confirmed
         self._timeout_s = timeout_s
@@ -207,16 +264,35 @@ class MppsNotifier:
 
     def _send(self, dest: PacsDestination, job: _Job) -> None:
         key = (dest.name, job.study.study_uid)
+        kept = self._kept.get(job.study, dest) if self._kept is not None else None
         if job.status is MppsStatus.IN_PROGRESS:
+            if kept is not None:  # told before a restart: the step goes on, not a second one
+                self._steps[key] = kept[0]
+                return
             uid = str(generate_uid())
             attributes = in_progress_dataset(job.study, dest.calling_ae, job.study.study_id)
             send_mpps(dest, attributes, uid, create=True, timeout_s=self._timeout_s)
             self._steps[key] = uid
         else:
-            found = self._steps.pop(key, None)
+            found = self._steps.get(key)
+            if found is None and kept is not None:
+                if kept[1] is not MppsStatus.IN_PROGRESS:
+                    log.info("MPPS: %s was already told this exam %s", dest.describe(), kept[1].value)
+                    return
+                found = kept[0]  # started before a restart
             if found is None:
                 raise StudyError(f"MPPS N-SET: no step in progress at {dest.describe()} for this exam")
             uid = found
             send_mpps(dest, final_dataset(job.study, job.status, job.at), uid, create=False,
                       timeout_s=self._timeout_s)  # fmt: skip
+            self._steps.pop(key, None)
+        if self._kept is not None:
+            self._kept.put(job.study, dest, uid, job.status)
         self.sent.append((dest.name, uid, job.status))
+
+    def in_progress(self, study: Study) -> bool:
+        """True when a destination was told this study is in progress and not yet how it ended."""
+        if self._kept is None:
+            return False
+        return any((step := self._kept.get(study, d)) and step[1] is MppsStatus.IN_PROGRESS
+                   for d in self.destinations)  # fmt: skip
