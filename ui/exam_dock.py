@@ -470,9 +470,16 @@ class ExamController(QObject):
         notifier = self._mpps_notifier()
         if notifier is None:
             return 0
-        ended = [s for s in self.store.list_studies() if s.ended_at is not None and notifier.in_progress(s)]
-        for study in ended:
-            notifier.ended(study)  # with every image kept
+        ended = []
+        for study_uid in notifier.unfinished():
+            try:
+                study = self.store.get_study(study_uid)  # with every image kept
+            except StudyError as exc:  # a folder the index does not know: not ours to end
+                log.warning("MPPS step of an unknown study %s: %s", study_uid, exc)
+                continue
+            if study.ended_at is not None:  # one still open is ended (and told) when its exam is
+                ended.append(study)
+                notifier.ended(study)
         return len(ended)
 
     def _mpps_started(self, session: ExamSession) -> None:

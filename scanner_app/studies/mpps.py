@@ -28,6 +28,7 @@ from scanner_app.capture import CaptureKind
 from scanner_app.studies.dicom_writer import US_IMAGE_STORAGE, US_MULTIFRAME_IMAGE_STORAGE, write_file_atomic
 from scanner_app.studies.model import Study, StudyCapture, StudyError
 from scanner_app.studies.pacs import PacsDestination, _associate, _make_ae
+from scanner_app.studies.store import STUDIES_DIR
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,26 @@ class MppsSteps:
         except (KeyError, ValueError):
             return None
 
+    def unfinished(self, destinations: Iterable[PacsDestination]) -> list[str]:
+        """The UIDs of the studies (folders named by them) one of `destinations` still thinks in
+        progress: found by their files, without reading every study."""
+        identities = {str(d.identity) for d in destinations}
+        found = []
+        for path in sorted((self.root / STUDIES_DIR).glob(f"*/{MPPS_FILE}")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                log.warning("cannot read the MPPS steps in %s: %s", path, exc)
+                continue
+            if isinstance(data, dict) and any(
+                isinstance(entry, dict)
+                and key in identities
+                and entry.get("status") == MppsStatus.IN_PROGRESS
+                for key, entry in data.items()
+            ):
+                found.append(path.parent.name)
+        return found
+
     def put(self, study: Study, dest: PacsDestination, mpps_uid: str, status: MppsStatus) -> None:
         data = self._read(study)
         data[str(dest.identity)] = {"mpps_uid": mpps_uid, "status": status.value, "destination": dest.name}
@@ -296,3 +317,7 @@ class MppsNotifier:
             return False
         return any((step := self._kept.get(study, d)) and step[1] is MppsStatus.IN_PROGRESS
                    for d in self.destinations)  # fmt: skip
+
+    def unfinished(self) -> list[str]:
+        """The UIDs of the studies a destination was told are in progress and not yet how they ended."""
+        return self._kept.unfinished(self.destinations) if self._kept is not None else []
