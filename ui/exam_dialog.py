@@ -284,6 +284,10 @@ class ExamDialog(QDialog):
         self.worklist_modality.setMaximumWidth(50)
         self.worklist_station = QLineEdit(station_ae)
         self.worklist_station.setPlaceholderText("any station")
+        # A whole AE title shows (SCANNERAPP, not its tail), so the filter can be read before a query.
+        self.worklist_station.setMinimumWidth(
+            self.worklist_station.fontMetrics().horizontalAdvance("SCANNERAPP__")
+        )
         self.worklist_refresh = QPushButton("Refresh")
         self.worklist_refresh.clicked.connect(self.query_worklist)
         for label, widget in (

@@ -980,6 +980,11 @@ class MainWindow(QMainWindow):
         if self._state_restored and self.restoreDockWidget(dock):
             self._user_placed_docks.add(dock.objectName())
         else:
+            least = max(dock.minimumWidth(), dock.minimumSizeHint().width())
+            if self.minimumSizeHint().width() + least > self.width():
+                # Fold the side panel first: a dock added beside it would widen the window past
+                # the screen (a 1280 px one), and the window would not narrow again once folded.
+                self.tabs.set_collapsed(True)
             self.addDockWidget(area, dock)
         self._fit_dock(dock, dock.sizeHint().width())
 

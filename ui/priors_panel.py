@@ -79,6 +79,9 @@ class PriorViewer(QWidget):
         for box, name in ((self.window_centre, "C "), (self.window_width, "W ")):
             box.setRange(-5000.0, 70000.0)
             box.setPrefix(name)
+            # Narrower than the widest value needs (C 70000.00): with the exam dock, the dock still
+            # fits a 1280 px window beside the live image; the usual values (C 600.00) still show.
+            box.setMinimumWidth(box.fontMetrics().horizontalAdvance("C 0000.00") + 28)
             box.valueChanged.connect(lambda _v: self._show())
         controls = QHBoxLayout()
         controls.addWidget(self.slider, 1)
