@@ -19,7 +19,7 @@ from protocols.validation import load_library
 from scanner_app.studies import StudyStore
 from scanner_app.studies.model import StudyError
 from scanner_app.studies.pacs import PacsDestination, PacsSender, SendStatus, read_destinations
-from scanner_app.studies.worklist import WorklistQuery, query_worklist
+from scanner_app.studies.worklist import WorklistEntry, WorklistQuery, ordered_side, query_worklist
 from tests.orthanc_fixture import CALLING_AE, OrthancServer, _free_port, orthanc_worklist  # noqa: F401
 from tests.studies_support import make_frame
 from tests.worklist_support import write_worklist_file
@@ -137,7 +137,7 @@ def test_pick_from_the_worklist_capture_and_the_pacs_has_the_order(
     assert dialog.birth_date.text() == "1958-07-04" and dialog.sex.currentData() == "M"
     assert dialog.accession.text() == "ACC-0830"
     assert dialog.chosen_protocol() is not None and dialog.chosen_protocol().id == "shoulder"  # type: ignore[union-attr]
-    dialog.side.setCurrentText("left")
+    assert dialog.side.currentText() == "left"  # from "US SHOULDER LEFT", not the form's default
     dialog.patient_id.setText("P-OTHER")  # another patient typed over the pick: not that order
     assert dialog._order().study_uid == ""
     dialog.patient_id.setText("P-2")
@@ -214,3 +214,39 @@ def test_worklist_and_mpps_flags_are_kept_in_the_destinations_file(tmp_path: Pat
     found = read_destinations(path)
     assert found.destinations == (plain, ris)
     assert "mpps" in found.errors[0] and "true or false" in found.errors[0]
+
+
+@pytest.mark.parametrize(
+    ("procedure", "side"),
+    [
+        ("US KNEE RIGHT", "right"),
+        ("US Shoulder Lt", "left"),
+        ("US HIPS BILATERAL", "bilateral"),
+        ("US ANKLE LEFT AND RIGHT", "bilateral"),
+        ("US GROIN", None),
+        ("US L KNEE", None),  # a lone letter is too ambiguous to act on
+    ],
+)
+def test_the_side_an_order_names(procedure: str, side: str | None) -> None:
+    assert ordered_side(procedure) == side
+
+
+def _entry(procedure: str) -> WorklistEntry:
+    return WorklistEntry(
+        "Doe^Jane", "P-1", "19700101", "F", "ACC-1", procedure, "", TODAY, "090000", "US", "", "", "1.2.3"
+    )
+
+
+def test_a_picked_order_sets_the_side_it_names_and_asks_when_it_names_none(qtbot: QtBot) -> None:
+    protocols, _ = load_library()
+    entries = [_entry("US KNEE RIGHT"), _entry("US KNEE")]
+    dialog = ExamDialog(protocols, has_simulator=False, operator="Op^One", worklist=lambda _q: entries)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.worklist_list.topLevelItemCount() == 2, timeout=5_000)
+    dialog.select_protocol("knee")
+    assert dialog.side.isEnabled() and dialog.side.currentText() == "left"  # the form's default
+    dialog.worklist_list.setCurrentItem(dialog.worklist_list.topLevelItem(0))
+    assert dialog.side.currentText() == "right"
+    assert "choose it" not in dialog.worklist_status.text()
+    dialog.worklist_list.setCurrentItem(dialog.worklist_list.topLevelItem(1))
+    assert "The order names no side: choose it." in dialog.worklist_status.text()

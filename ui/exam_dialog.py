@@ -45,7 +45,7 @@ from protocols.procedure_map import DEFAULT_PROCEDURE_MAP, ProcedureMapError, Pr
 from scanner_app.studies.model import ExamOrder, FieldValueError, Patient, StudyError, check_dicom_value
 from scanner_app.studies.pacs import PacsDestination, read_destinations
 from scanner_app.studies.report import format_person_name
-from scanner_app.studies.worklist import WorklistEntry, WorklistQuery, query_worklist
+from scanner_app.studies.worklist import WorklistEntry, WorklistQuery, ordered_side, query_worklist
 from ui.theme import ALARM
 from ui.user_folders import user_path
 
@@ -396,6 +396,9 @@ class ExamDialog(QDialog):
         )
         if protocol_id is not None and self.protocol.findData(protocol_id) >= 0:
             self.select_protocol(protocol_id)
+        side = ordered_side(entry.requested_procedure)
+        if self.side.isEnabled() and side is not None:
+            self.side.setCurrentText(side)  # the order's side, never the form's default
         self.worklist_status.setText(
             f"Exam for {entry.requested_procedure or 'the scheduled procedure'}, accession "
             f"{entry.accession_number or '(none)'}"
@@ -404,6 +407,7 @@ class ExamDialog(QDialog):
                 if entry.referring_physician
                 else ""
             )
+            + (". The order names no side: choose it." if self.side.isEnabled() and side is None else "")
         )
         self.worklist_status.setStyleSheet("")
 

@@ -89,6 +89,26 @@ class WorklistEntry:
         )
 
 
+_SIDE_WORDS = {
+    "left": "left", "lt": "left",
+    "right": "right", "rt": "right",
+    "bilateral": "bilateral", "bilat": "bilateral", "bil": "bilateral", "both": "bilateral",
+}  # fmt: skip
+
+
+def ordered_side(requested_procedure: str) -> str | None:
+    """The side the order names ("left", "right" or "bilateral"), or None when it names none.
+
+    RIS procedure names carry the side as a word ("US KNEE RIGHT", "US Shoulder Lt", "US HIPS BIL");
+    single letters are ignored as too ambiguous. Left and right both named means bilateral.
+    """
+    words = re.findall(r"[a-z]+", requested_procedure.casefold())
+    sides = {_SIDE_WORDS[w] for w in words if w in _SIDE_WORDS}
+    if not sides:
+        return None
+    return sides.pop() if len(sides) == 1 else "bilateral"
+
+
 def worklist_identifier(query: WorklistQuery) -> Dataset:
     """The C-FIND identifier: the keys to match (date, modality, station) and the ones to return."""
     ds = Dataset()
