@@ -59,7 +59,7 @@ IDLE_CHECK_S = 5.0
 
 
 _AE_MAX_CHARS = 16
-_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae", "worklist", "mpps")
+_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae", "worklist", "mpps", "commitment")
 
 
 class DestinationError(StudyError):
@@ -108,6 +108,7 @@ class PacsDestination:
     calling_ae: str = "SCANNERAPP"
     worklist: bool = False  # the new-exam dialog asks it for scheduled procedures (Modality Worklist)
     mpps: bool = False  # it is told when an exam starts and ends (Modality Performed Procedure Step)
+    commitment: bool = False  # it is asked to commit what it was sent (Storage Commitment)
 
     def __post_init__(self) -> None:
         label = self.name if isinstance(self.name, str) and self.name.strip() else "(unnamed)"
@@ -130,7 +131,7 @@ class PacsDestination:
             problem = ae_title_problem(getattr(self, field_name))
             if problem:
                 raise bad(field_name, f"{problem}: not a valid AE title (1-16 characters, no backslash)")
-        for field_name in ("worklist", "mpps"):
+        for field_name in ("worklist", "mpps", "commitment"):
             if not isinstance(getattr(self, field_name), bool):
                 raise bad(field_name, f"{getattr(self, field_name)!r} is not true or false")
 
@@ -150,7 +151,8 @@ class PacsDestination:
             "called_ae": self.called_ae,
             "calling_ae": self.calling_ae,
         }
-        for service in ("worklist", "mpps"):  # written only when on: older files stay as they were
+        # Written only when on: older files stay as they were.
+        for service in ("worklist", "mpps", "commitment"):
             if getattr(self, service):
                 data[service] = True
         return data
@@ -176,6 +178,7 @@ class PacsDestination:
             calling_ae=data.get("calling_ae", "SCANNERAPP"),
             worklist=data.get("worklist", False),
             mpps=data.get("mpps", False),
+            commitment=data.get("commitment", False),
         )
 
 
@@ -287,6 +290,7 @@ class AssociationFailure:
     message: str
     transient: bool
     busy: bool = False  # an A-ASSOCIATE-RJ "rejected-transient": the PACS is at its limit for now
+    unsupported: bool = False  # the PACS accepted none of the services offered
 
 
 # A-ASSOCIATE-RJ (PS3.8 9.3.4): (source, reason) -> what it means for the person fixing it.
@@ -369,7 +373,7 @@ def _associate_once(ae: AE, dest: PacsDestination) -> tuple[Association | None, 
             sorted({getattr(cx.abstract_syntax, "name", "?") for cx in assoc.rejected_contexts})
         )
         return None, AssociationFailure(
-            f"{dest.describe()} accepts none of the kinds offered ({offered})", False
+            f"{dest.describe()} accepts none of the kinds offered ({offered})", False, unsupported=True
         )
     return None, AssociationFailure(f"{dest.describe()} aborted the association", True)
 
