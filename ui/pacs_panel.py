@@ -34,6 +34,7 @@ from PyQt6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -291,6 +292,10 @@ class PacsPanel(QWidget):
 
         self.status_tree = QTreeWidget()
         self.status_tree.setHeaderLabels(["Image", "To", "Status", "Commitment", "Reason"])
+        header = self.status_tree.header()
+        assert header is not None
+        for column in (0, 2, COMMITMENT_COLUMN):  # short words: whole, the reason gets the rest
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.status_tree.setRootIsDecorated(False)
         self.status_tree.setWordWrap(True)
         layout.addWidget(self.status_tree, 1)
