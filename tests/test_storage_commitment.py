@@ -163,6 +163,13 @@ def test_the_tab_shows_committed_failed_and_not_supported(qtbot: QtBot, tmp_path
             StudyNotDeletable, match=r"1 of 2 image\(s\) not committed by any PACS \(#2 clip\)"
         ):
             store.delete_study(study.study_uid)
+        # The PACS has the clip again once it is resent: asked again, it commits it.
+        scps["partial"].refuse = frozenset()
+        panel.dest_list.setCurrentRow(0)
+        assert panel.resend_selected_study() == 2
+        qtbot.waitUntil(lambda: panel.commitment_of(clip, "partial") == "committed", timeout=TIMEOUT_MS)
+        assert store.uncommitted(study.study_uid) == []
+        assert panel.commitment_label.text() == "Study committed: all 2 image(s) kept by PACS"
     finally:
         panel.shutdown()
         for scp in scps.values():
@@ -293,7 +300,8 @@ def test_retention_deletes_only_committed_ended_studies_older_than_its_days(
         for study in sent:
             panel.study_combo.setCurrentIndex(panel.study_combo.findData(study.study_uid))
             assert panel.send_selected_study() == 2
-        committed = [(uid, "orthanc") for s in sent for uid in _uids(store, s)]
+        committed = [(uid, "orthanc") for s in (old_open, recent_committed) for uid in _uids(store, s)]
+        deleted_uids = _uids(store, old_committed)
         # After the reports, the retention pass runs by itself (and deletes the old committed study).
         qtbot.waitUntil(
             lambda: panel.last_retention is not None and bool(panel.last_retention.deleted),
@@ -311,6 +319,7 @@ def test_retention_deletes_only_committed_ended_studies_older_than_its_days(
         assert store.uncommitted(old_open.study_uid) == []  # committed, but its exam is still open
         assert f"deleted study {old_committed.study_id} (P-OLD-SENT" in caplog.text
         assert "Retention (30 days): deleted 1 committed study" in panel.retention_label.text()
+        assert all(panel.status_of(uid, "orthanc") == "" for uid in deleted_uids)  # its rows gone
         assert old_committed.study_uid not in {
             panel.study_combo.itemData(i) for i in range(panel.study_combo.count())
         }
@@ -358,6 +367,7 @@ def test_a_study_the_system_will_not_delete_is_reported_and_the_others_go(tmp_pa
             with pytest.raises(StudyError, match="nothing was deleted"):
                 store.delete_study(stuck.study_uid)
         assert [s.study_uid for s in store.list_studies()] == [stuck.study_uid]
+        assert not (store.root / free.directory).exists()
         assert sorted(p.name for p in (store.root / stuck.directory).iterdir()) == stuck_files
         assert store.uncommitted(stuck.study_uid) == []
         assert apply_retention(store, 30).deleted  # once the folder is free again

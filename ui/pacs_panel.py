@@ -690,6 +690,13 @@ class PacsPanel(QWidget):
             self.retention_label.setStyleSheet(f"color: {ALARM if report.failed else MUTED};")
             self.retention_label.setVisible(True)
             self.refresh_studies()
+        if report.deleted:
+            studies = self.store.list_studies()
+            kept = {c.sop_instance_uid for s in studies for c in s.captures}
+            kept |= {d.sop_instance_uid for s in studies for d in s.documents}
+            for key in [k for k in self._rows if k[0] not in kept]:  # deleted here: nothing left to follow
+                item = self._rows.pop(key)
+                self.status_tree.takeTopLevelItem(self.status_tree.indexOfTopLevelItem(item))
 
     def _error(self, text: str) -> None:
         self.echo_label.setText(text)

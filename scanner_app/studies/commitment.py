@@ -292,7 +292,8 @@ class CommitmentService:
 
     def request_due(self) -> None:
         """Ask each commitment destination about every instance sent to it and not yet asked (or asked
-        before this run, or longer ago than `reask_after_s`, with no report)."""
+        before this run, or longer ago than `reask_after_s`, with no report), and about one sent again
+        (Resend) since it failed or was not supported."""
         now = self._clock()
         with self._lock:
             destinations = [d for d in self._destinations if d.commitment]
@@ -310,8 +311,18 @@ class CommitmentService:
                     "LEFT JOIN commitments m ON m.sop_instance_uid = s.sop_instance_uid "
                     "AND m.called_ae = s.called_ae AND m.host = s.host AND m.port = s.port "
                     "WHERE s.called_ae = ? AND s.host = ? AND s.port = ? AND s.status = 'sent' "
-                    "AND (m.status IS NULL OR (m.status = ? AND m.requested_at < ?)) ORDER BY s.rowid",
-                    (ident.called_ae, ident.host, ident.port, CommitmentStatus.REQUESTED.value, cutoff),
+                    "AND (m.status IS NULL OR (m.status = ? AND m.requested_at < ?) "
+                    "OR (m.status IN (?, ?) AND julianday(s.updated_at) > julianday(m.updated_at))) "
+                    "ORDER BY s.rowid",
+                    (
+                        ident.called_ae,
+                        ident.host,
+                        ident.port,
+                        CommitmentStatus.REQUESTED.value,
+                        cutoff,
+                        CommitmentStatus.FAILED.value,
+                        CommitmentStatus.NOT_SUPPORTED.value,
+                    ),
                 ).fetchall()
             if rows:
                 self._ask(dest, [(str(r[0]), str(r[1])) for r in rows])
