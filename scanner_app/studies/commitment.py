@@ -151,7 +151,7 @@ def _uids(ds: Dataset, keyword: str) -> tuple[str, ...]:
 
 class CommitmentListener:
     """The scanner's Storage Commitment SCU side that takes the PACS's N-EVENT-REPORTs on `port`;
-    `on_report` (if given) hears each report on the association's thread."""
+    `on_report` (if given) hears each report on the association's thread, else `wait_for` hands it over."""
 
     def __init__(
         self,
@@ -188,6 +188,7 @@ class CommitmentListener:
             except (sqlite3.Error, OSError):
                 log.exception("storage commitment report %s could not be recorded", result.transaction_uid)
                 return 0x0110, None  # processing failure: the PACS may send it again
+            return 0x0000, None  # kept by the callback: not also in memory for as long as the app runs
         with self._arrived:
             self._results[result.transaction_uid] = result
             self._arrived.notify_all()
