@@ -214,9 +214,10 @@ class PacsPanel(QWidget):
         self.mpps_check.setToolTip("Tell this PACS when an exam starts and ends")
         form.addRow("Services", self.worklist_check)
         form.addRow("", self.mpps_check)
-        self.commitment_check = QCheckBox("Storage commitment")
+        self.commitment_check = QCheckBox("Commitment")
         self.commitment_check.setToolTip(
-            "Ask this PACS to confirm it keeps each image sent (only then may a study be deleted here)"
+            "Storage commitment: ask this PACS to confirm it keeps each image sent (only then may a study "
+            "be deleted here)"
         )
         form.addRow("", self.commitment_check)
         services_note = QLabel(
