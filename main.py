@@ -27,6 +27,7 @@ from scanner_app.sim_control import SimulatorControl
 if TYPE_CHECKING:
     from scanner_app.headless import DopplerSummaryHook
     from scanner_app.needle_practice import NeedleScore
+    from scanner_app.preferences import Preferences
     from scanner_app.recorder import SessionRecorder
     from scanner_app.replay_control import ReplayControl
     from scanner_app.stream_out import IgtlStreamServer
@@ -515,7 +516,7 @@ def _run_engine(
     _add_doppler(window, engine)
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
-        _add_exam_workflow(window, store, exams, simulator)
+        _add_exam_workflow(window, store, exams, simulator, preferences)
         programme = _add_programme(
             window, store, exams, {p.id: p.region for p in protocols}, args.programme_db
         )
@@ -678,10 +679,14 @@ def _open_study_store(study_dir: Path) -> tuple[StudyStore | None, str]:
 
 
 def _add_exam_workflow(
-    window: ScannerWindow, store: StudyStore, exams: ExamController, simulator: SimulatorTab
+    window: ScannerWindow,
+    store: StudyStore,
+    exams: ExamController,
+    simulator: SimulatorTab,
+    preferences: Preferences,
 ) -> None:
     """The exam dock, the PACS tab, and their shutdown when the window closes."""
-    from ui.pacs_panel import PacsPanel
+    from ui.pacs_panel import DEFAULT_COMMITMENT_LISTEN, PacsPanel
     from ui.priors_panel import PriorsPanel
     from ui.procedure_record_panel import ProcedureRecordPanel
 
@@ -697,7 +702,15 @@ def _add_exam_workflow(
     def current_uid() -> str | None:
         return exams.last_study.study_uid if exams.last_study is not None else None
 
-    pacs = PacsPanel(store, current_study_uid=current_uid)
+    # Storage commitment reports come to this port; committed studies older than the retention
+    # (days, 0: off) are deleted locally.
+    port = int(preferences.get("commitment_port"))
+    pacs = PacsPanel(
+        store,
+        current_study_uid=current_uid,
+        commitment_listen=("", port if 0 < port < 65536 else DEFAULT_COMMITMENT_LISTEN[1]),
+        retention_days=max(0, int(preferences.get("retention_days"))),
+    )
     pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())

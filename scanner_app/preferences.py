@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "body_marker_region": "Knee",
     "body_marker_side": "R",
     "settings": {},  # SettingKey name -> last requested value
+    "retention_days": 0,  # delete committed studies older than this many days; 0: never (off)
+    "commitment_port": 11112,  # where PACS storage commitment reports reach this scanner (TCP)
 }
 
 

@@ -23,6 +23,7 @@ from scanner_app.engine import (
     StateChanged,
     StatusReport,
 )
+from scanner_app.studies.commitment import CommitmentService, CommitmentState
 from scanner_app.studies.pacs import PacsSender, SendState
 
 
@@ -119,4 +120,18 @@ class SendStatusBridge(QObject):
 
     def _on_status(self, state: SendState) -> None:
         # On the sender's thread: only emit.
+        self.status_changed.emit(state)
+
+
+class CommitmentBridge(QObject):
+    """Re-emits the storage commitment service's `status_changed` (from its own and its listener's
+    threads) as one queued Qt signal."""
+
+    status_changed = pyqtSignal(object)  # CommitmentState
+
+    def watch(self, service: CommitmentService) -> None:
+        service.status_changed.connect(self._on_status)
+
+    def _on_status(self, state: CommitmentState) -> None:
+        # On a worker thread: only emit.
         self.status_changed.emit(state)

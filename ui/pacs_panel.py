@@ -5,6 +5,12 @@ Each destination has a PacsSender thread, started with the panel and stopped and
 `status_changed` is emitted on the sender's thread and reaches the list through a SendStatusBridge
 (ui/bridge.py). C-ECHO runs on a worker thread so the window never waits on the network.
 
+Destinations marked for storage commitment are asked, once their images are sent, to commit them: a
+CommitmentService thread (started when one is marked) asks and listens for the reports; the list's
+Commitment column and the study line follow its states through a CommitmentBridge. With a retention
+of N days (preferences), committed studies older than that are deleted on a worker thread at start,
+every hour and after commitments arrive (scanner_app.studies.retention).
+
 A destinations file with bad entries still loads its good ones; the bad ones are named in the tab and
 kept in the file (saving writes them back unchanged) until someone fixes them.
 """
@@ -19,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -28,6 +34,7 @@ from PyQt6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -39,7 +46,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from scanner_app.studies.model import Study, StudyError
+from scanner_app.studies.commitment import CommitmentService, CommitmentState
+from scanner_app.studies.model import CommitmentStatus, Study, StudyError
 from scanner_app.studies.pacs import (
     COMPRESSION_JPEG_BASELINE,
     COMPRESSION_LOSSLESS,
@@ -53,8 +61,9 @@ from scanner_app.studies.pacs import (
     same_destination_name,
     verify,
 )
+from scanner_app.studies.retention import RetentionReport, apply_retention
 from scanner_app.studies.store import StudyStore
-from ui.bridge import SendStatusBridge
+from ui.bridge import CommitmentBridge, SendStatusBridge
 from ui.theme import ACCENT, ALARM, MUTED, OK, WARN
 from ui.user_folders import user_path
 from ui.window_api import ScannerWindow
@@ -69,6 +78,16 @@ STATUS_COLOUR = {
     SendStatus.FAILED: ALARM,
 }
 MAX_STUDIES_LISTED = 50
+COMMITMENT_COLOUR = {
+    CommitmentStatus.REQUESTED: WARN,
+    CommitmentStatus.COMMITTED: OK,
+    CommitmentStatus.FAILED: ALARM,
+    CommitmentStatus.NOT_SUPPORTED: MUTED,
+}
+# Where PACS storage commitment reports reach the scanner unless the caller says (all interfaces).
+DEFAULT_COMMITMENT_LISTEN = ("", 11112)
+RETENTION_INTERVAL_MS = 3_600_000
+COMMITMENT_COLUMN, REASON_COLUMN = 3, 4
 
 
 def default_pacs_config_path() -> Path:
@@ -89,6 +108,7 @@ class PacsPanel(QWidget):
     """Edit destinations, verify them, send a study, and follow each capture's send status."""
 
     echo_finished = pyqtSignal(str, object)  # destination name, EchoResult
+    retention_finished = pyqtSignal(object)  # RetentionReport, from the retention worker
 
     def __init__(
         self,
@@ -98,6 +118,8 @@ class PacsPanel(QWidget):
         parent: QWidget | None = None,
         *,
         make_sender: Callable[[Path, PacsDestination], PacsSender] = PacsSender,
+        commitment_listen: tuple[str, int] = DEFAULT_COMMITMENT_LISTEN,
+        retention_days: int = 0,
     ) -> None:
         super().__init__(parent)
         self.store = store
@@ -113,6 +135,26 @@ class PacsPanel(QWidget):
         self._unusable_entries: list[object] = []  # bad entries of the file, written back on save
         self._config_unreadable = False
         self._build()
+        self._commitment_listen = commitment_listen
+        self.commitments: CommitmentService | None = None  # started once a destination wants it
+        self._commitment_states: dict[tuple[str, str], CommitmentState] = {}
+        self._sent: set[tuple[str, str]] = set()  # rows (image, destination) the PACS confirmed
+        self._commitment_bridge = CommitmentBridge(self)
+        self._commitment_bridge.status_changed.connect(self._show_commitment)
+        self.retention_days = retention_days
+        self.last_retention: RetentionReport | None = None
+        self._retention_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="retention"
+        )
+        self._retention_running = False
+        self.retention_finished.connect(self._show_retention)
+        self._retention_timer = QTimer(self)
+        self._retention_timer.setInterval(RETENTION_INTERVAL_MS)
+        self._retention_timer.timeout.connect(self.run_retention)
+        self._retention_soon = QTimer(self)  # after commitments arrive: once, when they have
+        self._retention_soon.setSingleShot(True)
+        self._retention_soon.setInterval(1000)
+        self._retention_soon.timeout.connect(self.run_retention)
         self._status_bridge = SendStatusBridge(self)
         self._status_bridge.status_changed.connect(self._show_state)
         self.echo_finished.connect(self._show_echo)
@@ -122,6 +164,9 @@ class PacsPanel(QWidget):
             self._start_sender(dest)
         self._fill_destinations()
         self.refresh_studies()
+        if self.retention_days > 0:
+            self._retention_timer.start()
+            self.run_retention()
 
     def _load_config(self) -> None:
         found = read_destinations(self.config_path)
@@ -171,6 +216,12 @@ class PacsPanel(QWidget):
         self.mpps_check.setToolTip("Tell this PACS when an exam starts and ends")
         form.addRow("Services", self.worklist_check)
         form.addRow("", self.mpps_check)
+        self.commitment_check = QCheckBox("Commitment")
+        self.commitment_check.setToolTip(
+            "Storage commitment: ask this PACS to confirm it keeps each image sent (only then may a study "
+            "be deleted here)"
+        )
+        form.addRow("", self.commitment_check)
         services_note = QLabel(
             "Worklist: its scheduled exams in New exam. MPPS: tell it when an exam starts and ends."
         )
@@ -241,10 +292,22 @@ class PacsPanel(QWidget):
         self.send_label = QLabel()
         self.send_label.setWordWrap(True)
         sl.addWidget(self.send_label)
+        self.commitment_label = QLabel()  # the chosen study: how many of its images are committed
+        self.commitment_label.setWordWrap(True)
+        sl.addWidget(self.commitment_label)
+        self.study_combo.currentIndexChanged.connect(lambda _index: self._show_study_commitment())
+        self.retention_label = QLabel()  # what the last retention pass deleted or could not
+        self.retention_label.setWordWrap(True)
+        self.retention_label.setVisible(False)
+        sl.addWidget(self.retention_label)
         layout.addWidget(send)
 
         self.status_tree = QTreeWidget()
-        self.status_tree.setHeaderLabels(["Image", "To", "Status", "Reason"])
+        self.status_tree.setHeaderLabels(["Image", "To", "Status", "Commitment", "Reason"])
+        header = self.status_tree.header()
+        assert header is not None
+        for column in (0, 2, COMMITMENT_COLUMN):  # short words: whole, the reason gets the rest
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.status_tree.setRootIsDecorated(False)
         self.status_tree.setWordWrap(True)
         layout.addWidget(self.status_tree, 1)
@@ -270,6 +333,7 @@ class PacsPanel(QWidget):
             self.retry_now_button,
         ):
             b.setEnabled(enabled)
+        self._sync_commitments()
 
     def _destination_selected(self, row: int) -> None:
         if not 0 <= row < len(self.destinations):
@@ -283,6 +347,7 @@ class PacsPanel(QWidget):
         self.worklist_check.setChecked(d.worklist)
         self.mpps_check.setChecked(d.mpps)
         self.compression_combo.setCurrentIndex(max(0, self.compression_combo.findData(d.compression)))
+        self.commitment_check.setChecked(d.commitment)
 
     def selected_destination(self) -> PacsDestination | None:
         row = self.dest_list.currentRow()
@@ -310,6 +375,7 @@ class PacsPanel(QWidget):
                 worklist=self.worklist_check.isChecked(),
                 mpps=self.mpps_check.isChecked(),
                 compression=str(self.compression_combo.currentData()),
+                commitment=self.commitment_check.isChecked(),
             )
         except DestinationError as exc:
             self._error(str(exc))
@@ -419,6 +485,7 @@ class PacsPanel(QWidget):
             if index >= 0:
                 self.study_combo.setCurrentIndex(index)
                 break
+        self._show_study_commitment()
 
     def _chosen(self) -> tuple[PacsSender, Study] | None:
         dest = self.selected_destination()
@@ -514,8 +581,15 @@ class PacsPanel(QWidget):
             self._rows[key] = item
         item.setText(2, state.describe(time.time()))
         item.setForeground(2, QColor(STATUS_COLOUR[state.status]))
-        item.setText(3, state.last_error if state.status is not SendStatus.SENT else "")
-        item.setToolTip(3, state.last_error)
+        item.setText(REASON_COLUMN, state.last_error if state.status is not SendStatus.SENT else "")
+        item.setToolTip(REASON_COLUMN, state.last_error)
+        if state.status is SendStatus.SENT:
+            self._sent.add(key)
+            if self.commitments is not None and sender.destination.commitment:
+                self.commitments.wake()  # ask about it now, not at the next idle check
+        else:
+            self._sent.discard(key)
+        self._render_commitment(key)
 
     def status_of(self, sop_instance_uid: str, destination: str) -> str:
         """The status shown for a capture ('' if not listed): for tests and the help text."""
@@ -525,7 +599,118 @@ class PacsPanel(QWidget):
     def reason_of(self, sop_instance_uid: str, destination: str) -> str:
         """The reason shown beside a capture's status ('' if none or not listed)."""
         item = self._rows.get((sop_instance_uid, destination))
-        return item.text(3) if item is not None else ""
+        return item.text(REASON_COLUMN) if item is not None else ""
+
+    # --- storage commitment and retention --------------------------------------------------------
+
+    def _sync_commitments(self) -> None:
+        """Start the commitment service once a destination wants it, and give it the destinations."""
+        if self.commitments is None and not self._closed and any(d.commitment for d in self.destinations):
+            host, port = self._commitment_listen
+            service = CommitmentService(self.store.root, host, port)
+            self._commitment_bridge.watch(service)
+            try:
+                service.start()
+            except StudyError as exc:
+                service.close()
+                log.error("%s", exc)
+                self._error(f"Storage commitment is off: {exc}")
+                return
+            self.commitments = service
+            self.commitments.set_destinations(self.destinations)
+            for state in service.states():
+                self._show_commitment(state)
+        elif self.commitments is not None:
+            self.commitments.set_destinations(self.destinations)
+        for key in self._rows:
+            self._render_commitment(key)
+
+    def _show_commitment(self, state: CommitmentState) -> None:
+        key = (state.sop_instance_uid, state.destination)
+        self._commitment_states[key] = state
+        self._render_commitment(key)
+        self._show_study_commitment()
+        if state.status is CommitmentStatus.COMMITTED and self.retention_days > 0 and not self._closed:
+            self._retention_soon.start()
+
+    def _render_commitment(self, key: tuple[str, str]) -> None:
+        """The Commitment column of one row: the PACS's answer, or "not supported" for a destination
+        not set up for it (never committed, whatever it holds)."""
+        item = self._rows.get(key)
+        if item is None:
+            return
+        sender = self.senders.get(key[1])
+        state = self._commitment_states.get(key)
+        if state is not None and (sender is None or state.identity == sender.identity):
+            text, colour, tip = state.status.value, COMMITMENT_COLOUR[state.status], state.reason
+        elif key in self._sent and sender is not None and not sender.destination.commitment:
+            text, colour = CommitmentStatus.NOT_SUPPORTED.value, MUTED
+            tip = f"{key[1]} is not set up for storage commitment: its copies are never counted as committed"
+        else:
+            text, colour, tip = "", MUTED, ""
+        item.setText(COMMITMENT_COLUMN, text)
+        item.setForeground(COMMITMENT_COLUMN, QColor(colour))
+        item.setToolTip(COMMITMENT_COLUMN, tip)
+
+    def commitment_of(self, sop_instance_uid: str, destination: str) -> str:
+        """The commitment shown for a capture ('' if none or not listed)."""
+        item = self._rows.get((sop_instance_uid, destination))
+        return item.text(COMMITMENT_COLUMN) if item is not None else ""
+
+    def _show_study_commitment(self) -> None:
+        uid = self.study_combo.currentData()
+        if not uid:
+            self.commitment_label.setText("")
+            return
+        try:
+            study = self.store.get_study(str(uid))
+            missing = self.store.uncommitted(str(uid))
+        except StudyError:
+            self.commitment_label.setText("")
+            return
+        total = len(study.captures) + len(study.documents)
+        if total and not missing:
+            text, colour = f"Study committed: all {total} image(s) kept by PACS", OK
+        elif total:
+            text, colour = f"Study: {total - len(missing)} of {total} image(s) committed", MUTED
+        else:
+            text, colour = "", MUTED
+        self.commitment_label.setText(text)
+        self.commitment_label.setStyleSheet(f"color: {colour};")
+
+    def run_retention(self) -> bool:
+        """Delete committed studies older than `retention_days` on the worker; False when off or busy."""
+        if self.retention_days <= 0 or self._retention_running or self._closed:
+            return False
+        self._retention_running = True
+        days = self.retention_days
+
+        def run() -> None:
+            try:
+                report = apply_retention(self.store, days)
+            except Exception as exc:  # reported in the tab, never a crash of the worker
+                log.exception("retention failed")
+                report = RetentionReport((), (f"retention failed: {exc}",))
+            self.retention_finished.emit(report)
+
+        self._retention_pool.submit(run)
+        return True
+
+    def _show_retention(self, report: RetentionReport) -> None:
+        self._retention_running = False
+        self.last_retention = report
+        if report.deleted or report.failed:
+            self.retention_label.setText(f"Retention ({self.retention_days} days): {report.describe()}")
+            self.retention_label.setStyleSheet(f"color: {ALARM if report.failed else MUTED};")
+            self.retention_label.setVisible(True)
+            self.refresh_studies()
+        if report.deleted:
+            studies = self.store.list_studies()
+            kept = {c.sop_instance_uid for s in studies for c in s.captures}
+            kept |= {d.sop_instance_uid for s in studies for d in s.documents}
+            for key in [k for k in self._rows if k[0] not in kept]:  # deleted here: nothing left to follow
+                item = self._rows.pop(key)
+                self.status_tree.takeTopLevelItem(self.status_tree.indexOfTopLevelItem(item))
 
     def _error(self, text: str) -> None:
         self.echo_label.setText(text)
@@ -541,6 +726,12 @@ class PacsPanel(QWidget):
         if self._closed:
             return
         self._closed = True
+        self._retention_timer.stop()
+        self._retention_soon.stop()
         for name in list(self.senders):
             self._stop_sender(name)
+        if self.commitments is not None:
+            self.commitments.close()
+            self.commitments = None
         self._echo_pool.shutdown(wait=True)
+        self._retention_pool.shutdown(wait=True)

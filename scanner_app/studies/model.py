@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import enum
 import json
 import unicodedata
 import uuid
@@ -403,3 +404,32 @@ class Study:
                 referring_physician=str(data.get("referring_physician") or ""),
                 sign_off=ReportSignOff.from_json(sign_off) if isinstance(sign_off, Mapping) else None,
             )
+
+
+class CommitmentStatus(enum.StrEnum):
+    """Where one instance stands with one PACS's Storage Commitment: asked and not yet answered,
+    committed (the PACS keeps it), failed (it said it does not), or not supported by that PACS."""
+
+    REQUESTED = "requested"
+    COMMITTED = "committed"
+    FAILED = "failed"
+    NOT_SUPPORTED = "not supported"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceCommitment:
+    """What one PACS (named `destination`, identified by AE title, host and port) said of keeping one
+    instance, and when."""
+
+    sop_instance_uid: str
+    destination: str
+    called_ae: str
+    host: str
+    port: int
+    status: CommitmentStatus
+    reason: str
+    updated_at: datetime
+
+
+class StudyNotDeletable(StudyError):
+    """A study may not be deleted locally now: open, or with images no PACS has committed."""

@@ -60,7 +60,9 @@ IDLE_CHECK_S = 5.0
 
 
 _AE_MAX_CHARS = 16
-_DESTINATION_FIELDS = ("name", "host", "port", "called_ae", "calling_ae", "worklist", "mpps", "compression")
+_DESTINATION_FIELDS = (
+    "name", "host", "port", "called_ae", "calling_ae", "worklist", "mpps", "commitment", "compression",
+)  # fmt: skip
 # How clips travel to a destination: as the store keeps them (lossless), or JPEG Baseline copies.
 COMPRESSION_LOSSLESS = "lossless"
 COMPRESSION_JPEG_BASELINE = "jpeg-baseline"
@@ -114,6 +116,7 @@ class PacsDestination:
     worklist: bool = False  # the new-exam dialog asks it for scheduled procedures (Modality Worklist)
     mpps: bool = False  # it is told when an exam starts and ends (Modality Performed Procedure Step)
     compression: str = COMPRESSION_LOSSLESS  # jpeg-baseline: clips go lossy, when the PACS takes it
+    commitment: bool = False  # it is asked to commit what it was sent (Storage Commitment)
 
     def __post_init__(self) -> None:
         label = self.name if isinstance(self.name, str) and self.name.strip() else "(unnamed)"
@@ -136,7 +139,7 @@ class PacsDestination:
             problem = ae_title_problem(getattr(self, field_name))
             if problem:
                 raise bad(field_name, f"{problem}: not a valid AE title (1-16 characters, no backslash)")
-        for field_name in ("worklist", "mpps"):
+        for field_name in ("worklist", "mpps", "commitment"):
             if not isinstance(getattr(self, field_name), bool):
                 raise bad(field_name, f"{getattr(self, field_name)!r} is not true or false")
         if self.compression not in COMPRESSIONS:
@@ -158,7 +161,8 @@ class PacsDestination:
             "called_ae": self.called_ae,
             "calling_ae": self.calling_ae,
         }
-        for service in ("worklist", "mpps"):  # written only when on: older files stay as they were
+        # Written only when on: older files stay as they were.
+        for service in ("worklist", "mpps", "commitment"):
             if getattr(self, service):
                 data[service] = True
         if self.compression != COMPRESSION_LOSSLESS:
@@ -187,6 +191,7 @@ class PacsDestination:
             worklist=data.get("worklist", False),
             mpps=data.get("mpps", False),
             compression=data.get("compression", COMPRESSION_LOSSLESS),
+            commitment=data.get("commitment", False),
         )
 
 
@@ -298,6 +303,7 @@ class AssociationFailure:
     message: str
     transient: bool
     busy: bool = False  # an A-ASSOCIATE-RJ "rejected-transient": the PACS is at its limit for now
+    unsupported: bool = False  # the PACS accepted none of the services offered
 
 
 # A-ASSOCIATE-RJ (PS3.8 9.3.4): (source, reason) -> what it means for the person fixing it.
@@ -380,7 +386,7 @@ def _associate_once(ae: AE, dest: PacsDestination) -> tuple[Association | None, 
             sorted({getattr(cx.abstract_syntax, "name", "?") for cx in assoc.rejected_contexts})
         )
         return None, AssociationFailure(
-            f"{dest.describe()} accepts none of the kinds offered ({offered})", False
+            f"{dest.describe()} accepts none of the kinds offered ({offered})", False, unsupported=True
         )
     return None, AssociationFailure(f"{dest.describe()} aborted the association", True)
 

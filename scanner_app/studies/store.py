@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -67,6 +68,8 @@ from scanner_app.studies.encapsulated_pdf import build_encapsulated_pdf
 from scanner_app.studies.folder_lock import StudyFolderLock
 from scanner_app.studies.model import (
     CaptureLabels,
+    CommitmentStatus,
+    InstanceCommitment,
     JsonDict,
     Patient,
     ReportSignOff,
@@ -75,6 +78,7 @@ from scanner_app.studies.model import (
     StudyCaptureError,
     StudyDocument,
     StudyError,
+    StudyNotDeletable,
     StudyStoreUnavailable,
     check_dicom_value,
     check_json,
@@ -96,6 +100,7 @@ REPORT_KIND = "report"
 CLIP_RLE = "rle"  # clips kept RLE Lossless: about half the bytes of speckle, all of them back
 CLIP_NONE = "none"
 SR_SERIES_KIND = "sr"  # the structured report's series; the SR itself is a document like the PDF
+DELETING_PREFIX = ".deleting-"  # a study folder being deleted: out of the index, its files going
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +155,10 @@ CREATE TABLE IF NOT EXISTS captures (
     annotations_json TEXT NOT NULL
 );
 """
+# Storage Commitment per instance and PACS identity: made and written by scanner_app.studies.commitment
+# (an index that never used it has no such table), read here: only a study whose every instance some
+# PACS committed may be deleted.
+COMMITMENTS_TABLE = "commitments"
 
 # PACS send state, one row per capture and destination *identity* (called AE title, host, port), so
 # re-pointing a destination's name at another PACS starts afresh there. `destination` is the name it
@@ -839,6 +848,10 @@ class StudyStore:
                 raise StudyCaptureError(f"could not delete {path}: {exc.strerror or exc}") from exc
             with transaction(self._conn):
                 self._conn.execute("DELETE FROM sends WHERE sop_instance_uid = ?", (sop_instance_uid,))
+                if self._has_commitments():
+                    self._conn.execute(
+                        "DELETE FROM commitments WHERE sop_instance_uid = ?", (sop_instance_uid,)
+                    )
                 self._conn.execute("DELETE FROM captures WHERE sop_instance_uid = ?", (sop_instance_uid,))
             return record
 
@@ -1087,6 +1100,99 @@ class StudyStore:
         """The capture's DICOM dataset, read back from its file."""
         return pydicom.dcmread(self.capture_path(record))
 
+    # ----- storage commitment and deletion -----
+
+    def _has_commitments(self) -> bool:
+        return (
+            self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (COMMITMENTS_TABLE,)
+            ).fetchone()
+            is not None
+        )
+
+    def commitments(self, study_uid: str) -> list[InstanceCommitment]:
+        """What each PACS said of keeping each instance of the study (Storage Commitment)."""
+        with self._lock:
+            if not self._has_commitments():
+                return []
+            rows = self._conn.execute(
+                "SELECT m.sop_instance_uid, m.destination, m.called_ae, m.host, m.port, m.status, m.reason, "
+                "m.updated_at FROM commitments m JOIN captures c ON c.sop_instance_uid = m.sop_instance_uid "
+                "WHERE c.study_uid = ? ORDER BY c.instance_number, m.destination",
+                (study_uid,),
+            ).fetchall()
+        return [
+            InstanceCommitment(
+                str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), CommitmentStatus(r[5]), str(r[6]),
+                datetime.fromisoformat(r[7]),
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def uncommitted(self, study_uid: str) -> list[str]:
+        """The study's instances (images, reports) no PACS has committed, as '#N kind', in order."""
+        with self._lock:
+            if not self._has_commitments():
+                rows = self._conn.execute(
+                    "SELECT instance_number, kind FROM captures WHERE study_uid = ? ORDER BY instance_number",
+                    (study_uid,),
+                ).fetchall()
+                return [f"#{int(r[0])} {r[1]}" for r in rows]
+            rows = self._conn.execute(
+                "SELECT c.instance_number, c.kind FROM captures c WHERE c.study_uid = ? AND NOT EXISTS "
+                "(SELECT 1 FROM commitments m WHERE m.sop_instance_uid = c.sop_instance_uid "
+                "AND m.status = ?) ORDER BY c.instance_number",
+                (study_uid, CommitmentStatus.COMMITTED.value),
+            ).fetchall()
+        return [f"#{int(r[0])} {r[1]}" for r in rows]
+
+    def delete_study(self, study_uid: str) -> Study:
+        """Delete an ended study whose every instance a PACS has committed: its folder and index rows.
+
+        StudyNotDeletable (naming the study and the images) for an open study or one with an image no
+        PACS committed; StudyCaptureError when the file system refuses (nothing is deleted then). The
+        folder is first renamed aside in one step, so a crash or a refusal never leaves half a study
+        in the index; files the system will not remove after that stay aside, out of the index, and
+        are removed when the store next opens.
+        """
+        with self._lock:
+            study = self.get_study(study_uid)
+            name = f"study {study.study_id} ({study.patient.patient_id or 'no patient ID'}, {study_uid})"
+            if study.ended_at is None:
+                raise StudyNotDeletable(f"{name} is still open: end the exam before deleting it")
+            missing = self.uncommitted(study_uid)
+            if missing:
+                total = len(study.captures) + len(study.documents)
+                raise StudyNotDeletable(
+                    f"{name} cannot be deleted: {len(missing)} of {total} image(s) not committed by any "
+                    f"PACS ({', '.join(missing)}); send it to a PACS with storage commitment first"
+                )
+            folder = self.root / study.directory
+            aside = self.studies_dir / f"{DELETING_PREFIX}{folder.name}"
+            try:
+                os.replace(folder, aside)
+                fsync_directory(self.studies_dir)
+            except OSError as exc:
+                raise StudyCaptureError(
+                    f"could not delete {name}: {folder}: {exc.strerror or exc}; nothing was deleted"
+                ) from exc
+            try:
+                with transaction(self._conn):
+                    uids = "SELECT sop_instance_uid FROM captures WHERE study_uid = ?"
+                    by_instance = ["sends", COMMITMENTS_TABLE] if self._has_commitments() else ["sends"]
+                    for table in by_instance:
+                        self._conn.execute(
+                            f"DELETE FROM {table} WHERE sop_instance_uid IN ({uids})", (study_uid,)
+                        )
+                    for table in ("captures", "series", "studies"):
+                        self._conn.execute(f"DELETE FROM {table} WHERE study_uid = ?", (study_uid,))
+            except sqlite3.Error as exc:
+                os.replace(aside, folder)
+                raise StudyCaptureError(f"could not delete {name} from the index: {exc}") from exc
+            _remove_deleted_folder(aside)
+            log.info("deleted %s: %d instance(s), every one committed by a PACS", name, len(study.captures))
+            return study
+
     # ----- crash recovery -----
 
     def _discard_index(self) -> None:
@@ -1143,11 +1249,14 @@ class StudyStore:
             tmp.unlink()
             removed.append(str(tmp.relative_to(self.root)))
             log.warning("removed %s, a file left half-written by an interrupted capture", tmp)
+        for leftover in sorted(self.studies_dir.glob(DELETING_PREFIX + "*")):
+            _remove_deleted_folder(leftover)  # a deletion interrupted, or refused by the file system
         added: list[str] = []
         with self._lock:
             known_studies = {r[0] for r in self._conn.execute("SELECT directory FROM studies")}
             known_files = {r[0] for r in self._conn.execute("SELECT path FROM captures")}
-            for study_dir in sorted(p for p in self.studies_dir.iterdir() if p.is_dir()):
+            studies = (p for p in self.studies_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+            for study_dir in sorted(studies):
                 rel_dir = f"{STUDIES_DIR}/{study_dir.name}"
                 files = sorted(p for p in study_dir.iterdir() if _CAPTURE_NAME.match(p.name))
                 if rel_dir not in known_studies:
@@ -1272,6 +1381,16 @@ class StudyStore:
         except Exception as exc:  # one bad file must not stop the others
             log.error("cannot index %s: %s", path, exc)
             return None, 0
+
+
+def _remove_deleted_folder(path: Path) -> bool:
+    """Remove a deleted study's folder (renamed aside); a refusal is logged, tried again next opening."""
+    try:
+        shutil.rmtree(path)
+        return True
+    except OSError as exc:
+        log.error("could not remove the deleted study's files in %s: %s (tried again next start)", path, exc)
+        return False
 
 
 def _check_integrity(conn: sqlite3.Connection) -> None:
