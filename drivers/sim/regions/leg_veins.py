@@ -71,8 +71,9 @@ def _inguinal_walls() -> Items:
         ),
         layer("rectus abdominis muscle", L.MUSCLE, 12.8, 24.0, s=(-INF, -16), t=(48, 80)),
         layer("preperitoneal fat", L.FAT, 19.8, 40.0, s=(-45, -12), t=(-40, 50)),
-        layer("transversalis fascia (canal floor)", L.FASCIA, 19.2, 19.8, s=(-40, -12), t=(-20, 4)),
-        layer("transversalis fascia (Hesselbach triangle)", L.FASCIA, 19.2, 19.8, s=(-40, -12), t=(4, 48)),
+        # One fascia in two named parts, overlapping so their rounded ends do not open a gap.
+        layer("transversalis fascia (canal floor)", L.FASCIA, 19.2, 19.8, s=(-40, -12), t=(-20, 7)),
+        layer("transversalis fascia (Hesselbach triangle)", L.FASCIA, 19.2, 19.8, s=(-40, -12), t=(1, 48)),
     ]
 
 
