@@ -3,11 +3,13 @@ and MPFL; effusion and gout."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
 from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
 from drivers.sim.regions.variants import variants
-from drivers.sim.shapes import INF, Ellipsoid, across_t, along_s, tube
+from drivers.sim.shapes import INF, Array, DepthFn, Ellipsoid, across_t, along_s, tube
 
 
 def knee(variant: str | None) -> Items:
@@ -137,37 +139,33 @@ def knee(variant: str | None) -> Items:
 def _retinacula() -> Items:
     """Beside the patella (t ±22..±46, its upper half), transverse: the retinacula fan out from the
     patellar edges towards the femoral condyles, over the capsule; on the medial side the MPFL runs
-    deep to the medial retinaculum from the upper medial patellar border to the femur near the
-    adductor tubercle, where it meets the MCL's territory (ESSR V, anterior knee; issue 17 item 4).
-    Thin hyperechoic bands: retinaculum ~1.5 mm, lateral ~2 mm, MPFL ~1.5 mm thick and ~15 mm wide
-    at the patella [DK]. The condyles' patellofemoral facets lie 12-18 mm deep beside the patella [DK];
-    at this level the condyle (under its capsule and fat) is the band's deep landmark, not the tibia.
+    deep to the medial retinaculum from the upper medial patellar border and dips to the femur near
+    the adductor tubercle, beyond the articular cartilage, where it meets the MCL's territory (ESSR V,
+    anterior knee; issue 17 item 4). Thin hyperechoic bands: retinaculum ~1.5 mm, lateral ~2 mm,
+    MPFL ~1.5 mm thick and ~15 mm wide at the patella [DK]. The condyles' patellofemoral facets lie
+    12-18 mm deep beside the patella, rising to the epicondyle [DK]; at this level the condyle (under
+    its capsule and fat) is the bands' deep landmark, not the tibia.
     """
     items: Items = []
     for side, name in ((1.0, "medial"), (-1.0, "lateral")):
         edge = (21.0, 52.0) if side > 0 else (-52.0, -21.0)
         band = (21.0, 46.0) if side > 0 else (-46.0, -21.0)
-        condyle = across_t(sorted([(side * 22.0, 18.0), (side * 36.0, 14.5), (side * 52.0, 12.5)]))
+        # ~2 mm of cartilage on the articular facet, thinning to nothing at its margin (t ±44).
+        thickness = across_t(sorted([(side * 22.0, 2.0), (side * 38.0, 2.0), (side * 44.0, 0.0)]))
+        condyle = across_t(
+            sorted([(side * 22.0, 18.0), (side * 36.0, 14.5), (side * 46.0, 11.5), (side * 52.0, 10.5)])
+        )
         deep_mm = 6.5 if side > 0 else 7.0
+
+        def cartilage(s: Array, t: Array, bone: DepthFn = condyle, mm: DepthFn = thickness) -> Array:
+            out: Array = (bone(s, t) - mm(s, t)).astype(np.float32)
+            return out
+
         items += [
             layer(f"{name} femoral condyle", L.BONE, condyle, INF, s=(2, 24), t=edge),
-            layer(
-                f"{name} femoral condyle cartilage",
-                L.CARTILAGE,
-                offset(condyle, -2.0),
-                condyle,
-                s=(2, 24),
-                t=edge,
-            ),
-            # The capsule and its fat fill the space down to the cartilage (no tibia at this level).
-            layer(
-                f"{name} parapatellar capsule and fat",
-                L.FAT,
-                deep_mm,
-                offset(condyle, -2.0),
-                s=(2, 24),
-                t=edge,
-            ),
+            # The capsule and its fat fill the space down to the bone (no tibia at this level).
+            layer(f"{name} parapatellar capsule and fat", L.FAT, deep_mm, condyle, s=(2, 24), t=edge),
+            layer(f"{name} femoral condyle cartilage", L.CARTILAGE, cartilage, condyle, s=(2, 24), t=edge),
             layer(
                 f"{name} patellar retinaculum",
                 L.LIGAMENT,
@@ -178,14 +176,15 @@ def _retinacula() -> Items:
                 fibre=(0.0, 1.0, 0.0),
             ),
         ]
+    mpfl_top = across_t([(20.0, 6.9), (36.0, 6.9), (50.0, 9.8)])
     items.append(
         layer(
             "medial patellofemoral ligament (MPFL)",
             L.LIGAMENT,
-            6.9,
-            8.4,
+            mpfl_top,
+            offset(mpfl_top, 1.5),
             s=(4, 20),
-            t=(20.0, 48.0),
+            t=(20.0, 50.0),
             fibre=(0.0, 1.0, 0.0),
         )
     )
