@@ -124,8 +124,8 @@ def thumb_mcp(variant: str | None) -> Items:
     string"), the empty insertion filled by haematoma.
     """
     stener = variant == "stener_lesion"
-    # Metacarpal head (rounded, its cartilage over it) and the base of the proximal phalanx.
-    # Both bones are rounded across (short axis), crest under the ligament.
+    # Metacarpal head (its cartilage over it) and the base of the proximal phalanx, both rounded
+    # across (short axis) with their crest under the ligament.
     head = rounded_across(along_s([(-30, 5.4), (-8, 5.0), (-3, 5.4), (-0.8, 7.2)]), 0.0, 10.0)
     base = rounded_across(along_s([(0.8, 7.0), (2.5, 5.4), (8, 5.0), (30, 5.3)]), 0.0, 10.0)
     items = skin_and_fat(2.0, skin_mm=1.0, deep="adductor pollicis muscle / soft tissue")
