@@ -177,13 +177,9 @@ def test_every_pathology_variant_a_view_can_show_is_practised_by_some_step() -> 
 # compartment, ...) land; the lead wires their targets after the merge. A step that gains a target
 # leaves this list; a new capture step without one must be added here on purpose.
 AWAITING_SCENES = {
-    # Each waits for what the simulator cannot show yet: a compared other side, a muscle hernia,
-    # the inguinal canal, a needle and injectate, fixation hardware, the patellar retinacula, a rib,
-    # a foreign body, the thumb's ulnar collateral ligament.
-    "area_of_pain_msk": {"compare_other_side"},
-    "dynamic_exams": {"muscle_herniation", "slipping_rib"},
+    # Each waits for what the simulator cannot show yet: a needle and injectate, fixation hardware,
+    # a foreign body.
     "foreign_body": {"search", "relations"},
-    "groin": {"inguinal_canal"},
     # The needle steps wait for the simulated needle.
     "bakers_cyst_aspiration": {"needle_guidance"},
     "calcific_barbotage": {"needle_guidance"},
@@ -195,8 +191,6 @@ AWAITING_SCENES = {
     "tendon_fenestration": {"needle_guidance"},
     "guided_injection": {"needle_guidance", "injection_aspiration", "image_after"},
     "hardware_after_fixation": {"tendons_over_hardware", "compare_other_side"},
-    "knee": {"patellar_retinacula"},
-    "wrist_hand": {"thumb_ucl"},
 }
 
 

@@ -43,7 +43,8 @@ EXPECTED = {
         24,
         "practice view 'suprapatellar long axes' is not a view of scene 'knee' (suprapatellar long axis, "
         "patellar tendon long axis, suprapatellar short axis, MCL coronal, iliotibial band, "
-        "pes anserinus long axis, pes anserinus short axis); "
+        "pes anserinus long axis, pes anserinus short axis, medial retinaculum and MPFL short axis, "
+        "lateral retinaculum short axis); "
         "did you mean 'suprapatellar long axis'?",
     ),
     "unquoted_comma.yaml": (19, "put text with commas in quotes"),

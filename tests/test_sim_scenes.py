@@ -14,12 +14,14 @@ from drivers.sim.pose import ProbePose
 from drivers.sim.regions import (
     ankle,
     arm_veins,
+    chest_wall,
     elbow,
     foot,
     hand,
     hip,
     knee,
     leg_veins,
+    lower_leg,
     phantom,
     shoulder,
     wrist,
@@ -49,13 +51,19 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
         "gout_tophus",
         "abscess",
         "lymph_node",
+        "stener_lesion",
+        "inguinal_hernia",
+        "muscle_hernia",
     }
     for info in list_scenes():
         assert info.title and info.views and all(info.variants.values())
 
 
 def test_each_region_module_adds_its_own_scenes_and_no_scene_twice() -> None:
-    regions = (phantom, shoulder, elbow, wrist, hand, hip, knee, ankle, foot, leg_veins, arm_veins)
+    regions = (
+        *(phantom, shoulder, elbow, wrist, hand, hip, knee, ankle, foot, leg_veins, arm_veins),
+        *(lower_leg, chest_wall),
+    )
     assert sum(len(region.SCENES) for region in regions) == len(SCENES)  # a repeated id would be lost
     assert set(leg_veins.SCENES) == {"groin", "thigh", "popliteal", "calf"}
     for scene_id, spec in SCENES.items():

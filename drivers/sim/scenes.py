@@ -14,12 +14,14 @@ from drivers.sim.pose import ProbePose
 from drivers.sim.regions import (
     ankle,
     arm_veins,
+    chest_wall,
     elbow,
     foot,
     hand,
     hip,
     knee,
     leg_veins,
+    lower_leg,
     phantom,
     shoulder,
     wrist,
@@ -37,6 +39,8 @@ SCENES: dict[str, SceneSpec] = {
     **foot.SCENES,
     **leg_veins.SCENES,
     **arm_veins.SCENES,
+    **lower_leg.SCENES,
+    **chest_wall.SCENES,
 }
 
 

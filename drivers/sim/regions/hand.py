@@ -1,4 +1,5 @@
-"""Fingers: flexor tendons in their sheath under the annular pulleys, MCP and PIP joints.
+"""Fingers: flexor tendons in their sheath under the annular pulleys, MCP and PIP joints; the thumb's
+ulnar collateral ligament at the first MCP joint, with a Stener lesion.
 
 s along the finger (proximal to distal; the MCP joint line at s = 0, PIP at 44, DIP at 70), t across
 it (0 = palmar midline; the dorsal aspect is unrolled at t 40..80). Palmar: FDS superficial to FDP
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, layer, offset, skin_and_fat, st
+from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
+from drivers.sim.regions.variants import variants
 from drivers.sim.shapes import INF, Ellipsoid, along_s, constant, rounded_across, tube
 
 
@@ -110,6 +112,67 @@ def finger(variant: str | None) -> Items:
     return items
 
 
+def thumb_mcp(variant: str | None) -> Items:
+    """The ulnar side of the thumb's MCP joint in coronal long axis (s along the thumb, the joint line
+    at s = 0; t across it, 0 = the ulnar midline): the ulnar collateral ligament (UCL) from the
+    metacarpal head to the base of the proximal phalanx, bridging the joint recess, under the thin
+    adductor aponeurosis, which reaches the extensor hood over the proximal phalanx.
+
+    Sizes typical adult [DK]: UCL ~14 mm long, ~7 mm wide, ~1.5 mm thick; aponeurosis ~0.5 mm;
+    skin and fat ~2 mm over the joint. Stener lesion [DK]: the UCL torn from the phalanx and retracted
+    proximally, its rounded stump superficial and proximal to the aponeurosis' edge ("yo-yo on a
+    string"), the empty insertion filled by haematoma.
+    """
+    stener = variant == "stener_lesion"
+    # Metacarpal head (its cartilage over it) and the base of the proximal phalanx, both rounded
+    # across (short axis) with their crest under the ligament.
+    head = rounded_across(along_s([(-30, 5.4), (-8, 5.0), (-3, 5.4), (-0.8, 7.2)]), 0.0, 10.0)
+    base = rounded_across(along_s([(0.8, 7.0), (2.5, 5.4), (8, 5.0), (30, 5.3)]), 0.0, 10.0)
+    items = skin_and_fat(2.0, skin_mm=1.0, deep="adductor pollicis muscle / soft tissue")
+    items += [
+        layer("first MCP joint recess", L.FAT, 4.6, 8.0, s=(-4, 4), t=(-6, 6)),
+        layer("first metacarpal head", L.BONE, head, INF, s=(-INF, -0.8), t=(-10, 10)),
+        layer("proximal phalanx of the thumb", L.BONE, base, INF, s=(0.8, INF), t=(-10, 10)),
+        # In the joint's coronal section the cleft closes a few mm down (the head curves under).
+        layer("first metacarpal head", L.BONE, 8.5, INF, s=(-0.8, 0.8), t=(-10, 10)),
+        layer(
+            "first metacarpal head cartilage",
+            L.CARTILAGE,
+            offset(head, -0.5),
+            head,
+            s=(-8, -0.8),
+            t=(-8, 8),
+        ),
+    ]
+    if stener:
+        items += [
+            st(
+                "haematoma at the empty UCL insertion",
+                L.HEMATOMA,
+                Ellipsoid((3.0, 0.0, 4.0), (5.0, 3.0, 1.0)),
+            ),
+            layer("adductor aponeurosis", L.FASCIA, 2.3, 2.8, s=(-4, 26), t=(-9, 9)),
+            # The stump is folded back on itself: ligament whose fibres no longer lie along the
+            # thumb, so it images as a heterogeneous, mostly hypoechoic knot (anisotropy).
+            st(
+                "retracted ulnar collateral ligament of the thumb (Stener lesion)",
+                L.LIGAMENT,
+                Ellipsoid((-9.0, 0.0, 3.1), (4.0, 3.5, 1.4)),
+                fibre_dir=(0.5, 0.0, 0.87),
+            ),
+        ]
+    else:
+        items += [
+            st(
+                "ulnar collateral ligament of the thumb (UCL)",
+                L.LIGAMENT,
+                tube([(-8, 0, 4.0), (0, 0, 4.2), (7, 0, 4.0)], 3.5, 0.9),
+            ),
+            layer("adductor aponeurosis", L.FASCIA, 2.3, 2.8, s=(-12, 26), t=(-9, 9)),
+        ]
+    return rounded(items, {"adductor aponeurosis": 3.0, "first MCP joint recess": 2.0})
+
+
 SCENES = {
     "finger": SceneSpec(
         "Finger: flexor tendons and pulleys, MCP and PIP joints",
@@ -127,6 +190,22 @@ SCENES = {
         (
             "clinical.md 1.3 (ESSR III: flexor tendons, joints; ≥ 12 MHz)",
             "clinical.md 3.1 (tendon fibrillar, hyaline cartilage anechoic, fibrocartilage hyperechoic)",
+            "clinical.md 3.3 (fingers 1.5-2.5 cm depth, hockey-stick linear probe)",
+        ),
+    ),
+    "thumb_mcp": SceneSpec(
+        "Thumb MCP joint: ulnar collateral ligament under the adductor aponeurosis",
+        thumb_mcp,
+        {
+            "thumb UCL coronal long axis": P(0.0, 0.0),
+            "thumb UCL short axis": P(-3.0, 0.0, 90.0),
+        },
+        15.0,
+        variants("stener_lesion"),
+        {"stener_lesion": "thumb UCL coronal long axis"},
+        (
+            "clinical.md 1.3 (ESSR III wrist/hand; thumb UCL from issue 17 item 2) [DK]",
+            "clinical.md 3.1 (ligament compact fibrillar, hyaline cartilage anechoic, fascia hyperechoic)",
             "clinical.md 3.3 (fingers 1.5-2.5 cm depth, hockey-stick linear probe)",
         ),
     ),

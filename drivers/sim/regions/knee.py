@@ -1,12 +1,15 @@
-"""Knee: quadriceps and patellar tendons, suprapatellar recess, menisci, MCL, ITB; effusion and gout."""
+"""Knee: quadriceps and patellar tendons, suprapatellar recess, menisci, MCL, ITB, patellar retinacula
+and MPFL; effusion and gout."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
 from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
 from drivers.sim.regions.variants import variants
-from drivers.sim.shapes import INF, Ellipsoid, along_s, tube
+from drivers.sim.shapes import INF, Array, DepthFn, Ellipsoid, across_t, along_s, tube
 
 
 def knee(variant: str | None) -> Items:
@@ -111,6 +114,7 @@ def knee(variant: str | None) -> Items:
             tube([(40, 55, 5.6), (95, 48.5, 5.8)], 2.0, 1.0),
         ),
         layer("iliotibial band", L.LIGAMENT, 3.4, 5.4, s=(-70, 22), t=(-78, -42)),
+        *_retinacula(),
     ]
     # Soft-tissue layers end in rounded tips, not cut edges.
     return rounded(
@@ -125,13 +129,71 @@ def knee(variant: str | None) -> Items:
             "iliotibial band": 6.0,
             "urate on cartilage (double contour)": 3.0,
             "femoral trochlear cartilage": 3.0,
+            "medial patellar retinaculum": 3.0,
+            "medial patellofemoral ligament (MPFL)": 3.0,
+            "lateral patellar retinaculum": 3.0,
         },
     )
 
 
+def _retinacula() -> Items:
+    """Beside the patella (t ±22..±46, its upper half), transverse: the retinacula fan out from the
+    patellar edges towards the femoral condyles, over the capsule; on the medial side the MPFL runs
+    deep to the medial retinaculum from the upper medial patellar border and dips to the femur near
+    the adductor tubercle, beyond the articular cartilage, where it meets the MCL's territory (ESSR V,
+    anterior knee; issue 17 item 4). Thin hyperechoic bands: retinaculum ~1.5 mm, lateral ~2 mm,
+    MPFL ~1.5 mm thick and ~15 mm wide at the patella [DK]. The condyles' patellofemoral facets lie
+    12-18 mm deep beside the patella, rising to the epicondyle [DK]; at this level the condyle (under
+    its capsule and fat) is the bands' deep landmark, not the tibia.
+    """
+    items: Items = []
+    for side, name in ((1.0, "medial"), (-1.0, "lateral")):
+        edge = (21.0, 52.0) if side > 0 else (-52.0, -21.0)
+        band = (21.0, 46.0) if side > 0 else (-46.0, -21.0)
+        # ~2 mm of cartilage on the articular facet, thinning to nothing at its margin (t ±44).
+        thickness = across_t(sorted([(side * 22.0, 2.0), (side * 38.0, 2.0), (side * 44.0, 0.0)]))
+        condyle = across_t(
+            sorted([(side * 22.0, 18.0), (side * 36.0, 14.5), (side * 46.0, 11.5), (side * 52.0, 10.5)])
+        )
+        deep_mm = 6.5 if side > 0 else 7.0
+
+        def cartilage(s: Array, t: Array, bone: DepthFn = condyle, mm: DepthFn = thickness) -> Array:
+            out: Array = (bone(s, t) - mm(s, t)).astype(np.float32)
+            return out
+
+        items += [
+            layer(f"{name} femoral condyle", L.BONE, condyle, INF, s=(2, 24), t=edge),
+            # The capsule and its fat fill the space down to the bone (no tibia at this level).
+            layer(f"{name} parapatellar capsule and fat", L.FAT, deep_mm, condyle, s=(2, 24), t=edge),
+            layer(f"{name} femoral condyle cartilage", L.CARTILAGE, cartilage, condyle, s=(2, 24), t=edge),
+            layer(
+                f"{name} patellar retinaculum",
+                L.LIGAMENT,
+                5.0,
+                deep_mm,
+                s=(-4, 40),
+                t=band,
+                fibre=(0.0, 1.0, 0.0),
+            ),
+        ]
+    mpfl_top = across_t([(20.0, 6.9), (36.0, 6.9), (50.0, 9.8)])
+    items.append(
+        layer(
+            "medial patellofemoral ligament (MPFL)",
+            L.LIGAMENT,
+            mpfl_top,
+            offset(mpfl_top, 1.5),
+            s=(4, 20),
+            t=(20.0, 50.0),
+            fibre=(0.0, 1.0, 0.0),
+        )
+    )
+    return items
+
+
 SCENES = {
     "knee": SceneSpec(
-        "Knee: quadriceps and patellar tendons, suprapatellar recess, MCL, ITB",
+        "Knee: quadriceps and patellar tendons, suprapatellar recess, MCL, ITB, retinacula",
         knee,
         {
             "suprapatellar long axis": P(-25.0, 0.0),
@@ -141,6 +203,8 @@ SCENES = {
             "iliotibial band": P(-20.0, -60.0),
             "pes anserinus long axis": P(68.0, 47.0),
             "pes anserinus short axis": P(80.0, 46.0, 90.0),
+            "medial retinaculum and MPFL short axis": P(12.0, 32.0, 90.0),
+            "lateral retinaculum short axis": P(12.0, -32.0, 90.0),
         },
         35.0,
         variants("effusion", "gout_double_contour"),
@@ -149,6 +213,7 @@ SCENES = {
             "clinical.md 1.5 (ESSR V knee: quadriceps and patellar tendons, recess, MCL, ITB)",
             "clinical.md 3.2 (tendon and cartilage thickness, femoral cortex 2-4 cm deep)",
             "clinical.md 3.1 (double contour over hyaline cartilage)",
+            "clinical.md 3.1 (ligament: compact, less ordered fibrils than tendon); retinacula, MPFL [DK]",
         ),
     ),
 }

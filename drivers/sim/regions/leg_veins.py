@@ -1,4 +1,5 @@
-"""The DVT path down the leg: groin, thigh, popliteal fossa and calf, with their pathology variants."""
+"""The DVT path down the leg: groin (with the inguinal canal above it), thigh, popliteal fossa and calf,
+with their pathology variants."""
 
 from __future__ import annotations
 
@@ -27,11 +28,16 @@ def groin(variant: str | None) -> Items:
     items += [
         layer("fascia lata", L.FASCIA, 12.0, 12.5),
         layer("femoral head / pubic bone", L.BONE, 40.0, INF, t=(-35, 25)),
+        *_inguinal_walls(),
         st("femoral nerve", L.NERVE, tube([(-40, -14, 20.0), (80, -14, 22.0)], 4.0, 1.4)),
-        *artery("common femoral artery", tube([(-40, -2, 20.0), (40, -2, 21.5)], 3.8, 3.8)),
+        # Above the inguinal ligament (s < -12) the vessels are the external iliacs, diving into the
+        # pelvis deep to the inguinal canal [DK].
+        *artery("external iliac artery", tube([(-45, -5, 38.0), (-30, -4, 35.0), (-12, -2, 20.5)], 3.8, 3.8)),
+        *vein("external iliac vein", tube([(-45, 11, 40.0), (-30, 10, 37.0), (-12, 9, 22.3)], 5.5, 5.5)),
+        *artery("common femoral artery", tube([(-12, -2, 20.5), (40, -2, 21.5)], 3.8, 3.8)),
         *artery("superficial femoral artery", tube([(40, -2, 21.5), (150, 0, 24.0)], 3.2, 3.2)),
         *artery("deep femoral (profunda) artery", tube([(40, -5, 27.0), (150, -17, 40.0)], 2.5, 2.5)),
-        *vein("common femoral vein", tube([(-40, 9, 22.0), (45, 9, 23.0)], 5.5, 5.5), clot),
+        *vein("common femoral vein", tube([(-12, 9, 22.3), (45, 9, 23.0)], 5.5, 5.5), clot),
         *vein("femoral vein", tube([(45, 9, 24.5), (150, 9, 29.0)], 4.5, 4.5), clot),
         *vein("deep femoral (profunda) vein", tube([(45, 9, 33.0), (150, 2, 42.0)], 3.2, 3.2)),
         *vein("great saphenous vein", tube([(14, 10, 15.5), (25, 16, 9.0), (150, 30, 6.0)], 2.5, 2.5)),
@@ -42,6 +48,85 @@ def groin(variant: str | None) -> Items:
         items += lymph_node((5.0, 27.0, 7.0), (7.0, 4.0, 2.5), hilum=0.6)
     if variant == "abscess":
         items += abscess((8.0, -15.0, 7.5), (12.0, 8.0, 4.5))
+    return rounded(items + _inguinal_canal(variant == "inguinal_hernia"), _CANAL_ENDS)
+
+
+# The canal's walls end in rounded tips, not cut edges.
+_CANAL_ENDS = {
+    "external oblique aponeurosis": 4.0,
+    "internal oblique / transversus abdominis muscle": 4.0,
+    "preperitoneal fat": 4.0,
+    "transversalis fascia (canal floor)": 3.0,
+    "transversalis fascia (Hesselbach triangle)": 3.0,
+    "rectus abdominis muscle": 4.0,
+}
+
+
+def _inguinal_walls() -> Items:
+    """The layers above the inguinal ligament, painted before the vessels that run deep to them."""
+    return [
+        layer("external oblique aponeurosis", L.FASCIA, 12.0, 12.8, s=(-45, -9), t=(-40, 70)),
+        layer(
+            "internal oblique / transversus abdominis muscle", L.MUSCLE, 12.8, 19.2, s=(-45, -12), t=(-40, 50)
+        ),
+        layer("rectus abdominis muscle", L.MUSCLE, 12.8, 24.0, s=(-INF, -16), t=(48, 80)),
+        layer("preperitoneal fat", L.FAT, 19.8, 40.0, s=(-45, -12), t=(-40, 50)),
+        # One fascia in two named parts, overlapping so their rounded ends do not open a gap.
+        layer("transversalis fascia (canal floor)", L.FASCIA, 19.2, 19.8, s=(-40, -12), t=(-20, 7)),
+        layer("transversalis fascia (Hesselbach triangle)", L.FASCIA, 19.2, 19.8, s=(-40, -12), t=(1, 48)),
+    ]
+
+
+def _inguinal_canal(hernia: bool) -> Items:
+    """Above the inguinal ligament (s -40..-10): the inguinal canal runs across the groin (along t),
+    from the deep ring just above the femoral vessels (t about -5) medially to the superficial ring
+    (t about 45), under the external oblique aponeurosis, its floor the transversalis fascia; the
+    inferior epigastric artery and its two veins rise medial to the deep ring, deep to the floor,
+    with Hesselbach's triangle medial to them. The canal is modelled straight across the limb (its
+    slight obliquity ignored) [engineering approximation]. Sizes typical adult [DK]: cord ~12 mm
+    wide and ~5 mm thick, inferior epigastric artery ~2.5 mm, canal 1.5-2 cm under the skin.
+    Indirect hernia [DK]: a peritoneal sac of fat enters at the deep ring, lateral to the inferior
+    epigastric vessels, and runs along the cord; drawn here as it lies at rest (static: the B-mode
+    does not follow the Valsalva manoeuvre).
+    """
+    items: Items = [
+        # The aponeurosis' lower edge rolls under into the inguinal ligament: fibres run across.
+        st(
+            "inguinal ligament",
+            L.LIGAMENT,
+            Ellipsoid((-10.0, 10.0, 14.0), (2.5, 50.0, 1.8)),
+            fibre_dir=(0.0, 1.0, 0.0),
+        ),
+        st("deep inguinal ring", L.FAT, Ellipsoid((-24.0, -5.0, 19.5), (4.0, 4.0, 2.2))),
+        st(
+            "spermatic cord (inguinal canal)",
+            L.FAT,
+            Ellipsoid((-24.0, 19.0, 16.2), (6.0, 25.0, 2.6)),
+            fibre_dir=(0.0, 1.0, 0.0),
+        ),
+        # The cord's vas deferens and vessels: a few bright strands along the canal.
+        st("vas deferens (spermatic cord)", L.FASCIA, Ellipsoid((-24.0, 20.0, 16.6), (1.5, 20.0, 1.0))),
+        *artery(
+            "inferior epigastric artery",
+            tube([(-110, 24.0, 17.5), (-60, 12.0, 21.0), (-24, 4.0, 22.5), (-16, 2.5, 24.5)], 1.25, 1.25),
+        ),
+        *vein(
+            "inferior epigastric veins",
+            tube([(-110, 20.0, 18.0), (-60, 8.0, 21.5), (-24, 0.0, 23.0), (-16, -1.5, 25.0)], 1.0, 1.0),
+        ),
+        *vein(
+            "inferior epigastric veins",
+            tube([(-110, 28.0, 18.0), (-60, 16.0, 21.5), (-24, 8.0, 23.0), (-16, 6.5, 25.0)], 1.0, 1.0),
+        ),
+    ]
+    if hernia:
+        sac = Ellipsoid((-24.0, 8.0, 15.8), (4.5, 15.0, 2.7))
+        items += [
+            st(
+                "indirect inguinal hernia sac (peritoneum)", L.FASCIA, Ellipsoid(sac.centre, (5.0, 15.5, 3.2))
+            ),
+            st("indirect inguinal hernia (fat in the sac)", L.FAT, sac),
+        ]
     return items
 
 
@@ -174,7 +259,7 @@ SOURCES = (
 
 SCENES = {
     "groin": SceneSpec(
-        "Groin (DVT): CFV, CFA, saphenofemoral junction, inguinal node",
+        "Groin: CFV, CFA, saphenofemoral junction, inguinal node, inguinal canal",
         groin,
         {
             "CFV short axis": P(0.0, 4.0, 90.0),
@@ -183,15 +268,17 @@ SCENES = {
             "femoral bifurcation short axis": P(60.0, 0.0, 90.0),
             "inguinal lymph node short axis": P(5.0, 27.0, 90.0),
             "area of symptoms short axis": P(8.0, -15.0, 90.0),
+            "inguinal canal long axis": P(-24.0, 10.0, 90.0),
         },
         40.0,
-        variants("thrombosed_vein", "lymph_node", "abscess"),
+        variants("thrombosed_vein", "lymph_node", "abscess", "inguinal_hernia"),
         {
             "thrombosed_vein": "CFV short axis",
             "lymph_node": "inguinal lymph node short axis",
             "abscess": "area of symptoms short axis",
+            "inguinal_hernia": "inguinal canal long axis",
         },
-        SOURCES,
+        (*SOURCES, "clinical.md 1 (seed exam: groin hernia with Valsalva); inguinal canal anatomy [DK]"),
     ),
     "thigh": SceneSpec(
         "Thigh (DVT): femoral vein and artery",

@@ -13,6 +13,9 @@ VARIANT_TITLES = {
     "achilles_tendinosis": "Achilles tendinosis",
     "abscess": "soft-tissue abscess",
     "lymph_node": "enlarged inguinal lymph node",
+    "stener_lesion": "thumb UCL tear: Stener lesion",
+    "inguinal_hernia": "indirect inguinal hernia (fat)",
+    "muscle_hernia": "muscle herniation through a fascial defect",
 }
 
 
