@@ -49,6 +49,7 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
         "gout_tophus",
         "abscess",
         "lymph_node",
+        "calcific_tendinitis",
     }
     for info in list_scenes():
         assert info.title and info.views and all(info.variants.values())

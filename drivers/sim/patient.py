@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from drivers.sim import physics as ph
 from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels, structure_names
-from drivers.sim.needle import Needle, image_plane, needle_echo
+from drivers.sim.needle import Needle, image_plane, needle_echo, needle_masks
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
@@ -30,6 +30,7 @@ from drivers.sim.shapes import Array, CrossTube
 from drivers.sim.texture import texture_db
 from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
 from scanner_app.frame import DataFormat, Geometry
+from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE
 
 Key = tuple[object, ...]
 
@@ -133,10 +134,11 @@ class PatientRenderer:
         check_params(params)
         with self._lock:
             scene, pose = self._scene, self._pose
+        needle = self.needle  # one needle for the whole frame: echo and ground truth agree
         with self._render_lock:
             if params.data_format == DataFormat.RF_I16:
-                return self._render_rf(scene, pose, params, time_s)
-            return self._render_image(scene, pose, params, time_s)
+                return self._render_rf(scene, pose, needle, params, time_s)
+            return self._render_image(scene, pose, needle, params, time_s)
 
     # -- stages ------------------------------------------------------------------------------
 
@@ -164,11 +166,18 @@ class PatientRenderer:
         return anatomy
 
     def _iq_for(
-        self, scene: Scene, pose: ProbePose, params: RenderParams, *, rows: int, lines: int, depth_mm: float
+        self,
+        scene: Scene,
+        pose: ProbePose,
+        needle: Needle | None,
+        params: RenderParams,
+        *,
+        rows: int,
+        lines: int,
+        depth_mm: float,
     ) -> tuple[npt.NDArray[np.complex64], _Anatomy, ph.BeamGrid]:
         grid, grid_key = self._grid(params, rows, lines, depth_mm)
         anatomy = self._anatomy_for(scene, pose, grid, params.frequency_mhz)
-        needle = self.needle
         key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid_key, self._seed, needle)
         if self._iq is not None and self._iq[0] == key:
             return self._iq[1], anatomy, grid
@@ -186,10 +195,10 @@ class PatientRenderer:
         return iq, anatomy, grid
 
     def _render_image(
-        self, scene: Scene, pose: ProbePose, params: RenderParams, time_s: float
+        self, scene: Scene, pose: ProbePose, needle: Needle | None, params: RenderParams, time_s: float
     ) -> RenderedFrame:
         iq, anatomy, grid = self._iq_for(
-            scene, pose, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
+            scene, pose, needle, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
         )
         noisy = np.add(iq, ph.frame_noise(iq.shape, self._seed, time_s))
         v = noisy.view(np.float32)
@@ -198,6 +207,7 @@ class PatientRenderer:
         power *= _row_gain_power(params, grid)[:, None]
         convex = params.geometry == Geometry.CONVEX
         index, labels = anatomy.index, anatomy.labels
+        needle_map = _needle_labels(needle, grid, pose)
         if params.data_format == DataFormat.BMODE_U8:
             grey = ph.power_to_grey(power, params.dynamic_range_db)
             width_mm = params.width_mm
@@ -206,11 +216,14 @@ class PatientRenderer:
                 grey = ph.scan_convert(grey.astype(np.float32), conv).round().astype(np.uint8)
                 index = ph.scan_convert_nearest(index, conv)
                 labels = structure_labels(scene)[index]
+                needle_map = ph.scan_convert_nearest(needle_map, conv)
                 width_mm = conv.width_mm
             in_view = _in_view(scene, index) if convex else anatomy.in_view
+            labels, in_view = _with_needle(labels, in_view, needle_map)
             return RenderedFrame(grey, params.depth_mm, width_mm, labels=labels, structures_in_view=in_view)
         env = np.sqrt(power) * np.float32(ph.ENVELOPE_SCALE)
         np.clip(env, 0.0, 65535.0, out=env)
+        labels, in_view = _with_needle(labels, anatomy.in_view, needle_map)
         return RenderedFrame(
             env.astype(np.uint16),
             params.depth_mm,
@@ -218,10 +231,12 @@ class PatientRenderer:
             fov_deg=params.fov_deg if convex else 0.0,
             radius_mm=params.radius_mm if convex else 0.0,
             labels=labels,
-            structures_in_view=anatomy.in_view,
+            structures_in_view=in_view,
         )
 
-    def _render_rf(self, scene: Scene, pose: ProbePose, params: RenderParams, time_s: float) -> RenderedFrame:
+    def _render_rf(
+        self, scene: Scene, pose: ProbePose, needle: Needle | None, params: RenderParams, time_s: float
+    ) -> RenderedFrame:
         # RF rows are samples at sampling_mhz, so the frame reaches rows * c / (2 fs) deep. The physics
         # runs on a grid no finer than the scatterer lattice and the IQ is interpolated up to the RF grid.
         dz_rf = ph.C_MM_PER_US / (2.0 * params.sampling_mhz)
@@ -229,7 +244,13 @@ class PatientRenderer:
         step = max(1, math.ceil(ph.LATTICE_MM / dz_rf))
         coarse_rows = max(8, math.ceil(params.rows / step) + 1)
         iq, anatomy, grid = self._iq_for(
-            scene, pose, params, rows=coarse_rows, lines=params.cols, depth_mm=coarse_rows * step * dz_rf
+            scene,
+            pose,
+            needle,
+            params,
+            rows=coarse_rows,
+            lines=params.cols,
+            depth_mm=coarse_rows * step * dz_rf,
         )
         z_rf = (np.arange(params.rows, dtype=np.float64) + 1.0) * dz_rf
         pos = z_rf / grid.dz_mm - 1.0
@@ -246,6 +267,9 @@ class PatientRenderer:
         np.clip(rf, -32768.0, 32767.0, out=rf)
         near = np.clip(np.rint(pos).astype(np.intp), 0, grid.rows - 1)
         index = anatomy.index[near]
+        labels, in_view = _with_needle(
+            anatomy.labels[near], _in_view(scene, index), _needle_labels(needle, grid, pose)[near]
+        )
         convex = params.geometry == Geometry.CONVEX
         return RenderedFrame(
             rf.astype(np.int16),
@@ -254,9 +278,36 @@ class PatientRenderer:
             fov_deg=params.fov_deg if convex else 0.0,
             radius_mm=params.radius_mm if convex else 0.0,
             sampling_mhz=params.sampling_mhz,
-            labels=anatomy.labels[near],
-            structures_in_view=_in_view(scene, index),
+            labels=labels,
+            structures_in_view=in_view,
         )
+
+
+_NO_NEEDLE, _SHAFT, _INJECTATE = 0, 1, 2
+
+
+def _needle_labels(needle: Needle | None, grid: ph.BeamGrid, pose: ProbePose) -> npt.NDArray[np.uint8]:
+    """Where the needle's shaft and injectate are on the unpadded beam grid (0 none, 1, 2)."""
+    out = np.zeros((grid.rows, grid.lines), dtype=np.uint8)
+    if needle is None:
+        return out
+    shaft, fluid = needle_masks(needle, image_plane(grid, pose))
+    out[fluid] = _INJECTATE
+    out[shaft] = _SHAFT  # the needle lies in its own injectate
+    return out
+
+
+def _with_needle(
+    labels: npt.NDArray[np.uint8], in_view: tuple[str, ...], needle: npt.NDArray[np.uint8]
+) -> tuple[npt.NDArray[np.uint8], tuple[str, ...]]:
+    """Labels and structures in view with the needle's ground truth over the anatomy's."""
+    if not needle.any():
+        return labels, in_view
+    labels = np.where(needle == _SHAFT, np.uint8(Label.METAL), labels)
+    labels = np.where(needle == _INJECTATE, np.uint8(Label.FLUID), labels).astype(np.uint8)
+    present = set(np.unique(needle).tolist())
+    extra = [NEEDLE_STRUCTURE] * (_SHAFT in present) + [INJECTATE_STRUCTURE] * (_INJECTATE in present)
+    return labels, (*in_view, *extra)
 
 
 def _row_gain_power(params: RenderParams, grid: ph.BeamGrid) -> npt.NDArray[np.float32]:

@@ -13,6 +13,7 @@ VARIANT_TITLES = {
     "achilles_tendinosis": "Achilles tendinosis",
     "abscess": "soft-tissue abscess",
     "lymph_node": "enlarged inguinal lymph node",
+    "calcific_tendinitis": "calcific tendinitis (supraspinatus)",
 }
 
 
