@@ -268,13 +268,10 @@ def test_every_pathology_variant_a_view_can_show_is_practised_by_some_step() -> 
 # leaves this list; a new capture step without one must be added here on purpose.
 AWAITING_SCENES = {
     # Each waits for what the simulator cannot show yet: a compared other side, a muscle hernia,
-    # the inguinal canal, fixation hardware, the patellar retinacula, a rib,
-    # a foreign body, the thumb's ulnar collateral ligament.
+    # the inguinal canal, the patellar retinacula, a rib, the thumb's ulnar collateral ligament.
     "area_of_pain_msk": {"compare_other_side"},
     "dynamic_exams": {"muscle_herniation", "slipping_rib"},
-    "foreign_body": {"search", "relations"},
     "groin": {"inguinal_canal"},
-    "hardware_after_fixation": {"tendons_over_hardware", "compare_other_side"},
     "knee": {"patellar_retinacula"},
     "wrist_hand": {"thumb_ucl"},
 }

@@ -22,6 +22,7 @@ from drivers.sim.regions import (
     leg_veins,
     phantom,
     shoulder,
+    trauma,
     wrist,
 )
 from drivers.sim.renderer import FrameRenderer, RenderParams
@@ -50,13 +51,14 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
         "abscess",
         "lymph_node",
         "calcific_tendinitis",
+        "proud_screw",
     }
     for info in list_scenes():
         assert info.title and info.views and all(info.variants.values())
 
 
 def test_each_region_module_adds_its_own_scenes_and_no_scene_twice() -> None:
-    regions = (phantom, shoulder, elbow, wrist, hand, hip, knee, ankle, foot, leg_veins, arm_veins)
+    regions = (phantom, shoulder, elbow, wrist, hand, hip, knee, ankle, foot, leg_veins, arm_veins, trauma)
     assert sum(len(region.SCENES) for region in regions) == len(SCENES)  # a repeated id would be lost
     assert set(leg_veins.SCENES) == {"groin", "thigh", "popliteal", "calf"}
     for scene_id, spec in SCENES.items():

@@ -22,6 +22,7 @@ from drivers.sim.regions import (
     leg_veins,
     phantom,
     shoulder,
+    trauma,
     wrist,
 )
 
@@ -37,6 +38,7 @@ SCENES: dict[str, SceneSpec] = {
     **foot.SCENES,
     **leg_veins.SCENES,
     **arm_veins.SCENES,
+    **trauma.SCENES,
 }
 
 

@@ -73,6 +73,7 @@ class Label(enum.IntEnum):
     METAL = 25  # a steel needle, a plate or screw: total reflector, nothing passes
     WOOD = 26  # a wooden foreign body: bright surface, strong shadow
     CALCIFICATION = 27  # a calcific deposit (hydroxyapatite) in a tendon
+    GRANULATION = 28  # granulation tissue and oedema: the halo round a foreign body
 
 
 TISSUES: tuple[Tissue, ...] = (
@@ -109,7 +110,8 @@ TISSUES: tuple[Tissue, ...] = (
     Tissue(Label.WOOD, "wood", 12.0, 1.2, 20.0),
     # A hard (formative-phase) calcific deposit: a bright arc with a posterior shadow, like bone's
     # cortex but less complete [engineering approximation].
-    Tissue(Label.CALCIFICATION, "calcification", 8.0, 3.5, 18.0),
+    Tissue(Label.CALCIFICATION, "calcification", 20.0, 3.5, 18.0),
+    Tissue(Label.GRANULATION, "granulation tissue", 0.7, 1.58, -18.0),
 )
 
 N_LABELS = len(TISSUES)

@@ -14,6 +14,7 @@ VARIANT_TITLES = {
     "abscess": "soft-tissue abscess",
     "lymph_node": "enlarged inguinal lymph node",
     "calcific_tendinitis": "calcific tendinitis (supraspinatus)",
+    "proud_screw": "volar plate with a proud screw (FPL irritation)",
 }
 
 
