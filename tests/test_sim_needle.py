@@ -17,7 +17,7 @@ from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderParams
 from drivers.sim.tissues import Label
-from scanner_app.frame import Geometry
+from scanner_app.frame import DataFormat, Geometry
 from scanner_app.needle_guide import Approach, NeedleGuide
 from scanner_app.needle_practice import NeedlePractice, logbook_facts
 from scanner_app.programme.db import open_database, sqlite_url
@@ -187,6 +187,22 @@ def test_the_frames_ground_truth_names_the_needle_where_the_slice_shows_it() -> 
     assert abs(fluid_rows.mean() * DZ - 8.0) < 0.5 and np.ptp(fluid_cols) * PITCH == pytest.approx(
         2 * radius, abs=0.5
     )
+
+
+def test_every_frame_format_names_the_needle_in_its_ground_truth() -> None:
+    r = PatientRenderer("hip", seed=1)
+    r.needle = Needle((-40.0, 0.0, 0.0), 0.0, 30.0, bend_mm=0.0).advanced(45.0)  # in plane, from the left
+    convex = RenderParams(depth_mm=60.0, frequency_mhz=5.0, focus_mm=30.0, rows=256, cols=256)
+    convex = dataclasses.replace(convex, geometry=Geometry.CONVEX, fov_deg=60.0, radius_mm=40.0)
+    rf = dataclasses.replace(PARAMS, data_format=DataFormat.RF_I16, sampling_mhz=40.0, rows=1024, cols=128)
+    envelope = dataclasses.replace(PARAMS, data_format=DataFormat.ENVELOPE_U16, rows=256, cols=128)
+    for params in (convex, rf, envelope):
+        frame = r.render(params, 0.0)
+        assert "needle" in frame.structures_in_view, params.data_format
+        rows, cols = np.nonzero(frame.labels == Label.METAL)
+        assert rows.size > 10 and np.corrcoef(cols, rows)[0, 1] > 0.8  # a line dipping from the left
+    r.needle = None
+    assert "needle" not in r.render(convex, 0.0).structures_in_view
 
 
 def test_the_view_truth_tells_where_a_seen_tip_is_and_what_is_beside_it() -> None:

@@ -408,11 +408,14 @@ def needle_masks(needle: Needle, plane: ImagePlane) -> tuple[npt.NDArray[np.bool
     shaft = np.zeros((plane.rows, plane.lines), dtype=np.bool_)
     fluid = np.zeros_like(shaft)
     for rows, lines, mask in (v for c in needle.injectate if (v := _void(c, plane)) is not None):
-        r = np.arange(rows.start, rows.stop)[:, None] - plane.pad_rows
-        j = np.arange(lines.start, lines.stop)[None, :] - plane.pad_lines
-        inside = mask & (r >= 0) & (r < plane.rows) & (j >= 0) & (j < plane.lines)
-        rr, jj = np.nonzero(inside)
-        fluid[r[rr, 0], j[0, jj]] = True
+        # The collection's box on the padded grid, cut to the image.
+        r0, r1 = max(rows.start, plane.pad_rows), min(rows.stop, plane.pad_rows + plane.rows)
+        l0, l1 = max(lines.start, plane.pad_lines), min(lines.stop, plane.pad_lines + plane.lines)
+        if r0 < r1 and l0 < l1:
+            box = fluid[
+                r0 - plane.pad_rows : r1 - plane.pad_rows, l0 - plane.pad_lines : l1 - plane.pad_lines
+            ]
+            box |= mask[r0 - rows.start : r1 - rows.start, l0 - lines.start : l1 - lines.start]
     if needle.inserted_mm <= 0:
         return shaft, fluid
     points = needle.shaft(0.5 * min(plane.dz_mm, _pitch_mm(plane)))[0]

@@ -88,6 +88,7 @@ class PatientRenderer:
         self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
         self._cells = CellCache()
         self.needle: Needle | None = None  # the trainee's needle, replaced whole from any thread
+        self._needle_truth: tuple[Key, _NeedleTruth] | None = None
 
     @classmethod
     def with_scene(cls, scene: Scene, seed: int = 0) -> PatientRenderer:
@@ -194,6 +195,15 @@ class PatientRenderer:
         self._iq = (key, iq)
         return iq, anatomy, grid
 
+    def _needle_truth_for(self, needle: Needle | None, grid: ph.BeamGrid, pose: ProbePose) -> _NeedleTruth:
+        """The needle's ground truth on the grid, kept while needle, grid and pose stay the same."""
+        if needle is None:
+            return _NO_NEEDLE_TRUTH
+        key: Key = (needle, grid, pose)
+        if self._needle_truth is None or self._needle_truth[0] != key:
+            self._needle_truth = (key, _NeedleTruth.on_grid(needle, grid, pose))
+        return self._needle_truth[1]
+
     def _render_image(
         self, scene: Scene, pose: ProbePose, needle: Needle | None, params: RenderParams, time_s: float
     ) -> RenderedFrame:
@@ -207,7 +217,7 @@ class PatientRenderer:
         power *= _row_gain_power(params, grid)[:, None]
         convex = params.geometry == Geometry.CONVEX
         index, labels = anatomy.index, anatomy.labels
-        needle_map = _needle_labels(needle, grid, pose)
+        needle_truth = self._needle_truth_for(needle, grid, pose)
         if params.data_format == DataFormat.BMODE_U8:
             grey = ph.power_to_grey(power, params.dynamic_range_db)
             width_mm = params.width_mm
@@ -216,14 +226,14 @@ class PatientRenderer:
                 grey = ph.scan_convert(grey.astype(np.float32), conv).round().astype(np.uint8)
                 index = ph.scan_convert_nearest(index, conv)
                 labels = structure_labels(scene)[index]
-                needle_map = ph.scan_convert_nearest(needle_map, conv)
+                needle_truth = needle_truth.converted((grid.rows, grid.lines), conv)
                 width_mm = conv.width_mm
             in_view = _in_view(scene, index) if convex else anatomy.in_view
-            labels, in_view = _with_needle(labels, in_view, needle_map)
+            labels, in_view = needle_truth.applied(labels, in_view)
             return RenderedFrame(grey, params.depth_mm, width_mm, labels=labels, structures_in_view=in_view)
         env = np.sqrt(power) * np.float32(ph.ENVELOPE_SCALE)
         np.clip(env, 0.0, 65535.0, out=env)
-        labels, in_view = _with_needle(labels, anatomy.in_view, needle_map)
+        labels, in_view = needle_truth.applied(labels, anatomy.in_view)
         return RenderedFrame(
             env.astype(np.uint16),
             params.depth_mm,
@@ -267,9 +277,8 @@ class PatientRenderer:
         np.clip(rf, -32768.0, 32767.0, out=rf)
         near = np.clip(np.rint(pos).astype(np.intp), 0, grid.rows - 1)
         index = anatomy.index[near]
-        labels, in_view = _with_needle(
-            anatomy.labels[near], _in_view(scene, index), _needle_labels(needle, grid, pose)[near]
-        )
+        needle_truth = self._needle_truth_for(needle, grid, pose).rows((grid.rows, grid.lines), near)
+        labels, in_view = needle_truth.applied(anatomy.labels[near], _in_view(scene, index))
         convex = params.geometry == Geometry.CONVEX
         return RenderedFrame(
             rf.astype(np.int16),
@@ -283,31 +292,49 @@ class PatientRenderer:
         )
 
 
-_NO_NEEDLE, _SHAFT, _INJECTATE = 0, 1, 2
+@dataclass(frozen=True, slots=True)
+class _NeedleTruth:
+    """Where the needle's shaft and injectate are on one image grid, as flat pixel indices (sparse:
+    a frame pays for the pixels it changes, not for a whole map)."""
+
+    shaft: npt.NDArray[np.intp]
+    fluid: npt.NDArray[np.intp]
+
+    @staticmethod
+    def on_grid(needle: Needle, grid: ph.BeamGrid, pose: ProbePose) -> _NeedleTruth:
+        shaft, fluid = needle_masks(needle, image_plane(grid, pose))
+        return _NeedleTruth(np.flatnonzero(shaft), np.flatnonzero(fluid & ~shaft))
+
+    def converted(self, shape: tuple[int, int], conv: ph.ScanConversion) -> _NeedleTruth:
+        """The same on a convex probe's scan-converted image."""
+        beam = np.zeros(shape, dtype=np.uint8)
+        beam.flat[self.fluid] = 2
+        beam.flat[self.shaft] = 1
+        image = ph.scan_convert_nearest(beam, conv)
+        return _NeedleTruth(np.flatnonzero(image == 1), np.flatnonzero(image == 2))
+
+    def rows(self, shape: tuple[int, int], near: npt.NDArray[np.intp]) -> _NeedleTruth:
+        """The same on an RF frame whose rows are the grid's rows `near`."""
+        beam = np.zeros(shape, dtype=np.uint8)
+        beam.flat[self.fluid] = 2
+        beam.flat[self.shaft] = 1
+        image = beam[near]
+        return _NeedleTruth(np.flatnonzero(image == 1), np.flatnonzero(image == 2))
+
+    def applied(
+        self, labels: npt.NDArray[np.uint8], in_view: tuple[str, ...]
+    ) -> tuple[npt.NDArray[np.uint8], tuple[str, ...]]:
+        """Labels and structures in view with the needle's ground truth over the anatomy's."""
+        if not self.shaft.size and not self.fluid.size:
+            return labels, in_view
+        labels = labels.copy()
+        labels.flat[self.fluid] = Label.FLUID
+        labels.flat[self.shaft] = Label.METAL
+        extra = [NEEDLE_STRUCTURE] * bool(self.shaft.size) + [INJECTATE_STRUCTURE] * bool(self.fluid.size)
+        return labels, (*in_view, *extra)
 
 
-def _needle_labels(needle: Needle | None, grid: ph.BeamGrid, pose: ProbePose) -> npt.NDArray[np.uint8]:
-    """Where the needle's shaft and injectate are on the unpadded beam grid (0 none, 1, 2)."""
-    out = np.zeros((grid.rows, grid.lines), dtype=np.uint8)
-    if needle is None:
-        return out
-    shaft, fluid = needle_masks(needle, image_plane(grid, pose))
-    out[fluid] = _INJECTATE
-    out[shaft] = _SHAFT  # the needle lies in its own injectate
-    return out
-
-
-def _with_needle(
-    labels: npt.NDArray[np.uint8], in_view: tuple[str, ...], needle: npt.NDArray[np.uint8]
-) -> tuple[npt.NDArray[np.uint8], tuple[str, ...]]:
-    """Labels and structures in view with the needle's ground truth over the anatomy's."""
-    if not needle.any():
-        return labels, in_view
-    labels = np.where(needle == _SHAFT, np.uint8(Label.METAL), labels)
-    labels = np.where(needle == _INJECTATE, np.uint8(Label.FLUID), labels).astype(np.uint8)
-    present = set(np.unique(needle).tolist())
-    extra = [NEEDLE_STRUCTURE] * (_SHAFT in present) + [INJECTATE_STRUCTURE] * (_INJECTATE in present)
-    return labels, (*in_view, *extra)
+_NO_NEEDLE_TRUTH = _NeedleTruth(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
 
 
 def _row_gain_power(params: RenderParams, grid: ph.BeamGrid) -> npt.NDArray[np.float32]:
