@@ -344,8 +344,9 @@ def test_a_needle_step_is_found_when_the_needle_reaches_its_target(qtbot: QtBot,
     # At the view with no needle: shown, then found by the trainee's probe, but not without the needle.
     rig.exams.go_to_target()
     _press(rig.window, "sim_distal", 4)
+    rig.exams.check_practice_view()  # away from the view
     _press(rig.window, "sim_proximal", 4)
-    rig.exams.check_practice_view()
+    rig.exams.check_practice_view()  # back at it, but no needle
     assert not runner.view_found()
     # In plane from the left, toward the recess, until the tip is in it.
     rig.sim.place_needle(NeedleGuide(Approach.IN_PLANE_LEFT, 39.0, entry_offset_mm=5.0))
@@ -354,6 +355,19 @@ def test_a_needle_step_is_found_when_the_needle_reaches_its_target(qtbot: QtBot,
         truth = rig.sim.needle_truth()
         if truth is not None and truth.tip_structure == target.needle.tip_in:
             break
+    rig.exams.check_practice_view()
+    assert runner.view_found()
+    # The next step images the target after the procedure: the needle and the fluid left in it are
+    # not part of the view that step asks for, so it is found with them gone too.
+    rig.sim.inject(1.0)
+    runner.go_to([s.id for s in runner.steps].index("image_after"))
+    assert "injectate" in rig.sim.view_truth(target.pose).structures_in_view
+    qtbot.waitUntil(lambda: rig.sim.get_pose()["position_mm"] != target.pose["position_mm"], timeout=3000)
+    rig.sim.reset_needle()
+    rig.exams.go_to_target()
+    _press(rig.window, "sim_distal", 4)
+    rig.exams.check_practice_view()
+    _press(rig.window, "sim_proximal", 4)
     rig.exams.check_practice_view()
     assert runner.view_found()
 
