@@ -140,6 +140,23 @@ class IncidentalCatalogue:
 
 
 @dataclass(frozen=True, slots=True)
+class NeedleTarget:
+    """What a needle step's practice view needs besides the probe's pose: the simulated needle seen
+    in the image plane with its tip in (`tip_in`) or beside (`tip_beside`, a perineural target) a
+    structure of the scene, named as the simulator's ground truth names it; with `injectate`, the
+    injected fluid in the plane too. Exactly one of `tip_in` and `tip_beside` is given."""
+
+    tip_in: str = ""
+    tip_beside: str = ""
+    injectate: bool = False
+
+    @property
+    def structure(self) -> str:
+        """The structure the tip must reach."""
+        return self.tip_in or self.tip_beside
+
+
+@dataclass(frozen=True, slots=True)
 class PracticeTarget:
     """A view to find in the simulator: scene, variant and the simulator's name for the view.
 
@@ -153,6 +170,7 @@ class PracticeTarget:
     view: str
     tolerance: dict[str, float]
     pose: dict[str, float] = field(default_factory=dict)
+    needle: NeedleTarget | None = None  # a needle step: the needle must be shown reaching a structure
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from protocols.model import (
     CaptureSide,
     FollowUp,
     ImagingMode,
+    NeedleTarget,
     Plane,
     PracticeTarget,
     ProtocolKind,
@@ -31,7 +32,7 @@ from protocols.model import (
 from protocols.procedure import ROLE_TITLES, ProcedureRecord, ProcedureRole, ProcedureSpec, TimeOutPending
 from scanner_app.capture import CaptureKind
 from scanner_app.preset_outcome import PresetOutcome
-from scanner_app.sim_control import ViewTruth
+from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE, ViewTruth
 
 Clock = Callable[[], float]
 
@@ -255,6 +256,18 @@ def _angle_diff_deg(a: float, b: float) -> float:
 # no pressure, so a view is never found before the trainee moves.
 START_OFFSET_POSITION_MM = 40.0
 START_OFFSET_ROTATION_DEG = 45.0
+
+
+def needle_shown(target: NeedleTarget, seen: ViewTruth) -> bool:
+    """Whether the ground truth shows the needle as a needle step's target asks: the needle in the
+    image plane, its tip seen in (or beside) the target structure, and injectate in view if asked."""
+    if NEEDLE_STRUCTURE not in seen.structures_in_view:
+        return False
+    if target.injectate and INJECTATE_STRUCTURE not in seen.structures_in_view:
+        return False
+    if target.tip_in:
+        return seen.needle_tip_in == target.tip_in
+    return seen.needle_tip_in != target.tip_beside and target.tip_beside in seen.needle_tip_beside
 
 
 def practice_start_pose(target: PracticeTarget) -> dict[str, float]:
@@ -822,6 +835,8 @@ class ChecklistRunner:
                 and wanted <= seen.structures_in_view
                 and not wanted & seen.compressed_vessels
             )
+        if on_target and target.needle is not None:  # only the simulator's truth can show the needle
+            on_target = seen is not None and needle_shown(target.needle, seen)
         if not on_target:
             state.away_since_shown = True
             return False

@@ -33,6 +33,7 @@ from protocols.model import (
     ImagingMode,
     IncidentalCatalogue,
     MeasurementSpec,
+    NeedleTarget,
     Plane,
     PracticeTarget,
     Preset,
@@ -328,23 +329,46 @@ def _pose(r: _Reader, node: yaml.Node, what: str, positive: bool) -> dict[str, f
     return {k: float(v) for k, v in out.items() if v is not None}
 
 
+def _needle_target(r: _Reader, node: yaml.Node, what: str) -> NeedleTarget | None:
+    reported = len(r.errors)
+    m = r.mapping(node, what, (), ("tip_in", "tip_beside", "injectate"))
+    if m is None:
+        return None
+    where = [k for k in ("tip_in", "tip_beside") if k in m]
+    if len(where) != 1:
+        if not where and len(r.errors) > reported:
+            return None  # a misspelt key, already reported
+        r.error(node, f"{what} needs exactly one of tip_in (the structure the tip enters) or tip_beside")
+        return None
+    structure = r.text(m[where[0]], f"{what} {where[0]}")
+    injectate = r.boolean(m["injectate"], f"{what} injectate") if "injectate" in m else False
+    if structure is None or injectate is None:
+        return None
+    if where[0] == "tip_in":
+        return NeedleTarget(tip_in=structure, injectate=injectate)
+    return NeedleTarget(tip_beside=structure, injectate=injectate)
+
+
 def _practice(r: _Reader, node: yaml.Node, what: str) -> PracticeTarget | None:
     required = ("scene", "variant", "view", "tolerance")
-    m = r.mapping(node, what, required, ())
+    m = r.mapping(node, what, required, ("needle",))
     if m is None or not all(k in m for k in required):
         return None
     scene = r.text(m["scene"], f"{what} scene")
     variant = r.text(m["variant"], f"{what} variant")
     view = r.text(m["view"], f"{what} view")
     tolerance = _pose(r, m["tolerance"], f"{what} tolerance", positive=True)
+    needle = _needle_target(r, m["needle"], f"{what} needle") if "needle" in m else None
     if scene is None or variant is None or view is None or tolerance is None:
         return None
+    if "needle" in m and needle is None:
+        return None
     if r.views is None:  # loaded without the simulator: the target stays a name, with no pose
-        return PracticeTarget(scene, variant, view, tolerance)
+        return PracticeTarget(scene, variant, view, tolerance, needle=needle)
     pose = _view_pose(r, r.views, m, what, scene=scene, view=view)
     if pose is None:
         return None
-    return PracticeTarget(scene, variant, view, tolerance, pose)
+    return PracticeTarget(scene, variant, view, tolerance, pose, needle)
 
 
 def _view_pose(

@@ -16,6 +16,11 @@ import numpy.typing as npt
 
 from scanner_app.needle_guide import NeedleGuide
 
+# The trainee's needle and what it injects, by the names the ground truth gives them (structures in
+# view, RenderedFrame.structures_in_view), beside the scene's own structures.
+NEEDLE_STRUCTURE = "needle"
+INJECTATE_STRUCTURE = "injectate"
+
 
 @dataclass(frozen=True, slots=True)
 class ViewTruth:
@@ -25,6 +30,10 @@ class ViewTruth:
     structures_in_view: frozenset[str]
     vessels_in_view: frozenset[str]  # veins and arteries the plane cuts
     compressed_vessels: frozenset[str]  # vessels in view whose lumen the probe presses (not fully open)
+    # The trainee's needle when its tip is in the slice and the image: the structure the tip is in,
+    # and the structures within a millimetre or so of the tip ("" and empty otherwise).
+    needle_tip_in: str = ""
+    needle_tip_beside: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from protocols.validation import LIBRARY_DIR, load_library, load_protocol
 from scanner_app.capture import CaptureKind, CaptureSink, CaptureSinkError, StoredCapture
 from scanner_app.doppler_capture import DopplerContent
 from scanner_app.frame import Frame
+from scanner_app.needle_guide import Approach, NeedleGuide
 from scanner_app.probe import SettingKey
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
@@ -329,6 +330,46 @@ def test_a_pressed_vein_is_not_a_found_view_and_the_target_view_lifts_the_probe(
     rig.exams.check_practice_view()
     assert runner.view_found()
     assert runner.record().steps[1].view_found and runner.record().steps[1].view_shown
+
+
+def test_a_needle_step_is_found_when_the_needle_reaches_its_target(qtbot: QtBot, rig: ExamRig) -> None:
+    aspiration = load_protocol(LIBRARY_DIR / "knee_joint_aspiration.yaml", views=named_views())
+    rig.exams.start_exam(_request(aspiration, practice=True))
+    runner = rig.exams.session.runner if rig.exams.session else None
+    assert runner is not None
+    runner.go_to([s.id for s in runner.steps].index("needle_guidance"))
+    target = runner.current_step.practice
+    assert target is not None and target.needle is not None
+    qtbot.waitUntil(lambda: rig.sim.current_scene() == ("knee", "effusion"), timeout=3000)
+    # At the view with no needle: shown, then found by the trainee's probe, but not without the needle.
+    rig.exams.go_to_target()
+    _press(rig.window, "sim_distal", 4)
+    rig.exams.check_practice_view()  # away from the view
+    _press(rig.window, "sim_proximal", 4)
+    rig.exams.check_practice_view()  # back at it, but no needle
+    assert not runner.view_found()
+    # In plane from the left, toward the recess, until the tip is in it.
+    rig.sim.place_needle(NeedleGuide(Approach.IN_PLANE_LEFT, 39.0, entry_offset_mm=5.0))
+    for _ in range(200):
+        rig.sim.advance_needle(0.25)
+        truth = rig.sim.needle_truth()
+        if truth is not None and truth.tip_structure == target.needle.tip_in:
+            break
+    rig.exams.check_practice_view()
+    assert runner.view_found()
+    # The next step images the target after the procedure: the needle and the fluid left in it are
+    # not part of the view that step asks for, so it is found with them gone too.
+    rig.sim.inject(1.0)
+    runner.go_to([s.id for s in runner.steps].index("image_after"))
+    assert "injectate" in rig.sim.view_truth(target.pose).structures_in_view
+    qtbot.waitUntil(lambda: rig.sim.get_pose()["position_mm"] != target.pose["position_mm"], timeout=3000)
+    rig.sim.reset_needle()
+    rig.exams.go_to_target()
+    _press(rig.window, "sim_distal", 4)
+    rig.exams.check_practice_view()
+    _press(rig.window, "sim_proximal", 4)
+    rig.exams.check_practice_view()
+    assert runner.view_found()
 
 
 def test_new_exam_dialog_checks_the_patient_and_offers_quadrants_and_practice(qtbot: QtBot) -> None:

@@ -62,6 +62,11 @@ def test_a_bursa_injection_with_keys_only_is_scored(
     assert score.blind_advances == 5  # the tip enters the image from its left edge after 5 mm
     assert "PASS" in panel.score_label.text()
     assert kept == [score]  # the score went where the tab was told to send it
+    # The needle and its injectate are in the ground truth now, but they are not targets to aim at.
+    assert {"needle", "injectate"} <= control.view_truth().structures_in_view
+    panel.fill_targets()
+    targets = [panel.target.itemText(i) for i in range(panel.target.count())]
+    assert "subacromial-subdeltoid bursa" in targets and not {"needle", "injectate"} & set(targets)
 
 
 def test_needle_keys_are_in_the_help_and_off_without_a_simulator(

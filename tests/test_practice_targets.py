@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
 
+from drivers.sim.control import TRUTH_WIDTH_MM, SimulatorControl
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderParams
 from drivers.sim.scenes import build_scene, list_scenes, named_views
-from protocols.model import POSE_KEYS, PracticeTarget, ScanProtocol, Step
+from protocols.model import POSE_KEYS, NeedleTarget, PracticeTarget, ScanProtocol, Step
 from protocols.runner import ChecklistRunner
 from protocols.validation import load_library
+from scanner_app.needle_guide import Approach, NeedleGuide, target_readout
 
 PROTOCOLS, LOAD_ERRORS = load_library(views=named_views())
 TARGETS: list[tuple[ScanProtocol, Step, PracticeTarget]] = [
@@ -50,7 +53,9 @@ def _same_structure(a: str, b: str) -> bool:
 
 
 def _render_in_view(target: PracticeTarget) -> tuple[str, ...]:
-    return _in_view(target.scene, _variant(target), target.pose)
+    renderer = _patient_at(target)
+    frame = renderer.render(replace(SMALL_FRAME, depth_mm=SCENES[target.scene].depth_mm), 0.0)
+    return frame.structures_in_view
 
 
 def _in_view(scene: str, variant: str | None, pose: Mapping[str, float]) -> tuple[str, ...]:
@@ -58,6 +63,39 @@ def _in_view(scene: str, variant: str | None, pose: Mapping[str, float]) -> tupl
     renderer.set_pose(ProbePose(**{k: float(pose[k]) for k in POSE_KEYS}))
     frame = renderer.render(replace(SMALL_FRAME, depth_mm=SCENES[scene].depth_mm), 0.0)
     return frame.structures_in_view
+
+
+def _patient_at(target: PracticeTarget) -> PatientRenderer:
+    """The target's patient with the probe at its view and, for a needle step, the needle at its target."""
+    renderer = PatientRenderer(target.scene, _variant(target))
+    renderer.set_pose(ProbePose(**{k: float(target.pose[k]) for k in POSE_KEYS}))
+    if target.needle is not None:
+        _steer_needle(SimulatorControl(renderer), target.needle)
+    return renderer
+
+
+def _steer_needle(sim: SimulatorControl, needle: NeedleTarget) -> None:
+    """As a trainee would: in plane from whichever end reaches the target structure's centre, advanced
+    until the tip enters it (and drawn back a little for a target beside it), injecting if asked."""
+    depth_mm = SCENES[sim.current_scene()[0]].depth_mm
+    centre = sim.label_map(192, 96, depth_mm, TRUTH_WIDTH_MM).centroid_mm(needle.structure)
+    assert centre is not None, f"{needle.structure!r} is not in the target view"
+    for approach in (Approach.IN_PLANE_LEFT, Approach.IN_PLANE_RIGHT):
+        angle = target_readout(NeedleGuide(approach), TRUTH_WIDTH_MM, centre).angle_to_target_deg
+        sim.place_needle(NeedleGuide(approach, min(85.0, max(5.0, angle)), entry_offset_mm=5.0))
+        for _ in range(320):
+            sim.advance_needle(0.25)
+            truth = sim.needle_truth()
+            if truth is not None and truth.tip_structure == needle.structure:
+                break
+        else:
+            continue
+        if needle.tip_beside:
+            sim.advance_needle(-0.75)
+        if needle.injectate:
+            sim.inject(0.5)
+        return
+    raise AssertionError(f"no in-plane pass reaches {needle.structure!r}")
 
 
 def _pathology_names(scene: str, variant: str | None) -> set[str]:
@@ -99,17 +137,19 @@ def test_target_is_the_named_view_and_only_that_view(
     views = build_scene(target.scene, _variant(target)).views
     assert target.view in views, f"{protocol.id}/{step.id}: view {target.view!r} not in {list(views)}"
     # The runner is the judge the learner meets: standing exactly at a view, is the step credited?
+    # A needle step is judged on the simulator's truth, with the needle left at its target.
+    sim = SimulatorControl(_patient_at(target)) if target.needle is not None else None
     runner = ChecklistRunner(protocol, side="right", practice=True, clock=lambda: 0.0)
     runner.go_to([s.id for s in runner.steps].index(step.id))
-    credited = [
-        name
-        for name, pose in views.items()
-        if runner.check_practice_view(
-            target.scene,
-            {"position_mm": pose.position_mm, "lateral_mm": pose.lateral_mm}
-            | {"rotation_deg": pose.rotation_deg, "tilt_deg": pose.tilt_deg},
-        )
-    ]
+    credited = []
+    for name, pose in views.items():
+        at = {"position_mm": pose.position_mm, "lateral_mm": pose.lateral_mm} | {
+            "rotation_deg": pose.rotation_deg,
+            "tilt_deg": pose.tilt_deg,
+        }
+        seen = sim.view_truth({**at, "pressure": 0.0}) if sim is not None else None
+        if runner.check_practice_view(target.scene, at, seen):
+            credited.append(name)
     assert credited == [target.view], f"{protocol.id}/{step.id}: views within tolerance: {credited}"
 
 
@@ -127,6 +167,56 @@ def test_target_pose_shows_the_steps_anatomy(
     assert listed or pathology, (
         f"{protocol.id}/{step.id}: none of {list(step.structures)} in view; the simulator shows {in_view}"
     )
+
+
+NEEDLE_TARGETS = [(p, s, t) for p, s, t in TARGETS if t.needle is not None]
+
+
+def test_the_needle_steps_have_needle_targets() -> None:
+    needle_steps = {f"{p.id}/{s.id}" for p in PROTOCOLS for s in p.steps if s.procedure_role == "needle"}
+    assert needle_steps and needle_steps <= {f"{p.id}/{s.id}" for p, s, _ in NEEDLE_TARGETS}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "step", "target"), NEEDLE_TARGETS, ids=[f"{p.id}/{s.id}" for p, s, _ in NEEDLE_TARGETS]
+)
+def test_a_needle_step_is_found_only_with_the_needle_shown_at_its_target(
+    protocol: ScanProtocol, step: Step, target: PracticeTarget
+) -> None:
+    assert target.needle is not None
+    names = {st.name for st in build_scene(target.scene, _variant(target)).structures}
+    assert target.needle.structure in names, f"{protocol.id}/{step.id}: no {target.needle.structure!r}"
+    at = {k: target.pose[k] for k in POSE_KEYS}
+    renderer = _patient_at(target)
+    sim = SimulatorControl(renderer)
+
+    def runner() -> ChecklistRunner:
+        at_step = ChecklistRunner(protocol, side="right", practice=True, clock=lambda: 0.0)
+        at_step.go_to([s.id for s in at_step.steps].index(step.id))
+        return at_step
+
+    def found(pose: Mapping[str, float] = at) -> bool:
+        return runner().check_practice_view(
+            target.scene, dict(pose), sim.view_truth({**pose, "pressure": 0.0})
+        )
+
+    assert found()
+    assert not runner().check_practice_view(target.scene, at)  # no truth, no needle to judge
+    assert renderer.needle is not None
+    needle = renderer.needle
+    # The probe slid 3 mm off the needle's plane, within the pose tolerance: the needle is not seen.
+    rotation = math.radians(at["rotation_deg"])
+    across = {
+        **at,
+        "position_mm": at["position_mm"] - 3.0 * math.sin(rotation),
+        "lateral_mm": at["lateral_mm"] + 3.0 * math.cos(rotation),
+    }
+    assert target.tolerance["position_mm"] >= 3.0 and target.tolerance["lateral_mm"] >= 3.0
+    assert not found(across)
+    renderer.needle = needle.advanced(-6.0)  # drawn back: the tip is no longer at the target
+    assert not found()
+    renderer.needle = None
+    assert not found()
 
 
 def test_name_matching_is_neither_blind_nor_loose() -> None:
@@ -172,26 +262,9 @@ def test_every_pathology_variant_a_view_can_show_is_practised_by_some_step() -> 
     assert sorted(all_variants - variants_used) == []
 
 
-# Capture steps with no simulator view of their anatomy yet: no `practice:` until the new scenes
-# (arm veins, first MTP, fingers, peroneal tendons, greater trochanter, posterior cuff, first extensor
-# compartment, ...) land; the lead wires their targets after the merge. A step that gains a target
-# leaves this list; a new capture step without one must be added here on purpose.
-AWAITING_SCENES = {
-    # Each waits for what the simulator cannot show yet: a needle and injectate, fixation hardware,
-    # a foreign body.
-    "foreign_body": {"search", "relations"},
-    # The needle steps wait for the simulated needle.
-    "bakers_cyst_aspiration": {"needle_guidance"},
-    "calcific_barbotage": {"needle_guidance"},
-    "glenohumeral_injection": {"needle_guidance"},
-    "hip_joint_injection": {"needle_guidance"},
-    "knee_joint_aspiration": {"needle_guidance"},
-    "perineural_injection": {"needle_guidance"},
-    "sasd_bursa_injection": {"needle_guidance"},
-    "tendon_fenestration": {"needle_guidance"},
-    "guided_injection": {"needle_guidance", "injection_aspiration", "image_after"},
-    "hardware_after_fixation": {"tendons_over_hardware", "compare_other_side"},
-}
+# Capture steps with no simulator view of their anatomy yet. Today there are none: a new capture step
+# without a practice target fails here unless it is added on purpose, with what it waits for.
+AWAITING_SCENES: dict[str, set[str]] = {}
 
 
 def test_every_capture_step_has_a_practice_target_or_awaits_a_scene() -> None:

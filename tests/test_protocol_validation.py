@@ -155,6 +155,50 @@ def test_a_pose_in_a_protocol_file_is_refused() -> None:
     assert [(e.line, "unknown key 'pose'" in e.message) for e in errors] == [(25, True)]
 
 
+def _with_needle(needle: str) -> str:
+    text = (BROKEN / "unknown_practice_key.yaml").read_text().replace("veiw:", "view:")
+    return text.replace(
+        "      tolerance: {position_mm: 5, lateral_mm: 5, rotation_deg: 5, tilt_deg: 5}\n",
+        "      tolerance: {position_mm: 5, lateral_mm: 5, rotation_deg: 5, tilt_deg: 5}\n"
+        f"      needle: {needle}\n",
+    )
+
+
+def test_a_needle_practice_target_names_where_the_tip_goes() -> None:
+    protocol, errors = parse_protocol(
+        _with_needle("{tip_in: suprapatellar recess, injectate: true}"), "x.yaml", views=VIEWS
+    )
+    assert errors == [] and protocol is not None
+    target = protocol.step("a").practice
+    assert target is not None and target.needle is not None
+    assert (target.needle.tip_in, target.needle.tip_beside, target.needle.injectate) == (
+        "suprapatellar recess",
+        "",
+        True,
+    )
+    protocol, errors = parse_protocol(_with_needle("{tip_beside: median nerve}"), "x.yaml", views=VIEWS)
+    assert errors == [] and protocol is not None
+    beside = protocol.step("a").practice
+    assert beside is not None and beside.needle is not None
+    assert (beside.needle.structure, beside.needle.injectate) == ("median nerve", False)
+
+
+@pytest.mark.parametrize(
+    ("needle", "message"),
+    [
+        ("{injectate: true}", "needs exactly one of tip_in (the structure the tip enters) or tip_beside"),
+        ("{tip_in: a, tip_beside: b}", "needs exactly one of tip_in"),
+        ("{tip_inn: a}", "unknown key 'tip_inn'; did you mean 'tip_in'?"),
+        ("{tip_in: a, injectate: 2}", "needle injectate must be true or false"),
+        ("yes", "needle must be a mapping"),
+    ],
+)
+def test_a_broken_needle_requirement_is_named_with_its_line(needle: str, message: str) -> None:
+    protocol, errors = parse_protocol(_with_needle(needle), "x.yaml", views=VIEWS)
+    assert protocol is None
+    assert [(e.line, message in e.message) for e in errors] == [(26, True)], errors
+
+
 def test_check_protocols_prints_ok_for_the_shipped_library(capsys: pytest.CaptureFixture[str]) -> None:
     assert check_protocols([], VIEWS) == 0  # no paths: the shipped library
     out = capsys.readouterr().out

@@ -16,7 +16,8 @@ from drivers.sim.needle import Collection, Needle
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderParams
-from scanner_app.frame import Geometry
+from drivers.sim.tissues import Label
+from scanner_app.frame import DataFormat, Geometry
 from scanner_app.needle_guide import Approach, NeedleGuide
 from scanner_app.needle_practice import NeedlePractice, logbook_facts
 from scanner_app.programme.db import open_database, sqlite_url
@@ -157,6 +158,68 @@ def test_a_steeper_out_of_plane_pass_leaves_the_tip_out_of_the_slice() -> None:
     assert truth.tip_structure == "subacromial-subdeltoid bursa"
     sim.advance_needle(3.0)  # through the slice and beyond: the tip leaves it
     assert not sim.needle_truth().tip_visible  # type: ignore[union-attr]
+
+
+def test_the_frames_ground_truth_names_the_needle_where_the_slice_shows_it() -> None:
+    r = PatientRenderer("shoulder", seed=3)
+    r.set_pose(POSE)
+    plain = r.render(PARAMS, 0.0)
+    assert "needle" not in plain.structures_in_view and not (plain.labels == Label.METAL).any()
+    r.needle = needle_to(8.0, 20.0)
+    shown = r.render(PARAMS, 0.0)
+    assert shown.structures_in_view[: len(plain.structures_in_view)] == plain.structures_in_view
+    assert "needle" in shown.structures_in_view and "injectate" not in shown.structures_in_view
+    rows, cols = np.nonzero(shown.labels == Label.METAL)
+    # A line from the left edge down to the tip under the centre, at the needle's 20°.
+    assert cols.min() == 0 and abs(cols.max() * PITCH - PARAMS.width_mm / 2) < 0.5
+    assert abs(rows.max() * DZ - 8.0) < 0.2
+    slope = np.polyfit(cols * PITCH, rows * DZ, 1)[0]
+    assert slope == pytest.approx(math.tan(math.radians(20.0)), abs=0.02)
+    # Slid 2 mm across (out of the slice's 1 mm), the same needle is gone from the truth.
+    r.set_pose(dataclasses.replace(POSE, lateral_mm=POSE.lateral_mm + 2.0))
+    assert "needle" not in r.render(PARAMS, 0.0).structures_in_view
+    r.set_pose(POSE)
+    r.needle = r.needle.injected(0.5)
+    wet = r.render(PARAMS, 0.0)
+    assert "injectate" in wet.structures_in_view
+    fluid_rows, fluid_cols = np.nonzero((wet.labels == Label.FLUID) & (plain.labels != Label.FLUID))
+    radius = Collection((0, 0, 0), 0.5).radius_mm
+    assert abs(fluid_rows.mean() * DZ - 8.0) < 0.5 and np.ptp(fluid_cols) * PITCH == pytest.approx(
+        2 * radius, abs=0.5
+    )
+
+
+def test_every_frame_format_names_the_needle_in_its_ground_truth() -> None:
+    r = PatientRenderer("hip", seed=1)
+    r.needle = Needle((-40.0, 0.0, 0.0), 0.0, 30.0, bend_mm=0.0).advanced(45.0)  # in plane, from the left
+    convex = RenderParams(depth_mm=60.0, frequency_mhz=5.0, focus_mm=30.0, rows=256, cols=256)
+    convex = dataclasses.replace(convex, geometry=Geometry.CONVEX, fov_deg=60.0, radius_mm=40.0)
+    rf = dataclasses.replace(PARAMS, data_format=DataFormat.RF_I16, sampling_mhz=40.0, rows=1024, cols=128)
+    envelope = dataclasses.replace(PARAMS, data_format=DataFormat.ENVELOPE_U16, rows=256, cols=128)
+    for params in (convex, rf, envelope):
+        frame = r.render(params, 0.0)
+        assert "needle" in frame.structures_in_view, params.data_format
+        rows, cols = np.nonzero(frame.labels == Label.METAL)
+        assert rows.size > 10 and np.corrcoef(cols, rows)[0, 1] > 0.8  # a line dipping from the left
+    r.needle = None
+    assert "needle" not in r.render(convex, 0.0).structures_in_view
+
+
+def test_the_view_truth_tells_where_a_seen_tip_is_and_what_is_beside_it() -> None:
+    r = PatientRenderer("shoulder")
+    r.set_pose(POSE)
+    sim = SimulatorControl(r)
+    assert sim.view_truth().needle_tip_in == "" and "needle" not in sim.view_truth().structures_in_view
+    sim.place_needle(NeedleGuide(Approach.IN_PLANE_LEFT, 25.0, entry_offset_mm=5.0))
+    sim.advance_needle(25.0)  # the tip in the bursa (see above)
+    seen = sim.view_truth()
+    assert "needle" in seen.structures_in_view
+    assert seen.needle_tip_in == "subacromial-subdeltoid bursa"
+    # The bursa is 0.6 mm thick: the deltoid above and the tendon below are within a millimetre.
+    assert {"deltoid muscle", "supraspinatus tendon"} <= seen.needle_tip_beside
+    assert "humeral head / greater tuberosity" not in seen.needle_tip_beside
+    away = sim.view_truth({"lateral_mm": POSE.lateral_mm + 3.0})  # the tip out of that slice
+    assert away.needle_tip_in == "" and "needle" not in away.structures_in_view
 
 
 class Clock:

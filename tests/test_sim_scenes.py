@@ -24,6 +24,7 @@ from drivers.sim.regions import (
     lower_leg,
     phantom,
     shoulder,
+    trauma,
     wrist,
 )
 from drivers.sim.renderer import FrameRenderer, RenderParams
@@ -54,6 +55,8 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
         "stener_lesion",
         "inguinal_hernia",
         "muscle_hernia",
+        "calcific_tendinitis",
+        "proud_screw",
     }
     for info in list_scenes():
         assert info.title and info.views and all(info.variants.values())
@@ -62,7 +65,7 @@ def test_catalogue_covers_the_protocols_and_the_dvt_path() -> None:
 def test_each_region_module_adds_its_own_scenes_and_no_scene_twice() -> None:
     regions = (
         *(phantom, shoulder, elbow, wrist, hand, hip, knee, ankle, foot, leg_veins, arm_veins),
-        *(lower_leg, chest_wall),
+        *(lower_leg, chest_wall, trauma),
     )
     assert sum(len(region.SCENES) for region in regions) == len(SCENES)  # a repeated id would be lost
     assert set(leg_veins.SCENES) == {"groin", "thigh", "popliteal", "calf"}

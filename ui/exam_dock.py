@@ -40,7 +40,7 @@ from protocols.runner import (
 )
 from scanner_app.annotations import BodyMarker
 from scanner_app.capture import ImagingMode
-from scanner_app.sim_control import SimulatorControl
+from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE, SimulatorControl
 from scanner_app.studies.export import export_deidentified
 from scanner_app.studies.model import Patient, Study, StudyError
 from scanner_app.studies.mpps import MppsNotifier
@@ -618,7 +618,9 @@ class ExamController(QObject):
             # What the view must show: the structures the plane cuts at the target and half a
             # tolerance around it (ground truth, at zero pressure).
             truths = [sim.view_truth(p).structures_in_view for p in practice_probe_poses(step_target)]
-            self._wanted = frozenset.intersection(*truths)
+            # The anatomy only: a needle left from the step before is judged by the target's own
+            # needle requirement, if it has one.
+            self._wanted = frozenset.intersection(*truths) - {NEEDLE_STRUCTURE, INJECTATE_STRUCTURE}
             sim.set_pose(**practice_start_pose(step_target))
         self._refresh_sim_panel()
         self._refresh()

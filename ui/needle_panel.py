@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
 
 from scanner_app.needle_guide import MAX_ANGLE_DEG, MIN_ANGLE_DEG, Approach, NeedleGuide
 from scanner_app.needle_practice import NeedlePractice, NeedleScore
-from scanner_app.sim_control import NeedleTruth, SimulatorControl
+from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE, NeedleTruth, SimulatorControl
 from ui.procedure_panel import APPROACH_TEXT
 from ui.sim_panel import SimulatorTab
 from ui.window_api import ScannerWindow
@@ -135,7 +135,7 @@ class NeedlePanel(QWidget):
     def fill_targets(self) -> None:
         """The structures the image plane cuts now, the bursa first when it is one of them."""
         current = self.target.currentText() or DEFAULT_TARGET
-        names = sorted(self.sim.view_truth().structures_in_view)
+        names = sorted(self.sim.view_truth().structures_in_view - {NEEDLE_STRUCTURE, INJECTATE_STRUCTURE})
         self.target.clear()
         self.target.addItems(names)
         self.target.setCurrentIndex(max(0, self.target.findText(current)))

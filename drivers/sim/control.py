@@ -17,8 +17,10 @@ from drivers.sim.needle import (
     Needle,
     image_plane,
     is_vessel_or_nerve,
+    needle_masks,
     structure_at,
     structures_along,
+    structures_near,
     tip_visible,
 )
 from drivers.sim.patient import PatientRenderer
@@ -28,7 +30,7 @@ from drivers.sim.shapes import Array
 from drivers.sim.tissues import label_names
 from scanner_app.frame import Geometry
 from scanner_app.needle_guide import NeedleGuide, entry_point
-from scanner_app.sim_control import LabelMap, NeedleTruth, ViewTruth
+from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE, LabelMap, NeedleTruth, ViewTruth
 
 # The ground truth is judged on a coarse plane: a 38 mm linear probe, as the simulated one has.
 TRUTH_WIDTH_MM = 38.0
@@ -127,7 +129,19 @@ class SimulatorControl:
             if vessels[n] is not VesselKind.ARTERY
             and lumen_fraction(vessels[n], at.pressure) < OPEN_LUMEN_FRACTION  # type: ignore[arg-type]
         )
-        return ViewTruth(scene.scene_id, in_view | vessels_in_view, vessels_in_view, compressed)
+        needle = self._renderer.needle
+        if needle is None:
+            return ViewTruth(scene.scene_id, in_view | vessels_in_view, vessels_in_view, compressed)
+        plane = image_plane(grid, at)
+        shaft, fluid = needle_masks(needle, plane)
+        shown = {NEEDLE_STRUCTURE} if shaft.any() else set()
+        shown |= {INJECTATE_STRUCTURE} if fluid.any() else set()
+        tip_in, beside = "", frozenset[str]()
+        if tip_visible(needle, plane):
+            tip_in, beside = structure_at(scene, needle.tip_mm()), structures_near(scene, needle.tip_mm())
+        return ViewTruth(
+            scene.scene_id, in_view | vessels_in_view | shown, vessels_in_view, compressed, tip_in, beside
+        )
 
     def label_map(self, rows: int, cols: int, depth_mm: float, width_mm: float) -> LabelMap:
         """The structure under each pixel of a linear image at the probe's pose now (pressed as the

@@ -393,3 +393,48 @@ def tip_visible(needle: Needle, plane: ImagePlane) -> bool:
         and plane.pad_lines - 0.5 <= line[0] < plane.pad_lines + plane.lines - 0.5
     )
     return bool(abs(e[0]) <= SLICE_FWHM_MM / 2.0 and rng[0] > 0 and in_image)
+
+
+NEAR_MM = 1.0  # a tip this close to a structure's edge is beside it (a perineural target)
+
+
+def needle_masks(needle: Needle, plane: ImagePlane) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The ground truth of the needle over the unpadded image (rows x lines): (shaft, injectate).
+
+    The shaft owns the samples its points fall in where they lie within half the slice thickness
+    (so an in-plane needle is a line and an out-of-plane one a dot where it crosses); the injectate
+    owns the samples inside the collections the slice cuts.
+    """
+    shaft = np.zeros((plane.rows, plane.lines), dtype=np.bool_)
+    fluid = np.zeros_like(shaft)
+    for rows, lines, mask in (v for c in needle.injectate if (v := _void(c, plane)) is not None):
+        # The collection's box on the padded grid, cut to the image.
+        r0, r1 = max(rows.start, plane.pad_rows), min(rows.stop, plane.pad_rows + plane.rows)
+        l0, l1 = max(lines.start, plane.pad_lines), min(lines.stop, plane.pad_lines + plane.lines)
+        if r0 < r1 and l0 < l1:
+            box = fluid[
+                r0 - plane.pad_rows : r1 - plane.pad_rows, l0 - plane.pad_lines : l1 - plane.pad_lines
+            ]
+            box |= mask[r0 - rows.start : r1 - rows.start, l0 - lines.start : l1 - lines.start]
+    if needle.inserted_mm <= 0:
+        return shaft, fluid
+    points = needle.shaft(0.5 * min(plane.dz_mm, _pitch_mm(plane)))[0]
+    x, y, e = plane.in_plane(points)
+    row_f, line_f, rng = plane.to_grid(x, y)
+    row = np.rint(row_f).astype(np.intp) - plane.pad_rows
+    line = np.rint(line_f).astype(np.intp) - plane.pad_lines
+    keep = (np.abs(e) <= SLICE_FWHM_MM / 2.0) & (rng > 0)
+    keep &= (row >= 0) & (row < plane.rows) & (line >= 0) & (line < plane.lines)
+    shaft[row[keep], line[keep]] = True
+    return shaft, fluid
+
+
+def structures_near(scene: Scene, point_mm: Vec, radius_mm: float = NEAR_MM) -> frozenset[str]:
+    """The structures within `radius_mm` of a patient point (sampled every quarter millimetre)."""
+    k = np.arange(-radius_mm, radius_mm + 1e-6, 0.25, dtype=np.float32)
+    ds, dt, dd = np.meshgrid(k, k, k, indexing="ij")
+    ball = ds**2 + dt**2 + dd**2 <= radius_mm**2
+    s, t, d = (np.float32(p) + o[ball][:, None] for p, o in zip(point_mm, (ds, dt, dd), strict=True))
+    index = paint(scene, s, t, d)
+    names = structure_names(scene)
+    return frozenset(names[i] for i in np.unique(index) if i > 0)

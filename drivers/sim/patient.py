@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from drivers.sim import physics as ph
 from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels, structure_names
-from drivers.sim.needle import Needle, image_plane, needle_echo
+from drivers.sim.needle import Needle, image_plane, needle_echo, needle_masks
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
@@ -30,6 +30,7 @@ from drivers.sim.shapes import Array, CrossTube
 from drivers.sim.texture import texture_db
 from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
 from scanner_app.frame import DataFormat, Geometry
+from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE
 
 Key = tuple[object, ...]
 
@@ -87,6 +88,7 @@ class PatientRenderer:
         self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
         self._cells = CellCache()
         self.needle: Needle | None = None  # the trainee's needle, replaced whole from any thread
+        self._needle_truth: tuple[Key, _NeedleTruth] | None = None
 
     @classmethod
     def with_scene(cls, scene: Scene, seed: int = 0) -> PatientRenderer:
@@ -133,10 +135,11 @@ class PatientRenderer:
         check_params(params)
         with self._lock:
             scene, pose = self._scene, self._pose
+        needle = self.needle  # one needle for the whole frame: echo and ground truth agree
         with self._render_lock:
             if params.data_format == DataFormat.RF_I16:
-                return self._render_rf(scene, pose, params, time_s)
-            return self._render_image(scene, pose, params, time_s)
+                return self._render_rf(scene, pose, needle, params, time_s)
+            return self._render_image(scene, pose, needle, params, time_s)
 
     # -- stages ------------------------------------------------------------------------------
 
@@ -164,11 +167,18 @@ class PatientRenderer:
         return anatomy
 
     def _iq_for(
-        self, scene: Scene, pose: ProbePose, params: RenderParams, *, rows: int, lines: int, depth_mm: float
+        self,
+        scene: Scene,
+        pose: ProbePose,
+        needle: Needle | None,
+        params: RenderParams,
+        *,
+        rows: int,
+        lines: int,
+        depth_mm: float,
     ) -> tuple[npt.NDArray[np.complex64], _Anatomy, ph.BeamGrid]:
         grid, grid_key = self._grid(params, rows, lines, depth_mm)
         anatomy = self._anatomy_for(scene, pose, grid, params.frequency_mhz)
-        needle = self.needle
         key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid_key, self._seed, needle)
         if self._iq is not None and self._iq[0] == key:
             return self._iq[1], anatomy, grid
@@ -185,11 +195,20 @@ class PatientRenderer:
         self._iq = (key, iq)
         return iq, anatomy, grid
 
+    def _needle_truth_for(self, needle: Needle | None, grid: ph.BeamGrid, pose: ProbePose) -> _NeedleTruth:
+        """The needle's ground truth on the grid, kept while needle, grid and pose stay the same."""
+        if needle is None:
+            return _NO_NEEDLE_TRUTH
+        key: Key = (needle, grid, pose)
+        if self._needle_truth is None or self._needle_truth[0] != key:
+            self._needle_truth = (key, _NeedleTruth.on_grid(needle, grid, pose))
+        return self._needle_truth[1]
+
     def _render_image(
-        self, scene: Scene, pose: ProbePose, params: RenderParams, time_s: float
+        self, scene: Scene, pose: ProbePose, needle: Needle | None, params: RenderParams, time_s: float
     ) -> RenderedFrame:
         iq, anatomy, grid = self._iq_for(
-            scene, pose, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
+            scene, pose, needle, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
         )
         noisy = np.add(iq, ph.frame_noise(iq.shape, self._seed, time_s))
         v = noisy.view(np.float32)
@@ -198,6 +217,7 @@ class PatientRenderer:
         power *= _row_gain_power(params, grid)[:, None]
         convex = params.geometry == Geometry.CONVEX
         index, labels = anatomy.index, anatomy.labels
+        needle_truth = self._needle_truth_for(needle, grid, pose)
         if params.data_format == DataFormat.BMODE_U8:
             grey = ph.power_to_grey(power, params.dynamic_range_db)
             width_mm = params.width_mm
@@ -206,11 +226,14 @@ class PatientRenderer:
                 grey = ph.scan_convert(grey.astype(np.float32), conv).round().astype(np.uint8)
                 index = ph.scan_convert_nearest(index, conv)
                 labels = structure_labels(scene)[index]
+                needle_truth = needle_truth.converted((grid.rows, grid.lines), conv)
                 width_mm = conv.width_mm
             in_view = _in_view(scene, index) if convex else anatomy.in_view
+            labels, in_view = needle_truth.applied(labels, in_view)
             return RenderedFrame(grey, params.depth_mm, width_mm, labels=labels, structures_in_view=in_view)
         env = np.sqrt(power) * np.float32(ph.ENVELOPE_SCALE)
         np.clip(env, 0.0, 65535.0, out=env)
+        labels, in_view = needle_truth.applied(labels, anatomy.in_view)
         return RenderedFrame(
             env.astype(np.uint16),
             params.depth_mm,
@@ -218,10 +241,12 @@ class PatientRenderer:
             fov_deg=params.fov_deg if convex else 0.0,
             radius_mm=params.radius_mm if convex else 0.0,
             labels=labels,
-            structures_in_view=anatomy.in_view,
+            structures_in_view=in_view,
         )
 
-    def _render_rf(self, scene: Scene, pose: ProbePose, params: RenderParams, time_s: float) -> RenderedFrame:
+    def _render_rf(
+        self, scene: Scene, pose: ProbePose, needle: Needle | None, params: RenderParams, time_s: float
+    ) -> RenderedFrame:
         # RF rows are samples at sampling_mhz, so the frame reaches rows * c / (2 fs) deep. The physics
         # runs on a grid no finer than the scatterer lattice and the IQ is interpolated up to the RF grid.
         dz_rf = ph.C_MM_PER_US / (2.0 * params.sampling_mhz)
@@ -229,7 +254,13 @@ class PatientRenderer:
         step = max(1, math.ceil(ph.LATTICE_MM / dz_rf))
         coarse_rows = max(8, math.ceil(params.rows / step) + 1)
         iq, anatomy, grid = self._iq_for(
-            scene, pose, params, rows=coarse_rows, lines=params.cols, depth_mm=coarse_rows * step * dz_rf
+            scene,
+            pose,
+            needle,
+            params,
+            rows=coarse_rows,
+            lines=params.cols,
+            depth_mm=coarse_rows * step * dz_rf,
         )
         z_rf = (np.arange(params.rows, dtype=np.float64) + 1.0) * dz_rf
         pos = z_rf / grid.dz_mm - 1.0
@@ -246,6 +277,8 @@ class PatientRenderer:
         np.clip(rf, -32768.0, 32767.0, out=rf)
         near = np.clip(np.rint(pos).astype(np.intp), 0, grid.rows - 1)
         index = anatomy.index[near]
+        needle_truth = self._needle_truth_for(needle, grid, pose).rows((grid.rows, grid.lines), near)
+        labels, in_view = needle_truth.applied(anatomy.labels[near], _in_view(scene, index))
         convex = params.geometry == Geometry.CONVEX
         return RenderedFrame(
             rf.astype(np.int16),
@@ -254,9 +287,54 @@ class PatientRenderer:
             fov_deg=params.fov_deg if convex else 0.0,
             radius_mm=params.radius_mm if convex else 0.0,
             sampling_mhz=params.sampling_mhz,
-            labels=anatomy.labels[near],
-            structures_in_view=_in_view(scene, index),
+            labels=labels,
+            structures_in_view=in_view,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _NeedleTruth:
+    """Where the needle's shaft and injectate are on one image grid, as flat pixel indices (sparse:
+    a frame pays for the pixels it changes, not for a whole map)."""
+
+    shaft: npt.NDArray[np.intp]
+    fluid: npt.NDArray[np.intp]
+
+    @staticmethod
+    def on_grid(needle: Needle, grid: ph.BeamGrid, pose: ProbePose) -> _NeedleTruth:
+        shaft, fluid = needle_masks(needle, image_plane(grid, pose))
+        return _NeedleTruth(np.flatnonzero(shaft), np.flatnonzero(fluid & ~shaft))
+
+    def converted(self, shape: tuple[int, int], conv: ph.ScanConversion) -> _NeedleTruth:
+        """The same on a convex probe's scan-converted image."""
+        beam = np.zeros(shape, dtype=np.uint8)
+        beam.flat[self.fluid] = 2
+        beam.flat[self.shaft] = 1
+        image = ph.scan_convert_nearest(beam, conv)
+        return _NeedleTruth(np.flatnonzero(image == 1), np.flatnonzero(image == 2))
+
+    def rows(self, shape: tuple[int, int], near: npt.NDArray[np.intp]) -> _NeedleTruth:
+        """The same on an RF frame whose rows are the grid's rows `near`."""
+        beam = np.zeros(shape, dtype=np.uint8)
+        beam.flat[self.fluid] = 2
+        beam.flat[self.shaft] = 1
+        image = beam[near]
+        return _NeedleTruth(np.flatnonzero(image == 1), np.flatnonzero(image == 2))
+
+    def applied(
+        self, labels: npt.NDArray[np.uint8], in_view: tuple[str, ...]
+    ) -> tuple[npt.NDArray[np.uint8], tuple[str, ...]]:
+        """Labels and structures in view with the needle's ground truth over the anatomy's."""
+        if not self.shaft.size and not self.fluid.size:
+            return labels, in_view
+        labels = labels.copy()
+        labels.flat[self.fluid] = Label.FLUID
+        labels.flat[self.shaft] = Label.METAL
+        extra = [NEEDLE_STRUCTURE] * bool(self.shaft.size) + [INJECTATE_STRUCTURE] * bool(self.fluid.size)
+        return labels, (*in_view, *extra)
+
+
+_NO_NEEDLE_TRUTH = _NeedleTruth(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
 
 
 def _row_gain_power(params: RenderParams, grid: ph.BeamGrid) -> npt.NDArray[np.float32]:

@@ -24,6 +24,7 @@ from drivers.sim.regions import (
     lower_leg,
     phantom,
     shoulder,
+    trauma,
     wrist,
 )
 
@@ -41,6 +42,7 @@ SCENES: dict[str, SceneSpec] = {
     **arm_veins.SCENES,
     **lower_leg.SCENES,
     **chest_wall.SCENES,
+    **trauma.SCENES,
 }
 
 

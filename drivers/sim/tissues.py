@@ -70,6 +70,10 @@ class Label(enum.IntEnum):
     PHANTOM = 22
     WIRE = 23
     INFLAMED = 24
+    METAL = 25  # a steel needle, a plate or screw: total reflector, nothing passes
+    WOOD = 26  # a wooden foreign body: bright surface, strong shadow
+    CALCIFICATION = 27  # a calcific deposit (hydroxyapatite) in a tendon
+    GRANULATION = 28  # granulation tissue and oedema: the halo round a foreign body
 
 
 TISSUES: tuple[Tissue, ...] = (
@@ -98,6 +102,16 @@ TISSUES: tuple[Tissue, ...] = (
     Tissue(Label.PHANTOM, "tissue-mimicking material", 0.5, 1.60, 0.0),
     Tissue(Label.WIRE, "nylon wire", 1.0, 2.00, 45.0),
     Tissue(Label.INFLAMED, "inflamed tissue", 0.8, 1.62, 4.0),
+    # Steel (about 45 MRayl) against soft tissue reflects ~93 % of the intensity at its surface, and
+    # what enters does not come back: a bright surface and a clean shadow [engineering approximation].
+    Tissue(Label.METAL, "metal", 40.0, 45.0, 28.0),
+    # Wood: hyperechoic and shadowing, not reverberating (foreign_body.yaml's sources); dry wood's
+    # impedance is near that of tissue, its air-filled cells scatter and attenuate strongly [DK].
+    Tissue(Label.WOOD, "wood", 12.0, 1.2, 20.0),
+    # A hard (formative-phase) calcific deposit: a bright arc with a posterior shadow, like bone's
+    # cortex but less complete [engineering approximation].
+    Tissue(Label.CALCIFICATION, "calcification", 20.0, 3.5, 18.0),
+    Tissue(Label.GRANULATION, "granulation tissue", 0.7, 1.58, -18.0),
 )
 
 N_LABELS = len(TISSUES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
 from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
+from drivers.sim.regions.variants import variants
 from drivers.sim.shapes import INF, Ellipsoid, across_t, along_s, constant, groove, rounded_across, tube
 
 
@@ -44,6 +45,10 @@ def shoulder(variant: str | None) -> Items:
         layer("supraspinatus muscle", L.MUSCLE, offset(head, -9.0), offset(head, -1.3), s=(-INF, -45), t=lat),
     ]
     items += _posterior() + _superior()
+    if variant == "calcific_tendinitis":
+        # A hard deposit in the supraspinatus about 1 cm from its footprint, where barbotage aims
+        # (calcific_barbotage.yaml: target): an oval of a few mm, bright with a shadow [DK].
+        items.append(st("calcific deposit", L.CALCIFICATION, Ellipsoid((-10.0, 45.0, 13.6), (4.0, 3.0, 1.4))))
     return rounded(
         items,
         {
@@ -185,8 +190,8 @@ SCENES = {
             "coracoacromial ligament long axis": P(48.0, -100.0),
         },
         30.0,
-        {},
-        {},
+        variants("calcific_tendinitis"),
+        {"calcific_tendinitis": "supraspinatus long axis"},
         (
             "clinical.md 1.1 (ESSR I shoulder: six mandatory items, posterior recess, CA ligament)",
             "clinical.md 3.3 (shoulder cuff 3-4 cm depth)",

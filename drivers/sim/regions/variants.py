@@ -16,6 +16,8 @@ VARIANT_TITLES = {
     "stener_lesion": "thumb UCL tear: Stener lesion",
     "inguinal_hernia": "indirect inguinal hernia (fat)",
     "muscle_hernia": "muscle herniation through a fascial defect",
+    "calcific_tendinitis": "calcific tendinitis (supraspinatus)",
+    "proud_screw": "volar plate with a proud screw (FPL irritation)",
 }
 
 
