@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QShowEvent
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -51,22 +52,26 @@ class FollowUpPanel(QWidget):
         self.db, self._user, self._today = db, user, today
         self._window: ScannerWindow | None = None
         self.due = QListWidget()
+        self.due.setWordWrap(True)  # a long follow-up wraps within the tab rather than scrolling sideways
+        self.due.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.score = QComboBox()
         for score in range(11):
             self.score.addItem(str(score), score)
         self.enter_button = QPushButton("Enter pain score")
+        self.enter_button.setToolTip("Record the pain score for the selected follow-up")
         self.refresh_button = QPushButton("Refresh")
         row = QHBoxLayout()
         row.addWidget(QLabel("Pain (0–10)"))
-        row.addWidget(self.score)
-        row.addWidget(self.enter_button, 1)
+        row.addWidget(self.score, 1)
         due_box = QGroupBox("Pain follow-ups due")
         due_layout = QVBoxLayout(due_box)
         due_layout.addWidget(self.due)
         due_layout.addLayout(row)
+        due_layout.addWidget(self.enter_button)  # under the score: the row fits the side panel's width
         self.outcomes = QLabel("")
         self.outcomes.setWordWrap(True)
-        outcome_box = QGroupBox("Procedure outcomes (this quarter)")
+        outcome_box = QGroupBox("Outcomes this quarter")  # a title cannot wrap: short, whole in its tooltip
+        outcome_box.setToolTip("Procedure outcomes of this quarter, per protocol")
         QVBoxLayout(outcome_box).addWidget(self.outcomes)
         layout = QVBoxLayout(self)
         layout.addWidget(due_box)

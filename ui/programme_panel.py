@@ -100,11 +100,13 @@ class ProgrammePanel(QWidget):
         self.sign_in_button = QPushButton("Sign in")
         self.sign_out_button = QPushButton("Sign out")
         self.who = QLabel("Nobody signed in")
-        sign_in = QHBoxLayout()
-        sign_in.addWidget(self.users, 1)
-        sign_in.addWidget(self.pin)
-        sign_in.addWidget(self.sign_in_button)
-        sign_in.addWidget(self.sign_out_button)
+        sign_in = QVBoxLayout()  # who on a row of their own, then the PIN: the tab fits the side panel
+        sign_in.addWidget(self.users)
+        pin_row = QHBoxLayout()
+        pin_row.addWidget(self.pin, 1)
+        pin_row.addWidget(self.sign_in_button)
+        pin_row.addWidget(self.sign_out_button)
+        sign_in.addLayout(pin_row)
         # An administrator registers people; a new database starts with its first administrator.
         self.new_username, self.new_name, self.new_pin = QLineEdit(), QLineEdit(), QLineEdit()
         self.new_pin.setEchoMode(QLineEdit.EchoMode.Password)
@@ -114,6 +116,7 @@ class ProgrammePanel(QWidget):
         self.register_button = QPushButton("Register")
         self.register_box = QGroupBox("Register a user")
         register_form = QFormLayout(self.register_box)
+        register_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field under its label
         register_form.addRow("Username", self.new_username)
         register_form.addRow("Name", self.new_name)
         register_form.addRow("Role", self.new_role)
@@ -123,8 +126,10 @@ class ProgrammePanel(QWidget):
         self.logbook = QListWidget()
         self.progress = QLabel("")
         self.progress.setWordWrap(True)
-        self.export_csv_button = QPushButton("Logbook CSV…")
-        self.export_pdf_button = QPushButton("Logbook PDF…")
+        self.export_csv_button = QPushButton("CSV…")  # short, two to a row, inside the Logbook box
+        self.export_csv_button.setToolTip("Export the logbook as a CSV file")
+        self.export_pdf_button = QPushButton("PDF…")
+        self.export_pdf_button.setToolTip("Export the logbook as a PDF for the supervisor")
         exports = QHBoxLayout()
         exports.addWidget(self.export_csv_button)
         exports.addWidget(self.export_pdf_button)
@@ -151,6 +156,7 @@ class ProgrammePanel(QWidget):
         self.flag_button = QPushButton("Flag the last exam")
         flags = QGroupBox("Flag")
         flag_form = QFormLayout(flags)
+        flag_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         flag_form.addRow("For", self.flag_reason)
         flag_form.addRow("Finding", self.flag_finding)
         flag_form.addRow(self.flag_button)
@@ -172,6 +178,7 @@ class ProgrammePanel(QWidget):
         self.pack_button = QPushButton("Quarterly review pack…")
         self.review = QGroupBox("Quality review (this quarter)")
         review_form = QFormLayout(self.review)
+        review_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         review_form.addRow(self.cases)
         self.case_detail = QLabel("")  # the selected case in full (the list's lines are cut)
         self.case_detail.setWordWrap(True)
@@ -368,7 +375,12 @@ class ProgrammePanel(QWidget):
         )
         first = self.users.count() == 0
         self.register_box.setVisible(first or (user is not None and user.role == Role.ADMINISTRATOR))
-        self.register_box.setTitle("Create the first administrator" if first else "Register a user")
+        # a title cannot wrap: short enough for the side panel, the whole in its tooltip
+        self.register_box.setTitle("The first administrator" if first else "Register a user")
+        self.register_box.setToolTip(
+            "A new database: create its first administrator, who then registers everyone else"
+            if first else "An administrator registers people here"
+        )  # fmt: skip
         self.new_role.setEnabled(not first)
         self.sign_out_button.setVisible(signed_in)
         for w in (self.export_csv_button, self.export_pdf_button, self.flag_button):

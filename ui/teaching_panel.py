@@ -80,6 +80,7 @@ class TeachingPanel(QWidget):
         self.file_button.clicked.connect(self.file_selected)
         filing = QGroupBox("Flagged for teaching")
         form = QFormLayout(filing)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field under its label when narrow
         form.addRow(self.to_file)
         for label, field in (
             ("Title", self.title),
@@ -103,8 +104,8 @@ class TeachingPanel(QWidget):
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
         library = QGroupBox("Library")
         library_layout = QVBoxLayout(library)
+        library_layout.addWidget(self.search_text)  # the words on a row of their own: the tab stays narrow
         row = QHBoxLayout()
-        row.addWidget(self.search_text, 2)
         row.addWidget(self.search_region, 1)
         row.addWidget(search_button)
         library_layout.addLayout(row)
@@ -112,7 +113,8 @@ class TeachingPanel(QWidget):
 
         self.session_title = QLineEdit()
         self.session_title.setPlaceholderText("e.g. Anterior knee: effusion")
-        self.plan_button = QPushButton("Plan with the selected cases")
+        self.plan_button = QPushButton("Plan the lecture")
+        self.plan_button.setToolTip("Plan a lecture-then-scan session with the cases selected in the library")
         self.plan_button.clicked.connect(self.plan)
         self.slides_button = QPushButton("Write slides")
         self.slides_button.clicked.connect(self.write_slides)
@@ -123,8 +125,9 @@ class TeachingPanel(QWidget):
         sessions = QGroupBox("Lecture, then scan")
         session_layout = QVBoxLayout(sessions)
         session_layout.addWidget(self.session_title)
+        session_layout.addWidget(self.plan_button)  # on its own row, the other two beside (short: tooltip)
         buttons = QHBoxLayout()
-        for b in (self.plan_button, self.slides_button, self.attend_button):
+        for b in (self.slides_button, self.attend_button):
             buttons.addWidget(b)
         session_layout.addLayout(buttons)
         session_layout.addWidget(self.session_info)
