@@ -76,6 +76,23 @@ def test_no_side_tab_scrolls_sideways_at_1280_by_800(qtbot: QtBot, full: FullWin
     assert window.width() == SCREEN[0] and not window.tabs.collapsed
 
 
+def test_every_tab_fits_with_an_administrator_signed_in(qtbot: QtBot, full: FullWindow) -> None:
+    """Signed in, the Programme tab shows more (Sign out, the quality review): it still fits."""
+    window, panel = full.window, full.programme
+    panel.new_username.setText("boss")
+    panel.new_name.setText("Head of Department")
+    panel.new_pin.setText("boss-pin")
+    with qtbot.waitSignal(panel.refreshed, timeout=5000):
+        panel.register_button.click()  # a new database's first administrator
+    panel.pin.setText("boss-pin")
+    with qtbot.waitSignal(panel.refreshed, timeout=5000):
+        panel.sign_in_button.click()
+    assert panel.user is not None and panel.sign_out_button.isVisibleTo(panel)
+    assert panel.review.isVisibleTo(panel)
+    _open_side_panel(qtbot, window)
+    assert _tabs_scrolling_sideways(qtbot, window) == {}, f"side panel {window.tabs.width()} px wide"
+
+
 def test_the_time_out_tab_of_a_procedure_exam_fits_too(qtbot: QtBot, full: FullWindow) -> None:
     window = full.window
     full.exams.start_exam(ExamRequest(
