@@ -104,6 +104,7 @@ def main() -> int:
         window.show_side_tab(panel)
         for user, name in ((SAM, "programme_logbook.png"), (RITA, "programme_review.png")):
             panel.sign_in(user)
+            wait_until(lambda: panel.worker.pending == 0)  # the lists are read on the tab's worker
             panel.cases.setCurrentRow(0)
             QTest.qWait(300)
             window.grab().save(str(out_dir / name))

@@ -592,6 +592,12 @@ def test_why_a_capture_did_not_count_is_shown_in_full(qtbot: QtBot, rig: ExamRig
     runner = rig.exams.session.runner if rig.exams.session else None
     assert runner is not None
     runner.go_to([s.id for s in runner.steps].index("cfv_doppler"))
+    # The simulated patient shows the step's groin: the probe along the vein, in the plane the step
+    # asks for, so only the mode is wrong (and the plane's own note does not join the reason).
+    panel = rig.exams.simulator.panel if rig.exams.simulator else None
+    assert panel is not None and rig.sim.current_scene()[0] == "groin"
+    panel.change_pose(rotation_deg=0.0)
+    qtbot.waitUntil(lambda: rig.window.models.annotations.body_marker.probe_angle_deg == 0.0, timeout=3000)
     _take(qtbot, rig.window, rig.window.capture_still)  # B-mode at a spectral Doppler step
     reason = runner.captures()[-1].note
     assert reason  # the runner says why it did not count

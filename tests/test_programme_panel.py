@@ -4,7 +4,7 @@ verdict and builds the quarterly pack."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -55,10 +55,16 @@ def _panel(rig: GroinRig, db: ProgrammeDatabase) -> ProgrammePanel:
     return panel
 
 
-def _sign_in(panel: ProgrammePanel, user: User, pin: str = "") -> None:
+def _sign_in(qtbot: QtBot, panel: ProgrammePanel, user: User, pin: str = "") -> None:
+    """Sign in (or fail to), and wait for the lists, read on the tab's worker thread, to be shown."""
     panel.users.setCurrentIndex(panel.users.findText(f"{user.display_name} ({user.role.value})"))
     panel.pin.setText(pin or f"{user.username}-pin")
-    panel.sign_in_button.click()
+    _refreshed_by(qtbot, panel, panel.sign_in_button.click)
+
+
+def _refreshed_by(qtbot: QtBot, panel: ProgrammePanel, action: Callable[[], object]) -> None:
+    with qtbot.waitSignal(panel.refreshed, timeout=5000):
+        action()
 
 
 def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
@@ -77,37 +83,41 @@ def test_an_exam_reaches_the_logbooks_and_the_supervisor_signs_it_off(
     (sams,) = entries(db, "sam")
     assert sams.supervised and sams.region == "lower limb" and sams.protocol_id == dvt.id
 
-    _sign_in(panel, SAM, pin="op-pin")  # someone else's PIN
+    _sign_in(qtbot, panel, SAM, pin="op-pin")  # someone else's PIN
     assert panel.user is None and "wrong PIN" in panel.message.text() and panel.pin.text() == ""
-    _sign_in(panel, SAM)
+    _sign_in(qtbot, panel, SAM)
     assert panel.user == SAM and "wrong PIN" not in panel.message.text()
-    _sign_in(panel, OP, pin="wrong-pin")  # someone else tries: Sam is signed out, not left signed in
+    _sign_in(qtbot, panel, OP, pin="wrong-pin")  # someone else tries: Sam is signed out, not left signed in
     assert panel.user is None and panel.who.text() == "Nobody signed in"
-    _sign_in(panel, SAM)
+    _sign_in(qtbot, panel, SAM)
     assert panel.logbook.count() == 1 and "not signed off" in panel.logbook.item(0).toolTip()
     assert panel.logbook.item(0).text().startswith("○ ")
     assert not panel.sign_off_box.isVisibleTo(panel)  # a trainee is not offered sign-off
     assert not panel.sign_off_button.isEnabled() and panel.awaiting.count() == 0
     assert not panel.review.isVisibleTo(panel)  # a trainee has no QA review
+    panel.refresh()  # Sam's lists read again on the worker ...
+    _refreshed_by(qtbot, panel, lambda: panel.sign_in(None))  # ... as Sam signs out: nobody's shown
+    qtbot.waitUntil(lambda: panel.worker.pending == 0, timeout=5000)  # Sam's reading came: dropped
+    assert panel.logbook.count() == 0 and panel.progress.text() == ""
 
-    _sign_in(panel, OP)
+    _sign_in(qtbot, panel, OP)
     assert panel.awaiting.count() == 1 and "sam" in panel.awaiting.item(0).text()
     panel.awaiting.setCurrentRow(0)
-    panel.sign_off_button.click()
+    _refreshed_by(qtbot, panel, panel.sign_off_button.click)
     assert entries(db, "sam")[0].signed_off_by == "op"
     assert panel.awaiting.count() == 0
 
     panel.flag_finding.setText("Baker's cyst 32 mm, no DVT")
-    panel.flag_button.click()
-    _sign_in(panel, RITA)
+    _refreshed_by(qtbot, panel, panel.flag_button.click)
+    _sign_in(qtbot, panel, RITA)
     assert panel.review.isVisibleTo(panel) and panel.cases.count() == 1
     panel.cases.setCurrentRow(0)
     panel.outcome_kind.setCurrentIndex(panel.outcome_kind.findData(OutcomeKind.MRI))
     panel.outcome_text.setText("Baker's cyst confirmed")
-    panel.outcome_button.click()
+    _refreshed_by(qtbot, panel, panel.outcome_button.click)
     panel.cases.setCurrentRow(0)
     panel.verdict.setCurrentIndex(panel.verdict.findData(Classification.CONCORDANT))
-    panel.classify_button.click()
+    _refreshed_by(qtbot, panel, panel.classify_button.click)
     (case,) = cases(db, TODAY, TODAY + timedelta(days=1))
     assert case.classification == Classification.CONCORDANT
     assert case.outcomes[0].text == "Baker's cyst confirmed"
@@ -124,15 +134,15 @@ def test_a_new_database_starts_with_its_administrator_who_registers_the_others(
         panel.new_username.setText("boss")
         panel.new_name.setText("Head of Department")
         panel.new_pin.setText("boss-pin")
-        panel.register_button.click()
-        _sign_in(panel, User("boss", "Head of Department", Role.ADMINISTRATOR))
+        _refreshed_by(qtbot, panel, panel.register_button.click)
+        _sign_in(qtbot, panel, User("boss", "Head of Department", Role.ADMINISTRATOR))
         assert panel.user is not None and panel.user.role == Role.ADMINISTRATOR
         panel.new_username.setText("sam")
         panel.new_role.setCurrentIndex(panel.new_role.findData(Role.TRAINEE))
         panel.new_pin.setText("sam-pin")
-        panel.register_button.click()
-        panel.sign_in(None)
-        _sign_in(panel, User("sam", "sam", Role.TRAINEE))
+        _refreshed_by(qtbot, panel, panel.register_button.click)
+        _refreshed_by(qtbot, panel, lambda: panel.sign_in(None))
+        _sign_in(qtbot, panel, User("sam", "sam", Role.TRAINEE))
         assert panel.user == User("sam", "sam", Role.TRAINEE)
         assert not panel.register_box.isVisibleTo(panel)  # a trainee registers nobody
 
@@ -151,7 +161,7 @@ def test_a_needle_score_lands_in_the_signed_in_trainees_logbook(
                         vessels_and_nerves_crossed=frozenset(), injected_ml=0.5, in_plane=True)  # fmt: skip
     keep(score)  # nobody signed in: not kept, and said
     assert practice_scores(db, "sam") == [] and "nobody is signed in" in panel.message.text()
-    _sign_in(panel, SAM)
+    _sign_in(qtbot, panel, SAM)
     keep(score)
     (kept,) = practice_scores(db, "sam")
     assert (kept.kind, kept.score_percent, kept.time_s) == ("needle", 100.0, 42.0) and "PASS" in kept.detail

@@ -566,8 +566,10 @@ class ExamController(QObject):
                         step = s.runner.current_step if s.runner is not None else None
                         bmode_only = step is not None and not _asks_for_doppler(step)
                         self._start_clean(doppler_off="this step asks for B-mode only" if bmode_only else "")
+                        self.follow_step_scene()
 
                 session.runner.changed.connect(mark_side)
+                self.follow_step_scene()  # before the panel announces the step (its preset)
                 panel.start()
                 self.window.resize_dock(self.dock, DOCK_WIDTH)  # once the checklist shows its step
                 if session.runner.practice and self._sim() is not None:
@@ -625,6 +627,28 @@ class ExamController(QObject):
         self._refresh_sim_panel()
         self._refresh()
 
+    def follow_step_scene(self) -> None:
+        """A plain exam (not practice) on the simulated probe: show the simulated patient the current
+        step's practice scene and variant, as practice mode does, with no target, start pose or
+        scoring. Another scene opens at its first view (as chosen on the Sim tab); another variant
+        of the same scene keeps the probe where the sonographer has it. Nothing on a real probe."""
+        session = self.session
+        runner = session.runner if session is not None else None
+        sim = self._sim()
+        if runner is None or runner.practice or runner.ended or sim is None:
+            return  # practice mode loads its targets itself (`load_practice_target`)
+        target = runner.current_step.practice
+        if target is None:
+            return  # a step with no scene of its own keeps the one shown
+        wanted = (target.scene, None if target.variant == "normal" else target.variant)
+        shown = tuple(sim.current_scene())
+        if shown != wanted:
+            pose = sim.get_pose()
+            sim.set_scene(*wanted)
+            if shown[0] == target.scene:
+                sim.set_pose(**pose)  # the same anatomy: the scan goes on where it was
+            self._refresh_sim_panel()
+
     def go_to_target(self) -> None:
         """The trainee asked to see the target: move the virtual probe onto it with no pressure. It
         counts as shown, not found: credit needs the trainee to bring the probe back there."""
@@ -672,6 +696,7 @@ class ExamController(QObject):
             self.practice_timer.start()
         else:
             self.practice_timer.stop()
+        self.follow_step_scene()  # switched to the simulated probe mid-exam: its scene follows too
         self._refresh()
 
     # --- report and export -----------------------------------------------------------------------

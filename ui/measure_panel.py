@@ -26,10 +26,15 @@ class MeasurePanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self.measurements = measurements
-        self.distance = QPushButton("Distance  (D)")
-        self.two_axis = QPushButton("Length × depth  (A)")
-        self.delete = QPushButton("Delete selected  (Del)")
+        # short texts, two to a row, so the tab fits the side panel's default width; the whole in tooltips
+        self.distance = QPushButton("Distance (D)")
+        self.distance.setToolTip("Distance caliper (D)")
+        self.two_axis = QPushButton("L × D (A)")
+        self.two_axis.setToolTip("Length × depth, with the ellipse area (A)")
+        self.delete = QPushButton("Delete (Del)")
+        self.delete.setToolTip("Delete the selected caliper or text (Del)")
         self.clear = QPushButton("Clear all")
+        self.clear.setToolTip("Remove every measurement on the image shown")
         for b in (self.distance, self.two_axis, self.delete, self.clear):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.results = QListWidget()

@@ -87,21 +87,22 @@ class NeedlePanel(QWidget):
         for w in (self.approach, self.angle, self.entry, self.crossing, self.target):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.buttons: dict[str, QPushButton] = {}
-        grid = QGridLayout()
+        tips = {what: text for _name, _key, text, what in NEEDLE_ACTIONS}
+        grid = QGridLayout()  # short texts, two to a row: the tab fits the side panel; the tooltips say all
         for i, (what, text) in enumerate(
             (
-                ("place", "New needle ⇧N"),
-                ("inject", "Inject 0.5 ml ⇧I"),
+                ("place", "New ⇧N"),
+                ("inject", "Inject ⇧I"),
                 ("advance", "Advance ⇧↑"),
                 ("withdraw", "Withdraw ⇧↓"),
                 ("flatter", "Flatter ⇧←"),
                 ("steeper", "Steeper ⇧→"),
-                ("score", "End, score ⇧E"),
-                ("remove", "Remove needle"),
+                ("score", "Score ⇧E"),
+                ("remove", "Remove"),
             )
         ):
             b = QPushButton(text)
-            b.setToolTip(next(t for _n, _k, t, w in NEEDLE_ACTIONS if w == what) if what != "remove" else "")
+            b.setToolTip(tips.get(what, "Remove the needle"))
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.clicked.connect(functools.partial(self.do, what))
             grid.addWidget(b, i // 2, i % 2)
@@ -111,6 +112,7 @@ class NeedlePanel(QWidget):
         self.score_label = QLabel("")
         self.score_label.setWordWrap(True)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field under its label when narrow
         form.addRow("Approach", self.approach)
         form.addRow("Angle to skin", self.angle)
         form.addRow("Entry beyond probe", self.entry)

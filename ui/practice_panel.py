@@ -138,7 +138,8 @@ class PracticePanel(QWidget):
         self.overlay_button.toggled.connect(self.set_overlay)
         QVBoxLayout(overlay_box).addWidget(self.overlay_button)
 
-        quiz_box = QGroupBox("Quiz: tendon, fluid, fat or muscle")
+        quiz_box = QGroupBox("Quiz: which tissue?")  # a title cannot wrap: short, whole in its tooltip
+        quiz_box.setToolTip("Quiz: tendon, fluid, fat or muscle")
         self.quiz_start = QPushButton("Start")
         self.quiz_start.clicked.connect(self.start_quiz)
         self.quiz_ask = QPushButton("Ask")

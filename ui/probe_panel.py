@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from scanner_app.engine import EngineState, StateChanged, StatusReport
 from scanner_app.probe import ProbeDescriptor
@@ -80,6 +80,7 @@ class ProbePanel(QWidget):
         self.descriptor_label.setWordWrap(True)
         self.counters: dict[str, QLabel] = {}
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a long value under its title
         for key, title in (
             ("rate", "Frame rate"),
             ("received", "Frames"),
@@ -122,10 +123,8 @@ class ProbePanel(QWidget):
         picker_title = QLabel("Switch probe")
         picker_title.setObjectName("title")
         lay.addWidget(picker_title)
-        row = QHBoxLayout()
-        row.addWidget(self.picker, 1)
-        row.addWidget(self.connect_button)
-        lay.addLayout(row)
+        lay.addWidget(self.picker)  # the button under the picker: a long spec never widens the tab
+        lay.addWidget(self.connect_button)
         lay.addWidget(self.switch_status)
         lay.addWidget(self.switch_error)
         lay.addStretch(1)

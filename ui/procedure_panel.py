@@ -85,12 +85,15 @@ class ProcedurePanel(QWidget):
         self.crossing = QDoubleSpinBox()
         self.crossing.setRange(0.0, 300.0)
         self.crossing.setSuffix(" mm")
-        self.drop_button = QPushButton("Drop target (Shift+T)")
-        self.clear_button = QPushButton("Clear target")
+        self.drop_button = QPushButton("Drop target ⇧T")  # short: the tab fits the side panel's width
+        self.drop_button.setToolTip("Drop a target at the next click on the image (Shift+T; freezes)")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Clear the dropped target")
         self.readout = QLabel("No target: drop one on the image")
         self.readout.setWordWrap(True)
 
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field under its label when narrow
         form.addRow("Approach", self.approach)
         form.addRow("Bracket", self.preset)
         form.addRow("Angle to skin", self.angle)

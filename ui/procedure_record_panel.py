@@ -60,8 +60,11 @@ class ProcedureRecordPanel(QWidget):
         self.plan = QLabel()
         self.plan.setWordWrap(True)
         self.checks: dict[str, QCheckBox] = {}
-        time_out = QGroupBox("Time-out (before the first needle image)")
+        time_out = QGroupBox("Time-out")  # a title cannot wrap: when, in a wrapped line under it
         box = QVBoxLayout(time_out)
+        when = QLabel("Before the first needle image")
+        when.setWordWrap(True)
+        box.addWidget(when)
         for item, title in TIME_OUT_ITEMS:
             check = QCheckBox(SHORT_TITLES.get(item, title))
             check.setToolTip(title)

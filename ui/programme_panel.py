@@ -4,17 +4,20 @@ follow-up / teaching / QA, and (for reviewers) outcomes, verdicts and the quarte
 Every ended exam becomes a logbook entry for its operator and trainee (names typed in the exam
 dialog are matched to registered users). A trainee cannot sign off, and sees only their own QA
 numbers: the rules are in `scanner_app.programme`, this tab only offers what the signed-in role may do.
-Attached through the window's extension points only.
+The signed-in person's lists (logbook, progress, sign-offs awaited, cases to review) are read on a
+worker thread and shown when they come (`refreshed`), so a slow shared database never stalls the
+window. Attached through the window's extension points only.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from PyQt6.QtCore import QDate
+from PyQt6.QtCore import QDate, pyqtSignal
 from PyQt6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -44,7 +47,7 @@ from scanner_app.programme.logbook import (
     sign_off,
 )
 from scanner_app.programme.logbook_export import logbook_csv, logbook_pdf
-from scanner_app.programme.pathways import Pathway, progress
+from scanner_app.programme.pathways import Pathway, PathwayProgress, progress
 from scanner_app.programme.people import NotAllowed, Role, User, add_user, list_users
 from scanner_app.programme.people import sign_in as people_sign_in
 from scanner_app.programme.procedures import record_procedure
@@ -60,6 +63,7 @@ from scanner_app.programme.quality import (
 )
 from scanner_app.programme.review_pack import ReviewPack, build_review_pack, quarter_of
 from scanner_app.studies import Study, StudyStore
+from ui.db_worker import DbWorker
 from ui.window_api import ScannerWindow
 
 FLAG_WORDS = {
@@ -71,6 +75,8 @@ FLAG_WORDS = {
 
 class ProgrammePanel(QWidget):
     """The Programme side tab."""
+
+    refreshed = pyqtSignal()  # the signed-in person's lists shown anew (or cleared: nobody signed in)
 
     def __init__(
         self,
@@ -91,6 +97,7 @@ class ProgrammePanel(QWidget):
         self.workstation = workstation or socket.gethostname()
         self.user: User | None = None
         self._window: ScannerWindow | None = None
+        self.worker = DbWorker("programme", self)
 
         self.users = QComboBox()
         self.pin = QLineEdit()
@@ -100,11 +107,18 @@ class ProgrammePanel(QWidget):
         self.sign_in_button = QPushButton("Sign in")
         self.sign_out_button = QPushButton("Sign out")
         self.who = QLabel("Nobody signed in")
-        sign_in = QHBoxLayout()
-        sign_in.addWidget(self.users, 1)
-        sign_in.addWidget(self.pin)
-        sign_in.addWidget(self.sign_in_button)
-        sign_in.addWidget(self.sign_out_button)
+        self.who.setWordWrap(True)
+        # who on a row of their own, then the PIN, then who is in with Sign out: the tab fits the panel
+        sign_in = QVBoxLayout()
+        sign_in.addWidget(self.users)
+        pin_row = QHBoxLayout()
+        pin_row.addWidget(self.pin, 1)
+        pin_row.addWidget(self.sign_in_button)
+        sign_in.addLayout(pin_row)
+        who_row = QHBoxLayout()
+        who_row.addWidget(self.who, 1)
+        who_row.addWidget(self.sign_out_button)
+        sign_in.addLayout(who_row)
         # An administrator registers people; a new database starts with its first administrator.
         self.new_username, self.new_name, self.new_pin = QLineEdit(), QLineEdit(), QLineEdit()
         self.new_pin.setEchoMode(QLineEdit.EchoMode.Password)
@@ -114,6 +128,7 @@ class ProgrammePanel(QWidget):
         self.register_button = QPushButton("Register")
         self.register_box = QGroupBox("Register a user")
         register_form = QFormLayout(self.register_box)
+        register_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field under its label
         register_form.addRow("Username", self.new_username)
         register_form.addRow("Name", self.new_name)
         register_form.addRow("Role", self.new_role)
@@ -123,8 +138,10 @@ class ProgrammePanel(QWidget):
         self.logbook = QListWidget()
         self.progress = QLabel("")
         self.progress.setWordWrap(True)
-        self.export_csv_button = QPushButton("Logbook CSV…")
-        self.export_pdf_button = QPushButton("Logbook PDF…")
+        self.export_csv_button = QPushButton("CSV…")  # short, two to a row, inside the Logbook box
+        self.export_csv_button.setToolTip("Export the logbook as a CSV file")
+        self.export_pdf_button = QPushButton("PDF…")
+        self.export_pdf_button.setToolTip("Export the logbook as a PDF for the supervisor")
         exports = QHBoxLayout()
         exports.addWidget(self.export_csv_button)
         exports.addWidget(self.export_pdf_button)
@@ -151,6 +168,7 @@ class ProgrammePanel(QWidget):
         self.flag_button = QPushButton("Flag the last exam")
         flags = QGroupBox("Flag")
         flag_form = QFormLayout(flags)
+        flag_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         flag_form.addRow("For", self.flag_reason)
         flag_form.addRow("Finding", self.flag_finding)
         flag_form.addRow(self.flag_button)
@@ -170,8 +188,10 @@ class ProgrammePanel(QWidget):
             self.verdict.addItem(c.value.replace("_", " "), c)
         self.classify_button = QPushButton("Classify")
         self.pack_button = QPushButton("Quarterly review pack…")
-        self.review = QGroupBox("Quality review (this quarter)")
+        self.review = QGroupBox("Quality review")  # a title cannot wrap: short, the whole in its tooltip
+        self.review.setToolTip("This quarter's flagged cases: their outcomes, verdicts and the review pack")
         review_form = QFormLayout(self.review)
+        review_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         review_form.addRow(self.cases)
         self.case_detail = QLabel("")  # the selected case in full (the list's lines are cut)
         self.case_detail.setWordWrap(True)
@@ -191,10 +211,10 @@ class ProgrammePanel(QWidget):
         self.message.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(sign_in)
-        layout.addWidget(self.who)
         layout.addWidget(self.register_box)
         quality = QWidget()
         quality_layout = QVBoxLayout(quality)
+        quality_layout.setContentsMargins(0, 4, 0, 0)  # the page's own frame is margin enough: it fits
         quality_layout.addWidget(flags)
         quality_layout.addWidget(self.review)
         quality_layout.addStretch(1)
@@ -221,6 +241,7 @@ class ProgrammePanel(QWidget):
     def attach(self, window: ScannerWindow) -> None:
         self._window = window
         window.add_side_tab(self, "Programme")
+        window.finishing.connect(self.worker.shutdown)
 
     # -- the user's verbs ------------------------------------------------------------------------
 
@@ -368,7 +389,12 @@ class ProgrammePanel(QWidget):
         )
         first = self.users.count() == 0
         self.register_box.setVisible(first or (user is not None and user.role == Role.ADMINISTRATOR))
-        self.register_box.setTitle("Create the first administrator" if first else "Register a user")
+        # a title cannot wrap: short enough for the side panel, the whole in its tooltip
+        self.register_box.setTitle("The first administrator" if first else "Register a user")
+        self.register_box.setToolTip(
+            "A new database: create its first administrator, who then registers everyone else"
+            if first else "An administrator registers people here"
+        )  # fmt: skip
         self.new_role.setEnabled(not first)
         self.sign_out_button.setVisible(signed_in)
         for w in (self.export_csv_button, self.export_pdf_button, self.flag_button):
@@ -382,36 +408,56 @@ class ProgrammePanel(QWidget):
         reviewer = user is not None and user.role in (Role.REVIEWER, Role.ADMINISTRATOR)
         self.review.setVisible(reviewer)
         self.pages.setCurrentIndex(1 if reviewer else 0)  # a reviewer signs in to review
+        # The lists go at once (never the last person's under the next one's name), come back read.
         self.logbook.clear()
         self.awaiting.clear()
         self.cases.clear()
         self.progress.setText("")
         if user is None:
+            self.refreshed.emit()
             return
-        mine = entries(self.db, user.username)
-        for e in reversed(mine):
+        today = self._today()
+        start, end = quarter_of(today)
+        pathways = list(self.pathways)
+
+        def query() -> _Lists:
+            return _Lists(
+                entries(self.db, user.username),
+                [progress(self.db, user.username, p, today) for p in pathways],
+                awaiting_sign_off(self.db, user.username),
+                cases(self.db, start, end) if reviewer else [],
+            )
+
+        self.worker.run(query, lambda lists: self._show(user, today, reviewer, lists), self._failed)
+
+    def _show(self, user: User, today: date, reviewer: bool, lists: _Lists) -> None:
+        if self.user != user:
+            return  # signed out or in as another meanwhile: that refresh shows theirs
+        for e in reversed(lists.logbook):
             item = QListWidgetItem(_entry_short(e))
             item.setToolTip(_entry_line(e))
             self.logbook.addItem(item)
-        today = self._today()
         lines = []
-        for p in self.pathways:
-            done = progress(self.db, user.username, p, today)
+        for p, done in zip(self.pathways, lists.progress, strict=True):
             parts = ", ".join(f"{r.done}/{r.requirement.count}" for r in done.requirements)
             lines.append(f"{p.title}: {parts}{' ✓' if done.complete else ''}")
         self.progress.setText("\n".join(lines))
-        for e in awaiting_sign_off(self.db, user.username):
+        for e in lists.awaiting:
             item = QListWidgetItem(f"{e.person}: {_entry_line(e)}")
             item.setData(256, e.id)
             self.awaiting.addItem(item)
         if reviewer:
-            start, end = quarter_of(today)
-            for case in cases(self.db, start, end):
+            for case in lists.cases:
                 item = QListWidgetItem(_case_line(case))
                 item.setToolTip(_case_line(case))
                 item.setData(256, case)
                 self.cases.addItem(item)
             self.outcome_date.setDate(QDate(today.year, today.month, today.day))
+        self.refreshed.emit()
+
+    def _failed(self, error: Exception) -> None:
+        self._say(f"Programme lists not read from the database: {error}", error=True)
+        self.refreshed.emit()
 
     def _selected_case(self) -> ReviewedCase | None:
         item = self.cases.currentItem()
@@ -442,6 +488,16 @@ class ProgrammePanel(QWidget):
         if folder:
             pack = self.build_pack(Path(folder))
             self._say(f"Review pack: {pack.cases} cases in {pack.html_path.parent}")
+
+
+@dataclass(frozen=True)
+class _Lists:
+    """What the tab shows of the signed-in person, read on the worker thread."""
+
+    logbook: list[LogbookEntry]
+    progress: list[PathwayProgress]
+    awaiting: list[LogbookEntry]
+    cases: list[ReviewedCase]
 
 
 def _entry_line(e: LogbookEntry) -> str:

@@ -3,7 +3,9 @@ search the library, plan a lecture-then-scan session from the chosen cases and t
 the same anatomy, write its slides and log who came.
 
 The rules (who may file or plan, what is copied) are in `scanner_app.programme.teaching`; this tab
-only offers them to whoever is signed in on the Programme tab. Attached through the window's
+only offers them to whoever is signed in on the Programme tab. Its lists (flags to file, search
+results, who came) are read on a worker thread and shown when they come (`refreshed`, `searched`,
+`session_shown`), so a slow shared database never stalls the window. Attached through the window's
 extension points only.
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+from PyQt6.QtCore import pyqtBoundSignal, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -45,6 +48,7 @@ from scanner_app.programme.teaching import (
 )
 from scanner_app.studies import StudyStore
 from scanner_app.studies.model import StudyError
+from ui.db_worker import DbWorker
 from ui.window_api import ScannerWindow
 
 ROLE_DATA = 256  # Qt.ItemDataRole.UserRole
@@ -53,6 +57,10 @@ FLAGS_SINCE = date(2000, 1, 1)
 
 class TeachingPanel(QWidget):
     """The Teaching tab (see the module docstring)."""
+
+    refreshed = pyqtSignal()  # the flags to file, the search results and the session shown anew
+    searched = pyqtSignal()  # the library's search results shown
+    session_shown = pyqtSignal()  # the planned session and who came shown
 
     def __init__(
         self,
@@ -68,6 +76,7 @@ class TeachingPanel(QWidget):
         self.db, self.store, self.library_dir = db, store, library_dir
         self._user, self._steps_for, self._today = user, practice_steps_for, today
         self.session: TeachingSession | None = None
+        self.worker = DbWorker("teaching", self)
 
         self.to_file = QListWidget()
         self.title = QLineEdit()
@@ -80,6 +89,7 @@ class TeachingPanel(QWidget):
         self.file_button.clicked.connect(self.file_selected)
         filing = QGroupBox("Flagged for teaching")
         form = QFormLayout(filing)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field under its label when narrow
         form.addRow(self.to_file)
         for label, field in (
             ("Title", self.title),
@@ -103,8 +113,8 @@ class TeachingPanel(QWidget):
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
         library = QGroupBox("Library")
         library_layout = QVBoxLayout(library)
+        library_layout.addWidget(self.search_text)  # the words on a row of their own: the tab stays narrow
         row = QHBoxLayout()
-        row.addWidget(self.search_text, 2)
         row.addWidget(self.search_region, 1)
         row.addWidget(search_button)
         library_layout.addLayout(row)
@@ -112,7 +122,8 @@ class TeachingPanel(QWidget):
 
         self.session_title = QLineEdit()
         self.session_title.setPlaceholderText("e.g. Anterior knee: effusion")
-        self.plan_button = QPushButton("Plan with the selected cases")
+        self.plan_button = QPushButton("Plan the lecture")
+        self.plan_button.setToolTip("Plan a lecture-then-scan session with the cases selected in the library")
         self.plan_button.clicked.connect(self.plan)
         self.slides_button = QPushButton("Write slides")
         self.slides_button.clicked.connect(self.write_slides)
@@ -123,8 +134,9 @@ class TeachingPanel(QWidget):
         sessions = QGroupBox("Lecture, then scan")
         session_layout = QVBoxLayout(sessions)
         session_layout.addWidget(self.session_title)
+        session_layout.addWidget(self.plan_button)  # on its own row, the other two beside (short: tooltip)
         buttons = QHBoxLayout()
-        for b in (self.plan_button, self.slides_button, self.attend_button):
+        for b in (self.slides_button, self.attend_button):
             buttons.addWidget(b)
         session_layout.addLayout(buttons)
         session_layout.addWidget(self.session_info)
@@ -139,19 +151,37 @@ class TeachingPanel(QWidget):
 
     def attach(self, window: ScannerWindow) -> None:
         window.add_side_tab(self, "Teaching")
+        window.finishing.connect(self.worker.shutdown)
 
     def refresh(self) -> None:
-        """The teaching flags not filed yet, and the library search again."""
-        self.to_file.clear()
+        """The teaching flags not filed yet, the library search and who came, read again (on the worker)."""
         tomorrow = self._today() + timedelta(days=1)
-        for case in cases(self.db, FLAGS_SINCE, tomorrow, FlagReason.TEACHING):
-            if is_filed(self.db, case.flag.study_uid):
-                continue
-            item = QListWidgetItem(f"{case.flag.flagged_at:%Y-%m-%d}  {case.flag.finding or '(no finding)'}")
-            item.setData(ROLE_DATA, case)
-            self.to_file.addItem(item)
-        self.search()
-        self._show_session()
+        search = self._search_query()
+        session = self.session
+
+        def query() -> tuple[list[ReviewedCase], list[TeachingCase], list[str]]:
+            flagged = cases(self.db, FLAGS_SINCE, tomorrow, FlagReason.TEACHING)
+            waiting = [case for case in flagged if not is_filed(self.db, case.flag.study_uid)]
+            came = attendance(self.db, session.id) if session is not None else []
+            return waiting, search(), came
+
+        def show(lists: tuple[list[ReviewedCase], list[TeachingCase], list[str]]) -> None:
+            waiting, found, came = lists
+            self.to_file.clear()
+            for case in waiting:
+                flag_line = f"{case.flag.flagged_at:%Y-%m-%d}  {case.flag.finding or '(no finding)'}"
+                item = QListWidgetItem(flag_line)
+                item.setData(ROLE_DATA, case)
+                self.to_file.addItem(item)
+            self._show_results(found)
+            self._show_attendance(session, came)
+            self.refreshed.emit()
+
+        self.worker.run(query, show, lambda error: self._failed(error, self.refreshed))
+
+    def _failed(self, error: Exception, done: pyqtBoundSignal) -> None:
+        self.message.setText(f"Not read from the programme database: {error}")
+        done.emit()
 
     def file_selected(self) -> None:
         item = self.to_file.currentItem()
@@ -180,8 +210,21 @@ class TeachingPanel(QWidget):
         self.refresh()
 
     def search(self) -> None:
+        """Search the library for the words and region typed (on the worker)."""
+
+        def show(found: list[TeachingCase]) -> None:
+            self._show_results(found)
+            self.searched.emit()
+
+        self.worker.run(self._search_query(), show, lambda error: self._failed(error, self.searched))
+
+    def _search_query(self) -> Callable[[], list[TeachingCase]]:
+        words, region = self.search_text.text(), self.search_region.text().strip()
+        return lambda: search_cases(self.db, words, region=region)
+
+    def _show_results(self, found: list[TeachingCase]) -> None:
         self.results.clear()
-        for case in search_cases(self.db, self.search_text.text(), region=self.search_region.text().strip()):
+        for case in found:
             item = QListWidgetItem(_case_line(case))
             item.setToolTip(f"{case.finding}\n{case.outcome}")
             item.setData(ROLE_DATA, case)
@@ -222,14 +265,31 @@ class TeachingPanel(QWidget):
         self._show_session()
 
     def _show_session(self) -> None:
+        """The planned session and who came (read on the worker)."""
         s = self.session
+        if s is None:
+            self._show_attendance(None, [])
+            self.session_shown.emit()
+            return
+
+        def show(came: list[str]) -> None:
+            self._show_attendance(s, came)
+            self.session_shown.emit()
+
+        self.worker.run(
+            lambda: attendance(self.db, s.id), show, lambda error: self._failed(error, self.session_shown)
+        )
+
+    def _show_attendance(self, s: TeachingSession | None, attended: list[str]) -> None:
+        if s is not self.session:
+            return  # another session was planned meanwhile: its own reading shows it
         for b in (self.slides_button, self.attend_button):
             b.setEnabled(s is not None)
         if s is None:
             self.session_info.setText("")
             return
         views = ", ".join(p.view for p in s.practice_steps) or "none for this region"
-        came = ", ".join(attendance(self.db, s.id)) or "nobody yet"
+        came = ", ".join(attended) or "nobody yet"
         self.session_info.setText(
             f"{s.title} ({s.held_on.isoformat()}): {len(s.case_ids)} cases, then scan: {views}."
             f"\nAttended: {came}"
