@@ -929,7 +929,8 @@ class MainWindow(QMainWindow):
     def _default_side_width(self) -> int:
         """A share of the window, at least the imaging controls' own width (they never scroll sideways),
         and wide enough for the scanner's own tabs (Measure, Probe) while that stays within
-        SIDE_PANEL_MAX_SHARE of the window; a feature's wider tab scrolls sideways."""
+        SIDE_PANEL_MAX_SHARE of the window. Feature tabs are laid out to fit that width at 1280 px
+        (tests/test_side_tabs_fit.py); one that cannot would scroll sideways."""
         margin = SCROLL_BAR_PX + self.tabs.rail_width() + 4
         self.controls.ensurePolished()  # measured in the theme's fonts and paddings
         imaging = self.controls.minimumSizeHint().width() + margin
