@@ -40,6 +40,7 @@ class Tissue:
     echo_db: float
     texture: Texture = Texture.NONE
     anisotropic: bool = False
+    rings: bool = False  # a small strong reflector that rings down: a comet tail under it (artefacts.py)
 
 
 class Label(enum.IntEnum):
@@ -70,6 +71,8 @@ class Label(enum.IntEnum):
     PHANTOM = 22
     WIRE = 23
     INFLAMED = 24
+    CALCIFICATION = 25
+    METAL = 26
 
 
 TISSUES: tuple[Tissue, ...] = (
@@ -98,6 +101,9 @@ TISSUES: tuple[Tissue, ...] = (
     Tissue(Label.PHANTOM, "tissue-mimicking material", 0.5, 1.60, 0.0),
     Tissue(Label.WIRE, "nylon wire", 1.0, 2.00, 45.0),
     Tissue(Label.INFLAMED, "inflamed tissue", 0.8, 1.62, 4.0),
+    # Calcific deposits and metal: small, hard and bright, they shadow and ring down [design choice].
+    Tissue(Label.CALCIFICATION, "calcification", 6.0, 4.0, 20.0, rings=True),
+    Tissue(Label.METAL, "metal foreign body", 15.0, 45.0, 30.0, rings=True),
 )
 
 N_LABELS = len(TISSUES)

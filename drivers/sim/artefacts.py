@@ -1,0 +1,248 @@
+"""Pulse-echo artefacts the straight-ray convolution model leaves out, added to the anatomy cells.
+
+physics.py follows one straight ray per line and returns one echo per interface. Real images also
+show (mechanisms as in Kremkau & Taylor, J Ultrasound Med 1986;5:227):
+- reverberation: sound bouncing between the probe face and a strong shallow interface returns
+  repeat echoes at 2x, 3x ... its depth, each weaker than the one before;
+- comet tails (ring-down): sound trapped inside a small strong reflector (metal, calcification)
+  leaks back as a short bright tail right under it, fading with depth;
+- refraction edge shadows: where the beam meets the curved wall of a round structure (cyst, vessel
+  or tendon in short axis) at a grazing angle it is bent and spread, leaving a thin shadow running
+  deep from each lateral edge.
+
+Each artefact is computed down its own column of cells from that column alone, so the renderer's
+patient-fixed lattice cache (drivers/sim/patient.py `_Cells`) stays valid, and it runs in the
+anatomy stage: a held probe pays nothing for it. Levels are design choices [engineering
+approximation], set so the artefacts are faint on soft-tissue interfaces and plain under bone,
+metal and calcification, as on scanners.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.sim.anatomy import Scene, Structure
+from drivers.sim.physics import C_MM_PER_US
+from drivers.sim.shapes import Array, CrossTube, Ellipsoid, Tube
+from drivers.sim.tissues import TISSUES, Label
+
+REVERB_MAX_DEPTH_MM = 12.0  # interfaces deeper than this return their repeats too weak to show
+REVERB_MIN_AMPLITUDE = 1.0  # specular echo (re 0 dB speckle) an interface needs to reverberate
+REVERB_FACE_REFLECTION = 1.2  # probe face and lens: each round trip keeps this x the interface's reflection
+REVERB_MAX_RATIO = 0.45  # ... but never more than this of the echo before
+REVERB_REPEATS = 4  # repeats after the primary echo at 2x .. 5x its depth
+
+COMET_LEVEL = 0.7  # the tail's first echo, relative to the reflector's own specular echo
+COMET_DECAY_MM = 0.9  # the tail fades by 1/e every this much depth
+COMET_LENGTH_MM = 3.5  # ... and is cut here
+COMET_FULL_THICKNESS_MM = 0.6  # a reflector thinner than this along the beam rings for less long
+
+EDGE_ANGLE_START_DEG = 45.0  # beam to wall normal where the edge shadow starts ...
+EDGE_ANGLE_FULL_DEG = 72.0  # ... and where it is at its deepest
+EDGE_SHADOW_LOSS = 0.8  # amplitude lost under the edge at its deepest
+REFRACTING = frozenset(
+    {
+        Label.FLUID,
+        Label.COMPLEX_FLUID,
+        Label.HEMATOMA,
+        Label.VEIN_LUMEN,
+        Label.ARTERY_LUMEN,
+        Label.VESSEL_WALL,
+        Label.THROMBUS,
+        Label.TENDON,
+        Label.NODE_CORTEX,
+    }
+)  # round structures whose speed of sound differs from the tissue around them enough to bend the beam
+
+
+def add_artefacts(
+    scene: Scene,
+    coords: tuple[Array, Array, Array],
+    beam_dir: npt.NDArray[np.float32],
+    *,
+    index: npt.NDArray[np.uint8],
+    labels: npt.NDArray[np.uint8],
+    z_mm: npt.NDArray[np.float32],
+    before_db: npt.NDArray[np.float32],
+    reflection: npt.NDArray[np.float32],
+    amp: npt.NDArray[np.float32],
+    specular: npt.NDArray[np.complex64],
+    frequency_mhz: float,
+) -> None:
+    """Add edge shadows, comet tails and reverberation to one block of cells, in place.
+
+    Cells are (rows, columns) at ranges `z_mm` (rows, mm along the beam); `coords` are their patient
+    (s, t, d) in mm (broadcastable), `beam_dir` the unit beam (3, 1, 1 or columns). `amp` is the
+    attenuated echo amplitude and `specular` the coherent interface echo of each cell (both re 0 dB
+    speckle); `before_db` the two-way loss reaching each cell's interface and `reflection` that
+    interface's amplitude reflection coefficient (physics.attenuation_db).
+    """
+    edge_shadows(scene, coords, beam_dir, index=index, amp=amp, specular=specular)
+    k2 = np.float32(4.0 * math.pi * frequency_mhz / C_MM_PER_US)
+    comet_tails(labels, z_mm, amp=amp, specular=specular, k2=k2)
+    reverberation(z_mm, before_db, reflection, specular=specular, k2=k2)
+
+
+def _first_last(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """First and last row of each column where `mask` holds (meaningful where it holds anywhere)."""
+    first = mask.argmax(axis=0)
+    last = mask.shape[0] - 1 - mask[::-1].argmax(axis=0)
+    return first.astype(np.intp), last.astype(np.intp)
+
+
+def _wall_normal(shape: object, s: Array, t: Array, d: Array) -> tuple[Array, Array, Array] | None:
+    """Outward normal (s, t, d; not unit) of a round shape's wall through the points, or None."""
+    if isinstance(shape, Ellipsoid):
+        (cs, ct, cd), (a, b, c) = shape.centre, shape.radii
+        return (s - cs) / a**2, (t - ct) / b**2, (d - cd) / c**2
+    if isinstance(shape, Tube):  # across the tube; its slow course along s is left out
+        tc, dc = shape.centre(s)
+        rt, rd = shape.radii(s)
+        return np.zeros_like(s), (t - tc) / rt**2, (d - dc) / rd**2
+    if isinstance(shape, CrossTube):
+        return s - shape.s_mm, np.zeros_like(s), d - shape.d_mm
+    return None
+
+
+def edge_shadows(
+    scene: Scene,
+    coords: tuple[Array, Array, Array],
+    beam_dir: npt.NDArray[np.float32],
+    *,
+    index: npt.NDArray[np.uint8],
+    amp: npt.NDArray[np.float32],
+    specular: npt.NDArray[np.complex64],
+) -> None:
+    """Darken each column below a round structure it enters at a grazing angle (refraction), in place.
+
+    The angle is between the beam and the wall's normal where the column first meets the structure
+    (from its analytic shape); past EDGE_ANGLE_START_DEG the column loses up to EDGE_SHADOW_LOSS of
+    its amplitude from the structure's deepest cell down. Overlapping structures (a vessel's wall and
+    lumen) do not darken twice: each column keeps its strongest shadow.
+    """
+    rows, cols = index.shape
+    present = np.flatnonzero(np.bincount(index.ravel(), minlength=len(scene.structures) + 1))
+    gain = np.ones(cols, dtype=np.float32)
+    start = np.full(cols, rows, dtype=np.intp)
+    col = np.arange(cols)
+    for i in present[present > 0]:
+        st: Structure = scene.structures[i - 1]
+        if st.label not in REFRACTING or st.point_target:
+            continue
+        inside = index == i
+        c = col[inside.any(axis=0)]
+        first, last = _first_last(inside[:, c])
+        s, t, d = (np.broadcast_to(a, index.shape)[first, c] for a in coords)
+        normal = _wall_normal(st.shape, s, t, d)
+        if normal is None:
+            continue
+        b = np.broadcast_to(beam_dir.reshape(3, -1), (3, cols))[:, c]
+        dot = normal[0] * b[0] + normal[1] * b[1] + normal[2] * b[2]
+        norm = np.sqrt(normal[0] ** 2 + normal[1] ** 2 + normal[2] ** 2)
+        cos_inc = np.abs(dot) / np.maximum(norm, np.float32(1e-9))
+        angle = np.degrees(np.arccos(np.clip(cos_inc, 0.0, 1.0)))
+        ramp = np.clip(
+            (angle - EDGE_ANGLE_START_DEG) / (EDGE_ANGLE_FULL_DEG - EDGE_ANGLE_START_DEG), 0.0, 1.0
+        )
+        g = (1.0 - EDGE_SHADOW_LOSS * ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+        stronger = g < gain[c]
+        gain[c[stronger]] = g[stronger]
+        start[c[stronger]] = last[stronger] + 1
+    shaded = np.flatnonzero(gain < 1.0)
+    if shaded.size == 0:
+        return
+    r0 = int(start[shaded].min())
+    below = np.arange(r0, rows)[:, None] >= start[shaded][None, :]
+    factor = np.where(below, gain[shaded][None, :], np.float32(1.0))
+    amp[r0:, shaded] *= factor
+    specular[r0:, shaded] *= factor
+
+
+RINGS = np.asarray([t.rings for t in TISSUES], dtype=np.bool_)  # per tissue label
+
+
+def comet_tails(
+    labels: npt.NDArray[np.uint8],
+    z_mm: npt.NDArray[np.float32],
+    *,
+    amp: npt.NDArray[np.float32],
+    specular: npt.NDArray[np.complex64],
+    k2: np.float32,
+) -> None:
+    """Add a tapering coherent tail under every small strong reflector (tissues that ring), in place.
+
+    The tail starts at the reflector's deepest cell in the column, at COMET_LEVEL of the reflector's
+    echo there, and fades over COMET_DECAY_MM, less where the reflector is thinner along the
+    beam than COMET_FULL_THICKNESS_MM (its edges), so the tail tapers; the sound
+    rings inside the reflector, so the tissue's attenuation below does not touch it. `k2` is the
+    two-way wavenumber (rad/mm) giving each tail echo its carrier phase.
+    """
+    ring = RINGS.take(labels)
+    cols = np.flatnonzero(ring.any(axis=0))
+    if cols.size == 0:
+        return
+    first, last = _first_last(ring[:, cols])
+    rows = labels.shape[0]
+    dz = float(z_mm[1] - z_mm[0]) if z_mm.size > 1 else 1.0
+    # The reflector's echo: its top interface's, or (no interface drawn) its own cells' amplitude.
+    top = np.abs(specular[first, cols])
+    own = np.where(ring[:, cols], amp[:, cols], 0.0).max(axis=0)
+    source = np.maximum(top, own).astype(np.float32)
+    # Thinner parts of the reflector (its edges) trap less sound and ring shorter: the tail tapers.
+    thickness = np.minimum((last - first + 1) * dz / COMET_FULL_THICKNESS_MM, 1.0)
+    decay_mm = np.float32(COMET_DECAY_MM) * np.maximum(thickness, 0.2).astype(np.float32)
+    n = max(1, math.ceil(COMET_LENGTH_MM / dz))
+    for k in range(1, n + 1):
+        r = last + k
+        keep = r < rows
+        if not keep.any():
+            break
+        level = COMET_LEVEL * np.exp(-(k - 1) * dz / decay_mm[keep])
+        z = z_mm[r[keep]]
+        echo = (source[keep] * level) * np.exp(1j * k2 * z)
+        specular[r[keep], cols[keep]] += echo.astype(np.complex64)
+
+
+def reverberation(
+    z_mm: npt.NDArray[np.float32],
+    before_db: npt.NDArray[np.float32],
+    reflection: npt.NDArray[np.float32],
+    *,
+    specular: npt.NDArray[np.complex64],
+    k2: np.float32,
+) -> None:
+    """Add repeat echoes of each column's strongest shallow interface at 2x .. 5x its depth, in place.
+
+    Each extra round trip between the probe face and the interface keeps REVERB_FACE_REFLECTION x
+    the interface's reflection coefficient (at most REVERB_MAX_RATIO) and pays the two-way loss down
+    to it (`before_db`) again; the repeat echoes keep the carrier phase of their own depth, so an
+    interface across the image repeats as faint lines parallel to it.
+    """
+    rows = specular.shape[0]
+    shallow = np.flatnonzero((z_mm > 0.0) & (z_mm <= REVERB_MAX_DEPTH_MM))
+    if shallow.size == 0 or z_mm.size < 2:
+        return
+    band = np.abs(specular[shallow])
+    at = band.argmax(axis=0)
+    cols = np.flatnonzero(band.max(axis=0) >= REVERB_MIN_AMPLITUDE)
+    if cols.size == 0:
+        return
+    r_if = shallow[at[cols]]
+    primary = band[at[cols], cols]
+    z_if = z_mm[r_if]
+    ratio = np.minimum(REVERB_FACE_REFLECTION * reflection[r_if, cols], REVERB_MAX_RATIO)
+    ratio = ratio * np.power(np.float32(10.0), -before_db[r_if, cols] / np.float32(20.0))
+    z0, dz = float(z_mm[0]), float(z_mm[1] - z_mm[0])
+    level = primary.astype(np.float32)
+    for k in range(2, REVERB_REPEATS + 2):
+        level = level * ratio
+        z = k * z_if
+        r = np.rint((z - z0) / dz).astype(np.intp)
+        keep = r < rows
+        if not keep.any():
+            break
+        echo = level[keep] * np.exp(1j * k2 * z[keep])
+        specular[r[keep], cols[keep]] += echo.astype(np.complex64)
