@@ -31,8 +31,8 @@ from drivers.sim.tissues import TISSUES, Label
 
 REVERB_MAX_DEPTH_MM = 12.0  # interfaces deeper than this return their repeats too weak to show
 REVERB_MIN_AMPLITUDE = 1.0  # specular echo (re 0 dB speckle) an interface needs to reverberate
-REVERB_FACE_REFLECTION = 1.2  # probe face and lens: each round trip keeps this x the interface's reflection
-REVERB_MAX_RATIO = 0.45  # ... but never more than this of the echo before
+REVERB_FACE_REFLECTION = 0.5  # probe face and lens: each round trip keeps this x the interface's reflection
+REVERB_MAX_RATIO = 0.5  # ... but never more than this of the echo before (gas, metal)
 REVERB_REPEATS = 4  # repeats after the primary echo at 2x .. 5x its depth
 
 COMET_LEVEL = 0.7  # the tail's first echo, relative to the reflector's own specular echo
