@@ -19,12 +19,13 @@ metal and calcification, as on scanners.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import numpy.typing as npt
 
-from drivers.sim.anatomy import Scene, Structure
+from drivers.sim.anatomy import Scene
 from drivers.sim.physics import C_MM_PER_US
 from drivers.sim.shapes import Array, CrossTube, Ellipsoid, Tube
 from drivers.sim.tissues import TISSUES, Label
@@ -93,8 +94,11 @@ def _first_last(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.
     return first.astype(np.intp), last.astype(np.intp)
 
 
-def _wall_normal(shape: object, s: Array, t: Array, d: Array) -> tuple[Array, Array, Array] | None:
-    """Outward normal (s, t, d; not unit) of a round shape's wall through the points, or None."""
+ROUND = (Ellipsoid, Tube, CrossTube)  # shapes whose walls curve across the image plane
+
+
+def _wall_normal(shape: object, s: Array, t: Array, d: Array) -> tuple[Array, Array, Array]:
+    """Outward normal (s, t, d; not unit) of a round shape's wall through the points (1-D, mm)."""
     if isinstance(shape, Ellipsoid):
         (cs, ct, cd), (a, b, c) = shape.centre, shape.radii
         return (s - cs) / a**2, (t - ct) / b**2, (d - cd) / c**2
@@ -102,9 +106,8 @@ def _wall_normal(shape: object, s: Array, t: Array, d: Array) -> tuple[Array, Ar
         tc, dc = shape.centre(s)
         rt, rd = shape.radii(s)
         return np.zeros_like(s), (t - tc) / rt**2, (d - dc) / rd**2
-    if isinstance(shape, CrossTube):
-        return s - shape.s_mm, np.zeros_like(s), d - shape.d_mm
-    return None
+    assert isinstance(shape, CrossTube)
+    return s - shape.s_mm, np.zeros_like(s), d - shape.d_mm
 
 
 def edge_shadows(
@@ -123,40 +126,50 @@ def edge_shadows(
     its amplitude from the structure's deepest cell down. Overlapping structures (a vessel's wall and
     lumen) do not darken twice: each column keeps its strongest shadow.
     """
-    rows, cols = index.shape
-    present = np.flatnonzero(np.bincount(index.ravel(), minlength=len(scene.structures) + 1))
-    gain = np.ones(cols, dtype=np.float32)
-    start = np.full(cols, rows, dtype=np.intp)
-    col = np.arange(cols)
-    for i in present[present > 0]:
-        st: Structure = scene.structures[i - 1]
-        if st.label not in REFRACTING or st.point_target:
-            continue
-        inside = index == i
-        c = col[inside.any(axis=0)]
-        first, last = _first_last(inside[:, c])
-        s, t, d = (np.broadcast_to(a, index.shape)[first, c] for a in coords)
-        normal = _wall_normal(st.shape, s, t, d)
-        if normal is None:
-            continue
-        b = np.broadcast_to(beam_dir.reshape(3, -1), (3, cols))[:, c]
-        dot = normal[0] * b[0] + normal[1] * b[1] + normal[2] * b[2]
-        norm = np.sqrt(normal[0] ** 2 + normal[1] ** 2 + normal[2] ** 2)
-        cos_inc = np.abs(dot) / np.maximum(norm, np.float32(1e-9))
-        angle = np.degrees(np.arccos(np.clip(cos_inc, 0.0, 1.0)))
-        ramp = np.clip(
-            (angle - EDGE_ANGLE_START_DEG) / (EDGE_ANGLE_FULL_DEG - EDGE_ANGLE_START_DEG), 0.0, 1.0
-        )
-        g = (1.0 - EDGE_SHADOW_LOSS * ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
-        stronger = g < gain[c]
-        gain[c[stronger]] = g[stronger]
-        start[c[stronger]] = last[stronger] + 1
-    shaded = np.flatnonzero(gain < 1.0)
-    if shaded.size == 0:
+    refracting = np.zeros(len(scene.structures) + 1, dtype=np.bool_)
+    for i, st in enumerate(scene.structures, start=1):
+        refracting[i] = st.label in REFRACTING and not st.point_target and isinstance(st.shape, ROUND)
+    inside = refracting.take(index)
+    if not inside.any():
         return
-    r0 = int(start[shaded].min())
-    below = np.arange(r0, rows)[:, None] >= start[shaded][None, :]
-    factor = np.where(below, gain[shaded][None, :], np.float32(1.0))
+    rows, cols = index.shape
+    # Where each run of one structure down a column starts and ends, in one pass over the cells.
+    new_run = index[1:] != index[:-1]
+    entry, leave = inside.copy(), inside
+    entry[1:] &= new_run
+    leave[:-1] &= new_run
+    # Flat (row-major) positions: a (structure, column)'s first entry is its shallowest.
+    flat_in = np.flatnonzero(entry)
+    r_in, c_in = np.divmod(flat_in, cols)
+    key, at = np.unique(index.ravel()[flat_in].astype(np.intp) * cols + c_in, return_index=True)
+    flat_out = np.flatnonzero(leave)
+    r_out, c_out = np.divmod(flat_out, cols)
+    out_key = (index.ravel()[flat_out].astype(np.intp) * cols + c_out)[::-1]
+    _, last_at = np.unique(out_key, return_index=True)  # the same keys; reversed, so the deepest exit
+    first, col, last = r_in[at], c_in[at], r_out[::-1][last_at]
+    ids = key // cols
+    s, t, d = (np.broadcast_to(a, index.shape)[first, col] for a in coords)
+    normal = np.empty((3, key.size), dtype=np.float32)
+    bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
+    for k0, k1 in itertools.pairwise(bounds):
+        part = slice(int(k0), int(k1))
+        normal[:, part] = _wall_normal(scene.structures[int(ids[k0]) - 1].shape, s[part], t[part], d[part])
+    beam = np.broadcast_to(beam_dir.reshape(3, -1), (3, cols))[:, col]
+    cos_inc = np.abs((normal * beam).sum(axis=0)) / np.maximum(np.linalg.norm(normal, axis=0), 1e-9)
+    angle = np.degrees(np.arccos(np.clip(cos_inc, 0.0, 1.0)))
+    ramp = np.clip((angle - EDGE_ANGLE_START_DEG) / (EDGE_ANGLE_FULL_DEG - EDGE_ANGLE_START_DEG), 0.0, 1.0)
+    gain = (1.0 - EDGE_SHADOW_LOSS * ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+    shadow = gain < 1.0
+    if not shadow.any():
+        return
+    # The strongest shadow of each column, from below the structure that casts it.
+    order = np.argsort(gain[shadow], kind="stable")
+    col_s, gain_s, start_s = col[shadow][order], gain[shadow][order], last[shadow][order] + 1
+    shaded, strongest = np.unique(col_s, return_index=True)
+    g, start = gain_s[strongest], start_s[strongest]
+    r0 = int(start.min())
+    below = np.arange(r0, rows)[:, None] >= start[None, :]
+    factor = np.where(below, g[None, :], np.float32(1.0))
     amp[r0:, shaded] *= factor
     specular[r0:, shaded] *= factor
 
