@@ -7,6 +7,7 @@ the labels place, on the linear envelope before log compression.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy.typing as npt
 import pytest
 
 from drivers.sim.anatomy import Scene, Structure, fibre_field
+from drivers.sim.needle import Needle
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
@@ -198,3 +200,32 @@ def test_artefacts_do_not_depend_on_the_path_the_probe_took() -> None:
         frame = slid.render(PARAMS, 0.0)
     fresh = PatientRenderer.with_scene(scene, seed=5).render(PARAMS, 0.0)
     assert np.array_equal(np.asarray(frame.pixels), np.asarray(fresh.pixels))
+
+
+def test_a_shallow_needle_shaft_reverberates_with_the_probe() -> None:
+    # An in-plane 22 G needle from the left at 10 degrees, its tip under the probe's centre 7 mm deep.
+    needle = Needle((-40.0, 0.0, 0.0), 0.0, 10.0, bend_mm=0.0)
+    needle = needle.advanced(40.0 / math.cos(math.radians(10.0)))
+    scene = Scene("artefact test", "artefact test", (BACKGROUND,), {"view": ProbePose()}, 24.0)
+    renderer = PatientRenderer.with_scene(scene, seed=5)
+    renderer.needle = needle
+    p = power(renderer.render(PARAMS, 0.0))
+
+    def line_db(k: float, offset_mm: float) -> float:
+        """Mean over shaft columns of the brightest row within 0.1 mm of k x the shaft's depth there."""
+        levels = []
+        for x in np.arange(-15.0, -5.0, 0.2):
+            z = (x + 40.0) * math.tan(math.radians(10.0))  # the shaft's depth above this column
+            col = int(np.argmin(np.abs(X_MM - (x + offset_mm))))
+            rows = within(Z_MM, k * z - 0.1, k * z + 0.1)
+            levels.append(p[rows, col].max())
+        return float(10.0 * np.log10(np.mean(levels)))
+
+    # Lines at 2x and 3x the shaft's depth in its shadow, standing out of the shadow just above and
+    # below them; the first is weaker than the shaft but about as bright as the unshadowed tissue
+    # beside (20 mm to the right, past the tip) at its depth; the second weaker again.
+    second, third = line_db(2.0, 0.0), line_db(3.0, 0.0)
+    assert second > max(line_db(1.75, 0.0), line_db(2.25, 0.0)) + 6.0
+    assert third > max(line_db(2.75, 0.0), line_db(3.25, 0.0)) + 3.0
+    assert third < second - 2.0
+    assert second > line_db(2.0, 20.0) - 3.0

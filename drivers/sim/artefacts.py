@@ -246,8 +246,9 @@ def reverberation(
     r_if = shallow[at[cols]]
     primary = band[at[cols], cols]
     z_if = z_mm[r_if]
-    ratio = np.minimum(REVERB_FACE_REFLECTION * reflection[r_if, cols], REVERB_MAX_RATIO)
-    ratio = ratio * np.power(np.float32(10.0), -before_db[r_if, cols] / np.float32(20.0))
+    ratio = round_trip(reflection[r_if, cols]) * np.power(
+        np.float32(10.0), -before_db[r_if, cols] / np.float32(20.0)
+    )
     z0, dz = float(z_mm[0]), float(z_mm[1] - z_mm[0])
     level = primary.astype(np.float32)
     for k in range(2, REVERB_REPEATS + 2):
@@ -259,3 +260,29 @@ def reverberation(
             break
         echo = level[keep] * np.exp(1j * k2 * z[keep])
         specular[r[keep], cols[keep]] += echo.astype(np.complex64)
+
+
+def round_trip(reflection: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Amplitude an echo keeps for each extra trip between the probe face and its reflector.
+
+    `reflection` is the reflector's amplitude reflection coefficient; the tissue's loss on the way
+    is the caller's (it knows the path).
+    """
+    r = np.asarray(reflection, dtype=np.float32)
+    ratio: npt.NDArray[np.float32] = np.minimum(
+        np.float32(REVERB_FACE_REFLECTION) * r, np.float32(REVERB_MAX_RATIO)
+    )
+    return ratio
+
+
+def probe_repeats(
+    range_mm: npt.NDArray[np.floating], loss: npt.NDArray[np.floating], reflection: float
+) -> list[tuple[int, npt.NDArray[np.floating]]]:
+    """(k, amplitude factor) of the k-th passes (k = 2 ..) of echoes between the probe and a reflector.
+
+    For echoes from a reflector (the needle's shaft) at `range_mm` (N,) whose two-way amplitude
+    loss down to it is `loss` (N,): the k-th pass arrives from k x the range with
+    (round_trip x loss)^(k - 1) of the echo; echoes deeper than REVERB_MAX_DEPTH_MM do not repeat.
+    """
+    step = np.where(range_mm <= REVERB_MAX_DEPTH_MM, float(round_trip(reflection)) * loss, 0.0)
+    return [(k, step ** (k - 1)) for k in range(2, REVERB_REPEATS + 2)]
