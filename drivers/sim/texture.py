@@ -124,17 +124,16 @@ def follow_fibres(
     columns), and its texture is drawn along its course, so the streaks bend with it. Returns the
     cells so textured (the caller textures the rest), or None when there are none.
     """
-    if not any(st.fibres_follow_shape for st in scene.structures):
-        return None
-    present = np.flatnonzero(np.bincount(index.ravel(), minlength=len(scene.structures) + 1))
     done: npt.NDArray[np.bool_] | None = None
-    for i in present[present > 0]:
-        st = scene.structures[i - 1]
+    for i, st in enumerate(scene.structures, start=1):  # few structures have a fibre field: test each
         tissue = TISSUES[st.label]
         if not st.fibres_follow_shape or not (tissue.anisotropic or tissue.texture != Texture.NONE):
             continue
         inside = index == i
-        rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+        cols = np.flatnonzero(inside.any(axis=0))
+        if cols.size == 0:
+            continue
+        rows = np.flatnonzero(inside[:, int(cols[0]) : int(cols[-1]) + 1].any(axis=1))
         r, c = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
         s, t, d = (
             a[r if a.shape[0] > 1 else slice(None), c if a.shape[1] > 1 else slice(None)] for a in coords
