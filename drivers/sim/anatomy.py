@@ -45,6 +45,9 @@ class Structure:
     vessel: VesselKind | None = None
     point_target: bool = False  # a wire: rendered as a coherent point where the plane crosses it
     inspiration: float = 1.0  # a vein's calibre on breathing in: +1 wider (leg), -1 narrower (neck, arm)
+    # Fibres run along the shape's own course (a tube's centre line, a layer's mid-surface along s)
+    # instead of `fibre_dir`: a tendon curving round a bone darkens where it turns from the beam.
+    fibres_follow_shape: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +351,45 @@ def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
     if above_skin.any():
         np.putmask(index, np.broadcast_to(above_skin, shape), np.uint8(0))
     return index
+
+
+FIBRE_STEP_MM = 0.25  # half the baseline of the finite difference giving a course's slope
+
+
+def fibre_field(
+    st: Structure, s: Array, t: Array, d: Array
+) -> tuple[tuple[Array, Array, Array], Array, Array]:
+    """The structure's fibre direction at each point, and the point's offset (t, d) from its course.
+
+    With `fibres_follow_shape` the fibres of a Tube run along its centre line and those of a Slab
+    along its mid-surface, both heading along s: the direction is (1, dt/ds, dd/ds) of that course,
+    unit length, and the offsets let a texture drawn along s follow the curve (texture.py). Other
+    structures give `fibre_dir` everywhere and no offset. Pointwise in patient mm; the arrays
+    broadcast with the coordinates (they vary only with s, and t for a layer).
+    """
+    zero = np.zeros((1, 1), dtype=np.float32)
+    h = np.float32(FIBRE_STEP_MM)
+    if st.fibres_follow_shape and isinstance(st.shape, Tube):
+        tc, dc = st.shape.centre(np.stack([s - h, s, s + h]))  # one curve evaluation for all three
+        t_lo, off_t, t_hi = tc
+        d_lo, off_d, d_hi = dc
+    elif st.fibres_follow_shape and isinstance(st.shape, Slab):
+        slab = st.shape
+
+        def mid(x: Array) -> Array:
+            return np.float32(0.5) * (slab.top(x, t) + slab.bottom(x, t))
+
+        t_lo = t_hi = off_t = zero
+        d_lo, off_d, d_hi = mid(np.stack([s - h, s, s + h]))
+    else:
+        f = np.asarray(st.fibre_dir, dtype=np.float32) / np.float32(np.linalg.norm(st.fibre_dir))
+        unit = tuple(np.full((1, 1), v, dtype=np.float32) for v in f)
+        return (unit[0], unit[1], unit[2]), zero, zero
+    # The course depends on s (and t for a layer) only: the field keeps their shapes, not the depth's.
+    dt, dd = (t_hi - t_lo).astype(np.float32), (d_hi - d_lo).astype(np.float32)
+    ds = np.float32(2.0) * h
+    norm = np.sqrt(ds * ds + dt * dt + dd * dd)
+    return (ds / norm, dt / norm, dd / norm), off_t.astype(np.float32), off_d.astype(np.float32)
 
 
 def structure_labels(scene: Scene) -> npt.NDArray[np.uint8]:

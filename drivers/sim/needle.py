@@ -9,7 +9,8 @@ probe moves over it: an in-plane needle lies in the slice, an out-of-plane one c
 what the needle does to the pre-PSF echo field: an anechoic collection where injectate is, a partial
 acoustic shadow under the shaft, and the shaft's specular echo (brightest with the beam
 perpendicular to the shaft, falling fast as the incidence moves off it), reverberation bands under
-it spaced by the shaft's diameter along the beam, and a brighter bevelled tip. Each point of the
+it spaced by the shaft's diameter along the beam, faint repeats between the probe and a shallow
+shaft at multiples of its depth (artefacts.py), and a brighter bevelled tip. Each point of the
 shaft is weighted by the elevation beam profile, so an out-of-plane needle shows only a dot where
 it crosses the slice, and a dimmer one when it only reaches the slice's edge.
 """
@@ -24,6 +25,7 @@ import numpy.typing as npt
 
 from drivers.sim import physics as ph
 from drivers.sim.anatomy import Scene, paint, structure_names
+from drivers.sim.artefacts import probe_repeats
 from drivers.sim.pose import ProbePose
 from drivers.sim.tissues import Label
 from scanner_app.frame import Geometry
@@ -43,6 +45,7 @@ SHAFT_DIFFUSE = 0.35  # what the shaft's roughness and the beam's width return a
 TIP_AMP = 25.0  # the bevel scatters back from every angle: brighter than any shaft
 REVERB_BANDS = 5
 REVERB_RATIO = 0.35  # each reverberation between the walls returns this fraction of the one before
+STEEL_REFLECTION = 0.93  # amplitude reflection of steel in soft tissue (45 vs 1.6 MRayl)
 SHADOW_DEPTH = 0.65  # amplitude lost below an in-plane shaft (the beam is wider than the needle)
 FLUID_AMP = 0.04  # injectate: anechoic, what is left is the PSF's tails
 GENERIC_ALPHA_DB_CM_MHZ = 0.6  # two-way loss to the shaft, soft tissue on average
@@ -312,6 +315,14 @@ def needle_echo(needle: Needle, plane: ImagePlane, frequency_mhz: float) -> Need
         rows.append(r[inside])
         lines.append(line_c[inside])
         values.append((ring_cell * REVERB_RATIO**k * np.exp(1j * k2 * depth))[inside])
+    for k, factor in probe_repeats(row_mm, loss[first], STEEL_REFLECTION):
+        # Between the probe face and a shallow shaft: faint copies at 2x, 3x .. its range.
+        depth = k * row_mm
+        r = np.rint(depth / plane.dz_mm - 1.0 + plane.pad_rows).astype(np.intp)
+        inside = (r < h) & (factor > 0.0)
+        rows.append(r[inside])
+        lines.append(line_c[inside])
+        values.append((ring_cell * factor * np.exp(1j * k2 * depth))[inside])
 
     # The shadow under each line the shaft crosses, from its shallowest sample there.
     by_line = np.lexsort((row, line))

@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from drivers.sim import artefacts
 from drivers.sim import physics as ph
 from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels, structure_names
 from drivers.sim.needle import Needle, image_plane, needle_echo, needle_masks
@@ -27,7 +28,7 @@ from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
 from drivers.sim.shapes import Array, CrossTube
-from drivers.sim.texture import texture_db
+from drivers.sim.texture import follow_fibres, texture_db
 from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
 from scanner_app.frame import DataFormat, Geometry
 from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE
@@ -508,7 +509,8 @@ def _cells(
         echo_db = np.empty(small, dtype=np.float32)
         for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
             np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
-    _add_textures(echo_db, labels_, s_, t_, d_)
+    bent = follow_fibres(scene, index_, coords, beam_dir, echo_db)
+    _add_textures(echo_db, labels_, s_, t_, d_, skip=bent)
     z_cells = grid.z_mm()[::rs][: small[0]]
     pv_db = _partial_volume_db(
         scene, coords, index_, normal=normal, z_mm=z_cells, frequency_mhz=frequency_mhz
@@ -528,6 +530,19 @@ def _cells(
         z = grid.z_mm()[::rs][: small[0]]  # the carrier phase depends only on the row: once per row
         phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)
         specular[rr, cc] = (echo_amp * phase.take(rr)).astype(np.complex64)
+    artefacts.add_artefacts(
+        scene,
+        coords,
+        beam_dir,
+        index=index_,
+        labels=labels_,
+        z_mm=z_cells,
+        before_db=before_db,
+        reflection=reflection,
+        amp=amp,
+        specular=specular,
+        frequency_mhz=frequency_mhz,
+    )
     image_rows = index_[grid.pad_rows // rs : (grid.pad_rows + grid.rows - 1) // rs + 1]
     n = len(scene.structures) + 1
     flat = np.multiply(image_rows, small[1], dtype=np.intp)  # (index, column) pairs
@@ -760,14 +775,20 @@ def _add_textures(
     s: npt.NDArray[np.float32],
     t: npt.NDArray[np.float32],
     d: npt.NDArray[np.float32],
+    *,
+    skip: npt.NDArray[np.bool_] | None = None,
 ) -> None:
-    """Add each tissue's texture (dB) where it is, computing it only over the rows it occupies."""
+    """Add each tissue's texture (dB) where it is (not where `skip`), only over the rows it occupies."""
     kinds = TEXTURE_OF_LABEL.take(labels)
     for kind in np.flatnonzero(np.bincount(kinds.ravel(), minlength=len(Texture))):
         if kind == Texture.NONE:
             continue
         in_kind = kinds == kind
+        if skip is not None:  # cells already textured along their own fibres (texture.follow_fibres)
+            in_kind &= ~skip
         rows = np.flatnonzero(in_kind.any(axis=1))
+        if rows.size == 0:
+            continue
         r = slice(int(rows[0]), int(rows[-1]) + 1)
         cols = np.flatnonzero(in_kind[r].any(axis=0))
         c = slice(int(cols[0]), int(cols[-1]) + 1)

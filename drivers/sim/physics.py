@@ -518,11 +518,19 @@ def attenuation_db(
     return total, before, refl_tab.take(pair)
 
 
-def anisotropy_db(fibre_dir: tuple[float, float, float], beam_dir: npt.NDArray[np.float32]) -> Array:
-    """Echo change (dB) of an anisotropic tissue: brightest with the beam perpendicular to its fibres."""
+def anisotropy_db(
+    fibre_dir: tuple[float, float, float] | npt.NDArray[np.float32], beam_dir: npt.NDArray[np.float32]
+) -> Array:
+    """Echo change (dB) of an anisotropic tissue: brightest with the beam perpendicular to its fibres.
+
+    `fibre_dir` is one direction (3,) or a field of them (3, rows, columns) broadcasting with `beam_dir`.
+    """
     f = np.asarray(fibre_dir, dtype=np.float32)
-    f = f / np.float32(np.linalg.norm(f))
-    cos_to_fibre = np.abs(np.tensordot(f, beam_dir, axes=(0, 0)))  # = sin(angle off perpendicular)
+    f = f / np.linalg.norm(f, axis=0).astype(np.float32)
+    if f.ndim == 1:
+        cos_to_fibre = np.abs(np.tensordot(f, beam_dir, axes=(0, 0)))  # = sin(angle off perpendicular)
+    else:
+        cos_to_fibre = np.abs(np.sum(f * beam_dir, axis=0))
     theta_deg = np.degrees(np.arcsin(np.clip(cos_to_fibre, 0.0, 1.0)))
     rel = ANISOTROPY_MIN + (1.0 - ANISOTROPY_MIN) * np.exp(-((theta_deg / ANISOTROPY_THETA0_DEG) ** 2))
     result: Array = (20.0 * np.log10(rel)).astype(np.float32)

@@ -7,9 +7,12 @@ fibrillar tendon, pennate muscle septa, fat lobules with septa, honeycomb nerve 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
+from drivers.sim.anatomy import Scene, fibre_field
+from drivers.sim.physics import anisotropy_db
 from drivers.sim.shapes import Array
-from drivers.sim.tissues import Texture
+from drivers.sim.tissues import TISSUES, Texture
 
 
 def cell_random(i: Array, j: Array, k: Array, salt: int) -> Array:
@@ -103,3 +106,49 @@ def texture_db(kind: Texture, s: Array, t: Array, d: Array) -> Array:
     if kind is Texture.DEBRIS:
         return _debris(s, t, d)
     return np.zeros((1, 1), dtype=np.float32)
+
+
+def follow_fibres(
+    scene: Scene,
+    index: npt.NDArray[np.uint8],
+    coords: tuple[Array, Array, Array],
+    beam_dir: npt.NDArray[np.float32],
+    echo_db: npt.NDArray[np.float32],
+) -> npt.NDArray[np.bool_] | None:
+    """Texture and anisotropy of structures whose fibres follow their shape, in place (dB); their cells.
+
+    `echo_db` holds, at the cells `index` at patient `coords` (mm), each structure's echo with the
+    anisotropy of its single `fibre_dir`. For a structure with `fibres_follow_shape`
+    (anatomy.fibre_field) that anisotropy is swapped for the one of its local fibre direction, so
+    the echo darkens where the fibres turn away from perpendicular to `beam_dir` (3, 1, 1 or
+    columns), and its texture is drawn along its course, so the streaks bend with it. Returns the
+    cells so textured (the caller textures the rest), or None when there are none.
+    """
+    done: npt.NDArray[np.bool_] | None = None
+    for i, st in enumerate(scene.structures, start=1):  # few structures have a fibre field: test each
+        tissue = TISSUES[st.label]
+        if not st.fibres_follow_shape or not (tissue.anisotropic or tissue.texture != Texture.NONE):
+            continue
+        inside = index == i
+        cols = np.flatnonzero(inside.any(axis=0))
+        if cols.size == 0:
+            continue
+        rows = np.flatnonzero(inside[:, int(cols[0]) : int(cols[-1]) + 1].any(axis=1))
+        r, c = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+        s, t, d = (
+            a[r if a.shape[0] > 1 else slice(None), c if a.shape[1] > 1 else slice(None)] for a in coords
+        )
+        fibre, off_t, off_d = fibre_field(st, s, t, d)
+        delta = np.zeros((1, 1), dtype=np.float32)
+        if tissue.texture != Texture.NONE:
+            delta = texture_db(
+                Texture(tissue.texture), s, (t - off_t).astype(np.float32), (d - off_d).astype(np.float32)
+            )
+            done = inside if done is None else done | inside
+        if tissue.anisotropic:
+            beam = beam_dir[:, :, c] if beam_dir.shape[2] > 1 else beam_dir
+            local = anisotropy_db(np.stack(np.broadcast_arrays(*fibre)), beam)
+            delta = delta + local - anisotropy_db(st.fibre_dir, beam)
+        box = echo_db[r, c]
+        np.add(box, np.broadcast_to(delta, box.shape), out=box, where=inside[r, c])
+    return done

@@ -107,11 +107,13 @@ def _medial() -> Items:
             "tibialis posterior tendon",
             L.TENDON,
             tube([(-80, -76, 5.5), (0, -77, 6.5), (40, -80, 5.0)], 2.6, 2.1),
+            fibres_follow_shape=True,
         ),
         st(
             "flexor digitorum longus tendon",
             L.TENDON,
             tube([(-80, -69.5, 5.5), (0, -70, 6.5), (40, -72, 5.5)], 1.6, 1.3),
+            fibres_follow_shape=True,
         ),
         *vein("posterior tibial veins", tube([(-80, -64.5, 7.0), (40, -65.5, 7.0)], 1.2, 1.2)),
         *artery("posterior tibial artery", tube([(-80, -60, 7.0), (40, -61, 7.0)], 1.2, 1.2)),
@@ -121,6 +123,7 @@ def _medial() -> Items:
             "flexor hallucis longus tendon",
             L.TENDON,
             tube([(-80, -43, 9.5), (0, -44, 10.0), (40, -48, 9.0)], 2.2, 1.8),
+            fibres_follow_shape=True,
         ),
     ]
 
@@ -148,6 +151,7 @@ def _lateral() -> Items:
             tube(
                 [(-45, 164, 8.2), (-10, 164, 8.0), (2, 164, 9.0), (14, 165, 11.0), (45, 168, 10.0)], 3.4, 1.1
             ),
+            fibres_follow_shape=True,
         ),
         st(
             "peroneus longus tendon",
@@ -157,6 +161,7 @@ def _lateral() -> Items:
                 2.2,
                 1.4,
             ),
+            fibres_follow_shape=True,
         ),
         layer(
             "superior peroneal retinaculum",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
 from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
@@ -22,7 +24,13 @@ def shoulder(variant: str | None) -> Items:
             s=(-40, 15),
             t=lat,
         ),
-        layer("supraspinatus tendon", L.TENDON, offset(head, -6.6), offset(head, -1.3), s=(-45, 8), t=lat),
+        # Its fibres follow the head's curve down to the footprint (anisotropy where they turn).
+        replace(
+            layer(
+                "supraspinatus tendon", L.TENDON, offset(head, -6.6), offset(head, -1.3), s=(-45, 8), t=lat
+            ),
+            fibres_follow_shape=True,
+        ),
         layer("humeral head cartilage", L.CARTILAGE, offset(head, -1.3), head, s=(-45, 0), t=lat),
         layer("humeral head / greater tuberosity", L.BONE, head, INF, t=lat),
     ]
