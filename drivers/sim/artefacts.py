@@ -39,6 +39,9 @@ REVERB_REPEATS = 4  # repeats after the primary echo at 2x .. 5x its depth
 COMET_LEVEL = 0.7  # the tail's first echo, relative to the reflector's own specular echo
 COMET_DECAY_MM = 0.9  # the tail fades by 1/e every this much depth
 COMET_LENGTH_MM = 3.5  # ... and is cut here
+# A reflector thicker than this along the beam (a plate, a screw's shaft) does not ring down: its
+# surface reverberates with the probe instead (the needle and small fragments do ring).
+COMET_MAX_THICKNESS_MM = 1.5
 COMET_FULL_THICKNESS_MM = 0.6  # a reflector thinner than this along the beam rings for less long
 
 EDGE_ANGLE_START_DEG = 45.0  # beam to wall normal where the edge shadow starts ...
@@ -185,7 +188,8 @@ def comet_tails(
     specular: npt.NDArray[np.complex64],
     k2: np.float32,
 ) -> None:
-    """Add a tapering coherent tail under every small strong reflector (tissues that ring), in place.
+    """Add a tapering coherent tail under every small strong reflector (tissues that ring, no thicker
+    along the beam than COMET_MAX_THICKNESS_MM), in place.
 
     The tail starts at the reflector's deepest cell in the column, at COMET_LEVEL of the reflector's
     echo there, and fades over COMET_DECAY_MM, less where the reflector is thinner along the
@@ -200,12 +204,17 @@ def comet_tails(
     first, last = _first_last(ring[:, cols])
     rows = labels.shape[0]
     dz = float(z_mm[1] - z_mm[0]) if z_mm.size > 1 else 1.0
+    extent_mm = (last - first + 1) * dz
+    small = extent_mm <= COMET_MAX_THICKNESS_MM
+    if not small.any():
+        return
+    cols, first, last, extent_mm = cols[small], first[small], last[small], extent_mm[small]
     # The reflector's echo: its top interface's, or (no interface drawn) its own cells' amplitude.
     top = np.abs(specular[first, cols])
     own = np.where(ring[:, cols], amp[:, cols], 0.0).max(axis=0)
     source = np.maximum(top, own).astype(np.float32)
     # Thinner parts of the reflector (its edges) trap less sound and ring shorter: the tail tapers.
-    thickness = np.minimum((last - first + 1) * dz / COMET_FULL_THICKNESS_MM, 1.0)
+    thickness = np.minimum(extent_mm / COMET_FULL_THICKNESS_MM, 1.0)
     decay_mm = np.float32(COMET_DECAY_MM) * np.maximum(thickness, 0.2).astype(np.float32)
     n = max(1, math.ceil(COMET_LENGTH_MM / dz))
     for k in range(1, n + 1):

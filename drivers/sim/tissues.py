@@ -105,13 +105,13 @@ TISSUES: tuple[Tissue, ...] = (
     Tissue(Label.INFLAMED, "inflamed tissue", 0.8, 1.62, 4.0),
     # Steel (about 45 MRayl) against soft tissue reflects ~93 % of the intensity at its surface, and
     # what enters does not come back: a bright surface and a clean shadow [engineering approximation].
-    Tissue(Label.METAL, "metal", 40.0, 45.0, 28.0, rings=True),
+    Tissue(Label.METAL, "metal", 15.0, 45.0, 30.0, rings=True),
     # Wood: hyperechoic and shadowing, not reverberating (foreign_body.yaml's sources); dry wood's
     # impedance is near that of tissue, its air-filled cells scatter and attenuate strongly [DK].
     Tissue(Label.WOOD, "wood", 12.0, 1.2, 20.0),
     # A hard (formative-phase) calcific deposit: a bright arc with a posterior shadow, like bone's
     # cortex but less complete; calcification and metal ring down (comet tail) [engineering approximation].
-    Tissue(Label.CALCIFICATION, "calcification", 20.0, 3.5, 18.0, rings=True),
+    Tissue(Label.CALCIFICATION, "calcification", 6.0, 4.0, 20.0, rings=True),
     Tissue(Label.GRANULATION, "granulation tissue", 0.7, 1.58, -18.0),
 )
 
