@@ -7,6 +7,9 @@ log compression): anatomy (labels, echo, scatterers; keyed by scene, pose, grid,
 PSF-convolved IQ image (keyed additionally by focus, bandwidth and F#). Under the anatomy, the coarse
 label/echo/loss cells of a linear, untilted probe sit on columns fixed in the patient and are kept
 between frames, so a probe sliding in plane computes only the columns it newly uncovers.
+Vessels near the plane pulse and breathe: each frame renders the scene at its cardiac and respiratory
+phase bins (`anatomy.PhasedScenes`); a new phase recomputes only the cell columns and PSF lines that
+the changed vessels reach, and a held probe keeps its speckle field.
 """
 
 from __future__ import annotations
