@@ -274,7 +274,7 @@ class AnatomyIqModel:
     def flow_map(self, r: IqRequest, truth: SceneTruth | None, time_s: float | None = None) -> FlowMap:
         """The request's samples in the patient (cached while scene, pose and box stay).
 
-        At `time_s` the vessels in the box have the calibre the B-mode shows then (its phase bins).
+        At `time_s` the vessels in a colour box have the calibre the B-mode shows then (its phase bins).
         """
         scene = truth.scene if truth is not None else None
         pose = truth.pose if truth is not None else None
@@ -282,7 +282,10 @@ class AnatomyIqModel:
         if scene is None or pose is None or truth is None:
             key: tuple[object, ...] = ("test", *geometry)
         else:
-            if time_s is not None:
+            if time_s is not None and r.mode == DopplerMode.FLOW:
+                # Colour: each ensemble sees the vessels as the B-mode draws them at its time. Not the
+                # spectral gate: its packets join into one stream, where a calibre stepping from bin to
+                # bin would put clutter steps (broadband energy) into the spectrum.
                 scene = self._phased.at(scene, time_s, _box_bounds(r, pose, truth))
             key = (
                 scene,

@@ -729,7 +729,12 @@ def _lattice_cells(
     key += (pose.rotation_deg, n_plane, frequency_mhz)
     if cache is None or pose.pressure > 0.0:
         return compute(lo, hi), k - lo
-    if cache.key is not None and cache.key[1:] == key[1:] and cache.cells is not None:
+    if (
+        cache.key is not None
+        and cache.key[0] is not scene
+        and cache.key[1:] == key[1:]
+        and cache.cells is not None
+    ):
         # The same plane of another version of the scene (vessels in another phase): keep the columns
         # the changed structures cannot reach.
         fwhm_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(grid.z_mm(), 0.0)).max())
