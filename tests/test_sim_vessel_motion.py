@@ -294,3 +294,38 @@ def test_doppler_sees_the_vessels_where_the_b_mode_draws_them() -> None:
             assert centre_blood == pytest.approx(centre_lumen, abs=1.5)
         blood_area.append(float(artery_blood.sum()))
     assert blood_area[0] > 1.1 * blood_area[1]  # the Doppler's artery pulses too
+
+
+@pytest.mark.parametrize(
+    ("geometry", "tilt_deg"), [(Geometry.LINEAR, 15.0), (Geometry.CONVEX, 0.0), (Geometry.CONVEX, -10.0)]
+)
+def test_a_phase_change_on_a_tilted_or_convex_plane_recomputes_only_the_vessels_columns(
+    geometry: Geometry, tilt_deg: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cells on the beam grid itself (heel-toed for Doppler, a curved array): the same saving and bits."""
+    computed: list[int] = []
+    real_cells = patient_module._cells
+
+    def counting_cells(*args: object, **kwargs: object) -> object:
+        cells = real_cells(*args, **kwargs)  # type: ignore[arg-type]
+        computed.append(cells.index.shape[1])
+        return cells
+
+    monkeypatch.setattr(patient_module, "_cells", counting_cells)
+    params = RenderParams(rows=160, cols=128, depth_mm=40.0, geometry=geometry)
+    view = SCENES["groin"].views["CFV short axis"]
+    pose = ProbePose(view.position_mm, view.lateral_mm, view.rotation_deg, tilt_deg, 0.0)
+    held = PatientRenderer("groin", seed=5)
+    held.set_pose(pose)
+    held.render(params, 0.0)
+    whole = sum(computed)
+    for t in (_time_in(3, 0), _time_in(3, 9)):
+        computed.clear()
+        got = held.render(params, t)
+        assert 0 < sum(computed) < 0.8 * whole, (t, sum(computed), whole)
+        fresh = PatientRenderer("groin", seed=5)
+        fresh.set_pose(pose)
+        want = fresh.render(params, t)
+        assert np.array_equal(got.pixels, want.pixels)
+        assert got.labels is not None and want.labels is not None
+        assert np.array_equal(got.labels, want.labels)

@@ -682,6 +682,7 @@ class CellCache:
         self.field_key: Key | None = None
         self.field: npt.NDArray[np.complex64] | None = None
         self.last_field_key: Key | None = None  # the last frame's field: a held probe asks for it again
+        self.grid_cells: tuple[Key, _Cells] | None = None  # convex or tilted: the last frame's cells
 
 
 def _lattice_cells(
@@ -867,7 +868,42 @@ def _anatomy_cells(
     rot = math.radians(pose.rotation_deg)
     n_plane = -pose.position_mm * math.sin(rot) + pose.lateral_mm * math.cos(rot)
     normal = (-math.sin(rot), math.cos(rot), n_plane)
-    cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+
+    def compute(c0: int, c1: int) -> _Cells:
+        def part(a: Array) -> Array:
+            return a[..., c0:c1] if a.shape[-1] > 1 else a
+
+        sub = (part(s_), part(t_), part(d_))
+        return _cells(scene, sub, part(beam_), grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+
+    columns = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)[1]
+    key: Key = (scene, pose, grid, frequency_mhz, rs, cs)
+    previous = cache.grid_cells if cache is not None and pose.pressure <= 0.0 else None
+    cells = None
+    if previous is not None and previous[0][0] is not scene and previous[0][1:] == key[1:]:
+        # The same plane of another version of the scene (vessels in another phase): recompute only the
+        # columns whose samples come within reach of a changed structure.
+        changed = changed_structures(previous[0][0], scene) if isinstance(previous[0][0], Scene) else None
+        if changed is not None:
+            fwhm_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(grid.z_mm(), 0.0)).max())
+            m = max(abs(e) for e in PARTIAL_VOLUME_PLANES) * fwhm_mm + 0.5
+            full = (d_.shape[0], columns)
+            s_lo, s_hi = (f(np.broadcast_to(s_, full), axis=0) for f in (np.min, np.max))
+            t_lo, t_hi = (f(np.broadcast_to(t_, full), axis=0) for f in (np.min, np.max))
+            hit = np.zeros(columns, dtype=np.bool_)
+            for b in changed:
+                hit |= (s_hi >= b[0] - m) & (s_lo <= b[1] + m) & (t_hi >= b[2] - m) & (t_lo <= b[3] + m)
+            old = previous[1]
+            cells = _Cells(*(getattr(old, name).copy() for name in _Cells.__slots__))
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], hit.view(np.int8), [0]])))
+            for a, b in zip(edges[0::2], edges[1::2], strict=True):
+                part = compute(int(a), int(b))
+                for name in _Cells.__slots__:
+                    getattr(cells, name)[:, a:b] = getattr(part, name)
+    if cells is None:
+        cells = compute(0, columns)
+    if cache is not None and pose.pressure <= 0.0:
+        cache.grid_cells = (key, cells)
     lines = grid.lines + 2 * grid.pad_lines
     return cells, np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
 
