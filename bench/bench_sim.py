@@ -19,6 +19,12 @@ Cases, BMODE_U8, linear, 40 mm deep, 10 MHz; the panel's keyboard steps (ui/sim_
 - pressed: the groin short-axis view, pressure stepping by the panel's 0.05 up and down (vein
   compression warps the sampling coordinates every frame).
 - short-axis sweep: probe turned to short axis, moving 0.5 mm along the limb a frame (15 mm/s).
+- over vessels (their calibre follows the heart and the breath, so a held probe is no longer free):
+  held and sliding 0.05 mm in plane at the groin's CFV short axis, held at the popliteal vein long
+  axis (the vessel runs through every column).
+Frames are 1/30 s apart in scene time. Besides wall-clock p50/p95, each case reports the CPU a frame
+costs (`time.thread_time` of the render thread plus its helper thread, which other engineers'
+processes on the machine do not inflate), split into the anatomy, the PSF convolution and the rest.
 The threads numpy and BLAS may use are left at one each: the renderer itself runs two threads.
 """
 
@@ -66,33 +72,88 @@ CASES: dict[str, tuple[str, Callable[[Any], Any] | None, dict[str, float]]] = {
     "rotate 5 deg": ("knee", lambda q: q.nudged(rotation_deg=5.0), {}),
     "pressed": ("groin", _Pressing(), {}),
     "short-axis sweep": ("knee", lambda q: q.nudged(position_mm=0.5), {"rotation_deg": 90.0}),
+    # scene/view: the probe starts at that named view
+    "held, groin vessels": ("groin/CFV short axis", None, {}),
+    "slide 0.05 mm, groin vessels": ("groin/CFV short axis", lambda q: q.nudged(lateral_mm=0.05), {}),
+    "held, popliteal long axis": ("popliteal/popliteal vein long axis", None, {}),
 }
+
+
+class _StageCpu:
+    """CPU seconds of each stage, the render thread's and its helper thread's (ph.run_both) together."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+        self.helper = 0.0  # helper-thread CPU so far
+
+    def install(self, patient: Any, physics: Any) -> None:
+        run_both = physics.run_both
+
+        def timed_run_both(first: Callable[[], Any], second: Callable[[], Any]) -> Any:
+            def timed_second() -> Any:
+                t0 = time.thread_time()
+                try:
+                    return second()
+                finally:
+                    self.helper += time.thread_time() - t0  # joined before run_both returns
+
+            return run_both(first, timed_second)
+
+        physics.run_both = timed_run_both
+        patient.build_anatomy = self.timed("anatomy", patient.build_anatomy)
+        physics.convolve_axial = self.timed("psf", physics.convolve_axial)
+        physics.convolve_lateral = self.timed("psf", physics.convolve_lateral)
+
+    def now(self) -> float:
+        return time.thread_time() + self.helper
+
+    def timed(self, stage: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        def g(*args: Any, **kwargs: Any) -> Any:
+            t0 = self.now()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                self.totals[stage] = self.totals.get(stage, 0.0) + self.now() - t0
+
+        return g
 
 
 def worker(frames: int) -> None:
     """Measure every case with the renderer importable from the current directory; print JSON."""
     sys.path.insert(0, os.getcwd())
-    from drivers.sim.patient import PatientRenderer
+    import drivers.sim.patient as patient
+    import drivers.sim.physics as physics
     from drivers.sim.renderer import RenderParams
 
+    cpu = _StageCpu()
+    cpu.install(patient, physics)
     results: dict[str, list[float]] = {}
     for cols in (512, 256):
         params = RenderParams(rows=512, cols=cols, depth_mm=40.0, frequency_mhz=10.0)
         for name, (scene, step, start) in CASES.items():
-            r = PatientRenderer(scene, seed=0)
+            scene_id, _, view = scene.partition("/")
+            r = patient.PatientRenderer(scene_id, seed=0)
+            if view:
+                r.set_pose(r.scene.views[view])
             if start:
                 r.set_pose(r.pose.nudged(**start))
             r.render(params, 0.0)  # warm caches and LUTs
-            times = []
+            times, cpu.totals = [], {}
+            frame_cpu = 0.0
             for i in range(frames):
                 if step is not None:
                     r.set_pose(step(r.pose))
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), cpu.now()
                 r.render(params, (i + 1) / 30.0)
                 times.append((time.perf_counter() - t0) * 1e3)
+                frame_cpu += cpu.now() - c0
+            stages = {k: v / frames * 1e3 for k, v in cpu.totals.items()}
             results[f"{name} @512x{cols}"] = [
                 float(np.percentile(times, 50)),
                 float(np.percentile(times, 95)),
+                frame_cpu / frames * 1e3,
+                stages.get("anatomy", 0.0),
+                stages.get("psf", 0.0),
             ]
     print(json.dumps(results))
 
@@ -128,7 +189,8 @@ def main() -> None:
             runs[label].append(measure(tree, args.frames))
             print(f"run {run + 1}/{args.runs} {label} done", file=sys.stderr)
     print(
-        f"{'case':32s} {'tree':8s} {'p50 per run (ms)':24s} {'p95 per run (ms)':24s} p95 min/med/max  target"
+        f"{'case':40s} {'tree':8s} {'p50 per run (ms)':18s} {'p95 per run (ms)':18s} p95 min/med/max  target"
+        "   CPU/frame median (ms): all = anatomy + psf + rest"
     )
     for case in runs["this"][0]:
         cols = int(case.rsplit("x", 1)[1])
@@ -136,9 +198,11 @@ def main() -> None:
             p50 = [r[case][0] for r in runs[label]]
             p95 = [r[case][1] for r in runs[label]]
             stats = f"{min(p95):5.1f}/{statistics.median(p95):5.1f}/{max(p95):5.1f}"
+            total, anatomy, psf = (statistics.median(r[case][k] for r in runs[label]) for k in (2, 3, 4))
             print(
-                f"{case:32s} {label:8s} {' '.join(f'{v:5.1f}' for v in p50):24s} "
-                f"{' '.join(f'{v:5.1f}' for v in p95):24s} {stats}  <= {TARGET_P95_MS[cols]}"
+                f"{case:40s} {label:8s} {' '.join(f'{v:5.1f}' for v in p50):18s} "
+                f"{' '.join(f'{v:5.1f}' for v in p95):18s} {stats}  <= {TARGET_P95_MS[cols]:4.1f}"
+                f"   {total:5.1f} = {anatomy:5.1f} + {psf:5.1f} + {total - anatomy - psf:5.1f}"
             )
 
 

@@ -8,6 +8,7 @@ patient-fixed speckle deform together instead of re-randomising.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -18,7 +19,12 @@ import numpy.typing as npt
 from drivers.sim.pose import ProbePose
 from drivers.sim.shapes import Array, Bounds, Shape, Slab, Tube
 from drivers.sim.tissues import TISSUES, Label
-from drivers.sim.vessel_motion import arterial_diameter_scale, venous_diameter_scale
+from drivers.sim.vessel_motion import (
+    HEART_RATE_PER_MIN,
+    RESPIRATORY_RATE_PER_MIN,
+    arterial_diameter_scale,
+    venous_diameter_scale,
+)
 
 
 class VesselKind(enum.Enum):
@@ -90,12 +96,68 @@ def vessels_at(scene: Scene, time_s: float) -> Scene:
     Scales each vessel lumen (and the wall painted just before it, keeping its thickness) by
     drivers/sim/vessel_motion.py's diameter scale; thrombosed veins do not change. Pure: a new Scene.
     """
-    artery = arterial_diameter_scale(time_s)
+    return _vessels_scaled(scene, time_s, time_s, moving_vessels(scene))
+
+
+# The renderer draws the vessels at the centre of the cardiac and respiratory phase bins a frame falls
+# in, so consecutive frames in one bin reuse the anatomy: at 70/min a cardiac bin lasts ~71 ms (two
+# frames at 30 Hz; the systolic upstroke spans two bins), at 15/min a breath bin 0.25 s (the venous
+# diameter steps by at most ~4 %).
+CARDIAC_PHASES = 12
+RESPIRATORY_PHASES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class VesselPhase:
+    """Which cardiac and respiratory phase bin a moment falls in."""
+
+    cardiac: int
+    respiratory: int
+
+    def centre_times_s(self) -> tuple[float, float]:
+        """Times (s, within the first cycles) at the centre of the cardiac and the respiratory bin."""
+        cardiac_s = 60.0 / HEART_RATE_PER_MIN * (self.cardiac + 0.5) / CARDIAC_PHASES
+        breath_s = 60.0 / RESPIRATORY_RATE_PER_MIN * (self.respiratory + 0.5) / RESPIRATORY_PHASES
+        return cardiac_s, breath_s
+
+
+def vessel_phase(time_s: float) -> VesselPhase:
+    """The phase bins of scene time `time_s` (seconds)."""
+    cardiac = math.floor((time_s * HEART_RATE_PER_MIN / 60.0) % 1.0 * CARDIAC_PHASES)
+    breath = math.floor((time_s * RESPIRATORY_RATE_PER_MIN / 60.0) % 1.0 * RESPIRATORY_PHASES)
+    return VesselPhase(min(cardiac, CARDIAC_PHASES - 1), min(breath, RESPIRATORY_PHASES - 1))
+
+
+def moving_vessels(scene: Scene, near: Bounds | None = None) -> tuple[int, ...]:
+    """Positions in `scene.structures` of the lumens that pulse or breathe (and overlap `near`)."""
+    return tuple(
+        i
+        for i, st in enumerate(scene.structures)
+        if st.vessel is not None
+        and st.vessel is not VesselKind.THROMBOSED_VEIN
+        and isinstance(st.shape, Tube)
+        and (near is None or _overlaps(st.shape.bounds, near))
+    )
+
+
+def vessels_in_phase(scene: Scene, phase: VesselPhase, near: Bounds | None = None) -> Scene:
+    """`vessels_at` the centre of the phase bins, moving only the vessels that overlap `near`.
+
+    The scene itself when no vessel moves there (a view away from the vessels costs nothing).
+    """
+    moving = moving_vessels(scene, near)
+    if not moving:
+        return scene
+    return _vessels_scaled(scene, *phase.centre_times_s(), moving)
+
+
+def _vessels_scaled(scene: Scene, cardiac_s: float, breath_s: float, moving: tuple[int, ...]) -> Scene:
+    artery = arterial_diameter_scale(cardiac_s)
     structures = list(scene.structures)
-    for i, st in enumerate(structures):
-        if st.vessel is None or st.vessel is VesselKind.THROMBOSED_VEIN or not isinstance(st.shape, Tube):
-            continue
-        k = artery if st.vessel is VesselKind.ARTERY else venous_diameter_scale(time_s, st.inspiration)
+    for i in moving:
+        st = structures[i]
+        assert isinstance(st.shape, Tube)
+        k = artery if st.vessel is VesselKind.ARTERY else venous_diameter_scale(breath_s, st.inspiration)
         lumen = st.shape
         scaled = Tube(
             lumen.s_pts,
@@ -109,6 +171,51 @@ def vessels_at(scene: Scene, time_s: float) -> Scene:
         if wall is not None and wall.name == st.name and isinstance(wall.shape, Tube) and wall.vessel is None:
             structures[i - 1] = replace(wall, shape=scaled.grown(wall.shape.rt_pts[0] - lumen.rt_pts[0]))
     return replace(scene, structures=tuple(structures))
+
+
+class PhasedScenes:
+    """The scene in each vessel phase, built once and kept: one object per phase for the caches' keys.
+
+    Not thread-safe: each renderer (and each IQ model) keeps its own.
+    """
+
+    def __init__(self) -> None:
+        self._base: Scene | None = None
+        self._scenes: dict[tuple[VesselPhase, tuple[int, ...]], Scene] = {}
+
+    def at(self, scene: Scene, time_s: float, near: Bounds | None = None) -> Scene:
+        """`scene` at `time_s`, vessels in their phase bins; only those overlapping `near` move."""
+        moving = moving_vessels(scene, near)
+        if not moving:
+            return scene
+        if self._base is not scene or len(self._scenes) > 4 * CARDIAC_PHASES * RESPIRATORY_PHASES:
+            self._base, self._scenes = scene, {}
+        phase = vessel_phase(time_s)
+        phased = self._scenes.get((phase, moving))
+        if phased is None:
+            phased = _vessels_scaled(scene, *phase.centre_times_s(), moving)
+            self._scenes[(phase, moving)] = phased
+        return phased
+
+
+def changed_structures(old: Scene, new: Scene) -> list[Bounds] | None:
+    """Bounds (before and after) of the structures that differ between two versions of one scene.
+
+    None when they are not versions of one scene (another scene, variant or structure list).
+    """
+    if old is new:
+        return []
+    if (old.scene_id, old.variant, len(old.structures)) != (new.scene_id, new.variant, len(new.structures)):
+        return None
+    out: list[Bounds] = []
+    for a, b in zip(old.structures, new.structures, strict=True):
+        if a is b:
+            continue
+        if (a.name, a.label, a.vessel, a.point_target) != (b.name, b.label, b.vessel, b.point_target):
+            return None
+        if a != b:
+            out += [a.shape.bounds, b.shape.bounds]
+    return out
 
 
 def lumen_fraction(kind: VesselKind, pressure: float) -> float:

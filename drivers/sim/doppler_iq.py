@@ -5,8 +5,8 @@ The firmware (`drivers/sim/firmware.py`) builds an `IqRequest` from its Doppler 
 in i16 counts. Swapping the physics means handing the firmware another `IqModel`.
 
 `AnatomyIqModel` places every IQ sample in the virtual patient (the probe's pose, the beam steered
-within the image plane, the vessels compressed as the B-mode shows them) and asks the scene what is
-there:
+within the image plane, the vessels compressed, pulsing and breathing as the B-mode shows them at
+that time) and asks the scene what is there:
 - a vessel lumen (`Structure.vessel`): blood with a parabolic profile across the tube's ellipse,
   moving along the tube's centre line, arteries distally with the triphasic waveform and veins
   toward the heart with the venous one (`drivers/sim/haemodynamics.py`, manoeuvres included);
@@ -27,17 +27,17 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from drivers.sim import haemodynamics as hd
-from drivers.sim.anatomy import Scene, VesselKind, compress_vessels, paint, structure_labels
+from drivers.sim.anatomy import PhasedScenes, Scene, VesselKind, compress_vessels, paint, structure_labels
 from drivers.sim.physics import probe_axes
 from drivers.sim.pose import ProbePose
-from drivers.sim.shapes import Tube
+from drivers.sim.shapes import Bounds, Tube
 from drivers.sim.tissues import ECHO_DB, Label
 from scanner_app.doppler import SPEED_OF_SOUND_M_S, DopplerMode
 from scanner_app.frame import Geometry
@@ -190,6 +190,9 @@ class AnatomyIqModel:
         self._map_cache: tuple[tuple[object, ...], FlowMap] | None = None
         self._spot_cache: tuple[tuple[object, ...], Spots] | None = None
         self._fields_cache: _Fields | None = None
+        self._phased = (
+            PhasedScenes()
+        )  # the vessels in their cardiac/respiratory phase, as the B-mode draws them
         # Drawn here, not with the first packet, so a stream's first packet is not late.
         z = self._noise_rng.standard_normal((NOISE_BANK, 2), dtype=np.float32)
         self._noise_bank = ((z[:, 0] + 1j * z[:, 1]) * (NOISE / math.sqrt(2) * FULL_SCALE_COUNTS)).astype(
@@ -203,7 +206,7 @@ class AnatomyIqModel:
         self, request: IqRequest, truth: SceneTruth | None, time_s: float
     ) -> npt.NDArray[np.complex64]:
         r = request
-        fields = self._fields(r, truth)
+        fields = self._fields(r, truth, time_s)
         t = time_s + np.arange(r.pulses) / r.prf_hz
         manoeuvres = truth.manoeuvres if truth is not None else hd.AT_REST
         travelled = self._displacement(r, t, waveforms(t, manoeuvres, self.circulation))  # (channels, pulses)
@@ -228,9 +231,9 @@ class AnatomyIqModel:
         at = int(self._noise_rng.integers(0, NOISE_BANK - n))
         return self._noise_bank[at : at + n]
 
-    def _fields(self, r: IqRequest, truth: SceneTruth | None) -> _Fields:
+    def _fields(self, r: IqRequest, truth: SceneTruth | None, time_s: float) -> _Fields:
         """The flow map with its scatterers, as rows of (line × sample), in counts (cached with the map)."""
-        fmap = self.flow_map(r, truth)
+        fmap = self.flow_map(r, truth, time_s)
         if self._fields_cache is not None and self._fields_cache.map is fmap:
             return self._fields_cache
         rows = np.flatnonzero(fmap.channel.ravel())
@@ -268,15 +271,29 @@ class AnatomyIqModel:
 
     # -- where the blood is -------------------------------------------------------------------
 
-    def flow_map(self, r: IqRequest, truth: SceneTruth | None) -> FlowMap:
-        """The request's samples in the patient (cached while scene, pose and box stay)."""
+    def flow_map(self, r: IqRequest, truth: SceneTruth | None, time_s: float | None = None) -> FlowMap:
+        """The request's samples in the patient (cached while scene, pose and box stay).
+
+        At `time_s` the vessels in a colour box have the calibre the B-mode shows then (its phase bins).
+        """
         scene = truth.scene if truth is not None else None
         pose = truth.pose if truth is not None else None
         geometry = (r.geometry, r.samples, r.lines, r.top_mm, r.bottom_mm, r.left, r.right, r.steer_deg)
         if scene is None or pose is None or truth is None:
             key: tuple[object, ...] = ("test", *geometry)
         else:
-            key = (id(scene), scene.scene_id, scene.variant, pose, truth.width_mm, truth.radius_mm, *geometry)
+            if time_s is not None and r.mode == DopplerMode.FLOW:
+                # Colour: each ensemble sees the vessels as the B-mode draws them at its time. Not the
+                # spectral gate: its packets join into one stream, where a calibre stepping from bin to
+                # bin would put clutter steps (broadband energy) into the spectrum.
+                scene = self._phased.at(scene, time_s, _box_bounds(r, pose, truth))
+            key = (
+                scene,
+                pose,
+                truth.width_mm,
+                truth.radius_mm,
+                *geometry,
+            )  # the scene by value: phases differ
         if self._map_cache is not None and self._map_cache[0] == key:
             return self._map_cache[1]
         if scene is None or pose is None or truth is None:
@@ -388,6 +405,17 @@ def sample_positions(
         beam = np.sin(along)[:, None] * a + np.cos(along)[:, None] * b
     points = origin + pa[..., None] * a + pb[..., None] * b
     return points, np.asarray(beam, np.float64)
+
+
+BOX_MARGIN_MM = 15.0  # vessels this far outside the box may still reach into it (compression, curvature)
+
+
+def _box_bounds(r: IqRequest, pose: ProbePose, truth: SceneTruth) -> Bounds:
+    """A box (s, t, d) around the request's samples: the vessels that can be in it."""
+    corners, _ = sample_positions(replace(r, lines=3, samples=3), pose, truth.width_mm, truth.radius_mm)
+    lo = corners.reshape(-1, 3).min(axis=0) - BOX_MARGIN_MM
+    hi = corners.reshape(-1, 3).max(axis=0) + BOX_MARGIN_MM
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2]))
 
 
 def _test_vessel_map(r: IqRequest) -> FlowMap:

@@ -7,13 +7,16 @@ log compression): anatomy (labels, echo, scatterers; keyed by scene, pose, grid,
 PSF-convolved IQ image (keyed additionally by focus, bandwidth and F#). Under the anatomy, the coarse
 label/echo/loss cells of a linear, untilted probe sit on columns fixed in the patient and are kept
 between frames, so a probe sliding in plane computes only the columns it newly uncovers.
+Vessels near the plane pulse and breathe: each frame renders the scene at its cardiac and respiratory
+phase bins (`anatomy.PhasedScenes`); a new phase recomputes only the cell columns and PSF lines that
+the changed vessels reach, and a held probe keeps its speckle field.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -22,12 +25,20 @@ import numpy.typing as npt
 
 from drivers.sim import artefacts
 from drivers.sim import physics as ph
-from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels, structure_names
+from drivers.sim.anatomy import (
+    PhasedScenes,
+    Scene,
+    changed_structures,
+    compress_vessels,
+    paint,
+    structure_labels,
+    structure_names,
+)
 from drivers.sim.needle import Needle, image_plane, needle_echo, needle_masks
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
-from drivers.sim.shapes import Array, CrossTube
+from drivers.sim.shapes import Array, Bounds, CrossTube
 from drivers.sim.texture import follow_fibres, texture_db
 from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
 from scanner_app.frame import DataFormat, Geometry
@@ -86,8 +97,9 @@ class PatientRenderer:
         self._scene = build_scene(scene_id, variant)
         self._pose = self._scene.default_pose
         self._anatomy: tuple[Key, _Anatomy] | None = None
-        self._iq: tuple[Key, npt.NDArray[np.complex64]] | None = None
+        self._iq: tuple[Key, npt.NDArray[np.complex64], npt.NDArray[np.complex64]] | None = None  # + field
         self._cells = CellCache()
+        self._phased = PhasedScenes()  # the scene with its vessels in each cardiac/respiratory phase
         self.needle: Needle | None = None  # the trainee's needle, replaced whole from any thread
         self._needle_truth: tuple[Key, _NeedleTruth] | None = None
 
@@ -138,6 +150,8 @@ class PatientRenderer:
             scene, pose = self._scene, self._pose
         needle = self.needle  # one needle for the whole frame: echo and ground truth agree
         with self._render_lock:
+            # Vessels near the plane pulse and breathe: the scene at the frame's phase bins.
+            scene = self._phased.at(scene, time_s, _view_bounds(params, pose))
             if params.data_format == DataFormat.RF_I16:
                 return self._render_rf(scene, pose, needle, params, time_s)
             return self._render_image(scene, pose, needle, params, time_s)
@@ -160,7 +174,7 @@ class PatientRenderer:
     def _anatomy_for(
         self, scene: Scene, pose: ProbePose, grid: ph.BeamGrid, frequency_mhz: float
     ) -> _Anatomy:
-        key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid, frequency_mhz, self._seed)
+        key: Key = (scene, pose, grid, frequency_mhz, self._seed)  # the scene by value: phases differ
         if self._anatomy is not None and self._anatomy[0] == key:
             return self._anatomy[1]
         anatomy = build_anatomy(scene, pose, grid, frequency_mhz, self._seed, cache=self._cells)
@@ -180,20 +194,24 @@ class PatientRenderer:
     ) -> tuple[npt.NDArray[np.complex64], _Anatomy, ph.BeamGrid]:
         grid, grid_key = self._grid(params, rows, lines, depth_mm)
         anatomy = self._anatomy_for(scene, pose, grid, params.frequency_mhz)
-        key: Key = (id(scene), scene.scene_id, scene.variant, pose, grid_key, self._seed, needle)
+        key: Key = (scene, pose, grid_key, self._seed, needle)
         if self._iq is not None and self._iq[0] == key:
             return self._iq[1], anatomy, grid
         psf = self._psf(params)
         field = anatomy.field
         if needle is not None:  # the needle's echo joins the field before the PSF
             field = needle_echo(needle, image_plane(grid, pose), params.frequency_mhz).applied(field)
-        iq = ph.convolve_axial(field, ph.axial_kernel(psf, grid.dz_mm))
+        axial = ph.axial_kernel(psf, grid.dz_mm)
         if uses_plane_field(grid, pose):
             kernels = ph.field_lateral_kernels(psf, grid, pose.rotation_deg)
         else:
             kernels = ph.lateral_kernels(psf, grid)
-        iq = ph.convolve_lateral(iq, kernels, grid.pad_lines)
-        self._iq = (key, iq)
+        prev = self._iq
+        if prev is not None and prev[0][1:] == key[1:]:  # the same plane, its vessels in another phase
+            iq = _reconvolved(prev[1], prev[2], field, axial=axial, kernels=kernels, pad_lines=grid.pad_lines)
+        else:
+            iq = ph.convolve_lateral(ph.convolve_axial(field, axial), kernels, grid.pad_lines)
+        self._iq = (key, iq, field)
         return iq, anatomy, grid
 
     def _needle_truth_for(self, needle: Needle | None, grid: ph.BeamGrid, pose: ProbePose) -> _NeedleTruth:
@@ -338,6 +356,47 @@ class _NeedleTruth:
 _NO_NEEDLE_TRUTH = _NeedleTruth(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
 
 
+def _reconvolved(
+    iq: npt.NDArray[np.complex64],
+    old_field: npt.NDArray[np.complex64],
+    field: npt.NDArray[np.complex64],
+    *,
+    axial: npt.NDArray[np.float32],
+    kernels: Sequence[npt.NDArray[np.float32]],
+    pad_lines: int,
+) -> npt.NDArray[np.complex64]:
+    """The PSF image of `field`, given `iq` of `old_field`: only lines a changed column reaches are redone.
+
+    The axial PSF keeps to its column and the lateral one reaches `pad_lines` either side, so output
+    line j (padded columns j .. j + 2 pad_lines) is the same bits as before unless one of those changed.
+    """
+    lines = iq.shape[1]
+    if old_field.shape != field.shape or not (old_field.flags.c_contiguous and field.flags.c_contiguous):
+        return ph.convolve_lateral(ph.convolve_axial(field, axial), kernels, pad_lines)
+    changed = np.flatnonzero((old_field.view(np.int64) != field.view(np.int64)).any(axis=0))
+    if changed.size == 0:
+        return iq
+    p = pad_lines
+    hit = np.zeros(lines + 1, dtype=np.int32)  # +1 at a run's start, -1 after its end
+    np.add.at(hit, np.clip(changed - 2 * p, 0, lines), 1)
+    np.add.at(hit, np.clip(changed + 1, 0, lines), -1)
+    redo = np.cumsum(hit[:lines]) > 0
+    if np.count_nonzero(redo) > 0.75 * lines:
+        return ph.convolve_lateral(ph.convolve_axial(field, axial), kernels, pad_lines)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], redo.view(np.int8), [0]])))
+    runs = [[int(a), int(b)] for a, b in zip(edges[0::2], edges[1::2], strict=True)]
+    merged = [runs[0]]
+    for a, b in runs[1:]:  # runs this close share their input columns: one call is cheaper
+        if a - merged[-1][1] < 2 * p:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    out = iq.copy()
+    for a, b in merged:
+        out[:, a:b] = ph.convolve_lateral(ph.convolve_axial(field[:, a : b + 2 * p], axial), kernels, p)
+    return out
+
+
 def _row_gain_power(params: RenderParams, grid: ph.BeamGrid) -> npt.NDArray[np.float32]:
     """Per-row power gain of a B-mode/envelope frame; cached, as it depends only on settings."""
     return _row_gain_power_cached(
@@ -385,6 +444,27 @@ def _row_gain_db(
         compensation_db_cm_mhz=params.tgc_compensation_db_cm_mhz,
         frequency_mhz=params.frequency_mhz,
     )
+
+
+VIEW_MARGIN_MM = 15.0  # beyond the plane: PSF padding, vein compression (10 mm) and the slice's thickness
+
+
+def _view_bounds(params: RenderParams, pose: ProbePose) -> Bounds:
+    """A box (s, t, d) holding everything a frame at `pose` can show or be changed by."""
+    depth_mm = params.depth_mm
+    if params.data_format == DataFormat.RF_I16:
+        depth_mm = max(depth_mm, params.rows * ph.C_MM_PER_US / (2.0 * params.sampling_mhz))
+    if params.geometry == Geometry.CONVEX:
+        half = math.radians(min(params.fov_deg, 180.0) / 2.0)
+        lateral = (params.radius_mm + depth_mm) * math.sin(half)
+        top = -params.radius_mm * (1.0 - math.cos(half))
+    else:
+        lateral, top = params.width_mm / 2.0, 0.0
+    a, b = ph.probe_axes(pose)
+    origin = np.array([pose.position_mm, pose.lateral_mm, 0.0])
+    corners = np.array([origin + a * pa + b * pb for pa in (-lateral, lateral) for pb in (top, depth_mm)])
+    lo, hi = corners.min(axis=0) - VIEW_MARGIN_MM, corners.max(axis=0) + VIEW_MARGIN_MM
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2]))
 
 
 def _in_view_cells(scene: Scene, cells: _Cells, columns: npt.NDArray[np.intp]) -> tuple[str, ...]:
@@ -694,6 +774,8 @@ class CellCache:
         # The undeformed plane field of the last pressed frame: pressing harder or lighter reuses it.
         self.field_key: Key | None = None
         self.field: npt.NDArray[np.complex64] | None = None
+        self.last_field_key: Key | None = None  # the last frame's field: a held probe asks for it again
+        self.grid_cells: tuple[Key, _Cells] | None = None  # convex or tilted: the last frame's cells
 
 
 def _lattice_cells(
@@ -737,10 +819,25 @@ def _lattice_cells(
         )
 
     # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
-    key: Key = (id(scene), scene.scene_id, scene.variant, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
+    key: Key = (scene, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
     key += (pose.rotation_deg, n_plane, frequency_mhz)
     if cache is None or pose.pressure > 0.0:
         return compute(lo, hi), k - lo
+    if (
+        cache.key is not None
+        and cache.key[0] is not scene
+        and cache.key[1:] == key[1:]
+        and cache.cells is not None
+    ):
+        # The same plane of another version of the scene (vessels in another phase): keep the columns
+        # the changed structures cannot reach.
+        fwhm_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(grid.z_mm(), 0.0)).max())
+        margin_mm = max(abs(e) for e in PARTIAL_VOLUME_PLANES) * fwhm_mm + pitch
+        refreshed = _refreshed_columns(
+            cache, scene, compute, pitch=pitch, normal=(-sin_r, cos_r, n_plane), margin_mm=margin_mm
+        )
+        if refreshed is not None:
+            cache.key, cache.cells = key, refreshed
     cached = cache.cells if cache.key == key else None
     c0 = cache.k0
     c1 = c0 + cached.index.shape[1] if cached is not None else c0
@@ -757,6 +854,52 @@ def _lattice_cells(
         b0, cells = lo, compute(lo, hi)
     cache.key, cache.k0, cache.cells = key, b0, cells
     return cells, k - b0
+
+
+def _refreshed_columns(
+    cache: CellCache,
+    scene: Scene,
+    compute: Callable[[int, int], _Cells],
+    *,
+    pitch: float,
+    normal: tuple[float, float, float],
+    margin_mm: float,
+) -> _Cells | None:
+    """The cached cells made for `scene`, recomputing only the columns a changed structure reaches.
+
+    None when the cached cells are of another scene altogether. A column reaches a structure when
+    its (s, t) lies within the structure's bounds, before or after the change, widened by `margin_mm`
+    (the slice's half-thickness: partial volume paints planes beside the image plane).
+    """
+    assert cache.key is not None and cache.cells is not None
+    old = cache.key[0]
+    changed = changed_structures(old, scene) if isinstance(old, Scene) else None
+    if changed is None:
+        return None
+    cells = cache.cells
+    n_s, n_t, n0 = normal  # (-sin r, cos r, offset): column u lies at (n0 n_s + n_t u, n0 n_t - n_s u)
+    u = np.arange(cache.k0, cache.k0 + cells.index.shape[1], dtype=np.float64) * pitch
+    s, t = n0 * n_s + n_t * u, n0 * n_t - n_s * u
+    hit = np.zeros(u.shape, dtype=np.bool_)
+    for b in changed:
+        m = margin_mm
+        hit |= (s >= b[0] - m) & (s <= b[1] + m) & (t >= b[2] - m) & (t <= b[3] + m)
+    if not hit.any():
+        return cells
+    out = _Cells(
+        cells.index.copy(),
+        cells.labels.copy(),
+        cells.amp.copy(),
+        cells.loss_db.copy(),
+        cells.specular.copy(),
+        cells.present.copy(),
+    )
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], hit.view(np.int8), [0]])))
+    for a, b in zip(edges[0::2], edges[1::2], strict=True):
+        part = compute(cache.k0 + int(a), cache.k0 + int(b))
+        for name in _Cells.__slots__:
+            getattr(out, name)[:, a:b] = getattr(part, name)
+    return out
 
 
 def _along(c0: float, c: float, u: Array) -> Array:
@@ -824,7 +967,42 @@ def _anatomy_cells(
     rot = math.radians(pose.rotation_deg)
     n_plane = -pose.position_mm * math.sin(rot) + pose.lateral_mm * math.cos(rot)
     normal = (-math.sin(rot), math.cos(rot), n_plane)
-    cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+
+    def compute(c0: int, c1: int) -> _Cells:
+        def part(a: Array) -> Array:
+            return a[..., c0:c1] if a.shape[-1] > 1 else a
+
+        sub = (part(s_), part(t_), part(d_))
+        return _cells(scene, sub, part(beam_), grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+
+    columns = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)[1]
+    key: Key = (scene, pose, grid, frequency_mhz, rs, cs)
+    previous = cache.grid_cells if cache is not None and pose.pressure <= 0.0 else None
+    cells = None
+    if previous is not None and previous[0][0] is not scene and previous[0][1:] == key[1:]:
+        # The same plane of another version of the scene (vessels in another phase): recompute only the
+        # columns whose samples come within reach of a changed structure.
+        changed = changed_structures(previous[0][0], scene) if isinstance(previous[0][0], Scene) else None
+        if changed is not None:
+            fwhm_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(grid.z_mm(), 0.0)).max())
+            m = max(abs(e) for e in PARTIAL_VOLUME_PLANES) * fwhm_mm + 0.5
+            full = (d_.shape[0], columns)
+            s_lo, s_hi = (f(np.broadcast_to(s_, full), axis=0) for f in (np.min, np.max))
+            t_lo, t_hi = (f(np.broadcast_to(t_, full), axis=0) for f in (np.min, np.max))
+            hit = np.zeros(columns, dtype=np.bool_)
+            for b in changed:
+                hit |= (s_hi >= b[0] - m) & (s_lo <= b[1] + m) & (t_hi >= b[2] - m) & (t_lo <= b[3] + m)
+            old = previous[1]
+            cells = _Cells(*(getattr(old, name).copy() for name in _Cells.__slots__))
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], hit.view(np.int8), [0]])))
+            for a, b in zip(edges[0::2], edges[1::2], strict=True):
+                part = compute(int(a), int(b))
+                for name in _Cells.__slots__:
+                    getattr(cells, name)[:, a:b] = getattr(part, name)
+    if cells is None:
+        cells = compute(0, columns)
+    if cache is not None and pose.pressure <= 0.0:
+        cache.grid_cells = (key, cells)
     lines = grid.lines + 2 * grid.pad_lines
     return cells, np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
 
@@ -936,10 +1114,13 @@ def _scatterer_field(
     if not uses_plane_field(grid, pose):
         return ph.scatterers(coords, frequency_mhz, seed)
     if pose.tilt_deg != 0.0:
-        return _tilted_plane_field(grid, pose, coords, frequency_mhz, seed)
-    if coords.d.shape[0] == 1 or coords.d.shape[1] == 1:  # not compressed: the field is used up in place
-        return ph.plane_field(grid, pose, frequency_mhz, seed)
+        tilted: Key = ("tilted", grid, pose, frequency_mhz, seed)
+        return _held_field(
+            cache, tilted, lambda: _tilted_plane_field(grid, pose, coords, frequency_mhz, seed)
+        )
     key: Key = (grid, pose.position_mm, pose.lateral_mm, pose.rotation_deg, frequency_mhz, seed)
+    if coords.d.shape[0] == 1 or coords.d.shape[1] == 1:  # not compressed: the field is used up in place
+        return _held_field(cache, key, lambda: ph.plane_field(grid, pose, frequency_mhz, seed))
     if cache is not None and cache.field_key == key and cache.field is not None:
         field = cache.field
     else:
@@ -951,6 +1132,25 @@ def _scatterer_field(
     np.clip(src, 0, field.shape[0] - 1, out=src)
     remapped: npt.NDArray[np.complex64] = np.take_along_axis(field, np.broadcast_to(src, field.shape), axis=0)
     return remapped
+
+
+def _held_field(
+    cache: CellCache | None, key: Key, make: Callable[[], npt.NDArray[np.complex64]]
+) -> npt.NDArray[np.complex64]:
+    """`make()`, the frame's field, which the caller uses up; a copy of it kept while the probe is held.
+
+    A held probe rebuilds its anatomy when the vessels change phase, not its speckle: from the second
+    frame at one pose on, the field is copied rather than made again.
+    """
+    if cache is None:
+        return make()
+    if cache.field_key == key and cache.field is not None:
+        return cache.field.copy()
+    fresh = make()
+    if cache.last_field_key == key:
+        cache.field_key, cache.field = key, fresh.copy()
+    cache.last_field_key = key
+    return fresh
 
 
 def _add_point_targets(
