@@ -52,7 +52,7 @@ def foreign_body(variant: str | None) -> Items:
         layer("distal radius", L.BONE, rounded_across(along_s([(-40, 15.0), (40, 14.0)]), 7.0, 30.0), INF),
         st("flexor carpi radialis tendon", L.TENDON, tube([(-60, 0.0, 6.6), (60, 0.0, 6.2)], 2.2, 1.5)),
         *artery("radial artery", tube([(-60, 10.0, 5.8), (60, 10.5, 5.6)], 1.1, 1.1)),
-        *vein("radial vein (vena comitans)", tube([(-60, 13.4, 5.8), (60, 13.9, 5.6)], 0.8, 0.8)),
+        *vein("radial vein (vena comitans)", tube([(-60, 14.4, 5.8), (60, 14.9, 5.6)], 1.0, 1.0)),
         st("median nerve", L.NERVE, tube([(-60, -9.0, 7.5), (60, -8.5, 7.0)], 2.6, 1.2), fibre_dir=(1, 0, 0)),
         # The halo first, then the splinter inside it.
         st("halo (granulation tissue, oedema)", L.GRANULATION, halo),
