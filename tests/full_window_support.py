@@ -20,6 +20,7 @@ from drivers.sim.scenes import named_views
 from drivers.sim.settings import SimSettings
 from main import _add_doppler, _add_exam_workflow, _add_practice, _add_programme, _add_teaching
 from protocols.validation import load_library
+from scanner_app.preferences import Preferences
 from scanner_app.studies import StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from tests.ui_support import COLS, ROWS, make_engine, open_window
@@ -74,7 +75,7 @@ def open_full_window(qtbot: QtBot, tmp_path: Path, scene: str = "knee") -> FullW
     ProcedurePanel().attach(window)
     needle = NeedleTab(window, simulator)
     _add_doppler(window, window.engine)
-    _add_exam_workflow(window, store, exams, simulator)
+    _add_exam_workflow(window, store, exams, simulator, Preferences(tmp_path / "preferences.json"))
     programme = _add_programme(window, store, exams, {p.id: p.region for p in protocols}, None)
     assert programme is not None, window.message_label.text()
     _add_practice(window, simulator, programme, protocols)
