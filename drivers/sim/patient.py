@@ -573,15 +573,21 @@ def _shifted(a: Array, by_mm: float) -> Array:
 def _apply_cells(
     field: npt.NDArray[np.complex64], cells: _Cells, col_of_line: npt.NDArray[np.intp], rs: int
 ) -> None:
-    """Weight the scatterers by their cell's amplitude and add the specular echoes."""
-    h, w = field.shape
-    amp = cells.amp.take(col_of_line, axis=1)  # (cell rows, lines)
+    """Weight the scatterers by their cell's amplitude and add the specular echoes (lines in two halves)."""
+    h = field.shape[0]
     h2 = (h // rs) * rs
-    body = field[:h2].reshape(h2 // rs, rs, w)  # broadcast over the rs rows of each cell (3-D, fast)
-    body *= amp[: h2 // rs, None, :]
-    if h2 < h:
-        field[h2:] *= amp[-1:]
-    field[::rs] += cells.specular.take(col_of_line, axis=1)
+
+    def lines_of(j0: int, j1: int) -> None:
+        cols = col_of_line[j0:j1]
+        amp = cells.amp.take(cols, axis=1)  # (cell rows, lines)
+        part = field[:, j0:j1]
+        body = part[:h2].reshape(h2 // rs, rs, j1 - j0)  # broadcast over the rs rows of each cell
+        body *= amp[: h2 // rs, None, :]
+        if h2 < h:
+            part[h2:] *= amp[-1:]
+        part[::rs] += cells.specular.take(cols, axis=1)
+
+    ph.run_halves(lines_of, field.shape[1])
 
 
 LATTICE_PREFETCH = 24  # lattice columns computed beyond the frame's edge when the probe slides past it
@@ -633,15 +639,20 @@ def _lattice_cells(
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
         s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
         d_ = compress_vessels(scene, pose.pressure, s_, t_, d_rows)
-        return _cells(
-            scene,
-            (s_, t_, d_),
-            beam,
-            grid=grid,
-            frequency_mhz=frequency_mhz,
-            rs=rs,
-            normal=(-sin_r, cos_r, n_plane),
-        )
+
+        def part(j0: int, j1: int) -> _Cells:
+            return _cells(
+                scene,
+                (_columns(s_, j0, j1), _columns(t_, j0, j1), _columns(d_, j0, j1)),
+                beam,
+                grid=grid,
+                frequency_mhz=frequency_mhz,
+                rs=rs,
+                normal=(-sin_r, cos_r, n_plane),
+            )
+
+        # Columns are independent (see _Cells): the two halves of a wide range run on two threads.
+        return _Cells.concat(ph.run_halves(part, k1 - k0))
 
     # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
     key: Key = (id(scene), scene.scene_id, scene.variant, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
@@ -664,6 +675,11 @@ def _lattice_cells(
         b0, cells = lo, compute(lo, hi)
     cache.key, cache.k0, cache.cells = key, b0, cells
     return cells, k - b0
+
+
+def _columns(a: Array, j0: int, j1: int) -> Array:
+    """Columns j0..j1 of a per-cell array; a column vector (one value per row) as it is."""
+    return a[:, j0:j1] if a.shape[1] > 1 else a
 
 
 def _along(c0: float, c: float, u: Array) -> Array:
@@ -725,7 +741,14 @@ def _anatomy_cells(
     rot = math.radians(pose.rotation_deg)
     n_plane = -pose.position_mm * math.sin(rot) + pose.lateral_mm * math.cos(rot)
     normal = (-math.sin(rot), math.cos(rot), n_plane)
-    cells = _cells(scene, (s_, t_, d_), beam_, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+    width = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)[1]
+
+    def part(j0: int, j1: int) -> _Cells:
+        sub = (_columns(s_, j0, j1), _columns(t_, j0, j1), _columns(d_, j0, j1))
+        beam_part = beam_[:, :, j0:j1] if beam_.shape[2] > 1 else beam_
+        return _cells(scene, sub, beam_part, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+
+    cells = _Cells.concat(ph.run_halves(part, width))  # columns are independent: two threads
     lines = grid.lines + 2 * grid.pad_lines
     return cells, np.minimum(np.arange(lines) // cs, cells.index.shape[1] - 1)
 
@@ -748,13 +771,12 @@ def build_anatomy(
     d = compress_vessels(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     rs, cs = anatomy_steps(grid)
-    # The speckle field and the anatomy cells are independent: the field runs on the helper thread.
-    (cells, col_of_line), field = ph.run_both(
-        lambda: _anatomy_cells(
-            scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
-        ),
-        lambda: _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache),
+    # Each stage runs on both cores by itself (halves of its columns or lines), one after the other:
+    # the two stages' costs vary from move to move, so halves balance better than stage against stage.
+    cells, col_of_line = _anatomy_cells(
+        scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
     )
+    field = _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache)
     _apply_cells(field, cells, col_of_line, rs)
     points = _add_point_targets(
         scene, pose, grid, frequency_mhz, field=field, loss_db=cells.loss_db, col_of_line=col_of_line, rs=rs

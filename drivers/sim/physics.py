@@ -449,23 +449,28 @@ def plane_field(
     sigma = elevation_fwhm_mm(frequency_mhz, np.maximum(centres, 0.0)) / 2.3548
     pitch = field_pitch_mm(grid)
     e, band_w = elevation_taps(n0, sigma, pitch)
-    idx, corner = _tap_corners(u, e, cr, sr, pitch)
-    lines, taps, corners = corner.shape
-    # Unit expected power on every line and band, whatever its place between cells and taps.
     band_w32 = band_w.astype(np.float32)
-    energy = (corner**2).sum(axis=-1) @ (band_w32**2).T  # (lines, bands)
-    w = corner[:, None, :, :] * band_w32[None, :, :, None]
-    w *= (1.0 / np.sqrt(energy))[:, :, None, None]
-    g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
-    # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
-    b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
-    b_t = np.ascontiguousarray(b.transpose(1, 2, 0))  # (bands, rank, lines)
     a = _depth_factor(grid, frequency_mhz, seed)
-    out = np.empty((z.size, lines), dtype=np.complex64)
-    for band in range(N_LATERAL_BANDS):
-        r0, r1 = edges[band], edges[band + 1]
-        if r1 > r0:
-            np.matmul(a[r0:r1], b_t[band], out=out[r0:r1])
+    out = np.empty((z.size, u.size), dtype=np.complex64)
+
+    def lines_of(j0: int, j1: int) -> None:
+        # Every line is independent of the others: the two halves of the lines run on two threads.
+        idx, corner = _tap_corners(u[j0:j1], e, cr, sr, pitch)
+        lines, taps, corners = corner.shape
+        # Unit expected power on every line and band, whatever its place between cells and taps.
+        energy = (corner**2).sum(axis=-1) @ (band_w32**2).T  # (lines, bands)
+        w = corner[:, None, :, :] * band_w32[None, :, :, None]
+        w *= (1.0 / np.sqrt(energy))[:, :, None, None]
+        g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
+        # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
+        b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
+        b_t = np.ascontiguousarray(b.transpose(1, 2, 0))  # (bands, rank, lines)
+        for band in range(N_LATERAL_BANDS):
+            r0, r1 = edges[band], edges[band + 1]
+            if r1 > r0:
+                np.matmul(a[r0:r1], b_t[band], out=out[r0:r1, j0:j1])
+
+    run_halves(lines_of, u.size)
     return out
 
 
@@ -560,6 +565,21 @@ def run_both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
     if error:
         raise error[0]
     return a, box[0]
+
+
+MIN_SPLIT = 32  # below this many columns or lines a second thread costs more than it saves
+
+
+def run_halves(part: Callable[[int, int], T], n: int, *, even: bool = False) -> tuple[T, ...]:
+    """part(0, mid) on this thread and part(mid, n) on a helper: a stage whose columns are independent.
+
+    `even` keeps `mid` even (I and Q of a complex stay together on a float view). Small stages run
+    whole on this thread.
+    """
+    if n < MIN_SPLIT:
+        return (part(0, n),)
+    mid = (n // 4) * 2 if even else n // 2
+    return run_both(lambda: part(0, mid), lambda: part(mid, n))
 
 
 def convolve_axial(
