@@ -21,7 +21,14 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.sim import physics as ph
-from drivers.sim.anatomy import Scene, compress_vessels, paint, structure_labels, structure_names
+from drivers.sim.anatomy import (
+    Scene,
+    compress_vessels,
+    compression_view,
+    paint,
+    structure_labels,
+    structure_names,
+)
 from drivers.sim.needle import Needle, image_plane, needle_echo
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
@@ -667,7 +674,7 @@ def _lattice_cells(
     def compute(k0: int, k1: int) -> _Cells:
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
         s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
-        d_ = compress_vessels(scene, pose.pressure, s_, t_, d_rows)
+        d_ = _compressed(scene, pose.pressure, s_, t_, d_rows)
 
         def part(j0: int, j1: int) -> _Cells:
             return _cells(
@@ -704,6 +711,27 @@ def _lattice_cells(
         b0, cells = lo, compute(lo, hi)
     cache.key, cache.k0, cache.cells = key, b0, cells
     return cells, k - b0
+
+
+def _compressed(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
+    """compress_vessels over the samples, the two halves of their columns on two threads.
+
+    Both halves take the vessels near the whole frame, so the result does not depend on the split.
+    """
+    if pressure <= 0.0:
+        return d
+    view = compression_view(s, t, d)
+    width = np.broadcast_shapes(s.shape, t.shape, d.shape)[1]
+    parts = ph.run_halves(
+        lambda j0, j1: np.broadcast_to(
+            compress_vessels(
+                scene, pressure, _columns(s, j0, j1), _columns(t, j0, j1), _columns(d, j0, j1), view=view
+            ),
+            (np.broadcast_shapes(s.shape, t.shape, d.shape)[0], j1 - j0),
+        ),
+        width,
+    )
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else np.ascontiguousarray(parts[0])
 
 
 def _columns(a: Array, j0: int, j1: int) -> Array:
@@ -797,7 +825,7 @@ def build_anatomy(
     """
     coords = ph.plane_coords(grid, pose)
     d_skin = coords.d  # undeformed: the lattice cells apply the compression themselves
-    d = compress_vessels(scene, pose.pressure, coords.s, coords.t, d_skin)
+    d = _compressed(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     rs, cs = anatomy_steps(grid)
     # Each stage runs on both cores by itself (halves of its columns or lines), one after the other:
@@ -898,10 +926,16 @@ def _scatterer_field(
         field = ph.plane_field(grid, pose, frequency_mhz, seed)
         if cache is not None:
             cache.field_key, cache.field = key, field
-    src = np.rint(coords.d * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
-    src += grid.pad_rows - 1
-    np.clip(src, 0, field.shape[0] - 1, out=src)
-    remapped: npt.NDArray[np.complex64] = np.take_along_axis(field, np.broadcast_to(src, field.shape), axis=0)
+    remapped = np.empty_like(field)
+    d = np.broadcast_to(coords.d, field.shape)
+
+    def lines_of(j0: int, j1: int) -> None:  # the two halves of the lines on two threads
+        src = np.rint(d[:, j0:j1] * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
+        src += grid.pad_rows - 1
+        np.clip(src, 0, field.shape[0] - 1, out=src)
+        remapped[:, j0:j1] = np.take_along_axis(field[:, j0:j1], src, axis=0)
+
+    ph.run_halves(lines_of, field.shape[1])
     return remapped
 
 
