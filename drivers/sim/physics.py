@@ -464,11 +464,10 @@ def plane_field(
         g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
         # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
         b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
-        b_t = np.ascontiguousarray(b.transpose(1, 2, 0))  # (bands, rank, lines)
         for band in range(N_LATERAL_BANDS):
             r0, r1 = edges[band], edges[band + 1]
-            if r1 > r0:
-                np.matmul(a[r0:r1], b_t[band], out=out[r0:r1, j0:j1])
+            if r1 > r0:  # b[:, band].T is (rank, lines) with a row stride: BLAS reads it transposed
+                np.matmul(a[r0:r1], b[:, band].T, out=out[r0:r1, j0:j1])
 
     run_halves(lines_of, u.size)
     return out
