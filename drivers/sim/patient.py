@@ -626,6 +626,7 @@ def _apply_cells(
     ph.run_halves(lines_of, field.shape[1])
 
 
+CELLS_MIN_SPLIT = 128  # cell columns below which the anatomy cells are computed on one thread
 LATTICE_PREFETCH = 24  # lattice columns computed beyond the frame's edge when the probe slides past it
 
 
@@ -687,8 +688,9 @@ def _lattice_cells(
                 normal=(-sin_r, cos_r, n_plane),
             )
 
-        # Columns are independent (see _Cells): the two halves of a wide range run on two threads.
-        return _Cells.concat(ph.run_halves(part, k1 - k0))
+        # Columns are independent (see _Cells): the two halves of a wide range run on two threads
+        # (a few columns uncovered by a slide cost mostly per structure, which halves would double).
+        return _Cells.concat(ph.run_halves(part, k1 - k0, min_split=CELLS_MIN_SPLIT))
 
     # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
     key: Key = (id(scene), scene.scene_id, scene.variant, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)

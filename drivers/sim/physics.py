@@ -569,15 +569,14 @@ def run_both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
 MIN_SPLIT = 32  # below this many columns or lines a second thread costs more than it saves
 
 
-def run_halves(part: Callable[[int, int], T], n: int, *, even: bool = False) -> tuple[T, ...]:
+def run_halves(part: Callable[[int, int], T], n: int, *, min_split: int = MIN_SPLIT) -> tuple[T, ...]:
     """part(0, mid) on this thread and part(mid, n) on a helper: a stage whose columns are independent.
 
-    `even` keeps `mid` even (I and Q of a complex stay together on a float view). Small stages run
-    whole on this thread.
+    Stages narrower than `min_split` run whole on this thread.
     """
-    if n < MIN_SPLIT:
+    if n < min_split:
         return (part(0, n),)
-    mid = (n // 4) * 2 if even else n // 2
+    mid = n // 2
     return run_both(lambda: part(0, mid), lambda: part(mid, n))
 
 
