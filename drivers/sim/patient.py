@@ -830,12 +830,15 @@ def build_anatomy(
     d = _compressed(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     rs, cs = anatomy_steps(grid)
-    # Each stage runs on both cores by itself (halves of its columns or lines), one after the other:
-    # the two stages' costs vary from move to move, so halves balance better than stage against stage.
-    cells, col_of_line = _anatomy_cells(
-        scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
+    # The speckle field and the anatomy cells are independent: the field runs on the helper thread.
+    # Each also splits itself in halves on two threads (a slide's few new cell columns do not), so
+    # whichever is the larger this frame still uses both cores.
+    (cells, col_of_line), field = ph.run_both(
+        lambda: _anatomy_cells(
+            scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
+        ),
+        lambda: _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache),
     )
-    field = _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache)
     _apply_cells(field, cells, col_of_line, rs)
     points = _add_point_targets(
         scene, pose, grid, frequency_mhz, field=field, loss_db=cells.loss_db, col_of_line=col_of_line, rs=rs
