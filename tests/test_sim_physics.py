@@ -340,3 +340,27 @@ def test_compression_keeps_the_artery_and_the_skin() -> None:
     assert np.count_nonzero(pressed == Label.ARTERY_LUMEN) >= 0.9 * artery
     skin_rows = slice(0, 8)  # 1.6 mm: inside the 1.8 mm skin
     assert np.array_equal(relaxed[skin_rows], pressed[skin_rows])
+
+
+@pytest.mark.parametrize("lines", [37, 256, 512])
+def test_banded_convolutions_match_a_direct_convolution(lines: int) -> None:
+    # The PSF convolutions run as banded matrix products per block: check them against np.convolve.
+    psf = ph.Psf(10.0, 20.0, 0.6, 2.0)
+    grid = ph.BeamGrid(Geometry.LINEAR, 200, lines, 40.0, 38.0, 60.0, 40.0, 0, 0)
+    kernels = ph.lateral_kernels(psf, grid)
+    pad = max(k.size // 2 for k in kernels)
+    axial = ph.axial_kernel(psf, grid.dz_mm)
+    half = axial.size // 2
+    rng = np.random.default_rng(1)
+    shape = (200 + 2 * half, lines + 2 * pad)
+    field = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    got_axial = ph.convolve_axial(field, axial)
+    want_axial = np.stack([np.convolve(field[:, j], axial, "valid") for j in range(shape[1])], axis=1)
+    np.testing.assert_allclose(got_axial, want_axial, rtol=0, atol=1e-5)
+    got = ph.convolve_lateral(got_axial, kernels, pad)
+    edges = np.linspace(0, 200, len(kernels) + 1).round().astype(int)
+    for band, k in enumerate(kernels):
+        for r in range(int(edges[band]), int(edges[band + 1])):
+            h = k.size // 2
+            want = np.convolve(want_axial[r, pad - h : pad + lines + h], k, "valid")
+            np.testing.assert_allclose(got[r], want, rtol=0, atol=1e-5)

@@ -385,17 +385,22 @@ def _rigid_artery(
     return result, taken
 
 
-def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
+def compress_vessels(
+    scene: Scene, pressure: float, s: Array, t: Array, d: Array, *, view: Bounds | None = None
+) -> Array:
     """Depth coordinates warped by probe pressure: maps deformed (imaged) depth to patient depth.
 
     Three parts: the soft tissue under the footprint thins (`flatten`); each patent vein collapses
     and the tissue above follows it down (`_squash`, deepest vein first: a deeper vein's map also moves
     the tissue above it, so the shallower ones are undone afterwards in nearly patient depth); each
     artery rides along as a rigid piece (`_rigid_artery`), so it neither grows nor trails.
+    The vessels that take part are those near `view` (by default the samples' own bounds): a part of
+    a frame computed apart gives the frame's `compression_view` so it matches the rest.
     """
     if pressure <= 0.0:
         return d
-    view = view_bounds(s, t, d, margin_mm=10.0)
+    if view is None:
+        view = compression_view(s, t, d)
     tubes = [
         st
         for st in scene.structures
@@ -423,6 +428,11 @@ def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array
     return out
 
 
+def compression_view(s: Array, t: Array, d: Array) -> Bounds:
+    """The bounds within which vessels take part in `compress_vessels` for these samples."""
+    return view_bounds(s, t, d, margin_mm=10.0)
+
+
 def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
     """Structure index (1-based; 0 = outside the body) of every sample."""
     shape = np.broadcast_shapes(s.shape, t.shape, d.shape)
@@ -434,11 +444,17 @@ def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
     if by_rows:
         d_hi, d_lo = (d[:, 0], d[:, 0]) if d.shape[1] == 1 else (d.max(axis=1), d.min(axis=1))
     vectors = s.shape[0] == 1 and t.shape[0] == 1  # the coordinates along a row are cheap to evaluate
+    # One depth per row (an untilted plane, uncompressed): a shape fills one span of rows per column.
+    d_col = d[:, 0] if by_rows and vectors and d.shape[1] == 1 else None
     for i, st in enumerate(scene.structures, start=1):
         bounds = st.shape.bounds
         if st.point_target or not _overlaps(bounds, view):
             continue
-        if by_rows:
+        span_of = getattr(st.shape, "span", None)
+        span = span_of(s, t) if d_col is not None and span_of is not None else None
+        if d_col is not None and span is not None:
+            _paint_span(index, d_col, span, i)
+        elif by_rows:
             r0 = int(np.searchsorted(d_hi, bounds[4], side="left"))
             r1 = int(np.searchsorted(d_lo, bounds[5], side="right"))
             if isinstance(st.shape, Slab) and vectors:
@@ -497,6 +513,27 @@ def fibre_field(
     ds = np.float32(2.0) * h
     norm = np.sqrt(ds * ds + dt * dt + dd * dd)
     return (ds / norm, dt / norm, dd / norm), off_t.astype(np.float32), off_d.astype(np.float32)
+
+
+def _paint_span(index: npt.NDArray[np.uint8], d_col: Array, span: tuple[Array, Array], i: int) -> None:
+    """Paint structure `i` where d_col[row] lies in [lo, hi) of its column: over that box only."""
+    cols = index.shape[1]
+    lo, hi = (np.broadcast_to(a, (1, cols))[0] for a in span)
+    r_lo = np.searchsorted(d_col, lo, side="left")
+    r_hi = np.searchsorted(d_col, hi, side="left")
+    filled = r_hi > r_lo
+    if not filled.any():
+        return
+    c = np.flatnonzero(filled)
+    c0, c1 = int(c[0]), int(c[-1]) + 1
+    r_lo, r_hi = r_lo[c0:c1], r_hi[c0:c1]
+    r0, r1 = int(r_lo[filled[c0:c1]].min()), int(r_hi.max())
+    box = index[r0:r1, c0:c1]
+    if c.size == c1 - c0 and bool(np.all(r_lo == r0)) and bool(np.all(r_hi == r1)):
+        box[...] = i  # a flat layer: the box is all inside
+        return
+    row = np.arange(r0, r1, dtype=np.intp)[:, None]
+    np.copyto(box, np.uint8(i), where=(row >= r_lo) & (row < r_hi))
 
 
 def structure_labels(scene: Scene) -> npt.NDArray[np.uint8]:

@@ -30,6 +30,7 @@ from drivers.sim.anatomy import (
     Scene,
     changed_structures,
     compress_vessels,
+    compression_view,
     paint,
     structure_labels,
     structure_names,
@@ -229,6 +230,8 @@ class PatientRenderer:
         iq, anatomy, grid = self._iq_for(
             scene, pose, needle, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
         )
+        # One thread: this stage is short, and a second thread's join costs more than it saves
+        # whenever the cores are busy (a held probe's p95 went from 1.9 to 5 ms at load 4).
         noisy = np.add(iq, ph.frame_noise(iq.shape, self._seed, time_s))
         v = noisy.view(np.float32)
         np.multiply(v, v, out=v)  # squares in place on the contiguous I/Q pairs, then one strided add
@@ -683,11 +686,11 @@ def _partial_volume_db(
     total = centre.copy()
     weight_sum = np.ones((index_c.shape[0], 1), dtype=np.float32)
     changed = False
-    for k in PARTIAL_VOLUME_PLANES:
-        e = k * float(fwhm_all.max())
+    offsets = [k * float(fwhm_all.max()) for k in PARTIAL_VOLUME_PLANES]
+    planes = [(_shifted(s_, e * normal[0]), _shifted(t_, e * normal[1])) for e in offsets]
+    for e, off in zip(offsets, _paint_planes(scene, planes, d_), strict=True):
         w = np.exp(-((e / sigma) ** 2)).astype(np.float32)[:, None]  # power profile at each row
         weight_sum += w
-        off = paint(scene, _shifted(s_, e * normal[0]), _shifted(t_, e * normal[1]), d_)
         if np.array_equal(off, index_c):
             total += w * centre
             continue
@@ -703,6 +706,25 @@ def _partial_volume_db(
     out = np.zeros(full_shape, dtype=np.float32)
     out[r0:r1, c0:c1] = np.where(same, up, np.float32(0.0))
     return out
+
+
+def _paint_planes(
+    scene: Scene, planes: Sequence[tuple[Array, Array]], d: Array
+) -> list[npt.NDArray[np.uint8]]:
+    """`paint` of several planes (s, t) at the same depths in one call, side by side.
+
+    Painting costs mostly a fixed amount per structure for an untilted plane (one depth span per
+    column), so one call over all the planes' columns costs little more than one plane.
+    """
+    shapes = [np.broadcast_shapes(s.shape, t.shape, d.shape) for s, t in planes]
+    rows, cols = shapes[0]
+    flat = all(s.shape[0] == 1 and t.shape[0] == 1 for s, t in planes)
+    height = 1 if flat else rows
+    s_all = np.concatenate([np.broadcast_to(s, (height, cols)) for s, _ in planes], axis=1)
+    t_all = np.concatenate([np.broadcast_to(t, (height, cols)) for _, t in planes], axis=1)
+    d_all = d if d.shape[1] == 1 else np.concatenate([np.broadcast_to(d, (rows, cols))] * len(planes), axis=1)
+    index = paint(scene, s_all, t_all, d_all)
+    return [index[:, i * cols : (i + 1) * cols] for i in range(len(planes))]
 
 
 def _slice_edge_window(
@@ -746,17 +768,24 @@ def _shifted(a: Array, by_mm: float) -> Array:
 def _apply_cells(
     field: npt.NDArray[np.complex64], cells: _Cells, col_of_line: npt.NDArray[np.intp], rs: int
 ) -> None:
-    """Weight the scatterers by their cell's amplitude and add the specular echoes."""
-    h, w = field.shape
-    amp = cells.amp.take(col_of_line, axis=1)  # (cell rows, lines)
+    """Weight the scatterers by their cell's amplitude and add the specular echoes (lines in two halves)."""
+    h = field.shape[0]
     h2 = (h // rs) * rs
-    body = field[:h2].reshape(h2 // rs, rs, w)  # broadcast over the rs rows of each cell (3-D, fast)
-    body *= amp[: h2 // rs, None, :]
-    if h2 < h:
-        field[h2:] *= amp[-1:]
-    field[::rs] += cells.specular.take(col_of_line, axis=1)
+
+    def lines_of(j0: int, j1: int) -> None:
+        cols = col_of_line[j0:j1]
+        amp = cells.amp.take(cols, axis=1)  # (cell rows, lines)
+        part = field[:, j0:j1]
+        body = part[:h2].reshape(h2 // rs, rs, j1 - j0)  # broadcast over the rs rows of each cell
+        body *= amp[: h2 // rs, None, :]
+        if h2 < h:
+            part[h2:] *= amp[-1:]
+        part[::rs] += cells.specular.take(cols, axis=1)
+
+    ph.run_halves(lines_of, field.shape[1])
 
 
+CELLS_MIN_SPLIT = 128  # cell columns below which the anatomy cells are computed on one thread
 LATTICE_PREFETCH = 24  # lattice columns computed beyond the frame's edge when the probe slides past it
 
 
@@ -807,16 +836,22 @@ def _lattice_cells(
     def compute(k0: int, k1: int) -> _Cells:
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
         s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
-        d_ = compress_vessels(scene, pose.pressure, s_, t_, d_rows)
-        return _cells(
-            scene,
-            (s_, t_, d_),
-            beam,
-            grid=grid,
-            frequency_mhz=frequency_mhz,
-            rs=rs,
-            normal=(-sin_r, cos_r, n_plane),
-        )
+        d_ = _compressed(scene, pose.pressure, s_, t_, d_rows)
+
+        def part(j0: int, j1: int) -> _Cells:
+            return _cells(
+                scene,
+                (_columns(s_, j0, j1), _columns(t_, j0, j1), _columns(d_, j0, j1)),
+                beam,
+                grid=grid,
+                frequency_mhz=frequency_mhz,
+                rs=rs,
+                normal=(-sin_r, cos_r, n_plane),
+            )
+
+        # Columns are independent (see _Cells): the two halves of a wide range run on two threads
+        # (a few columns uncovered by a slide cost mostly per structure, which halves would double).
+        return _Cells.concat(ph.run_halves(part, k1 - k0, min_split=CELLS_MIN_SPLIT))
 
     # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
     key: Key = (scene, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
@@ -902,6 +937,32 @@ def _refreshed_columns(
     return out
 
 
+def _compressed(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
+    """compress_vessels over the samples, the two halves of their columns on two threads.
+
+    Both halves take the vessels near the whole frame, so the result does not depend on the split.
+    """
+    if pressure <= 0.0:
+        return d
+    view = compression_view(s, t, d)
+    width = np.broadcast_shapes(s.shape, t.shape, d.shape)[1]
+    parts = ph.run_halves(
+        lambda j0, j1: np.broadcast_to(
+            compress_vessels(
+                scene, pressure, _columns(s, j0, j1), _columns(t, j0, j1), _columns(d, j0, j1), view=view
+            ),
+            (np.broadcast_shapes(s.shape, t.shape, d.shape)[0], j1 - j0),
+        ),
+        width,
+    )
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else np.ascontiguousarray(parts[0])
+
+
+def _columns(a: Array, j0: int, j1: int) -> Array:
+    """Columns j0..j1 of a per-cell array; a column vector (one value per row) as it is."""
+    return a[:, j0:j1] if a.shape[1] > 1 else a
+
+
 def _along(c0: float, c: float, u: Array) -> Array:
     """c0 + c u, or the constant alone when c is zero so an aligned coordinate stays a scalar."""
     if abs(c) <= 1e-12:
@@ -969,11 +1030,16 @@ def _anatomy_cells(
     normal = (-math.sin(rot), math.cos(rot), n_plane)
 
     def compute(c0: int, c1: int) -> _Cells:
-        def part(a: Array) -> Array:
-            return a[..., c0:c1] if a.shape[-1] > 1 else a
+        def part(j0: int, j1: int) -> _Cells:
+            def cols(a: Array) -> Array:
+                return a[..., c0 + j0 : c0 + j1] if a.shape[-1] > 1 else a
 
-        sub = (part(s_), part(t_), part(d_))
-        return _cells(scene, sub, part(beam_), grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+            sub = (cols(s_), cols(t_), cols(d_))
+            beam_part = cols(beam_)
+            return _cells(scene, sub, beam_part, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+
+        # Columns are independent (see _Cells): a wide range runs in two halves on two threads.
+        return _Cells.concat(ph.run_halves(part, c1 - c0, min_split=CELLS_MIN_SPLIT))
 
     columns = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)[1]
     key: Key = (scene, pose, grid, frequency_mhz, rs, cs)
@@ -1022,10 +1088,12 @@ def build_anatomy(
     """
     coords = ph.plane_coords(grid, pose)
     d_skin = coords.d  # undeformed: the lattice cells apply the compression themselves
-    d = compress_vessels(scene, pose.pressure, coords.s, coords.t, d_skin)
+    d = _compressed(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     rs, cs = anatomy_steps(grid)
     # The speckle field and the anatomy cells are independent: the field runs on the helper thread.
+    # Each also splits itself in halves on two threads (a slide's few new cell columns do not), so
+    # whichever is the larger this frame still uses both cores.
     (cells, col_of_line), field = ph.run_both(
         lambda: _anatomy_cells(
             scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
@@ -1127,10 +1195,16 @@ def _scatterer_field(
         field = ph.plane_field(grid, pose, frequency_mhz, seed)
         if cache is not None:
             cache.field_key, cache.field = key, field
-    src = np.rint(coords.d * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
-    src += grid.pad_rows - 1
-    np.clip(src, 0, field.shape[0] - 1, out=src)
-    remapped: npt.NDArray[np.complex64] = np.take_along_axis(field, np.broadcast_to(src, field.shape), axis=0)
+    remapped = np.empty_like(field)
+    d = np.broadcast_to(coords.d, field.shape)
+
+    def lines_of(j0: int, j1: int) -> None:  # the two halves of the lines on two threads
+        src = np.rint(d[:, j0:j1] * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
+        src += grid.pad_rows - 1
+        np.clip(src, 0, field.shape[0] - 1, out=src)
+        remapped[:, j0:j1] = np.take_along_axis(field[:, j0:j1], src, axis=0)
+
+    ph.run_halves(lines_of, field.shape[1])
     return remapped
 
 

@@ -48,7 +48,7 @@ N_LATERAL_BANDS = 8
 MAX_DEPTH_GAIN_DB = 50.0  # ceiling of the automatic depth-gain ramp
 ELEVATION_HEIGHT_MM = 4.0  # elevation aperture of the virtual linear probe (an L12-5-like lens)
 ELEVATION_FOCUS_MM = 18.0  # fixed elevation lens focus
-FIELD_RANK = 48  # speckle field = sum of FIELD_RANK depth x horizontal products (one GEMM a band)
+FIELD_RANK = 32  # speckle field = sum of FIELD_RANK depth x horizontal products (one GEMM a band)
 FIELD_PITCH_MM = 0.05  # finest horizontal lattice of the speckle field, interpolated bilinearly
 FIELD_PITCH_LINES = 2.0  # ... and never finer than this many line pitches, so lines do not alias it
 FIELD_BITS = 15  # horizontal cells hashed into 2^15 rows of FIELD_RANK values (12 MiB)
@@ -449,23 +449,27 @@ def plane_field(
     sigma = elevation_fwhm_mm(frequency_mhz, np.maximum(centres, 0.0)) / 2.3548
     pitch = field_pitch_mm(grid)
     e, band_w = elevation_taps(n0, sigma, pitch)
-    idx, corner = _tap_corners(u, e, cr, sr, pitch)
-    lines, taps, corners = corner.shape
-    # Unit expected power on every line and band, whatever its place between cells and taps.
     band_w32 = band_w.astype(np.float32)
-    energy = (corner**2).sum(axis=-1) @ (band_w32**2).T  # (lines, bands)
-    w = corner[:, None, :, :] * band_w32[None, :, :, None]
-    w *= (1.0 / np.sqrt(energy))[:, :, None, None]
-    g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
-    # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
-    b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
-    b_t = np.ascontiguousarray(b.transpose(1, 2, 0))  # (bands, rank, lines)
     a = _depth_factor(grid, frequency_mhz, seed)
-    out = np.empty((z.size, lines), dtype=np.complex64)
-    for band in range(N_LATERAL_BANDS):
-        r0, r1 = edges[band], edges[band + 1]
-        if r1 > r0:
-            np.matmul(a[r0:r1], b_t[band], out=out[r0:r1])
+    out = np.empty((z.size, u.size), dtype=np.complex64)
+
+    def lines_of(j0: int, j1: int) -> None:
+        # Every line is independent of the others: the two halves of the lines run on two threads.
+        idx, corner = _tap_corners(u[j0:j1], e, cr, sr, pitch)
+        lines, taps, corners = corner.shape
+        # Unit expected power on every line and band, whatever its place between cells and taps.
+        energy = (corner**2).sum(axis=-1) @ (band_w32**2).T  # (lines, bands)
+        w = corner[:, None, :, :] * band_w32[None, :, :, None]
+        w *= (1.0 / np.sqrt(energy))[:, :, None, None]
+        g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
+        # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
+        b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
+        for band in range(N_LATERAL_BANDS):
+            r0, r1 = edges[band], edges[band + 1]
+            if r1 > r0:  # b[:, band].T is (rank, lines) with a row stride: BLAS reads it transposed
+                np.matmul(a[r0:r1], b[:, band].T, out=out[r0:r1, j0:j1])
+
+    run_halves(lines_of, u.size)
     return out
 
 
@@ -570,6 +574,20 @@ def run_both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
     return a, box[0]
 
 
+MIN_SPLIT = 32  # below this many columns or lines a second thread costs more than it saves
+
+
+def run_halves(part: Callable[[int, int], T], n: int, *, min_split: int = MIN_SPLIT) -> tuple[T, ...]:
+    """part(0, mid) on this thread and part(mid, n) on a helper: a stage whose columns are independent.
+
+    Stages narrower than `min_split` run whole on this thread.
+    """
+    if n < min_split:
+        return (part(0, n),)
+    mid = n // 2
+    return run_both(lambda: part(0, mid), lambda: part(mid, n))
+
+
 def convolve_axial(
     field: npt.NDArray[np.complex64], kernel: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.complex64]:
@@ -592,16 +610,36 @@ def convolve_axial(
 
 
 def _convolve_rows(xf: Array, k: npt.NDArray[np.float32], out: Array) -> None:
-    # Real taps on the interleaved float32 view: half the multiplies of complex arithmetic.
+    # Real taps on the interleaved float32 view (half the multiplies of complex arithmetic), as one
+    # small matrix product per block of output rows: BLAS does the taps in one pass over the block.
     half = k.size // 2
     n = out.shape[0]
-    np.multiply(xf[half : half + n], k[half], out=out)
-    if half:
-        tmp = np.empty_like(out)
-        for j in range(1, half + 1):
-            np.add(xf[half - j : half - j + n], xf[half + j : half + j + n], out=tmp)
-            tmp *= k[half + j]
-            out += tmp
+    block = _block_rows(k.size)
+    taps = _toeplitz_block(k.tobytes(), block, 1).T  # (outputs, inputs)
+    for r0 in range(0, n, block):
+        r1 = min(n, r0 + block)
+        np.matmul(taps[: r1 - r0, : r1 - r0 + 2 * half], xf[r0 : r1 + 2 * half], out=out[r0:r1])
+
+
+def _block_rows(taps: int) -> int:
+    """Outputs per block of a convolution as a matrix product: the banded matrix's zeros cost work, and
+    blocks much narrower than the kernel repeat its inputs; about 1.5 kernel widths balances the two."""
+    return max(16, 1 << math.ceil(math.log2(1.5 * taps)))
+
+
+@lru_cache(maxsize=64)
+def _toeplitz_block(kernel: bytes, block: int, stride: int) -> npt.NDArray[np.float32]:
+    """The banded matrix (block + taps - 1, block) * stride that convolves `block` outputs at once.
+
+    Output j takes inputs j .. j + taps - 1; with stride 2 the I and Q floats each take their own.
+    """
+    k = np.frombuffer(kernel, dtype=np.float32)
+    m = np.zeros(((block + k.size - 1) * stride, block * stride), dtype=np.float32)
+    for j in range(block):
+        for c in range(stride):
+            m[(j + np.arange(k.size)) * stride + c, j * stride + c] = k
+    m.flags.writeable = False  # cached and shared
+    return m
 
 
 def convolve_lateral(
@@ -615,20 +653,19 @@ def convolve_lateral(
     out = np.empty((rows, 2 * cols), dtype=np.float32)
     xf = field.view(np.float32)  # (rows, 2 * lines): I and Q interleaved, so a line step is 2 floats
     edges = np.linspace(0, rows, len(kernels) + 1).round().astype(int)
-    tmp_all = np.empty_like(out)
     if any(k.size // 2 > pad_lines for k in kernels):
         raise ValueError(f"a lateral kernel's half-width exceeds the line padding {pad_lines}")
 
     def rows_of(r0: int, r1: int, k: npt.NDArray[np.float32]) -> None:
+        # A banded matrix product per block of output lines (see _convolve_rows), I and Q apart.
         half = k.size // 2
-        x = xf[r0:r1]
-        c0, n = 2 * pad_lines, 2 * cols
-        o, tmp = out[r0:r1], tmp_all[r0:r1]
-        np.multiply(x[:, c0 : c0 + n], k[half], out=o)
-        for j in range(1, half + 1):
-            np.add(x[:, c0 - 2 * j : c0 - 2 * j + n], x[:, c0 + 2 * j : c0 + 2 * j + n], out=tmp)
-            tmp *= k[half + j]
-            o += tmp
+        block = _block_rows(k.size)
+        taps = _toeplitz_block(k.tobytes(), block, 2)
+        x, o = xf[r0:r1], out[r0:r1]
+        for j0 in range(0, cols, block):
+            j1 = min(cols, j0 + block)
+            src = x[:, 2 * (j0 + pad_lines - half) : 2 * (j1 + pad_lines + half)]
+            np.matmul(src, taps[: 2 * (j1 - j0 + 2 * half), : 2 * (j1 - j0)], out=o[:, 2 * j0 : 2 * j1])
 
     def part(upper: bool) -> None:
         for band, k in enumerate(kernels):

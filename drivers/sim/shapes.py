@@ -122,6 +122,25 @@ def _and_small(mask: Mask, cond: Mask) -> Mask:
     return out
 
 
+Span = tuple[Array, Array]  # (lo, hi) per column: inside where lo <= d < hi (empty where hi <= lo)
+
+
+def _closed(lo: Array, hi: Array, inside: Mask | None = None) -> Span:
+    """The span lo <= d <= hi as half-open [lo, next float above hi); empty where `inside` is False."""
+    hi = np.nextafter(hi.astype(np.float32), np.float32(np.inf))
+    if inside is not None:
+        lo, hi = np.where(inside, lo, np.float32(np.inf)), np.where(inside, hi, np.float32(-np.inf))
+    return lo.astype(np.float32, copy=False), hi.astype(np.float32, copy=False)
+
+
+def _limited(span: Span, cond: Mask) -> Span:
+    """The span, emptied where `cond` (a row vector or scalar) is False."""
+    lo, hi = span
+    if bool(np.all(cond)):
+        return span
+    return np.where(cond, lo, np.float32(np.inf)), np.where(cond, hi, np.float32(-np.inf))
+
+
 @dataclass(frozen=True, slots=True)
 class Slab:
     """The tissue between two surfaces, optionally limited along and across the limb."""
@@ -143,6 +162,18 @@ class Slab:
         if self.t_range != (-INF, INF):
             m = _and_small(m, (t >= self.t_range[0]) & (t < self.t_range[1]))
         return m
+
+    def span(self, s: Array, t: Array) -> Span | None:
+        """The depths inside at (s, t), as `mask` decides them: top <= d < bottom."""
+        top, bottom = self.top(s, t), self.bottom(s, t)
+        if self.taper_mm > 0.0:
+            top, bottom = self._tapered(s, t, top, bottom)
+        span: Span = (top.astype(np.float32, copy=False), bottom.astype(np.float32, copy=False))
+        if self.s_range != (-INF, INF):
+            span = _limited(span, (s >= self.s_range[0]) & (s < self.s_range[1]))
+        if self.t_range != (-INF, INF):
+            span = _limited(span, (t >= self.t_range[0]) & (t < self.t_range[1]))
+        return span
 
     def _tapered(self, s: Array, t: Array, top: Array, bottom: Array) -> tuple[Array, Array]:
         """Top and bottom drawn together near the limits: a rounded (elliptical) end, not a cut edge."""
@@ -195,6 +226,14 @@ class Tube:
         rt, rd = self.radii(s)
         inside: Mask = ((t - tc) / rt) ** 2 + ((d - dc) / rd) ** 2 <= 1.0
         return _and_small(inside, (s >= self.s_pts[0]) & (s <= self.s_pts[-1]))
+
+    def span(self, s: Array, t: Array) -> Span | None:
+        """The depths inside at (s, t): the ellipse's chord |d - dc| <= rd sqrt(1 - ((t - tc) / rt)^2)."""
+        tc, dc = self.centre(s)
+        rt, rd = self.radii(s)
+        q = 1.0 - ((t - tc) / rt) ** 2
+        half = rd * np.sqrt(np.maximum(q, 0.0))
+        return _closed(dc - half, dc + half, (q >= 0.0) & (s >= self.s_pts[0]) & (s <= self.s_pts[-1]))
 
     def grown(self, by_mm: float) -> Tube:
         """The same tube with both radii larger by `by_mm` (a wall around a lumen)."""
@@ -255,6 +294,14 @@ class Ellipsoid:
         inside: Mask = r2 <= 1.0
         return inside
 
+    def span(self, s: Array, t: Array) -> Span | None:
+        """The depths inside at (s, t); None with a wobble (its outline is not one chord per column)."""
+        if self.wobble:
+            return None
+        q = 1.0 - ((s - self.centre[0]) / self.radii[0]) ** 2 - ((t - self.centre[1]) / self.radii[1]) ** 2
+        half = (self.radii[2] * np.sqrt(np.maximum(q, 0.0))).astype(np.float32)
+        return _closed(np.float32(self.centre[2]) - half, np.float32(self.centre[2]) + half, q >= 0.0)
+
     @property
     def bounds(self) -> Bounds:
         (s, t, d), (a, b, c) = self.centre, self.radii
@@ -276,6 +323,15 @@ class CrossTube:
         if self.t_range != (-INF, INF):
             m = _and_small(m, (t >= self.t_range[0]) & (t < self.t_range[1]))
         return m
+
+    def span(self, s: Array, t: Array) -> Span | None:
+        """The depths inside at (s, t): the circle's chord at s."""
+        q = self.radius_mm**2 - (s - self.s_mm) ** 2
+        half = np.sqrt(np.maximum(q, 0.0)).astype(np.float32)
+        inside = q >= 0.0
+        if self.t_range != (-INF, INF):
+            inside = inside & (t >= self.t_range[0]) & (t < self.t_range[1])
+        return _closed(self.d_mm - half, self.d_mm + half, inside)
 
     @property
     def bounds(self) -> Bounds:

@@ -6,6 +6,8 @@ fibrillar tendon, pennate muscle septa, fat lobules with septa, honeycomb nerve 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -36,12 +38,29 @@ def _dots(a: Array, b: Array, pitch_mm: float, radius: float, salt: int) -> Arra
     fa, fb = a / pitch_mm, b / pitch_mm
     ia0, ib0 = np.floor(fa - 0.5), np.floor(fb - 0.5)
     zero = np.zeros((1, 1), dtype=np.float32)
+    # The samples far outnumber the cells they can reach: hash each cell's centre once into a table
+    # over those cells and look it up (the same values as hashing per sample, a fraction of the work).
+    lo_a, lo_b = float(ia0.min()), float(ib0.min())
+    n_a, n_b = int(ia0.max() - lo_a) + 2, int(ib0.max() - lo_b) + 2
+    table: tuple[Array, Array] | None = None
+    if n_a * n_b <= 4 * math.prod(np.broadcast_shapes(ia0.shape, ib0.shape)):
+        cells_a = (lo_a + np.arange(n_a, dtype=np.float32))[:, None]
+        cells_b = (lo_b + np.arange(n_b, dtype=np.float32))[None, :]
+        table = (
+            cell_random(cells_a, cells_b, zero, salt).ravel(),
+            cell_random(cells_a, cells_b, zero, salt + 1).ravel(),
+        )
+        flat0 = (ia0 - np.float32(lo_a)).astype(np.intp) * n_b + (ib0 - np.float32(lo_b)).astype(np.intp)
     inside: Array | None = None
     for da in (0.0, 1.0):
         for db in (0.0, 1.0):
             ia, ib = ia0 + da, ib0 + db
-            ca = ia + cell_random(ia, ib, zero, salt)
-            cb = ib + cell_random(ia, ib, zero, salt + 1)
+            if table is not None:
+                flat = flat0 + int(da * n_b + db)
+                ca, cb = ia + table[0].take(flat), ib + table[1].take(flat)
+            else:
+                ca = ia + cell_random(ia, ib, zero, salt)
+                cb = ib + cell_random(ia, ib, zero, salt + 1)
             hit = (fa - ca) ** 2 + (fb - cb) ** 2 <= radius * radius
             inside = hit if inside is None else inside | hit
     assert inside is not None
@@ -63,8 +82,8 @@ def _fat(s: Array, t: Array, d: Array) -> Array:
 def _muscle(s: Array, t: Array, d: Array) -> Array:
     # Fascicles run along the pennation angle in the s-d plane, wrapped in bright perimysium: lines
     # along the fibres in long axis, scattered bright dots ("starry sky") in short axis.
-    pennation = np.deg2rad(14.0)
-    v = d * np.cos(pennation) + s * np.sin(pennation)  # across the fibres, in the s-d plane
+    pennation = math.radians(14.0)  # a Python float: the coordinates stay float32
+    v = d * math.cos(pennation) + s * math.sin(pennation)  # across the fibres, in the s-d plane
     septum = _dots(t, v, 1.1, 0.18, 23)  # 10 % of the muscle: the mean echo stays that of the old septa
     return np.where(septum, np.float32(8.0), np.float32(-3.1)).astype(np.float32)
 
