@@ -35,6 +35,9 @@ REVERB_MIN_AMPLITUDE = 1.0  # specular echo (re 0 dB speckle) an interface needs
 REVERB_FACE_REFLECTION = 0.5  # probe face and lens: each round trip keeps this x the interface's reflection
 REVERB_MAX_RATIO = 0.5  # ... but never more than this of the echo before (gas, metal)
 REVERB_REPEATS = 4  # repeats after the primary echo at 2x .. 5x its depth
+# Cortical bone's surface is rough on the scale of the wavelength: its repeats lose coherence each trip
+# and fade faster than a smooth needle's or plate's; its shadow stays dark (>= 20 dB, the physics target).
+REVERB_BONE_FACTOR = 0.6
 
 COMET_LEVEL = 0.7  # the tail's first echo, relative to the reflector's own specular echo
 COMET_DECAY_MM = 0.9  # the tail fades by 1/e every this much depth
@@ -87,7 +90,7 @@ def add_artefacts(
     edge_shadows(scene, coords, beam_dir, index=index, amp=amp, specular=specular)
     k2 = np.float32(4.0 * math.pi * frequency_mhz / C_MM_PER_US)
     comet_tails(labels, z_mm, amp=amp, specular=specular, k2=k2)
-    reverberation(z_mm, before_db, reflection, specular=specular, k2=k2)
+    reverberation(z_mm, before_db, reflection, specular=specular, k2=k2, labels=labels)
 
 
 def _first_last(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
@@ -235,6 +238,7 @@ def reverberation(
     *,
     specular: npt.NDArray[np.complex64],
     k2: np.float32,
+    labels: npt.NDArray[np.uint8] | None = None,
 ) -> None:
     """Add repeat echoes of each column's strongest shallow interface at 2x .. 5x its depth, in place.
 
@@ -258,6 +262,8 @@ def reverberation(
     ratio = round_trip(reflection[r_if, cols]) * np.power(
         np.float32(10.0), -before_db[r_if, cols] / np.float32(20.0)
     )
+    if labels is not None:  # the tissue under the interface: bone's repeats fade faster
+        ratio = np.where(labels[r_if, cols] == Label.BONE, ratio * np.float32(REVERB_BONE_FACTOR), ratio)
     z0, dz = float(z_mm[0]), float(z_mm[1] - z_mm[0])
     level = primary.astype(np.float32)
     for k in range(2, REVERB_REPEATS + 2):
