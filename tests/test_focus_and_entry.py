@@ -242,6 +242,20 @@ def test_names_are_stored_as_dicom_person_names_and_sex_has_words(qtbot: QtBot) 
     dialog2.family_name.setText("Smith")
     dialog2.given_name.setText("John\\Jack")  # a backslash: the name's inline error, as typed
     assert dialog2.field_errors["name"].isVisible() and "backslash" in dialog2.field_errors["name"].text()
+    # DICOM's separators typed into one of the two fields would store another name: refused, as typed.
+    for family, given, mark in (
+        ("O'Brien^Smith", "Ann", "^"),
+        ("O'Brien", "Ann=Marie", "="),
+        ("X", "A^B", "^"),
+    ):
+        dialog3 = _dialog(qtbot)
+        dialog3.family_name.setText(family)
+        dialog3.given_name.setText(given)
+        assert dialog3.field_errors["name"].isVisible(), (family, given)
+        assert repr(mark) in dialog3.field_errors["name"].text()
+        dialog3.patient_id.setText("P-1")
+        dialog3.accept()
+        assert dialog3.request is None
 
 
 # ----- item 9: the body marker -----

@@ -56,6 +56,19 @@ BIRTH_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d")
 CALENDAR_YEARS_BACK = 50  # the calendar opens near a typical patient's birth year, not at 1900
 
 
+def name_parts_problem(family: str, given: str) -> None:
+    """FieldValueError when the two name fields hold DICOM's separators: each field is one component,
+    so "^" (between components) or "=" (between groups) typed there would store a different name.
+    A name pasted whole in DICOM form into the family field alone ("Doe^Jane") stays allowed."""
+    fields = (("given name", given), ("family name", family)) if given.strip() else (("given name", given),)
+    for label, text in fields:
+        for mark, role in (("^", "components"), ("=", "component groups")):
+            if mark in text:
+                raise FieldValueError(
+                    "name", f"{label} {text.strip()!r} contains {mark!r}, which DICOM reads as between {role}"
+                )
+
+
 def person_name(family: str, given: str) -> str:
     """The DICOM person name "Family^Given" of the two fields. "Smith, John" typed as the family name
     (and no given name) is read as family, given; a name already in DICOM form ("Doe^Jane") is kept."""
@@ -449,6 +462,7 @@ class ExamDialog(QDialog):
         YYYYMMDD); FieldValueError when it is not one."""
         edit, vr = self.typed_fields[field]
         if field == "name":
+            name_parts_problem(self.family_name.text(), self.given_name.text())
             value = person_name(self.family_name.text(), self.given_name.text())
         elif field in STAFF_FIELDS:  # "Smith, Ann" typed is the person name Smith^Ann
             value = person_name(edit.text(), "")
