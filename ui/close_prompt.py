@@ -17,6 +17,8 @@ CLIP_SAVE = "Stop and save the clip"
 CLIP_DISCARD = "Discard the clip"
 EXAM_END = "End the exam"
 EXAM_KEEP_OPEN = "Keep it open (resume later)"
+NEW_EXAM_END_FIRST = "End it, then start the new exam"
+NEW_EXAM_REVIEW = "Review what is missing"
 CANCEL = "Cancel"
 
 

@@ -55,7 +55,15 @@ from scanner_app.studies.report import (
 from scanner_app.studies.store import StudyStore
 from ui.capture_strip import CaptureOutcome
 from ui.checklist_panel import ChecklistPanel
-from ui.close_prompt import CANCEL, EXAM_END, EXAM_KEEP_OPEN, AskChoice, ask_choice
+from ui.close_prompt import (
+    CANCEL,
+    EXAM_END,
+    EXAM_KEEP_OPEN,
+    NEW_EXAM_END_FIRST,
+    NEW_EXAM_REVIEW,
+    AskChoice,
+    ask_choice,
+)
 from ui.exam_dialog import ExamDialog, ExamRequest, load_procedure_map, worklist_destination, worklist_source
 from ui.pacs_panel import default_pacs_config_path
 from ui.report_dialog import ReportDialog, ReportSigner, SigningOutcome
@@ -309,7 +317,10 @@ class ExamController(QObject):
     # --- exams -----------------------------------------------------------------------------------
 
     def new_exam_dialog(self) -> None:
-        """Ask for the patient and protocol, then start the exam (ending the one before)."""
+        """Ask for the patient and protocol, then start the exam (ending the one before, once the
+        operator agreed to end it)."""
+        if not self._may_end_for_new_exam():
+            return
         window = self.window
         worklist = worklist_destination(self._pacs_config or default_pacs_config_path())
         dialog = ExamDialog(
@@ -323,6 +334,27 @@ class ExamController(QObject):
         )
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.request is not None:
             self.start_exam(dialog.request)
+
+    def _may_end_for_new_exam(self) -> bool:
+        """An exam the operator started is open: a new exam ends it only when they say so, told what
+        its checklist still misses; "Review" shows that list instead (as End exam does)."""
+        session = self.session
+        if session is None or session.ended or self.automatic:
+            return True
+        runner = session.runner
+        missing = len(runner.completeness().missing) if runner is not None and not runner.ended else 0
+        what = f" and its checklist misses {missing} item{'s' if missing != 1 else ''}" if missing else ""
+        choices = (NEW_EXAM_END_FIRST, NEW_EXAM_REVIEW, CANCEL) if missing else (NEW_EXAM_END_FIRST, CANCEL)
+        choice = self._ask(
+            self._dialog_parent(),
+            "Exam open",
+            f"The exam of {subject_text(session.study.patient)} is still open{what}. "
+            "A new exam ends it (its images and record are kept).",
+            choices,
+        )
+        if choice == NEW_EXAM_REVIEW:
+            self.request_end()
+        return choice == NEW_EXAM_END_FIRST
 
     def start_exam(self, request: ExamRequest) -> None:
         """End the current exam (once its captures are stored), then start the requested one."""
