@@ -218,3 +218,38 @@ def test_a_bad_destination_is_named_in_the_tab_and_the_good_ones_still_work(
     finally:
         panel.shutdown()
         store.close()
+
+
+def test_removing_a_destination_asks_first_and_says_it_did(qtbot: QtBot, tmp_path: Path) -> None:
+    from tests.orthanc_fixture import _free_port
+
+    store = StudyStore(tmp_path / "studies")
+    config = tmp_path / "pacs.json"
+    answers: list[str] = []
+    asked: list[str] = []
+
+    def ask(_parent: object, _title: str, question: str, choices: object) -> str:
+        asked.append(question)
+        return answers.pop(0)
+
+    panel = PacsPanel(store, config, ask=ask)
+    qtbot.addWidget(panel)
+    try:
+        panel.name_edit.setText("Main PACS")
+        panel.host_edit.setText("127.0.0.1")
+        panel.port_spin.setValue(_free_port())
+        panel.called_edit.setText("MAINPACS")
+        assert panel.save_destination()
+        answers.append("Cancel")
+        panel.remove_button.click()
+        assert [d.name for d in panel.destinations] == ["Main PACS"]
+        assert [d["name"] for d in json.loads(config.read_text())] == ["Main PACS"]
+        assert "Main PACS" in asked[-1]
+        answers.append("Remove Main PACS")
+        panel.remove_button.click()
+        assert panel.destinations == [] and json.loads(config.read_text()) == []
+        assert panel.echo_label.text().startswith("Removed Main PACS")
+        assert not panel.remove_button.isEnabled()
+    finally:
+        panel.shutdown()
+        store.close()

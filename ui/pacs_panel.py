@@ -64,6 +64,7 @@ from scanner_app.studies.pacs import (
 from scanner_app.studies.retention import RetentionReport, apply_retention
 from scanner_app.studies.store import StudyStore
 from ui.bridge import CommitmentBridge, SendStatusBridge
+from ui.close_prompt import CANCEL, AskChoice, ask_choice
 from ui.theme import ACCENT, ALARM, MUTED, OK, WARN
 from ui.user_folders import user_path
 from ui.window_api import ScannerWindow
@@ -120,9 +121,11 @@ class PacsPanel(QWidget):
         make_sender: Callable[[Path, PacsDestination], PacsSender] = PacsSender,
         commitment_listen: tuple[str, int] = DEFAULT_COMMITMENT_LISTEN,
         retention_days: int = 0,
+        ask: AskChoice = ask_choice,
     ) -> None:
         super().__init__(parent)
         self.store = store
+        self._ask = ask  # the question before a destination is removed
         self._make_sender = make_sender
         self.config_path = config_path or default_pacs_config_path()
         self._current_study_uid = current_study_uid
@@ -412,6 +415,13 @@ class PacsPanel(QWidget):
         if self._config_unreadable:
             self._error(f"{self.config_path} cannot be read: fix or remove it first (it was not overwritten)")
             return
+        remove = f"Remove {dest.name}"
+        question = (
+            f"Remove the destination {dest.describe()}? Images not yet sent to it will not be sent; "
+            "what it already has stays there."
+        )
+        if self._ask(self, "Remove PACS destination", question, (remove, CANCEL)) != remove:
+            return
         remaining = [d for d in self.destinations if d.name != dest.name]
         try:
             save_destinations(self.config_path, remaining, self._unusable_entries)
@@ -421,6 +431,8 @@ class PacsPanel(QWidget):
         self.destinations = remaining
         self._stop_sender(dest.name)
         self._fill_destinations()
+        self.echo_label.setText(f"Removed {dest.describe()}")
+        self.echo_label.setStyleSheet("")
 
     def _start_sender(self, dest: PacsDestination) -> None:
         sender = self._make_sender(self.store.root, dest)
