@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from scanner_app.studies.model import Study
     from scanner_app.studies.store import StudyStore
     from ui.exam_dock import ExamController
+    from ui.needle_panel import NeedleTab
     from ui.programme_panel import ProgrammePanel
     from ui.sim_panel import SimulatorTab
     from ui.window_api import ScannerWindow
@@ -517,6 +518,7 @@ def _run_engine(
     window.probe_switched.connect(lambda _spec: simulator.set_control(sim_control(engine.driver)))
     if store is not None and exams is not None:
         _add_exam_workflow(window, store, exams, simulator, preferences)
+        needle_follows_steps(_needle_tab, exams)
         programme = _add_programme(
             window, store, exams, {p.id: p.region for p in protocols}, args.programme_db
         )
@@ -676,6 +678,11 @@ def _open_study_store(study_dir: Path) -> tuple[StudyStore | None, str]:
             file=sys.stderr,
         )
         return None, str(exc)
+
+
+def needle_follows_steps(needle: NeedleTab, exams: ExamController) -> None:
+    """The Needle tab selects the target the exam's current step asks the needle to reach."""
+    exams.step_changed.connect(lambda: needle.set_step_target(*exams.needle_target()))
 
 
 def _add_exam_workflow(

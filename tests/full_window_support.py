@@ -18,7 +18,14 @@ from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
 from drivers.sim.scenes import named_views
 from drivers.sim.settings import SimSettings
-from main import _add_doppler, _add_exam_workflow, _add_practice, _add_programme, _add_teaching
+from main import (
+    _add_doppler,
+    _add_exam_workflow,
+    _add_practice,
+    _add_programme,
+    _add_teaching,
+    needle_follows_steps,
+)
 from protocols.validation import load_library
 from scanner_app.preferences import Preferences
 from scanner_app.studies import StudyStore
@@ -76,6 +83,7 @@ def open_full_window(qtbot: QtBot, tmp_path: Path, scene: str = "knee") -> FullW
     needle = NeedleTab(window, simulator)
     _add_doppler(window, window.engine)
     _add_exam_workflow(window, store, exams, simulator, Preferences(tmp_path / "preferences.json"))
+    needle_follows_steps(needle, exams)
     programme = _add_programme(window, store, exams, {p.id: p.region for p in protocols}, None)
     assert programme is not None, window.message_label.text()
     _add_practice(window, simulator, programme, protocols)

@@ -101,6 +101,7 @@ class ExamController(QObject):
 
     session_changed = pyqtSignal()  # a new exam (or the automatic practice study) began
     exam_ended = pyqtSignal(dict)  # the runner's record ({} without a protocol), once the study is ended
+    step_changed = pyqtSignal()  # another step, exam or the exam's end: `needle_target()` may differ
     _session_started_elsewhere = pyqtSignal()  # the worker thread opened the practice study
 
     def __init__(
@@ -433,6 +434,7 @@ class ExamController(QObject):
         self._say(text + ". Report or teaching copy from the Exam dock.")
         self._refresh()
         self.exam_ended.emit(record)
+        self.step_changed.emit()  # an ended exam asks for no needle target
 
     def _when_captures_stored(self, fn: Callable[[], None]) -> None:
         """Run `fn` now, or once the captures already taken are stored (they belong to this exam)."""
@@ -599,6 +601,7 @@ class ExamController(QObject):
                         bmode_only = step is not None and not _asks_for_doppler(step)
                         self._start_clean(doppler_off="this step asks for B-mode only" if bmode_only else "")
                         self.follow_step_scene()
+                        self.step_changed.emit()
 
                 session.runner.changed.connect(mark_side)
                 self.follow_step_scene()  # before the panel announces the step (its preset)
@@ -611,6 +614,7 @@ class ExamController(QObject):
             self.placeholder.setVisible(self.panel is None)
             self._refresh()
         self.session_changed.emit()
+        self.step_changed.emit()
 
     def capture_for_step(self, kind: str, plane: str, mode: str, contralateral: bool) -> None:
         """A checklist capture button: take the capture, labelled for exactly that requirement."""
@@ -680,6 +684,18 @@ class ExamController(QObject):
             if shown[0] == target.scene:
                 sim.set_pose(**pose)  # the same anatomy: the scan goes on where it was
             self._refresh_sim_panel()
+
+    def needle_target(self) -> tuple[str, str]:
+        """(scene, structure) the current step's needle must reach, as its practice target names it
+        (`tip_in` or `tip_beside`); ("", "") when the step has none or no exam runs."""
+        session = self.session
+        runner = session.runner if session is not None else None
+        if runner is None or runner.ended:
+            return "", ""
+        target = runner.current_step.practice
+        if target is None or target.needle is None:
+            return "", ""
+        return target.scene, target.needle.structure
 
     def go_to_target(self) -> None:
         """The trainee asked to see the target: move the virtual probe onto it with no pressure. It

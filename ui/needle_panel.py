@@ -84,6 +84,10 @@ class NeedlePanel(QWidget):
         self.target.setToolTip("The structure the tip must reach (from the structures in view)")
         self.target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.target.setMinimumContentsLength(14)
+        self.target.activated.connect(self._picked)
+        self._chosen = ""  # the target the trainee picked in this scene, kept over refills
+        self._step_scene, self._step_target = "", ""  # the current step's needle target (set_step_target)
+        self._scene = sim.current_scene()
         for w in (self.approach, self.angle, self.entry, self.crossing, self.target):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.buttons: dict[str, QPushButton] = {}
@@ -135,12 +139,45 @@ class NeedlePanel(QWidget):
         )
 
     def fill_targets(self) -> None:
-        """The structures the image plane cuts now, the bursa first when it is one of them."""
-        current = self.target.currentText() or DEFAULT_TARGET
-        names = sorted(self.sim.view_truth().structures_in_view - {NEEDLE_STRUCTURE, INJECTATE_STRUCTURE})
+        """The structures the image plane cuts now, and always the trainee's pick and the step's
+        target in this scene (the probe may be away from them); selected: the trainee's pick, else
+        the step's target, else the bursa when it is listed, else the first."""
+        scene = self.sim.current_scene()[0]
+        step_target = self._step_target if self._step_scene == scene else ""
+        names = self.sim.view_truth().structures_in_view - {NEEDLE_STRUCTURE, INJECTATE_STRUCTURE}
+        names |= {n for n in (self._chosen, step_target) if n}
         self.target.clear()
-        self.target.addItems(names)
-        self.target.setCurrentIndex(max(0, self.target.findText(current)))
+        self.target.addItems(sorted(names))
+        for wanted in (self._chosen, step_target, DEFAULT_TARGET):
+            index = self.target.findText(wanted) if wanted else -1
+            if index >= 0:
+                self.target.setCurrentIndex(index)
+                return
+        self.target.setCurrentIndex(0)
+
+    def set_step_target(self, scene_id: str, structure: str) -> None:
+        """The current step's needle target ("" for none): selected, over an earlier pick, because
+        this is what the step asks for; listed only while its scene is the one shown."""
+        self._step_scene, self._step_target = scene_id, structure
+        if structure:
+            self._chosen = ""
+        self.fill_targets()
+
+    def follow_scene(self) -> None:
+        """The simulator may show another scene or variant: the list follows it, and a needle the
+        change took out (`set_scene` removes it) is no longer shown as in."""
+        shown = self.sim.current_scene()
+        if shown == self._scene:
+            return  # a pose change: the list keeps (the tip's truth is refreshed by the needle's verbs)
+        self._scene = shown
+        self._chosen = ""  # a structure of the scene before
+        if self.practice is not None and self.sim.needle_truth() is None:
+            self.practice = None
+            self.truth_label.setText("No needle: the scene changed; New needle (Shift+N)")
+        self.fill_targets()
+
+    def _picked(self, _index: int) -> None:
+        self._chosen = self.target.currentText()  # the trainee's own choice (`activated`: by hand only)
 
     def do(self, what: str) -> None:
         """One of the needle's verbs (a key or a button); a refused one is shown, not raised."""
@@ -204,10 +241,12 @@ class NeedleTab(QObject):
         self.on_score: Callable[[NeedleScore], None] = lambda _score: None  # where scores go
         self._simulator = simulator
         self._panel: NeedlePanel | None = None
+        self._step_target = ("", "")  # (scene, structure) of the current step's needle, for a new panel
         self.actions: dict[str, QAction] = {}
         for name, key, text, what in NEEDLE_ACTIONS:
             self.actions[name] = window.add_action(name, [key], text, functools.partial(self.do, what))
         simulator.changed.connect(self._follow)
+        simulator.shown.connect(self._follow_scene)  # the Sim tab's choice, or the exam's step
         self._follow()
 
     @property
@@ -217,6 +256,18 @@ class NeedleTab(QObject):
     def do(self, what: str) -> None:
         if self._panel is not None:
             self._panel.do(what)
+
+    def set_step_target(self, scene_id: str, structure: str) -> None:
+        """The exam's current step needs the needle's tip in or beside `structure` of `scene_id`
+        ("" for a step with no needle target): the Target list selects it (the composition root
+        connects this to the exam's step changes)."""
+        self._step_target = (scene_id, structure)
+        if self._panel is not None:
+            self._panel.set_step_target(scene_id, structure)
+
+    def _follow_scene(self) -> None:
+        if self._panel is not None:
+            self._panel.follow_scene()
 
     def _follow(self) -> None:
         """A probe switch: a tab for the new simulator, none for a real probe."""
@@ -228,6 +279,7 @@ class NeedleTab(QObject):
         if control is not None:
             # Late-bound: main.py sets `on_score` once the logbook exists, after the tab is made.
             self._panel = NeedlePanel(control, on_score=lambda score: self.on_score(score))  # noqa: PLW0108
+            self._panel.set_step_target(*self._step_target)
             self._window.add_side_tab(self._panel, "Needle")
         for action in self.actions.values():
             action.setEnabled(control is not None)

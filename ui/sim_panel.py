@@ -358,6 +358,7 @@ class SimulatorTab(QObject):
     one, and the body marker following the simulated probe."""
 
     changed = pyqtSignal()  # a probe switch brought or took away the simulator
+    shown = pyqtSignal()  # the tab read scene and pose back: chosen here, or moved by the exam (refresh)
 
     def __init__(self, window: ScannerWindow, control: SimulatorControl | None = None) -> None:
         super().__init__()
@@ -409,6 +410,7 @@ class SimulatorTab(QObject):
         if self._panel is not None:
             self._window.add_side_tab(self._panel, "Sim")
             self._panel.pose_shown.connect(self._follow_body_marker)
+            self._panel.pose_shown.connect(self.shown)
             self._follow_body_marker()
             if not self.actions:  # listed in F1 from the first simulated probe on
                 for name, keys, text, key, sign in POSE_ACTIONS:
