@@ -77,7 +77,16 @@ BODY_MARKER_BY_SCENE = {
     "thigh": "DVT groin / thigh",
     "popliteal": "Knee",
     "calf": "DVT calf",
+    "finger": "Wrist / hand",
+    "thumb_mcp": "Wrist / hand",
+    "foreign_body": "Wrist / hand",  # the volar forearm just above the wrist
+    "distal_radius": "Wrist / hand",
+    "first_mtp": "Ankle / foot",
+    "anterior_leg": "DVT calf",  # the lower leg's pictogram
 }
+# Scenes no pictogram draws: the marker keeps the exam's region (the phantom, the neck and arm veins,
+# the chest wall).
+NO_BODY_MARKER = frozenset({"qa_phantom", "arm_veins", "costal_margin"})
 
 
 def body_marker_for(scene_id: str, pose: dict[str, float], marker: BodyMarker) -> BodyMarker:
