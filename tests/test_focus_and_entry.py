@@ -300,3 +300,13 @@ def test_the_body_marker_follows_the_simulated_scene_and_probe(qtbot: QtBot, rig
     assert marker.region == "Knee"
     assert marker.probe_angle_deg == pytest.approx(rig.sim.get_pose()["rotation_deg"])
     assert rig.window.view.body_marker.marker == marker  # drawn as it is
+
+
+def test_the_form_error_goes_once_every_field_is_right(qtbot: QtBot) -> None:
+    dialog = _dialog(qtbot)
+    dialog.patient_id.setText("")
+    dialog.family_name.setText("Smith")
+    dialog.accept()
+    assert dialog.request is None and dialog.error_label.text() == "Correct the fields marked in red."
+    dialog.patient_id.setText("P-9")
+    assert dialog.error_label.text() == ""

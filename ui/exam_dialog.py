@@ -481,6 +481,8 @@ class ExamDialog(QDialog):
             return False
         self.field_errors[field].clear()
         self.field_errors[field].setVisible(False)
+        if not any(label.text() for label in self.field_errors.values()):
+            self.error_label.clear()  # "Correct the fields marked in red" is true no longer
         return True
 
     def open_calendar(self) -> None:
