@@ -226,7 +226,8 @@ class PacsPanel(QWidget):
         )
         form.addRow("", self.commitment_check)
         services_note = QLabel(
-            "Worklist: its scheduled exams in New exam. MPPS: tell it when an exam starts and ends."
+            "Worklist: its scheduled exams in New exam. MPPS: tell it when an exam starts and ends. "
+            "Commitment: ask it to confirm it keeps each image sent (then a study may be deleted here)."
         )
         services_note.setWordWrap(True)
         services_note.setStyleSheet("color: #8b949e;")
