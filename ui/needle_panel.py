@@ -92,16 +92,18 @@ class NeedlePanel(QWidget):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.buttons: dict[str, QPushButton] = {}
         tips = {what: text for _name, _key, text, what in NEEDLE_ACTIONS}
-        grid = QGridLayout()  # short texts, two to a row: the tab fits the side panel; the tooltips say all
+        # Short texts, two to a row, the key under the verb: one line each, two buttons were wider than
+        # the panel on a newcomer's 1280 x 800 screen; the tooltips say all.
+        grid = QGridLayout()
         for i, (what, text) in enumerate(
             (
-                ("place", "New ⇧N"),
-                ("inject", "Inject ⇧I"),
-                ("advance", "Advance ⇧↑"),
-                ("withdraw", "Withdraw ⇧↓"),
-                ("flatter", "Flatter ⇧←"),
-                ("steeper", "Steeper ⇧→"),
-                ("score", "Score ⇧E"),
+                ("place", "New\n⇧N"),
+                ("inject", "Inject\n⇧I"),
+                ("advance", "Advance\n⇧↑"),
+                ("withdraw", "Withdraw\n⇧↓"),
+                ("flatter", "Flatter\n⇧←"),
+                ("steeper", "Steeper\n⇧→"),
+                ("score", "Score\n⇧E"),
                 ("remove", "Remove"),
             )
         ):

@@ -15,7 +15,6 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -37,13 +36,14 @@ from ui.theme import ALARM, OK
 from ui.window_api import ScannerWindow
 
 NONE_TEXT = "—"  # a field not filled in yet
-# The side tab is narrow: short words on the boxes, the whole item in their tooltips.
+# The side tab is narrow and a box's text cannot wrap: short words on the boxes (each narrower than
+# the panel's narrowest page, with room for another screen's fonts), the whole item in their tooltips.
 SHORT_TITLES = {
-    "patient_identity": "Identity (two identifiers)",
-    "site_side_marked": "Site and side marked",
+    "patient_identity": "Identity (2 IDs)",
+    "site_side_marked": "Site and side",
     "consent": "Consent signed",
     "allergies": "Allergies asked",
-    "anticoagulation": "Anticoagulation checked",
+    "anticoagulation": "Anticoagulants",
 }
 FIELD_MIN_WIDTH_PX = 90
 
@@ -76,10 +76,9 @@ class ProcedureRecordPanel(QWidget):
         self.skip_reason.setMinimumWidth(FIELD_MIN_WIDTH_PX)
         self.skip_button = QPushButton("Skip time-out")
         self.skip_button.clicked.connect(self.skip_time_out)
-        row = QHBoxLayout()
-        row.addWidget(self.skip_reason, 1)
-        row.addWidget(self.skip_button)
-        box.addLayout(row)
+        # The button under its reason, not beside it: side by side they were wider than the panel.
+        box.addWidget(self.skip_reason)
+        box.addWidget(self.skip_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.time_out_state = QLabel()
         self.time_out_state.setWordWrap(True)
         box.addWidget(self.time_out_state)
@@ -103,7 +102,7 @@ class ProcedureRecordPanel(QWidget):
         self.pain_after = self._pain()
         details = QGroupBox("Procedure")
         form = QFormLayout(details)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field under its label when narrow
         for label, widget in (
             ("Medication", self.medication), ("Dose", self.dose_mg), ("Volume", self.volume_ml),
             ("Needle gauge", self.needle_gauge), ("Needle length", self.needle_length_mm),
@@ -117,6 +116,8 @@ class ProcedureRecordPanel(QWidget):
             form.addRow(label, widget)
         for line in (self.medication, self.approach, self.complications):
             line.editingFinished.connect(self._apply)
+            # a long agent or approach scrolls inside its field: the whole text is in its tooltip
+            line.textChanged.connect(line.setToolTip)
         for spin in (self.dose_mg, self.volume_ml, self.needle_length_mm):
             spin.valueChanged.connect(self._apply)
         for combo in (self.needle_gauge, self.tolerance, self.pain_before, self.pain_after):
@@ -241,6 +242,8 @@ class ProcedureRecordPanel(QWidget):
             self.tolerance.setCurrentIndex(max(0, self.tolerance.findData(d.tolerance)))
             self.pain_before.setCurrentIndex(max(0, self.pain_before.findData(d.pain_before)))
             self.pain_after.setCurrentIndex(max(0, self.pain_after.findData(d.pain_after)))
+            for line in (self.medication, self.approach, self.complications):
+                line.setCursorPosition(0)  # a text longer than its field shows its start, not its end
         finally:
             for w in widgets:
                 w.blockSignals(False)
