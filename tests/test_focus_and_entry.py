@@ -20,7 +20,7 @@ from drivers.sim.direct import DirectSimProbe
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
 from drivers.sim.settings import SimSettings
-from protocols.validation import LIBRARY_DIR, load_protocol
+from protocols.validation import LIBRARY_DIR, load_library, load_protocol
 from scanner_app.annotations import BodyMarker, probe_icon_direction
 from scanner_app.engine import EngineState
 from scanner_app.studies import Patient, StudyStore
@@ -310,3 +310,22 @@ def test_the_form_error_goes_once_every_field_is_right(qtbot: QtBot) -> None:
     assert dialog.request is None and dialog.error_label.text() == "Correct the fields marked in red."
     dialog.patient_id.setText("P-9")
     assert dialog.error_label.text() == ""
+
+
+def test_a_protocol_that_asks_the_side_needs_one_chosen(qtbot: QtBot) -> None:
+    dialog = ExamDialog(load_library()[0], has_simulator=False, operator="Op^One")
+    qtbot.addWidget(dialog)
+    dialog.patient_id.setText("P-1")
+    dialog.select_protocol("knee")
+    assert dialog.side.isEnabled() and dialog.side.currentText() == ""
+    dialog.accept()
+    assert dialog.request is None and "side must be chosen" in dialog.error_label.text()
+    dialog.side.setCurrentText("right")
+    dialog.accept()
+    assert dialog.request is not None and dialog.request.side == "right"
+    practice = ExamDialog(load_library()[0], has_simulator=False, operator="Op^One")
+    qtbot.addWidget(practice)
+    practice.practice_subject.setChecked(True)
+    practice.select_protocol("knee")
+    practice.accept()
+    assert practice.request is not None and practice.request.side == "left"  # anonymous: no one to harm

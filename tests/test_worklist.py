@@ -244,7 +244,7 @@ def test_a_picked_order_sets_the_side_it_names_and_asks_when_it_names_none(qtbot
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.worklist_list.topLevelItemCount() == 2, timeout=5_000)
     dialog.select_protocol("knee")
-    assert dialog.side.isEnabled() and dialog.side.currentText() == "left"  # the form's default
+    assert dialog.side.isEnabled() and dialog.side.currentText() == ""  # no side until chosen
     dialog.worklist_list.setCurrentItem(dialog.worklist_list.topLevelItem(0))
     assert dialog.side.currentText() == "right"
     assert "choose it" not in dialog.worklist_status.text()

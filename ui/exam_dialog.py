@@ -225,6 +225,10 @@ class ExamDialog(QDialog):
         self.quadrant = QComboBox()
         self.side = QComboBox()
         self.side.addItems(["left", "right", "bilateral"])
+        # No side until one is chosen (or the protocol or the order fixes it): a default would let a
+        # right knee be examined, or injected, as the left.
+        self.side.setPlaceholderText("choose the side")
+        self.side.setCurrentIndex(-1)
         self.practice = QCheckBox("Practice with the simulator")
         self.practice.setVisible(has_simulator)
         self.practice.setEnabled(has_simulator)
@@ -545,6 +549,8 @@ class ExamDialog(QDialog):
         fixed = protocol is not None and protocol.side is not Side.ASK
         if fixed and protocol is not None:
             self.side.setCurrentText(protocol.side.value)
+        elif not self.side.isEnabled():
+            self.side.setCurrentIndex(-1)  # the last protocol fixed it: this one asks afresh
         self.side.setEnabled(not fixed)
 
     def _build_request(self) -> ExamRequest:
@@ -561,6 +567,11 @@ class ExamDialog(QDialog):
         operator = self.field_value("operator")
         if not operator:
             raise FieldValueError("operator", "must be filled in")
+        side = self.side.currentText()
+        if not side:
+            if self.chosen_protocol() is not None and not self.practice_subject.isChecked():
+                raise FieldValueError("side", "must be chosen (left, right or bilateral) for this protocol")
+            side = "left"  # free scanning or a practice subject: the body marker's side, changed any time
         return ExamRequest(
             patient=patient,
             operator=operator,
@@ -568,7 +579,7 @@ class ExamDialog(QDialog):
             supervisor=self.field_value("supervisor"),
             protocol=self.chosen_protocol(),
             quadrant=self.quadrant.currentData() if self.quadrant.isVisibleTo(self) else None,
-            side=self.side.currentText(),
+            side=side,
             practice=self.practice.isEnabled() and self.practice.isChecked(),
             order=self._order(),
         )
