@@ -150,7 +150,10 @@ class LimbPicture(QWidget):
         centre = self.mm_to_widget(pose.get("position_mm", 0.0), pose.get("lateral_mm", 0.0))
         pressure = pose.get("pressure", 0.0)
         p.translate(centre)
-        p.rotate(pose.get("rotation_deg", 0.0))
+        # The footprint is drawn along x; the limb runs down the picture, so rotation 0 (long axis, the
+        # image plane along the limb) turns it a quarter clockwise: along the limb, its marker dot
+        # toward the head, as the body marker draws it (annotations.probe_icon_direction).
+        p.rotate(pose.get("rotation_deg", 0.0) + 90.0)
         colour = QColor(ACCENT)
         colour.setAlpha(int(110 + 145 * pressure))
         p.setPen(QPen(QColor("white"), 1))
