@@ -292,6 +292,8 @@ def test_practice_mode_loads_the_step_scene_and_finds_the_view(qtbot: QtBot, rig
     _press(rig.window, "sim_proximal", 4)
     qtbot.waitUntil(runner.view_found, timeout=3000)
     qtbot.waitUntil(lambda: "View found" in panel.practice_label.text(), timeout=3000)
+    # The status line, where "Target view shown, not found" was, says so too.
+    assert rig.window.message_label.toolTip() == f"View found: {knee.steps[0].title}"
     rig.exams.end_exam()
     assert "1/" in rig.exams.finished_text and "views found" in rig.exams.finished_text
     assert not rig.exams.practice_timer.isActive()

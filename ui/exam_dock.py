@@ -723,12 +723,16 @@ class ExamController(QObject):
         sim = self._sim()
         if session is None or session.runner is None or session.runner.ended or sim is None:
             return
+        runner = session.runner
+        found_before = runner.view_found()
         try:
-            session.runner.check_practice_view(
-                sim.current_scene()[0], sim.get_pose(), sim.view_truth(), self._wanted
-            )
+            runner.check_practice_view(sim.current_scene()[0], sim.get_pose(), sim.view_truth(), self._wanted)
         except RunnerError as exc:
             log.warning("practice view check failed: %s", exc)
+            return
+        if runner.view_found() and not found_before:
+            # Said where the trainee looks, replacing "Target view shown, not found" if that was last.
+            self._say(f"View found: {runner.current_step.title}")
 
     def _sim(self) -> SimulatorControl | None:
         return self.simulator.control if self.simulator is not None else None
