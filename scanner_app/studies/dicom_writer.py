@@ -53,6 +53,15 @@ APP_VERSION = "0.1.0"
 IMPLEMENTATION_CLASS_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:{APP_NAME}:{APP_VERSION}').int}"
 
 
+def dcm_code(value: str, meaning: str) -> Dataset:
+    """A code sequence item of the DICOM Controlled Terminology (scheme "DCM", PS3.16 Annex D)."""
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = meaning
+    return item
+
+
 def new_uid() -> str:
     """A fresh globally unique DICOM UID (2.25.<a random UUID as an integer>)."""
     return f"2.25.{uuid.uuid4().int}"

@@ -21,7 +21,12 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from scanner_app.studies.dicom_writer import IMPLEMENTATION_CLASS_UID, encode_dataset, write_file_atomic
+from scanner_app.studies.dicom_writer import (
+    IMPLEMENTATION_CLASS_UID,
+    dcm_code,
+    encode_dataset,
+    write_file_atomic,
+)
 from scanner_app.studies.model import JsonDict, StudyCapture, StudyError
 from scanner_app.studies.store import INDEX_NAME, STUDIES_DIR, StudyStore
 
@@ -173,8 +178,8 @@ def deidentify_dataset(
     ds.DeidentificationMethod = list(DEIDENTIFICATION_METHOD)
     ds.DeidentificationMethodCodeSequence = DicomSequence(
         [
-            _code("113100", "Basic Application Confidentiality Profile"),
-            _code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+            dcm_code("113100", "Basic Application Confidentiality Profile"),
+            dcm_code("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
         ]
     )
     meta = FileMetaDataset()
@@ -188,14 +193,6 @@ def deidentify_dataset(
     meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     ds.file_meta = meta
     return ds
-
-
-def _code(value: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = meaning
-    return item
 
 
 def export_deidentified(

@@ -26,6 +26,8 @@ from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID
 
+from scanner_app.studies.dicom_writer import dcm_code
+
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"  # JPEG Baseline (Process 1): 8-bit lossy
 JPEG_METHOD = "ISO_10918_1"  # Lossy Image Compression Method for JPEG (CID 7201 / C.7.6.1.1.5)
 # Quality 90 at 4:2:2: speckle and colour-flow stay visually the same (the tests bound the PSNR) at
@@ -65,14 +67,6 @@ def _frames(ds: Dataset) -> npt.NDArray[np.uint8]:
     if pixels.ndim == (2 if samples == 1 else 3):  # one frame: pydicom leaves out the frame axis
         pixels = pixels[np.newaxis]
     return np.asarray(pixels, dtype=np.uint8)
-
-
-def _code(value: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = meaning
-    return item
 
 
 def jpeg_baseline_copy(ds: Dataset, quality: int = JPEG_QUALITY) -> Dataset:
@@ -116,10 +110,10 @@ def jpeg_baseline_copy(ds: Dataset, quality: int = JPEG_QUALITY) -> Dataset:
         + (", 4:2:2" if samples == 3 else "")
         + f", ratio {ratio:.1f}:1"
     )
-    out.DerivationCodeSequence = DicomSequence([_code("113040", "Lossy Compression")])
+    out.DerivationCodeSequence = DicomSequence([dcm_code("113040", "Lossy Compression")])
     source = Dataset()
     source.ReferencedSOPClassUID = ds.SOPClassUID
     source.ReferencedSOPInstanceUID = original_uid
-    source.PurposeOfReferenceCodeSequence = DicomSequence([_code("121320", "Uncompressed predecessor")])
+    source.PurposeOfReferenceCodeSequence = DicomSequence([dcm_code("121320", "Uncompressed predecessor")])
     out.SourceImageSequence = DicomSequence([source])
     return out
