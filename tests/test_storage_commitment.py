@@ -153,7 +153,9 @@ def test_the_tab_shows_committed_failed_and_not_supported(qtbot: QtBot, tmp_path
         assert scps["not-asked"].requests == []
         asked = [uid for _, uids in scps["partial"].requests for uid in uids]
         assert sorted(asked) == sorted([still, clip])  # each asked once
-        assert panel.commitment_label.text() == "Study: 1 of 2 image(s) committed"
+        qtbot.waitUntil(
+            lambda: panel.commitment_label.text() == "Study: 1 of 2 image(s) committed", timeout=TIMEOUT_MS
+        )
         reasons = {(c.sop_instance_uid, c.destination): c.reason for c in store.commitments(study.study_uid)}
         assert "the PACS has no such instance" in reasons[(clip, "partial")]
         assert "refused the commitment request (status 0x0110)" in reasons[(still, "says-no")]
@@ -169,7 +171,10 @@ def test_the_tab_shows_committed_failed_and_not_supported(qtbot: QtBot, tmp_path
         assert panel.resend_selected_study() == 2
         qtbot.waitUntil(lambda: panel.commitment_of(clip, "partial") == "committed", timeout=TIMEOUT_MS)
         assert store.uncommitted(study.study_uid) == []
-        assert panel.commitment_label.text() == "Study committed: all 2 image(s) kept by PACS"
+        qtbot.waitUntil(
+            lambda: panel.commitment_label.text() == "Study committed: all 2 image(s) kept by PACS",
+            timeout=TIMEOUT_MS,
+        )
     finally:
         panel.shutdown()
         for scp in scps.values():
@@ -205,7 +210,10 @@ def test_a_sent_study_is_committed_by_orthanc_shown_and_remembered(qtbot: QtBot,
                 lambda: all(panel.commitment_of(uid, "orthanc") == "committed" for uid in uids),
                 timeout=TIMEOUT_MS,
             )
-            assert panel.commitment_label.text() == "Study committed: all 2 image(s) kept by PACS"
+            qtbot.waitUntil(
+                lambda: panel.commitment_label.text() == "Study committed: all 2 image(s) kept by PACS",
+                timeout=TIMEOUT_MS,
+            )
         finally:
             panel.shutdown()
         store.close()

@@ -158,6 +158,11 @@ class PacsPanel(QWidget):
         self._retention_soon.setSingleShot(True)
         self._retention_soon.setInterval(1000)
         self._retention_soon.timeout.connect(self.run_retention)
+        # The study line reads the index: once per burst of commitment reports, not once per image.
+        self._study_line_soon = QTimer(self)
+        self._study_line_soon.setSingleShot(True)
+        self._study_line_soon.setInterval(0)
+        self._study_line_soon.timeout.connect(self._show_study_commitment)
         self._status_bridge = SendStatusBridge(self)
         self._status_bridge.status_changed.connect(self._show_state)
         self.echo_finished.connect(self._show_echo)
@@ -642,7 +647,8 @@ class PacsPanel(QWidget):
         key = (state.sop_instance_uid, state.destination)
         self._commitment_states[key] = state
         self._render_commitment(key)
-        self._show_study_commitment()
+        if not self._closed:
+            self._study_line_soon.start()
         if state.status is CommitmentStatus.COMMITTED and self.retention_days > 0 and not self._closed:
             self._retention_soon.start()
 
@@ -741,6 +747,7 @@ class PacsPanel(QWidget):
         self._closed = True
         self._retention_timer.stop()
         self._retention_soon.stop()
+        self._study_line_soon.stop()
         for name in list(self.senders):
             self._stop_sender(name)
         if self.commitments is not None:
