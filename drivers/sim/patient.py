@@ -866,8 +866,7 @@ def _lattice_cells(
     ):
         # The same plane of another version of the scene (vessels in another phase): keep the columns
         # the changed structures cannot reach.
-        fwhm_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(grid.z_mm(), 0.0)).max())
-        margin_mm = max(abs(e) for e in PARTIAL_VOLUME_PLANES) * fwhm_mm + pitch
+        margin_mm = _slice_margin_mm(grid, frequency_mhz) + pitch
         refreshed = _refreshed_columns(
             cache, scene, compute, pitch=pitch, normal=(-sin_r, cos_r, n_plane), margin_mm=margin_mm
         )
@@ -911,27 +910,45 @@ def _refreshed_columns(
     changed = changed_structures(old, scene) if isinstance(old, Scene) else None
     if changed is None:
         return None
-    cells = cache.cells
+    cells, k0 = cache.cells, cache.k0
     n_s, n_t, n0 = normal  # (-sin r, cos r, offset): column u lies at (n0 n_s + n_t u, n0 n_t - n_s u)
-    u = np.arange(cache.k0, cache.k0 + cells.index.shape[1], dtype=np.float64) * pitch
+    u = np.arange(k0, k0 + cells.index.shape[1], dtype=np.float64) * pitch
     s, t = n0 * n_s + n_t * u, n0 * n_t - n_s * u
-    hit = np.zeros(u.shape, dtype=np.bool_)
+    hit = _columns_reaching(changed, (s, s), (t, t), margin_mm)
+    return _patched(cells, hit, lambda a, b: compute(k0 + a, k0 + b))
+
+
+def _slice_margin_mm(grid: ph.BeamGrid, frequency_mhz: float) -> float:
+    """How far beside the image plane partial volume reaches (its outermost plane at the deepest row):
+    a structure changed farther away than this leaves the cells as they were."""
+    fwhm_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(grid.z_mm(), 0.0)).max())
+    return max(abs(e) for e in PARTIAL_VOLUME_PLANES) * fwhm_mm
+
+
+def _columns_reaching(
+    changed: Sequence[Bounds],
+    s_range: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]],
+    t_range: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]],
+    margin_mm: float,
+) -> npt.NDArray[np.bool_]:
+    """Columns whose (s, t) extent (lowest, highest per column) comes within `margin_mm` of the bounds
+    (s0, s1, t0, t1, ...) of a changed structure."""
+    (s_lo, s_hi), (t_lo, t_hi), m = s_range, t_range, margin_mm
+    hit = np.zeros(np.shape(s_lo), dtype=np.bool_)
     for b in changed:
-        m = margin_mm
-        hit |= (s >= b[0] - m) & (s <= b[1] + m) & (t >= b[2] - m) & (t <= b[3] + m)
+        hit |= (s_hi >= b[0] - m) & (s_lo <= b[1] + m) & (t_hi >= b[2] - m) & (t_lo <= b[3] + m)
+    return hit
+
+
+def _patched(cells: _Cells, hit: npt.NDArray[np.bool_], compute: Callable[[int, int], _Cells]) -> _Cells:
+    """`cells` with each run of `hit` columns [a, b) recomputed by compute(a, b); `cells` itself when
+    none is hit (it is never changed in place: a cache may hold it)."""
     if not hit.any():
         return cells
-    out = _Cells(
-        cells.index.copy(),
-        cells.labels.copy(),
-        cells.amp.copy(),
-        cells.loss_db.copy(),
-        cells.specular.copy(),
-        cells.present.copy(),
-    )
+    out = _Cells(*(getattr(cells, name).copy() for name in _Cells.__slots__))
     edges = np.flatnonzero(np.diff(np.concatenate([[0], hit.view(np.int8), [0]])))
     for a, b in zip(edges[0::2], edges[1::2], strict=True):
-        part = compute(cache.k0 + int(a), cache.k0 + int(b))
+        part = compute(int(a), int(b))
         for name in _Cells.__slots__:
             getattr(out, name)[:, a:b] = getattr(part, name)
     return out
@@ -1050,21 +1067,11 @@ def _anatomy_cells(
         # columns whose samples come within reach of a changed structure.
         changed = changed_structures(previous[0][0], scene) if isinstance(previous[0][0], Scene) else None
         if changed is not None:
-            fwhm_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(grid.z_mm(), 0.0)).max())
-            m = max(abs(e) for e in PARTIAL_VOLUME_PLANES) * fwhm_mm + 0.5
             full = (d_.shape[0], columns)
-            s_lo, s_hi = (f(np.broadcast_to(s_, full), axis=0) for f in (np.min, np.max))
-            t_lo, t_hi = (f(np.broadcast_to(t_, full), axis=0) for f in (np.min, np.max))
-            hit = np.zeros(columns, dtype=np.bool_)
-            for b in changed:
-                hit |= (s_hi >= b[0] - m) & (s_lo <= b[1] + m) & (t_hi >= b[2] - m) & (t_lo <= b[3] + m)
-            old = previous[1]
-            cells = _Cells(*(getattr(old, name).copy() for name in _Cells.__slots__))
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], hit.view(np.int8), [0]])))
-            for a, b in zip(edges[0::2], edges[1::2], strict=True):
-                part = compute(int(a), int(b))
-                for name in _Cells.__slots__:
-                    getattr(cells, name)[:, a:b] = getattr(part, name)
+            s_range = (np.broadcast_to(s_, full).min(axis=0), np.broadcast_to(s_, full).max(axis=0))
+            t_range = (np.broadcast_to(t_, full).min(axis=0), np.broadcast_to(t_, full).max(axis=0))
+            margin_mm = _slice_margin_mm(grid, frequency_mhz) + 0.5
+            cells = _patched(previous[1], _columns_reaching(changed, s_range, t_range, margin_mm), compute)
     if cells is None:
         cells = compute(0, columns)
     if cache is not None and pose.pressure <= 0.0:
