@@ -28,22 +28,13 @@ from drivers.sim.regions import (
     wrist,
 )
 
-SCENES: dict[str, SceneSpec] = {
-    **phantom.SCENES,
-    **shoulder.SCENES,
-    **elbow.SCENES,
-    **wrist.SCENES,
-    **hand.SCENES,
-    **hip.SCENES,
-    **knee.SCENES,
-    **ankle.SCENES,
-    **foot.SCENES,
-    **leg_veins.SCENES,
-    **arm_veins.SCENES,
-    **lower_leg.SCENES,
-    **chest_wall.SCENES,
-    **trauma.SCENES,
-}
+# Each region module adds its own scenes (one module per body region); an id two of them used would
+# keep only the later one, so tests check that their counts add up.
+REGIONS = (
+    *(phantom, shoulder, elbow, wrist, hand, hip, knee, ankle, foot, leg_veins, arm_veins),
+    *(lower_leg, chest_wall, trauma),
+)
+SCENES: dict[str, SceneSpec] = {k: spec for region in REGIONS for k, spec in region.SCENES.items()}
 
 
 @dataclass(frozen=True, slots=True)
