@@ -768,24 +768,17 @@ def _shifted(a: Array, by_mm: float) -> Array:
 def _apply_cells(
     field: npt.NDArray[np.complex64], cells: _Cells, col_of_line: npt.NDArray[np.intp], rs: int
 ) -> None:
-    """Weight the scatterers by their cell's amplitude and add the specular echoes (lines in two halves)."""
+    """Weight the scatterers by their cell's amplitude and add the specular echoes."""
     h = field.shape[0]
     h2 = (h // rs) * rs
-
-    def lines_of(j0: int, j1: int) -> None:
-        cols = col_of_line[j0:j1]
-        amp = cells.amp.take(cols, axis=1)  # (cell rows, lines)
-        part = field[:, j0:j1]
-        body = part[:h2].reshape(h2 // rs, rs, j1 - j0)  # broadcast over the rs rows of each cell
-        body *= amp[: h2 // rs, None, :]
-        if h2 < h:
-            part[h2:] *= amp[-1:]
-        part[::rs] += cells.specular.take(cols, axis=1)
-
-    ph.run_halves(lines_of, field.shape[1])
+    amp = cells.amp.take(col_of_line, axis=1)  # (cell rows, lines)
+    body = field[:h2].reshape(h2 // rs, rs, field.shape[1])  # broadcast over the rs rows of each cell
+    body *= amp[: h2 // rs, None, :]
+    if h2 < h:
+        field[h2:] *= amp[-1:]
+    field[::rs] += cells.specular.take(col_of_line, axis=1)
 
 
-CELLS_MIN_SPLIT = 128  # cell columns below which the anatomy cells are computed on one thread
 LATTICE_PREFETCH = 24  # lattice columns computed beyond the frame's edge when the probe slides past it
 
 
@@ -837,21 +830,15 @@ def _lattice_cells(
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
         s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
         d_ = _compressed(scene, pose.pressure, s_, t_, d_rows)
-
-        def part(j0: int, j1: int) -> _Cells:
-            return _cells(
-                scene,
-                (_columns(s_, j0, j1), _columns(t_, j0, j1), _columns(d_, j0, j1)),
-                beam,
-                grid=grid,
-                frequency_mhz=frequency_mhz,
-                rs=rs,
-                normal=(-sin_r, cos_r, n_plane),
-            )
-
-        # Columns are independent (see _Cells): the two halves of a wide range run on two threads
-        # (a few columns uncovered by a slide cost mostly per structure, which halves would double).
-        return _Cells.concat(ph.run_halves(part, k1 - k0, min_split=CELLS_MIN_SPLIT))
+        return _cells(
+            scene,
+            (s_, t_, d_),
+            beam,
+            grid=grid,
+            frequency_mhz=frequency_mhz,
+            rs=rs,
+            normal=(-sin_r, cos_r, n_plane),
+        )
 
     # Compression depends on what else is in view (see compress_vessels), so pressed frames are not cached.
     key: Key = (scene, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
@@ -955,29 +942,12 @@ def _patched(cells: _Cells, hit: npt.NDArray[np.bool_], compute: Callable[[int, 
 
 
 def _compressed(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
-    """compress_vessels over the samples, the two halves of their columns on two threads.
-
-    Both halves take the vessels near the whole frame, so the result does not depend on the split.
-    """
+    """compress_vessels over the samples (rows, columns), taking the vessels near the whole frame."""
     if pressure <= 0.0:
         return d
-    view = compression_view(s, t, d)
-    width = np.broadcast_shapes(s.shape, t.shape, d.shape)[1]
-    parts = ph.run_halves(
-        lambda j0, j1: np.broadcast_to(
-            compress_vessels(
-                scene, pressure, _columns(s, j0, j1), _columns(t, j0, j1), _columns(d, j0, j1), view=view
-            ),
-            (np.broadcast_shapes(s.shape, t.shape, d.shape)[0], j1 - j0),
-        ),
-        width,
-    )
-    return np.concatenate(parts, axis=1) if len(parts) > 1 else np.ascontiguousarray(parts[0])
-
-
-def _columns(a: Array, j0: int, j1: int) -> Array:
-    """Columns j0..j1 of a per-cell array; a column vector (one value per row) as it is."""
-    return a[:, j0:j1] if a.shape[1] > 1 else a
+    shape = np.broadcast_shapes(s.shape, t.shape, d.shape)
+    out = compress_vessels(scene, pressure, s, t, d, view=compression_view(s, t, d))
+    return np.ascontiguousarray(np.broadcast_to(out, shape))
 
 
 def _along(c0: float, c: float, u: Array) -> Array:
@@ -1047,16 +1017,11 @@ def _anatomy_cells(
     normal = (-math.sin(rot), math.cos(rot), n_plane)
 
     def compute(c0: int, c1: int) -> _Cells:
-        def part(j0: int, j1: int) -> _Cells:
-            def cols(a: Array) -> Array:
-                return a[..., c0 + j0 : c0 + j1] if a.shape[-1] > 1 else a
+        def cols(a: Array) -> Array:
+            return a[..., c0:c1] if a.shape[-1] > 1 else a
 
-            sub = (cols(s_), cols(t_), cols(d_))
-            beam_part = cols(beam_)
-            return _cells(scene, sub, beam_part, grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
-
-        # Columns are independent (see _Cells): a wide range runs in two halves on two threads.
-        return _Cells.concat(ph.run_halves(part, c1 - c0, min_split=CELLS_MIN_SPLIT))
+        sub = (cols(s_), cols(t_), cols(d_))
+        return _cells(scene, sub, cols(beam_), grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
 
     columns = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)[1]
     key: Key = (scene, pose, grid, frequency_mhz, rs, cs)
@@ -1099,8 +1064,6 @@ def build_anatomy(
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     rs, cs = anatomy_steps(grid)
     # The speckle field and the anatomy cells are independent: the field runs on the helper thread.
-    # Each also splits itself in halves on two threads (a slide's few new cell columns do not), so
-    # whichever is the larger this frame still uses both cores.
     (cells, col_of_line), field = ph.run_both(
         lambda: _anatomy_cells(
             scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
@@ -1202,16 +1165,11 @@ def _scatterer_field(
         field = ph.plane_field(grid, pose, frequency_mhz, seed)
         if cache is not None:
             cache.field_key, cache.field = key, field
-    remapped = np.empty_like(field)
     d = np.broadcast_to(coords.d, field.shape)
-
-    def lines_of(j0: int, j1: int) -> None:  # the two halves of the lines on two threads
-        src = np.rint(d[:, j0:j1] * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
-        src += grid.pad_rows - 1
-        np.clip(src, 0, field.shape[0] - 1, out=src)
-        remapped[:, j0:j1] = np.take_along_axis(field[:, j0:j1], src, axis=0)
-
-    ph.run_halves(lines_of, field.shape[1])
+    src = np.rint(d * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
+    src += grid.pad_rows - 1
+    np.clip(src, 0, field.shape[0] - 1, out=src)
+    remapped: npt.NDArray[np.complex64] = np.take_along_axis(field, src, axis=0)
     return remapped
 
 

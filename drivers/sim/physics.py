@@ -454,7 +454,6 @@ def plane_field(
     out = np.empty((z.size, u.size), dtype=np.complex64)
 
     def lines_of(j0: int, j1: int) -> None:
-        # Every line is independent of the others: the two halves of the lines run on two threads.
         idx, corner = _tap_corners(u[j0:j1], e, cr, sr, pitch)
         lines, taps, corners = corner.shape
         # Unit expected power on every line and band, whatever its place between cells and taps.
@@ -469,7 +468,7 @@ def plane_field(
             if r1 > r0:  # b[:, band].T is (rank, lines) with a row stride: BLAS reads it transposed
                 np.matmul(a[r0:r1], b[:, band].T, out=out[r0:r1, j0:j1])
 
-    run_halves(lines_of, u.size)
+    lines_of(0, u.size)
     return out
 
 
@@ -551,8 +550,10 @@ def specular_gain(beam_dir: npt.NDArray[np.float32]) -> Array:
 def run_both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
     """Run `second` on a helper thread while `first` runs on this one, and return both results.
 
-    The simulator's stages are long numpy or BLAS calls that release the GIL, so two halves of a
-    stage, or two independent stages, use both cores. The helper is joined before returning.
+    Used for two independent stages of a frame (the anatomy cells and the speckle field). Splitting
+    one stage into halves on two threads measured slower than one thread on the 2-core machine
+    (bench/README.md): a stage is hundreds of short numpy calls, and both threads wait on the GIL
+    between them. The helper is joined before returning.
     """
     box: list[U] = []
     error: list[BaseException] = []
@@ -574,37 +575,15 @@ def run_both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
     return a, box[0]
 
 
-MIN_SPLIT = 32  # below this many columns or lines a second thread costs more than it saves
-
-
-def run_halves(part: Callable[[int, int], T], n: int, *, min_split: int = MIN_SPLIT) -> tuple[T, ...]:
-    """part(0, mid) on this thread and part(mid, n) on a helper: a stage whose columns are independent.
-
-    Stages narrower than `min_split` run whole on this thread.
-    """
-    if n < min_split:
-        return (part(0, n),)
-    mid = n // 2
-    return run_both(lambda: part(0, mid), lambda: part(mid, n))
-
-
 def convolve_axial(
     field: npt.NDArray[np.complex64], kernel: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.complex64]:
-    """Axial PSF along rows; the output loses len(kernel)//2 rows at each end (the padding).
-
-    The left and right halves of the lines run on two threads.
-    """
+    """Axial PSF along rows; the output loses len(kernel)//2 rows at each end (the padding)."""
     half = kernel.size // 2
     n = field.shape[0] - 2 * half
     xf = field.view(np.float32)
     out = np.empty((n, xf.shape[1]), dtype=np.float32)
-    mid = (xf.shape[1] // 4) * 2  # an even float column: I and Q stay together
-
-    def part(c0: int, c1: int) -> None:
-        _convolve_rows(xf[:, c0:c1], kernel, out[:, c0:c1])
-
-    run_both(lambda: part(0, mid), lambda: part(mid, xf.shape[1]))
+    _convolve_rows(xf, kernel, out)
     result: npt.NDArray[np.complex64] = out.view(np.complex64)
     return result
 
@@ -645,10 +624,7 @@ def _toeplitz_block(kernel: bytes, block: int, stride: int) -> npt.NDArray[np.fl
 def convolve_lateral(
     field: npt.NDArray[np.complex64], kernels: Sequence[npt.NDArray[np.float32]], pad_lines: int
 ) -> npt.NDArray[np.complex64]:
-    """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped.
-
-    The upper and lower halves of every band run on two threads.
-    """
+    """Banded lateral PSF: row band i is convolved across lines with kernels[i]; margins are dropped."""
     rows, cols = field.shape[0], field.shape[1] - 2 * pad_lines
     out = np.empty((rows, 2 * cols), dtype=np.float32)
     xf = field.view(np.float32)  # (rows, 2 * lines): I and Q interleaved, so a line step is 2 floats
@@ -667,15 +643,9 @@ def convolve_lateral(
             src = x[:, 2 * (j0 + pad_lines - half) : 2 * (j1 + pad_lines + half)]
             np.matmul(src, taps[: 2 * (j1 - j0 + 2 * half), : 2 * (j1 - j0)], out=o[:, 2 * j0 : 2 * j1])
 
-    def part(upper: bool) -> None:
-        for band, k in enumerate(kernels):
-            r0, r1 = edges[band], edges[band + 1]
-            mid = (r0 + r1) // 2
-            lo, hi = (r0, mid) if upper else (mid, r1)
-            if hi > lo:
-                rows_of(lo, hi, k)
-
-    run_both(lambda: part(True), lambda: part(False))
+    for band, k in enumerate(kernels):
+        if edges[band + 1] > edges[band]:
+            rows_of(edges[band], edges[band + 1], k)
     result: npt.NDArray[np.complex64] = out.view(np.complex64)
     return result
 
