@@ -25,7 +25,9 @@ Cases, BMODE_U8, linear, 40 mm deep, 10 MHz; the panel's keyboard steps (ui/sim_
 Frames are 1/30 s apart in scene time. Besides wall-clock p50/p95, each case reports the CPU a frame
 costs (`time.thread_time` of the render thread plus its helper thread, which other engineers'
 processes on the machine do not inflate), split into the anatomy, the PSF convolution and the rest.
-The threads numpy and BLAS may use are left at one each: the renderer itself runs two threads.
+The threads numpy and BLAS may use are left at one each, as in the app. The renderer runs on one
+thread; a baseline tree whose renderer ran a helper thread (`physics.run_both`) has that thread's CPU
+counted too.
 """
 
 from __future__ import annotations
@@ -87,8 +89,14 @@ class _StageCpu:
         self.helper = 0.0  # helper-thread CPU so far
 
     def install(self, patient: Any, physics: Any) -> None:
-        run_both = physics.run_both
+        run_both = getattr(physics, "run_both", None)  # older renderers ran a helper thread
+        if run_both is not None:
+            self._count_helper(physics, run_both)
+        patient.build_anatomy = self.timed("anatomy", patient.build_anatomy)
+        physics.convolve_axial = self.timed("psf", physics.convolve_axial)
+        physics.convolve_lateral = self.timed("psf", physics.convolve_lateral)
 
+    def _count_helper(self, physics: Any, run_both: Callable[..., Any]) -> None:
         def timed_run_both(first: Callable[[], Any], second: Callable[[], Any]) -> Any:
             def timed_second() -> Any:
                 t0 = time.thread_time()
@@ -100,9 +108,6 @@ class _StageCpu:
             return run_both(first, timed_second)
 
         physics.run_both = timed_run_both
-        patient.build_anatomy = self.timed("anatomy", patient.build_anatomy)
-        physics.convolve_axial = self.timed("psf", physics.convolve_axial)
-        physics.convolve_lateral = self.timed("psf", physics.convolve_lateral)
 
     def now(self) -> float:
         return time.thread_time() + self.helper

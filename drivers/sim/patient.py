@@ -1063,13 +1063,13 @@ def build_anatomy(
     d = _compressed(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     rs, cs = anatomy_steps(grid)
-    # The speckle field and the anatomy cells are independent: the field runs on the helper thread.
-    (cells, col_of_line), field = ph.run_both(
-        lambda: _anatomy_cells(
-            scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
-        ),
-        lambda: _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache),
+    # One thread: splitting the frame's stages over two threads measured no faster on the 2-core
+    # machine (the stages are hundreds of short numpy calls that queue on the GIL; bench/README.md),
+    # and the app's window needs the other core.
+    cells, col_of_line = _anatomy_cells(
+        scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
     )
+    field = _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache)
     _apply_cells(field, cells, col_of_line, rs)
     points = _add_point_targets(
         scene, pose, grid, frequency_mhz, field=field, loss_db=cells.loss_db, col_of_line=col_of_line, rs=rs

@@ -15,11 +15,9 @@ Pipeline, each stage cached by the inputs it depends on (drivers/sim/patient.py 
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,9 +26,6 @@ from drivers.sim.pose import ProbePose
 from drivers.sim.shapes import Array
 from drivers.sim.tissues import ALPHA_DB_CM_MHZ, IMPEDANCE_MRAYL, N_LABELS
 from scanner_app.frame import Geometry
-
-T = TypeVar("T")
-U = TypeVar("U")
 
 C_MM_PER_US = 1.54  # speed of sound assumed by the beamformer
 LATTICE_MM = 0.04  # scatterer lattice pitch; beam sampling finer than this repeats scatterers
@@ -545,34 +540,6 @@ def specular_gain(beam_dir: npt.NDArray[np.float32]) -> Array:
     angle = np.degrees(np.arccos(np.clip(np.abs(beam_dir[2]), 0.0, 1.0)))
     result: Array = np.exp(-0.5 * (angle / SPECULAR_SIGMA_DEG) ** 2).astype(np.float32)
     return result
-
-
-def run_both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
-    """Run `second` on a helper thread while `first` runs on this one, and return both results.
-
-    Used for two independent stages of a frame (the anatomy cells and the speckle field). Splitting
-    one stage into halves on two threads measured slower than one thread on the 2-core machine
-    (bench/README.md): a stage is hundreds of short numpy calls, and both threads wait on the GIL
-    between them. The helper is joined before returning.
-    """
-    box: list[U] = []
-    error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            box.append(second())
-        except BaseException as exc:  # re-raised on the caller's thread
-            error.append(exc)
-
-    helper = threading.Thread(target=run, name="sim-render-helper")
-    helper.start()
-    try:
-        a = first()
-    finally:
-        helper.join()
-    if error:
-        raise error[0]
-    return a, box[0]
 
 
 def convolve_axial(
