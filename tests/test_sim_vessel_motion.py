@@ -266,6 +266,33 @@ def test_a_phase_change_recomputes_only_the_columns_the_vessels_reach(
     assert computed == []
 
 
+def test_a_phase_change_along_a_vessel_repaints_only_the_rows_it_reaches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A held probe along the popliteal vein: the vein runs through every column, so a new phase
+    reaches them all, but only the rows about the vessels are painted again; same bits as afresh."""
+    painted: list[int] = []
+    real_tissue = patient_module._tissue
+
+    def counting_tissue(*args: object, **kwargs: object) -> object:
+        out = real_tissue(*args, **kwargs)  # type: ignore[arg-type]
+        painted.append(out[0].size)  # cells painted: rows x columns
+        return out
+
+    monkeypatch.setattr(patient_module, "_tissue", counting_tissue)
+    held = _renderer("popliteal", "popliteal vein long axis")
+    held.render(PARAMS, 0.0)
+    whole = sum(painted)
+    for t in (_time_in(0, 8), _time_in(6, 8)):  # the breath moves the vein, then the heart the artery
+        painted.clear()
+        got = held.render(PARAMS, t)
+        assert 0 < sum(painted) < 0.6 * whole, (t, sum(painted), whole)
+        want = _renderer("popliteal", "popliteal vein long axis").render(PARAMS, t)
+        assert np.array_equal(got.pixels, want.pixels)
+        assert got.labels is not None and want.labels is not None
+        assert np.array_equal(got.labels, want.labels)
+
+
 def test_doppler_sees_the_vessels_where_the_b_mode_draws_them() -> None:
     """The colour box over the CFA at systole and at end diastole: blood where the labels' lumen is."""
     scene_id, view = VIEWS[0]

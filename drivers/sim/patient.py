@@ -537,6 +537,7 @@ class _Cells:
 
     index: npt.NDArray[np.uint8]  # structure index
     labels: npt.NDArray[np.uint8]  # tissue label
+    echo_db: npt.NDArray[np.float32]  # the cell's own echo: tissue, texture, partial volume
     amp: npt.NDArray[np.float32]  # echo amplitude after the two-way loss down the line
     loss_db: npt.NDArray[np.float32]  # two-way loss reaching the cell
     specular: npt.NDArray[np.complex64]  # coherent interface echo, added at the cell's first row
@@ -547,6 +548,7 @@ class _Cells:
         return _Cells(
             self.index[:, cols],
             self.labels[:, cols],
+            self.echo_db[:, cols],
             self.amp[:, cols],
             self.loss_db[:, cols],
             self.specular[:, cols],
@@ -560,6 +562,7 @@ class _Cells:
         return _Cells(
             np.concatenate([p.index for p in parts], axis=1),
             np.concatenate([p.labels for p in parts], axis=1),
+            np.concatenate([p.echo_db for p in parts], axis=1),
             np.concatenate([p.amp for p in parts], axis=1),
             np.concatenate([p.loss_db for p in parts], axis=1),
             np.concatenate([p.specular for p in parts], axis=1),
@@ -576,42 +579,59 @@ def _cells(
     frequency_mhz: float,
     rs: int,
     normal: tuple[float, float, float],
+    old: _Cells | None = None,
+    changed: Sequence[Bounds] = (),
 ) -> _Cells:
     """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d).
 
+    Given `old`, the same cells made for another version of the scene whose `changed` structures
+    (their bounds before and after) differ, only the cell rows those structures reach are painted
+    afresh; the loss and echoes down each column are redone whole, since they carry the change below.
     `present` covers the cell rows of the unpadded image (rows `grid.pad_rows` .. `+ grid.rows`).
     """
-    s_, t_, d_ = coords
-    index_ = paint(scene, s_, t_, d_)
-    small = index_.shape
-    labels_ = structure_labels(scene).take(index_)
-    per_structure = _structure_echo_db(scene, beam_dir)
-    if all(e.size == 1 for e in per_structure):
-        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32).take(index_)
-    else:  # convex: anisotropy differs line by line
-        echo_db = np.empty(small, dtype=np.float32)
-        for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
-            np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
-    bent = follow_fibres(scene, index_, coords, beam_dir, echo_db)
-    _add_textures(echo_db, labels_, s_, t_, d_, skip=bent)
-    z_cells = grid.z_mm()[::rs][: small[0]]
-    pv_db = _partial_volume_db(
-        scene, coords, index_, normal=normal, z_mm=z_cells, frequency_mhz=frequency_mhz
-    )
-    if pv_db is not None:
-        echo_db += pv_db
+    rows = np.broadcast_shapes(*(a.shape for a in coords))[0]
+    z_cells = grid.z_mm()[::rs][:rows]
+    # The slice at its thickest over the whole column sets the partial-volume planes of every row.
+    thickest_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_cells, 0.0)).max())
+    if old is None:
+        index_, labels_, echo_db = _tissue(
+            scene,
+            coords,
+            beam_dir,
+            z_mm=z_cells,
+            thickest_mm=thickest_mm,
+            frequency_mhz=frequency_mhz,
+            normal=normal,
+        )
+    else:
+        window = _rows_reaching(coords[2], changed, rows)
+        if window is None:
+            return old
+        band = slice(*window)
+        s_, t_, d_ = (a[band] if a.shape[0] > 1 else a for a in coords)
+        index_, labels_, echo_db = old.index.copy(), old.labels.copy(), old.echo_db.copy()
+        index_[band], labels_[band], echo_db[band] = _tissue(
+            scene,
+            (s_, t_, d_),
+            beam_dir,
+            z_mm=z_cells[band],
+            thickest_mm=thickest_mm,
+            frequency_mhz=frequency_mhz,
+            normal=normal,
+        )
     loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
     amp = ph.db_to_amplitude(echo_db - loss_db)
 
     # Specular interface echoes: coherent along the interface (same carrier phase at the same depth).
+    small = index_.shape
     specular = np.zeros(small, dtype=np.complex64)
     rr, cc = np.nonzero(reflection > 0.02)
     if rr.size:
         angle = np.broadcast_to(ph.specular_gain(beam_dir), (1, small[1]))[0, cc]
         echo_amp = reflection[rr, cc] * np.float32(ph.SPECULAR_GAIN) * angle
         echo_amp = echo_amp * ph.db_to_amplitude(-before_db[rr, cc])  # loss on the way to the interface
-        z = grid.z_mm()[::rs][: small[0]]  # the carrier phase depends only on the row: once per row
-        phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z)
+        # The carrier phase depends only on the row: once per row.
+        phase = np.exp(2j * np.pi * (2.0 * frequency_mhz / ph.C_MM_PER_US) * z_cells)
         specular[rr, cc] = (echo_amp * phase.take(rr)).astype(np.complex64)
     artefacts.add_artefacts(
         scene,
@@ -631,7 +651,62 @@ def _cells(
     flat = np.multiply(image_rows, small[1], dtype=np.intp)  # (index, column) pairs
     flat += np.arange(small[1])
     present = np.bincount(flat.ravel(), minlength=n * small[1]).reshape(n, small[1]) > 0
-    return _Cells(index_, labels_, amp, loss_db, specular, present)
+    return _Cells(index_, labels_, echo_db, amp, loss_db, specular, present)
+
+
+def _tissue(
+    scene: Scene,
+    coords: tuple[Array, Array, Array],
+    beam_dir: npt.NDArray[np.float32],
+    *,
+    z_mm: npt.NDArray[np.float32],
+    thickest_mm: float,
+    frequency_mhz: float,
+    normal: tuple[float, float, float],
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+    """Structure index, tissue label and echo (dB: tissue, anisotropy, texture, partial volume) of
+    each cell at patient (s, t, d), cell rows at ranges `z_mm`, in a column whose slice is at most
+    `thickest_mm` (FWHM) thick.
+
+    Every value depends on its own cell alone (partial volume on its pair of rows: the first row
+    must be even), so any block of rows and columns gives the same bits as the whole frame.
+    """
+    s_, t_, d_ = coords
+    index_ = paint(scene, s_, t_, d_)
+    small = index_.shape
+    labels_ = structure_labels(scene).take(index_)
+    per_structure = _structure_echo_db(scene, beam_dir)
+    if all(e.size == 1 for e in per_structure):
+        echo_db = np.asarray([float(e.ravel()[0]) for e in per_structure], dtype=np.float32).take(index_)
+    else:  # convex: anisotropy differs line by line
+        echo_db = np.empty(small, dtype=np.float32)
+        for i in np.flatnonzero(np.bincount(index_.ravel(), minlength=len(per_structure))):
+            np.copyto(echo_db, np.broadcast_to(per_structure[i], small), where=index_ == i)
+    bent = follow_fibres(scene, index_, coords, beam_dir, echo_db)
+    _add_textures(echo_db, labels_, s_, t_, d_, skip=bent)
+    pv_db = _partial_volume_db(
+        scene, coords, index_, normal=normal, z_mm=z_mm, thickest_mm=thickest_mm, frequency_mhz=frequency_mhz
+    )
+    if pv_db is not None:
+        echo_db += pv_db
+    return index_, labels_, echo_db
+
+
+def _rows_reaching(d: Array, changed: Sequence[Bounds], rows: int) -> tuple[int, int] | None:
+    """Cell rows [r0, r1) whose depths `d` (rows, 1 or columns) come within half a millimetre of the
+    depth bounds of a changed structure, r0 even (see _tissue); None when none does."""
+    if d.shape[0] != rows:  # a depth for every row is needed to tell
+        return 0, rows
+    d_rows = d.reshape(rows, -1)
+    d_lo, d_hi = d_rows.min(axis=1), d_rows.max(axis=1)
+    hit = np.zeros(d_rows.shape[0], dtype=np.bool_)
+    for b in changed:
+        hit |= (d_hi >= b[4] - 0.5) & (d_lo <= b[5] + 0.5)
+    found = np.flatnonzero(hit)
+    if found.size == 0:
+        return None
+    r0 = int(found[0])
+    return r0 - r0 % 2, min(rows, int(found[-1]) + 1)
 
 
 PARTIAL_VOLUME_PLANES = (-0.7, -0.35, 0.35, 0.7)  # off-plane samples, in thickest-slice FWHMs
@@ -644,6 +719,7 @@ def _partial_volume_db(
     *,
     normal: tuple[float, float, float],
     z_mm: npt.NDArray[np.float32],
+    thickest_mm: float,
     frequency_mhz: float,
 ) -> npt.NDArray[np.float32] | None:
     """Echo change (dB) from the tissue beside the image plane within the slice thickness, or None.
@@ -651,18 +727,20 @@ def _partial_volume_db(
     The slice adds the echo power of everything it covers, weighted by the square of its elevation
     profile: a cyst thinner than the slice fills in, a bright structure just off the plane shows
     faintly. The structures are painted on planes either side at fixed offsets, weighted per row by
-    the slice profile at that depth; the attenuation down the line stays the plane's own. `normal`
+    the slice profile at that depth (planes set apart by `thickest_mm`, the thickest slice FWHM of
+    the column); the attenuation down the line stays the plane's own. `normal`
     is the slice normal (s, t) and the plane's offset along it. Only the window around structures
     whose bounds end within the slice is painted, on every other cell row; a cell takes
     the change of its coarse cell only if both hold the same structure, so in-plane edges stay sharp.
     """
     full_shape = index_.shape
-    fwhm_all = ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm, 0.0))
-    e_max = max(abs(k) for k in PARTIAL_VOLUME_PLANES) * float(fwhm_all.max())
-    window = _slice_edge_window(scene, coords, normal, e_max)
-    if window is None:
+    e_max = max(abs(k) for k in PARTIAL_VOLUME_PLANES) * thickest_mm
+    near = _near_slice_edges(scene, coords, normal, e_max)
+    rows_near, cols_near = np.flatnonzero(near.any(axis=1)), np.flatnonzero(near.any(axis=0))
+    if rows_near.size == 0:
         return None
-    r0, r1, c0, c1 = window
+    r0, r1 = int(rows_near[0]), int(rows_near[-1]) + 1
+    c0, c1 = int(cols_near[0]), int(cols_near[-1]) + 1
     r0 -= r0 % 2  # keep the coarse rows aligned with the whole frame's (columns are not decimated:
 
     # cells computed in chunks of columns must not depend on where a chunk starts)
@@ -686,7 +764,7 @@ def _partial_volume_db(
     total = centre.copy()
     weight_sum = np.ones((index_c.shape[0], 1), dtype=np.float32)
     changed = False
-    offsets = [k * float(fwhm_all.max()) for k in PARTIAL_VOLUME_PLANES]
+    offsets = [k * thickest_mm for k in PARTIAL_VOLUME_PLANES]
     planes = [(_shifted(s_, e * normal[0]), _shifted(t_, e * normal[1])) for e in offsets]
     for e, off in zip(offsets, _paint_planes(scene, planes, d_), strict=True):
         w = np.exp(-((e / sigma) ** 2)).astype(np.float32)[:, None]  # power profile at each row
@@ -704,7 +782,8 @@ def _partial_volume_db(
     up = np.repeat(pv_c, 2, axis=0)[:rows]
     same = np.repeat(index_c, 2, axis=0)[:rows] == index_
     out = np.zeros(full_shape, dtype=np.float32)
-    out[r0:r1, c0:c1] = np.where(same, up, np.float32(0.0))
+    # Only the cells near a slice edge: the window's other cells would depend on the window's extent.
+    out[r0:r1, c0:c1] = np.where(same & near[r0:r1, c0:c1], up, np.float32(0.0))
     return out
 
 
@@ -727,10 +806,10 @@ def _paint_planes(
     return [index[:, i * cols : (i + 1) * cols] for i in range(len(planes))]
 
 
-def _slice_edge_window(
+def _near_slice_edges(
     scene: Scene, coords: tuple[Array, Array, Array], normal: tuple[float, float, float], e_max: float
-) -> tuple[int, int, int, int] | None:
-    """Cell rows and columns (r0, r1, c0, c1) near structures whose bounds end within e_max of the plane.
+) -> npt.NDArray[np.bool_]:
+    """The cells near structures whose bounds end within e_max of the plane.
 
     Elsewhere every plane of the slice holds the same structure as the image plane (up to shapes
     curving inside their bounds), so partial volume has nothing to add there.
@@ -755,10 +834,7 @@ def _slice_edge_window(
             & (d_ >= d0)
             & (d_ <= d1)
         )
-    rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
-    if rows.size == 0:
-        return None
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return hit
 
 
 def _shifted(a: Array, by_mm: float) -> Array:
@@ -826,7 +902,7 @@ def _lattice_cells(
     lo, hi = int(k[0]), int(k[-1]) + 1
     beam = ph.plane_coords_beam(pose)
 
-    def compute(k0: int, k1: int) -> _Cells:
+    def compute(k0: int, k1: int, old: _Cells | None = None, changed: Sequence[Bounds] = ()) -> _Cells:
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
         s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
         return _cells(
@@ -837,6 +913,8 @@ def _lattice_cells(
             frequency_mhz=frequency_mhz,
             rs=rs,
             normal=(-sin_r, cos_r, n_plane),
+            old=old,
+            changed=changed,
         )
 
     key: Key = (scene, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
@@ -878,7 +956,7 @@ def _lattice_cells(
 def _refreshed_columns(
     cache: CellCache,
     scene: Scene,
-    compute: Callable[[int, int], _Cells],
+    compute: Callable[[int, int, _Cells, Sequence[Bounds]], _Cells],
     *,
     pitch: float,
     normal: tuple[float, float, float],
@@ -900,7 +978,7 @@ def _refreshed_columns(
     u = np.arange(k0, k0 + cells.index.shape[1], dtype=np.float64) * pitch
     s, t = n0 * n_s + n_t * u, n0 * n_t - n_s * u
     hit = _columns_reaching(changed, (s, s), (t, t), margin_mm)
-    return _patched(cells, hit, lambda a, b: compute(k0 + a, k0 + b))
+    return _patched(cells, hit, lambda a, b, old_cells: compute(k0 + a, k0 + b, old_cells, changed))
 
 
 def _slice_margin_mm(grid: ph.BeamGrid, frequency_mhz: float) -> float:
@@ -925,15 +1003,17 @@ def _columns_reaching(
     return hit
 
 
-def _patched(cells: _Cells, hit: npt.NDArray[np.bool_], compute: Callable[[int, int], _Cells]) -> _Cells:
-    """`cells` with each run of `hit` columns [a, b) recomputed by compute(a, b); `cells` itself when
-    none is hit (it is never changed in place: a cache may hold it)."""
+def _patched(
+    cells: _Cells, hit: npt.NDArray[np.bool_], recompute: Callable[[int, int, _Cells], _Cells]
+) -> _Cells:
+    """`cells` with each run of `hit` columns [a, b) redone by recompute(a, b, those columns' cells);
+    `cells` itself when none is hit (it is never changed in place: a cache may hold it)."""
     if not hit.any():
         return cells
     out = _Cells(*(getattr(cells, name).copy() for name in _Cells.__slots__))
     edges = np.flatnonzero(np.diff(np.concatenate([[0], hit.view(np.int8), [0]])))
     for a, b in zip(edges[0::2], edges[1::2], strict=True):
-        part = compute(int(a), int(b))
+        part = recompute(int(a), int(b), cells.columns(int(a), int(b)))
         for name in _Cells.__slots__:
             getattr(out, name)[:, a:b] = getattr(part, name)
     return out
@@ -1015,12 +1095,22 @@ def _anatomy_cells(
     n_plane = -pose.position_mm * math.sin(rot) + pose.lateral_mm * math.cos(rot)
     normal = (-math.sin(rot), math.cos(rot), n_plane)
 
-    def compute(c0: int, c1: int) -> _Cells:
+    def compute(c0: int, c1: int, old: _Cells | None = None, changed: Sequence[Bounds] = ()) -> _Cells:
         def cols(a: Array) -> Array:
             return a[..., c0:c1] if a.shape[-1] > 1 else a
 
         sub = (cols(s_), cols(t_), cols(d_))
-        return _cells(scene, sub, cols(beam_), grid=grid, frequency_mhz=frequency_mhz, rs=rs, normal=normal)
+        return _cells(
+            scene,
+            sub,
+            cols(beam_),
+            grid=grid,
+            frequency_mhz=frequency_mhz,
+            rs=rs,
+            normal=normal,
+            old=old,
+            changed=changed,
+        )
 
     columns = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)[1]
     key: Key = (scene, pose, grid, frequency_mhz, rs, cs)
@@ -1035,7 +1125,8 @@ def _anatomy_cells(
             s_range = (np.broadcast_to(s_, full).min(axis=0), np.broadcast_to(s_, full).max(axis=0))
             t_range = (np.broadcast_to(t_, full).min(axis=0), np.broadcast_to(t_, full).max(axis=0))
             margin_mm = _slice_margin_mm(grid, frequency_mhz) + 0.5
-            cells = _patched(previous[1], _columns_reaching(changed, s_range, t_range, margin_mm), compute)
+            hit = _columns_reaching(changed, s_range, t_range, margin_mm)
+            cells = _patched(previous[1], hit, lambda a, b, old: compute(a, b, old, changed))
     if cells is None:
         cells = compute(0, columns)
     if cache is not None and pose.pressure <= 0.0:
