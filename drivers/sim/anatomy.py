@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.sim.pose import ProbePose
-from drivers.sim.shapes import Array, Bounds, Shape, Slab, Tube
+from drivers.sim.shapes import Array, Bounds, Shape, Slab, Span, Tube
 from drivers.sim.tissues import TISSUES, Label
 from drivers.sim.vessel_motion import (
     HEART_RATE_PER_MIN,
@@ -438,33 +438,35 @@ def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:
     shape = np.broadcast_shapes(s.shape, t.shape, d.shape)
     index = np.zeros(shape, dtype=np.uint8)
     view = view_bounds(s, t, d)
-    # Depth grows down every column (any untilted or tilted linear plane, compressed or not): evaluate
-    # each shape only over the rows where some column reaches its depth bounds.
-    by_rows = d.ndim == 2 and shape[0] > 1 and d.shape[0] > 1 and bool(np.all(np.diff(d, axis=0) >= 0))
+    # Evaluate each shape only over the rows where some column reaches its depth bounds.
+    by_rows = d.ndim == 2 and shape[0] > 1 and d.shape[0] > 1
     if by_rows:
         d_hi, d_lo = (d[:, 0], d[:, 0]) if d.shape[1] == 1 else (d.max(axis=1), d.min(axis=1))
     vectors = s.shape[0] == 1 and t.shape[0] == 1  # the coordinates along a row are cheap to evaluate
-    # One depth per row (an untilted plane, uncompressed): a shape fills one span of rows per column.
-    d_col = d[:, 0] if by_rows and vectors and d.shape[1] == 1 else None
+    # Coordinates along a row and depth growing down every column (any untilted or tilted linear plane;
+    # under pressure, unless a rigid artery folds a column): a shape fills one span of rows per
+    # column, found by binary search.
+    monotonic = by_rows and vectors and bool(np.all(np.diff(d, axis=0) >= 0))
+    rows_above = _rows_above(d, shape) if monotonic else None
     for i, st in enumerate(scene.structures, start=1):
         bounds = st.shape.bounds
         if st.point_target or not _overlaps(bounds, view):
             continue
         span_of = getattr(st.shape, "span", None)
-        span = span_of(s, t) if d_col is not None and span_of is not None else None
-        if d_col is not None and span is not None:
-            _paint_span(index, d_col, span, i)
+        span = span_of(s, t) if rows_above is not None and span_of is not None else None
+        if rows_above is not None and span is not None:
+            _paint_span(index, rows_above, span, i)
         elif by_rows:
-            r0 = int(np.searchsorted(d_hi, bounds[4], side="left"))
-            r1 = int(np.searchsorted(d_lo, bounds[5], side="right"))
+            reach = (d_hi >= bounds[4]) & (d_lo <= bounds[5])
             if isinstance(st.shape, Slab) and vectors:
                 # A slab's depth bounds are loose; its surfaces over this plane give the rows exactly:
                 # nothing above the shallowest top or at/below the deepest bottom is inside.
                 top, bottom = st.shape.top(s, t), st.shape.bottom(s, t)
-                r0 = max(r0, int(np.searchsorted(d_hi, float(np.min(top)), side="left")))
-                r1 = min(r1, int(np.searchsorted(d_lo, float(np.max(bottom)), side="left")))
-            if r1 <= r0:
+                reach &= (d_hi >= float(np.min(top))) & (d_lo < float(np.max(bottom)))
+            reached = np.flatnonzero(reach)
+            if reached.size == 0:
                 continue
+            r0, r1 = int(reached[0]), int(reached[-1]) + 1
             rows = slice(r0, r1)
             sub = (s[rows] if s.shape[0] > 1 else s, t[rows] if t.shape[0] > 1 else t, d[rows])
             np.putmask(index[rows], np.broadcast_to(st.shape.mask(*sub), index[rows].shape), np.uint8(i))
@@ -515,12 +517,36 @@ def fibre_field(
     return (ds / norm, dt / norm, dd / norm), off_t.astype(np.float32), off_d.astype(np.float32)
 
 
-def _paint_span(index: npt.NDArray[np.uint8], d_col: Array, span: tuple[Array, Array], i: int) -> None:
-    """Paint structure `i` where d_col[row] lies in [lo, hi) of its column: over that box only."""
+def _rows_above(d: Array, shape: tuple[int, ...]) -> Callable[[Array], npt.NDArray[np.intp]]:
+    """For depths `d` (rows, 1 or columns) that grow down every column: a function giving, for one
+    depth per column, how many rows of that column lie above it (d < depth), exactly as float32
+    comparisons would, by binary search."""
+    if d.shape[1] == 1:
+        d_col = d[:, 0]
+        return lambda depth: np.searchsorted(d_col, depth, side="left")
+    rows, cols = shape
+    # Each column's depths as integers in the same order, the columns laid end to end: one sorted
+    # array in which every column's search stays within its own stretch.
+    offset = np.arange(cols, dtype=np.int64) << 32
+    keys = (_ordered_keys(d.T) + offset[:, None]).ravel()
+    first_row = np.arange(cols, dtype=np.intp) * rows
+    return lambda depth: np.searchsorted(keys, _ordered_keys(depth) + offset, side="left") - first_row
+
+
+def _ordered_keys(a: Array) -> npt.NDArray[np.int64]:
+    """float32 values as int64 keys in the same order (-0.0 as 0.0; no NaN): a < b iff key(a) < key(b)."""
+    bits = (np.asarray(a, dtype=np.float32) + np.float32(0.0)).view(np.int32).astype(np.int64)
+    return np.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
+
+
+def _paint_span(
+    index: npt.NDArray[np.uint8], rows_above: Callable[[Array], npt.NDArray[np.intp]], span: Span, i: int
+) -> None:
+    """Paint structure `i` where a column's depth lies in [lo, hi) of its span: over that box only."""
     cols = index.shape[1]
     lo, hi = (np.broadcast_to(a, (1, cols))[0] for a in span)
-    r_lo = np.searchsorted(d_col, lo, side="left")
-    r_hi = np.searchsorted(d_col, hi, side="left")
+    r_lo = rows_above(lo)
+    r_hi = rows_above(hi)
     filled = r_hi > r_lo
     if not filled.any():
         return
