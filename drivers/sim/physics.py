@@ -333,12 +333,15 @@ def elevation_taps(
 
 
 def field_pitch_mm(grid: BeamGrid) -> float:
-    """Horizontal cell pitch of the speckle field for a linear grid.
+    """Horizontal cell pitch of the speckle field the grid's lines sample.
 
     The lines sample the field: cells at least two line pitches apart keep the bilinear field's
     spectrum (sinc^2, zero at 1/pitch) below the lines' Nyquist, so a sub-pitch slide moves it smoothly.
+    Convex lines spread with range: the pitch is taken from the deepest, widest-spaced lines, so no
+    line aliases the field (the shallow speckle is then up to a third wider than the beam with 256
+    lines over 60 degrees; halving the cells there cost slides 0.01-0.02 of their correlation).
     """
-    return max(FIELD_PITCH_MM, FIELD_PITCH_LINES * grid.line_pitch)
+    return max(FIELD_PITCH_MM, FIELD_PITCH_LINES * float(grid.lateral_pitch_mm(grid.depth_mm)))
 
 
 def _bilinear_correlation(x_cells: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -360,10 +363,11 @@ def field_lateral_kernels(
     ac the kernel's autocorrelation and rho the field's correlation at a lag of m lines.
     """
     rot = math.radians(rotation_deg)
-    per_line = grid.line_pitch / field_pitch_mm(grid)  # cells per line
+    # Cells per line in each band (convex lines spread with range, as in lateral_kernels).
+    per_line = grid.lateral_pitch_mm(_band_centres_mm(grid)) / field_pitch_mm(grid)
     out = []
-    for k in lateral_kernels(psf, grid):
-        lags = np.arange(-(k.size - 1), k.size, dtype=np.float64) * per_line
+    for k, cells in zip(lateral_kernels(psf, grid), per_line, strict=True):
+        lags = np.arange(-(k.size - 1), k.size, dtype=np.float64) * cells
         rho = _bilinear_correlation(lags * abs(math.cos(rot))) * _bilinear_correlation(
             lags * abs(math.sin(rot))
         )
@@ -620,10 +624,15 @@ def convolve_lateral(
 @lru_cache(maxsize=32)
 def lateral_kernels(psf: Psf, grid: BeamGrid) -> tuple[npt.NDArray[np.float32], ...]:
     """One lateral kernel per depth band, from the beam width at the band's centre depth."""
-    centres = (np.arange(N_LATERAL_BANDS) + 0.5) * grid.depth_mm / N_LATERAL_BANDS
+    centres = _band_centres_mm(grid)
     fwhm_mm = psf.lateral_fwhm_mm(centres)
     pitch = grid.lateral_pitch_mm(centres)
     return tuple(gaussian_kernel(float(f / p)) for f, p in zip(fwhm_mm, pitch, strict=True))
+
+
+def _band_centres_mm(grid: BeamGrid) -> npt.NDArray[np.float64]:
+    """Centre range of each lateral depth band."""
+    return (np.arange(N_LATERAL_BANDS) + 0.5) * grid.depth_mm / N_LATERAL_BANDS
 
 
 @lru_cache(maxsize=32)
