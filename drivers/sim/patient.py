@@ -1198,66 +1198,98 @@ def _sampled_plane_field(
     """
     rot = math.radians(pose.rotation_deg)
     cr, sr = math.cos(rot), math.sin(rot)
-    if pose.tilt_deg == 0.0 and pose.pressure <= 0.0:  # the samples sit where the grid alone puts them
-        m = _untilted_aux_map(grid)
-    else:
+    if pose.tilt_deg != 0.0:
         s, t = np.broadcast_arrays(coords.s, coords.t)
         u = (s - np.float32(pose.position_mm)) * np.float32(cr) + (
             t - np.float32(pose.lateral_mm)
         ) * np.float32(sr)
-        m = _aux_map(grid, u, np.broadcast_to(coords.d, u.shape))
+        m = _aux_map(_aux_lines(grid, u), grid.dz_mm, np.broadcast_to(coords.d, u.shape))
+    elif pose.pressure <= 0.0:  # the samples sit where the grid alone puts them
+        m = _untilted_aux_map(grid)
+    else:  # pressed: the tissue each sample sees comes from another depth, not from another line
+        m = _aux_map(_untilted_aux_lines(grid), grid.dz_mm, coords.d)
     aux = ph.BeamGrid(
-        Geometry.LINEAR, m.rows, m.lines, m.rows * m.dz_mm, m.lines * m.pitch_mm, 60.0, 40.0, m.pad_rows, 0
+        Geometry.LINEAR,
+        m.rows,
+        m.lines.lines,
+        m.rows * m.dz_mm,
+        m.lines.lines * m.lines.pitch_mm,
+        60.0,
+        40.0,
+        m.pad_rows,
+        0,
     )
-    flat = ProbePose(
-        pose.position_mm + m.centre_mm * cr, pose.lateral_mm + m.centre_mm * sr, pose.rotation_deg
-    )
+    centre = m.lines.centre_mm
+    flat = ProbePose(pose.position_mm + centre * cr, pose.lateral_mm + centre * sr, pose.rotation_deg)
     field = ph.plane_field(aux, flat, frequency_mhz, seed).ravel()
     out: npt.NDArray[np.complex64] = field.take(m.index)
-    out += (field.take(m.index + 1) - out) * m.weight
+    out += (field.take(m.index + 1) - out) * m.lines.weight
     return out
 
 
 @dataclass(frozen=True, slots=True)
-class _AuxMap:
-    """Where a plane's samples fall on the aux grid of its untilted field (`_sampled_plane_field`)."""
+class _AuxLines:
+    """The aux grid's lines and where a plane's samples fall between them (`_sampled_plane_field`)."""
 
-    rows: int
     lines: int
-    pad_rows: int
     pitch_mm: float
-    dz_mm: float
     centre_mm: float  # in-plane position of the aux grid's centre, from the probe's
+    left: npt.NDArray[np.intp]  # each sample's aux line on its left
+    weight: npt.NDArray[np.float32]  # each sample's weight on the aux line on its right
+
+
+@dataclass(frozen=True, slots=True)
+class _AuxMap:
+    """The aux grid covering a plane's samples, and each sample's place on it."""
+
+    lines: _AuxLines
+    rows: int
+    pad_rows: int
+    dz_mm: float
     index: npt.NDArray[np.intp]  # flat aux index of each sample's nearest row, on the line left of it
-    weight: npt.NDArray[np.float32]  # each sample's weight on the line right of it
 
 
-def _aux_map(grid: ph.BeamGrid, u: Array, d: Array) -> _AuxMap:
-    """The aux grid covering samples at in-plane position u (from the probe's) and depth d."""
+def _aux_lines(grid: ph.BeamGrid, u: Array) -> _AuxLines:
+    """Aux lines covering samples at in-plane position u (from the probe's), half a field cell apart."""
     pitch = ph.field_pitch_mm(grid) / ph.FIELD_PITCH_LINES
-    dz = grid.dz_mm
     u_lo, u_hi = float(u.min()), float(u.max())
     lines = math.ceil((u_hi - u_lo) / pitch) + 3
-    pad = max(0, math.ceil(-float(d.min()) / dz) + 1)
-    rows = max(8, math.ceil(float(d.max()) / dz) + 2)
     centre = (u_lo + u_hi) / 2.0
-    # Aux line j sits at u = centre + (j + 0.5 - lines / 2) pitch; aux row i at depth (i - pad + 1) dz.
+    # Aux line j sits at u = centre + (j + 0.5 - lines / 2) pitch.
     x = (u - np.float32(centre)) * np.float32(1.0 / pitch) + np.float32(lines / 2.0 - 0.5)
-    j0 = np.clip(np.floor(x), 0, lines - 2).astype(np.intp)
-    w = np.clip(x - j0, 0.0, 1.0).astype(np.float32)
-    row = np.clip(np.rint(d * np.float32(1.0 / dz)).astype(np.intp) + (pad - 1), 0, rows + 2 * pad - 1)
-    index = row * lines + j0
+    left = np.clip(np.floor(x), 0, lines - 2).astype(np.intp)
+    weight = np.clip(x - left, 0.0, 1.0).astype(np.float32)
+    left.flags.writeable = weight.flags.writeable = False  # cached and shared
+    return _AuxLines(lines, pitch, centre, left, weight)
+
+
+def _aux_map(lines: _AuxLines, dz_mm: float, d: Array) -> _AuxMap:
+    """Aux rows dz_mm apart covering samples at depth d, and each sample's flat aux index."""
+    pad = max(0, math.ceil(-float(d.min()) / dz_mm) + 1)
+    rows = max(8, math.ceil(float(d.max()) / dz_mm) + 2)
+    # Aux row i sits at depth (i - pad + 1) dz.
+    row = np.rint(d * np.float32(1.0 / dz_mm)).astype(np.intp)
+    row += pad - 1
+    np.clip(row, 0, rows + 2 * pad - 1, out=row)
+    row *= lines.lines
+    index = np.add(row, lines.left, out=row if row.shape == lines.left.shape else None)
     index.flags.writeable = False  # cached and shared
-    w.flags.writeable = False
-    return _AuxMap(rows, lines, pad, pitch, dz, centre, index, w)
+    return _AuxMap(lines, rows, pad, dz_mm, index)
+
+
+@lru_cache(maxsize=8)
+def _untilted_aux_lines(grid: ph.BeamGrid) -> _AuxLines:
+    """The aux lines of an untilted plane: the same wherever the probe is, however turned or pressed."""
+    at_origin = ph.plane_coords(grid, ProbePose())  # s is the in-plane position, t is 0
+    return _aux_lines(
+        grid, np.broadcast_to(at_origin.s, np.broadcast_shapes(at_origin.s.shape, at_origin.d.shape))
+    )
 
 
 @lru_cache(maxsize=8)
 def _untilted_aux_map(grid: ph.BeamGrid) -> _AuxMap:
-    """The aux map of an untilted, uncompressed plane: the same wherever the probe is and however turned."""
-    at_origin = ph.plane_coords(grid, ProbePose())  # s is the in-plane position, t is 0
-    u, d = np.broadcast_arrays(at_origin.s, at_origin.d)
-    return _aux_map(grid, u, d)
+    """The aux map of an untilted plane under no pressure: the same wherever the probe is."""
+    return _aux_map(_untilted_aux_lines(grid), grid.dz_mm, ph.plane_coords(grid, ProbePose()).d)
 
 
 def _scatterer_field(
