@@ -1211,9 +1211,9 @@ def _sampled_plane_field(
     aux = ph.BeamGrid(
         Geometry.LINEAR,
         m.rows,
-        m.lines.lines,
+        m.lines.count,
         m.rows * m.dz_mm,
-        m.lines.lines * m.lines.pitch_mm,
+        m.lines.count * m.lines.pitch_mm,
         60.0,
         40.0,
         m.pad_rows,
@@ -1231,7 +1231,7 @@ def _sampled_plane_field(
 class _AuxLines:
     """The aux grid's lines and where a plane's samples fall between them (`_sampled_plane_field`)."""
 
-    lines: int
+    count: int
     pitch_mm: float
     centre_mm: float  # in-plane position of the aux grid's centre, from the probe's
     left: npt.NDArray[np.intp]  # each sample's aux line on its left
@@ -1271,7 +1271,7 @@ def _aux_map(lines: _AuxLines, dz_mm: float, d: Array) -> _AuxMap:
     row = np.rint(d * np.float32(1.0 / dz_mm)).astype(np.intp)
     row += pad - 1
     np.clip(row, 0, rows + 2 * pad - 1, out=row)
-    row *= lines.lines
+    row *= lines.count
     index = np.add(row, lines.left, out=row if row.shape == lines.left.shape else None)
     index.flags.writeable = False  # cached and shared
     return _AuxMap(lines, rows, pad, dz_mm, index)
