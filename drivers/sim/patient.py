@@ -203,10 +203,7 @@ class PatientRenderer:
         if needle is not None:  # the needle's echo joins the field before the PSF
             field = needle_echo(needle, image_plane(grid, pose), params.frequency_mhz).applied(field)
         axial = ph.axial_kernel(psf, grid.dz_mm)
-        if uses_plane_field(grid, pose):
-            kernels = ph.field_lateral_kernels(psf, grid, pose.rotation_deg)
-        else:
-            kernels = ph.lateral_kernels(psf, grid)
+        kernels = ph.field_lateral_kernels(psf, grid, pose.rotation_deg)
         prev = self._iq
         if prev is not None and prev[0][1:] == key[1:]:  # the same plane, its vessels in another phase
             iq = _reconvolved(prev[1], prev[2], field, axial=axial, kernels=kernels, pad_lines=grid.pad_lines)
@@ -1182,44 +1179,117 @@ def build_anatomy(
     return _Anatomy(index, labels, field, in_view)
 
 
-def uses_plane_field(grid: ph.BeamGrid, pose: ProbePose) -> bool:
-    """Whether the frame's speckle is the 3-D elevation-integrated field (a linear probe)."""
-    return grid.geometry == Geometry.LINEAR
-
-
-def _tilted_plane_field(
+def _sampled_plane_field(
     grid: ph.BeamGrid, pose: ProbePose, coords: ph.PlaneCoords, frequency_mhz: float, seed: int
 ) -> npt.NDArray[np.complex64]:
-    """The 3-D field for a tilted linear probe, taken from the untilted field of the same patient.
+    """The 3-D field for a tilted linear or a convex probe, taken from an untilted linear field.
 
-    The untilted field is computed on a grid covering the tilted samples (same row and line pitch),
-    and each sample takes its nearest row and interpolates between the two lines either side of its
-    in-plane position: a small tilt changes the speckle as much as the samples move, not entirely.
+    An untilted linear field of the same patient is computed on an aux grid covering the samples, its
+    lines half a field cell apart (a linear grid's line pitch) and its rows the grid's row pitch; each
+    sample takes its nearest aux row and interpolates between the two aux lines either side of its
+    in-plane position, so a small tilt or a slide changes the speckle as much as the samples move.
+    A slanted convex beam steps less than a row in depth, so it takes some aux rows twice but skips
+    none: a slide, which moves its samples in depth, keeps the rows it sums (rows 1/cos(half the fan)
+    finer would skip rows on the central beams, and a 1 mm slide correlated about 0.90, not 0.94).
+    The aux field's slice profile follows its depth bands, and its carrier phase each layer's depth: a
+    convex beam's slice thickness is that of its depth below the skin rather than of its range (a
+    depth cos(angle) of the arc's, 0.87 at 30 degrees); the phase changes no statistics, the layers
+    being independent, and a move shifts it with the speckle.
     """
     rot = math.radians(pose.rotation_deg)
     cr, sr = math.cos(rot), math.sin(rot)
-    s, t = np.broadcast_arrays(coords.s, coords.t)
-    u = (s - np.float32(pose.position_mm)) * np.float32(cr) + (t - np.float32(pose.lateral_mm)) * np.float32(
-        sr
+    if pose.tilt_deg != 0.0:
+        s, t = np.broadcast_arrays(coords.s, coords.t)
+        u = (s - np.float32(pose.position_mm)) * np.float32(cr) + (
+            t - np.float32(pose.lateral_mm)
+        ) * np.float32(sr)
+        m = _aux_map(_aux_lines(grid, u), grid.dz_mm, np.broadcast_to(coords.d, u.shape))
+    elif pose.pressure <= 0.0:  # the samples sit where the grid alone puts them
+        m = _untilted_aux_map(grid)
+    else:  # pressed: the tissue each sample sees comes from another depth, not from another line
+        m = _aux_map(_untilted_aux_lines(grid), grid.dz_mm, coords.d)
+    aux = ph.BeamGrid(
+        Geometry.LINEAR,
+        m.rows,
+        m.lines.count,
+        m.rows * m.dz_mm,
+        m.lines.count * m.lines.pitch_mm,
+        60.0,
+        40.0,
+        m.pad_rows,
+        0,
     )
-    d = np.broadcast_to(coords.d, u.shape)
-    pitch, dz = grid.line_pitch, grid.dz_mm
-    u_lo, u_hi = float(u.min()), float(u.max())
-    lines = math.ceil((u_hi - u_lo) / pitch) + 3
-    pad = max(0, math.ceil(-float(d.min()) / dz) + 1)
-    rows = max(8, math.ceil(float(d.max()) / dz) + 2)
-    centre = (u_lo + u_hi) / 2.0
-    aux = ph.BeamGrid(Geometry.LINEAR, rows, lines, rows * dz, lines * pitch, 60.0, 40.0, pad, 0)
+    centre = m.lines.centre_mm
     flat = ProbePose(pose.position_mm + centre * cr, pose.lateral_mm + centre * sr, pose.rotation_deg)
     field = ph.plane_field(aux, flat, frequency_mhz, seed).ravel()
-    # Aux line j sits at u = centre + (j + 0.5 - lines / 2) pitch; aux row i at depth (i - pad + 1) dz.
-    x = (u - np.float32(centre)) * np.float32(1.0 / pitch) + np.float32(lines / 2.0 - 0.5)
-    j0 = np.clip(np.floor(x), 0, lines - 2).astype(np.intp)
-    w = np.clip(x - j0, 0.0, 1.0).astype(np.float32)
-    row = np.clip(np.rint(d * np.float32(1.0 / dz)).astype(np.intp) + (pad - 1), 0, rows + 2 * pad - 1)
-    k = row * lines + j0
-    out: npt.NDArray[np.complex64] = field.take(k) * (1.0 - w) + field.take(k + 1) * w
+    out: npt.NDArray[np.complex64] = field.take(m.index)
+    out += (field.take(m.index + 1) - out) * m.lines.weight
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _AuxLines:
+    """The aux grid's lines and where a plane's samples fall between them (`_sampled_plane_field`)."""
+
+    count: int
+    pitch_mm: float
+    centre_mm: float  # in-plane position of the aux grid's centre, from the probe's
+    left: npt.NDArray[np.intp]  # each sample's aux line on its left
+    weight: npt.NDArray[np.float32]  # each sample's weight on the aux line on its right
+
+
+@dataclass(frozen=True, slots=True)
+class _AuxMap:
+    """The aux grid covering a plane's samples, and each sample's place on it."""
+
+    lines: _AuxLines
+    rows: int
+    pad_rows: int
+    dz_mm: float
+    index: npt.NDArray[np.intp]  # flat aux index of each sample's nearest row, on the line left of it
+
+
+def _aux_lines(grid: ph.BeamGrid, u: Array) -> _AuxLines:
+    """Aux lines covering samples at in-plane position u (from the probe's), half a field cell apart."""
+    pitch = ph.field_pitch_mm(grid) / ph.FIELD_PITCH_LINES
+    u_lo, u_hi = float(u.min()), float(u.max())
+    lines = math.ceil((u_hi - u_lo) / pitch) + 3
+    centre = (u_lo + u_hi) / 2.0
+    # Aux line j sits at u = centre + (j + 0.5 - lines / 2) pitch.
+    x = (u - np.float32(centre)) * np.float32(1.0 / pitch) + np.float32(lines / 2.0 - 0.5)
+    left = np.clip(np.floor(x), 0, lines - 2).astype(np.intp)
+    weight = np.clip(x - left, 0.0, 1.0).astype(np.float32)
+    left.flags.writeable = weight.flags.writeable = False  # cached and shared
+    return _AuxLines(lines, pitch, centre, left, weight)
+
+
+def _aux_map(lines: _AuxLines, dz_mm: float, d: Array) -> _AuxMap:
+    """Aux rows dz_mm apart covering samples at depth d, and each sample's flat aux index."""
+    pad = max(0, math.ceil(-float(d.min()) / dz_mm) + 1)
+    rows = max(8, math.ceil(float(d.max()) / dz_mm) + 2)
+    # Aux row i sits at depth (i - pad + 1) dz.
+    row = np.rint(d * np.float32(1.0 / dz_mm)).astype(np.intp)
+    row += pad - 1
+    np.clip(row, 0, rows + 2 * pad - 1, out=row)
+    row *= lines.count
+    index = np.add(row, lines.left, out=row if row.shape == lines.left.shape else None)
+    index.flags.writeable = False  # cached and shared
+    return _AuxMap(lines, rows, pad, dz_mm, index)
+
+
+@lru_cache(maxsize=8)
+def _untilted_aux_lines(grid: ph.BeamGrid) -> _AuxLines:
+    """The aux lines of an untilted plane: the same wherever the probe is, however turned or pressed."""
+    at_origin = ph.plane_coords(grid, ProbePose())  # s is the in-plane position, t is 0
+    return _aux_lines(
+        grid, np.broadcast_to(at_origin.s, np.broadcast_shapes(at_origin.s.shape, at_origin.d.shape))
+    )
+
+
+@lru_cache(maxsize=8)
+def _untilted_aux_map(grid: ph.BeamGrid) -> _AuxMap:
+    """The aux map of an untilted plane under no pressure: the same wherever the probe is."""
+    return _aux_map(_untilted_aux_lines(grid), grid.dz_mm, ph.plane_coords(grid, ProbePose()).d)
 
 
 def _scatterer_field(
@@ -1231,19 +1301,17 @@ def _scatterer_field(
     *,
     cache: CellCache | None = None,
 ) -> npt.NDArray[np.complex64]:
-    """The speckle field of the frame: the 3-D elevation-integrated field for an untilted linear probe.
+    """The speckle field of the frame: the patient's 3-D field integrated over the elevation slice.
 
-    A tilted plane samples the untilted field of the same patient; convex planes keep the 2-D
-    nearest-lattice field.
+    An untilted linear probe computes it on its own grid; a tilted linear or a convex plane samples
+    the untilted field of the same patient (`_sampled_plane_field`).
     Under pressure each sample takes the field of the (undeformed) row its tissue came from, so the
     speckle moves with the tissue; the undeformed field is kept for the next pressed frame.
     """
-    if not uses_plane_field(grid, pose):
-        return ph.scatterers(coords, frequency_mhz, seed)
-    if pose.tilt_deg != 0.0:
-        tilted: Key = ("tilted", grid, pose, frequency_mhz, seed)
+    if grid.geometry == Geometry.CONVEX or pose.tilt_deg != 0.0:
+        sampled: Key = ("sampled", grid, pose, frequency_mhz, seed)
         return _held_field(
-            cache, tilted, lambda: _tilted_plane_field(grid, pose, coords, frequency_mhz, seed)
+            cache, sampled, lambda: _sampled_plane_field(grid, pose, coords, frequency_mhz, seed)
         )
     key: Key = (grid, pose.position_mm, pose.lateral_mm, pose.rotation_deg, frequency_mhz, seed)
     if coords.d.shape[0] == 1 or coords.d.shape[1] == 1:  # not compressed: the field is used up in place

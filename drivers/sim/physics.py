@@ -2,8 +2,9 @@
 
 Pipeline, each stage cached by the inputs it depends on (drivers/sim/patient.py does the caching):
 1. `BeamGrid` + pose -> patient coordinates of every beam sample.
-2. A complex scatterer field fixed in patient coordinates (hashed lattice) with the carrier phase of
-   each lattice point's beam-frame depth from a phase LUT.
+2. A complex scatterer field fixed in the patient in 3-D (`plane_field`: depth layers times hashed
+   horizontal cells, bilinear between cells), integrated over the elevation slice, with the carrier
+   phase of each layer's depth; tilted and convex planes sample it (drivers/sim/patient.py).
 3. Echo amplitude per sample: tissue backscatter + texture + anisotropy, minus the two-way
    attenuation accumulated down each scan line (shadowing and enhancement come from this), plus
    specular interface echoes and point targets.
@@ -28,9 +29,7 @@ from drivers.sim.tissues import ALPHA_DB_CM_MHZ, IMPEDANCE_MRAYL, N_LABELS
 from scanner_app.frame import Geometry
 
 C_MM_PER_US = 1.54  # speed of sound assumed by the beamformer
-LATTICE_MM = 0.04  # scatterer lattice pitch; beam sampling finer than this repeats scatterers
-TABLE_BITS = 16  # 512 KiB of complex64: stays in cache; a good hash hides the reuse
-PHASE_LUT_SIZE = 1024
+LATTICE_MM = 0.04  # depth layer pitch of the speckle field; beam sampling finer than this repeats them
 MID_GREY_DB = 4.0  # echo power (dB re muscle-like tissue at 0 dB) shown mid-grey; DR widens around it
 NOISE_DB = -75.0  # electronic noise power before gain and TGC
 ENVELOPE_SCALE = 1000.0  # ENVELOPE_U16 count of a 0 dB echo
@@ -211,70 +210,6 @@ def plane_coords(grid: BeamGrid, pose: ProbePose) -> PlaneCoords:
     return PlaneCoords(s, t, d, z, beam)
 
 
-@lru_cache(maxsize=8)
-def scatterer_table(seed: int) -> npt.NDArray[np.complex64]:
-    """Circular complex Gaussian amplitudes, unit mean power, one per hash bucket (the patient's tissue)."""
-    rng = np.random.default_rng(seed)
-    n = 1 << TABLE_BITS
-    return (
-        (rng.standard_normal(n, dtype=np.float32) + 1j * rng.standard_normal(n, dtype=np.float32))
-        / np.float32(math.sqrt(2.0))
-    ).astype(np.complex64)
-
-
-@lru_cache(maxsize=1)
-def phase_lut() -> npt.NDArray[np.complex64]:
-    k = np.arange(PHASE_LUT_SIZE, dtype=np.float64) * (2.0 * math.pi / PHASE_LUT_SIZE)
-    result: npt.NDArray[np.complex64] = np.exp(1j * k).astype(np.complex64)
-    return result
-
-
-def _lattice_index(x: Array) -> npt.NDArray[np.int32]:
-    result: npt.NDArray[np.int32] = np.floor(x * np.float32(1.0 / LATTICE_MM)).astype(np.int32)
-    return result
-
-
-def _mix(x: npt.NDArray[np.int32]) -> npt.NDArray[np.uint16]:
-    """A 32-bit integer mix (murmur-style finaliser) reduced to a table index."""
-    h = x.view(np.uint32)
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x45D9F3B)
-    h = h ^ (h >> np.uint32(16))
-    out: npt.NDArray[np.uint16] = (h & np.uint32((1 << TABLE_BITS) - 1)).astype(np.uint16)
-    return out
-
-
-def scatterers(coords: PlaneCoords, frequency_mhz: float, seed: int) -> npt.NDArray[np.complex64]:
-    """Complex scatterer amplitude of every beam sample: nearest patient-fixed lattice point.
-
-    The carrier phase exp(j 2k z) uses the beam-frame depth z of the lattice point itself, so a
-    translation of the probe shifts the speckle and an axial shift only adds a global phase.
-    """
-    table = scatterer_table(seed)
-    ix, iy, iz = _lattice_index(coords.s), _lattice_index(coords.t), _lattice_index(coords.d)
-    # Mix the across-beam and along-beam lattice indices separately (cheap when the plane is aligned and
-    # they are vectors), then XOR: every sample still gets an independent-looking table entry.
-    h_across = _mix(ix * np.int32(73856093) ^ iy * np.int32(19349663)).astype(np.intp)
-    h_along = _mix(iz * np.int32(83492791) + np.int32(7)).astype(np.intp)
-    # XOR straight into intp (one pass when the two are vectors), then take: ~2x faster than uint16 indexing.
-    amp = table.take(np.bitwise_xor(h_across, h_along))
-    # Beam-frame depth of the lattice point = sample range + (lattice point - sample) . beam direction.
-    lat = np.float32(LATTICE_MM)
-    z_lat: Array = coords.range_mm
-    for comp, idx, coord in ((0, ix, coords.s), (1, iy, coords.t), (2, iz, coords.d)):
-        bc = coords.beam_dir[comp]
-        if np.any(np.abs(bc) > 1e-9):
-            z_lat = z_lat + bc * ((idx.astype(np.float32) + np.float32(0.5)) * lat - coord)
-    cycles_per_mm = 2.0 * frequency_mhz / C_MM_PER_US
-    phase_idx = (z_lat * np.float32(cycles_per_mm * PHASE_LUT_SIZE)).astype(np.int32) & (PHASE_LUT_SIZE - 1)
-    phase = phase_lut()[phase_idx]
-    if np.broadcast_shapes(amp.shape, phase.shape) == amp.shape:  # in place: no second 2-D array
-        amp *= phase
-        return amp
-    out: npt.NDArray[np.complex64] = amp * phase
-    return out
-
-
 @lru_cache(maxsize=4)
 def field_tables(seed: int) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64]]:
     """The patient's speckle field factors: depth layers (power 1/FIELD_RANK) and horizontal cells (power 1).
@@ -333,12 +268,15 @@ def elevation_taps(
 
 
 def field_pitch_mm(grid: BeamGrid) -> float:
-    """Horizontal cell pitch of the speckle field for a linear grid.
+    """Horizontal cell pitch of the speckle field the grid's lines sample.
 
     The lines sample the field: cells at least two line pitches apart keep the bilinear field's
     spectrum (sinc^2, zero at 1/pitch) below the lines' Nyquist, so a sub-pitch slide moves it smoothly.
+    Convex lines spread with range: the pitch is taken from the deepest, widest-spaced lines, so no
+    line aliases the field (the shallow speckle is then up to a third wider than the beam with 256
+    lines over 60 degrees; halving the cells there cost slides 0.01-0.02 of their correlation).
     """
-    return max(FIELD_PITCH_MM, FIELD_PITCH_LINES * grid.line_pitch)
+    return max(FIELD_PITCH_MM, FIELD_PITCH_LINES * float(grid.lateral_pitch_mm(grid.depth_mm)))
 
 
 def _bilinear_correlation(x_cells: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -360,10 +298,11 @@ def field_lateral_kernels(
     ac the kernel's autocorrelation and rho the field's correlation at a lag of m lines.
     """
     rot = math.radians(rotation_deg)
-    per_line = grid.line_pitch / field_pitch_mm(grid)  # cells per line
+    # Cells per line in each band (convex lines spread with range, as in lateral_kernels).
+    per_line = grid.lateral_pitch_mm(_band_centres_mm(grid)) / field_pitch_mm(grid)
     out = []
-    for k in lateral_kernels(psf, grid):
-        lags = np.arange(-(k.size - 1), k.size, dtype=np.float64) * per_line
+    for k, cells in zip(lateral_kernels(psf, grid), per_line, strict=True):
+        lags = np.arange(-(k.size - 1), k.size, dtype=np.float64) * cells
         rho = _bilinear_correlation(lags * abs(math.cos(rot))) * _bilinear_correlation(
             lags * abs(math.sin(rot))
         )
@@ -620,10 +559,15 @@ def convolve_lateral(
 @lru_cache(maxsize=32)
 def lateral_kernels(psf: Psf, grid: BeamGrid) -> tuple[npt.NDArray[np.float32], ...]:
     """One lateral kernel per depth band, from the beam width at the band's centre depth."""
-    centres = (np.arange(N_LATERAL_BANDS) + 0.5) * grid.depth_mm / N_LATERAL_BANDS
+    centres = _band_centres_mm(grid)
     fwhm_mm = psf.lateral_fwhm_mm(centres)
     pitch = grid.lateral_pitch_mm(centres)
     return tuple(gaussian_kernel(float(f / p)) for f, p in zip(fwhm_mm, pitch, strict=True))
+
+
+def _band_centres_mm(grid: BeamGrid) -> npt.NDArray[np.float64]:
+    """Centre range of each lateral depth band."""
+    return (np.arange(N_LATERAL_BANDS) + 0.5) * grid.depth_mm / N_LATERAL_BANDS
 
 
 @lru_cache(maxsize=32)
