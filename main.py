@@ -5,6 +5,14 @@ The only place that chooses a simulated or a real probe.
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread, set before numpy loads: the simulator's matrix products are small, and with
+# OpenBLAS's default of a thread a core they stalled for 110-130 ms (p95) whenever the other core
+# was busy (bench/README.md), against 18-28 ms on one thread. The user may still set more.
+for _blas_threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_blas_threads, "1")
+
 import argparse
 import functools
 import logging
