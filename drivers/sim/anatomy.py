@@ -385,22 +385,18 @@ def _rigid_artery(
     return result, taken
 
 
-def compress_vessels(
-    scene: Scene, pressure: float, s: Array, t: Array, d: Array, *, view: Bounds | None = None
-) -> Array:
+def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
     """Depth coordinates warped by probe pressure: maps deformed (imaged) depth to patient depth.
 
     Three parts: the soft tissue under the footprint thins (`flatten`); each patent vein collapses
     and the tissue above follows it down (`_squash`, deepest vein first: a deeper vein's map also moves
     the tissue above it, so the shallower ones are undone afterwards in nearly patient depth); each
     artery rides along as a rigid piece (`_rigid_artery`), so it neither grows nor trails.
-    The vessels that take part are those near `view` (by default the samples' own bounds): a part of
-    a frame computed apart gives the frame's `compression_view` so it matches the rest.
+    The vessels that take part are those within 10 mm of the samples' bounds.
     """
     if pressure <= 0.0:
         return d
-    if view is None:
-        view = compression_view(s, t, d)
+    view = view_bounds(s, t, d, margin_mm=10.0)
     tubes = [
         st
         for st in scene.structures
@@ -426,11 +422,6 @@ def compress_vessels(
     for st in sorted((v for v in tubes if v.vessel is VesselKind.ARTERY), key=lambda v: v.shape.bounds[4]):
         out, claimed = _rigid_artery(st, pressure, deform=deform, coords=(s, t, d), out=out, claimed=claimed)
     return out
-
-
-def compression_view(s: Array, t: Array, d: Array) -> Bounds:
-    """The bounds within which vessels take part in `compress_vessels` for these samples."""
-    return view_bounds(s, t, d, margin_mm=10.0)
 
 
 def paint(scene: Scene, s: Array, t: Array, d: Array) -> npt.NDArray[np.uint8]:

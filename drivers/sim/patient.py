@@ -30,7 +30,6 @@ from drivers.sim.anatomy import (
     Scene,
     changed_structures,
     compress_vessels,
-    compression_view,
     paint,
     structure_labels,
     structure_names,
@@ -725,10 +724,10 @@ def _partial_volume_db(
     profile: a cyst thinner than the slice fills in, a bright structure just off the plane shows
     faintly. The structures are painted on planes either side at fixed offsets, weighted per row by
     the slice profile at that depth (planes set apart by `thickest_mm`, the thickest slice FWHM of
-    the column); the attenuation down the line stays the plane's own. `normal`
-    is the slice normal (s, t) and the plane's offset along it. Only the window around structures
-    whose bounds end within the slice is painted, on every other cell row; a cell takes
-    the change of its coarse cell only if both hold the same structure, so in-plane edges stay sharp.
+    the column); the attenuation down the line stays the plane's own. `normal` is the slice normal
+    (s, t) and the plane's offset along it. Only the cells near structures whose bounds end within
+    the slice change (`_near_slice_edges`), painted on every other cell row; a cell takes the change
+    of its coarse cell only if both hold the same structure, so in-plane edges stay sharp.
     """
     full_shape = index_.shape
     e_max = max(abs(k) for k in PARTIAL_VOLUME_PLANES) * thickest_mm
@@ -1020,9 +1019,8 @@ def _compressed(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> 
     """compress_vessels over the samples (rows, columns), taking the vessels near the whole frame."""
     if pressure <= 0.0:
         return d
-    shape = np.broadcast_shapes(s.shape, t.shape, d.shape)
-    out = compress_vessels(scene, pressure, s, t, d, view=compression_view(s, t, d))
-    return np.ascontiguousarray(np.broadcast_to(out, shape))
+    out = compress_vessels(scene, pressure, s, t, d)
+    return np.ascontiguousarray(np.broadcast_to(out, np.broadcast_shapes(s.shape, t.shape, d.shape)))
 
 
 def _along(c0: float, c: float, u: Array) -> Array:

@@ -387,22 +387,19 @@ def plane_field(
     a = _depth_factor(grid, frequency_mhz, seed)
     out = np.empty((z.size, u.size), dtype=np.complex64)
 
-    def lines_of(j0: int, j1: int) -> None:
-        idx, corner = _tap_corners(u[j0:j1], e, cr, sr, pitch)
-        lines, taps, corners = corner.shape
-        # Unit expected power on every line and band, whatever its place between cells and taps.
-        energy = (corner**2).sum(axis=-1) @ (band_w32**2).T  # (lines, bands)
-        w = corner[:, None, :, :] * band_w32[None, :, :, None]
-        w *= (1.0 / np.sqrt(energy))[:, :, None, None]
-        g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
-        # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
-        b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
-        for band in range(N_LATERAL_BANDS):
-            r0, r1 = edges[band], edges[band + 1]
-            if r1 > r0:  # b[:, band].T is (rank, lines) with a row stride: BLAS reads it transposed
-                np.matmul(a[r0:r1], b[:, band].T, out=out[r0:r1, j0:j1])
-
-    lines_of(0, u.size)
+    idx, corner = _tap_corners(u, e, cr, sr, pitch)
+    lines, taps, corners = corner.shape
+    # Unit expected power on every line and band, whatever its place between cells and taps.
+    energy = (corner**2).sum(axis=-1) @ (band_w32**2).T  # (lines, bands)
+    w = corner[:, None, :, :] * band_w32[None, :, :, None]
+    w *= (1.0 / np.sqrt(energy))[:, :, None, None]
+    g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
+    # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
+    b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
+    for band in range(N_LATERAL_BANDS):
+        r0, r1 = edges[band], edges[band + 1]
+        if r1 > r0:  # b[:, band].T is (rank, lines) with a row stride: BLAS reads it transposed
+            np.matmul(a[r0:r1], b[:, band].T, out=out[r0:r1])
     return out
 
 
