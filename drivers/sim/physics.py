@@ -389,13 +389,15 @@ def plane_field(
 
     idx, corner = _tap_corners(u, e, cr, sr, pitch)
     lines, taps, corners = corner.shape
+    # Each line's horizontal factor at each tap (bilinear between cells, real weights on the I/Q
+    # floats), then summed over the taps with each band's slice profile: (lines, bands, rank).
+    g = cell_tab.take(idx.reshape(-1), axis=0).view(np.float32).reshape(lines, taps, corners, -1)
+    at_taps = np.einsum("ltc,ltcr->ltr", corner, g)  # (lines, taps, 2 rank)
+    b = np.matmul(band_w32, at_taps)  # (lines, bands, 2 rank)
     # Unit expected power on every line and band, whatever its place between cells and taps.
-    energy = (corner**2).sum(axis=-1) @ (band_w32**2).T  # (lines, bands)
-    w = corner[:, None, :, :] * band_w32[None, :, :, None]
-    w *= (1.0 / np.sqrt(energy))[:, :, None, None]
-    g = cell_tab.take(idx.reshape(-1), axis=0).reshape(lines, taps * corners, FIELD_RANK)
-    # (lines, bands, taps*corners) @ (lines, taps*corners, 2 rank) with real weights on the I/Q floats.
-    b = np.matmul(w.reshape(lines, -1, taps * corners), g.view(np.float32)).view(np.complex64)
+    energy = np.einsum("ltc,ltc->lt", corner, corner) @ (band_w32**2).T  # (lines, bands)
+    b *= (1.0 / np.sqrt(energy))[:, :, None]
+    b = b.view(np.complex64)
     for band in range(N_LATERAL_BANDS):
         r0, r1 = edges[band], edges[band + 1]
         if r1 > r0:  # b[:, band].T is (rank, lines) with a row stride: BLAS reads it transposed
