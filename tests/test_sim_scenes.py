@@ -297,6 +297,39 @@ def test_sliding_probe_reuses_anatomy_columns_without_changing_a_bit(
         assert got.structures_in_view == want.structures_in_view
 
 
+def test_a_short_axis_slide_at_the_limbs_origin_reuses_anatomy_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In exact short axis at position 0 the plane's offset is lateral x cos 90° = 1e-17 mm: a slide
+    across must still find its columns (it recomputed the whole plane every frame)."""
+    import drivers.sim.patient as patient_module
+
+    computed: list[int] = []
+    real_cells = patient_module._cells
+
+    def counting_cells(*args: object, **kwargs: object) -> object:
+        cells = real_cells(*args, **kwargs)  # type: ignore[arg-type]
+        computed.append(cells.index.shape[1])
+        return cells
+
+    monkeypatch.setattr(patient_module, "_cells", counting_cells)
+    params = RenderParams(rows=96, cols=80, depth_mm=30.0)
+    sliding = PatientRenderer("groin", seed=4)
+    pose = sliding.scene.views["CFV short axis"]
+    assert pose.position_mm == 0.0 and pose.rotation_deg == 90.0
+    sliding.set_pose(pose)
+    sliding.render(params, 0.0)
+    for step in (0.3, 1.7, -2.2):
+        pose = pose.nudged(lateral_mm=step * params.width_mm / params.cols)
+        sliding.set_pose(pose)
+        computed.clear()
+        got = sliding.render(params, 12.0)  # 14 heartbeats and 3 breaths: the vessels as at 0 s
+        assert sum(computed) <= patient_module.LATTICE_PREFETCH + 6 < params.cols // 2, step
+        fresh = PatientRenderer("groin", seed=4)
+        fresh.set_pose(pose)
+        assert np.array_equal(got.pixels, fresh.render(params, 12.0).pixels), step
+
+
 def test_frames_vary_with_time_only_through_noise() -> None:
     r = PatientRenderer("qa_phantom", seed=2)
     params = RenderParams(rows=64, cols=64, depth_mm=20.0, data_format=DataFormat.ENVELOPE_U16)

@@ -198,8 +198,8 @@ class PhasedScenes:
         return phased
 
 
-def changed_structures(old: Scene, new: Scene) -> list[Bounds] | None:
-    """Bounds (before and after) of the structures that differ between two versions of one scene.
+def changed_structures(old: Scene, new: Scene) -> list[Shape] | None:
+    """The shapes (before and after) of the structures that differ between two versions of one scene.
 
     None when they are not versions of one scene (another scene, variant or structure list).
     """
@@ -207,14 +207,14 @@ def changed_structures(old: Scene, new: Scene) -> list[Bounds] | None:
         return []
     if (old.scene_id, old.variant, len(old.structures)) != (new.scene_id, new.variant, len(new.structures)):
         return None
-    out: list[Bounds] = []
+    out: list[Shape] = []
     for a, b in zip(old.structures, new.structures, strict=True):
         if a is b:
             continue
         if (a.name, a.label, a.vessel, a.point_target) != (b.name, b.label, b.vessel, b.point_target):
             return None
         if a != b:
-            out += [a.shape.bounds, b.shape.bounds]
+            out += [a.shape, b.shape]
     return out
 
 

@@ -38,7 +38,7 @@ from drivers.sim.needle import Needle, image_plane, needle_echo, needle_masks
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
 from drivers.sim.scenes import build_scene
-from drivers.sim.shapes import Array, Bounds, CrossTube
+from drivers.sim.shapes import Array, Bounds, CrossTube, Shape, Tube
 from drivers.sim.texture import follow_fibres, texture_db
 from drivers.sim.tissues import ECHO_DB, TISSUES, Label, Texture, label_names
 from scanner_app.frame import DataFormat, Geometry
@@ -891,6 +891,9 @@ def _lattice_cells(
     """
     rot = math.radians(pose.rotation_deg)
     cos_r, sin_r = math.cos(rot), math.sin(rot)
+    # Exactly 0 in long and short axis (cos 90° is 6e-17): else a slide across in short axis moves
+    # the plane by 1e-18 mm, which no cached column would match.
+    cos_r, sin_r = (0.0 if abs(cos_r) < 1e-12 else cos_r), (0.0 if abs(sin_r) < 1e-12 else sin_r)
     pitch = cs * grid.line_pitch
     u_probe = pose.position_mm * cos_r + pose.lateral_mm * sin_r  # in-plane position of the probe centre
     n_plane = -pose.position_mm * sin_r + pose.lateral_mm * cos_r  # out-of-plane offset of the plane
@@ -973,8 +976,11 @@ def _refreshed_columns(
     n_s, n_t, n0 = normal  # (-sin r, cos r, offset): column u lies at (n0 n_s + n_t u, n0 n_t - n_s u)
     u = np.arange(k0, k0 + cells.index.shape[1], dtype=np.float64) * pitch
     s, t = n0 * n_s + n_t * u, n0 * n_t - n_s * u
-    hit = _columns_reaching(changed, (s, s), (t, t), margin_mm)
-    return _patched(cells, hit, lambda a, b, old_cells: compute(k0 + a, k0 + b, old_cells, changed))
+    hit = _columns_reaching([c.bounds for c in changed], (s, s), (t, t), margin_mm)
+    if not hit.any():
+        return cells
+    near = _depths_near(changed, float(s[hit].min()) - margin_mm, float(s[hit].max()) + margin_mm)
+    return _patched(cells, hit, lambda a, b, old_cells: compute(k0 + a, k0 + b, old_cells, near))
 
 
 def _slice_margin_mm(grid: ph.BeamGrid, frequency_mhz: float) -> float:
@@ -997,6 +1003,28 @@ def _columns_reaching(
     for b in changed:
         hit |= (s_hi >= b[0] - m) & (s_lo <= b[1] + m) & (t_hi >= b[2] - m) & (t_lo <= b[3] + m)
     return hit
+
+
+def _depths_near(shapes: Sequence[Shape], s_lo: float, s_hi: float) -> list[Bounds]:
+    """The bounds of the shapes that reach s in [s_lo, s_hi], a tube's depths narrowed to where it
+    lies there.
+
+    A vessel's bounds span its whole course (the external iliac artery dives 25 mm); a short-axis
+    plane meets only a few millimetres of it. The course is sampled every 0.25 mm, finer than its
+    curves bend, and the rows' half-millimetre margin (`_rows_reaching`) covers the rest.
+    """
+    out = []
+    for shape in shapes:
+        b = shape.bounds
+        lo, hi = max(s_lo, b[0]), min(s_hi, b[1])
+        if lo > hi:
+            continue
+        if isinstance(shape, Tube):
+            s = np.linspace(lo, hi, max(2, math.ceil((hi - lo) / 0.25) + 1), dtype=np.float32)[None, :]
+            dc, rd = shape.centre(s)[1], shape.radii(s)[1]
+            b = (*b[:4], max(b[4], float((dc - rd).min())), min(b[5], float((dc + rd).max())))
+        out.append(b)
+    return out
 
 
 def _patched(
@@ -1120,8 +1148,12 @@ def _anatomy_cells(
             s_range = (np.broadcast_to(s_, full).min(axis=0), np.broadcast_to(s_, full).max(axis=0))
             t_range = (np.broadcast_to(t_, full).min(axis=0), np.broadcast_to(t_, full).max(axis=0))
             margin_mm = _slice_margin_mm(grid, frequency_mhz) + 0.5
-            hit = _columns_reaching(changed, s_range, t_range, margin_mm)
-            cells = _patched(previous[1], hit, lambda a, b, old: compute(a, b, old, changed))
+            hit = _columns_reaching([c.bounds for c in changed], s_range, t_range, margin_mm)
+            cells = previous[1]
+            if hit.any():
+                s_lo, s_hi = float(s_range[0][hit].min()), float(s_range[1][hit].max())
+                near = _depths_near(changed, s_lo - margin_mm, s_hi + margin_mm)
+                cells = _patched(cells, hit, lambda a, b, old: compute(a, b, old, near))
     if cells is None:
         cells = compute(0, columns)
     if cache is not None and pose.pressure <= 0.0:
