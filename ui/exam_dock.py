@@ -49,6 +49,7 @@ from scanner_app.studies.previous import previous_measurements
 from scanner_app.studies.report import (
     SignedReport,
     sign_and_store_report,
+    time_out_refusal,
     write_html_report,
     write_pdf_report,
 )
@@ -798,7 +799,16 @@ class ExamController(QObject):
 
         def sign() -> None:
             session = self.session
-            if session is not None and session.study.study_uid == study.study_uid:
+            if session is not None and session.study.study_uid == study.study_uid and not session.ended:
+                # A procedure is not signed (nor its exam ended by signing) before its time-out is
+                # recorded: the exam stays open so the Time-out tab can still record it.
+                runner = session.runner
+                refusal = time_out_refusal(runner.record().procedure) if runner is not None else ""
+                if refusal:
+                    why = f"{refusal}. Record it on the Time-out tab (or skip it with a reason), then sign"
+                    self._say(f"Report not signed: {why}", error=True)
+                    self.signer.fail(why)
+                    return
                 self._end_session()
             store, uid, titles = self.store, study.study_uid, self._titles_for(study)
             self.signer.submit(
