@@ -101,3 +101,19 @@ def test_an_ended_procedure_without_a_time_out_is_refused_by_the_core(tmp_path: 
         assert "Skipped" in signed.html.read_text() and "emergency aspiration of a septic bursa" in (
             signed.html.read_text()
         )
+
+
+def test_the_next_exam_does_not_say_the_last_one_was_recorded(qtbot: QtBot, full: FullWindow) -> None:
+    exams, window = full.exams, full.window
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    exams.start_exam(_request(knee, "KNEE-201"))
+    with qtbot.waitSignal(exams.exam_ended, timeout=SIGN_TIMEOUT_MS):
+        exams.end_exam()
+    assert window.message_label.text().startswith("Logbook: exam recorded for")
+    assert full.programme.message.text().startswith("Logbook: exam recorded for")
+
+    exams.start_exam(_request(knee, "KNEE-202", name="Poe^Bea"))
+    assert exams.session is not None and exams.session.study.patient.patient_id == "KNEE-202"
+    for line in (window.message_label.text(), full.programme.message.text()):
+        assert "exam recorded" not in line, line
+    assert window.message_label.text() == "Exam started: Poe, Bea (KNEE-202) — " + knee.title

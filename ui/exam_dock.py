@@ -386,6 +386,9 @@ class ExamController(QObject):
             self.automatic = False
             self.last_study = session.study
         self._mpps_started(session)
+        # The status line speaks of this exam now, not of the one before ("Logbook: exam recorded").
+        what = request.protocol.title if request.protocol is not None else "no protocol"
+        self._say(f"Exam started: {subject_text(session.study.patient)} — {what}")
         self._on_session_changed()
 
     def request_end(self) -> None:
