@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from drivers.sim.scenes import named_views
 from protocols.exam_session import ExamSession
 from protocols.model import ScanProtocol
 from protocols.procedure import TIME_OUT_IDS
 from protocols.validation import LIBRARY_DIR, load_protocol
+from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.model import StudyError
 from scanner_app.studies.report import sign_and_store_report
@@ -23,6 +25,7 @@ from ui.procedure_record_panel import ProcedureRecordPanel
 
 SIGN_TIMEOUT_MS = 20000
 SASD = LIBRARY_DIR / "sasd_bursa_injection.yaml"
+BURSA = "subacromial-subdeltoid bursa"
 
 
 @pytest.fixture
@@ -117,3 +120,49 @@ def test_the_next_exam_does_not_say_the_last_one_was_recorded(qtbot: QtBot, full
     for line in (window.message_label.text(), full.programme.message.text()):
         assert "exam recorded" not in line, line
     assert window.message_label.text() == "Exam started: Poe, Bea (KNEE-202) — " + knee.title
+
+
+def test_the_target_view_of_the_image_after_shows_no_needle_but_the_injectate(
+    qtbot: QtBot, full: FullWindow
+) -> None:
+    exams, sim = full.exams, full.sim
+    exams.start_exam(_request(load_protocol(SASD, views=named_views()), "INJ-104", practice=True))
+    runner = exams.session.runner if exams.session is not None else None
+    assert runner is not None and runner.procedure is not None
+    for item in TIME_OUT_IDS:
+        runner.procedure.confirm(item)
+    steps = [s.id for s in runner.steps]
+    runner.go_to(steps.index("needle_guidance"))
+    exams.go_to_target()
+    # The Needle tab's planned approach, advanced until the tip is in the bursa, then an injection.
+    needle = full.needle.panel
+    assert needle is not None
+    needle.do("place")
+    for _ in range(40):
+        truth = sim.needle_truth()
+        if truth is not None and truth.tip_structure == BURSA:
+            break
+        needle.do("advance")
+    needle.do("inject")
+    assert f"Tip in: {BURSA}" in needle.truth_label.text(), needle.truth_label.text()
+    shown = sim.needle_truth()
+    assert shown is not None and shown.inserted_mm > 0
+    assert NEEDLE_STRUCTURE in sim.view_truth().structures_in_view
+
+    runner.go_to(steps.index("image_after"))  # the needle is done with: it comes out, as in a patient
+    assert full.window.message_label.text().startswith("Needle withdrawn: the image after the procedure")
+    for _ in range(10):  # pushed in again at this step: "Go to target view" takes it out again
+        needle.do("advance")
+    assert "Tip in: " in needle.truth_label.text()
+    exams.go_to_target()
+    assert full.window.message_label.text().startswith("Needle withdrawn: the image after the procedure")
+    assert "Target view shown, not found" in full.window.message_label.text()
+    target = runner.current_step.practice
+    assert target is not None and target.pose
+    qtbot.waitUntil(lambda: sim.get_pose()["position_mm"] == pytest.approx(target.pose["position_mm"]))
+    seen = sim.view_truth().structures_in_view
+    assert NEEDLE_STRUCTURE not in seen and INJECTATE_STRUCTURE in seen and BURSA in seen, seen
+    withdrawn = sim.needle_truth()
+    assert withdrawn is not None and withdrawn.inserted_mm == 0 and withdrawn.injected_ml > 0
+    assert needle.truth_label.text().startswith("Needle at the skin, not in the patient\n0 mm in at")
+    assert needle.truth_label.text().endswith("ml injected"), needle.truth_label.text()

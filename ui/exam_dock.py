@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
 
 from protocols.exam_session import ExamSession
 from protocols.model import ScanProtocol, Step
+from protocols.procedure import ProcedureRole
 from protocols.runner import (
     EventKind,
     RunnerError,
@@ -88,6 +89,7 @@ BODY_MARKER_BY_REGION = {
 DOCK_WIDTH = 470  # the dock's width on a wide screen; the window narrows it on a small one
 DOCK_MIN_WIDTH = 290  # the checklist's rows still read at this width (1280 px screens)
 PRACTICE_OPERATOR = "PRACTICE^OPERATOR"
+WITHDRAWN_TEXT = "Needle withdrawn: the image after the procedure shows the target without it"
 
 
 def subject_text(patient: Patient) -> str:
@@ -663,6 +665,8 @@ class ExamController(QObject):
             # The anatomy only: a needle left from the step before is judged by the target's own
             # needle requirement, if it has one.
             self._wanted = frozenset.intersection(*truths) - {NEEDLE_STRUCTURE, INJECTATE_STRUCTURE}
+            if self._withdraw_needle_for_after_image():
+                self._say(WITHDRAWN_TEXT)
             sim.set_pose(**practice_start_pose(step_target))
         self._refresh_sim_panel()
         self._refresh()
@@ -711,6 +715,7 @@ class ExamController(QObject):
         scene_id, variant, pose = self._target
         if sim.current_scene()[0] != scene_id:
             sim.set_scene(scene_id, None if variant == "normal" else variant)
+        withdrawn = self._withdraw_needle_for_after_image()
         sim.set_pose(**{**pose, "pressure": 0.0})
         if session is not None and session.runner is not None and not session.runner.ended:
             try:
@@ -718,7 +723,25 @@ class ExamController(QObject):
             except RunnerError as exc:
                 log.warning("practice view not shown: %s", exc)
         self._refresh_sim_panel()
-        self._say("Target view shown, not found: move away and find it yourself to have it counted")
+        shown = "Target view shown, not found: move away and find it yourself to have it counted"
+        self._say(f"{WITHDRAWN_TEXT}. {shown}" if withdrawn else shown)
+
+    def _withdraw_needle_for_after_image(self) -> bool:
+        """A post-procedure step images the target once the needle is out: pull a needle still in
+        the simulated patient back to the skin (it leaves the image), keeping what it injected,
+        which the after-image shows. True when a needle was withdrawn."""
+        sim = self._sim()
+        session = self.session
+        runner = session.runner if session is not None else None
+        if sim is None or runner is None or runner.ended:
+            return False
+        if runner.current_step.procedure_role is not ProcedureRole.POST_PROCEDURE:
+            return False
+        truth = sim.needle_truth()
+        if truth is None or truth.inserted_mm <= 0:
+            return False
+        sim.advance_needle(-truth.inserted_mm)
+        return True
 
     def check_practice_view(self) -> None:
         """Timer tick in practice mode: does the virtual probe show the current step's target view
