@@ -774,6 +774,7 @@ def _add_programme(
     )  # fmt: skip
     panel.attach(window)
     exams.exam_ended.connect(panel.on_exam_ended)
+    exams.session_changed.connect(panel.on_exam_started)
     follow_ups = FollowUpPanel(db, lambda: panel.user)  # pain scores after procedures, outcomes
     follow_ups.attach(window)
     exams.exam_ended.connect(lambda _record: follow_ups.refresh())

@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
 
 from protocols.exam_session import ExamSession
 from protocols.model import ScanProtocol, Step
+from protocols.procedure import ProcedureRole
 from protocols.runner import (
     EventKind,
     RunnerError,
@@ -49,6 +50,7 @@ from scanner_app.studies.previous import previous_measurements
 from scanner_app.studies.report import (
     SignedReport,
     sign_and_store_report,
+    time_out_refusal,
     write_html_report,
     write_pdf_report,
 )
@@ -87,6 +89,7 @@ BODY_MARKER_BY_REGION = {
 DOCK_WIDTH = 470  # the dock's width on a wide screen; the window narrows it on a small one
 DOCK_MIN_WIDTH = 290  # the checklist's rows still read at this width (1280 px screens)
 PRACTICE_OPERATOR = "PRACTICE^OPERATOR"
+WITHDRAWN_TEXT = "Needle withdrawn: the image after the procedure shows the target without it"
 
 
 def subject_text(patient: Patient) -> str:
@@ -385,6 +388,9 @@ class ExamController(QObject):
             self.automatic = False
             self.last_study = session.study
         self._mpps_started(session)
+        # The status line speaks of this exam now, not of the one before ("Logbook: exam recorded").
+        what = request.protocol.title if request.protocol is not None else "no protocol"
+        self._say(f"Exam started: {subject_text(session.study.patient)} — {what}")
         self._on_session_changed()
 
     def request_end(self) -> None:
@@ -659,6 +665,8 @@ class ExamController(QObject):
             # The anatomy only: a needle left from the step before is judged by the target's own
             # needle requirement, if it has one.
             self._wanted = frozenset.intersection(*truths) - {NEEDLE_STRUCTURE, INJECTATE_STRUCTURE}
+            if self._withdraw_needle_for_after_image():
+                self._say(WITHDRAWN_TEXT)
             sim.set_pose(**practice_start_pose(step_target))
         self._refresh_sim_panel()
         self._refresh()
@@ -707,6 +715,7 @@ class ExamController(QObject):
         scene_id, variant, pose = self._target
         if sim.current_scene()[0] != scene_id:
             sim.set_scene(scene_id, None if variant == "normal" else variant)
+        withdrawn = self._withdraw_needle_for_after_image()
         sim.set_pose(**{**pose, "pressure": 0.0})
         if session is not None and session.runner is not None and not session.runner.ended:
             try:
@@ -714,7 +723,25 @@ class ExamController(QObject):
             except RunnerError as exc:
                 log.warning("practice view not shown: %s", exc)
         self._refresh_sim_panel()
-        self._say("Target view shown, not found: move away and find it yourself to have it counted")
+        shown = "Target view shown, not found: move away and find it yourself to have it counted"
+        self._say(f"{WITHDRAWN_TEXT}. {shown}" if withdrawn else shown)
+
+    def _withdraw_needle_for_after_image(self) -> bool:
+        """A post-procedure step images the target once the needle is out: pull a needle still in
+        the simulated patient back to the skin (it leaves the image), keeping what it injected,
+        which the after-image shows. True when a needle was withdrawn."""
+        sim = self._sim()
+        session = self.session
+        runner = session.runner if session is not None else None
+        if sim is None or runner is None or runner.ended:
+            return False
+        if runner.current_step.procedure_role is not ProcedureRole.POST_PROCEDURE:
+            return False
+        truth = sim.needle_truth()
+        if truth is None or truth.inserted_mm <= 0:
+            return False
+        sim.advance_needle(-truth.inserted_mm)
+        return True
 
     def check_practice_view(self) -> None:
         """Timer tick in practice mode: does the virtual probe show the current step's target view
@@ -798,7 +825,16 @@ class ExamController(QObject):
 
         def sign() -> None:
             session = self.session
-            if session is not None and session.study.study_uid == study.study_uid:
+            if session is not None and session.study.study_uid == study.study_uid and not session.ended:
+                # A procedure is not signed (nor its exam ended by signing) before its time-out is
+                # recorded: the exam stays open so the Time-out tab can still record it.
+                runner = session.runner
+                refusal = time_out_refusal(runner.record().procedure) if runner is not None else ""
+                if refusal:
+                    why = f"{refusal}. Record it on the Time-out tab (or skip it with a reason), then sign"
+                    self._say(f"Report not signed: {why}", error=True)
+                    self.signer.fail(why)
+                    return
                 self._end_session()
             store, uid, titles = self.store, study.study_uid, self._titles_for(study)
             self.signer.submit(

@@ -88,6 +88,7 @@ class NeedlePanel(QWidget):
         self._chosen = ""  # the target the trainee picked in this scene, kept over refills
         self._step_scene, self._step_target = "", ""  # the current step's needle target (set_step_target)
         self._scene = sim.current_scene()
+        self._shown_inserted_mm = 0.0  # how far in the needle was when its truth was last shown
         for w in (self.approach, self.angle, self.entry, self.crossing, self.target):
             w.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.buttons: dict[str, QPushButton] = {}
@@ -170,7 +171,12 @@ class NeedlePanel(QWidget):
         change took out (`set_scene` removes it) is no longer shown as in."""
         shown = self.sim.current_scene()
         if shown == self._scene:
-            return  # a pose change: the list keeps (the tip's truth is refreshed by the needle's verbs)
+            # A pose change: the list keeps (the tip's truth is refreshed by the needle's verbs), but
+            # a needle the exam withdrew (the image after a procedure) is no longer shown as in.
+            truth = self.sim.needle_truth() if self.practice is not None else None
+            if truth is not None and truth.inserted_mm != self._shown_inserted_mm:
+                self.show_truth(truth)
+            return
         self._scene = shown
         self._chosen = ""  # a structure of the scene before
         if self.practice is not None and self.sim.needle_truth() is None:
@@ -221,12 +227,15 @@ class NeedlePanel(QWidget):
         return verbs[what]()
 
     def show_truth(self, truth: NeedleTruth) -> None:
+        self._shown_inserted_mm = truth.inserted_mm
         seen = "tip in the slice" if truth.tip_visible else "tip NOT in the slice"
         crossed = ", ".join(sorted(truth.vessels_and_nerves_crossed))
-        text = (
-            f"Tip in: {truth.tip_structure} ({truth.tip_depth_mm:.1f} mm deep, {seen})\n"
-            f"{truth.inserted_mm:.0f} mm in at {truth.angle_deg:.0f}°"
+        where = (
+            f"Tip in: {truth.tip_structure} ({truth.tip_depth_mm:.1f} mm deep, {seen})"
+            if truth.inserted_mm > 0
+            else "Needle at the skin, not in the patient"  # new, or withdrawn for the image after
         )
+        text = f"{where}\n{truth.inserted_mm:.0f} mm in at {truth.angle_deg:.0f}°"
         if truth.injected_ml:
             text += f", {truth.injected_ml:g} ml injected"
         if crossed:

@@ -97,6 +97,7 @@ class ProgrammePanel(QWidget):
         self.workstation = workstation or socket.gethostname()
         self.user: User | None = None
         self._window: ScannerWindow | None = None
+        self._recorded_text = ""  # what the tab last said of an ended exam's logbook entry
         self.worker = DbWorker("programme", self)
 
         self.users = QComboBox()
@@ -312,8 +313,15 @@ class ProgrammePanel(QWidget):
         )
         made = record_exam(self.db, facts)
         record_procedure(self.db, facts, record)  # a procedure's logbook entry and pain follow-ups
-        self._say(f"Logbook: exam recorded for {', '.join(e.person for e in made)}")
+        self._recorded_text = f"Logbook: exam recorded for {', '.join(e.person for e in made)}"
+        self._say(self._recorded_text)
         self.refresh()
+
+    def on_exam_started(self) -> None:
+        """Another exam began: the line saying the one before was recorded is not about this one."""
+        if self._recorded_text and self.message.text() == self._recorded_text:
+            self.message.setText("")
+        self._recorded_text = ""
 
     def sign_off_selected(self) -> None:
         item = self.awaiting.currentItem()

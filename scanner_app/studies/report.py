@@ -28,7 +28,7 @@ from typing import Any
 from scanner_app.capture import CaptureKind
 from scanner_app.doppler_capture import is_doppler_setting
 from scanner_app.studies.dicom_writer import APP_NAME, APP_VERSION, first_frame, write_file_atomic
-from scanner_app.studies.model import Study, StudyCapture, StudyDocument
+from scanner_app.studies.model import Study, StudyCapture, StudyDocument, StudyError
 from scanner_app.studies.report_images import (
     ImageGeometry,
     KeyImage,
@@ -274,6 +274,26 @@ TIME_OUT_WORDS = {
     "allergies": "allergies",
     "anticoagulation": "anticoagulation",
 }
+
+
+def time_out_refusal(procedure: object) -> str:
+    """Why a procedure's report may not be signed ("" when it may, or the exam is no procedure).
+
+    `procedure` is the exam record's procedure block. A guided procedure is signed off only with its
+    time-out recorded: completed, or its skipping recorded with a reason (the Time-out tab's one
+    override, e.g. an emergency aspiration). Anything else is a hard stop, said in words."""
+    if not isinstance(procedure, Mapping):
+        return ""
+    raw_time_out = procedure.get("time_out")
+    time_out: Mapping[str, Any] = raw_time_out if isinstance(raw_time_out, Mapping) else {}
+    if time_out.get("complete") or _words(time_out.get("skip_reason")).strip():
+        return ""
+    items = [i for i in time_out.get("items", []) or [] if isinstance(i, Mapping)]
+    open_items = [
+        TIME_OUT_WORDS.get(str(i.get("id")), _words(i.get("title"))) for i in items if not i.get("confirmed")
+    ]
+    unconfirmed = f"{', '.join(x for x in open_items if x) or 'its items'} not confirmed"
+    return f"No time-out recorded: {unconfirmed}, and no reason given to skip it"
 
 
 def _procedure_rows(procedure: object, captures: Sequence[StudyCapture]) -> tuple[tuple[str, str], ...]:
@@ -750,7 +770,11 @@ def sign_and_store_report(
 ) -> SignedReport:
     """Sign the report (impression, signer, now), keep it with the study as HTML and PDF, as an
     Encapsulated PDF in the study's own report series and its measurements and findings as a
-    Comprehensive SR, both queued for every PACS the study went to."""
+    Comprehensive SR, both queued for every PACS the study went to. A procedure without its
+    time-out recorded is refused (StudyError, `time_out_refusal`)."""
+    refusal = time_out_refusal((store.get_study(study_uid).protocol_record or {}).get("procedure"))
+    if refusal:
+        raise StudyError(f"{refusal} (a procedure's report is signed only with its time-out recorded)")
     store.sign_report(study_uid, impression, signed_by)
     content = build_report(store, study_uid, titles=titles)
     pdf = render_pdf(content)
