@@ -3,7 +3,8 @@
 The patient is entered as DICOM keeps it: family and given name (stored as the person name
 "Family^Given"), a birth date typed as YYYY-MM-DD or DD/MM/YYYY (or picked from a calendar that opens
 about fifty years back), sex as M, F or O. Every typed field is checked against its DICOM VR as it is
-typed, with the error beside it.
+typed, with the error on a line of its own under it that is kept when there is none: the fields never
+move as errors come and go, so a click lands where it was aimed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PyQt6.QtCore import QDate, QPoint, pyqtSignal
+from PyQt6.QtCore import QDate, QPoint, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QPainter, QPaintEvent
 from PyQt6.QtWidgets import (
     QCalendarWidget,
     QCheckBox,
@@ -33,6 +35,7 @@ from PyQt6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -165,6 +168,49 @@ def load_procedure_map() -> ProcedureProtocolMap | None:
         return None
 
 
+class InlineError(QLabel):
+    """A field's error on one line under it, its space kept while there is none; a longer error is
+    shortened in the middle (the field's name and the end of the reason stay), whole in its tooltip."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setStyleSheet(f"color: {ALARM};")
+        policy = self.sizePolicy()
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)  # a long error never widens the form
+        policy.setVerticalPolicy(QSizePolicy.Policy.Fixed)
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
+        self.setVisible(False)
+
+    def sizeHint(self) -> QSize:
+        return QSize(0, self.fontMetrics().lineSpacing())
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
+
+    def show_error(self, text: str) -> None:
+        self.setText(text)
+        self.setToolTip(text)
+        self.setVisible(True)
+
+    def clear_error(self) -> None:
+        self.clear()
+        self.setToolTip("")
+        self.setVisible(False)
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, rect.width())
+        style = self.style()
+        assert style is not None
+        painter = QPainter(self)
+        style.drawItemText(
+            painter, rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), self.palette(),
+            self.isEnabled(), shown, self.foregroundRole(),
+        )  # fmt: skip
+        painter.end()
+
+
 class ExamDialog(QDialog):
     """Asks for the patient (or practice subject), the people, the protocol, quadrant and side; with
     a worklist, lists the scheduled procedures and fills the patient and order from the one picked."""
@@ -242,7 +288,7 @@ class ExamDialog(QDialog):
             "trainee": (self.trainee, "PN"),
             "supervisor": (self.supervisor, "PN"),
         }
-        self.field_errors: dict[str, QLabel] = {}
+        self.field_errors: dict[str, InlineError] = {}
         form.addRow(self.practice_subject)
         form.addRow("Patient ID", self._with_error("patient_id"))
         form.addRow("Family name", self._with_error("name"))
@@ -439,10 +485,7 @@ class ExamDialog(QDialog):
         """The field's line edit (and `beside` it, a button) with its inline error below, checked as
         the user types."""
         edit, _vr = self.typed_fields[field]
-        error = QLabel()
-        error.setWordWrap(True)
-        error.setStyleSheet(f"color: {ALARM};")
-        error.setVisible(False)
+        error = InlineError()
         self.field_errors[field] = error
         box = QWidget()
         column = QVBoxLayout(box)
@@ -483,8 +526,7 @@ class ExamDialog(QDialog):
         except FieldValueError as exc:
             self._show_field_error(field, exc)
             return False
-        self.field_errors[field].clear()
-        self.field_errors[field].setVisible(False)
+        self.field_errors[field].clear_error()
         if not any(label.text() for label in self.field_errors.values()):
             self.error_label.clear()  # "Correct the fields marked in red" is true no longer
         return True
@@ -511,8 +553,7 @@ class ExamDialog(QDialog):
 
     def _show_field_error(self, field: str, exc: FieldValueError) -> None:
         """Under the field, in the form's words: "Birth date: …", never the attribute's id."""
-        self.field_errors[field].setText(f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc.problem}")
-        self.field_errors[field].setVisible(True)
+        self.field_errors[field].show_error(f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc.problem}")
 
     def chosen_protocol(self) -> ScanProtocol | None:
         pid = self.protocol.currentData()
