@@ -80,5 +80,10 @@ def test_a_long_error_stays_on_its_line_and_is_whole_in_its_tooltip(qtbot: QtBot
     assert error.fontMetrics().horizontalAdvance(error.text()) > error.width()  # too long for its line
     assert error.height() < 2 * error.fontMetrics().lineSpacing()
     assert error.toolTip() == error.text()
+    # The line shows why: the typed value gives way, the field's name and the reason stay.
+    shown = error.shown_text()
+    assert shown.startswith("Patient ID: 'PPP") and "…" in shown
+    assert "… is longer than 64 bytes in UTF-8 (70)" in shown
+    assert error.fontMetrics().horizontalAdvance(shown) <= error.contentsRect().width()
     dialog.patient_id.setText("P-1")
     assert error.toolTip() == ""

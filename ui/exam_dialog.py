@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 SEXES = (("", "not given"), ("M", "M — Male"), ("F", "F — Female"), ("O", "O — Other"))
 BIRTH_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d")
 CALENDAR_YEARS_BACK = 50  # the calendar opens near a typical patient's birth year, not at 1900
+QUOTED_VALUE = re.compile(r"'[^']*'|\"[^\"]*\"")  # the typed value an error quotes (Python's repr)
 
 
 def name_parts_problem(family: str, given: str) -> None:
@@ -170,7 +171,7 @@ def load_procedure_map() -> ProcedureProtocolMap | None:
 
 class InlineError(QLabel):
     """A field's error on one line under it, its space kept while there is none; a longer error is
-    shortened in the middle (the field's name and the end of the reason stay), whole in its tooltip."""
+    shortened (`shown_text`), whole in its tooltip."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -198,9 +199,25 @@ class InlineError(QLabel):
         self.setToolTip("")
         self.setVisible(False)
 
+    def shown_text(self) -> str:
+        """The error as its line shows it: whole if it fits, else the typed value it quotes shortened
+        first, then the reason's end (the field's name and what is wrong stay); with no value quoted,
+        shortened in the middle."""
+        text, width = self.text(), self.contentsRect().width()
+        metrics = self.fontMetrics()
+        if metrics.horizontalAdvance(text) <= width:
+            return text
+        quoted = QUOTED_VALUE.search(text)
+        if quoted is None:
+            return metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+        before, after = text[: quoted.start()], text[quoted.end() :]
+        room = max(width - metrics.horizontalAdvance(before + after), metrics.horizontalAdvance("'MMMM…'"))
+        text = before + metrics.elidedText(quoted.group(), Qt.TextElideMode.ElideRight, room) + after
+        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)  # the reason's start stays
+
     def paintEvent(self, event: QPaintEvent | None) -> None:
         rect = self.contentsRect()
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, rect.width())
+        shown = self.shown_text()
         style = self.style()
         assert style is not None
         painter = QPainter(self)
