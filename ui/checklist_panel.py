@@ -227,6 +227,20 @@ class ChecklistPanel(QWidget):
         self.steps_list.itemClicked.connect(self._step_clicked)
         body.addWidget(self.steps_list)
 
+        # The practice target's state ("View found") heads the step, outside its scrolling pane: on a
+        # 1280 x 800 screen the pane shows a few rows, and the trainee scanning must see it change.
+        self.practice_row = QWidget()
+        pr = QHBoxLayout(self.practice_row)
+        pr.setContentsMargins(4, 0, 4, 0)
+        self.practice_label = QLabel()
+        self.practice_label.setTextFormat(Qt.TextFormat.RichText)
+        self.practice_label.setWordWrap(True)  # scene, variant and state: longer than the dock is wide
+        pr.addWidget(self.practice_label, 1)
+        self.practice_button = QPushButton("Show target")
+        self.practice_button.clicked.connect(self._request_practice_target)
+        pr.addWidget(self.practice_button)
+        body.addWidget(self.practice_row)
+
         scroll = self.detail_scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -256,18 +270,6 @@ class ChecklistPanel(QWidget):
         self.instructions.setWordWrap(True)
         self.instructions.setTextFormat(Qt.TextFormat.RichText)
         self.detail_layout.addWidget(self.instructions)
-
-        self.practice_row = QWidget()
-        pr = QHBoxLayout(self.practice_row)
-        pr.setContentsMargins(0, 0, 0, 0)
-        self.practice_label = QLabel()
-        self.practice_label.setTextFormat(Qt.TextFormat.RichText)
-        self.practice_label.setWordWrap(True)  # scene, variant and state: longer than the dock is wide
-        pr.addWidget(self.practice_label, 1)
-        self.practice_button = QPushButton("Show target")
-        self.practice_button.clicked.connect(self._request_practice_target)
-        pr.addWidget(self.practice_button)
-        self.detail_layout.addWidget(self.practice_row)
 
         self.pain_box = QGroupBox("Area of pain")
         pain = QHBoxLayout(self.pain_box)
@@ -553,11 +555,11 @@ class ChecklistPanel(QWidget):
         if target is None or not show:
             return
         if self.runner.view_found(step.id):
-            state = f"<b style='color:{FOUND_COLOUR}'>● View found</b>"
+            state = f"<b style='color:{FOUND_COLOUR}'>●&nbsp;View found</b>"
         elif self.runner.view_shown(step.id):
-            state = f"<span style='color:{MISSING_COLOUR}'>◐ Shown, not found: find it yourself</span>"
+            state = f"<span style='color:{MISSING_COLOUR}'>◐&nbsp;Shown, not found: find it yourself</span>"
         else:
-            state = f"<span style='color:{MISSING_COLOUR}'>○ Find the view</span>"
+            state = f"<span style='color:{MISSING_COLOUR}'>○&nbsp;Find the view</span>"
         self.practice_label.setText(f"Practice target: {target.scene} / {target.variant} — {state}")
 
     def _fill_captures(self, step: Step) -> None:

@@ -3,7 +3,8 @@
 The patient is entered as DICOM keeps it: family and given name (stored as the person name
 "Family^Given"), a birth date typed as YYYY-MM-DD or DD/MM/YYYY (or picked from a calendar that opens
 about fifty years back), sex as M, F or O. Every typed field is checked against its DICOM VR as it is
-typed, with the error beside it.
+typed, with the error on a line of its own under it that is kept when there is none: the fields never
+move as errors come and go, so a click lands where it was aimed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PyQt6.QtCore import QDate, QPoint, pyqtSignal
+from PyQt6.QtCore import QDate, QPoint, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QPainter, QPaintEvent
 from PyQt6.QtWidgets import (
     QCalendarWidget,
     QCheckBox,
@@ -33,6 +35,7 @@ from PyQt6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -54,6 +57,7 @@ log = logging.getLogger(__name__)
 SEXES = (("", "not given"), ("M", "M — Male"), ("F", "F — Female"), ("O", "O — Other"))
 BIRTH_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d")
 CALENDAR_YEARS_BACK = 50  # the calendar opens near a typical patient's birth year, not at 1900
+QUOTED_VALUE = re.compile(r"'[^']*'|\"[^\"]*\"")  # the typed value an error quotes (Python's repr)
 
 
 def name_parts_problem(family: str, given: str) -> None:
@@ -165,6 +169,65 @@ def load_procedure_map() -> ProcedureProtocolMap | None:
         return None
 
 
+class InlineError(QLabel):
+    """A field's error on one line under it, its space kept while there is none; a longer error is
+    shortened (`shown_text`), whole in its tooltip."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setStyleSheet(f"color: {ALARM};")
+        policy = self.sizePolicy()
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)  # a long error never widens the form
+        policy.setVerticalPolicy(QSizePolicy.Policy.Fixed)
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
+        self.setVisible(False)
+
+    def sizeHint(self) -> QSize:
+        return QSize(0, self.fontMetrics().lineSpacing())
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
+
+    def show_error(self, text: str) -> None:
+        self.setText(text)
+        self.setToolTip(text)
+        self.setVisible(True)
+
+    def clear_error(self) -> None:
+        self.clear()
+        self.setToolTip("")
+        self.setVisible(False)
+
+    def shown_text(self) -> str:
+        """The error as its line shows it: whole if it fits, else the typed value it quotes shortened
+        first, then the reason's end (the field's name and what is wrong stay); with no value quoted,
+        shortened in the middle."""
+        text, width = self.text(), self.contentsRect().width()
+        metrics = self.fontMetrics()
+        if metrics.horizontalAdvance(text) <= width:
+            return text
+        quoted = QUOTED_VALUE.search(text)
+        if quoted is None:
+            return metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+        before, after = text[: quoted.start()], text[quoted.end() :]
+        room = max(width - metrics.horizontalAdvance(before + after), metrics.horizontalAdvance("'MMMM…'"))
+        text = before + metrics.elidedText(quoted.group(), Qt.TextElideMode.ElideRight, room) + after
+        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)  # the reason's start stays
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        rect = self.contentsRect()
+        shown = self.shown_text()
+        style = self.style()
+        assert style is not None
+        painter = QPainter(self)
+        style.drawItemText(
+            painter, rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), self.palette(),
+            self.isEnabled(), shown, self.foregroundRole(),
+        )  # fmt: skip
+        painter.end()
+
+
 class ExamDialog(QDialog):
     """Asks for the patient (or practice subject), the people, the protocol, quadrant and side; with
     a worklist, lists the scheduled procedures and fills the patient and order from the one picked."""
@@ -242,7 +305,7 @@ class ExamDialog(QDialog):
             "trainee": (self.trainee, "PN"),
             "supervisor": (self.supervisor, "PN"),
         }
-        self.field_errors: dict[str, QLabel] = {}
+        self.field_errors: dict[str, InlineError] = {}
         form.addRow(self.practice_subject)
         form.addRow("Patient ID", self._with_error("patient_id"))
         form.addRow("Family name", self._with_error("name"))
@@ -439,10 +502,7 @@ class ExamDialog(QDialog):
         """The field's line edit (and `beside` it, a button) with its inline error below, checked as
         the user types."""
         edit, _vr = self.typed_fields[field]
-        error = QLabel()
-        error.setWordWrap(True)
-        error.setStyleSheet(f"color: {ALARM};")
-        error.setVisible(False)
+        error = InlineError()
         self.field_errors[field] = error
         box = QWidget()
         column = QVBoxLayout(box)
@@ -483,8 +543,7 @@ class ExamDialog(QDialog):
         except FieldValueError as exc:
             self._show_field_error(field, exc)
             return False
-        self.field_errors[field].clear()
-        self.field_errors[field].setVisible(False)
+        self.field_errors[field].clear_error()
         if not any(label.text() for label in self.field_errors.values()):
             self.error_label.clear()  # "Correct the fields marked in red" is true no longer
         return True
@@ -511,8 +570,7 @@ class ExamDialog(QDialog):
 
     def _show_field_error(self, field: str, exc: FieldValueError) -> None:
         """Under the field, in the form's words: "Birth date: …", never the attribute's id."""
-        self.field_errors[field].setText(f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc.problem}")
-        self.field_errors[field].setVisible(True)
+        self.field_errors[field].show_error(f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc.problem}")
 
     def chosen_protocol(self) -> ScanProtocol | None:
         pid = self.protocol.currentData()

@@ -7,19 +7,24 @@ Pages are wrapped in scroll areas, but the panel answers with the pages themselv
 `currentWidget`, `indexOf`, `setCurrentWidget`), so callers never see the wrapping.
 The pages scroll down, never sideways: their labels wrap and their lists shrink to the panel's width
 (`let_narrow`), so no page sets the window's minimum width (it fits a 1280 px screen).
+The mouse wheel scrolls pages and changes nothing the user did not click: over the rail or over a
+choice or number box without the keyboard focus it scrolls the page (`_WheelScrollsPage`).
 """
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
+from PyQt6.QtCore import QCoreApplication, QEvent, QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
+    QAbstractSpinBox,
     QComboBox,
     QFrame,
     QLabel,
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
+    QTabBar,
     QTabWidget,
     QWidget,
 )
@@ -28,8 +33,48 @@ EXPANDED_MIN_WIDTH_PX = 250  # narrower, the imaging controls' sliders stop bein
 COMBO_MIN_CHARS = 8  # a choice box this many characters wide at least; its list shows whole names
 
 
+class _WheelScrollsPage(QObject):
+    """Turns the wheel over a tab rail, or over a choice or number box the user has not clicked into,
+    into a scroll of the page around it: scrolling past a box or the rail never changes the tab or the
+    box's value (the study to send, the pain side). A box with the keyboard focus takes the wheel."""
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if event is None or event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget):
+            return False
+        if isinstance(watched, QComboBox | QAbstractSpinBox) and watched.hasFocus():
+            return False
+        area = _page_area(watched)
+        if area is not None and area.isVisible():
+            QCoreApplication.sendEvent(area.viewport(), event.clone())  # type: ignore[union-attr]
+        event.accept()  # handled: not passed on to the parents (a rail's tab widget, the window)
+        return True
+
+
+def _page_area(widget: QWidget) -> QAbstractScrollArea | None:
+    """The scroll area the wheel over `widget` scrolls: a rail's open page, or the one around a box."""
+    if isinstance(widget, QTabBar):
+        tabs = widget.parentWidget()
+        page = QTabWidget.currentWidget(tabs) if isinstance(tabs, QTabWidget) else None
+        return page if isinstance(page, QAbstractScrollArea) else None
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QAbstractScrollArea):
+        parent = parent.parentWidget()
+    return parent
+
+
+def _guard_wheel(widget: QComboBox | QAbstractSpinBox | QTabBar, guard: _WheelScrollsPage) -> None:
+    # Qt gives a wheel-focus box the focus before any filter sees the wheel: only a click or Tab may.
+    if widget.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+        widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(guard)
+
+
 class _Narrowing(QObject):
     """Keeps a page narrow as features add widgets to it later (a list of missing items, a form)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.wheel_guard = _WheelScrollsPage(self)
 
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         if event is not None and event.type() == QEvent.Type.ChildAdded:
@@ -47,6 +92,9 @@ def _narrow(widget: QWidget, watcher: _Narrowing) -> None:
         elif isinstance(w, QComboBox):
             w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             w.setMinimumContentsLength(COMBO_MIN_CHARS)
+            _guard_wheel(w, watcher.wheel_guard)
+        elif isinstance(w, QAbstractSpinBox):
+            _guard_wheel(w, watcher.wheel_guard)
         elif isinstance(w, QAbstractItemView):
             policy = w.sizePolicy()  # a list or table scrolls inside itself; its longest row sets nothing
             policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
@@ -55,7 +103,8 @@ def _narrow(widget: QWidget, watcher: _Narrowing) -> None:
 
 def let_narrow(widget: QWidget) -> None:
     """Let `widget` (a side tab's page, a dock's body) shrink to a narrow column, now and as widgets
-    are added to it: labels wrap, choice boxes and lists stop asking for their longest entry."""
+    are added to it: labels wrap, choice boxes and lists stop asking for their longest entry; the
+    wheel over a choice or number box not clicked into scrolls the page rather than the box."""
     watcher = _Narrowing(widget)
     _narrow(widget, watcher)
 
@@ -74,6 +123,10 @@ class SidePanel(QTabWidget):
         self.expanded_width_px = 0  # the width before the last fold (0: never folded while shown)
         self._areas: dict[int, QScrollArea] = {}  # id(page) -> its scroll area
         self.tabBarClicked.connect(self._on_title_clicked)
+        self._wheel_guard = _WheelScrollsPage(self)
+        bar = self.tabBar()
+        assert bar is not None
+        _guard_wheel(bar, self._wheel_guard)  # the wheel over the rail scrolls the open page
 
     # -- pages (the scroll areas stay hidden from callers) ---------------------------------------
 
