@@ -159,10 +159,15 @@ class SidePanel(QTabWidget):
             self.setCurrentIndex(index)
 
     def removeTab(self, index: int) -> None:
-        page = self.widget(index)
+        area = super().widget(index)
         super().removeTab(index)
-        if page is not None:
-            self._areas.pop(id(page), None)
+        if isinstance(area, QScrollArea):
+            # The page goes back to its owner, who may add it again (the Time-out tab comes and goes):
+            # a hidden scroll area left holding it crashed Qt when the panel next unfolded.
+            page = area.takeWidget()
+            if page is not None:
+                self._areas.pop(id(page), None)
+            area.deleteLater()
 
     # -- the rail ----------------------------------------------------------------------------
 
