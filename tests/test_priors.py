@@ -121,7 +121,9 @@ def test_the_priors_tab_shows_the_mri_beside_the_live_image(
         panel.series.setCurrentRow(0)
         panel.show_button.click()
         qtbot.waitUntil(lambda: panel.viewer.images is not None, timeout=15000)
-        assert panel.dock is not None and panel.dock.isVisible()
+        # Qt shows a dock added to a shown window from a queued call (QLayout::addChildWidget): the
+        # test went on before it ran now and then under load, and found the dock not yet visible.
+        qtbot.waitUntil(lambda: panel.dock is not None and panel.dock.isVisible(), timeout=5000)
         viewer = panel.viewer
         assert viewer.position.text() == "3/5"  # opens on the middle slice
         # The middle slice of the five (each slice's pixels are 100 x its position in mm).
