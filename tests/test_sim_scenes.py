@@ -330,6 +330,42 @@ def test_a_short_axis_slide_at_the_limbs_origin_reuses_anatomy_columns(
         assert np.array_equal(got.pixels, fresh.render(params, 12.0).pixels), step
 
 
+def test_pressing_in_place_reuses_the_planes_tissue_without_changing_a_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pressure moves tissue in depth only: a pressed frame takes its tissue from the unpressed plane's
+    cells (painting afresh only what comes up from below them), the same bits however it got there."""
+    import drivers.sim.patient as patient_module
+
+    painted: list[int] = []
+    real_tissue = patient_module._tissue
+
+    def counting_tissue(*args: object, **kwargs: object) -> object:
+        out = real_tissue(*args, **kwargs)  # type: ignore[arg-type]
+        painted.append(out[0].size)
+        return out
+
+    monkeypatch.setattr(patient_module, "_tissue", counting_tissue)
+    params = RenderParams(rows=96, cols=80, depth_mm=30.0)
+    pressing = PatientRenderer("groin", seed=4)
+    pose = pressing.scene.views["CFV short axis"]
+    pressing.set_pose(pose)
+    pressing.render(params, 0.0)
+    whole = sum(painted)
+    for pressure in (0.3, 0.6, 1.0, 0.5):
+        pose = dataclasses.replace(pose, pressure=pressure)
+        pressing.set_pose(pose)
+        painted.clear()
+        got = pressing.render(params, 12.0)  # 14 heartbeats and 3 breaths: the vessels as at 0 s
+        assert sum(painted) < 0.1 * whole, (pressure, sum(painted), whole)
+        fresh = PatientRenderer("groin", seed=4)
+        fresh.set_pose(pose)
+        want = fresh.render(params, 12.0)
+        assert np.array_equal(got.pixels, want.pixels), pressure
+        assert got.labels is not None and want.labels is not None
+        assert np.array_equal(got.labels, want.labels), pressure
+
+
 def test_frames_vary_with_time_only_through_noise() -> None:
     r = PatientRenderer("qa_phantom", seed=2)
     params = RenderParams(rows=64, cols=64, depth_mm=20.0, data_format=DataFormat.ENVELOPE_U16)

@@ -615,6 +615,28 @@ def _cells(
             frequency_mhz=frequency_mhz,
             normal=normal,
         )
+    return _down_columns(
+        scene, coords, beam_dir, (index_, labels_, echo_db), grid=grid, frequency_mhz=frequency_mhz, rs=rs
+    )
+
+
+Tissue = tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.float32]]  # index, label, echo
+
+
+def _down_columns(
+    scene: Scene,
+    coords: tuple[Array, Array, Array],
+    beam_dir: npt.NDArray[np.float32],
+    tissue: Tissue,
+    *,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    rs: int,
+) -> _Cells:
+    """The cells of a plane whose tissue is given: the loss, interface echoes and artefacts down
+    each column."""
+    index_, labels_, echo_db = tissue
+    z_cells = grid.z_mm()[::rs][: index_.shape[0]]
     loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
     amp = ph.db_to_amplitude(echo_db - loss_db)
 
@@ -659,7 +681,7 @@ def _tissue(
     thickest_mm: float,
     frequency_mhz: float,
     normal: tuple[float, float, float],
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+) -> Tissue:
     """Structure index, tissue label and echo (dB: tissue, anisotropy, texture, partial volume) of
     each cell at patient (s, t, d), cell rows at ranges `z_mm`, in a column whose slice is at most
     `thickest_mm` (FWHM) thick.
@@ -1093,6 +1115,58 @@ def _add_textures(
         np.add(box, tex, out=box, where=in_kind[r, c])
 
 
+def _pressed_cells(
+    scene: Scene,
+    grid: ph.BeamGrid,
+    frequency_mhz: float,
+    lattice: tuple[_Cells, npt.NDArray[np.intp]],
+    *,
+    coords: ph.PlaneCoords,
+    rs: int,
+    cs: int,
+    normal: tuple[float, float, float],
+) -> tuple[_Cells, npt.NDArray[np.intp]]:
+    """Cells of a pressed, untilted linear probe, on the beam grid decimated, and each line's column.
+
+    Pressure moves tissue in depth only (`compress_vessels`): each cell takes the tissue (index,
+    label, echo) of the unpressed plane's cell nearest the patient depth its sample came from, from
+    the lattice cells of the same pose (kept while the probe presses in place), then the loss and
+    echoes down each column are worked out afresh. The tissue is that of the nearest cell row
+    (0.16 mm) rather than of the exact depth, as the speckle takes its nearest row (`_scatterer_field`).
+    Tissue pushed up from below the unpressed cells is painted where it is.
+    """
+    base, lattice_col = lattice
+    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(coords.d, rs, cs)
+    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+    rows, columns = base.index.shape[0], d_.shape[1]
+    # Cell row r lies at range (r rs - pad_rows + 1) dz; cell column j takes line j cs.
+    source = np.rint((d_ * np.float32(1.0 / grid.dz_mm) + np.float32(grid.pad_rows - 1)) / np.float32(rs))
+    row = source.astype(np.intp)
+    deep = row >= rows
+    np.clip(row, 0, rows - 1, out=row)
+    flat = row * base.index.shape[1] + lattice_col[np.arange(columns) * cs][None, :]
+    tissue = (base.index.ravel().take(flat), base.labels.ravel().take(flat), base.echo_db.ravel().take(flat))
+    if deep.any():
+        r0 = int(np.flatnonzero(deep.any(axis=1))[0])
+        r0 -= r0 % 2  # see _tissue
+        band = slice(r0, None)
+        z_cells = grid.z_mm()[::rs][:rows]
+        painted = _tissue(
+            scene,
+            (s_, t_, d_[band]),
+            beam_,
+            z_mm=z_cells[band],
+            thickest_mm=float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_cells, 0.0)).max()),
+            frequency_mhz=frequency_mhz,
+            normal=normal,
+        )
+        for whole, part in zip(tissue, painted, strict=True):
+            np.copyto(whole[band], np.asarray(part), where=deep[band])
+    cells = _down_columns(scene, (s_, t_, d_), beam_, tissue, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
+    lines = grid.lines + 2 * grid.pad_lines
+    return cells, np.minimum(np.arange(lines) // cs, columns - 1)
+
+
 def _anatomy_cells(
     scene: Scene,
     pose: ProbePose,
@@ -1100,23 +1174,38 @@ def _anatomy_cells(
     frequency_mhz: float,
     *,
     coords: ph.PlaneCoords,
+    d_skin: Array,
     rs: int,
     cs: int,
     cache: CellCache | None,
 ) -> tuple[_Cells, npt.NDArray[np.intp]]:
-    """The structure map, echo and attenuation on coarse cells, and the cell column of every line."""
-    # Pressed frames are never cached, so they take the beam grid's cells like a tilted plane: its
-    # samples are compressed already (a lattice would compress its own columns a second time).
-    if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0 and pose.pressure <= 0.0:
-        return _lattice_cells(
-            scene, pose, grid, frequency_mhz, rs=rs, cs=cs, d_rows=_decimate(coords.d, rs, 1), cache=cache
+    """The structure map, echo and attenuation on coarse cells, and the cell column of every line.
+
+    `coords` are the samples' patient coordinates under the probe's pressure, `d_skin` their depths
+    without it.
+    """
+    lattice = None
+    if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0:
+        lattice = _lattice_cells(
+            scene,
+            replace(pose, pressure=0.0),
+            grid,
+            frequency_mhz,
+            rs=rs,
+            cs=cs,
+            d_rows=_decimate(d_skin, rs, 1),
+            cache=cache,
         )
-    # Convex, tilted or pressed: cells on the beam grid itself, decimated.
-    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(coords.d, rs, cs)
-    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+        if pose.pressure <= 0.0:
+            return lattice
     rot = math.radians(pose.rotation_deg)
     n_plane = -pose.position_mm * math.sin(rot) + pose.lateral_mm * math.cos(rot)
     normal = (-math.sin(rot), math.cos(rot), n_plane)
+    if lattice is not None:
+        return _pressed_cells(scene, grid, frequency_mhz, lattice, coords=coords, rs=rs, cs=cs, normal=normal)
+    # Convex or tilted: cells on the beam grid itself, decimated.
+    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(coords.d, rs, cs)
+    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
 
     def compute(c0: int, c1: int, old: _Cells | None = None, changed: Sequence[Bounds] = ()) -> _Cells:
         def cols(a: Array) -> Array:
@@ -1176,14 +1265,15 @@ def build_anatomy(
     A `cache` keeps the last frame's lattice cells (linear, untilted probe) for the next call.
     """
     coords = ph.plane_coords(grid, pose)
-    d = _compressed(scene, pose.pressure, coords.s, coords.t, coords.d)
+    d_skin = coords.d
+    d = _compressed(scene, pose.pressure, coords.s, coords.t, d_skin)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     rs, cs = anatomy_steps(grid)
     # One thread: splitting the frame's stages over two threads measured no faster on the 2-core
     # machine (the stages are hundreds of short numpy calls that queue on the GIL; bench/README.md),
     # and the app's window needs the other core.
     cells, col_of_line = _anatomy_cells(
-        scene, pose, grid, frequency_mhz, coords=coords, rs=rs, cs=cs, cache=cache
+        scene, pose, grid, frequency_mhz, coords=coords, d_skin=d_skin, rs=rs, cs=cs, cache=cache
     )
     field = _scatterer_field(grid, pose, coords, frequency_mhz, seed, cache=cache)
     _apply_cells(field, cells, col_of_line, rs)
