@@ -718,13 +718,14 @@ def _add_exam_workflow(
         return exams.last_study.study_uid if exams.last_study is not None else None
 
     # Storage commitment reports come to this port; committed studies older than the retention
-    # (days, 0: off) are deleted locally.
+    # (days, 0: off) are deleted locally. Both are set in the tab, which saves them to the preferences.
     port = int(preferences.get("commitment_port"))
     pacs = PacsPanel(
         store,
         current_study_uid=current_uid,
         commitment_listen=("", port if 0 < port < 65536 else DEFAULT_COMMITMENT_LISTEN[1]),
         retention_days=max(0, int(preferences.get("retention_days"))),
+        preferences=preferences,
     )
     pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)

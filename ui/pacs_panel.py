@@ -9,7 +9,11 @@ Destinations marked for storage commitment are asked, once their images are sent
 CommitmentService thread (started when one is marked) asks and listens for the reports; the list's
 Commitment column and the study line follow its states through a CommitmentBridge. With a retention
 of N days (preferences), committed studies older than that are deleted on a worker thread at start,
-every hour and after commitments arrive (scanner_app.studies.retention).
+every hour and after commitments arrive (scanner_app.studies.retention). "Delete study…" deletes the
+chosen study by hand, after asking, on the same worker (StudyStore.delete_study refuses an open study
+or one with an image no PACS committed, and the tab says which). The retention days and the commitment
+port are set in the tab and saved to the preferences: the retention from its next pass, the port when
+the commitment listener next starts.
 
 A destinations file with bad entries still loads its good ones; the bad ones are named in the tab and
 kept in the file (saving writes them back unchanged) until someone fixes them.
@@ -46,8 +50,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from scanner_app.preferences import Preferences
 from scanner_app.studies.commitment import CommitmentService, CommitmentState
-from scanner_app.studies.model import CommitmentStatus, Study, StudyError
+from scanner_app.studies.model import CommitmentStatus, Study, StudyError, StudyNotDeletable
 from scanner_app.studies.pacs import (
     COMPRESSION_JPEG_BASELINE,
     COMPRESSION_LOSSLESS,
@@ -89,10 +94,32 @@ COMMITMENT_COLOUR = {
 DEFAULT_COMMITMENT_LISTEN = ("", 11112)
 RETENTION_INTERVAL_MS = 3_600_000
 COMMITMENT_COLUMN, REASON_COLUMN = 3, 4
+MAX_RETENTION_DAYS = 3650
+DELETE_STUDY = "Delete study"
 
 
 def default_pacs_config_path() -> Path:
     return user_path(CONFIG_NAME, config=True)
+
+
+def _whole_number(text: str, low: int, high: int) -> int | None:
+    """`text` as a whole number within low..high, else None."""
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+def _describe_study(study: Study) -> str:
+    """'S-12 (Doe, Jane, P-1, 2026-11-29 14:02)': how the tab names a study to delete."""
+    patient = study.patient
+    if patient.practice_subject:
+        who = "practice subject"
+    else:
+        name = ", ".join(part for part in patient.name.split("^")[:2] if part)
+        who = f"{name}, {patient.patient_id}" if name else patient.patient_id
+    return f"{study.study_id} ({who}, {study.started_at:%Y-%m-%d %H:%M})"
 
 
 def save_destinations(path: Path, destinations: list[PacsDestination], keep: Sequence[object] = ()) -> None:
@@ -110,6 +137,7 @@ class PacsPanel(QWidget):
 
     echo_finished = pyqtSignal(str, object)  # destination name, EchoResult
     retention_finished = pyqtSignal(object)  # RetentionReport, from the retention worker
+    deletion_finished = pyqtSignal(str, object)  # study UID, the deleted Study or the StudyError
 
     def __init__(
         self,
@@ -122,10 +150,12 @@ class PacsPanel(QWidget):
         commitment_listen: tuple[str, int] = DEFAULT_COMMITMENT_LISTEN,
         retention_days: int = 0,
         ask: AskChoice = ask_choice,
+        preferences: Preferences | None = None,
     ) -> None:
         super().__init__(parent)
         self.store = store
-        self._ask = ask  # the question before a destination is removed
+        self._ask = ask  # the question before a destination or a study is removed
+        self._preferences = preferences  # where the retention and commitment port are saved (None: not)
         self._make_sender = make_sender
         self.config_path = config_path or default_pacs_config_path()
         self._current_study_uid = current_study_uid
@@ -151,6 +181,10 @@ class PacsPanel(QWidget):
         )
         self._retention_running = False
         self.retention_finished.connect(self._show_retention)
+        self._deleting: str | None = None  # the study being deleted by hand, on the retention worker
+        self.deletion_finished.connect(self._show_deletion)
+        self.retention_edit.setText(str(retention_days))
+        self.commitment_port_edit.setText(str(commitment_listen[1]))
         self._retention_timer = QTimer(self)
         self._retention_timer.setInterval(RETENTION_INTERVAL_MS)
         self._retention_timer.timeout.connect(self.run_retention)
@@ -309,7 +343,43 @@ class PacsPanel(QWidget):
         self.retention_label.setWordWrap(True)
         self.retention_label.setVisible(False)
         sl.addWidget(self.retention_label)
+        drow = QHBoxLayout()
+        self.delete_button = QPushButton("Delete study…")
+        self.delete_button.setToolTip(
+            "Delete the chosen study from this scanner, once its exam has ended and a PACS has committed "
+            "every image (asks first)"
+        )
+        self.delete_button.setEnabled(False)
+        self.delete_button.clicked.connect(self.delete_selected_study)
+        drow.addStretch(1)
+        drow.addWidget(self.delete_button)
+        sl.addLayout(drow)
         layout.addWidget(send)
+
+        kept = QGroupBox("Storage here")
+        kl = QFormLayout(kept)
+        self.retention_edit = QLineEdit()
+        self.retention_edit.setMaximumWidth(70)
+        self.retention_edit.setToolTip(
+            "Delete committed, ended studies older than this many days "
+            f"(0: never; at most {MAX_RETENTION_DAYS})"
+        )
+        self.commitment_port_edit = QLineEdit()
+        self.commitment_port_edit.setMaximumWidth(70)
+        self.commitment_port_edit.setToolTip(
+            "The TCP port where PACS storage commitment reports reach this scanner (1 to 65535); the PACS "
+            "must send them to this port too"
+        )
+        kl.addRow("Keep (days)", self.retention_edit)
+        kl.addRow("Commit port", self.commitment_port_edit)
+        self.apply_settings_button = QPushButton("Apply")
+        self.apply_settings_button.setToolTip("Check, save and apply the retention and the commitment port")
+        self.apply_settings_button.clicked.connect(self.apply_settings)
+        kl.addRow("", self.apply_settings_button)
+        self.settings_label = QLabel()  # what applying did, or which value is wrong
+        self.settings_label.setWordWrap(True)
+        kl.addRow(self.settings_label)
+        layout.addWidget(kept)
 
         self.status_tree = QTreeWidget()
         self.status_tree.setHeaderLabels(["Image", "To", "Status", "Commitment", "Reason"])
@@ -678,6 +748,7 @@ class PacsPanel(QWidget):
 
     def _show_study_commitment(self) -> None:
         uid = self.study_combo.currentData()
+        self.delete_button.setEnabled(False)
         if not uid:
             self.commitment_label.setText("")
             return
@@ -687,6 +758,13 @@ class PacsPanel(QWidget):
         except StudyError:
             self.commitment_label.setText("")
             return
+        # An open study may not be deleted: the button says so rather than the store refusing later.
+        self.delete_button.setEnabled(study.ended_at is not None and self._deleting is None)
+        self.delete_button.setToolTip(
+            "Delete the chosen study from this scanner once a PACS has committed every image (asks first)"
+            if study.ended_at is not None
+            else "The study's exam is still open: end it before deleting the study"
+        )
         total = len(study.captures) + len(study.documents)
         if total and not missing:
             text, colour = f"Study committed: all {total} image(s) kept by PACS", OK
@@ -724,12 +802,136 @@ class PacsPanel(QWidget):
             self.retention_label.setVisible(True)
             self.refresh_studies()
         if report.deleted:
-            studies = self.store.list_studies()
-            kept = {c.sop_instance_uid for s in studies for c in s.captures}
-            kept |= {d.sop_instance_uid for s in studies for d in s.documents}
-            for key in [k for k in self._rows if k[0] not in kept]:  # deleted here: nothing left to follow
-                item = self._rows.pop(key)
-                self.status_tree.takeTopLevelItem(self.status_tree.indexOfTopLevelItem(item))
+            self._forget_deleted_rows()
+
+    def _forget_deleted_rows(self) -> None:
+        studies = self.store.list_studies()
+        kept = {c.sop_instance_uid for s in studies for c in s.captures}
+        kept |= {d.sop_instance_uid for s in studies for d in s.documents}
+        for key in [k for k in self._rows if k[0] not in kept]:  # deleted here: nothing left to follow
+            item = self._rows.pop(key)
+            self.status_tree.takeTopLevelItem(self.status_tree.indexOfTopLevelItem(item))
+
+    # --- deleting a study by hand ----------------------------------------------------------------
+
+    def delete_selected_study(self) -> bool:
+        """Ask, then delete the chosen study on the retention worker; False if not asked or not started.
+        The answer (deleted, or why not) shows below the Send buttons."""
+        uid = self.study_combo.currentData()
+        if not uid or self._closed:
+            self._problem("Choose a study first")
+            return False
+        if self._deleting is not None:
+            self._problem("A study is being deleted: wait for it to finish")
+            return False
+        try:
+            study = self.store.get_study(str(uid))
+            missing = self.store.uncommitted(str(uid))
+        except StudyError as exc:
+            self._problem(str(exc))
+            return False
+        if study.ended_at is None:
+            self._problem(f"Study {study.study_id} is still open: end the exam before deleting it")
+            return False
+        total = len(study.captures) + len(study.documents)
+        committed = (
+            f"a PACS has committed all {total}"
+            if not missing
+            else f"{len(missing)} not committed by any PACS ({', '.join(missing)}): it will be refused"
+        )
+        question = (
+            f"Delete study {_describe_study(study)} with {total} image(s) from this scanner? "
+            f"{committed[0].upper()}{committed[1:]}."
+        )
+        if self._ask(self, "Delete study", question, (DELETE_STUDY, CANCEL)) != DELETE_STUDY:
+            return False
+        self._deleting = str(uid)
+        self.delete_button.setEnabled(False)
+        self.send_label.setText(f"Deleting study {study.study_id}…")
+        self.send_label.setStyleSheet(f"color: {MUTED};")
+
+        def run() -> None:
+            result: Study | StudyError
+            try:
+                result = self.store.delete_study(str(uid))
+            except StudyError as exc:
+                result = exc
+            except Exception as exc:  # reported in the tab, never a crash of the worker
+                log.exception("deleting study %s failed", uid)
+                result = StudyError(f"could not delete study {study.study_id}: {exc}")
+            self.deletion_finished.emit(str(uid), result)
+
+        self._retention_pool.submit(run)  # one worker: never beside a retention pass on the same store
+        return True
+
+    def _show_deletion(self, _uid: str, result: Study | StudyError) -> None:
+        self._deleting = None
+        if isinstance(result, Study):
+            total = len(result.captures) + len(result.documents)
+            self._say(
+                f"Deleted study {_describe_study(result)}: its {total} image(s) are gone from this scanner; "
+                "the PACS that committed them keeps them"
+            )
+            self.refresh_studies()
+            self._forget_deleted_rows()
+            return
+        why = "Not deleted" if isinstance(result, StudyNotDeletable) else "Delete failed"
+        self._problem(f"{why}: {result}")
+        self._show_study_commitment()
+
+    def _problem(self, text: str) -> None:
+        self.send_label.setText(text)
+        self.send_label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
+
+    # --- retention and commitment port settings --------------------------------------------------
+
+    def apply_settings(self) -> bool:
+        """Check the retention days and the commitment port, save them to the preferences and apply
+        them; a bad value is named below the fields and nothing changes."""
+        days_text = self.retention_edit.text().strip()
+        port_text = self.commitment_port_edit.text().strip()
+        days = _whole_number(days_text, 0, MAX_RETENTION_DAYS)
+        port = _whole_number(port_text, 1, 65535)
+        problems = []
+        if days is None:
+            problems.append(
+                f"Keep (days) {days_text!r} is not a whole number from 0 (never) to {MAX_RETENTION_DAYS}"
+            )
+        if port is None:
+            problems.append(f"Commit port {port_text!r} is not a whole number from 1 to 65535")
+        if days is None or port is None:
+            self.settings_label.setText("; ".join(problems) + ". Nothing was changed.")
+            self.settings_label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
+            return False
+        self.retention_days = days
+        if days > 0 and not self._closed:
+            if not self._retention_timer.isActive():
+                self._retention_timer.start()
+            kept = (
+                f"Committed, ended studies older than {days} day(s) are deleted from the next pass (hourly)."
+            )
+        else:
+            self._retention_timer.stop()
+            kept = "Studies are kept until deleted by hand."
+        host, listening = self._commitment_listen
+        self._commitment_listen = (host, port)
+        if self.commitments is not None and port != self.commitments.listener.port:
+            # Restarting the listener here would join the service's thread on the window's thread.
+            heard = (
+                f" The commitment listener keeps port {self.commitments.listener.port} until the app is "
+                f"restarted, then listens on {port}."
+            )
+        elif port != listening:
+            heard = f" Commitment reports are heard on port {port}."
+        else:
+            heard = ""
+        if self._preferences is not None:
+            self._preferences.set("retention_days", days)
+            self._preferences.set("commitment_port", port)
+            self._preferences.save()
+        self.settings_label.setText(f"Saved. {kept}{heard}")
+        self.settings_label.setStyleSheet(f"color: {OK};")
+        return True
 
     def _error(self, text: str) -> None:
         self.echo_label.setText(text)
