@@ -370,8 +370,8 @@ class PacsPanel(QWidget):
             "The TCP port where PACS storage commitment reports reach this scanner (1 to 65535); the PACS "
             "must send them to this port too"
         )
-        kl.addRow("Keep (days)", self.retention_edit)
-        kl.addRow("Commit port", self.commitment_port_edit)
+        kl.addRow("Retention (days)", self.retention_edit)
+        kl.addRow("Commitment port", self.commitment_port_edit)
         self.apply_settings_button = QPushButton("Apply")
         self.apply_settings_button.setToolTip("Check, save and apply the retention and the commitment port")
         self.apply_settings_button.clicked.connect(self.apply_settings)
@@ -895,10 +895,10 @@ class PacsPanel(QWidget):
         problems = []
         if days is None:
             problems.append(
-                f"Keep (days) {days_text!r} is not a whole number from 0 (never) to {MAX_RETENTION_DAYS}"
+                f"Retention (days) {days_text!r} is not a whole number from 0 (never) to {MAX_RETENTION_DAYS}"
             )
         if port is None:
-            problems.append(f"Commit port {port_text!r} is not a whole number from 1 to 65535")
+            problems.append(f"Commitment port {port_text!r} is not a whole number from 1 to 65535")
         if days is None or port is None:
             self.settings_label.setText("; ".join(problems) + ". Nothing was changed.")
             self.settings_label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
