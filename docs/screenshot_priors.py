@@ -145,12 +145,11 @@ def main() -> None:
         engine = AcquisitionEngine(probe, FrameRing(120, 512 * 512))
         protocols = load_library(views=named_views())[0]
         exams = ExamController(store, protocols, operator="Nguyen^Lan", ask=lambda *_q: EXAM_END)
-        models = ScannerModels.for_engine(
-            engine, Preferences(tmp / "preferences.json"), StudyCaptureSink(store, exams.current_study)
-        )
+        preferences = Preferences(tmp / "preferences.json")
+        models = ScannerModels.for_engine(engine, preferences, StudyCaptureSink(store, exams.current_study))
         window = MainWindow(engine, models, switch_probe=lambda spec: None)
         simulator = SimulatorTab(window, SimulatorControl(renderer))
-        app_main._add_exam_workflow(window, store, exams, simulator)
+        app_main._add_exam_workflow(window, store, exams, simulator, preferences)
         window.resize(1280, 800)
         window.move(0, 0)
         window.show()

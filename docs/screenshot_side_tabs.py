@@ -43,7 +43,7 @@ def main() -> int:
     ProcedurePanel().attach(window)
     _needle = NeedleTab(window, simulator)
     _add_doppler(window, engine)
-    _add_exam_workflow(window, store, exams, simulator)
+    _add_exam_workflow(window, store, exams, simulator, window.prefs)
     programme = _add_programme(window, store, exams, {p.id: p.region for p in protocols}, None)
     assert programme is not None
     _add_practice(window, simulator, programme, protocols)

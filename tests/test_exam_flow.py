@@ -166,3 +166,24 @@ def test_the_target_view_of_the_image_after_shows_no_needle_but_the_injectate(
     assert withdrawn is not None and withdrawn.inserted_mm == 0 and withdrawn.injected_ml > 0
     assert needle.truth_label.text().startswith("Needle at the skin, not in the patient\n0 mm in at")
     assert needle.truth_label.text().endswith("ml injected"), needle.truth_label.text()
+
+
+def test_report_and_export_say_so_when_the_last_study_was_deleted_here(
+    qtbot: QtBot, full: FullWindow, tmp_path: Path
+) -> None:
+    """Once the last exam's study is deleted from the scanner (by hand in the PACS tab or by retention,
+    once its PACS committed it), Report… and Teaching copy… say so instead of failing."""
+    exams, window = full.exams, full.window
+    knee = load_protocol(LIBRARY_DIR / "knee.yaml")
+    exams.start_exam(_request(knee, "KNEE-301"))
+    with qtbot.waitSignal(exams.exam_ended, timeout=SIGN_TIMEOUT_MS):
+        exams.end_exam()
+    study = exams.last_study
+    assert study is not None and not exams.store.list_captures(study.study_uid)  # nothing to commit
+    exams.store.delete_study(study.study_uid)
+    exams.report_dialog()  # raised StudyError from the slot (no study in the store) before
+    said = window.message_label.text()
+    assert said == f"No study to report: {study.study_id} was deleted from this scanner (the PACS keeps it)"
+    assert exams.last_study is None
+    assert exams.export_teaching_copy(tmp_path / "teaching") is None
+    assert window.message_label.text() == "No study to export yet"

@@ -780,8 +780,25 @@ class ExamController(QObject):
 
     # --- report and export -----------------------------------------------------------------------
 
-    def _study_for_actions(self) -> Study | None:
-        return self.last_study
+    def _study_for_actions(self, what: str) -> Study | None:
+        """The last exam's study for `what` ("report", "export"), or None, said in words: when there
+        is none yet, or it has since been deleted here (by hand or by retention, once a PACS
+        committed it; the PACS keeps it)."""
+        study = self.last_study
+        if study is None:
+            self._say(f"No study to {what} yet", error=True)
+            return None
+        try:
+            self.store.get_study(study.study_uid)
+        except StudyError:
+            self.last_study = None
+            self._refresh()
+            self._say(
+                f"No study to {what}: {study.study_id} was deleted from this scanner (the PACS keeps it)",
+                error=True,
+            )
+            return None
+        return study
 
     def _titles_for(self, study: Study) -> dict[str, str]:
         """The protocol's measurement titles by id, so the report names each in words."""
@@ -795,9 +812,8 @@ class ExamController(QObject):
 
     def report_dialog(self) -> None:
         """Ask for the impression and who signs, then sign the report (ending the exam first)."""
-        study = self._study_for_actions()
+        study = self._study_for_actions("report")
         if study is None:
-            self._say("No study to report yet", error=True)
             return
         dialog = self.make_report_dialog(study)
         try:
@@ -817,10 +833,9 @@ class ExamController(QObject):
         """Sign the last exam's report once its captures are stored and it has ended; the report is
         kept with the study (HTML, PDF, Encapsulated PDF) and queued for the PACS the study went to.
         The signing runs on the signer's worker thread: `signer.finished` tells how it ended."""
-        study = self._study_for_actions()
+        study = self._study_for_actions("report")
         if study is None:
-            self._say("No study to report yet", error=True)
-            self.signer.fail("no study to report yet")
+            self.signer.fail("no study to report")
             return
 
         def sign() -> None:
@@ -854,9 +869,8 @@ class ExamController(QObject):
 
     def write_report(self, folder: Path | None = None) -> tuple[Path, Path] | None:
         """Write the exam's report as HTML and PDF into `folder` (asked for when None)."""
-        study = self._study_for_actions()
+        study = self._study_for_actions("report")
         if study is None:
-            self._say("No study to report yet", error=True)
             return None
         if folder is None:
             chosen = QFileDialog.getExistingDirectory(self._dialog_parent(), "Folder for the report")
@@ -880,9 +894,8 @@ class ExamController(QObject):
 
     def export_teaching_copy(self, folder: Path | None = None) -> Any:
         """Export a de-identified copy of the exam's captures into `folder` (asked for when None)."""
-        study = self._study_for_actions()
+        study = self._study_for_actions("export")
         if study is None:
-            self._say("No study to export yet", error=True)
             return None
         if folder is None:
             chosen = QFileDialog.getExistingDirectory(
