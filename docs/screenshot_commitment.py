@@ -43,7 +43,9 @@ def main() -> None:
         panel = PacsPanel(
             store, config, lambda: study.study_uid, commitment_listen=("127.0.0.1", listen_port)
         )
-        panel.resize(400, 1000)  # the side panel's width; it scrolls there
+        # The side panel's width, and the whole tab's height (it scrolls there; squeezed, rows overlap).
+        layout = panel.layout()
+        panel.resize(400, max(1000, layout.heightForWidth(400) if layout is not None else 0))
         panel.show()
         panel.send_selected_study()
         uids = [c.sop_instance_uid for c in store.list_captures(study.study_uid)]
