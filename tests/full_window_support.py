@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -94,3 +95,14 @@ def open_full_window(qtbot: QtBot, tmp_path: Path, scene: str = "knee") -> FullW
 def close_full_window(full: FullWindow) -> None:
     full.window.close()
     full.store.close()
+
+
+@pytest.fixture
+def themed_full_window(qtbot: QtBot, tmp_path: Path) -> Iterator[FullWindow]:
+    """The whole window in the app's theme (fonts, paddings), closed after the test."""
+    with app_theme():
+        opened = open_full_window(qtbot, tmp_path)
+        try:
+            yield opened
+        finally:
+            close_full_window(opened)

@@ -4,10 +4,6 @@ trainee scanning sees it change, before and after scrolling through the step's c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from PyQt6.QtCore import QPoint, QRect
 from PyQt6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
@@ -15,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from drivers.sim.scenes import named_views
 from protocols.validation import LIBRARY_DIR, load_protocol
 from scanner_app.studies import Patient
-from tests.full_window_support import FullWindow, app_theme, close_full_window, open_full_window
+from tests.full_window_support import FullWindow, themed_full_window
 from tests.test_layout import _resize
 from ui.checklist_panel import ChecklistPanel
 from ui.exam_dialog import ExamRequest
@@ -23,14 +19,7 @@ from ui.exam_dialog import ExamRequest
 SCREEN = (1280, 800)
 
 
-@pytest.fixture
-def full(qtbot: QtBot, tmp_path: Path) -> Iterator[FullWindow]:
-    with app_theme():
-        opened = open_full_window(qtbot, tmp_path)
-        try:
-            yield opened
-        finally:
-            close_full_window(opened)
+full = themed_full_window  # the fixture, shared
 
 
 def _seen_whole(widget: QWidget, window: QWidget) -> bool:

@@ -4,9 +4,6 @@ theme, with every tab main.py gives the window on the simulated probe."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from PyQt6.QtCore import QEvent
 from PyQt6.QtWidgets import QApplication, QScrollArea, QTabWidget, QVBoxLayout, QWidget
@@ -15,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from drivers.sim.scenes import named_views
 from protocols.validation import LIBRARY_DIR, load_protocol
 from scanner_app.studies import Patient
-from tests.full_window_support import FullWindow, app_theme, close_full_window, open_full_window
+from tests.full_window_support import FullWindow, themed_full_window
 from tests.test_layout import _resize
 from ui.exam_dialog import ExamRequest
 from ui.main_window import MainWindow
@@ -28,14 +25,7 @@ TABS = {"Imaging", "Measure", "Probe", "Sim", "Procedure", "Needle", "Doppler", 
         "Programme", "Follow-ups", "Practice", "Teaching"}  # fmt: skip
 
 
-@pytest.fixture
-def full(qtbot: QtBot, tmp_path: Path) -> Iterator[FullWindow]:
-    with app_theme():
-        opened = open_full_window(qtbot, tmp_path)
-        try:
-            yield opened
-        finally:
-            close_full_window(opened)
+full = themed_full_window  # the fixture, shared
 
 
 def _open_side_panel(qtbot: QtBot, window: MainWindow) -> None:

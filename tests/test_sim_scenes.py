@@ -16,6 +16,7 @@ from drivers.sim.renderer import FrameRenderer, RenderParams
 from drivers.sim.scenes import REGIONS, SCENES, build_scene, list_scenes, named_views
 from drivers.sim.tissues import TISSUES, Label, label_names
 from scanner_app.frame import DataFormat, Geometry
+from tests.sim_support import count_cell_columns, count_painted_cells
 
 ALL = [(info.scene_id, v) for info in list_scenes() for v in [None, *info.variants]]
 
@@ -262,15 +263,7 @@ def test_sliding_probe_reuses_anatomy_columns_without_changing_a_bit(
 ) -> None:
     import drivers.sim.patient as patient_module
 
-    computed: list[int] = []
-    real_cells = patient_module._cells
-
-    def counting_cells(*args: object, **kwargs: object) -> object:
-        cells = real_cells(*args, **kwargs)  # type: ignore[arg-type]
-        computed.append(cells.index.shape[1])
-        return cells
-
-    monkeypatch.setattr(patient_module, "_cells", counting_cells)
+    computed = count_cell_columns(monkeypatch)
     sliding = PatientRenderer("groin", seed=4)
     start = dataclasses.replace(sliding.pose, rotation_deg=0.0)  # long axis: position moves in plane
     pitch = params.width_mm / params.cols
@@ -304,15 +297,7 @@ def test_a_short_axis_slide_at_the_limbs_origin_reuses_anatomy_columns(
     across must still find its columns (it recomputed the whole plane every frame)."""
     import drivers.sim.patient as patient_module
 
-    computed: list[int] = []
-    real_cells = patient_module._cells
-
-    def counting_cells(*args: object, **kwargs: object) -> object:
-        cells = real_cells(*args, **kwargs)  # type: ignore[arg-type]
-        computed.append(cells.index.shape[1])
-        return cells
-
-    monkeypatch.setattr(patient_module, "_cells", counting_cells)
+    computed = count_cell_columns(monkeypatch)
     params = RenderParams(rows=96, cols=80, depth_mm=30.0)
     sliding = PatientRenderer("groin", seed=4)
     pose = sliding.scene.views["CFV short axis"]
@@ -335,17 +320,8 @@ def test_pressing_in_place_reuses_the_planes_tissue_without_changing_a_bit(
 ) -> None:
     """Pressure moves tissue in depth only: a pressed frame takes its tissue from the unpressed plane's
     cells (painting afresh only what comes up from below them), the same bits however it got there."""
-    import drivers.sim.patient as patient_module
 
-    painted: list[int] = []
-    real_tissue = patient_module._tissue
-
-    def counting_tissue(*args: object, **kwargs: object) -> object:
-        out = real_tissue(*args, **kwargs)  # type: ignore[arg-type]
-        painted.append(out[0].size)
-        return out
-
-    monkeypatch.setattr(patient_module, "_tissue", counting_tissue)
+    painted = count_painted_cells(monkeypatch)
     params = RenderParams(rows=96, cols=80, depth_mm=30.0)
     pressing = PatientRenderer("groin", seed=4)
     pose = pressing.scene.views["CFV short axis"]

@@ -8,7 +8,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-import drivers.sim.patient as patient_module
 from drivers.sim import vessel_motion as vm
 from drivers.sim.anatomy import (
     CARDIAC_PHASES,
@@ -30,6 +29,7 @@ from drivers.sim.shapes import Tube
 from drivers.sim.tissues import Label
 from scanner_app.doppler import DopplerMode
 from scanner_app.frame import Geometry
+from tests.sim_support import count_cell_columns, count_painted_cells
 
 HEART_S = 60.0 / vm.HEART_RATE_PER_MIN
 BREATH_S = 60.0 / vm.RESPIRATORY_RATE_PER_MIN
@@ -236,15 +236,7 @@ def test_a_phase_change_recomputes_only_the_columns_the_vessels_reach(
 ) -> None:
     """A held probe over the groin: a new phase repaints the vessels' columns, not the whole plane,
     and gives the same bits as a renderer that draws that phase afresh."""
-    computed: list[int] = []
-    real_cells = patient_module._cells
-
-    def counting_cells(*args: object, **kwargs: object) -> object:
-        cells = real_cells(*args, **kwargs)  # type: ignore[arg-type]
-        computed.append(cells.index.shape[1])
-        return cells
-
-    monkeypatch.setattr(patient_module, "_cells", counting_cells)
+    computed = count_cell_columns(monkeypatch)
     held = _renderer("groin", "CFV short axis")
     first = held.render(PARAMS, 0.0)
     whole = sum(computed)
@@ -271,15 +263,7 @@ def test_a_phase_change_along_a_vessel_repaints_only_the_rows_it_reaches(
 ) -> None:
     """A held probe along the popliteal vein: the vein runs through every column, so a new phase
     reaches them all, but only the rows about the vessels are painted again; same bits as afresh."""
-    painted: list[int] = []
-    real_tissue = patient_module._tissue
-
-    def counting_tissue(*args: object, **kwargs: object) -> object:
-        out = real_tissue(*args, **kwargs)  # type: ignore[arg-type]
-        painted.append(out[0].size)  # cells painted: rows x columns
-        return out
-
-    monkeypatch.setattr(patient_module, "_tissue", counting_tissue)
+    painted = count_painted_cells(monkeypatch)
     held = _renderer("popliteal", "popliteal vein long axis")
     held.render(PARAMS, 0.0)
     whole = sum(painted)
@@ -330,15 +314,7 @@ def test_a_phase_change_on_a_tilted_or_convex_plane_recomputes_only_the_vessels_
     geometry: Geometry, tilt_deg: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cells on the beam grid itself (heel-toed for Doppler, a curved array): the same saving and bits."""
-    computed: list[int] = []
-    real_cells = patient_module._cells
-
-    def counting_cells(*args: object, **kwargs: object) -> object:
-        cells = real_cells(*args, **kwargs)  # type: ignore[arg-type]
-        computed.append(cells.index.shape[1])
-        return cells
-
-    monkeypatch.setattr(patient_module, "_cells", counting_cells)
+    computed = count_cell_columns(monkeypatch)
     params = RenderParams(rows=160, cols=128, depth_mm=40.0, geometry=geometry)
     view = SCENES["groin"].views["CFV short axis"]
     pose = ProbePose(view.position_mm, view.lateral_mm, view.rotation_deg, tilt_deg, 0.0)

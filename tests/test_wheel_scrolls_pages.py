@@ -5,17 +5,13 @@ stays); a box clicked into still takes the wheel. In the full window at 1280 x 8
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtGui import QWheelEvent
 from PyQt6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QScrollArea, QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
 
 from scanner_app.studies import Patient
-from tests.full_window_support import FullWindow, app_theme, close_full_window, open_full_window
+from tests.full_window_support import FullWindow, themed_full_window
 from tests.studies_support import make_frame
 from tests.test_side_tabs_fit import _open_side_panel
 from ui.main_window import MainWindow
@@ -24,14 +20,7 @@ from ui.pacs_panel import PacsPanel
 NOTCH = 120  # one step of a mouse wheel, in eighths of a degree
 
 
-@pytest.fixture
-def full(qtbot: QtBot, tmp_path: Path) -> Iterator[FullWindow]:
-    with app_theme():
-        opened = open_full_window(qtbot, tmp_path)
-        try:
-            yield opened
-        finally:
-            close_full_window(opened)
+full = themed_full_window  # the fixture, shared
 
 
 def _wheel(widget: QWidget, notches: int, at: QPoint | None = None) -> None:
