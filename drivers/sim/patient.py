@@ -588,7 +588,7 @@ def _cells(
     rows = np.broadcast_shapes(*(a.shape for a in coords))[0]
     z_cells = grid.z_mm()[::rs][:rows]
     # The slice at its thickest over the whole column sets the partial-volume planes of every row.
-    thickest_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_cells, 0.0)).max())
+    thickest_mm = _thickest_slice_mm(frequency_mhz, z_cells)
     if old is None:
         index_, labels_, echo_db = _tissue(
             scene,
@@ -672,6 +672,11 @@ def _down_columns(
     return _Cells(index_, labels_, echo_db, amp, loss_db, specular, present)
 
 
+def _thickest_slice_mm(frequency_mhz: float, z_mm: npt.NDArray[np.float32]) -> float:
+    """The elevation slice's largest FWHM (mm) over the ranges `z_mm`."""
+    return float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm, 0.0)).max())
+
+
 def _tissue(
     scene: Scene,
     coords: tuple[Array, Array, Array],
@@ -713,8 +718,6 @@ def _tissue(
 def _rows_reaching(d: Array, changed: Sequence[Bounds], rows: int) -> tuple[int, int] | None:
     """Cell rows [r0, r1) whose depths `d` (rows, 1 or columns) come within half a millimetre of the
     depth bounds of a changed structure, r0 even (see _tissue); None when none does."""
-    if d.shape[0] != rows:  # a depth for every row is needed to tell
-        return 0, rows
     d_rows = d.reshape(rows, -1)
     d_lo, d_hi = d_rows.min(axis=1), d_rows.max(axis=1)
     hit = np.zeros(d_rows.shape[0], dtype=np.bool_)
@@ -1008,7 +1011,7 @@ def _refreshed_columns(
 def _slice_margin_mm(grid: ph.BeamGrid, frequency_mhz: float) -> float:
     """How far beside the image plane partial volume reaches (its outermost plane at the deepest row):
     a structure changed farther away than this leaves the cells as they were."""
-    fwhm_mm = float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(grid.z_mm(), 0.0)).max())
+    fwhm_mm = _thickest_slice_mm(frequency_mhz, grid.z_mm())
     return max(abs(e) for e in PARTIAL_VOLUME_PLANES) * fwhm_mm
 
 
@@ -1115,6 +1118,15 @@ def _add_textures(
         np.add(box, tex, out=box, where=in_kind[r, c])
 
 
+def _on_cells(
+    coords: ph.PlaneCoords, rs: int, cs: int
+) -> tuple[tuple[Array, Array, Array], npt.NDArray[np.float32]]:
+    """The beam grid's patient coordinates (s, t, d) and beam directions at its cells: every rs-th row
+    and cs-th line."""
+    beam = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+    return (_decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(coords.d, rs, cs)), beam
+
+
 def _pressed_cells(
     scene: Scene,
     grid: ph.BeamGrid,
@@ -1136,8 +1148,7 @@ def _pressed_cells(
     Tissue pushed up from below the unpressed cells is painted where it is.
     """
     base, lattice_col = lattice
-    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(coords.d, rs, cs)
-    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+    (s_, t_, d_), beam_ = _on_cells(coords, rs, cs)
     rows, columns = base.index.shape[0], d_.shape[1]
     # Cell row r lies at range (r rs - pad_rows + 1) dz; cell column j takes line j cs.
     source = np.rint((d_ * np.float32(1.0 / grid.dz_mm) + np.float32(grid.pad_rows - 1)) / np.float32(rs))
@@ -1156,7 +1167,7 @@ def _pressed_cells(
             (s_, t_, d_[band]),
             beam_,
             z_mm=z_cells[band],
-            thickest_mm=float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_cells, 0.0)).max()),
+            thickest_mm=_thickest_slice_mm(frequency_mhz, z_cells),
             frequency_mhz=frequency_mhz,
             normal=normal,
         )
@@ -1204,8 +1215,7 @@ def _anatomy_cells(
     if lattice is not None:
         return _pressed_cells(scene, grid, frequency_mhz, lattice, coords=coords, rs=rs, cs=cs, normal=normal)
     # Convex or tilted: cells on the beam grid itself, decimated.
-    s_, t_, d_ = _decimate(coords.s, rs, cs), _decimate(coords.t, rs, cs), _decimate(coords.d, rs, cs)
-    beam_ = coords.beam_dir[:, :, ::cs] if coords.beam_dir.shape[2] > 1 else coords.beam_dir
+    (s_, t_, d_), beam_ = _on_cells(coords, rs, cs)
 
     def compute(c0: int, c1: int, old: _Cells | None = None, changed: Sequence[Bounds] = ()) -> _Cells:
         def cols(a: Array) -> Array:
