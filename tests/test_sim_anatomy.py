@@ -3,10 +3,13 @@ smooth surfaces and vessel motion, all checked on ground-truth structure maps.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from drivers.sim import anatomy
 from drivers.sim import physics as ph
 from drivers.sim import vessel_motion as vm
 from drivers.sim.anatomy import (
@@ -73,6 +76,56 @@ def _section_counts(
     dd = compress_vessels(scene, pressure, s, t, d)
     index = paint(scene, s, t, np.broadcast_to(dd, np.broadcast_shapes(t.shape, dd.shape)))
     return np.bincount(index.ravel(), minlength=len(scene.structures) + 1)
+
+
+@pytest.mark.parametrize(
+    ("scene_id", "view"),
+    [
+        ("groin", "CFV short axis"),
+        ("popliteal", "popliteal vein long axis"),
+        ("calf", None),
+        ("arm_veins", None),
+        ("thigh", None),
+    ],
+)
+def test_compression_works_out_only_the_samples_that_can_move_and_gives_the_same_bits(
+    scene_id: str, view: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each vein's squash is worked out only over the box of samples it can move (`_moving_box`), each
+    artery only over the columns it spans (`_artery_columns`); without either, over every sample. The
+    two agree exactly only if no sample that moves was left out."""
+    scene = build_scene(scene_id)
+    base = scene.views[view] if view is not None else scene.default_pose
+    grid = ph.BeamGrid(Geometry.LINEAR, 160, 120, 40.0, WIDTH_MM, 60.0, 40.0, 0, 0)
+    cut = []
+    boxed = anatomy._moving_box
+
+    def whole_plane(*args: object) -> None:
+        return None
+
+    columns = anatomy._artery_columns
+
+    def every_column(*args: object) -> slice:
+        return slice(None)
+
+    def spy(*args: Any) -> Any:
+        box = boxed(*args)
+        if box is not None:
+            cut.append(box[0].stop * (box[1].stop - box[1].start) < args[2].shape[0] * args[1].size)
+        return box
+
+    for pose in (base, base.nudged(rotation_deg=90.0), base.nudged(lateral_mm=3.0, rotation_deg=20.0)):
+        c = ph.plane_coords(grid, pose)
+        for pressure in (0.2, 0.6, 1.0):
+            monkeypatch.setattr(anatomy, "_moving_box", spy)
+            monkeypatch.setattr(anatomy, "_artery_columns", columns)
+            got = compress_vessels(scene, pressure, c.s, c.t, c.d)
+            monkeypatch.setattr(anatomy, "_moving_box", whole_plane)
+            monkeypatch.setattr(anatomy, "_artery_columns", every_column)
+            want = compress_vessels(scene, pressure, c.s, c.t, c.d)
+            assert not np.array_equal(want, np.broadcast_to(c.d, want.shape))  # the veins do move it
+            np.testing.assert_array_equal(got, want, err_msg=f"{scene_id} {pose} {pressure}")
+    assert any(cut)  # some box was smaller than the plane
 
 
 @pytest.mark.parametrize(("scene_id", "vein", "s_mm"), _patent_veins())

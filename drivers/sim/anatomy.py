@@ -282,9 +282,27 @@ def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Arr
     f = lumen_fraction(st.vessel, pressure)
     tc, dc = st.shape.centre(s)
     rt, rd = st.shape.radii(s)
+    tube = (tc, dc, rt, rd)
+    box = _moving_box(tube, t, d)
+    if box is None:
+        return _squashed(f, tube, t, d)
+    # Only the samples in the box move (the rest keep their depth exactly): work out those alone.
+    rows, cols = box
+    full = np.broadcast_shapes(*(np.shape(a) for a in (t, d, *tube)))
+    out = np.broadcast_to(d, full).astype(np.float32)
+    if rows.stop > 0 and cols.stop > cols.start:
+        tube = (_box(tc, rows, cols), _box(dc, rows, cols), _box(rt, rows, cols), _box(rd, rows, cols))
+        out[rows, cols] = _squashed(f, tube, _box(t, rows, cols), _box(d, rows, cols))
+    return out
+
+
+def _squashed(f: float, tube: tuple[Array, Array, Array, Array], t: Array, d: Array) -> Array:
+    """_squash's map at depths `d`, for a vein of lumen fraction `f` whose centre and radii (t, d)
+    there are `tube`."""
+    tc, dc, rt, rd = tube
+    deep_wall = dc + rd + 0.6
     height = 2.0 * (rd + 0.6)  # lumen and walls
     a = height * f
-    deep_wall = dc + rd + 0.6
     reach = np.maximum(deep_wall, 1.05 * height)  # up to the skin
     y = d - deep_wall  # depth relative to the deep wall; negative above it
     # Above the lumen the displacement grows as q^p from the skin (q = 0) to the top wall (q = 1):
@@ -301,6 +319,41 @@ def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Arr
     w = x * x * (3.0 - 2.0 * x)
     out: Array = (d + w * (u - y)).astype(np.float32)
     return out
+
+
+def _moving_box(tube: tuple[Array, Array, Array, Array], t: Array, d: Array) -> tuple[slice, slice] | None:
+    """The leading rows and the run of columns of `d` (rows, columns) that `_squashed` can move;
+    None when `d` is one row or the tube or `t` varies down the rows (no box to cut).
+
+    A sample moves only above the vein's deep wall and within the ramp beside it, and the ramp widens
+    upwards; depth grows down every column (each map is monotonic), so in every column the moving
+    samples are its top rows, found by a binary search over the rows. The test errs wide by a micron
+    so that rounding never leaves out a sample that moves.
+    """
+    if d.ndim != 2 or d.shape[0] <= 1 or any(np.ndim(a) == 2 and np.shape(a)[0] > 1 for a in (t, *tube)):
+        return None
+    tc, dc, rt, rd = (np.asarray(a, dtype=np.float64).reshape(-1) for a in tube)
+    deep_wall, height, half_width = dc + rd + 0.6, 2.0 * (rd + 0.6), rt + 0.6
+    off = np.abs(np.asarray(t, dtype=np.float64).reshape(-1) - tc)
+    floor = np.maximum(1.5, 0.25 * half_width)
+
+    def moving(row: int) -> npt.NDArray[np.bool_]:
+        y = d[row].astype(np.float64) - deep_wall
+        ramp = np.maximum(floor, 2.0 * np.maximum(0.0, -y - height))
+        out: npt.NDArray[np.bool_] = (y <= 1e-3) & (half_width + ramp - off > -1e-3)
+        return out
+
+    lo, hi = 0, d.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if moving(mid).any():
+            lo = mid + 1
+        else:
+            hi = mid
+    columns = max(d.shape[1], off.size)
+    top = np.flatnonzero(np.broadcast_to(moving(0), (columns,))) if lo > 0 else np.arange(0)
+    cols = slice(int(top[0]), int(top[-1]) + 1) if top.size else slice(0, 0)
+    return slice(0, lo), cols
 
 
 def _imaged_depth(deform: Callable[[Array, Array, Array], Array], s: Array, tc: Array, dc: Array) -> Array:
@@ -328,6 +381,26 @@ _G = TypeVar("_G", bound=np.generic)
 def _band(a: npt.NDArray[_G], rows: slice) -> npt.NDArray[_G]:
     """The rows `rows` of a per-sample array; a row vector (one value per column) as it is."""
     return a[rows] if a.ndim == 2 and a.shape[0] > 1 else a
+
+
+def _box(a: npt.NDArray[_G], rows: slice, cols: slice) -> npt.NDArray[_G]:
+    """The rows and columns of a per-sample array; a row or column vector kept whole along its
+    length-1 axis."""
+    a = _band(a, rows)
+    return a[:, cols] if a.ndim == 2 and a.shape[1] > 1 else a
+
+
+def _artery_columns(shape: Tube, s: Array, t: Array, tc: Array, gt: Array) -> slice | None:
+    """The run of columns a rigid artery can change (`_rigid_artery` moves samples only within its
+    guard across the limb and along its course); None when it spans none. All columns when the
+    coordinates vary down the rows (a tilted plane)."""
+    if any(np.ndim(a) == 2 and np.shape(a)[0] > 1 for a in (s, t, tc, gt)):
+        return slice(None)
+    spans = (((t - tc) / gt) ** 2 <= 1.0) & (s >= shape.s_pts[0]) & (s <= shape.s_pts[-1])
+    cols = np.flatnonzero(np.atleast_2d(spans)[0])
+    if cols.size == 0:
+        return None
+    return slice(int(cols[0]), int(cols[-1]) + 1) if np.shape(spans)[-1] > 1 else slice(None)
 
 
 def _rigid_artery(
@@ -363,8 +436,19 @@ def _rigid_artery(
         return out, claimed
     r = slice(int(rows[0]), int(rows[-1]) + 1) if near.ndim == 2 and near.shape[0] > 1 else slice(None)
 
-    s_, t_, d_, out_, claimed_ = _band(s, r), _band(t, r), _band(d, r), _band(out, r), _band(claimed, r)
-    tc_, dc_, gt_, gd_, imaged_ = _band(tc, r), _band(dc, r), _band(gt, r), _band(gd, r), _band(imaged, r)
+    c = _artery_columns(st.shape, s, t, tc, gt)
+    if c is None:
+        return out, claimed
+
+    s_, t_, d_, out_, claimed_ = (
+        _box(s, r, c),
+        _box(t, r, c),
+        _box(d, r, c),
+        _box(out, r, c),
+        _box(claimed, r, c),
+    )
+    tc_, dc_, gt_, gd_ = _box(tc, r, c), _box(dc, r, c), _box(gt, r, c), _box(gd, r, c)
+    imaged_ = _box(imaged, r, c)
     along = (s_ >= st.shape.s_pts[0]) & (s_ <= st.shape.s_pts[-1])
     across = ((t_ - tc_) / gt_) ** 2
     inside = (across + ((d_ - imaged_) / (f * gd_)) ** 2 <= 1.0) & along & ~claimed_
@@ -380,8 +464,8 @@ def _rigid_artery(
     full = np.broadcast_shapes(out.shape, claimed.shape)
     result = np.array(np.broadcast_to(out, full), dtype=np.float32)
     taken = np.array(np.broadcast_to(claimed, full))
-    result[r] = moved
-    taken[r] |= inside
+    result[r, c] = moved
+    taken[r, c] |= inside
     return result, taken
 
 

@@ -26,6 +26,8 @@ import numpy.typing as npt
 from drivers.sim import artefacts
 from drivers.sim import physics as ph
 from drivers.sim.anatomy import (
+    FLATTEN_DEPTH_MM,
+    FLATTEN_STRAIN,
     PhasedScenes,
     Scene,
     changed_structures,
@@ -529,6 +531,7 @@ class _Cells:
 
     Every value is pointwise in patient coordinates or accumulated down its own column, so a column's
     cells do not depend on which other columns were computed with it (the lattice cache relies on this).
+    Tissue-only cells (`of_tissue`) carry index, labels and echo, and empty arrays for the rest.
     """
 
     index: npt.NDArray[np.uint8]  # structure index
@@ -538,6 +541,21 @@ class _Cells:
     loss_db: npt.NDArray[np.float32]  # two-way loss reaching the cell
     specular: npt.NDArray[np.complex64]  # coherent interface echo, added at the cell's first row
     present: npt.NDArray[np.bool_]  # (structures + 1, columns): structure index seen in the image rows
+
+    @staticmethod
+    def of_tissue(
+        index: npt.NDArray[np.uint8], labels: npt.NDArray[np.uint8], echo_db: npt.NDArray[np.float32]
+    ) -> _Cells:
+        none = (0, 0)
+        return _Cells(
+            index,
+            labels,
+            echo_db,
+            np.empty(none, np.float32),
+            np.empty(none, np.float32),
+            np.empty(none, np.complex64),
+            np.empty(none, np.bool_),
+        )
 
     def columns(self, c0: int, c1: int) -> _Cells:
         cols = slice(c0, c1)
@@ -577,6 +595,7 @@ def _cells(
     normal: tuple[float, float, float],
     old: _Cells | None = None,
     changed: Sequence[Bounds] = (),
+    tissue_only: bool = False,
 ) -> _Cells:
     """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d).
 
@@ -584,11 +603,12 @@ def _cells(
     (their bounds before and after) differ, only the cell rows those structures reach are painted
     afresh; the loss and echoes down each column are redone whole, since they carry the change below.
     `present` covers the cell rows of the unpadded image (rows `grid.pad_rows` .. `+ grid.rows`).
+    `tissue_only` leaves out everything down the columns (`_Cells.of_tissue`).
     """
     rows = np.broadcast_shapes(*(a.shape for a in coords))[0]
-    z_cells = grid.z_mm()[::rs][:rows]
-    # The slice at its thickest over the whole column sets the partial-volume planes of every row.
-    thickest_mm = _thickest_slice_mm(frequency_mhz, z_cells)
+    z_cells = _cell_z_mm(grid, rs, rows)
+    # The slice at its thickest over the image's column sets the partial-volume planes of every row.
+    thickest_mm = _thickest_slice_mm(frequency_mhz, grid.z_mm()[::rs])
     if old is None:
         index_, labels_, echo_db = _tissue(
             scene,
@@ -615,6 +635,8 @@ def _cells(
             frequency_mhz=frequency_mhz,
             normal=normal,
         )
+    if tissue_only:
+        return _Cells.of_tissue(index_, labels_, echo_db)
     return _down_columns(
         scene, coords, beam_dir, (index_, labels_, echo_db), grid=grid, frequency_mhz=frequency_mhz, rs=rs
     )
@@ -670,6 +692,13 @@ def _down_columns(
     flat += np.arange(small[1])
     present = np.bincount(flat.ravel(), minlength=n * small[1]).reshape(n, small[1]) > 0
     return _Cells(index_, labels_, echo_db, amp, loss_db, specular, present)
+
+
+def _cell_z_mm(grid: ph.BeamGrid, rs: int, rows: int) -> npt.NDArray[np.float32]:
+    """Range (mm) of `rows` cell rows `rs` grid rows apart from the grid's first padded row; the same
+    values as `grid.z_mm()[::rs]`, continued below the grid when `rows` asks for more."""
+    i = np.arange(-grid.pad_rows, -grid.pad_rows + rows * rs, rs, dtype=np.float32)
+    return ((i + 1.0) * grid.dz_mm).astype(np.float32)
 
 
 def _thickest_slice_mm(frequency_mhz: float, z_mm: npt.NDArray[np.float32]) -> float:
@@ -879,6 +908,15 @@ def _apply_cells(
 LATTICE_PREFETCH = 24  # lattice columns computed beyond the frame's edge when the probe slides past it
 
 
+class _Lattice:
+    """Cells on a run of patient-fixed lattice columns, and the plane (and scene) they were made for."""
+
+    def __init__(self) -> None:
+        self.key: Key | None = None
+        self.k0 = 0  # lattice number of the first cached column
+        self.cells: _Cells | None = None
+
+
 class CellCache:
     """The last frame's cells on patient-fixed lattice columns, reused while the probe slides in plane.
 
@@ -887,9 +925,10 @@ class CellCache:
     """
 
     def __init__(self) -> None:
-        self.key: Key | None = None
-        self.k0 = 0  # lattice number of the first cached column
-        self.cells: _Cells | None = None
+        self.lattice = _Lattice()
+        # While the probe presses, only the unpressed plane's tissue is needed (`_pressed_cells`): its
+        # own lattice skips the loss and echoes down the columns when a vessel's phase changes.
+        self.tissue = _Lattice()
         # The undeformed plane field of the last pressed frame: pressing harder or lighter reuses it.
         self.field_key: Key | None = None
         self.field: npt.NDArray[np.complex64] | None = None
@@ -907,12 +946,14 @@ def _lattice_cells(
     cs: int,
     d_rows: Array,
     cache: CellCache | None,
+    tissue_only: bool = False,
 ) -> tuple[_Cells, npt.NDArray[np.intp]]:
     """Cells of a linear, untilted probe on columns fixed in the patient, and each line's column.
 
     The columns lie along the image plane `cs` line pitches apart, at whole multiples of that pitch
     from the plane's origin; each line takes the nearest. A probe sliding in plane (along the limb in
     long axis, across it in short axis) then finds most of its columns already computed.
+    `tissue_only` cells carry their tissue alone (see `_cells`), in the cache's own lattice for them.
     """
     rot = math.radians(pose.rotation_deg)
     cos_r, sin_r = math.cos(rot), math.sin(rot)
@@ -926,12 +967,14 @@ def _lattice_cells(
     lo, hi = int(k[0]), int(k[-1]) + 1
     beam = ph.plane_coords_beam(pose)
 
-    def compute(k0: int, k1: int, old: _Cells | None = None, changed: Sequence[Bounds] = ()) -> _Cells:
+    def columns_st(k0: int, k1: int) -> tuple[Array, Array]:
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
-        s_, t_ = _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
+        return _along(-n_plane * sin_r, cos_r, u), _along(n_plane * cos_r, sin_r, u)
+
+    def compute(k0: int, k1: int, old: _Cells | None = None, changed: Sequence[Bounds] = ()) -> _Cells:
         return _cells(
             scene,
-            (s_, t_, d_rows),
+            (*columns_st(k0, k1), d_rows),
             beam,
             grid=grid,
             frequency_mhz=frequency_mhz,
@@ -939,28 +982,59 @@ def _lattice_cells(
             normal=(-sin_r, cos_r, n_plane),
             old=old,
             changed=changed,
+            tissue_only=tissue_only,
         )
 
-    key: Key = (scene, grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
+    key: Key = (scene, d_rows.shape[0], grid.rows, grid.pad_rows, grid.depth_mm, rs, pitch)
     key += (pose.rotation_deg, n_plane, frequency_mhz)
     if cache is None:
         return compute(lo, hi), k - lo
+    lattice = cache.tissue if tissue_only else cache.lattice
+    full = cache.lattice
     if (
-        cache.key is not None
-        and cache.key[0] is not scene
-        and cache.key[1:] == key[1:]
-        and cache.cells is not None
+        tissue_only
+        and lattice.key != key
+        and full.key is not None
+        and full.cells is not None
+        and full.key[2:] == key[2:]
+        and full.cells.index.shape[0] < d_rows.shape[0]
+    ):
+        # Pressing starts: the unpressed plane's tissue, and the rows below it painted (from an even
+        # row: see _tissue) in the scene those cells were made for.
+        then = full.key[0]
+        assert isinstance(then, Scene)
+        r = full.cells.index.shape[0] // 2 * 2
+        below = _tissue(
+            then,
+            (*columns_st(full.k0, full.k0 + full.cells.index.shape[1]), d_rows[r:]),
+            beam,
+            z_mm=_cell_z_mm(grid, rs, d_rows.shape[0])[r:],
+            thickest_mm=_thickest_slice_mm(frequency_mhz, grid.z_mm()[::rs]),
+            frequency_mhz=frequency_mhz,
+            normal=(-sin_r, cos_r, n_plane),
+        )
+        lattice.key, lattice.k0 = (then, d_rows.shape[0], *full.key[2:]), full.k0
+        lattice.cells = _Cells.of_tissue(
+            np.concatenate([full.cells.index[:r], below[0]]),
+            np.concatenate([full.cells.labels[:r], below[1]]),
+            np.concatenate([full.cells.echo_db[:r], below[2]]),
+        )
+    if (
+        lattice.key is not None
+        and lattice.key[0] is not scene
+        and lattice.key[1:] == key[1:]
+        and lattice.cells is not None
     ):
         # The same plane of another version of the scene (vessels in another phase): keep the columns
         # the changed structures cannot reach.
         margin_mm = _slice_margin_mm(grid, frequency_mhz) + pitch
         refreshed = _refreshed_columns(
-            cache, scene, compute, pitch=pitch, normal=(-sin_r, cos_r, n_plane), margin_mm=margin_mm
+            lattice, scene, compute, pitch=pitch, normal=(-sin_r, cos_r, n_plane), margin_mm=margin_mm
         )
         if refreshed is not None:
-            cache.key, cache.cells = key, refreshed
-    cached = cache.cells if cache.key == key else None
-    c0 = cache.k0
+            lattice.key, lattice.cells = key, refreshed
+    cached = lattice.cells if lattice.key == key else None
+    c0 = lattice.k0
     c1 = c0 + cached.index.shape[1] if cached is not None else c0
     if cached is not None and lo < c1 and hi > c0:
         # Compute uncovered columns with a margin ahead, so a slow slide pays the per-call cost rarely.
@@ -973,12 +1047,12 @@ def _lattice_cells(
         cells = _Cells.concat(parts)
     else:
         b0, cells = lo, compute(lo, hi)
-    cache.key, cache.k0, cache.cells = key, b0, cells
+    lattice.key, lattice.k0, lattice.cells = key, b0, cells
     return cells, k - b0
 
 
 def _refreshed_columns(
-    cache: CellCache,
+    cache: _Lattice,
     scene: Scene,
     compute: Callable[[int, int, _Cells, Sequence[Bounds]], _Cells],
     *,
@@ -1145,7 +1219,8 @@ def _pressed_cells(
     the lattice cells of the same pose (kept while the probe presses in place), then the loss and
     echoes down each column are worked out afresh. The tissue is that of the nearest cell row
     (0.16 mm) rather than of the exact depth, as the speckle takes its nearest row (`_scatterer_field`).
-    Tissue pushed up from below the unpressed cells is painted where it is.
+    The lattice reaches below the image as far as full pressure's flattening lifts tissue from
+    (`_pressed_rows_below`); tissue from deeper still is painted where it is.
     """
     base, lattice_col = lattice
     (s_, t_, d_), beam_ = _on_cells(coords, rs, cs)
@@ -1161,13 +1236,12 @@ def _pressed_cells(
         r0 = int(np.flatnonzero(deep.any(axis=1))[0])
         r0 -= r0 % 2  # see _tissue
         band = slice(r0, None)
-        z_cells = grid.z_mm()[::rs][:rows]
         painted = _tissue(
             scene,
             (s_, t_, d_[band]),
             beam_,
-            z_mm=z_cells[band],
-            thickest_mm=_thickest_slice_mm(frequency_mhz, z_cells),
+            z_mm=_cell_z_mm(grid, rs, d_.shape[0])[band],
+            thickest_mm=_thickest_slice_mm(frequency_mhz, grid.z_mm()[::rs]),
             frequency_mhz=frequency_mhz,
             normal=normal,
         )
@@ -1176,6 +1250,12 @@ def _pressed_cells(
     cells = _down_columns(scene, (s_, t_, d_), beam_, tissue, grid=grid, frequency_mhz=frequency_mhz, rs=rs)
     lines = grid.lines + 2 * grid.pad_lines
     return cells, np.minimum(np.arange(lines) // cs, columns - 1)
+
+
+def _pressed_rows_below(grid: ph.BeamGrid, rs: int) -> int:
+    """Cell rows a pressed plane's tissue may come from below the grid: the flattening's deepest
+    shift at full pressure (`anatomy.flatten`), and one for rounding. A vein's squash only lifts."""
+    return math.ceil(FLATTEN_STRAIN * FLATTEN_DEPTH_MM / (rs * grid.dz_mm)) + 1
 
 
 def _anatomy_cells(
@@ -1197,6 +1277,9 @@ def _anatomy_cells(
     """
     lattice = None
     if grid.geometry == Geometry.LINEAR and pose.tilt_deg == 0.0:
+        d_rows = _decimate(d_skin, rs, 1)  # (cell rows, 1): the unpressed plane's depth is its range
+        if pose.pressure > 0.0:  # pressed tissue comes from down to the flattening's reach below
+            d_rows = _cell_z_mm(grid, rs, d_rows.shape[0] + _pressed_rows_below(grid, rs))[:, None]
         lattice = _lattice_cells(
             scene,
             replace(pose, pressure=0.0),
@@ -1204,8 +1287,9 @@ def _anatomy_cells(
             frequency_mhz,
             rs=rs,
             cs=cs,
-            d_rows=_decimate(d_skin, rs, 1),
+            d_rows=d_rows,
             cache=cache,
+            tissue_only=pose.pressure > 0.0,
         )
         if pose.pressure <= 0.0:
             return lattice
