@@ -469,18 +469,22 @@ def _rigid_artery(
     return result, taken
 
 
-def compress_vessels(scene: Scene, pressure: float, s: Array, t: Array, d: Array) -> Array:
+def compress_vessels(
+    scene: Scene, pressure: float, s: Array, t: Array, d: Array, *, near: Bounds | None = None
+) -> Array:
     """Depth coordinates warped by probe pressure: maps deformed (imaged) depth to patient depth.
 
     Three parts: the soft tissue under the footprint thins (`flatten`); each patent vein collapses
     and the tissue above follows it down (`_squash`, deepest vein first: a deeper vein's map also moves
     the tissue above it, so the shallower ones are undone afterwards in nearly patient depth); each
     artery rides along as a rigid piece (`_rigid_artery`), so it neither grows nor trails.
-    The vessels that take part are those within 10 mm of the samples' bounds.
+    The vessels that take part are those within 10 mm of the samples' bounds, or of the bounds `near`
+    if given (some of a frame's samples take the vessels of the whole frame).
     """
     if pressure <= 0.0:
         return d
-    view = view_bounds(s, t, d, margin_mm=10.0)
+    b = near if near is not None else view_bounds(s, t, d, margin_mm=0.0)
+    view = (b[0] - 10.0, b[1] + 10.0, b[2] - 10.0, b[3] + 10.0, b[4] - 10.0, b[5] + 10.0)
     tubes = [
         st
         for st in scene.structures
