@@ -21,7 +21,8 @@ Cases, BMODE_U8, linear, 40 mm deep, 10 MHz; the panel's keyboard steps (ui/sim_
 - short-axis sweep: probe turned to short axis, moving 0.5 mm along the limb a frame (15 mm/s).
 - over vessels (their calibre follows the heart and the breath, so a held probe is no longer free):
   held and sliding 0.05 mm in plane at the groin's CFV short axis, held at the popliteal vein long
-  axis (the vessel runs through every column).
+  axis (the vessel runs through every column); pressed in the calf's short axis, where six veins
+  in view each squash the tissue above them.
 Frames are 1/30 s apart in scene time. Besides wall-clock p50/p95, each case reports the CPU a frame
 costs (`time.thread_time` of the render thread plus its helper thread, which other engineers'
 processes on the machine do not inflate), split into the anatomy, the PSF convolution and the rest.
@@ -78,6 +79,7 @@ CASES: dict[str, tuple[str, Callable[[Any], Any] | None, dict[str, float]]] = {
     "held, groin vessels": ("groin/CFV short axis", None, {}),
     "slide 0.05 mm, groin vessels": ("groin/CFV short axis", lambda q: q.nudged(lateral_mm=0.05), {}),
     "held, popliteal long axis": ("popliteal/popliteal vein long axis", None, {}),
+    "pressed, calf veins": ("calf", _Pressing(), {}),
 }
 
 

@@ -298,7 +298,9 @@ def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Arr
 
 def _squashed(f: float, tube: tuple[Array, Array, Array, Array], t: Array, d: Array) -> Array:
     """_squash's map at depths `d`, for a vein of lumen fraction `f` whose centre and radii (t, d)
-    there are `tube`."""
+    there are `tube`. Each chain of arithmetic runs in place on its first result, and q^2 is a square
+    rather than a power (a pressed calf runs this for six veins a frame): the values of the plain
+    expressions in the comments, but for powf's last-place rounding of q^2 now and then."""
     tc, dc, rt, rd = tube
     deep_wall = dc + rd + 0.6
     height = 2.0 * (rd + 0.6)  # lumen and walls
@@ -307,17 +309,38 @@ def _squashed(f: float, tube: tuple[Array, Array, Array, Array], t: Array, d: Ar
     y = d - deep_wall  # depth relative to the deep wall; negative above it
     # Above the lumen the displacement grows as q^p from the skin (q = 0) to the top wall (q = 1):
     # the skin under the probe stays put; p <= (reach - a) / (height - a) keeps the map monotonic.
-    q = np.clip((y + reach) / (reach - a), 0.0, 1.0)
+    q = y + reach  # q = clip((y + reach) / (reach - a), 0, 1)
+    q /= reach - a
+    np.clip(q, 0.0, 1.0, out=q)
     p = np.clip(0.9 * (reach - a) / (height - a), 1.0, 2.0)
-    above = y + (a - height) * q**p
-    u = np.where(y > 0, y, np.where(y >= -a, y * (height / a), np.where(y >= -reach, above, y)))
+    above = np.square(q) if bool(np.all(p == 2.0)) else q**p  # above = y + (a - height) q^p
+    above *= a - height
+    above += y
+    # u = y below the deep wall, y H / a in the squashed lumen, `above` up to the skin, y above it
+    u = above
+    np.copyto(u, y, where=y < -reach)
+    np.copyto(u, y * (height / a), where=y >= -a)
+    np.copyto(u, y, where=y > 0)
     half_width = rt + 0.6
     # Narrow (~1.5 mm) at the vessel, so a neighbour beside it is barely touched; wider higher up.
     # The ramp narrows with depth where the displacement is negative, which keeps the map monotonic.
-    ramp = np.maximum(np.maximum(1.5, 0.25 * half_width), 2.0 * np.maximum(0.0, -y - height))
-    x = np.clip((half_width + ramp - np.abs(t - tc)) / ramp, 0.0, 1.0)
-    w = x * x * (3.0 - 2.0 * x)
-    out: Array = (d + w * (u - y)).astype(np.float32)
+    ramp = y + height  # ramp = max(1.5, 0.25 half_width, 2 max(0, -y - height))
+    np.negative(ramp, out=ramp)
+    np.maximum(ramp, 0.0, out=ramp)
+    ramp *= 2.0
+    ramp = np.maximum(ramp, np.maximum(1.5, 0.25 * half_width))
+    x = np.subtract(
+        half_width + ramp, np.abs(t - tc)
+    )  # x = clip((half_width + ramp - |t - tc|) / ramp, 0, 1)
+    x /= ramp
+    np.clip(x, 0.0, 1.0, out=x)
+    w = 2.0 * x  # w = x x (3 - 2 x), the smoothstep
+    np.subtract(3.0, w, out=w)
+    w *= x * x
+    u -= y  # out = d + w (u - y)
+    w *= u
+    w += d
+    out: Array = w.astype(np.float32, copy=False)
     return out
 
 
