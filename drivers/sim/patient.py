@@ -1053,7 +1053,7 @@ def _lattice_cells(
 
 
 def _refreshed_columns(
-    cache: _Lattice,
+    lattice: _Lattice,
     scene: Scene,
     compute: Callable[[int, int, _Cells, Sequence[Bounds]], _Cells],
     *,
@@ -1067,12 +1067,12 @@ def _refreshed_columns(
     its (s, t) lies within the structure's bounds, before or after the change, widened by `margin_mm`
     (the slice's half-thickness: partial volume paints planes beside the image plane).
     """
-    assert cache.key is not None and cache.cells is not None
-    old = cache.key[0]
+    assert lattice.key is not None and lattice.cells is not None
+    old = lattice.key[0]
     changed = changed_structures(old, scene) if isinstance(old, Scene) else None
     if changed is None:
         return None
-    cells, k0 = cache.cells, cache.k0
+    cells, k0 = lattice.cells, lattice.k0
     n_s, n_t, n0 = normal  # (-sin r, cos r, offset): column u lies at (n0 n_s + n_t u, n0 n_t - n_s u)
     u = np.arange(k0, k0 + cells.index.shape[1], dtype=np.float64) * pitch
     s, t = n0 * n_s + n_t * u, n0 * n_t - n_s * u
