@@ -810,7 +810,8 @@ class ChecklistRunner:
         The pose must be within the target's tolerance. With the simulator's ground truth `seen` at
         that pose, the plane must also cut every `wanted` structure with no wanted vessel pressed
         (a vein step is found with the vein open). A view put there by `show_practice_view` is not
-        found until the probe has left it and the trainee brings it back.
+        found until the probe has left its pose and the trainee brings it back (pressing the vein
+        where it was shown and letting go is not finding it).
         """
         step = self.current_step
         target = step.practice
@@ -829,7 +830,10 @@ class ChecklistRunner:
             <= target.tolerance[key]
             for key in POSE_KEYS
         )
-        if on_target and seen is not None:
+        if not on_target:  # only the probe leaving the view counts as moving away from it
+            state.away_since_shown = True
+            return False
+        if seen is not None:
             on_target = (
                 seen.scene_id == scene_id
                 and wanted <= seen.structures_in_view
@@ -837,8 +841,7 @@ class ChecklistRunner:
             )
         if on_target and target.needle is not None:  # only the simulator's truth can show the needle
             on_target = seen is not None and needle_shown(target.needle, seen)
-        if not on_target:
-            state.away_since_shown = True
+        if not on_target:  # in place, but the plane misses a structure or a wanted vein is pressed
             return False
         if not state.away_since_shown:
             return False  # still where "Go to target view" put it: shown, not found

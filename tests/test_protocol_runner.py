@@ -454,6 +454,9 @@ def test_practice_view_needs_the_ground_truth_and_is_not_found_by_being_shown(
     r.show_practice_view()  # "Go to target view": shown ...
     assert not r.check_practice_view("knee", on, open_vein, wanted)  # ... not found
     assert r.view_shown() and not r.view_found()
+    assert not r.check_practice_view("knee", on, pressed, wanted)  # pressing the vein where it was shown
+    assert not r.check_practice_view("knee", on, open_vein, wanted)  # and letting go is not finding it
+    assert not r.view_found()
     assert not r.check_practice_view("knee", start, open_vein, wanted)  # the trainee moves away
     assert not r.check_practice_view("knee", on, pressed, wanted)  # back, but the vein is pressed
     assert not r.check_practice_view("knee", on, missing, wanted)  # or not in the plane
