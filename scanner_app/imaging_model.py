@@ -30,7 +30,7 @@ PRESETS: dict[str, dict[str, float]] = {
     "Knee": {"depth_mm": 40.0, "frequency_mhz": 10.0, "focus_mm": 18.0},
     "Ankle / foot": {"depth_mm": 25.0, "frequency_mhz": 12.0, "focus_mm": 10.0},
     "DVT groin / thigh": {"depth_mm": 50.0, "frequency_mhz": 7.5, "focus_mm": 25.0},
-    "DVT calf": {"depth_mm": 40.0, "frequency_mhz": 10.0, "focus_mm": 20.0},
+    "DVT calf": {"depth_mm": 50.0, "frequency_mhz": 7.5, "focus_mm": 35.0},  # paired veins 3-5 cm deep
 }
 
 DEFAULT_SETTINGS: dict[SettingKey, float] = {

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from drivers.sim.control import TRUTH_WIDTH_MM, SimulatorControl
@@ -167,6 +168,36 @@ def test_target_pose_shows_the_steps_anatomy(
     assert listed or pathology, (
         f"{protocol.id}/{step.id}: none of {list(step.structures)} in view; the simulator shows {in_view}"
     )
+
+
+PRESET_TARGETS = [(p, s, t) for p, s, t in TARGETS if s.preset is not None and s.preset.depth_mm is not None]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "step", "target"), PRESET_TARGETS, ids=[f"{p.id}/{s.id}" for p, s, _ in PRESET_TARGETS]
+)
+def test_the_steps_preset_depth_shows_the_anatomy_its_view_is_judged_on(
+    protocol: ScanProtocol, step: Step, target: PracticeTarget
+) -> None:
+    """A step's preset sets the image depth the trainee sees. Every listed vessel the target view
+    shows (judged at the scene's own depth) must lie wholly above the preset's bottom edge (a vein is
+    compressed whole), and every other listed structure must start at least 2 mm above it (a bone
+    shows its surface): the whole-leg calf step's 40 mm hid the peroneal veins at 41-44 mm."""
+    assert step.preset is not None and step.preset.depth_mm is not None
+    preset_depth_mm = step.preset.depth_mm
+    deep_mm = max(SCENES[target.scene].depth_mm, preset_depth_mm)
+    truth = SimulatorControl(_patient_at(target)).label_map(400, 96, deep_mm, TRUTH_WIDTH_MM)
+    vessels = {st.name for st in build_scene(target.scene, _variant(target)).structures if st.vessel}
+    dz = truth.pixel_mm[1]
+    hidden = {}
+    for name in truth.in_view():
+        if not any(_same_structure(name, s) for s in step.structures):
+            continue
+        rows = np.flatnonzero(truth.mask(name).any(axis=1))
+        top_mm, bottom_mm = int(rows[0]) * dz, (int(rows[-1]) + 1) * dz
+        if (bottom_mm > preset_depth_mm) if name in vessels else (top_mm > preset_depth_mm - 2.0):
+            hidden[name] = (round(top_mm, 1), round(bottom_mm, 1))
+    assert not hidden, f"{protocol.id}/{step.id}: preset depth {preset_depth_mm} mm hides {hidden}"
 
 
 NEEDLE_TARGETS = [(p, s, t) for p, s, t in TARGETS if t.needle is not None]
