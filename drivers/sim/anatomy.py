@@ -151,13 +151,19 @@ def vessels_in_phase(scene: Scene, phase: VesselPhase, near: Bounds | None = Non
     return _vessels_scaled(scene, *phase.centre_times_s(), moving)
 
 
-def _vessels_scaled(scene: Scene, cardiac_s: float, breath_s: float, moving: tuple[int, ...]) -> Scene:
+def _vessels_scaled(
+    scene: Scene, cardiac_s: float, breath_s: float, moving: tuple[int, ...], venous_swing: float = 1.0
+) -> Scene:
+    """`scene` with the `moving` vessels at their calibre at those times in the cycles; a vein's
+    breathing swing scaled by `venous_swing` (a vein pressed flat cannot fill)."""
     artery = arterial_diameter_scale(cardiac_s)
     structures = list(scene.structures)
     for i in moving:
         st = structures[i]
         assert isinstance(st.shape, Tube)
         k = artery if st.vessel is VesselKind.ARTERY else venous_diameter_scale(breath_s, st.inspiration)
+        if st.vessel is not VesselKind.ARTERY and venous_swing != 1.0:
+            k = 1.0 + (k - 1.0) * venous_swing
         lumen = st.shape
         scaled = Tube(
             lumen.s_pts,
@@ -181,20 +187,26 @@ class PhasedScenes:
 
     def __init__(self) -> None:
         self._base: Scene | None = None
-        self._scenes: dict[tuple[VesselPhase, tuple[int, ...]], Scene] = {}
+        self._scenes: dict[tuple[VesselPhase, tuple[int, ...], float], Scene] = {}
 
-    def at(self, scene: Scene, time_s: float, near: Bounds | None = None) -> Scene:
-        """`scene` at `time_s`, vessels in their phase bins; only those overlapping `near` move."""
+    def at(self, scene: Scene, time_s: float, near: Bounds | None = None, pressure: float = 0.0) -> Scene:
+        """`scene` at `time_s`, vessels in their phase bins; only those overlapping `near` move.
+
+        Under the probe's `pressure` a vein breathes only as much as its lumen is left open
+        (`lumen_fraction`): pressed flat, it no longer fills and empties, so the tissue the probe
+        holds still stays still (else each breath bin moved everything the vein's squash moves).
+        """
         moving = moving_vessels(scene, near)
         if not moving:
             return scene
         if self._base is not scene or len(self._scenes) > 4 * CARDIAC_PHASES * RESPIRATORY_PHASES:
             self._base, self._scenes = scene, {}
         phase = vessel_phase(time_s)
-        phased = self._scenes.get((phase, moving))
+        swing = lumen_fraction(VesselKind.VEIN, pressure) if pressure > 0.0 else 1.0
+        phased = self._scenes.get((phase, moving, swing))
         if phased is None:
-            phased = _vessels_scaled(scene, *phase.centre_times_s(), moving)
-            self._scenes[(phase, moving)] = phased
+            phased = _vessels_scaled(scene, *phase.centre_times_s(), moving, swing)
+            self._scenes[(phase, moving, swing)] = phased
         return phased
 
 

@@ -286,7 +286,7 @@ class AnatomyIqModel:
                 # Colour: each ensemble sees the vessels as the B-mode draws them at its time. Not the
                 # spectral gate: its packets join into one stream, where a calibre stepping from bin to
                 # bin would put clutter steps (broadband energy) into the spectrum.
-                scene = self._phased.at(scene, time_s, _box_bounds(r, pose, truth))
+                scene = self._phased.at(scene, time_s, _box_bounds(r, pose, truth), pose.pressure)
             key = (
                 scene,
                 pose,

@@ -154,7 +154,7 @@ class PatientRenderer:
         needle = self.needle  # one needle for the whole frame: echo and ground truth agree
         with self._render_lock:
             # Vessels near the plane pulse and breathe: the scene at the frame's phase bins.
-            scene = self._phased.at(scene, time_s, _view_bounds(params, pose))
+            scene = self._phased.at(scene, time_s, _view_bounds(params, pose), pose.pressure)
             if params.data_format == DataFormat.RF_I16:
                 return self._render_rf(scene, pose, needle, params, time_s)
             return self._render_image(scene, pose, needle, params, time_s)
