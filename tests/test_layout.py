@@ -253,6 +253,13 @@ def test_the_help_fits_the_window_and_never_widens_it(
     assert window.size() == before
     assert _inside(window, window.help)
     assert len(window.help.key_labels) == len(window.shortcut_table)
+    for label in window.help.text_labels:  # each text whole, wrapped if need be, never cut off
+        needed = label.fontMetrics().boundingRect(
+            QRect(0, 0, label.width(), 10_000), Qt.TextFlag.TextWordWrap, label.text()
+        )
+        assert needed.width() <= label.width() and needed.height() <= label.height(), (size, label.text())
+        top_left = label.mapTo(window.help, label.rect().topLeft())
+        assert window.help.rect().contains(QRect(top_left, label.size())), (size, label.text())
     window.actions_by_name["help"].trigger()
     assert not window.help.isVisible() and window.size() == before
 

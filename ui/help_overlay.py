@@ -35,13 +35,20 @@ class HelpOverlay(QWidget):
         columns = max(1, min(-(-len(entries) // MAX_ROWS), parent.width() // COLUMN_WIDTH_PX))
         rows = max(1, -(-len(entries) // columns))
         self.key_labels: list[QLabel] = []
+        self.text_labels: list[QLabel] = []
         for i, (keys, text) in enumerate(entries):
             col, row = 2 * (i // rows), 1 + i % rows
             k = QLabel(keys)
             k.setStyleSheet(f"color: {ACCENT}; font-weight: 700; font-family: monospace; font-size: 14px;")
-            grid.addWidget(k, row, col)
-            grid.addWidget(QLabel(text), row, col + 1)
+            grid.addWidget(k, row, col, Qt.AlignmentFlag.AlignTop)
+            # A text longer than its column wraps onto a second line rather than being cut off.
+            t = QLabel(text)
+            t.setWordWrap(True)
+            grid.addWidget(t, row, col + 1, Qt.AlignmentFlag.AlignTop)
             self.key_labels.append(k)
+            self.text_labels.append(t)
+        for c in range(columns):  # the texts share the width left beside the keys
+            grid.setColumnStretch(2 * c + 1, 1)
         close = QLabel("F1, ? or Esc closes this")
         close.setStyleSheet("color: #9aa0a6; font-size: 13px;")
         grid.addWidget(close, rows + 1, 0, 1, 2 * columns)
@@ -59,6 +66,10 @@ class HelpOverlay(QWidget):
         parent = self.parentWidget()
         assert parent is not None
         self.adjustSize()
-        # Inside the window whatever its size: a panel larger than it is cut, never the window grown.
-        self.resize(min(self.width(), parent.width()), min(self.height(), parent.height()))
+        # Inside the window whatever its size: as wide as the window allows, the texts wrapping to
+        # that width; a panel still taller than the window is cut, never the window grown.
+        width = min(self.width(), parent.width())
+        layout = self.layout()
+        height = layout.heightForWidth(width) if layout is not None and layout.hasHeightForWidth() else -1
+        self.resize(width, min(height if height > 0 else self.height(), parent.height()))
         self.move((parent.width() - self.width()) // 2, max(0, (parent.height() - self.height()) // 2))
