@@ -193,8 +193,9 @@ class PhasedScenes:
         """`scene` at `time_s`, vessels in their phase bins; only those overlapping `near` move.
 
         Under the probe's `pressure` a vein breathes only as much as its lumen is left open
-        (`lumen_fraction`): pressed flat, it no longer fills and empties, so the tissue the probe
-        holds still stays still (else each breath bin moved everything the vein's squash moves).
+        (`lumen_fraction`, to the nearest quarter): pressed flat, it no longer fills and empties, so
+        the tissue the probe holds still stays still (else each breath bin moved everything the
+        vein's squash moves).
         """
         moving = moving_vessels(scene, near)
         if not moving:
@@ -202,7 +203,8 @@ class PhasedScenes:
         if self._base is not scene or len(self._scenes) > 4 * CARDIAC_PHASES * RESPIRATORY_PHASES:
             self._base, self._scenes = scene, {}
         phase = vessel_phase(time_s)
-        swing = lumen_fraction(VesselKind.VEIN, pressure) if pressure > 0.0 else 1.0
+        # In quarters, as the phases come in bins: each new calibre repaints the vein's rows.
+        swing = round(4.0 * lumen_fraction(VesselKind.VEIN, pressure)) / 4.0 if pressure > 0.0 else 1.0
         phased = self._scenes.get((phase, moving, swing))
         if phased is None:
             phased = _vessels_scaled(scene, *phase.centre_times_s(), moving, swing)
