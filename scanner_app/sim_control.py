@@ -145,6 +145,10 @@ class SimulatorControl(Protocol):
 
     def set_pose(self, **changes: float) -> None: ...
 
+    def start_pose(self) -> dict[str, float]:
+        """The current scene's first view, unpressed: where a lost trainee starts again."""
+        ...
+
     def view_truth(self, pose: Mapping[str, float] | None = None) -> ViewTruth:
         """What the current scene shows at `pose` (the probe's pose now when None)."""
         ...

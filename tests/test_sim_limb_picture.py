@@ -45,3 +45,21 @@ def test_long_axis_lies_along_the_limb_and_short_axis_across(qtbot: QtBot) -> No
             assert height > 2 * width, (rotation_deg, width, height)
         else:
             assert width > 2 * height, (rotation_deg, width, height)
+
+
+def test_reset_probe_brings_a_lost_trainee_back_to_the_scenes_first_view(qtbot: QtBot) -> None:
+    """Choosing the scene already chosen changes nothing; Reset probe goes back to its first view,
+    unpressed, and keeps the scene, the variant and a needle already in the patient."""
+    renderer = PatientRenderer("knee")
+    sim = SimulatorControl(renderer)
+    panel = SimPanel(sim)
+    qtbot.addWidget(panel)
+    first = sim.get_pose()
+    panel.change_pose(
+        position_mm=first["position_mm"] + 17.0, rotation_deg=40.0, tilt_deg=-16.0, pressure=0.6
+    )
+    assert sim.get_pose() != first
+    panel.reset_button.click()
+    assert sim.get_pose() == {**first, "pressure": 0.0}
+    assert panel.pose == sim.get_pose()  # the sliders show it
+    assert sim.current_scene() == ("knee", None)

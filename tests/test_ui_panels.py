@@ -66,6 +66,9 @@ class FakeSim:
         for k, v in changes.items():
             self.pose[k] = min(v, 0.9) if k == "pressure" else v
 
+    def start_pose(self) -> dict[str, float]:
+        return {"position_mm": 0.0, "lateral_mm": 0.0, "rotation_deg": 0.0, "tilt_deg": 0.0, "pressure": 0.0}
+
     def variant_titles(self, scene_id: str) -> dict[str, str]:
         return {"effusion": "Joint effusion", "dvt": "Deep vein thrombosis"}
 

@@ -241,6 +241,12 @@ class SimPanel(QWidget):
         self.valsalva_button.setToolTip("Hold a Valsalva; press again to release (Ctrl+Alt+V)")
         self.valsalva_button.setCheckable(True)
         self.valsalva_button.clicked.connect(lambda _checked: self.toggle_valsalva())
+        # A trainee lost in the anatomy starts again from the scene's first view (choosing the scene
+        # already chosen changes nothing).
+        self.reset_button = QPushButton("Reset probe")
+        self.reset_button.setToolTip("Back to this scene's first view, no pressure")
+        self.reset_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.reset_button.clicked.connect(lambda _checked: self.change_pose(**self.sim.start_pose()))
         self.manoeuvre_row = QWidget()
         row = QHBoxLayout(self.manoeuvre_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -261,6 +267,7 @@ class SimPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(scene_form)
         lay.addLayout(form)
+        lay.addWidget(self.reset_button)
         lay.addWidget(self.picture, 1)
         lay.addWidget(self.manoeuvre_row)
         self.manoeuvre_row.setVisible(bool(sim.manoeuvres()))

@@ -97,6 +97,11 @@ class SimulatorControl:
         pose["rotation_deg"] = (pose["rotation_deg"] + 180.0) % 360.0 - 180.0
         return pose
 
+    def start_pose(self) -> dict[str, float]:
+        pose = self._renderer.scene.default_pose.to_dict()
+        pose["rotation_deg"] = (pose["rotation_deg"] + 180.0) % 360.0 - 180.0
+        return {**pose, "pressure": 0.0}
+
     def set_pose(self, **changes: float) -> None:
         """Change the named pose fields; the others stay. Out-of-range tilt or pressure is clamped."""
         pose = self._renderer.pose
