@@ -47,6 +47,8 @@ QCheckBox::indicator {{ width: 16px; height: 16px; border: 2px solid {MUTED}; bo
     background: #0e0f11; }}
 QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
 QCheckBox::indicator:disabled {{ border-color: #4a4f56; }}
+QLineEdit:disabled, QComboBox:disabled, QPushButton:disabled {{ background: #1b1d20; border-color: #2a2d32;
+    color: #5f646b; }}
 """
 
 
