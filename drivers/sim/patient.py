@@ -608,8 +608,7 @@ def _cells(
     """
     rows = np.broadcast_shapes(*(a.shape for a in coords))[0]
     z_cells = _cell_z_mm(grid, rs, rows)
-    # The slice at its thickest over the image's column sets the partial-volume planes of every row.
-    thickest_mm = _thickest_slice_mm(frequency_mhz, grid.z_mm()[::rs])
+    thickest_mm = _column_thickest_mm(grid, rs, frequency_mhz)
     if old is None:
         index_, labels_, echo_db = _tissue(
             scene,
@@ -659,7 +658,7 @@ def _down_columns(
     """The cells of a plane whose tissue is given: the loss, interface echoes and artefacts down
     each column."""
     index_, labels_, echo_db = tissue
-    z_cells = grid.z_mm()[::rs][: index_.shape[0]]
+    z_cells = _cell_z_mm(grid, rs, index_.shape[0])
     loss_db, before_db, reflection = ph.attenuation_db(labels_, frequency_mhz, grid.dz_mm * rs)
     amp = ph.db_to_amplitude(echo_db - loss_db)
 
@@ -705,6 +704,12 @@ def _cell_z_mm(grid: ph.BeamGrid, rs: int, rows: int) -> npt.NDArray[np.float32]
 def _thickest_slice_mm(frequency_mhz: float, z_mm: npt.NDArray[np.float32]) -> float:
     """The elevation slice's largest FWHM (mm) over the ranges `z_mm`."""
     return float(ph.elevation_fwhm_mm(frequency_mhz, np.maximum(z_mm, 0.0)).max())
+
+
+def _column_thickest_mm(grid: ph.BeamGrid, rs: int, frequency_mhz: float) -> float:
+    """The slice at its thickest over the image's cell rows: it sets the partial-volume planes of
+    every row of a column (rows painted below the image included, so they match the rows above)."""
+    return _thickest_slice_mm(frequency_mhz, grid.z_mm()[::rs])
 
 
 def _tissue(
@@ -1010,7 +1015,7 @@ def _lattice_cells(
             (*columns_st(full.k0, full.k0 + full.cells.index.shape[1]), d_rows[r:]),
             beam,
             z_mm=_cell_z_mm(grid, rs, d_rows.shape[0])[r:],
-            thickest_mm=_thickest_slice_mm(frequency_mhz, grid.z_mm()[::rs]),
+            thickest_mm=_column_thickest_mm(grid, rs, frequency_mhz),
             frequency_mhz=frequency_mhz,
             normal=(-sin_r, cos_r, n_plane),
         )
@@ -1077,10 +1082,14 @@ def _refreshed_columns(
     u = np.arange(k0, k0 + cells.index.shape[1], dtype=np.float64) * pitch
     s, t = n0 * n_s + n_t * u, n0 * n_t - n_s * u
     hit = _columns_reaching([c.bounds for c in changed], (s, s), (t, t), margin_mm)
-    if not hit.any():
-        return cells
-    near = _depths_near(changed, float(s[hit].min()) - margin_mm, float(s[hit].max()) + margin_mm)
-    return _patched(cells, hit, lambda a, b, old_cells: compute(k0 + a, k0 + b, old_cells, near))
+    return _repainted(
+        cells,
+        changed,
+        hit,
+        lambda a, b, old_cells, near: compute(k0 + a, k0 + b, old_cells, near),
+        s_range=(s, s),
+        margin_mm=margin_mm,
+    )
 
 
 def _slice_margin_mm(grid: ph.BeamGrid, frequency_mhz: float) -> float:
@@ -1125,6 +1134,24 @@ def _depths_near(shapes: Sequence[Shape], s_lo: float, s_hi: float) -> list[Boun
             b = (*b[:4], max(b[4], float((dc - rd).min())), min(b[5], float((dc + rd).max())))
         out.append(b)
     return out
+
+
+def _repainted(
+    cells: _Cells,
+    changed: Sequence[Shape],
+    hit: npt.NDArray[np.bool_],
+    compute: Callable[[int, int, _Cells, Sequence[Bounds]], _Cells],
+    *,
+    s_range: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]],
+    margin_mm: float,
+) -> _Cells:
+    """`cells` with the `hit` columns (their s from s_range's lowest to highest) repainted by
+    compute(a, b, old cells, depths), over the depths the `changed` shapes have near those columns."""
+    if not hit.any():
+        return cells
+    s_lo, s_hi = float(s_range[0][hit].min()) - margin_mm, float(s_range[1][hit].max()) + margin_mm
+    near = _depths_near(changed, s_lo, s_hi)
+    return _patched(cells, hit, lambda a, b, old: compute(a, b, old, near))
 
 
 def _patched(
@@ -1267,7 +1294,7 @@ def _pressed_cells(
             (s_, t_, d_[band]),
             beam_,
             z_mm=_cell_z_mm(grid, rs, d_.shape[0])[band],
-            thickest_mm=_thickest_slice_mm(frequency_mhz, grid.z_mm()[::rs]),
+            thickest_mm=_column_thickest_mm(grid, rs, frequency_mhz),
             frequency_mhz=frequency_mhz,
             normal=normal,
         )
@@ -1358,11 +1385,7 @@ def _anatomy_cells(
             t_range = (np.broadcast_to(t_, full).min(axis=0), np.broadcast_to(t_, full).max(axis=0))
             margin_mm = _slice_margin_mm(grid, frequency_mhz) + 0.5
             hit = _columns_reaching([c.bounds for c in changed], s_range, t_range, margin_mm)
-            cells = previous[1]
-            if hit.any():
-                s_lo, s_hi = float(s_range[0][hit].min()), float(s_range[1][hit].max())
-                near = _depths_near(changed, s_lo - margin_mm, s_hi + margin_mm)
-                cells = _patched(cells, hit, lambda a, b, old: compute(a, b, old, near))
+            cells = _repainted(previous[1], changed, hit, compute, s_range=s_range, margin_mm=margin_mm)
     if cells is None:
         cells = compute(0, columns)
     if cache is not None and pose.pressure <= 0.0:
