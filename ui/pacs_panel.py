@@ -553,14 +553,14 @@ class PacsPanel(QWidget):
         self.echo_label.setText(("✓ " if result.ok else "✗ ") + result.message)
         self.echo_label.setStyleSheet(f"color: {OK if result.ok else ALARM}; font-weight: 600;")
 
-    def refresh_studies(self) -> None:
-        """List the stored studies, newest first, with the current one selected."""
+    def refresh_studies(self) -> list[Study]:
+        """List the stored studies, newest first, with the current one selected; returns them all."""
         chosen = self.study_combo.currentData()
         current = self._current_study_uid()
         self.study_combo.blockSignals(True)
         self.study_combo.clear()
-        studies = list(reversed(self.store.list_studies()))[:MAX_STUDIES_LISTED]
-        for s in studies:
+        stored = self.store.list_studies()
+        for s in list(reversed(stored))[:MAX_STUDIES_LISTED]:
             who = "practice" if s.patient.practice_subject else s.patient.patient_id
             n = len(s.captures)
             text = (
@@ -574,6 +574,7 @@ class PacsPanel(QWidget):
                 self.study_combo.setCurrentIndex(index)
                 break
         self._show_study_commitment()
+        return stored
 
     def _chosen(self) -> tuple[PacsSender, Study] | None:
         dest = self.selected_destination()
@@ -800,12 +801,12 @@ class PacsPanel(QWidget):
             self.retention_label.setText(f"Retention ({self.retention_days} days): {report.describe()}")
             self.retention_label.setStyleSheet(f"color: {ALARM if report.failed else MUTED};")
             self.retention_label.setVisible(True)
-            self.refresh_studies()
-        if report.deleted:
-            self._forget_deleted_rows()
+            stored = self.refresh_studies()
+            if report.deleted:
+                self._forget_deleted_rows(stored)
 
-    def _forget_deleted_rows(self) -> None:
-        studies = self.store.list_studies()
+    def _forget_deleted_rows(self, studies: list[Study]) -> None:
+        """Drop the send-status rows of images no longer among the stored `studies`."""
         kept = {c.sop_instance_uid for s in studies for c in s.captures}
         kept |= {d.sop_instance_uid for s in studies for d in s.documents}
         for key in [k for k in self._rows if k[0] not in kept]:  # deleted here: nothing left to follow
@@ -872,8 +873,7 @@ class PacsPanel(QWidget):
                 f"Deleted study {_describe_study(result)}: its {total} image(s) are gone from this scanner; "
                 "the PACS that committed them keeps them"
             )
-            self.refresh_studies()
-            self._forget_deleted_rows()
+            self._forget_deleted_rows(self.refresh_studies())
             return
         why = "Not deleted" if isinstance(result, StudyNotDeletable) else "Delete failed"
         self._problem(f"{why}: {result}")
