@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from scanner_app.frame import DataFormat, Frame, ImagingSettings, ProbeIdentity
+from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies.model import Study
 
 PROBE = ProbeIdentity(vendor="SimSound", model="L12-Sim", serial="SN-0042", firmware="fw 1.4")
 SETTINGS = ImagingSettings(
@@ -33,6 +35,22 @@ def make_frame(
         settings=SETTINGS,
         probe=PROBE,
     )
+
+
+def stored_study(store: StudyStore, patient_id: str, name: str, *, end: bool = True) -> Study:
+    """A study of `patient_id` with a still and a three-frame clip, its exam ended unless `end` is
+    False, as the store now holds it."""
+    study = store.start_study(Patient(patient_id, name), "Op^One")
+    store.save_still(study, make_frame(1))
+    store.save_clip(study, [make_frame(i) for i in range(2, 5)])
+    if end:
+        store.end_study(study)
+    return store.get_study(study.study_uid)
+
+
+def capture_uids(store: StudyStore, study: Study) -> list[str]:
+    """The SOP Instance UIDs of the study's captures, in the store's order."""
+    return [c.sop_instance_uid for c in store.list_captures(study.study_uid)]
 
 
 def dciodvfy(path: Path) -> tuple[list[str], list[str]]:

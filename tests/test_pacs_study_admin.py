@@ -13,29 +13,16 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from scanner_app.preferences import Preferences
-from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies import StudyStore
 from scanner_app.studies.model import Study, StudyError
 from scanner_app.studies.pacs import PacsDestination
 from tests.commitment_scp import CommitmentScp
 from tests.full_window_support import close_full_window, open_full_window
 from tests.orthanc_fixture import CALLING_AE, _free_port
-from tests.studies_support import make_frame
+from tests.studies_support import capture_uids, stored_study
 from ui.pacs_panel import PacsPanel
 
 TIMEOUT_MS = 30000
-
-
-def _study(store: StudyStore, patient_id: str, *, end: bool = True) -> Study:
-    study = store.start_study(Patient(patient_id, "Admin^Pat"), "Op^One")
-    store.save_still(study, make_frame(1))
-    store.save_clip(study, [make_frame(i) for i in range(2, 5)])
-    if end:
-        store.end_study(study)
-    return store.get_study(study.study_uid)
-
-
-def _uids(store: StudyStore, study: Study) -> list[str]:
-    return [c.sop_instance_uid for c in store.list_captures(study.study_uid)]
 
 
 def _join_dicom_threads() -> None:
@@ -70,10 +57,10 @@ def test_a_committed_study_is_deleted_by_hand_and_an_uncommitted_or_open_one_is_
     qtbot: QtBot, tmp_path: Path
 ) -> None:
     store = StudyStore(tmp_path / "studies")
-    gone = _study(store, "P-GONE")
-    kept = _study(store, "P-KEPT")
-    still_open = _study(store, "P-OPEN", end=False)
-    kept_clip = _uids(store, kept)[1]
+    gone = stored_study(store, "P-GONE", "Admin^Pat")
+    kept = stored_study(store, "P-KEPT", "Admin^Pat")
+    still_open = stored_study(store, "P-OPEN", "Admin^Pat", end=False)
+    kept_clip = capture_uids(store, kept)[1]
     listen = ("127.0.0.1", _free_port())
     scp = CommitmentScp(listen, refuse=frozenset({kept_clip}))
     scp.start()
@@ -87,13 +74,15 @@ def test_a_committed_study_is_deleted_by_hand_and_an_uncommitted_or_open_one_is_
         for study in (gone, kept):
             _choose(panel, study)
             assert panel.send_selected_study() == 2
-        expected = {(uid, "pacs"): "committed" for uid in _uids(store, gone) + _uids(store, kept)}
+        expected = {
+            (uid, "pacs"): "committed" for uid in capture_uids(store, gone) + capture_uids(store, kept)
+        }
         expected[(kept_clip, "pacs")] = "failed"
         qtbot.waitUntil(
             lambda: all(panel.commitment_of(*key) == shown for key, shown in expected.items()),
             timeout=TIMEOUT_MS,
         )
-        gone_uids = _uids(store, gone)
+        gone_uids = capture_uids(store, gone)
 
         # Cancelled: nothing happens.
         _choose(panel, gone)

@@ -18,30 +18,17 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from scanner_app.studies import Patient, StudyStore
+from scanner_app.studies import StudyStore
 from scanner_app.studies.commitment import CommitmentService, CommitmentState
 from scanner_app.studies.model import CommitmentStatus, Study, StudyError, StudyNotDeletable
 from scanner_app.studies.pacs import PacsDestination, PacsSender, SendStatus
 from scanner_app.studies.retention import apply_retention
 from tests.commitment_scp import CommitmentScp
 from tests.orthanc_fixture import CALLING_AE, OrthancServer, _free_port
-from tests.studies_support import make_frame
+from tests.studies_support import capture_uids, stored_study
 from ui.pacs_panel import PacsPanel
 
 TIMEOUT_MS = 30000
-
-
-def _study(store: StudyStore, patient_id: str, *, end: bool = True) -> Study:
-    study = store.start_study(Patient(patient_id, "Commit^Pat"), "Op^One")
-    store.save_still(study, make_frame(1))
-    store.save_clip(study, [make_frame(i) for i in range(2, 5)])
-    if end:
-        store.end_study(study)
-    return study
-
-
-def _uids(store: StudyStore, study: Study) -> list[str]:
-    return [c.sop_instance_uid for c in store.list_captures(study.study_uid)]
 
 
 def _write_config(path: Path, *destinations: PacsDestination) -> Path:
@@ -88,7 +75,7 @@ def _commit(service: CommitmentService, count: int) -> list[CommitmentState]:
 
 def test_an_open_or_uncommitted_study_is_not_deleted(tmp_path: Path) -> None:
     store = StudyStore(tmp_path / "studies")
-    study = _study(store, "P-KEEP", end=False)
+    study = stored_study(store, "P-KEEP", "Commit^Pat", end=False)
     with pytest.raises(StudyNotDeletable, match="still open"):
         store.delete_study(study.study_uid)
     store.end_study(study)
@@ -108,8 +95,8 @@ def test_the_tab_shows_committed_failed_and_not_supported(qtbot: QtBot, tmp_path
     """One PACS commits the still and not the clip, one refuses the request, one has no such service,
     and one is not set up for it: none of the last three may ever show "committed"."""
     store = StudyStore(tmp_path / "studies")
-    study = _study(store, "P-MIX")
-    still, clip = _uids(store, study)
+    study = stored_study(store, "P-MIX", "Commit^Pat")
+    still, clip = capture_uids(store, study)
     listen = ("127.0.0.1", _free_port())
     scps = {
         "partial": CommitmentScp(listen, refuse=frozenset({clip})),
@@ -189,8 +176,8 @@ def test_a_sent_study_is_committed_by_orthanc_shown_and_remembered(qtbot: QtBot,
     server = OrthancServer(tmp_path / "orthanc", modality_port=listen_port)
     server.start()
     store = StudyStore(tmp_path / "studies")
-    study = _study(store, "P-COMMIT")
-    uids = _uids(store, study)
+    study = stored_study(store, "P-COMMIT", "Commit^Pat")
+    uids = capture_uids(store, study)
     config = tmp_path / "config" / "pacs.json"
     listen = ("127.0.0.1", listen_port)
     try:
@@ -257,8 +244,8 @@ def test_a_request_unanswered_at_restart_is_asked_again_and_a_lost_instance_fail
     server = OrthancServer(tmp_path / "orthanc", modality_port=listen_port)
     server.start()
     store = StudyStore(tmp_path / "studies")
-    study = _study(store, "P-AGAIN")
-    still, clip = _uids(store, study)
+    study = stored_study(store, "P-AGAIN", "Commit^Pat")
+    still, clip = capture_uids(store, study)
     dest = PacsDestination("orthanc", "127.0.0.1", server.dicom_port, server.aet, CALLING_AE, commitment=True)
     try:
         _send(store, dest, study)
@@ -293,11 +280,11 @@ def test_retention_deletes_only_committed_ended_studies_older_than_its_days(
     server.start()
     clock = {"now": datetime.now().astimezone() - timedelta(days=40)}
     store = StudyStore(tmp_path / "studies", now=lambda: clock["now"])
-    old_committed = _study(store, "P-OLD-SENT")
-    old_uncommitted = _study(store, "P-OLD-KEPT")
-    old_open = _study(store, "P-OLD-OPEN", end=False)
+    old_committed = stored_study(store, "P-OLD-SENT", "Commit^Pat")
+    old_uncommitted = stored_study(store, "P-OLD-KEPT", "Commit^Pat")
+    old_open = stored_study(store, "P-OLD-OPEN", "Commit^Pat", end=False)
     clock["now"] = datetime.now().astimezone() - timedelta(days=2)
-    recent_committed = _study(store, "P-RECENT")
+    recent_committed = stored_study(store, "P-RECENT", "Commit^Pat")
     dest = PacsDestination("orthanc", "127.0.0.1", server.dicom_port, server.aet, CALLING_AE, commitment=True)
     config = _write_config(tmp_path / "pacs.json", dest)
     sent = (old_committed, old_open, recent_committed)
@@ -308,8 +295,8 @@ def test_retention_deletes_only_committed_ended_studies_older_than_its_days(
         for study in sent:
             panel.study_combo.setCurrentIndex(panel.study_combo.findData(study.study_uid))
             assert panel.send_selected_study() == 2
-        committed = [(uid, "orthanc") for s in (old_open, recent_committed) for uid in _uids(store, s)]
-        deleted_uids = _uids(store, old_committed)
+        committed = [(uid, "orthanc") for s in (old_open, recent_committed) for uid in capture_uids(store, s)]
+        deleted_uids = capture_uids(store, old_committed)
         # After the reports, the retention pass runs by itself (and deletes the old committed study).
         qtbot.waitUntil(
             lambda: panel.last_retention is not None and bool(panel.last_retention.deleted),
@@ -356,7 +343,7 @@ def test_a_study_the_system_will_not_delete_is_reported_and_the_others_go(tmp_pa
     scp = CommitmentScp(listen).start()
     clock = {"now": datetime.now().astimezone() - timedelta(days=90)}
     store = StudyStore(tmp_path / "studies", now=lambda: clock["now"])
-    stuck, free = _study(store, "P-STUCK"), _study(store, "P-FREE")
+    stuck, free = stored_study(store, "P-STUCK", "Commit^Pat"), stored_study(store, "P-FREE", "Commit^Pat")
     dest = PacsDestination("scp", "127.0.0.1", scp.port, scp.ae_title, CALLING_AE, commitment=True)
     try:
         _send(store, dest, stuck, free)
