@@ -498,6 +498,11 @@ class PacketParser:
         packet's length is known, so gathering a large packet copies each byte once."""
         carried = self._carried
         if carried < HEADER_SIZE:
+            # Carried as the possible start of a sync word split across reads: once the next bytes
+            # show it is not one, scan now (discarding it as a single read would), not at 28 bytes.
+            n = min(carried, len(SYNC))
+            if self._carry[:n] != SYNC[:n]:
+                return 0
             if len(self._carry) < HEADER_SIZE:
                 self._carry += bytes(HEADER_SIZE - len(self._carry))
             return HEADER_SIZE - carried

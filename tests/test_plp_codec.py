@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from drivers.plp_codec import (
@@ -188,6 +188,10 @@ noise_st = st.binary(max_size=60).map(lambda b: b.replace(b"U", b"u"))  # noise 
 
 
 @given(st.binary(max_size=2000), st.lists(st.integers(1, 64), max_size=40))
+# A "U" at a read's end was carried as a possible sync start and, once the next byte showed it was
+# not one, still held back until 28 bytes came: at the stream's end it went uncounted (found in CI).
+@example(b"\x00\x00\x00\x00U\x00", [5])
+@example(b"US\x01P", [1, 1, 1])
 def test_any_bytes_never_raise_and_feeding_in_pieces_changes_nothing(data: bytes, cuts: list[int]) -> None:
     whole = PacketParser(count_frame_gaps=True)
     expected = whole.feed(data)
