@@ -1,8 +1,9 @@
-"""Test-wide rules: Qt offscreen, a timeout on every test, no thread may outlive its test, and no test
-sees the user's own configuration or data folders."""
+"""Test-wide rules: Qt offscreen, a timeout on every test, no thread or child process may outlive its
+test, and no test sees the user's own configuration or data folders."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
@@ -66,6 +67,23 @@ def no_leaked_threads() -> Iterator[None]:
         t.join(timeout=2.0)
     still = [t.name for t in leaked if t.is_alive()]
     assert not still, f"test leaked running threads: {still}"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes() -> Iterator[None]:
+    """Fail a test that leaves a child process running (the simulated probe's band worker): whoever
+    starts one stops and joins it."""
+    before = set(multiprocessing.active_children())
+    yield
+    leaked = [p for p in multiprocessing.active_children() if p not in before]
+    for p in leaked:
+        p.join(timeout=2.0)
+    still = [f"{p.name} (pid {p.pid})" for p in leaked if p.is_alive()]
+    for p in leaked:
+        if p.is_alive():  # stopped here so it does not fail the tests after this one too
+            p.kill()
+            p.join(timeout=2.0)
+    assert not still, f"test leaked running child processes: {still}"
 
 
 QUESTION_LEFT_OPEN_S = 5.0

@@ -14,8 +14,10 @@ the changed vessels reach, and a held probe keeps its speckle field.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -37,6 +39,7 @@ from drivers.sim.anatomy import (
     structure_names,
     view_bounds,
 )
+from drivers.sim.band_worker import BandJob, BandResult, BandWorker, BandWorkerError
 from drivers.sim.needle import Needle, image_plane, needle_echo, needle_masks
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
@@ -48,6 +51,7 @@ from scanner_app.frame import DataFormat, Geometry
 from scanner_app.sim_control import INJECTATE_STRUCTURE, NEEDLE_STRUCTURE
 
 Key = tuple[object, ...]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +97,25 @@ def check_params(params: RenderParams) -> None:
 class PatientRenderer:
     """Renders the virtual patient under the virtual probe, in any PLP format and geometry."""
 
-    def __init__(self, scene_id: str = "knee", variant: str | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, scene_id: str = "knee", variant: str | None = None, seed: int = 0, *, processes: int = 1
+    ) -> None:
+        """`processes=2` renders a linear, untilted frame's lines in two bands, the right-hand one in a
+        helper process (`band_worker`), so a frame uses both cores; `close` stops that process."""
+        if processes not in (1, 2):
+            raise ValueError(f"PatientRenderer renders on 1 or 2 processes, not {processes}")
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()
         self._seed = int(seed)
         self._scene = build_scene(scene_id, variant)
+        self._scene_spec: tuple[str, str | None] | None = (scene_id, variant)  # None: built in code
+        self._processes = processes
+        self._worker: BandWorker | None = None
+        self._worker_closer: weakref.finalize[[], PatientRenderer] | None = (
+            None  # closes it if this is dropped
+        )
+        self._worker_failed = False  # until `close`: the right band is rendered here
+        self._right_band: PatientRenderer | None = None  # renders it here while the worker cannot
         self._pose = self._scene.default_pose
         self._anatomy: tuple[Key, _Anatomy] | None = None
         self._iq: tuple[Key, npt.NDArray[np.complex64], npt.NDArray[np.complex64]] | None = None  # + field
@@ -112,6 +130,7 @@ class PatientRenderer:
         renderer = cls(seed=seed)
         with renderer._lock:
             renderer._scene = scene
+            renderer._scene_spec = None
             renderer._pose = scene.default_pose
         return renderer
 
@@ -145,18 +164,59 @@ class PatientRenderer:
         scene = build_scene(scene_id, variant)
         with self._lock:
             self._scene = scene
+            self._scene_spec = (scene_id, variant)
             self._pose = pose if pose is not None else scene.default_pose
+
+    def start_band_worker(self, timeout_s: float = 0.0) -> bool:
+        """Start the band worker of a two-process renderer now rather than at its first frame, and
+        wait up to `timeout_s` for it; whether it is ready (False on one process)."""
+        with self._render_lock:
+            worker = self._band_worker(timeout_s) if self._processes == 2 else None
+            return worker is not None
+
+    @property
+    def band_worker_pid(self) -> int | None:
+        """The band worker's process id while one runs (two processes), else None."""
+        worker = self._worker
+        return worker.pid if worker is not None else None
+
+    def close(self) -> None:
+        """Stop the band worker, if one runs (idempotent); the next two-process frame starts another."""
+        with self._render_lock:
+            self._close_worker()
+            self._worker_failed, self._right_band = False, None
+
+    def _close_worker(self) -> None:
+        if self._worker_closer is not None:
+            self._worker_closer()  # the worker's close, once
+        self._worker, self._worker_closer = None, None
+
+    def render_band(self, job: BandJob) -> BandResult:
+        """One band of a frame's lines, as a two-process `render` of the job's frame makes it: the band
+        worker's side. Raises KeyError for an unknown scene or variant."""
+        with self._lock:
+            if self._scene_spec != (job.scene_id, job.variant):
+                self._scene = build_scene(job.scene_id, job.variant)
+                self._scene_spec = (job.scene_id, job.variant)
+            scene = self._scene
+        with self._render_lock:
+            bounds = _view_bounds(job.params, job.pose)
+            scene = self._phased.at(scene, job.time_s, bounds, job.pose.pressure)
+            return self._band(scene, job)
 
     def render(self, params: RenderParams, time_s: float) -> RenderedFrame:
         check_params(params)
         with self._lock:
-            scene, pose = self._scene, self._pose
+            scene, pose, spec = self._scene, self._pose, self._scene_spec
         needle = self.needle  # one needle for the whole frame: echo and ground truth agree
         with self._render_lock:
             # Vessels near the plane pulse and breathe: the scene at the frame's phase bins.
             scene = self._phased.at(scene, time_s, _view_bounds(params, pose), pose.pressure)
             if params.data_format == DataFormat.RF_I16:
                 return self._render_rf(scene, pose, needle, params, time_s)
+            if self._processes == 2 and spec is not None and _banded_lines(params, pose) is not None:
+                whole = BandJob(*spec, pose, params, time_s, needle, 0, params.cols)
+                return self._render_image(scene, pose, needle, params, time_s, bands=whole)
             return self._render_image(scene, pose, needle, params, time_s)
 
     # -- stages ------------------------------------------------------------------------------
@@ -175,12 +235,12 @@ class PatientRenderer:
         return grid, (grid, psf)
 
     def _anatomy_for(
-        self, scene: Scene, pose: ProbePose, grid: ph.BeamGrid, frequency_mhz: float
+        self, scene: Scene, pose: ProbePose, grid: ph.BeamGrid, frequency_mhz: float, near: Bounds | None
     ) -> _Anatomy:
-        key: Key = (scene, pose, grid, frequency_mhz, self._seed)  # the scene by value: phases differ
+        key: Key = (scene, pose, grid, frequency_mhz, self._seed, near)  # the scene by value: phases differ
         if self._anatomy is not None and self._anatomy[0] == key:
             return self._anatomy[1]
-        anatomy = build_anatomy(scene, pose, grid, frequency_mhz, self._seed, cache=self._cells)
+        anatomy = build_anatomy(scene, pose, grid, frequency_mhz, self._seed, cache=self._cells, near=near)
         self._anatomy = (key, anatomy)
         return anatomy
 
@@ -194,10 +254,12 @@ class PatientRenderer:
         rows: int,
         lines: int,
         depth_mm: float,
+        near: Bounds | None = None,
     ) -> tuple[npt.NDArray[np.complex64], _Anatomy, ph.BeamGrid]:
+        """The frame's PSF-convolved IQ, its anatomy and grid; `near` as for `build_anatomy`."""
         grid, grid_key = self._grid(params, rows, lines, depth_mm)
-        anatomy = self._anatomy_for(scene, pose, grid, params.frequency_mhz)
-        key: Key = (scene, pose, grid_key, self._seed, needle)
+        anatomy = self._anatomy_for(scene, pose, grid, params.frequency_mhz, near)
+        key: Key = (scene, pose, grid_key, self._seed, needle, near)
         if self._iq is not None and self._iq[0] == key:
             return self._iq[1], anatomy, grid
         psf = self._psf(params)
@@ -223,44 +285,150 @@ class PatientRenderer:
             self._needle_truth = (key, _NeedleTruth.on_grid(needle, grid, pose))
         return self._needle_truth[1]
 
-    def _render_image(
-        self, scene: Scene, pose: ProbePose, needle: Needle | None, params: RenderParams, time_s: float
-    ) -> RenderedFrame:
+    def _band(self, scene: Scene, job: BandJob) -> BandResult:
+        """The job's band of its linear frame, detected: the frame of a probe that narrow, moved along
+        the image plane to where those lines lie (`band_view`), with the whole frame's noise on those
+        lines. `scene` is the job's, at the frame's phase."""
+        pose, params, lines = job.pose, job.params, job.lines
+        band_params, band_pose = band_view(params, pose, job.first_line, lines)
+        near = None
+        if pose.pressure > 0.0:  # the band's samples are squashed by the whole frame's vessels
+            coords = ph.plane_coords(self._grid(params, params.rows, params.cols, params.depth_mm)[0], pose)
+            near = view_bounds(coords.s, coords.t, coords.d, margin_mm=0.0)
         iq, anatomy, grid = self._iq_for(
-            scene, pose, needle, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
+            scene,
+            band_pose,
+            job.needle,
+            band_params,
+            rows=params.rows,
+            lines=lines,
+            depth_mm=params.depth_mm,
+            near=near,
         )
-        # One thread: this stage is short, and a second thread's join costs more than it saves
-        # whenever the cores are busy (a held probe's p95 went from 1.9 to 5 ms at load 4).
-        noisy = np.add(iq, ph.frame_noise(iq.shape, self._seed, time_s))
+        power = self._power(iq, params, grid, job.time_s, job.first_line)
+        return BandResult(_linear_pixels(power, params), anatomy.index, anatomy.labels, anatomy.in_view)
+
+    def _two_bands(self, scene: Scene, frame: BandJob) -> BandResult:
+        """The frame's lines in two bands, the right-hand one from the band worker while this thread
+        renders the left; here too while the worker starts, or after it failed (logged once)."""
+        cut = _banded_lines(frame.params, frame.pose)
+        assert cut is not None
+        job = replace(frame, first_line=cut, lines=frame.params.cols - cut)
+        worker = self._band_worker()
+        if worker is not None:
+            try:
+                worker.submit(job)
+            except BandWorkerError as exc:
+                self._worker_lost(exc)
+                worker = None
+        left = self._band(scene, replace(frame, first_line=0, lines=cut))
+        right = None
+        if worker is not None:
+            try:
+                right = worker.result()
+            except BandWorkerError as exc:
+                self._worker_lost(exc)
+        if right is None:
+            if self._right_band is None:
+                self._right_band = PatientRenderer(seed=self._seed)
+            right = self._right_band.render_band(job)
+        order = {name: i for i, name in reversed(list(enumerate(structure_names(scene))))}
+        return BandResult(
+            np.concatenate([left.pixels, right.pixels], axis=1),
+            np.concatenate([left.index, right.index], axis=1),
+            np.concatenate([left.labels, right.labels], axis=1),
+            tuple(sorted({*left.in_view, *right.in_view}, key=order.__getitem__)),
+        )
+
+    def _band_worker(self, timeout_s: float = 0.0) -> BandWorker | None:
+        """The band worker once it has started (started here on the first call, and waited for up to
+        `timeout_s`), else None."""
+        if self._worker_failed:
+            return None
+        if self._worker is None:
+            self._worker = BandWorker(self._seed)
+            self._worker_closer = weakref.finalize(self, self._worker.close)
+        return self._worker if self._worker.wait_ready(timeout_s) else None
+
+    def _worker_lost(self, exc: BandWorkerError) -> None:
+        log.warning("simulated probe: rendering on one core from now on: %s", exc)
+        self._close_worker()
+        self._worker_failed = True
+
+    def _power(
+        self,
+        iq: npt.NDArray[np.complex64],
+        params: RenderParams,
+        grid: ph.BeamGrid,
+        time_s: float,
+        first: int,
+    ) -> npt.NDArray[np.float32]:
+        """Echo power with the frame's noise (on lines first .. of the frame) and the row gains."""
+        noise = ph.frame_noise((params.rows, params.cols), self._seed, time_s)
+        noisy = np.add(iq, noise[:, first : first + iq.shape[1]])
         v = noisy.view(np.float32)
         np.multiply(v, v, out=v)  # squares in place on the contiguous I/Q pairs, then one strided add
         power = np.add(v[:, 0::2], v[:, 1::2])
         power *= _row_gain_power(params, grid)[:, None]
-        convex = params.geometry == Geometry.CONVEX
-        index, labels = anatomy.index, anatomy.labels
+        return power
+
+    def _render_image(
+        self,
+        scene: Scene,
+        pose: ProbePose,
+        needle: Needle | None,
+        params: RenderParams,
+        time_s: float,
+        *,
+        bands: BandJob | None = None,
+    ) -> RenderedFrame:
+        if bands is not None:
+            grid, _ = self._grid(params, params.rows, params.cols, params.depth_mm)
+            frame = self._two_bands(scene, bands)
+        else:
+            iq, anatomy, grid = self._iq_for(
+                scene, pose, needle, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
+            )
+            power = self._power(iq, params, grid, time_s, 0)
+            if params.geometry == Geometry.CONVEX:
+                return self._convex_frame(scene, needle, pose, params, grid, power=power, anatomy=anatomy)
+            frame = BandResult(_linear_pixels(power, params), anatomy.index, anatomy.labels, anatomy.in_view)
+        needle_truth = self._needle_truth_for(needle, grid, pose)
+        labels, in_view = needle_truth.applied(frame.labels, frame.in_view)
+        return RenderedFrame(
+            frame.pixels, params.depth_mm, params.width_mm, labels=labels, structures_in_view=in_view
+        )
+
+    def _convex_frame(
+        self,
+        scene: Scene,
+        needle: Needle | None,
+        pose: ProbePose,
+        params: RenderParams,
+        grid: ph.BeamGrid,
+        *,
+        power: npt.NDArray[np.float32],
+        anatomy: _Anatomy,
+    ) -> RenderedFrame:
+        """A convex frame from its lines' echo power: scan converted (BMODE_U8) or as lines."""
         needle_truth = self._needle_truth_for(needle, grid, pose)
         if params.data_format == DataFormat.BMODE_U8:
             grey = ph.power_to_grey(power, params.dynamic_range_db)
-            width_mm = params.width_mm
-            if convex:
-                conv = ph.scan_conversion(grid, params.rows, params.cols)
-                grey = ph.scan_convert(grey.astype(np.float32), conv).round().astype(np.uint8)
-                index = ph.scan_convert_nearest(index, conv)
-                labels = structure_labels(scene)[index]
-                needle_truth = needle_truth.converted((grid.rows, grid.lines), conv)
-                width_mm = conv.width_mm
-            in_view = _in_view(scene, index) if convex else anatomy.in_view
-            labels, in_view = needle_truth.applied(labels, in_view)
-            return RenderedFrame(grey, params.depth_mm, width_mm, labels=labels, structures_in_view=in_view)
-        env = np.sqrt(power) * np.float32(ph.ENVELOPE_SCALE)
-        np.clip(env, 0.0, 65535.0, out=env)
-        labels, in_view = needle_truth.applied(labels, anatomy.in_view)
+            conv = ph.scan_conversion(grid, params.rows, params.cols)
+            grey = ph.scan_convert(grey.astype(np.float32), conv).round().astype(np.uint8)
+            index = ph.scan_convert_nearest(anatomy.index, conv)
+            needle_truth = needle_truth.converted((grid.rows, grid.lines), conv)
+            labels, in_view = needle_truth.applied(structure_labels(scene)[index], _in_view(scene, index))
+            return RenderedFrame(
+                grey, params.depth_mm, conv.width_mm, labels=labels, structures_in_view=in_view
+            )
+        labels, in_view = needle_truth.applied(anatomy.labels, anatomy.in_view)
         return RenderedFrame(
-            env.astype(np.uint16),
+            _linear_pixels(power, params),
             params.depth_mm,
             params.width_mm,
-            fov_deg=params.fov_deg if convex else 0.0,
-            radius_mm=params.radius_mm if convex else 0.0,
+            fov_deg=params.fov_deg,
+            radius_mm=params.radius_mm,
             labels=labels,
             structures_in_view=in_view,
         )
@@ -467,6 +635,54 @@ def _view_bounds(params: RenderParams, pose: ProbePose) -> Bounds:
     corners = np.array([origin + a * pa + b * pb for pa in (-lateral, lateral) for pb in (top, depth_mm)])
     lo, hi = corners.min(axis=0) - VIEW_MARGIN_MM, corners.max(axis=0) + VIEW_MARGIN_MM
     return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2]))
+
+
+def _linear_pixels(power: npt.NDArray[np.float32], params: RenderParams) -> npt.NDArray[np.generic]:
+    """A frame's pixels from its echo power, before any scan conversion: grey levels (BMODE_U8) or
+    the envelope (ENVELOPE_U16)."""
+    if params.data_format == DataFormat.BMODE_U8:
+        return ph.power_to_grey(power, params.dynamic_range_db)
+    env = np.sqrt(power) * np.float32(ph.ENVELOPE_SCALE)
+    np.clip(env, 0.0, 65535.0, out=env)
+    return env.astype(np.uint16)
+
+
+def band_view(
+    params: RenderParams, pose: ProbePose, first: int, lines: int
+) -> tuple[RenderParams, ProbePose]:
+    """The params and pose of a linear probe whose lines are lines first .. first + lines of the one
+    `params` and untilted `pose` make: the same line pitch, its centre moved along the image plane."""
+    pitch_mm = params.width_mm / params.cols
+    offset_mm = (first + lines / 2.0 - params.cols / 2.0) * pitch_mm
+    rot = math.radians(pose.rotation_deg)
+    cos_r, sin_r = math.cos(rot), math.sin(rot)
+    # Exactly 0 in long and short axis (see _lattice_cells): the plane stays where it was.
+    cos_r, sin_r = (0.0 if abs(cos_r) < 1e-12 else cos_r), (0.0 if abs(sin_r) < 1e-12 else sin_r)
+    moved = replace(
+        pose, position_mm=pose.position_mm + offset_mm * cos_r, lateral_mm=pose.lateral_mm + offset_mm * sin_r
+    )
+    return replace(params, cols=lines, width_mm=lines * pitch_mm), moved
+
+
+def _banded_lines(params: RenderParams, pose: ProbePose) -> int | None:
+    """Where a two-process frame splits its lines (a whole number of anatomy cells in), or None for a
+    frame rendered whole: a convex or tilted probe's lines do not all lie along one plane's line."""
+    if params.geometry != Geometry.LINEAR or pose.tilt_deg != 0.0:
+        return None
+    bare = ph.BeamGrid(
+        params.geometry,
+        params.rows,
+        params.cols,
+        params.depth_mm,
+        params.width_mm,
+        params.fov_deg,
+        params.radius_mm,
+        0,
+        0,
+    )
+    cs = anatomy_steps(bare)[1]
+    cut = params.cols // 2 // cs * cs
+    return cut if cut > 0 else None
 
 
 def _in_view_cells(scene: Scene, cells: _Cells, columns: npt.NDArray[np.intp]) -> tuple[str, ...]:
@@ -1170,7 +1386,9 @@ def _patched(
     return out
 
 
-def _compressed(scene: Scene, pressure: float, coords: ph.PlaneCoords, rs: int, cs: int) -> Array:
+def _compressed(
+    scene: Scene, pressure: float, coords: ph.PlaneCoords, rs: int, cs: int, *, near: Bounds | None = None
+) -> Array:
     """Patient depth of every sample (rows, columns) under pressure (`compress_vessels`), worked out on
     the anatomy's cells (every rs-th row and cs-th line) and interpolated between them.
 
@@ -1181,7 +1399,7 @@ def _compressed(scene: Scene, pressure: float, coords: ph.PlaneCoords, rs: int, 
     if pressure <= 0.0:
         return coords.d
     s, t, d = coords.s, coords.t, coords.d
-    frame = view_bounds(s, t, d, margin_mm=0.0)
+    frame = near if near is not None else view_bounds(s, t, d, margin_mm=0.0)
     on_cells = compress_vessels(scene, pressure, *(_decimate(a, rs, cs) for a in (s, t, d)), near=frame)
     return _between_cells(on_cells, rs, cs, np.broadcast_shapes(s.shape, t.shape, d.shape))
 
@@ -1402,15 +1620,18 @@ def build_anatomy(
     seed: int,
     *,
     cache: CellCache | None = None,
+    near: Bounds | None = None,
 ) -> _Anatomy:
     """Labels, echo, attenuation and scatterers for one pose: the physics before the PSF.
 
-    A `cache` keeps the last frame's lattice cells (linear, untilted probe) for the next call.
+    A `cache` keeps the last frame's lattice cells (linear, untilted probe) for the next call. Under
+    pressure, the vessels that squash the tissue are those within reach of the samples, or of the
+    bounds `near` if given: a band of a frame's lines takes the whole frame's (`compress_vessels`).
     """
     coords = ph.plane_coords(grid, pose)
     d_skin = coords.d
     rs, cs = anatomy_steps(grid)
-    d = _compressed(scene, pose.pressure, coords, rs, cs)
+    d = _compressed(scene, pose.pressure, coords, rs, cs, near=near)
     coords = ph.PlaneCoords(coords.s, coords.t, d, coords.range_mm, coords.beam_dir)
     # One thread: splitting the frame's stages over two threads measured no faster on the 2-core
     # machine (the stages are hundreds of short numpy calls that queue on the GIL; bench/README.md),
