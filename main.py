@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cine-seconds", type=float, help="length of the cine buffer (s, default 10)")
     p.add_argument(
+        "--sim-processes",
+        type=int,
+        choices=(1, 2),
+        help="--probe sim: render each frame on 1 process or 2 (default 2 on a machine with 2 or more cores)",
+    )
+    p.add_argument(
         "--record",
         type=Path,
         metavar="PATH",
@@ -171,6 +177,7 @@ _OPTION_RUNS: dict[str, tuple[str, frozenset[str]]] = {
     "angle_deg": ("--angle-deg", frozenset({"headless"})),
     "frame_rate": ("--frame-rate", _ACQUIRING),
     "cine_seconds": ("--cine-seconds", _ACQUIRING),
+    "sim_processes": ("--sim-processes", _ACQUIRING),
     "record": ("--record", _ACQUIRING),
     "stream_out": ("--stream-out", _ACQUIRING),
 }
@@ -234,6 +241,10 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error(f"--angle-deg must be between -90 and 90 (got {args.angle_deg:g})")
     if args.usb_backend and not (args.probe.startswith("usb") or args.list_probes):
         parser.error("--usb-backend goes with --probe usb[:VID:PID] or --list-probes")
+    if args.sim_processes is not None and args.probe != "sim":
+        parser.error("--sim-processes goes with --probe sim (the simulated probe on a simulated USB bus)")
+    if args.sim_processes is None:
+        args.sim_processes = 2 if (os.cpu_count() or 1) >= 2 else 1
     if args.study_dir is not None and args.study_dir.exists() and not args.study_dir.is_dir():
         parser.error(f"--study-dir {args.study_dir} is a file; give a folder (it is made if missing)")
     if args.programme_db is not None:
@@ -315,9 +326,10 @@ def probe_registry() -> ProbeRegistry:
     )
 
 
-def make_driver(spec: str, usb_backend: str | None = None) -> ProbeDriver:
+def make_driver(spec: str, usb_backend: str | None = None, sim_processes: int = 1) -> ProbeDriver:
     """The driver for a --probe value; raises ValueError naming what is wrong."""
-    return probe_registry().make_driver(spec, ProbeOptions(usb_backend=usb_backend))
+    options = ProbeOptions(usb_backend=usb_backend, sim_processes=sim_processes)
+    return probe_registry().make_driver(spec, options)
 
 
 def list_probes(usb_backend: str | None) -> str:
@@ -377,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list_worklist is not None:
         return list_worklist(parser, args)
     try:
-        driver = make_driver(args.probe, args.usb_backend)
+        driver = make_driver(args.probe, args.usb_backend, args.sim_processes)
     except ValueError as exc:
         print(f"scanner-app: error: {exc}", file=sys.stderr)
         return 2
@@ -474,7 +486,7 @@ def _run_engine(
     def switch_probe(spec: str) -> Future[None]:
         """The probe picker's choice: build the new driver first, so a bad spec leaves the old one
         running; the engine then switches in the background (the window says so and reports the end)."""
-        new_driver = make_driver(spec)  # ValueError for a bad spec: the picker shows it
+        new_driver = make_driver(spec, sim_processes=args.sim_processes)  # ValueError: the picker shows it
         old_driver = engine.driver
         try:
             done = engine.switch_driver(new_driver)

@@ -19,6 +19,7 @@ class ProbeOptions:
     """Command-line choices some kinds need besides their spec (the others ignore them)."""
 
     usb_backend: str | None = None  # --usb-backend MODULE:ATTR, for usb[:VID:PID]
+    sim_processes: int = 1  # --sim-processes: the simulated probe renders on 1 or 2 processes
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,3 +108,39 @@ def test_usb_permission_and_busy_messages() -> None:
 def test_list_probes_with_the_simulated_bus(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(["--list-probes", "--usb-backend", "drivers.sim.usb_backend:get_backend"], capsys)
     assert code == 0 and "usb:1209:0001" in out
+
+
+@pytest.mark.parametrize(("argv", "processes"), [([], 2), (["--sim-processes", "1"], 1)])
+def test_the_simulated_probe_renders_on_two_processes_unless_told(
+    argv: list[str], processes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    parser = main.build_parser()
+    args = parser.parse_args(["--headless", *argv])
+    main.check_options(parser, args)
+    assert args.sim_processes == processes
+    driver = main.make_driver(args.probe, sim_processes=args.sim_processes)
+    assert isinstance(driver, PlpProbeDriver) and isinstance(driver.device, SimFirmware)
+    renderer = driver.device.renderer
+    try:  # a band worker starts only on two processes
+        assert renderer.start_band_worker(timeout_s=60.0) is (processes == 2)  # type: ignore[attr-defined]
+    finally:
+        renderer.close()  # type: ignore[attr-defined]
+
+
+def test_one_core_renders_on_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    parser = main.build_parser()
+    args = parser.parse_args(["--headless"])
+    main.check_options(parser, args)
+    assert args.sim_processes == 1
+
+
+def test_sim_processes_goes_with_the_simulated_probe(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = main.build_parser()
+    with pytest.raises(SystemExit) as stopped:
+        main.check_options(
+            parser, parser.parse_args(["--probe", "sim-serial", "--sim-processes", "2", "--headless"])
+        )
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "--sim-processes goes with --probe sim" in err and err.count("\n") == 1

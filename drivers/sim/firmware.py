@@ -286,7 +286,8 @@ class SimFirmware:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the loop and join its thread; queued output is dropped."""
+        """Stop the loop and join its thread; queued output is dropped. The renderer lets go of
+        what it holds while the probe is off (a band worker process)."""
         self._stop.set()
         self._wake.set()
         self.out.close()
@@ -294,6 +295,9 @@ class SimFirmware:
         if self._thread is not None:
             self._thread.join(5.0)
             self._thread = None
+        close = getattr(self._renderer, "close", None)
+        if close is not None:
+            close()
 
     power_on = start
     power_off = stop

@@ -18,7 +18,8 @@ class SimProbes(ProbeKind):
     def make_driver(self, spec: str, options: ProbeOptions) -> ProbeDriver:
         from drivers.sim.usb_backend import SimUsbBackend
 
-        firmware = SimFirmware(PatientRenderer(), events_on_interrupt=True)
+        renderer = PatientRenderer(processes=options.sim_processes)
+        firmware = SimFirmware(renderer, events_on_interrupt=True)
         return PlpProbeDriver(UsbTransport(backend=SimUsbBackend(firmware)), device=firmware)
 
     def discover(self, options: ProbeOptions) -> list[FoundProbe]:
@@ -36,6 +37,7 @@ class SimSerialProbes(ProbeKind):
     def make_driver(self, spec: str, options: ProbeOptions) -> ProbeDriver:
         from drivers.sim.pty_link import SimSerialDevice
 
+        # One process: at 128 x 256 and 2 frames/s a second one would cost more than it saves.
         device = SimSerialDevice(SimFirmware(PatientRenderer(), small_params(128, 256)), baud=921600)
         return PlpProbeDriver(SerialTransport(device.port, device.baud), device=device)
 
