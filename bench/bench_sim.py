@@ -4,9 +4,11 @@ Run by hand from the repository root:
 
     python bench/bench_sim.py [--frames N] [--runs 3] [--baseline-tree PATH]
 
-Each run measures every case in a fresh worker process, this tree and then (if given) the baseline
-tree, e.g. the renderer at main 87d5ad2 checked out with
-`git -C /work/main worktree add /tmp/base87 87d5ad2`, so both see the same machine load. Prints per
+Each run measures every case in a fresh worker process: this tree's renderer on one process
+(`this`) and on two (`this x2`: the right-hand half of each linear frame's lines rendered by a band
+worker process, as the app does), then (if given) the baseline tree, e.g. the renderer at main
+87d5ad2 checked out with `git -C /work/main worktree add /tmp/base87 87d5ad2`, so all see the same
+machine load. Prints per
 case the p50 and p95 of each run and min / median / max of the p95 over the runs, against the
 targets (p95 <= 16.7 ms at 512 x 512, <= 8 ms at 512 x 256).
 
@@ -25,7 +27,9 @@ Cases, BMODE_U8, linear, 40 mm deep, 10 MHz; the panel's keyboard steps (ui/sim_
   in view each squash the tissue above them.
 Frames are 1/30 s apart in scene time. Besides wall-clock p50/p95, each case reports the CPU a frame
 costs (`time.thread_time` of the render thread plus its helper thread, which other engineers'
-processes on the machine do not inflate), split into the anatomy, the PSF convolution and the rest.
+processes on the machine do not inflate; on two processes plus the band worker's CPU, read from
+/proc at 10 ms resolution over the case), split into the anatomy, the PSF convolution and the rest
+(on two processes the split is of the render thread's own band; the worker's CPU counts as rest).
 The threads numpy and BLAS may use are left at one each, as in the app. The renderer runs on one
 thread; a baseline tree whose renderer ran a helper thread (`physics.run_both`) has that thread's CPU
 counted too.
@@ -125,7 +129,15 @@ class _StageCpu:
         return g
 
 
-def worker(frames: int) -> None:
+def _process_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of process `pid` so far (0 for None), from /proc (Linux)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker(frames: int, processes: int) -> None:
     """Measure every case with the renderer importable from the current directory; print JSON."""
     sys.path.insert(0, os.getcwd())
     import drivers.sim.patient as patient
@@ -139,14 +151,24 @@ def worker(frames: int) -> None:
         params = RenderParams(rows=512, cols=cols, depth_mm=40.0, frequency_mhz=10.0)
         for name, (scene, step, start) in CASES.items():
             scene_id, _, view = scene.partition("/")
-            r = patient.PatientRenderer(scene_id, seed=0)
+            options: dict[str, Any] = {"processes": 2} if processes == 2 else {}  # older trees: no option
+            r = patient.PatientRenderer(scene_id, seed=0, **options)
             if view:
                 r.set_pose(r.scene.views[view])
             if start:
                 r.set_pose(r.pose.nudged(**start))
             r.render(params, 0.0)  # warm caches and LUTs
+            band_worker = getattr(r, "_worker", None)
+            if band_worker is not None:  # render until it has started and taken a band
+                deadline = time.monotonic() + 60.0
+                while not band_worker.ready:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the band worker did not start within 60 s")
+                    time.sleep(0.05)
+                r.render(params, 0.0)
+            pid = band_worker.pid if band_worker is not None else None
             times, cpu.totals = [], {}
-            frame_cpu = 0.0
+            frame_cpu, worker_cpu = 0.0, -_process_cpu_s(pid)
             for i in range(frames):
                 if step is not None:
                     r.set_pose(step(r.pose))
@@ -154,6 +176,9 @@ def worker(frames: int) -> None:
                 r.render(params, (i + 1) / 30.0)
                 times.append((time.perf_counter() - t0) * 1e3)
                 frame_cpu += cpu.now() - c0
+            frame_cpu += worker_cpu + _process_cpu_s(pid)
+            if hasattr(r, "close"):
+                r.close()
             stages = {k: v / frames * 1e3 for k, v in cpu.totals.items()}
             results[f"{name} @512x{cols}"] = [
                 float(np.percentile(times, 50)),
@@ -165,14 +190,10 @@ def worker(frames: int) -> None:
     print(json.dumps(results))
 
 
-def measure(tree: Path, frames: int) -> dict[str, list[float]]:
-    out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", "--frames", str(frames)],
-        cwd=tree,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+def measure(tree: Path, frames: int, processes: int) -> dict[str, list[float]]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--frames", str(frames)]
+    command += ["--processes", str(processes)]
+    out = subprocess.run(command, cwd=tree, check=True, capture_output=True, text=True)
     result: dict[str, list[float]] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -185,15 +206,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline-tree", type=Path, help="a checkout of the renderer to compare with")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.frames)
+        worker(args.frames, args.processes)
         return
-    trees = {"this": HERE} | ({"baseline": args.baseline_tree.resolve()} if args.baseline_tree else {})
+    trees = {"this": (HERE, 1), "this x2": (HERE, 2)}
+    if args.baseline_tree:
+        trees["baseline"] = (args.baseline_tree.resolve(), 1)
     runs: dict[str, list[dict[str, list[float]]]] = {k: [] for k in trees}
     for run in range(args.runs):
-        for label, tree in trees.items():
-            runs[label].append(measure(tree, args.frames))
+        for label, (tree, processes) in trees.items():
+            runs[label].append(measure(tree, args.frames, processes))
             print(f"run {run + 1}/{args.runs} {label} done", file=sys.stderr)
     print(
         f"{'case':40s} {'tree':8s} {'p50 per run (ms)':18s} {'p95 per run (ms)':18s} p95 min/med/max  target"
