@@ -159,3 +159,24 @@ def test_the_time_out_and_needle_tabs_of_a_procedure_exam_fit_with_the_longest_t
     qtbot.waitUntil(lambda: window.tabs.width() == EXPANDED_MIN_WIDTH_PX, timeout=3000)
     sideways = {t: _sideways_px(qtbot, window, titles.index(t)) for t in ("Time-out", "Needle")}
     assert sideways == {"Time-out": 0, "Needle": 0}, f"side panel {window.tabs.width()} px wide"
+
+
+def _titles_out_of_sight(window: MainWindow) -> list[str]:
+    bar = window.tabs.tabBar()
+    assert bar is not None
+    return [window.tabs.tabText(i) for i in range(bar.count()) if bar.tabRect(i).bottom() >= bar.height()]
+
+
+@pytest.mark.parametrize("screen", [(1280, 800), (1920, 1080)])
+def test_every_rail_title_is_in_sight_without_scrolling(
+    qtbot: QtBot, full: FullWindow, screen: tuple[int, int]
+) -> None:
+    """At 1280 x 800 the roomy titles of 13 tabs are taller than the rail: they shrink so that the last
+    ones (Practice, Teaching) are not behind a scroll arrow; on a tall screen they stay roomy."""
+    window = full.window
+    _resize(qtbot, window, *screen)
+    window.tabs.set_collapsed(False)
+    qtbot.waitUntil(lambda: window.tabs.height() > 0.8 * screen[1], timeout=3000)
+    assert set(window.side_tab_titles()) >= TABS
+    assert _titles_out_of_sight(window) == [], f"rail {window.tabs.height()} px tall"
+    assert window.tabs.compact_rail is (screen[1] < 1000)

@@ -3,6 +3,8 @@
 The image comes first: the panel's pages scroll inside the panel when they are larger than it
 (no page can make the window taller than the screen), and the whole panel folds to its rail of tab
 titles. Clicking the open tab's title folds or unfolds the panel; clicking another title opens it.
+When the theme's roomy titles are taller than the panel (13 tabs at 1280 x 800), they shrink so
+that every title stays in sight rather than behind a scroll arrow.
 Pages are wrapped in scroll areas, but the panel answers with the pages themselves (`widget`,
 `currentWidget`, `indexOf`, `setCurrentWidget`), so callers never see the wrapping.
 The pages scroll down, never sideways: their labels wrap and their lists shrink to the panel's width
@@ -14,6 +16,7 @@ choice or number box without the keyboard focus it scrolls the page (`_WheelScro
 from __future__ import annotations
 
 from PyQt6.QtCore import QCoreApplication, QEvent, QObject, Qt, pyqtSignal
+from PyQt6.QtGui import QResizeEvent, QShowEvent
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QAbstractScrollArea,
@@ -30,6 +33,9 @@ from PyQt6.QtWidgets import (
 )
 
 EXPANDED_MIN_WIDTH_PX = 250  # narrower, the imaging controls' sliders stop being usable
+# The rail's titles when the theme's roomy ones do not all fit its height (13 tabs at 1280 x 800):
+# a title hidden behind a scroll arrow (the trainee's Practice tab) is a tab nobody finds.
+COMPACT_RAIL = "QTabBar::tab:east { padding: 4px 1px; min-height: 0px; font-size: 12px; }"
 COMBO_MIN_CHARS = 8  # a choice box this many characters wide at least; its list shows whole names
 
 
@@ -127,6 +133,8 @@ class SidePanel(QTabWidget):
         bar = self.tabBar()
         assert bar is not None
         _guard_wheel(bar, self._wheel_guard)  # the wheel over the rail scrolls the open page
+        self.compact_rail = False  # the rail's titles are small so that all of them fit
+        self._roomy_rail_px: int | None = None  # the rail's height with roomy titles
 
     # -- pages (the scroll areas stay hidden from callers) ---------------------------------------
 
@@ -170,6 +178,39 @@ class SidePanel(QTabWidget):
             area.deleteLater()
 
     # -- the rail ----------------------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._fit_rail()
+
+    def showEvent(self, event: QShowEvent | None) -> None:
+        super().showEvent(event)
+        self._fit_rail()
+
+    def tabInserted(self, index: int) -> None:
+        super().tabInserted(index)
+        self._fit_rail(titles_changed=True)
+
+    def tabRemoved(self, index: int) -> None:
+        super().tabRemoved(index)
+        self._fit_rail(titles_changed=True)
+
+    def _fit_rail(self, *, titles_changed: bool = False) -> None:
+        """Roomy titles when they all fit the panel's height, compact ones when not."""
+        bar = self.tabBar()
+        if bar is None or not self.isVisible():
+            self._roomy_rail_px = None  # the theme applies once shown: measure then
+            return
+        if self._roomy_rail_px is None or titles_changed:
+            if self.compact_rail:
+                bar.setStyleSheet("")
+            self._roomy_rail_px = bar.sizeHint().height()
+            if self.compact_rail:
+                bar.setStyleSheet(COMPACT_RAIL)
+        compact = self._roomy_rail_px > self.height()
+        if compact != self.compact_rail:
+            self.compact_rail = compact
+            bar.setStyleSheet(COMPACT_RAIL if compact else "")
 
     @property
     def collapsed(self) -> bool:
