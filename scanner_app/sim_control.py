@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from scanner_app.needle_guide import NeedleGuide
 
@@ -97,6 +98,31 @@ class LabelMap:
         """The pixels of every structure of tissue `tissue`."""
         ids = [i for i, t in enumerate(self.tissues) if t == tissue and i > 0]
         return np.isin(self.index, ids)
+
+    def label_point_mm(self, name: str) -> tuple[float, float] | None:
+        """(x_mm, depth_mm) where a name for the structure belongs: inside its pixels, as far from its
+        edges (and the image's) as any point, within a fifth, and of those the nearest its centre. A
+        centre alone can fall outside: the paired veins either side of an artery have theirs on it.
+        None when the structure is not in view.
+
+        Worked out on every k-th pixel (k keeps the grid near 128 a side): a name needs no finer place.
+        """
+        mask = self.mask(name)
+        if not mask.any():
+            return None
+        k = max(1, min(self.rows, self.cols) // 128)
+        coarse = np.pad(mask[k // 2 :: k, k // 2 :: k], 1)  # outside the image counts as an edge
+        dx, dz = self.pixel_mm
+        if not coarse.any():  # thinner than k pixels: its centre is as good as any point of it
+            return self.centroid_mm(name)
+        inside = ndimage.distance_transform_edt(coarse, sampling=(dz * k, dx * k))
+        rows, cols = np.nonzero(inside >= 0.8 * inside.max())
+        centre = self.centroid_mm(name)
+        assert centre is not None
+        x = (cols - 1) * k * dx + (k // 2 + 0.5) * dx
+        d = (rows - 1) * k * dz + (k // 2 + 0.5) * dz
+        best = int(np.argmin((x - centre[0]) ** 2 + (d - centre[1]) ** 2))
+        return float(x[best]), float(d[best])
 
     def centroid_mm(self, name: str) -> tuple[float, float] | None:
         """(x_mm, depth_mm) of the centre of the structure's pixels; None when it is not in view."""

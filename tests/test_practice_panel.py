@@ -1,6 +1,7 @@
-"""The Practice tab in the window: the anatomy overlay names what the simulated knee shows, at each
-structure's centre, and follows the probe; a quiz in progress is graded from ground truth by clicks on
-the image and answers; a view search is graded, its path plotted, and scores reach the logbook."""
+"""The Practice tab in the window: the anatomy overlay names what the simulated knee shows, each name
+on its structure and none over another, and follows the probe; a quiz in progress is graded from
+ground truth by clicks on the image and answers; a view search is graded, its path plotted, and
+scores reach the logbook."""
 
 from __future__ import annotations
 
@@ -71,9 +72,9 @@ def test_the_overlay_names_the_structures_in_view_and_follows_the_probe(qtbot: Q
     frame = rig.window.view.current
     assert frame is not None and labels.depth_mm == pytest.approx(frame.frame.height_mm)
     for name, x, d in overlay.shown_names:
-        # At the centre of the structure's own pixels, inside the image.
+        # On the structure's own pixels, inside the image.
         assert 0 <= x <= labels.width_mm and 0 <= d <= labels.depth_mm
-        assert (x, d) == pytest.approx(labels.centroid_mm(name))
+        assert labels.structure_at(x, d) == name
     texts = overlay.childItems()
     assert sorted(t.toPlainText() for t in texts) == sorted(n for n, _x, _d in overlay.shown_names)  # type: ignore[attr-defined]
     # Slide the probe below the patella: the names follow on the next refresh.
@@ -82,6 +83,30 @@ def test_the_overlay_names_the_structures_in_view_and_follows_the_probe(qtbot: Q
     qtbot.waitUntil(lambda: "patellar tendon" in {n for n, *_ in overlay.shown_names}, timeout=3000)
     qtbot.keyClick(rig.window, OVERLAY_KEY[-1], Qt.KeyboardModifier.ShiftModifier)
     assert not overlay.isVisible()
+
+
+def test_names_of_neighbouring_structures_do_not_cover_each_other(qtbot: QtBot, rig: Rig) -> None:
+    """The calf's posterior tibial veins lie either side of their artery, a few millimetres apart: the
+    second name goes above or below its point rather than over the first; each is still anchored on
+    its own structure."""
+    overlay = rig.panel.overlay
+    rig.control.set_scene("calf", None)
+    rig.control.set_pose(**named_views()["calf"]["posterior tibial veins short axis"])
+    qtbot.keyClick(rig.window, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: "posterior tibial artery" in {n for n, *_ in overlay.shown_names}, timeout=5000)
+    labels = _labels_now(rig)
+    for name, x, d in overlay.shown_names:
+        assert labels.structure_at(x, d) == name
+    texts = overlay.childItems()
+    boxes = [t.sceneBoundingRect() for t in texts]
+    overlapping = [
+        (texts[i].toPlainText(), texts[j].toPlainText())  # type: ignore[attr-defined]
+        for i in range(len(boxes))
+        for j in range(i)
+        if boxes[i].intersects(boxes[j])
+    ]
+    assert overlapping == []
+    assert len(texts) >= 6
 
 
 def test_a_quiz_in_progress_is_graded_from_ground_truth(

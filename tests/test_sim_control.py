@@ -12,6 +12,7 @@ from drivers.sim.control import SimulatorControl
 from drivers.sim.firmware import SimFirmware, small_params
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
+from drivers.sim.scenes import list_scenes, named_views
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import UsbTransport
 
@@ -122,3 +123,28 @@ def test_manoeuvres_reach_the_firmware_from_the_panel_control_and_over_usb() -> 
             assert status == ReplyStatus.BAD_ARGUMENT
     finally:
         driver.close()
+
+
+def _every_view() -> list[tuple[str, str]]:
+    return [(info.scene_id, view) for info in list_scenes() for view in info.views]
+
+
+@pytest.mark.parametrize("pressure", [0.0, 1.0])
+def test_every_name_the_overlay_shows_sits_on_its_own_structure(pressure: float) -> None:
+    """In every named view of every scene, pressed or not, a structure's name is placed on that
+    structure's pixels and inside the image (the calf's paired posterior tibial veins have their
+    centre on the artery between them)."""
+    control = SimulatorControl(PatientRenderer("knee"))
+    misplaced: list[str] = []
+    for scene_id, view in _every_view():
+        control.set_scene(scene_id, None)
+        control.set_pose(**named_views()[scene_id][view])
+        control.set_pose(pressure=pressure)
+        labels = control.label_map(256, 256, 40.0, 38.0)
+        for name in labels.in_view():
+            where = labels.label_point_mm(name)
+            assert where is not None
+            x, d = where
+            if not (0 < x < labels.width_mm and 0 < d < labels.depth_mm) or labels.structure_at(x, d) != name:
+                misplaced.append(f"{scene_id}/{view}: {name} at ({x:.1f}, {d:.1f}) mm")
+    assert not misplaced, misplaced

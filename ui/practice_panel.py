@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QRectF, QTimer
+from PyQt6.QtCore import QPointF, QRectF, QSizeF, QTimer
 from PyQt6.QtGui import QPainter
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -49,12 +50,16 @@ OVERLAY_KEY = "Shift+A"
 OVERLAY_REFRESH_MS = 250  # the overlay follows the probe at this period while shown
 PATH_SAMPLE_MS = 100
 LABEL_COLOUR = (255, 230, 90)
+# Where a name goes when its place is taken, as the text's vertical anchor: on its point, just above
+# it, just below, then a line further each way (the paired veins beside an artery, a nerve beside it).
+LABEL_ROWS = (0.5, 1.1, -0.1, 2.1, -1.1)
 MARK_COLOUR = (255, 80, 200)
 
 
 class AnatomyOverlay(QGraphicsObject):
-    """Names of the structures in view, each at the centre of its pixels, in image mm (a container of
-    text items that keep their size on screen)."""
+    """Names of the structures in view, each at a point inside its own pixels (`LabelMap.label_point_mm`),
+    in image mm (a container of text items that keep their size on screen). A name that would cover
+    one already placed goes just above or below its point instead, the smaller structures' first."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -73,12 +78,12 @@ class AnatomyOverlay(QGraphicsObject):
         """Name what `labels` shows (nothing for None)."""
         placed: list[tuple[str, float, float]] = []
         if labels is not None:
-            for name in labels.in_view():
+            for name in _smallest_first(labels):
                 if name in ("skin",):
                     continue  # the top line of every image: naming it hides the subcutaneous label
-                centre = labels.centroid_mm(name)
-                if centre is not None:
-                    placed.append((name, *centre))
+                where = labels.label_point_mm(name)
+                if where is not None:
+                    placed.append((name, *where))
         if placed == self.shown_names:
             return
         self.shown_names = placed
@@ -88,6 +93,7 @@ class AnatomyOverlay(QGraphicsObject):
             if text.scene() is not None:
                 text.scene().removeItem(text)
         self._texts = []
+        taken: list[QRectF] = []  # on screen, of the names placed so far
         for name, x, d in placed:
             # A structure at a side of the image: its name grows inward, not off the image.
             across = 0.0 if x < 0.2 * width_mm else 1.0 if x > 0.8 * width_mm else 0.5
@@ -95,6 +101,37 @@ class AnatomyOverlay(QGraphicsObject):
             text.setParentItem(self)
             text.setPos(x, d)
             self._texts.append(text)
+            at = self._on_screen(x, d)
+            if at is None:  # not shown in a view (yet): nothing to collide with
+                continue
+            size = text.boundingRect().size()
+            free = (r for r in LABEL_ROWS if not any(_box(at, size, across, r).intersects(t) for t in taken))
+            row = next(free, LABEL_ROWS[0])  # no room anywhere: on its point, over another
+            text.setAnchor((across, row))
+            taken.append(_box(at, size, across, row))
+
+    def _on_screen(self, x_mm: float, depth_mm: float) -> QPointF | None:
+        """Where an image point is on the first view's screen, None while not shown in one."""
+        scene = self.scene()
+        views = scene.views() if scene is not None else []
+        if not views:
+            return None
+        return views[0].mapFromScene(self.mapToScene(QPointF(x_mm, depth_mm))).toPointF()
+
+
+def _box(at: QPointF, size: QSizeF, across: float, row: float) -> QRectF:
+    """The screen rectangle of a text of `size` anchored at (across, row) of itself on point `at`."""
+    return QRectF(at.x() - across * size.width(), at.y() - row * size.height(), size.width(), size.height())
+
+
+def _smallest_first(labels: LabelMap) -> list[str]:
+    """The names in view, the structures with the fewest pixels first: they have the least room."""
+    pixels = np.bincount(labels.index.ravel(), minlength=len(labels.names))
+    area: dict[str, int] = {}
+    for i, name in enumerate(labels.names):
+        if i > 0 and pixels[i]:
+            area[name] = area.get(name, 0) + int(pixels[i])
+    return sorted(area, key=area.__getitem__)
 
 
 class PracticePanel(QWidget):
