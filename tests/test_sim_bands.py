@@ -23,6 +23,7 @@ import pytest
 
 from drivers.sim.band_worker import BandJob, BandWorker, BandWorkerError
 from drivers.sim.firmware import SimFirmware
+from drivers.sim.needle import Needle
 from drivers.sim.patient import PatientRenderer
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
@@ -106,6 +107,20 @@ def test_a_pressed_frame_on_two_processes_differs_by_at_most_a_few_grey_levels(t
         assert np.abs(a.pixels.astype(int) - b.pixels.astype(int)).max() <= 8
         assert a.labels is not None and b.labels is not None and np.array_equal(a.labels, b.labels)
         assert a.structures_in_view == b.structures_in_view
+    assert two.band_worker_pid is not None
+
+
+def test_a_needle_across_the_split_is_the_single_process_needle(two: PatientRenderer) -> None:
+    """An in-plane needle from the left whose shaft crosses into the worker's lines, and the same
+    needle advanced so its tip (the bevel's bright point) lies in them."""
+    one = PatientRenderer("knee")
+    params = RenderParams(rows=384)
+    for i, inserted_mm in enumerate((20.0, 40.0)):
+        needle = Needle((-30.0, 0.0, 0.0), 0.0, 25.0, bend_mm=0.0).advanced(inserted_mm)
+        one.needle = two.needle = needle
+        a, b = one.render(params, i / 30.0), two.render(params, i / 30.0)
+        same_frame(a, b)
+        assert "needle" in a.structures_in_view
     assert two.band_worker_pid is not None
 
 

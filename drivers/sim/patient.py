@@ -10,6 +10,8 @@ between frames, so a probe sliding in plane computes only the columns it newly u
 Vessels near the plane pulse and breathe: each frame renders the scene at its cardiac and respiratory
 phase bins (`anatomy.PhasedScenes`); a new phase recomputes only the cell columns and PSF lines that
 the changed vessels reach, and a held probe keeps its speckle field.
+With `processes=2` a linear, untilted frame's lines are rendered in two bands, the right-hand one
+by a band worker process (`band_worker`), each band the frame of a narrower probe beside the other.
 """
 
 from __future__ import annotations
@@ -111,9 +113,8 @@ class PatientRenderer:
         self._scene_spec: tuple[str, str | None] | None = (scene_id, variant)  # None: built in code
         self._processes = processes
         self._worker: BandWorker | None = None
-        self._worker_closer: weakref.finalize[[], PatientRenderer] | None = (
-            None  # closes it if this is dropped
-        )
+        # Closes the worker if this renderer is dropped without `close`.
+        self._worker_closer: weakref.finalize[[], PatientRenderer] | None = None
         self._worker_failed = False  # until `close`: the right band is rendered here
         self._right_band: PatientRenderer | None = None  # renders it here while the worker cannot
         self._pose = self._scene.default_pose
@@ -193,7 +194,7 @@ class PatientRenderer:
 
     def render_band(self, job: BandJob) -> BandResult:
         """One band of a frame's lines, as a two-process `render` of the job's frame makes it: the band
-        worker's side. Raises KeyError for an unknown scene or variant."""
+        worker's side. Raises ValueError for an unknown scene or variant."""
         with self._lock:
             if self._scene_spec != (job.scene_id, job.variant):
                 self._scene = build_scene(job.scene_id, job.variant)
