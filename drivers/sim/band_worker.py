@@ -32,7 +32,7 @@ READY = "ready"
 
 
 class BandWorkerError(RuntimeError):
-    """The band worker died, hung or failed on a band: its parent renders the band itself."""
+    """The band worker died, hung or failed on a band: its parent renders the frame whole itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +166,12 @@ class BandWorker:
     @property
     def pid(self) -> int | None:
         return self._process.pid
+
+    @property
+    def block_name(self) -> str | None:
+        """The shared memory block the bands come back through (its POSIX name), None before the
+        first band and after `close`."""
+        return self._block.name if self._block is not None else None
 
 
 def _write_band(block: SharedMemory, job: BandJob, band: BandResult) -> list[str]:

@@ -115,8 +115,7 @@ class PatientRenderer:
         self._worker: BandWorker | None = None
         # Closes the worker if this renderer is dropped without `close`.
         self._worker_closer: weakref.finalize[[], PatientRenderer] | None = None
-        self._worker_failed = False  # until `close`: the right band is rendered here
-        self._right_band: PatientRenderer | None = None  # renders it here while the worker cannot
+        self._worker_failed = False  # until `close`: frames are rendered whole, here
         self._pose = self._scene.default_pose
         self._anatomy: tuple[Key, _Anatomy] | None = None
         self._iq: tuple[Key, npt.NDArray[np.complex64], npt.NDArray[np.complex64]] | None = None  # + field
@@ -185,7 +184,7 @@ class PatientRenderer:
         """Stop the band worker, if one runs (idempotent); the next two-process frame starts another."""
         with self._render_lock:
             self._close_worker()
-            self._worker_failed, self._right_band = False, None
+            self._worker_failed = False
 
     def _close_worker(self) -> None:
         if self._worker_closer is not None:
@@ -216,8 +215,12 @@ class PatientRenderer:
             if params.data_format == DataFormat.RF_I16:
                 return self._render_rf(scene, pose, needle, params, time_s)
             if self._processes == 2 and spec is not None and _banded_lines(params, pose) is not None:
+                worker = self._band_worker()  # None while it starts, or after it failed
                 whole = BandJob(*spec, pose, params, time_s, needle, 0, params.cols)
-                return self._render_image(scene, pose, needle, params, time_s, bands=whole)
+                frame = self._two_bands(scene, worker, whole) if worker is not None else None
+                if frame is not None:
+                    grid, _ = self._grid(params, params.rows, params.cols, params.depth_mm)
+                    return self._linear_frame(frame, needle, pose, params, grid)
             return self._render_image(scene, pose, needle, params, time_s)
 
     # -- stages ------------------------------------------------------------------------------
@@ -309,30 +312,19 @@ class PatientRenderer:
         power = self._power(iq, params, grid, job.time_s, job.first_line)
         return BandResult(_linear_pixels(power, params), anatomy.index, anatomy.labels, anatomy.in_view)
 
-    def _two_bands(self, scene: Scene, frame: BandJob) -> BandResult:
+    def _two_bands(self, scene: Scene, worker: BandWorker, frame: BandJob) -> BandResult | None:
         """The frame's lines in two bands, the right-hand one from the band worker while this thread
-        renders the left; here too while the worker starts, or after it failed (logged once)."""
+        renders the left; None if the worker fails (logged once: the frame is then rendered whole)."""
         cut = _banded_lines(frame.params, frame.pose)
         assert cut is not None
         job = replace(frame, first_line=cut, lines=frame.params.cols - cut)
-        worker = self._band_worker()
-        if worker is not None:
-            try:
-                worker.submit(job)
-            except BandWorkerError as exc:
-                self._worker_lost(exc)
-                worker = None
-        left = self._band(scene, replace(frame, first_line=0, lines=cut))
-        right = None
-        if worker is not None:
-            try:
-                right = worker.result()
-            except BandWorkerError as exc:
-                self._worker_lost(exc)
-        if right is None:
-            if self._right_band is None:
-                self._right_band = PatientRenderer(seed=self._seed)
-            right = self._right_band.render_band(job)
+        try:
+            worker.submit(job)
+            left = self._band(scene, replace(frame, first_line=0, lines=cut))
+            right = worker.result()
+        except BandWorkerError as exc:
+            self._worker_lost(exc)
+            return None
         order = {name: i for i, name in reversed(list(enumerate(structure_names(scene))))}
         return BandResult(
             np.concatenate([left.pixels, right.pixels], axis=1),
@@ -374,28 +366,27 @@ class PatientRenderer:
         return power
 
     def _render_image(
-        self,
-        scene: Scene,
-        pose: ProbePose,
-        needle: Needle | None,
-        params: RenderParams,
-        time_s: float,
-        *,
-        bands: BandJob | None = None,
+        self, scene: Scene, pose: ProbePose, needle: Needle | None, params: RenderParams, time_s: float
     ) -> RenderedFrame:
-        if bands is not None:
-            grid, _ = self._grid(params, params.rows, params.cols, params.depth_mm)
-            frame = self._two_bands(scene, bands)
-        else:
-            iq, anatomy, grid = self._iq_for(
-                scene, pose, needle, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
-            )
-            power = self._power(iq, params, grid, time_s, 0)
-            if params.geometry == Geometry.CONVEX:
-                return self._convex_frame(scene, needle, pose, params, grid, power=power, anatomy=anatomy)
-            frame = BandResult(_linear_pixels(power, params), anatomy.index, anatomy.labels, anatomy.in_view)
-        needle_truth = self._needle_truth_for(needle, grid, pose)
-        labels, in_view = needle_truth.applied(frame.labels, frame.in_view)
+        iq, anatomy, grid = self._iq_for(
+            scene, pose, needle, params, rows=params.rows, lines=params.cols, depth_mm=params.depth_mm
+        )
+        power = self._power(iq, params, grid, time_s, 0)
+        if params.geometry == Geometry.CONVEX:
+            return self._convex_frame(scene, needle, pose, params, grid, power=power, anatomy=anatomy)
+        frame = BandResult(_linear_pixels(power, params), anatomy.index, anatomy.labels, anatomy.in_view)
+        return self._linear_frame(frame, needle, pose, params, grid)
+
+    def _linear_frame(
+        self,
+        frame: BandResult,
+        needle: Needle | None,
+        pose: ProbePose,
+        params: RenderParams,
+        grid: ph.BeamGrid,
+    ) -> RenderedFrame:
+        """A linear frame from its lines' pixels, with the needle's ground truth on its labels."""
+        labels, in_view = self._needle_truth_for(needle, grid, pose).applied(frame.labels, frame.in_view)
         return RenderedFrame(
             frame.pixels, params.depth_mm, params.width_mm, labels=labels, structures_in_view=in_view
         )
