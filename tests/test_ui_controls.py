@@ -179,3 +179,15 @@ def test_probe_descriptor_sets_control_ranges(qtbot: QtBot, window: MainWindow) 
     assert depth.slider.maximum() * depth.step == 80.0
     combo = window.controls.frequency_control.combo
     assert [combo.itemData(i) for i in range(combo.count())] == [5.0, 7.5, 10.0, 12.0, 15.0, 18.0]
+
+
+def test_a_frequency_off_the_probes_list_takes_its_place_in_order(qtbot: QtBot, window: MainWindow) -> None:
+    """A protocol step's preset asks 14 MHz of a probe listing 5-18 MHz in steps: the choice shows it
+    where it belongs, between 12 and 15, not after 18."""
+    wait_streaming(qtbot, window)
+    control = window.controls.frequency_control
+    window.imaging.request(SettingKey.FREQUENCY_MHZ, 14.0)
+    qtbot.waitUntil(lambda: control.shown_value == 14.0, timeout=3000)
+    listed = [float(control.combo.itemData(i)) for i in range(control.combo.count())]
+    assert 14.0 in listed and listed == sorted(listed)
+    assert control.combo.currentText() == "14 MHz"

@@ -159,9 +159,10 @@ class FrequencyControl(QFrame):
         self.value_label.setText(f"{value:g} MHz")
         self.combo.blockSignals(True)
         index = self.combo.findData(value)
-        if index < 0:
-            self.combo.addItem(f"{value:g} MHz", value)
-            index = self.combo.count() - 1
+        if index < 0:  # a preset's frequency off the probe's list (it applied it): in its place by value
+            listed = [float(self.combo.itemData(i)) for i in range(self.combo.count())]
+            index = sum(f < value for f in listed)
+            self.combo.insertItem(index, f"{value:g} MHz", value)
         self.combo.setCurrentIndex(index)
         self.combo.blockSignals(False)
 
