@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from drivers.plp_codec import Opcode, ReplyStatus
@@ -148,3 +149,20 @@ def test_every_name_the_overlay_shows_sits_on_its_own_structure(pressure: float)
             if not (0 < x < labels.width_mm and 0 < d < labels.depth_mm) or labels.structure_at(x, d) != name:
                 misplaced.append(f"{scene_id}/{view}: {name} at ({x:.1f}, {d:.1f}) mm")
     assert not misplaced, misplaced
+
+
+def test_no_named_view_shows_coupling_gel_under_the_skin() -> None:
+    """Below the body's surface every pixel is some tissue: a gap between two layers would image as
+    a black line of gel across the picture (the neck's fat and sternocleidomastoid had one)."""
+    control = SimulatorControl(PatientRenderer("knee"))
+    gaps: list[str] = []
+    for scene_id, view in _every_view():
+        control.set_scene(scene_id, None)
+        control.set_pose(**named_views()[scene_id][view])
+        index = control.label_map(128, 128, 40.0, 38.0).index
+        body = index > 0
+        surface = np.where(body.any(axis=0), body.argmax(axis=0), index.shape[0])  # per column
+        below = np.arange(index.shape[0])[:, None] > surface[None, :]
+        if ((index == 0) & below).any():
+            gaps.append(f"{scene_id}/{view}: {int(((index == 0) & below).sum())} pixels")
+    assert not gaps, gaps

@@ -28,7 +28,8 @@ def arm_veins(variant: str | None) -> Items:
     items = skin_and_fat(5.0, deep="arm and chest wall muscle")
     items[2] = layer("subcutaneous fat", L.FAT, 1.5, fat)  # thicker over the axilla
     items += [
-        layer("sternocleidomastoid muscle", L.MUSCLE, 4.0, 11.0, s=(-130, -45), t=(-20, 25)),
+        # Directly under the fat (a fixed 4 mm top left a gap of gel, a black line across the neck).
+        layer("sternocleidomastoid muscle", L.MUSCLE, fat, 11.0, s=(-130, -45), t=(-20, 25)),
         layer(
             "clavicle", L.BONE, along_s([(-46, 9.0), (-42, 7.0), (-38, 8.0)]), INF, s=(-46, -36), t=(-40, 40)
         ),
