@@ -17,6 +17,7 @@ import argparse
 import functools
 import logging
 import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -33,6 +34,8 @@ from scanner_app.ring import FrameRing
 from scanner_app.sim_control import SimulatorControl
 
 if TYPE_CHECKING:
+    from PyQt6.QtWidgets import QWidget
+
     from scanner_app.headless import DopplerSummaryHook
     from scanner_app.needle_practice import NeedleScore
     from scanner_app.preferences import Preferences
@@ -563,13 +566,56 @@ def _run_engine(
     outputs.show_progress(window)
     window.show()
     engine.start()
+    ctrl_c = CtrlCCloses(window)
     try:
         return int(app.exec())
     finally:
+        ctrl_c.restore()
         engine.close()
         _release_sim_device(engine.driver)  # the one in use now, after any switch
         if store is not None:
             store.close()
+        _tear_down(window)
+
+
+class CtrlCCloses:
+    """Ctrl+C in the terminal closes the window as its close button does (the same questions about a
+    recording clip or an open exam), rather than raising KeyboardInterrupt inside whatever slot runs.
+
+    Python runs a signal handler only between bytecodes, so a timer gives it a turn while Qt waits.
+    """
+
+    def __init__(self, window: QWidget) -> None:
+        from PyQt6.QtCore import QTimer
+
+        self._window = window
+        self._previous = signal.signal(signal.SIGINT, self._close)
+        self._tick = QTimer(window)
+        self._tick.timeout.connect(lambda: None)
+        self._tick.start(200)
+        logging.getLogger("scanner-app").info("window open; Ctrl+C here closes it")
+
+    def _close(self, _signum: int, _frame: object) -> None:
+        print("scanner-app: Ctrl+C: closing the window", file=sys.stderr)
+        self._window.close()
+
+    def restore(self) -> None:
+        self._tick.stop()
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def _tear_down(window: QWidget) -> None:
+    """Delete the window and collect what it leaves while the QApplication still exists: left to the
+    interpreter's exit, PyQt's own clean-up met a wrapper of an object already gone and the app
+    ended in a segmentation fault (status 139) on every quit."""
+    import gc
+
+    from PyQt6.QtCore import QEvent
+    from PyQt6.QtWidgets import QApplication
+
+    window.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    gc.collect()
 
 
 class SessionOutputs:

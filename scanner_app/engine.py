@@ -228,6 +228,8 @@ class AcquisitionEngine:
             self._state, self._reason = state, reason
             if state == EngineState.ERROR:
                 log.error("acquisition error: %s", reason)
+            else:
+                log.info("acquisition %s%s", state.value, f": {reason}" if reason else "")
             self.state_changed.emit(StateChanged(state, reason))
 
     # -- commands (any thread) --------------------------------------------------------------
