@@ -13,17 +13,19 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QCheckBox, QScrollArea, QWidget
 from pytestqt.qtbot import QtBot
 
+import main
 from drivers.sim.control import SimulatorControl
 from drivers.sim.patient import PatientRenderer
 from protocols.validation import LIBRARY_DIR, load_library, load_protocol
-from scanner_app.engine import EngineState
+from scanner_app.engine import AcquisitionEngine, EngineState
+from scanner_app.ring import FrameRing
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from tests.ui_support import make_engine, open_window, wait_streaming, window_models
 from ui.close_prompt import EXAM_END
 from ui.exam_dialog import ExamRequest
 from ui.exam_dock import ExamController
-from ui.main_window import MainWindow
+from ui.main_window import STATE_LABEL_MAX_PX, MainWindow
 from ui.pacs_panel import PacsPanel
 from ui.probe_panel import banner_text, for_window
 from ui.sim_panel import SimulatorTab
@@ -301,3 +303,30 @@ def test_the_sim_and_pacs_tabs_fit_the_side_panel_beside_the_checklist(
         assert scroll is not None and not scroll.isVisible(), type(page).__name__
         assert page.width() <= area.viewport().width()
         assert window.width() == size[0]
+
+
+def test_a_pulled_cable_does_not_widen_the_window(qtbot: QtBot, tmp_path: Path) -> None:
+    """A newcomer pulled the simulated probe's cable at 1280 x 800: the status line's reason ("no USB
+    probe 1209:0001 found: plug it in, or ...") set the window's minimum width, which grew past the
+    screen and pushed the side panel off it. The reason is cut with an ellipsis (whole in its tooltip)."""
+    driver = main.make_driver("sim")
+    engine = AcquisitionEngine(driver, FrameRing(30, 512 * 512))
+    control = main.sim_control(driver)
+    assert control is not None
+    window = open_window(qtbot, tmp_path, engine)
+    try:
+        _resize(qtbot, window, 1280, 800)
+        qtbot.waitUntil(lambda: engine.state == EngineState.STREAMING, timeout=10000)
+        control.set_cable_plugged(False)
+        qtbot.waitUntil(lambda: "no USB probe" in window.state_label.toolTip(), timeout=10000)
+        # The label asks for no more than its place (it asked 713 px offscreen, more in a desktop's
+        # fonts), so the window's minimum stays within the screen.
+        assert window.state_label.minimumSizeHint().width() <= STATE_LABEL_MAX_PX
+        assert window.minimumSizeHint().width() <= 1280 and window.width() == 1280
+        assert window.state_label.text().endswith("…")
+        control.set_cable_plugged(True)
+        qtbot.waitUntil(lambda: engine.state == EngineState.STREAMING, timeout=10000)
+    finally:
+        window.close()
+        engine.close()
+        main._release_sim_device(driver)

@@ -759,7 +759,11 @@ class MainWindow(QMainWindow):
         text = event.state.value
         if event.reason and event.state != EngineState.STREAMING:
             text += f": {event.reason}"
-        self.state_label.setText(text)
+        # Cut to its place with an ellipsis (the whole reason is in the tooltip and the Probe tab): a
+        # label's full text would set the window's minimum width, and a long reason (a pulled cable's)
+        # pushed the side panel off a 1280 px screen.
+        metrics = self.state_label.fontMetrics()
+        self.state_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, STATE_LABEL_MAX_PX))
         self.state_label.setToolTip(text)
         self.probe_panel.on_state(event)
         if event.state != EngineState.STREAMING:
