@@ -37,6 +37,17 @@ class ViewTruth:
     needle_tip_beside: frozenset[str] = frozenset()
 
 
+BONE_SURFACE_MM = 1.0  # a bone images as its cortex: a bright line, a shadow under it
+
+
+def _near_top(mask: npt.NDArray[np.bool_], rows: int) -> npt.NDArray[np.bool_]:
+    """The pixels of `mask` within `rows` of its first pixel down each column."""
+    top = np.where(mask.any(axis=0), mask.argmax(axis=0), mask.shape[0])
+    below = np.arange(mask.shape[0])[:, None] - top[None, :]
+    near: npt.NDArray[np.bool_] = mask & (below < rows)
+    return near
+
+
 @dataclass(frozen=True, slots=True)
 class LabelMap:
     """The simulator's ground truth over one image (linear probe): which structure fills each pixel.
@@ -103,13 +114,16 @@ class LabelMap:
         """(x_mm, depth_mm) where a name for the structure belongs: inside its pixels, as far from its
         edges (and the image's) as any point, within a fifth, and of those the nearest its centre. A
         centre alone can fall outside: the paired veins either side of an artery have theirs on it.
-        None when the structure is not in view.
+        A bone's name goes on its surface (its top `BONE_SURFACE_MM`), the bright line the image
+        shows, not into the shadow under it. None when the structure is not in view.
 
         Worked out on every k-th pixel (k keeps the grid near 128 a side): a name needs no finer place.
         """
         mask = self.mask(name)
         if not mask.any():
             return None
+        if self._tissue_of(name) == "bone":
+            mask = _near_top(mask, rows=max(1, round(BONE_SURFACE_MM / self.pixel_mm[1])))
         k = max(1, min(self.rows, self.cols) // 128)
         coarse = np.pad(mask[k // 2 :: k, k // 2 :: k], 1)  # outside the image counts as an edge
         dx, dz = self.pixel_mm
@@ -123,6 +137,9 @@ class LabelMap:
         d = (rows - 1) * k * dz + (k // 2 + 0.5) * dz
         best = int(np.argmin((x - centre[0]) ** 2 + (d - centre[1]) ** 2))
         return float(x[best]), float(d[best])
+
+    def _tissue_of(self, name: str) -> str:
+        return next((t for n, t in zip(self.names, self.tissues, strict=True) if n == name), "")
 
     def centroid_mm(self, name: str) -> tuple[float, float] | None:
         """(x_mm, depth_mm) of the centre of the structure's pixels; None when it is not in view."""

@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pyqtgraph as pg
 import pytest
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QPoint, QPointF, Qt
+from PyQt6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from drivers.sim.control import SimulatorControl
@@ -22,9 +25,10 @@ from protocols.validation import load_library
 from scanner_app.programme.db import ProgrammeDatabase, open_database, sqlite_url
 from scanner_app.programme.practice import practice_scores
 from scanner_app.programme.quiz import NO, YES, AnswerKind, Competency
+from scanner_app.sim_control import LabelMap
 from tests.ui_support import make_engine, open_window, wait_streaming
 from ui.main_window import MainWindow
-from ui.practice_panel import OVERLAY_KEY, PracticePanel
+from ui.practice_panel import OVERLAY_KEY, AnatomyOverlay, PracticePanel
 
 ROWS, COLS = 200, 160
 
@@ -98,7 +102,8 @@ def test_names_of_neighbouring_structures_do_not_cover_each_other(qtbot: QtBot, 
     for name, x, d in overlay.shown_names:
         assert labels.structure_at(x, d) == name
     texts = overlay.childItems()
-    boxes = [t.sceneBoundingRect() for t in texts]
+    view = rig.window.view
+    boxes = [view.mapFromScene(t.sceneBoundingRect()).boundingRect() for t in texts]  # on screen
     overlapping = [
         (texts[i].toPlainText(), texts[j].toPlainText())  # type: ignore[attr-defined]
         for i in range(len(boxes))
@@ -107,6 +112,41 @@ def test_names_of_neighbouring_structures_do_not_cover_each_other(qtbot: QtBot, 
     ]
     assert overlapping == []
     assert len(texts) >= 6
+
+
+def test_no_name_hides_under_a_widget_on_the_view(qtbot: QtBot) -> None:
+    """A name whose point lies just above a widget on the view (the body marker in the image's
+    corner, where a newcomer found the condyles' and the pubic bone's names half hidden) goes above
+    its point, clear of it, still anchored on its structure."""
+    view = pg.GraphicsView()
+    box = pg.ViewBox(invertY=True, enableMouse=False)
+    view.setCentralItem(box)
+    overlay = AnatomyOverlay()
+    box.addItem(overlay)
+    box.setRange(xRange=(0.0, 40.0), yRange=(0.0, 40.0), padding=0.0)
+    view.resize(400, 400)
+    marker = QLabel("body marker", view)
+    marker.setGeometry(10, 250, 120, 140)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    box.setRange(xRange=(0.0, 40.0), yRange=(0.0, 40.0), padding=0.0)  # now that the box has its size
+
+    def image_mm(x_px: int, y_px: int) -> QPointF:
+        return overlay.mapFromScene(view.mapToScene(QPoint(x_px, y_px)))
+
+    qtbot.waitUntil(lambda: image_mm(400, 400).x() > 35.0, timeout=3000)
+    # Just above the marker's top edge: a name centred there would cover the marker's top.
+    under = image_mm(marker.geometry().center().x(), marker.geometry().top() - 4)
+    index = np.zeros((400, 400), dtype=np.uint8)  # 0.1 mm pixels: a pixel of the screen each
+    row, col = round(under.y() * 10), round(under.x() * 10)
+    index[row - 1 : row + 2, col - 20 : col + 21] = 1  # a 4 mm sliver 0.3 mm thick
+    hidden = LabelMap(index, ("coupling gel", "test nodule"), ("", "muscle"), 40.0, 40.0)
+    overlay.set_labels(hidden)
+    ((name, x, d),) = overlay.shown_names
+    assert hidden.structure_at(x, d) == name
+    (text,) = overlay.childItems()
+    assert not view.mapFromScene(text.sceneBoundingRect()).boundingRect().intersects(marker.geometry())
 
 
 def test_a_quiz_in_progress_is_graded_from_ground_truth(

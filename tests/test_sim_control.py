@@ -16,6 +16,7 @@ from drivers.sim.pose import ProbePose
 from drivers.sim.scenes import list_scenes, named_views
 from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import UsbTransport
+from scanner_app.sim_control import BONE_SURFACE_MM
 
 
 def test_control_lists_scenes_and_moves_the_probe() -> None:
@@ -148,6 +149,8 @@ def test_every_name_the_overlay_shows_sits_on_its_own_structure(pressure: float)
             x, d = where
             if not (0 < x < labels.width_mm and 0 < d < labels.depth_mm) or labels.structure_at(x, d) != name:
                 misplaced.append(f"{scene_id}/{view}: {name} at ({x:.1f}, {d:.1f}) mm")
+            elif labels.tissue_at(x, d) == "bone" and labels.structure_at(x, d - BONE_SURFACE_MM) == name:
+                misplaced.append(f"{scene_id}/{view}: {name} deeper than its surface, in its shadow")
     assert not misplaced, misplaced
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRectF, QSizeF, QTimer
+from PyQt6.QtCore import QPointF, QRectF, QSizeF, Qt, QTimer
 from PyQt6.QtGui import QPainter
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -59,12 +59,15 @@ MARK_COLOUR = (255, 80, 200)
 class AnatomyOverlay(QGraphicsObject):
     """Names of the structures in view, each at a point inside its own pixels (`LabelMap.label_point_mm`),
     in image mm (a container of text items that keep their size on screen). A name that would cover
-    one already placed goes just above or below its point instead, the smaller structures' first."""
+    one already placed, or reach under the view's body marker or settings text, goes just above or
+    below its point instead, the smaller structures' first (a structure under the marker itself
+    keeps its name there: a line or two away is not far enough)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._texts: list[pg.TextItem] = []
         self.shown_names: list[tuple[str, float, float]] = []  # (name, x_mm, depth_mm) drawn now
+        self._layout: object = None  # what the names were laid out for: them, their screen points
 
     def boundingRect(self) -> QRectF:
         return QRectF()
@@ -84,8 +87,11 @@ class AnatomyOverlay(QGraphicsObject):
                 where = labels.label_point_mm(name)
                 if where is not None:
                     placed.append((name, *where))
-        if placed == self.shown_names:
+        # Laid out again when the names move on screen too (the window resized, a new depth's scale).
+        layout = (placed, [self._on_screen(x, d) for _name, x, d in placed], self._overlays_on_screen())
+        if layout == self._layout:
             return
+        self._layout = layout
         self.shown_names = placed
         width_mm = labels.width_mm if labels is not None else 0.0
         for text in self._texts:
@@ -93,7 +99,7 @@ class AnatomyOverlay(QGraphicsObject):
             if text.scene() is not None:
                 text.scene().removeItem(text)
         self._texts = []
-        taken: list[QRectF] = []  # on screen, of the names placed so far
+        taken = self._overlays_on_screen()  # and the names placed so far
         for name, x, d in placed:
             # A structure at a side of the image: its name grows inward, not off the image.
             across = 0.0 if x < 0.2 * width_mm else 1.0 if x > 0.8 * width_mm else 0.5
@@ -109,6 +115,16 @@ class AnatomyOverlay(QGraphicsObject):
             row = next(free, LABEL_ROWS[0])  # no room anywhere: on its point, over another
             text.setAnchor((across, row))
             taken.append(_box(at, size, across, row))
+
+    def _overlays_on_screen(self) -> list[QRectF]:
+        """Where the view's own overlays are (its body marker, the settings text): names keep clear."""
+        scene = self.scene()
+        views = scene.views() if scene is not None else []
+        if not views:
+            return []
+        view = views[0]
+        children = view.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        return [QRectF(w.geometry()) for w in children if w.isVisible() and w is not view.viewport()]
 
     def _on_screen(self, x_mm: float, depth_mm: float) -> QPointF | None:
         """Where an image point is on the first view's screen, None while not shown in one."""
