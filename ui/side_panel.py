@@ -3,8 +3,8 @@
 The image comes first: the panel's pages scroll inside the panel when they are larger than it
 (no page can make the window taller than the screen), and the whole panel folds to its rail of tab
 titles. Clicking the open tab's title folds or unfolds the panel; clicking another title opens it.
-When the theme's roomy titles are taller than the panel (13 tabs at 1280 x 800), they shrink so
-that every title stays in sight rather than behind a scroll arrow.
+When the theme's roomy titles are taller than the panel (13 tabs at 1280 x 800), they shrink, a
+step at a time, so that every title stays in sight rather than behind a scroll arrow.
 Pages are wrapped in scroll areas, but the panel answers with the pages themselves (`widget`,
 `currentWidget`, `indexOf`, `setCurrentWidget`), so callers never see the wrapping.
 The pages scroll down, never sideways: their labels wrap and their lists shrink to the panel's width
@@ -35,7 +35,13 @@ from PyQt6.QtWidgets import (
 EXPANDED_MIN_WIDTH_PX = 250  # narrower, the imaging controls' sliders stop being usable
 # The rail's titles when the theme's roomy ones do not all fit its height (13 tabs at 1280 x 800):
 # a title hidden behind a scroll arrow (the trainee's Practice tab) is a tab nobody finds.
-COMPACT_RAIL = "QTabBar::tab:east { padding: 4px 1px; min-height: 0px; font-size: 12px; }"
+# Smaller and smaller titles, the first that fits is used ("" = the theme's roomy ones).
+RAIL_STYLES = (
+    "",
+    "QTabBar::tab:east { padding: 4px 1px; min-height: 0px; font-size: 12px; }",
+    "QTabBar::tab:east { padding: 2px 1px; min-height: 0px; font-size: 11px; }",
+    "QTabBar::tab:east { padding: 1px 0px; min-height: 0px; font-size: 10px; }",
+)
 COMBO_MIN_CHARS = 8  # a choice box this many characters wide at least; its list shows whole names
 
 
@@ -133,8 +139,9 @@ class SidePanel(QTabWidget):
         bar = self.tabBar()
         assert bar is not None
         _guard_wheel(bar, self._wheel_guard)  # the wheel over the rail scrolls the open page
-        self.compact_rail = False  # the rail's titles are small so that all of them fit
-        self._roomy_rail_px: int | None = None  # the rail's height with roomy titles
+        self.compact_rail = False  # the rail's titles are smaller than the theme's, so all of them fit
+        self._rail_style = 0  # index into RAIL_STYLES
+        self._rail_px: list[int] | None = None  # the rail's height in each of RAIL_STYLES
 
     # -- pages (the scroll areas stay hidden from callers) ---------------------------------------
 
@@ -196,21 +203,23 @@ class SidePanel(QTabWidget):
         self._fit_rail(titles_changed=True)
 
     def _fit_rail(self, *, titles_changed: bool = False) -> None:
-        """Roomy titles when they all fit the panel's height, compact ones when not."""
+        """The roomiest titles that all fit the panel's height (the smallest when none do)."""
         bar = self.tabBar()
         if bar is None or not self.isVisible():
-            self._roomy_rail_px = None  # the theme applies once shown: measure then
+            self._rail_px = None  # the theme applies once shown: measure then
             return
-        if self._roomy_rail_px is None or titles_changed:
-            if self.compact_rail:
-                bar.setStyleSheet("")
-            self._roomy_rail_px = bar.sizeHint().height()
-            if self.compact_rail:
-                bar.setStyleSheet(COMPACT_RAIL)
-        compact = self._roomy_rail_px > self.height()
-        if compact != self.compact_rail:
-            self.compact_rail = compact
-            bar.setStyleSheet(COMPACT_RAIL if compact else "")
+        if self._rail_px is None or titles_changed:
+            self._rail_px = []
+            for style in RAIL_STYLES:
+                bar.setStyleSheet(style)
+                self._rail_px.append(bar.sizeHint().height())
+            bar.setStyleSheet(RAIL_STYLES[self._rail_style])
+        fits = [i for i, px in enumerate(self._rail_px) if px <= self.height()]
+        chosen = fits[0] if fits else len(RAIL_STYLES) - 1
+        if chosen != self._rail_style:
+            self._rail_style = chosen
+            self.compact_rail = chosen > 0
+            bar.setStyleSheet(RAIL_STYLES[chosen])
 
     @property
     def collapsed(self) -> bool:
