@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtGui import QWheelEvent
-from PyQt6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QScrollArea, QTabWidget, QWidget
+from PyQt6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QScrollArea,
+    QScrollBar,
+    QTabWidget,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from scanner_app.studies import Patient
@@ -99,17 +108,21 @@ def test_the_wheel_over_the_pacs_study_box_scrolls_the_page_not_the_study(
     assert box.currentIndex() == 2
 
 
-def _boxes(page: QWidget) -> list[QComboBox | QAbstractSpinBox]:
-    return [w for w in page.findChildren(QWidget) if isinstance(w, QComboBox | QAbstractSpinBox)]
+def _boxes(page: QWidget) -> list[QComboBox | QAbstractSpinBox | QAbstractSlider]:
+    kinds = QComboBox | QAbstractSpinBox | QAbstractSlider
+    return [w for w in page.findChildren(QWidget) if isinstance(w, kinds) and not isinstance(w, QScrollBar)]
 
 
-def _value(box: QComboBox | QAbstractSpinBox) -> str:
+def _value(box: QComboBox | QAbstractSpinBox | QAbstractSlider) -> str:
+    if isinstance(box, QAbstractSlider):
+        return str(box.value())
     return box.currentText() if isinstance(box, QComboBox) else box.text()
 
 
 def test_no_box_on_any_side_tab_changes_under_the_wheel(qtbot: QtBot, full: FullWindow) -> None:
-    """Every choice and number box the side tabs show, at either end of its range: scrolled over
-    both ways, none changes (the boxes of the Imaging, Doppler, Needle, Programme, Practice tabs...)."""
+    """Every choice and number box and every slider the side tabs show, at either end of its range:
+    scrolled over both ways, none changes (the boxes of the Imaging, Doppler, Needle, Programme,
+    Practice tabs...; a newcomer scrolling the Doppler tab moved its colour gain from 0 to -20 dB)."""
     window = full.window
     _pacs_with_studies(full, 2)
     _open_side_panel(qtbot, window)

@@ -10,7 +10,7 @@ Pages are wrapped in scroll areas, but the panel answers with the pages themselv
 The pages scroll down, never sideways: their labels wrap and their lists shrink to the panel's width
 (`let_narrow`), so no page sets the window's minimum width (it fits a 1280 px screen).
 The mouse wheel scrolls pages and changes nothing the user did not click: over the rail or over a
-choice or number box without the keyboard focus it scrolls the page (`_WheelScrollsPage`).
+choice or number box or a slider without the keyboard focus it scrolls the page (`_WheelScrollsPage`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from PyQt6.QtGui import QResizeEvent, QShowEvent
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QAbstractScrollArea,
+    QAbstractSlider,
     QAbstractSpinBox,
     QComboBox,
     QFrame,
     QLabel,
     QScrollArea,
+    QScrollBar,
     QSizePolicy,
     QStackedWidget,
     QTabBar,
@@ -46,14 +48,15 @@ COMBO_MIN_CHARS = 8  # a choice box this many characters wide at least; its list
 
 
 class _WheelScrollsPage(QObject):
-    """Turns the wheel over a tab rail, or over a choice or number box the user has not clicked into,
-    into a scroll of the page around it: scrolling past a box or the rail never changes the tab or the
-    box's value (the study to send, the pain side). A box with the keyboard focus takes the wheel."""
+    """Turns the wheel over a tab rail, or over a choice or number box or a slider the user has not
+    clicked into, into a scroll of the page around it: scrolling past a box, a slider or the rail never
+    changes the tab or the value (the study to send, the pain side, the colour gain). One with the
+    keyboard focus takes the wheel."""
 
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         if event is None or event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget):
             return False
-        if isinstance(watched, QComboBox | QAbstractSpinBox) and watched.hasFocus():
+        if isinstance(watched, QComboBox | QAbstractSpinBox | QAbstractSlider) and watched.hasFocus():
             return False
         area = _page_area(watched)
         if area is not None and area.isVisible():
@@ -74,7 +77,9 @@ def _page_area(widget: QWidget) -> QAbstractScrollArea | None:
     return parent
 
 
-def _guard_wheel(widget: QComboBox | QAbstractSpinBox | QTabBar, guard: _WheelScrollsPage) -> None:
+def _guard_wheel(
+    widget: QComboBox | QAbstractSpinBox | QAbstractSlider | QTabBar, guard: _WheelScrollsPage
+) -> None:
     # Qt gives a wheel-focus box the focus before any filter sees the wheel: only a click or Tab may.
     if widget.focusPolicy() == Qt.FocusPolicy.WheelFocus:
         widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -105,8 +110,8 @@ def _narrow(widget: QWidget, watcher: _Narrowing) -> None:
             w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             w.setMinimumContentsLength(COMBO_MIN_CHARS)
             _guard_wheel(w, watcher.wheel_guard)
-        elif isinstance(w, QAbstractSpinBox):
-            _guard_wheel(w, watcher.wheel_guard)
+        elif isinstance(w, QAbstractSpinBox | QAbstractSlider) and not isinstance(w, QScrollBar):
+            _guard_wheel(w, watcher.wheel_guard)  # a scroll bar scrolls: what the wheel is for
         elif isinstance(w, QAbstractItemView):
             policy = w.sizePolicy()  # a list or table scrolls inside itself; its longest row sets nothing
             policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
@@ -116,7 +121,7 @@ def _narrow(widget: QWidget, watcher: _Narrowing) -> None:
 def let_narrow(widget: QWidget) -> None:
     """Let `widget` (a side tab's page, a dock's body) shrink to a narrow column, now and as widgets
     are added to it: labels wrap, choice boxes and lists stop asking for their longest entry; the
-    wheel over a choice or number box not clicked into scrolls the page rather than the box."""
+    wheel over a choice or number box or a slider not clicked into scrolls the page rather than it."""
     watcher = _Narrowing(widget)
     _narrow(widget, watcher)
 
