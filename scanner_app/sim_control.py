@@ -127,12 +127,11 @@ class LabelMap:
         k = max(1, min(self.rows, self.cols) // 128)
         coarse = np.pad(mask[k // 2 :: k, k // 2 :: k], 1)  # outside the image counts as an edge
         dx, dz = self.pixel_mm
+        centre = self._centre_mm(mask)
         if not coarse.any():  # thinner than k pixels: its centre is as good as any point of it
-            return self.centroid_mm(name)
+            return centre
         inside = ndimage.distance_transform_edt(coarse, sampling=(dz * k, dx * k))
         rows, cols = np.nonzero(inside >= 0.8 * inside.max())
-        centre = self.centroid_mm(name)
-        assert centre is not None
         x = (cols - 1) * k * dx + (k // 2 + 0.5) * dx
         d = (rows - 1) * k * dz + (k // 2 + 0.5) * dz
         best = int(np.argmin((x - centre[0]) ** 2 + (d - centre[1]) ** 2))
@@ -143,9 +142,11 @@ class LabelMap:
 
     def centroid_mm(self, name: str) -> tuple[float, float] | None:
         """(x_mm, depth_mm) of the centre of the structure's pixels; None when it is not in view."""
-        rows, cols = np.nonzero(self.mask(name))
-        if rows.size == 0:
-            return None
+        mask = self.mask(name)
+        return self._centre_mm(mask) if mask.any() else None
+
+    def _centre_mm(self, mask: npt.NDArray[np.bool_]) -> tuple[float, float]:
+        rows, cols = np.nonzero(mask)
         dx, dz = self.pixel_mm
         return (float(cols.mean()) + 0.5) * dx, (float(rows.mean()) + 0.5) * dz
 

@@ -88,7 +88,9 @@ class AnatomyOverlay(QGraphicsObject):
                 if where is not None:
                     placed.append((name, *where))
         # Laid out again when the names move on screen too (the window resized, a new depth's scale).
-        layout = (placed, [self._on_screen(x, d) for _name, x, d in placed], self._overlays_on_screen())
+        overlays = self._overlays_on_screen()
+        points = [self._on_screen(x, d) for _name, x, d in placed]
+        layout = (placed, points, overlays)
         if layout == self._layout:
             return
         self._layout = layout
@@ -99,15 +101,14 @@ class AnatomyOverlay(QGraphicsObject):
             if text.scene() is not None:
                 text.scene().removeItem(text)
         self._texts = []
-        taken = self._overlays_on_screen()  # and the names placed so far
-        for name, x, d in placed:
+        taken = list(overlays)  # and the names placed so far
+        for (name, x, d), at in zip(placed, points, strict=True):
             # A structure at a side of the image: its name grows inward, not off the image.
             across = 0.0 if x < 0.2 * width_mm else 1.0 if x > 0.8 * width_mm else 0.5
             text = pg.TextItem(name, color=LABEL_COLOUR, anchor=(across, 0.5), fill=pg.mkBrush(0, 0, 0, 140))
             text.setParentItem(self)
             text.setPos(x, d)
             self._texts.append(text)
-            at = self._on_screen(x, d)
             if at is None:  # not shown in a view (yet): nothing to collide with
                 continue
             size = text.boundingRect().size()

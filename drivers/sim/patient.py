@@ -214,10 +214,11 @@ class PatientRenderer:
             scene = self._phased.at(scene, time_s, _view_bounds(params, pose), pose.pressure)
             if params.data_format == DataFormat.RF_I16:
                 return self._render_rf(scene, pose, needle, params, time_s)
-            if self._processes == 2 and spec is not None and _banded_lines(params, pose) is not None:
+            cut = _banded_lines(params, pose) if self._processes == 2 and spec is not None else None
+            if cut is not None and spec is not None:
                 worker = self._band_worker()  # None while it starts, or after it failed
                 whole = BandJob(*spec, pose, params, time_s, needle, 0, params.cols)
-                frame = self._two_bands(scene, worker, whole) if worker is not None else None
+                frame = self._two_bands(scene, worker, whole, cut) if worker is not None else None
                 if frame is not None:
                     grid, _ = self._grid(params, params.rows, params.cols, params.depth_mm)
                     return self._linear_frame(frame, needle, pose, params, grid)
@@ -312,11 +313,10 @@ class PatientRenderer:
         power = self._power(iq, params, grid, job.time_s, job.first_line)
         return BandResult(_linear_pixels(power, params), anatomy.index, anatomy.labels, anatomy.in_view)
 
-    def _two_bands(self, scene: Scene, worker: BandWorker, frame: BandJob) -> BandResult | None:
-        """The frame's lines in two bands, the right-hand one from the band worker while this thread
-        renders the left; None if the worker fails (logged once: the frame is then rendered whole)."""
-        cut = _banded_lines(frame.params, frame.pose)
-        assert cut is not None
+    def _two_bands(self, scene: Scene, worker: BandWorker, frame: BandJob, cut: int) -> BandResult | None:
+        """The frame's lines in two bands split at line `cut`, the right-hand one from the band worker
+        while this thread renders the left; None if the worker fails (logged once: the frame is then
+        rendered whole)."""
         job = replace(frame, first_line=cut, lines=frame.params.cols - cut)
         try:
             worker.submit(job)
