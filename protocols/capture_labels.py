@@ -36,16 +36,22 @@ SHORT_PLANES = frozenset({Plane.SHORT_AXIS, Plane.TRANSVERSE})
 ORIENTATION_TOLERANCE_DEG = 30.0
 
 
+def angle_from_limb_deg(probe_angle_deg: float) -> float:
+    """The angle (0-90 degrees) between the probe on the body marker and the limb's axis."""
+    angle = abs(probe_angle_deg) % 180.0
+    return min(angle, 180.0 - angle)
+
+
 def planes_of_probe_angle(probe_angle_deg: float) -> frozenset[Plane]:
     """The planes an image taken at this body-marker probe angle lies in: the long-axis planes near 0
-    (or 180), the short-axis planes near 90; none (not known) for an oblique probe."""
-    angle = abs(probe_angle_deg) % 180.0
-    from_long = min(angle, 180.0 - angle)
+    (or 180), the short-axis planes near 90, and between them (more than `ORIENTATION_TOLERANCE_DEG`
+    from both) oblique."""
+    from_long = angle_from_limb_deg(probe_angle_deg)
     if from_long <= ORIENTATION_TOLERANCE_DEG:
         return LONG_PLANES
-    if abs(angle - 90.0) <= ORIENTATION_TOLERANCE_DEG:
+    if 90.0 - from_long <= ORIENTATION_TOLERANCE_DEG:
         return SHORT_PLANES
-    return frozenset()
+    return frozenset({Plane.OBLIQUE})
 
 
 def study_labels(protocol: ScanProtocol, runner_labels: dict[str, str]) -> dict[str, Any]:

@@ -12,7 +12,12 @@ import itertools
 import time
 from typing import Any
 
-from protocols.capture_labels import LATERALITY_BY_SIDE, planes_of_probe_angle, study_labels
+from protocols.capture_labels import (
+    LATERALITY_BY_SIDE,
+    angle_from_limb_deg,
+    planes_of_probe_angle,
+    study_labels,
+)
 from protocols.model import CaptureSide, Plane, ScanProtocol, Side
 from protocols.runner import ChecklistRunner, Clock, RunnerError
 from scanner_app.capture import CaptureKind
@@ -109,7 +114,8 @@ class ExamSession:
         current step (the one matching `mode` and side if there is one), else the step's plane. With
         `probe_angle_deg` (the body marker's: the probe's orientation), a requirement whose plane the
         image lies in comes first (long axis, sagittal, coronal near 0°; short axis, transverse near
-        90°); when none does, the capture is labelled as without it and `plane_note` says so. With
+        90°); when none does, the capture is labelled as without it and `plane_note` says so, except
+        that an oblique image (between them) is labelled oblique. With
         no checklist running, capture_id is "" and the labels carry only the examined side.
         `mode` is the mode the capture is meant for (a checklist button), `imaging_mode` the mode it
         was taken in (the window's readback): only the latter counts (`ChecklistRunner.record_capture`) (the
@@ -130,6 +136,14 @@ class ExamSession:
                 oriented = self._default_plane(runner, kind, asked, contralateral, facing)
                 if oriented:
                     plane = oriented
+                elif Plane.OBLIQUE in facing:
+                    # An oblique image is in none of the step's planes: it is kept as what it is and
+                    # fills no long- or short-axis requirement.
+                    plane_note = (
+                        f"the probe is oblique ({angle_from_limb_deg(probe_angle_deg or 0.0):.0f}° to the limb), "
+                        f"not in this step's {plane.replace('_', ' ')}: labelled oblique"
+                    )
+                    plane = Plane.OBLIQUE.value
                 else:
                     plane_note = (
                         f"the probe is {_orientation_words(facing)} but this step asks for no "

@@ -140,9 +140,13 @@ def test_the_probe_orientation_chooses_the_requirement_whose_plane_the_image_is_
     # A B-mode still with the probe along the limb fills nothing transverse: long axis.
     _, along = session.label_capture("still", imaging_mode="bmode", probe_angle_deg=-5.0)
     assert along["plane"] == "long axis"
-    # An oblique probe says nothing: as without an angle (the first outstanding requirement).
-    _, oblique = session.label_capture("still", imaging_mode="bmode", probe_angle_deg=45.0)
-    assert oblique["plane"] == "transverse"
+    # An oblique probe's image is in neither plane: labelled oblique, counted for neither, and said.
+    outstanding = [(req.plane, taken) for _, req, taken in runner.capture_progress()]
+    _, oblique = session.label_capture("still", imaging_mode="bmode", probe_angle_deg=-135.0)
+    assert oblique["plane"] == "oblique"
+    assert "probe is oblique (45° to the limb)" in oblique["plane_note"]
+    assert "not in this step's transverse" in oblique["plane_note"]
+    assert [(req.plane, taken) for _, req, taken in runner.capture_progress()] == outstanding
 
     runner.go_to(ids.index("cfv_doppler"))  # two long-axis spectral stills, no transverse at all
     _, pw = session.label_capture("still", imaging_mode="spectral_doppler", probe_angle_deg=180.0)
