@@ -89,6 +89,7 @@ def test_flagged_key_images_win(tmp_path: Path) -> None:
     store.save_clip(study, [make_frame(i) for i in range(2, 5)], {"key_image": True})
     content = build_report(store, study.study_uid)
     assert len(content.key_images) == 1 and "clip" in content.key_images[0].caption
+    assert "B-mode" in content.key_images[0].caption  # every caption names the mode it was taken in
     assert content.header[0] == ("Patient", "Practice subject")
     store.close()
 
@@ -106,12 +107,14 @@ def test_doppler_measurements_are_named_and_its_settings_are_not_rows(tmp_path: 
         {"name": "Angle correction", "value": 0.0, "unit": "deg"},
         {"name": "RI", "value": 0.5, "unit": ""},
     ]
-    store.save_still(study, make_frame(1), {"step_id": "cfv"}, [{"type": "measurement", **m} for m in stored])
+    labels = {"step_id": "cfv", "imaging_mode": "color_doppler"}
+    store.save_still(study, make_frame(1), labels, [{"type": "measurement", **m} for m in stored])
     store.end_study(study, {"title": "DVT", "steps": [{"id": "cfv", "title": "Common femoral vein"}]})
     content = build_report(store, study.study_uid)
     rows = {(m.label, m.value) for m in content.measurements}
     assert rows == {("Phasicity index", "0.48"), ("Venous peak velocity", "2.9 cm/s"), ("RI", "0.5")}
     caption = content.key_images[0].caption
+    assert "colour Doppler" in caption  # the mode it was taken in, from its label
     assert "PRF 5000 Hz" in caption and "Doppler frequency 6.25 MHz" in caption
     assert "Angle correction 0 deg" in caption
     store.close()

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner_app.capture import CaptureKind
+from scanner_app.capture import CaptureKind, ImagingMode
 from scanner_app.doppler_capture import is_doppler_setting
 from scanner_app.studies.dicom_writer import APP_NAME, APP_VERSION, first_frame, write_file_atomic
 from scanner_app.studies.model import Study, StudyCapture, StudyDocument, StudyError
@@ -369,7 +369,10 @@ def _key_image(store: StudyStore, record: StudyCapture, step_titles: Mapping[str
     labels = record.labels
     parts = [f"#{record.instance_number}"]
     step = step_titles.get(labels.step_id) or labels.step_title
-    parts += [p for p in (step, labels.plane, SIDE_WORDS.get(labels.laterality, "")) if p]
+    # The mode it was taken in, always: a B-mode still kept at a step that asked for colour must not
+    # read as that step's colour image.
+    mode = ImagingMode(labels.imaging_mode).words
+    parts += [p for p in (step, labels.plane, SIDE_WORDS.get(labels.laterality, ""), mode) if p]
     caption = " · ".join(parts)
     if record.kind is CaptureKind.CLIP:
         caption += f" (clip, first of {record.number_of_frames} frames)"
