@@ -118,3 +118,17 @@ def test_doppler_measurements_are_named_and_its_settings_are_not_rows(tmp_path: 
     assert "PRF 5000 Hz" in caption and "Doppler frequency 6.25 MHz" in caption
     assert "Angle correction 0 deg" in caption
     store.close()
+
+
+def test_the_header_gives_the_marked_pain_site_and_how_many_images_are_kept(tmp_path: Path) -> None:
+    store = StudyStore(tmp_path / "store")
+    study = store.start_study(Patient("P-1", "Doe^Jane"), "Smith^Olivia", protocol_id="dvt")
+    store.save_still(study, make_frame(1))
+    store.save_clip(study, [make_frame(i) for i in range(2, 5)])
+    store.save_clip(study, [make_frame(i) for i in range(5, 7)])
+    pain = {"region": "calf", "side": "left", "x": 0.4, "y": 0.7, "note": "tender lump"}
+    store.end_study(study, {"title": "DVT", "steps": [], "area_of_pain": pain})
+    header = dict(build_report(store, study.study_uid).header)
+    assert header["Area of pain"] == "left calf: tender lump"
+    assert header["Images kept"] == "1 still, 2 clips"  # the report prints only the still
+    store.close()

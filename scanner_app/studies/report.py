@@ -439,11 +439,30 @@ def _header(study: Study, title: str, record: Mapping[str, Any]) -> tuple[tuple[
         ("Referring physician", format_person_name(study.referring_physician)),
         ("Exam date", f"{format_date(study.started_at.date())} {study.started_at:%H:%M}"),
         ("Protocol", f"{title} ({side})" if side else title),
+        ("Area of pain", _area_of_pain_words(record.get("area_of_pain"))),
+        ("Images kept", _images_kept_words(study.captures)),
         ("Operator", format_person_name(study.operator)),
         ("Trainee", format_person_name(study.trainee)),
         ("Supervising radiologist", format_person_name(study.supervisor)),
     ]
     return tuple((k, v) for k, v in rows if v)
+
+
+def _area_of_pain_words(area: object) -> str:
+    """The pain site the sonographer marked ('left calf: tender lump'), '' when none was."""
+    if not isinstance(area, Mapping):
+        return ""
+    where = " ".join(w for w in (_words(area.get("side")), _words(area.get("region"))) if w)
+    note = _words(area.get("note"))
+    return f"{where}: {note}" if where and note else where or note
+
+
+def _images_kept_words(captures: Sequence[StudyCapture]) -> str:
+    """How many stills and clips the study keeps ('4 stills, 2 clips'): the report prints only some."""
+    stills = sum(c.kind is CaptureKind.STILL for c in captures)
+    clips = len(captures) - stills
+    counts = [(stills, "still"), (clips, "clip")]
+    return ", ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in counts if n)
 
 
 _HTML_STYLE = (
