@@ -235,6 +235,8 @@ def test_removing_a_destination_asks_first_and_says_it_did(qtbot: QtBot, tmp_pat
     panel = PacsPanel(store, config, ask=ask)
     qtbot.addWidget(panel)
     try:
+        # With nowhere to send, Send is greyed and the tab says why.
+        assert not panel.send_button.isEnabled() and panel.no_destination_label.isVisibleTo(panel)
         panel.name_edit.setText("Main PACS")
         panel.host_edit.setText("127.0.0.1")
         panel.port_spin.setValue(_free_port())
@@ -244,12 +246,13 @@ def test_removing_a_destination_asks_first_and_says_it_did(qtbot: QtBot, tmp_pat
         panel.remove_button.click()
         assert [d.name for d in panel.destinations] == ["Main PACS"]
         assert [d["name"] for d in json.loads(config.read_text())] == ["Main PACS"]
+        assert panel.send_button.isEnabled() and not panel.no_destination_label.isVisibleTo(panel)
         assert "Main PACS" in asked[-1]
         answers.append("Remove Main PACS")
         panel.remove_button.click()
         assert panel.destinations == [] and json.loads(config.read_text()) == []
         assert panel.echo_label.text().startswith("Removed Main PACS")
-        assert not panel.remove_button.isEnabled()
+        assert not panel.remove_button.isEnabled() and panel.no_destination_label.isVisibleTo(panel)
     finally:
         panel.shutdown()
         store.close()

@@ -321,6 +321,10 @@ class PacsPanel(QWidget):
         srow.addWidget(self.send_button)
         srow.addWidget(self.resend_button)
         sl.addLayout(srow)
+        # Why the buttons are greyed when they are: there is nowhere to send to yet.
+        self.no_destination_label = QLabel("No PACS destination yet: add one above (Save) to send studies.")
+        self.no_destination_label.setWordWrap(True)
+        sl.addWidget(self.no_destination_label)
         rrow = QHBoxLayout()
         self.retry_failed_button = QPushButton("Retry failed")
         self.retry_failed_button.setToolTip("Queue again every image this destination refused")
@@ -412,6 +416,7 @@ class PacsPanel(QWidget):
             self.retry_now_button,
         ):
             b.setEnabled(enabled)
+        self.no_destination_label.setVisible(not enabled)
         self._sync_commitments()
 
     def _destination_selected(self, row: int) -> None:
