@@ -277,6 +277,32 @@ def test_a_phase_change_along_a_vessel_repaints_only_the_rows_it_reaches(
         assert np.array_equal(got.labels, want.labels)
 
 
+def test_a_phase_change_under_pressure_repaints_only_about_the_vessels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pressing in the calf (six veins in view): each new phase paints again only the cells about the
+    vessels that changed, and only since the frame before (not since the press began); same bits as
+    a renderer that draws that phase and pressure afresh."""
+    painted = count_painted_cells(monkeypatch)
+    held = _renderer("calf", "posterior tibial veins short axis")
+    held.render(PARAMS, 0.0)
+    whole = sum(painted)
+    pressed = held.pose.nudged(pressure=0.5)
+    held.set_pose(pressed)
+    held.render(PARAMS, _time_in(0, 0))
+    # The heart's phase, then the breath's too, then the heart's alone: its arteries are small.
+    for t, most in ((_time_in(3, 0), 0.06), (_time_in(3, 5), 0.3), (_time_in(4, 5), 0.06)):
+        painted.clear()
+        got = held.render(PARAMS, t)
+        assert 0 < sum(painted) < most * whole, (t, sum(painted), whole)
+        fresh = _renderer("calf", "posterior tibial veins short axis")
+        fresh.set_pose(pressed)
+        want = fresh.render(PARAMS, t)
+        assert np.array_equal(got.pixels, want.pixels)
+        assert got.labels is not None and want.labels is not None
+        assert np.array_equal(got.labels, want.labels)
+
+
 def test_doppler_sees_the_vessels_where_the_b_mode_draws_them() -> None:
     """The colour box over the CFA at systole and at end diastole: blood where the labels' lumen is."""
     scene_id, view = VIEWS[0]

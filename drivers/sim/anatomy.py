@@ -305,8 +305,8 @@ def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Arr
     full = np.broadcast_shapes(*(np.shape(a) for a in (t, d, *tube)))
     out = np.broadcast_to(d, full).astype(np.float32)
     if rows.stop > 0 and cols.stop > cols.start:
-        tube = (_box(tc, rows, cols), _box(dc, rows, cols), _box(rt, rows, cols), _box(rd, rows, cols))
-        out[rows, cols] = _squashed(f, tube, _box(t, rows, cols), _box(d, rows, cols))
+        tube = (block(tc, rows, cols), block(dc, rows, cols), block(rt, rows, cols), block(rd, rows, cols))
+        out[rows, cols] = _squashed(f, tube, block(t, rows, cols), block(d, rows, cols))
     return out
 
 
@@ -420,7 +420,7 @@ def _band(a: npt.NDArray[_G], rows: slice) -> npt.NDArray[_G]:
     return a[rows] if a.ndim == 2 and a.shape[0] > 1 else a
 
 
-def _box(a: npt.NDArray[_G], rows: slice, cols: slice) -> npt.NDArray[_G]:
+def block(a: npt.NDArray[_G], rows: slice, cols: slice) -> npt.NDArray[_G]:
     """The rows and columns of a per-sample array; a row or column vector kept whole along its
     length-1 axis."""
     a = _band(a, rows)
@@ -478,14 +478,14 @@ def _rigid_artery(
         return out, claimed
 
     s_, t_, d_, out_, claimed_ = (
-        _box(s, r, c),
-        _box(t, r, c),
-        _box(d, r, c),
-        _box(out, r, c),
-        _box(claimed, r, c),
+        block(s, r, c),
+        block(t, r, c),
+        block(d, r, c),
+        block(out, r, c),
+        block(claimed, r, c),
     )
-    tc_, dc_, gt_, gd_ = _box(tc, r, c), _box(dc, r, c), _box(gt, r, c), _box(gd, r, c)
-    imaged_ = _box(imaged, r, c)
+    tc_, dc_, gt_, gd_ = block(tc, r, c), block(dc, r, c), block(gt, r, c), block(gd, r, c)
+    imaged_ = block(imaged, r, c)
     along = (s_ >= st.shape.s_pts[0]) & (s_ <= st.shape.s_pts[-1])
     across = ((t_ - tc_) / gt_) ** 2
     inside = (across + ((d_ - imaged_) / (f * gd_)) ** 2 <= 1.0) & along & ~claimed_

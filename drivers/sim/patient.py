@@ -34,6 +34,7 @@ from drivers.sim.anatomy import (
     FLATTEN_STRAIN,
     PhasedScenes,
     Scene,
+    block,
     changed_structures,
     compress_vessels,
     paint,
@@ -804,13 +805,15 @@ def _cells(
     normal: tuple[float, float, float],
     old: _Cells | None = None,
     changed: Sequence[Bounds] = (),
+    margin_mm: float = 0.0,
     tissue_only: bool = False,
 ) -> _Cells:
     """Structure map, echo, texture, attenuation and specular echoes on cells at patient (s, t, d).
 
     Given `old`, the same cells made for another version of the scene whose `changed` structures
-    (their bounds before and after) differ, only the cell rows those structures reach are painted
-    afresh; the loss and echoes down each column are redone whole, since they carry the change below.
+    (their bounds before and after) differ, only the cells those structures reach (`_boxes_reaching`,
+    across the plane within `margin_mm`) are painted afresh; the loss and echoes down each column are
+    redone whole, since they carry the change below.
     `present` covers the cell rows of the unpadded image (rows `grid.pad_rows` .. `+ grid.rows`).
     `tissue_only` leaves out everything down the columns (`_Cells.of_tissue`).
     """
@@ -828,21 +831,21 @@ def _cells(
             normal=normal,
         )
     else:
-        window = _rows_reaching(coords[2], changed, rows)
-        if window is None:
+        boxes = _boxes_reaching(coords, changed, margin_mm)
+        if not boxes:
             return old
-        band = slice(*window)
-        s_, t_, d_ = (a[band] if a.shape[0] > 1 else a for a in coords)
         index_, labels_, echo_db = old.index.copy(), old.labels.copy(), old.echo_db.copy()
-        index_[band], labels_[band], echo_db[band] = _tissue(
-            scene,
-            (s_, t_, d_),
-            beam_dir,
-            z_mm=z_cells[band],
-            thickest_mm=thickest_mm,
-            frequency_mhz=frequency_mhz,
-            normal=normal,
-        )
+        for band, cols in boxes:
+            s_, t_, d_ = (block(a, band, cols) for a in coords)
+            index_[band, cols], labels_[band, cols], echo_db[band, cols] = _tissue(
+                scene,
+                (s_, t_, d_),
+                beam_dir[:, :, cols] if beam_dir.shape[2] > 1 else beam_dir,
+                z_mm=z_cells[band],
+                thickest_mm=thickest_mm,
+                frequency_mhz=frequency_mhz,
+                normal=normal,
+            )
     if tissue_only:
         return _Cells.of_tissue(index_, labels_, echo_db)
     return _down_columns(
@@ -958,19 +961,49 @@ def _tissue(
     return index_, labels_, echo_db
 
 
-def _rows_reaching(d: Array, changed: Sequence[Bounds], rows: int) -> tuple[int, int] | None:
-    """Cell rows [r0, r1) whose depths `d` (rows, 1 or columns) come within half a millimetre of the
-    depth bounds of a changed structure, r0 even (see _tissue); None when none does."""
-    d_rows = d.reshape(rows, -1)
-    d_lo, d_hi = d_rows.min(axis=1), d_rows.max(axis=1)
-    hit = np.zeros(d_rows.shape[0], dtype=np.bool_)
+def _boxes_reaching(
+    coords: tuple[Array, Array, Array], changed: Sequence[Bounds], margin_mm: float
+) -> list[tuple[slice, slice]]:
+    """Blocks (rows, columns) of the cells at patient (s, t, d) that the changed structures' bounds
+    reach: per structure, the columns whose (s, t) come within `margin_mm` of its bounds across the
+    plane and, in them, the rows whose depths come within half a millimetre of its depth bounds (the
+    first row even: see _tissue). Blocks that overlap are merged, so no cell is painted twice; a
+    calf's vessels at their own depths repaint a few small blocks, not one spanning them all.
+    """
+    s, t, d = coords
+    rows, columns = np.broadcast_shapes(s.shape, t.shape, d.shape)
+    s_lo, s_hi = _per_column(s, columns, np.min), _per_column(s, columns, np.max)
+    t_lo, t_hi = _per_column(t, columns, np.min), _per_column(t, columns, np.max)
+    boxes: list[tuple[int, int, int, int]] = []
     for b in changed:
-        hit |= (d_hi >= b[4] - 0.5) & (d_lo <= b[5] + 0.5)
-    found = np.flatnonzero(hit)
-    if found.size == 0:
-        return None
-    r0 = int(found[0])
-    return r0 - r0 % 2, min(rows, int(found[-1]) + 1)
+        across = _columns_reaching([b], (s_lo, s_hi), (t_lo, t_hi), margin_mm)
+        found = np.flatnonzero(across)
+        if found.size == 0:
+            continue
+        c0, c1 = int(found[0]), int(found[-1]) + 1
+        d_box = np.broadcast_to(d, (rows, d.shape[1]))[:, c0:c1] if d.shape[1] > 1 else d.reshape(rows, 1)
+        deep = np.flatnonzero((d_box.max(axis=1) >= b[4] - 0.5) & (d_box.min(axis=1) <= b[5] + 0.5))
+        if deep.size:
+            r0 = int(deep[0])
+            boxes.append((r0 - r0 % 2, int(deep[-1]) + 1, c0, c1))
+    merged: list[tuple[int, int, int, int]] = []
+    for box in sorted(boxes):
+        r0, r1, c0, c1 = box
+        # Merge with every block it overlaps, until it overlaps none (a merge can reach another).
+        while True:
+            hit = [m for m in merged if m[0] < r1 and r0 < m[1] and m[2] < c1 and c0 < m[3]]
+            if not hit:
+                break
+            for m in hit:
+                merged.remove(m)
+                r0, r1, c0, c1 = min(r0, m[0]), max(r1, m[1]), min(c0, m[2]), max(c1, m[3])
+        merged.append((r0, r1, c0, c1))
+    return [(slice(r0, r1), slice(c0, c1)) for r0, r1, c0, c1 in merged]
+
+
+def _per_column(a: Array, columns: int, reduce: Callable[..., Array]) -> Array:
+    """A per-sample array's lowest or highest value down each of `columns` columns."""
+    return np.broadcast_to(reduce(a, axis=0), (columns,))
 
 
 PARTIAL_VOLUME_PLANES = (-0.7, -0.35, 0.35, 0.7)  # off-plane samples, in thickest-slice FWHMs
@@ -1180,6 +1213,9 @@ def _lattice_cells(
     k = np.floor((u_probe + grid.line_pos().astype(np.float64)) / pitch + 0.5).astype(np.intp)
     lo, hi = int(k[0]), int(k[-1]) + 1
     beam = ph.plane_coords_beam(pose)
+    # A changed structure reaches the columns within partial volume's reach, and a pitch for the
+    # lines' rounding to columns.
+    margin_mm = _slice_margin_mm(grid, frequency_mhz) + pitch
 
     def columns_st(k0: int, k1: int) -> tuple[Array, Array]:
         u = (np.arange(k0, k1, dtype=np.float64) * pitch).astype(np.float32)[None, :]
@@ -1196,6 +1232,7 @@ def _lattice_cells(
             normal=(-sin_r, cos_r, n_plane),
             old=old,
             changed=changed,
+            margin_mm=margin_mm,
             tissue_only=tissue_only,
         )
 
@@ -1207,7 +1244,7 @@ def _lattice_cells(
     full = cache.lattice
     if (
         tissue_only
-        and lattice.key != key
+        and (lattice.key is None or lattice.key[1:] != key[1:])  # not this plane yet, in any phase
         and full.key is not None
         and full.cells is not None
         and full.key[2:] == key[2:]
@@ -1241,7 +1278,6 @@ def _lattice_cells(
     ):
         # The same plane of another version of the scene (vessels in another phase): keep the columns
         # the changed structures cannot reach.
-        margin_mm = _slice_margin_mm(grid, frequency_mhz) + pitch
         refreshed = _refreshed_columns(
             lattice, scene, compute, pitch=pitch, normal=(-sin_r, cos_r, n_plane), margin_mm=margin_mm
         )
@@ -1563,6 +1599,7 @@ def _anatomy_cells(
         return _pressed_cells(scene, grid, frequency_mhz, lattice, coords=coords, rs=rs, cs=cs, normal=normal)
     # Convex or tilted: cells on the beam grid itself, decimated.
     (s_, t_, d_), beam_ = _on_cells(coords, rs, cs)
+    margin_mm = _slice_margin_mm(grid, frequency_mhz) + 0.5  # a changed structure's reach across
 
     def compute(c0: int, c1: int, old: _Cells | None = None, changed: Sequence[Bounds] = ()) -> _Cells:
         def cols(a: Array) -> Array:
@@ -1579,6 +1616,7 @@ def _anatomy_cells(
             normal=normal,
             old=old,
             changed=changed,
+            margin_mm=margin_mm,
         )
 
     columns = np.broadcast_shapes(s_.shape, t_.shape, d_.shape)[1]
@@ -1593,7 +1631,6 @@ def _anatomy_cells(
             full = (d_.shape[0], columns)
             s_range = (np.broadcast_to(s_, full).min(axis=0), np.broadcast_to(s_, full).max(axis=0))
             t_range = (np.broadcast_to(t_, full).min(axis=0), np.broadcast_to(t_, full).max(axis=0))
-            margin_mm = _slice_margin_mm(grid, frequency_mhz) + 0.5
             hit = _columns_reaching([c.bounds for c in changed], s_range, t_range, margin_mm)
             cells = _repainted(previous[1], changed, hit, compute, s_range=s_range, margin_mm=margin_mm)
     if cells is None:
