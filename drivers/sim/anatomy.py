@@ -282,8 +282,20 @@ def flatten(pressure: float, d: Array) -> Array:
     return (d + shift * (1.0 - np.exp(-below / FLATTEN_DEPTH_MM))).astype(np.float32)
 
 
-def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Array:
-    """Undo one vein's squash: deformed depth -> depth with this vein at its full height.
+Tube4 = tuple[Array, Array, Array, Array]  # a tube's centre (t, d) and radii (t, d) where it is sampled
+
+
+def _tube_at(st: Structure, s: Array) -> Tube4:
+    """A vessel's centre and radii (t, d) at positions `s` along the limb."""
+    assert isinstance(st.shape, Tube)
+    tc, dc = st.shape.centre(s)
+    rt, rd = st.shape.radii(s)
+    return tc, dc, rt, rd
+
+
+def _squash(f: float, tube: Tube4, t: Array, d: Array) -> Array:
+    """Undo one vein's squash: deformed depth -> depth with this vein (lumen fraction `f`, its
+    `tube` where the samples are) at its full height.
 
     The probe presses from above, so the vessel's deep wall stays put: the squashed lumen (height
     a = f H above the deep wall) stretches back to its full height H, the tissue between the skin
@@ -292,11 +304,7 @@ def _squash(st: Structure, pressure: float, s: Array, t: Array, d: Array) -> Arr
     height above the vessel, as a soft solid spreads a buried collapse: the fascia over a pressed vein
     sags in a smooth dip, not a notch.
     """
-    assert isinstance(st.shape, Tube) and st.vessel is not None
-    f = lumen_fraction(st.vessel, pressure)
-    tc, dc = st.shape.centre(s)
-    rt, rd = st.shape.radii(s)
-    tube = (tc, dc, rt, rd)
+    tc, dc, rt, rd = tube
     box = _moving_box(tube, t, d)
     if box is None:
         return _squashed(f, tube, t, d)
@@ -393,16 +401,16 @@ def _moving_box(tube: tuple[Array, Array, Array, Array], t: Array, d: Array) -> 
     return slice(0, lo), cols
 
 
-def _imaged_depth(deform: Callable[[Array, Array, Array], Array], s: Array, tc: Array, dc: Array) -> Array:
-    """The imaged depth whose patient depth is `dc` in the column through `tc`: deform(x) = dc.
+def _imaged_depth(deform: Callable[[Array, Array], Array], tc: Array, dc: Array) -> Array:
+    """The imaged depth whose patient depth is `dc` in the column through `tc`: deform(tc, x) = dc.
 
     `deform` is monotonic and smooth in depth: a few secant steps from x = dc converge to < 1 um.
     """
     x0 = dc.astype(np.float32)
-    f0 = deform(s, tc, x0) - dc
+    f0 = deform(tc, x0) - dc
     x1 = (x0 - f0).astype(np.float32)  # the first step assumes no stretch
     for _ in range(10):
-        f1 = deform(s, tc, x1) - dc
+        f1 = deform(tc, x1) - dc
         if bool(np.all(np.abs(f1) < 1e-3)):
             break
         step = x1 - x0
@@ -444,25 +452,25 @@ def _rigid_artery(
     st: Structure,
     pressure: float,
     *,
-    deform: Callable[[Array, Array, Array], Array],
+    deform: Callable[[Array, Array], Array],
     coords: tuple[Array, Array, Array],
     out: Array,
     claimed: npt.NDArray[np.bool_],
 ) -> tuple[Array, npt.NDArray[np.bool_]]:
     """`out` with the artery `st` moved as one piece: carried by the tissue, not stretched by it.
 
-    The deformation `deform` (imaged -> patient depth) may stretch the tissue above a collapsing vein;
-    an artery there would be drawn tall with a tail. Instead it keeps its shape (flattened only by
+    The deformation `deform(t, d)` (imaged -> patient depth at the samples' s) may stretch the
+    tissue above a collapsing vein; an artery there would be drawn tall with a tail. Instead it
+    keeps its shape (flattened only by
     its own small lumen fraction) and moves by the deformation at its centre; imaged points outside
     it that the stretch would map into it take a thin band of the tissue just outside its wall.
     Only the rows the artery can reach are touched (depth grows down every column).
     """
     assert isinstance(st.shape, Tube)
     s, t, d = coords
-    tc, dc = st.shape.centre(s)
-    rt, rd = st.shape.radii(s)
+    tc, dc, rt, rd = _tube_at(st, s)
     gt, gd = rt + ARTERY_GUARD_MM, rd + ARTERY_GUARD_MM
-    imaged = _imaged_depth(deform, s, tc, dc)
+    imaged = _imaged_depth(deform, tc, dc)
     f = lumen_fraction(VesselKind.ARTERY, pressure)
     # Rows that image the artery rigidly, or that the deformation maps into it.
     reach_lo = min(float(np.min(imaged - f * gd)), float(np.min(dc - gd))) - 0.5
@@ -534,13 +542,17 @@ def compress_vessels(
     ]
     veins.sort(key=lambda v: -v.shape.bounds[5])
 
-    def deform(s_: Array, t_: Array, d_: Array) -> Array:
+    # Every call maps depths at the samples' own positions along the limb: the veins' geometry there
+    # is worked out once (the arteries' secant steps call this a dozen times a frame).
+    squashes = [(lumen_fraction(st.vessel, pressure), _tube_at(st, s)) for st in veins]  # type: ignore[arg-type]
+
+    def deform(t_: Array, d_: Array) -> Array:
         out = flatten(pressure, d_)
-        for st in veins:
-            out = _squash(st, pressure, s_, t_, out)
+        for f, tube in squashes:
+            out = _squash(f, tube, t_, out)
         return out
 
-    out = deform(s, t, d)
+    out = deform(t, d)
     # Shallow arteries first: they move furthest, and where two would land on the same imaged point
     # the one already placed keeps it (a pressed artery pushes against its deeper neighbour).
     claimed = np.zeros(np.broadcast_shapes(s.shape, t.shape, d.shape), dtype=np.bool_)
