@@ -298,19 +298,36 @@ def field_lateral_kernels(
     ac the kernel's autocorrelation and rho the field's correlation at a lag of m lines.
     """
     rot = math.radians(rotation_deg)
-    # Cells per line in each band (convex lines spread with range, as in lateral_kernels).
-    per_line = grid.lateral_pitch_mm(_band_centres_mm(grid)) / field_pitch_mm(grid)
+    kernels, autocorrelations, lags = _kernel_lags(psf, grid)
+    # Every band's lags at once (a probe turning in steps misses the cache every frame).
+    rho = _bilinear_correlation(lags * abs(math.cos(rot))) * _bilinear_correlation(lags * abs(math.sin(rot)))
     out = []
-    for k, cells in zip(lateral_kernels(psf, grid), per_line, strict=True):
-        lags = np.arange(-(k.size - 1), k.size, dtype=np.float64) * cells
-        rho = _bilinear_correlation(lags * abs(math.cos(rot))) * _bilinear_correlation(
-            lags * abs(math.sin(rot))
-        )
-        gain = float(np.sum(np.correlate(k.astype(np.float64), k.astype(np.float64), "full") * rho))
+    start = 0
+    for k, ac in zip(kernels, autocorrelations, strict=True):
+        gain = float(np.sum(ac * rho[start : start + ac.size]))
+        start += ac.size
         scaled = (k / np.float32(math.sqrt(gain))).astype(np.float32)
         scaled.flags.writeable = False  # cached and shared
         out.append(scaled)
     return tuple(out)
+
+
+@lru_cache(maxsize=32)
+def _kernel_lags(
+    psf: Psf, grid: BeamGrid
+) -> tuple[tuple[npt.NDArray[np.float32], ...], tuple[npt.NDArray[np.float64], ...], npt.NDArray[np.float64]]:
+    """The lateral kernels, their autocorrelations, and the lags of all of these (in field cells) one
+    band after another: what `field_lateral_kernels` needs that does not turn with the probe."""
+    # Cells per line in each band (convex lines spread with range, as in lateral_kernels).
+    per_line = grid.lateral_pitch_mm(_band_centres_mm(grid)) / field_pitch_mm(grid)
+    kernels = lateral_kernels(psf, grid)
+    autocorrelations = tuple(
+        np.correlate(k.astype(np.float64), k.astype(np.float64), "full") for k in kernels
+    )
+    lags = [
+        np.arange(-(k.size - 1), k.size, dtype=np.float64) * c for k, c in zip(kernels, per_line, strict=True)
+    ]
+    return kernels, autocorrelations, np.concatenate(lags)
 
 
 @lru_cache(maxsize=8)
