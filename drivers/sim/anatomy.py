@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -405,19 +405,33 @@ def _imaged_depth(deform: Callable[[Array, Array], Array], tc: Array, dc: Array)
     """The imaged depth whose patient depth is `dc` in the column through `tc`: deform(tc, x) = dc.
 
     `deform` is monotonic and smooth in depth: a few secant steps from x = dc converge to < 1 um.
+    Each row of `tc` and `dc` (rows, columns) is solved on its own: a row that has converged keeps
+    its depth while the others go on, so several arteries' rows can be solved at once.
     """
     x0 = dc.astype(np.float32)
     f0 = deform(tc, x0) - dc
     x1 = (x0 - f0).astype(np.float32)  # the first step assumes no stretch
     for _ in range(10):
         f1 = deform(tc, x1) - dc
-        if bool(np.all(np.abs(f1) < 1e-3)):
+        done = np.all(np.abs(f1) < 1e-3, axis=-1, keepdims=True)
+        if bool(np.all(done)):
             break
         step = x1 - x0
         slope = np.clip((f1 - f0) / np.where(np.abs(step) > 1e-6, step, 1.0), 0.05, 60.0)
         x0, f0 = x1, f1
-        x1 = (x1 - f1 / slope).astype(np.float32)
+        x1 = np.where(done, x1, x1 - f1 / slope).astype(np.float32)
     return x1
+
+
+def _imaged_depths(deform: Callable[[Array, Array], Array], tubes: Sequence[Tube4]) -> list[Array]:
+    """Each tube's `_imaged_depth` at its centre: solved together, a row each, when every centre is
+    one row of the same shape (a plane whose coordinates do not vary down its rows); else one by one."""
+    centres = [np.broadcast_arrays(tc, dc) for tc, dc, _, _ in tubes]
+    shape = centres[0][0].shape if centres else ()
+    if len(centres) > 1 and len(shape) == 2 and shape[0] == 1 and all(c[0].shape == shape for c in centres):
+        together = _imaged_depth(deform, *(np.concatenate([c[k] for c in centres]) for k in (0, 1)))
+        return [together[i : i + 1] for i in range(len(centres))]
+    return [_imaged_depth(deform, tc, dc) for tc, dc in centres]
 
 
 _G = TypeVar("_G", bound=np.generic)
@@ -452,25 +466,25 @@ def _rigid_artery(
     st: Structure,
     pressure: float,
     *,
-    deform: Callable[[Array, Array], Array],
+    tube: Tube4,
+    imaged: Array,
     coords: tuple[Array, Array, Array],
     out: Array,
     claimed: npt.NDArray[np.bool_],
 ) -> tuple[Array, npt.NDArray[np.bool_]]:
     """`out` with the artery `st` moved as one piece: carried by the tissue, not stretched by it.
 
-    The deformation `deform(t, d)` (imaged -> patient depth at the samples' s) may stretch the
+    The pressure's deformation (imaged -> patient depth, `out` at the samples) may stretch the
     tissue above a collapsing vein; an artery there would be drawn tall with a tail. Instead it
-    keeps its shape (flattened only by
-    its own small lumen fraction) and moves by the deformation at its centre; imaged points outside
-    it that the stretch would map into it take a thin band of the tissue just outside its wall.
+    keeps its shape (flattened only by its own small lumen fraction) and moves by the deformation
+    at its centre, `tube` at the samples' s, to its `imaged` depth (`_imaged_depth`); imaged points
+    outside it that the stretch would map into it take a thin band of the tissue just outside its wall.
     Only the rows the artery can reach are touched (depth grows down every column).
     """
     assert isinstance(st.shape, Tube)
     s, t, d = coords
-    tc, dc, rt, rd = _tube_at(st, s)
+    tc, dc, rt, rd = tube
     gt, gd = rt + ARTERY_GUARD_MM, rd + ARTERY_GUARD_MM
-    imaged = _imaged_depth(deform, tc, dc)
     f = lumen_fraction(VesselKind.ARTERY, pressure)
     # Rows that image the artery rigidly, or that the deformation maps into it.
     reach_lo = min(float(np.min(imaged - f * gd)), float(np.min(dc - gd))) - 0.5
@@ -556,8 +570,12 @@ def compress_vessels(
     # Shallow arteries first: they move furthest, and where two would land on the same imaged point
     # the one already placed keeps it (a pressed artery pushes against its deeper neighbour).
     claimed = np.zeros(np.broadcast_shapes(s.shape, t.shape, d.shape), dtype=np.bool_)
-    for st in sorted((v for v in tubes if v.vessel is VesselKind.ARTERY), key=lambda v: v.shape.bounds[4]):
-        out, claimed = _rigid_artery(st, pressure, deform=deform, coords=(s, t, d), out=out, claimed=claimed)
+    arteries = sorted((v for v in tubes if v.vessel is VesselKind.ARTERY), key=lambda v: v.shape.bounds[4])
+    geometry = [_tube_at(st, s) for st in arteries]
+    for st, tube, imaged in zip(arteries, geometry, _imaged_depths(deform, geometry), strict=True):
+        out, claimed = _rigid_artery(
+            st, pressure, tube=tube, imaged=imaged, coords=(s, t, d), out=out, claimed=claimed
+        )
     return out
 
 
