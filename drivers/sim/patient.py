@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -1836,12 +1837,16 @@ def _scatterer_field(
         if cache is not None:
             cache.field_key, cache.field = key, field
     rows, lines = field.shape
-    src = np.rint(np.broadcast_to(coords.d, field.shape) * np.float32(1.0 / grid.dz_mm)).astype(np.intp)
-    src += grid.pad_rows - 1
+    # The flat index of (source row, same line): one take, ~2x faster than take_along_axis. Worked
+    # out in floats, exact for whole numbers (float32 below 2^24), converted to indices once.
+    exact: type[np.floating[Any]] = np.float32 if rows * lines < 1 << 24 else np.float64
+    src = np.broadcast_to(coords.d, field.shape) * exact(1.0 / grid.dz_mm)
+    np.rint(src, out=src)
+    src += exact(grid.pad_rows - 1)
     np.clip(src, 0, rows - 1, out=src)
-    src *= lines  # flat index of (source row, same line): one take, ~2x faster than take_along_axis
-    src += np.arange(lines)
-    remapped: npt.NDArray[np.complex64] = field.ravel().take(src)
+    src *= exact(lines)
+    src += np.arange(lines, dtype=exact)
+    remapped: npt.NDArray[np.complex64] = field.ravel().take(src.astype(np.intp))
     return remapped
 
 
