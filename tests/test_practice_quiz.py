@@ -4,6 +4,7 @@ tendon's pixels is right, 2 mm outside them is wrong; the label map agrees with 
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from scanner_app.programme.quiz import (
     Competency,
     Question,
     QuizSession,
+    fluid_depth_mm,
+    fluid_in_view,
     grade_answer,
     grade_click,
     make_question,
@@ -81,6 +84,13 @@ def test_fluid_question_follows_the_ground_truth() -> None:
     graded = grade_answer(question, knee, YES)
     assert graded.correct and "effusion" in graded.truth
     assert not grade_answer(question, knee, NO).correct
+    # The answer says how deep the fluid is: the normal knee's thin stripe against the effusion.
+    _c, normal = _knee()
+    stripe = grade_answer(question, normal, YES).truth
+    assert re.fullmatch(r"fluid: suprapatellar recess, up to \d+\.\d mm deep", stripe), stripe
+    deepest = max(fluid_depth_mm(knee, name) for name in fluid_in_view(knee))
+    assert deepest > 2 * fluid_depth_mm(normal, "suprapatellar recess") > 0.0
+    assert f"up to {deepest:.1f} mm deep" in graded.truth
     achilles = SimulatorControl(PatientRenderer("ankle"))
     dry = achilles.label_map(ROWS, COLS, 25.0, WIDTH_MM)
     question = make_question(Competency.FLUID, dry, random.Random(0))

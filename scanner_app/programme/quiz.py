@@ -93,6 +93,12 @@ def fluid_in_view(labels: LabelMap) -> tuple[str, ...]:
     return tuple(found)
 
 
+def fluid_depth_mm(labels: LabelMap, name: str) -> float:
+    """The greatest depth (mm, down one image column) of the fluid in structure `name`."""
+    mask = labels.mask(name) & labels.tissue_mask(FLUID_TISSUE)
+    return float(mask.sum(axis=0).max(initial=0)) * labels.pixel_mm[1]
+
+
 def make_question(competency: Competency, labels: LabelMap, rng: random.Random) -> Question | None:
     """A question of `competency` about this image; None when the image cannot pose one (no tendon
     in view to click, neither subcutaneous tissue nor muscle)."""
@@ -144,7 +150,9 @@ def grade_answer(question: Question, labels: LabelMap, given: str) -> Graded:
         raise ValueError(f"{question.prompt!r} is answered by a click")
     if question.kind is AnswerKind.YES_NO:
         fluid = fluid_in_view(labels)
-        truth = "fluid: " + ", ".join(fluid) if fluid else "no fluid in view"
+        # How deep each is, so a thin normal stripe reads apart from an effusion distending the recess.
+        found = [f"{name}, up to {fluid_depth_mm(labels, name):.1f} mm deep" for name in fluid]
+        truth = "fluid: " + "; ".join(found) if found else "no fluid in view"
     else:
         assert question.marked_mm is not None
         x, d = question.marked_mm
