@@ -797,6 +797,8 @@ def _add_exam_workflow(
     pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
+    # A signed report adds its documents to the study (and to the queue of every PACS it went to).
+    exams.signer.finished.connect(lambda _outcome: pacs.refresh_studies())
 
     def current_patient() -> tuple[str, str] | None:
         session = exams.session

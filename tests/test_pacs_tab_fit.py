@@ -1,17 +1,21 @@
 """The PACS tab at 1280 x 800 with a send queue that waits for a PACS that is down: the queue's
 columns fit the side panel (the reason elided, its whole text in a tooltip), and nothing on the tab
-needs a sideways scroll bar (a newcomer's queue was cut after "Image, To, St…" and the tab scrolled)."""
+needs a sideways scroll bar (a newcomer's queue was cut after "Image, To, St…" and the tab scrolled);
+the study line counts what it says it counts, before and after the report is signed."""
 
 from __future__ import annotations
 
 from PyQt6.QtWidgets import QScrollArea, QTabWidget
 from pytestqt.qtbot import QtBot
 
+from drivers.sim.scenes import named_views
+from protocols.validation import LIBRARY_DIR, load_protocol
 from scanner_app.studies import Patient
 from tests.full_window_support import FullWindow, themed_full_window
 from tests.pacs_scp import TestScp
 from tests.studies_support import make_frame
 from tests.test_side_tabs_fit import _open_side_panel, _sideways_px
+from ui.exam_dialog import ExamRequest
 from ui.pacs_panel import REASON_COLUMN, STATUS_COLUMN, PacsPanel
 from ui.side_panel import EXPANDED_MIN_WIDTH_PX
 
@@ -92,3 +96,49 @@ def test_the_pacs_tab_and_its_send_queue_fit_the_side_panel_at_1280_by_800(
         item = panel._rows[(uid, "TestPACS")]
         assert "connection refused" in item.toolTip(REASON_COLUMN)
         assert item.toolTip(STATUS_COLUMN) == panel.status_of(uid, "TestPACS")
+
+
+def test_the_study_line_counts_the_signed_reports_documents_once_signed(
+    qtbot: QtBot, full: FullWindow
+) -> None:
+    """A newcomer's study line read 'Study: 0 of 7' after the report was signed, and 'of 9' only once
+    the report's two documents reached the queue: it counts the study's every instance (images and
+    the report's PDF and structured report) as soon as they are kept, and names both kinds."""
+    panel = _pacs_panel(full)
+    exams = full.exams
+    exams.start_exam(ExamRequest(
+        patient=Patient("NC6-002", "Testperson^Anna", "19700203", "F"), operator="Op^One", trainee="",
+        supervisor="", quadrant=None, side="left", practice=False,
+        protocol=load_protocol(LIBRARY_DIR / "dvt_two_point.yaml", views=named_views()),
+    ))  # fmt: skip
+    session = exams.session
+    assert session is not None
+    for i in range(2):
+        full.store.save_still(session.study, make_frame(i))
+    exams.end_exam()
+    uid = session.study.study_uid
+    scp = TestScp()  # never started: nothing is committed
+    panel.name_edit.setText("TestPACS")
+    panel.host_edit.setText("127.0.0.1")
+    panel.port_spin.setValue(scp.port)
+    panel.called_edit.setText("NOPACS")
+    assert panel.save_destination()
+    panel.refresh_studies()
+    assert panel.study_combo.currentData() == uid
+    assert panel.send_selected_study() == 2
+    assert panel.commitment_label.text() == "Study: 0 of 2 image(s) committed"
+    with qtbot.waitSignal(exams.signer.finished, timeout=20_000):
+        exams.sign_report("No deep vein thrombosis.", "Jones^Ann")
+    assert exams.last_signed is not None
+    documents = full.store.get_study(uid).documents
+    assert len(documents) == 2  # the PDF and the structured report
+    said = "Study: 0 of 4 committed (2 image(s) and 2 report document(s))"
+    assert panel.commitment_label.text() == said  # at once: not when they reach the queue
+    # In the queue the report's documents are named as such, not by the end of their UIDs.
+    qtbot.waitUntil(
+        lambda: all(panel.name_of(d.sop_instance_uid, "TestPACS") for d in documents), timeout=TIMEOUT_MS
+    )
+    assert {panel.name_of(d.sop_instance_uid, "TestPACS") for d in documents} == {
+        f"#{d.instance_number} report" for d in documents
+    }
+    assert panel.commitment_label.text() == said

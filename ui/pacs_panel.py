@@ -736,8 +736,16 @@ class PacsPanel(QWidget):
         self.send_label.setStyleSheet(f"color: {OK};")
 
     def _name_captures(self, study_uid: str | None = None) -> None:
+        """The queue's names of the instances: '#N still', '#N clip', '#N report' (a signed report's
+        PDF or structured report, sent with the study)."""
         for c in self.store.list_captures(study_uid):
             self._capture_names[c.sop_instance_uid] = f"#{c.instance_number} {c.kind.value}"
+        try:
+            studies = [self.store.get_study(study_uid)] if study_uid else self.store.list_studies()
+        except StudyError:
+            return  # deleted meanwhile: its rows go with it
+        for d in (d for study in studies for d in study.documents):
+            self._capture_names[d.sop_instance_uid] = f"#{d.instance_number} report"
 
     def _show_state(self, state: SendState) -> None:
         sender = self.senders.get(state.destination)
@@ -748,6 +756,9 @@ class PacsPanel(QWidget):
         if item is None:
             if state.sop_instance_uid not in self._capture_names:
                 self._name_captures()
+                # An instance new to the queue may be new to its study (a report signed since): the
+                # study line counts it at once, not when the commitment reports come.
+                self._study_line_soon.start()
             item = QTreeWidgetItem(self.status_tree)
             item.setText(0, self._capture_names.get(state.sop_instance_uid, state.sop_instance_uid[-12:]))
             item.setToolTip(0, f"{item.text(0)}: {state.sop_instance_uid}")
@@ -786,6 +797,11 @@ class PacsPanel(QWidget):
         """The status shown for a capture ('' if not listed): for tests and the help text."""
         item = self._rows.get((sop_instance_uid, destination))
         return item.text(STATUS_COLUMN) if item is not None else ""
+
+    def name_of(self, sop_instance_uid: str, destination: str) -> str:
+        """What the queue calls a capture or document ('#3 still', '#8 report'; '' if not listed)."""
+        item = self._rows.get((sop_instance_uid, destination))
+        return item.text(0) if item is not None else ""
 
     def reason_of(self, sop_instance_uid: str, destination: str) -> str:
         """The reason shown beside a capture's status ('' if none or not listed)."""
@@ -868,11 +884,18 @@ class PacsPanel(QWidget):
             if study.ended_at is not None
             else "The study's exam is still open: end it before deleting the study"
         )
-        total = len(study.captures) + len(study.documents)
+        # Every instance of the study counts, its images and its signed report's documents (PDF and
+        # structured report) alike: the deletion needs each committed. Said in words once it has
+        # documents, so the total growing when a report is signed reads as what it is.
+        images, documents = len(study.captures), len(study.documents)
+        total = images + documents
+        what = f"{images} image(s) and {documents} report document(s)" if documents else f"{total} image(s)"
         if total and not missing:
-            text, colour = f"Study committed: all {total} image(s) kept by PACS", OK
+            text, colour = f"Study committed: all {what} kept by PACS", OK
+        elif total and documents:
+            text, colour = f"Study: {total - len(missing)} of {total} committed ({what})", MUTED
         elif total:
-            text, colour = f"Study: {total - len(missing)} of {total} image(s) committed", MUTED
+            text, colour = f"Study: {total - len(missing)} of {what} committed", MUTED
         else:
             text, colour = "", MUTED
         self.commitment_label.setText(text)
