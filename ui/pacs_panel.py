@@ -137,16 +137,23 @@ class SendQueueTree(QTreeWidget):
         self._fit_soon.start()
 
     def fit_columns(self) -> None:
-        """Each shown column but the last as wide as its widest cell or title, all of them narrowed
-        in proportion when together they would leave the last less than REASON_MIN_SHARE."""
+        """Each shown column but the last as wide as its widest cell or title; when together they
+        would leave the last less than REASON_MIN_SHARE, the short ones ('#12 still') stay whole and
+        the long ones are narrowed in proportion."""
         header = self.header()
         assert header is not None
         width = self.viewport().width()
         shown = [c for c in range(self.columnCount() - 1) if not self.isColumnHidden(c)]
         wanted = {c: max(self.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in shown}
         room = round(width * (1.0 - REASON_MIN_SHARE))
-        total = sum(wanted.values())
-        given = {c: px if total <= room else px * room // total for c, px in wanted.items()}
+        given = dict(wanted)
+        if sum(wanted.values()) > room:
+            short = {c: px for c, px in wanted.items() if px <= room // 2}
+            if sum(short.values()) > room // 2:
+                short = {}
+            long_room = room - sum(short.values())
+            long_total = sum(px for c, px in wanted.items() if c not in short)
+            given = {c: short.get(c, px * long_room // max(1, long_total)) for c, px in wanted.items()}
         for column, px in given.items():
             header.resizeSection(column, px)
         header.resizeSection(self.columnCount() - 1, max(1, width - sum(given.values())))
