@@ -140,9 +140,9 @@ class SendQueueTree(QTreeWidget):
         """Each shown column but the last as wide as its widest cell or title; when together they
         would leave the last less than REASON_MIN_SHARE, the short ones ('#12 still') stay whole and
         the long ones are narrowed in proportion."""
-        header = self.header()
-        assert header is not None
-        width = self.viewport().width()
+        header, viewport = self.header(), self.viewport()
+        assert header is not None and viewport is not None
+        width = viewport.width()
         shown = [c for c in range(self.columnCount() - 1) if not self.isColumnHidden(c)]
         wanted = {c: max(self.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in shown}
         room = round(width * (1.0 - REASON_MIN_SHARE))
