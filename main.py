@@ -354,8 +354,6 @@ def list_worklist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         query = WorklistQuery(args.date) if args.date else WorklistQuery.today()
     except StudyError as exc:
         parser.error(f"--list-worklist: {exc}")
-    # pynetdicom logs a refused association at ERROR before our own one-line reason: keep it quiet.
-    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     try:
         entries = query_worklist(dest, query)
     except StudyError as exc:
@@ -366,12 +364,23 @@ def list_worklist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     return 0
 
 
+def configure_logging(verbose: bool) -> None:
+    """The app's log on stderr, one line a message (INFO with --verbose, else WARNING).
+
+    pynetdicom's own log stays off the console: it tells a PACS, worklist or commitment peer that
+    cannot be reached (an expected state, retried with back-off) as two ERROR lines per try, beside
+    the app's own line that already says it in words with what to check. Only its CRITICAL passes.
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.verbose)
     check_options(parser, args)
     if args.check_protocols is not None:
         from drivers.sim.scenes import named_views
@@ -788,6 +797,8 @@ def _add_exam_workflow(
     pacs.attach(window)  # after the exam: its `finishing` handler (the exam's end) runs first
     exams.session_changed.connect(pacs.refresh_studies)
     exams.exam_ended.connect(lambda _record: pacs.refresh_studies())
+    # A signed report adds its documents to the study (and to the queue of every PACS it went to).
+    exams.signer.finished.connect(lambda _outcome: pacs.refresh_studies())
 
     def current_patient() -> tuple[str, str] | None:
         session = exams.session

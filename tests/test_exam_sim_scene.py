@@ -77,3 +77,39 @@ def test_a_knee_exam_shows_its_first_scene_at_the_start_and_the_effusion_at_its_
     assert rig.sim.current_scene() == ("knee", "effusion")
     assert rig.sim.get_pose() == pose  # the same knee, another variant: the probe stays where it was
     rig.exams.end_exam()
+
+
+def test_the_body_marker_shows_where_the_simulated_probe_is_not_where_the_next_step_goes(
+    rig: ExamRig,
+) -> None:
+    """A newcomer's first DVT step showed 'L DVT groin / thigh' over the knee the simulated probe was
+    still on: the exam puts its side on the marker, the probe's scene its region, step by step."""
+    annotations = rig.window.models.annotations
+    dvt = load_protocol(LIBRARY_DIR / "dvt_two_point.yaml", views=named_views())
+    assert rig.sim.current_scene() == ("knee", None)
+    rig.exams.start_exam(_request(dvt, side="left"))
+    runner = rig.exams.session.runner if rig.exams.session else None
+    assert runner is not None and runner.current_step.practice is None  # the set-up step: no scene
+    seen = [(rig.sim.current_scene()[0], annotations.body_marker.region, annotations.body_marker.side)]
+    while runner.next():
+        seen.append(
+            (rig.sim.current_scene()[0], annotations.body_marker.region, annotations.body_marker.side)
+        )
+    assert seen == [
+        ("knee", "Knee", "L"),  # still on the knee: not yet the groin of the step to come
+        ("groin", "DVT groin / thigh", "L"),
+        ("popliteal", "Knee", "L"),
+        ("calf", "DVT calf", "L"),
+        ("calf", "DVT calf", "L"),  # the last step has no scene of its own: the probe stays
+    ]
+    rig.exams.end_exam()
+
+
+def test_on_a_real_probe_the_body_marker_shows_the_protocols_region(rig: ExamRig) -> None:
+    _simulator(rig).set_control(None)  # a real probe: the exam's region is the best the marker knows
+    rig.exams.start_exam(
+        _request(load_protocol(LIBRARY_DIR / "dvt_two_point.yaml", views=named_views()), side="left")
+    )
+    marker = rig.window.models.annotations.body_marker
+    assert (marker.region, marker.side) == ("DVT groin / thigh", "L")
+    rig.exams.end_exam()

@@ -8,14 +8,17 @@ PACS receiving the images matters.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import main
 from scanner_app.studies import Patient, StudyStore
 from scanner_app.studies.model import StudyError
 from scanner_app.studies.pacs import (
@@ -209,6 +212,45 @@ def test_retry_now_wakes_a_sender_backing_off_from_a_pacs_that_was_down(tmp_path
         sender.close()
         scp.stop()
     store.close()
+
+
+@pytest.fixture
+def app_logging() -> Iterator[None]:
+    """The app's logging set-up (main.py), undone after the test."""
+    dicom_log = logging.getLogger("pynetdicom")
+    level = dicom_log.level
+    main.configure_logging(verbose=False)
+    yield
+    dicom_log.setLevel(level)
+
+
+def test_an_unreachable_pacs_is_one_warning_in_the_apps_words_not_pynetdicoms_per_image(
+    tmp_path: Path, app_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A newcomer's console had two ERROR lines of pynetdicom per try and one WARNING per image per
+    retry for a PACS that was not running: now one WARNING says it, and the retries that fail the
+    same way are INFO (--verbose)."""
+    store, uids = _store_with_study(tmp_path)
+    scp = TestScp()  # not started: the port refuses connections
+    now = [1000.0]
+    sender = PacsSender(tmp_path, _to(scp), clock=lambda: now[0], timeout_s=5)
+    caplog.set_level(logging.INFO)
+    try:
+        sender.enqueue(store.list_captures())
+        for _ in range(3):  # the first try, then two retries once the back-off is over
+            sender.send_due()
+            now[0] += 3600.0
+        states = sender.states()
+    finally:
+        sender.close()
+        store.close()
+    assert {s.status for s in states} == {SendStatus.QUEUED} and min(s.attempts for s in states) == 3
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pynetdicom")] == []
+    ours = [r for r in caplog.records if r.name == "scanner_app.studies.pacs"]
+    warnings = [r.getMessage() for r in ours if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "connection refused" in warnings[0] and f"{len(uids)} image(s) stay queued" in warnings[0]
+    assert [r.levelno for r in ours[1:]] == [logging.INFO, logging.INFO]
 
 
 _OLD_SENDS = """

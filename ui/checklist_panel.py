@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PyQt6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -568,6 +568,13 @@ class ChecklistPanel(QWidget):
         captured = self.runner.captures(step.id)
         progress = self.runner.capture_progress(step.id)
         row = 0
+        # One width whatever a mark says ("0/2", "✓"): a capture must not rewrap the rows (and move
+        # the pane's scroll) by narrowing this column; no wider than the step's counts need, so the
+        # row fits the dock at 1280 px.
+        widest = max((f"{req.count}/{req.count}" for _, req, _ in progress), key=len, default="0/0")
+        mark_font = QFont(self.font())
+        mark_font.setBold(True)
+        mark_px = QFontMetrics(mark_font).horizontalAdvance(widest) + 8
         for fu in self.runner.open_follow_ups(step.id):
             heading = f"<b>Follow-up:</b> {fu.title}" + (f" — {fu.instructions}" if fu.instructions else "")
             label = QLabel(f"<span style='color:{MISSING_COLOUR}'>{heading}</span>")
@@ -578,14 +585,15 @@ class ChecklistPanel(QWidget):
             done = taken >= req.count
             colour = FOUND_COLOUR if done else MISSING_COLOUR
             mark = QLabel(f"<b style='color:{colour}'>{'✓' if done else f'{taken}/{req.count}'}</b>")
-            # One width whatever it says ("0/2", "✓"): a capture must not rewrap the rows (and move
-            # the pane's scroll) by narrowing this column.
-            mark.setFixedWidth(mark.fontMetrics().horizontalAdvance("00/00") + 8)
+            mark.setFixedWidth(mark_px)
             prefix = "↳ " if fu_id else ""
             optional = "" if step.mandatory or fu_id else " (optional)"
             text = QLabel(prefix + _requirement_text(req) + optional)
             text.setWordWrap(True)
-            button = QPushButton(f"Capture {req.kind.value}")
+            # "Still" or "Clip" (the box says "To capture"): "Capture still" left the requirement's
+            # words too little room in the dock at 1280 px, and the button was cut at its edge.
+            button = QPushButton(req.kind.value.capitalize())
+            button.setToolTip(f"Capture a {req.kind.value}: {text.text()}")
             button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             button.setEnabled(not self.runner.ended and bool(self.runner.side))
             button.clicked.connect(

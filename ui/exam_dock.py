@@ -541,9 +541,14 @@ class ExamController(QObject):
     # --- the checklist ---------------------------------------------------------------------------
 
     def _mark_body(self, session: ExamSession) -> None:
-        """Put the exam's region and side on the body marker, so every image shows where it is from."""
+        """Put the exam's side, and its region, on the body marker, so every image shows where it is
+        from. On the simulated probe the region is where the probe is, its scene (the Sim tab keeps
+        the marker on it): the protocol's region there showed the groin while the probe was still on
+        the knee, before a step moved it."""
         assert self.window is not None and session.runner is not None
-        region = BODY_MARKER_BY_REGION.get(session.runner.protocol.region)
+        region = (
+            None if self._sim() is not None else BODY_MARKER_BY_REGION.get(session.runner.protocol.region)
+        )
         side = {"left": "L", "right": "R"}.get(session.runner.side)
         annotations = self.window.models.annotations
         marker = annotations.body_marker

@@ -25,12 +25,13 @@ import concurrent.futures
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PyQt6.QtCore import QTimer, pyqtSignal
-from PyQt6.QtGui import QColor
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QColor, QResizeEvent
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -93,7 +94,75 @@ COMMITMENT_COLOUR = {
 # Where PACS storage commitment reports reach the scanner unless the caller says (all interfaces).
 DEFAULT_COMMITMENT_LISTEN = ("", 11112)
 RETENTION_INTERVAL_MS = 3_600_000
-COMMITMENT_COLUMN, REASON_COLUMN = 3, 4
+TO_COLUMN, STATUS_COLUMN, COMMITMENT_COLUMN, REASON_COLUMN = 1, 2, 3, 4
+QUEUE_HEADERS = ("Image", "To", "Status", "Commitment", "Reason")
+REASON_MIN_SHARE = 0.3  # of the queue's width, the reason's at least: the other columns are elided first
+# Where a line of the tab may break inside a destination's "AE@host:port": one word that long made the
+# side panel scroll sideways at 1280 px.
+_ADDRESS_BREAKS = re.compile(r"(?<=@)|(?<=:)(?=\d)")
+
+
+def breakable(text: str) -> str:
+    """`text` with a zero-width space where an address may break across lines (after '@', and after
+    the ':' before a port), so a wrapped label fits the side panel's width."""
+    return _ADDRESS_BREAKS.sub("\u200b", text)
+
+
+class SendQueueTree(QTreeWidget):
+    """The send queue: its columns share its width whatever the side panel's (each cell elided, its
+    whole text in its tooltip), so it never scrolls sideways; the last (the reason) takes the rest."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setColumnCount(len(QUEUE_HEADERS))
+        self.setHeaderLabels(list(QUEUE_HEADERS))
+        header_item = self.headerItem()
+        assert header_item is not None
+        for column, title in enumerate(QUEUE_HEADERS):
+            header_item.setToolTip(column, title)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setRootIsDecorated(False)
+        header = self.header()
+        assert header is not None
+        header.setStretchLastSection(False)  # sized here: stretched, it keeps a default width at least
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header.setMinimumSectionSize(1)
+        self._fit_soon = QTimer(self)  # once per burst of status changes: it reads every row
+        self._fit_soon.setSingleShot(True)
+        self._fit_soon.setInterval(0)
+        self._fit_soon.timeout.connect(self.fit_columns)
+
+    def fit_soon(self) -> None:
+        self._fit_soon.start()
+
+    def fit_columns(self) -> None:
+        """Each shown column but the last as wide as its widest cell or title; when together they
+        would leave the last less than REASON_MIN_SHARE, the short ones ('#12 still') stay whole and
+        the long ones are narrowed in proportion."""
+        header, viewport = self.header(), self.viewport()
+        assert header is not None and viewport is not None
+        width = viewport.width()
+        shown = [c for c in range(self.columnCount() - 1) if not self.isColumnHidden(c)]
+        wanted = {c: max(self.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in shown}
+        room = round(width * (1.0 - REASON_MIN_SHARE))
+        given = dict(wanted)
+        if sum(wanted.values()) > room:
+            short = {c: px for c, px in wanted.items() if px <= room // 2}
+            if sum(short.values()) > room // 2:
+                short = {}
+            long_room = room - sum(short.values())
+            long_total = sum(px for c, px in wanted.items() if c not in short)
+            given = {c: short.get(c, px * long_room // max(1, long_total)) for c, px in wanted.items()}
+        for column, px in given.items():
+            header.resizeSection(column, px)
+        header.resizeSection(self.columnCount() - 1, max(1, width - sum(given.values())))
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
+
+
 MAX_RETENTION_DAYS = 3650
 DELETE_STUDY = "Delete study"
 
@@ -234,9 +303,11 @@ class PacsPanel(QWidget):
         bl.addWidget(self.config_label)
         self.dest_list = QListWidget()
         self.dest_list.setMaximumHeight(90)
+        self.dest_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # elided
         self.dest_list.currentRowChanged.connect(self._destination_selected)
         bl.addWidget(self.dest_list)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow panel: fields below
         self.name_edit = QLineEdit()
         self.host_edit = QLineEdit()
         self.port_spin = QSpinBox()
@@ -305,22 +376,26 @@ class PacsPanel(QWidget):
         self.study_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.study_combo.setMinimumContentsLength(4)
         self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("List the stored studies again")
         self.refresh_button.clicked.connect(self.refresh_studies)
-        study_row = QHBoxLayout()
-        study_row.addWidget(self.study_combo, 1)
-        study_row.addWidget(self.refresh_button)
-        sl.addLayout(study_row)
+        # The study on a row of its own, and two buttons a row at most: the tab fits the side panel
+        # at its narrowest (a newcomer's tab scrolled sideways at 1280 px).
+        sl.addWidget(self.study_combo)
         srow = QHBoxLayout()
+        srow.addStretch(1)
+        srow.addWidget(self.refresh_button)
         self.send_button = QPushButton("Send")
         self.send_button.setToolTip("Queue the study's images not yet queued, sent or failed")
         self.send_button.clicked.connect(self.send_selected_study)
         self.resend_button = QPushButton("Resend study")
         self.resend_button.setToolTip("Send every image of the study again, sent and failed ones too")
         self.resend_button.clicked.connect(self.resend_selected_study)
-        srow.addStretch(1)
         srow.addWidget(self.send_button)
-        srow.addWidget(self.resend_button)
         sl.addLayout(srow)
+        resend_row = QHBoxLayout()
+        resend_row.addStretch(1)
+        resend_row.addWidget(self.resend_button)
+        sl.addLayout(resend_row)
         # Why the buttons are greyed when they are: there is nowhere to send to yet.
         self.no_destination_label = QLabel("No PACS destination yet: add one above (Save) to send studies.")
         self.no_destination_label.setWordWrap(True)
@@ -334,8 +409,11 @@ class PacsPanel(QWidget):
         self.retry_now_button.clicked.connect(self.retry_now)
         rrow.addStretch(1)
         rrow.addWidget(self.retry_failed_button)
-        rrow.addWidget(self.retry_now_button)
         sl.addLayout(rrow)
+        now_row = QHBoxLayout()
+        now_row.addStretch(1)
+        now_row.addWidget(self.retry_now_button)
+        sl.addLayout(now_row)
         self.send_label = QLabel()
         self.send_label.setWordWrap(True)
         sl.addWidget(self.send_label)
@@ -385,15 +463,16 @@ class PacsPanel(QWidget):
         kl.addRow(self.settings_label)
         layout.addWidget(kept)
 
-        self.status_tree = QTreeWidget()
-        self.status_tree.setHeaderLabels(["Image", "To", "Status", "Commitment", "Reason"])
-        header = self.status_tree.header()
-        assert header is not None
-        for column in (0, 2, COMMITMENT_COLUMN):  # short words: whole, the reason gets the rest
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.status_tree.setRootIsDecorated(False)
-        self.status_tree.setWordWrap(True)
+        self.status_tree = SendQueueTree()
         layout.addWidget(self.status_tree, 1)
+        # The queue's cells are elided in the narrow panel: the chosen row (else the last with a
+        # reason) in words, wrapped.
+        self.row_label = QLabel()
+        self.row_label.setWordWrap(True)
+        self.row_label.setStyleSheet(f"color: {MUTED};")
+        layout.addWidget(self.row_label)
+        self.status_tree.currentItemChanged.connect(lambda _now, _before: self._show_row())
+        self._last_reason_row: QTreeWidgetItem | None = None
 
     # --- destinations ----------------------------------------------------------------------------
 
@@ -402,6 +481,9 @@ class PacsPanel(QWidget):
         self.dest_list.clear()
         for d in self.destinations:
             self.dest_list.addItem(d.describe())
+            item = self.dest_list.item(self.dest_list.count() - 1)
+            if item is not None:
+                item.setToolTip(d.describe())  # elided in the narrow list
         self.dest_list.blockSignals(False)
         if self.destinations:
             self.dest_list.setCurrentRow(0)
@@ -417,6 +499,10 @@ class PacsPanel(QWidget):
         ):
             b.setEnabled(enabled)
         self.no_destination_label.setVisible(not enabled)
+        # Columns that would say the same on every row are left out: the side panel is narrow.
+        self.status_tree.setColumnHidden(TO_COLUMN, len(self.destinations) < 2)
+        self.status_tree.setColumnHidden(COMMITMENT_COLUMN, not any(d.commitment for d in self.destinations))
+        self.status_tree.fit_soon()
         self._sync_commitments()
 
     def _destination_selected(self, row: int) -> None:
@@ -485,7 +571,7 @@ class PacsPanel(QWidget):
         self._start_sender(dest)
         self._fill_destinations()
         self.dest_list.setCurrentRow(self.destinations.index(dest))
-        self.echo_label.setText(f"Saved {dest.describe()}")
+        self.echo_label.setText(breakable(f"Saved {dest.describe()}"))
         self.echo_label.setStyleSheet(f"color: {OK};")
         return True
 
@@ -512,7 +598,7 @@ class PacsPanel(QWidget):
         self.destinations = remaining
         self._stop_sender(dest.name)
         self._fill_destinations()
-        self.echo_label.setText(f"Removed {dest.describe()}")
+        self.echo_label.setText(breakable(f"Removed {dest.describe()}"))
         self.echo_label.setStyleSheet("")
 
     def _start_sender(self, dest: PacsDestination) -> None:
@@ -540,7 +626,7 @@ class PacsPanel(QWidget):
         if dest is None:
             self._error("Add a destination first")
             return
-        self.echo_label.setText(f"Verifying {dest.describe()}…")
+        self.echo_label.setText(breakable(f"Verifying {dest.describe()}…"))
         self.echo_label.setStyleSheet(f"color: {MUTED};")
         self.verify_button.setEnabled(False)
 
@@ -555,7 +641,7 @@ class PacsPanel(QWidget):
 
     def _show_echo(self, _name: str, result: EchoResult) -> None:
         self.verify_button.setEnabled(bool(self.destinations))
-        self.echo_label.setText(("✓ " if result.ok else "✗ ") + result.message)
+        self.echo_label.setText(breakable(("✓ " if result.ok else "✗ ") + result.message))
         self.echo_label.setStyleSheet(f"color: {OK if result.ok else ALARM}; font-weight: 600;")
 
     def refresh_studies(self) -> list[Study]:
@@ -653,12 +739,20 @@ class PacsPanel(QWidget):
         return self.senders[dest.name]
 
     def _say(self, text: str) -> None:
-        self.send_label.setText(text)
+        self.send_label.setText(breakable(text))
         self.send_label.setStyleSheet(f"color: {OK};")
 
     def _name_captures(self, study_uid: str | None = None) -> None:
+        """The queue's names of the instances: '#N still', '#N clip', '#N report' (a signed report's
+        PDF or structured report, sent with the study)."""
         for c in self.store.list_captures(study_uid):
             self._capture_names[c.sop_instance_uid] = f"#{c.instance_number} {c.kind.value}"
+        try:
+            studies = [self.store.get_study(study_uid)] if study_uid else self.store.list_studies()
+        except StudyError:
+            return  # deleted meanwhile: its rows go with it
+        for d in (d for study in studies for d in study.documents):
+            self._capture_names[d.sop_instance_uid] = f"#{d.instance_number} report"
 
     def _show_state(self, state: SendState) -> None:
         sender = self.senders.get(state.destination)
@@ -669,14 +763,22 @@ class PacsPanel(QWidget):
         if item is None:
             if state.sop_instance_uid not in self._capture_names:
                 self._name_captures()
+                # An instance new to the queue may be new to its study (a report signed since): the
+                # study line counts it at once, not when the commitment reports come.
+                self._study_line_soon.start()
             item = QTreeWidgetItem(self.status_tree)
             item.setText(0, self._capture_names.get(state.sop_instance_uid, state.sop_instance_uid[-12:]))
-            item.setText(1, state.destination)
+            item.setToolTip(0, f"{item.text(0)}: {state.sop_instance_uid}")
+            item.setText(TO_COLUMN, state.destination)
+            item.setToolTip(TO_COLUMN, sender.destination.describe())
             self._rows[key] = item
-        item.setText(2, state.describe(time.time()))
-        item.setForeground(2, QColor(STATUS_COLOUR[state.status]))
+        item.setText(STATUS_COLUMN, state.describe(time.time()))
+        item.setToolTip(STATUS_COLUMN, item.text(STATUS_COLUMN))
+        item.setForeground(STATUS_COLUMN, QColor(STATUS_COLOUR[state.status]))
         item.setText(REASON_COLUMN, state.last_error if state.status is not SendStatus.SENT else "")
         item.setToolTip(REASON_COLUMN, state.last_error)
+        if item.text(REASON_COLUMN):
+            self._last_reason_row = item
         if state.status is SendStatus.SENT:
             self._sent.add(key)
             if self.commitments is not None and sender.destination.commitment:
@@ -684,11 +786,29 @@ class PacsPanel(QWidget):
         else:
             self._sent.discard(key)
         self._render_commitment(key)
+        self.status_tree.fit_soon()
+        self._show_row()
+
+    def _show_row(self) -> None:
+        """The chosen queue row in words (else the last with a reason): image, destination, status and
+        reason, whole."""
+        item = self.status_tree.currentItem() or self._last_reason_row
+        if item is None or self.status_tree.indexOfTopLevelItem(item) < 0:
+            self.row_label.setText("")
+            return
+        parts = [f"{item.text(0)} → {item.text(TO_COLUMN)}: {item.text(STATUS_COLUMN)}"]
+        parts += [item.text(c) for c in (COMMITMENT_COLUMN, REASON_COLUMN) if item.text(c)]
+        self.row_label.setText(breakable(" — ".join(parts)))
 
     def status_of(self, sop_instance_uid: str, destination: str) -> str:
         """The status shown for a capture ('' if not listed): for tests and the help text."""
         item = self._rows.get((sop_instance_uid, destination))
-        return item.text(2) if item is not None else ""
+        return item.text(STATUS_COLUMN) if item is not None else ""
+
+    def name_of(self, sop_instance_uid: str, destination: str) -> str:
+        """What the queue calls a capture or document ('#3 still', '#8 report'; '' if not listed)."""
+        item = self._rows.get((sop_instance_uid, destination))
+        return item.text(0) if item is not None else ""
 
     def reason_of(self, sop_instance_uid: str, destination: str) -> str:
         """The reason shown beside a capture's status ('' if none or not listed)."""
@@ -771,11 +891,18 @@ class PacsPanel(QWidget):
             if study.ended_at is not None
             else "The study's exam is still open: end it before deleting the study"
         )
-        total = len(study.captures) + len(study.documents)
+        # Every instance of the study counts, its images and its signed report's documents (PDF and
+        # structured report) alike: the deletion needs each committed. Said in words once it has
+        # documents, so the total growing when a report is signed reads as what it is.
+        images, documents = len(study.captures), len(study.documents)
+        total = images + documents
+        what = f"{images} image(s) and {documents} report document(s)" if documents else f"{total} image(s)"
         if total and not missing:
-            text, colour = f"Study committed: all {total} image(s) kept by PACS", OK
+            text, colour = f"Study committed: all {what} kept by PACS", OK
+        elif total and documents:
+            text, colour = f"Study: {total - len(missing)} of {total} committed ({what})", MUTED
         elif total:
-            text, colour = f"Study: {total - len(missing)} of {total} image(s) committed", MUTED
+            text, colour = f"Study: {total - len(missing)} of {what} committed", MUTED
         else:
             text, colour = "", MUTED
         self.commitment_label.setText(text)
@@ -885,7 +1012,7 @@ class PacsPanel(QWidget):
         self._show_study_commitment()
 
     def _problem(self, text: str) -> None:
-        self.send_label.setText(text)
+        self.send_label.setText(breakable(text))
         self.send_label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
 
     # --- retention and commitment port settings --------------------------------------------------
@@ -939,7 +1066,7 @@ class PacsPanel(QWidget):
         return True
 
     def _error(self, text: str) -> None:
-        self.echo_label.setText(text)
+        self.echo_label.setText(breakable(text))
         self.echo_label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
 
     def attach(self, window: ScannerWindow) -> None:

@@ -485,6 +485,7 @@ class PacsSender:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._unreachable = ""  # why the last try could not associate ('' once one did): logged once
         self._ae = _make_ae(destination, timeout_s)
         for sop_class in STORAGE_SOP_CLASSES:
             self._ae.add_requested_context(sop_class, _TRANSFER_SYNTAXES)
@@ -628,8 +629,12 @@ class PacsSender:
             # Transient (busy, unreachable) and permanent (an AE title not recognised) alike stay
             # queued with back-off: a permanent refusal is fixed at the PACS, then "Retry now".
             for sop_uid, _, attempts in due:
-                self._retry_later(sop_uid, attempts, failure.message)
+                self._retry_later(sop_uid, attempts, failure.message, logged=False)
+            self._log_unreachable(failure.message, len(due))
             return
+        if self._unreachable:
+            log.info("PACS %s: reached again", self.destination.name)
+            self._unreachable = ""
         try:
             for index, (sop_uid, rel_path, attempts) in enumerate(due):
                 if self._stop.is_set() or not assoc.is_established:
@@ -708,11 +713,34 @@ class PacsSender:
             return False
         return accepted
 
-    def _retry_later(self, sop_uid: str, attempts: int, reason: str) -> None:
-        delay = min(self._max_delay_s, self._base_delay_s * 2.0**attempts)
-        self._set(sop_uid, SendStatus.QUEUED, attempts + 1, reason, self._clock() + delay)
+    def _log_unreachable(self, reason: str, count: int) -> None:
+        """One line for a try the PACS did not take, not one per image; a WARNING only when the reason
+        is new: a PACS down for an hour is said once on the console, not at every retry of every image
+        (each retry is INFO, seen with --verbose; the PACS tab shows every image's state and reason)."""
+        level = logging.INFO if reason == self._unreachable else logging.WARNING
+        self._unreachable = reason
+        log.log(
+            level,
+            "PACS %s: %s; %d image(s) stay queued and are tried again with back-off (or Retry now)",
+            self.destination.name,
+            reason,
+            count,
+        )
 
-    def _set(self, sop_uid: str, status: SendStatus, attempts: int, error: str, next_at: float) -> None:
+    def _retry_later(self, sop_uid: str, attempts: int, reason: str, *, logged: bool = True) -> None:
+        delay = min(self._max_delay_s, self._base_delay_s * 2.0**attempts)
+        self._set(sop_uid, SendStatus.QUEUED, attempts + 1, reason, self._clock() + delay, logged=logged)
+
+    def _set(
+        self,
+        sop_uid: str,
+        status: SendStatus,
+        attempts: int,
+        error: str,
+        next_at: float,
+        *,
+        logged: bool = True,
+    ) -> None:
         with self._lock, transaction(self._conn):
             # Only a queued row moves: a capture marked sent is never touched (or sent) again.
             cur = self._conn.execute(
@@ -731,7 +759,7 @@ class PacsSender:
                 ),
             )
         if cur.rowcount:
-            if error:
+            if error and logged:
                 log.warning("PACS %s, %s: %s", self.destination.name, sop_uid, error)
             self.status_changed.emit(self._state(sop_uid, status, attempts, error, next_at))
 
