@@ -139,8 +139,9 @@ class ExamSession:
                 elif Plane.OBLIQUE in facing:
                     # An oblique image is in none of the step's planes: it is kept as what it is and
                     # fills no long- or short-axis requirement.
+                    angle_deg = angle_from_limb_deg(probe_angle_deg or 0.0)
                     plane_note = (
-                        f"the probe is oblique ({angle_from_limb_deg(probe_angle_deg or 0.0):.0f}° to the limb), "
+                        f"the probe is oblique ({angle_deg:.0f}° to the limb), "
                         f"not in this step's {plane.replace('_', ' ')}: labelled oblique"
                     )
                     plane = Plane.OBLIQUE.value
