@@ -29,6 +29,16 @@ def _pacs_panel(full: FullWindow) -> PacsPanel:
     return panels[0]
 
 
+def _add_refusing_destination(panel: PacsPanel) -> None:
+    """Add the destination "TestPACS" through the tab's form, at a port nothing listens on."""
+    scp = TestScp()  # never started: its port refuses connections
+    panel.name_edit.setText("TestPACS")
+    panel.host_edit.setText("127.0.0.1")
+    panel.port_spin.setValue(scp.port)
+    panel.called_edit.setText("NOPACS")
+    assert panel.save_destination()
+
+
 def _queue_waiting_for_a_pacs_that_is_down(qtbot: QtBot, full: FullWindow, panel: PacsPanel) -> list[str]:
     store = full.store
     study = store.start_study(Patient("NC6-001", "Testperson^Anna"), "Op^One")
@@ -36,12 +46,7 @@ def _queue_waiting_for_a_pacs_that_is_down(qtbot: QtBot, full: FullWindow, panel
         store.save_still(study, make_frame(i))
     store.save_clip(study, [make_frame(10 + i) for i in range(3)])
     uids = [c.sop_instance_uid for c in store.list_captures(study.study_uid)]
-    scp = TestScp()  # never started: its port refuses connections
-    panel.name_edit.setText("TestPACS")
-    panel.host_edit.setText("127.0.0.1")
-    panel.port_spin.setValue(scp.port)
-    panel.called_edit.setText("NOPACS")
-    assert panel.save_destination()
+    _add_refusing_destination(panel)
     panel.refresh_studies()
     panel.study_combo.setCurrentIndex(panel.study_combo.findData(study.study_uid))
     assert panel.send_selected_study() == len(uids)
@@ -117,12 +122,7 @@ def test_the_study_line_counts_the_signed_reports_documents_once_signed(
         full.store.save_still(session.study, make_frame(i))
     exams.end_exam()
     uid = session.study.study_uid
-    scp = TestScp()  # never started: nothing is committed
-    panel.name_edit.setText("TestPACS")
-    panel.host_edit.setText("127.0.0.1")
-    panel.port_spin.setValue(scp.port)
-    panel.called_edit.setText("NOPACS")
-    assert panel.save_destination()
+    _add_refusing_destination(panel)  # nothing is committed
     panel.refresh_studies()
     assert panel.study_combo.currentData() == uid
     assert panel.send_selected_study() == 2
