@@ -325,13 +325,14 @@ class AcquisitionEngine:
         self._switch_thread.start()
         return done
 
-    def close(self) -> None:
-        """Stop and release the probe (after a switch under way has finished or given up)."""
+    def close(self, timeout_s: float = 1.0) -> None:
+        """Stop and release the probe (after a switch under way has finished or given up), waiting up
+        to `timeout_s` for the acquisition thread; a thread still running keeps the probe open."""
         switch = self._switch_thread
         if switch is not None:
             switch.join(SWITCH_TIMEOUT_S + 2.0)
             self._switch_thread = None
-        self.stop()
+        self.stop(timeout_s)
         if self._thread is None:
             self._safe_close_driver()
 

@@ -2,13 +2,16 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from drivers.sim.direct import DirectSimProbe
-from scanner_app.engine import AcquisitionEngine
+from scanner_app.engine import AcquisitionEngine, EngineState, StateChanged
+from scanner_app.frame import Frame
 from scanner_app.preferences import Preferences
 from scanner_app.probe import SettingKey
 from scanner_app.ring import FrameRing
+from tests.factories import make_frame
 from tests.fake_driver import ScriptedDriver
 from tests.ui_support import window_models
 from ui.main_window import MainWindow
@@ -47,6 +50,31 @@ def test_closing_the_window_stops_the_engine_and_joins_its_thread(qtbot: QtBot, 
     window.close()
     assert not window.engine.running
     assert not any(t.name == "acquisition" for t in threading.enumerate())
+
+
+class _SlowFrameDriver(ScriptedDriver):
+    """Each frame takes 1.5 s whatever interrupt() says: a frame on a heavily loaded machine."""
+
+    def _do_read_frame(self, timeout_s: float) -> Frame | None:
+        self.reading.set()
+        threading.Event().wait(1.5)  # the driver's work, not the test waiting
+        return make_frame(0)
+
+
+def test_closing_waits_for_a_slow_last_frame_and_the_window_hears_the_engine_no_more(
+    qtbot: QtBot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    driver = _SlowFrameDriver()
+    window = _window(qtbot, driver, tmp_path)
+    window.engine.start()
+    assert driver.reading.wait(5)
+    window.close()
+    # The thread finished its frame and stopped before the window's objects could go.
+    assert not window.engine.running and "did not stop" not in caplog.text
+    assert not any(t.name == "acquisition" for t in threading.enumerate())
+    # A late event (a thread that outlived even that wait) reaches no Qt object of the window.
+    with qtbot.assertNotEmitted(window.bridge.state_changed, wait=50):
+        window.engine.state_changed.emit(StateChanged(EngineState.DISCONNECTED, "late"))
 
 
 def test_fast_probe_is_drawn_no_more_often_than_the_display_refreshes(qtbot: QtBot, tmp_path: Path) -> None:

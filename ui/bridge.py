@@ -10,6 +10,9 @@ but lambdas strongly). Nothing else in ui/ touches a driver.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from scanner_app.doppler_pipeline import DopplerPipeline, DopplerReady
@@ -47,13 +50,26 @@ class EngineBridge(QObject):
         self.engine = engine
         self._frame_pending = False
         # Bound methods of this bridge: psygnal holds them weakly, so a dropped bridge stops listening.
-        engine.frame_ready.connect(self._on_frame_ready)
-        engine.status_reported.connect(self._on_status_reported)
-        engine.state_changed.connect(self._on_state_changed)
-        engine.probe_connected.connect(self._on_probe_connected)
-        engine.setting_applied.connect(self._on_setting_applied)
-        engine.setting_failed.connect(self._on_setting_failed)
-        engine.probe_event.connect(self._on_probe_event)
+        for signal, slot in self._listening():
+            signal.connect(slot)
+
+    def detach(self) -> None:
+        """Stop listening to the engine (idempotent): the window is going, and an acquisition thread
+        that has not stopped yet must not emit into Qt objects about to be deleted."""
+        for signal, slot in self._listening():
+            signal.disconnect(slot)
+
+    def _listening(self) -> list[tuple[Any, Callable[..., None]]]:
+        e = self.engine
+        return [
+            (e.frame_ready, self._on_frame_ready),
+            (e.status_reported, self._on_status_reported),
+            (e.state_changed, self._on_state_changed),
+            (e.probe_connected, self._on_probe_connected),
+            (e.setting_applied, self._on_setting_applied),
+            (e.setting_failed, self._on_setting_failed),
+            (e.probe_event, self._on_probe_event),
+        ]
 
     def take_frame_notice(self) -> None:
         """Called by the frame handler before it reads the ring, so the next frame signals again."""
@@ -99,6 +115,10 @@ class DopplerBridge(QObject):
         self.pipeline = pipeline
         self._pending = False
         pipeline.doppler_ready.connect(self._on_doppler_ready)
+
+    def detach(self) -> None:
+        """Stop listening to the pipeline (idempotent), as `EngineBridge.detach`."""
+        self.pipeline.doppler_ready.disconnect(self._on_doppler_ready)
 
     def take_notice(self) -> None:
         self._pending = False

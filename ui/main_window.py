@@ -55,7 +55,7 @@ from scanner_app.frame import Frame
 from scanner_app.headless import link_saturated_message
 from scanner_app.imaging_model import PRESETS, SettingChange, grey_maps
 from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
-from ui.bridge import EngineBridge
+from ui.bridge import DopplerBridge, EngineBridge
 from ui.capture_review import CaptureReview
 from ui.capture_strip import CaptureOutcome, CaptureStrip, CaptureWorker, thumbnail_of
 from ui.cine_bar import CineBar
@@ -83,6 +83,7 @@ IMAGE_MIN_WIDTH_SHARE = 0.7
 DOCK_SHARE = 0.23  # a feature's dock at most this share of the window's width (its minimum wins)
 SIDE_PANEL_SHARE = 0.24
 SIDE_PANEL_MAX_PX = 400
+CLOSE_WAIT_S = 5.0  # how long closing the window waits for the acquisition thread's last frame
 SIDE_PANEL_MAX_SHARE = 0.26  # the image keeps the rest (image-first)
 STRIP_THUMB_PX = 40
 STRIP_CELL_PX = STRIP_THUMB_PX + 64  # room for a caption's step number, plane and Doppler mode
@@ -1076,7 +1077,13 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.cine_bar.timer.stop()
             self.save_preferences()
-            self.engine.close()
+            # A frame on a loaded machine can take more than the second a stop waits by default; the
+            # window's objects go next, so no thread may still be emitting into them.
+            self.engine.close(timeout_s=CLOSE_WAIT_S)
+            for engine_bridge in self.findChildren(EngineBridge):
+                engine_bridge.detach()
+            for doppler_bridge in self.findChildren(DopplerBridge):
+                doppler_bridge.detach()
             self.worker.shutdown()  # pending captures finish; nothing already taken is lost
             # Their outcomes are queued signals: deliver them now, so a capture that failed is
             # un-counted (and one that worked is listed) before the exam is ended below.
