@@ -292,3 +292,33 @@ def test_unexpected_findings_show_and_work_in_the_panel(qtbot: QtBot, knee: Scan
     _click(qtbot, panel.finding_boxes["incidental_joint_effusion"])
     assert runner.findings() == ["normal"]
     assert not any(b.objectName().startswith("capture:incidental_") for b, _ in panel.capture_rows)
+
+
+def test_a_measurement_field_starts_empty_and_never_records_another_measurements_value(
+    qtbot: QtBot, knee: ScanProtocol
+) -> None:
+    """A value typed for one measurement stays while the rows are rebuilt (a capture), but the next
+    measurement's field starts empty, and an empty field records nothing (a newcomer's collection
+    length in the calf came back as the thrombus length of the step before)."""
+    runner = ChecklistRunner(knee, side="right", clock=lambda: 0.0)
+    panel = ChecklistPanel(runner)
+    qtbot.addWidget(panel)
+    window = FakeWindow(runner)
+    panel.capture_requested.connect(window.capture)
+    panel.show()
+    panel.start()
+    _click(qtbot, panel.finding_boxes["partial_tear"])
+    assert panel.measure_choice.currentData() == "tear_length_mm"
+    assert panel.measure_value.text() == "enter a value"
+    _click(qtbot, panel.measure_button)  # nothing entered: refused, said
+    assert runner.measurements() == [] and "first" in panel.error_label.text()
+    panel.measure_value.setValue(14.0)
+    _click(qtbot, _capture_buttons(panel, missing_only=True)[0])  # the rows are rebuilt
+    assert panel.measure_value.value() == 14.0
+    _click(qtbot, panel.measure_button)
+    assert [(m.measurement_id, m.value) for m in runner.measurements()] == [("tear_length_mm", 14.0)]
+    _click(qtbot, panel.finding_boxes["incidental_joint_effusion"])
+    assert panel.measure_choice.currentData() == "incidental_effusion_depth_mm"
+    assert panel.measure_value.text() == "enter a value"  # not the tear's 14.0
+    _click(qtbot, panel.measure_button)
+    assert len(runner.measurements()) == 1

@@ -324,13 +324,17 @@ class ChecklistPanel(QWidget):
         self.measure_value = QDoubleSpinBox()
         self.measure_value.setRange(0.0, 10000.0)
         self.measure_value.setDecimals(1)
+        # Empty until a value is typed or taken from a caliper: a value left from another measurement
+        # (or step) must not be recorded as this one's.
+        self.measure_value.setSpecialValueText("enter a value")
+        self._value_for: tuple[str, object] | None = None  # (step, measurement) the field's value is for
         self.measure_button = QPushButton("Record")
         self.measure_button.clicked.connect(self._record_measurement)
         # One click puts the caliper's value (the selected one, else the newest) into the field.
         self.caliper_button = QPushButton()
         self.caliper_button.setObjectName("useCaliper")
         self.caliper_button.clicked.connect(self.use_caliper)
-        self.measure_choice.currentIndexChanged.connect(lambda _i: self._offer_caliper())
+        self.measure_choice.currentIndexChanged.connect(lambda _i: self._measurement_chosen())
         ml.addWidget(self.measure_choice, 0, 0, 1, 2)
         ml.addWidget(self.caliper_button, 1, 0, 1, 2)
         ml.addWidget(self.measure_value, 2, 0)
@@ -649,9 +653,11 @@ class ChecklistPanel(QWidget):
         pending = [
             m for m in self.runner.missing_for_step(self.runner.current_step.id) if m.what == "measurement"
         ]
+        self.measure_choice.blockSignals(True)  # one choice below, not one per item
         self.measure_choice.clear()
         for m in pending:
             self.measure_choice.addItem(m.description, m.measurement_id)
+        self.measure_choice.blockSignals(False)
         self.measure_box.setVisible(bool(pending))
         titles = {
             spec.id: spec.title for fu in self.runner.current_step.follow_ups for spec in fu.measurements
@@ -674,7 +680,7 @@ class ChecklistPanel(QWidget):
         ]
         self.previous_label.setText("Previously — " + "; ".join(earlier) if earlier else "")
         self.previous_label.setVisible(bool(earlier))
-        self._offer_caliper()
+        self._measurement_chosen()
 
     def _caliper(self) -> DistanceMeasurement | None:
         """The caliper to offer for a measurement in mm: the selected distance caliper on the image,
@@ -692,6 +698,15 @@ class ChecklistPanel(QWidget):
                 if spec.id == measurement_id:
                     return spec.unit
         return ""
+
+    def _measurement_chosen(self) -> None:
+        """Another measurement (or step) is chosen: its field starts empty (see measure_value); the
+        same one, the rows rebuilt after a capture, keeps what was typed."""
+        chosen = (self.runner.current_step.id, self.measure_choice.currentData())
+        if chosen != self._value_for:
+            self._value_for = chosen
+            self.measure_value.setValue(self.measure_value.minimum())
+        self._offer_caliper()
 
     def _offer_caliper(self) -> None:
         caliper = self._caliper()
@@ -748,6 +763,11 @@ class ChecklistPanel(QWidget):
         if measurement_id is None:
             return
         value = self.measure_value.value()
+        if value == self.measure_value.minimum():
+            self.error_label.setText(
+                f"Measurement: enter {self.measure_choice.currentText()} first (type it or use a caliper)"
+            )
+            return
         self._guard("Measurement", lambda: self.runner.record_measurement(str(measurement_id), value))
 
     def _side_from_diagram(self, x: float, _y: float) -> None:
