@@ -253,6 +253,30 @@ def test_an_unreachable_pacs_is_one_warning_in_the_apps_words_not_pynetdicoms_pe
     assert [r.levelno for r in ours[1:]] == [logging.INFO, logging.INFO]
 
 
+def test_an_unreachable_pacs_line_counts_every_image_queued_for_it(
+    tmp_path: Path, app_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A try that has only the newest image due (the others wait out their back-off) still says how
+    many are queued in all (a newcomer read "1 image(s) stay queued" with 17 queued)."""
+    store, uids = _store_with_study(tmp_path)
+    scp = TestScp()  # not started: the port refuses connections
+    sender = PacsSender(tmp_path, _to(scp), clock=lambda: 1000.0, timeout_s=5)
+    caplog.set_level(logging.INFO)
+    try:
+        captures = store.list_captures()
+        sender.enqueue(captures[:-1])
+        sender.send_due()  # all but the last: refused, waiting out their back-off
+        sender.enqueue(captures[-1:])
+        sender.send_due()  # only the last one is due
+    finally:
+        sender.close()
+        store.close()
+    ours = [r.getMessage() for r in caplog.records if r.name == "scanner_app.studies.pacs"]
+    assert len(ours) == 2, ours
+    assert f"{len(uids) - 1} image(s) stay queued" in ours[0]
+    assert f"{len(uids)} image(s) stay queued" in ours[1]
+
+
 _OLD_SENDS = """
 CREATE TABLE sends (
     sop_instance_uid TEXT NOT NULL REFERENCES captures(sop_instance_uid),

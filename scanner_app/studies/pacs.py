@@ -630,7 +630,7 @@ class PacsSender:
             # queued with back-off: a permanent refusal is fixed at the PACS, then "Retry now".
             for sop_uid, _, attempts in due:
                 self._retry_later(sop_uid, attempts, failure.message, logged=False)
-            self._log_unreachable(failure.message, len(due))
+            self._log_unreachable(failure.message)
             return
         if self._unreachable:
             log.info("PACS %s: reached again", self.destination.name)
@@ -713,18 +713,24 @@ class PacsSender:
             return False
         return accepted
 
-    def _log_unreachable(self, reason: str, count: int) -> None:
+    def _log_unreachable(self, reason: str) -> None:
         """One line for a try the PACS did not take, not one per image; a WARNING only when the reason
         is new: a PACS down for an hour is said once on the console, not at every retry of every image
-        (each retry is INFO, seen with --verbose; the PACS tab shows every image's state and reason)."""
+        (each retry is INFO, seen with --verbose; the PACS tab shows every image's state and reason).
+        It counts every image queued for this PACS, not only those due in this try."""
         level = logging.INFO if reason == self._unreachable else logging.WARNING
         self._unreachable = reason
+        with self._lock:
+            (queued,) = self._conn.execute(
+                "SELECT count(*) FROM sends WHERE called_ae = ? AND host = ? AND port = ? AND status = ?",
+                (*self._key, SendStatus.QUEUED.value),
+            ).fetchone()
         log.log(
             level,
             "PACS %s: %s; %d image(s) stay queued and are tried again with back-off (or Retry now)",
             self.destination.name,
             reason,
-            count,
+            queued,
         )
 
     def _retry_later(self, sop_uid: str, attempts: int, reason: str, *, logged: bool = True) -> None:
