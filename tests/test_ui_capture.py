@@ -162,3 +162,18 @@ def test_capture_before_any_frame_is_refused_clearly(qtbot: QtBot, tmp_path: Pat
     qtbot.keyClick(w, Qt.Key.Key_C)
     assert "no frames" in w.message_label.text()
     w.close()
+
+
+def test_stopping_a_clip_says_it_is_being_saved_until_it_is(qtbot: QtBot, window: MainWindow) -> None:
+    """The line said "Recording clip" until the clip was written (seconds for a long colour clip), so a
+    newcomer pressed Shift+C again and started another: it says "Saving" from the second press."""
+    wait_streaming(qtbot, window)
+    window.toggle_clip_recording()
+    assert window.message_label.text().startswith("● Recording clip")
+    qtbot.waitUntil(lambda: window.engine.ring.newest_seq > 3, timeout=5000)
+    with qtbot.waitSignal(window.capture_finished, timeout=10_000) as blocker:
+        window.toggle_clip_recording()
+        said = window.message_label.text()  # before the save has reported back
+    assert said.startswith("Saving clip (") and "frames)" in said, said
+    outcome = blocker.args[0]
+    assert outcome.record is not None and not window.message_label.text().startswith("Saving")

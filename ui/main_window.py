@@ -637,6 +637,9 @@ class MainWindow(QMainWindow):
             save = lambda: self.sink.save_doppler_clip(shown, content, labels, ann, meas)  # noqa: E731
         else:
             save = lambda: self.sink.save_clip(frames, labels, ann, meas)  # noqa: E731
+        # Until the clip is written (seconds for a long colour clip) the line says so: "Recording"
+        # left there read as still recording, and a second Shift+C started another clip.
+        self._message(f"Saving clip ({len(frames)} frames)…")
         self.worker.submit(
             "clip",
             save,
