@@ -49,7 +49,7 @@ def test_the_caliper_legend_is_drawn_in_glyphs_the_font_has(monkeypatch: pytest.
 
 
 def test_without_the_screens_font_stand_ins_are_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report_images, "BURN_FONT", "no-such-font.ttf")
+    monkeypatch.setattr(report_images, "BURN_FONTS", ("no-such-font.ttf",))
     drawn = _drawn_texts(monkeypatch)
     for text, font in drawn:
         assert [c for c in text if not has_glyph(font, c)] == [], text

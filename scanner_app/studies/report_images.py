@@ -60,17 +60,21 @@ class ImageGeometry:
         return cls((axial_mm, lateral_mm), skin_row * axial_mm - physical_y_mm)
 
 
-BURN_FONT = "DejaVuSans.ttf"  # the screen's font (fonts-dejavu-core); it has × and ², Pillow's own lacks both
+# The screen's font, condensed (fonts-dejavu-extra) so a caliper's legend keeps clear of the depth
+# scale, else plain (fonts-dejavu-core): both have × and ², Pillow's own font lacks them.
+BURN_FONTS = ("DejaVuSansCondensed.ttf", "DejaVuSans.ttf")
 # What stands in for a character the font has no glyph for (an empty box reads as nothing).
 STAND_INS = {"×": "x", "²": "2", "³": "3", "µ": "u", "°": " deg"}
 _NO_GLYPH = "\U000f0000"  # a private-use character no font draws: its mask is the missing-glyph box
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.truetype(BURN_FONT, size)
-    except OSError:  # not installed: Pillow's own, with stand-ins for what it cannot draw
-        return ImageFont.load_default(size=size)
+    for name in BURN_FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue  # not installed
+    return ImageFont.load_default(size=size)  # Pillow's own, with stand-ins for what it cannot draw
 
 
 def has_glyph(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, char: str) -> bool:
