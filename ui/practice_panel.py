@@ -238,7 +238,10 @@ class PracticePanel(QWidget):
             button.clicked.connect(lambda _c=False, t=text: self.answer(t))
             button.setVisible(False)
             self.answer_buttons[text] = button
-            answers.addWidget(button, i // 2, i % 2)
+            if i < 2:  # Yes and No side by side
+                answers.addWidget(button, 0, i)
+            else:  # one above the other across both columns: side by side they overflow a 1280 px screen
+                answers.addWidget(button, i - 1, 0, 1, 2)
         quiz_buttons = QHBoxLayout()
         for b in (self.quiz_start, self.quiz_ask, self.quiz_skip):
             quiz_buttons.addWidget(b)
