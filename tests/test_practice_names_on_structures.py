@@ -20,6 +20,7 @@ from drivers.sim.patient import PatientRenderer
 from drivers.sim.renderer import RenderParams
 from drivers.sim.settings import SimSettings
 from scanner_app.sim_control import LabelMap
+from tests.full_window_support import app_theme
 from tests.ui_support import make_engine, open_window, wait_streaming
 from ui.main_window import MainWindow
 from ui.practice_panel import AnatomyOverlay, PracticePanel
@@ -46,6 +47,11 @@ def test_knee_names_sit_on_their_structures_in_a_small_image(qtbot: QtBot, later
     control = SimulatorControl(PatientRenderer("knee"))
     control.set_pose(lateral_mm=lateral_mm)
     labels = control.label_map(512, 512, 40.0, 38.0)
+    with app_theme():  # the app's font: names as tall as the newcomer's
+        _lay_out_and_check(qtbot, labels)
+
+
+def _lay_out_and_check(qtbot: QtBot, labels: LabelMap) -> None:
     view = pg.GraphicsView()
     box = pg.ViewBox(invertY=True, enableMouse=False)
     view.setCentralItem(box)
