@@ -38,6 +38,7 @@ class ViewTruth:
 
 
 BONE_SURFACE_MM = 1.0  # a bone images as its cortex: a bright line, a shadow under it
+LABEL_SPACING_MM = 2.0  # other places for a name along its structure are at least this far apart
 
 
 def _near_top(mask: npt.NDArray[np.bool_], rows: int) -> npt.NDArray[np.bool_]:
@@ -119,9 +120,32 @@ class LabelMap:
 
         Worked out on every k-th pixel (k keeps the grid near 128 a side): a name needs no finer place.
         """
+        points = self._label_points(name, 0.8)
+        if not points:
+            return None
+        return points[0]
+
+    def label_points_mm(
+        self, name: str, spacing_mm: float = LABEL_SPACING_MM, limit: int = 24
+    ) -> list[tuple[float, float]]:
+        """Places for the structure's name, best first: `label_point_mm`, then other points inside
+        its pixels (at least half as far from its edges as the best), nearest it first and at least
+        `spacing_mm` apart, at most `limit`. Where the best place is taken (another name, the body
+        marker), a name moves along its own structure to one of these rather than off it."""
+        kept: list[tuple[float, float]] = []
+        for x, d in self._label_points(name, 0.5):
+            if all((x - kx) ** 2 + (d - kd) ** 2 >= spacing_mm**2 for kx, kd in kept):
+                kept.append((x, d))
+                if len(kept) >= limit:
+                    break
+        return kept
+
+    def _label_points(self, name: str, share: float) -> list[tuple[float, float]]:
+        """The points of the structure at least `share` of its greatest distance from its edges, the
+        one of the best fifth nearest its centre first, then the rest nearest that one first."""
         mask = self.mask(name)
         if not mask.any():
-            return None
+            return []
         if self._tissue_of(name) == "bone":
             mask = _near_top(mask, rows=max(1, round(BONE_SURFACE_MM / self.pixel_mm[1])))
         k = max(1, min(self.rows, self.cols) // 128)
@@ -129,13 +153,16 @@ class LabelMap:
         dx, dz = self.pixel_mm
         centre = self._centre_mm(mask)
         if not coarse.any():  # thinner than k pixels: its centre is as good as any point of it
-            return centre
+            return [centre]
         inside = ndimage.distance_transform_edt(coarse, sampling=(dz * k, dx * k))
-        rows, cols = np.nonzero(inside >= 0.8 * inside.max())
+        rows, cols = np.nonzero(inside >= share * inside.max())
         x = (cols - 1) * k * dx + (k // 2 + 0.5) * dx
         d = (rows - 1) * k * dz + (k // 2 + 0.5) * dz
-        best = int(np.argmin((x - centre[0]) ** 2 + (d - centre[1]) ** 2))
-        return float(x[best]), float(d[best])
+        deep = inside[rows, cols] >= 0.8 * inside.max()
+        to_centre = (x - centre[0]) ** 2 + (d - centre[1]) ** 2
+        best = int(np.argmin(np.where(deep, to_centre, np.inf)))
+        order = np.argsort((x - x[best]) ** 2 + (d - d[best]) ** 2, kind="stable")
+        return [(float(x[i]), float(d[i])) for i in order]
 
     def _tissue_of(self, name: str) -> str:
         return next((t for n, t in zip(self.names, self.tissues, strict=True) if n == name), "")

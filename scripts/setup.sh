@@ -8,10 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-app}"
 
-# Qt 6 (xcb and offscreen platforms) needs these at run time.
+# Qt 6 (xcb and offscreen platforms) needs these at run time; DejaVu Sans is the screen's font and the
+# one burned into key images.
 app_packages=(libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
   libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xinerama0 libdbus-1-3
-  libfontconfig1 python3-venv)
+  libfontconfig1 fonts-dejavu-core fonts-dejavu-extra python3-venv)
 # Tests also start a real PACS (Orthanc) and a PostgreSQL server, validate DICOM (dciodvfy), read
 # report PDFs (pdftotext) and take screenshots under Xvfb.
 test_packages=(xvfb orthanc dicom3tools postgresql poppler-utils)

@@ -182,3 +182,33 @@ def test_an_answer_is_graded_on_the_image_shown_when_it_is_given() -> None:
     assert moved.tissue_at(x, d) == "bone"
     graded = quiz.answer_click(x, d, moved)
     assert not graded.correct and "patella" in graded.truth
+
+
+def test_a_deep_fat_pad_is_named_fat_and_is_not_subcutaneous_tissue() -> None:
+    """The knee's suprapatellar fat pad is made of the simulator's one fat tissue ("subcutaneous
+    fat"): the answer names it fat, and only the layer under the skin counts as subcutaneous."""
+    _c, labels = _knee()
+    dx, dz = labels.pixel_mm
+    pad = "suprapatellar (quadriceps) fat pad"
+    row, col = np.argwhere(labels.mask(pad))[labels.mask(pad).sum() // 2]
+    x, d = (col + 0.5) * dx, (row + 0.5) * dz
+    assert labels.tissue_at(x, d) == "subcutaneous fat"  # the premise: one fat tissue for both
+    click_subcutaneous = Question(Competency.TISSUE, AnswerKind.CLICK, "Click the x", target=SUBCUTANEOUS)
+    graded = grade_click(click_subcutaneous, labels, x, d)
+    assert not graded.correct
+    assert graded.truth == f"{pad} (fat)"
+    marked = Question(
+        Competency.TISSUE,
+        AnswerKind.CHOICE,
+        "?",
+        answer=MUSCLE,
+        choices=(SUBCUTANEOUS, MUSCLE),
+        marked_mm=(x, d),
+    )
+    assert "subcutaneous" not in grade_answer(marked, labels, MUSCLE).truth
+    # The layer under the skin is subcutaneous, and said so once.
+    row, col = np.argwhere(labels.mask("subcutaneous fat"))[labels.mask("subcutaneous fat").sum() // 2]
+    graded = grade_click(click_subcutaneous, labels, (col + 0.5) * dx, (row + 0.5) * dz)
+    assert graded.correct and graded.truth == "subcutaneous fat"
+    tendon = grade_click(click_subcutaneous, labels, *labels.label_point_mm("quadriceps tendon"))  # type: ignore[misc]
+    assert tendon.truth == "quadriceps tendon (tendon)"

@@ -11,11 +11,13 @@ from pytestqt.qtbot import QtBot
 
 from drivers.sim.scenes import named_views
 from protocols.validation import LIBRARY_DIR, load_protocol
+from scanner_app.programme.quiz import MUSCLE, SUBCUTANEOUS, AnswerKind, Competency, Question, QuizSession
 from scanner_app.studies import Patient
 from tests.full_window_support import FullWindow, themed_full_window
 from tests.test_layout import _resize
 from ui.exam_dialog import ExamRequest
 from ui.main_window import MainWindow
+from ui.practice_panel import PracticePanel
 from ui.procedure_record_panel import ProcedureRecordPanel
 from ui.side_panel import EXPANDED_MIN_WIDTH_PX
 
@@ -182,3 +184,29 @@ def test_every_rail_title_is_in_sight_without_scrolling(
     assert set(window.side_tab_titles()) >= TABS
     assert _titles_out_of_sight(window) == [], f"rail {window.tabs.height()} px tall"
     assert window.tabs.compact_rail is (screen[1] < 1000)
+
+
+def test_the_practice_tab_fits_while_asking_subcutaneous_tissue_or_muscle(
+    qtbot: QtBot, full: FullWindow
+) -> None:
+    """The quiz's choice question shows its answers as buttons ("Subcutaneous tissue", "Muscle"): side
+    by side they were wider than the panel and a newcomer's page scrolled ("Mu…" cut off)."""
+    window = full.window
+    _open_side_panel(qtbot, window)
+    practice = window.side_tab_titles().index("Practice")
+    panel = _area(window, practice).widget()
+    assert isinstance(panel, PracticePanel)
+    panel.quiz = QuizSession(seed=1)
+    panel.quiz.skip()
+    panel.quiz.skip()  # to the third competency, subcutaneous tissue or muscle
+    panel.quiz.question = Question(
+        Competency.TISSUE, AnswerKind.CHOICE, "Subcutaneous tissue or muscle at the mark?", answer=MUSCLE,
+        choices=(SUBCUTANEOUS, MUSCLE), marked_mm=(10.0, 10.0),
+    )  # fmt: skip
+    panel._show_quiz_state()
+    shown = [b.text() for b in panel.answer_buttons.values() if not b.isHidden()]
+    assert shown == ["Subcutaneous tissue", "Muscle"]
+    assert _sideways_px(qtbot, window, practice) == 0, f"side panel {window.tabs.width()} px wide"
+    for button in panel.answer_buttons.values():
+        if not button.isHidden():  # whole, not cut ("Mu…")
+            assert button.width() >= button.sizeHint().width(), button.text()

@@ -57,11 +57,11 @@ MARK_COLOUR = (255, 80, 200)
 
 
 class AnatomyOverlay(QGraphicsObject):
-    """Names of the structures in view, each at a point inside its own pixels (`LabelMap.label_point_mm`),
-    in image mm (a container of text items that keep their size on screen). A name that would cover
-    one already placed, or reach under the view's body marker or settings text, goes just above or
-    below its point instead, the smaller structures' first (a structure under the marker itself
-    keeps its name there: a line or two away is not far enough)."""
+    """Names of the structures in view, each centred on a point inside its own pixels
+    (`LabelMap.label_points_mm`), in image mm (a container of text items that keep their size on
+    screen). A name that would cover one already placed, or reach under the view's body marker or
+    settings text, moves along its own structure to the next free point, the smaller structures'
+    first; only where its structure has no free point does it go just above or below its best one."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,13 +80,15 @@ class AnatomyOverlay(QGraphicsObject):
     def set_labels(self, labels: LabelMap | None) -> None:
         """Name what `labels` shows (nothing for None)."""
         placed: list[tuple[str, float, float]] = []
+        places: dict[str, list[tuple[float, float]]] = {}  # each name's other places on its structure
         if labels is not None:
             for name in _smallest_first(labels):
                 if name in ("skin",):
                     continue  # the top line of every image: naming it hides the subcutaneous label
-                where = labels.label_point_mm(name)
-                if where is not None:
-                    placed.append((name, *where))
+                where = labels.label_points_mm(name)
+                if where:
+                    placed.append((name, *where[0]))
+                    places[name] = where
         # Laid out again when the names move on screen too (the window resized, a new depth's scale).
         overlays = self._overlays_on_screen()
         points = [self._on_screen(x, d) for _name, x, d in placed]
@@ -94,28 +96,46 @@ class AnatomyOverlay(QGraphicsObject):
         if layout == self._layout:
             return
         self._layout = layout
-        self.shown_names = placed
         width_mm = labels.width_mm if labels is not None else 0.0
         for text in self._texts:
             text.setParentItem(None)
             if text.scene() is not None:
                 text.scene().removeItem(text)
         self._texts = []
+        shown: list[tuple[str, float, float]] = []
         taken = list(overlays)  # and the names placed so far
-        for (name, x, d), at in zip(placed, points, strict=True):
-            # A structure at a side of the image: its name grows inward, not off the image.
-            across = 0.0 if x < 0.2 * width_mm else 1.0 if x > 0.8 * width_mm else 0.5
-            text = pg.TextItem(name, color=LABEL_COLOUR, anchor=(across, 0.5), fill=pg.mkBrush(0, 0, 0, 140))
+        for name, _x, _d in placed:
+            text = pg.TextItem(name, color=LABEL_COLOUR, anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 140))
             text.setParentItem(self)
-            text.setPos(x, d)
             self._texts.append(text)
-            if at is None:  # not shown in a view (yet): nothing to collide with
-                continue
             size = text.boundingRect().size()
-            free = (r for r in LABEL_ROWS if not any(_box(at, size, across, r).intersects(t) for t in taken))
-            row = next(free, LABEL_ROWS[0])  # no room anywhere: on its point, over another
+            px, pd, across, row = self._place(places[name], size, width_mm, taken)
             text.setAnchor((across, row))
-            taken.append(_box(at, size, across, row))
+            text.setPos(px, pd)
+            shown.append((name, px, pd))
+            on = self._on_screen(px, pd)
+            if on is not None:
+                taken.append(_box(on, size, across, row))
+        self.shown_names = shown
+
+    def _place(
+        self, places: list[tuple[float, float]], size: QSizeF, width_mm: float, taken: list[QRectF]
+    ) -> tuple[float, float, float, float]:
+        """(x_mm, depth_mm, across, row) for a name of `size` on screen: centred on the first of its
+        structure's `places` clear of the `taken` screen boxes (a name moved a line up or down
+        leaves a thin layer for its neighbour's: the recess's name landed on the fat pad); where
+        none is clear, just above or below the first, else on it over another."""
+        for x, d in places:
+            at = self._on_screen(x, d)
+            across = _across(x, width_mm)
+            if at is None or not any(_box(at, size, across, 0.5).intersects(t) for t in taken):
+                return x, d, across, 0.5
+        x, d = places[0]
+        at = self._on_screen(x, d)
+        across = _across(x, width_mm)
+        assert at is not None  # shown in a view, else the first place was taken as it is
+        free = (r for r in LABEL_ROWS if not any(_box(at, size, across, r).intersects(t) for t in taken))
+        return x, d, across, next(free, LABEL_ROWS[0])
 
     def _overlays_on_screen(self) -> list[QRectF]:
         """Where the view's own overlays are (its body marker, the settings text): names keep clear."""
@@ -134,6 +154,11 @@ class AnatomyOverlay(QGraphicsObject):
         if not views:
             return None
         return views[0].mapFromScene(self.mapToScene(QPointF(x_mm, depth_mm))).toPointF()
+
+
+def _across(x_mm: float, width_mm: float) -> float:
+    """The text's horizontal anchor for a name at `x_mm`: at a side of the image it grows inward."""
+    return 0.0 if x_mm < 0.2 * width_mm else 1.0 if x_mm > 0.8 * width_mm else 0.5
 
 
 def _box(at: QPointF, size: QSizeF, across: float, row: float) -> QRectF:
@@ -213,7 +238,10 @@ class PracticePanel(QWidget):
             button.clicked.connect(lambda _c=False, t=text: self.answer(t))
             button.setVisible(False)
             self.answer_buttons[text] = button
-            answers.addWidget(button, i // 2, i % 2)
+            if i < 2:  # Yes and No side by side
+                answers.addWidget(button, 0, i)
+            else:  # one above the other across both columns: side by side they overflow a 1280 px screen
+                answers.addWidget(button, i - 1, 0, 1, 2)
         quiz_buttons = QHBoxLayout()
         for b in (self.quiz_start, self.quiz_ask, self.quiz_skip):
             quiz_buttons.addWidget(b)

@@ -23,6 +23,9 @@ TENDON_TISSUE = "tendon"
 FLUID_TISSUE = "fluid"
 MUSCLE_TISSUE = "muscle"
 SUBCUTANEOUS_STRUCTURE = "subcutaneous fat"  # the layer under the skin, not deep fat pads
+# The simulator has one fat tissue, named for the layer under the skin: a deep fat pad is made of it
+# too, and is called plain "fat" in an answer (it is not subcutaneous).
+FAT_TISSUE = "subcutaneous fat"
 # Fluid must cover this much of the image to count as "fluid in the sheath/joint" (a few pixels at a
 # structure's edge are not a finding anyone could make).
 MIN_FLUID_AREA_MM2 = 1.0
@@ -131,6 +134,14 @@ def make_question(competency: Competency, labels: LabelMap, rng: random.Random) 
     )
 
 
+def described(structure: str, tissue: str) -> str:
+    """A structure and its tissue as an answer names them: "quadriceps tendon (tendon)",
+    "suprapatellar (quadriceps) fat pad (fat)", "subcutaneous fat" (a deep fat pad is not subcutaneous)."""
+    if tissue == FAT_TISSUE and structure != SUBCUTANEOUS_STRUCTURE:
+        tissue = "fat"
+    return structure if tissue == structure else f"{structure} ({tissue})"
+
+
 def grade_click(question: Question, labels: LabelMap, x_mm: float, depth_mm: float) -> Graded:
     """Right when the click lands on a pixel of the asked structure (the same map the question came from)."""
     if question.kind is not AnswerKind.CLICK:
@@ -140,7 +151,7 @@ def grade_click(question: Question, labels: LabelMap, x_mm: float, depth_mm: flo
     dx, dz = labels.pixel_mm
     row, col = int(depth_mm // dz), int(x_mm // dx)
     hit = i > 0 and 0 <= row < labels.rows and 0 <= col < labels.cols and bool(mask[row, col])
-    truth = f"{labels.names[i]} ({labels.tissues[i]})" if i > 0 else "outside the body"
+    truth = described(labels.names[i], labels.tissues[i]) if i > 0 else "outside the body"
     return Graded(question, f"{x_mm:.1f},{depth_mm:.1f}", hit, truth)
 
 
@@ -156,7 +167,7 @@ def grade_answer(question: Question, labels: LabelMap, given: str) -> Graded:
     else:
         assert question.marked_mm is not None
         x, d = question.marked_mm
-        truth = f"{labels.structure_at(x, d)} ({labels.tissue_at(x, d)})"
+        truth = described(labels.structure_at(x, d), labels.tissue_at(x, d))
     return Graded(question, given, given == question.answer, truth)
 
 

@@ -60,8 +60,32 @@ class ImageGeometry:
         return cls((axial_mm, lateral_mm), skin_row * axial_mm - physical_y_mm)
 
 
+# The screen's font, condensed (fonts-dejavu-extra) so a caliper's legend keeps clear of the depth
+# scale, else plain (fonts-dejavu-core): both have × and ², Pillow's own font lacks them.
+BURN_FONTS = ("DejaVuSansCondensed.ttf", "DejaVuSans.ttf")
+# What stands in for a character the font has no glyph for (an empty box reads as nothing).
+STAND_INS = {"×": "x", "²": "2", "³": "3", "µ": "u", "°": " deg"}
+_NO_GLYPH = "\U000f0000"  # a private-use character no font draws: its mask is the missing-glyph box
+
+
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+    for name in BURN_FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue  # not installed
+    return ImageFont.load_default(size=size)  # Pillow's own, with stand-ins for what it cannot draw
+
+
+def has_glyph(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, char: str) -> bool:
+    """Whether `font` draws `char` as itself, not as its missing-glyph box."""
+    missing, mask = font.getmask(_NO_GLYPH), font.getmask(char)
+    return (mask.size, bytes(mask)) != (missing.size, bytes(missing))
+
+
+def drawable_text(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> str:
+    """`text` with each character `font` lacks replaced by its ASCII stand-in ("L 27.6 x D 5.8 mm")."""
+    return "".join(c if c not in STAND_INS or has_glyph(font, c) else STAND_INS[c] for c in text)
 
 
 def render_key_image(
@@ -119,7 +143,13 @@ class _Overlay:
 
     def text(self, xy: tuple[float, float], text: str, fill: Rgb, anchor: str = "la") -> None:
         self.draw_.text(
-            xy, text, fill=fill, font=self.font, anchor=anchor, stroke_width=2, stroke_fill=OUTLINE_RGB
+            xy,
+            drawable_text(text, self.font),
+            fill=fill,
+            font=self.font,
+            anchor=anchor,
+            stroke_width=2,
+            stroke_fill=OUTLINE_RGB,
         )
 
     def draw(self, annotations: Sequence[Mapping[str, Any]]) -> None:
