@@ -25,7 +25,10 @@ def _coloured(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     return np.abs(r - b) > 40
 
 
-def test_the_report_shows_a_colour_still_in_colour_with_its_colour_bar(qtbot: QtBot, rig: DopplerRig) -> None:
+def test_the_report_shows_a_colour_still_in_colour_with_its_colour_bar(
+    qtbot: QtBot,
+    rig: DopplerRig,  # noqa: F811
+) -> None:
     runner = rig.start_dvt("cfv_compression")
     runner.choose_finding("acute_dvt")
     rig.show(qtbot, DopplerView.COLOUR)
@@ -62,6 +65,38 @@ def test_the_report_shows_a_colour_still_in_colour_with_its_colour_bar(qtbot: Qt
     assert base64.b64encode(key.png).decode() in render_html(content)
 
 
-def _steer(qtbot: QtBot, rig: DopplerRig, steer_deg: float) -> None:
-    rig.window.engine.request_setting(SettingKey.STEER_DEG, steer_deg)
-    qtbot.waitUntil(lambda: rig.fw.settings.doppler.steer_deg == steer_deg, timeout=3000)
+def test_a_steered_colour_box_is_stored_where_the_screen_drew_it_over_the_flow(
+    qtbot: QtBot,
+    rig: DopplerRig,  # noqa: F811
+) -> None:
+    """Steered +20 degrees, the still's colour lies in the box the display drew (mm for mm), across
+    its whole width over the simulated vessel, not slid sideways by depth x tan(steer)."""
+    rig.start_dvt("cfv_compression")
+    rig.show(qtbot, DopplerView.COLOUR)
+    rig.window.engine.request_setting(SettingKey.STEER_DEG, 20.0)
+
+    def steered_flow_shown() -> bool:
+        o = rig.panel.shown_overlay
+        return o is not None and o.box.steer_deg == 20.0 and bool(o.rgba[..., 3].any())
+
+    qtbot.waitUntil(steered_flow_shown, timeout=8000)
+    item = rig.panel.overlay
+    drawn = item.mapRectToParent(item.boundingRect())  # the colour box on screen, in mm
+    record = rig.take(qtbot, rig.window.capture_still)
+    ds = pydicom.dcmread(rig.store.capture_path(record))
+    tissue, colour_region = ds.SequenceOfUltrasoundRegions
+    dx, dz = float(tissue.PhysicalDeltaX) * 10, float(tissue.PhysicalDeltaY) * 10
+    skin_row = int(tissue.ReferencePixelY0)
+    image = np.asarray(ds.pixel_array)[:, : int(tissue.RegionLocationMaxX1) + 1]
+    rows, cols = np.nonzero(_coloured(image))
+    assert rows.size > 20  # the test vessel's flow
+    x_mm, depth_mm = cols * dx, (rows - skin_row) * dz
+    # Inside the box drawn on screen (a pixel's tolerance) ...
+    assert drawn.left() - dx <= x_mm.min() and x_mm.max() <= drawn.right() + dx
+    assert drawn.top() - dz <= depth_mm.min() and depth_mm.max() <= drawn.bottom() + dz
+    # ... and across all of it: the vessel runs the width of the image, so its colour fills the box's
+    # width from the left edge (slid by depth x tan 20, about 6 mm at the vessel, it would not).
+    assert x_mm.min() <= drawn.left() + 2 * dx and x_mm.max() >= drawn.right() - 2 * dx
+    # The colour-flow region is that rectangle too.
+    assert abs(int(colour_region.RegionLocationMinX0) * dx - drawn.left()) <= 1.5 * dx
+    assert abs(int(colour_region.RegionLocationMaxX1) * dx - drawn.right()) <= 1.5 * dx
