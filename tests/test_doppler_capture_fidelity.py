@@ -5,18 +5,40 @@ stored where the screen drew it; a still whose box shows no colour is not labell
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pydicom
+import pytest
 from PIL import Image
 from pytestqt.qtbot import QtBot
 
+from drivers.plp_driver import PlpProbeDriver
+from drivers.sim.firmware import SimFirmware, small_params
+from drivers.sim.patient import PatientRenderer
+from drivers.sim.usb_backend import SimUsbBackend
+from drivers.transports import UsbTransport
+from protocols.validation import load_library
+from scanner_app.doppler_capture import live_still_frame, shows_flow
+from scanner_app.doppler_pipeline import DopplerPipeline, FlowOverlay
+from scanner_app.doppler_processing import FlowBox
+from scanner_app.engine import AcquisitionEngine
+from scanner_app.frame import Geometry
 from scanner_app.probe import SettingKey
+from scanner_app.ring import FrameRing
+from scanner_app.studies import StudyStore
+from scanner_app.studies.capture_sink import StudyCaptureSink
 from scanner_app.studies.report import build_report, render_html
+from tests.studies_support import make_frame
 from tests.test_doppler_capture import DopplerRig, rig  # noqa: F401 - the rig fixture
-from ui.doppler_panel import DopplerView
+from tests.ui_support import open_window, wait_streaming
+from ui.close_prompt import EXAM_END
+from ui.doppler_panel import DopplerPanel, DopplerView
+from ui.exam_dock import ExamController
 
 
 def _coloured(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
@@ -100,3 +122,81 @@ def test_a_steered_colour_box_is_stored_where_the_screen_drew_it_over_the_flow(
     # The colour-flow region is that rectangle too.
     assert abs(int(colour_region.RegionLocationMinX0) * dx - drawn.left()) <= 1.5 * dx
     assert abs(int(colour_region.RegionLocationMaxX1) * dx - drawn.right()) <= 1.5 * dx
+
+
+@pytest.fixture
+def artery_rig(qtbot: QtBot, tmp_path: Path) -> Iterator[DopplerRig]:
+    """The rig on the popliteal fossa: its artery's colour flashes in systole only."""
+    fw = SimFirmware(
+        PatientRenderer("popliteal"),
+        params=small_params(rows=128, cols=96),
+        frame_rate_hz=30.0,
+        events_on_interrupt=True,
+    )
+    driver = PlpProbeDriver(UsbTransport(backend=SimUsbBackend(fw)), device=fw)
+    engine = AcquisitionEngine(driver, FrameRing(90, 128 * 96))
+    store = StudyStore(tmp_path / "studies")
+    protocols, _ = load_library()
+    exams = ExamController(store, protocols, operator="Op^One", ask=lambda *_question: EXAM_END)
+    window = open_window(
+        qtbot, tmp_path, engine, sink=StudyCaptureSink(store, exams.current_study), start=False
+    )
+    panel = DopplerPanel(engine, DopplerPipeline(engine))
+    panel.attach(window)
+    exams.attach(window)
+    engine.start()
+    wait_streaming(qtbot, window)
+    qtbot.waitUntil(lambda: panel.mode.count() == 4, timeout=5000)
+    yield DopplerRig(window, panel, fw, store, exams)
+    window.close()
+    driver.close()
+    store.close()
+
+
+def test_a_live_colour_still_of_pulsatile_flow_keeps_the_colour_the_operator_saw(
+    qtbot: QtBot, artery_rig: DopplerRig
+) -> None:
+    """Pressed between two systoles (the frame on screen has an empty box, frames of the last beat had
+    colour), the still keeps the last frame that showed the flow, in colour and labelled so."""
+    artery_rig.start_dvt("popliteal")
+    artery_rig.show(qtbot, DopplerView.COLOUR)
+    pipeline = artery_rig.panel.pipeline
+
+    def between_systoles() -> bool:
+        current = artery_rig.window.view.current
+        if current is None or shows_flow(pipeline.overlay_for(current.frame.seq)):
+            return False
+        end = current.frame.host_time_ns
+        recent = artery_rig.window.engine.ring.frames_between(end - int(0.8e9), end)
+        return any(shows_flow(pipeline.overlay_for(rf.frame.seq)) for rf in recent)
+
+    qtbot.waitUntil(between_systoles, timeout=10000)
+    record = artery_rig.take(qtbot, artery_rig.window.capture_still)  # at once: the same frame is on screen
+    assert record.labels.imaging_mode == "color_doppler"
+    ds = pydicom.dcmread(artery_rig.store.capture_path(record))
+    tissue = ds.SequenceOfUltrasoundRegions[0]
+    image = np.asarray(ds.pixel_array)[:, : int(tissue.RegionLocationMaxX1) + 1]
+    assert _coloured(image).sum() > 0  # the artery's colour, not an empty box
+
+
+def test_a_live_still_keeps_the_frame_on_screen_when_no_frame_of_the_beat_showed_flow() -> None:
+    """An occluded vein: no colour in any recent box, so the frame on screen (its empty box is the
+    finding); a frame whose box lay elsewhere is not taken for the one on screen."""
+    frames = [make_frame(seq) for seq in range(1, 5)]
+    box = FlowBox(Geometry.LINEAR, top_mm=1.0, bottom_mm=3.0, left=1.0, right=3.0)
+    moved = dataclasses.replace(box, left=2.0)
+    empty = np.zeros((11, 11, 4), np.uint8)
+    red = empty.copy()
+    red[5:, :] = (200, 30, 10, 255)
+
+    def overlay(rgba: npt.NDArray[np.uint8], where: FlowBox, seq: int) -> FlowOverlay:
+        return FlowOverlay(rgba, where, 40.0, 5.0, 4000.0, False, False, frame_seq=seq)
+
+    none_shown = {f.seq: overlay(empty, box, f.seq) for f in frames}
+    assert live_still_frame(frames, none_shown.get) is frames[-1]
+    elsewhere = {**none_shown, 2: overlay(red, moved, 2)}
+    assert live_still_frame(frames, elsewhere.get) is frames[-1]
+    systole = {**elsewhere, 1: overlay(red, box, 1), 3: overlay(red, box, 3)}
+    assert live_still_frame(frames, systole.get) is frames[2]  # the newest that showed it
+    on_screen = {**systole, 4: overlay(red, box, 4)}
+    assert live_still_frame(frames, on_screen.get) is frames[-1]
