@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,9 @@ AUGMENTATION_SEEN_RATIO = 2.0
 AUGMENTATION_BASELINE_S = 3.0
 AUGMENTATION_RESPONSE_S = 3.0
 SURGE_FOOT = 0.2  # the surge starts where the speed rises past this fraction of its rise
+# A live colour still looks this far back for a frame whose box showed flow: one heartbeat at 60/min
+# or faster, so an artery's colour, shown only in systole, is the colour the operator saw.
+LIVE_STILL_LOOKBACK_S = 1.0
 
 # The names a Doppler capture's measured values are stored under (spectral_measurements). Everything
 # else stored with it by name (scale_entries: Nyquist scale, PRF, frequency, angle, baseline) is a
@@ -98,6 +101,35 @@ class DopplerContent:
             {"name": "Spectral scale (Nyquist)", "value": round(line.nyquist_cm_s, 2), "unit": "cm/s"},
             {"name": "Angle correction", "value": line.angle_deg, "unit": "deg"},
         ]
+
+
+def shows_flow(overlay: FlowOverlay | None) -> bool:
+    """Whether a colour box drew any colour (a pixel the display made opaque)."""
+    return overlay is not None and bool(overlay.rgba[..., 3].any())
+
+
+def live_still_frame(frames: Sequence[Frame], overlay_for: Callable[[int], FlowOverlay | None]) -> Frame:
+    """The frame a live colour or power still keeps: the last of `frames` (the one on screen; the
+    others, oldest first, those of the last `LIVE_STILL_LOOKBACK_S`) when its box shows flow, else the
+    newest before it whose box, of the same place and map on an image of the same size, did.
+    Pulsatile flow colours the box only in systole, so the frame on screen at the key press is mostly
+    one without colour while the operator saw it flash; with no flow in any of them (an occluded
+    vein), the frame on screen: its empty box is the finding."""
+    shown = frames[-1]
+    own = overlay_for(shown.seq)
+    if own is None or shows_flow(own):
+        return shown
+    for frame in reversed(frames[:-1]):
+        overlay = overlay_for(frame.seq)
+        if (
+            overlay is not None
+            and shows_flow(overlay)
+            and (overlay.box, overlay.power_display) == (own.box, own.power_display)
+            and frame.pixels.shape == shown.pixels.shape
+            and frame.spacing_mm == shown.spacing_mm
+        ):
+            return frame
+    return shown
 
 
 def duplex_clip_content(

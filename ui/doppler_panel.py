@@ -30,7 +30,14 @@ from PyQt6.QtWidgets import (
 from scanner_app.capture import ImagingMode, imaging_mode_of
 from scanner_app.cine import CineModel
 from scanner_app.doppler import DopplerCapability, DopplerMode
-from scanner_app.doppler_capture import DopplerContent, duplex_clip_content, spectral_measurements
+from scanner_app.doppler_capture import (
+    LIVE_STILL_LOOKBACK_S,
+    DopplerContent,
+    duplex_clip_content,
+    live_still_frame,
+    shows_flow,
+    spectral_measurements,
+)
 from scanner_app.doppler_pipeline import DopplerPipeline, FlowImage, FlowOverlay, colour_bar
 from scanner_app.doppler_processing import nyquist_velocity_cm_s
 from scanner_app.engine import AcquisitionEngine, ProbeConnected, SettingApplied, SettingFailed
@@ -598,8 +605,11 @@ class DopplerPanel(QWidget):
     ) -> tuple[list[Frame], DopplerContent] | None:
         """What the display showed with these frames: each frame's own colour box (colour, power), or
         for a duplex still the spectral sweep on screen with its measurements, for a duplex clip the
-        sweep as it stood with each frame."""
+        sweep as it stood with each frame. A live colour still may keep an earlier frame of the last
+        beat (`live_still_frame`): the frames returned are the ones to store."""
         if self.view_mode in (DopplerView.COLOUR, DopplerView.POWER):
+            if not clip and len(frames) == 1 and not self._frozen():
+                frames = [self._live_still_frame(frames[0])]
             return self._flow_content(list(frames))
         if self.view_mode == DopplerView.PW and clip and frames:
             artery = bool(self.vessel.currentData())
@@ -613,6 +623,14 @@ class DopplerPanel(QWidget):
                 ImagingMode.SPECTRAL_DOPPLER, spectrum=lines, measurements=measured
             )
         return None
+
+    def _live_still_frame(self, shown: Frame) -> Frame:
+        if shows_flow(self.pipeline.overlay_for(shown.seq)):
+            return shown  # the frame on screen has its colour: no need to copy the last beat's frames
+        end = shown.host_time_ns
+        recent = self.engine.ring.frames_between(end - int(LIVE_STILL_LOOKBACK_S * 1e9), end)
+        earlier = [rf.frame for rf in recent if rf.frame.seq < shown.seq]
+        return live_still_frame([*earlier, shown], self.pipeline.overlay_for)
 
     def _flow_content(self, frames: list[Frame]) -> tuple[list[Frame], DopplerContent] | None:
         pairs = [(f, self.pipeline.overlay_for(f.seq)) for f in frames]

@@ -438,6 +438,8 @@ class MainWindow(QMainWindow):
             return
         frame = ring_frame.frame
         doppler, note = self._doppler_content([frame], clip=False)
+        if doppler is not None:
+            frame = doppler[0][-1]  # a live colour still: the last beat's frame that showed the flow
         mode = doppler[1].mode if doppler is not None else ImagingMode.BMODE
         # A live still carries no calipers or text: they belong to the frozen image they were made on.
         labels, ann, meas = self._capture_context(

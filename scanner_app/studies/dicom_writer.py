@@ -507,6 +507,14 @@ def first_frame(ds: Dataset) -> npt.NDArray[np.uint8]:
     return np.asarray(pixels if pixels.ndim == 2 else pixels[0], dtype=np.uint8)
 
 
+def first_frame_shown(ds: Dataset) -> npt.NDArray[np.uint8]:
+    """The first frame as a viewer shows it: grey (rows, cols), or for a colour (Doppler) image RGB
+    (rows, cols, 3) with its colour box and bar (pydicom gives YBR as RGB)."""
+    pixels = np.asarray(ds.pixel_array)
+    grey_or_rgb = 2 if int(ds.get("SamplesPerPixel", 1)) == 1 else 3
+    return np.asarray(pixels if pixels.ndim == grey_or_rgb else pixels[0], dtype=np.uint8)
+
+
 def encode_dataset(ds: Dataset) -> bytes:
     """The Part 10 file bytes of a dataset (made in memory, so a disk error cannot half-encode)."""
     buffer = io.BytesIO()

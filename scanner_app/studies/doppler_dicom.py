@@ -68,7 +68,9 @@ def box_indices(
     bmode: Frame, flow: BoxGrid
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
     """For each B-mode pixel: the flow line and sample that lie under it (nearest), and whether the
-    pixel is inside the box. Linear boxes may be steered (a parallelogram); convex ones are sectors."""
+    pixel is inside the box. A linear box is the rectangle the display draws, steered or not: its
+    samples lie at their lines' lateral positions at every depth (the probe samples them there, spec
+    10; the steer only sets the beam's angle to the flow). Convex boxes are sectors."""
     axial_mm, lateral_mm = bmode.spacing_mm
     rows, cols = np.mgrid[0 : bmode.rows, 0 : bmode.cols]
     y_mm = rows * axial_mm - bmode.depth_origin_mm  # depth below the skin on the centre line
@@ -81,8 +83,9 @@ def box_indices(
         along = np.hypot(dx, dy) - radius  # depth along the line
         across = np.degrees(np.arctan2(dx, dy))  # the line's angle from the centre line
     else:
-        along = y_mm
-        across = x_mm - y_mm * np.tan(np.radians(box.steer_deg))
+        # Not shifted by depth x tan(steer): that moved the colour off the flow it was measured on
+        # (newcomer 7: a +20 degree box stored from 44 % of the width to the edge, over tissue).
+        along, across = y_mm, x_mm
     line_step = (box.right - box.left) / max(flow.lines - 1, 1)
     sample_step = (box.bottom_mm - box.top_mm) / max(flow.samples - 1, 1)
     line = np.rint((across - box.left) / line_step).astype(np.intp)

@@ -91,14 +91,15 @@ def drawable_text(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont)
 def render_key_image(
     pixels: npt.NDArray[np.uint8], geometry: ImageGeometry, annotations: Sequence[Mapping[str, Any]]
 ) -> Image.Image:
-    """The image with square pixels (enlarged if small) and the capture's overlays drawn in, as RGB."""
+    """The image with square pixels (enlarged if small) and the capture's overlays drawn in, as RGB;
+    `pixels` grey (rows, cols) or RGB (rows, cols, 3): a colour image keeps its colours."""
     axial_mm, lateral_mm = geometry.spacing_mm
-    rows, cols = pixels.shape
+    rows, cols = pixels.shape[:2]
     width_mm, height_mm = cols * lateral_mm, rows * axial_mm
     px_per_mm = max(1.0 / axial_mm, 1.0 / lateral_mm)
     px_per_mm *= max(1.0, MIN_LONG_SIDE_PX / (max(width_mm, height_mm) * px_per_mm))
     size = (round(width_mm * px_per_mm), round(height_mm * px_per_mm))
-    plain = Image.fromarray(np.ascontiguousarray(pixels), mode="L")
+    plain = Image.fromarray(np.ascontiguousarray(pixels), mode="RGB" if pixels.ndim == 3 else "L")
     image = plain.resize(size, Image.Resampling.BILINEAR).convert("RGB")
     _Overlay(image, px_per_mm, geometry.depth_origin_mm, height_mm).draw(annotations)
     return image
