@@ -36,6 +36,18 @@ def knee() -> ScanProtocol:
     return load_protocol(LIBRARY_DIR / "knee.yaml", views=named_views())  # practice targets need poses
 
 
+def _started_panel(qtbot: QtBot, knee: ScanProtocol) -> tuple[ChecklistRunner, ChecklistPanel, FakeWindow]:
+    """The knee checklist on the right side, shown and started, its captures taken by a FakeWindow."""
+    runner = ChecklistRunner(knee, side="right", clock=lambda: 0.0)
+    panel = ChecklistPanel(runner)
+    qtbot.addWidget(panel)
+    window = FakeWindow(runner)
+    panel.capture_requested.connect(window.capture)
+    panel.show()
+    panel.start()
+    return runner, panel, window
+
+
 def _capture_buttons(panel: ChecklistPanel, *, missing_only: bool = False) -> list[QPushButton]:
     return [b for b, done in panel.capture_rows if not (missing_only and done)]
 
@@ -251,13 +263,7 @@ def test_closing_the_panel_stops_runner_callbacks(qtbot: QtBot, knee: ScanProtoc
 
 
 def test_unexpected_findings_show_and_work_in_the_panel(qtbot: QtBot, knee: ScanProtocol) -> None:
-    runner = ChecklistRunner(knee, side="right", clock=lambda: 0.0)
-    panel = ChecklistPanel(runner)
-    qtbot.addWidget(panel)
-    window = FakeWindow(runner)
-    panel.capture_requested.connect(window.capture)
-    panel.show()
-    panel.start()
+    runner, panel, window = _started_panel(qtbot, knee)
     heading = panel.findChild(QLabel, "incidental_heading")
     assert heading is not None and "Unexpected finding" in heading.text()
     step = runner.current_step
@@ -300,13 +306,7 @@ def test_a_measurement_field_starts_empty_and_never_records_another_measurements
     """A value typed for one measurement stays while the rows are rebuilt (a capture), but the next
     measurement's field starts empty, and an empty field records nothing (a newcomer's collection
     length in the calf came back as the thrombus length of the step before)."""
-    runner = ChecklistRunner(knee, side="right", clock=lambda: 0.0)
-    panel = ChecklistPanel(runner)
-    qtbot.addWidget(panel)
-    window = FakeWindow(runner)
-    panel.capture_requested.connect(window.capture)
-    panel.show()
-    panel.start()
+    runner, panel, _window = _started_panel(qtbot, knee)
     _click(qtbot, panel.finding_boxes["partial_tear"])
     assert panel.measure_choice.currentData() == "tear_length_mm"
     assert panel.measure_value.text() == "enter a value"
