@@ -120,10 +120,11 @@ class LabelMap:
 
         Worked out on every k-th pixel (k keeps the grid near 128 a side): a name needs no finer place.
         """
-        points = self._label_points(name, 0.8)
-        if not points:
+        found = self._label_candidates(name, 0.8)
+        if found is None:
             return None
-        return points[0]
+        x, d, best = found
+        return float(x[best]), float(d[best])
 
     def label_points_mm(
         self, name: str, spacing_mm: float = LABEL_SPACING_MM, limit: int = 24
@@ -132,20 +133,30 @@ class LabelMap:
         its pixels (at least half as far from its edges as the best), nearest it first and at least
         `spacing_mm` apart, at most `limit`. Where the best place is taken (another name, the body
         marker), a name moves along its own structure to one of these rather than off it."""
+        found = self._label_candidates(name, 0.5)
+        if found is None:
+            return []
+        x, d, best = found
+        order = np.argsort((x - x[best]) ** 2 + (d - d[best]) ** 2, kind="stable")
+        x, d = x[order], d[order]
+        # Greedily, nearest the best first: each kept point rules out the candidates near it.
+        free = np.ones(x.size, dtype=np.bool_)
         kept: list[tuple[float, float]] = []
-        for x, d in self._label_points(name, 0.5):
-            if all((x - kx) ** 2 + (d - kd) ** 2 >= spacing_mm**2 for kx, kd in kept):
-                kept.append((x, d))
-                if len(kept) >= limit:
-                    break
+        while len(kept) < limit and free.any():
+            i = int(free.argmax())
+            kept.append((float(x[i]), float(d[i])))
+            free &= (x - x[i]) ** 2 + (d - d[i]) ** 2 >= spacing_mm**2
         return kept
 
-    def _label_points(self, name: str, share: float) -> list[tuple[float, float]]:
-        """The points of the structure at least `share` of its greatest distance from its edges, the
-        one of the best fifth nearest its centre first, then the rest nearest that one first."""
+    def _label_candidates(
+        self, name: str, share: float
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int] | None:
+        """(x_mm, depth_mm) of the structure's points at least `share` of its greatest distance from
+        its edges, and which of them is the best place: of the best fifth, the nearest its centre.
+        None when the structure is not in view."""
         mask = self.mask(name)
         if not mask.any():
-            return []
+            return None
         if self._tissue_of(name) == "bone":
             mask = _near_top(mask, rows=max(1, round(BONE_SURFACE_MM / self.pixel_mm[1])))
         k = max(1, min(self.rows, self.cols) // 128)
@@ -153,16 +164,14 @@ class LabelMap:
         dx, dz = self.pixel_mm
         centre = self._centre_mm(mask)
         if not coarse.any():  # thinner than k pixels: its centre is as good as any point of it
-            return [centre]
+            return np.array([centre[0]]), np.array([centre[1]]), 0
         inside = ndimage.distance_transform_edt(coarse, sampling=(dz * k, dx * k))
         rows, cols = np.nonzero(inside >= share * inside.max())
-        x = (cols - 1) * k * dx + (k // 2 + 0.5) * dx
-        d = (rows - 1) * k * dz + (k // 2 + 0.5) * dz
+        x = ((cols - 1) * k * dx + (k // 2 + 0.5) * dx).astype(np.float64)
+        d = ((rows - 1) * k * dz + (k // 2 + 0.5) * dz).astype(np.float64)
         deep = inside[rows, cols] >= 0.8 * inside.max()
-        to_centre = (x - centre[0]) ** 2 + (d - centre[1]) ** 2
-        best = int(np.argmin(np.where(deep, to_centre, np.inf)))
-        order = np.argsort((x - x[best]) ** 2 + (d - d[best]) ** 2, kind="stable")
-        return [(float(x[i]), float(d[i])) for i in order]
+        best = int(np.argmin(np.where(deep, (x - centre[0]) ** 2 + (d - centre[1]) ** 2, np.inf)))
+        return x, d, best
 
     def _tissue_of(self, name: str) -> str:
         return next((t for n, t in zip(self.names, self.tissues, strict=True) if n == name), "")
