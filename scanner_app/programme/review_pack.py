@@ -20,7 +20,7 @@ from PIL import Image as PilImage
 from scanner_app.programme.db import ProgrammeDatabase
 from scanner_app.programme.people import User
 from scanner_app.programme.quality import Classification, ReviewedCase, cases, review_stats
-from scanner_app.studies.dicom_writer import first_frame_shown
+from scanner_app.studies.dicom_writer import first_frame
 from scanner_app.studies.model import StudyError
 from scanner_app.studies.report_images import ImageGeometry, png_of, render_key_image
 from scanner_app.studies.store import StudyStore
@@ -65,7 +65,7 @@ def _case_images(store: StudyStore | None, case: ReviewedCase, folder: Path, num
         ds = store.read_dataset(record)
         # Calipers and the body marker, not typed text: it may hold a name or a date.
         shown = [{k: v for k, v in a.items() if k != "texts"} for a in record.annotations]
-        image = render_key_image(first_frame_shown(ds), ImageGeometry.of(ds), shown)
+        image = render_key_image(first_frame(ds), ImageGeometry.of(ds), shown)
         path = folder / f"case{number:02d}-{i + 1}.png"
         path.write_bytes(png_of(image))
         paths.append(path)

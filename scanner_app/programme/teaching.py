@@ -31,7 +31,7 @@ from scanner_app.programme.schema import (
     TeachingCaseRow,
     TeachingSessionRow,
 )
-from scanner_app.studies.dicom_writer import first_frame_shown
+from scanner_app.studies.dicom_writer import first_frame
 from scanner_app.studies.export import export_deidentified
 from scanner_app.studies.report_images import ImageGeometry, png_of, render_key_image
 from scanner_app.studies.store import StudyStore
@@ -330,7 +330,7 @@ def _case_pngs(case: TeachingCase, folder: Path, number: int) -> list[Path]:
     paths = []
     for i, dcm in enumerate(sorted(case.folder.glob("*.dcm"))[:MAX_SLIDE_IMAGES]):
         ds = pydicom.dcmread(dcm)
-        image = render_key_image(first_frame_shown(ds), ImageGeometry.of(ds), [])
+        image = render_key_image(first_frame(ds), ImageGeometry.of(ds), [])
         path = folder / f"case{number:02d}-{i + 1}.png"
         path.write_bytes(png_of(image))
         paths.append(path)

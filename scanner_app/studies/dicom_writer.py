@@ -499,17 +499,9 @@ def geometry_runs(frames: Sequence[Frame]) -> list[list[Frame]]:
 
 
 def first_frame(ds: Dataset) -> npt.NDArray[np.uint8]:
-    """The first frame of a still or a clip of any length (pydicom gives a one-frame clip as 2-D), in
-    grey: a colour (Doppler) image is shown by its brightness, the highest of R, G and B."""
-    pixels = np.asarray(ds.pixel_array)
-    if int(ds.get("SamplesPerPixel", 1)) == 3:
-        pixels = pixels.max(axis=-1)
-    return np.asarray(pixels if pixels.ndim == 2 else pixels[0], dtype=np.uint8)
-
-
-def first_frame_shown(ds: Dataset) -> npt.NDArray[np.uint8]:
-    """The first frame as a viewer shows it: grey (rows, cols), or for a colour (Doppler) image RGB
-    (rows, cols, 3) with its colour box and bar (pydicom gives YBR as RGB)."""
+    """The first frame of a still or a clip of any length (pydicom gives a one-frame clip as 2-D) as a
+    viewer shows it: grey (rows, cols), or for a colour (Doppler) image RGB (rows, cols, 3) with its
+    colour box and bar (pydicom gives YBR as RGB)."""
     pixels = np.asarray(ds.pixel_array)
     grey_or_rgb = 2 if int(ds.get("SamplesPerPixel", 1)) == 1 else 3
     return np.asarray(pixels if pixels.ndim == grey_or_rgb else pixels[0], dtype=np.uint8)

@@ -27,7 +27,7 @@ from typing import Any
 
 from scanner_app.capture import CaptureKind, ImagingMode
 from scanner_app.doppler_capture import is_doppler_setting
-from scanner_app.studies.dicom_writer import APP_NAME, APP_VERSION, first_frame_shown, write_file_atomic
+from scanner_app.studies.dicom_writer import APP_NAME, APP_VERSION, first_frame, write_file_atomic
 from scanner_app.studies.model import Study, StudyCapture, StudyDocument, StudyError
 from scanner_app.studies.report_images import (
     ImageGeometry,
@@ -366,7 +366,7 @@ def _images_for(captures: Sequence[StudyCapture], value: object) -> str:
 def _key_image(store: StudyStore, record: StudyCapture, step_titles: Mapping[str, str]) -> KeyImage:
     ds = store.read_dataset(record)
     # In colour when stored in colour: a colour Doppler image in grey shows no flow (and a grey bar).
-    image = render_key_image(first_frame_shown(ds), ImageGeometry.of(ds), record.annotations)
+    image = render_key_image(first_frame(ds), ImageGeometry.of(ds), record.annotations)
     labels = record.labels
     parts = [f"#{record.instance_number}"]
     step = step_titles.get(labels.step_id) or labels.step_title
