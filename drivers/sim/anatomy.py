@@ -558,7 +558,7 @@ def compress_vessels(
 
     # Every call maps depths at the samples' own positions along the limb: the veins' geometry there
     # is worked out once (the arteries' secant steps call this a dozen times a frame).
-    squashes = [(lumen_fraction(st.vessel, pressure), _tube_at(st, s)) for st in veins]  # type: ignore[arg-type]
+    squashes = [(lumen_fraction(vessel, pressure), _tube_at(st, s)) for st in veins if (vessel := st.vessel)]
 
     def deform(t_: Array, d_: Array) -> Array:
         out = flatten(pressure, d_)

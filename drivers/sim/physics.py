@@ -327,7 +327,10 @@ def _kernel_lags(
     lags = [
         np.arange(-(k.size - 1), k.size, dtype=np.float64) * c for k, c in zip(kernels, per_line, strict=True)
     ]
-    return kernels, autocorrelations, np.concatenate(lags)
+    all_lags = np.concatenate(lags)
+    for a in (*autocorrelations, all_lags):
+        a.flags.writeable = False  # cached and shared
+    return kernels, autocorrelations, all_lags
 
 
 @lru_cache(maxsize=8)
