@@ -238,6 +238,14 @@ class SimulatorControl(Protocol):
         `depth_mm` x `width_mm` (the frame's), with the probe's pressure applied."""
         ...
 
+    def frame_label_map(
+        self, device_time_us: int, rows: int, cols: int, depth_mm: float, width_mm: float
+    ) -> LabelMap | None:
+        """The ground truth of the frame the probe sent with `device_time_us` (Frame.device_time_us), as
+        `label_map` gives it for the scene and pose that made that frame; None when the probe no
+        longer knows that frame."""
+        ...
+
     def manoeuvres(self) -> tuple[str, ...]:
         """What the simulated patient can do for a Doppler study ("augmentation": a calf squeeze,
         "valsalva": begin straining, "release"); empty when this simulated probe makes no Doppler."""

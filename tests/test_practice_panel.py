@@ -89,6 +89,30 @@ def test_the_overlay_names_the_structures_in_view_and_follows_the_probe(qtbot: Q
     assert not overlay.isVisible()
 
 
+def test_names_stay_with_a_frozen_image_when_the_probe_moves(qtbot: QtBot, rig: Rig) -> None:
+    """Frozen, the names are those of the image on screen however the probe moves; live again, they
+    follow the probe."""
+    overlay = rig.panel.overlay
+
+    def shown() -> set[str]:
+        return {n for n, *_ in overlay.shown_names}
+
+    qtbot.keyClick(rig.window, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: "quadriceps tendon" in shown(), timeout=3000)
+    qtbot.keyClick(rig.window, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: rig.window.models.cine.frozen, timeout=3000)
+    rig.panel.refresh_overlay()
+    frozen = shown()
+    assert "quadriceps tendon" in frozen
+    rig.control.set_pose(position_mm=72.0)  # the "patellar tendon long axis" view
+    rig.panel.refresh_overlay()
+    assert shown() == frozen and "patellar tendon" not in shown()
+    labels = _labels_now(rig)  # what a quiz grades against: the frozen image's structures
+    assert "quadriceps tendon" in labels.in_view() and "patellar tendon" not in labels.in_view()
+    qtbot.keyClick(rig.window, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: "patellar tendon" in shown(), timeout=3000)
+
+
 def test_names_of_neighbouring_structures_do_not_cover_each_other(qtbot: QtBot, rig: Rig) -> None:
     """The calf's posterior tibial veins lie either side of their artery, a few millimetres apart: the
     second name goes above or below its point rather than over the first; each is still anchored on

@@ -329,18 +329,22 @@ class PracticePanel(QWidget):
     # -- ground truth of the image on screen ---------------------------------------------------------
 
     def current_labels(self) -> LabelMap | None:
-        """The ground truth of the image now shown (the newest frame's grid), None without one."""
+        """The ground truth of the image now shown, None without one: of the frame itself (the scene
+        and pose that made it), so names and grades stay with a frozen or cine frame however the
+        probe has moved since."""
         if self._control is None or self._window is None:
             return None
         cine = self._window.models.cine
-        # Frozen: the cine frame on screen (the truth is still the probe's pose now); live: the newest.
+        # Frozen: the cine frame on screen; live: the newest.
         ring_frame = cine.current() or cine.ring.get(cine.ring.newest_seq)
         if ring_frame is None:
             return None
         frame = ring_frame.frame
         if frame.beam.geometry != Geometry.LINEAR or frame.depth_origin_mm != 0.0:
             return None  # the simulator's truth is a linear plane (its probe is linear)
-        return self._control.label_map(frame.rows, frame.cols, frame.height_mm, frame.width_mm)
+        return self._control.frame_label_map(
+            frame.device_time_us, frame.rows, frame.cols, frame.height_mm, frame.width_mm
+        )
 
     # -- overlay -------------------------------------------------------------------------------------
 

@@ -74,6 +74,7 @@ class SimulatorControl:
         self._patient = patient
         self._plugged = True
         self._needle_in_plane = True
+        self._last_label_map: tuple[Scene, tuple[object, ...], LabelMap] | None = None
 
     def list_scenes(self) -> list[tuple[str, str, list[str]]]:
         """(scene id, title, variant ids) for every scene."""
@@ -151,7 +152,32 @@ class SimulatorControl:
     def label_map(self, rows: int, cols: int, depth_mm: float, width_mm: float) -> LabelMap:
         """The structure under each pixel of a linear image at the probe's pose now (pressed as the
         probe presses), painted as the renderer paints its labels."""
-        scene, at = self._renderer.scene, self._renderer.pose
+        return self._label_map(
+            self._renderer.scene,
+            self._renderer.pose,
+            rows=rows,
+            cols=cols,
+            depth_mm=depth_mm,
+            width_mm=width_mm,
+        )
+
+    def frame_label_map(
+        self, device_time_us: int, rows: int, cols: int, depth_mm: float, width_mm: float
+    ) -> LabelMap | None:
+        """`label_map` of the frame the probe sent with `device_time_us`, at the scene and pose that
+        made it (PatientRenderer.frame_poses); None when that frame is no longer known."""
+        made = self._renderer.frame_poses.at(device_time_us)
+        if made is None:
+            return None
+        return self._label_map(*made, rows=rows, cols=cols, depth_mm=depth_mm, width_mm=width_mm)
+
+    def _label_map(
+        self, scene: Scene, at: ProbePose, *, rows: int, cols: int, depth_mm: float, width_mm: float
+    ) -> LabelMap:
+        key = (at, rows, cols, depth_mm, width_mm)
+        last = self._last_label_map
+        if last is not None and last[0] is scene and last[1] == key:
+            return last[2]  # a frozen image, or a held probe: the same truth again
         grid = ph.BeamGrid(Geometry.LINEAR, rows, cols, depth_mm, width_mm, 60.0, 40.0, 0, 0)
         coords = ph.plane_coords(grid, at)
         d = compress_vessels(scene, at.pressure, coords.s, coords.t, coords.d)
@@ -159,7 +185,9 @@ class SimulatorControl:
         index.flags.writeable = False
         tissue_of = label_names()
         tissues = (tissue_of[0], *(tissue_of[int(st.label)] for st in scene.structures))
-        return LabelMap(index, structure_names(scene), tissues, depth_mm, width_mm)
+        labels = LabelMap(index, structure_names(scene), tissues, depth_mm, width_mm)
+        self._last_label_map = (scene, key, labels)
+        return labels
 
     def manoeuvres(self) -> tuple[str, ...]:
         return tuple(m.value for m in Manoeuvre) if self._patient is not None else ()

@@ -102,6 +102,10 @@ class DirectSimProbe(BaseProbeDriver):
             self._next_deadline = self._clock()  # fell far behind (debugger, suspend): don't burst
         params = self.sim_settings.params
         rendered = self._renderer.render(params, acquired_at - self._t0)
+        device_time_us = int(acquired_at * 1e6)
+        stamp = getattr(self._renderer, "stamp", None)  # a virtual patient keeps each frame's pose
+        if callable(stamp):
+            stamp(device_time_us)
         descriptor = self._descriptor
         assert descriptor is not None
         pixels = rendered.pixels
@@ -123,7 +127,7 @@ class DirectSimProbe(BaseProbeDriver):
         )
         frame = Frame(
             seq=self._seq,
-            device_time_us=int(acquired_at * 1e6),
+            device_time_us=device_time_us,
             host_time_ns=time.monotonic_ns(),
             pixels=pixels,
             spacing_mm=(rendered.depth_mm / rows, lateral_mm),

@@ -484,8 +484,12 @@ class SimFirmware:
         if faults.malformed_every and n % faults.malformed_every == 0:
             payload = payload[: len(payload) - 1]  # one byte short of what the header says
             self.injected["malformed"] += 1
+        device_us = self._device_us()
+        stamp = getattr(self._renderer, "stamp", None)  # a virtual patient keeps each frame's pose
+        if callable(stamp):
+            stamp(device_us)
         parts = list(
-            encode_packet_parts(PacketKind.FRAME, self._frame_seq, self._device_us(), payload, self._version)
+            encode_packet_parts(PacketKind.FRAME, self._frame_seq, device_us, payload, self._version)
         )
         if faults.corrupt_every and n % faults.corrupt_every == 0:
             damaged = bytearray(parts[1])

@@ -44,6 +44,7 @@ from drivers.sim.anatomy import (
     view_bounds,
 )
 from drivers.sim.band_worker import BandJob, BandResult, BandWorker, BandWorkerError
+from drivers.sim.frame_poses import FramePoses
 from drivers.sim.needle import Needle, image_plane, needle_echo, needle_masks
 from drivers.sim.pose import ProbePose
 from drivers.sim.renderer import RenderedFrame, RenderParams
@@ -125,6 +126,8 @@ class PatientRenderer:
         self._phased = PhasedScenes()  # the scene with its vessels in each cardiac/respiratory phase
         self.needle: Needle | None = None  # the trainee's needle, replaced whole from any thread
         self._needle_truth: tuple[Key, _NeedleTruth] | None = None
+        self._rendered: tuple[Scene, ProbePose] | None = None  # what the last `render` imaged
+        self.frame_poses = FramePoses()  # what each frame sent was made of (`stamp`), by device time
 
     @classmethod
     def with_scene(cls, scene: Scene, seed: int = 0) -> PatientRenderer:
@@ -206,10 +209,18 @@ class PatientRenderer:
             scene = self._phased.at(scene, job.time_s, bounds, job.pose.pressure)
             return self._band(scene, job)
 
+    def stamp(self, device_time_us: int) -> None:
+        """The frame last rendered goes out with `device_time_us`: its scene and pose are kept for its
+        ground truth (`frame_poses`). The probe that sends the frame calls this, on the render's thread."""
+        rendered = self._rendered
+        if rendered is not None:
+            self.frame_poses.record(device_time_us, *rendered)
+
     def render(self, params: RenderParams, time_s: float) -> RenderedFrame:
         check_params(params)
         with self._lock:
             scene, pose, spec = self._scene, self._pose, self._scene_spec
+        self._rendered = (scene, pose)
         needle = self.needle  # one needle for the whole frame: echo and ground truth agree
         with self._render_lock:
             # Vessels near the plane pulse and breathe: the scene at the frame's phase bins.
