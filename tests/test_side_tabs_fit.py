@@ -5,7 +5,7 @@ theme, with every tab main.py gives the window on the simulated probe."""
 from __future__ import annotations
 
 import pytest
-from PyQt6.QtCore import QEvent
+from PyQt6.QtCore import QEvent, Qt
 from PyQt6.QtWidgets import QApplication, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -210,3 +210,38 @@ def test_the_practice_tab_fits_while_asking_subcutaneous_tissue_or_muscle(
     for button in panel.answer_buttons.values():
         if not button.isHidden():  # whole, not cut ("Mu…")
             assert button.width() >= button.sizeHint().width(), button.text()
+
+
+def test_freezing_moves_neither_the_image_nor_the_toolbar(qtbot: QtBot, full: FullWindow) -> None:
+    """With the Doppler tab open at 1280 x 800, freezing and unfreezing keep the image where it was
+    and every toolbar button under the pointer (the status line's "frozen" and the freeze button's
+    "Live" are narrower than what they replace: a newcomer's click right after F missed)."""
+    window = full.window
+    _open_side_panel(qtbot, window)
+    window.tabs.setCurrentIndex(window.side_tab_titles().index("Doppler"))
+    qtbot.waitUntil(lambda: window.view.current is not None, timeout=5000)
+
+    def placed() -> tuple[object, ...]:
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest.value)
+        QApplication.processEvents()
+        buttons = [window._toolbar.widgetForAction(a) for a in window._toolbar.actions()]
+        return (
+            window.view.mapTo(window, window.view.rect().topLeft()),
+            window.view.size(),
+            tuple(window.splitter.sizes()),
+            # At a narrow window the splitter keeps the image column at its least width: that must
+            # not follow the status texts either.
+            window.splitter.widget(0).minimumSizeHint().width(),
+            tuple(b.geometry() for b in buttons if b is not None and b.isVisible()),
+        )
+
+    live = placed()
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: window.cine.frozen, timeout=3000)
+    assert window.rate_label.text() == "frozen"
+    assert placed() == live
+    window.drops_label.setText("drops 1234")  # a longer status text does not move it either
+    assert placed() == live
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: not window.cine.frozen, timeout=3000)
+    assert placed() == live

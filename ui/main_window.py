@@ -88,6 +88,13 @@ SIDE_PANEL_MAX_SHARE = 0.26  # the image keeps the rest (image-first)
 STRIP_THUMB_PX = 40
 STRIP_CELL_PX = STRIP_THUMB_PX + 64  # room for a caption's step number, plane and Doppler mode
 STATE_LABEL_MAX_PX = 280
+MESSAGE_MIN_PX = 120  # the status message's least width (it wraps to two lines; the whole in its tooltip)
+FREEZE_TEXTS = ("❄ Freeze", "▶ Live")  # the freeze button's text, live and frozen
+STATUS_USUAL_TEXTS = (
+    "streaming",
+    "120.0 frames/s",
+    "drops 9999",
+)  # the widest the line shows while streaming
 SCROLL_BAR_PX = 16
 
 
@@ -252,7 +259,17 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         add = self.add_action
         depth, gain = SettingKey.DEPTH_MM, SettingKey.GAIN_DB
-        add("freeze", ["F", "Space"], "Freeze / unfreeze", self.toggle_freeze, "❄ Freeze")
+        freeze = add("freeze", ["F", "Space"], "Freeze / unfreeze", self.toggle_freeze, FREEZE_TEXTS[0])
+        # As wide as its wider text: were the button to narrow on freeze, every toolbar button after
+        # it would move under the pointer (a click right after F landed on the next button).
+        button = toolbar.widgetForAction(freeze)
+        if button is not None:
+            widths = []
+            for text in FREEZE_TEXTS:
+                freeze.setText(text)
+                widths.append(button.sizeHint().width())
+            freeze.setText(FREEZE_TEXTS[0])
+            button.setMinimumWidth(max(widths))
         add("still", ["S"], "Save still image", self.capture_still, "Still")
         add("clip", ["C"], "Save clip (last seconds)", self.capture_clip, "Clip")
         self.record_action = add("record", ["Shift+C"], "Start / stop clip recording",
@@ -712,7 +729,7 @@ class MainWindow(QMainWindow):
             self.annotations.bind(image_seq)
             self.view.set_frozen_text(f"❄ FROZEN   {c.index + 1}/{c.length}")
             self.rate_label.setText("frozen")
-            self.actions_by_name["freeze"].setText("▶ Live")
+            self.actions_by_name["freeze"].setText(FREEZE_TEXTS[1])
         else:
             # Live again: the frozen images' calipers and text are gone, as on a scanner.
             self.measurements.clear()
@@ -722,7 +739,7 @@ class MainWindow(QMainWindow):
             self.annotation_edit.hide()
             self.view.frozen = False
             self.view.set_frozen_text(None)
-            self.actions_by_name["freeze"].setText("❄ Freeze")
+            self.actions_by_name["freeze"].setText(FREEZE_TEXTS[0])
             self.view.frame_available()
 
     def _set_acquisition_enabled(self, enabled: bool) -> None:
@@ -896,7 +913,9 @@ class MainWindow(QMainWindow):
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.setSpacing(2)
         bottom.addWidget(self.cine_bar, 0, 0)
-        bottom.addLayout(self._status_row, 1, 0)
+        self._status_line = QWidget()  # its least width is fixed (_place_status_widgets)
+        self._status_line.setLayout(self._status_row)
+        bottom.addWidget(self._status_line, 1, 0)
         bottom.addWidget(self.strip, 0, 1, 2, 1)
         bottom.setColumnStretch(0, 3)
         bottom.setColumnStretch(1, 2)
@@ -927,7 +946,7 @@ class MainWindow(QMainWindow):
         self.message_label.setWordWrap(True)
         # a long message wraps instead of widening the window (and cutting itself off at the edge)
         self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.message_label.setMinimumWidth(160)
+        self.message_label.setMinimumWidth(MESSAGE_MIN_PX)
         # At most two lines: a longer message must not push the image up (its whole text is in the
         # tooltip and the message's own place: the Probe tab, the exam's panel, the console).
         self.message_label.setMaximumHeight(2 * self.message_label.fontMetrics().lineSpacing() + 4)
@@ -935,6 +954,21 @@ class MainWindow(QMainWindow):
         self._status_row.addWidget(self.message_label, 1)
         for w in (self.state_label, self.rate_label, self.drops_label):
             self._status_row.addWidget(w)
+        # The line's texts change all the time (the frame rate, "frozen", drops, the probe's state):
+        # were they to set the image column's least width, the splitter would move the image sideways
+        # at each change (freezing moved it 23 px at 1280 x 800). Its least width is that of its usual
+        # texts instead; a longer one is cut at the line's end (the message wraps, the state is elided).
+        least = self.message_label.minimumWidth()
+        for label, text in zip(
+            (self.state_label, self.rate_label, self.drops_label), STATUS_USUAL_TEXTS, strict=True
+        ):
+            shown = label.text()
+            label.ensurePolished()  # measured in the theme's font and padding
+            label.setText(text)
+            least += label.minimumSizeHint().width() + self._status_row.spacing()
+            label.setText(shown)
+        margins = self._status_row.contentsMargins()
+        self._status_line.setMinimumWidth(least + margins.left() + margins.right())
 
     def _default_side_width(self) -> int:
         """A share of the window, at least the imaging controls' own width (they never scroll sideways),

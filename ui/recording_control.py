@@ -26,6 +26,7 @@ class RecordingControl(QObject):
         self.ring, self.folder = ring, folder
         self.recorder: SessionRecorder | None = None
         self.label = QLabel("")
+        self.label.hide()  # an empty item would still take its place (and spacing) in the status line
         self.timer = QTimer(self)
         self.timer.setInterval(PROGRESS_MS)
         self.timer.timeout.connect(self.show_progress)
@@ -69,6 +70,7 @@ class RecordingControl(QObject):
             self._say(f"Recording not started: {exc}", True)
             return
         self.label.setStyleSheet(f"color: {ALARM}; font-weight: 600;")
+        self.label.show()
         self.timer.start()
         self.show_progress()
 
@@ -76,6 +78,7 @@ class RecordingControl(QObject):
         recorder, self.recorder = self.recorder, None
         self.timer.stop()
         self.label.setText("")
+        self.label.hide()
         if recorder is None:
             return
         progress = recorder.stop()

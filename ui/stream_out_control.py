@@ -45,6 +45,7 @@ class StreamOutControl(QObject):
         self.ring, self.host, self.port, self.pose_source = ring, host, port, pose_source
         self.server = server
         self.label = QLabel("")
+        self.label.hide()  # an empty item would still take its place (and spacing) in the status line
         self.timer = QTimer(self)
         self.timer.setInterval(STATUS_MS)
         self.timer.timeout.connect(self.show_status)
@@ -103,6 +104,7 @@ class StreamOutControl(QObject):
         running = self.running
         if self.action is not None:
             self.action.setChecked(running)
+        self.label.setVisible(running)
         if running:
             self.timer.start()
             self.show_status()
