@@ -197,3 +197,17 @@ def test_signed_report_reaches_orthanc_in_the_same_study(
     theirs = pydicom.dcmread(io.BytesIO(orthanc.get_bytes(f"/instances/{oid}/file")))
     assert theirs.StudyInstanceUID == exam.study_uid and theirs.Modality == "DOC"
     assert bytes(theirs.EncapsulatedDocument).startswith(b"%PDF-")
+
+
+def test_every_image_a_measurement_points_to_is_among_the_key_images(store: StudyStore) -> None:
+    """However few key images the report shows, the image behind each measurement row is one of them:
+    a newcomer's report gave 'Effusion depth 7.9 mm, #14' and stopped its images at #12."""
+    exam = run_knee_exam(store)
+    everything = build_report(store, exam.study_uid)
+    first_shown = everything.key_images[0].caption.split(" ")[0]
+    assert first_shown != f"#{exam.caliper_image}"  # the caliper image is not the first still
+    content = build_report(store, exam.study_uid, max_key_images=1)
+    pointed_to = {n for row in content.measurements for n in re.findall(r"#\d+", row.image)}
+    assert pointed_to == {f"#{exam.caliper_image}"}
+    shown = [image.caption.split(" ")[0] for image in content.key_images]
+    assert shown == [f"#{exam.caliper_image}"]

@@ -168,7 +168,8 @@ def build_report(
     max_key_images: int = 12,
 ) -> ReportContent:
     """Gather the report's content from the stored study; `titles` names measurement ids in words
-    (the protocol's measurement titles), else the ids are turned into words."""
+    (the protocol's measurement titles), else the ids are turned into words. Key images: every image
+    a measurement points to, then key-flagged images or stills up to `max_key_images`."""
     study = store.get_study(study_uid)
     record: Mapping[str, Any] = study.protocol_record or {}
     names = dict(titles or {})
@@ -190,6 +191,7 @@ def build_report(
     steps: list[StepRow] = []
     findings: list[str] = []
     measurements: list[MeasurementRow] = []
+    referenced: list[StudyCapture] = []  # the images measurement and procedure rows point to
     for s in raw_steps:
         sid = _step_id(s)
         title = step_titles.get(sid) or humanise_id(sid)
@@ -211,8 +213,9 @@ def build_report(
             mid = str(m.get("measurement_id") or m.get("id") or m.get("label") or "")
             label = names.get(mid) or _words(m.get("title")) or humanise_id(mid)
             value = f"{_number(m.get('value'))} {_words(m.get('unit', ''))}".strip()
-            images = _images_for(images_of_step.get(sid, []), m.get("value"))
-            measurements.append(MeasurementRow(label, value, title, images))
+            on = _images_for(images_of_step.get(sid, []), m.get("value"))
+            referenced += on
+            measurements.append(MeasurementRow(label, value, title, _numbers(on)))
             typed.append(f"{label[:1].lower()}{label[1:]} {value}")
         steps.append(StepRow(title, status, ", ".join(found)))
         if found or typed:
@@ -233,16 +236,19 @@ def build_report(
             kind = {"distance": "caliper", "two_axis": "length × depth"}.get(str(a.get("kind", "")), "")
             shown = f"{label} ({kind})" if kind and len(label) <= 2 else label
             step = step_titles.get(c.labels.step_id, "") or c.labels.step_title
-            measurements.append(MeasurementRow(shown, measurement_text(a), step, f"#{c.instance_number}"))
+            referenced.append(c)
+            measurements.append(MeasurementRow(shown, measurement_text(a), step, _numbers([c])))
 
     qa_review = tuple(
         f"{_words(q.get('step_title')) or humanise_id(str(q.get('step_id', '')))}: {_words(q.get('title'))}"
         for q in record.get("qa_review", []) or []
         if isinstance(q, Mapping) and _words(q.get("title"))
     )
-    flagged = [c for c in study.captures if c.labels.key_image]
-    chosen = flagged or [c for c in study.captures if c.kind is CaptureKind.STILL]
-    key_images = tuple(_key_image(store, c, step_titles) for c in chosen[:max_key_images])
+    for _role, documented in _procedure_images(record.get("procedure"), study.captures):
+        referenced += documented  # the images the procedure block points to
+    key_images = tuple(
+        _key_image(store, c, step_titles) for c in _key_captures(study.captures, referenced, max_key_images)
+    )
     title = _words(record.get("protocol_title") or record.get("title")) or study.description
     title = title or humanise_id(study.protocol_id) or "Ultrasound examination"
     return ReportContent(
@@ -339,19 +345,32 @@ def _procedure_rows(procedure: object, captures: Sequence[StudyCapture]) -> tupl
         ("Pain score", ", ".join(pain)),
         ("Pain follow-up", f"at {' and '.join(weeks)} weeks" if weeks else ""),
     ]
-    raw_steps = p.get("image_steps")
-    steps: Mapping[str, Any] = raw_steps if isinstance(raw_steps, Mapping) else {}
-    for role, words in PROCEDURE_ROLE_WORDS:
-        wanted = set(steps.get(role, []) or [])
-        numbers = [f"#{c.instance_number}" for c in captures if c.labels.step_id in wanted]
-        rows.append((words, ", ".join(numbers) or "none"))
+    for words, documented in _procedure_images(p, captures):
+        rows.append((words, _numbers(documented) or "none"))
     missing = [_words(m) for m in p.get("missing", []) or [] if _words(m)]
     if missing:
         rows.append(("Not documented", "; ".join(missing)))
     return tuple((k, v or "—") for k, v in rows)
 
 
-def _images_for(captures: Sequence[StudyCapture], value: object) -> str:
+def _procedure_images(
+    procedure: object, captures: Sequence[StudyCapture]
+) -> list[tuple[str, list[StudyCapture]]]:
+    """Each documentation role of a procedure (pre-procedure, needle in the target, ...) in words,
+    with the images taken at its steps; [] for an exam that is no procedure."""
+    raw_steps = procedure.get("image_steps") if isinstance(procedure, Mapping) else None
+    steps: Mapping[str, Any] = raw_steps if isinstance(raw_steps, Mapping) else {}
+    return (
+        [
+            (words, [c for c in captures if c.labels.step_id in set(steps.get(role, []) or [])])
+            for role, words in PROCEDURE_ROLE_WORDS
+        ]
+        if isinstance(procedure, Mapping)
+        else []
+    )
+
+
+def _images_for(captures: Sequence[StudyCapture], value: object) -> list[StudyCapture]:
     """The image(s) a typed measurement was made on: the step's image whose caliper shows the same
     value, else the step's images (it was typed in that step, from what they show)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -359,8 +378,28 @@ def _images_for(captures: Sequence[StudyCapture], value: object) -> str:
             for a in _caliper_entries(c):
                 shown = a.get("distance_mm", a.get("value_mm"))
                 if isinstance(shown, int | float) and round(float(shown), 1) == round(float(value), 1):
-                    return f"#{c.instance_number}"
+                    return [c]
+    return list(captures)
+
+
+def _numbers(captures: Sequence[StudyCapture]) -> str:
     return ", ".join(f"#{c.instance_number}" for c in captures)
+
+
+def _key_captures(
+    captures: Sequence[StudyCapture], referenced: Sequence[StudyCapture], most: int
+) -> list[StudyCapture]:
+    """The report's key images, in the order taken: every image a row of the report points to (a
+    measurement's, a procedure step's: each must be there to see, however many), then those flagged
+    as key images, else the stills, up to `most` in all."""
+    flagged = [c for c in captures if c.labels.key_image]
+    chosen = flagged or [c for c in captures if c.kind is CaptureKind.STILL]
+    shown = {c.instance_number: c for c in referenced}
+    for c in chosen:
+        if len(shown) >= most:
+            break
+        shown.setdefault(c.instance_number, c)
+    return sorted(shown.values(), key=lambda c: c.instance_number)
 
 
 def _key_image(store: StudyStore, record: StudyCapture, step_titles: Mapping[str, str]) -> KeyImage:
