@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -77,8 +78,12 @@ def test_headless_protocol_run_from_the_command_line(
     # Three seconds cannot cover the knee: the user is told which steps are still to capture.
     assert "incomplete; steps still to capture: " in run.out
     assert "Popliteal fossa, menisci and PCL (" in run.out
+    # How many captures three seconds hold depends on the machine's load (4 on a quiet one, fewer
+    # while other tests run): what the summary says was kept is what the folder holds.
+    said = re.search(r": (\d+) captures, \d+ frames", run.out)
+    assert said is not None, run.out
     files = sorted(tmp_path.rglob("*.dcm"))
-    assert len(files) >= 4
+    assert len(files) == int(said.group(1)) >= 1
     errors, _ = dciodvfy(files[0])
     assert errors == []
 

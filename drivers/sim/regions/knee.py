@@ -7,14 +7,21 @@ import numpy as np
 
 from drivers.sim.anatomy import SceneSpec
 from drivers.sim.pose import ProbePose as P
-from drivers.sim.regions.parts import Items, L, layer, offset, rounded, skin_and_fat, st
+from drivers.sim.regions.parts import Items, L, layer, offset, rounded, st
 from drivers.sim.regions.variants import variants
 from drivers.sim.shapes import INF, Array, DepthFn, Ellipsoid, across_t, along_s, tube
 
 
 def knee(variant: str | None) -> Items:
     femur = along_s([(-150, 24.0), (-20, 24.0), (10, 28.0), (40, 38.0)])
-    items = skin_and_fat(5.0, deep="vastus medialis / lateralis muscle")
+    # The vasti end at the patella: below it the patellar tendon lies in the subcutaneous fat, on
+    # Hoffa's fat pad, and the fat reaches the tibia beside it (a newcomer saw "vastus" there).
+    fat_bottom = along_s([(38, 5.0), (46, 10.5), (95, 10.5), (105, 5.0)])
+    items: Items = [
+        layer("vastus medialis / lateralis muscle", L.MUSCLE, fat_bottom, INF),
+        layer("skin", L.SKIN, 0.0, 1.5),
+        layer("subcutaneous fat", L.FAT, 1.5, fat_bottom),
+    ]
     ant = (-30.0, 30.0)
     items += [
         # Flat ovals in short axis: quadriceps tendon ~7 mm thick (clinical.md: 6-8 mm).
@@ -26,6 +33,9 @@ def knee(variant: str | None) -> Items:
         layer("suprapatellar (quadriceps) fat pad", L.FAT, 12.0, 16.0, s=(-50, 0), t=(-20, 20)),
         layer("prefemoral fat pad", L.FAT, 16.8, femur, s=(-65, 5), t=(-22, 22)),
         layer("vastus intermedius muscle", L.MUSCLE, 16.8, femur, s=(-150, -65), t=ant),
+        # Hoffa's fat pad fills the space under the patellar tendon down to the femur and tibia and
+        # across to the condyles (painted before the bones, which cover its deep part).
+        layer("infrapatellar (Hoffa) fat pad", L.FAT, 10.5, 45.0, s=(44, 95), t=(-30, 30)),
         layer("femur", L.BONE, femur, INF, t=ant),
         layer("femoral trochlear cartilage", L.CARTILAGE, offset(femur, -2.5), femur, s=(-30, 40), t=ant),
     ]
@@ -62,14 +72,6 @@ def knee(variant: str | None) -> Items:
             L.TENDON,
             tube([(44, 0, 8.0), (100, 0, 8.7)], 13.0, 2.5),
             fibre_dir=(1.0, 0.0, 0.013),
-        ),
-        layer(
-            "infrapatellar (Hoffa) fat pad",
-            L.FAT,
-            11.2,
-            along_s([(44, 16), (60, 25), (90, 22)]),
-            s=(44, 95),
-            t=(-25, 25),
         ),
         layer(
             "tibia",
