@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QRect, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
+from PyQt6.QtGui import QAction, QCloseEvent, QFocusEvent, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
     closing = pyqtSignal(object)  # CloseRequest: the user asks to close; a feature may veto
     finishing = pyqtSignal()  # the close goes ahead and captures are stored: features finish now
     image_clicked = pyqtSignal(float, float)  # (x_mm, depth_mm) a click on the image, no caliper placing
+    cancelled = pyqtSignal()  # Esc with no help, text box or caliper of the window's own to close first
     probe_switched = pyqtSignal(str)  # the probe picker's switch is done: the new probe's spec
     _switch_done = pyqtSignal(str, object)  # (spec, Future) from the switch's worker thread
 
@@ -181,6 +182,7 @@ class MainWindow(QMainWindow):
         self.annotation_edit.setFixedWidth(320)
         self.annotation_edit.hide()
         self.annotation_edit.returnPressed.connect(self._place_annotation)
+        self.annotation_edit.installEventFilter(self)  # leaving the box places its text
         self._annotation_at: tuple[float, float] | None = None
         self._last_click_mm: tuple[float, float] | None = None
 
@@ -209,8 +211,10 @@ class MainWindow(QMainWindow):
         self._switch_done.connect(self._on_switch_done)  # queued: the future completes on a worker
         self.worker.finished.connect(self._on_capture_done)
         self.view.clicked_mm.connect(self._on_image_click)
-        self.view.free_click_mm.connect(self.image_clicked)
+        self.view.free_click_mm.connect(self._on_free_click)
         self.view.wheel_steps.connect(self._cine_step)
+        # The image refitted (a side tab opened, the window resized): the text box stays on its point.
+        self.view.plot.vb.sigResized.connect(lambda _vb: self._follow_annotation_box())
         self.imaging.setting_changed.connect(self._on_setting_change)
         self.imaging.view_changed.connect(self._on_view_state)
         self.cine.changed.connect(self._on_cine)
@@ -300,7 +304,7 @@ class MainWindow(QMainWindow):
                 f"Preset: {name}",
                 functools.partial(self._preset_key, name),
             )
-        add("cancel", ["Esc"], "Cancel measurement / close help", self.cancel)
+        add("cancel", ["Esc"], "Cancel caliper, text or target drop / close help", self.cancel)
         toolbar.addSeparator()
         add("help", ["F1", "?"], "Show / hide this help", self.help_toggle, "Help (F1)")
         # Closing goes through closeEvent, so the exam's close prompt and saving still apply.
@@ -444,6 +448,11 @@ class MainWindow(QMainWindow):
         """A line in the status bar (red for errors)."""
         self._message(text, error)
 
+    def clear_message(self, text: str) -> None:
+        """Empty the status line if it still shows `text` (a prompt that has ended), not a newer line."""
+        if self.message_label.text() == text:
+            self._message("")
+
     def toggle_freeze(self) -> None:
         self.cine.toggle_freeze()
 
@@ -515,6 +524,13 @@ class MainWindow(QMainWindow):
         resized = event is not None and event.type() == QEvent.Type.Resize
         if watched is self.view and resized and self._image_panel is not None:
             self._image_panel.setGeometry(self.view.rect())
+        if watched is self.annotation_edit and isinstance(event, QFocusEvent) and event.lostFocus():
+            # Another control taken (a click, Tab) ends the typing as on a scanner: the text stays. A
+            # box left open would look as if it took the keys while they went to the shortcuts. Another
+            # window or a popup taking the keys for a while is no leaving: they come back to the box.
+            passing = (Qt.FocusReason.ActiveWindowFocusReason, Qt.FocusReason.PopupFocusReason)
+            if self.annotation_edit.isVisible() and event.reason() not in passing:
+                self._place_annotation()
         return super().eventFilter(watched, event)
 
     def capture_clip(self, seconds: float | None = None) -> None:
@@ -555,8 +571,9 @@ class MainWindow(QMainWindow):
             self.measurements.remove_last()
 
     def begin_annotation(self) -> None:
-        """Open the text field; Enter places the text where the image was last clicked (else the centre).
-        The text belongs to the frozen image, so a live one is frozen first."""
+        """Open the text box where the image was last clicked (else at its centre); a click on the image
+        moves it there. Until Enter places the text (or Esc drops it) the keys type into it, none is a
+        shortcut. The text belongs to the frozen image, so a live one is frozen first."""
         if self.view.current is not None:
             self.cine.freeze()
         frame = self.view.current.frame if self.view.current is not None else None
@@ -567,7 +584,9 @@ class MainWindow(QMainWindow):
         else:
             self._annotation_at = (10.0, 10.0)
         self.annotation_edit.clear()
-        self.annotation_edit.move(max(0, (self.view.width() - 320) // 2), 50)
+        self._show_annotation_box()
+        # A click on the image must not take the keys from the box (they would be shortcuts again).
+        self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.annotation_edit.show()
         self.annotation_edit.setFocus()
 
@@ -583,11 +602,12 @@ class MainWindow(QMainWindow):
         if self.help.isVisible():
             self.help.hide()
         elif self.annotation_edit.isVisible():
-            self.annotation_edit.hide()
+            self._close_annotation_box()
         else:
             self.measurements.cancel()
             self.measurements.select(None)
             self.annotations.select(None)
+            self.cancelled.emit()  # a feature's prompt (a target drop) ends with its message
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -700,13 +720,46 @@ class MainWindow(QMainWindow):
 
     def _place_annotation(self) -> None:
         text = self.annotation_edit.text().strip()
-        self.annotation_edit.hide()
-        self.view.setFocus()
+        self._close_annotation_box()
         if text and self._annotation_at is not None:
             self.annotations.add_text(text, *self._annotation_at)
 
+    def _close_annotation_box(self) -> None:
+        """Hide the text box (placing nothing); keys it had go back to the image's shortcuts."""
+        had_keys = self.annotation_edit.hasFocus()  # not when left for another control: that keeps them
+        self.annotation_edit.hide()
+        self.view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        if had_keys:
+            self.view.setFocus()
+
+    def _show_annotation_box(self) -> None:
+        """The box centred where its text will be placed, kept inside the image's widget."""
+        width, height = self.annotation_edit.width(), self.annotation_edit.sizeHint().height()
+        if self._annotation_at is not None and self.view.current is not None:
+            at = self.view.widget_pos_of_mm(*self._annotation_at).toPoint()
+            x, y = at.x() - width // 2, at.y() - height // 2
+        else:
+            x, y = (self.view.width() - width) // 2, 50
+        x = min(max(0, x), max(0, self.view.width() - width))
+        y = min(max(0, y), max(0, self.view.height() - height))
+        self.annotation_edit.move(x, y)
+
+    def _follow_annotation_box(self) -> None:
+        if self.annotation_edit.isVisible():
+            self._show_annotation_box()
+
     def _on_image_click(self, x_mm: float, y_mm: float) -> None:
         self._last_click_mm = (x_mm, y_mm)
+
+    def _on_free_click(self, x_mm: float, y_mm: float) -> None:
+        """A click placing no caliper point: with the text box open it moves the box (the text's place),
+        as the cursor of a scanner's text mode; else it is the features' (`image_clicked`)."""
+        if self.annotation_edit.isVisible():
+            self._annotation_at = (x_mm, y_mm)
+            self._show_annotation_box()
+            self.annotation_edit.setFocus()
+        else:
+            self.image_clicked.emit(x_mm, y_mm)
 
     def _cine_step(self, frames: int) -> None:
         if not self.cine.frozen:
@@ -736,7 +789,8 @@ class MainWindow(QMainWindow):
             self.measurements.bind(None)
             self.annotations.clear()
             self.annotations.bind(None)
-            self.annotation_edit.hide()
+            if self.annotation_edit.isVisible():
+                self._close_annotation_box()
             self.view.frozen = False
             self.view.set_frozen_text(None)
             self.actions_by_name["freeze"].setText(FREEZE_TEXTS[0])

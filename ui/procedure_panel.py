@@ -3,10 +3,10 @@
 The "Procedure" tab sets the approach (in-plane from either end, or out-of-plane), the needle's angle
 to the skin and entry point (or a bracket preset), and shows the path from the entry to a dropped
 target. `G` shows or hides the guide, `[` / `]` change the angle by 5°, `Shift+T` drops a target at
-the next click on the image (freezing a live image first, as for calipers). The target stays where it
-was dropped in image millimetres, live or frozen, until cleared. Overlays are redrawn only when the
-guide, the depth or the image width changes, never per frame, so the live image runs as fast as
-without them. Attached through the window's extension points only.
+the next click on the image (freezing a live image first, as for calipers; Esc cancels it and its
+prompt). The target stays where it was dropped in image millimetres, live or frozen, until cleared.
+Overlays are redrawn only when the guide, the depth or the image width changes, never per frame, so
+the live image runs as fast as without them. Attached through the window's extension points only.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ TARGET_COLOUR = "#ff7ad9"
 ANGLE_STEP_DEG = 5.0
 MARK_EVERY_MM = 5.0  # a tick every 5 mm of depth, labelled every 10 mm
 DEFAULT_WIDTH_MM = 38.0  # until the first frame tells the footprint's width
+DROP_PROMPT = "Click the target on the image"
 APPROACH_TEXT = {
     Approach.IN_PLANE_LEFT: "In-plane, from the left",
     Approach.IN_PLANE_RIGHT: "In-plane, from the right",
@@ -133,6 +134,7 @@ class ProcedurePanel(QWidget):
         )
         window.add_action("needle_target", ["Shift+T"], "Procedure: drop a target (freezes)", self.begin_drop)
         window.image_clicked.connect(self._on_image_click)
+        window.cancelled.connect(self.cancel_drop)
         models = window.models
         models.imaging.setting_changed.connect(self._on_setting)
         self._depth_mm = models.imaging.value(SettingKey.DEPTH_MM)
@@ -171,7 +173,14 @@ class ProcedurePanel(QWidget):
         if self._window is not None:
             if not self._window.models.cine.frozen:
                 self._window.models.cine.freeze()
-            self._window.show_message("Click the target on the image")
+            self._window.show_message(DROP_PROMPT)
+
+    def cancel_drop(self) -> None:
+        """Esc: no target is dropped at the next click, and the prompt asking for it goes."""
+        if self.dropping:
+            self.dropping = False
+            if self._window is not None:
+                self._window.clear_message(DROP_PROMPT)
 
     def clear_target(self) -> None:
         self.target = None
@@ -183,7 +192,7 @@ class ProcedurePanel(QWidget):
         self.dropping = False
         self.target = (x_mm, y_mm)
         self.redraw()
-        if self._window is not None:  # replaces "Click the target on the image"
+        if self._window is not None:  # replaces DROP_PROMPT
             self._window.show_message("Target dropped: " + self.readout_text().replace("\n", "; "))
 
     def _on_preset(self, name: str) -> None:

@@ -141,6 +141,10 @@ class ScannerWindow(Protocol):
 
     def show_message(self, text: str, error: bool = False) -> None: ...
 
+    def clear_message(self, text: str) -> None:
+        """Empty the status line if it still shows `text` (a prompt that has ended), not a newer line."""
+        ...
+
     def set_context_title(self, text: str) -> None:
         """What the window is about now (the exam's subject), shown in its title; "" for none."""
         ...
@@ -218,7 +222,13 @@ class ScannerWindow(Protocol):
     @property
     def image_clicked(self) -> pyqtBoundSignal:
         """(x_mm, depth_mm) a click on the image, snapped to a pixel centre, when no caliper is being
-        placed (a caliper takes its own clicks)."""
+        placed and no text typed (a caliper takes its own clicks; the text box moves to a click)."""
+        ...
+
+    @property
+    def cancelled(self) -> pyqtBoundSignal:
+        """() Esc, once the window's own help, text box and caliper are closed: a feature ends the
+        prompt it waits on (a click for a target) and clears that prompt's message."""
         ...
 
     @property
