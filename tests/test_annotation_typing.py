@@ -147,3 +147,16 @@ def test_the_box_stays_on_its_point_when_the_image_is_refitted(qtbot: QtBot, win
     moved = window.view.widget_pos_of_mm(*at_mm).toPoint()
     qtbot.waitUntil(lambda: abs(box.geometry().center().x() - moved.x()) <= 2, timeout=2000)
     assert abs(box.geometry().center().y() - moved.y()) <= box.height()
+
+
+def test_a_capture_keeps_the_text_being_typed(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    """Still from the toolbar while the text box is open: the text on screen goes into the capture."""
+    wait_streaming(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_T)
+    _type(qtbot, "Baker cyst")
+    window.actions_by_name["still"].trigger()  # a toolbar button: it does not take the keys
+    assert not window.annotation_edit.isVisible()
+    assert [t.text for t in window.annotations.texts] == ["Baker cyst"]
+    qtbot.waitUntil(lambda: any((tmp_path / "captures").rglob("*.json")), timeout=5000)
+    kept = "".join(p.read_text() for p in (tmp_path / "captures").rglob("*.json"))
+    assert "Baker cyst" in kept

@@ -458,6 +458,7 @@ class MainWindow(QMainWindow):
 
     def capture_still(self) -> None:
         """Store the frame on screen (the cine frame when frozen) with its annotations and measurements."""
+        self._place_typed_text()
         ring_frame = self.cine.current() if self.cine.frozen else self.view.current
         if ring_frame is None:
             self._message("Nothing to capture yet: no image", error=True)
@@ -536,6 +537,7 @@ class MainWindow(QMainWindow):
     def capture_clip(self, seconds: float | None = None) -> None:
         """Store the last `seconds` (preferences' clip length by default): up to now when live, up to the
         shown cine frame when frozen."""
+        self._place_typed_text()
         seconds = float(seconds if seconds is not None else self.prefs.get("clip_seconds"))
         if self.cine.frozen:
             current = self.cine.current()
@@ -723,6 +725,12 @@ class MainWindow(QMainWindow):
         self._close_annotation_box()
         if text and self._annotation_at is not None:
             self.annotations.add_text(text, *self._annotation_at)
+
+    def _place_typed_text(self) -> None:
+        """Text still being typed is on the image as the user sees it: a capture keeps it (Still and
+        Clip from the toolbar do not take the keys from the box, so it would not have been placed)."""
+        if self.annotation_edit.isVisible():
+            self._place_annotation()
 
     def _close_annotation_box(self) -> None:
         """Hide the text box (placing nothing); keys it had go back to the image's shortcuts."""
