@@ -47,7 +47,7 @@ from protocols.model import ScanProtocol, Side
 from protocols.procedure_map import DEFAULT_PROCEDURE_MAP, ProcedureMapError, ProcedureProtocolMap
 from scanner_app.studies.model import ExamOrder, FieldValueError, Patient, StudyError, check_dicom_value
 from scanner_app.studies.pacs import PacsDestination, read_destinations
-from scanner_app.studies.report import format_person_name
+from scanner_app.studies.report import format_date, format_person_name
 from scanner_app.studies.worklist import WorklistEntry, WorklistQuery, ordered_side, query_worklist
 from ui.theme import ALARM
 from ui.user_folders import user_path
@@ -125,6 +125,14 @@ def parse_birth_date(text: str, today: dt.date | None = None) -> str:
     if not dt.date(1900, 1, 1) <= date <= (today or dt.date.today()):
         raise FieldValueError("birth_date", f"{date.isoformat()} is not a possible birth date (1900..today)")
     return date.strftime("%Y%m%d")
+
+
+def _date_words(dicom_date: str) -> str:
+    """A DICOM DA (YYYYMMDD) as the report writes dates; as given when it is no date."""
+    try:
+        return format_date(dt.datetime.strptime(dicom_date, "%Y%m%d").date())
+    except ValueError:
+        return dicom_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +252,13 @@ class ExamDialog(QDialog):
         worklist: WorklistSource | None = None,
         procedure_map: ProcedureProtocolMap | None = None,
         station_ae: str = "",
+        known_patient: Callable[[str], Patient | None] = lambda _patient_id: None,
     ) -> None:
+        """`known_patient` gives the patient already kept under an ID (the newest study's), or None."""
         super().__init__(parent)
         self.setWindowTitle("New exam")
+        self._known_patient = known_patient
+        self._acknowledged: Patient | None = None  # details kept for a known ID after the warning
         self.protocols = list(protocols)
         self.request: ExamRequest | None = None
         self.picked: WorklistEntry | None = None  # the scheduled procedure this exam is for
@@ -670,12 +682,47 @@ class ExamDialog(QDialog):
             edit.selectAll()
             return
         try:
-            self.request = self._build_request()
+            request = self._build_request()
         except StudyError as exc:
             self.error_label.setText(str(exc))
             return
+        conflict = self._identity_conflict(request.patient)
+        if conflict:
+            self.error_label.setText(conflict)
+            self.patient_id.setFocus()
+            return
+        self.request = request
         self.error_label.clear()
         super().accept()
+
+    def _identity_conflict(self, patient: Patient) -> str:
+        """Why these details may not be the patient already kept under this ID ('' when they are, or
+        when the operator, warned once, starts again with the same details: a name changed by
+        marriage). One ID for two people merges their images in PACS and the RIS."""
+        if patient.practice_subject or (
+            self.picked is not None and self.picked.patient_id == patient.patient_id
+        ):
+            return ""  # the order's patient, as the RIS knows them
+        known = self._known_patient(patient.patient_id)
+        if known is None or self._acknowledged == patient:
+            return ""
+        differs = [
+            what
+            for what, mine, theirs in (
+                ("name", patient.name, known.name),
+                ("birth date", patient.birth_date, known.birth_date),
+            )
+            if mine and theirs and mine.upper() != theirs.upper()
+        ]
+        if not differs:
+            return ""
+        self._acknowledged = patient
+        born = f", born {_date_words(known.birth_date)}" if known.birth_date else ""
+        return (
+            f"Patient ID {patient.patient_id} is already {format_person_name(known.name)}{born}: the "
+            f"{' and '.join(differs)} differ. Check the ID (or pick the patient's order), or press "
+            "Start exam again to keep these details under this ID."
+        )
 
     def _field_in_use(self, field: str) -> bool:
         """The patient's fields do not count for an anonymous practice subject."""

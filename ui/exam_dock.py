@@ -335,9 +335,19 @@ class ExamController(QObject):
             worklist=worklist_source(worklist) if worklist is not None else None,
             procedure_map=load_procedure_map(),
             station_ae=worklist.calling_ae if worklist is not None else "",
+            known_patient=self.known_patient,
         )
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.request is not None:
             self.start_exam(dialog.request)
+
+    def known_patient(self, patient_id: str) -> Patient | None:
+        """The patient kept under `patient_id` in this store (as its newest study has them), or None."""
+        studies = [
+            s
+            for s in self.store.list_studies()
+            if s.patient.patient_id == patient_id and not s.patient.practice_subject
+        ]
+        return max(studies, key=lambda s: s.started_at).patient if studies else None
 
     def _may_end_for_new_exam(self) -> bool:
         """An exam the operator started is open: a new exam ends it only when they say so, told what
