@@ -762,13 +762,17 @@ class ChecklistRunner:
         if state.skip_reason:
             return []
         reqs = [(fu_id, r) for fu_id, r in self._requirements(step) if fu_id or step.mandatory]
+        follow_up_titles = {fu.id: fu.title for fu in self.open_follow_ups(step_id)}
         out: list[MissingItem] = []
         for fu_id, req in reqs:
             remaining = req.count - self._taken(step_id, fu_id, req)
             if remaining > 0:
-                out.append(
-                    MissingItem(step.id, step.title, "capture", _describe(req, remaining), fu_id, remaining)
-                )
+                # A follow-up's capture says what it is for: the step's own capture in the same plane
+                # may be taken, and "1 still, short axis" alone read as missing what was there.
+                desc = _describe(req, remaining) + (f" — {req.note}" if req.note else "")
+                if fu_id:
+                    desc += f" (for {follow_up_titles.get(fu_id, fu_id)})"
+                out.append(MissingItem(step.id, step.title, "capture", desc, fu_id, remaining))
         done = {m.measurement_id for m in state.measurements}
         for fu in self.open_follow_ups(step_id):
             for spec in fu.measurements:

@@ -337,7 +337,19 @@ def test_optional_step_requires_only_its_opened_follow_ups(runner: ChecklistRunn
     runner.mark_area_of_pain("popliteal fossa", "left", 0.4, 0.6)
     assert runner.missing_for_step("third") == []  # its own still is optional
     runner.choose_finding("baker_cyst")
-    assert [m.description for m in runner.missing_for_step("third")] == ["1 still, sagittal"]
+    assert [m.description for m in runner.missing_for_step("third")] == ["1 still, sagittal (for Two planes)"]
+
+
+def test_a_follow_up_capture_says_what_it_is_for(clock: FakeClock) -> None:
+    """The knee's recess asks for a short-axis still; an effusion asks for another, of its deepest
+    pocket. With the first taken, the missing one must not read as the step's own (a newcomer was
+    told "1 still, short axis" was missing with it on screen)."""
+    knee = ChecklistRunner(load_protocol(LIBRARY_DIR / "knee.yaml"), side="left", clock=clock)
+    recess = next(i for i, s in enumerate(knee.steps) if s.id == "suprapatellar_recess")
+    knee.go_to(recess)
+    knee.choose_finding("effusion")
+    captures = [m.description for m in knee.missing_for_step("suprapatellar_recess") if m.what == "capture"]
+    assert "1 still, short axis — deepest pocket (for Effusion in two planes, measured)" in captures
 
 
 def test_time_per_step_uses_the_injected_clock(runner: ChecklistRunner, clock: FakeClock) -> None:
