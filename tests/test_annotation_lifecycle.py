@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtCore import QPoint, QRect, Qt
+from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from drivers.sim.direct import DirectSimProbe
@@ -314,6 +315,32 @@ def test_the_caliper_value_goes_into_the_findings_measurement_field(qtbot: QtBot
     # After Record the value stays in view.
     assert panel.recorded_label.isVisibleTo(panel)
     assert f"Tear length: {round(a.distance_mm, 1):g} mm" in panel.recorded_label.text()
+
+
+def test_a_new_caliper_brings_the_measurement_field_into_view(qtbot: QtBot, rig: Rig) -> None:
+    """At 1280 x 800 the step's details show about 130 px: the field of a measurement the step asks
+    for sat below its findings, out of sight, and a newcomer's calipers went unrecorded."""
+    w, exams = rig.window, rig.exams
+    exams.start_exam(_request("knee.yaml", Patient("KNEE-001", "Doe^Jane", "19700203", "F")))
+    panel = exams.panel
+    assert panel is not None
+    panel.finding_boxes["partial_tear"].click()  # opens "Tear length (mm)"
+    scroll = panel.detail_scroll
+    scroll.setMaximumHeight(130)
+
+    def field_in_view() -> bool:  # "Use caliper A" and Record, both whole in sight
+        QApplication.processEvents()
+        shown = scroll.viewport().rect()
+        return all(
+            shown.contains(QRect(b.mapTo(scroll.viewport(), b.rect().topLeft()), b.size()))
+            for b in (panel.caliper_button, panel.measure_button)
+        )
+
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().maximum() > 0, timeout=3000)
+    scroll.verticalScrollBar().setValue(0)
+    assert not field_in_view()  # below the findings, out of sight (and no caliper to offer yet)
+    _measure(qtbot, w, (20, 10), (20, 60))
+    qtbot.waitUntil(field_in_view, timeout=3000)
 
 
 def test_depth_and_other_acquisition_settings_are_refused_while_frozen(

@@ -162,6 +162,7 @@ class ChecklistPanel(QWidget):
         font = self.font()
         font.setPointSize(max(font.pointSize(), 12))
         self.setFont(font)
+        self._offered: tuple[str, float] | None = None  # the caliper the measurement field last offered
         self._build()
         self._scroll_kept = 0
         self._scroll_timer = QTimer(self)
@@ -711,8 +712,20 @@ class ChecklistPanel(QWidget):
     def _offer_caliper(self) -> None:
         caliper = self._caliper()
         self.caliper_button.setVisible(caliper is not None)
+        offered = (caliper.label, caliper.distance_mm) if caliper is not None else None
         if caliper is not None:
             self.caliper_button.setText(f"Use caliper {caliper.label} ({caliper.distance_mm:.1f} mm)")
+            if offered != self._offered and self.measure_box.isVisibleTo(self):
+                # A caliper just drawn for a measurement the step asks for: bring its field into view
+                # (below a step's findings it sat out of sight, and the caliper went unrecorded), once
+                # the button just shown has its place in the layout.
+                QTimer.singleShot(0, self._show_measure_field)
+        self._offered = offered
+
+    def _show_measure_field(self) -> None:
+        for control in (self.caliper_button, self.measure_button):  # its button, then Record
+            if control.isVisibleTo(self):
+                self.detail_scroll.ensureWidgetVisible(control, 8, 8)
 
     def use_caliper(self) -> None:
         """Put the offered caliper's value into the measurement field (Record then keeps it)."""
