@@ -4,6 +4,7 @@ IQ physics' test vessel, and the headless run's counters."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -120,6 +121,34 @@ def test_flow_iq_follows_each_frame_with_its_box(usb: tuple[PlpProbeDriver, SimF
         assert p.frame_seq in frame_seqs  # the B-mode FRAME this ensemble was interleaved with
 
 
+def test_the_flow_box_stays_inside_the_image_when_the_depth_shrinks(
+    usb: tuple[PlpProbeDriver, SimFirmware],
+) -> None:
+    """The newcomer's popliteal fossa: a 10-30 mm box, then the image made 25 mm deep. The probe clamps
+    the box to its image (readback says so) and sends no flow sample deeper than the image."""
+    driver, fw = usb
+    driver.connect()
+    assert driver.set_setting(SettingKey.BOX_TOP_MM, 10.0) == 10.0
+    assert driver.set_setting(SettingKey.BOX_BOTTOM_MM, 30.0) == 30.0
+    depth = driver.set_setting(SettingKey.DEPTH_MM, 25.0)
+    assert depth == 25.0
+    assert driver.get_setting(SettingKey.BOX_TOP_MM) == 10.0
+    assert driver.get_setting(SettingKey.BOX_BOTTOM_MM) == depth  # the box shrank with the image
+    # A box asked for past the image is clamped to it, as any setting to the probe's range.
+    assert driver.set_setting(SettingKey.BOX_BOTTOM_MM, 35.0) == depth
+    assert driver.set_setting(SettingKey.BOX_TOP_MM, 40.0) < depth
+    driver.set_setting(SettingKey.BOX_TOP_MM, 10.0)
+    driver.set_setting(SettingKey.DOPPLER_MODE, 1)
+    driver.start()
+    got = collect_iq(driver, 3)
+    assert all(p.top_mm == 10.0 and p.bottom_mm <= depth for p in got)
+    # Even a box the settings still hold deeper than the image (read before the depth changed) is
+    # cut to the image in the IQ it is acquired for.
+    deep = dataclasses.replace(fw.settings.doppler, box_top_mm=20.0, box_bottom_mm=60.0)
+    request = fw._flow_request(deep, fw.settings.params)
+    assert request.top_mm == 20.0 and request.bottom_mm <= depth
+
+
 def test_injected_iq_faults_are_counted_exactly(usb: tuple[PlpProbeDriver, SimFirmware]) -> None:
     driver, fw = usb
     driver.connect()
@@ -144,13 +173,13 @@ def test_injected_iq_faults_are_counted_exactly(usb: tuple[PlpProbeDriver, SimFi
 
 
 # Keys 16-27: a value outside the simulated probe's capability, and what it must apply (its ranges:
-# PRF 500-20000 Hz, depths 0-80 mm, lateral 0-38 mm, gate 0.5-10 mm, ensemble 4-32, steer and
-# frequency snapped to its lists).
+# PRF 500-20000 Hz, depths 0-80 mm, the box's no deeper than the image (40 mm here), lateral 0-38 mm,
+# gate 0.5-10 mm, ensemble 4-32, steer and frequency snapped to its lists).
 READBACK = {
     SettingKey.DOPPLER_MODE: (7.0, 2.0),
     SettingKey.PRF_HZ: (1e6, 20000.0),
     SettingKey.BOX_TOP_MM: (-5.0, 0.0),
-    SettingKey.BOX_BOTTOM_MM: (500.0, 80.0),
+    SettingKey.BOX_BOTTOM_MM: (500.0, 40.0),
     SettingKey.BOX_LEFT_MM: (-3.0, 0.0),
     SettingKey.BOX_RIGHT_MM: (100.0, 38.0),
     SettingKey.STEER_DEG: (13.0, 10.0),

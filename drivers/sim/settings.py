@@ -34,6 +34,9 @@ SETTING_RANGES: dict[SettingKey, tuple[float, float]] = {
 STEER_ANGLES_DEG = {Geometry.LINEAR: (-20.0, -10.0, 0.0, 10.0, 20.0), Geometry.CONVEX: (0.0,)}
 DOPPLER_FREQUENCIES_MHZ = {Geometry.LINEAR: (5.0, 6.25, 7.5), Geometry.CONVEX: (2.0, 2.5, 3.0)}
 LATERAL_RANGE = {Geometry.LINEAR: (0.0, 38.0), Geometry.CONVEX: (-30.0, 30.0)}  # mm / degrees
+# The flow box lies inside the image: its bottom at most the image's depth, its top this far above it
+# (the gap the key ranges keep at the deepest image), so no flow sample is acquired where no image is.
+BOX_MIN_HEIGHT_MM = SETTING_RANGES[SettingKey.BOX_BOTTOM_MM][1] - SETTING_RANGES[SettingKey.BOX_TOP_MM][1]
 
 
 def doppler_ranges(geometry: Geometry) -> dict[SettingKey, tuple[float, float]]:
@@ -90,6 +93,14 @@ class SimDopplerSettings:
     @property
     def mode(self) -> DopplerMode:
         return DopplerMode(int(self.doppler_mode))
+
+    def box_within(self, depth_mm: float) -> SimDopplerSettings:
+        """These settings with the flow box clamped to an image `depth_mm` deep."""
+        return dataclasses.replace(
+            self,
+            box_top_mm=min(self.box_top_mm, depth_mm - BOX_MIN_HEIGHT_MM),
+            box_bottom_mm=min(self.box_bottom_mm, depth_mm),
+        )
 
 
 def sim_descriptor(
@@ -160,6 +171,8 @@ class SimSettings:
                 self._params = dataclasses.replace(p, tgc_db=tuple(tgc))
             else:
                 self._params = dataclasses.replace(p, **{SETTING_FIELDS[key]: applied})  # type: ignore[arg-type]
+            if key == SettingKey.DEPTH_MM:  # a shallower image takes the flow box in with it
+                self._doppler = self._doppler.box_within(applied)
             self.settings_id = (self.settings_id + 1) & 0xFFFF
         return applied
 
@@ -174,7 +187,11 @@ class SimSettings:
         elif key == SettingKey.DOPPLER_FREQUENCY_MHZ:
             applied = min(DOPPLER_FREQUENCIES_MHZ[geometry], key=lambda f: abs(f - applied))
         with self._lock:
-            self._doppler = dataclasses.replace(self._doppler, **{DOPPLER_SETTING_FIELDS[key]: applied})
+            doppler = dataclasses.replace(self._doppler, **{DOPPLER_SETTING_FIELDS[key]: applied})
+            if key in (SettingKey.BOX_TOP_MM, SettingKey.BOX_BOTTOM_MM):  # not past the image's depth
+                doppler = doppler.box_within(self._params.depth_mm)
+                applied = float(getattr(doppler, DOPPLER_SETTING_FIELDS[key]))
+            self._doppler = doppler
             self.settings_id = (self.settings_id + 1) & 0xFFFF
         return applied
 
