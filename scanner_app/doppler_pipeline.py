@@ -274,18 +274,31 @@ class DopplerPipeline:
             self.packets_processed += 1
         for packet in (p for p in drained.packets if p.mode == DopplerMode.FLOW):
             # Every ensemble is coloured: each B-mode frame of the cine keeps the overlay it had.
-            self._colour(self._process_flow(packet, display), display)
+            flow = self._process_flow(packet, display)
+            if flow is not None:
+                self._colour(flow, display)
         if flow_done or columns:
             self.doppler_ready.emit(DopplerReady(flow_done, columns))
 
-    def _process_flow(self, p: IqPacket, display: DopplerDisplaySettings) -> FlowFrame:
+    def _process_flow(self, p: IqPacket, display: DopplerDisplaySettings) -> FlowFrame | None:
+        """The packet's colour estimate, cut to the image's depth; None if none of its box is in the image."""
         wanted = dataclasses.replace(
             self._flow.settings, wall_cutoff_hz=display.wall_cutoff_hz, gain_db=display.colour_gain_db
         )
         if wanted != self._flow.settings:
             self._flow.settings = wanted
-        box = FlowBox(p.geometry, p.top_mm, p.bottom_mm, p.left, p.right, p.steer_deg)
-        return self._flow.process(p.iq, p.prf_hz, p.frequency_mhz, box, p.frame_seq, p.host_time_ns)
+        iq, bottom_mm = p.iq, p.bottom_mm
+        latest = self._engine.ring.peek_latest()
+        if latest is not None and bottom_mm > latest.frame.settings.depth_mm:
+            # A box reaching below the image (a probe that did not clamp it, or a depth change on the
+            # way): what lies below is neither computed, drawn nor stored.
+            depths = np.linspace(p.top_mm, p.bottom_mm, p.samples)
+            kept = int(np.count_nonzero(depths <= latest.frame.settings.depth_mm + 1e-6))
+            if kept < 2:
+                return None
+            iq, bottom_mm = iq[..., :kept], float(depths[kept - 1])
+        box = FlowBox(p.geometry, p.top_mm, bottom_mm, p.left, p.right, p.steer_deg)
+        return self._flow.process(iq, p.prf_hz, p.frequency_mhz, box, p.frame_seq, p.host_time_ns)
 
     def _colour(self, flow: FlowFrame, display: DopplerDisplaySettings) -> None:
         show = flow.power_valid if display.power_display else flow.valid

@@ -121,3 +121,36 @@ def test_a_probe_without_doppler_is_offered_none(qtbot: QtBot, tmp_path: Path) -
         assert SettingKey.DOPPLER_MODE not in engine.settings_in_force()
     finally:
         window.close()
+
+
+def test_a_shallower_image_takes_the_colour_box_in_with_it(
+    qtbot: QtBot, doppler_window: tuple[MainWindow, DopplerPanel, SimFirmware]
+) -> None:
+    """The newcomer's popliteal fossa: colour with the 10-30 mm box, then the image made 25 mm deep.
+    The box is clamped to the image, its label says so, and no colour is drawn below the image."""
+    window, panel, fw = doppler_window
+    window.actions_by_name["doppler_colour"].trigger()
+    qtbot.waitUntil(lambda: "10.0–30.0 mm deep" in panel.box_label.text(), timeout=3000)
+    panel.engine.request_setting(SettingKey.DEPTH_MM, 25.0)  # what a preset or Depth down sends
+    qtbot.waitUntil(lambda: "10.0–25.0 mm deep" in panel.box_label.text(), timeout=3000)
+    assert panel.applied[SettingKey.BOX_BOTTOM_MM] == 25.0 == fw.settings.doppler.box_bottom_mm
+    roi_top, roi_height = panel.box_roi.pos()[1], panel.box_roi.size()[1]
+    assert roi_top + roi_height == pytest.approx(25.0)
+
+    def drawn_past_image() -> float | None:
+        flow = panel.shown_overlay
+        return None if flow is None or flow.box.bottom_mm > 25.0 + 1e-6 else flow.box.bottom_mm
+
+    qtbot.waitUntil(lambda: drawn_past_image() is not None, timeout=5000)
+    rect = panel.overlay.mapRectToParent(panel.overlay.boundingRect())
+    assert rect.bottom() <= 25.0 + 1e-6 and rect.top() == pytest.approx(10.0, abs=0.01)
+    # The operator drags the box down past the image: it ends at the image's last row, and the app
+    # does not even ask for more.
+    asked: list[float] = []
+    panel.engine.setting_applied.connect(
+        lambda e: asked.append(e.requested) if e.key == SettingKey.BOX_BOTTOM_MM else None
+    )
+    panel.box_roi.setPos((10.0, 20.0), finish=True)
+    qtbot.waitUntil(lambda: fw.settings.doppler.box_top_mm == pytest.approx(20.0), timeout=3000)
+    qtbot.waitUntil(lambda: "20.0–25.0 mm deep" in panel.box_label.text(), timeout=3000)
+    assert asked == [25.0]

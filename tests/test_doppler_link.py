@@ -29,6 +29,7 @@ from scanner_app.doppler import (
     nyquist_velocity_m_s,
     velocity_m_s_from_shift,
 )
+from scanner_app.doppler_pipeline import DopplerPipeline
 from scanner_app.engine import AcquisitionEngine, EngineState, IqReady, SettingApplied
 from scanner_app.frame import Frame, Geometry
 from scanner_app.probe import DOPPLER_SETTING_FIELDS, ProbeDescriptor, SettingKey
@@ -384,3 +385,42 @@ def test_iq_alone_is_a_flowing_stream_not_a_stall() -> None:
         assert engine.iq_ring.newest_seq == 7 and engine.status().counters["stall_restarts"] == 0
     finally:
         engine.close()
+
+
+class DeepBoxDriver(ScriptedDriver):
+    """A probe that does not keep its colour box inside its image: with every B-mode frame (40 mm deep)
+    an ensemble 10-60 mm deep, flowing at every sample."""
+
+    def _do_read_iq(self) -> list[IqPacket]:
+        if self.seq == 0:
+            return []
+        samples, lines, pulses = 101, 4, 8
+        rng = np.random.default_rng(self.seq)
+        speckle = np.exp(2j * np.pi * rng.random((lines, 1, samples)))
+        iq = 4000.0 * speckle * np.exp(1j * 0.8 * np.arange(pulses))[None, :, None]
+        packet = IqPacket(
+            DopplerMode.FLOW, Geometry.LINEAR, samples, lines, pulses, 5000.0, 10.0, 60.0, 5.0, 10.0,
+            0.0, 6.25, self.seq - 1, 0, 0, time.monotonic_ns(), self.seq - 1, iq.astype(np.complex64),
+        )  # fmt: skip
+        return [packet]
+
+
+def test_the_host_colours_nothing_below_the_image_whatever_box_the_probe_sends() -> None:
+    driver = DeepBoxDriver()
+    engine = AcquisitionEngine(driver, FrameRing(4, 64 * 48), clock_ns=FakeClock())
+    pipeline = DopplerPipeline(engine)
+    try:
+        for _ in range(4):
+            engine.step()
+        flow = pipeline.newest_flow()
+        assert flow is not None and pipeline.packets_processed >= 2
+    finally:
+        engine.close()
+    depth = driver.settings.params.depth_mm
+    assert depth == 40.0
+    # Cut at the image's last row: computed, drawn and kept for the cine and captures only above it.
+    assert flow.box.top_mm == 10.0 and depth - 0.5 <= flow.box.bottom_mm <= depth
+    assert flow.frame.box == flow.box and flow.rgba.shape[0] == flow.frame.velocity_cm_s.shape[1]
+    assert flow.coloured_pixels > 0 and flow.rgba[-1, :, 3].any()  # the flow reaches the image's bottom
+    overlay = pipeline.overlay_for(flow.frame.frame_seq)
+    assert overlay is not None and overlay.box.bottom_mm <= depth and overlay.samples == flow.rgba.shape[0]

@@ -48,6 +48,14 @@ from ui.window_api import ScannerWindow
 
 OVERLAY_Z = 5.0  # above the B-mode image, below the calipers' labels
 SPECTRAL_STRIP_PX = 220
+BOX_MIN_HEIGHT_MM = 1.0  # a colour box kept inside a shallow image is still this tall
+
+
+def box_within_image(top_mm: float, bottom_mm: float, depth_mm: float) -> tuple[float, float]:
+    """A colour box's (top, bottom) clamped to an image `depth_mm` deep, as the probe clamps it: a
+    scanner computes and draws no colour below its image."""
+    top = min(top_mm, depth_mm - BOX_MIN_HEIGHT_MM)
+    return top, min(max(bottom_mm, top + BOX_MIN_HEIGHT_MM), depth_mm)
 
 
 class DopplerView(enum.Enum):
@@ -415,8 +423,22 @@ class DopplerPanel(QWidget):
             SettingKey.GATE_SIZE_MM: 2.0,
             SettingKey.GATE_LATERAL_MM: (lo + hi) / 2,
         }
-        for key, value in start.items():
-            self.engine.request_setting(key, self.applied.get(key, value))
+        wanted = {key: self.applied.get(key, value) for key, value in start.items()}
+        depth = self._image_depth_mm()
+        if depth is not None:
+            box = box_within_image(wanted[SettingKey.BOX_TOP_MM], wanted[SettingKey.BOX_BOTTOM_MM], depth)
+            wanted[SettingKey.BOX_TOP_MM], wanted[SettingKey.BOX_BOTTOM_MM] = box
+        for key, value in wanted.items():
+            self.engine.request_setting(key, value)
+
+    def _image_depth_mm(self) -> float | None:
+        """How deep the image is (the probe's depth readback, else the newest frame's); None before
+        either is known."""
+        depth = self.engine.settings_in_force().get(SettingKey.DEPTH_MM)
+        if depth is not None:
+            return depth
+        latest = self.engine.ring.peek_latest()
+        return latest.frame.settings.depth_mm if latest is not None else None
 
     def _on_failed(self, event: SettingFailed) -> None:
         if event.key in DOPPLER_SETTING_FIELDS:
@@ -424,6 +446,8 @@ class DopplerPanel(QWidget):
 
     def _on_applied(self, event: SettingApplied) -> None:
         key = event.key
+        if key == SettingKey.DEPTH_MM:
+            self._keep_box_in_image(event.applied)
         if key not in DOPPLER_SETTING_FIELDS:
             return
         self.applied[key] = event.applied
@@ -470,12 +494,26 @@ class DopplerPanel(QWidget):
         self.box_roi.blockSignals(False)
         self._place_colour_bar()
 
+    def _keep_box_in_image(self, depth_mm: float) -> None:
+        """The image became `depth_mm` deep: a box reaching below it is asked for again inside it, and
+        the probe's readback (which may have clamped it already) relabels and places it."""
+        top, bottom = self.applied.get(SettingKey.BOX_TOP_MM), self.applied.get(SettingKey.BOX_BOTTOM_MM)
+        if top is None or bottom is None or max(top, bottom) <= depth_mm:
+            return
+        top, bottom = box_within_image(min(top, bottom), max(top, bottom), depth_mm)
+        self.engine.request_setting(SettingKey.BOX_TOP_MM, top)
+        self.engine.request_setting(SettingKey.BOX_BOTTOM_MM, bottom)
+
     def _box_moved(self) -> None:
         x, y = self.box_roi.pos()
         w, h = self.box_roi.size()
+        top, bottom = float(y), float(y + h)
+        depth = self._image_depth_mm()
+        if depth is not None:  # dragged below the image: it ends at the image's last row
+            top, bottom = box_within_image(top, bottom, depth)
         request = self.engine.request_setting
-        request(SettingKey.BOX_TOP_MM, float(y))
-        request(SettingKey.BOX_BOTTOM_MM, float(y + h))
+        request(SettingKey.BOX_TOP_MM, top)
+        request(SettingKey.BOX_BOTTOM_MM, bottom)
         request(SettingKey.BOX_LEFT_MM, float(x))
         request(SettingKey.BOX_RIGHT_MM, float(x + w))
 
