@@ -206,7 +206,8 @@ class CaptureSink(ABC):
         raise CaptureSinkError(f"{type(self).__name__} cannot keep Doppler clips")
 
     def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
-        """The stored pixels of a capture as (frames, rows, cols) uint8, for review."""
+        """The stored pixels of a capture as uint8 for review, as kept: (frames, rows, cols) grey, or
+        (frames, rows, cols, 3) RGB for a colour (Doppler) capture, which in grey shows no flow."""
         raise CaptureSinkError(f"{type(self).__name__} cannot read captures back")
 
     def delete(self, record: StoredCapture) -> None:
@@ -331,9 +332,9 @@ class FolderCaptureSink(CaptureSink):
 
     def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
         pixels = np.load(self.folder / f"{record.capture_id}.npy")
-        if pixels.ndim == 4 or (pixels.ndim == 3 and record.kind is CaptureKind.STILL):
-            pixels = pixels.max(axis=-1)  # a Doppler (RGB) capture reviewed by its brightness
-        pixels = pixels if pixels.ndim == 3 else pixels[np.newaxis]
+        rgb = pixels.ndim == 4 or (pixels.ndim == 3 and record.kind is CaptureKind.STILL)
+        if pixels.ndim == (3 if rgb else 2):
+            pixels = pixels[np.newaxis]  # a still: one frame
         if pixels.dtype != np.uint8:
             a = np.abs(pixels.astype(np.float32))
             pixels = (a / (float(a.max()) or 1.0) * 255).astype(np.uint8)

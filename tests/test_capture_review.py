@@ -163,7 +163,7 @@ def test_a_thumbnail_says_its_step_and_plane_in_an_exam_and_its_time_outside(
     _take_still(qtbot, rig)  # no exam yet: the practice study, no step
     item = rig.window.strip.item(0)
     assert item is not None and re.fullmatch(r"1 \d\d:\d\d:\d\d", item.text())
-    assert "Still taken " in item.toolTip()
+    assert item.toolTip().startswith("B-mode still taken ")  # its mode, as the report names it
     rig.start_dvt()
     rig.go_to_step("cfv_compression")
     session = rig.exams.session

@@ -1,6 +1,8 @@
 """A capture labelled Doppler is the Doppler the operator saw (newcomer 7): over the real PLP driver and
 the simulated USB probe, the report shows a colour still in colour with its bar; a steered colour box is
-stored where the screen drew it; a still whose box shows no colour is not labelled colour Doppler."""
+stored where the screen drew it; a still whose box shows no colour is not labelled colour Doppler. A
+colour still is reviewed as kept (newcomer 8): in colour, its caption and thumbnail naming its mode, and
+the report's depth scale leaves its colour bar as stored."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import numpy.typing as npt
 import pydicom
 import pytest
 from PIL import Image
+from pydicom.dataset import Dataset
+from PyQt6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from drivers.plp_driver import PlpProbeDriver
@@ -24,7 +28,7 @@ from drivers.sim.usb_backend import SimUsbBackend
 from drivers.transports import UsbTransport
 from protocols.validation import load_library
 from scanner_app.doppler_capture import live_still_frame, shows_flow
-from scanner_app.doppler_pipeline import DopplerPipeline, FlowOverlay
+from scanner_app.doppler_pipeline import DopplerPipeline, FlowOverlay, colour_bar
 from scanner_app.doppler_processing import FlowBox
 from scanner_app.engine import AcquisitionEngine
 from scanner_app.frame import Geometry
@@ -32,9 +36,11 @@ from scanner_app.probe import SettingKey
 from scanner_app.ring import FrameRing
 from scanner_app.studies import StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
+from scanner_app.studies.doppler_dicom import compose_doppler_still
 from scanner_app.studies.report import build_report, render_html
+from scanner_app.studies.report_images import SCALE_RGB, ImageGeometry, render_key_image
 from tests.studies_support import make_frame
-from tests.test_doppler_capture import DopplerRig, rig  # noqa: F401 - the rig fixture
+from tests.test_doppler_capture import DopplerRig, _trace_lines, rig  # noqa: F401 - the rig fixture
 from tests.ui_support import open_window, wait_streaming
 from ui.close_prompt import EXAM_END
 from ui.doppler_panel import DopplerPanel, DopplerView
@@ -85,6 +91,67 @@ def test_the_report_shows_a_colour_still_in_colour_with_its_colour_bar(
     assert int(top[0]) > int(top[2]) + 40 and int(foot[2]) > int(foot[0]) + 40
     # The HTML report embeds that very picture (the PDF draws the same PNG).
     assert base64.b64encode(key.png).decode() in render_html(content)
+
+
+def test_a_colour_still_is_reviewed_in_colour_and_named_colour_doppler(
+    qtbot: QtBot,
+    rig: DopplerRig,  # noqa: F811
+) -> None:
+    """Double-clicking its thumbnail shows the still as kept, flow and bar in colour, and the review's
+    caption and the thumbnail's tooltip name its mode as the report's caption does."""
+    rig.start_dvt("cfv_compression")
+    rig.show(qtbot, DopplerView.COLOUR)
+    qtbot.waitUntil(
+        lambda: rig.panel.shown_overlay is not None and bool(rig.panel.shown_overlay.rgba[..., 3].any()),
+        timeout=8000,
+    )
+    record = rig.take(qtbot, rig.window.capture_still)
+    stored = np.asarray(pydicom.dcmread(rig.store.capture_path(record)).pixel_array)
+    assert _coloured(stored).sum() > 20  # the still holds the sim's flow and its bar
+
+    strip = rig.window.strip
+    item = strip.item(strip.count() - 1)
+    assert item is not None and item.toolTip().startswith("Colour Doppler still taken ")
+    strip.itemActivated.emit(item)  # what a double-click does
+    dialog = rig.window.review.dialog
+    assert dialog is not None
+    np.testing.assert_array_equal(dialog.frames[0], stored)  # what is shown is what was kept: RGB
+    shown = dialog.image.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    width, height = shown.width(), shown.height()
+    bits = shown.constBits()
+    assert bits is not None
+    bits.setsize(shown.sizeInBytes())
+    picture = np.frombuffer(bits, np.uint8).reshape(height, shown.bytesPerLine())[:, : width * 3]
+    assert _coloured(picture.reshape(height, width, 3)).sum() > 20  # on screen in colour, not grey
+    assert "colour Doppler still, 1 frame" in dialog.where.text()
+
+
+@pytest.mark.parametrize("duplex", [False, True], ids=["colour", "colour duplex"])
+def test_the_report_image_depth_scale_leaves_the_colour_bar_and_spectrum_as_stored(duplex: bool) -> None:
+    """The burned-in depth scale runs down the tissue image's right edge: the colour bar in the margin
+    beside it (newcomer 8: under the scale's numbers) and a spectrum strip below it stay as stored."""
+    frame = dataclasses.replace(
+        make_frame(1, rows=120, cols=100, spacing_mm=(0.2, 0.2)), pixels=np.full((120, 100), 60, np.uint8)
+    )
+    rgba = np.zeros((21, 11, 4), np.uint8)
+    rgba[...] = (200, 30, 10, 255)
+    box = FlowBox(Geometry.LINEAR, top_mm=2.0, bottom_mm=20.0, left=5.0, right=15.0)
+    overlay = FlowOverlay(rgba, box, 40.0, 5.0, 4000.0, False, False, frame_seq=1)
+    t = np.arange(0.0, 1.0, 0.01)
+    spectrum = _trace_lines(t, 20.0 + 10.0 * np.sin(t * 6)) if duplex else None
+    composed = compose_doppler_still(frame, overlay, spectrum, bar=colour_bar(False, False))
+    assert composed.rgb.shape[1] > frame.cols  # the bar's margin
+    ds = Dataset()
+    ds.SequenceOfUltrasoundRegions = list(composed.regions)
+    drawn = np.asarray(render_key_image(composed.rgb, ImageGeometry.of(ds), []))
+    size = (drawn.shape[1], drawn.shape[0])
+    plain = np.asarray(Image.fromarray(composed.rgb).resize(size, Image.Resampling.BILINEAR))
+    scale = drawn.shape[1] / composed.rgb.shape[1]
+    right, bottom = round(frame.cols * scale), round(frame.rows * scale)
+    np.testing.assert_array_equal(drawn[:, right:], plain[:, right:])  # the colour bar, untouched
+    np.testing.assert_array_equal(drawn[bottom:], plain[bottom:])  # the spectrum (if any), untouched
+    on_tissue = (drawn[:bottom, :right] == SCALE_RGB).all(axis=-1)
+    assert on_tissue[:, right - right // 10 :].sum() > bottom  # the scale is there, at the image's edge
 
 
 def test_a_steered_colour_box_is_stored_where_the_screen_drew_it_over_the_flow(

@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from scanner_app.capture import CaptureSink, CaptureSinkError
-from ui.capture_strip import CaptureOutcome, CaptureStrip, where_text
+from ui.capture_strip import CaptureOutcome, CaptureStrip, mode_words, where_text
 from ui.close_prompt import CANCEL, AskChoice, ask_choice
 from ui.window_api import CaptureLabeller
 
@@ -34,9 +34,11 @@ PLAY_FRAME_MS = 33  # about 30 frames/s, as clips are taken
 
 
 def _pixmap(pixels: npt.NDArray[np.uint8]) -> QPixmap:
-    rows, cols = pixels.shape
-    grey = QImage.Format.Format_Grayscale8
-    image = QImage(pixels.data, cols, rows, pixels.strides[0], grey)  # type: ignore[call-overload]
+    """A frame as kept: grey (rows, cols), or RGB (rows, cols, 3) for a colour (Doppler) capture."""
+    rows, cols = pixels.shape[:2]
+    rgb = pixels.ndim == 3
+    fmt = QImage.Format.Format_RGB888 if rgb else QImage.Format.Format_Grayscale8
+    image = QImage(pixels.data, cols, rows, pixels.strides[0], fmt)  # type: ignore[call-overload]
     return QPixmap.fromImage(image.copy())
 
 
@@ -120,8 +122,10 @@ class CaptureReviewDialog(QDialog):
         assert outcome.record is not None
         where = where_text(outcome.labels) or "no protocol step"
         n = outcome.record.frame_count
+        # Its mode named as the report's caption names it: a colour still must not pass for B-mode.
+        kept_as = f"{mode_words(outcome.labels)} {outcome.kind}"
         self.where.setText(
-            f"<b>{where}</b><br>{outcome.kind}, {n} frame{'' if n == 1 else 's'}, "
+            f"<b>{where}</b><br>{kept_as}, {n} frame{'' if n == 1 else 's'}, "
             f"{len(outcome.measurements)} measurement(s)<br>{outcome.record.location}"
         )
 

@@ -15,7 +15,7 @@ from PyQt6.QtCore import QObject, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QIcon, QImage, QPixmap
 from PyQt6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
-from scanner_app.capture import StoredCapture
+from scanner_app.capture import ImagingMode, StoredCapture
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,13 @@ def where_text(labels: Mapping[str, str]) -> str:
     return f"{step} — {plane}" if plane else step
 
 
+def mode_words(labels: Mapping[str, str]) -> str:
+    """The imaging mode a capture was kept in, as the report's captions name it ("colour Doppler");
+    a capture labelled with no mode is B-mode, as the study store keeps it."""
+    mode = labels.get("imaging_mode") or ImagingMode.BMODE.value
+    return ImagingMode(mode).words if mode in set(ImagingMode) else mode
+
+
 # The short names sonographers write on images, so a thumbnail's caption fits under it.
 PLANE_ABBREVIATIONS = {
     "transverse": "TRV",
@@ -191,8 +198,9 @@ class CaptureStrip(QListWidget):
         if item is None:
             return
         number, taken_at = item.data(Qt.ItemDataRole.UserRole)
+        kept_as = f"{mode_words(outcome.labels)} {outcome.kind}"
         tip = (
-            f"{outcome.kind.capitalize()} taken {taken_at:%H:%M:%S}\n"
+            f"{kept_as[0].upper()}{kept_as[1:]} taken {taken_at:%H:%M:%S}\n"
             + (where + "\n" if where else "")
             + (f"{outcome.record.location}\n{nm} measurement(s), {outcome.record.frame_count} frame(s)")
         )

@@ -178,15 +178,15 @@ class StudyCaptureSink(CaptureSink):
         return _ui_record(self.store, [record])
 
     def read_frames(self, record: StoredCapture) -> npt.NDArray[np.uint8]:
-        """Every frame of every part, read back from the DICOM files."""
+        """Every frame of every part, read back from the DICOM files: grey, or RGB for a colour
+        (Doppler) image (pydicom gives YBR as RGB)."""
         parts = []
         try:
             for sop_uid in record.ids:
                 ds = self.store.read_dataset(self._record(sop_uid))
                 pixels = np.asarray(ds.pixel_array, np.uint8)
-                if int(ds.get("SamplesPerPixel", 1)) == 3:
-                    pixels = pixels.max(axis=-1)  # a Doppler image reviewed by its brightness
-                parts.append(pixels if pixels.ndim == 3 else pixels[np.newaxis])
+                one_frame = 2 if int(ds.get("SamplesPerPixel", 1)) == 1 else 3
+                parts.append(pixels[np.newaxis] if pixels.ndim == one_frame else pixels)
         except (StudyError, OSError) as exc:
             raise CaptureSinkError(f"could not read the capture back: {exc}") from exc
         if len({p.shape[1:] for p in parts}) > 1:

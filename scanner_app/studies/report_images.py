@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
 
 from scanner_app.annotations import probe_icon_direction
+from scanner_app.studies.doppler_dicom import REGION_TISSUE
 
 MIN_LONG_SIDE_PX = 480  # small images are enlarged so labels and ticks stay legible
 CALIPER_RGB = (255, 214, 0)
@@ -48,16 +49,29 @@ class ImageGeometry:
 
     spacing_mm: tuple[float, float]
     depth_origin_mm: float
+    # The tissue image's extent (cols, rows) from the top-left corner, where the depth scale belongs:
+    # a colour bar beside it or a spectrum strip below it has no depth. None: the whole image.
+    tissue_px: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, ds: Dataset) -> ImageGeometry:
         """From the US region calibration (cm per pixel, reference pixel at the skin line)."""
-        region = ds.SequenceOfUltrasoundRegions[0]
+        regions = ds.SequenceOfUltrasoundRegions
+        region = regions[0]
         axial_mm = float(region.PhysicalDeltaY) * 10.0
         lateral_mm = float(region.PhysicalDeltaX) * 10.0
         skin_row = int(region.get("ReferencePixelY0", 0)) + int(region.get("RegionLocationMinY0", 0))
         physical_y_mm = float(region.get("ReferencePixelPhysicalValueY", 0.0)) * 10.0
-        return cls((axial_mm, lateral_mm), skin_row * axial_mm - physical_y_mm)
+        tissue = [r for r in regions if int(r.get("RegionDataType", 0)) == REGION_TISSUE]
+        extent = (
+            (
+                max(int(r.RegionLocationMaxX1) for r in tissue) + 1,
+                max(int(r.RegionLocationMaxY1) for r in tissue) + 1,
+            )
+            if tissue
+            else None
+        )
+        return cls((axial_mm, lateral_mm), skin_row * axial_mm - physical_y_mm, extent)
 
 
 # The screen's font, condensed (fonts-dejavu-extra) so a caliper's legend keeps clear of the depth
@@ -96,12 +110,14 @@ def render_key_image(
     axial_mm, lateral_mm = geometry.spacing_mm
     rows, cols = pixels.shape[:2]
     width_mm, height_mm = cols * lateral_mm, rows * axial_mm
+    tissue_cols, tissue_rows = geometry.tissue_px or (cols, rows)
+    tissue_mm = (min(tissue_cols, cols) * lateral_mm, min(tissue_rows, rows) * axial_mm)
     px_per_mm = max(1.0 / axial_mm, 1.0 / lateral_mm)
     px_per_mm *= max(1.0, MIN_LONG_SIDE_PX / (max(width_mm, height_mm) * px_per_mm))
     size = (round(width_mm * px_per_mm), round(height_mm * px_per_mm))
     plain = Image.fromarray(np.ascontiguousarray(pixels), mode="RGB" if pixels.ndim == 3 else "L")
     image = plain.resize(size, Image.Resampling.BILINEAR).convert("RGB")
-    _Overlay(image, px_per_mm, geometry.depth_origin_mm, height_mm).draw(annotations)
+    _Overlay(image, px_per_mm, geometry.depth_origin_mm, tissue_mm).draw(annotations)
     return image
 
 
@@ -129,13 +145,14 @@ class _Overlay:
     """Draws one capture's overlays onto its enlarged copy."""
 
     def __init__(
-        self, image: Image.Image, px_per_mm: float, depth_origin_mm: float, height_mm: float
+        self, image: Image.Image, px_per_mm: float, depth_origin_mm: float, tissue_mm: tuple[float, float]
     ) -> None:
+        """`tissue_mm` (width, height): the part of the image the depth scale measures."""
         self.image = image
         self.draw_ = ImageDraw.Draw(image)
         self.s = px_per_mm
         self.origin_mm = depth_origin_mm
-        self.height_mm = height_mm
+        self.tissue_mm = tissue_mm
         self.unit = max(1, round(min(image.size) / 240))  # line width and sizes grow with the picture
         self.font = _font(11 * self.unit + 2)
 
@@ -204,10 +221,12 @@ class _Overlay:
             y += line_h
 
     def depth_scale(self) -> None:
-        """A ruler down the right edge: a tick every 5 mm (10 mm on deep images), labelled in mm."""
-        width, height = self.image.size
+        """A ruler down the tissue image's right edge: a tick every 5 mm (10 mm on deep images),
+        labelled in mm; clear of a colour bar beside it and of a spectrum strip below it."""
+        width = min(self.image.size[0], round(self.tissue_mm[0] * self.s))
+        height = min(self.image.size[1], round(self.tissue_mm[1] * self.s))
         x = width - 4 * self.unit
-        depth_mm = self.height_mm - self.origin_mm
+        depth_mm = self.tissue_mm[1] - self.origin_mm
         step = 10.0 if depth_mm > 40 else 5.0
         minor = step / 5 if depth_mm <= 15 else step / 2
         top = self.px((0.0, 0.0))[1]
