@@ -58,8 +58,10 @@ class DopplerRig:
         fw: SimFirmware,
         store: StudyStore,
         exams: ExamController,
+        backend: SimUsbBackend | None = None,
     ) -> None:
         self.window, self.panel, self.fw, self.store, self.exams = window, panel, fw, store, exams
+        self.backend = backend  # the simulated cable, to pull and plug back in
 
     def start_dvt(self, step_id: str) -> ChecklistRunner:
         request = ExamRequest(
@@ -112,7 +114,8 @@ class DopplerRig:
 @pytest.fixture
 def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[DopplerRig]:
     fw = SimFirmware(params=small_params(rows=128, cols=96), frame_rate_hz=30.0, events_on_interrupt=True)
-    driver = PlpProbeDriver(UsbTransport(backend=SimUsbBackend(fw)), device=fw)
+    backend = SimUsbBackend(fw)
+    driver = PlpProbeDriver(UsbTransport(backend=backend), device=fw)
     engine = AcquisitionEngine(driver, FrameRing(60, 128 * 96))
     store = StudyStore(tmp_path / "studies")
     protocols, _ = load_library()
@@ -125,7 +128,7 @@ def rig(qtbot: QtBot, tmp_path: Path) -> Iterator[DopplerRig]:
     engine.start()
     wait_streaming(qtbot, window)
     qtbot.waitUntil(lambda: panel.mode.count() == 4, timeout=5000)  # the descriptor arrived
-    yield DopplerRig(window, panel, fw, store, exams)
+    yield DopplerRig(window, panel, fw, store, exams, backend)
     window.close()
     driver.close()
     store.close()
@@ -177,6 +180,24 @@ def test_a_colour_still_is_rgb_with_its_flow_region_and_fills_the_colour_require
     nyquist = _annotation(record, "Colour scale (Nyquist)")
     assert nyquist["unit"] == "cm/s" and nyquist["value"] > 0
     _clean(path)
+
+
+def test_colour_shown_again_after_the_probe_reconnects_is_stored_as_colour(
+    qtbot: QtBot, rig: DopplerRig
+) -> None:
+    """The engine puts colour back on a reconnected probe and the screen shows it again: a still then
+    is colour Doppler, not grey labelled B-mode (found with newcomer 8's scene change)."""
+    rig.show(qtbot, DopplerView.COLOUR)
+    assert rig.backend is not None
+    with qtbot.waitSignal(rig.window.bridge.probe_connected, timeout=10000):
+        rig.backend.unplug()
+        rig.backend.replug()
+    qtbot.waitUntil(lambda: rig.fw.settings.doppler.mode == DopplerMode.FLOW, timeout=5000)
+    qtbot.waitUntil(lambda: rig.panel.shown_overlay is not None, timeout=8000)  # colour on screen again
+    assert rig.panel.view_mode == DopplerView.COLOUR
+    record = rig.take(qtbot, rig.window.capture_still)
+    assert record.labels.imaging_mode == "color_doppler"
+    assert pydicom.dcmread(rig.store.capture_path(record)).SamplesPerPixel == 3
 
 
 def test_power_still_and_colour_clip(qtbot: QtBot, rig: DopplerRig) -> None:

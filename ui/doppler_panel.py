@@ -430,6 +430,11 @@ class DopplerPanel(QWidget):
             wanted[SettingKey.BOX_TOP_MM], wanted[SettingKey.BOX_BOTTOM_MM] = box
         for key, value in wanted.items():
             self.engine.request_setting(key, value)
+        if self.view_mode != DopplerView.OFF:
+            # The engine puts the mode in force back on a reconnected probe without a readback, and
+            # the screen shows its colour again: asked for anew, its readback labels the captures so
+            # (else they were stored grey as B-mode under a colour image).
+            self.engine.request_setting(SettingKey.DOPPLER_MODE, int(self.view_mode.probe_mode))
 
     def _image_depth_mm(self) -> float | None:
         """How deep the image is (the probe's depth readback, else the newest frame's); None before
