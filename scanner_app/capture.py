@@ -6,6 +6,7 @@ all (temporary names, then rename), and raises `CaptureSinkError` with a message
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 import json
@@ -358,6 +359,20 @@ class FolderCaptureSink(CaptureSink):
             os.replace(tmp, path)
         except (OSError, ValueError) as exc:
             raise CaptureSinkError(f"could not relabel {record.capture_id}: {exc}") from exc
+
+
+def shown_pixels(frames: Sequence[Frame], doppler: DopplerContent | None) -> npt.NDArray[np.generic]:
+    """The last frame as it is kept: in colour for a colour or power capture (its overlay and bar,
+    as stored), else its own pixels; for the capture's thumbnail, so a colour capture shows colour."""
+    last = frames[-1]
+    if doppler is None or not doppler.overlays:
+        return last.pixels
+    one = dataclasses.replace(doppler, overlays=doppler.overlays[-1:])
+    try:
+        rgb: npt.NDArray[np.uint8] = _doppler_rgb([last], one)[0]
+    except CaptureSinkError:
+        return last.pixels  # the store says why when it keeps the capture
+    return rgb
 
 
 def _doppler_rgb(frames: list[Frame], doppler: DopplerContent) -> npt.NDArray[np.uint8]:

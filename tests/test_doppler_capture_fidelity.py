@@ -112,6 +112,8 @@ def test_a_colour_still_is_reviewed_in_colour_and_named_colour_doppler(
     strip = rig.window.strip
     item = strip.item(strip.count() - 1)
     assert item is not None and item.toolTip().startswith("Colour Doppler still taken ")
+    thumbnail = strip.outcomes[-1].thumbnail  # the strip's picture of it: in colour too
+    assert thumbnail.ndim == 3 and _coloured(thumbnail).sum() > 0
     strip.itemActivated.emit(item)  # what a double-click does
     dialog = rig.window.review.dialog
     assert dialog is not None

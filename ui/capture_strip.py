@@ -86,7 +86,7 @@ class CaptureWorker(QObject):
 
 
 def thumbnail_of(pixels: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
-    """A small uint8 copy of a frame for the strip (nearest-neighbour, cheap)."""
+    """A small uint8 copy of a frame, grey or RGB (rows, cols, 3), for the strip (nearest-neighbour)."""
     rows, cols = pixels.shape[:2]
     step = max(1, max(rows, cols) // THUMB.width())
     small = np.asarray(pixels[::step, ::step])
@@ -175,8 +175,10 @@ class CaptureStrip(QListWidget):
 
     def add_capture(self, outcome: CaptureOutcome) -> None:
         t = outcome.thumbnail
-        # The stubs want bytes; QImage takes any buffer (copied into the image right away).
-        image = QImage(t.data, t.shape[1], t.shape[0], t.strides[0], QImage.Format.Format_Grayscale8).copy()  # type: ignore[call-overload]
+        # Grey, or RGB for a colour capture; the stubs want bytes, QImage takes any buffer (copied
+        # into the image right away).
+        fmt = QImage.Format.Format_RGB888 if t.ndim == 3 else QImage.Format.Format_Grayscale8
+        image = QImage(t.data, t.shape[1], t.shape[0], t.strides[0], fmt).copy()  # type: ignore[call-overload]
         self._numbered += 1
         assert outcome.record is not None
         taken_at = datetime.datetime.now()

@@ -38,7 +38,7 @@ from PyQt6.QtWidgets import (
 )
 
 from scanner_app.annotations import BODY_MARKERS, BodyMarker
-from scanner_app.capture import CaptureSink, ImagingMode, StoredCapture
+from scanner_app.capture import CaptureSink, ImagingMode, StoredCapture, shown_pixels
 from scanner_app.doppler_capture import DopplerContent
 from scanner_app.dual_image import compose_dual
 from scanner_app.engine import (
@@ -481,7 +481,7 @@ class MainWindow(QMainWindow):
         self.worker.submit(
             "still",
             save,
-            thumbnail_of(frame.pixels),
+            thumbnail_of(shown_pixels([frame], doppler[1] if doppler is not None else None)),
             ann,
             meas,
             labels=labels,
@@ -684,7 +684,7 @@ class MainWindow(QMainWindow):
         self.worker.submit(
             "clip",
             save,
-            thumbnail_of(frames[-1].pixels),
+            thumbnail_of(shown_pixels(frames, doppler[1] if doppler is not None else None)),
             ann,
             meas,
             labels=labels,
