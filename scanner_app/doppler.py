@@ -63,6 +63,16 @@ def doppler_shift_hz(velocity_m_s: float, f0_mhz: float) -> float:
     return 2.0 * f0_mhz * 1e6 * velocity_m_s / SPEED_OF_SOUND_M_S
 
 
+BOX_MIN_HEIGHT_MM = 1.0  # a colour box kept inside a shallow image is still this tall
+
+
+def box_within_image(top_mm: float, bottom_mm: float, depth_mm: float) -> tuple[float, float]:
+    """A colour box's (top, bottom) in mm clamped to an image `depth_mm` deep, as a probe must keep it:
+    no flow is acquired, computed or drawn below the image. The box keeps BOX_MIN_HEIGHT_MM."""
+    top = min(top_mm, depth_mm - BOX_MIN_HEIGHT_MM)
+    return top, min(max(bottom_mm, top + BOX_MIN_HEIGHT_MM), depth_mm)
+
+
 @dataclass(frozen=True, slots=True)
 class IqPacket:
     """One IQ packet as a frozen value (spec section 10): complex baseband samples with their geometry.

@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 
 from scanner_app.capture import ImagingMode, imaging_mode_of
 from scanner_app.cine import CineModel
-from scanner_app.doppler import DopplerCapability, DopplerMode
+from scanner_app.doppler import DopplerCapability, DopplerMode, box_within_image
 from scanner_app.doppler_capture import (
     LIVE_STILL_LOOKBACK_S,
     DopplerContent,
@@ -48,14 +48,6 @@ from ui.window_api import ScannerWindow
 
 OVERLAY_Z = 5.0  # above the B-mode image, below the calipers' labels
 SPECTRAL_STRIP_PX = 220
-BOX_MIN_HEIGHT_MM = 1.0  # a colour box kept inside a shallow image is still this tall
-
-
-def box_within_image(top_mm: float, bottom_mm: float, depth_mm: float) -> tuple[float, float]:
-    """A colour box's (top, bottom) clamped to an image `depth_mm` deep, as the probe clamps it: a
-    scanner computes and draws no colour below its image."""
-    top = min(top_mm, depth_mm - BOX_MIN_HEIGHT_MM)
-    return top, min(max(bottom_mm, top + BOX_MIN_HEIGHT_MM), depth_mm)
 
 
 class DopplerView(enum.Enum):

@@ -534,7 +534,6 @@ class SimFirmware:
         # change may still hold a deeper box).
         d = d.box_within(params.depth_mm)
         top, bottom = sorted((d.box_top_mm, d.box_bottom_mm))
-        top = min(top, params.depth_mm - IQ_SAMPLE_SPACING_MM)
         bottom = max(bottom, top + IQ_SAMPLE_SPACING_MM)  # a box of no height still has two samples
         left, right = sorted((d.box_left_mm, d.box_right_mm))
         samples = _count(bottom - top, IQ_SAMPLE_SPACING_MM, MAX_IQ_SAMPLES)

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from drivers.sim.renderer import RenderParams
-from scanner_app.doppler import DopplerCapability, DopplerMode
+from scanner_app.doppler import DopplerCapability, DopplerMode, box_within_image
 from scanner_app.frame import DataFormat, Geometry
 from scanner_app.probe import DOPPLER_SETTING_FIELDS, SETTING_FIELDS, ProbeDescriptor, SettingKey
 
@@ -34,9 +34,6 @@ SETTING_RANGES: dict[SettingKey, tuple[float, float]] = {
 STEER_ANGLES_DEG = {Geometry.LINEAR: (-20.0, -10.0, 0.0, 10.0, 20.0), Geometry.CONVEX: (0.0,)}
 DOPPLER_FREQUENCIES_MHZ = {Geometry.LINEAR: (5.0, 6.25, 7.5), Geometry.CONVEX: (2.0, 2.5, 3.0)}
 LATERAL_RANGE = {Geometry.LINEAR: (0.0, 38.0), Geometry.CONVEX: (-30.0, 30.0)}  # mm / degrees
-# The flow box lies inside the image: its bottom at most the image's depth, its top this far above it
-# (the gap the key ranges keep at the deepest image), so no flow sample is acquired where no image is.
-BOX_MIN_HEIGHT_MM = SETTING_RANGES[SettingKey.BOX_BOTTOM_MM][1] - SETTING_RANGES[SettingKey.BOX_TOP_MM][1]
 
 
 def doppler_ranges(geometry: Geometry) -> dict[SettingKey, tuple[float, float]]:
@@ -95,12 +92,9 @@ class SimDopplerSettings:
         return DopplerMode(int(self.doppler_mode))
 
     def box_within(self, depth_mm: float) -> SimDopplerSettings:
-        """These settings with the flow box clamped to an image `depth_mm` deep."""
-        return dataclasses.replace(
-            self,
-            box_top_mm=min(self.box_top_mm, depth_mm - BOX_MIN_HEIGHT_MM),
-            box_bottom_mm=min(self.box_bottom_mm, depth_mm),
-        )
+        """These settings with the flow box clamped to an image `depth_mm` deep (box_within_image)."""
+        top, bottom = box_within_image(self.box_top_mm, self.box_bottom_mm, depth_mm)
+        return dataclasses.replace(self, box_top_mm=top, box_bottom_mm=bottom)
 
 
 def sim_descriptor(
