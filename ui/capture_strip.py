@@ -54,12 +54,14 @@ class CaptureWorker(QObject):
         self,
         kind: str,
         job: Callable[[], StoredCapture],
-        thumbnail: npt.NDArray[np.uint8],
+        shown: Callable[[], npt.NDArray[np.generic]],
         annotations: dict[str, object],
         measurements: list[dict[str, object]],
         *,
         labels: Mapping[str, str] | None = None,
     ) -> None:
+        """Store with `job` on the worker thread; `shown` gives the pixels as kept (a colour capture
+        composed in colour), made into the thumbnail there too, off the GUI thread."""
         self.pending += 1
         stored_labels = dict(labels or {})
 
@@ -70,6 +72,11 @@ class CaptureWorker(QObject):
             except Exception as exc:  # any failure is reported to the user; imaging goes on
                 log.error("%s capture failed: %s", kind, exc)
                 record, error = None, str(exc) or type(exc).__name__
+            try:
+                thumbnail = thumbnail_of(shown())
+            except Exception as exc:  # the capture is kept or refused all the same: say it, not hang
+                log.error("%s thumbnail failed: %s", kind, exc)
+                thumbnail = np.zeros((1, 1), dtype=np.uint8)
             # emitted from the worker thread; Qt queues it to the GUI thread
             self.finished.emit(
                 CaptureOutcome(kind, record, error, thumbnail, annotations, measurements, stored_labels)

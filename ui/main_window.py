@@ -57,7 +57,7 @@ from scanner_app.imaging_model import PRESETS, SettingChange, grey_maps
 from scanner_app.probe import ProbeDescriptor, ProbeEventKind, SettingKey
 from ui.bridge import DopplerBridge, EngineBridge
 from ui.capture_review import CaptureReview
-from ui.capture_strip import CaptureOutcome, CaptureStrip, CaptureWorker, thumbnail_of
+from ui.capture_strip import CaptureOutcome, CaptureStrip, CaptureWorker
 from ui.cine_bar import CineBar
 from ui.close_prompt import CANCEL, CLIP_DISCARD, CLIP_SAVE, ask_choice
 from ui.controls import ImagingControls
@@ -473,15 +473,16 @@ class MainWindow(QMainWindow):
             "still", [ring_frame.ring_seq] if self.cine.frozen else [], mode, note
         )
         save: Callable[[], StoredCapture]
-        if doppler is not None:
-            content = doppler[1]
-            save = lambda: self.sink.save_doppler_still(frame, content, labels, ann, meas)  # noqa: E731
+        content = doppler[1] if doppler is not None else None
+        if content is not None:
+            colour = content
+            save = lambda: self.sink.save_doppler_still(frame, colour, labels, ann, meas)  # noqa: E731
         else:
             save = lambda: self.sink.save_still(frame, labels, ann, meas)  # noqa: E731
         self.worker.submit(
             "still",
             save,
-            thumbnail_of(shown_pixels([frame], doppler[1] if doppler is not None else None)),
+            lambda: shown_pixels([frame], content),
             ann,
             meas,
             labels=labels,
@@ -497,7 +498,7 @@ class MainWindow(QMainWindow):
         self.worker.submit(
             "still",
             lambda: self.sink.save_dual(left, right, labels, ann, []),
-            thumbnail_of(composite.pixels),
+            lambda: composite.pixels,
             ann,
             [],
             labels=labels,
@@ -672,10 +673,11 @@ class MainWindow(QMainWindow):
         mode = doppler[1].mode if doppler is not None else ImagingMode.BMODE
         labels, ann, meas = self._capture_context("clip", seqs, mode, note)
         save: Callable[[], StoredCapture]
+        content = doppler[1] if doppler is not None else None
         if doppler is not None:
-            shown, content = doppler
+            shown, colour = doppler
             frames = shown
-            save = lambda: self.sink.save_doppler_clip(shown, content, labels, ann, meas)  # noqa: E731
+            save = lambda: self.sink.save_doppler_clip(shown, colour, labels, ann, meas)  # noqa: E731
         else:
             save = lambda: self.sink.save_clip(frames, labels, ann, meas)  # noqa: E731
         # Until the clip is written (seconds for a long colour clip) the line says so: "Recording"
@@ -684,7 +686,7 @@ class MainWindow(QMainWindow):
         self.worker.submit(
             "clip",
             save,
-            thumbnail_of(shown_pixels(frames, doppler[1] if doppler is not None else None)),
+            lambda: shown_pixels(frames, content),
             ann,
             meas,
             labels=labels,
