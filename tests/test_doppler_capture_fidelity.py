@@ -37,6 +37,7 @@ from scanner_app.ring import FrameRing
 from scanner_app.studies import StudyStore
 from scanner_app.studies.capture_sink import StudyCaptureSink
 from scanner_app.studies.doppler_dicom import compose_doppler_still
+from scanner_app.studies.model import StudyCapture
 from scanner_app.studies.report import build_report, render_html
 from scanner_app.studies.report_images import SCALE_RGB, ImageGeometry, render_key_image
 from tests.studies_support import make_frame
@@ -53,18 +54,23 @@ def _coloured(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     return np.abs(r - b) > 40
 
 
+def _colour_still(qtbot: QtBot, rig: DopplerRig) -> StudyCapture:  # noqa: F811
+    """Colour on, a still taken once the colour box on screen shows flow."""
+    rig.show(qtbot, DopplerView.COLOUR)
+    qtbot.waitUntil(
+        lambda: rig.panel.shown_overlay is not None and bool(rig.panel.shown_overlay.rgba[..., 3].any()),
+        timeout=8000,
+    )
+    return rig.take(qtbot, rig.window.capture_still)
+
+
 def test_the_report_shows_a_colour_still_in_colour_with_its_colour_bar(
     qtbot: QtBot,
     rig: DopplerRig,  # noqa: F811
 ) -> None:
     runner = rig.start_dvt("cfv_compression")
     runner.choose_finding("acute_dvt")
-    rig.show(qtbot, DopplerView.COLOUR)
-    qtbot.waitUntil(
-        lambda: rig.panel.shown_overlay is not None and bool(rig.panel.shown_overlay.rgba[..., 3].any()),
-        timeout=8000,
-    )
-    record = rig.take(qtbot, rig.window.capture_still)
+    record = _colour_still(qtbot, rig)
     ds = pydicom.dcmread(rig.store.capture_path(record))
     stored = np.asarray(ds.pixel_array)
     colour_at = _coloured(stored)
@@ -100,12 +106,7 @@ def test_a_colour_still_is_reviewed_in_colour_and_named_colour_doppler(
     """Double-clicking its thumbnail shows the still as kept, flow and bar in colour, and the review's
     caption and the thumbnail's tooltip name its mode as the report's caption does."""
     rig.start_dvt("cfv_compression")
-    rig.show(qtbot, DopplerView.COLOUR)
-    qtbot.waitUntil(
-        lambda: rig.panel.shown_overlay is not None and bool(rig.panel.shown_overlay.rgba[..., 3].any()),
-        timeout=8000,
-    )
-    record = rig.take(qtbot, rig.window.capture_still)
+    record = _colour_still(qtbot, rig)
     stored = np.asarray(pydicom.dcmread(rig.store.capture_path(record)).pixel_array)
     assert _coloured(stored).sum() > 20  # the still holds the sim's flow and its bar
 
