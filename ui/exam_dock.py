@@ -342,12 +342,8 @@ class ExamController(QObject):
 
     def known_patient(self, patient_id: str) -> Patient | None:
         """The patient kept under `patient_id` in this store (as its newest study has them), or None."""
-        studies = [
-            s
-            for s in self.store.list_studies()
-            if s.patient.patient_id == patient_id and not s.patient.practice_subject
-        ]
-        return max(studies, key=lambda s: s.started_at).patient if studies else None
+        studies = [s for s in self.store.studies_of_patient(patient_id) if not s.patient.practice_subject]
+        return studies[-1].patient if studies else None  # oldest first: the newest's
 
     def _may_end_for_new_exam(self) -> bool:
         """An exam the operator started is open: a new exam ends it only when they say so, told what

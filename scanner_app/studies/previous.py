@@ -7,9 +7,11 @@ earlier value of each measurement wins. Practice subjects have no history.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from scanner_app.studies.model import StudyError
 from scanner_app.studies.store import StudyStore
 
 
@@ -31,12 +33,15 @@ def previous_measurements(
 ) -> dict[str, PreviousMeasurement]:
     """measurement id -> the newest value measured in an earlier study of `patient_id` (studies that
     started before `before_study_uid` did, that one excluded)."""
-    studies = store.list_studies()  # oldest first
+    studies = store.studies_of_patient(patient_id)  # oldest first
     current = next((s for s in studies if s.study_uid == before_study_uid), None)
+    if current is None:
+        with contextlib.suppress(StudyError):
+            current = store.get_study(before_study_uid)
     cutoff = current.started_at if current is not None else None
     found: dict[str, PreviousMeasurement] = {}
     for study in studies:
-        if study.study_uid == before_study_uid or study.patient.patient_id != patient_id:
+        if study.study_uid == before_study_uid:
             continue
         if study.patient.practice_subject or (cutoff is not None and study.started_at >= cutoff):
             continue

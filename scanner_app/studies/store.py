@@ -1036,6 +1036,21 @@ class StudyStore:
                 study.documents = self._documents_of(study.study_uid)
             return studies
 
+    def studies_of_patient(self, patient_id: str) -> list[Study]:
+        """The studies kept under `patient_id`, oldest first, with their captures: found in the index
+        (not by reading every study), for a patient's earlier values and identity."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT study_json FROM studies WHERE json_extract(study_json, '$.patient.patient_id') = ? "
+                "ORDER BY started_at",
+                (patient_id,),
+            ).fetchall()
+            studies = [Study.from_json(json.loads(r[0])) for r in rows]
+            for study in studies:
+                study.captures = self._captures_of(study.study_uid)
+                study.documents = self._documents_of(study.study_uid)
+            return studies
+
     def get_study(self, study_uid: str) -> Study:
         with self._lock:
             row = self._conn.execute(
